@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AamConfig(AppConfig):
+    name = "aam"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,141 @@
+"""The one API base: every endpoint gets JWT + session auth, IsAuthenticated, the tenant check and
+JSON errors `{"error": {"code", "message", "details"}}` from here.
+
+Subclass `TenantAPIView`, `TenantGenericAPIView` or `TenantViewSet` / `TenantModelViewSet`; the
+URLconf test (tests/test_api_contract.py) fails for an /api/ view that does not.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, ValidationError
+from django.db import connection
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, generics, permissions, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .tenancy import TenantRequired
+
+logger = logging.getLogger(__name__)
+
+
+class IsTenantRequest(permissions.BasePermission):
+    """The request is on a tenant host (never the public schema)."""
+
+    message = "This endpoint is only available on a tenant host."
+
+    def has_permission(self, request, view) -> bool:
+        tenant = getattr(request, "tenant", None)
+        return tenant is not None and tenant.schema_name != "public" and connection.schema_name == tenant.schema_name
+
+
+class TenantAPIMixin:
+    permission_classes = [permissions.IsAuthenticated, IsTenantRequest]
+    throttle_classes: list = []
+
+    def get_throttles(self):
+        from rest_framework.throttling import UserRateThrottle
+
+        return [UserRateThrottle()]
+
+
+class TenantAPIView(TenantAPIMixin, APIView):
+    pass
+
+
+class TenantGenericAPIView(TenantAPIMixin, generics.GenericAPIView):
+    pass
+
+
+class TenantViewSet(TenantAPIMixin, viewsets.GenericViewSet):
+    pass
+
+
+class TenantModelViewSet(TenantAPIMixin, viewsets.ModelViewSet):
+    pass
+
+
+class TenantReadOnlyModelViewSet(TenantAPIMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def error_body(status_code: int, message: str, details=None, code: str | None = None) -> dict:
+    return {"error": {"code": code or _CODES.get(status_code, "error"), "message": message, "details": details or {}}}
+
+
+def _message_of(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _message_of(detail[0])
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return _message_of(detail["detail"])
+        if "non_field_errors" in detail:
+            return _message_of(detail["non_field_errors"])
+        return "Invalid input."
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """DRF exception handler giving every error the same JSON shape, and never a traceback."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = exceptions.APIException("Request body too large.")
+        exc.status_code = 413
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(str(exc) or "Bad request.")
+    elif isinstance(exc, ValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, TenantRequired):
+        exc = exceptions.NotFound("No tenant on this host.")
+    elif isinstance(exc, (Http404, PermissionDenied)):
+        pass  # DRF converts these
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(error_body(500, "Internal server error."), status=500)
+    detail = response.data
+    code = getattr(exc, "default_code", None)
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        if isinstance(codes, str):
+            code = codes
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body(response.status_code, _message_of(detail) if not isinstance(detail, dict) else "Invalid input.",
+                          details=detail if isinstance(detail, dict) else {"non_field_errors": detail},
+                          code="invalid")
+    else:
+        body = error_body(response.status_code, _message_of(detail), code=code if response.status_code != 500 else None)
+        if isinstance(detail, dict):
+            extra = {k: v for k, v in detail.items() if k != "detail"}
+            if extra:
+                body["error"]["details"] = extra
+    response.data = body
+    return response
+
+
+def json_error_response(status_code: int, message: str) -> JsonResponse:
+    return JsonResponse(error_body(status_code, message), status=status_code)

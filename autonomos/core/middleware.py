@@ -1,0 +1,53 @@
+"""Tenant resolution for HTTP, with a clean JSON 404 for unknown hosts."""
+
+from __future__ import annotations
+
+from django.contrib.auth import logout
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import Http404
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from .api import json_error_response
+
+
+class TenantHostMiddleware(TenantMainMiddleware):
+    """django-tenants' host → schema middleware; an unknown or bad host gets a JSON 404, never a 500."""
+
+    def process_request(self, request):
+        try:
+            return super().process_request(request)
+        except DisallowedHost:
+            return json_error_response(400, "Invalid host header.")
+        except Http404:
+            return json_error_response(404, "No tenant for this host.")
+
+    def no_tenant_found(self, request, hostname):
+        raise Http404(f"No tenant for hostname {hostname!r}")
+
+
+class SessionTenantMiddleware:
+    """A session belongs to the tenant it was created on; anywhere else it is logged out.
+
+    Sessions live in the tenant's own schema, so a foreign session key is normally just unknown;
+    this check also covers a copied cookie that happens to collide.
+    """
+
+    SESSION_KEY = "_tenant_id"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        user = getattr(request, "user", None)
+        if tenant is not None and user is not None and user.is_authenticated:
+            bound = request.session.get(self.SESSION_KEY)
+            current = str(tenant.tenant_id) if getattr(tenant, "tenant_id", None) else connection.schema_name
+            if bound is None:
+                request.session[self.SESSION_KEY] = current
+            elif bound != current:
+                logout(request)
+        return self.get_response(request)
+
+

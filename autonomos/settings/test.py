@@ -1,0 +1,18 @@
+"""Test settings: the real PostgreSQL and Redis servers, each with a database of the tests' own."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, REST_FRAMEWORK, env
+
+TEST_REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
+REDIS_URL = TEST_REDIS_URL
+CACHES["default"]["LOCATION"] = TEST_REDIS_URL  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [TEST_REDIS_URL]  # noqa: F405
+CELERY_BROKER_URL = TEST_REDIS_URL
+CELERY_RESULT_BACKEND = TEST_REDIS_URL
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": "1000/min", "user": "100000/min"}
+DATA_DIR = BASE_DIR / "var" / "test-data"
+SSE_MAX_SECONDS = 5
+LLM_BASE_URL = ""
+SLACK_WEBHOOK_URL = ""
+AOD_BASE_URL = ""

@@ -1,0 +1,38 @@
+"""Tenant URLconf (`<slug>.<base domain>`): dashboard, admin, REST API, events."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from autonomos.core.health import healthz
+from autonomos.core.sse import EventStreamView
+
+api_patterns = [
+    path("auth/", include("tenants.api.urls")),
+    path("events/stream/", EventStreamView.as_view(), name="events-stream"),
+    path("connections/", include("connectors.api.urls")),
+    path("aam/", include("aam.api.urls")),
+    path("dcl/", include("dcl.api.urls")),
+    path("aoa/", include("agents.api.urls_aoa")),
+    path("agents/", include("agents.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("connections/", include("connectors.urls")),
+    path("aam/", include("aam.urls")),
+    path("dcl/", include("dcl.urls")),
+    path("", include("agents.urls")),
+]
+
+handler400 = "autonomos.core.views.error_400"
+handler403 = "autonomos.core.views.error_403"
+handler404 = "autonomos.core.views.error_404"
+handler500 = "autonomos.core.views.error_500"

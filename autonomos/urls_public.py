@@ -1,0 +1,18 @@
+"""Public URLconf (the base domain): platform staff admin and health. Tenant APIs are not here."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import TemplateView
+
+from autonomos.core.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", TemplateView.as_view(template_name="public_home.html"), name="public-home"),
+]
+
+handler400 = "autonomos.core.views.error_400"
+handler403 = "autonomos.core.views.error_403"
+handler404 = "autonomos.core.views.error_404"
+handler500 = "autonomos.core.views.error_500"

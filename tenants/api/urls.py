@@ -1,0 +1,8 @@
+from django.urls import path
+
+from .views import TokenObtainView, TokenRefreshRotateView
+
+urlpatterns = [
+    path("token/", TokenObtainView.as_view(), name="token_obtain"),
+    path("token/refresh/", TokenRefreshRotateView.as_view(), name="token_refresh"),
+]
