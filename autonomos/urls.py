@@ -12,6 +12,7 @@ api_patterns = [
     path("auth/", include("tenants.api.urls")),
     path("events/stream/", EventStreamView.as_view(), name="events-stream"),
     path("connections/", include("connectors.api.urls")),
+    path("connections/", include("aam.api.urls_connections")),  # sync lives in aam (the layer above)
     path("aam/", include("aam.api.urls")),
     path("dcl/", include("dcl.api.urls")),
     path("aoa/", include("agents.api.urls_aoa")),
