@@ -1,0 +1,2 @@
+def llm_refine(result, **kwargs):
+    return result
