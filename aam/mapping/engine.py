@@ -140,7 +140,7 @@ def map_source(*, columns: Iterable[Any], object_name: str | None = None, source
             cands = [c for c in cands if c.field != "id"]
             from .matcher import Candidate
 
-            cands.insert(0, Candidate(field="id", score=0.97, name_score=1.0, type_factor=1.0, value_factor=1.0,
+            cands.insert(0, Candidate(field="id", score=0.99, name_score=1.0, type_factor=1.0, value_factor=1.0,
                                       phrase="(declared primary key)"))
         if not cands or cands[0].score < 0.5:
             cands += value_only_candidates(index, entity, parts[i], profiles[i])

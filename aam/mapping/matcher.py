@@ -32,6 +32,7 @@ SECONDARY_FACTOR = 0.55
 RELATED_STRENGTH = 0.8
 SOFT_IMPLIED_PENALTY = 0.2
 CONTEXT_PENALTY = 0.03
+ALIAS_ONLY_FACTOR = 0.6
 
 _KIND_GROUPS = {
     "identifier": {"identifier", "sf_id", "guid", "aws_account_id", "cloud_resource_id", "arn"},
@@ -184,6 +185,8 @@ class FieldIndex:
         secondary = bool((ctoks - phrase.tokens) & self.lexicon.secondary) or (
             "secondary" in col.flags and "primary" not in phrase.text)
         score = m / (m + ALPHA_COLUMN * u_col + BETA_FIELD * u_phr)
+        if matched <= optional:
+            score *= ALIAS_ONLY_FACTOR  # `Company` in a companies table says little about which field
         # A prefix the phrase does not explain (`sku` in `sku.description` against plain
         # `description`) weighs little, but enough to prefer the phrase that explains it.
         stray = len(context - phrase.tokens - self.lexicon.context_prefix - optional)
