@@ -16,9 +16,10 @@ class FieldMapping(TenantModel):
     """One source field's mapping in one version of a (connection, source object) mapping.
 
     Each version holds one row per source field. The active mapping of a (connection, object) is the
-    set of `active` rows of its latest version; rows of older versions are `superseded`. A field the
-    engine left unmapped has an active row with `canonical_field` null; a proposal awaiting a human is
-    `pending`; a proposal a human turned down is `rejected`.
+    set of `active` rows of its latest version. When a new version is written, the rows that were in
+    force become `superseded`; pending and rejected rows keep their status so an old version still
+    reads as it was. A field the engine left unmapped has an active row with `canonical_field` null; a
+    proposal awaiting a human is `pending`; a proposal a human turned down is `rejected`.
     """
 
     class Method(models.TextChoices):
@@ -52,8 +53,10 @@ class FieldMapping(TenantModel):
     class Meta:
         ordering = ["connection_id", "source_object", "-version", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["connection", "source_object", "version", "source_field"],
-                                    name="fieldmapping_one_row_per_field_and_version"),
+            models.UniqueConstraint(
+                fields=["connection", "source_object", "version", "source_field"],
+                name="fieldmapping_one_row_per_field_and_version",
+            ),
         ]
         indexes = [models.Index(fields=["connection", "source_object", "status"], name="fieldmapping_active_idx")]
 
@@ -118,10 +121,12 @@ class ReviewItem(TenantModel):
     confidence = models.FloatField(default=0.0, validators=_UNIT)
     evidence = models.JSONField(default=dict, blank=True)
     risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.MEDIUM)
-    connection = models.ForeignKey("connectors.Connection", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="review_items")
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    connection = models.ForeignKey(
+        "connectors.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="review_items"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -122,8 +122,9 @@ class Ontology:
         return Ontology(
             version=self.version,
             entities={
-                n: CanonicalEntity(name=e.name, label=e.label, description=e.description, aliases=e.aliases,
-                                   fields=entities[n])
+                n: CanonicalEntity(
+                    name=e.name, label=e.label, description=e.description, aliases=e.aliases, fields=entities[n]
+                )
                 for n, e in self.entities.items()
             },
         )

@@ -27,7 +27,8 @@ class ActiveMapping:
 
 def mapping_latest_version(*, connection, source_object_name: str) -> int:
     latest = FieldMapping.objects.filter(connection=connection, source_object=source_object_name).aggregate(
-        v=Max("version"))["v"]
+        v=Max("version")
+    )["v"]
     return latest or 0
 
 
@@ -35,8 +36,9 @@ def mapping_rows(*, connection, source_object_name: str, version: int | None = N
     """Rows of one version (the latest when `version` is None), in field order of creation."""
     if version is None:
         version = mapping_latest_version(connection=connection, source_object_name=source_object_name)
-    return FieldMapping.objects.filter(connection=connection, source_object=source_object_name,
-                                       version=version).order_by("id")
+    return FieldMapping.objects.filter(
+        connection=connection, source_object=source_object_name, version=version
+    ).order_by("id")
 
 
 def active_mapping_from_rows(rows) -> ActiveMapping | None:
@@ -49,7 +51,8 @@ def active_mapping_from_rows(rows) -> ActiveMapping | None:
     pending: dict[str, str] = {}
     unmapped: list[str] = []
     for r in rows:
-        if r.status == FieldMapping.Status.ACTIVE and r.canonical_field:
+        # rows of an older version that were in force then are `superseded` now
+        if r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.SUPERSEDED) and r.canonical_field:
             fields[r.source_field] = r.canonical_field
             confidences[r.source_field] = r.confidence
         elif r.status == FieldMapping.Status.PENDING and r.canonical_field:
@@ -57,8 +60,14 @@ def active_mapping_from_rows(rows) -> ActiveMapping | None:
             unmapped.append(r.source_field)
         else:
             unmapped.append(r.source_field)
-    return ActiveMapping(entity=entity, version=rows[0].version, fields=fields, confidences=confidences,
-                         pending=pending, unmapped=unmapped)
+    return ActiveMapping(
+        entity=entity,
+        version=rows[0].version,
+        fields=fields,
+        confidences=confidences,
+        pending=pending,
+        unmapped=unmapped,
+    )
 
 
 def mapping_active(*, connection, source_object_name: str) -> ActiveMapping | None:
@@ -68,12 +77,17 @@ def mapping_active(*, connection, source_object_name: str) -> ActiveMapping | No
 
 def mapping_versions(*, connection, source_object_name: str) -> list[dict]:
     """Version history, newest first: `{version, created_at, fields, mapped, pending}` per version."""
-    rows = (FieldMapping.objects.filter(connection=connection, source_object=source_object_name)
-            .values("version")
-            .annotate(created_at=Max("created_at"), fields=Count("id"),
-                      mapped=Count("id", filter=Q(status=FieldMapping.Status.ACTIVE, canonical_field__isnull=False)),
-                      pending=Count("id", filter=Q(status=FieldMapping.Status.PENDING)))
-            .order_by("-version"))
+    rows = (
+        FieldMapping.objects.filter(connection=connection, source_object=source_object_name)
+        .values("version")
+        .annotate(
+            created_at=Max("created_at"),
+            fields=Count("id"),
+            mapped=Count("id", filter=Q(status=FieldMapping.Status.ACTIVE, canonical_field__isnull=False)),
+            pending=Count("id", filter=Q(status=FieldMapping.Status.PENDING)),
+        )
+        .order_by("-version")
+    )
     return list(rows)
 
 
@@ -82,8 +96,11 @@ def mapping_objects(*, connection=None) -> list[dict]:
     qs = FieldMapping.objects.all()
     if connection is not None:
         qs = qs.filter(connection=connection)
-    return list(qs.values("connection_id", "source_object").annotate(version=Max("version"))
-                .order_by("connection_id", "source_object"))
+    return list(
+        qs.values("connection_id", "source_object")
+        .annotate(version=Max("version"))
+        .order_by("connection_id", "source_object")
+    )
 
 
 def review_item_list(*, kind: str | None = None, status: str | None = None) -> QuerySet[ReviewItem]:
@@ -96,7 +113,14 @@ def review_item_list(*, kind: str | None = None, status: str | None = None) -> Q
 
 
 def review_item_pending_for_field(*, connection, source_object_name: str, source_field: str) -> ReviewItem | None:
-    return (ReviewItem.objects.filter(kind=ReviewItem.Kind.MAPPING, status=ReviewItem.Status.PENDING,
-                                      connection=connection, proposal__source_object=source_object_name,
-                                      proposal__source_field=source_field)
-            .order_by("-id").first())
+    return (
+        ReviewItem.objects.filter(
+            kind=ReviewItem.Kind.MAPPING,
+            status=ReviewItem.Status.PENDING,
+            connection=connection,
+            proposal__source_object=source_object_name,
+            proposal__source_field=source_field,
+        )
+        .order_by("-id")
+        .first()
+    )

@@ -59,6 +59,14 @@ def _save(row: FieldMapping) -> FieldMapping:
     return row
 
 
+def _supersede(rows: list[FieldMapping]) -> None:
+    """Rows that were in force become `superseded`; pending and rejected rows keep their status, so
+    an old version still reads as it was (what applied, what awaited review, what was turned down)."""
+    FieldMapping.objects.filter(pk__in=[r.pk for r in rows], status=FieldMapping.Status.ACTIVE).update(
+        status=FieldMapping.Status.SUPERSEDED
+    )
+
+
 def _samples_of(column: Column) -> list[str]:
     return [str(s)[:_SAMPLE_CHARS] for s in column.samples[:3] if s is not None]
 
@@ -87,16 +95,24 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
 
     kept = {n: known[n] for n in names if n in known}
     entity_hint = latest[0].canonical_entity if latest else None
-    result = map_source(columns=columns, object_name=obj.name, source_kind=connection.kind, entity_hint=entity_hint,
-                        tenant=tenant, primary_key=getattr(obj, "primary_key", None))
+    result = map_source(
+        columns=columns,
+        object_name=obj.name,
+        source_kind=connection.kind,
+        entity_hint=entity_hint,
+        tenant=tenant,
+        primary_key=getattr(obj, "primary_key", None),
+    )
     entity = result.entity or entity_hint or ""
     proposals = {p.source_field: p for p in result.mappings}
-    used = {r.canonical_field for r in kept.values()
-            if r.canonical_field and r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.PENDING)}
+    used = {
+        r.canonical_field
+        for r in kept.values()
+        if r.canonical_field and r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.PENDING)
+    }
     version = (latest[0].version + 1) if latest else 1
     if latest:
-        FieldMapping.objects.filter(connection=connection, source_object=obj.name, version=latest[0].version) \
-            .update(status=FieldMapping.Status.SUPERSEDED)
+        _supersede(latest)
 
     counts = {"auto": 0, "review": 0, "unmapped": 0, "kept": 0}
     review_items: list[int] = []
@@ -104,59 +120,121 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
         old = kept.get(column.name)
         profile = profile_values(column.type, list(column.samples))
         if old is not None:
-            _save(FieldMapping(connection=connection, source_object=obj.name, source_field=old.source_field,
-                               source_type=old.source_type, value_signature=old.value_signature,
-                               canonical_entity=old.canonical_entity, canonical_field=old.canonical_field,
-                               confidence=old.confidence, method=old.method, status=old.status, version=version,
-                               explanation=old.explanation))
+            _save(
+                FieldMapping(
+                    connection=connection,
+                    source_object=obj.name,
+                    source_field=old.source_field,
+                    source_type=old.source_type,
+                    value_signature=old.value_signature,
+                    canonical_entity=old.canonical_entity,
+                    canonical_field=old.canonical_field,
+                    confidence=old.confidence,
+                    method=old.method,
+                    status=old.status,
+                    version=version,
+                    explanation=old.explanation,
+                )
+            )
             counts["kept"] += 1
             continue
         p = proposals.get(column.name) or FieldProposal(column.name, None, 0.0, "none", "unmapped", "")
         if p.canonical_field and p.canonical_field in used:
-            p = FieldProposal(column.name, None, 0.0, "none", "unmapped",
-                              f"{p.canonical_field} is already mapped from another field of {obj.name}")
+            p = FieldProposal(
+                column.name,
+                None,
+                0.0,
+                "none",
+                "unmapped",
+                f"{p.canonical_field} is already mapped from another field of {obj.name}",
+            )
         if p.canonical_field:
             used.add(p.canonical_field)
-        counts["auto" if p.decision == "auto" and p.canonical_field else
-               "review" if p.decision == "review" else "unmapped"] += 1
-        row = _save(FieldMapping(connection=connection, source_object=obj.name, source_field=column.name,
-                                 source_type=profile.effective, value_signature=profile.signature,
-                                 canonical_entity=entity, canonical_field=p.canonical_field,
-                                 confidence=max(0.0, min(1.0, p.confidence)), method=p.method,
-                                 status=_status_for(p), version=version, explanation=p.explanation[:2000]))
+        counts[
+            "auto" if p.decision == "auto" and p.canonical_field else "review" if p.decision == "review" else "unmapped"
+        ] += 1
+        row = _save(
+            FieldMapping(
+                connection=connection,
+                source_object=obj.name,
+                source_field=column.name,
+                source_type=profile.effective,
+                value_signature=profile.signature,
+                canonical_entity=entity,
+                canonical_field=p.canonical_field,
+                confidence=max(0.0, min(1.0, p.confidence)),
+                method=p.method,
+                status=_status_for(p),
+                version=version,
+                explanation=p.explanation[:2000],
+            )
+        )
         if row.status == FieldMapping.Status.PENDING and not review_item_pending_for_field(
-                connection=connection, source_object_name=obj.name, source_field=column.name):
+            connection=connection, source_object_name=obj.name, source_field=column.name
+        ):
             item = ReviewItem(
-                kind=ReviewItem.Kind.MAPPING, connection=connection, confidence=row.confidence, risk=_risk(p),
+                kind=ReviewItem.Kind.MAPPING,
+                connection=connection,
+                confidence=row.confidence,
+                risk=_risk(p),
                 title=f"{obj.name}.{column.name} → {entity}.{p.canonical_field}"[:300],
-                proposal={"connection_id": connection.pk, "source_object": obj.name, "source_field": column.name,
-                          "canonical_entity": entity, "canonical_field": p.canonical_field, "version": version},
-                evidence={"method": p.method, "explanation": p.explanation, "field_type": profile.effective,
-                          "value_signature": profile.signature, "samples": _samples_of(column),
-                          "entity_confidence": result.entity_confidence},
+                proposal={
+                    "connection_id": connection.pk,
+                    "source_object": obj.name,
+                    "source_field": column.name,
+                    "canonical_entity": entity,
+                    "canonical_field": p.canonical_field,
+                    "version": version,
+                },
+                evidence={
+                    "method": p.method,
+                    "explanation": p.explanation,
+                    "field_type": profile.effective,
+                    "value_signature": profile.signature,
+                    "samples": _samples_of(column),
+                    "entity_confidence": result.entity_confidence,
+                },
             )
             item.full_clean()
             item.save()
             review_items.append(item.pk)
 
-    payload = {"connection_id": connection.pk, "source_object": obj.name, "entity": entity, "version": version,
-               "fields": len(columns), "entity_confidence": result.entity_confidence, "llm_used": result.llm_used,
-               **counts}
+    payload = {
+        "connection_id": connection.pk,
+        "source_object": obj.name,
+        "entity": entity,
+        "version": version,
+        "fields": len(columns),
+        "entity_confidence": result.entity_confidence,
+        "llm_used": result.llm_used,
+        **counts,
+    }
     transaction.on_commit(lambda: publish_event(tenant, "mapping_progress", payload))
     if review_items:
-        review_payload = {"connection_id": connection.pk, "source_object": obj.name, "kind": "mapping",
-                          "count": len(review_items), "review_item_ids": review_items}
+        review_payload = {
+            "connection_id": connection.pk,
+            "source_object": obj.name,
+            "kind": "mapping",
+            "count": len(review_items),
+            "review_item_ids": review_items,
+        }
         transaction.on_commit(lambda: publish_event(tenant, "review_required", review_payload))
     return active_mapping_from_rows(mapping_rows(connection=connection, source_object_name=obj.name, version=version))
 
 
-def _remember(*, connection: Connection, row: FieldMapping, canonical_field: str | None, approved: bool,
-              user) -> MappingMemory:
+def _remember(
+    *, connection: Connection, row: FieldMapping, canonical_field: str | None, approved: bool, user
+) -> MappingMemory:
     parts = parse_name(row.source_field)
     memory = MappingMemory(
-        source_kind=connection.kind, source_object=row.source_object, field_name=row.source_field,
-        normalized_name=memory_key(parts)[:512], field_type=row.source_type, value_signature=row.value_signature,
-        canonical_entity=row.canonical_entity, canonical_field=canonical_field,
+        source_kind=connection.kind,
+        source_object=row.source_object,
+        field_name=row.source_field,
+        normalized_name=memory_key(parts)[:512],
+        field_type=row.source_type,
+        value_signature=row.value_signature,
+        canonical_entity=row.canonical_entity,
+        canonical_field=canonical_field,
         decision=MappingMemory.Decision.APPROVED if approved else MappingMemory.Decision.REJECTED,
         decided_by=getattr(user, "get_username", lambda: "")() if user is not None else "",
     )
@@ -166,9 +244,17 @@ def _remember(*, connection: Connection, row: FieldMapping, canonical_field: str
 
 
 @transaction.atomic
-def mapping_decide(*, approve: bool, connection: Connection | None = None, source_object: str | None = None,
-                   source_field: str | None = None, review_item: ReviewItem | None = None,
-                   canonical_field: str | None = None, user=None, note: str = "") -> FieldMapping:
+def mapping_decide(
+    *,
+    approve: bool,
+    connection: Connection | None = None,
+    source_object: str | None = None,
+    source_field: str | None = None,
+    review_item: ReviewItem | None = None,
+    canonical_field: str | None = None,
+    user=None,
+    note: str = "",
+) -> FieldMapping:
     """A human approves or rejects the mapping of one source field; the decision feeds the memory.
 
     Identify the field by (connection, source_object, source_field) or by its `review_item`.
@@ -202,26 +288,48 @@ def mapping_decide(*, approve: bool, connection: Connection | None = None, sourc
     proposed = row.canonical_field
     target = (canonical_field or proposed) if approve else None
     if approve and target:
-        clash = next((r for r in latest if r.source_field != source_field and r.canonical_field == target
-                      and r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.PENDING)), None)
+        clash = next(
+            (
+                r
+                for r in latest
+                if r.source_field != source_field
+                and r.canonical_field == target
+                and r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.PENDING)
+            ),
+            None,
+        )
         if clash is not None:
-            raise ValidationError({"canonical_field": f"{target} is already mapped from {clash.source_field}; "
-                                                      "decide that field first"})
+            raise ValidationError(
+                {"canonical_field": f"{target} is already mapped from {clash.source_field}; decide that field first"}
+            )
 
     version = row.version + 1
-    FieldMapping.objects.filter(pk__in=[r.pk for r in latest]).update(status=FieldMapping.Status.SUPERSEDED)
+    _supersede(latest)
     who = user.get_username() if user is not None else "a reviewer"
     new_row = None
     for r in latest:
-        copy = FieldMapping(connection=connection, source_object=source_object, source_field=r.source_field,
-                            source_type=r.source_type, value_signature=r.value_signature,
-                            canonical_entity=r.canonical_entity, canonical_field=r.canonical_field,
-                            confidence=r.confidence, method=r.method, status=r.status, version=version,
-                            explanation=r.explanation)
+        copy = FieldMapping(
+            connection=connection,
+            source_object=source_object,
+            source_field=r.source_field,
+            source_type=r.source_type,
+            value_signature=r.value_signature,
+            canonical_entity=r.canonical_entity,
+            canonical_field=r.canonical_field,
+            confidence=r.confidence,
+            method=r.method,
+            status=r.status,
+            version=version,
+            explanation=r.explanation,
+        )
         if r.source_field == source_field:
             if approve:
-                copy.canonical_field, copy.status, copy.method, copy.confidence = \
-                    target, FieldMapping.Status.ACTIVE, FieldMapping.Method.HUMAN, 1.0
+                copy.canonical_field, copy.status, copy.method, copy.confidence = (
+                    target,
+                    FieldMapping.Status.ACTIVE,
+                    FieldMapping.Method.HUMAN,
+                    1.0,
+                )
                 copy.explanation = f"approved by {who}" + (f": {note}" if note else "")
             else:
                 copy.status, copy.method = FieldMapping.Status.REJECTED, FieldMapping.Method.HUMAN
@@ -237,26 +345,48 @@ def mapping_decide(*, approve: bool, connection: Connection | None = None, sourc
         _remember(connection=connection, row=row, canonical_field=proposed, approved=False, user=user)
 
     status = ReviewItem.Status.APPROVED if approve else ReviewItem.Status.REJECTED
-    item = review_item or review_item_pending_for_field(connection=connection, source_object_name=source_object,
-                                                       source_field=source_field)
+    item = review_item or review_item_pending_for_field(
+        connection=connection, source_object_name=source_object, source_field=source_field
+    )
     if item is None:  # deciding a field nobody queued: the decision is still an audit record
-        item = ReviewItem(kind=ReviewItem.Kind.MAPPING, connection=connection, confidence=row.confidence,
-                          title=f"{source_object}.{source_field} → {row.canonical_entity}.{proposed}"[:300],
-                          proposal={"connection_id": connection.pk, "source_object": source_object,
-                                    "source_field": source_field, "canonical_entity": row.canonical_entity,
-                                    "canonical_field": proposed, "version": row.version},
-                          evidence={"method": row.method, "explanation": row.explanation})
+        item = ReviewItem(
+            kind=ReviewItem.Kind.MAPPING,
+            connection=connection,
+            confidence=row.confidence,
+            title=f"{source_object}.{source_field} → {row.canonical_entity}.{proposed}"[:300],
+            proposal={
+                "connection_id": connection.pk,
+                "source_object": source_object,
+                "source_field": source_field,
+                "canonical_entity": row.canonical_entity,
+                "canonical_field": proposed,
+                "version": row.version,
+            },
+            evidence={"method": row.method, "explanation": row.explanation},
+        )
     item.status, item.decided_at, item.note = status, timezone.now(), note[:5000]
     item.decided_by = user if user is not None and getattr(user, "pk", None) else None
     item.proposal = {**(item.proposal or {}), "decided_canonical_field": target}
     item.full_clean()
     item.save()
 
-    event = {"review_item_id": item.pk, "kind": "mapping", "status": status, "connection_id": connection.pk,
-             "source_object": source_object, "source_field": source_field, "canonical_field": target,
-             "version": version}
+    event = {
+        "review_item_id": item.pk,
+        "kind": "mapping",
+        "status": status,
+        "connection_id": connection.pk,
+        "source_object": source_object,
+        "source_field": source_field,
+        "canonical_field": target,
+        "version": version,
+    }
     transaction.on_commit(lambda: publish_event(tenant, "review_decided", event))
-    progress = {"connection_id": connection.pk, "source_object": source_object, "entity": row.canonical_entity,
-                "version": version, "decided": source_field}
+    progress = {
+        "connection_id": connection.pk,
+        "source_object": source_object,
+        "entity": row.canonical_entity,
+        "version": version,
+        "decided": source_field,
+    }
     transaction.on_commit(lambda: publish_event(tenant, "mapping_progress", progress))
     return new_row

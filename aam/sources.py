@@ -14,6 +14,7 @@ from typing import Any
 try:  # pragma: no cover - depends on the connectors developer's progress
     from connectors.base import SourceField, SourceObject  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
+
     @dataclass
     class SourceField:  # type: ignore[no-redef]
         name: str
@@ -33,9 +34,12 @@ except ImportError:  # pragma: no cover
 def as_source_object(value: Any) -> Any:
     """A SourceObject-like object (`.name`, `.fields`, `.primary_key`) from itself or a dict."""
     if isinstance(value, Mapping):
-        fields = [f if not isinstance(f, Mapping) else SourceField(name=f["name"], type=f.get("type", "string"),
-                                                                     samples=list(f.get("samples") or []))
-                  for f in value.get("fields") or value.get("columns") or []]
+        fields = [
+            f
+            if not isinstance(f, Mapping)
+            else SourceField(name=f["name"], type=f.get("type", "string"), samples=list(f.get("samples") or []))
+            for f in value.get("fields") or value.get("columns") or []
+        ]
         return SourceObject(name=value["name"], fields=fields, primary_key=value.get("primary_key"))
     if not hasattr(value, "name") or not hasattr(value, "fields"):
         raise TypeError("a source object needs a name and fields")

@@ -36,21 +36,24 @@ class OntologyView(TenantAPIView):
         return Response(get_ontology().as_dict())
 
 
-def _object_payload(connection: Connection, source_object: str, rows: list[FieldMapping], latest: int,
-                    versions: list[dict]) -> dict:
+def _object_payload(
+    connection: Connection, source_object: str, rows: list[FieldMapping], latest: int, versions: list[dict]
+) -> dict:
     active = active_mapping_from_rows(rows)
-    return ObjectMappingOutSerializer({
-        "connection": connection.pk,
-        "connection_name": connection.name,
-        "source_object": source_object,
-        "entity": active.entity if active else None,
-        "version": rows[0].version if rows else 0,
-        "latest_version": latest,
-        "active": active.fields if active else {},
-        "pending": active.pending if active else {},
-        "fields": FieldMappingOutSerializer(rows, many=True).data,
-        "versions": versions,
-    }).data
+    return ObjectMappingOutSerializer(
+        {
+            "connection": connection.pk,
+            "connection_name": connection.name,
+            "source_object": source_object,
+            "entity": active.entity if active else None,
+            "version": rows[0].version if rows else 0,
+            "latest_version": latest,
+            "active": active.fields if active else {},
+            "pending": active.pending if active else {},
+            "fields": FieldMappingOutSerializer(rows, many=True).data,
+            "versions": versions,
+        }
+    ).data
 
 
 class MappingListView(TenantGenericAPIView):
@@ -82,9 +85,10 @@ class MappingListView(TenantGenericAPIView):
 class MappingDetailView(TenantAPIView):
     """One source object's mapping: the latest version, or `?version=N`, with the version history."""
 
-    @extend_schema(parameters=[MappingVersionSerializer,
-                               OpenApiParameter("source_object", str, OpenApiParameter.PATH)],
-                   responses=ObjectMappingOutSerializer)
+    @extend_schema(
+        parameters=[MappingVersionSerializer, OpenApiParameter("source_object", str, OpenApiParameter.PATH)],
+        responses=ObjectMappingOutSerializer,
+    )
     def get(self, request, connection_id: int, source_object: str):
         connection = get_object_or_404(Connection.objects.all(), pk=connection_id)
         params = MappingVersionSerializer(data=request.query_params)

@@ -57,7 +57,9 @@ def fuse(candidates: Sequence[Candidate], memory: MemoryEvidence | None) -> tupl
             else:
                 fused = 1.0 - (1.0 - h.score) * (1.0 - m)
                 method = "memory" if m >= h.score else "heuristic"
-                options[name] = Option(field=name, score=fused, method=method, explanation=f"{mem_text}; {h.explanation}")
+                options[name] = Option(
+                    field=name, score=fused, method=method, explanation=f"{mem_text}; {h.explanation}"
+                )
         for name in memory.rejected:
             options.pop(name, None)
         best_mem = max((s for s, _ in memory.by_field.values()), default=0.0)

@@ -42,17 +42,30 @@ def load_case(path: Path | str) -> dict[str, Any]:
 
 def map_case(case: dict[str, Any], *, use_memory: bool = True, tenant=None, use_llm: bool = False) -> MappingResult:
     # The case's own `entity` is the truth being measured, never a hint.
-    return map_source(columns=case["columns"], object_name=case.get("object"), source_kind=case.get("source"),
-                      tenant=tenant, use_llm=use_llm, use_memory=use_memory)
+    return map_source(
+        columns=case["columns"],
+        object_name=case.get("object"),
+        source_kind=case.get("source"),
+        tenant=tenant,
+        use_llm=use_llm,
+        use_memory=use_memory,
+    )
 
 
 def result_json(result: MappingResult) -> dict[str, Any]:
     return {
         "entity": result.entity,
         "entity_confidence": result.entity_confidence,
-        "mappings": [{"source_field": m.source_field, "canonical_field": m.canonical_field,
-                      "confidence": m.confidence, "method": m.method, "decision": m.decision}
-                     for m in result.mappings],
+        "mappings": [
+            {
+                "source_field": m.source_field,
+                "canonical_field": m.canonical_field,
+                "confidence": m.confidence,
+                "method": m.method,
+                "decision": m.decision,
+            }
+            for m in result.mappings
+        ],
     }
 
 
@@ -97,9 +110,14 @@ class EvalReport:
         return self._sum("auto") / max(self._sum("fields"), 1)
 
     def summary(self) -> dict[str, float]:
-        return {"cases": len(self.cases), "fields": self._sum("fields"),
-                "entity_accuracy": round(self.entity_accuracy, 4), "field_accuracy": round(self.field_accuracy, 4),
-                "auto_precision": round(self.auto_precision, 4), "auto_share": round(self.auto_share, 4)}
+        return {
+            "cases": len(self.cases),
+            "fields": self._sum("fields"),
+            "entity_accuracy": round(self.entity_accuracy, 4),
+            "field_accuracy": round(self.field_accuracy, 4),
+            "auto_precision": round(self.auto_precision, 4),
+            "auto_share": round(self.auto_share, 4),
+        }
 
 
 def score_case(name: str, case: dict[str, Any], result: MappingResult, seconds: float = 0.0) -> CaseScore:
@@ -120,8 +138,9 @@ def score_case(name: str, case: dict[str, Any], result: MappingResult, seconds: 
             score.auto += 1
             score.auto_correct += ok
         if not ok:
-            score.errors.append(f"{m.source_field}: expected {expected}, got {predicted} ({m.decision}, "
-                                f"{m.confidence:.2f}, {m.method})")
+            score.errors.append(
+                f"{m.source_field}: expected {expected}, got {predicted} ({m.decision}, {m.confidence:.2f}, {m.method})"
+            )
     return score
 
 
@@ -138,17 +157,25 @@ def evaluate_dir(directory: Path | str, *, use_memory: bool = True) -> EvalRepor
     return EvalReport(cases=scores)
 
 
-_WORDS = ("account contact deal amount stage region cost usage tier score owner status notes budget renewal health "
-          "segment partner vendor sku zone product plan seats invoice discount margin channel campaign priority "
-          "industry revenue employees city country email phone website created updated close probability").split()
+_WORDS = (
+    "account contact deal amount stage region cost usage tier score owner status notes budget renewal health "
+    "segment partner vendor sku zone product plan seats invoice discount margin channel campaign priority "
+    "industry revenue employees city country email phone website created updated close probability"
+).split()
 
 
 def generate_wide_source(n: int = 300, *, seed: int = 7) -> list[dict[str, Any]]:
     """A wide, messy source: vendor-styled names (camel, snake, `__c`, `hs_`, dotted) with varied samples."""
     rnd = random.Random(seed)
-    styles = (lambda w: "_".join(w), lambda w: "".join(x.title() for x in w), lambda w: "".join(w),
-              lambda w: "".join(x.title() for x in w) + "__c", lambda w: "hs_" + "_".join(w),
-              lambda w: "properties." + ".".join(w), lambda w: " ".join(x.title() for x in w))
+    styles = (
+        lambda w: "_".join(w),
+        lambda w: "".join(x.title() for x in w),
+        lambda w: "".join(w),
+        lambda w: "".join(x.title() for x in w) + "__c",
+        lambda w: "hs_" + "_".join(w),
+        lambda w: "properties." + ".".join(w),
+        lambda w: " ".join(x.title() for x in w),
+    )
     kinds = {
         "string": lambda: [rnd.choice(["Acme Corp", "Globex", "north", "Gold tier", "n/a"]) for _ in range(5)],
         "number": lambda: [round(rnd.uniform(0, 10_000), 2) for _ in range(5)],
@@ -178,5 +205,9 @@ def time_wide_source(n: int = 300, *, repeats: int = 5) -> dict[str, float]:
         start = time.perf_counter()
         map_source(columns=cols, object_name="wide_export", use_llm=False)
         runs.append(time.perf_counter() - start)
-    return {"columns": n, "cold_seconds": round(cold, 4), "median_seconds": round(statistics.median(runs), 4),
-            "max_seconds": round(max(runs), 4)}
+    return {
+        "columns": n,
+        "cold_seconds": round(cold, 4),
+        "median_seconds": round(statistics.median(runs), 4),
+        "max_seconds": round(max(runs), 4),
+    }

@@ -69,10 +69,19 @@ def _max_samples() -> int:
         return 8
 
 
-def map_source(*, columns: Iterable[Any], object_name: str | None = None, source_kind: str | None = None,
-               entity_hint: str | None = None, tenant=None, use_llm: bool | None = None,
-               primary_key: str | None = None, ontology: Ontology | None = None,
-               use_memory: bool = True, seed: MemoryIndex | None = None) -> MappingResult:
+def map_source(
+    *,
+    columns: Iterable[Any],
+    object_name: str | None = None,
+    source_kind: str | None = None,
+    entity_hint: str | None = None,
+    tenant=None,
+    use_llm: bool | None = None,
+    primary_key: str | None = None,
+    ontology: Ontology | None = None,
+    use_memory: bool = True,
+    seed: MemoryIndex | None = None,
+) -> MappingResult:
     """Propose a canonical field (or none) for every column of one source object.
 
     `columns`: dicts `{"name", "type", "samples"}` or SourceField-like objects. `tenant`: searched for
@@ -100,8 +109,10 @@ def map_source(*, columns: Iterable[Any], object_name: str | None = None, source
     profiles = [profile_values(c.type, list(c.samples)) for c in cols]
 
     # Heuristic candidates for every entity (entity inference needs them all).
-    per_entity = {e: [entity_candidates(index, e, p, prof) for p, prof in zip(parts, profiles, strict=True)]
-                  for e in ontology.entity_names()}
+    per_entity = {
+        e: [entity_candidates(index, e, p, prof) for p, prof in zip(parts, profiles, strict=True)]
+        for e in ontology.entity_names()
+    }
 
     vendor = detect_vendor(parts, source_kind) if use_memory else (source_kind or "")
     indexes: list[MemoryIndex] = []
@@ -125,12 +136,18 @@ def map_source(*, columns: Iterable[Any], object_name: str | None = None, source
         guess = infer_entity(index, parts, profiles, per_entity, object_name=object_name, seed_entity=seed_entity)
         entity, entity_conf, entity_scores = guess.entity, guess.confidence, guess.scores
 
-    result = MappingResult(entity=entity, entity_confidence=round(entity_conf, 4),
-                           entity_scores={k: round(v, 4) for k, v in entity_scores.items()})
+    result = MappingResult(
+        entity=entity,
+        entity_confidence=round(entity_conf, 4),
+        entity_scores={k: round(v, 4) for k, v in entity_scores.items()},
+    )
     if entity is None:
-        result.mappings = [FieldProposal(c.name, None, 0.0, "none", "unmapped", "no canonical entity fits this table")
-                           for c in cols]
-        result.mappings += [FieldProposal(n, None, 0.0, "none", "unmapped", "duplicate column name") for n in duplicates]
+        result.mappings = [
+            FieldProposal(c.name, None, 0.0, "none", "unmapped", "no canonical entity fits this table") for c in cols
+        ]
+        result.mappings += [
+            FieldProposal(n, None, 0.0, "none", "unmapped", "duplicate column name") for n in duplicates
+        ]
         return result
 
     states: list[ColumnState] = []
@@ -140,15 +157,30 @@ def map_source(*, columns: Iterable[Any], object_name: str | None = None, source
             cands = [c for c in cands if c.field != "id"]
             from .matcher import Candidate
 
-            cands.insert(0, Candidate(field="id", score=0.99, name_score=1.0, type_factor=1.0, value_factor=1.0,
-                                      phrase="(declared primary key)"))
+            cands.insert(
+                0,
+                Candidate(
+                    field="id",
+                    score=0.99,
+                    name_score=1.0,
+                    type_factor=1.0,
+                    value_factor=1.0,
+                    phrase="(declared primary key)",
+                ),
+            )
         if not cands or cands[0].score < 0.5:
             cands += value_only_candidates(index, entity, parts[i], profiles[i])
         evidence = None
         if indexes and not parts[i].flags & {"system"}:
-            evidence = gather_evidence(indexes, parts[i], effective_type=profiles[i].effective,
-                                       signature=profiles[i].signature, entity=entity, vendor=vendor,
-                                       object_name=object_name or "")
+            evidence = gather_evidence(
+                indexes,
+                parts[i],
+                effective_type=profiles[i].effective,
+                signature=profiles[i].signature,
+                entity=entity,
+                vendor=vendor,
+                object_name=object_name or "",
+            )
         options, note = fuse(cands, evidence)
         state = ColumnState(name=col.name, options=options, null_reason=note)
         if parts[i].flags & {"system"}:
@@ -168,13 +200,23 @@ def map_source(*, columns: Iterable[Any], object_name: str | None = None, source
     if use_llm is not False:
         from .llm_step import llm_refine
 
-        llm_refine(result, cols=cols, profiles=profiles, states=states, ontology=ontology, tenant=tenant,
-                   auto_threshold=auto_threshold, review_floor=review_floor, force=use_llm is True)
+        llm_refine(
+            result,
+            cols=cols,
+            profiles=profiles,
+            states=states,
+            ontology=ontology,
+            tenant=tenant,
+            auto_threshold=auto_threshold,
+            review_floor=review_floor,
+            force=use_llm is True,
+        )
     return result
 
 
-def _none_confidence(state: ColumnState, parts, profile, lexicon,
-                     states_by_field: dict[str, ColumnState]) -> tuple[float, str]:
+def _none_confidence(
+    state: ColumnState, parts, profile, lexicon, states_by_field: dict[str, ColumnState]
+) -> tuple[float, str]:
     """How sure the engine is that the column has no canonical counterpart, and why.
 
     Sure when memory remembers it so, when it is a system or tag column, or when the name was fully
@@ -206,12 +248,24 @@ def _none_confidence(state: ColumnState, parts, profile, lexicon,
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason
     if not state.options:
-        return heuristic_none, "no canonical field matches" if understood else "no canonical field matches a name the engine does not fully understand"
+        return (
+            heuristic_none,
+            "no canonical field matches"
+            if understood
+            else "no canonical field matches a name the engine does not fully understand",
+        )
     return heuristic_none, ""
 
 
-def _decide(state: ColumnState, parts, profile, lexicon, states_by_field: dict[str, ColumnState],
-            auto_threshold: float, review_floor: float) -> FieldProposal:
+def _decide(
+    state: ColumnState,
+    parts,
+    profile,
+    lexicon,
+    states_by_field: dict[str, ColumnState],
+    auto_threshold: float,
+    review_floor: float,
+) -> FieldProposal:
     opt = state.assigned
     if opt is not None and state.confidence >= review_floor:
         decision = "auto" if state.confidence >= auto_threshold else "review"
@@ -223,14 +277,19 @@ def _decide(state: ColumnState, parts, profile, lexicon, states_by_field: dict[s
     elif state.options:
         best = state.options[0]
         taken_by = state.lost_to.get(best.field)
-        reasons.append(f"{best.field} fits {taken_by} better" if taken_by
-                       else f"best guess {best.field} at {best.score:.2f} is too weak")
+        reasons.append(
+            f"{best.field} fits {taken_by} better"
+            if taken_by
+            else f"best guess {best.field} at {best.score:.2f} is too weak"
+        )
     method = "memory" if why.startswith("memory:") else "heuristic"
     none_conf = round(min(none_conf, 0.99), 4)
     if none_conf >= auto_threshold:
         # Confidently no counterpart: applied without a human, like a confident mapping.
         return FieldProposal(state.name, None, none_conf, method, "auto", "; ".join(reasons))
-    return FieldProposal(state.name, None, none_conf, "none", "unmapped", "; ".join(reasons) or "no canonical field matches")
+    return FieldProposal(
+        state.name, None, none_conf, "none", "unmapped", "; ".join(reasons) or "no canonical field matches"
+    )
 
 
 def proposals_by_field(result: MappingResult) -> dict[str, FieldProposal]:

@@ -49,9 +49,15 @@ def _object_name_score(index: FieldIndex, entity: str, object_tokens: Sequence[s
     return best
 
 
-def infer_entity(index: FieldIndex, parts: Sequence[NameParts], profiles: Sequence[ValueProfile],
-                 candidates: dict[str, list[list[Candidate]]], *, object_name: str | None,
-                 seed_entity: str | None = None) -> EntityGuess:
+def infer_entity(
+    index: FieldIndex,
+    parts: Sequence[NameParts],
+    profiles: Sequence[ValueProfile],
+    candidates: dict[str, list[list[Candidate]]],
+    *,
+    object_name: str | None,
+    seed_entity: str | None = None,
+) -> EntityGuess:
     entities = index.ontology.entity_names()
     object_tokens = index.lexicon.tokens_of(object_name) if object_name else []
     n = max(len(parts), 1)
@@ -78,8 +84,13 @@ def infer_entity(index: FieldIndex, parts: Sequence[NameParts], profiles: Sequen
                 if sf_prefix_entity(prof.sf_prefixes[0]) == e:
                     key_score = 1.0
                     reasons[e].append(f"record ids carry the {e} key prefix")
-        if parts and "lookup" not in parts[0].flags and len(parts[0].tokens) == 2 and parts[0].tokens[1] == "id" \
-                and parts[0].tokens[0] in index.alias_tokens[e]:
+        if (
+            parts
+            and "lookup" not in parts[0].flags
+            and len(parts[0].tokens) == 2
+            and parts[0].tokens[1] == "id"
+            and parts[0].tokens[0] in index.alias_tokens[e]
+        ):
             key_score = max(key_score, 0.8)
             reasons[e].append(f"leading key column {parts[0].raw}")
         memory_score = 1.0 if seed_entity == e else 0.0

@@ -50,7 +50,7 @@ def parse_answer(text: str) -> LLMAnswer | None:
         start, end = body.find("{"), body.rfind("}")
         if start < 0 or end <= start:
             return None
-        body = body[start:end + 1]
+        body = body[start : end + 1]
     try:
         return LLMAnswer.model_validate(json.loads(body))
     except (ValueError, ValidationError):
@@ -62,12 +62,20 @@ def _sample_text(value) -> str:
     return text[:MAX_SAMPLE_CHARS]
 
 
-def build_messages(*, entity: str, ontology: Ontology, columns: Sequence[tuple[Column, ValueProfile]],
-                   offered: Sequence[str], decided: dict[str, str]) -> list[dict[str, str]]:
+def build_messages(
+    *,
+    entity: str,
+    ontology: Ontology,
+    columns: Sequence[tuple[Column, ValueProfile]],
+    offered: Sequence[str],
+    decided: dict[str, str],
+) -> list[dict[str, str]]:
     ent = ontology.entity(entity)
     fields = [{"name": n, "type": ent.fields[n].type, "description": ent.fields[n].description} for n in offered]
-    cols = [{"name": c.name, "type": prof.effective, "samples": [_sample_text(s) for s in c.samples[:3]]}
-            for c, prof in columns]
+    cols = [
+        {"name": c.name, "type": prof.effective, "samples": [_sample_text(s) for s in c.samples[:3]]}
+        for c, prof in columns
+    ]
     system = (
         "You map columns of a business data source onto a canonical schema. For each column, answer the one "
         "canonical field that holds the same information, or null when none does. Never map a derived or "
@@ -75,13 +83,16 @@ def build_messages(*, entity: str, ontology: Ontology, columns: Sequence[tuple[C
         "null is better than a wrong field. Use each canonical field at most once. Reply with JSON only: "
         '{"mappings": [{"source_field": "<column>", "canonical_field": "<field or null>", "confidence": <0..1>}]}'
     )
-    user = json.dumps({
-        "entity": entity,
-        "entity_description": ent.description,
-        "canonical_fields": fields,
-        "already_mapped": decided,
-        "columns": cols,
-    }, ensure_ascii=False)
+    user = json.dumps(
+        {
+            "entity": entity,
+            "entity_description": ent.description,
+            "canonical_fields": fields,
+            "already_mapped": decided,
+            "columns": cols,
+        },
+        ensure_ascii=False,
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -89,9 +100,18 @@ def _is_uncertain(proposal: FieldProposal) -> bool:
     return proposal.decision != "auto"
 
 
-def llm_refine(result: MappingResult, *, cols: Sequence[Column], profiles: Sequence[ValueProfile],
-               states: Sequence[ColumnState], ontology: Ontology, tenant, auto_threshold: float,
-               review_floor: float, force: bool = False) -> None:
+def llm_refine(
+    result: MappingResult,
+    *,
+    cols: Sequence[Column],
+    profiles: Sequence[ValueProfile],
+    states: Sequence[ColumnState],
+    ontology: Ontology,
+    tenant,
+    auto_threshold: float,
+    review_floor: float,
+    force: bool = False,
+) -> None:
     """Refine `result` in place with one LLM call about its uncertain columns (no-op without an LLM)."""
     from autonomos.core.llm import LLMError, get_llm_client
 
@@ -111,15 +131,19 @@ def llm_refine(result: MappingResult, *, cols: Sequence[Column], profiles: Seque
     if not uncertain:
         result.notes.append("LLM not needed: every column is decided")
         return
-    decided = {m.source_field: m.canonical_field for m in result.mappings
-               if m.decision == "auto" and m.canonical_field}
+    decided = {m.source_field: m.canonical_field for m in result.mappings if m.decision == "auto" and m.canonical_field}
     offered = [f for f in ontology.entity(result.entity).fields if f not in decided.values()]
-    messages = build_messages(entity=result.entity, ontology=ontology,
-                              columns=[(cols[index_of[n]], profiles[index_of[n]]) for n in uncertain],
-                              offered=offered, decided=decided)
+    messages = build_messages(
+        entity=result.entity,
+        ontology=ontology,
+        columns=[(cols[index_of[n]], profiles[index_of[n]]) for n in uncertain],
+        offered=offered,
+        decided=decided,
+    )
     try:
-        reply = client.chat(messages, tenant=tenant, purpose=PURPOSE, max_tokens=min(4000, 60 * len(uncertain) + 200),
-                            json_mode=True)
+        reply = client.chat(
+            messages, tenant=tenant, purpose=PURPOSE, max_tokens=min(4000, 60 * len(uncertain) + 200), json_mode=True
+        )
     except LLMError as exc:
         result.notes.append(f"LLM unavailable, heuristics kept ({exc})")
         return
@@ -148,8 +172,9 @@ def _decision(conf: float, auto_threshold: float, review_floor: float) -> str:
     return "review" if conf >= review_floor else "unmapped"
 
 
-def _merge(p: FieldProposal, state: ColumnState, target: str | None, q: float, auto_threshold: float,
-           review_floor: float) -> None:
+def _merge(
+    p: FieldProposal, state: ColumnState, target: str | None, q: float, auto_threshold: float, review_floor: float
+) -> None:
     option_scores = {o.field: o.score for o in state.options}
     if p.canonical_field is not None:  # a review proposal
         if target == p.canonical_field:

@@ -51,13 +51,53 @@ _REFERENCE_TARGETS = {
 }
 
 _TYPE_COMPAT = {
-    "string": {"string": 1.0, "integer": 0.95, "number": 0.85, "boolean": 0.4, "date": 0.5, "datetime": 0.5, "json": 0.6},
-    "integer": {"integer": 1.0, "number": 0.85, "string": 0.35, "boolean": 0.0, "date": 0.0, "datetime": 0.0, "json": 0.0},
-    "decimal": {"number": 1.0, "integer": 1.0, "string": 0.3, "boolean": 0.0, "date": 0.0, "datetime": 0.0, "json": 0.0},
+    "string": {
+        "string": 1.0,
+        "integer": 0.95,
+        "number": 0.85,
+        "boolean": 0.4,
+        "date": 0.5,
+        "datetime": 0.5,
+        "json": 0.6,
+    },
+    "integer": {
+        "integer": 1.0,
+        "number": 0.85,
+        "string": 0.35,
+        "boolean": 0.0,
+        "date": 0.0,
+        "datetime": 0.0,
+        "json": 0.0,
+    },
+    "decimal": {
+        "number": 1.0,
+        "integer": 1.0,
+        "string": 0.3,
+        "boolean": 0.0,
+        "date": 0.0,
+        "datetime": 0.0,
+        "json": 0.0,
+    },
     "number": {"number": 1.0, "integer": 1.0, "string": 0.3, "boolean": 0.0, "date": 0.0, "datetime": 0.0, "json": 0.0},
-    "boolean": {"boolean": 1.0, "integer": 0.15, "string": 0.1, "number": 0.0, "date": 0.0, "datetime": 0.0, "json": 0.0},
+    "boolean": {
+        "boolean": 1.0,
+        "integer": 0.15,
+        "string": 0.1,
+        "number": 0.0,
+        "date": 0.0,
+        "datetime": 0.0,
+        "json": 0.0,
+    },
     "date": {"date": 1.0, "datetime": 0.95, "string": 0.25, "integer": 0.0, "number": 0.0, "boolean": 0.0, "json": 0.0},
-    "datetime": {"datetime": 1.0, "date": 0.9, "string": 0.25, "integer": 0.0, "number": 0.0, "boolean": 0.0, "json": 0.0},
+    "datetime": {
+        "datetime": 1.0,
+        "date": 0.9,
+        "string": 0.25,
+        "integer": 0.0,
+        "number": 0.0,
+        "boolean": 0.0,
+        "json": 0.0,
+    },
     "json": {"json": 1.0, "string": 0.35, "integer": 0.0, "number": 0.0, "boolean": 0.0, "date": 0.0, "datetime": 0.0},
 }
 
@@ -108,9 +148,11 @@ class FieldIndex:
             for f in entity.fields.values():
                 field_names.setdefault(f.name, set()).add(entity.name)
                 # Earlier synonyms are the more usual names: a tiny decay breaks ties deterministically.
-                texts = [(f.name.replace("_", " "), 1.0)] \
-                    + [(s, max(0.96, 0.998 - 0.003 * i)) for i, s in enumerate(f.synonyms)] \
+                texts = (
+                    [(f.name.replace("_", " "), 1.0)]
+                    + [(s, max(0.96, 0.998 - 0.003 * i)) for i, s in enumerate(f.synonyms)]
                     + [(r, RELATED_STRENGTH) for r in f.related]
+                )
                 seen: set[frozenset[str]] = set()
                 for text, strength in texts:
                     tokens = frozenset(lexicon.tokens_of(text))
@@ -119,8 +161,11 @@ class FieldIndex:
                         phrases.append(Phrase(field=f, tokens=tokens, strength=strength, text=text))
                 self.implied[(entity.name, f.name)] = self._implied_tokens(f)
                 # `stage_id`, `pipeline_id`: a reference to a code list is nearly the field itself
-                soft = lexicon.identifier_tokens if not f.is_reference and (
-                    "option_set" in f.values or "identifier" in f.values) else frozenset()
+                soft = (
+                    lexicon.identifier_tokens
+                    if not f.is_reference and ("option_set" in f.values or "identifier" in f.values)
+                    else frozenset()
+                )
                 self.soft_implied[(entity.name, f.name)] = frozenset(soft)
             index: dict[str, list[int]] = {}
             for i, p in enumerate(phrases):
@@ -183,7 +228,8 @@ class FieldIndex:
         u_col = sum(SOFT_IMPLIED_PENALTY if t in soft else self.penalty(t) for t in unexplained)
         u_phr = sum(self.weight(t) for t in phrase.tokens - ctoks - context - optional - implied)
         secondary = bool((ctoks - phrase.tokens) & self.lexicon.secondary) or (
-            "secondary" in col.flags and "primary" not in phrase.text)
+            "secondary" in col.flags and "primary" not in phrase.text
+        )
         score = m / (m + ALPHA_COLUMN * u_col + BETA_FIELD * u_phr)
         if matched <= optional:
             score *= ALIAS_ONLY_FACTOR  # `Company` in a companies table says little about which field
@@ -207,7 +253,11 @@ def type_factor(field: CanonicalField, profile: ValueProfile) -> float:
         factor = 0.6
     if field.type in ("date", "datetime") and eff == "integer" and profile.share("epoch") == 1.0:
         factor = 0.7
-    if field.type in ("integer", "decimal", "number") and eff == "string" and profile.any_share(["money", "number"]) >= 0.8:
+    if (
+        field.type in ("integer", "decimal", "number")
+        and eff == "string"
+        and profile.any_share(["money", "number"]) >= 0.8
+    ):
         factor = 0.95
     if field.type == "json" and eff == "string" and profile.share("key_value") >= 0.8:
         factor = 0.9
@@ -229,10 +279,29 @@ def value_factor(field: CanonicalField, profile: ValueProfile, entity: str) -> t
     factor = 1.0
     if expected:
         share = profile.any_share(sorted(expected))
-        strong = {"email", "url", "domain", "phone", "currency_code", "country", "state", "postal_code", "probability",
-                  "deal_outcome",
-                  "cloud_region", "cloud_az", "boolean", "datetime", "date", "json", "key_value", "money", "option_set",
-                  "arn", "cloud_resource_id"} & expected
+        strong = {
+            "email",
+            "url",
+            "domain",
+            "phone",
+            "currency_code",
+            "country",
+            "state",
+            "postal_code",
+            "probability",
+            "deal_outcome",
+            "cloud_region",
+            "cloud_az",
+            "boolean",
+            "datetime",
+            "date",
+            "json",
+            "key_value",
+            "money",
+            "option_set",
+            "arn",
+            "cloud_resource_id",
+        } & expected
         strong_share = profile.any_share(sorted(strong)) if strong else 0.0
         if share >= 0.8:
             factor = 1.08 if strong_share >= 0.6 else 1.0
@@ -256,7 +325,11 @@ def value_factor(field: CanonicalField, profile: ValueProfile, entity: str) -> t
                 factor *= 0.3
                 notes.append(f"ids point to {target}, not {'/'.join(sorted(wanted))}")
     # An amount-like field fed with a column of mostly text is not an amount.
-    if field.type in ("decimal", "number", "integer") and profile.share("textual") >= 0.5 and profile.share("money") < 0.5:
+    if (
+        field.type in ("decimal", "number", "integer")
+        and profile.share("textual") >= 0.5
+        and profile.share("money") < 0.5
+    ):
         factor *= 0.3
     return factor, tuple(notes)
 
@@ -281,8 +354,16 @@ def decoration_factor(field: CanonicalField, col: NameParts) -> tuple[float, tup
     return factor, tuple(notes)
 
 
-def score_field(index: FieldIndex, entity: str, col: NameParts, profile: ValueProfile, field: CanonicalField,
-                best_phrase: Phrase, name: float, secondary: bool) -> Candidate:
+def score_field(
+    index: FieldIndex,
+    entity: str,
+    col: NameParts,
+    profile: ValueProfile,
+    field: CanonicalField,
+    best_phrase: Phrase,
+    name: float,
+    secondary: bool,
+) -> Candidate:
     tf = type_factor(field, profile)
     vf, vnotes = value_factor(field, profile, entity)
     df, dnotes = decoration_factor(field, col)
@@ -291,12 +372,20 @@ def score_field(index: FieldIndex, entity: str, col: NameParts, profile: ValuePr
     if secondary:
         score *= SECONDARY_FACTOR
         notes.append("secondary qualifier")
-    return Candidate(field=field.name, score=min(score, 1.0), name_score=name * best_phrase.strength,
-                     type_factor=tf, value_factor=vf, phrase=best_phrase.text, notes=tuple(notes))
+    return Candidate(
+        field=field.name,
+        score=min(score, 1.0),
+        name_score=name * best_phrase.strength,
+        type_factor=tf,
+        value_factor=vf,
+        phrase=best_phrase.text,
+        notes=tuple(notes),
+    )
 
 
-def entity_candidates(index: FieldIndex, entity: str, col: NameParts, profile: ValueProfile,
-                      *, min_name: float = 0.2) -> list[Candidate]:
+def entity_candidates(
+    index: FieldIndex, entity: str, col: NameParts, profile: ValueProfile, *, min_name: float = 0.2
+) -> list[Candidate]:
     """All fields of `entity` the column could be, best first."""
     optional = index.optional[entity]
     best: dict[str, tuple[float, Phrase, bool]] = {}
@@ -310,27 +399,43 @@ def entity_candidates(index: FieldIndex, entity: str, col: NameParts, profile: V
         current = best.get(phrase.field.name)
         if current is None or name_eff > current[0] * current[1].strength:
             best[phrase.field.name] = (name, phrase, secondary)
-    out = [score_field(index, entity, col, profile, phrase.field, phrase, name, secondary)
-           for name, phrase, secondary in best.values()]
+    out = [
+        score_field(index, entity, col, profile, phrase.field, phrase, name, secondary)
+        for name, phrase, secondary in best.values()
+    ]
     out.sort(key=lambda c: c.score, reverse=True)
     return out
 
 
-def value_only_candidates(index: FieldIndex, entity: str, col: NameParts, profile: ValueProfile,
-                          taken_names: Sequence[str] = ()) -> list[Candidate]:
+def value_only_candidates(
+    index: FieldIndex, entity: str, col: NameParts, profile: ValueProfile, taken_names: Sequence[str] = ()
+) -> list[Candidate]:
     """Fields a column's values alone point to (emails → email...), weak evidence for review only."""
     if profile.n < 2 or col.flags & {"system", "tag"}:
         return []
     out = []
-    for kind, field_names in (("email", ("email",)), ("url", ("website",)), ("domain", ("website",)),
-                              ("cloud_region", ("region_id",)), ("cloud_az", ("availability_zone",)),
-                              ("currency_code", ("currency", "billing_currency"))):
+    for kind, field_names in (
+        ("email", ("email",)),
+        ("url", ("website",)),
+        ("domain", ("website",)),
+        ("cloud_region", ("region_id",)),
+        ("cloud_az", ("availability_zone",)),
+        ("currency_code", ("currency", "billing_currency")),
+    ):
         if profile.share(kind) < 0.8:
             continue
         for name in field_names:
             if index.ontology.has_field(entity, name) and name not in taken_names:
                 f = index.ontology.field(entity, name)
-                out.append(Candidate(field=f.name, score=0.55 * type_factor(f, profile), name_score=0.0,
-                                     type_factor=1.0, value_factor=1.0, phrase="(values)",
-                                     notes=(f"values look like {kind}",)))
+                out.append(
+                    Candidate(
+                        field=f.name,
+                        score=0.55 * type_factor(f, profile),
+                        name_score=0.0,
+                        type_factor=1.0,
+                        value_factor=1.0,
+                        phrase="(values)",
+                        notes=(f"values look like {kind}",),
+                    )
+                )
     return out

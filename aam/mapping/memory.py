@@ -33,9 +33,14 @@ OTHER_OBJECT = 0.97
 MIN_SIMILARITY = 0.78
 
 _COMPATIBLE_TYPES = {
-    frozenset({"integer", "number"}), frozenset({"date", "datetime"}), frozenset({"string", "integer"}),
-    frozenset({"string", "number"}), frozenset({"string", "boolean"}), frozenset({"string", "datetime"}),
-    frozenset({"string", "date"}), frozenset({"string", "json"}),
+    frozenset({"integer", "number"}),
+    frozenset({"date", "datetime"}),
+    frozenset({"string", "integer"}),
+    frozenset({"string", "number"}),
+    frozenset({"string", "boolean"}),
+    frozenset({"string", "datetime"}),
+    frozenset({"string", "date"}),
+    frozenset({"string", "json"}),
 }
 
 
@@ -71,7 +76,7 @@ class MemoryEvidence:
 
 def _trigrams(text: str) -> Counter[str]:
     padded = f"  {text} "
-    return Counter(padded[i:i + 3] for i in range(len(padded) - 2))
+    return Counter(padded[i : i + 3] for i in range(len(padded) - 2))
 
 
 def compact_of(name: str) -> str:
@@ -159,8 +164,16 @@ def _signature_agreement(entry: MemoryEntry, signature: str) -> float:
     return 0.8
 
 
-def gather_evidence(indexes: Sequence[MemoryIndex], parts: NameParts, *, effective_type: str, signature: str,
-                    entity: str, vendor: str, object_name: str) -> MemoryEvidence:
+def gather_evidence(
+    indexes: Sequence[MemoryIndex],
+    parts: NameParts,
+    *,
+    effective_type: str,
+    signature: str,
+    entity: str,
+    vendor: str,
+    object_name: str,
+) -> MemoryEvidence:
     """Combine every similar memory of this entity into per-field scores and an unmapped vote."""
     ev = MemoryEvidence()
     obj = object_key(object_name)
@@ -201,12 +214,32 @@ def memory_key(parts: NameParts) -> str:
     return " ".join(parts.context + parts.tokens + parts.digits)
 
 
-def _entry(source: str, obj: str, entity: str, name: str, canonical: str | None, *, approved: bool = True,
-           origin: str = "seed", field_type: str = "", signature: str = "") -> MemoryEntry:
+def _entry(
+    source: str,
+    obj: str,
+    entity: str,
+    name: str,
+    canonical: str | None,
+    *,
+    approved: bool = True,
+    origin: str = "seed",
+    field_type: str = "",
+    signature: str = "",
+) -> MemoryEntry:
     parts = get_lexicon().parse(name)
-    return MemoryEntry(source_kind=source, object_name=obj, field_name=name, entity=entity,
-                       canonical_field=canonical, approved=approved, field_type=field_type, signature=signature,
-                       origin=origin, key=memory_key(parts), compact=parts.compact)
+    return MemoryEntry(
+        source_kind=source,
+        object_name=obj,
+        field_name=name,
+        entity=entity,
+        canonical_field=canonical,
+        approved=approved,
+        field_type=field_type,
+        signature=signature,
+        origin=origin,
+        key=memory_key(parts),
+        compact=parts.compact,
+    )
 
 
 def parse_seed(data: dict) -> list[MemoryEntry]:
@@ -288,12 +321,27 @@ def tenant_index(tenant) -> MemoryIndex | None:
         if cached and cached[0] == stamp_t:
             return cached[1]
     entries = [
-        _entry(row.source_kind, row.source_object, row.canonical_entity, row.field_name, row.canonical_field,
-               approved=row.decision == MappingMemory.Decision.APPROVED, origin="tenant", field_type=row.field_type,
-               signature=row.value_signature)
+        _entry(
+            row.source_kind,
+            row.source_object,
+            row.canonical_entity,
+            row.field_name,
+            row.canonical_field,
+            approved=row.decision == MappingMemory.Decision.APPROVED,
+            origin="tenant",
+            field_type=row.field_type,
+            signature=row.value_signature,
+        )
         for row in MappingMemory.objects.all().only(
-            "source_kind", "source_object", "canonical_entity", "field_name", "canonical_field", "decision",
-            "field_type", "value_signature")
+            "source_kind",
+            "source_object",
+            "canonical_entity",
+            "field_name",
+            "canonical_field",
+            "decision",
+            "field_type",
+            "value_signature",
+        )
     ]
     index = MemoryIndex(entries)
     with _tenant_lock:

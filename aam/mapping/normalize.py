@@ -19,7 +19,9 @@ from pathlib import Path
 
 VOCABULARY_PATH = Path(__file__).resolve().parent / "vocabulary.json"
 
-_SUFFIX_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*__)?(?P<name>[A-Za-z0-9_]+?)__(?:c|r|pc|x|mdt|e|s|kav|b|latitude__s|longitude__s)$")
+_SUFFIX_RE = re.compile(
+    r"^(?:[A-Za-z][A-Za-z0-9]*__)?(?P<name>[A-Za-z0-9_]+?)__(?:c|r|pc|x|mdt|e|s|kav|b|latitude__s|longitude__s)$"
+)
 _LOOKUP_RE = re.compile(r"^_(?P<name>[A-Za-z0-9_]+?)_value$")
 _PAREN_RE = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
 _TOKEN_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -173,8 +175,13 @@ class Lexicon:
             merged: list[str] = []
             for part in parts:
                 # `ec2`, `s3`, `utf8`: a short letter stem glued to digits is one code, not word + number
-                if part.isdigit() and merged and len(merged[-1]) <= 3 and merged[-1].isalpha() \
-                        and chunk.find(merged[-1] + part) >= 0:
+                if (
+                    part.isdigit()
+                    and merged
+                    and len(merged[-1]) <= 3
+                    and merged[-1].isalpha()
+                    and chunk.find(merged[-1] + part) >= 0
+                ):
                     merged[-1] = merged[-1] + part
                 else:
                     merged.append(part)
@@ -244,8 +251,9 @@ class Lexicon:
             flags.add("nested")
             last = [segments.pop()]
             # `configuration.state.name`: a generic leaf keeps its parent (`state name`)
-            while segments and all(t in self.generic or t in self.identifier_tokens
-                                   for t in self.tokens_of(" ".join(last))):
+            while segments and all(
+                t in self.generic or t in self.identifier_tokens for t in self.tokens_of(" ".join(last))
+            ):
                 last.insert(0, segments.pop())
             for seg in segments:
                 context.extend(self.tokens_of(seg))
@@ -273,8 +281,9 @@ class Lexicon:
         context_tokens = tuple(t for t in dict.fromkeys(context) if t not in tokens and not t.isdigit())
         if not tokens and context_tokens:  # a name made only of a prefix, e.g. `properties.`
             tokens, context_tokens = list(context_tokens), ()
-        return NameParts(raw=raw, tokens=tuple(tokens), context=context_tokens, flags=frozenset(flags),
-                         digits=tuple(digits))
+        return NameParts(
+            raw=raw, tokens=tuple(tokens), context=context_tokens, flags=frozenset(flags), digits=tuple(digits)
+        )
 
 
 @lru_cache(maxsize=1)

@@ -29,8 +29,11 @@ class Column:
         if isinstance(value, Mapping):
             name, ftype, samples = value.get("name"), value.get("type"), value.get("samples")
         else:
-            name, ftype, samples = (getattr(value, "name", None), getattr(value, "type", None),
-                                    getattr(value, "samples", None))
+            name, ftype, samples = (
+                getattr(value, "name", None),
+                getattr(value, "type", None),
+                getattr(value, "samples", None),
+            )
         if not isinstance(name, str) or not name.strip():
             raise ValueError("every column needs a non-empty name")
         ftype = ftype if isinstance(ftype, str) and ftype in SOURCE_TYPES else "string"

@@ -30,25 +30,47 @@ _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,12})
 _PHONE = re.compile(r"^\+?[\d\s().\-/]{7,24}(?:\s*(?:x|ext\.?)\s*\d{1,6})?$", re.I)
 _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?$")
-_MONEY = re.compile(r"^(?:[A-Z]{3}\s?)?[-+]?[$€£¥₹]?\s?[-+]?(?:\d{1,3}(?:[,\s]\d{3})+|\d+)(?:[.,]\d+)?\s?(?:[$€£¥₹]|[A-Z]{3})?$")
+_MONEY = re.compile(
+    r"^(?:[A-Z]{3}\s?)?[-+]?[$€£¥₹]?\s?[-+]?(?:\d{1,3}(?:[,\s]\d{3})+|\d+)(?:[.,]\d+)?\s?(?:[$€£¥₹]|[A-Z]{3})?$"
+)
 _PERCENT = re.compile(r"^[+-]?\d+(?:\.\d+)?\s?%$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?UTC)?$", re.I)
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?UTC)?$", re.I
+)
 _OTHER_DATE = re.compile(
     r"^(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}/\d{1,2}/\d{1,2}|"
     r"(?:\d{1,2}\s)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}(?:st|nd|rd|th)?,?\s\d{4}|"
-    r"\d{1,2}\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{4}|\d{4}-\d{2})$", re.I)
+    r"\d{1,2}\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{4}|\d{4}-\d{2})$",
+    re.I,
+)
 _OTHER_DATETIME = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AP]M)?$", re.I)
 _GUID = re.compile(r"^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$|^[0-9a-f]{32}$", re.I)
 _SFID = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
-_AWS_REGION = re.compile(r"^(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso|-isob)?-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$")
-_GCP_REGION = re.compile(r"^(?:us|europe|asia|australia|northamerica|southamerica|me|africa)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)\d{1,2}$")
-_CLOUD_RES = re.compile(r"^(?:i|vol|vpc|subnet|sg|ami|snap|eni|igw|nat|db|lt|rtb|acl|eipalloc|eni|fs|fsap|r|cluster)-[0-9a-zA-Z]{6,}$|^/subscriptions/|^projects/[^/]+/|^//[a-z]+\.googleapis\.com/")
+_AWS_REGION = re.compile(
+    r"^(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso|-isob)?-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$"
+)
+_GCP_REGION = re.compile(
+    r"^(?:us|europe|asia|australia|northamerica|southamerica|me|africa)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)\d{1,2}$"
+)
+_CLOUD_RES = re.compile(
+    r"^(?:i|vol|vpc|subnet|sg|ami|snap|eni|igw|nat|db|lt|rtb|acl|eipalloc|eni|fs|fsap|r|cluster)-[0-9a-zA-Z]{6,}$|^/subscriptions/|^projects/[^/]+/|^//[a-z]+\.googleapis\.com/"
+)
 _KEY_VALUE = re.compile(r"^\s*[\w.:/-]+\s*[=:]\s*[^,;]*(?:[,;]\s*[\w.:/-]+\s*[=:]\s*[^,;]*)*$")
 _QUOTED_PAIRS = re.compile(r'^\s*"[^"]+"\s*:\s*"[^"]*"(?:\s*,\s*"[^"]+"\s*:\s*"[^"]*")*\s*$')
 _HAS_LETTER = re.compile(r"[A-Za-zÀ-ÿ]")
-_DEAL_OUTCOMES = {"won", "lost", "open", "closed won", "closed lost", "closedwon", "closedlost", "closed_won",
-                  "closed_lost", "abandoned"}
+_DEAL_OUTCOMES = {
+    "won",
+    "lost",
+    "open",
+    "closed won",
+    "closed lost",
+    "closedwon",
+    "closedlost",
+    "closed_won",
+    "closed_lost",
+    "abandoned",
+}
 _BOOL_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
 _SF_CHECK = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _UK_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$", re.I)
@@ -56,12 +78,34 @@ _CA_POSTCODE = re.compile(r"^[A-Z]\d[A-Z]\s?\d[A-Z]\d$", re.I)
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _ZIP = re.compile(r"^\d{4,6}(?:-\d{3,4})?$")
 
-STRONG_KINDS = frozenset({
-    "deal_outcome",
-    "email", "url", "domain", "phone", "currency_code", "country", "state", "postal_code", "sf_id", "guid",
-    "cloud_region", "cloud_az", "arn", "aws_account_id", "probability", "datetime", "date", "boolean", "money",
-    "cloud_resource_id", "option_set", "json", "key_value",
-})
+STRONG_KINDS = frozenset(
+    {
+        "deal_outcome",
+        "email",
+        "url",
+        "domain",
+        "phone",
+        "currency_code",
+        "country",
+        "state",
+        "postal_code",
+        "sf_id",
+        "guid",
+        "cloud_region",
+        "cloud_az",
+        "arn",
+        "aws_account_id",
+        "probability",
+        "datetime",
+        "date",
+        "boolean",
+        "money",
+        "cloud_resource_id",
+        "option_set",
+        "json",
+        "key_value",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +122,9 @@ class Reference:
 def reference() -> Reference:
     with open(REFERENCE_PATH, encoding="utf-8") as fh:
         data = json.load(fh)
-    countries = {c.lower() for c in data["country_alpha2"].split()} | {c.lower() for c in data["country_alpha3"].split()}
+    countries = {c.lower() for c in data["country_alpha2"].split()} | {
+        c.lower() for c in data["country_alpha3"].split()
+    }
     countries |= {c.lower() for c in data["country_names"]}
     return Reference(
         countries=frozenset(countries),
@@ -96,7 +142,7 @@ def is_salesforce_id(value: str) -> bool:
         return False
     if len(value) == 18:
         for chunk in range(3):
-            bits = sum(1 << i for i, c in enumerate(value[chunk * 5:chunk * 5 + 5]) if c.isupper())
+            bits = sum(1 << i for i, c in enumerate(value[chunk * 5 : chunk * 5 + 5]) if c.isupper())
             if value[15 + chunk] != _SF_CHECK[bits]:
                 return False
         return True
@@ -241,16 +287,38 @@ class ValueProfile:
         if not self.per_sample:
             return 0.0
         wanted = set(kinds)
-        column_level = max((self.kinds.get(k, 0.0) for k in wanted & {"probability", "option_set", "boolean"}), default=0.0)
+        column_level = max(
+            (self.kinds.get(k, 0.0) for k in wanted & {"probability", "option_set", "boolean"}), default=0.0
+        )
         hits = sum(1 for ks in self.per_sample if ks & wanted) / len(self.per_sample)
         return max(hits, column_level)
 
     @property
     def signature(self) -> str:
         """A short description for memory retrieval: the dominant specific kind, else the type."""
-        for kind in ("email", "url", "domain", "phone", "sf_id", "guid", "currency_code", "country", "state",
-                     "cloud_region", "cloud_az", "arn", "aws_account_id", "probability", "option_set", "boolean",
-                     "datetime", "date", "money", "json", "postal_code"):
+        for kind in (
+            "email",
+            "url",
+            "domain",
+            "phone",
+            "sf_id",
+            "guid",
+            "currency_code",
+            "country",
+            "state",
+            "cloud_region",
+            "cloud_az",
+            "arn",
+            "aws_account_id",
+            "probability",
+            "option_set",
+            "boolean",
+            "datetime",
+            "date",
+            "money",
+            "json",
+            "postal_code",
+        ):
             if kind == "postal_code" and self.declared != "string":
                 continue
             if self.kinds.get(kind, 0.0) >= 0.6:
@@ -294,8 +362,13 @@ def profile_values(declared_type: str, samples: Sequence[Any]) -> ValueProfile:
         percent_like = 0.0 <= lo and hi <= 100.0 and not distinct <= {0.0, 1.0}
         if fractional or percent_like:
             kinds["probability"] = 1.0
-        if all_int and declared_type in ("integer", "string") and lo >= 0 and all(
-                x <= 1000 or 100_000_000 <= x < 101_000_000 for x in numbers) and (hi >= 100_000_000 or declared_type == "integer"):
+        if (
+            all_int
+            and declared_type in ("integer", "string")
+            and lo >= 0
+            and all(x <= 1000 or 100_000_000 <= x < 101_000_000 for x in numbers)
+            and (hi >= 100_000_000 or declared_type == "integer")
+        ):
             # Dynamics option sets (100000000 and up for custom options) and small integer codes
             kinds["option_set"] = 1.0
     prefixes = Counter(str(v)[:3] for v, ks in zip(values, per_sample, strict=True) if "sf_id" in ks)

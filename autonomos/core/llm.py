@@ -36,7 +36,9 @@ def _usage_keys(tenant) -> tuple[str, str]:
     return tenant_key(tenant, "llm", "usage", "totals"), tenant_key(tenant, "llm", "usage", "by_purpose")
 
 
-def record_usage(tenant, purpose: str, *, prompt_tokens: int = 0, completion_tokens: int = 0, error: bool = False) -> None:
+def record_usage(
+    tenant, purpose: str, *, prompt_tokens: int = 0, completion_tokens: int = 0, error: bool = False
+) -> None:
     """Count one call for `tenant` (best effort: a Redis outage never breaks the caller)."""
     totals, by_purpose = _usage_keys(tenant)
     purpose = (purpose or "other").replace(":", "_")[:64]
@@ -84,16 +86,29 @@ class LLMClient:
         self.model = model
         self._openai = openai
         # A local server needs no key, but the client insists on one.
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout,
-                                     max_retries=max_retries)
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries
+        )
 
-    def chat(self, messages: list[dict[str, str]], *, tenant, purpose: str, max_tokens: int = 800,
-             temperature: float = 0.0, json_mode: bool = False) -> LLMReply:
+    def chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        tenant,
+        purpose: str,
+        max_tokens: int = 800,
+        temperature: float = 0.0,
+        json_mode: bool = False,
+    ) -> LLMReply:
         """One chat completion, charged to `tenant` under `purpose`. Raises LLMError on failure."""
         if tenant is None:
             raise LLMError("an LLM call must be charged to a tenant")
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                                  "temperature": temperature}
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         try:
@@ -121,8 +136,12 @@ class LLMClient:
         record_usage(tenant, purpose, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, error=not text)
         if not text:
             raise LLMError("the LLM returned an empty answer")
-        return LLMReply(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                        model=getattr(response, "model", "") or self.model)
+        return LLMReply(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            model=getattr(response, "model", "") or self.model,
+        )
 
 
 def get_llm_client() -> LLMClient | None:
@@ -130,7 +149,10 @@ def get_llm_client() -> LLMClient | None:
     base_url = getattr(settings, "LLM_BASE_URL", "")
     if not base_url:
         return None
-    return LLMClient(base_url=base_url, api_key=getattr(settings, "LLM_API_KEY", ""),
-                     model=getattr(settings, "LLM_MODEL", "gpt-4o-mini"),
-                     timeout=float(getattr(settings, "LLM_TIMEOUT", 20.0)),
-                     max_retries=int(getattr(settings, "LLM_MAX_RETRIES", 2)))
+    return LLMClient(
+        base_url=base_url,
+        api_key=getattr(settings, "LLM_API_KEY", ""),
+        model=getattr(settings, "LLM_MODEL", "gpt-4o-mini"),
+        timeout=float(getattr(settings, "LLM_TIMEOUT", 20.0)),
+        max_retries=int(getattr(settings, "LLM_MAX_RETRIES", 2)),
+    )

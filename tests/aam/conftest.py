@@ -59,13 +59,19 @@ def _handler(fake: FakeLLM):
                 self._send(value, {"error": {"message": "scripted failure", "type": "server_error"}})
                 return
             content = value(body) if callable(value) else value
-            self._send(200, {
-                "id": f"chatcmpl-{len(fake.requests)}", "object": "chat.completion", "created": 1700000000,
-                "model": body.get("model", "test-model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
-            })
+            self._send(
+                200,
+                {
+                    "id": f"chatcmpl-{len(fake.requests)}",
+                    "object": "chat.completion",
+                    "created": 1700000000,
+                    "model": body.get("model", "test-model"),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+                },
+            )
 
         def _send(self, status: int, payload: dict):
             data = json.dumps(payload).encode()
@@ -115,3 +121,10 @@ def make_connection(tenant, name: str = "CRM", kind: str = "salesforce"):
 
 def load_case(name: str) -> dict:
     return json.loads((CASES_DIR / name).read_text())
+
+
+@pytest.fixture
+def admin_user_a(in_tenant_a):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username="admin")

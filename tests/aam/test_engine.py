@@ -35,8 +35,15 @@ def test_a_crm_export_in_mixed_conventions_maps_with_high_confidence():
     m = by_field(result)
     assert result.entity == "account"
     assert result.entity_confidence > 0.9
-    expected = {"AccountId": "id", "Company_Name": "name", "Web Site": "website", "numberOfEmployees": "employee_count",
-                "BillingCity": "city", "telephone1": "phone", "CreatedDate": "created_at"}
+    expected = {
+        "AccountId": "id",
+        "Company_Name": "name",
+        "Web Site": "website",
+        "numberOfEmployees": "employee_count",
+        "BillingCity": "city",
+        "telephone1": "phone",
+        "CreatedDate": "created_at",
+    }
     for source, canonical in expected.items():
         assert m[source].canonical_field == canonical, m[source]
         assert m[source].decision == "auto"
@@ -70,13 +77,23 @@ def test_fields_without_a_true_counterpart_are_left_unmapped_rather_than_mapped_
         col("FiscalYear", "integer", [2018, 2019]),
         col("_airbyte_extracted_at", "datetime", ["2024-03-05T10:00:00Z"]),
     ]
-    result = map_source(columns=columns, object_name="Opportunity", source_kind="salesforce", use_llm=False,
-                        use_memory=use_memory)
+    result = map_source(
+        columns=columns, object_name="Opportunity", source_kind="salesforce", use_llm=False, use_memory=use_memory
+    )
     m = by_field(result)
     assert result.entity == "opportunity"
     assert m["Amount"].canonical_field == "amount"
-    for name in ("ExpectedRevenue", "weighted_value", "hs_forecast_amount", "ConvertedAmount",
-                 "TotalOpportunityQuantity", "IsDeleted", "LastActivityDate", "FiscalYear", "_airbyte_extracted_at"):
+    for name in (
+        "ExpectedRevenue",
+        "weighted_value",
+        "hs_forecast_amount",
+        "ConvertedAmount",
+        "TotalOpportunityQuantity",
+        "IsDeleted",
+        "LastActivityDate",
+        "FiscalYear",
+        "_airbyte_extracted_at",
+    ):
         assert m[name].canonical_field is None, m[name]
         assert m[name].decision in ("auto", "unmapped")
     assert m["LastModifiedDate"].canonical_field == "updated_at"
@@ -90,9 +107,12 @@ def test_a_confidently_unmapped_field_is_an_automatic_decision_with_no_canonical
 
 
 def test_values_alone_suggest_a_field_for_an_opaque_name_but_only_for_review():
-    columns = [col("contact_ref", samples=["C-1", "C-2"]), col("first_name", samples=["Ana", "Li"]),
-               col("last_name", samples=["Souza", "Wu"]),
-               col("reach_me_at", samples=["ana@example.com", "li@example.org", "x@y.io"])]
+    columns = [
+        col("contact_ref", samples=["C-1", "C-2"]),
+        col("first_name", samples=["Ana", "Li"]),
+        col("last_name", samples=["Souza", "Wu"]),
+        col("reach_me_at", samples=["ana@example.com", "li@example.org", "x@y.io"]),
+    ]
     result = map_source(columns=columns, object_name="people", use_llm=False, use_memory=False)
     m = by_field(result)
     assert result.entity == "contact"
@@ -100,17 +120,44 @@ def test_values_alone_suggest_a_field_for_an_opaque_name_but_only_for_review():
     assert m["reach_me_at"].decision == "review"
 
 
-@pytest.mark.parametrize("object_name, columns, entity", [
-    (None, [col("first_name", samples=["Ana"]), col("last_name", samples=["Souza"]), col("email", samples=["a@b.co"])],
-     "contact"),
-    ("export_2024", [col("Id", samples=["006q000000HddohAAB", "006q000000HK8jdAAD"]), col("Name", samples=["Deal"]),
-                     col("Owner", samples=["0051G00000600MlQAI"])], "opportunity"),
-    ("companies", [col("name", samples=["Acme"]), col("city", samples=["Paris"])], "account"),
-    ("bill", [col("line_item_unblended_cost", "number", [0.1]), col("product_region_code", samples=["us-east-1"]),
-              col("line_item_usage_start_date", "datetime", ["2024-01-01T00:00:00Z"])], "cost"),
-    ("inventory", [col("instanceId", samples=["i-0b22a22eec53b9321"]), col("instanceType", samples=["t3.medium"]),
-                   col("state", samples=["running"])], "cloud_resource"),
-])
+@pytest.mark.parametrize(
+    "object_name, columns, entity",
+    [
+        (
+            None,
+            [col("first_name", samples=["Ana"]), col("last_name", samples=["Souza"]), col("email", samples=["a@b.co"])],
+            "contact",
+        ),
+        (
+            "export_2024",
+            [
+                col("Id", samples=["006q000000HddohAAB", "006q000000HK8jdAAD"]),
+                col("Name", samples=["Deal"]),
+                col("Owner", samples=["0051G00000600MlQAI"]),
+            ],
+            "opportunity",
+        ),
+        ("companies", [col("name", samples=["Acme"]), col("city", samples=["Paris"])], "account"),
+        (
+            "bill",
+            [
+                col("line_item_unblended_cost", "number", [0.1]),
+                col("product_region_code", samples=["us-east-1"]),
+                col("line_item_usage_start_date", "datetime", ["2024-01-01T00:00:00Z"]),
+            ],
+            "cost",
+        ),
+        (
+            "inventory",
+            [
+                col("instanceId", samples=["i-0b22a22eec53b9321"]),
+                col("instanceType", samples=["t3.medium"]),
+                col("state", samples=["running"]),
+            ],
+            "cloud_resource",
+        ),
+    ],
+)
 def test_the_entity_is_inferred_from_object_name_field_set_and_record_keys(object_name, columns, entity):
     result = map_source(columns=columns, object_name=object_name, use_llm=False, use_memory=False)
     assert result.entity == entity
@@ -133,9 +180,13 @@ def test_a_table_that_fits_no_entity_maps_nothing():
 
 
 def test_odd_input_is_handled_and_duplicate_names_are_not_mapped_twice():
-    columns = [col("email", samples=[None, "", {"nested": True}, float("nan"), "x" * 5000]),
-               col("email", samples=["a@b.co"]), {"name": "First Name"}, "Last Name",
-               {"name": "phone", "type": "not-a-type", "samples": "555-0100"}]
+    columns = [
+        col("email", samples=[None, "", {"nested": True}, float("nan"), "x" * 5000]),
+        col("email", samples=["a@b.co"]),
+        {"name": "First Name"},
+        "Last Name",
+        {"name": "phone", "type": "not-a-type", "samples": "555-0100"},
+    ]
     result = map_source(columns=columns, object_name="contacts", use_llm=False)
     names = [m.source_field for m in result.mappings]
     assert names.count("email") == 2
@@ -160,16 +211,22 @@ def test_confidences_stay_in_unit_range_and_decisions_follow_the_threshold(setti
 
 
 def test_the_seed_memory_knows_vendor_conventions_heuristics_cannot_guess():
-    columns = [col("opportunityid", samples=["4bb4d1e6-2f1c-e511-80d3-3863bb347ba8"]),
-               col("name", samples=["Will be ordering soon"]), col("statecode", "integer", [0, 1, 2]),
-               col("stepname", samples=["1-Qualify", "2-Develop"]), col("estimatedvalue", "number", [85000.0])]
-    with_memory = by_field(map_source(columns=columns, object_name="opportunity", source_kind="dynamics",
-                                      use_llm=False))
+    columns = [
+        col("opportunityid", samples=["4bb4d1e6-2f1c-e511-80d3-3863bb347ba8"]),
+        col("name", samples=["Will be ordering soon"]),
+        col("statecode", "integer", [0, 1, 2]),
+        col("stepname", samples=["1-Qualify", "2-Develop"]),
+        col("estimatedvalue", "number", [85000.0]),
+    ]
+    with_memory = by_field(
+        map_source(columns=columns, object_name="opportunity", source_kind="dynamics", use_llm=False)
+    )
     assert with_memory["statecode"].canonical_field == "is_won"
     assert with_memory["statecode"].method == "memory"
     assert with_memory["stepname"].canonical_field == "stage"
-    without = by_field(map_source(columns=columns, object_name="opportunity", source_kind="dynamics",
-                                  use_llm=False, use_memory=False))
+    without = by_field(
+        map_source(columns=columns, object_name="opportunity", source_kind="dynamics", use_llm=False, use_memory=False)
+    )
     assert without["statecode"].canonical_field is None
     assert without["statecode"].decision == "unmapped"  # coded values: not sure enough to decide alone
 

@@ -6,18 +6,18 @@ from aam.ontology import FIELD_TYPES, OntologyError, get_ontology, load_ontology
 
 DESIGN = {
     "account": "id name website industry employee_count annual_revenue phone street city state postal_code country "
-               "owner_id parent_account_id account_type description created_at updated_at",
+    "owner_id parent_account_id account_type description created_at updated_at",
     "contact": "id account_id first_name last_name email phone mobile_phone title department lead_source owner_id "
-               "street city state postal_code country description created_at updated_at",
+    "street city state postal_code country description created_at updated_at",
     "opportunity": "id account_id contact_id name stage amount currency probability close_date is_closed is_won "
-                   "opportunity_type lead_source owner_id forecast_category next_step pipeline description created_at "
-                   "updated_at",
+    "opportunity_type lead_source owner_id forecast_category next_step pipeline description created_at "
+    "updated_at",
     "cloud_resource": "id name provider_name sub_account_id service_name resource_type region_id availability_zone "
-                      "status instance_type owner tags created_at",
+    "status instance_type owner tags created_at",
     "cost": "billing_account_id sub_account_id provider_name service_name service_category resource_id resource_name "
-            "resource_type region_id availability_zone charge_period_start charge_period_end billing_period_start "
-            "billing_period_end charge_category charge_description consumed_quantity consumed_unit pricing_quantity "
-            "pricing_unit billed_cost effective_cost list_cost contracted_cost billing_currency sku_id tags",
+    "resource_type region_id availability_zone charge_period_start charge_period_end billing_period_start "
+    "billing_period_end charge_category charge_description consumed_quantity consumed_unit pricing_quantity "
+    "pricing_unit billed_cost effective_cost list_cost contracted_cost billing_currency sku_id tags",
 }
 
 
@@ -53,21 +53,33 @@ def test_the_ontology_is_loaded_once():
 
 def test_custom_fields_merge_into_a_new_ontology_and_leave_the_base_untouched():
     base = get_ontology()
-    extended = base.with_custom_fields([{"entity": "account", "name": "tier", "type": "string",
-                                         "description": "Customer tier", "synonyms": ["tier", "customer tier"]}])
+    extended = base.with_custom_fields(
+        [
+            {
+                "entity": "account",
+                "name": "tier",
+                "type": "string",
+                "description": "Customer tier",
+                "synonyms": ["tier", "customer tier"],
+            }
+        ]
+    )
     assert extended.field("account", "tier").custom is True
     assert extended.field("account", "tier").synonyms == ("tier", "customer tier")
     assert not base.has_field("account", "tier")
     assert extended.field("account", "name") == base.field("account", "name")
 
 
-@pytest.mark.parametrize("custom, message", [
-    ({"entity": "account", "name": "name", "type": "string"}, "already exists"),
-    ({"entity": "planet", "name": "tier", "type": "string"}, "unknown entity"),
-    ({"entity": "account", "name": "Bad Name", "type": "string"}, "invalid field name"),
-    ({"entity": "account", "name": "tier", "type": "text"}, "type"),
-    ({"entity": "account", "name": "tier", "type": "string", "synonyms": "tier"}, "list"),
-])
+@pytest.mark.parametrize(
+    "custom, message",
+    [
+        ({"entity": "account", "name": "name", "type": "string"}, "already exists"),
+        ({"entity": "planet", "name": "tier", "type": "string"}, "unknown entity"),
+        ({"entity": "account", "name": "Bad Name", "type": "string"}, "invalid field name"),
+        ({"entity": "account", "name": "tier", "type": "text"}, "type"),
+        ({"entity": "account", "name": "tier", "type": "string", "synonyms": "tier"}, "list"),
+    ],
+)
 def test_an_invalid_custom_field_is_refused(custom, message):
     with pytest.raises(OntologyError, match=message):
         get_ontology().with_custom_fields([custom])

@@ -3,53 +3,64 @@ import pytest
 from aam.mapping.values import is_salesforce_id, profile_values, sample_kinds, sf_prefix_entity
 
 
-@pytest.mark.parametrize("value, kind", [
-    ("jane.doe@example.com", "email"),
-    ("(415) 555-0134", "phone"),
-    ("+44 20 7946 0958", "phone"),
-    ("555-0150", "phone"),
-    ("https://www.acme.com/about", "url"),
-    ("www.acme.com", "url"),
-    ("acme-robotics.io", "domain"),
-    ("USD", "currency_code"),
-    ("$1,200.50", "money"),
-    ("1,200.50 EUR", "money"),
-    ("2024-03-05", "date"),
-    ("03/05/2024", "date"),
-    ("Mar 5, 2024", "date"),
-    ("2019-04-04T18:36:06.000+0000", "datetime"),
-    ("2024-03-05T10:22:41.377Z", "datetime"),
-    ("2024-01-05 10:22:11", "datetime"),
-    ("0015500000Xyy06AAB", "sf_id"),
-    ("475b158c-541c-e511-80d3-3863bb347ba8", "guid"),
-    ("United States", "country"),
-    ("U.S.", "country"),
-    ("DE", "country"),
-    ("CA", "state"),
-    ("Illinois", "state"),
-    ("94105", "postal_code"),
-    ("EC2N 1HN", "postal_code"),
-    ("123456789012", "aws_account_id"),
-    ("us-east-1", "cloud_region"),
-    ("europe-west1", "cloud_region"),
-    ("westeurope", "cloud_region"),
-    ("us-east-1a", "cloud_az"),
-    ("arn:aws:s3:::acme-logs", "arn"),
-    ("i-0b22a22eec53b9321", "cloud_resource_id"),
-    ("true", "boolean"),
-    ("won", "deal_outcome"),
-    ('{"env": "prod"}', "json"),
-    ("env=prod;team=web", "key_value"),
-    ("10.0.1.23", "ip_address"),
-])
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        ("jane.doe@example.com", "email"),
+        ("(415) 555-0134", "phone"),
+        ("+44 20 7946 0958", "phone"),
+        ("555-0150", "phone"),
+        ("https://www.acme.com/about", "url"),
+        ("www.acme.com", "url"),
+        ("acme-robotics.io", "domain"),
+        ("USD", "currency_code"),
+        ("$1,200.50", "money"),
+        ("1,200.50 EUR", "money"),
+        ("2024-03-05", "date"),
+        ("03/05/2024", "date"),
+        ("Mar 5, 2024", "date"),
+        ("2019-04-04T18:36:06.000+0000", "datetime"),
+        ("2024-03-05T10:22:41.377Z", "datetime"),
+        ("2024-01-05 10:22:11", "datetime"),
+        ("0015500000Xyy06AAB", "sf_id"),
+        ("475b158c-541c-e511-80d3-3863bb347ba8", "guid"),
+        ("United States", "country"),
+        ("U.S.", "country"),
+        ("DE", "country"),
+        ("CA", "state"),
+        ("Illinois", "state"),
+        ("94105", "postal_code"),
+        ("EC2N 1HN", "postal_code"),
+        ("123456789012", "aws_account_id"),
+        ("us-east-1", "cloud_region"),
+        ("europe-west1", "cloud_region"),
+        ("westeurope", "cloud_region"),
+        ("us-east-1a", "cloud_az"),
+        ("arn:aws:s3:::acme-logs", "arn"),
+        ("i-0b22a22eec53b9321", "cloud_resource_id"),
+        ("true", "boolean"),
+        ("won", "deal_outcome"),
+        ('{"env": "prod"}', "json"),
+        ("env=prod;team=web", "key_value"),
+        ("10.0.1.23", "ip_address"),
+    ],
+)
 def test_sample_values_are_recognised(value, kind):
     assert kind in sample_kinds(value)
 
 
-@pytest.mark.parametrize("value, not_kind", [
-    ("Mr.", "country"), ("t3.medium", "domain"), ("10.0.1.23", "phone"), ("0015500000Xyy06AAC", "sf_id"),
-    ("Acme Robotics", "identifier"), ("2024-03-05", "phone"), ("USD", "country"),
-])
+@pytest.mark.parametrize(
+    "value, not_kind",
+    [
+        ("Mr.", "country"),
+        ("t3.medium", "domain"),
+        ("10.0.1.23", "phone"),
+        ("0015500000Xyy06AAC", "sf_id"),
+        ("Acme Robotics", "identifier"),
+        ("2024-03-05", "phone"),
+        ("USD", "country"),
+    ],
+)
 def test_look_alikes_are_not_confused(value, not_kind):
     assert not_kind not in sample_kinds(value)
 

@@ -54,8 +54,10 @@ class Command(BaseCommand):
         self.stdout.write(f"entity: {result.entity} ({result.entity_confidence:.2f})")
         for m in result.mappings:
             target = m.canonical_field or "-"
-            self.stdout.write(f"  {m.source_field:40s} → {target:22s} {m.confidence:5.2f} {m.decision:8s} {m.method:9s} "
-                              f"{m.explanation[:100]}")
+            self.stdout.write(
+                f"  {m.source_field:40s} → {target:22s} {m.confidence:5.2f} {m.decision:8s} {m.method:9s} "
+                f"{m.explanation[:100]}"
+            )
 
     def _tenant(self, slug: str | None):
         if not slug:
@@ -78,15 +80,20 @@ class Command(BaseCommand):
             self.stdout.write(f"{'case':34s} {'entity':26s} {'fields':>9s} {'auto':>5s} {'auto ok':>8s} {'ms':>6s}")
             for c in report.cases:
                 entity = f"{c.entity}{'' if c.entity_ok else ' (expected ' + str(c.expected_entity) + ')'}"
-                self.stdout.write(f"{c.name:34s} {entity:26s} {c.correct:4d}/{c.fields:<4d} {c.auto:5d} "
-                                  f"{c.auto_correct:4d}/{c.auto:<3d} {c.seconds * 1000:6.1f}")
+                self.stdout.write(
+                    f"{c.name:34s} {entity:26s} {c.correct:4d}/{c.fields:<4d} {c.auto:5d} "
+                    f"{c.auto_correct:4d}/{c.auto:<3d} {c.seconds * 1000:6.1f}"
+                )
                 for err in c.errors:
                     self.stdout.write(f"    miss: {err}")
             s = report.summary()
             self.stdout.write(
                 f"entity accuracy {s['entity_accuracy']:.3f} | field accuracy {s['field_accuracy']:.3f} | "
                 f"auto precision {s['auto_precision']:.3f} | auto share {s['auto_share']:.3f} | "
-                f"{s['cases']} cases, {s['fields']} fields")
+                f"{s['cases']} cases, {s['fields']} fields"
+            )
         timing = time_wide_source(max(1, opts["columns"]))
-        self.stdout.write(f"time to map a generated {timing['columns']}-column source: cold {timing['cold_seconds']:.3f} s, "
-                          f"median {timing['median_seconds']:.3f} s, max {timing['max_seconds']:.3f} s")
+        self.stdout.write(
+            f"time to map a generated {timing['columns']}-column source: cold {timing['cold_seconds']:.3f} s, "
+            f"median {timing['median_seconds']:.3f} s, max {timing['max_seconds']:.3f} s"
+        )
