@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 _INT = re.compile(r"^[+-]?(0|[1-9]\d{0,17})$")
-_NUM = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
+_NUM = re.compile(r"^[+-]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _BOOL = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n"})
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}\.\d{1,2}\.\d{4})$")
 _DATETIME = re.compile(

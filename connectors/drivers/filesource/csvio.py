@@ -29,6 +29,8 @@ from ... import conf
 from ...base import RecordError
 
 SNIFF_BYTES = 256 * 1024
+# Bytes that do not occur in text files (tab, LF, CR excepted): many of them mean binary content.
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32)])
 DELIMITERS = (",", ";", "\t", "|")
 RAW_LIMIT = 500
 
@@ -85,9 +87,10 @@ def _detect_encoding(sample: bytes, complete: bool) -> tuple[str, int, bool]:
     text = decoder.decode(sample, final=complete)
     bad = text.count("\ufffd")
     non_ascii = sum(1 for ch in text if ord(ch) > 127) - bad
-    # Real UTF-8 text with a few corrupt bytes stays UTF-8 (the bad lines are reported); text that
-    # is mostly invalid as UTF-8 is a single-byte Windows/ISO encoding.
-    if non_ascii > 0 and bad * 10 <= non_ascii:
+    # Valid multi-byte UTF-8 sequences almost never occur by chance in cp1252/Latin-1 text, so a
+    # sample with some of them is UTF-8 with a few corrupt bytes (those lines are reported); a sample
+    # with none is a single-byte Windows/ISO encoding.
+    if non_ascii > 0 and bad <= 4 * non_ascii:
         return "utf-8", 0, False
     return _single_byte_encoding(sample), 0, False
 
@@ -117,9 +120,10 @@ def sniff(path: Path, *, encoding: str | None = None, delimiter: str | None = No
     with open(path, "rb") as f:
         sample = f.read(SNIFF_BYTES)
         complete = len(sample) < SNIFF_BYTES
-    if sample.count(b"\x00") > max(8, len(sample) // 100) and not sample.startswith(
-            (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise CsvFormatError("the file looks binary (NUL bytes), not like CSV text")
+    if not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+        if controls > max(8, len(sample) // 100):
+            raise CsvFormatError("the file looks binary (control bytes), not like CSV text")
     detected, bom, tentative = _detect_encoding(sample, complete)
     if encoding:
         tentative = False
