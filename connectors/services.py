@@ -246,23 +246,28 @@ def connection_file_list(*, connection: Connection) -> list[dict[str, Any]]:
 # --- demo -----------------------------------------------------------------------------------------
 
 def demo_connections_ensure(*, directory: str | Path) -> list[Connection]:
-    """One filesource connection per demo system, pointing at `directory` (made by demo.generate).
+    """One filesource connection per demo system, reading `directory/<system>/` (made by demo.generate).
 
-    Idempotent: run twice, the same connections (by name) are updated, never duplicated.
+    Each carries `source_system` (salesforce, hubspot, dynamics, aws_cur, aws_inventory) in its config
+    and its domain (revops / finops). Idempotent: run twice, the same connections (by name) are
+    updated, never duplicated. `directory` must lie inside FILESOURCE_ALLOWED_ROOTS.
     """
     from .demo import DEMO_SYSTEMS
 
     directory = Path(directory).resolve()
     connections = []
     for system in DEMO_SYSTEMS:
-        files = [f for f in system.files if (directory / f).is_file()]
+        folder = directory / system.subdir
+        files = [f for f in system.files if (folder / f).is_file()]
         if not files:
-            raise ValidationError({"directory": [f"no demo files for {system.label} in {directory}"]})
-        config = {"folder": str(directory), "files": files, "source_system": system.source_system}
+            raise ValidationError({"directory": [f"no demo files for {system.label} in {folder}"]})
+        config = {"folder": str(folder), "files": files, "source_system": system.source_system}
         existing = Connection.objects.filter(name=system.label).first()
         if existing is None:
             conn = connection_create(name=system.label, kind=Connection.Kind.FILESOURCE, config=config,
                                      domain=system.domain)
+        elif existing.kind != Connection.Kind.FILESOURCE:
+            raise ValidationError({"name": [f"a {existing.kind} connection is already named {system.label!r}"]})
         else:
             conn = connection_update(connection=existing, data={"config": config, "domain": system.domain},
                                      partial=False)
