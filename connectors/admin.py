@@ -12,10 +12,31 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "status", "domain", "drift_policy", "last_synced_at")
     list_filter = ("kind", "status", "domain", "drift_policy")
     search_fields = ("name",)
-    fields = ("name", "kind", "domain", "drift_policy", "status", "last_error", "config", "configured_secrets",
-              "cursor", "last_synced_at", "created_at", "updated_at")
-    readonly_fields = ("kind", "status", "last_error", "config", "configured_secrets", "cursor", "last_synced_at",
-                       "created_at", "updated_at")
+    fields = (
+        "name",
+        "kind",
+        "domain",
+        "drift_policy",
+        "status",
+        "last_error",
+        "config",
+        "configured_secrets",
+        "cursor",
+        "last_synced_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "kind",
+        "status",
+        "last_error",
+        "config",
+        "configured_secrets",
+        "cursor",
+        "last_synced_at",
+        "created_at",
+        "updated_at",
+    )
     exclude = ("secrets",)
 
     @admin.display(description="secrets set")

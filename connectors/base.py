@@ -81,8 +81,7 @@ class Driver(abc.ABC):
 
     kind: ClassVar[str] = ""
 
-    def __init__(self, *, config: BaseModel, secrets: BaseModel, connection: Connection | None = None,
-                 **options: Any):
+    def __init__(self, *, config: BaseModel, secrets: BaseModel, connection: Connection | None = None, **options: Any):
         self.config = config
         self.secrets = secrets
         self.connection = connection
@@ -103,7 +102,7 @@ class Driver(abc.ABC):
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         """Records of one object after `cursor` (None = from the start), in pages."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Release network clients; drivers without any keep this no-op."""
 
     def __enter__(self):

@@ -52,13 +52,15 @@ def _check_names(values: list[str] | None) -> list[str] | None:
 
 # --- filesource ---------------------------------------------------------------------------------
 
+
 class FileSourceConfig(_Strict):
     """CSV files in `folder` (inside FILESOURCE_ALLOWED_ROOTS) and/or uploaded to the connection."""
 
     folder: str | None = None
     files: list[str] | None = Field(default=None, description="file names to include (default: every *.csv)")
-    source_system: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,40}$",
-                                      description="vendor hint for routing and mapping, e.g. salesforce")
+    source_system: str | None = Field(
+        default=None, pattern=r"^[a-z0-9_]{1,40}$", description="vendor hint for routing and mapping, e.g. salesforce"
+    )
     delimiter: Literal[",", ";", "\t", "|"] | None = None
     encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"] | None = None
     primary_keys: dict[str, str] = Field(default_factory=dict, description="object name → primary key column")
@@ -86,6 +88,7 @@ class FileSourceSecrets(_Strict):
 
 
 # --- postgres / supabase -----------------------------------------------------------------------
+
 
 class PostgresConfig(_Strict):
     host: str | None = Field(default=None, max_length=255)
@@ -143,11 +146,13 @@ class PostgresSecrets(_Strict):
 
 # --- mongodb -------------------------------------------------------------------------------------
 
+
 class MongoConfig(_Strict):
     database: str = Field(min_length=1, max_length=63)
     collections: list[str] | None = None
-    updated_at_field: str | None = Field(default="updated_at",
-                                         description="incremental field; None = by _id (insert-only collections)")
+    updated_at_field: str | None = Field(
+        default="updated_at", description="incremental field; None = by _id (insert-only collections)"
+    )
     cursor_fields: dict[str, str] = Field(default_factory=dict, description="collection → incremental field")
     sample_size: int = Field(default=200, ge=1, le=10000)
 
@@ -169,6 +174,7 @@ class MongoSecrets(_Strict):
 
 
 # --- salesforce ----------------------------------------------------------------------------------
+
 
 class SalesforceConfig(_Strict):
     login_url: str = "https://login.salesforce.com"
@@ -204,6 +210,7 @@ class SalesforceSecrets(_Strict):
 
 # --- hubspot -------------------------------------------------------------------------------------
 
+
 class HubSpotConfig(_Strict):
     base_url: str = "https://api.hubapi.com"
     objects: list[str] = Field(default_factory=lambda: ["companies", "contacts", "deals"], min_length=1)
@@ -224,6 +231,7 @@ class HubSpotSecrets(_Strict):
 
 
 # --- dynamics ------------------------------------------------------------------------------------
+
 
 class DynamicsConfig(_Strict):
     instance_url: str

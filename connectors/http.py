@@ -50,7 +50,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 def backoff_delay(attempt: int) -> float:
     """Exponential backoff with jitter: base·2^attempt·[0.5, 1), capped at the max wait."""
-    return min(conf.http_backoff_base() * (2 ** attempt) * (0.5 + random.random() / 2), conf.http_max_wait())
+    return min(conf.http_backoff_base() * (2**attempt) * (0.5 + random.random() / 2), conf.http_max_wait())
 
 
 def _error_text(response: httpx.Response, limit: int = 300) -> str:
@@ -73,8 +73,14 @@ def _error_text(response: httpx.Response, limit: int = 300) -> str:
 class TokenProvider:
     """An OAuth access token from a token endpoint, fetched lazily and refreshed on demand."""
 
-    def __init__(self, *, token_url: str, form: dict[str, str], client: HttpClient,
-                 on_token: Callable[[dict[str, Any]], None] | None = None):
+    def __init__(
+        self,
+        *,
+        token_url: str,
+        form: dict[str, str],
+        client: HttpClient,
+        on_token: Callable[[dict[str, Any]], None] | None = None,
+    ):
         self.token_url = token_url
         self._form = form
         self._client = client
@@ -119,15 +125,24 @@ class TokenProvider:
 class HttpClient:
     """One SaaS API: base URL, auth (static bearer token or TokenProvider), retries."""
 
-    def __init__(self, *, base_url: str = "", bearer: str | None = None, headers: dict[str, str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        bearer: str | None = None,
+        headers: dict[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.base_url = base_url.rstrip("/")
         self.bearer = bearer
         self.token_provider: TokenProvider | None = None
         self._sleep = sleep
         self._checked_hosts: set[str] = set()
-        self._client = httpx.Client(timeout=conf.http_timeout(), follow_redirects=False,
-                                    headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})})
+        self._client = httpx.Client(
+            timeout=conf.http_timeout(),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+        )
         self.requests = 0
 
     def __repr__(self) -> str:  # no tokens in reprs
@@ -186,8 +201,10 @@ class HttpClient:
             if response.status_code in RETRY_STATUSES:
                 wait = retry_after_seconds(response) if response.status_code == 429 else None
                 if attempt >= retries:
-                    raise TransientError(f"{urlsplit(url).netloc} answered {response.status_code} after "
-                                         f"{attempt + 1} attempts", retry_after=wait)
+                    raise TransientError(
+                        f"{urlsplit(url).netloc} answered {response.status_code} after {attempt + 1} attempts",
+                        retry_after=wait,
+                    )
                 delay = min(wait, conf.http_max_wait()) if wait is not None else backoff_delay(attempt)
                 logger.info("retrying %s %s after %s in %.2fs", method, urlsplit(url).path, response.status_code, delay)
                 self._sleep(delay)

@@ -30,8 +30,9 @@ def driver_class(kind: str) -> type[Driver]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def build_driver(kind: str, config: dict[str, Any], secrets: dict[str, Any] | None = None, *,
-                 connection=None, **options: Any) -> Driver:
+def build_driver(
+    kind: str, config: dict[str, Any], secrets: dict[str, Any] | None = None, *, connection=None, **options: Any
+) -> Driver:
     """A driver from raw config and secrets (validated again here: the rules may have changed)."""
     from pydantic import ValidationError as PydanticValidationError
 

@@ -47,16 +47,27 @@ def _merge(current: dict, changes: dict) -> dict:
 
 
 @transaction.atomic
-def connection_create(*, name: str, kind: str, config: dict[str, Any] | None = None,
-                      secrets: dict[str, Any] | None = None, drift_policy: str = Connection.DriftPolicy.AUTO,
-                      domain: str = Connection.Domain.AUTO) -> Connection:
+def connection_create(
+    *,
+    name: str,
+    kind: str,
+    config: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    drift_policy: str = Connection.DriftPolicy.AUTO,
+    domain: str = Connection.Domain.AUTO,
+) -> Connection:
     """Create a connection after validating its config and secrets with the kind's pydantic models."""
     if kind not in Connection.Kind.values:
         raise ValidationError({"kind": [f"unknown connection kind {kind!r}"]})
     clean_config = validate_settings(kind, config, secrets)
-    connection = Connection(name=name, kind=kind, config=clean_config,
-                            secrets={k: v for k, v in (secrets or {}).items() if v is not None},
-                            drift_policy=drift_policy, domain=domain)
+    connection = Connection(
+        name=name,
+        kind=kind,
+        config=clean_config,
+        secrets={k: v for k, v in (secrets or {}).items() if v is not None},
+        drift_policy=drift_policy,
+        domain=domain,
+    )
     connection.full_clean()
     connection.save()
     logger.info("connection %s created (kind %s)", connection.pk, kind)
@@ -120,13 +131,15 @@ def connection_cursor_set(*, connection: Connection, object_name: str, cursor: d
     return connection
 
 
-def connection_status_set(*, connection: Connection, status: str, error: str = "",
-                          synced: bool = False) -> Connection:
+def connection_status_set(*, connection: Connection, status: str, error: str = "", synced: bool = False) -> Connection:
     """Set status and last error (scrubbed of secrets); `synced` also stamps last_synced_at."""
     if status not in Connection.Status.values:
         raise ValidationError({"status": [f"unknown status {status!r}"]})
-    fields: dict[str, Any] = {"status": status, "last_error": scrub(error, connection.secrets) if error else "",
-                              "updated_at": timezone.now()}
+    fields: dict[str, Any] = {
+        "status": status,
+        "last_error": scrub(error, connection.secrets) if error else "",
+        "updated_at": timezone.now(),
+    }
     if synced:
         fields["last_synced_at"] = timezone.now()
     Connection.objects.filter(pk=connection.pk).update(**fields)
@@ -148,11 +161,15 @@ def connection_test(*, connection: Connection) -> CheckResult:
     result = CheckResult(result.ok, scrub(result.message, connection.secrets))
     if connection.status in (Connection.Status.SYNCING, Connection.Status.FROZEN):
         # A test does not end a running sync or lift a drift freeze; it only records the error.
-        connection_status_set(connection=connection, status=connection.status,
-                              error="" if result.ok else result.message)
+        connection_status_set(
+            connection=connection, status=connection.status, error="" if result.ok else result.message
+        )
     else:
-        connection_status_set(connection=connection, status=Connection.Status.OK if result.ok else Connection.Status.ERROR,
-                              error="" if result.ok else result.message)
+        connection_status_set(
+            connection=connection,
+            status=Connection.Status.OK if result.ok else Connection.Status.ERROR,
+            error="" if result.ok else result.message,
+        )
     return result
 
 
@@ -164,14 +181,16 @@ def connection_discover(*, connection: Connection) -> list[SourceObject]:
 
 # --- uploads ------------------------------------------------------------------------------------
 
+
 def _uploads_dir(connection: Connection) -> Path:
     from .drivers.filesource.paths import uploads_dir
 
     return uploads_dir(str(current_tenant().tenant_id), connection.pk)
 
 
-def connection_file_upload(*, connection: Connection, filename: str, content: IO[bytes], size: int | None = None
-                           ) -> SourceObject:
+def connection_file_upload(
+    *, connection: Connection, filename: str, content: IO[bytes], size: int | None = None
+) -> SourceObject:
     """Store an uploaded CSV for a filesource connection and return its discovered object.
 
     The file is written beside its final place and renamed in one step, so a failed or partial
@@ -184,8 +203,14 @@ def connection_file_upload(*, connection: Connection, filename: str, content: IO
         raise ValidationError({"file": ["uploads are only for filesource connections"]})
     name = os.path.basename((filename or "").replace("\\", "/")).strip()
     if not _FILE_NAME.match(name):
-        raise ValidationError({"file": ["the file name must end in .csv and use letters, digits, spaces, "
-                                        "dots, dashes, underscores or parentheses"]})
+        raise ValidationError(
+            {
+                "file": [
+                    "the file name must end in .csv and use letters, digits, spaces, "
+                    "dots, dashes, underscores or parentheses"
+                ]
+            }
+        )
     limit = conf.filesource_max_upload_bytes()
     if size is not None and size > limit:
         raise ValidationError({"file": [f"the file is larger than the limit of {limit} bytes"]})
@@ -238,12 +263,19 @@ def connection_file_list(*, connection: Connection) -> list[dict[str, Any]]:
         if path.name.startswith(".") or not path.is_file():
             continue
         st = path.stat()
-        out.append({"name": path.name, "object": object_name_of(path), "size": st.st_size,
-                    "modified_at": dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).isoformat()})
+        out.append(
+            {
+                "name": path.name,
+                "object": object_name_of(path),
+                "size": st.st_size,
+                "modified_at": dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).isoformat(),
+            }
+        )
     return out
 
 
 # --- demo -----------------------------------------------------------------------------------------
+
 
 def demo_connections_ensure(*, directory: str | Path) -> list[Connection]:
     """One filesource connection per demo system, reading `directory/<system>/` (made by demo.generate).
@@ -264,12 +296,14 @@ def demo_connections_ensure(*, directory: str | Path) -> list[Connection]:
         config = {"folder": str(folder), "files": files, "source_system": system.source_system}
         existing = Connection.objects.filter(name=system.label).first()
         if existing is None:
-            conn = connection_create(name=system.label, kind=Connection.Kind.FILESOURCE, config=config,
-                                     domain=system.domain)
+            conn = connection_create(
+                name=system.label, kind=Connection.Kind.FILESOURCE, config=config, domain=system.domain
+            )
         elif existing.kind != Connection.Kind.FILESOURCE:
             raise ValidationError({"name": [f"a {existing.kind} connection is already named {system.label!r}"]})
         else:
-            conn = connection_update(connection=existing, data={"config": config, "domain": system.domain},
-                                     partial=False)
+            conn = connection_update(
+                connection=existing, data={"config": config, "domain": system.domain}, partial=False
+            )
         connections.append(conn)
     return connections

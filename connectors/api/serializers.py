@@ -33,8 +33,21 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Connection
-        fields = ["id", "name", "kind", "config", "secrets_set", "status", "last_error", "cursor", "drift_policy",
-                  "domain", "last_synced_at", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "config",
+            "secrets_set",
+            "status",
+            "last_error",
+            "cursor",
+            "drift_policy",
+            "domain",
+            "last_synced_at",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_secrets_set(self, obj) -> list[str]:

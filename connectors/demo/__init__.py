@@ -36,11 +36,13 @@ class DemoSystem:
 
 
 DEMO_SYSTEMS: tuple[DemoSystem, ...] = (
-    DemoSystem("Salesforce (demo)", "salesforce", "revops", "salesforce",
-               ("Account.csv", "Contact.csv", "Opportunity.csv")),
+    DemoSystem(
+        "Salesforce (demo)", "salesforce", "revops", "salesforce", ("Account.csv", "Contact.csv", "Opportunity.csv")
+    ),
     DemoSystem("HubSpot (demo)", "hubspot", "revops", "hubspot", ("companies.csv", "contacts.csv", "deals.csv")),
-    DemoSystem("Dynamics 365 (demo)", "dynamics", "revops", "dynamics",
-               ("account.csv", "contact.csv", "opportunity.csv")),
+    DemoSystem(
+        "Dynamics 365 (demo)", "dynamics", "revops", "dynamics", ("account.csv", "contact.csv", "opportunity.csv")
+    ),
     DemoSystem("AWS Cost and Usage Report (demo)", "aws_cur", "finops", "aws_cur", ("cost_and_usage_report.csv",)),
     DemoSystem("AWS resource inventory (demo)", "aws_inventory", "finops", "aws_inventory", ("resources.csv",)),
 )

@@ -19,8 +19,18 @@ from ..errors import ObjectNotFound
 from ..http import HttpClient, TokenProvider
 from .saas import fields_with_samples
 
-TYPES = {"Integer": "integer", "BigInt": "integer", "Picklist": "integer", "State": "integer", "Status": "integer",
-         "Money": "number", "Decimal": "number", "Double": "number", "Boolean": "boolean", "DateTime": "datetime"}
+TYPES = {
+    "Integer": "integer",
+    "BigInt": "integer",
+    "Picklist": "integer",
+    "State": "integer",
+    "Status": "integer",
+    "Money": "number",
+    "Decimal": "number",
+    "Double": "number",
+    "Boolean": "boolean",
+    "DateTime": "datetime",
+}
 LOOKUPS = {"Lookup", "Customer", "Owner"}
 SKIPPED = {"Virtual", "EntityName", "ManagedProperty", "CalendarRules", "PartyList", "Image", "File"}
 CURSOR_FIELD = "modifiedon"
@@ -34,13 +44,21 @@ class DynamicsDriver(Driver):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         cfg = self.config
-        self.http = HttpClient(base_url=f"{cfg.instance_url}/api/data/{cfg.api_version}",
-                               headers={"OData-MaxVersion": "4.0", "OData-Version": "4.0"},
-                               sleep=self.options.get("sleep", time.sleep))
+        self.http = HttpClient(
+            base_url=f"{cfg.instance_url}/api/data/{cfg.api_version}",
+            headers={"OData-MaxVersion": "4.0", "OData-Version": "4.0"},
+            sleep=self.options.get("sleep", time.sleep),
+        )
         self.http.token_provider = TokenProvider(
-            token_url=cfg.effective_token_url, client=self.http,
-            form={"grant_type": "client_credentials", "client_id": cfg.client_id,
-                  "client_secret": self.secrets.client_secret, "scope": f"{cfg.instance_url}/.default"})
+            token_url=cfg.effective_token_url,
+            client=self.http,
+            form={
+                "grant_type": "client_credentials",
+                "client_id": cfg.client_id,
+                "client_secret": self.secrets.client_secret,
+                "scope": f"{cfg.instance_url}/.default",
+            },
+        )
         self._meta: dict[str, dict] = {}
 
     def close(self) -> None:
@@ -48,15 +66,18 @@ class DynamicsDriver(Driver):
 
     def check(self) -> CheckResult:
         who = self.http.get("WhoAmI")
-        return CheckResult(True, f"connected to {self.config.instance_url} as application user {who.get('UserId', '?')}")
+        return CheckResult(
+            True, f"connected to {self.config.instance_url} as application user {who.get('UserId', '?')}"
+        )
 
     def metadata(self, entity: str) -> dict:
         """EntitySetName, PrimaryIdAttribute and the readable columns of one entity."""
         if entity not in self._meta:
             key = f"EntityDefinitions(LogicalName='{quote(entity)}')"
             definition = self.http.get(key, params={"$select": "LogicalName,EntitySetName,PrimaryIdAttribute"})
-            attributes = self.http.get(f"{key}/Attributes",
-                                       params={"$select": "LogicalName,AttributeType,AttributeOf,IsValidForRead"})
+            attributes = self.http.get(
+                f"{key}/Attributes", params={"$select": "LogicalName,AttributeType,AttributeOf,IsValidForRead"}
+            )
             columns = []
             for attr in attributes.get("value", []):
                 kind = attr.get("AttributeType", "")
@@ -67,8 +88,11 @@ class DynamicsDriver(Driver):
                     columns.append((f"_{name}_value", "string", True))
                 else:
                     columns.append((name, TYPES.get(kind, "string"), True))
-            self._meta[entity] = {"set": definition["EntitySetName"], "pk": definition["PrimaryIdAttribute"],
-                                  "columns": columns}
+            self._meta[entity] = {
+                "set": definition["EntitySetName"],
+                "pk": definition["PrimaryIdAttribute"],
+                "columns": columns,
+            }
         return self._meta[entity]
 
     @staticmethod
@@ -92,9 +116,14 @@ class DynamicsDriver(Driver):
             select = ",".join(c[0] for c in meta["columns"])
             sample = next(self._pages(meta["set"], {"$select": select, "$top": "50"}, 50), [])
             names = {c[0] for c in meta["columns"]}
-            objects.append(SourceObject(name=entity, fields=fields_with_samples(meta["columns"], sample),
-                                        primary_key=meta["pk"],
-                                        cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None))
+            objects.append(
+                SourceObject(
+                    name=entity,
+                    fields=fields_with_samples(meta["columns"], sample),
+                    primary_key=meta["pk"],
+                    cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
+                )
+            )
         return objects
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:

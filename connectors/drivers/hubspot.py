@@ -40,8 +40,9 @@ class HubSpotDriver(Driver):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self.http = HttpClient(base_url=self.config.base_url, bearer=self.secrets.access_token,
-                               sleep=self.options.get("sleep", time.sleep))
+        self.http = HttpClient(
+            base_url=self.config.base_url, bearer=self.secrets.access_token, sleep=self.options.get("sleep", time.sleep)
+        )
         self._properties: dict[str, list[dict]] = {}
 
     def close(self) -> None:
@@ -72,13 +73,19 @@ class HubSpotDriver(Driver):
         objects = []
         for name in self.config.objects:
             columns = self._columns(name)
-            body = self.http.get(f"/crm/v3/objects/{name}",
-                                 params={"limit": 50, "properties": ",".join(c[0] for c in columns)})
+            body = self.http.get(
+                f"/crm/v3/objects/{name}", params={"limit": 50, "properties": ",".join(c[0] for c in columns)}
+            )
             records = [self._record(item) for item in body.get("results", [])]
             names = {c[0] for c in columns}
-            objects.append(SourceObject(name=name, fields=fields_with_samples(columns, records),
-                                        primary_key="hs_object_id" if "hs_object_id" in names else "id",
-                                        cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None))
+            objects.append(
+                SourceObject(
+                    name=name,
+                    fields=fields_with_samples(columns, records),
+                    primary_key="hs_object_id" if "hs_object_id" in names else "id",
+                    cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
+                )
+            )
         return objects
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
@@ -89,8 +96,9 @@ class HubSpotDriver(Driver):
         if cursor and cursor.get("since"):
             yield from self._search(object_name, properties, cursor["since"], limit)
         else:
-            yield from self._list(object_name, properties, (cursor or {}).get("after"),
-                                  (cursor or {}).get("max_modified"), limit)
+            yield from self._list(
+                object_name, properties, (cursor or {}).get("after"), (cursor or {}).get("max_modified"), limit
+            )
 
     def _list(self, object_name, properties, after, max_modified, limit) -> Iterator[Page]:
         while True:
@@ -113,11 +121,18 @@ class HubSpotDriver(Driver):
     def _search(self, object_name, properties, since, limit) -> Iterator[Page]:
         after = 0
         while True:
-            body = self.http.post(f"/crm/v3/objects/{object_name}/search", json={
-                "filterGroups": [{"filters": [{"propertyName": CURSOR_FIELD, "operator": "GTE", "value": _ms(since)}]}],
-                "sorts": [{"propertyName": CURSOR_FIELD, "direction": "ASCENDING"}],
-                "properties": properties, "limit": limit, "after": after,
-            })
+            body = self.http.post(
+                f"/crm/v3/objects/{object_name}/search",
+                json={
+                    "filterGroups": [
+                        {"filters": [{"propertyName": CURSOR_FIELD, "operator": "GTE", "value": _ms(since)}]}
+                    ],
+                    "sorts": [{"propertyName": CURSOR_FIELD, "direction": "ASCENDING"}],
+                    "properties": properties,
+                    "limit": limit,
+                    "after": after,
+                },
+            )
             records = [self._record(item) for item in body.get("results", [])]
             last = next((r[CURSOR_FIELD] for r in reversed(records) if r.get(CURSOR_FIELD)), None)
             page_since = last or since

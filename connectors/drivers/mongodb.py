@@ -88,7 +88,9 @@ class MongoDriver(Driver):
             return fn(*args, **kwargs)
         except OperationFailure as exc:
             if exc.code in (13, 18, 8000):  # Unauthorized, AuthenticationFailed, Atlas auth error
-                raise PermanentError(f"MongoDB refused the credentials: {exc.details.get('errmsg', exc) if exc.details else exc}") from None
+                raise PermanentError(
+                    f"MongoDB refused the credentials: {exc.details.get('errmsg', exc) if exc.details else exc}"
+                ) from None
             raise ConnectorError(f"MongoDB error: {exc}") from None
         except ConnectionFailure as exc:
             raise TransientError(f"MongoDB unreachable: {exc}") from None
@@ -136,12 +138,25 @@ class MongoDriver(Driver):
                     sample = sample_of(flat[key])
                     if len(bucket) < limit and sample not in bucket:
                         bucket.append(sample)
-            fields = [SourceField(name=key, type=combine(types.get(key, set())), samples=samples.get(key, []),
-                                  nullable=key in nulls or seen[key] < len(docs)) for key in order]
+            fields = [
+                SourceField(
+                    name=key,
+                    type=combine(types.get(key, set())),
+                    samples=samples.get(key, []),
+                    nullable=key in nulls or seen[key] < len(docs),
+                )
+                for key in order
+            ]
             field = self._cursor_field(name)
-            objects.append(SourceObject(name=name, fields=fields, primary_key="_id",
-                                        cursor_field=field if field in order or field == "_id" else None,
-                                        row_count=self._call(coll.estimated_document_count)))
+            objects.append(
+                SourceObject(
+                    name=name,
+                    fields=fields,
+                    primary_key="_id",
+                    cursor_field=field if field in order or field == "_id" else None,
+                    row_count=self._call(coll.estimated_document_count),
+                )
+            )
         return objects
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
@@ -163,7 +178,7 @@ class MongoDriver(Driver):
                 else:
                     value = decode(state["value"])
                     query = {"$or": [{field: {"$gt": value}}, {field: value, "_id": {"$gt": decode(state["id"])}}]}
-            docs = self._call(lambda q=query: list(coll.find(q).sort(sort).limit(page_size)))
+            docs = self._call(lambda q=query, s=sort: list(coll.find(q).sort(s).limit(page_size)))
             if not docs:
                 return
             last = docs[-1]

@@ -27,12 +27,32 @@ from ..netguard import ensure_public_host
 from ..typeinfer import jsonable
 from .saas import fields_with_samples
 
-TYPES = {"smallint": "integer", "integer": "integer", "bigint": "integer", "numeric": "number", "real": "number",
-         "double precision": "number", "money": "number", "boolean": "boolean", "date": "date",
-         "timestamp without time zone": "datetime", "timestamp with time zone": "datetime", "json": "json",
-         "jsonb": "json", "ARRAY": "json"}
-_PERMANENT_HINTS = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied",
-                    "SSL", "authentication", "invalid", "too many connections for role")
+TYPES = {
+    "smallint": "integer",
+    "integer": "integer",
+    "bigint": "integer",
+    "numeric": "number",
+    "real": "number",
+    "double precision": "number",
+    "money": "number",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp without time zone": "datetime",
+    "timestamp with time zone": "datetime",
+    "json": "json",
+    "jsonb": "json",
+    "ARRAY": "json",
+}
+_PERMANENT_HINTS = (
+    "password authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "SSL",
+    "authentication",
+    "invalid",
+    "too many connections for role",
+)
 SAMPLE_ROWS = 50
 
 
@@ -103,18 +123,27 @@ class PostgresDriver(Driver):
         if self._tables is not None:
             return self._tables
         schema = self.config.schema_name
-        rows = self._run("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                         "AND table_type IN ('BASE TABLE', 'VIEW') ORDER BY table_name", [schema])
+        rows = self._run(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_type IN ('BASE TABLE', 'VIEW') ORDER BY table_name",
+            [schema],
+        )
         names = [r[0] for r in rows]
         if self.config.tables is not None:
             names = [n for n in names if n in set(self.config.tables)]
-        columns = self._run("SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
-                            "WHERE table_schema = %s ORDER BY table_name, ordinal_position", [schema])
-        pks = self._run("SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
-                        "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
-                        "AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name "
-                        "WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY' "
-                        "ORDER BY tc.table_name, kcu.ordinal_position", [schema])
+        columns = self._run(
+            "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = %s ORDER BY table_name, ordinal_position",
+            [schema],
+        )
+        pks = self._run(
+            "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
+            "AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name "
+            "WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY' "
+            "ORDER BY tc.table_name, kcu.ordinal_position",
+            [schema],
+        )
         tables: dict[str, dict] = {n: {"columns": [], "pk": []} for n in names}
         for table, column, data_type, nullable in columns:
             if table in tables:
@@ -141,32 +170,47 @@ class PostgresDriver(Driver):
 
     def check(self) -> CheckResult:
         version = self._run("SHOW server_version")[0][0]
-        return CheckResult(True, f"connected (PostgreSQL {version}); {len(self.tables())} table(s) in "
-                                 f"schema {self.config.schema_name!r}")
+        return CheckResult(
+            True,
+            f"connected (PostgreSQL {version}); {len(self.tables())} table(s) in schema {self.config.schema_name!r}",
+        )
 
     def discover(self) -> list[SourceObject]:
         objects = []
         for name, meta in self.tables().items():
             cols = [c[0] for c in meta["columns"]]
             query = sql.SQL("SELECT {} FROM {} LIMIT %s").format(
-                sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(name))
+                sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(name)
+            )
             records = [dict(zip(cols, map(jsonable, row), strict=True)) for row in self._run(query, [SAMPLE_ROWS])]
-            estimate = self._run("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                                 [f'"{self.config.schema_name}"."{name}"'])
+            estimate = self._run(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [f'"{self.config.schema_name}"."{name}"'],
+            )
             row_count = estimate[0][0] if estimate and estimate[0][0] is not None and estimate[0][0] >= 0 else None
             if row_count is None or row_count == 0:
-                count_query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1000000) t").format(self._ident(name))
+                count_query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1000000) t").format(
+                    self._ident(name)
+                )
                 row_count = self._run(count_query)[0][0]
-            objects.append(SourceObject(name=name, fields=fields_with_samples(meta["columns"], records),
-                                        primary_key=",".join(meta["pk"]) or None, cursor_field=meta["cursor"],
-                                        row_count=row_count))
+            objects.append(
+                SourceObject(
+                    name=name,
+                    fields=fields_with_samples(meta["columns"], records),
+                    primary_key=",".join(meta["pk"]) or None,
+                    cursor_field=meta["cursor"],
+                    row_count=row_count,
+                )
+            )
         return objects
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         meta = self._table(object_name)
         cols = [c[0] for c in meta["columns"]]
         pk, column = meta["pk"], meta["cursor"]
-        select = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(object_name))
+        select = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(object_name)
+        )
         if not pk:  # no stable order to page by: read the whole table in one pass
             yield from self._full(select, cols, page_size)
             return
@@ -192,8 +236,11 @@ class PostgresDriver(Driver):
                 order = sql.SQL(", ").join([col, *pk_ids])
                 where.append(sql.SQL("{} IS NOT NULL").format(col))
                 if state.get("pk") is not None and "value" in state:
-                    where.append(sql.SQL("({}, {}) > (%s, {})").format(
-                        col, sql.SQL(", ").join(pk_ids), sql.SQL(", ").join(sql.Placeholder() * len(pk))))
+                    where.append(
+                        sql.SQL("({}, {}) > (%s, {})").format(
+                            col, sql.SQL(", ").join(pk_ids), sql.SQL(", ").join(sql.Placeholder() * len(pk))
+                        )
+                    )
                     params += [state["value"], *state["pk"]]
             else:  # "pk": no updated-at column, new rows by primary key
                 order = sql.SQL(", ").join(pk_ids)

@@ -21,5 +21,7 @@ def fields_with_samples(columns: list[tuple[str, str, bool]], records: Iterable[
             value = sample_of(value)
             if value not in bucket:
                 bucket.append(value)
-    return [SourceField(name=name, type=type_, samples=samples[name], nullable=nullable)
-            for name, type_, nullable in columns]
+    return [
+        SourceField(name=name, type=type_, samples=samples[name], nullable=nullable)
+        for name, type_, nullable in columns
+    ]

@@ -20,8 +20,16 @@ from ..flatten import flatten
 from ..http import HttpClient, TokenProvider
 from .saas import fields_with_samples
 
-TYPES = {"int": "integer", "double": "number", "currency": "number", "percent": "number", "boolean": "boolean",
-         "date": "date", "datetime": "datetime", "time": "string"}
+TYPES = {
+    "int": "integer",
+    "double": "number",
+    "currency": "number",
+    "percent": "number",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "string",
+}
 COMPOUND = {"address", "location"}  # not selectable as one column in SOQL; their parts are fields too
 CURSOR_FIELD = "SystemModstamp"
 SAMPLE_ROWS = 50
@@ -54,8 +62,9 @@ class SalesforceDriver(Driver):
             form["refresh_token"] = sec.refresh_token or ""
         elif cfg.auth_flow == "password":
             form.update(username=cfg.username or "", password=sec.password or "")
-        self.http.token_provider = TokenProvider(token_url=f"{cfg.login_url}/services/oauth2/token", form=form,
-                                                 client=self.http, on_token=self._on_token)
+        self.http.token_provider = TokenProvider(
+            token_url=f"{cfg.login_url}/services/oauth2/token", form=form, client=self.http, on_token=self._on_token
+        )
         self._describes: dict[str, dict] = {}
 
     def _on_token(self, body: dict[str, Any]) -> None:
@@ -77,8 +86,11 @@ class SalesforceDriver(Driver):
         missing = [o for o in self.config.objects if o not in names]
         if missing:
             return CheckResult(False, f"connected, but these objects are not available: {', '.join(missing)}")
-        return CheckResult(True, f"connected to {self.http.base_url} (API {self.config.api_version}); "
-                                 f"{len(self.config.objects)} object(s) readable")
+        return CheckResult(
+            True,
+            f"connected to {self.http.base_url} (API {self.config.api_version}); "
+            f"{len(self.config.objects)} object(s) readable",
+        )
 
     def describe(self, object_name: str) -> dict:
         if object_name not in self._describes:
@@ -86,8 +98,11 @@ class SalesforceDriver(Driver):
         return self._describes[object_name]
 
     def _columns(self, object_name: str) -> list[tuple[str, str, bool]]:
-        return [(f["name"], TYPES.get(f.get("type", ""), "string"), bool(f.get("nillable", True)))
-                for f in self.describe(object_name).get("fields", []) if f.get("type") not in COMPOUND]
+        return [
+            (f["name"], TYPES.get(f.get("type", ""), "string"), bool(f.get("nillable", True)))
+            for f in self.describe(object_name).get("fields", [])
+            if f.get("type") not in COMPOUND
+        ]
 
     def _query(self, soql: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
         batch = max(200, min(2000, page_size))  # Salesforce accepts batch sizes 200..2000
@@ -107,11 +122,17 @@ class SalesforceDriver(Driver):
             columns = self._columns(name)
             names = [c[0] for c in columns]
             order = f" ORDER BY {CURSOR_FIELD} DESC" if CURSOR_FIELD in names else ""
-            sample_rows = next(self._query(f"SELECT {', '.join(names)} FROM {name}{order} LIMIT {SAMPLE_ROWS}", 200),
-                               [])
-            objects.append(SourceObject(name=name, fields=fields_with_samples(columns, sample_rows),
-                                        primary_key="Id" if "Id" in names else None,
-                                        cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None))
+            sample_rows = next(
+                self._query(f"SELECT {', '.join(names)} FROM {name}{order} LIMIT {SAMPLE_ROWS}", 200), []
+            )
+            objects.append(
+                SourceObject(
+                    name=name,
+                    fields=fields_with_samples(columns, sample_rows),
+                    primary_key="Id" if "Id" in names else None,
+                    cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
+                )
+            )
         return objects
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
@@ -137,4 +158,3 @@ class SalesforceDriver(Driver):
             else:
                 page_cursor = cursor if incremental else None
             yield Page(records=records, cursor=page_cursor, errors=[])
-

@@ -46,16 +46,23 @@ def test_create_list_retrieve_update_delete_round_trip(api_a, csv_dir):
 
 def test_secrets_are_accepted_but_never_returned(api_a):
     secret = "s3cr3t-client-secret-value"
-    resp = make(api_a, name="SF", kind="salesforce",
-                config={"client_id": "cid", "login_url": "https://login.salesforce.com"},
-                secrets={"client_secret": secret, "refresh_token": "rt-abcdef"})
+    resp = make(
+        api_a,
+        name="SF",
+        kind="salesforce",
+        config={"client_id": "cid", "login_url": "https://login.salesforce.com"},
+        secrets={"client_secret": secret, "refresh_token": "rt-abcdef"},
+    )
     assert resp.status_code == 201, resp.json()
     assert secret not in resp.content.decode()
     assert resp.json()["secrets_set"] == ["client_secret", "refresh_token"]
     assert "secrets" not in resp.json()
     cid = resp.json()["id"]
-    for r in (api_a.get(URL), api_a.get(f"{URL}{cid}/"),
-              api_a.patch(f"{URL}{cid}/", {"secrets": {"refresh_token": None}}, format="json")):
+    for r in (
+        api_a.get(URL),
+        api_a.get(f"{URL}{cid}/"),
+        api_a.patch(f"{URL}{cid}/", {"secrets": {"refresh_token": None}}, format="json"),
+    ):
         assert r.status_code == 200
         assert secret not in r.content.decode() and "rt-abcdef" not in r.content.decode()
     assert api_a.get(f"{URL}{cid}/").json()["secrets_set"] == ["client_secret"]
@@ -66,23 +73,31 @@ def test_secrets_are_accepted_but_never_returned(api_a):
 
 
 def test_bad_config_is_a_400_with_field_details(api_a):
-    resp = make(api_a, name="HS", kind="hubspot", config={"base_url": "ftp://x", "objects": ["ok", "bad name!"],
-                                                          "surprise": 1}, secrets={})
+    resp = make(
+        api_a,
+        name="HS",
+        kind="hubspot",
+        config={"base_url": "ftp://x", "objects": ["ok", "bad name!"], "surprise": 1},
+        secrets={},
+    )
     assert resp.status_code == 400
     details = resp.json()["error"]["details"]
     assert resp.json()["error"]["code"] == "invalid"
     assert {"config.base_url", "config.objects", "config.surprise", "secrets.access_token"} <= set(details)
 
 
-@pytest.mark.parametrize("body", [
-    {"name": "x", "kind": "nope"},
-    {"name": "x", "kind": "filesource", "config": "not an object"},
-    {"name": "x", "kind": "filesource", "config": {"folder": 5}},
-    {"name": "", "kind": "filesource"},
-    {"kind": "filesource"},
-    {"name": "x", "kind": "postgres", "config": {"port": "many"}},
-    {"name": "x", "kind": "mongodb", "config": {"database": "d"}, "secrets": {"uri": "http://not-mongo"}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "kind": "nope"},
+        {"name": "x", "kind": "filesource", "config": "not an object"},
+        {"name": "x", "kind": "filesource", "config": {"folder": 5}},
+        {"name": "", "kind": "filesource"},
+        {"kind": "filesource"},
+        {"name": "x", "kind": "postgres", "config": {"port": "many"}},
+        {"name": "x", "kind": "mongodb", "config": {"database": "d"}, "secrets": {"uri": "http://not-mongo"}},
+    ],
+)
 def test_malformed_bodies_are_400_json_errors(api_a, body):
     resp = api_a.post(URL, body, format="json")
     assert resp.status_code == 400
@@ -90,8 +105,13 @@ def test_malformed_bodies_are_400_json_errors(api_a, body):
 
 
 def test_secret_values_do_not_appear_in_validation_errors(api_a):
-    resp = make(api_a, name="M", kind="mongodb", config={"database": "d"},
-                secrets={"uri": "http://user:hunter2-password@example.com"})
+    resp = make(
+        api_a,
+        name="M",
+        kind="mongodb",
+        config={"database": "d"},
+        secrets={"uri": "http://user:hunter2-password@example.com"},
+    )
     assert resp.status_code == 400
     assert "hunter2" not in resp.content.decode()
 
@@ -165,14 +185,19 @@ def test_test_endpoint_reports_a_permanent_error_as_ok_false(api_a, csv_dir):
 
 def test_schema_endpoint_lists_objects_fields_types_and_capped_samples(api_a, csv_dir, settings):
     settings.AAM_MAX_SAMPLES_PER_TABLE = 2
-    (csv_dir / "Account.csv").write_text("Id,Name,AnnualRevenue\n" + "".join(f"{i},Co {i},{i + 1}00.5\n" for i in range(9)))
+    (csv_dir / "Account.csv").write_text(
+        "Id,Name,AnnualRevenue\n" + "".join(f"{i},Co {i},{i + 1}00.5\n" for i in range(9))
+    )
     cid = make(api_a, config={"folder": str(csv_dir)}).json()["id"]
     resp = api_a.get(f"{URL}{cid}/schema/")
     assert resp.status_code == 200
     (obj,) = resp.json()["objects"]
     assert obj["name"] == "Account" and obj["primary_key"] == "Id" and obj["row_count"] == 9
-    assert [(f["name"], f["type"]) for f in obj["fields"]] == [("Id", "integer"), ("Name", "string"),
-                                                               ("AnnualRevenue", "number")]
+    assert [(f["name"], f["type"]) for f in obj["fields"]] == [
+        ("Id", "integer"),
+        ("Name", "string"),
+        ("AnnualRevenue", "number"),
+    ]
     assert all(len(f["samples"]) == 2 for f in obj["fields"])
 
 
@@ -203,12 +228,15 @@ def test_upload_stores_the_csv_in_the_tenants_data_dir_and_discovers_it(api_a, s
     assert [o["name"] for o in schema["objects"]] == ["HubSpot Deals"]
 
 
-@pytest.mark.parametrize("name,data,reason", [
-    ("notes.txt", b"a,b\n1,2\n", "must end in .csv"),
-    ("../../evil.csv", b"a,b\n", None),
-    ("x.csv", b"", "empty"),
-    ("x.csv", bytes(range(256)) * 40, "binary"),
-])
+@pytest.mark.parametrize(
+    "name,data,reason",
+    [
+        ("notes.txt", b"a,b\n1,2\n", "must end in .csv"),
+        ("../../evil.csv", b"a,b\n", None),
+        ("x.csv", b"", "empty"),
+        ("x.csv", bytes(range(256)) * 40, "binary"),
+    ],
+)
 def test_bad_uploads_are_refused(api_a, name, data, reason, settings):
     cid = make(api_a).json()["id"]
     resp = upload(api_a, cid, name, data)

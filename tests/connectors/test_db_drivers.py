@@ -21,10 +21,15 @@ def read_all(driver, name, cursor=None, page_size=1000):
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
+
 def _server() -> dict:
     db = django_settings.DATABASES["default"]
-    return {"host": db.get("HOST") or "127.0.0.1", "port": int(db.get("PORT") or 5432), "user": db.get("USER") or "postgres",
-            "password": db.get("PASSWORD") or None}
+    return {
+        "host": db.get("HOST") or "127.0.0.1",
+        "port": int(db.get("PORT") or 5432),
+        "user": db.get("USER") or "postgres",
+        "password": db.get("PASSWORD") or None,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +51,19 @@ def source_db():
         base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
         for i in range(25):
             stamp = None if i in (3, 17) else base + dt.timedelta(minutes=10 * (i // 2))  # ties and NULLs
-            conn.execute("INSERT INTO accounts (name, revenue, active, founded, updated_at, meta, tags) "
-                         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                         [f"Acme {i}", 1000 * i + 0.5, i % 2 == 0, dt.date(2000 + i, 1, 1), stamp,
-                          psycopg.types.json.Jsonb({"tier": i % 3}), ["a", "b"]])
+            conn.execute(
+                "INSERT INTO accounts (name, revenue, active, founded, updated_at, meta, tags) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    f"Acme {i}",
+                    1000 * i + 0.5,
+                    i % 2 == 0,
+                    dt.date(2000 + i, 1, 1),
+                    stamp,
+                    psycopg.types.json.Jsonb({"tier": i % 3}),
+                    ["a", "b"],
+                ],
+            )
         conn.execute("INSERT INTO events SELECT g, 'k' || g FROM generate_series(1, 7) g")
         conn.execute("INSERT INTO no_pk VALUES (1, 'x'), (2, 'y')")
     yield {**server, "database": name}
@@ -58,8 +72,14 @@ def source_db():
 
 
 def pg_driver(db, kind="postgres", **config):
-    cfg = {"host": db["host"], "port": db["port"], "database": db["database"], "user": db["user"],
-           "sslmode": "disable", **config}
+    cfg = {
+        "host": db["host"],
+        "port": db["port"],
+        "database": db["database"],
+        "user": db["user"],
+        "sslmode": "disable",
+        **config,
+    }
     secrets = {"password": db["password"]} if db.get("password") else {}
     return build_driver(kind, cfg, secrets)
 
@@ -72,8 +92,15 @@ def test_postgres_check_and_discover_tables_types_keys_and_samples(source_db, se
     assert set(objects) == {"accounts", "events", "no_pk", "active_accounts"}  # not other.secret
     accounts = objects["accounts"]
     assert {f.name: f.type for f in accounts.fields} == {
-        "id": "integer", "name": "string", "revenue": "number", "active": "boolean", "founded": "date",
-        "updated_at": "datetime", "meta": "json", "tags": "json"}
+        "id": "integer",
+        "name": "string",
+        "revenue": "number",
+        "active": "boolean",
+        "founded": "date",
+        "updated_at": "datetime",
+        "meta": "json",
+        "tags": "json",
+    }
     assert accounts.primary_key == "id" and accounts.cursor_field == "updated_at" and accounts.row_count == 25
     assert all(len(f.samples) <= 4 for f in accounts.fields)
     assert not next(f for f in accounts.fields if f.name == "name").nullable
@@ -97,8 +124,9 @@ def test_postgres_incremental_read_picks_up_updated_rows_only(source_db):
     _, pages = read_all(drv, "accounts")
     final = pages[-1].cursor
     assert read_all(drv, "accounts", final)[0] == []
-    with psycopg.connect(dbname=source_db["database"], autocommit=True,
-                         **{k: v for k, v in _server().items() if v}) as conn:
+    with psycopg.connect(
+        dbname=source_db["database"], autocommit=True, **{k: v for k, v in _server().items() if v}
+    ) as conn:
         conn.execute("UPDATE accounts SET name = 'Changed', updated_at = '2030-01-01T00:00:00Z' WHERE id = 5")
     changed, _ = read_all(drv, "accounts", final)
     assert [(r["id"], r["name"]) for r in changed] == [(5, "Changed")]
@@ -151,16 +179,26 @@ def test_postgres_to_the_platforms_own_server_is_refused_by_default(source_db, s
 
 # --- MongoDB ----------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def mongo():
     client = mongomock.MongoClient()
     db = client["crm"]
     base = dt.datetime(2024, 1, 1)
-    db.companies.insert_many([
-        {"name": f"Co {i}", "address": {"city": "Berlin", "geo": {"lat": 52.5}}, "employees": i * 10,
-         "revenue": 1.5 * i, "tags": ["x"], "active": True,
-         **({"updated_at": base + dt.timedelta(minutes=10 * (i // 2))} if i != 4 else {})}
-        for i in range(13)])
+    db.companies.insert_many(
+        [
+            {
+                "name": f"Co {i}",
+                "address": {"city": "Berlin", "geo": {"lat": 52.5}},
+                "employees": i * 10,
+                "revenue": 1.5 * i,
+                "tags": ["x"],
+                "active": True,
+                **({"updated_at": base + dt.timedelta(minutes=10 * (i // 2))} if i != 4 else {}),
+            }
+            for i in range(13)
+        ]
+    )
     db.logs.insert_many([{"msg": f"m{i}"} for i in range(5)])
 
     def factory(*args, **kwargs):
@@ -170,8 +208,9 @@ def mongo():
 
 
 def mongo_driver(factory, **config):
-    return build_driver("mongodb", {"database": "crm", **config}, {"uri": "mongodb://localhost:27017"},
-                        client_factory=factory)
+    return build_driver(
+        "mongodb", {"database": "crm", **config}, {"uri": "mongodb://localhost:27017"}, client_factory=factory
+    )
 
 
 def test_mongodb_discover_flattens_nested_documents_with_dotted_names(mongo, settings):

@@ -54,7 +54,7 @@ def test_salesforce_ids_are_valid_18_character_ids_with_key_prefixes(demo):
 def _checksum(base: str) -> str:
     out = ""
     for chunk in range(3):
-        bits = sum(1 << i for i, ch in enumerate(base[chunk * 5:chunk * 5 + 5]) if ch.isupper())
+        bits = sum(1 << i for i, ch in enumerate(base[chunk * 5 : chunk * 5 + 5]) if ch.isupper())
         out += "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"[bits]
     return out
 
@@ -72,8 +72,15 @@ def test_hubspot_export_has_internal_property_names_and_a_bom(demo):
     assert (demo / "hubspot/companies.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     deals = rows(demo / "hubspot/deals.csv")
     assert {"hs_object_id", "dealname", "dealstage", "amount", "closedate", "hs_lastmodifieddate"} <= set(deals[0])
-    assert {d["dealstage"] for d in deals} <= {"appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
-                                               "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"}
+    assert {d["dealstage"] for d in deals} <= {
+        "appointmentscheduled",
+        "qualifiedtobuy",
+        "presentationscheduled",
+        "decisionmakerboughtin",
+        "contractsent",
+        "closedwon",
+        "closedlost",
+    }
 
 
 def _norm_domain(url: str) -> str:
@@ -94,8 +101,11 @@ def test_revops_data_has_stale_overdue_and_at_risk_open_deals(demo):
     open_ = [o for o in opps if o["IsClosed"] == "false"]
     overdue = [o for o in open_ if dt.date.fromisoformat(o["CloseDate"]) < AS_OF]
     stale = [o for o in open_ if (AS_OF - dt.date.fromisoformat(o["LastActivityDate"])).days > 45]
-    big_late = [o for o in open_ if float(o["Amount"]) > 50_000 and o["StageName"] in
-                ("Proposal/Price Quote", "Negotiation/Review")]
+    big_late = [
+        o
+        for o in open_
+        if float(o["Amount"]) > 50_000 and o["StageName"] in ("Proposal/Price Quote", "Negotiation/Review")
+    ]
     assert overdue and stale and big_late
     assert {"Closed Won", "Closed Lost"} <= {o["StageName"] for o in opps}
 
@@ -119,8 +129,12 @@ def test_inventory_matches_cur_resources_and_has_stopped_and_idle_resources(demo
     cur_ids = {r["lineItem/ResourceId"] for r in rows(demo / "aws_cur/cost_and_usage_report.csv")}
     assert {r["resourceId"] for r in inventory} & cur_ids
     stopped = [r for r in inventory if r["configuration.state.name"] == "stopped"]
-    stopped_volumes = [r for r in inventory if r["resourceType"] == "AWS::EC2::Volume" and any(
-        s["resourceId"] in r["configuration.attachments"] for s in stopped)]
+    stopped_volumes = [
+        r
+        for r in inventory
+        if r["resourceType"] == "AWS::EC2::Volume"
+        and any(s["resourceId"] in r["configuration.attachments"] for s in stopped)
+    ]
     assert stopped and all(v["resourceId"] in cur_ids for v in stopped_volumes)  # stopped, but storage still billed
     assert any(r["configuration.state"] == "available" and r["resourceType"] == "AWS::EC2::Volume" for r in inventory)
     assert any(r["tags"] == "[]" for r in inventory)

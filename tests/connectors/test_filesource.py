@@ -58,7 +58,9 @@ def test_cp1252_characters_after_a_long_ascii_start_switch_the_encoding_not_erro
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiter_is_detected(csv_dir, delimiter):
-    text = delimiter.join(["a", "b", "c"]) + "\n" + delimiter.join(["1", "2,5" if delimiter != "," else "2", "x"]) + "\n"
+    text = (
+        delimiter.join(["a", "b", "c"]) + "\n" + delimiter.join(["1", "2,5" if delimiter != "," else "2", "x"]) + "\n"
+    )
     write(csv_dir, "d.csv", text.encode())
     records, errors, _ = read_all(driver(csv_dir), "d")
     assert errors == []
@@ -81,7 +83,10 @@ def test_ragged_rows_are_reported_with_line_numbers_and_the_rest_loads(csv_dir):
     write(csv_dir, "r.csv", b"\n".join(rows) + b"\n")
     records, errors, cursor = read_all(driver(csv_dir), "r", page_size=4)
     assert [r["id"] for r in records] == ["1", "2", "4", "5", "6", "8", "9", "10"]
-    assert [(e.position, e.reason) for e in errors] == [(4, "expected 3 fields, found 4"), (8, "expected 3 fields, found 2")]
+    assert [(e.position, e.reason) for e in errors] == [
+        (4, "expected 3 fields, found 4"),
+        (8, "expected 3 fields, found 2"),
+    ]
     assert errors[0].raw == "3,too,many,fields"
     assert cursor["row"] == 10
 
@@ -147,7 +152,7 @@ def test_duplicate_and_empty_header_names_are_made_unique(csv_dir):
 
 
 def test_crlf_line_endings_are_read(csv_dir):
-    write(csv_dir, "crlf.csv", b"a,b\r\n1,\"two\r\nlines\"\r\n3,4\r\n")
+    write(csv_dir, "crlf.csv", b'a,b\r\n1,"two\r\nlines"\r\n3,4\r\n')
     records, errors, _ = read_all(driver(csv_dir), "crlf")
     assert errors == [] and records[0]["b"] == "two\r\nlines" and records[1] == {"a": "3", "b": "4"}
 
@@ -198,15 +203,25 @@ def test_discover_infers_types_and_caps_samples(csv_dir, settings):
     settings.AAM_MAX_SAMPLES_PER_TABLE = 3
     lines = ["Id,Amount,Count,IsWon,CloseDate,SystemModstamp,Zip,Meta,Name"]
     for i in range(10):
-        lines.append(f'{i},{i}.5,{i},{"true" if i % 2 else "false"},2024-01-{i + 1:02d},'
-                     f'2024-01-{i + 1:02d}T10:00:00.000+0000,0{i}123,"{{""k"": {i}}}",Co {i}')
+        lines.append(
+            f"{i},{i}.5,{i},{'true' if i % 2 else 'false'},2024-01-{i + 1:02d},"
+            f'2024-01-{i + 1:02d}T10:00:00.000+0000,0{i}123,"{{""k"": {i}}}",Co {i}'
+        )
     lines.append(",,,,,,,,")
     write(csv_dir, "Opportunity.csv", ("\n".join(lines) + "\n").encode())
     (obj,) = driver(csv_dir).discover()
     types = {f.name: f.type for f in obj.fields}
-    assert types == {"Id": "integer", "Amount": "number", "Count": "integer", "IsWon": "boolean",
-                     "CloseDate": "date", "SystemModstamp": "datetime", "Zip": "string", "Meta": "json",
-                     "Name": "string"}
+    assert types == {
+        "Id": "integer",
+        "Amount": "number",
+        "Count": "integer",
+        "IsWon": "boolean",
+        "CloseDate": "date",
+        "SystemModstamp": "datetime",
+        "Zip": "string",
+        "Meta": "json",
+        "Name": "string",
+    }
     assert all(len(f.samples) <= 3 for f in obj.fields)
     assert all(f.nullable for f in obj.fields)
     assert obj.primary_key == "Id" and obj.row_count == 11

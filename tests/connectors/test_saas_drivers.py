@@ -25,6 +25,7 @@ def read_all(driver, name, cursor=None, page_size=1000):
 
 # --- Salesforce ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def sf():
     with FakeSalesforce(max_batch=4) as fake:
@@ -32,7 +33,9 @@ def sf():
 
 
 def sf_driver(fake, sleep=None, **secrets):
-    return build_driver("salesforce", fake.config(), fake.secrets(**secrets), sleep=Sleeps() if sleep is None else sleep)
+    return build_driver(
+        "salesforce", fake.config(), fake.secrets(**secrets), sleep=Sleeps() if sleep is None else sleep
+    )
 
 
 def test_salesforce_check_and_discover_describe_fields_types_and_samples(sf, settings):
@@ -41,8 +44,15 @@ def test_salesforce_check_and_discover_describe_fields_types_and_samples(sf, set
     assert drv.check().ok
     (account,) = drv.discover()
     types = {f.name: f.type for f in account.fields}
-    assert types == {"Id": "string", "Name": "string", "BillingCity": "string", "AnnualRevenue": "number",
-                     "NumberOfEmployees": "integer", "IsDeleted": "boolean", "SystemModstamp": "datetime"}
+    assert types == {
+        "Id": "string",
+        "Name": "string",
+        "BillingCity": "string",
+        "AnnualRevenue": "number",
+        "NumberOfEmployees": "integer",
+        "IsDeleted": "boolean",
+        "SystemModstamp": "datetime",
+    }
     assert account.primary_key == "Id" and account.cursor_field == "SystemModstamp"
     assert all(len(f.samples) <= 3 for f in account.fields)
     assert {"Paris", "Berlin"} == set(next(f for f in account.fields if f.name == "BillingCity").samples)
@@ -69,8 +79,14 @@ def test_salesforce_incremental_read_returns_only_newer_records(sf):
     _, pages = read_all(drv, "Account")
     final = pages[-1].cursor
     assert read_all(drv, "Account", final)[0] == []
-    sf.objects["Account"].append({**make_accounts(1)[0], "Id": "0015g00000ZZZZZAAA", "Name": "New",
-                                  "SystemModstamp": sf_datetime(dt.datetime(2030, 1, 1, tzinfo=dt.UTC))})
+    sf.objects["Account"].append(
+        {
+            **make_accounts(1)[0],
+            "Id": "0015g00000ZZZZZAAA",
+            "Name": "New",
+            "SystemModstamp": sf_datetime(dt.datetime(2030, 1, 1, tzinfo=dt.UTC)),
+        }
+    )
     new, _ = read_all(drv, "Account", final)
     assert [r["Name"] for r in new] == ["New"]
 
@@ -92,8 +108,9 @@ def test_salesforce_bad_credentials_are_a_permanent_error_after_one_request(sf):
 
 
 def test_salesforce_refresh_token_flow_sends_the_refresh_token(sf):
-    drv = build_driver("salesforce", sf.config(auth_flow="refresh_token"),
-                       sf.secrets(refresh_token=sf.refresh_token), sleep=Sleeps())
+    drv = build_driver(
+        "salesforce", sf.config(auth_flow="refresh_token"), sf.secrets(refresh_token=sf.refresh_token), sleep=Sleeps()
+    )
     assert drv.check().ok
     assert sf.requests[0].form()["grant_type"] == "refresh_token"
 
@@ -114,6 +131,7 @@ def test_salesforce_401_that_a_refresh_does_not_cure_is_permanent_without_a_loop
 
 
 # --- retries (shared plumbing) -------------------------------------------------------------------------
+
 
 def test_5xx_is_retried_with_growing_backoff_then_succeeds(sf):
     sleeps = Sleeps()
@@ -171,6 +189,7 @@ def test_private_hosts_are_refused_unless_allowed(settings):
 
 # --- HubSpot -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def hs():
     with FakeHubSpot() as fake:
@@ -178,7 +197,9 @@ def hs():
 
 
 def hs_driver(fake, sleep=None, token=None):
-    return build_driver("hubspot", fake.config(), {"access_token": token or fake.token}, sleep=Sleeps() if sleep is None else sleep)
+    return build_driver(
+        "hubspot", fake.config(), {"access_token": token or fake.token}, sleep=Sleeps() if sleep is None else sleep
+    )
 
 
 def test_hubspot_discover_reads_properties_with_types(hs):
@@ -232,13 +253,18 @@ def test_hubspot_bad_token_is_permanent_after_exactly_one_request(hs):
 
 def test_hubspot_429_with_retry_after_is_retried(hs):
     sleeps = Sleeps()
-    hs.fail(429, path="/crm/v3/objects/companies", headers={"Retry-After": "0"},
-            body={"status": "error", "category": "RATE_LIMITS"})
+    hs.fail(
+        429,
+        path="/crm/v3/objects/companies",
+        headers={"Retry-After": "0"},
+        body={"status": "error", "category": "RATE_LIMITS"},
+    )
     records, _ = read_all(hs_driver(hs, sleep=sleeps), "companies")
     assert len(records) == 12 and sleeps == [0.0]
 
 
 # --- Dynamics ------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def dyn():
@@ -247,8 +273,12 @@ def dyn():
 
 
 def dyn_driver(fake, sleep=None, secret=None):
-    return build_driver("dynamics", fake.config(), {"client_secret": secret or fake.client_secret},
-                        sleep=Sleeps() if sleep is None else sleep)
+    return build_driver(
+        "dynamics",
+        fake.config(),
+        {"client_secret": secret or fake.client_secret},
+        sleep=Sleeps() if sleep is None else sleep,
+    )
 
 
 def test_dynamics_discover_uses_entity_definitions_and_lookup_value_names(dyn):
@@ -256,9 +286,18 @@ def test_dynamics_discover_uses_entity_definitions_and_lookup_value_names(dyn):
     assert "application user" in drv.check().message
     (account,) = drv.discover()
     types = {f.name: f.type for f in account.fields}
-    assert types == {"accountid": "string", "name": "string", "websiteurl": "string", "revenue": "number",
-                     "numberofemployees": "integer", "industrycode": "integer", "statecode": "integer",
-                     "_parentaccountid_value": "string", "modifiedon": "datetime", "createdon": "datetime"}
+    assert types == {
+        "accountid": "string",
+        "name": "string",
+        "websiteurl": "string",
+        "revenue": "number",
+        "numberofemployees": "integer",
+        "industrycode": "integer",
+        "statecode": "integer",
+        "_parentaccountid_value": "string",
+        "modifiedon": "datetime",
+        "createdon": "datetime",
+    }
     assert account.primary_key == "accountid" and account.cursor_field == "modifiedon"
 
 

@@ -137,9 +137,15 @@ class FileSourceDriver(Driver):
             row_count = rows
         else:  # an estimate: multi-line quoted fields make lines and rows differ
             row_count = max(count_lines(path) - csv_file.data_start.line, rows)
-        fields = [SourceField(name=name, type=infer_text_type(values[name]),
-                              samples=[sample_of(v) for v in samples[name]], nullable=nullable[name] or not rows)
-                  for name in header]
+        fields = [
+            SourceField(
+                name=name,
+                type=infer_text_type(values[name]),
+                samples=[sample_of(v) for v in samples[name]],
+                nullable=nullable[name] or not rows,
+            )
+            for name in header
+        ]
         pk = self.config.primary_keys.get(object_name) or guess_primary_key(object_name, header)
         return SourceObject(name=object_name, fields=fields, primary_key=pk, cursor_field=None, row_count=row_count)
 
@@ -156,9 +162,13 @@ class FileSourceDriver(Driver):
         yielded = False
         for records, errors, pos in csv_file.pages(page_size=page_size, start=start):
             yielded = True
-            yield Page(records=records, errors=errors,
-                       cursor={"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row})
+            yield Page(
+                records=records,
+                errors=errors,
+                cursor={"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row},
+            )
         if not yielded and start is None:
             first = csv_file.data_start if csv_file.header else Position(0, 0, 0)
-            yield Page(records=[], errors=[],
-                       cursor={"hash": digest, "offset": first.offset, "line": first.line, "row": 0})
+            yield Page(
+                records=[], errors=[], cursor={"hash": digest, "offset": first.offset, "line": first.line, "row": 0}
+            )

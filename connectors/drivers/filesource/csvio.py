@@ -138,8 +138,13 @@ def sniff(path: Path, *, encoding: str | None = None, delimiter: str | None = No
         text = text[: text.rfind("\n") + 1]  # drop the partial last line
     if "\r" in text and "\n" not in text:
         text_mode = True
-    return Dialect(encoding=encoding, delimiter=delimiter or _detect_delimiter(text), bom=bom,
-                   tentative=tentative, text_mode=text_mode)
+    return Dialect(
+        encoding=encoding,
+        delimiter=delimiter or _detect_delimiter(text),
+        bom=bom,
+        tentative=tentative,
+        text_mode=text_mode,
+    )
 
 
 _fingerprints: dict[tuple, str] = {}
@@ -232,8 +237,9 @@ class _Lines:
 class CsvFile:
     """One CSV file: its dialect, header, and records in pages."""
 
-    def __init__(self, path: Path, dialect: Dialect | None = None, *, encoding: str | None = None,
-                 delimiter: str | None = None):
+    def __init__(
+        self, path: Path, dialect: Dialect | None = None, *, encoding: str | None = None, delimiter: str | None = None
+    ):
         _ensure_field_limit()
         self.path = Path(path)
         self.dialect = dialect or sniff(self.path, encoding=encoding, delimiter=delimiter)
@@ -290,8 +296,9 @@ class CsvFile:
 
     # -- records --------------------------------------------------------------------------------
 
-    def pages(self, page_size: int = 1000, start: Position | None = None
-              ) -> Iterator[tuple[list[dict], list[RecordError], Position]]:
+    def pages(
+        self, page_size: int = 1000, start: Position | None = None
+    ) -> Iterator[tuple[list[dict], list[RecordError], Position]]:
         """(records, errors, position after the page) for each page, from `start` (None = the first row)."""
         header = self.header
         if not header:
@@ -377,10 +384,15 @@ class CsvFile:
                 if len(row) > n and not any(row[n:]):
                     row = row[:n]  # trailing empty cells (Excel pads rows with delimiters)
                 else:
-                    errors.append(RecordError(position=first, reason=f"expected {n} fields, found {len(row)}",
-                                              raw=delimiter.join(row)[:RAW_LIMIT]))
+                    errors.append(
+                        RecordError(
+                            position=first,
+                            reason=f"expected {n} fields, found {len(row)}",
+                            raw=delimiter.join(row)[:RAW_LIMIT],
+                        )
+                    )
                     continue
-            records.append(dict(zip(header, row)))
+            records.append(dict(zip(header, row, strict=False)))
         return records, errors, consumed
 
     def _pages_text(self, page_size: int, start: Position):

@@ -16,8 +16,18 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
-HEADER = ["Id", "Name", "BillingCity", "BillingCountry", "AnnualRevenue", "NumberOfEmployees", "Industry",
-          "Website", "IsDeleted", "SystemModstamp"]
+HEADER = [
+    "Id",
+    "Name",
+    "BillingCity",
+    "BillingCountry",
+    "AnnualRevenue",
+    "NumberOfEmployees",
+    "Industry",
+    "Website",
+    "IsDeleted",
+    "SystemModstamp",
+]
 
 
 def write_rows(path: Path, rows: int, seed: int = 7) -> None:
@@ -28,11 +38,20 @@ def write_rows(path: Path, rows: int, seed: int = 7) -> None:
         writer = csv.writer(f)
         writer.writerow(HEADER)
         for i in range(rows):
-            writer.writerow([
-                f"001{i:015d}", f"Company {i}, Inc.", rng.choice(cities), "US", f"{rng.random() * 1e7:.2f}",
-                rng.randint(1, 50000), rng.choice(industries), f"https://company{i}.example.com",
-                "false", "2024-03-01T10:00:00.000+0000",
-            ])
+            writer.writerow(
+                [
+                    f"001{i:015d}",
+                    f"Company {i}, Inc.",
+                    rng.choice(cities),
+                    "US",
+                    f"{rng.random() * 1e7:.2f}",
+                    rng.randint(1, 50000),
+                    rng.choice(industries),
+                    f"https://company{i}.example.com",
+                    "false",
+                    "2024-03-01T10:00:00.000+0000",
+                ]
+            )
 
 
 def peak_rss_mb() -> float:
@@ -61,8 +80,9 @@ class Command(BaseCommand):
                 path = Path(tmp) / "accounts.csv"
                 t0 = time.perf_counter()
                 write_rows(path, rows)
-                self.stdout.write(f"wrote {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB) in "
-                                  f"{time.perf_counter() - t0:.1f}s")
+                self.stdout.write(
+                    f"wrote {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f}s"
+                )
             rss_before = peak_rss_mb()
             with override_settings(FILESOURCE_ALLOWED_ROOTS=[str(path.parent)]):
                 driver = build_driver("filesource", {"folder": str(path.parent), "files": [path.name]}, {})

@@ -59,11 +59,19 @@ class FakeAPI:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                request = Request(method=self.command, path=parts.path,
-                                  query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
-                                  headers={k.lower(): v for k, v in self.headers.items()}, body=body)
+                request = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
                 status, payload, headers = fake._dispatch(request)
-                data = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+                data = (
+                    b""
+                    if payload is None
+                    else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
@@ -105,12 +113,28 @@ class FakeAPI:
 
     # -- scripting ------------------------------------------------------------------------------
 
-    def fail(self, status: int, *, times: int = 1, path: str = "", method: str | None = None,
-             headers: dict[str, str] | None = None, body: Any = None) -> None:
+    def fail(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        path: str = "",
+        method: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
         """The next `times` requests whose path contains `path` answer `status`."""
         with self._lock:
-            self._faults.append(Fault(status=status, times=times, path=path, method=method, headers=headers or {},
-                                      body=body if body is not None else {"error": f"injected {status}"}))
+            self._faults.append(
+                Fault(
+                    status=status,
+                    times=times,
+                    path=path,
+                    method=method,
+                    headers=headers or {},
+                    body=body if body is not None else {"error": f"injected {status}"},
+                )
+            )
 
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(24)

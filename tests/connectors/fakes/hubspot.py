@@ -7,8 +7,15 @@ import re
 
 from .base import FakeAPI, Request
 
-PROPERTY_TYPES = {"hs_object_id": "number", "annualrevenue": "number", "amount": "number", "createdate": "datetime",
-                  "hs_lastmodifieddate": "datetime", "closedate": "datetime", "hs_is_closed": "bool"}
+PROPERTY_TYPES = {
+    "hs_object_id": "number",
+    "annualrevenue": "number",
+    "amount": "number",
+    "createdate": "datetime",
+    "hs_lastmodifieddate": "datetime",
+    "closedate": "datetime",
+    "hs_is_closed": "bool",
+}
 SEARCH_WINDOW = 10_000
 
 
@@ -22,9 +29,17 @@ def ms_of(value: str) -> int:
 
 def make_companies(n: int, start: dt.datetime | None = None) -> list[dict]:
     start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    return [{"hs_object_id": str(5_000_000_000 + i), "name": f"Company {i}", "domain": f"company{i}.example",
-             "annualrevenue": str(10_000 * i), "createdate": hs_datetime(start),
-             "hs_lastmodifieddate": hs_datetime(start + dt.timedelta(minutes=i))} for i in range(n)]
+    return [
+        {
+            "hs_object_id": str(5_000_000_000 + i),
+            "name": f"Company {i}",
+            "domain": f"company{i}.example",
+            "annualrevenue": str(10_000 * i),
+            "createdate": hs_datetime(start),
+            "hs_lastmodifieddate": hs_datetime(start + dt.timedelta(minutes=i)),
+        }
+        for i in range(n)
+    ]
 
 
 class FakeHubSpot(FakeAPI):
@@ -42,15 +57,35 @@ class FakeHubSpot(FakeAPI):
 
     def route(self, request: Request):
         if not self.authorized(request):
-            return 401, {"status": "error", "message": "Authentication credentials not found. This API supports "
-                         "OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/",
-                         "correlationId": "0b4f7b5e-fake", "category": "INVALID_AUTHENTICATION"}, {}
+            return (
+                401,
+                {
+                    "status": "error",
+                    "message": "Authentication credentials not found. This API supports "
+                    "OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/",
+                    "correlationId": "0b4f7b5e-fake",
+                    "category": "INVALID_AUTHENTICATION",
+                },
+                {},
+            )
         m = re.fullmatch(r"/crm/v3/properties/(\w+)", request.path)
         if m and m.group(1) in self.objects:
-            return 200, {"results": [{"name": n, "label": n.replace("_", " ").title(),
-                                      "type": PROPERTY_TYPES.get(n, "string"),
-                                      "fieldType": "number" if PROPERTY_TYPES.get(n) == "number" else "text",
-                                      "hidden": False} for n in self._names(m.group(1))]}, {}
+            return (
+                200,
+                {
+                    "results": [
+                        {
+                            "name": n,
+                            "label": n.replace("_", " ").title(),
+                            "type": PROPERTY_TYPES.get(n, "string"),
+                            "fieldType": "number" if PROPERTY_TYPES.get(n) == "number" else "text",
+                            "hidden": False,
+                        }
+                        for n in self._names(m.group(1))
+                    ]
+                },
+                {},
+            )
         m = re.fullmatch(r"/crm/v3/objects/(\w+)", request.path)
         if m and m.group(1) in self.objects and request.method == "GET":
             return self._list(m.group(1), request)
@@ -66,8 +101,13 @@ class FakeHubSpot(FakeAPI):
         return names
 
     def _item(self, record: dict, properties: list[str]) -> dict:
-        return {"id": record["hs_object_id"], "properties": {p: record.get(p) for p in properties},
-                "createdAt": record.get("createdate"), "updatedAt": record.get("hs_lastmodifieddate"), "archived": False}
+        return {
+            "id": record["hs_object_id"],
+            "properties": {p: record.get(p) for p in properties},
+            "createdAt": record.get("createdate"),
+            "updatedAt": record.get("hs_lastmodifieddate"),
+            "archived": False,
+        }
 
     def _list(self, obj: str, request: Request):
         limit = int(request.query.get("limit", 10))
@@ -76,31 +116,44 @@ class FakeHubSpot(FakeAPI):
         after = int(request.query.get("after") or 0)
         props = [p for p in request.query.get("properties", "").split(",") if p] or ["hs_object_id", "name"]
         rows = sorted(self.objects[obj], key=lambda r: int(r["hs_object_id"]))
-        page = rows[after: after + limit]
+        page = rows[after : after + limit]
         body: dict = {"results": [self._item(r, props) for r in page]}
         if after + limit < len(rows):
-            body["paging"] = {"next": {"after": str(after + limit),
-                                       "link": f"{self.url}/crm/v3/objects/{obj}?after={after + limit}"}}
+            body["paging"] = {
+                "next": {"after": str(after + limit), "link": f"{self.url}/crm/v3/objects/{obj}?after={after + limit}"}
+            }
         return 200, body, {}
 
     def _search(self, obj: str, body: dict):
         limit = int(body.get("limit", 10))
         after = int(body.get("after") or 0)
         if limit > 100 or after + limit > SEARCH_WINDOW:
-            return 400, {"status": "error", "message": "search is limited to 10,000 results",
-                         "category": "VALIDATION_ERROR"}, {}
+            return (
+                400,
+                {"status": "error", "message": "search is limited to 10,000 results", "category": "VALIDATION_ERROR"},
+                {},
+            )
         rows = list(self.objects[obj])
         for group in body.get("filterGroups", []):
             for f in group.get("filters", []):
                 if f["propertyName"] != "hs_lastmodifieddate" or f["operator"] not in ("GTE", "GT"):
                     return 400, {"status": "error", "message": "unsupported filter in fake"}, {}
                 bound = int(f["value"])
-                rows = [r for r in rows if (ms_of(r["hs_lastmodifieddate"]) >= bound if f["operator"] == "GTE"
-                                            else ms_of(r["hs_lastmodifieddate"]) > bound)]
+                rows = [
+                    r
+                    for r in rows
+                    if (
+                        ms_of(r["hs_lastmodifieddate"]) >= bound
+                        if f["operator"] == "GTE"
+                        else ms_of(r["hs_lastmodifieddate"]) > bound
+                    )
+                ]
         rows.sort(key=lambda r: (ms_of(r["hs_lastmodifieddate"]), int(r["hs_object_id"])))
-        page = rows[after: after + limit]
-        out: dict = {"total": len(rows), "results": [self._item(r, body.get("properties") or ["hs_object_id"])
-                                                     for r in page]}
+        page = rows[after : after + limit]
+        out: dict = {
+            "total": len(rows),
+            "results": [self._item(r, body.get("properties") or ["hs_object_id"]) for r in page],
+        }
         if after + limit < len(rows):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return 200, out, {}

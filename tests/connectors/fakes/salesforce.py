@@ -9,12 +9,27 @@ import secrets
 from .base import FakeAPI, Request
 
 API = "/services/data/v60.0"
-FIELD_TYPES = {"Id": "id", "AccountId": "reference", "Name": "string", "BillingCity": "string",
-               "AnnualRevenue": "currency", "NumberOfEmployees": "int", "IsDeleted": "boolean",
-               "SystemModstamp": "datetime", "CreatedDate": "datetime", "CloseDate": "date", "Amount": "currency",
-               "StageName": "picklist", "Email": "email", "BillingAddress": "address"}
-_QUERY = re.compile(r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
-                    r"(?: ORDER BY (?P<order>.+?))?(?: LIMIT (?P<limit>\d+))?$", re.S)
+FIELD_TYPES = {
+    "Id": "id",
+    "AccountId": "reference",
+    "Name": "string",
+    "BillingCity": "string",
+    "AnnualRevenue": "currency",
+    "NumberOfEmployees": "int",
+    "IsDeleted": "boolean",
+    "SystemModstamp": "datetime",
+    "CreatedDate": "datetime",
+    "CloseDate": "date",
+    "Amount": "currency",
+    "StageName": "picklist",
+    "Email": "email",
+    "BillingAddress": "address",
+}
+_QUERY = re.compile(
+    r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
+    r"(?: ORDER BY (?P<order>.+?))?(?: LIMIT (?P<limit>\d+))?$",
+    re.S,
+)
 _KEYSET = re.compile(r"^SystemModstamp > (?P<a>\S+) OR \(SystemModstamp = (?P<b>\S+) AND Id > '(?P<id>[^']*)'\)$")
 
 
@@ -35,15 +50,31 @@ def make_accounts(n: int, start: dt.datetime | None = None) -> list[dict]:
     records = []
     for i in range(n):
         stamp = start + dt.timedelta(minutes=10 * (i // 2))
-        records.append({"Id": f"0015g00000{i:05d}AAA", "Name": f"Account {i}", "BillingCity": "Berlin" if i % 2 else "Paris",
-                        "AnnualRevenue": 1000.0 * i, "NumberOfEmployees": i * 3, "IsDeleted": False,
-                        "BillingAddress": {"city": "Berlin", "country": "DE"}, "SystemModstamp": sf_datetime(stamp)})
+        records.append(
+            {
+                "Id": f"0015g00000{i:05d}AAA",
+                "Name": f"Account {i}",
+                "BillingCity": "Berlin" if i % 2 else "Paris",
+                "AnnualRevenue": 1000.0 * i,
+                "NumberOfEmployees": i * 3,
+                "IsDeleted": False,
+                "BillingAddress": {"city": "Berlin", "country": "DE"},
+                "SystemModstamp": sf_datetime(stamp),
+            }
+        )
     return records
 
 
 class FakeSalesforce(FakeAPI):
-    def __init__(self, *, objects: dict[str, list[dict]] | None = None, client_id: str = "sf-client",
-                 client_secret: str = "sf-secret", refresh_token: str = "sf-refresh", max_batch: int | None = None):
+    def __init__(
+        self,
+        *,
+        objects: dict[str, list[dict]] | None = None,
+        client_id: str = "sf-client",
+        client_secret: str = "sf-secret",
+        refresh_token: str = "sf-refresh",
+        max_batch: int | None = None,
+    ):
         super().__init__()
         self.objects = objects if objects is not None else {"Account": make_accounts(25)}
         self.client_id, self.client_secret, self.refresh_token = client_id, client_secret, refresh_token
@@ -62,8 +93,15 @@ class FakeSalesforce(FakeAPI):
         if not self.authorized(request):
             return 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], {}
         if request.path == f"{API}/sobjects/":
-            return 200, {"encoding": "UTF-8", "maxBatchSize": 200,
-                         "sobjects": [{"name": n, "queryable": True} for n in self.objects]}, {}
+            return (
+                200,
+                {
+                    "encoding": "UTF-8",
+                    "maxBatchSize": 200,
+                    "sobjects": [{"name": n, "queryable": True} for n in self.objects],
+                },
+                {},
+            )
         m = re.fullmatch(rf"{API}/sobjects/(\w+)/describe", request.path)
         if m:
             return self._describe(m.group(1))
@@ -83,9 +121,18 @@ class FakeSalesforce(FakeAPI):
             return 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}, {}
         if not ok:
             return 400, {"error": "invalid_client", "error_description": "invalid client credentials"}, {}
-        return 200, {"access_token": self.issue_token(), "instance_url": self.url,
-                     "id": f"{self.url}/id/00D000000000001/0055g0000000001", "token_type": "Bearer",
-                     "issued_at": "1700000000000", "signature": secrets.token_urlsafe(16)}, {}
+        return (
+            200,
+            {
+                "access_token": self.issue_token(),
+                "instance_url": self.url,
+                "id": f"{self.url}/id/00D000000000001/0055g0000000001",
+                "token_type": "Bearer",
+                "issued_at": "1700000000000",
+                "signature": secrets.token_urlsafe(16),
+            },
+            {},
+        )
 
     def _fields(self, obj: str) -> list[str]:
         names: list[str] = []
@@ -96,8 +143,10 @@ class FakeSalesforce(FakeAPI):
     def _describe(self, obj: str):
         if obj not in self.objects:
             return 404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], {}
-        fields = [{"name": n, "type": FIELD_TYPES.get(n, "string"), "nillable": n != "Id", "label": n}
-                  for n in self._fields(obj)]
+        fields = [
+            {"name": n, "type": FIELD_TYPES.get(n, "string"), "nillable": n != "Id", "label": n}
+            for n in self._fields(obj)
+        ]
         return 200, {"name": obj, "queryable": True, "fields": fields}, {}
 
     def _batch(self, request: Request) -> int:
@@ -121,8 +170,11 @@ class FakeSalesforce(FakeAPI):
             if not k or k.group("a") != k.group("b"):
                 return 400, [{"errorCode": "MALFORMED_QUERY", "message": "unsupported WHERE in fake"}], {}
             since, last = parse_sf(k.group("a")), k.group("id")
-            rows = [r for r in rows if parse_sf(r["SystemModstamp"]) > since
-                    or (parse_sf(r["SystemModstamp"]) == since and r["Id"] > last)]
+            rows = [
+                r
+                for r in rows
+                if parse_sf(r["SystemModstamp"]) > since or (parse_sf(r["SystemModstamp"]) == since and r["Id"] > last)
+            ]
         order = (m.group("order") or "").replace(" ASC", "")
         if order.startswith("SystemModstamp DESC"):
             rows.sort(key=lambda r: parse_sf(r["SystemModstamp"]), reverse=True)
@@ -130,15 +182,17 @@ class FakeSalesforce(FakeAPI):
             rows.sort(key=lambda r: (parse_sf(r["SystemModstamp"]), r["Id"]))
         if m.group("limit"):
             rows = rows[: int(m.group("limit"))]
-        rows = [{"attributes": {"type": obj, "url": f"{API}/sobjects/{obj}/{r['Id']}"},
-                 **{f: r.get(f) for f in fields}} for r in rows]
+        rows = [
+            {"attributes": {"type": obj, "url": f"{API}/sobjects/{obj}/{r['Id']}"}, **{f: r.get(f) for f in fields}}
+            for r in rows
+        ]
         locator = f"01g{secrets.token_hex(6)}"
         self._results[locator] = rows
         return 200, self._page(locator, 0, self._batch(request)), {}
 
     def _page(self, locator: str, offset: int, batch: int) -> dict:
         rows = self._results[locator]
-        page = rows[offset: offset + batch]
+        page = rows[offset : offset + batch]
         done = offset + batch >= len(rows)
         body = {"totalSize": len(rows), "done": done, "records": page}
         if not done:
