@@ -249,3 +249,29 @@ def test_symlink_leading_out_of_the_roots_is_not_listed(csv_dir):
     (csv_dir / "passwd.csv").symlink_to("/etc/passwd")
     write(csv_dir, "ok.csv", b"a\n1\n")
     assert list(driver(csv_dir).files()) == ["ok"]
+
+
+def test_an_unterminated_quote_is_one_error_and_the_following_rows_still_load(csv_dir):
+    write(csv_dir, "q.csv", b'a,b\n1,"never closed\n2,two\n3,three\n')
+    records, errors, cursor = read_all(driver(csv_dir), "q")
+    assert [(e.position, "unexpected end of data" in e.reason) for e in errors] == [(2, True)]
+    assert records == [{"a": "2", "b": "two"}, {"a": "3", "b": "three"}]
+
+
+def test_a_stray_quote_after_a_quoted_field_is_an_error_for_that_row_only(csv_dir):
+    write(csv_dir, "s.csv", b'a,b\n1,"ok"\n2,"bad"x\n3,"fine"\n')
+    records, errors, _ = read_all(driver(csv_dir), "s")
+    assert [e.position for e in errors] == [3]
+    assert [r["a"] for r in records] == ["1", "3"]
+
+
+def test_nul_bytes_inside_a_field_are_kept(csv_dir):
+    write(csv_dir, "n.csv", b"a,b\n1,x\x00y\n2,3\n")
+    records, errors, _ = read_all(driver(csv_dir), "n")
+    assert errors == [] and records[0]["b"] == "x\x00y"
+
+
+def test_old_mac_line_endings_are_read(csv_dir):
+    write(csv_dir, "cr.csv", b"a,b\r1,2\r3,4\r")
+    records, errors, _ = read_all(driver(csv_dir), "cr")
+    assert records == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}] and errors == []

@@ -244,6 +244,7 @@ class CsvFile:
         self.path = Path(path)
         self.dialect = dialect or sniff(self.path, encoding=encoding, delimiter=delimiter)
         self._header: list[str] | None = None
+        self._resumed = None
         self._data_start: Position | None = None
 
     # -- header ---------------------------------------------------------------------------------
@@ -252,7 +253,9 @@ class CsvFile:
         return io.TextIOWrapper(open(self.path, "rb"), encoding=self.dialect.encoding, errors="replace", newline="")
 
     def _reader(self, lines) -> csv.reader:
-        return csv.reader(lines, delimiter=self.dialect.delimiter)
+        # strict: an unterminated quote is an error, not a field that silently swallows the rest of
+        # the file; `_careful` then resumes on the line after the one that opened the quote.
+        return csv.reader(lines, delimiter=self.dialect.delimiter, strict=True)
 
     def _load_header(self) -> None:
         if self._header is not None:
@@ -338,7 +341,10 @@ class CsvFile:
                 f.seek(offset)
                 lines = _Lines(f, lines.encoding, lines.tentative, page_line)
                 reader = lines.reader = self._reader(lines)
+                self._resumed = None
                 records, errors, consumed = self._careful(reader, lines, page_size)
+                if self._resumed is not None:
+                    reader, lines = self._resumed
                 if consumed == 0:
                     return
                 row += consumed
@@ -350,6 +356,8 @@ class CsvFile:
                     return
 
     def _careful(self, reader, lines: _Lines, page_size: int) -> tuple[list[dict], list[RecordError], int]:
+        """Read up to `page_size` records one by one, reporting each bad one. When it had to restart
+        the reader (after an unterminated quote) the new (reader, lines) are left in `_resumed`."""
         header = self.header
         n = len(header)
         delimiter = self.dialect.delimiter
@@ -357,7 +365,9 @@ class CsvFile:
         errors: list[RecordError] = []
         consumed = 0
         prev = lines.base_line + reader.line_num
+        f = lines.f
         while consumed < page_size:
+            record_start = f.tell() if f is not None else None
             try:
                 row = next(reader)
             except StopIteration:
@@ -366,6 +376,15 @@ class CsvFile:
                 consumed += 1
                 end = lines.base_line + reader.line_num
                 errors.append(RecordError(position=prev + 1, reason=f"unreadable CSV row: {exc}"))
+                if record_start is not None and end > prev + 1:
+                    # The bad record ran over several lines (an unterminated quote): skip only its
+                    # first line and read the following lines again as records of their own.
+                    f.seek(record_start)
+                    f.readline()
+                    end = prev + 1
+                    lines = _Lines(f, lines.encoding, lines.tentative, end)
+                    reader = lines.reader = self._reader(lines)
+                    self._resumed = (reader, lines)
                 prev = end
                 continue
             consumed += 1
