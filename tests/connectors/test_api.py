@@ -274,3 +274,42 @@ def test_delete_removes_uploaded_files(api_a, settings, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         assert api_a.delete(f"{URL}{cid}/").status_code == 204
     assert not folder.exists()
+
+
+def test_schema_endpoint_turns_a_transient_source_error_into_a_503(api_a):
+    from tests.connectors.fakes import FakeHubSpot
+
+    with FakeHubSpot() as hs:
+        cid = make(api_a, name="HS", kind="hubspot", config=hs.config(), secrets=hs.secrets()).json()["id"]
+        ok = api_a.get(f"{URL}{cid}/schema/")
+        assert ok.status_code == 200 and ok.json()["objects"][0]["name"] == "companies"
+        hs.fail(503, times=50)
+        resp = api_a.get(f"{URL}{cid}/schema/")
+    assert resp.status_code == 503 and resp.json()["error"]["code"] == "source_unavailable"
+
+
+def test_admin_shows_which_secrets_are_set_but_never_their_values(tenant_a):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from connectors.services import connection_create
+
+    web_a = Client(HTTP_HOST=host_of(tenant_a))
+    with schema_context(tenant_a.schema_name):
+        web_a.force_login(get_user_model().objects.get(username="admin"))  # sessions live in the tenant schema
+        conn = connection_create(name="HS", kind="hubspot", secrets={"access_token": "pat-admin-secret-42"})
+    page = web_a.get(f"/admin/connectors/connection/{conn.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "access_token" in body and "pat-admin-secret-42" not in body
+    listing = web_a.get("/admin/connectors/connection/")
+    assert listing.status_code == 200 and "pat-admin-secret-42" not in listing.content.decode()
+
+
+def test_openapi_schema_documents_the_connection_endpoints(api_a):
+    resp = api_a.get("/api/schema/?format=json")
+    assert resp.status_code == 200
+    paths = json.loads(resp.content)["paths"]
+    assert {"/api/connections/", "/api/connections/{id}/test/", "/api/connections/{id}/schema/",
+            "/api/connections/{id}/files/"} <= set(paths)
