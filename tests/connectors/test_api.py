@@ -311,5 +311,9 @@ def test_openapi_schema_documents_the_connection_endpoints(api_a):
     resp = api_a.get("/api/schema/?format=json")
     assert resp.status_code == 200
     paths = json.loads(resp.content)["paths"]
-    assert {"/api/connections/", "/api/connections/{id}/test/", "/api/connections/{id}/schema/",
-            "/api/connections/{id}/files/"} <= set(paths)
+    assert {
+        "/api/connections/",
+        "/api/connections/{id}/test/",
+        "/api/connections/{id}/schema/",
+        "/api/connections/{id}/files/",
+    } <= set(paths)

@@ -170,3 +170,19 @@ def test_demo_connections_ensure_is_idempotent_and_tags_each_vendor(in_tenant_a,
     assert set(systems) == {"salesforce", "hubspot", "dynamics", "aws_cur", "aws_inventory"}
     assert systems["aws_cur"].domain == "finops" and systems["hubspot"].domain == "revops"
     assert systems["salesforce"].config["folder"] == str((out / "salesforce").resolve())
+
+
+@pytest.mark.django_db
+def test_demo_data_command_can_create_the_connections_in_a_tenant(tenant_a, settings, tmp_path):
+    from django.core.management import CommandError
+    from django_tenants.utils import schema_context
+
+    out = settings.DATA_DIR / "demo-cmd"
+    call_command("demo_data", out=str(out), as_of="2025-06-30", tenant="alpha")
+    with schema_context("alpha"):
+        assert Connection.objects.filter(kind="filesource").count() == 5
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("demo_data", out=str(out), tenant="nope")
+    settings.FILESOURCE_ALLOWED_ROOTS = [str(settings.DATA_DIR)]
+    with pytest.raises(CommandError, match="outside the allowed folders"):
+        call_command("demo_data", out=str(tmp_path / "elsewhere"), tenant="alpha")

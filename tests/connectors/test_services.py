@@ -58,7 +58,9 @@ def test_update_merges_secrets_and_validates_the_result(in_tenant_a):
 def test_connection_test_with_bad_saas_credentials_records_an_error_without_the_secret(in_tenant_a, caplog):
     caplog.set_level(logging.DEBUG)
     with FakeHubSpot() as hs:
-        conn = connection_create(name="hs", kind="hubspot", config=hs.config(), secrets={"access_token": "pat-wrong-123"})
+        conn = connection_create(
+            name="hs", kind="hubspot", config=hs.config(), secrets={"access_token": "pat-wrong-123"}
+        )
         result = connection_test(connection=conn)
         assert len(hs.requests) == 1
         assert hs.requests[0].bearer == "pat-wrong-123"
