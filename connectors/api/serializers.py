@@ -89,3 +89,8 @@ class UploadedFileSerializer(serializers.Serializer):
     object = serializers.CharField()
     size = serializers.IntegerField()
     modified_at = serializers.CharField()
+
+
+class UploadResultSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    object = SourceObjectSerializer()

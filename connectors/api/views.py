@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -42,6 +43,7 @@ from .serializers import (
     SchemaSerializer,
     UploadedFileSerializer,
     UploadInputSerializer,
+    UploadResultSerializer,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,10 @@ def _api_error(exc: ConnectorError, connection: Connection) -> exceptions.APIExc
 
 class ConnectionViewSet(TenantModelViewSet):
     serializer_class = ConnectionOutputSerializer
+    lookup_value_regex = "[0-9]+"
+    # Only for the OpenAPI generator (types of path parameters): data always comes from
+    # get_queryset(), which goes through the tenant-checked manager.
+    queryset = QuerySet(model=Connection).none()
 
     def get_queryset(self):
         return connection_list(filters=self.request.query_params)
@@ -130,8 +136,13 @@ class ConnectionViewSet(TenantModelViewSet):
             raise _api_error(exc, connection) from None
         return Response({"connection_id": connection.pk, "objects": [o.as_dict() for o in objects]})
 
-    @extend_schema(request={"multipart/form-data": UploadInputSerializer}, responses=UploadedFileSerializer(many=True))
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    @extend_schema(methods=["GET"], request=None, responses=UploadedFileSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": UploadInputSerializer},
+        responses={201: UploadResultSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser], pagination_class=None)
     def files(self, request, pk=None):
         """List (GET) or upload (POST, multipart field `file`) the CSV files of a filesource connection."""
         connection = self.get_object()
