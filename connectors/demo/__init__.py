@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .aws import write_aws
-from .crm import build_companies, write_dynamics, write_hubspot, write_salesforce
+from .crm import build_companies
+from .dynamics import write_dynamics
+from .hubspot import write_hubspot
+from .salesforce import write_salesforce
 
 
 @dataclass(frozen=True)

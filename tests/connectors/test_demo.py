@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from connectors.demo import DEMO_SYSTEMS, generate
-from connectors.demo.crm import sf_id
+from connectors.demo.salesforce import sf_id
 from connectors.models import Connection
 from connectors.registry import build_driver
 
