@@ -26,6 +26,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+class _Secrets(_Strict):
+    """Secrets: their repr and str show which are set, never the values (they end up in logs)."""
+
+    def __repr_args__(self):
+        return [(name, "***") for name in sorted(self.model_fields_set) if getattr(self, name) is not None]
+
+
 def _check_url(value: str | None) -> str | None:
     if value is None:
         return None
@@ -83,7 +90,7 @@ class FileSourceConfig(_Strict):
         return value
 
 
-class FileSourceSecrets(_Strict):
+class FileSourceSecrets(_Secrets):
     pass
 
 
@@ -132,7 +139,7 @@ class SupabaseConfig(PostgresConfig):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
 
 
-class PostgresSecrets(_Strict):
+class PostgresSecrets(_Secrets):
     password: str | None = None
     dsn: str | None = Field(default=None, description="a full connection URI (overrides host, port, …)")
 
@@ -162,7 +169,7 @@ class MongoConfig(_Strict):
         return _check_names(value)
 
 
-class MongoSecrets(_Strict):
+class MongoSecrets(_Secrets):
     uri: str = Field(min_length=10)
 
     @field_validator("uri")
@@ -202,7 +209,7 @@ class SalesforceConfig(_Strict):
         return self
 
 
-class SalesforceSecrets(_Strict):
+class SalesforceSecrets(_Secrets):
     client_secret: str = Field(min_length=1)
     refresh_token: str | None = None
     password: str | None = None
@@ -226,7 +233,7 @@ class HubSpotConfig(_Strict):
         return _check_names(value)
 
 
-class HubSpotSecrets(_Strict):
+class HubSpotSecrets(_Secrets):
     access_token: str = Field(min_length=1)
 
 
@@ -256,7 +263,7 @@ class DynamicsConfig(_Strict):
         return self.token_url or f"https://login.microsoftonline.com/{self.tenant_id}/oauth2/v2.0/token"
 
 
-class DynamicsSecrets(_Strict):
+class DynamicsSecrets(_Secrets):
     client_secret: str = Field(min_length=1)
 
 

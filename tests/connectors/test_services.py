@@ -96,3 +96,16 @@ def test_connections_of_one_tenant_are_invisible_in_another(tenant_a, tenant_b):
 
     with pytest.raises(TenantRequired):
         list(connection_list())
+
+
+def test_secret_models_and_drivers_never_show_secret_values_in_repr_or_str():
+    from connectors.config import SalesforceSecrets
+    from connectors.registry import build_driver
+
+    secrets = SalesforceSecrets(client_secret="very-secret-value", refresh_token="rt-secret-value")
+    for text in (repr(secrets), str(secrets)):
+        assert "very-secret-value" not in text and "rt-secret-value" not in text
+        assert "client_secret" in text
+    drv = build_driver("hubspot", {}, {"access_token": "pat-secret-value"})
+    assert "pat-secret-value" not in repr(drv) and "pat-secret-value" not in repr(drv.http)
+    assert secrets.client_secret == "very-secret-value"  # values stay usable
