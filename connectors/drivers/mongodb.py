@@ -12,7 +12,16 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceField, SourceObject, max_samples
+from ..base import (
+    DEFAULT_PAGE_SIZE,
+    CheckResult,
+    Driver,
+    Page,
+    SourceField,
+    SourceObject,
+    keyed_samples_fill,
+    max_samples,
+)
 from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
 from ..flatten import flatten
 from ..netguard import ensure_public_host
@@ -147,6 +156,7 @@ class MongoDriver(Driver):
                 )
                 for key in order
             ]
+            keyed_samples_fill(fields, flat_docs, "_id")
             field = self._cursor_field(name)
             objects.append(
                 SourceObject(
