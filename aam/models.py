@@ -137,3 +137,9 @@ class ReviewItem(TenantModel):
 
     def __str__(self) -> str:
         return self.title or f"{self.kind} review #{self.pk}"
+
+
+# Drift detection and the review flow keep their models in their own module (same app).
+from .drift.models import DriftEvent, ReviewDecision, SchemaSnapshot  # noqa: E402
+
+__all__ = ["DriftEvent", "FieldMapping", "MappingMemory", "ReviewDecision", "ReviewItem", "SchemaSnapshot"]

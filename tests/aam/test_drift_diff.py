@@ -68,9 +68,11 @@ def test_salesforce_custom_field_rename_is_one_rename_with_high_confidence():
 
 
 def test_hubspot_property_rename_is_paired_by_values():
-    old = [F.of("hs_object_id", "string", ["101", "102", "103"]),
-           F.of("dealname", "string", ["Acme renewal", "Globex expansion", "Initech pilot"]),
-           F.of("amount", "string", ["12000", "55000", "7300"])]
+    old = [
+        F.of("hs_object_id", "string", ["101", "102", "103"]),
+        F.of("dealname", "string", ["Acme renewal", "Globex expansion", "Initech pilot"]),
+        F.of("amount", "string", ["12000", "55000", "7300"]),
+    ]
     new = [old[0], F.of("deal_name", "string", ["Acme renewal", "Globex expansion", "Initech pilot"]), old[2]]
     changes = diff_schemas(old, new)
     assert kinds(changes) == [("renamed", "dealname", "deal_name")]
@@ -107,14 +109,26 @@ def test_string_to_number_is_a_narrowing_retype_and_number_to_string_is_widening
 
 
 def test_two_columns_that_swapped_names_are_two_renames_marked_as_a_swap():
-    old = [F.of("Id", "string", ["1", "2", "3"], keyed={"1": "1", "2": "2", "3": "3"}),
-           F.of("FirstName", "string", ["Ada", "Grace", "Linus"], keyed={"1": "Ada", "2": "Grace", "3": "Linus"}),
-           F.of("LastName", "string", ["Lovelace", "Hopper", "Torvalds"],
-                keyed={"1": "Lovelace", "2": "Hopper", "3": "Torvalds"})]
-    new = [old[0],
-           F.of("FirstName", "string", ["Lovelace", "Hopper", "Torvalds"],
-                keyed={"1": "Lovelace", "2": "Hopper", "3": "Torvalds"}),
-           F.of("LastName", "string", ["Ada", "Grace", "Linus"], keyed={"1": "Ada", "2": "Grace", "3": "Linus"})]
+    old = [
+        F.of("Id", "string", ["1", "2", "3"], keyed={"1": "1", "2": "2", "3": "3"}),
+        F.of("FirstName", "string", ["Ada", "Grace", "Linus"], keyed={"1": "Ada", "2": "Grace", "3": "Linus"}),
+        F.of(
+            "LastName",
+            "string",
+            ["Lovelace", "Hopper", "Torvalds"],
+            keyed={"1": "Lovelace", "2": "Hopper", "3": "Torvalds"},
+        ),
+    ]
+    new = [
+        old[0],
+        F.of(
+            "FirstName",
+            "string",
+            ["Lovelace", "Hopper", "Torvalds"],
+            keyed={"1": "Lovelace", "2": "Hopper", "3": "Torvalds"},
+        ),
+        F.of("LastName", "string", ["Ada", "Grace", "Linus"], keyed={"1": "Ada", "2": "Grace", "3": "Linus"}),
+    ]
     changes = diff_schemas(old, new)
     assert kinds(changes) == [("renamed", "FirstName", "LastName"), ("renamed", "LastName", "FirstName")]
     assert all(c.swap and c.confidence >= 0.85 for c in changes)
@@ -122,8 +136,10 @@ def test_two_columns_that_swapped_names_are_two_renames_marked_as_a_swap():
 
 
 def test_keyed_samples_pair_a_rename_even_when_names_differ_completely():
-    old = [F.of("Id", "string", ["a", "b", "c"]),
-           F.of("Rev", "number", [10, 20, 30], keyed={"a": 10, "b": 20, "c": 30})]
+    old = [
+        F.of("Id", "string", ["a", "b", "c"]),
+        F.of("Rev", "number", [10, 20, 30], keyed={"a": 10, "b": 20, "c": 30}),
+    ]
     new = [old[0], F.of("Zq9", "number", [10, 20, 30], keyed={"a": 10, "b": 20, "c": 30})]
     changes = diff_schemas(old, new)
     assert kinds(changes) == [("renamed", "Rev", "Zq9")]
