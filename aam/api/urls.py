@@ -1,6 +1,11 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import drift_views, views
+
+router = SimpleRouter()
+router.register("drift", drift_views.DriftEventViewSet, basename="aam-drift")
+router.register("review", drift_views.ReviewItemViewSet, basename="aam-review")
 
 urlpatterns = [
     path("ontology/", views.OntologyView.as_view(), name="aam-ontology"),
@@ -10,4 +15,4 @@ urlpatterns = [
         views.MappingDetailView.as_view(),
         name="aam-mapping-detail",
     ),
-]
+] + router.urls
