@@ -158,3 +158,98 @@ def test_name_similarity_sees_through_vendor_conventions():
     assert name_similarity("hs_lastmodifieddate", "lastmodifieddate") == 1.0
     assert name_similarity("closeDate", "close_date") == 1.0
     assert name_similarity("Amount", "Probability") < 0.3
+
+
+def test_fingerprint_is_the_pipelines_formula_so_snapshots_and_batches_agree():
+    import hashlib
+    import json
+
+    pairs = sorted([f.name, f.type] for f in OPP)
+    expected = hashlib.sha256(json.dumps(pairs, separators=(",", ":")).encode()).hexdigest()[:32]
+    assert schema_fingerprint(OPP) == expected
+    assert schema_fingerprint([(f.name, f.type) for f in OPP]) == expected
+
+
+def test_the_same_value_as_text_int_or_float_compares_equal():
+    old = [
+        F.of("Id", "string", ["1", "2", "3"]),
+        F.of("Amount", "number", [12000.0, 55000.5, 7300], keyed={"1": 12000.0, "2": 55000.5, "3": 7300}),
+    ]
+    new = [
+        old[0],
+        F.of(
+            "Amount__c",
+            "string",
+            ["12000.00", "55000.50", "7300"],
+            keyed={"1": "12000.00", "2": "55000.50", "3": "7300"},
+        ),
+    ]
+    [change] = diff_schemas(old, new)
+    assert (change.kind, change.new_field, change.evidence["value_agreement"]) == ("renamed", "Amount__c", 1.0)
+
+
+def test_flags_that_agree_on_most_records_are_not_paired_as_a_rename():
+    keys = [str(i) for i in range(8)]
+    closed = ["true", "true", "false", "false", "true", "false", "true", "false"]
+    won = ["true", "false", "false", "false", "true", "false", "true", "false"]
+    old = [F.of("Id", "string", keys), F.of("IsClosed", "boolean", closed, keyed=dict(zip(keys, closed, strict=True)))]
+    new = [old[0], F.of("IsWon", "boolean", won, keyed=dict(zip(keys, won, strict=True)))]
+    assert kinds(diff_schemas(old, new)) == [("added", "IsWon", None), ("removed", "IsClosed", None)]
+
+
+def test_values_alone_pair_a_rename_but_never_at_auto_confidence():
+    keys = ["a", "b", "c", "d"]
+    old = [
+        F.of("Id", "string", keys),
+        F.of(
+            "CreatedDate",
+            "datetime",
+            [f"2026-01-0{i}T10:00:00Z" for i in range(1, 5)],
+            keyed={k: f"2026-01-0{i}T10:00:00Z" for i, k in enumerate(keys, 1)},
+        ),
+    ]
+    new = [
+        old[0],
+        F.of(
+            "SystemModstamp",
+            "datetime",
+            [f"2026-01-0{i}T10:00:00Z" for i in range(1, 5)],
+            keyed={k: f"2026-01-0{i}T10:00:00Z" for i, k in enumerate(keys, 1)},
+        ),
+    ]
+    [change] = diff_schemas(old, new)
+    assert change.kind == "renamed" and change.confidence < 0.85
+
+
+def test_a_column_without_values_gets_a_type_when_values_arrive_without_drift_for_inferred_types():
+    old = [F.of("Id", "string", ["1", "2"]), F.of("Discount", "string", [])]
+    new = [old[0], F.of("Discount", "number", ["0.1", "0.25"])]
+    assert diff_schemas(old, new, inferred_types=True) == []
+    assert kinds(diff_schemas(old, new)) == [("retyped", "Discount", None)]  # declared types: a real change
+
+
+def test_whole_numbers_on_another_page_are_no_retype_for_inferred_types():
+    old = [F.of("Probability", "number", ["0.5", "75.5", "10"])]
+    new = [F.of("Probability", "integer", ["10", "20", "90"])]
+    assert diff_schemas(old, new, inferred_types=True) == []
+    widened = [F.of("Probability", "string", ["High", "Low", "Medium"])]
+    assert kinds(diff_schemas(old, widened, inferred_types=True)) == [("retyped", "Probability", None)]
+
+
+def test_a_swap_seen_only_in_overlapping_samples_needs_a_human():
+    old = [
+        F.of("FirstName", "string", ["Ada", "Grace", "Linus"]),
+        F.of("LastName", "string", ["Lovelace", "Hopper", "Torvalds"]),
+    ]
+    new = [
+        F.of("FirstName", "string", ["Lovelace", "Hopper", "Torvalds"]),
+        F.of("LastName", "string", ["Ada", "Grace", "Linus"]),
+    ]
+    changes = diff_schemas(old, new)
+    assert len(changes) == 2 and all(c.swap for c in changes)
+    assert all(c.confidence < 0.85 for c in changes)
+
+
+def test_snapshot_fields_survive_a_json_round_trip():
+    f = F.of("Amount", "number", [1.5, "2"], keyed={"x": 1.5})
+    assert F.from_json(f.as_json()) == f
