@@ -302,11 +302,15 @@ def rename_score(o: FieldSnapshot, n: FieldSnapshot) -> tuple[float, dict[str, A
 
     Names alone never reach auto-apply confidence (0.8 at most), nor do values alone when the names
     have nothing in common: the repair agent may still confirm such a pair with the mapping engine.
+    Keyed values that differ are evidence against a rename (the same record, another value);
+    unkeyed samples that do not overlap are no evidence at all (they may be other records).
     """
     names = name_similarity(o.name, n.name)
     values, method, compared, distinct = value_agreement(o, n)
     types = _type_score(o.type, n.type)
     weight = 1.0 if distinct >= MIN_DISTINCT else 0.5  # flags and constants agree by chance
+    if method == "overlap" and values < 0.2:
+        compared = 0  # other records' values: say nothing
     if compared:
         score = 0.45 * values * weight + 0.35 * names + 0.20 * types
         if values >= 0.8 and compared >= 3 and distinct >= MIN_DISTINCT:

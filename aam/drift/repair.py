@@ -24,12 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
-
 from aam.mapping import map_source
 from aam.mapping.engine import thresholds
-from aam.mapping.memory import memory_key
-from aam.mapping.normalize import parse_name
 from aam.mapping.types import Column, FieldProposal
 from aam.mapping.values import profile_values
 from aam.models import FieldMapping, MappingMemory, ReviewItem
@@ -134,23 +130,53 @@ def fits_share(samples: list[Any], canonical_type: str) -> float:
     return sum(_kind_of(v, canonical_type) in wanted for v in values) / len(values)
 
 
-def rejected_before(*, entity: str, field_name: str, canonical_field: str | None) -> MappingMemory | None:
-    """The reviewer decision that turned down `field_name → canonical_field`, if any."""
-    if not canonical_field or not entity:
+@dataclass(frozen=True)
+class Rejection:
+    by: str
+    on: Any
+
+    def __str__(self) -> str:
+        return f"rejected by {self.by or 'a reviewer'} on {self.on:%Y-%m-%d}"
+
+
+def rejected_before(*, entity: str, field_name: str, canonical_field: str | None) -> Rejection | None:
+    """A reviewer's earlier no to `field_name → canonical_field` (exact field name), if any: a
+    rejected mapping memory, or a rejected drift repair of this tenant."""
+    from .models import DriftEvent
+
+    if not canonical_field:
         return None
-    key = memory_key(parse_name(field_name))[:512]
-    return (
+    memory = (
         MappingMemory.objects.filter(
-            decision=MappingMemory.Decision.REJECTED, canonical_entity=entity, canonical_field=canonical_field
+            decision=MappingMemory.Decision.REJECTED,
+            canonical_entity=entity,
+            canonical_field=canonical_field,
+            field_name__iexact=field_name,
         )
-        .filter(Q(field_name=field_name) | Q(normalized_name=key))
         .order_by("-id")
         .first()
     )
+    if memory is not None:
+        return Rejection(memory.decided_by, memory.created_at)
+    event = (
+        DriftEvent.objects.filter(
+            status=DriftEvent.Status.REJECTED,
+            repair__source_field=field_name,
+            repair__canonical_field=canonical_field,
+        )
+        .select_related("review_item__decided_by")
+        .order_by("-id")
+        .first()
+    )
+    if event is None:
+        return None
+    item = event.review_item
+    user = item.decided_by.get_username() if item is not None and item.decided_by else ""
+    return Rejection(user, (item.decided_at if item is not None and item.decided_at else event.detected_at))
 
 
-def _who(memory: MappingMemory) -> str:
-    return f"rejected by {memory.decided_by or 'a reviewer'} on {memory.created_at:%Y-%m-%d}"
+def _who(rejection: Rejection) -> str:
+    return str(rejection)
 
 
 class RepairAgent:
@@ -276,7 +302,7 @@ class RepairAgent:
                 f"{round(ev.get('value_agreement', 0) * ev.get('values_compared', 0))} of "
                 f"{ev.get('values_compared')} records keyed by their id hold the same value under the new name"
             )
-        elif ev.get("value_method") == "overlap":
+        elif ev.get("value_method") == "overlap" and ev.get("values_compared"):
             parts.append(f"sample values overlap {ev.get('value_agreement', 0):.0%}")
         else:
             parts.append("no sample values to compare")

@@ -2,9 +2,10 @@
 
 `review_decide(item=..., decision=..., user=..., note=...)`:
 - mapping items: delegated to `aam.services.mapping_decide` (the mapping engine's own flow);
-- drift items: the repair is applied (approve) or turned down (reject) in a new mapping version,
-  and the decision teaches the tenant's mapping memory — an approval makes the same field repair
-  itself next time, a rejection is never proposed again;
+- drift items: the repair is applied (approve) or turned down (reject) in a new mapping version.
+  An approval teaches the tenant's mapping memory, so the same field repairs itself next time; a
+  rejection is never proposed again (the rejected drift event is matched by exact field names, and
+  a rejected new-field mapping also teaches the engine, like a rejected mapping proposal);
 - flag: the item stays undecided but marked for attention;
 - every decision appends a `ReviewDecision` (the immutable audit log) and publishes `review_decided`;
 - when the last undecided drift item of a connection frozen by its drift policy is decided, the
@@ -246,12 +247,15 @@ def _decide_drift(item: ReviewItem, verdict: str, user, note: str, canonical_fie
                 # records read meanwhile used the mapping in force: read them again if it changed
                 remap = remap or target != before or action in ("move", "swap")
             elif action == "swap":
-                lessons.append((row, proposed, False))  # the mapping stays as it is
-                row = None
+                row = None  # the mapping stays as it is; the rejected event is the memory
             elif proposed:
                 row.canonical_field, row.status = proposed, FieldMapping.Status.REJECTED
                 row.method = FieldMapping.Method.HUMAN
-                lessons.append((row, proposed, False))
+                if action == "map":
+                    # a new field's proposal is a mapping proposal: the engine learns it like one. A
+                    # rejected rename or retype is remembered by its drift event, by exact name: the
+                    # engine's memory would widen it to every similar name (`Amount` for `Amount__c`).
+                    lessons.append((row, proposed, False))
                 remap = remap or action == "retype"
             else:
                 row = None  # rejecting "leave unmapped" without a choice changes nothing
@@ -261,16 +265,16 @@ def _decide_drift(item: ReviewItem, verdict: str, user, note: str, canonical_fie
         event.status = DriftEvent.Status.APPROVED if approve else DriftEvent.Status.REJECTED
         event.resolved_at = timezone.now()
     if approve:
-        taken = {
-            r.canonical_field: name
-            for name, r in out.items()
-            if r.canonical_field and r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.PENDING)
-        }
-        for name in touched:
+        owners: dict[str, list[str]] = {}
+        for name, r in out.items():
+            if r.canonical_field and r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.PENDING):
+                owners.setdefault(r.canonical_field, []).append(name)
+        for name in sorted(touched):
             r = out.get(name)
-            if r is not None and r.canonical_field and taken.get(r.canonical_field) != name:
+            others = [o for o in owners.get(r.canonical_field, []) if o != name] if r is not None else []
+            if r is not None and r.canonical_field and others:
                 raise ReviewConflict(
-                    {"canonical_field": f"{r.canonical_field} is fed by {taken[r.canonical_field]}; decide that first"}
+                    {"canonical_field": f"{r.canonical_field} is fed by {', '.join(others)}; decide that first"}
                 )
     version = None
     if {(r.source_field, r.canonical_field, r.status, r.source_type) for r in out.values()} != {

@@ -27,8 +27,19 @@ def source_object(
     return SourceObject(name=name, fields=out, primary_key=pk)
 
 
-def changed(*, rename: dict | None = None, drop: tuple = (), retype: dict | None = None, add: dict | None = None):
-    """OPPORTUNITY with renames (old → new), drops, retypes (name → (type, values)) and additions."""
+OTHER_KEYS = ("0066g00000ZzZzZAA1", "0066g00000YyYyYAA1", "0066g00000XxXxXAA1", "0066g00000WwWwWAA1")
+
+
+def changed(
+    *,
+    rename: dict | None = None,
+    drop: tuple = (),
+    retype: dict | None = None,
+    add: dict | None = None,
+    keys: tuple = KEYS,
+):
+    """OPPORTUNITY with renames (old → new), drops, retypes (name → (type, values)) and additions;
+    `keys=OTHER_KEYS`: the samples come from other records (a later export)."""
     out: dict[str, tuple[str, list]] = {}
     for name, spec in OPPORTUNITY.items():
         if name in drop:
@@ -36,4 +47,4 @@ def changed(*, rename: dict | None = None, drop: tuple = (), retype: dict | None
         spec = (retype or {}).get(name, spec)
         out[(rename or {}).get(name, name)] = spec
     out.update(add or {})
-    return source_object(out)
+    return source_object(out, keys=keys)
