@@ -26,6 +26,25 @@ def _events():
     publish_event(connection.tenant, "isolation_probe", {"note": MARKER})
 
 
+@seeder
+def _drift_and_review():
+    from aam.drift.models import DriftEvent
+    from aam.models import ReviewItem
+    from connectors.models import Connection
+
+    conn = Connection.objects.create(name=f"{MARKER} source", kind="salesforce")
+    item = ReviewItem.objects.create(kind="drift", title=f"{MARKER} review", proposal={"note": MARKER})
+    DriftEvent.objects.create(
+        connection=conn,
+        source_object=MARKER,
+        kind="added",
+        field=MARKER,
+        status="pending",
+        policy="auto",
+        review_item=item,
+    )
+
+
 def seed_tenant_data(tenant) -> None:
     connection.set_tenant(tenant)
     try:
