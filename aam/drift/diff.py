@@ -224,17 +224,26 @@ def diff_schemas(
 # --- scoring ---------------------------------------------------------------------------------
 
 _VENDOR_AFFIXES = re.compile(r"(__c|__pc|_c)$|^(hs_|lineitem/|product/|pricing/|cf_|custom_|x_|new_)", re.I)
+_VENDOR_SUFFIXES = re.compile(r"(__c|__pc)$", re.I)
 
 
-def name_tokens(name: str) -> list[str]:
-    """Tokens of a field name across naming conventions (camelCase, snake_case, paths, vendor affixes)."""
-    base = name.rsplit(".", 1)[-1] if "/" not in name else name.rsplit("/", 1)[-1]
-    base = _VENDOR_AFFIXES.sub("", base)
+def name_tokens(name: str, *, full: bool = False) -> list[str]:
+    """Tokens of a field name across naming conventions (camelCase, snake_case, paths, vendor affixes).
+
+    The last segment of a path (`lineItem/UnblendedCost`, `address.city`) unless `full`."""
+    if full:
+        base = _VENDOR_SUFFIXES.sub("", name)
+    else:
+        base = name.rsplit(".", 1)[-1] if "/" not in name else name.rsplit("/", 1)[-1]
+        base = _VENDOR_AFFIXES.sub("", base)
     base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", base)
     return [t for t in re.split(r"[^A-Za-z0-9]+", base.lower()) if t]
 
 
 def name_similarity(a: str, b: str) -> float:
+    """In [0, 1]: the same words in any convention = 1 (`lineItem/UnblendedCost` ~ `line_item_unblended_cost`)."""
+    if name_tokens(a, full=True) == name_tokens(b, full=True) and name_tokens(a, full=True):
+        return 1.0
     ta, tb = name_tokens(a), name_tokens(b)
     if not ta or not tb:
         return 0.0

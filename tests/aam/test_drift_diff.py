@@ -253,3 +253,9 @@ def test_a_swap_seen_only_in_overlapping_samples_needs_a_human():
 def test_snapshot_fields_survive_a_json_round_trip():
     f = F.of("Amount", "number", [1.5, "2"], keyed={"x": 1.5})
     assert F.from_json(f.as_json()) == f
+
+
+def test_path_names_in_another_convention_are_the_same_name():
+    assert name_similarity("lineItem/UnblendedCost", "line_item_unblended_cost") == 1.0
+    assert name_similarity("configuration.state.name", "configuration_state_name") == 1.0
+    assert name_similarity("address.city", "billing_city") < 1.0
