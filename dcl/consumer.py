@@ -248,27 +248,30 @@ class StreamConsumer:
         staged = []
         for entity, group in by_entity.items():
             store.ident(entity)
-            tables, meta_rows = [], []
+            tables, positions = [], []
             for i, e in enumerate(group):
                 t = e.message.table()
                 if t.num_rows != e.message.count or "_source_id" not in t.column_names:
                     raise ValueError(f"batch {e.message.batch_id}: payload does not match its header")
-                tables.append(t.append_column("_bi", pa.array([i] * t.num_rows, pa.int32())))
-                h = e.message.header
-                meta_rows.append((i, h.connection_id, h.source_object, e.message.batch_id))
+                tables.append(t)
+                positions.extend([i] * t.num_rows)
             table = pa.concat_tables(tables, promote_options="permissive")
-            meta = pa.table({
-                "_bi": pa.array([m[0] for m in meta_rows], pa.int32()),
-                "_m_connection_id": pa.array([m[1] for m in meta_rows], pa.int64()),
-                "_m_source_object": pa.array([m[2] for m in meta_rows], pa.string()),
-                "_m_batch_id": pa.array([m[3] for m in meta_rows], pa.string()),
-            })
-            staged.append((entity, group, table, meta))
+            # Per-batch values as dictionary columns: no per-row copies, no join in DuckDB.
+            bi = pa.array(positions, pa.int32())
+            headers = [e.message.header for e in group]
+            table = (table
+                     .append_column("_connection_id", pa.array([h.connection_id for h in headers], pa.int64()).take(bi))
+                     .append_column("_source_object", pa.DictionaryArray.from_arrays(
+                         bi, pa.array([h.source_object for h in headers], pa.string())))
+                     .append_column("_batch_id", pa.DictionaryArray.from_arrays(
+                         bi, pa.array([e.message.batch_id for e in group], pa.string())))
+                     .append_column("_bi", bi))
+            staged.append((entity, group, table, sorted({h.connection_id for h in headers})))
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            for entity, group, table, meta in staged:
-                self._write_entity(entity, table, meta, now)
+            for entity, _group, table, connection_ids in staged:
+                self._write_entity(entity, table, connection_ids, now)
             ledger = pa.table({
                 "batch_id": [e.message.batch_id for e in fresh],
                 "connection_id": pa.array([e.message.header.connection_id for e in fresh], pa.int64()),
@@ -294,7 +297,7 @@ class StreamConsumer:
                 pass
             raise
         self.result.transactions += 1
-        for entity, group, table, _meta in staged:
+        for entity, group, table, _ids in staged:
             self.result.entities.add(entity)
             self.result.batches += len(group)
             self.result.records += table.num_rows
@@ -302,33 +305,35 @@ class StreamConsumer:
                 self.result.connection_ids.add(e.message.header.connection_id)
                 self._pending_event[str(e.message.header.connection_id)] += e.message.count
 
-    def _write_entity(self, entity: str, table: pa.Table, meta: pa.Table, now: datetime) -> None:
+    def _write_entity(self, entity: str, table: pa.Table, connection_ids: list[int], now: datetime) -> None:
         con = self.con
         target = store.source_table_ensure(con, entity, table.schema)
         con.register("_incoming", table)
-        con.register("_meta", meta)
         try:
-            multi_conn = len(set(meta["_m_connection_id"].to_pylist())) > 1
-            duplicated = pc.count_distinct(table["_source_id"]).as_py() < table.num_rows or multi_conn
-            con.execute(f"""
-                DELETE FROM {target} USING (
-                    SELECT DISTINCT m._m_connection_id AS c, t._source_id AS s
-                    FROM _incoming t JOIN _meta m ON t._bi = m._bi) k
-                WHERE {target}._connection_id = k.c AND {target}._source_id = k.s""")
+            conns = ", ".join(str(int(c)) for c in connection_ids)
+            # Upsert = delete the rows these records replace, then append. The probe is a cheap
+            # semi-join; a DELETE that finds nothing still costs DuckDB version bookkeeping, so a
+            # first load (nothing to replace) skips it.
+            existing = con.execute(f"""
+                SELECT count(*) FROM {target}
+                WHERE _connection_id IN ({conns}) AND _source_id IN (SELECT _source_id FROM _incoming)""").fetchone()[0]
+            if existing:
+                con.execute(f"""
+                    DELETE FROM {target} USING (SELECT DISTINCT _connection_id AS c, _source_id AS s FROM _incoming) k
+                    WHERE {target}._connection_id = k.c AND {target}._source_id = k.s""")
+            duplicated = len(connection_ids) > 1 or pc.count_distinct(table["_source_id"]).as_py() < table.num_rows
             passthrough = [c for c in table.column_names if c not in ("_bi", "_op")]
-            cols = ", ".join(f"t.{store.quote(c)}" for c in passthrough)
-            deleted = "coalesce(t._op = 'delete', false)" if "_op" in table.column_names else "false"
-            dedupe = ("QUALIFY row_number() OVER (PARTITION BY m._m_connection_id, t._source_id "
-                      "ORDER BY t._bi DESC, t._position DESC) = 1") if duplicated else ""
+            cols = ", ".join(store.quote(c) for c in passthrough)
+            deleted = "coalesce(_op = 'delete', false)" if "_op" in table.column_names else "false"
+            # Within one transaction the last version of a record wins (stream order, then position).
+            dedupe = ("QUALIFY row_number() OVER (PARTITION BY _connection_id, _source_id "
+                      "ORDER BY _bi DESC, _position DESC) = 1") if duplicated else ""
             con.execute(f"""
                 INSERT INTO {target} BY NAME
-                SELECT {cols}, m._m_connection_id AS _connection_id, m._m_source_object AS _source_object,
-                       m._m_batch_id AS _batch_id, {deleted} AS _deleted, ?::TIMESTAMPTZ AS _ingested_at
-                FROM _incoming t JOIN _meta m ON t._bi = m._bi
-                {dedupe}""", [now])
+                SELECT {cols}, {deleted} AS _deleted, ?::TIMESTAMPTZ AS _ingested_at
+                FROM _incoming {dedupe}""", [now])
         finally:
             con.unregister("_incoming")
-            con.unregister("_meta")
 
     def _dead_letter(self, dead: list[_Entry]) -> None:
         pipe = self.r.pipeline(transaction=False)
