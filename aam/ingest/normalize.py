@@ -187,10 +187,12 @@ def _quality_flags(columns: dict[str, pa.Array], entity: str, n: int) -> pa.Arra
         if not pc.any(mask).as_py():
             continue
         part = pc.if_else(mask, flag, pa.scalar(None, pa.string()))
-        acc = part if acc is None else pc.binary_join_element_wise(acc, part, ",", null_handling="skip")
-    if acc is None:
-        return pa.nulls(n, pa.string())
-    return pc.if_else(pc.equal(acc, ""), pa.scalar(None, pa.string()), acc)
+        if acc is None:
+            acc = part
+        else:
+            both = pc.binary_join_element_wise(acc, part, ",")
+            acc = pc.if_else(pc.is_null(acc), part, pc.if_else(pc.is_null(part), acc, both))
+    return pa.nulls(n, pa.string()) if acc is None else acc
 
 
 def _extras(table: pa.Table, plan: NormalizePlan, keep: pa.Array | None) -> pa.Array | None:
