@@ -118,3 +118,36 @@ def opportunity_records(n: int, *, start: int = 0, amount_of=lambda i: f"{i * 10
     return [{"Id": f"006{i:015d}", "AccountId": f"001{i % 7:015d}", "Name": f"Deal {i}", "StageName": "Prospecting",
              "Amount": amount_of(i), "CloseDate": "2026-03-31", "IsWon": "false",
              "LastModifiedDate": "2026-01-02T03:04:05.000+0000"} for i in range(start, start + n)]
+
+
+def batches_for(tenant, connection_id: int, records: list[dict], *, chunk: int = 10, generation: int = 0,
+                entity: str = "opportunity", mapping: dict | None = None, source_object: str = "Opportunity"):
+    """Normalize records the way a sync does and cut them into stream batches."""
+    from aam.ingest.batches import BatchHeader, split_batches
+    from aam.ingest.normalize import build_plan, normalize_page, records_to_table
+
+    plan = build_plan(entity=entity, source_object=source_object, mapping_fields=mapping or SF_OPPORTUNITY,
+                      entity_fields=ONTOLOGY[entity], id_fields=("Id",), fingerprint="fp", mapping_version=1)
+    page = normalize_page(records_to_table(records), plan)
+    header = BatchHeader(tenant_id=str(tenant.tenant_id), connection_id=connection_id, source_object=source_object,
+                         entity=entity, schema_fingerprint="fp", mapping_version=1, generation=generation)
+    return list(split_batches(page.table, header, chunk))
+
+
+def publish(tenant, connection_id: int, messages, **kwargs):
+    from aam.streams import StreamPublisher
+
+    publisher = StreamPublisher(tenant, connection_id, **kwargs)
+    return publisher.publish(messages)
+
+
+def duck_rows(tenant, sql: str):
+    """Read the tenant's DuckDB file (the writer lock keeps out a concurrent consumer)."""
+    from dcl import store
+
+    with store.WriterLock(tenant, timeout=30):
+        con = store.connect(tenant)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
