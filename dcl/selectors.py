@@ -163,11 +163,17 @@ def _table(entity: str) -> str:
     return f"{_q(tenant.schema_name)}.{_q(view_name(entity))}"
 
 
-def _fetch(sql: str, params: list) -> list[dict]:
+def _fetch(sql: str, params: list, json_columns: set[str]) -> list[dict]:
     with connection.cursor() as cur:
         cur.execute(sql, params)
         names = [c[0] for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    # Django hands jsonb over as text (its JSONField decodes); these are plain columns: decode here.
+    for row in rows:
+        for name in json_columns:
+            if isinstance(row.get(name), str):
+                row[name] = json.loads(row[name])
+    return rows
 
 
 def view_rows(*, entity: str, filters: dict | None = None, ordering: str | list[str] | None = None,
@@ -184,7 +190,7 @@ def view_rows(*, entity: str, filters: dict | None = None, ordering: str | list[
     if offset:
         sql += " OFFSET %s"
         params.append(max(0, int(offset)))
-    return _fetch(sql, params)
+    return _fetch(sql, params, {"sources"} | {n for n, k in columns.items() if k is Kind.JSON})
 
 
 def view_count(*, entity: str, filters: dict | None = None, search: str | None = None) -> int:

@@ -117,6 +117,12 @@ class Unifier:
         else:
             self._per_record(spec, available)
 
+    def _drop(self, name: str) -> None:
+        """Drop a view or table of that name (an entity can change from merged to per-record)."""
+        if self.con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]).fetchone():
+            self.con.execute(f"DROP VIEW {name}")
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
     # --- accounts ------------------------------------------------------------------------
 
     def _accounts(self, spec: ViewSpec, available: dict[str, str]) -> None:
@@ -206,8 +212,9 @@ class Unifier:
                           if name in available else f"{col} AS {store.quote(name)}")
         acc = ["arg_max(s._acc, s._rec) FILTER (WHERE s._acc IS NOT NULL) AS account_unified_id"] if spec.linked else []
         order = "s._connection_id, s._source_id"
+        self._drop(f"view_{store.ident(entity)}")
         self.con.execute(f"""
-            CREATE OR REPLACE TABLE view_{store.ident(entity)} AS
+            CREATE TABLE view_{entity} AS
             SELECT '{prefix}_' || substr(md5(s._key), 1, 20) AS unified_id,
                    {', '.join(fields + acc)},
                    count(*)::INTEGER AS source_count,
@@ -235,9 +242,9 @@ class Unifier:
         cols = [f"{_col(available, n, k)} AS {store.quote(n)}" for n, k in spec.fields.items()]
         if spec.linked:
             cols.append(f"{link_expr} AS account_unified_id")
-        self.con.execute(f"DROP TABLE IF EXISTS view_{store.ident(entity)}")
+        self._drop(f"view_{store.ident(entity)}")
         self.con.execute(f"""
-            CREATE OR REPLACE VIEW view_{entity} AS
+            CREATE VIEW view_{entity} AS
             SELECT '{prefix}_' || substr(md5(s._connection_id || ':' || s._source_id), 1, 20) AS unified_id,
                    {', '.join(cols)},
                    1 AS source_count,
