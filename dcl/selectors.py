@@ -127,12 +127,12 @@ def _where(entity: str, columns: dict[str, Kind], filters: dict | None, search: 
             if not values or len(values) > MAX_IN_VALUES:
                 raise ViewQueryError("Bad value for in.", {key: f"1 to {MAX_IN_VALUES} comma-separated values"})
             clauses.append(f"{col} = ANY(%s)")
-            params.append([_value(kind, field, v) for v in values])
+            params.append([_value(kind, key, v) for v in values])
         else:
             if kind is Kind.BOOLEAN and op not in ("exact", "ne"):
                 raise ViewQueryError(f"{op} does not apply to booleans.", {key: "use exact or ne"})
             clauses.append(f"{col} {OPERATORS[op]} %s")
-            params.append(_value(kind, field, raw))
+            params.append(_value(kind, key, raw))
     if search:
         fields = [f for f in SEARCH_FIELDS.get(entity, ()) if columns.get(f) is Kind.STRING] or \
                  [f for f, k in columns.items() if k is Kind.STRING][:6]

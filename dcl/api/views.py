@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
@@ -13,6 +15,16 @@ from autonomos.core.pagination import Pagination
 from ..selectors import LazyViewRows, ViewQueryError, lineage_graph, view_catalog, view_columns
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _render(row: dict) -> dict:
+    """Money and quantities as exact decimal strings (a JSON float would round them)."""
+    return {k: _decimal_text(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
 class ViewInfoSerializer(serializers.Serializer):
@@ -65,7 +77,7 @@ class ViewRowsAPI(TenantAPIView):
             raise BadQuery({"detail": exc.message, **exc.details}) from None
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(page)
+        return paginator.get_paginated_response([_render(row) for row in page])
 
 
 class LineageGraphAPI(TenantAPIView):
