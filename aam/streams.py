@@ -31,6 +31,15 @@ class BackpressureTimeout(RuntimeError):
     """The consumer group did not make room in time (is a DCL consumer running?)."""
 
 
+class RedisRestarted(RuntimeError):
+    """Redis restarted while batches were being published: those not yet applied may be gone."""
+
+
+def redis_run_id(r: redis.Redis) -> str:
+    run_id = r.info("server").get("run_id", "")
+    return run_id.decode() if isinstance(run_id, bytes) else str(run_id)
+
+
 def stream_key(tenant, connection_id: int | str) -> str:
     return tenant_key(tenant, "aam", "dcl", connection_id)
 
@@ -149,6 +158,7 @@ class StreamPublisher:
         self._ready = False
 
     def _prepare(self) -> None:
+        self.run_id = redis_run_id(self.r)
         group_ensure(self.r, self.key, self.group)
         self.r.sadd(streams_registry_key(self.tenant), str(self.connection_id))
         self._ready = True
@@ -174,6 +184,14 @@ class StreamPublisher:
             delay = min(delay * 2, 0.1)
         self.stats.waited_seconds += time.monotonic() - started
 
+    def check_same_server(self) -> None:
+        """A Redis restart (without persistence) loses the stream and its checkpoints together; a
+        client that silently reconnects must not carry on as if the earlier batches were there."""
+        if self._ready and redis_run_id(self.r) != self.run_id:
+            raise RedisRestarted(f"Redis restarted during the sync of stream {self.key}; batches published "
+                                 "before the restart that were not applied yet are gone: run the sync again "
+                                 "(it resumes from the last applied page)")
+
     def publish(self, messages: Iterable[BatchMessage]) -> list[str]:
         """XADD every message (in order); returns their entry ids. Blocks while the stream is full."""
         if not self._ready:
@@ -184,6 +202,7 @@ class StreamPublisher:
         def flush() -> None:
             if not chunk:
                 return
+            self.check_same_server()
             self._make_room(len(chunk))
             pipe = self.r.pipeline(transaction=False)
             for message in chunk:

@@ -145,7 +145,8 @@ def publish_view(duck: duckdb.DuckDBPyConnection, *, schema: str, entity: str, s
     """
     table = data_table_name(entity, version)
     with transaction.atomic(), pg_connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)}")
+        # A leftover of the same name (an earlier catalog that was wiped) goes, with its view.
+        cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)} CASCADE")
         cur.execute(_data_table_ddl(schema, table, spec))
         copy_view(duck, cur.cursor if hasattr(cur, "cursor") else cur, schema=schema, table=table, entity=entity,
                   spec=spec, fifo_dir=fifo_dir)

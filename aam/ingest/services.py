@@ -296,6 +296,7 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
             if progress is not None:
                 progress(SyncProgress(source_object.name, result.records_read, result.records_published,
                                       result.quarantined, total))
+    publisher.check_same_server()
     publish_event(tenant, "batch_published", {
         "connection_id": connection.pk, "batches_total": result.batches, "records_total": result.records_published,
         "last_entry_id": publisher.stats.last_entry_id})
