@@ -237,6 +237,19 @@ DCL_REDIS_RETRY_SECONDS = env.float("DCL_REDIS_RETRY_SECONDS", default=30.0)
 DCL_EVENT_INTERVAL = env.float("DCL_EVENT_INTERVAL", default=1.0)
 DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
 
+# --- Connectors -------------------------------------------------------------------------------
+# Folders a filesource connection may read; empty = the data dir and the repo's demo/ folder.
+FILESOURCE_ALLOWED_ROOTS = env.list("FILESOURCE_ALLOWED_ROOTS", default=[])
+FILESOURCE_MAX_UPLOAD_BYTES = _positive_int("FILESOURCE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+FILESOURCE_MAX_FILES = _positive_int("FILESOURCE_MAX_FILES", 200)
+FILESOURCE_MAX_FIELD_BYTES = _positive_int("FILESOURCE_MAX_FIELD_BYTES", 16 * 1024 * 1024)
+CONNECTORS_HTTP_TIMEOUT = env.float("CONNECTORS_HTTP_TIMEOUT", default=30.0)
+CONNECTORS_HTTP_MAX_RETRIES = env.int("CONNECTORS_HTTP_MAX_RETRIES", default=4)
+CONNECTORS_HTTP_BACKOFF_BASE = env.float("CONNECTORS_HTTP_BACKOFF_BASE", default=0.5)
+CONNECTORS_HTTP_MAX_WAIT = env.float("CONNECTORS_HTTP_MAX_WAIT", default=60.0)
+# Off in production: a tenant must not reach the platform's own network (127.0.0.1:5432, metadata IPs).
+CONNECTORS_ALLOW_PRIVATE_NETWORK = env.bool("CONNECTORS_ALLOW_PRIVATE_NETWORK", default=False)
+
 # --- LLM and external services ----------------------------------------------------------------
 LLM_BASE_URL = env("LLM_BASE_URL", default="")
 LLM_API_KEY = env("LLM_API_KEY", default="")
