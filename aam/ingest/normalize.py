@@ -59,7 +59,7 @@ class NormalizePlan:
 class Rejected:
     """A record that cannot land: why, where, and the record as read."""
 
-    position: int
+    position: int | None  # line number for files; None when the source gives none
     source_id: str
     reason: str
     raw: dict[str, Any]
@@ -111,7 +111,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _column(values: list[Any]) -> pa.Array:
+def _column(values: list[Any] | tuple[Any, ...]) -> pa.Array:
+    try:
+        arr = pa.array(values)  # one C pass for the usual case: every value of one type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        arr = None
+    if arr is not None and not (pa.types.is_nested(arr.type) or pa.types.is_binary(arr.type)):
+        return arr
     values = [_jsonable(v) for v in values]
     try:
         return pa.array(values)
@@ -132,6 +138,12 @@ def _as_text(value: Any) -> str:
 
 def records_to_table(records: list[dict[str, Any]]) -> pa.Table:
     """Python records → an Arrow table, column by column; every key of any record is a column."""
+    if records:
+        first = list(records[0])
+        # Files and SQL rows: every record has the same keys in the same order; transpose in C.
+        if all(list(r) == first for r in records):
+            columns = zip(*(r.values() for r in records), strict=True)
+            return pa.table({name: _column(col) for name, col in zip(first, columns, strict=True)})
     names: dict[str, None] = {}
     for record in records:
         for key in record:

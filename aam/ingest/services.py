@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -92,13 +91,11 @@ def _cursor_set(connection, object_name: str, cursor) -> None:
     connection_cursor_set(connection=connection, object_name=object_name, cursor=cursor)
 
 
-def _status_set(connection, status: str, error: str = "") -> None:
+def _status_set(connection, status: str, error: str = "", synced: bool = False) -> None:
     from connectors.services import connection_status_set
 
-    try:
-        connection_status_set(connection=connection, status=status, error=error)
-    except TypeError:  # a signature without `error`
-        connection_status_set(connection=connection, status=status)
+    updated = connection_status_set(connection=connection, status=status, error=error, synced=synced)
+    connection.last_synced_at = getattr(updated, "last_synced_at", connection.last_synced_at)
 
 
 def _quarantine(connection, object_name: str, entity: str | None, rejected: list[Rejected], *, mapping_version: int,
@@ -203,8 +200,7 @@ def connection_sync(*, connection, full: bool = False,
                                                   **_counts(result)})
             raise
         checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
-        _status_set(connection, "ok")
-        _synced_now(connection)
+        _status_set(connection, "ok", synced=True)
         publish_event(tenant, "sync_completed", {"connection_id": connection.pk, **_counts(result)})
     return result
 
@@ -213,15 +209,6 @@ def _counts(result: SyncResult) -> dict[str, int]:
     return {"objects": result.objects, "records_read": result.records_read,
             "records_published": result.records_published, "quarantined": result.quarantined,
             "batches": result.batches}
-
-
-def _synced_now(connection) -> None:
-    from connectors.models import Connection
-
-    now = datetime.now(UTC)
-    # The connectors' status service may already have set it; the generation needs it either way.
-    Connection.objects.filter(pk=connection.pk).update(last_synced_at=now)
-    connection.last_synced_at = now
 
 
 def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock: _Lock) -> None:
@@ -269,8 +256,10 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
             position += normalized.read
             rejected = list(normalized.rejected)
             for error in getattr(page, "errors", None) or []:
-                rejected.append(Rejected(position=int(error.position), source_id="", reason=str(error.reason),
-                                         raw={"_raw": error.raw} if not isinstance(error.raw, dict) else error.raw))
+                position = error.position if isinstance(error.position, int) else None
+                rejected.append(Rejected(position=position, source_id="" if position is not None else str(error.position),
+                                         reason=str(error.reason),
+                                         raw=error.raw if isinstance(error.raw, dict) else {"_raw": error.raw}))
             ids = publisher.publish(split_batches(normalized.table, header, chunk))
             if rejected:
                 _quarantine(connection, source_object.name, entity, rejected, mapping_version=plan.mapping_version,

@@ -87,7 +87,7 @@ def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_no
     conn = Connection.objects.create(name="SF", kind="salesforce")
     records = opportunity_records(2000)
     monkeypatch.setattr(ingest, "_mapping_ensure", lambda c, o: Mapping("opportunity", SF_OPPORTUNITY))
-    monkeypatch.setattr(ingest, "_status_set", lambda c, status, error="": None)
+    monkeypatch.setattr(ingest, "_status_set", lambda c, status, error="", synced=False: None)
     cursors = {}
     monkeypatch.setattr(ingest, "_cursor_set", lambda c, name, cursor: cursors.__setitem__(name, cursor))
     monkeypatch.setattr(ingest, "_generation", lambda c: 0)

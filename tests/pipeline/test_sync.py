@@ -14,17 +14,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def doubles(monkeypatch, in_tenant_a):
-    """Stand-ins for the layers below until they ship (driver registry, mapping engine, connector services)."""
-    state = {"driver": None, "quarantined": [], "statuses": []}
+    """An in-memory source and a fixed mapping (the mapping engine's is not used here)."""
+    state = {"driver": None, "quarantined": []}
     monkeypatch.setattr(ingest, "_driver_for", lambda conn: state["driver"])
     monkeypatch.setattr(ingest, "_mapping_ensure", lambda conn, obj: Mapping("opportunity", SF_OPPORTUNITY))
-
-    def cursor_set(conn, object_name, cursor):
-        fresh = Connection.objects.get(pk=conn.pk)
-        Connection.objects.filter(pk=conn.pk).update(cursor={**fresh.cursor, object_name: cursor})
-
-    monkeypatch.setattr(ingest, "_cursor_set", cursor_set)
-    monkeypatch.setattr(ingest, "_status_set", lambda conn, status, error="": state["statuses"].append(status))
     try:
         from aam.models import QuarantinedRecord  # noqa: F401 - the real quarantine once it exists
     except ImportError:
@@ -63,7 +56,8 @@ def test_the_cursor_moves_only_after_the_consumer_applied_the_pages(doubles):
     assert _cursor(doubles["connection"]) is None  # published, not yet applied
     stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
     assert _cursor(doubles["connection"]) == {"offset": 80}
-    assert doubles["statuses"][-1] == "ok"
+    fresh = Connection.objects.get(pk=doubles["connection"].pk)
+    assert fresh.status == "ok" and fresh.last_synced_at is not None
 
 
 def test_a_failed_sync_resumes_from_the_last_safe_cursor_without_duplicates(doubles):
@@ -71,7 +65,8 @@ def test_a_failed_sync_resumes_from_the_last_safe_cursor_without_duplicates(doub
     doubles["driver"] = MemoryDriver({"Opportunity": records}, page_size=20, fail_after_pages=3)
     with pytest.raises(ConnectionError):
         ingest.connection_sync(connection=doubles["connection"])
-    assert doubles["statuses"][-1] == "error"
+    failed = Connection.objects.get(pk=doubles["connection"].pk)
+    assert failed.status == "error" and "source went away" in failed.last_error
     stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
     assert _cursor(doubles["connection"]) == {"offset": 60}
     doubles["driver"] = MemoryDriver({"Opportunity": records}, page_size=20)
