@@ -38,7 +38,14 @@ def stream_consume(*, tenant, connection_ids=None, until_idle: bool = True, stop
                                   idle_seconds=idle_seconds)
         finally:
             con.close()
-    _checkpoints_promote(tenant, result.connection_ids)
+    # Every stream of the tenant: pages may have been applied by an earlier run that could not promote.
+    try:
+        from aam.streams import binary_redis, streams_registry_key
+
+        known = {int(c) for c in binary_redis().smembers(streams_registry_key(tenant))}
+    except Exception:  # noqa: BLE001 - promotion is best effort; the next sync promotes too
+        known = set()
+    _checkpoints_promote(tenant, set(result.connection_ids) | known)
     return result
 
 

@@ -113,7 +113,7 @@ def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_no
     resumed_from = (cursors.get("Opportunity") or {}).get("offset", 0)
     assert resumed_from <= 800  # never past what the consumer had applied before the restart
     sync_with_consumer(MemoryDriver({"Opportunity": records}, page_size=100))
-    stream_consume(tenant=tenant, until_idle=True, idle_seconds=0)
+    stream_consume(tenant=tenant, until_idle=True, idle_seconds=0)  # applies the rest, promotes the cursor
     assert duck_rows(tenant, "SELECT count(*), count(DISTINCT _source_id) FROM src_opportunity") == [(2000, 2000)]
     assert cursors["Opportunity"] == {"offset": 2000}
 
