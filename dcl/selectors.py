@@ -98,6 +98,9 @@ def _value(kind: Kind, field: str, raw: Any) -> Any:
 def _where(entity: str, columns: dict[str, Kind], filters: dict | None, search: str | None) -> tuple[str, list]:
     clauses: list[str] = []
     params: list[Any] = []
+    for text in [search, *[str(k) for k in (filters or {})], *[str(v) for v in (filters or {}).values()]]:
+        if isinstance(text, str) and "\x00" in text:
+            raise ViewQueryError("Query values cannot contain NUL bytes.", {"query": "NUL byte"})
     for key, raw in (filters or {}).items():
         field, _, op = str(key).partition("__")
         op = op or "exact"
@@ -144,6 +147,8 @@ def _where(entity: str, columns: dict[str, Kind], filters: dict | None, search: 
 
 def _order(columns: dict[str, Kind], ordering: str | list[str] | None) -> str:
     parts: list[str] = []
+    if isinstance(ordering, str) and "\x00" in ordering:
+        raise ViewQueryError("Query values cannot contain NUL bytes.", {"ordering": "NUL byte"})
     items = ordering.split(",") if isinstance(ordering, str) else list(ordering or [])
     for item in (i.strip() for i in items):
         if not item:

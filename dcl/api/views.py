@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +16,7 @@ from autonomos.core.pagination import Pagination
 from ..selectors import LazyViewRows, ViewQueryError, lineage_graph, view_catalog, view_columns
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
+_ENTITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -35,6 +37,10 @@ class ViewInfoSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
+class ViewCatalogSerializer(serializers.Serializer):
+    results = ViewInfoSerializer(many=True)
+
+
 class BadQuery(exceptions.APIException):
     status_code = 400
     default_detail = "Bad query."
@@ -44,7 +50,7 @@ class BadQuery(exceptions.APIException):
 class ViewCatalogAPI(TenantAPIView):
     """The tenant's unified views: entity, row count, when last materialized."""
 
-    @extend_schema(responses=ViewInfoSerializer(many=True))
+    @extend_schema(responses=ViewCatalogSerializer)
     def get(self, request):
         rows = [{"entity": v.entity, "row_count": v.row_count, "materialized_at": v.materialized_at,
                  "version": v.version, "url": request.build_absolute_uri(f"/api/dcl/views/{v.entity}/")}
@@ -67,7 +73,7 @@ class ViewRowsAPI(TenantAPIView):
         OpenApiParameter("page_size", int),
     ], responses=OpenApiTypes.OBJECT)
     def get(self, request, entity: str):
-        if view_columns(entity) is None:
+        if not _ENTITY_RE.match(entity) or view_columns(entity) is None:
             raise exceptions.NotFound(f"No materialized view for {entity!r}.")
         filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
         try:
