@@ -66,6 +66,12 @@ def view_catalog() -> list[ViewInfo]:
     return [ViewInfo(v.entity, v.row_count, v.materialized_at, v.version) for v in MaterializedView.objects.all()]
 
 
+def view_version(entity: str) -> str:
+    """Changes whenever the view is re-materialized (caches key on it)."""
+    view = _catalog(entity)
+    return f"{view.version}-{view.materialized_at.timestamp()}" if view else "0"
+
+
 def view_columns(entity: str) -> dict[str, Kind] | None:
     """Filterable columns of a materialized view (None when the entity is not materialized)."""
     view = _catalog(entity)
@@ -157,9 +163,13 @@ def _order(columns: dict[str, Kind], ordering: str | list[str] | None) -> str:
         field = item.lstrip("-+")
         if field not in columns or columns[field] is Kind.JSON:
             raise ViewQueryError(f"Cannot sort by {field!r}.", {"ordering": f"unknown or unsortable field {field!r}"})
-        parts.append(f"{_q(field)} {'DESC NULLS LAST' if desc else 'ASC NULLS LAST'}")
+        # PostgreSQL's default null order (last ascending, first descending) is the one a btree
+        # index serves in both directions: "-amount" walks the amount index backwards.
+        parts.append(f"{_q(field)} {'DESC' if desc else 'ASC'}")
     if not any(p.startswith('"unified_id"') for p in parts):
-        parts.append('"unified_id" ASC')  # a total order: pages never overlap or skip
+        # A total order (pages never overlap or skip), in the direction of the last key so an
+        # incremental sort after the index scan stays cheap.
+        parts.append('"unified_id" ' + ("DESC" if parts and parts[-1].endswith("DESC") else "ASC"))
     return " ORDER BY " + ", ".join(parts)
 
 

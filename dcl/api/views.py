@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from decimal import Decimal
+
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,9 +19,10 @@ from rest_framework.response import Response
 from autonomos.core.api import TenantAPIView
 from autonomos.core.pagination import Pagination
 
-from ..selectors import LazyViewRows, ViewQueryError, lineage_graph, view_catalog, view_columns
+from ..selectors import LazyViewRows, ViewQueryError, lineage_graph, view_catalog, view_columns, view_version
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
+PAGE_CACHE_SECONDS = 300
 _ENTITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -81,9 +88,18 @@ class ViewRowsAPI(TenantAPIView):
                                 search=request.query_params.get("search") or None)
         except ViewQueryError as exc:
             raise BadQuery({"detail": exc.message, **exc.details}) from None
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response([_render(row) for row in page])
+        # A view changes only when it is re-materialized (its version): a page is cached per version.
+        version = view_version(entity)
+        key = "dcl:page:{}:{}:{}".format(entity, version, hashlib.sha1(
+            json.dumps(sorted(request.query_params.lists())).encode()).hexdigest())
+        body = cache.get(key)
+        if body is None:
+            paginator = self.pagination_class()
+            page = paginator.paginate_queryset(rows, request, view=self)
+            data = paginator.get_paginated_response([_render(row) for row in page]).data
+            body = json.dumps(data, cls=DjangoJSONEncoder).encode()
+            cache.set(key, body, PAGE_CACHE_SECONDS)
+        return HttpResponse(body, content_type="application/json")
 
 
 class LineageGraphAPI(TenantAPIView):

@@ -76,3 +76,14 @@ def test_lineage_graph_links_views_to_their_agents(api_a, tenant_a):
     assert {"source": "view:opportunity", "target": "agent:revops", "kind": "feeds"} in graph["edges"]
     assert {"source": "canonical:opportunity.amount", "target": "view:opportunity", "kind": "column_of"} in graph[
         "edges"]
+
+
+def test_a_rematerialized_view_is_served_fresh_not_from_the_page_cache(api_a, tenant_a):
+    _materialize(tenant_a, n=3)
+    assert api_a.get("/api/dcl/views/opportunity/").json()["count"] == 3
+    connection.set_tenant(tenant_a)
+    conn = Connection.objects.get(name="SF")
+    publish(tenant_a, conn.pk, batches_for(tenant_a, conn.pk, opportunity_records(2, start=100)))
+    views_materialize(tenant=tenant_a)
+    connection.set_schema_to_public()
+    assert api_a.get("/api/dcl/views/opportunity/").json()["count"] == 5

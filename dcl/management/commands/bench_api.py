@@ -61,7 +61,10 @@ class Command(BaseCommand):
         paths = [f"/api/dcl/views/opportunity/?page_size=100&stage={quote(stage)}&ordering=-amount&page={page}"
                  for stage in STAGES for page in range(1, 11)]
         port = _free_port()
-        env = dict(os.environ, USER_THROTTLE_RATE="100000000/min", DJANGO_DEBUG="false", LOG_LEVEL="WARNING")
+        # CONN_MAX_AGE 0: under ASGI a persistent connection is per request context, so reuse leaks
+        # connections until PostgreSQL refuses more (seen at 32 concurrent requests).
+        env = dict(os.environ, USER_THROTTLE_RATE="100000000/min", DJANGO_DEBUG="false", LOG_LEVEL="WARNING",
+                   DATABASE_CONN_MAX_AGE="0")
         server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                    "autonomos.asgi:application"], cwd=settings.BASE_DIR, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
