@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import datetime
 
 import duckdb
@@ -37,7 +38,7 @@ PG_TYPES = {
 INDEXED = {
     "account": ("name", "industry", "country", "updated_at"),
     "contact": ("email", "account_unified_id", "last_name", "updated_at"),
-    "opportunity": ("stage", "amount", "close_date", "account_unified_id", "owner_id"),
+    "opportunity": ("stage", "amount", "close_date", "account_unified_id"),
     "cost": ("charge_period_start", "service_name", "billed_cost", "sub_account_id"),
     "cloud_resource": ("provider_name", "service_name", "region_id", "account_unified_id"),
 }
@@ -144,20 +145,27 @@ def publish_view(duck: duckdb.DuckDBPyConnection, *, schema: str, entity: str, s
     changes together with the view).
     """
     table = data_table_name(entity, version)
+    started = time.monotonic()
     with transaction.atomic(), pg_connection.cursor() as cur:
         # A leftover of the same name (an earlier catalog that was wiped) goes, with its view.
         cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)} CASCADE")
         cur.execute(_data_table_ddl(schema, table, spec))
-        copy_view(duck, cur.cursor if hasattr(cur, "cursor") else cur, schema=schema, table=table, entity=entity,
-                  spec=spec, fifo_dir=fifo_dir)
+        raw = cur.cursor if hasattr(cur, "cursor") else cur
+        copy_view(duck, raw, schema=schema, table=table, entity=entity, spec=spec, fifo_dir=fifo_dir)
+        rows = raw.rowcount
+        copied_at = time.monotonic()
+        # Index builds sort in memory rather than on disk (local to this transaction).
+        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         cur.execute(f"ALTER TABLE {_q(schema)}.{_q(table)} ADD PRIMARY KEY (unified_id)")
         present = set(spec.fields) | ({"account_unified_id"} if spec.linked else set())
         for col in INDEXED.get(entity, ()):
             if col in present:
                 cur.execute(f"CREATE INDEX ON {_q(schema)}.{_q(table)} ({_q(col)})")
+        indexed_at = time.monotonic()
         cur.execute(f"ANALYZE {_q(schema)}.{_q(table)}")
-        cur.execute(f"SELECT count(*) FROM {_q(schema)}.{_q(table)}")
-        rows = cur.fetchone()[0]
+        if rows is None or rows < 0:
+            cur.execute(f"SELECT count(*) FROM {_q(schema)}.{_q(table)}")
+            rows = cur.fetchone()[0]
         cur.execute("SET LOCAL lock_timeout = '30s'")
         cur.execute("SAVEPOINT dcl_view_replace")
         try:
@@ -173,4 +181,6 @@ def publish_view(duck: duckdb.DuckDBPyConnection, *, schema: str, entity: str, s
             if old != table and old.rsplit("_", 1)[0] == f"dcl_vdata_{entity}":
                 cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(old)}")
         on_commit_catalog(rows, table)
+    logger.info("view %s: %d rows to PostgreSQL (copy %.2fs, indexes %.2fs, total %.2fs)", entity, rows,
+                copied_at - started, indexed_at - copied_at, time.monotonic() - started)
     return rows
