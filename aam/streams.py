@@ -55,8 +55,9 @@ def group_name(tenant) -> str:
 
 @lru_cache(maxsize=8)
 def _binary_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=False, socket_timeout=30, socket_connect_timeout=5,
-                                health_check_interval=30)
+    return redis.Redis.from_url(
+        url, decode_responses=False, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30
+    )
 
 
 def binary_redis(url: str | None = None) -> redis.Redis:
@@ -140,9 +141,17 @@ class PublishStats:
 class StreamPublisher:
     """Publishes batches for one connection: pipelined XADDs, bounded by back-pressure."""
 
-    def __init__(self, tenant, connection_id: int, *, client: redis.Redis | None = None, maxlen: int | None = None,
-                 timeout: float | None = None, pipeline_size: int = 100,
-                 on_wait: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        tenant,
+        connection_id: int,
+        *,
+        client: redis.Redis | None = None,
+        maxlen: int | None = None,
+        timeout: float | None = None,
+        pipeline_size: int = 100,
+        on_wait: Callable[[int], None] | None = None,
+    ) -> None:
         self.tenant = tenant
         self.connection_id = connection_id
         self.r = client or binary_redis()
@@ -177,7 +186,8 @@ class StreamPublisher:
             if time.monotonic() >= deadline:
                 raise BackpressureTimeout(
                     f"stream {self.key} holds {length} unacknowledged batches (max {self.maxlen}) and the consumer "
-                    f"group {self.group} freed no room for {self.timeout:.0f}s: is a DCL consumer running?")
+                    f"group {self.group} freed no room for {self.timeout:.0f}s: is a DCL consumer running?"
+                )
             if self.on_wait is not None:
                 self.on_wait(length)
             time.sleep(delay)
@@ -188,9 +198,11 @@ class StreamPublisher:
         """A Redis restart (without persistence) loses the stream and its checkpoints together; a
         client that silently reconnects must not carry on as if the earlier batches were there."""
         if self._ready and redis_run_id(self.r) != self.run_id:
-            raise RedisRestarted(f"Redis restarted during the sync of stream {self.key}; batches published "
-                                 "before the restart that were not applied yet are gone: run the sync again "
-                                 "(it resumes from the last applied page)")
+            raise RedisRestarted(
+                f"Redis restarted during the sync of stream {self.key}; batches published "
+                "before the restart that were not applied yet are gone: run the sync again "
+                "(it resumes from the last applied page)"
+            )
 
     def publish(self, messages: Iterable[BatchMessage]) -> list[str]:
         """XADD every message (in order); returns their entry ids. Blocks while the stream is full."""

@@ -49,9 +49,17 @@ async def _run(base: str, host: str, token: str, paths: list[str], seconds: floa
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2) if latencies else 0.0
 
-    return {"requests": len(latencies), "seconds": round(elapsed, 2),
-            "requests_per_second": round(len(latencies) / elapsed, 1), "p50_ms": pct(0.50), "p90_ms": pct(0.90),
-            "p99_ms": pct(0.99), "max_ms": pct(1.0), "statuses": statuses, "errors": errors}
+    return {
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "max_ms": pct(1.0),
+        "statuses": statuses,
+        "errors": errors,
+    }
 
 
 def main() -> None:

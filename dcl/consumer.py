@@ -43,9 +43,17 @@ logger = logging.getLogger(__name__)
 
 # DuckDB errors that mean "this batch's data cannot be written" (dead-letter it), as opposed to
 # "the store cannot write now" (stop; the entries stay pending and are retried).
-_DATA_ERRORS = (duckdb.ConversionException, duckdb.BinderException, duckdb.ConstraintException,
-                duckdb.InvalidInputException, duckdb.TypeMismatchException, pa.ArrowInvalid, pa.ArrowTypeError,
-                ValueError, KeyError)
+_DATA_ERRORS = (
+    duckdb.ConversionException,
+    duckdb.BinderException,
+    duckdb.ConstraintException,
+    duckdb.InvalidInputException,
+    duckdb.TypeMismatchException,
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    ValueError,
+    KeyError,
+)
 
 
 def applied_key(tenant) -> str:
@@ -68,10 +76,16 @@ class ConsumeResult:
     connection_ids: set[int] = field(default_factory=set)
 
     def as_dict(self) -> dict:
-        return {"batches": self.batches, "records": self.records, "duplicates": self.duplicates,
-                "dead_lettered": self.dead_lettered, "reclaimed": self.reclaimed,
-                "transactions": self.transactions, "entities": sorted(self.entities),
-                "connection_ids": sorted(self.connection_ids)}
+        return {
+            "batches": self.batches,
+            "records": self.records,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "reclaimed": self.reclaimed,
+            "transactions": self.transactions,
+            "entities": sorted(self.entities),
+            "connection_ids": sorted(self.connection_ids),
+        }
 
 
 @dataclass
@@ -86,8 +100,16 @@ class _Entry:
 class StreamConsumer:
     """Drains a tenant's streams into its DuckDB file. The caller holds the tenant's WriterLock."""
 
-    def __init__(self, tenant, con: duckdb.DuckDBPyConnection, *, connection_ids=None,
-                 client: redis.Redis | None = None, read_count: int | None = None, block_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        tenant,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        connection_ids=None,
+        client: redis.Redis | None = None,
+        read_count: int | None = None,
+        block_ms: int | None = None,
+    ) -> None:
         self.tenant = tenant
         self.tenant_id = str(tenant.tenant_id)
         self.con = con
@@ -122,8 +144,9 @@ class StreamConsumer:
                 time.sleep(block_ms / 1000)
             return []
         try:
-            reply = self.r.xreadgroup(self.group, self.name, {k: ">" for k in keys}, count=self.read_count,
-                                      block=block_ms)
+            reply = self.r.xreadgroup(
+                self.group, self.name, {k: ">" for k in keys}, count=self.read_count, block=block_ms
+            )
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -144,8 +167,9 @@ class StreamConsumer:
             start = "0-0"
             while True:
                 try:
-                    reply = self.r.xautoclaim(key, self.group, self.name, min_idle_time=0, start_id=start,
-                                              count=self.read_count)
+                    reply = self.r.xautoclaim(
+                        key, self.group, self.name, min_idle_time=0, start_id=start, count=self.read_count
+                    )
                 except redis.ResponseError as exc:
                     if "NOGROUP" in str(exc):
                         break
@@ -200,8 +224,12 @@ class StreamConsumer:
             ids = pa.table({"batch_id": pa.array(rest, pa.string())})
             self.con.register("_probe", ids)
             try:
-                found |= {row[0] for row in self.con.execute(
-                    "SELECT b.batch_id FROM _dcl_batches b JOIN _probe p USING (batch_id)").fetchall()}
+                found |= {
+                    row[0]
+                    for row in self.con.execute(
+                        "SELECT b.batch_id FROM _dcl_batches b JOIN _probe p USING (batch_id)"
+                    ).fetchall()
+                }
             finally:
                 self.con.unregister("_probe")
         return found
@@ -259,33 +287,45 @@ class StreamConsumer:
             # Per-batch values as dictionary columns: no per-row copies, no join in DuckDB.
             bi = pa.array(positions, pa.int32())
             headers = [e.message.header for e in group]
-            table = (table
-                     .append_column("_connection_id", pa.array([h.connection_id for h in headers], pa.int64()).take(bi))
-                     .append_column("_source_object", pa.DictionaryArray.from_arrays(
-                         bi, pa.array([h.source_object for h in headers], pa.string())))
-                     .append_column("_batch_id", pa.DictionaryArray.from_arrays(
-                         bi, pa.array([e.message.batch_id for e in group], pa.string())))
-                     .append_column("_bi", bi))
+            table = (
+                table.append_column("_connection_id", pa.array([h.connection_id for h in headers], pa.int64()).take(bi))
+                .append_column(
+                    "_source_object",
+                    pa.DictionaryArray.from_arrays(bi, pa.array([h.source_object for h in headers], pa.string())),
+                )
+                .append_column(
+                    "_batch_id",
+                    pa.DictionaryArray.from_arrays(bi, pa.array([e.message.batch_id for e in group], pa.string())),
+                )
+                .append_column("_bi", bi)
+            )
             staged.append((entity, group, table, sorted({h.connection_id for h in headers})))
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
             for entity, _group, table, connection_ids in staged:
                 self._write_entity(entity, table, connection_ids, now)
-            ledger = pa.table({
-                "batch_id": [e.message.batch_id for e in fresh],
-                "connection_id": pa.array([e.message.header.connection_id for e in fresh], pa.int64()),
-                "source_object": [e.message.header.source_object for e in fresh],
-                "entity": [e.message.header.entity for e in fresh],
-                "record_count": pa.array([e.message.count for e in fresh], pa.int32()),
-                "mapping_version": pa.array([e.message.header.mapping_version for e in fresh], pa.int32()),
-                "schema_fingerprint": [e.message.header.schema_fingerprint for e in fresh],
-                "confidences": [e.fields.get(b"meta", e.fields.get("meta", b"")).decode()
-                                if isinstance(e.fields.get(b"meta", e.fields.get("meta")), bytes)
-                                else str(e.fields.get("meta", "")) for e in fresh],
-                "stream_entry": [e.entry_id.decode() if isinstance(e.entry_id, bytes) else e.entry_id for e in fresh],
-                "applied_at": pa.array([now] * len(fresh), pa.timestamp("us", tz="UTC")),
-            })
+            ledger = pa.table(
+                {
+                    "batch_id": [e.message.batch_id for e in fresh],
+                    "connection_id": pa.array([e.message.header.connection_id for e in fresh], pa.int64()),
+                    "source_object": [e.message.header.source_object for e in fresh],
+                    "entity": [e.message.header.entity for e in fresh],
+                    "record_count": pa.array([e.message.count for e in fresh], pa.int32()),
+                    "mapping_version": pa.array([e.message.header.mapping_version for e in fresh], pa.int32()),
+                    "schema_fingerprint": [e.message.header.schema_fingerprint for e in fresh],
+                    "confidences": [
+                        e.fields.get(b"meta", e.fields.get("meta", b"")).decode()
+                        if isinstance(e.fields.get(b"meta", e.fields.get("meta")), bytes)
+                        else str(e.fields.get("meta", ""))
+                        for e in fresh
+                    ],
+                    "stream_entry": [
+                        e.entry_id.decode() if isinstance(e.entry_id, bytes) else e.entry_id for e in fresh
+                    ],
+                    "applied_at": pa.array([now] * len(fresh), pa.timestamp("us", tz="UTC")),
+                }
+            )
             con.register("_ledger", ledger)
             con.execute("INSERT INTO _dcl_batches SELECT * FROM _ledger")
             con.unregister("_ledger")
@@ -326,12 +366,21 @@ class StreamConsumer:
             cols = ", ".join(store.quote(c) for c in passthrough)
             deleted = "coalesce(_op = 'delete', false)" if "_op" in table.column_names else "false"
             # Within one transaction the last version of a record wins (stream order, then position).
-            dedupe = ("QUALIFY row_number() OVER (PARTITION BY _connection_id, _source_id "
-                      "ORDER BY _bi DESC, _position DESC) = 1") if duplicated else ""
-            con.execute(f"""
+            dedupe = (
+                (
+                    "QUALIFY row_number() OVER (PARTITION BY _connection_id, _source_id "
+                    "ORDER BY _bi DESC, _position DESC) = 1"
+                )
+                if duplicated
+                else ""
+            )
+            con.execute(
+                f"""
                 INSERT INTO {target} BY NAME
                 SELECT {cols}, {deleted} AS _deleted, ?::TIMESTAMPTZ AS _ingested_at
-                FROM _incoming {dedupe}""", [now])
+                FROM _incoming {dedupe}""",
+                [now],
+            )
         finally:
             con.unregister("_incoming")
 
@@ -344,10 +393,15 @@ class StreamConsumer:
         pipe.execute()
         self.result.dead_lettered += len(dead)
         logger.error("dead-lettered %d batch(es) of tenant %s: %s", len(dead), self.tenant_id, dead[0].error)
-        publish_event(self.tenant, "batch_failed", {
-            "batches": len(dead), "reason": dead[0].error,
-            "entries": [e.entry_id.decode() if isinstance(e.entry_id, bytes) else e.entry_id for e in dead[:20]],
-        })
+        publish_event(
+            self.tenant,
+            "batch_failed",
+            {
+                "batches": len(dead),
+                "reason": dead[0].error,
+                "entries": [e.entry_id.decode() if isinstance(e.entry_id, bytes) else e.entry_id for e in dead[:20]],
+            },
+        )
 
     def _ack(self, entries: list[_Entry]) -> None:
         by_key: dict[str, list] = defaultdict(list)
@@ -382,16 +436,28 @@ class StreamConsumer:
         if not force and now - self._last_event < settings.DCL_EVENT_INTERVAL:
             return
         self._last_event = now
-        publish_event(self.tenant, "batch_consumed", {
-            "records_by_connection": dict(self._pending_event), "batches_total": self.result.batches,
-            "records_total": self.result.records, "duplicates_total": self.result.duplicates,
-        })
+        publish_event(
+            self.tenant,
+            "batch_consumed",
+            {
+                "records_by_connection": dict(self._pending_event),
+                "batches_total": self.result.batches,
+                "records_total": self.result.records,
+                "duplicates_total": self.result.duplicates,
+            },
+        )
         self._pending_event.clear()
 
     # --- loop ------------------------------------------------------------------------------
 
-    def run(self, *, until_idle: bool = True, stop: threading.Event | None = None,
-            max_seconds: float | None = None, idle_seconds: float | None = None) -> ConsumeResult:
+    def run(
+        self,
+        *,
+        until_idle: bool = True,
+        stop: threading.Event | None = None,
+        max_seconds: float | None = None,
+        idle_seconds: float | None = None,
+    ) -> ConsumeResult:
         """Reclaim orphans, then read until idle (no new entry for `idle_seconds`), `stop` is set,
         or `max_seconds` pass. Redis outages are retried for DCL_REDIS_RETRY_SECONDS."""
         deadline = time.monotonic() + max_seconds if max_seconds else None

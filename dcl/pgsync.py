@@ -31,8 +31,13 @@ from .unify import ViewSpec
 logger = logging.getLogger(__name__)
 
 PG_TYPES = {
-    Kind.STRING: "text", Kind.DECIMAL: "numeric", Kind.INTEGER: "bigint", Kind.BOOLEAN: "boolean",
-    Kind.DATE: "date", Kind.DATETIME: "timestamptz", Kind.JSON: "jsonb",
+    Kind.STRING: "text",
+    Kind.DECIMAL: "numeric",
+    Kind.INTEGER: "bigint",
+    Kind.BOOLEAN: "boolean",
+    Kind.DATE: "date",
+    Kind.DATETIME: "timestamptz",
+    Kind.JSON: "jsonb",
 }
 # Columns the API filters and sorts on most, indexed per entity (when the entity has them).
 INDEXED = {
@@ -62,8 +67,14 @@ def _data_table_ddl(schema: str, table: str, spec: ViewSpec) -> str:
     cols += [f"{_q(n)} {PG_TYPES[k]}" for n, k in spec.fields.items()]
     if spec.linked:
         cols.append("account_unified_id text")
-    cols += ["source_count integer NOT NULL", "_src_connection_id bigint", "_src_kind text", "_src_object text",
-             "_src_id text", "_sources_multi jsonb"]
+    cols += [
+        "source_count integer NOT NULL",
+        "_src_connection_id bigint",
+        "_src_kind text",
+        "_src_object text",
+        "_src_id text",
+        "_sources_multi jsonb",
+    ]
     return f"CREATE TABLE {_q(schema)}.{_q(table)} ({', '.join(cols)})"
 
 
@@ -71,11 +82,15 @@ def _view_ddl(schema: str, entity: str, table: str, spec: ViewSpec, materialized
     cols = ["unified_id"] + [_q(n) for n in spec.fields]
     if spec.linked:
         cols.append("account_unified_id")
-    sources = ("COALESCE(_sources_multi, jsonb_build_array(jsonb_build_object('connection_id', _src_connection_id, "
-               "'connection_kind', _src_kind, 'source_object', _src_object, 'source_id', _src_id))) AS sources")
-    return (f"CREATE {'OR REPLACE ' if replace else ''}VIEW {_q(schema)}.{_q(view_name(entity))} AS "
-            f"SELECT {', '.join(cols)}, source_count, {sources}, "
-            f"'{materialized_at.isoformat()}'::timestamptz AS materialized_at FROM {_q(schema)}.{_q(table)}")
+    sources = (
+        "COALESCE(_sources_multi, jsonb_build_array(jsonb_build_object('connection_id', _src_connection_id, "
+        "'connection_kind', _src_kind, 'source_object', _src_object, 'source_id', _src_id))) AS sources"
+    )
+    return (
+        f"CREATE {'OR REPLACE ' if replace else ''}VIEW {_q(schema)}.{_q(view_name(entity))} AS "
+        f"SELECT {', '.join(cols)}, source_count, {sources}, "
+        f"'{materialized_at.isoformat()}'::timestamptz AS materialized_at FROM {_q(schema)}.{_q(table)}"
+    )
 
 
 def _export_query(entity: str, spec: ViewSpec) -> str:
@@ -90,8 +105,9 @@ def _export_query(entity: str, spec: ViewSpec) -> str:
     return f"SELECT {', '.join(cols)} FROM view_{store.ident(entity)}"
 
 
-def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: str, entity: str, spec: ViewSpec,
-              fifo_dir) -> int:
+def copy_view(
+    duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: str, entity: str, spec: ViewSpec, fifo_dir
+) -> int:
     """Stream DuckDB's view into the (new, empty) PostgreSQL table; returns the bytes copied."""
     fifo = os.path.join(str(fifo_dir), f"export-{entity}-{os.getpid()}-{threading.get_ident()}.csv")
     if os.path.exists(fifo):
@@ -117,8 +133,7 @@ def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: st
     thread.start()
     copied = 0
     try:
-        with open(fifo, "rb") as source, cursor.copy(
-                f"COPY {_q(schema)}.{_q(table)} FROM STDIN (FORMAT csv)") as sink:
+        with open(fifo, "rb") as source, cursor.copy(f"COPY {_q(schema)}.{_q(table)} FROM STDIN (FORMAT csv)") as sink:
             while True:
                 chunk = source.read(_CHUNK)
                 if not chunk:
@@ -137,8 +152,17 @@ def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: st
     return copied
 
 
-def publish_view(duck: duckdb.DuckDBPyConnection, *, schema: str, entity: str, spec: ViewSpec, version: int,
-                 materialized_at: datetime, fifo_dir, on_commit_catalog) -> int:
+def publish_view(
+    duck: duckdb.DuckDBPyConnection,
+    *,
+    schema: str,
+    entity: str,
+    spec: ViewSpec,
+    version: int,
+    materialized_at: datetime,
+    fifo_dir,
+    on_commit_catalog,
+) -> int:
     """Replace `dcl_view_<entity>` with DuckDB's current view; returns its row count.
 
     `on_commit_catalog(row_count, data_table)` runs inside the same transaction (the catalog row
@@ -175,12 +199,20 @@ def publish_view(duck: duckdb.DuckDBPyConnection, *, schema: str, entity: str, s
             cur.execute(f"DROP VIEW IF EXISTS {_q(schema)}.{_q(view_name(entity))}")
             cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=False))
         cur.execute("RELEASE SAVEPOINT dcl_view_replace")
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
-                    [schema, f"dcl\\_vdata\\_{entity}\\_%"])
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+            [schema, f"dcl\\_vdata\\_{entity}\\_%"],
+        )
         for (old,) in cur.fetchall():
             if old != table and old.rsplit("_", 1)[0] == f"dcl_vdata_{entity}":
                 cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(old)}")
         on_commit_catalog(rows, table)
-    logger.info("view %s: %d rows to PostgreSQL (copy %.2fs, indexes %.2fs, total %.2fs)", entity, rows,
-                copied_at - started, indexed_at - copied_at, time.monotonic() - started)
+    logger.info(
+        "view %s: %d rows to PostgreSQL (copy %.2fs, indexes %.2fs, total %.2fs)",
+        entity,
+        rows,
+        copied_at - started,
+        indexed_at - copied_at,
+        time.monotonic() - started,
+    )
     return rows

@@ -23,8 +23,19 @@ from autonomos.core.tenancy import current_tenant
 from .pgsync import view_name
 from .unify import LINKED_ENTITIES
 
-OPERATORS = {"exact": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "in": "IN", "isnull": "IS NULL",
-             "contains": "LIKE", "icontains": "ILIKE", "startswith": "LIKE"}
+OPERATORS = {
+    "exact": "=",
+    "ne": "<>",
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+    "in": "IN",
+    "isnull": "IS NULL",
+    "contains": "LIKE",
+    "icontains": "ILIKE",
+    "startswith": "LIKE",
+}
 SEARCH_FIELDS = {
     "account": ("name", "website", "industry", "city", "country"),
     "contact": ("first_name", "last_name", "email", "title", "department"),
@@ -143,8 +154,9 @@ def _where(entity: str, columns: dict[str, Kind], filters: dict | None, search: 
             clauses.append(f"{col} {OPERATORS[op]} %s")
             params.append(_value(kind, key, raw))
     if search:
-        fields = [f for f in SEARCH_FIELDS.get(entity, ()) if columns.get(f) is Kind.STRING] or \
-                 [f for f, k in columns.items() if k is Kind.STRING][:6]
+        fields = [f for f in SEARCH_FIELDS.get(entity, ()) if columns.get(f) is Kind.STRING] or [
+            f for f, k in columns.items() if k is Kind.STRING
+        ][:6]
         text = str(search)[:200].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append("(" + " OR ".join(f"{_q(f)} ILIKE %s" for f in fields) + ")")
         params.extend([f"%{text}%"] * len(fields))
@@ -191,8 +203,15 @@ def _fetch(sql: str, params: list, json_columns: set[str]) -> list[dict]:
     return rows
 
 
-def view_rows(*, entity: str, filters: dict | None = None, ordering: str | list[str] | None = None,
-              search: str | None = None, limit: int | None = None, offset: int = 0) -> list[dict]:
+def view_rows(
+    *,
+    entity: str,
+    filters: dict | None = None,
+    ordering: str | list[str] | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict]:
     """Rows of the unified view of `entity` (empty when it is not materialized)."""
     columns = view_columns(entity)
     if columns is None:
@@ -257,12 +276,23 @@ class LazyViewRows:
             raise TypeError("LazyViewRows supports slices only")
         start = item.start or 0
         stop = item.stop if item.stop is not None else start + 1000
-        return view_rows(entity=self.entity, filters=self.filters, ordering=self.ordering, search=self.search,
-                         limit=max(0, stop - start), offset=start)
+        return view_rows(
+            entity=self.entity,
+            filters=self.filters,
+            ordering=self.ordering,
+            search=self.search,
+            limit=max(0, stop - start),
+            offset=start,
+        )
 
 
-AGENT_ROUTES = {"account": "revops", "contact": "revops", "opportunity": "revops", "cost": "finops",
-                "cloud_resource": "finops"}
+AGENT_ROUTES = {
+    "account": "revops",
+    "contact": "revops",
+    "opportunity": "revops",
+    "cost": "finops",
+    "cloud_resource": "finops",
+}
 
 
 def lineage_graph() -> dict:
@@ -289,15 +319,27 @@ def lineage_graph() -> dict:
         ontology = {}
     connections = {c.pk: c for c in Connection.objects.all()}
     for view in MaterializedView.objects.all():
-        view_id = node(f"view:{view.entity}", kind="view", label=f"dcl_view_{view.entity}", entity=view.entity,
-                       rows=view.row_count, materialized_at=view.materialized_at.isoformat())
+        view_id = node(
+            f"view:{view.entity}",
+            kind="view",
+            label=f"dcl_view_{view.entity}",
+            entity=view.entity,
+            rows=view.row_count,
+            materialized_at=view.materialized_at.isoformat(),
+        )
         agent = AGENT_ROUTES.get(view.entity)
         if agent:
-            edges.append({"source": view_id, "target": node(f"agent:{agent}", kind="agent", label=agent),
-                          "kind": "feeds"})
+            edges.append(
+                {"source": view_id, "target": node(f"agent:{agent}", kind="agent", label=agent), "kind": "feeds"}
+            )
         for column in view.columns:
-            canon_id = node(f"canonical:{view.entity}.{column['name']}", kind="canonical_field",
-                            label=f"{view.entity}.{column['name']}", entity=view.entity, type=column["kind"])
+            canon_id = node(
+                f"canonical:{view.entity}.{column['name']}",
+                kind="canonical_field",
+                label=f"{view.entity}.{column['name']}",
+                entity=view.entity,
+                type=column["kind"],
+            )
             edges.append({"source": canon_id, "target": view_id, "kind": "column_of"})
         for src in view.sources:
             conn = connections.get(src["connection_id"])
@@ -308,10 +350,20 @@ def lineage_graph() -> dict:
             for source_field, canonical in fields.items():
                 if not canonical or canonical not in ontology.get(view.entity, {canonical: None}):
                     continue
-                src_id = node(f"source:{conn.pk}:{src['source_object']}:{source_field}", kind="source_field",
-                              label=source_field, connection_id=conn.pk, connection_kind=conn.kind,
-                              connection=conn.name, source_object=src["source_object"])
+                src_id = node(
+                    f"source:{conn.pk}:{src['source_object']}:{source_field}",
+                    kind="source_field",
+                    label=source_field,
+                    connection_id=conn.pk,
+                    connection_kind=conn.kind,
+                    connection=conn.name,
+                    source_object=src["source_object"],
+                )
                 edges.append({"source": src_id, "target": f"canonical:{view.entity}.{canonical}", "kind": "maps_to"})
-                node(f"canonical:{view.entity}.{canonical}", kind="canonical_field", label=f"{view.entity}.{canonical}",
-                     entity=view.entity)
+                node(
+                    f"canonical:{view.entity}.{canonical}",
+                    kind="canonical_field",
+                    label=f"{view.entity}.{canonical}",
+                    entity=view.entity,
+                )
     return {"nodes": list(nodes.values()), "edges": edges}

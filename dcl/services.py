@@ -22,8 +22,15 @@ from .unify import Unifier, view_spec
 logger = logging.getLogger(__name__)
 
 
-def stream_consume(*, tenant, connection_ids=None, until_idle: bool = True, stop: threading.Event | None = None,
-                   max_seconds: float | None = None, idle_seconds: float | None = None) -> ConsumeResult:
+def stream_consume(
+    *,
+    tenant,
+    connection_ids=None,
+    until_idle: bool = True,
+    stop: threading.Event | None = None,
+    max_seconds: float | None = None,
+    idle_seconds: float | None = None,
+) -> ConsumeResult:
     """Apply every batch waiting in the tenant's streams to its DuckDB file, each exactly once.
 
     Holds the tenant's writer lock for the duration (waits for it, bounded). With `until_idle`
@@ -34,8 +41,7 @@ def stream_consume(*, tenant, connection_ids=None, until_idle: bool = True, stop
         con = store.connect(tenant)
         try:
             consumer = StreamConsumer(tenant, con, connection_ids=connection_ids)
-            result = consumer.run(until_idle=until_idle, stop=stop, max_seconds=max_seconds,
-                                  idle_seconds=idle_seconds)
+            result = consumer.run(until_idle=until_idle, stop=stop, max_seconds=max_seconds, idle_seconds=idle_seconds)
         finally:
             con.close()
     # Every stream of the tenant: pages may have been applied by an earlier run that could not promote.
@@ -99,20 +105,35 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
                         continue
                     spec = specs[entity]
                     lineage = [
-                        {"connection_id": cid, "connection_kind": kinds.get(cid, ""), "source_object": obj,
-                         "records": n}
+                        {
+                            "connection_id": cid,
+                            "connection_kind": kinds.get(cid, ""),
+                            "source_object": obj,
+                            "records": n,
+                        }
                         for cid, obj, n in con.execute(
                             f"SELECT _connection_id, _source_object, count(*) FROM {store.source_table(entity)} "
-                            "WHERE NOT _deleted GROUP BY ALL ORDER BY ALL").fetchall()
+                            "WHERE NOT _deleted GROUP BY ALL ORDER BY ALL"
+                        ).fetchall()
                     ]
                     previous = MaterializedView.objects.filter(entity=entity).first()
                     version = (previous.version if previous else 0) + 1
                     now = datetime.now(UTC)
 
-                    def record(rows: int, table: str, *, entity=entity, version=version, now=now,
-                               lineage=lineage, spec=spec, started=started) -> None:
+                    def record(
+                        rows: int,
+                        table: str,
+                        *,
+                        entity=entity,
+                        version=version,
+                        now=now,
+                        lineage=lineage,
+                        spec=spec,
+                        started=started,
+                    ) -> None:
                         view, _ = MaterializedView.objects.select_for_update().get_or_create(
-                            entity=entity, defaults={"data_table": table, "materialized_at": now})
+                            entity=entity, defaults={"data_table": table, "materialized_at": now}
+                        )
                         view.data_table = table
                         view.version = version
                         view.row_count = rows
@@ -123,19 +144,31 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
                         view.full_clean()
                         view.save()
 
-                    rows = publish_view(con, schema=tenant.schema_name, entity=entity, spec=spec, version=version,
-                                        materialized_at=now, fifo_dir=store.tenant_dir(tenant), on_commit_catalog=record)
+                    rows = publish_view(
+                        con,
+                        schema=tenant.schema_name,
+                        entity=entity,
+                        spec=spec,
+                        version=version,
+                        materialized_at=now,
+                        fifo_dir=store.tenant_dir(tenant),
+                        on_commit_catalog=record,
+                    )
                     results[entity] = rows
                     duration = int((time.monotonic() - started) * 1000)
-                    transaction.on_commit(lambda e=entity, r=rows, v=version, d=duration: publish_event(
-                        tenant, "view_materialized", {"entity": e, "rows": r, "version": v, "duration_ms": d}))
+                    transaction.on_commit(
+                        lambda e=entity, r=rows, v=version, d=duration: publish_event(
+                            tenant, "view_materialized", {"entity": e, "rows": r, "version": v, "duration_ms": d}
+                        )
+                    )
             finally:
                 con.close()
     return results
 
 
-def connection_sync_pipeline(*, tenant, connection, full: bool = False, progress=None,
-                             materialize: bool = True) -> dict:
+def connection_sync_pipeline(
+    *, tenant, connection, full: bool = False, progress=None, materialize: bool = True
+) -> dict:
     """Sync one connection with a DCL consumer running beside it, then rebuild the views.
 
     The consumer runs in a thread of this process (DuckDB and Arrow release the GIL), so a sync

@@ -82,8 +82,10 @@ class WriterLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise WriterBusy(f"the DCL store of tenant {self.path.parent.name} is busy (another writer "
-                                     f"held it for more than {self.timeout:.0f}s)") from None
+                    raise WriterBusy(
+                        f"the DCL store of tenant {self.path.parent.name} is busy (another writer "
+                        f"held it for more than {self.timeout:.0f}s)"
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
         os.ftruncate(fd, 0)
@@ -110,14 +112,17 @@ def connect(tenant) -> duckdb.DuckDBPyConnection:
     """Open the tenant's file for writing (hold the WriterLock first)."""
     path = duckdb_path(tenant)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), config={
-        "threads": settings.DCL_DUCKDB_THREADS,
-        "memory_limit": settings.DCL_DUCKDB_MEMORY_LIMIT,
-        # Checkpoint in big steps: every checkpoint rewrites compressed segments, so many small ones
-        # cost far more than the rows; memory stays bounded by this threshold.
-        "checkpoint_threshold": settings.DCL_DUCKDB_CHECKPOINT_THRESHOLD,
-        "preserve_insertion_order": False,
-    })
+    con = duckdb.connect(
+        str(path),
+        config={
+            "threads": settings.DCL_DUCKDB_THREADS,
+            "memory_limit": settings.DCL_DUCKDB_MEMORY_LIMIT,
+            # Checkpoint in big steps: every checkpoint rewrites compressed segments, so many small ones
+            # cost far more than the rows; memory stays bounded by this threshold.
+            "checkpoint_threshold": settings.DCL_DUCKDB_CHECKPOINT_THRESHOLD,
+            "preserve_insertion_order": False,
+        },
+    )
     con.execute("SET TimeZone = 'UTC'")
     con.execute("""
         CREATE TABLE IF NOT EXISTS _dcl_batches (
@@ -140,12 +145,15 @@ def source_table(entity: str) -> str:
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    return {
+        row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+    }
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    rows = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?",
-                       [table]).fetchall()
+    rows = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?", [table]
+    ).fetchall()
     return {name: dtype for name, dtype in rows}
 
 

@@ -30,15 +30,37 @@ from . import store
 
 LINKED_ENTITIES = ("contact", "opportunity", "cost", "cloud_resource")
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "cost": "cst", "cloud_resource": "res"}
-FREE_MAIL = ("gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com",
-             "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "web.de", "mail.com", "yandex.com")
+FREE_MAIL = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "mail.com",
+    "yandex.com",
+)
 _EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-_COMPANY_SUFFIXES = (r"\b(inc|incorporated|llc|l l c|ltd|limited|corp|corporation|co|company|gmbh|ag|sa|s a|plc|bv|"
-                     r"pty|srl|oy|ab|as|nv|the)\b")
+_COMPANY_SUFFIXES = (
+    r"\b(inc|incorporated|llc|l l c|ltd|limited|corp|corporation|co|company|gmbh|ag|sa|s a|plc|bv|"
+    r"pty|srl|oy|ab|as|nv|the)\b"
+)
 
 DUCK_TYPES = {
-    Kind.STRING: "VARCHAR", Kind.DECIMAL: f"DECIMAL({DECIMAL_PRECISION}, {DECIMAL_SCALE})", Kind.INTEGER: "BIGINT",
-    Kind.BOOLEAN: "BOOLEAN", Kind.DATE: "DATE", Kind.DATETIME: "TIMESTAMPTZ", Kind.JSON: "VARCHAR",
+    Kind.STRING: "VARCHAR",
+    Kind.DECIMAL: f"DECIMAL({DECIMAL_PRECISION}, {DECIMAL_SCALE})",
+    Kind.INTEGER: "BIGINT",
+    Kind.BOOLEAN: "BOOLEAN",
+    Kind.DATE: "DATE",
+    Kind.DATETIME: "TIMESTAMPTZ",
+    Kind.JSON: "VARCHAR",
 }
 LINEAGE_COLUMNS = ("_src_connection_id", "_src_kind", "_src_object", "_src_id", "_sources_multi")
 
@@ -62,8 +84,10 @@ def view_spec(entity: str, fields: dict[str, Kind]) -> ViewSpec:
 
 
 def _domain_sql(expr: str) -> str:
-    return (f"nullif(regexp_replace(regexp_replace(regexp_replace(lower(trim({expr})), '^[a-z][a-z0-9+.-]*://', ''), "
-            f"'^www[0-9]*\\.', ''), '[/:?#].*$', ''), '')")
+    return (
+        f"nullif(regexp_replace(regexp_replace(regexp_replace(lower(trim({expr})), '^[a-z][a-z0-9+.-]*://', ''), "
+        f"'^www[0-9]*\\.', ''), '[/:?#].*$', ''), '')"
+    )
 
 
 def _name_sql(expr: str) -> str:
@@ -91,8 +115,12 @@ class Unifier:
         self.con = con
         self.specs = specs
         self.tables = store.existing_tables(con)
-        kinds = pa.table({"connection_id": pa.array(list(connection_kinds), pa.int64()),
-                          "kind": pa.array(list(connection_kinds.values()), pa.string())})
+        kinds = pa.table(
+            {
+                "connection_id": pa.array(list(connection_kinds), pa.int64()),
+                "kind": pa.array(list(connection_kinds.values()), pa.string()),
+            }
+        )
         con.register("_kinds_in", kinds)
         con.execute("CREATE OR REPLACE TABLE _conn_kinds AS SELECT * FROM _kinds_in")
         con.unregister("_kinds_in")
@@ -111,8 +139,15 @@ class Unifier:
         elif entity == "contact":
             self._merged(spec, available, key=self._contact_key(available))
         elif entity == "cloud_resource":
-            key = ("CASE WHEN s.id IS NOT NULL THEN 'c:' || lower(coalesce(" + _col(available, "provider_name", Kind.STRING)
-                   + ", '')) || ':' || lower(s.id) END") if "id" in available else "NULL"
+            key = (
+                (
+                    "CASE WHEN s.id IS NOT NULL THEN 'c:' || lower(coalesce("
+                    + _col(available, "provider_name", Kind.STRING)
+                    + ", '')) || ':' || lower(s.id) END"
+                )
+                if "id" in available
+                else "NULL"
+            )
             self._merged(spec, available, key=key)
         else:
             self._per_record(spec, available)
@@ -170,15 +205,19 @@ class Unifier:
         joins, exprs = [], []
         id_cols = ["account_id"] if entity in ("contact", "opportunity") else ["sub_account_id", "billing_account_id"]
         for i, col in enumerate(c for c in id_cols if c in available):
-            joins.append(f"LEFT JOIN _acc_link l{i} ON l{i}._connection_id = s._connection_id "
-                         f"AND l{i}._source_id = s.{store.quote(col)}")
+            joins.append(
+                f"LEFT JOIN _acc_link l{i} ON l{i}._connection_id = s._connection_id "
+                f"AND l{i}._source_id = s.{store.quote(col)}"
+            )
             joins.append(f"LEFT JOIN _acc_byid b{i} ON b{i}._source_id = s.{store.quote(col)}")
             exprs += [f"l{i}.unified_id", f"b{i}.unified_id"]
         if entity == "contact" and "email" in available:
             free = ", ".join(f"'{d}'" for d in FREE_MAIL)
-            joins.append("LEFT JOIN _acc_bydomain bd ON bd._domain = "
-                         f"CASE WHEN lower(split_part(s.email, '@', 2)) NOT IN ({free}) "
-                         "THEN lower(split_part(s.email, '@', 2)) END")
+            joins.append(
+                "LEFT JOIN _acc_bydomain bd ON bd._domain = "
+                f"CASE WHEN lower(split_part(s.email, '@', 2)) NOT IN ({free}) "
+                "THEN lower(split_part(s.email, '@', 2)) END"
+            )
             exprs.append("bd.unified_id")
         if not exprs:
             return "", "NULL::VARCHAR"
@@ -200,7 +239,7 @@ class Unifier:
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _rows AS
             SELECT s.*, coalesce({key}, {row_key}) AS _key, {recency} AS _rec, ck.kind AS _kind
-                   {', ' + link_expr + ' AS _acc' if link_expr else ''}
+                   {", " + link_expr + " AS _acc" if link_expr else ""}
             FROM {store.source_table(entity)} s {key_join}
             LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id
             {link_joins}
@@ -208,15 +247,18 @@ class Unifier:
         fields = []
         for name, kind in spec.fields.items():
             col = _col(available, name, kind)
-            fields.append(f"arg_max({col}, s._rec) FILTER (WHERE {col} IS NOT NULL) AS {store.quote(name)}"
-                          if name in available else f"{col} AS {store.quote(name)}")
+            fields.append(
+                f"arg_max({col}, s._rec) FILTER (WHERE {col} IS NOT NULL) AS {store.quote(name)}"
+                if name in available
+                else f"{col} AS {store.quote(name)}"
+            )
         acc = ["arg_max(s._acc, s._rec) FILTER (WHERE s._acc IS NOT NULL) AS account_unified_id"] if spec.linked else []
         order = "s._connection_id, s._source_id"
         self._drop(f"view_{store.ident(entity)}")
         self.con.execute(f"""
             CREATE TABLE view_{entity} AS
             SELECT '{prefix}_' || substr(md5(s._key), 1, 20) AS unified_id,
-                   {', '.join(fields + acc)},
+                   {", ".join(fields + acc)},
                    count(*)::INTEGER AS source_count,
                    arg_min(s._connection_id, ({order})) AS _src_connection_id,
                    arg_min(s._kind, ({order})) AS _src_kind,
@@ -246,7 +288,7 @@ class Unifier:
         self.con.execute(f"""
             CREATE VIEW view_{entity} AS
             SELECT '{prefix}_' || substr(md5(s._connection_id || ':' || s._source_id), 1, 20) AS unified_id,
-                   {', '.join(cols)},
+                   {", ".join(cols)},
                    1 AS source_count,
                    s._connection_id AS _src_connection_id, ck.kind AS _src_kind, s._source_object AS _src_object,
                    s._source_id AS _src_id, NULL::VARCHAR AS _sources_multi

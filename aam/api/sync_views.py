@@ -37,18 +37,24 @@ def connection_sync_start(*, connection, full: bool = False) -> str:
     task_id = uuid()
     schema = db_connection.schema_name
     tenant = db_connection.tenant
-    transaction.on_commit(lambda: current_app.send_task(
-        SYNC_TASK, args=[connection.pk], kwargs={"full": full}, task_id=task_id, headers={"_schema_name": schema}))
-    transaction.on_commit(lambda: publish_event(tenant, "sync_queued", {"connection_id": connection.pk,
-                                                                        "task_id": task_id, "full": full}))
+    transaction.on_commit(
+        lambda: current_app.send_task(
+            SYNC_TASK, args=[connection.pk], kwargs={"full": full}, task_id=task_id, headers={"_schema_name": schema}
+        )
+    )
+    transaction.on_commit(
+        lambda: publish_event(tenant, "sync_queued", {"connection_id": connection.pk, "task_id": task_id, "full": full})
+    )
     return task_id
 
 
 class ConnectionSyncAPI(TenantAPIView):
     """Start syncing a connection: records flow to the unified views; follow progress by events."""
 
-    @extend_schema(request=SyncRequestSerializer, responses={202: SyncAcceptedSerializer,
-                                                             409: OpenApiResponse(description="already syncing")})
+    @extend_schema(
+        request=SyncRequestSerializer,
+        responses={202: SyncAcceptedSerializer, 409: OpenApiResponse(description="already syncing")},
+    )
     def post(self, request, pk: int):
         from connectors.models import Connection
 
@@ -57,6 +63,10 @@ class ConnectionSyncAPI(TenantAPIView):
         data.is_valid(raise_exception=True)
         with transaction.atomic():
             task_id = connection_sync_start(connection=connection, full=data.validated_data["full"])
-        body = {"connection_id": connection.pk, "task_id": task_id, "status": "queued",
-                "poll": {"connection": f"/api/connections/{connection.pk}/", "events": "/api/events/stream/"}}
+        body = {
+            "connection_id": connection.pk,
+            "task_id": task_id,
+            "status": "queued",
+            "poll": {"connection": f"/api/connections/{connection.pk}/", "events": "/api/events/stream/"},
+        }
         return Response(SyncAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -89,9 +89,13 @@ class BatchMessage:
             raise ValueError("batch entry has no binary payload")
         meta = json.loads(text("meta") or "{}")
         header = BatchHeader(
-            tenant_id=text("tenant_id"), connection_id=int(text("connection_id")), source_object=text("source_object"),
-            entity=text("entity"), schema_fingerprint=text("schema_fingerprint"),
-            mapping_version=int(text("mapping_version")), generation=int(text("generation")),
+            tenant_id=text("tenant_id"),
+            connection_id=int(text("connection_id")),
+            source_object=text("source_object"),
+            entity=text("entity"),
+            schema_fingerprint=text("schema_fingerprint"),
+            mapping_version=int(text("mapping_version")),
+            generation=int(text("generation")),
             confidences={str(k): float(v) for k, v in (meta.get("confidences") or {}).items()},
         )
         return cls(batch_id=text("batch_id"), header=header, count=int(text("count")), payload=bytes(payload))
@@ -129,8 +133,9 @@ def split_batches(table: pa.Table, header: BatchHeader, chunk_size: int) -> Iter
         for offset in range(0, record_batch.num_rows, chunk_size):
             part = record_batch.slice(offset, chunk_size)
             payload = encode_payload(part)
-            yield BatchMessage(batch_id=batch_id_for(header, payload), header=header, count=part.num_rows,
-                               payload=payload)
+            yield BatchMessage(
+                batch_id=batch_id_for(header, payload), header=header, count=part.num_rows, payload=payload
+            )
 
 
 def events_from_batch(message: BatchMessage) -> list[CanonicalEvent]:
@@ -143,14 +148,25 @@ def events_from_batch(message: BatchMessage) -> list[CanonicalEvent]:
         flags = row.pop("_dq", None)
         extras = row.pop("_extras", None)
         position = row.pop("_position", None)
-        events.append(CanonicalEvent(
-            event_id=event_id_for(message.batch_id, source_id), tenant_id=h.tenant_id,
-            connection_id=h.connection_id, source_object=h.source_object, source_id=source_id, entity=h.entity,
-            operation=op, data=row, raw=json.loads(extras) if extras else {},
-            metadata=EventMetadata(
-                schema_fingerprint=h.schema_fingerprint, mapping_version=h.mapping_version,
-                confidences=h.confidences, quality_flags=flags.split(",") if flags else [],
-                batch_id=message.batch_id, position=position,
-            ),
-        ))
+        events.append(
+            CanonicalEvent(
+                event_id=event_id_for(message.batch_id, source_id),
+                tenant_id=h.tenant_id,
+                connection_id=h.connection_id,
+                source_object=h.source_object,
+                source_id=source_id,
+                entity=h.entity,
+                operation=op,
+                data=row,
+                raw=json.loads(extras) if extras else {},
+                metadata=EventMetadata(
+                    schema_fingerprint=h.schema_fingerprint,
+                    mapping_version=h.mapping_version,
+                    confidences=h.confidences,
+                    quality_flags=flags.split(",") if flags else [],
+                    batch_id=message.batch_id,
+                    position=position,
+                ),
+            )
+        )
     return events

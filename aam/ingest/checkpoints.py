@@ -32,19 +32,21 @@ def _id_tuple(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def checkpoint_add(r: redis.Redis, *, tenant, connection_id: int, object_name: str, entry_id: str | None,
-                   cursor: Any) -> None:
+def checkpoint_add(
+    r: redis.Redis, *, tenant, connection_id: int, object_name: str, entry_id: str | None, cursor: Any
+) -> None:
     """Remember that the page ending at stream entry `entry_id` is followed by `cursor`."""
-    r.rpush(checkpoints_key(tenant, connection_id),
-            json.dumps({"object": object_name, "entry": entry_id or "0-0", "cursor": cursor}, default=str))
+    r.rpush(
+        checkpoints_key(tenant, connection_id),
+        json.dumps({"object": object_name, "entry": entry_id or "0-0", "cursor": cursor}, default=str),
+    )
 
 
 def checkpoints_pending(r: redis.Redis, *, tenant, connection_id: int) -> int:
     return r.llen(checkpoints_key(tenant, connection_id))
 
 
-def checkpoints_promote(*, tenant, connection_id: int, r: redis.Redis | None = None,
-                        cursor_set=None) -> dict[str, Any]:
+def checkpoints_promote(*, tenant, connection_id: int, r: redis.Redis | None = None, cursor_set=None) -> dict[str, Any]:
     """Store the cursors of pages whose batches are all acknowledged; returns {object: cursor} stored."""
     from aam.streams import binary_redis, stream_key, unacked_floor
 

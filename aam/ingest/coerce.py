@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -36,9 +36,17 @@ _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _NUMBER_NOISE = r"[\s$€£¥₹,%_']|USD|EUR|GBP"
 _DATE_FORMATS = ("%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m-%d-%Y", "%Y%m%d", "%b %d, %Y", "%d %b %Y")
 _DATETIME_FORMATS = (
-    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
-    "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p",
-    "%d.%m.%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%d.%m.%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
 )
 _QUANT = Decimal(1).scaleb(-DECIMAL_SCALE)
 _MAX_DECIMAL = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
@@ -57,6 +65,7 @@ class ColumnResult:
 
 
 # --- one value ---------------------------------------------------------------------------------
+
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
@@ -200,8 +209,13 @@ def _to_string(value: Any) -> str:
 
 
 _SCALAR = {
-    Kind.STRING: _to_string, Kind.DECIMAL: _to_decimal, Kind.INTEGER: _to_int, Kind.BOOLEAN: _to_bool,
-    Kind.DATE: _to_date, Kind.DATETIME: _to_datetime, Kind.JSON: _to_json,
+    Kind.STRING: _to_string,
+    Kind.DECIMAL: _to_decimal,
+    Kind.INTEGER: _to_int,
+    Kind.BOOLEAN: _to_bool,
+    Kind.DATE: _to_date,
+    Kind.DATETIME: _to_datetime,
+    Kind.JSON: _to_json,
 }
 
 
@@ -213,6 +227,7 @@ def coerce_value(kind: Kind, value: Any) -> Any:
 
 
 # --- a column ----------------------------------------------------------------------------------
+
 
 def _try_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
     try:
@@ -326,8 +341,9 @@ def _typed_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
             return ColumnResult(pc.cast(pc.cast(arr, pa.timestamp("us")), target))
         if pa.types.is_integer(t) or pa.types.is_floating(t):
             as_int = pc.cast(arr, pa.int64(), safe=False)
-            millis = pc.if_else(pc.greater_equal(pc.abs(as_int), _EPOCH_MS_THRESHOLD), as_int,
-                                pc.multiply(as_int, 1000))
+            millis = pc.if_else(
+                pc.greater_equal(pc.abs(as_int), _EPOCH_MS_THRESHOLD), as_int, pc.multiply(as_int, 1000)
+            )
             return ColumnResult(pc.cast(pc.cast(millis, pa.timestamp("ms")), target))
     if kind is Kind.DATE and pa.types.is_timestamp(t):
         return ColumnResult(pc.cast(pc.cast(arr, pa.timestamp("us", tz="UTC") if t.tz else t), pa.date32()))

@@ -78,9 +78,17 @@ def schema_fingerprint(fields: list[tuple[str, str]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def build_plan(*, entity: str, source_object: str, mapping_fields: dict[str, str | None],
-               entity_fields: dict[str, str], id_fields: tuple[str, ...], fingerprint: str,
-               mapping_version: int, confidences: dict[str, float] | None = None) -> NormalizePlan:
+def build_plan(
+    *,
+    entity: str,
+    source_object: str,
+    mapping_fields: dict[str, str | None],
+    entity_fields: dict[str, str],
+    id_fields: tuple[str, ...],
+    fingerprint: str,
+    mapping_version: int,
+    confidences: dict[str, float] | None = None,
+) -> NormalizePlan:
     """`mapping_fields`: source field → canonical field; `entity_fields`: canonical field → type name.
 
     A mapping onto a field the entity does not have is ignored (never invent columns), and two
@@ -99,11 +107,19 @@ def build_plan(*, entity: str, source_object: str, mapping_fields: dict[str, str
             conf[canonical] = float(confidences[source])
         elif canonical in taken and confidences and canonical in confidences:
             conf[canonical] = float(confidences[canonical])
-    return NormalizePlan(entity=entity, source_object=source_object, fields=tuple(plans), id_fields=tuple(id_fields),
-                         schema_fingerprint=fingerprint, mapping_version=int(mapping_version), confidences=conf)
+    return NormalizePlan(
+        entity=entity,
+        source_object=source_object,
+        fields=tuple(plans),
+        id_fields=tuple(id_fields),
+        schema_fingerprint=fingerprint,
+        mapping_version=int(mapping_version),
+        confidences=conf,
+    )
 
 
 # --- pages → Arrow -----------------------------------------------------------------------------
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict | list):
@@ -161,6 +177,7 @@ def page_table(page: Any) -> pa.Table:
 
 # --- normalization -----------------------------------------------------------------------------
 
+
 def _source_ids(table: pa.Table, plan: NormalizePlan) -> pa.Array:
     present = [f for f in plan.id_fields if f in table.column_names]
     if present and len(present) == len(plan.id_fields):
@@ -172,8 +189,13 @@ def _source_ids(table: pa.Table, plan: NormalizePlan) -> pa.Array:
         return pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids)
     # No primary key: the record's content is its identity (identical lines are one record).
     rows = table.to_pylist()
-    return pa.array([hashlib.blake2b(json.dumps(r, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
-                     for r in rows], type=pa.string())
+    return pa.array(
+        [
+            hashlib.blake2b(json.dumps(r, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
+            for r in rows
+        ],
+        type=pa.string(),
+    )
 
 
 def _quality_flags(columns: dict[str, pa.Array], entity: str, n: int) -> pa.Array:
@@ -191,8 +213,10 @@ def _quality_flags(columns: dict[str, pa.Array], entity: str, n: int) -> pa.Arra
             flags.append((pc.fill_null(pc.less(col, pa.scalar(0, col.type)), False), f"negative:{money}"))
     probability = columns.get("probability")
     if probability is not None:
-        out = pc.or_(pc.less(probability, pa.scalar(0, probability.type)),
-                     pc.greater(probability, pa.scalar(100, probability.type)))
+        out = pc.or_(
+            pc.less(probability, pa.scalar(0, probability.type)),
+            pc.greater(probability, pa.scalar(100, probability.type)),
+        )
         flags.append((pc.fill_null(out, False), "out_of_range:probability"))
     acc = None
     for mask, flag in flags:
@@ -249,8 +273,14 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
         raws = table.take(pa.array(bad_rows)).to_pylist()
         id_list = ids.take(pa.array(bad_rows)).to_pylist()
         for row, raw, sid in zip(bad_rows, raws, id_list, strict=True):
-            rejected.append(Rejected(position=first_position + row, source_id=sid or "", reason="; ".join(errors[row]),
-                                     raw={k: _jsonable_raw(v) for k, v in raw.items()}))
+            rejected.append(
+                Rejected(
+                    position=first_position + row,
+                    source_id=sid or "",
+                    reason="; ".join(errors[row]),
+                    raw={k: _jsonable_raw(v) for k, v in raw.items()},
+                )
+            )
         mask = [True] * n
         for row in bad_rows:
             mask[row] = False

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
 
@@ -56,10 +55,14 @@ class SyncResult:
     details: list[ObjectResult] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"objects": self.objects, "records_read": self.records_read,
-                "records_published": self.records_published, "quarantined": self.quarantined,
-                "batches": self.batches,
-                "details": [o.__dict__ for o in self.details]}
+        return {
+            "objects": self.objects,
+            "records_read": self.records_read,
+            "records_published": self.records_published,
+            "quarantined": self.quarantined,
+            "batches": self.batches,
+            "details": [o.__dict__ for o in self.details],
+        }
 
 
 @dataclass
@@ -72,6 +75,7 @@ class SyncProgress:
 
 
 # --- the contract names of the layers below, in one place ------------------------------------
+
 
 def _driver_for(connection):
     from connectors.registry import driver_for
@@ -98,15 +102,29 @@ def _status_set(connection, status: str, error: str = "", synced: bool = False) 
     connection.last_synced_at = getattr(updated, "last_synced_at", connection.last_synced_at)
 
 
-def _quarantine(connection, object_name: str, entity: str | None, rejected: list[Rejected], *, mapping_version: int,
-                schema_fingerprint: str) -> int:
+def _quarantine(
+    connection,
+    object_name: str,
+    entity: str | None,
+    rejected: list[Rejected],
+    *,
+    mapping_version: int,
+    schema_fingerprint: str,
+) -> int:
     from .quarantine import quarantine_records
 
-    return quarantine_records(connection=connection, source_object=object_name, entity=entity, rejected=rejected,
-                              mapping_version=mapping_version, schema_fingerprint=schema_fingerprint)
+    return quarantine_records(
+        connection=connection,
+        source_object=object_name,
+        entity=entity,
+        rejected=rejected,
+        mapping_version=mapping_version,
+        schema_fingerprint=schema_fingerprint,
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def _generation(connection) -> int:
     """Changes only when a sync of the connection succeeds: a resumed (replayed) sync keeps it, so
@@ -172,8 +190,10 @@ class _Throttle:
 
 # --- the service -----------------------------------------------------------------------------
 
-def connection_sync(*, connection, full: bool = False,
-                    progress: Callable[[SyncProgress], None] | None = None) -> SyncResult:
+
+def connection_sync(
+    *, connection, full: bool = False, progress: Callable[[SyncProgress], None] | None = None
+) -> SyncResult:
     """Sync one connection into its Redis Stream (the DCL consumer takes it from there).
 
     Reads every object the driver discovers, page by page from the stored cursor (from the start
@@ -196,8 +216,9 @@ def connection_sync(*, connection, full: bool = False,
         except Exception as exc:
             message = f"{exc.__class__.__name__}: {exc}"[:2000]
             _status_set(connection, "error", message)
-            publish_event(tenant, "sync_failed", {"connection_id": connection.pk, "error": message[:500],
-                                                  **_counts(result)})
+            publish_event(
+                tenant, "sync_failed", {"connection_id": connection.pk, "error": message[:500], **_counts(result)}
+            )
             raise
         checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
         _status_set(connection, "ok", synced=True)
@@ -206,18 +227,29 @@ def connection_sync(*, connection, full: bool = False,
 
 
 def _counts(result: SyncResult) -> dict[str, int]:
-    return {"objects": result.objects, "records_read": result.records_read,
-            "records_published": result.records_published, "quarantined": result.quarantined,
-            "batches": result.batches}
+    return {
+        "objects": result.objects,
+        "records_read": result.records_read,
+        "records_published": result.records_published,
+        "quarantined": result.quarantined,
+        "batches": result.batches,
+    }
 
 
 def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock: _Lock) -> None:
     driver = _driver_for(connection)
     objects = list(driver.discover())
-    publish_event(tenant, "sources_connected", {
-        "connection_id": connection.pk, "kind": connection.kind,
-        "objects": [{"name": o.name, "fields": len(o.fields), "row_count": getattr(o, "row_count", None)}
-                    for o in objects]})
+    publish_event(
+        tenant,
+        "sources_connected",
+        {
+            "connection_id": connection.pk,
+            "kind": connection.kind,
+            "objects": [
+                {"name": o.name, "fields": len(o.fields), "row_count": getattr(o, "row_count", None)} for o in objects
+            ],
+        },
+    )
     total = sum(o.row_count for o in objects if getattr(o, "row_count", None)) or None
     publisher = StreamPublisher(tenant, connection.pk, client=r)
     generation = _generation(connection)
@@ -232,22 +264,53 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
         fingerprint = schema_fingerprint([(f.name, f.type) for f in source_object.fields])
         if not entity:
             outcome.skipped = "no canonical entity for this object"
-            publish_event(tenant, "mapping_progress", {"connection_id": connection.pk, "object": source_object.name,
-                                                       "entity": None, "objects_done": index + 1,
-                                                       "objects_total": len(objects), "skipped": outcome.skipped})
+            publish_event(
+                tenant,
+                "mapping_progress",
+                {
+                    "connection_id": connection.pk,
+                    "object": source_object.name,
+                    "entity": None,
+                    "objects_done": index + 1,
+                    "objects_total": len(objects),
+                    "skipped": outcome.skipped,
+                },
+            )
             continue
-        plan = build_plan(entity=entity, source_object=source_object.name, mapping_fields=dict(mapping.fields),
-                          entity_fields=entity_fields(entity), id_fields=_id_fields(source_object, mapping),
-                          fingerprint=fingerprint, mapping_version=int(getattr(mapping, "version", 0) or 0),
-                          confidences=dict(getattr(mapping, "confidences", None) or {}))
-        publish_event(tenant, "mapping_progress", {
-            "connection_id": connection.pk, "object": source_object.name, "entity": entity,
-            "mapping_version": plan.mapping_version, "mapped_fields": len(plan.fields),
-            "source_fields": len(source_object.fields), "objects_done": index + 1, "objects_total": len(objects)})
-        header = BatchHeader(tenant_id=str(tenant.tenant_id), connection_id=connection.pk,
-                             source_object=source_object.name, entity=entity, schema_fingerprint=fingerprint,
-                             mapping_version=plan.mapping_version, generation=generation,
-                             confidences=plan.confidences)
+        plan = build_plan(
+            entity=entity,
+            source_object=source_object.name,
+            mapping_fields=dict(mapping.fields),
+            entity_fields=entity_fields(entity),
+            id_fields=_id_fields(source_object, mapping),
+            fingerprint=fingerprint,
+            mapping_version=int(getattr(mapping, "version", 0) or 0),
+            confidences=dict(getattr(mapping, "confidences", None) or {}),
+        )
+        publish_event(
+            tenant,
+            "mapping_progress",
+            {
+                "connection_id": connection.pk,
+                "object": source_object.name,
+                "entity": entity,
+                "mapping_version": plan.mapping_version,
+                "mapped_fields": len(plan.fields),
+                "source_fields": len(source_object.fields),
+                "objects_done": index + 1,
+                "objects_total": len(objects),
+            },
+        )
+        header = BatchHeader(
+            tenant_id=str(tenant.tenant_id),
+            connection_id=connection.pk,
+            source_object=source_object.name,
+            entity=entity,
+            schema_fingerprint=fingerprint,
+            mapping_version=plan.mapping_version,
+            generation=generation,
+            confidences=plan.confidences,
+        )
         cursor = None if full else (connection.cursor or {}).get(source_object.name)
         position = 1
         for page in driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE):
@@ -257,16 +320,33 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
             rejected = list(normalized.rejected)
             for error in getattr(page, "errors", None) or []:
                 position = error.position if isinstance(error.position, int) else None
-                rejected.append(Rejected(position=position, source_id="" if position is not None else str(error.position),
-                                         reason=str(error.reason),
-                                         raw=error.raw if isinstance(error.raw, dict) else {"_raw": error.raw}))
+                rejected.append(
+                    Rejected(
+                        position=position,
+                        source_id="" if position is not None else str(error.position),
+                        reason=str(error.reason),
+                        raw=error.raw if isinstance(error.raw, dict) else {"_raw": error.raw},
+                    )
+                )
             ids = publisher.publish(split_batches(normalized.table, header, chunk))
             if rejected:
-                _quarantine(connection, source_object.name, entity, rejected, mapping_version=plan.mapping_version,
-                            schema_fingerprint=fingerprint)
+                _quarantine(
+                    connection,
+                    source_object.name,
+                    entity,
+                    rejected,
+                    mapping_version=plan.mapping_version,
+                    schema_fingerprint=fingerprint,
+                )
             if page.cursor is not None:
-                checkpoint_add(r, tenant=tenant, connection_id=connection.pk, object_name=source_object.name,
-                               entry_id=ids[-1] if ids else publisher.stats.last_entry_id, cursor=page.cursor)
+                checkpoint_add(
+                    r,
+                    tenant=tenant,
+                    connection_id=connection.pk,
+                    object_name=source_object.name,
+                    entry_id=ids[-1] if ids else publisher.stats.last_entry_id,
+                    cursor=page.cursor,
+                )
             published = normalized.table.num_rows
             read = normalized.read + len(getattr(page, "errors", None) or [])
             for counter in (outcome, result):
@@ -277,15 +357,36 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
             lock.renew()
             if tick.ready():
                 checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
-                publish_event(tenant, "batch_published", {
-                    "connection_id": connection.pk, "object": source_object.name, "batches_total": result.batches,
-                    "records_total": result.records_published, "last_entry_id": publisher.stats.last_entry_id})
-                publish_event(tenant, "sync_progress", {"connection_id": connection.pk, "object": source_object.name,
-                                                        "total": total, **_counts(result)})
+                publish_event(
+                    tenant,
+                    "batch_published",
+                    {
+                        "connection_id": connection.pk,
+                        "object": source_object.name,
+                        "batches_total": result.batches,
+                        "records_total": result.records_published,
+                        "last_entry_id": publisher.stats.last_entry_id,
+                    },
+                )
+                publish_event(
+                    tenant,
+                    "sync_progress",
+                    {"connection_id": connection.pk, "object": source_object.name, "total": total, **_counts(result)},
+                )
             if progress is not None:
-                progress(SyncProgress(source_object.name, result.records_read, result.records_published,
-                                      result.quarantined, total))
+                progress(
+                    SyncProgress(
+                        source_object.name, result.records_read, result.records_published, result.quarantined, total
+                    )
+                )
     publisher.check_same_server()
-    publish_event(tenant, "batch_published", {
-        "connection_id": connection.pk, "batches_total": result.batches, "records_total": result.records_published,
-        "last_entry_id": publisher.stats.last_entry_id})
+    publish_event(
+        tenant,
+        "batch_published",
+        {
+            "connection_id": connection.pk,
+            "batches_total": result.batches,
+            "records_total": result.records_published,
+            "last_entry_id": publisher.stats.last_entry_id,
+        },
+    )

@@ -10,7 +10,6 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
@@ -59,9 +58,16 @@ class ViewCatalogAPI(TenantAPIView):
 
     @extend_schema(responses=ViewCatalogSerializer)
     def get(self, request):
-        rows = [{"entity": v.entity, "row_count": v.row_count, "materialized_at": v.materialized_at,
-                 "version": v.version, "url": request.build_absolute_uri(f"/api/dcl/views/{v.entity}/")}
-                for v in view_catalog()]
+        rows = [
+            {
+                "entity": v.entity,
+                "row_count": v.row_count,
+                "materialized_at": v.materialized_at,
+                "version": v.version,
+                "url": request.build_absolute_uri(f"/api/dcl/views/{v.entity}/"),
+            }
+            for v in view_catalog()
+        ]
         return Response({"results": ViewInfoSerializer(rows, many=True).data})
 
 
@@ -75,23 +81,32 @@ class ViewRowsAPI(TenantAPIView):
 
     pagination_class = Pagination
 
-    @extend_schema(parameters=[
-        OpenApiParameter("ordering", str), OpenApiParameter("search", str), OpenApiParameter("page", int),
-        OpenApiParameter("page_size", int),
-    ], responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ordering", str),
+            OpenApiParameter("search", str),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request, entity: str):
         if not _ENTITY_RE.match(entity) or view_columns(entity) is None:
             raise exceptions.NotFound(f"No materialized view for {entity!r}.")
         filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
         try:
-            rows = LazyViewRows(entity=entity, filters=filters, ordering=request.query_params.get("ordering"),
-                                search=request.query_params.get("search") or None)
+            rows = LazyViewRows(
+                entity=entity,
+                filters=filters,
+                ordering=request.query_params.get("ordering"),
+                search=request.query_params.get("search") or None,
+            )
         except ViewQueryError as exc:
             raise BadQuery({"detail": exc.message, **exc.details}) from None
         # A view changes only when it is re-materialized (its version): a page is cached per version.
         version = view_version(entity)
-        key = "dcl:page:{}:{}:{}".format(entity, version, hashlib.sha1(
-            json.dumps(sorted(request.query_params.lists())).encode()).hexdigest())
+        digest = hashlib.sha1(json.dumps(sorted(request.query_params.lists())).encode()).hexdigest()
+        key = f"dcl:page:{entity}:{version}:{digest}"
         body = cache.get(key)
         if body is None:
             paginator = self.pagination_class()

@@ -41,10 +41,16 @@ def test_view_rows_page_filter_range_sort_and_search(api_a, tenant_a):
     assert api_a.get("/api/dcl/views/opportunity/?is_won=true").json()["count"] == 0
 
 
-@pytest.mark.parametrize("query,problem", [
-    ("colour=red", "colour"), ("amount__gte=lots", "amount__gte"), ("ordering=-colour", "ordering"),
-    ("close_date=31-31-2024", "close_date"), ("amount__between=1", "amount__between"),
-])
+@pytest.mark.parametrize(
+    "query,problem",
+    [
+        ("colour=red", "colour"),
+        ("amount__gte=lots", "amount__gte"),
+        ("ordering=-colour", "ordering"),
+        ("close_date=31-31-2024", "close_date"),
+        ("amount__between=1", "amount__between"),
+    ],
+)
 def test_bad_filters_are_a_clear_400(api_a, tenant_a, query, problem):
     _materialize(tenant_a, n=3)
     response = api_a.get(f"/api/dcl/views/opportunity/?{query}")
@@ -75,7 +81,8 @@ def test_lineage_graph_links_views_to_their_agents(api_a, tenant_a):
     assert {"view:opportunity", "agent:revops", "canonical:opportunity.amount"} <= ids
     assert {"source": "view:opportunity", "target": "agent:revops", "kind": "feeds"} in graph["edges"]
     assert {"source": "canonical:opportunity.amount", "target": "view:opportunity", "kind": "column_of"} in graph[
-        "edges"]
+        "edges"
+    ]
 
 
 def test_a_rematerialized_view_is_served_fresh_not_from_the_page_cache(api_a, tenant_a):

@@ -48,7 +48,9 @@ def test_records_of_two_connections_with_the_same_source_id_are_kept_apart(tenan
     publish(tenant_a, 2, batches_for(tenant_a, 2, opportunity_records(3)))
     stream_consume(tenant=tenant_a, until_idle=True, idle_seconds=0)
     assert duck_rows(tenant_a, "SELECT _connection_id, count(*) FROM src_opportunity GROUP BY 1 ORDER BY 1") == [
-        (1, 3), (2, 3)]
+        (1, 3),
+        (2, 3),
+    ]
 
 
 def test_a_malformed_batch_is_dead_lettered_and_the_others_still_land(tenant_a):

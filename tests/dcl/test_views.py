@@ -13,16 +13,30 @@ from tests.pipeline.support import batches_for, opportunity_records, publish
 
 pytestmark = pytest.mark.django_db
 
-ACCOUNT_SF = {"Id": "id", "Name": "name", "Website": "website", "Industry": "industry",
-              "LastModifiedDate": "updated_at"}
+ACCOUNT_SF = {
+    "Id": "id",
+    "Name": "name",
+    "Website": "website",
+    "Industry": "industry",
+    "LastModifiedDate": "updated_at",
+}
 ACCOUNT_HS = {"Id": "id", "name": "name", "domain": "website", "industry": "industry", "updatedAt": "updated_at"}
-CONTACT = {"Id": "id", "AccountId": "account_id", "FirstName": "first_name", "LastName": "last_name",
-           "Email": "email", "LastModifiedDate": "updated_at"}
+CONTACT = {
+    "Id": "id",
+    "AccountId": "account_id",
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "Email": "email",
+    "LastModifiedDate": "updated_at",
+}
 
 
 def _land(tenant, conn, records, mapping, entity, source_object):
-    publish(tenant, conn.pk, batches_for(tenant, conn.pk, records, entity=entity, mapping=mapping,
-                                         source_object=source_object))
+    publish(
+        tenant,
+        conn.pk,
+        batches_for(tenant, conn.pk, records, entity=entity, mapping=mapping, source_object=source_object),
+    )
 
 
 @pytest.fixture
@@ -30,28 +44,101 @@ def two_crms(in_tenant_a):
     sf = Connection.objects.create(name="SF", kind="salesforce")
     hs = Connection.objects.create(name="HS", kind="hubspot")
     t = in_tenant_a
-    _land(t, sf, [
-        {"Id": "001A", "Name": "Acme, Inc.", "Website": "https://www.acme.com/about", "Industry": "Manufacturing",
-         "LastModifiedDate": "2025-01-01T00:00:00Z"},
-        {"Id": "001B", "Name": "Globex Corporation", "Website": None, "Industry": None,
-         "LastModifiedDate": "2025-01-01T00:00:00Z"},
-        {"Id": "001C", "Name": "Initech", "Website": "initech.io", "Industry": "Software",
-         "LastModifiedDate": "2025-01-01T00:00:00Z"},
-    ], ACCOUNT_SF, "account", "Account")
-    _land(t, hs, [
-        {"Id": "h1", "name": "ACME", "domain": "acme.com", "industry": "Industrial", "updatedAt": "2025-06-01T00:00:00Z"},
-        {"Id": "h2", "name": "Globex", "domain": "globex.com", "industry": "Energy", "updatedAt": "2024-01-01T00:00:00Z"},
-    ], ACCOUNT_HS, "account", "companies")
-    _land(t, sf, [
-        {"Id": "003A", "AccountId": "001A", "FirstName": "Ann", "LastName": "Lee", "Email": "ann@acme.com",
-         "LastModifiedDate": "2025-01-01T00:00:00Z"},
-        {"Id": "003B", "AccountId": None, "FirstName": "Bob", "LastName": "Ray", "Email": "bob@initech.io",
-         "LastModifiedDate": "2025-01-01T00:00:00Z"},
-    ], CONTACT, "contact", "Contact")
-    _land(t, hs, [
-        {"Id": "c9", "AccountId": None, "FirstName": "Ann", "LastName": "Lee-Smith", "Email": "ANN@acme.com",
-         "LastModifiedDate": "2025-03-01T00:00:00Z"},
-    ], CONTACT, "contact", "contacts")
+    _land(
+        t,
+        sf,
+        [
+            {
+                "Id": "001A",
+                "Name": "Acme, Inc.",
+                "Website": "https://www.acme.com/about",
+                "Industry": "Manufacturing",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+            {
+                "Id": "001B",
+                "Name": "Globex Corporation",
+                "Website": None,
+                "Industry": None,
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+            {
+                "Id": "001C",
+                "Name": "Initech",
+                "Website": "initech.io",
+                "Industry": "Software",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+        ],
+        ACCOUNT_SF,
+        "account",
+        "Account",
+    )
+    _land(
+        t,
+        hs,
+        [
+            {
+                "Id": "h1",
+                "name": "ACME",
+                "domain": "acme.com",
+                "industry": "Industrial",
+                "updatedAt": "2025-06-01T00:00:00Z",
+            },
+            {
+                "Id": "h2",
+                "name": "Globex",
+                "domain": "globex.com",
+                "industry": "Energy",
+                "updatedAt": "2024-01-01T00:00:00Z",
+            },
+        ],
+        ACCOUNT_HS,
+        "account",
+        "companies",
+    )
+    _land(
+        t,
+        sf,
+        [
+            {
+                "Id": "003A",
+                "AccountId": "001A",
+                "FirstName": "Ann",
+                "LastName": "Lee",
+                "Email": "ann@acme.com",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+            {
+                "Id": "003B",
+                "AccountId": None,
+                "FirstName": "Bob",
+                "LastName": "Ray",
+                "Email": "bob@initech.io",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+        ],
+        CONTACT,
+        "contact",
+        "Contact",
+    )
+    _land(
+        t,
+        hs,
+        [
+            {
+                "Id": "c9",
+                "AccountId": None,
+                "FirstName": "Ann",
+                "LastName": "Lee-Smith",
+                "Email": "ANN@acme.com",
+                "LastModifiedDate": "2025-03-01T00:00:00Z",
+            },
+        ],
+        CONTACT,
+        "contact",
+        "contacts",
+    )
     opps = opportunity_records(3)
     opps[0]["AccountId"] = "001A"
     opps[1]["AccountId"] = "001C"
@@ -96,8 +183,10 @@ def test_rematerializing_swaps_the_view_and_drops_the_old_data(two_crms):
     view = MaterializedView.objects.get(entity="opportunity")
     assert view.version == 2 and view.row_count == 8
     with connection.cursor() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE 'dcl_vdata_opp%%'",
-                    [connection.schema_name])
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE 'dcl_vdata_opp%%'",
+            [connection.schema_name],
+        )
         assert [r[0] for r in cur.fetchall()] == ["dcl_vdata_opportunity_2"]
     assert {v.entity: v.row_count for v in view_catalog()} == {"account": 3, "contact": 2, "opportunity": 8}
 

@@ -16,14 +16,23 @@ from aam.ingest.normalize import build_plan, normalize_page, records_to_table
 from tests.pipeline.support import ONTOLOGY, SF_OPPORTUNITY, opportunity_records
 
 CASES = [
-    (Kind.BOOLEAN, ["true", "1", "Yes", "Y", "false", "0", "no", None, ""], [True, True, True, True, False, False,
-                                                                           False, None, None]),
-    (Kind.DECIMAL, ["1234.5", "$1,234.50", "(12.5)", "45%", "1e3"], [Decimal("1234.5"), Decimal("1234.5"),
-                                                                     Decimal("-12.5"), Decimal("45"), Decimal("1000")]),
+    (
+        Kind.BOOLEAN,
+        ["true", "1", "Yes", "Y", "false", "0", "no", None, ""],
+        [True, True, True, True, False, False, False, None, None],
+    ),
+    (
+        Kind.DECIMAL,
+        ["1234.5", "$1,234.50", "(12.5)", "45%", "1e3"],
+        [Decimal("1234.5"), Decimal("1234.5"), Decimal("-12.5"), Decimal("45"), Decimal("1000")],
+    ),
     (Kind.INTEGER, ["12", "12.0", " 7 "], [12, 12, 7]),
     (Kind.DATE, ["2024-01-31", "01/31/2024", "31.01.2024"], [date(2024, 1, 31)] * 3),
-    (Kind.DATETIME, ["2023-01-01T05:00:00.000+0200", "2023-01-01T03:00:00Z", "2023-01-01 03:00:00"],
-     [datetime(2023, 1, 1, 3, tzinfo=UTC)] * 3),
+    (
+        Kind.DATETIME,
+        ["2023-01-01T05:00:00.000+0200", "2023-01-01T03:00:00Z", "2023-01-01 03:00:00"],
+        [datetime(2023, 1, 1, 3, tzinfo=UTC)] * 3,
+    ),
 ]
 
 
@@ -51,7 +60,9 @@ def test_values_that_cannot_be_coerced_get_a_reason_per_row_and_never_a_guess():
 
 def test_typed_source_values_are_coerced_too():
     assert coerce_column(pa.array([1.1, 2.0]), Kind.DECIMAL, field_name="f").values.to_pylist() == [
-        Decimal("1.1"), Decimal("2")]
+        Decimal("1.1"),
+        Decimal("2"),
+    ]
     epoch = coerce_column(pa.array([1700000000, 1700000000123]), Kind.DATETIME, field_name="f").values.to_pylist()
     assert epoch[0] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     mixed = records_to_table([{"v": 1}, {"v": "2"}, {"v": {"a": 1}}])
@@ -59,9 +70,16 @@ def test_typed_source_values_are_coerced_too():
 
 
 def _plan(mapping=SF_OPPORTUNITY):
-    return build_plan(entity="opportunity", source_object="Opportunity", mapping_fields=mapping,
-                      entity_fields=ONTOLOGY["opportunity"], id_fields=("Id",), fingerprint="fp", mapping_version=3,
-                      confidences={"Amount": 0.97})
+    return build_plan(
+        entity="opportunity",
+        source_object="Opportunity",
+        mapping_fields=mapping,
+        entity_fields=ONTOLOGY["opportunity"],
+        id_fields=("Id",),
+        fingerprint="fp",
+        mapping_version=3,
+        confidences={"Amount": 0.97},
+    )
 
 
 def test_a_page_is_normalized_and_bad_records_are_rejected_with_reason_and_position():
@@ -89,17 +107,25 @@ def test_unmapped_source_fields_travel_as_extras_and_quality_problems_as_flags()
 
 def _messages(records, generation=0, chunk=2):
     page = normalize_page(records_to_table(records), _plan())
-    header = BatchHeader(tenant_id=str(uuid4()), connection_id=1, source_object="Opportunity",
-                         entity="opportunity", schema_fingerprint="fp", mapping_version=3, generation=generation,
-                         confidences={"amount": 0.97})
+    header = BatchHeader(
+        tenant_id=str(uuid4()),
+        connection_id=1,
+        source_object="Opportunity",
+        entity="opportunity",
+        schema_fingerprint="fp",
+        mapping_version=3,
+        generation=generation,
+        confidences={"amount": 0.97},
+    )
     return list(split_batches(page.table, header, chunk))
 
 
 def test_batches_hold_at_most_the_chunk_size_and_round_trip_through_stream_fields():
     messages = _messages(opportunity_records(5), chunk=2)
     assert [m.count for m in messages] == [2, 2, 1]
-    again = BatchMessage.from_fields({k.encode(): (v if isinstance(v, bytes) else v.encode())
-                                      for k, v in messages[0].to_fields().items()})
+    again = BatchMessage.from_fields(
+        {k.encode(): (v if isinstance(v, bytes) else v.encode()) for k, v in messages[0].to_fields().items()}
+    )
     assert again.batch_id == messages[0].batch_id and again.table().equals(messages[0].table())
 
 
@@ -127,8 +153,15 @@ def test_batches_turn_back_into_valid_canonical_events():
 
 
 def test_the_event_contract_refuses_floats_naive_datetimes_and_bad_confidences():
-    base = dict(event_id="e", tenant_id=uuid4(), connection_id=1, source_object="o", source_id="1", entity="account",
-                metadata=EventMetadata(schema_fingerprint="fp", mapping_version=1))
+    base = dict(
+        event_id="e",
+        tenant_id=uuid4(),
+        connection_id=1,
+        source_object="o",
+        source_id="1",
+        entity="account",
+        metadata=EventMetadata(schema_fingerprint="fp", mapping_version=1),
+    )
     CanonicalEvent(data={"amount": Decimal("1.5"), "at": datetime(2024, 1, 1, tzinfo=UTC)}, **base)
     with pytest.raises(ValidationError):
         CanonicalEvent(data={"amount": 1.5}, **base)

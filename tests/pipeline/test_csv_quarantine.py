@@ -7,8 +7,8 @@ from django.db import connection
 
 from aam.ingest import services as ingest
 from connectors.services import connection_create
-from dcl.services import stream_consume, views_materialize
 from dcl.selectors import view_all
+from dcl.services import stream_consume, views_materialize
 from tests.pipeline.support import SF_OPPORTUNITY, Mapping, duck_rows
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,9 @@ def test_a_csv_with_broken_rows_lands_the_good_rows_and_quarantines_the_rest(in_
     try:
         from aam.models import QuarantinedRecord  # noqa: F401 - the real model once aam ships it
     except ImportError:
-        monkeypatch.setattr(ingest, "_quarantine", lambda c, obj, entity, rows, **kw: rejected.extend(rows) or len(rows))
+        monkeypatch.setattr(
+            ingest, "_quarantine", lambda c, obj, entity, rows, **kw: rejected.extend(rows) or len(rows)
+        )
     result = ingest.connection_sync(connection=conn)
     assert result.records_read == result.records_published + result.quarantined
     assert result.records_published == 2
@@ -40,7 +42,7 @@ def test_a_csv_with_broken_rows_lands_the_good_rows_and_quarantines_the_rest(in_
     assert duck_rows(connection.tenant, "SELECT _source_id FROM src_opportunity ORDER BY 1") == [("006A",), ("006E",)]
     views_materialize(tenant=connection.tenant)
     good = {r["id"]: r for r in view_all(entity="opportunity")}
-    assert str(good["006E"]["amount"]) .startswith("1250.5") and good["006E"]["is_won"] is True
+    assert str(good["006E"]["amount"]).startswith("1250.5") and good["006E"]["is_won"] is True
     if not rejected:
         from aam.models import QuarantinedRecord
 

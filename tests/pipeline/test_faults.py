@@ -25,8 +25,15 @@ from dcl import store
 from dcl.consumer import StreamConsumer
 from dcl.services import stream_consume, views_materialize
 from tests.conftest import ROOT, free_port, live_env, wait_for_port
-from tests.pipeline.support import (SF_OPPORTUNITY, Mapping, MemoryDriver, batches_for, duck_rows,
-                                    opportunity_records, publish)
+from tests.pipeline.support import (
+    SF_OPPORTUNITY,
+    Mapping,
+    MemoryDriver,
+    batches_for,
+    duck_rows,
+    opportunity_records,
+    publish,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -34,7 +41,11 @@ pytestmark = [pytest.mark.slow]
 def _consumer_process(tenant_slug: str, **env) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "dcl_consume", "--tenant", tenant_slug, "--until-idle", "--idle-seconds", "1"],
-        cwd=ROOT, env=live_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=ROOT,
+        env=live_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.fixture
@@ -46,8 +57,11 @@ def private_redis(settings):
     procs = []
 
     def start():
-        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(proc)
         wait_for_port(port, proc)
         return proc
@@ -81,8 +95,9 @@ class _RestartingDriver(MemoryDriver):
 
 
 @pytest.mark.django_db
-def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_nothing(private_redis, in_tenant_a,
-                                                                                      monkeypatch):
+def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_nothing(
+    private_redis, in_tenant_a, monkeypatch
+):
     tenant = in_tenant_a
     conn = Connection.objects.create(name="SF", kind="salesforce")
     records = opportunity_records(2000)

@@ -6,8 +6,7 @@ from django.db import connection
 from aam.ingest import services as ingest
 from connectors.models import Connection
 from dcl.services import stream_consume
-from tests.pipeline.support import (SF_OPPORTUNITY, Mapping, MemoryDriver, RecordError, duck_rows,
-                                    opportunity_records)
+from tests.pipeline.support import SF_OPPORTUNITY, Mapping, MemoryDriver, RecordError, duck_rows, opportunity_records
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +20,11 @@ def doubles(monkeypatch, in_tenant_a):
     try:
         from aam.models import QuarantinedRecord  # noqa: F401 - the real quarantine once it exists
     except ImportError:
-        monkeypatch.setattr(ingest, "_quarantine", lambda conn, obj, entity, rejected, **kw: state[
-            "quarantined"].extend(rejected) or len(rejected))
+        monkeypatch.setattr(
+            ingest,
+            "_quarantine",
+            lambda conn, obj, entity, rejected, **kw: state["quarantined"].extend(rejected) or len(rejected),
+        )
     state["connection"] = Connection.objects.create(name="SF", kind="salesforce")
     return state
 
@@ -36,8 +38,9 @@ def test_counts_add_up_and_bad_records_are_quarantined_with_reasons(doubles, set
     records = opportunity_records(120)
     records[7]["Amount"] = "a lot"
     records[99]["CloseDate"] = "someday"
-    doubles["driver"] = MemoryDriver({"Opportunity": records}, page_size=50,
-                                     errors={"Opportunity": [RecordError(61, "unterminated quote", "x,\"y")]})
+    doubles["driver"] = MemoryDriver(
+        {"Opportunity": records}, page_size=50, errors={"Opportunity": [RecordError(61, "unterminated quote", 'x,"y')]}
+    )
     result = ingest.connection_sync(connection=doubles["connection"])
     assert (result.records_read, result.records_published, result.quarantined) == (121, 118, 3)
     assert result.records_read == result.records_published + result.quarantined
@@ -74,7 +77,8 @@ def test_a_failed_sync_resumes_from_the_last_safe_cursor_without_duplicates(doub
     assert result.records_read == 40 and doubles["driver"].pages_read == 2  # resumed, not restarted
     stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
     assert duck_rows(connection.tenant, "SELECT count(*), count(DISTINCT _source_id) FROM src_opportunity") == [
-        (100, 100)]
+        (100, 100)
+    ]
 
 
 def test_a_sync_replayed_after_a_crash_reuses_batch_ids_and_applies_nothing_twice(doubles):
@@ -104,7 +108,9 @@ def test_sync_endpoint_accepts_with_202_and_says_what_to_poll(api_a, tenant_a):
     response = api_a.post(f"/api/connections/{conn.pk}/sync/", {"full": True}, format="json")
     assert response.status_code == 202
     body = response.json()
-    assert body["status"] == "queued" and body["task_id"] and body["poll"]["connection"] == f"/api/connections/{conn.pk}/"
+    assert (
+        body["status"] == "queued" and body["task_id"] and body["poll"]["connection"] == f"/api/connections/{conn.pk}/"
+    )
     bad = api_a.post(f"/api/connections/{conn.pk}/sync/", {"full": "sometimes"}, format="json")
     assert bad.status_code == 400 and "error" in bad.json()
 

@@ -21,8 +21,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
-STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review",
-          "Closed Won", "Closed Lost"]
+STAGES = [
+    "Prospecting",
+    "Qualification",
+    "Needs Analysis",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+    "Closed Won",
+    "Closed Lost",
+]
 
 
 def _free_port() -> int:
@@ -58,16 +65,28 @@ class Command(BaseCommand):
             refresh["tenant_id"] = str(tenant.tenant_id)
             token = str(refresh.access_token)
         host = f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}"
-        paths = [f"/api/dcl/views/opportunity/?page_size=100&stage={quote(stage)}&ordering=-amount&page={page}"
-                 for stage in STAGES for page in range(1, 11)]
+        paths = [
+            f"/api/dcl/views/opportunity/?page_size=100&stage={quote(stage)}&ordering=-amount&page={page}"
+            for stage in STAGES
+            for page in range(1, 11)
+        ]
         port = _free_port()
         # CONN_MAX_AGE 0: under ASGI a persistent connection is per request context, so reuse leaks
         # connections until PostgreSQL refuses more (seen at 32 concurrent requests).
-        env = dict(os.environ, USER_THROTTLE_RATE="100000000/min", DJANGO_DEBUG="false", LOG_LEVEL="WARNING",
-                   DATABASE_CONN_MAX_AGE="0")
-        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "autonomos.asgi:application"], cwd=settings.BASE_DIR, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = dict(
+            os.environ,
+            USER_THROTTLE_RATE="100000000/min",
+            DJANGO_DEBUG="false",
+            LOG_LEVEL="WARNING",
+            DATABASE_CONN_MAX_AGE="0",
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "autonomos.asgi:application"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -76,9 +95,22 @@ class Command(BaseCommand):
                         break
                 time.sleep(0.2)
             load = subprocess.run(
-                [sys.executable, "-m", "dcl.bench_load", f"http://127.0.0.1:{port}", host, token,
-                 str(opts["seconds"]), str(opts["concurrency"]), json.dumps(paths)],
-                cwd=Path(settings.BASE_DIR), capture_output=True, text=True, timeout=opts["seconds"] + 120)
+                [
+                    sys.executable,
+                    "-m",
+                    "dcl.bench_load",
+                    f"http://127.0.0.1:{port}",
+                    host,
+                    token,
+                    str(opts["seconds"]),
+                    str(opts["concurrency"]),
+                    json.dumps(paths),
+                ],
+                cwd=Path(settings.BASE_DIR),
+                capture_output=True,
+                text=True,
+                timeout=opts["seconds"] + 120,
+            )
             if load.returncode != 0:
                 raise CommandError(load.stderr[-2000:])
             result = json.loads(load.stdout.strip().splitlines()[-1])
@@ -88,6 +120,13 @@ class Command(BaseCommand):
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.kill()
-        result.update({"view_rows": view.row_count, "concurrency": opts["concurrency"], "server": "daphne (1 process)",
-                       "query": paths[0], "load_average": [round(x, 2) for x in os.getloadavg()]})
+        result.update(
+            {
+                "view_rows": view.row_count,
+                "concurrency": opts["concurrency"],
+                "server": "daphne (1 process)",
+                "query": paths[0],
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+            }
+        )
         self.stdout.write(json.dumps(result, indent=2))

@@ -62,21 +62,52 @@ FROM range({rows}) t(i)
 
 
 FIXED_MAPPING = {
-    "Id": "id", "AccountId": "account_id", "Name": "name", "StageName": "stage", "Amount": "amount",
-    "CurrencyIsoCode": "currency", "Probability": "probability", "CloseDate": "close_date", "IsClosed": "is_closed",
-    "IsWon": "is_won", "Type": "opportunity_type", "LeadSource": "lead_source", "OwnerId": "owner_id",
-    "ForecastCategoryName": "forecast_category", "NextStep": "next_step", "Description": "description",
-    "CreatedDate": "created_at", "LastModifiedDate": "updated_at",
+    "Id": "id",
+    "AccountId": "account_id",
+    "Name": "name",
+    "StageName": "stage",
+    "Amount": "amount",
+    "CurrencyIsoCode": "currency",
+    "Probability": "probability",
+    "CloseDate": "close_date",
+    "IsClosed": "is_closed",
+    "IsWon": "is_won",
+    "Type": "opportunity_type",
+    "LeadSource": "lead_source",
+    "OwnerId": "owner_id",
+    "ForecastCategoryName": "forecast_category",
+    "NextStep": "next_step",
+    "Description": "description",
+    "CreatedDate": "created_at",
+    "LastModifiedDate": "updated_at",
 }
 
 
 FIXED_ONTOLOGY = {
-    "id": "string", "account_id": "string", "contact_id": "string", "name": "string", "stage": "string",
-    "amount": "decimal", "currency": "string", "probability": "decimal", "close_date": "date", "is_closed": "boolean",
-    "is_won": "boolean", "opportunity_type": "string", "lead_source": "string", "owner_id": "string",
-    "forecast_category": "string", "next_step": "string", "pipeline": "string", "description": "string",
-    "created_at": "datetime", "updated_at": "datetime",
+    "id": "string",
+    "account_id": "string",
+    "contact_id": "string",
+    "name": "string",
+    "stage": "string",
+    "amount": "decimal",
+    "currency": "string",
+    "probability": "decimal",
+    "close_date": "date",
+    "is_closed": "boolean",
+    "is_won": "boolean",
+    "opportunity_type": "string",
+    "lead_source": "string",
+    "owner_id": "string",
+    "forecast_category": "string",
+    "next_step": "string",
+    "pipeline": "string",
+    "description": "string",
+    "created_at": "datetime",
+    "updated_at": "datetime",
 }
+
+
+ONTOLOGY_FIELDS = [{"name": n, "type": t} for n, t in FIXED_ONTOLOGY.items()]
 
 
 class _Peak:
@@ -115,20 +146,33 @@ class Command(BaseCommand):
         if not csv_path.exists():
             t = time.perf_counter()
             duckdb.connect().execute(GENERATE.format(rows=rows, path=str(csv_path).replace("'", "''")))
-            self.stdout.write(f"generated {rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) "
-                              f"in {time.perf_counter() - t:.1f}s")
+            self.stdout.write(
+                f"generated {rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s"
+            )
         raw_seconds = self._duckdb_raw_load(csv_path)
         conn = self._fresh_connection(tenant, work)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         t0 = time.perf_counter()
-        consumer = subprocess.Popen(self._consumer_command(manage, ["dcl_consume", "--tenant", tenant.slug,
-                                                                    "--materialize"]),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        sync_args = ["sync", "--tenant", tenant.slug, "--connection", str(conn.pk), "--full", "--no-consume",
-                     "--no-materialize"]
-        producer = subprocess.Popen(self._producer_command(manage, sync_args), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=env)
+        consumer = subprocess.Popen(
+            self._consumer_command(manage, ["dcl_consume", "--tenant", tenant.slug, "--materialize"]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        sync_args = [
+            "sync",
+            "--tenant",
+            tenant.slug,
+            "--connection",
+            str(conn.pk),
+            "--full",
+            "--no-consume",
+            "--no-materialize",
+        ]
+        producer = subprocess.Popen(
+            self._producer_command(manage, sync_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
         peaks = {"producer": _Peak(producer), "consumer": _Peak(consumer)}
         p_out, p_err = producer.communicate()
         t_produced = time.perf_counter() - t0
@@ -166,6 +210,7 @@ class Command(BaseCommand):
     def _consumer_command(self, manage: list[str], args: list[str]) -> list[str]:
         try:
             import aam.ontology  # noqa: F401
+
             return manage + args
         except ImportError:
             self.stdout.write("note: aam.ontology is missing: the consumer uses DESIGN.md's opportunity fields")
@@ -182,6 +227,7 @@ class Command(BaseCommand):
     def _producer_command(self, manage: list[str], sync_args: list[str]) -> list[str]:
         try:
             from aam.services import mapping_ensure  # noqa: F401
+
             return manage + sync_args
         except ImportError:
             # Without the mapping engine (not installed in this tree) the producer maps with the
@@ -191,7 +237,7 @@ class Command(BaseCommand):
                 "import os, sys, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'autonomos.settings.local');"
                 f"sys.path.insert(0, {str(settings.BASE_DIR)!r}); django.setup();"
                 "import types; m = types.ModuleType('aam.ontology'); "
-                f"m.get_ontology = lambda: {{'opportunity': {[{'name': n, 'type': t} for n, t in FIXED_ONTOLOGY.items()]!r}}};"
+                f"m.get_ontology = lambda: {{'opportunity': {ONTOLOGY_FIELDS!r}}};"
                 "sys.modules.setdefault('aam.ontology', m);"
                 "from types import SimpleNamespace as N; from aam.ingest import services as s;"
                 f"s._mapping_ensure = lambda c, o: N(entity='opportunity', version=1, fields={FIXED_MAPPING!r}, "
@@ -206,8 +252,13 @@ class Command(BaseCommand):
 
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
-            tenant = tenant_create(slug=slug, name="Benchmark", admin_email=f"admin@{slug}.example",
-                                   admin_password=BENCH_PASSWORD, admin_username="admin").tenant
+            tenant = tenant_create(
+                slug=slug,
+                name="Benchmark",
+                admin_email=f"admin@{slug}.example",
+                admin_password=BENCH_PASSWORD,
+                admin_username="admin",
+            ).tenant
         return tenant
 
     def _duckdb_raw_load(self, csv_path: Path) -> float:
@@ -230,5 +281,8 @@ class Command(BaseCommand):
             for old in Connection.objects.all():
                 r.delete(stream_key(tenant, old.pk))
                 old.delete()
-            return connection_create(name="Salesforce export (bench)", kind="filesource",
-                                     config={"folder": str(folder), "source_system": "salesforce"})
+            return connection_create(
+                name="Salesforce export (bench)",
+                kind="filesource",
+                config={"folder": str(folder), "source_system": "salesforce"},
+            )

@@ -40,8 +40,14 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGUSR1, on_finish)
         started = time.monotonic()
-        result = stream_consume(tenant=tenant, connection_ids=opts["connections"], until_idle=opts["until_idle"],
-                                stop=stop, max_seconds=opts["max_seconds"], idle_seconds=opts["idle_seconds"])
+        result = stream_consume(
+            tenant=tenant,
+            connection_ids=opts["connections"],
+            until_idle=opts["until_idle"],
+            stop=stop,
+            max_seconds=opts["max_seconds"],
+            idle_seconds=opts["idle_seconds"],
+        )
         out = result.as_dict()
         if finish.is_set():
             rest = stream_consume(tenant=tenant, connection_ids=opts["connections"], until_idle=True, idle_seconds=0)

@@ -24,8 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--connection", type=int, action="append", dest="connections")
         parser.add_argument("--full", action="store_true", help="read everything again, ignoring cursors")
         parser.add_argument("--no-materialize", action="store_true")
-        parser.add_argument("--no-consume", action="store_true",
-                            help="only publish (a DCL consumer runs elsewhere: dcl_consume)")
+        parser.add_argument(
+            "--no-consume", action="store_true", help="only publish (a DCL consumer runs elsewhere: dcl_consume)"
+        )
 
     def handle(self, *args, **opts):
         from connectors.models import Connection
@@ -51,12 +52,13 @@ class Command(BaseCommand):
 
                 try:
                     if opts["no_consume"]:
-                        results[conn.pk] = connection_sync(connection=conn, full=opts["full"],
-                                                           progress=progress).as_dict()
+                        results[conn.pk] = connection_sync(
+                            connection=conn, full=opts["full"], progress=progress
+                        ).as_dict()
                     else:
                         results[conn.pk] = connection_sync_pipeline(
-                            tenant=tenant, connection=conn, full=opts["full"], progress=progress,
-                            materialize=False)["sync"]
+                            tenant=tenant, connection=conn, full=opts["full"], progress=progress, materialize=False
+                        )["sync"]
                 except Exception as exc:  # noqa: BLE001 - one failing connection does not stop the others
                     results[conn.pk] = {"error": f"{exc.__class__.__name__}: {exc}"}
                 finally:
