@@ -181,8 +181,8 @@ def map_source(
                 vendor=vendor,
                 object_name=object_name or "",
             )
-        options, note = fuse(cands, evidence)
-        state = ColumnState(name=col.name, options=options, null_reason=note)
+        options, note, memory_none = fuse(cands, evidence, gate=_gate(ontology, entity, profiles[i]))
+        state = ColumnState(name=col.name, options=options, null_reason=note, memory_none=memory_none)
         if parts[i].flags & {"system"}:
             state.options, state.null_reason = [], "system field"
         elif "tag" in parts[i].flags:
@@ -193,8 +193,11 @@ def map_source(
     calibrate(states, entity_confidence=entity_conf)
 
     states_by_field = {st.assigned.field: st for st in states if st.assigned is not None}
+    reference_fields = [f.name for f in ontology.entity(entity).fields.values() if f.is_reference]
     for state, p, prof in zip(states, parts, profiles, strict=True):
-        result.mappings.append(_decide(state, p, prof, lexicon, states_by_field, auto_threshold, review_floor))
+        result.mappings.append(
+            _decide(state, p, prof, lexicon, states_by_field, auto_threshold, review_floor, reference_fields)
+        )
     result.mappings += [FieldProposal(n, None, 0.0, "none", "unmapped", "duplicate column name") for n in duplicates]
 
     if use_llm is not False:
@@ -214,8 +217,31 @@ def map_source(
     return result
 
 
+def _reference_like(parts, profile, lexicon) -> bool:
+    named = bool(parts.tokens) and parts.tokens[-1] in lexicon.identifier_tokens or "lookup" in parts.flags
+    return named or profile.any_share(["sf_id", "guid", "cloud_resource_id", "arn"]) >= 0.8
+
+
+def _gate(ontology: Ontology, entity: str, profile):
+    """How well a column's type and values fit each field of the entity (memoized per column)."""
+    from .matcher import type_factor, value_factor
+
+    cache: dict[str, float] = {}
+
+    def fit(name: str) -> float:
+        if name not in cache:
+            if not ontology.has_field(entity, name):
+                cache[name] = 0.0
+            else:
+                f = ontology.field(entity, name)
+                cache[name] = type_factor(f, profile) * value_factor(f, profile, entity)[0]
+        return cache[name]
+
+    return fit
+
+
 def _none_confidence(
-    state: ColumnState, parts, profile, lexicon, states_by_field: dict[str, ColumnState]
+    state: ColumnState, parts, profile, lexicon, states_by_field: dict[str, ColumnState], reference_fields=()
 ) -> tuple[float, str]:
     """How sure the engine is that the column has no canonical counterpart, and why.
 
@@ -227,12 +253,7 @@ def _none_confidence(
         return 0.95, "system field"
     if "tag" in parts.flags:
         return 0.95, state.null_reason
-    memory_none = 0.0
-    if state.null_reason.startswith("memory:"):
-        try:
-            memory_none = float(state.null_reason.rsplit(", ", 1)[1].rstrip(")"))
-        except (IndexError, ValueError):
-            memory_none = 0.9
+    memory_none = state.memory_none
     best_eff = 0.0
     for opt in state.options:
         eff = opt.score
@@ -244,6 +265,8 @@ def _none_confidence(
     sure = 0.92 if understood else 0.6
     if profile.share("option_set") >= 0.8:
         sure = min(sure, 0.8)  # coded values hide their meaning (a status code may well be "won")
+    if _reference_like(parts, profile, lexicon) and any(f not in states_by_field for f in reference_fields):
+        sure = min(sure, 0.8)  # an unexplained reference may well be one of the links still open
     heuristic_none = sure * (1.0 - best_eff)
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason
@@ -265,12 +288,13 @@ def _decide(
     states_by_field: dict[str, ColumnState],
     auto_threshold: float,
     review_floor: float,
+    reference_fields: Sequence[str] = (),
 ) -> FieldProposal:
     opt = state.assigned
     if opt is not None and state.confidence >= review_floor:
         decision = "auto" if state.confidence >= auto_threshold else "review"
         return FieldProposal(state.name, opt.field, state.confidence, opt.method, decision, opt.explanation)
-    none_conf, why = _none_confidence(state, parts, profile, lexicon, states_by_field)
+    none_conf, why = _none_confidence(state, parts, profile, lexicon, states_by_field, reference_fields)
     reasons = [why] if why else []
     if opt is not None:
         reasons.append(f"best guess {opt.field} at {state.confidence:.2f} is below the review floor")
