@@ -36,6 +36,7 @@ class ColumnState:
     options: list[Option] = field(default_factory=list)
     null_reason: str = ""
     memory_none: float = 0.0
+    name_hints: dict[str, float] = field(default_factory=dict)  # field → name evidence before type/values
     assigned: Option | None = None
     confidence: float = 0.0
     lost_to: dict[str, str] = field(default_factory=dict)

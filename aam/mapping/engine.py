@@ -36,6 +36,22 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_AUTO_THRESHOLD = 0.85
 DEFAULT_REVIEW_FLOOR = 0.5
+NAME_HINT = 0.5
+# Sample kinds specific enough that a column carrying them while a field expecting them is still
+# open should not be declared "no counterpart" without a second opinion.
+_TELLING_KINDS = (
+    "date",
+    "datetime",
+    "epoch",
+    "email",
+    "phone",
+    "url",
+    "domain",
+    "currency_code",
+    "cloud_region",
+    "cloud_az",
+    "country",
+)
 
 _indexes: dict[int, FieldIndex] = {}
 
@@ -182,7 +198,13 @@ def map_source(
                 object_name=object_name or "",
             )
         options, note, memory_none = fuse(cands, evidence, gate=_gate(ontology, entity, profiles[i]))
-        state = ColumnState(name=col.name, options=options, null_reason=note, memory_none=memory_none)
+        state = ColumnState(
+            name=col.name,
+            options=options,
+            null_reason=note,
+            memory_none=memory_none,
+            name_hints={c.field: c.name_score for c in cands if c.name_score >= NAME_HINT},
+        )
         if parts[i].flags & {"system"}:
             state.options, state.null_reason = [], "system field"
         elif "tag" in parts[i].flags:
@@ -196,7 +218,17 @@ def map_source(
     reference_fields = [f.name for f in ontology.entity(entity).fields.values() if f.is_reference]
     for state, p, prof in zip(states, parts, profiles, strict=True):
         result.mappings.append(
-            _decide(state, p, prof, lexicon, states_by_field, auto_threshold, review_floor, reference_fields)
+            _decide(
+                state,
+                p,
+                prof,
+                lexicon,
+                states_by_field,
+                auto_threshold,
+                review_floor,
+                reference_fields,
+                ontology.entity(entity).fields,
+            )
         )
     result.mappings += [FieldProposal(n, None, 0.0, "none", "unmapped", "duplicate column name") for n in duplicates]
 
@@ -240,8 +272,23 @@ def _gate(ontology: Ontology, entity: str, profile):
     return fit
 
 
+def _expected_kinds(name: str, entity_fields) -> set[str]:
+    from .matcher import _KIND_GROUPS
+
+    kinds: set[str] = set()
+    for kind in entity_fields[name].values:
+        kinds |= _KIND_GROUPS.get(kind, {kind})
+    return kinds
+
+
 def _none_confidence(
-    state: ColumnState, parts, profile, lexicon, states_by_field: dict[str, ColumnState], reference_fields=()
+    state: ColumnState,
+    parts,
+    profile,
+    lexicon,
+    states_by_field: dict[str, ColumnState],
+    reference_fields=(),
+    entity_fields=None,
 ) -> tuple[float, str]:
     """How sure the engine is that the column has no canonical counterpart, and why.
 
@@ -267,6 +314,16 @@ def _none_confidence(
         sure = min(sure, 0.8)  # coded values hide their meaning (a status code may well be "won")
     if _reference_like(parts, profile, lexicon) and any(f not in states_by_field for f in reference_fields):
         sure = min(sure, 0.8)  # an unexplained reference may well be one of the links still open
+    for name in state.name_hints:
+        owner = states_by_field.get(name)
+        if owner is None or owner is state:
+            sure = min(sure, 0.75)  # the name points to an open field, only its type or values disagree
+            break
+    telling = [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
+    if telling and any(
+        f not in states_by_field and set(telling) & _expected_kinds(f, entity_fields) for f in entity_fields
+    ):
+        sure = min(sure, 0.8)  # values of a kind an open field expects
     heuristic_none = sure * (1.0 - best_eff)
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason
@@ -289,12 +346,15 @@ def _decide(
     auto_threshold: float,
     review_floor: float,
     reference_fields: Sequence[str] = (),
+    entity_fields=None,
 ) -> FieldProposal:
     opt = state.assigned
     if opt is not None and state.confidence >= review_floor:
         decision = "auto" if state.confidence >= auto_threshold else "review"
         return FieldProposal(state.name, opt.field, state.confidence, opt.method, decision, opt.explanation)
-    none_conf, why = _none_confidence(state, parts, profile, lexicon, states_by_field, reference_fields)
+    none_conf, why = _none_confidence(
+        state, parts, profile, lexicon, states_by_field, reference_fields, entity_fields or {}
+    )
     reasons = [why] if why else []
     if opt is not None:
         reasons.append(f"best guess {opt.field} at {state.confidence:.2f} is below the review floor")
