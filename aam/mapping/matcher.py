@@ -55,56 +55,20 @@ _REFERENCE_TARGETS = {
     "owner_id": {"user", "group"},
 }
 
+# field type → column type → compatibility
+# fmt: off
 _TYPE_COMPAT = {
-    "string": {
-        "string": 1.0,
-        "integer": 0.95,
-        "number": 0.85,
-        "boolean": 0.4,
-        "date": 0.5,
-        "datetime": 0.5,
-        "json": 0.6,
-    },
-    "integer": {
-        "integer": 1.0,
-        "number": 0.85,
-        "string": 0.35,
-        "boolean": 0.0,
-        "date": 0.0,
-        "datetime": 0.0,
-        "json": 0.0,
-    },
-    "decimal": {
-        "number": 1.0,
-        "integer": 1.0,
-        "string": 0.3,
-        "boolean": 0.0,
-        "date": 0.0,
-        "datetime": 0.0,
-        "json": 0.0,
-    },
-    "number": {"number": 1.0, "integer": 1.0, "string": 0.3, "boolean": 0.0, "date": 0.0, "datetime": 0.0, "json": 0.0},
-    "boolean": {
-        "boolean": 1.0,
-        "integer": 0.15,
-        "string": 0.1,
-        "number": 0.0,
-        "date": 0.0,
-        "datetime": 0.0,
-        "json": 0.0,
-    },
-    "date": {"date": 1.0, "datetime": 0.95, "string": 0.25, "integer": 0.0, "number": 0.0, "boolean": 0.0, "json": 0.0},
-    "datetime": {
-        "datetime": 1.0,
-        "date": 0.9,
-        "string": 0.25,
-        "integer": 0.0,
-        "number": 0.0,
-        "boolean": 0.0,
-        "json": 0.0,
-    },
-    "json": {"json": 1.0, "string": 0.35, "integer": 0.0, "number": 0.0, "boolean": 0.0, "date": 0.0, "datetime": 0.0},
+    "string": {"string": 1.0, "integer": 0.95, "number": 0.85, "boolean": 0.4, "date": 0.5, "datetime": 0.5,
+               "json": 0.6},
+    "integer": {"integer": 1.0, "number": 0.85, "string": 0.35},
+    "decimal": {"number": 1.0, "integer": 1.0, "string": 0.3},
+    "number": {"number": 1.0, "integer": 1.0, "string": 0.3},
+    "boolean": {"boolean": 1.0, "integer": 0.15, "string": 0.1},
+    "date": {"date": 1.0, "datetime": 0.95, "string": 0.25},
+    "datetime": {"datetime": 1.0, "date": 0.9, "string": 0.25},
+    "json": {"json": 1.0, "string": 0.35},
 }
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -286,7 +250,7 @@ class FieldIndex:
 
 def type_factor(field: CanonicalField, profile: ValueProfile) -> float:
     eff = profile.effective
-    factor = _TYPE_COMPAT[field.type].get(eff, 0.5)
+    factor = _TYPE_COMPAT[field.type].get(eff, 0.0)
     if field.type == "boolean" and eff == "integer" and profile.share("boolean") == 1.0:
         factor = 0.6
     if field.type in ("date", "datetime") and eff == "integer" and profile.share("epoch") == 1.0:
