@@ -41,7 +41,7 @@ class FieldMapping(TenantModel):
     # what the field looked like when mapped: fed to the memory when a human decides
     source_type = models.CharField(max_length=16, blank=True, default="")
     value_signature = models.CharField(max_length=64, blank=True, default="")
-    canonical_entity = models.CharField(max_length=64)
+    canonical_entity = models.CharField(max_length=64, blank=True, default="")  # "" = no entity fits the object
     canonical_field = models.CharField(max_length=128, null=True, blank=True)
     confidence = models.FloatField(default=0.0, validators=_UNIT)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.NONE)

@@ -3,6 +3,7 @@ queue review items, and record human decisions in the tenant's mapping memory.""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -30,6 +31,9 @@ from .sources import as_source_object
 
 _MONEY_OR_KEY = {"amount", "annual_revenue", "billed_cost", "effective_cost", "list_cost", "contracted_cost", "id"}
 _SAMPLE_CHARS = 120
+_MAX_FIELD_NAME = 512  # FieldMapping.source_field
+
+logger = logging.getLogger(__name__)
 
 
 def _risk(proposal: FieldProposal) -> str:
@@ -71,7 +75,6 @@ def _samples_of(column: Column) -> list[str]:
     return [str(s)[:_SAMPLE_CHARS] for s in column.samples[:3] if s is not None]
 
 
-@transaction.atomic
 def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMapping:
     """Make sure (connection, source object) has an active mapping covering every current field.
 
@@ -79,21 +82,28 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
     - The same fields as the latest version: return it unchanged (calling twice changes nothing).
     - Fields added or removed: a new version keeps every known field's decision (a human's approval
       is never overwritten by the engine), maps only the new fields, and drops the vanished ones.
-    Proposals below the auto-apply threshold become pending rows with a ReviewItem each.
+    Proposals below the auto-apply threshold become pending rows with a ReviewItem each. The engine
+    (which may call an LLM) runs before the write transaction, so no lock is held while it thinks.
     """
     obj = as_source_object(source_object)
-    connection = _lock(connection)
     tenant = current_tenant()
-    columns = [Column.coerce(f) for f in obj.fields]
-    names = [c.name for c in columns]
-    if not names:
+    columns, too_long = [], []
+    for f in obj.fields:
+        column = Column.coerce(f)
+        (too_long if len(column.name) > _MAX_FIELD_NAME else columns).append(column)
+    if too_long:
+        logger.warning(
+            "%d field(s) of %s have names over %d characters and stay unmapped",
+            len(too_long),
+            obj.name[:100],
+            _MAX_FIELD_NAME,
+        )
+    if not columns:
         raise ValidationError({"source_object": f"{obj.name} has no fields to map"})
+    names = {c.name for c in columns}
     latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
-    known = {r.source_field: r for r in latest}
-    if latest and set(names) == set(known):
+    if latest and names == {r.source_field for r in latest}:
         return active_mapping_from_rows(latest)
-
-    kept = {n: known[n] for n in names if n in known}
     entity_hint = latest[0].canonical_entity if latest else None
     result = map_source(
         columns=columns,
@@ -103,6 +113,20 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
         tenant=tenant,
         primary_key=getattr(obj, "primary_key", None),
     )
+    return _mapping_store(connection=connection, obj=obj, columns=columns, result=result, tenant=tenant)
+
+
+@transaction.atomic
+def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], result, tenant) -> ActiveMapping:
+    connection = _lock(connection)
+    names = [c.name for c in columns]
+    # Read again under the lock: another worker may have stored this object meanwhile.
+    latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
+    known = {r.source_field: r for r in latest}
+    if latest and set(names) == set(known):
+        return active_mapping_from_rows(latest)
+    kept = {n: known[n] for n in names if n in known}
+    entity_hint = latest[0].canonical_entity if latest else None
     entity = result.entity or entity_hint or ""
     proposals = {p.source_field: p for p in result.mappings}
     used = {
