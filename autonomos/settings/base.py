@@ -72,6 +72,7 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 
 MIDDLEWARE = [
     "autonomos.core.middleware.TenantHostMiddleware",
+    "autonomos.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,6 +180,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "autonomos.core.openapi.add_error_responses",
+    ],
 }
 
 # --- Channels, Celery -------------------------------------------------------------------------
@@ -221,6 +226,19 @@ AAM_REVIEW_FLOOR = env.float("AAM_REVIEW_FLOOR", default=0.5)
 if not 0.0 <= AAM_REVIEW_FLOOR <= AAM_AUTO_APPLY_THRESHOLD:
     raise ImproperlyConfigured("AAM_REVIEW_FLOOR must be in [0, AAM_AUTO_APPLY_THRESHOLD]")
 
+# --- Connectors -------------------------------------------------------------------------------
+# Folders a filesource connection may read; empty = the data dir and the repo's demo/ folder.
+FILESOURCE_ALLOWED_ROOTS = env.list("FILESOURCE_ALLOWED_ROOTS", default=[])
+FILESOURCE_MAX_UPLOAD_BYTES = _positive_int("FILESOURCE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+FILESOURCE_MAX_FILES = _positive_int("FILESOURCE_MAX_FILES", 200)
+FILESOURCE_MAX_FIELD_BYTES = _positive_int("FILESOURCE_MAX_FIELD_BYTES", 16 * 1024 * 1024)
+CONNECTORS_HTTP_TIMEOUT = env.float("CONNECTORS_HTTP_TIMEOUT", default=30.0)
+CONNECTORS_HTTP_MAX_RETRIES = env.int("CONNECTORS_HTTP_MAX_RETRIES", default=4)
+CONNECTORS_HTTP_BACKOFF_BASE = env.float("CONNECTORS_HTTP_BACKOFF_BASE", default=0.5)
+CONNECTORS_HTTP_MAX_WAIT = env.float("CONNECTORS_HTTP_MAX_WAIT", default=60.0)
+# Off in production: a tenant must not reach the platform's own network (127.0.0.1:5432, metadata IPs).
+CONNECTORS_ALLOW_PRIVATE_NETWORK = env.bool("CONNECTORS_ALLOW_PRIVATE_NETWORK", default=False)
+
 # --- LLM and external services ----------------------------------------------------------------
 LLM_BASE_URL = env("LLM_BASE_URL", default="")
 LLM_API_KEY = env("LLM_API_KEY", default="")
@@ -234,6 +252,7 @@ AOD_DASHBOARD_URL = env("AOD_DASHBOARD_URL", default="")
 # --- Request limits, i18n, static -------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+MAX_UPLOAD_SIZE = _positive_int("MAX_UPLOAD_SIZE", 512 * 1024 * 1024)  # multipart bodies (CSV uploads)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
