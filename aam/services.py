@@ -108,7 +108,8 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
     result = map_source(
         columns=columns,
         object_name=obj.name,
-        source_kind=connection.kind,
+        # a CSV export says which system it came from (`source_system`), else the connection kind
+        source_kind=(connection.config or {}).get("source_system") or connection.kind,
         entity_hint=entity_hint,
         tenant=tenant,
         primary_key=getattr(obj, "primary_key", None),
@@ -251,7 +252,7 @@ def _remember(
 ) -> MappingMemory:
     parts = parse_name(row.source_field)
     memory = MappingMemory(
-        source_kind=connection.kind,
+        source_kind=((connection.config or {}).get("source_system") or connection.kind)[:32],
         source_object=row.source_object,
         field_name=row.source_field,
         normalized_name=memory_key(parts)[:512],
