@@ -87,17 +87,19 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
     """
     obj = as_source_object(source_object)
     tenant = current_tenant()
-    columns, too_long = [], []
+    columns, skipped = [], 0
     for f in obj.fields:
-        column = Column.coerce(f)
-        (too_long if len(column.name) > _MAX_FIELD_NAME else columns).append(column)
-    if too_long:
-        logger.warning(
-            "%d field(s) of %s have names over %d characters and stay unmapped",
-            len(too_long),
-            obj.name[:100],
-            _MAX_FIELD_NAME,
-        )
+        try:
+            column = Column.coerce(f)
+        except ValueError:  # a blank header cannot be stored or mapped
+            skipped += 1
+            continue
+        if len(column.name) > _MAX_FIELD_NAME:
+            skipped += 1
+            continue
+        columns.append(column)
+    if skipped:
+        logger.warning("%d field(s) of %s have blank or over-long names and stay unmapped", skipped, obj.name[:100])
     if not columns:
         raise ValidationError({"source_object": f"{obj.name} has no fields to map"})
     names = {c.name for c in columns}

@@ -199,8 +199,11 @@ def test_an_object_that_fits_no_entity_is_stored_with_every_field_unmapped(conne
     assert active.entity is None and active.fields == {} and sorted(active.unmapped) == ["wibble", "zzq"]
 
 
-def test_a_field_name_too_long_to_store_stays_unmapped_and_the_rest_is_mapped(connection_a):
-    source = {**ACCOUNT, "fields": ACCOUNT["fields"] + [{"name": "x" * 600, "samples": ["a"]}]}
+def test_blank_or_over_long_field_names_stay_unmapped_and_the_rest_is_mapped(connection_a):
+    source = {
+        **ACCOUNT,
+        "fields": ACCOUNT["fields"] + [{"name": "x" * 600, "samples": ["a"]}, {"name": "  ", "samples": ["b"]}],
+    }
     active = mapping_ensure(connection=connection_a, source_object=source)
     assert active.fields["Name"] == "name"
     assert not FieldMapping.objects.filter(source_field__startswith="xxxx").exists()
