@@ -237,6 +237,13 @@ DCL_REDIS_RETRY_SECONDS = env.float("DCL_REDIS_RETRY_SECONDS", default=30.0)
 DCL_EVENT_INTERVAL = env.float("DCL_EVENT_INTERVAL", default=1.0)
 DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
 
+# --- AAM mapping engine (aam) -----------------------------------------------------------------
+# Below AAM_AUTO_APPLY_THRESHOLD and at or above this floor a proposal becomes a review item;
+# below the floor the field is left unmapped.
+AAM_REVIEW_FLOOR = env.float("AAM_REVIEW_FLOOR", default=0.5)
+if not 0.0 <= AAM_REVIEW_FLOOR <= AAM_AUTO_APPLY_THRESHOLD:
+    raise ImproperlyConfigured("AAM_REVIEW_FLOOR must be in [0, AAM_AUTO_APPLY_THRESHOLD]")
+
 # --- Connectors -------------------------------------------------------------------------------
 # Folders a filesource connection may read; empty = the data dir and the repo's demo/ folder.
 FILESOURCE_ALLOWED_ROOTS = env.list("FILESOURCE_ALLOWED_ROOTS", default=[])
