@@ -1,4 +1,4 @@
-"""A real CSV with broken rows through the real filesource driver: good rows land, broken ones are
+"""A real CSV with broken rows through the real filesource driver and mapping engine: good rows land, broken ones are
 quarantined with their line numbers and reasons, and the counts add up."""
 
 import pytest
@@ -9,7 +9,7 @@ from aam.ingest import services as ingest
 from connectors.services import connection_create
 from dcl.selectors import view_all
 from dcl.services import stream_consume, views_materialize
-from tests.pipeline.support import SF_OPPORTUNITY, Mapping, duck_rows
+from tests.pipeline.support import duck_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -26,15 +26,9 @@ def test_a_csv_with_broken_rows_lands_the_good_rows_and_quarantines_the_rest(in_
     folder = settings.DATA_DIR / "csv-quarantine"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Opportunity.csv").write_text(CSV)
-    conn = connection_create(name="export", kind="filesource", config={"folder": str(folder)})
-    monkeypatch.setattr(ingest, "_mapping_ensure", lambda c, o: Mapping("opportunity", SF_OPPORTUNITY))
-    rejected = []
-    try:
-        from aam.models import QuarantinedRecord  # noqa: F401 - the real model once aam ships it
-    except ImportError:
-        monkeypatch.setattr(
-            ingest, "_quarantine", lambda c, obj, entity, rows, **kw: rejected.extend(rows) or len(rows)
-        )
+    conn = connection_create(
+        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
+    )
     result = ingest.connection_sync(connection=conn)
     assert result.records_read == result.records_published + result.quarantined
     assert result.records_published == 2
@@ -43,10 +37,9 @@ def test_a_csv_with_broken_rows_lands_the_good_rows_and_quarantines_the_rest(in_
     views_materialize(tenant=connection.tenant)
     good = {r["id"]: r for r in view_all(entity="opportunity")}
     assert str(good["006E"]["amount"]).startswith("1250.5") and good["006E"]["is_won"] is True
-    if not rejected:
-        from aam.models import QuarantinedRecord
+    from aam.models import QuarantinedRecord
 
-        rejected = list(QuarantinedRecord.objects.order_by("position"))
+    rejected = list(QuarantinedRecord.objects.order_by("position"))
     reasons = {r.position: r.reason for r in rejected}
     # The driver reports unreadable lines by line number; values that cannot be coerced, by record.
     assert any("amount" in reason and "a lot" in reason for reason in reasons.values())
