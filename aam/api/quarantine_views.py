@@ -3,7 +3,7 @@ object, entity)."""
 
 from __future__ import annotations
 
-from rest_framework import serializers
+from rest_framework import mixins, serializers
 
 from autonomos.core.api import TenantGenericAPIView
 from autonomos.core.pagination import Pagination
@@ -23,7 +23,7 @@ class QuarantinedRecordSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class QuarantineListAPI(TenantGenericAPIView):
+class QuarantineListAPI(mixins.ListModelMixin, TenantGenericAPIView):
     """Quarantined records, newest first. `?connection=<id>`, `?source_object=`, `?entity=`."""
 
     serializer_class = QuarantinedRecordSerializer
@@ -46,6 +46,5 @@ class QuarantineListAPI(TenantGenericAPIView):
                 qs = qs.filter(**{name: params[name]})
         return qs
 
-    def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)

@@ -56,7 +56,7 @@ class BadQuery(exceptions.APIException):
 class ViewCatalogAPI(TenantAPIView):
     """The tenant's unified views: entity, row count, when last materialized."""
 
-    @extend_schema(responses=ViewCatalogSerializer)
+    @extend_schema(operation_id="dcl_views_list", responses=ViewCatalogSerializer)
     def get(self, request):
         rows = [
             {
@@ -82,6 +82,7 @@ class ViewRowsAPI(TenantAPIView):
     pagination_class = Pagination
 
     @extend_schema(
+        operation_id="dcl_view_rows",
         parameters=[
             OpenApiParameter("ordering", str),
             OpenApiParameter("search", str),
