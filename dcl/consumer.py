@@ -74,6 +74,7 @@ class ConsumeResult:
     transactions: int = 0
     entities: set[str] = field(default_factory=set)
     connection_ids: set[int] = field(default_factory=set)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # where the time went
 
     def as_dict(self) -> dict:
         return {
@@ -85,6 +86,7 @@ class ConsumeResult:
             "transactions": self.transactions,
             "entities": sorted(self.entities),
             "connection_ids": sorted(self.connection_ids),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
 
@@ -123,6 +125,7 @@ class StreamConsumer:
         self._last_event = 0.0
         self._pending_event: dict[str, int] = defaultdict(int)
         self._known_keys: list[str] = []
+        self._bounds: dict[tuple[str, int], tuple[str | None, str | None]] = {}
 
     # --- streams ---------------------------------------------------------------------------
 
@@ -329,7 +332,9 @@ class StreamConsumer:
             con.register("_ledger", ledger)
             con.execute("INSERT INTO _dcl_batches SELECT * FROM _ledger")
             con.unregister("_ledger")
+            tick = time.perf_counter()
             con.execute("COMMIT")
+            self.result.seconds["commit"] += time.perf_counter() - tick
         except BaseException:
             try:
                 con.execute("ROLLBACK")
@@ -345,6 +350,26 @@ class StreamConsumer:
                 self.result.connection_ids.add(e.message.header.connection_id)
                 self._pending_event[str(e.message.header.connection_id)] += e.message.count
 
+    def _may_overlap(self, target: str, entity: str, table: pa.Table, connection_ids: list[int]) -> bool:
+        """Could any incoming id already be stored? Answered from the (min, max) source id per
+        connection, kept in memory for this run (read once, only ever widened): a load of new,
+        ordered ids (most first loads) skips the probe, which would scan the whole table each time."""
+        bounds = pc.min_max(table["_source_id"])
+        lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+        overlap = False
+        for cid in connection_ids:
+            key = (entity, int(cid))
+            if key not in self._bounds:
+                self._bounds[key] = tuple(self.con.execute(
+                    f"SELECT min(_source_id), max(_source_id) FROM {target} WHERE _connection_id = ?", [int(cid)]
+                ).fetchone())
+            emin, emax = self._bounds[key]
+            if emin is not None and lo is not None and not (hi < emin or lo > emax):
+                overlap = True
+            if lo is not None:
+                self._bounds[key] = (lo if emin is None else min(emin, lo), hi if emax is None else max(emax, hi))
+        return overlap
+
     def _write_entity(self, entity: str, table: pa.Table, connection_ids: list[int], now: datetime) -> None:
         con = self.con
         target = store.source_table_ensure(con, entity, table.schema)
@@ -354,13 +379,18 @@ class StreamConsumer:
             # Upsert = delete the rows these records replace, then append. The probe is a cheap
             # semi-join; a DELETE that finds nothing still costs DuckDB version bookkeeping, so a
             # first load (nothing to replace) skips it.
-            existing = con.execute(f"""
-                SELECT count(*) FROM {target}
-                WHERE _connection_id IN ({conns}) AND _source_id IN (SELECT _source_id FROM _incoming)""").fetchone()[0]
+            tick = time.perf_counter()
+            existing = 0
+            if self._may_overlap(target, entity, table, connection_ids):
+                existing = con.execute(f"""
+                    SELECT count(*) FROM {target}
+                    WHERE _connection_id IN ({conns}) AND _source_id IN (SELECT _source_id FROM _incoming)
+                """).fetchone()[0]
             if existing:
                 con.execute(f"""
                     DELETE FROM {target} USING (SELECT DISTINCT _connection_id AS c, _source_id AS s FROM _incoming) k
                     WHERE {target}._connection_id = k.c AND {target}._source_id = k.s""")
+            self.result.seconds["upsert_probe"] += time.perf_counter() - tick
             duplicated = len(connection_ids) > 1 or pc.count_distinct(table["_source_id"]).as_py() < table.num_rows
             passthrough = [c for c in table.column_names if c not in ("_bi", "_op")]
             cols = ", ".join(store.quote(c) for c in passthrough)
@@ -374,6 +404,7 @@ class StreamConsumer:
                 if duplicated
                 else ""
             )
+            tick = time.perf_counter()
             con.execute(
                 f"""
                 INSERT INTO {target} BY NAME
@@ -381,6 +412,7 @@ class StreamConsumer:
                 FROM _incoming {dedupe}""",
                 [now],
             )
+            self.result.seconds["insert"] += time.perf_counter() - tick
         finally:
             con.unregister("_incoming")
 
@@ -490,7 +522,9 @@ class StreamConsumer:
                 time.sleep(0.2)
                 continue
             if entries:
+                tick = time.perf_counter()
                 self.apply(entries)
+                self.result.seconds["apply"] += time.perf_counter() - tick
                 last_data = time.monotonic()
                 continue
             if until_idle and time.monotonic() - last_data >= idle_limit:

@@ -53,6 +53,7 @@ class SyncResult:
     quarantined: int = 0
     batches: int = 0
     details: list[ObjectResult] = field(default_factory=list)
+    backpressure_seconds: float = 0.0  # time spent waiting for the consumer to make room
 
     def as_dict(self) -> dict:
         return {
@@ -61,6 +62,7 @@ class SyncResult:
             "records_published": self.records_published,
             "quarantined": self.quarantined,
             "batches": self.batches,
+            "backpressure_seconds": round(self.backpressure_seconds, 3),
             "details": [o.__dict__ for o in self.details],
         }
 
@@ -380,6 +382,7 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
                     )
                 )
     publisher.check_same_server()
+    result.backpressure_seconds = publisher.stats.waited_seconds
     publish_event(
         tenant,
         "batch_published",
