@@ -94,11 +94,8 @@ def _view_ddl(schema: str, entity: str, table: str, spec: ViewSpec, materialized
 
 
 def _export_query(entity: str, spec: ViewSpec) -> str:
-    cols = ["unified_id"]
-    for name, kind in spec.fields.items():
-        col = store.quote(name)
-        # PostgreSQL text cannot hold NUL bytes.
-        cols.append(f"replace({col}, chr(0), '')" if kind in (Kind.STRING, Kind.JSON) else col)
+    # Text arrives without NUL bytes (aam.ingest.coerce removes them): no per-value clean-up here.
+    cols = ["unified_id", *(store.quote(name) for name in spec.fields)]
     if spec.linked:
         cols.append("account_unified_id")
     cols += ["source_count", "_src_connection_id", "_src_kind", "_src_object", "_src_id", "_sources_multi"]

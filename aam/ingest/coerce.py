@@ -183,6 +183,11 @@ def _to_date(value: Any) -> date:
 
 
 def _to_json(value: Any) -> str:
+    # PostgreSQL's jsonb refuses the \u0000 escape: NUL characters are dropped.
+    return _json_text(value).replace("\\u0000", "")
+
+
+def _json_text(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, str):
@@ -197,6 +202,10 @@ def _to_json(value: Any) -> str:
 
 
 def _to_string(value: Any) -> str:
+    return _text(value).replace("\x00", "")
+
+
+def _text(value: Any) -> str:
     if isinstance(value, datetime):
         return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
     if isinstance(value, date):
@@ -289,7 +298,12 @@ def _finish(arr: pa.Array, candidate: pa.Array, kind: Kind, field_name: str) -> 
 def _string_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     target = ARROW_TYPES[kind]
     if kind is Kind.STRING:
-        if arr.null_count == len(arr) or not pc.any(pc.equal(arr, "")).as_py():
+        if arr.null_count == len(arr):
+            return ColumnResult(arr)
+        # NUL bytes cannot be stored in PostgreSQL text: they go here, once, not at every export.
+        if pc.any(pc.match_substring(arr, "\x00")).as_py():
+            arr = pc.replace_substring(arr, "\x00", "")
+        if not pc.any(pc.equal(arr, "")).as_py():
             return ColumnResult(arr)
         return ColumnResult(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr))
     if kind is Kind.JSON:

@@ -169,3 +169,9 @@ def test_the_event_contract_refuses_floats_naive_datetimes_and_bad_confidences()
         CanonicalEvent(data={"at": datetime(2024, 1, 1)}, **base)
     with pytest.raises(ValidationError):
         EventMetadata(schema_fingerprint="fp", mapping_version=1, confidences={"x": 1.5})
+
+
+def test_text_loses_nul_bytes_that_postgresql_cannot_store():
+    column = coerce_column(pa.array(["a\x00b", "ok"]), Kind.STRING, field_name="f")
+    assert column.values.to_pylist() == ["ab", "ok"]
+    assert coerce_value(Kind.STRING, "x\x00") == "x"
