@@ -156,6 +156,10 @@ class HttpClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
+    def url_length(self, path_or_url: str, params: dict[str, Any] | None = None) -> int:
+        """Length of the URL as it goes on the wire (query encoded exactly as httpx will send it)."""
+        return len(str(httpx.URL(self.url(path_or_url), params=params)))
+
     def _guard(self, url: str) -> None:
         host = urlsplit(url).netloc
         if host not in self._checked_hosts:
