@@ -22,7 +22,7 @@ from typing import Any
 from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceField, SourceObject, max_samples
 from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
 from ..flatten import flatten
-from ..netguard import ensure_public_host
+from ..netguard import ensure_public_mongo_uri, mongo_server_selector
 from ..typeinfer import classify_value, combine, sample_of
 
 
@@ -67,20 +67,21 @@ class MongoDriver(Driver):
 
     def _db(self):
         import pymongo
-        from pymongo import uri_parser
         from pymongo.errors import ConfigurationError, InvalidURI
 
         if self._client is None:
             factory = self.options.get("client_factory") or pymongo.MongoClient
             uri = self.secrets.uri
-            if not uri.startswith("mongodb+srv://"):
-                try:
-                    nodes = uri_parser.parse_uri(uri)["nodelist"]
-                except (InvalidURI, ConfigurationError, ValueError) as exc:
-                    raise PermanentError(f"invalid MongoDB URI: {exc}") from None
-                for host, port in nodes:
-                    ensure_public_host(host, port)
-            self._client = factory(uri, serverSelectionTimeoutMS=10_000, connectTimeoutMS=10_000)
+            ensure_public_mongo_uri(uri)  # the seeds, or every SRV target of a mongodb+srv:// URI
+            try:
+                self._client = factory(
+                    uri,
+                    serverSelectionTimeoutMS=10_000,
+                    connectTimeoutMS=10_000,
+                    server_selector=mongo_server_selector,  # members a server announces are checked too
+                )
+            except (ConfigurationError, InvalidURI) as exc:
+                raise PermanentError(f"invalid MongoDB URI: {exc}") from None
         return self._client[self.config.database]
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
 from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
-from ..netguard import ensure_public_host
+from ..netguard import pinned_hostaddrs
 from ..typeinfer import jsonable
 from .saas import fields_with_samples
 
@@ -89,8 +89,14 @@ class PostgresDriver(Driver):
         host = str(info.get("host") or "")
         if not host or host.startswith("/"):
             raise PermanentError("a host name is required (local sockets are not allowed)")
-        for name in host.split(","):
-            ensure_public_host(name.strip(), int(str(info.get("port", 5432)).split(",")[0]))
+        first_port = str(info.get("port") or "").split(",")[0].strip()  # "a,b" hosts may give ports ","
+        port = int(first_port) if first_port.isdigit() else 5432
+        # A given hostaddr is where libpq connects: check that; else pin each host to a checked address
+        # so libpq cannot resolve the name again to something else (DNS rebinding).
+        given = [a.strip() for a in str(info.get("hostaddr") or "").split(",") if a.strip()]
+        pinned = pinned_hostaddrs(given or [h.strip() for h in host.split(",")], port)
+        if pinned is not None:
+            info["hostaddr"] = ",".join(pinned)
         try:
             conn = psycopg.connect(**info, autocommit=True)
         except psycopg.OperationalError as exc:
