@@ -229,3 +229,10 @@ def test_secrets_never_show_in_api_output_after_encryption(api_a):
     body = created.content.decode()
     assert CANARY not in body and "ciphertext" not in body
     assert created.json()["secrets_set"] == ["access_token"]
+
+
+def test_the_secrets_alias_of_older_code_encrypts_and_decrypts_too(in_tenant_a):
+    conn = Connection.objects.create(name="old style", kind="hubspot", secrets={"access_token": CANARY})
+    assert CANARY not in raw_row(conn.pk)
+    stored = Connection.objects.get(pk=conn.pk)
+    assert stored.secrets["access_token"] == CANARY and stored.secret_names == ["access_token"]
