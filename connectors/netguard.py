@@ -122,7 +122,7 @@ class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport on the GuardedBackend (no proxy: a proxy would resolve names itself)."""
 
     def __init__(self, *, limits: httpx.Limits | None = None) -> None:
-        limits = limits or httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
