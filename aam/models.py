@@ -41,7 +41,7 @@ class FieldMapping(TenantModel):
     # what the field looked like when mapped: fed to the memory when a human decides
     source_type = models.CharField(max_length=16, blank=True, default="")
     value_signature = models.CharField(max_length=64, blank=True, default="")
-    canonical_entity = models.CharField(max_length=64)
+    canonical_entity = models.CharField(max_length=64, blank=True, default="")  # "" = no entity fits the object
     canonical_field = models.CharField(max_length=128, null=True, blank=True)
     confidence = models.FloatField(default=0.0, validators=_UNIT)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.NONE)
@@ -139,7 +139,30 @@ class ReviewItem(TenantModel):
         return self.title or f"{self.kind} review #{self.pk}"
 
 
+class QuarantinedRecord(TenantModel):
+    """A source record that could not land (a value that cannot be its canonical type, no id, a line
+    the driver could not read): kept with the reason, never dropped silently."""
+
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="quarantined")
+    source_object = models.CharField(max_length=255)
+    entity = models.CharField(max_length=64, blank=True, default="")
+    source_id = models.CharField(max_length=255, blank=True, default="")
+    position = models.BigIntegerField(null=True, blank=True)  # line number for files, else record number
+    reason = models.TextField()
+    raw = models.JSONField(default=dict, blank=True)
+    mapping_version = models.PositiveIntegerField(default=0)
+    schema_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["connection", "source_object"], name="quarantine_conn_object")]
+
+    def __str__(self) -> str:
+        return f"{self.source_object}#{self.position}: {self.reason[:60]}"
+
+
 # Drift detection and the review flow keep their models in their own module (same app).
 from .drift.models import DriftEvent, ReviewDecision, SchemaSnapshot  # noqa: E402
 
-__all__ = ["DriftEvent", "FieldMapping", "MappingMemory", "ReviewDecision", "ReviewItem", "SchemaSnapshot"]
+__all__ = ["DriftEvent", "FieldMapping", "MappingMemory", "QuarantinedRecord", "ReviewDecision", "ReviewItem", "SchemaSnapshot"]

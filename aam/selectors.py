@@ -45,7 +45,7 @@ def active_mapping_from_rows(rows) -> ActiveMapping | None:
     rows = list(rows)
     if not rows:
         return None
-    entity = next((r.canonical_entity for r in rows if r.canonical_entity), None)
+    entity = next((r.canonical_entity for r in rows if r.canonical_entity), None)  # None: no entity fits
     fields: dict[str, str] = {}
     confidences: dict[str, float] = {}
     pending: dict[str, str] = {}

@@ -3,6 +3,7 @@ queue review items, and record human decisions in the tenant's mapping memory.""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -31,6 +32,9 @@ from .sources import as_source_object
 
 _MONEY_OR_KEY = {"amount", "annual_revenue", "billed_cost", "effective_cost", "list_cost", "contracted_cost", "id"}
 _SAMPLE_CHARS = 120
+_MAX_FIELD_NAME = 512  # FieldMapping.source_field
+
+logger = logging.getLogger(__name__)
 
 
 def _risk(proposal: FieldProposal) -> str:
@@ -72,7 +76,6 @@ def _samples_of(column: Column) -> list[str]:
     return [str(s)[:_SAMPLE_CHARS] for s in column.samples[:3] if s is not None]
 
 
-@transaction.atomic
 def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMapping:
     """Make sure (connection, source object) has an active mapping covering every current field.
 
@@ -80,32 +83,58 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
     - The same fields as the latest version: return it unchanged (calling twice changes nothing).
     - Fields added or removed: a new version keeps every known field's decision (a human's approval
       is never overwritten by the engine), maps only the new fields, and drops the vanished ones.
-    Proposals below the auto-apply threshold become pending rows with a ReviewItem each.
+    Proposals below the auto-apply threshold become pending rows with a ReviewItem each. The engine
+    (which may call an LLM) runs before the write transaction, so no lock is held while it thinks.
     """
     obj = as_source_object(source_object)
-    connection = _lock(connection)
     tenant = current_tenant()
-    columns = [Column.coerce(f) for f in obj.fields]
-    names = [c.name for c in columns]
-    if not names:
+    columns, skipped = [], 0
+    for f in obj.fields:
+        try:
+            column = Column.coerce(f)
+        except ValueError:  # a blank header cannot be stored or mapped
+            skipped += 1
+            continue
+        if len(column.name) > _MAX_FIELD_NAME:
+            skipped += 1
+            continue
+        columns.append(column)
+    if skipped:
+        logger.warning("%d field(s) of %s have blank or over-long names and stay unmapped", skipped, obj.name[:100])
+    if not columns:
         raise ValidationError({"source_object": f"{obj.name} has no fields to map"})
+    names = {c.name for c in columns}
     latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
-    known = {r.source_field: r for r in latest}
+    known = {r.source_field for r in latest}
     # Fields gone from the source whose removal awaits a human (aam.drift) stay in the mapping.
-    held = drift_held_fields(connection=connection, source_object_name=obj.name) & (set(known) - set(names))
-    if latest and set(names) | held == set(known):
+    held = drift_held_fields(connection=connection, source_object_name=obj.name) & (known - names)
+    if latest and names | held == known:
         return active_mapping_from_rows(latest)
-
-    kept = {n: known[n] for n in [*names, *held] if n in known}
     entity_hint = latest[0].canonical_entity if latest else None
     result = map_source(
         columns=columns,
         object_name=obj.name,
-        source_kind=connection.kind,
+        # a CSV export says which system it came from (`source_system`), else the connection kind
+        source_kind=(connection.config or {}).get("source_system") or connection.kind,
         entity_hint=entity_hint,
         tenant=tenant,
         primary_key=getattr(obj, "primary_key", None),
     )
+    return _mapping_store(connection=connection, obj=obj, columns=columns, result=result, tenant=tenant)
+
+
+@transaction.atomic
+def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], result, tenant) -> ActiveMapping:
+    connection = _lock(connection)
+    names = [c.name for c in columns]
+    # Read again under the lock: another worker may have stored this object meanwhile.
+    latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
+    known = {r.source_field: r for r in latest}
+    held = drift_held_fields(connection=connection, source_object_name=obj.name) & (set(known) - set(names))
+    if latest and set(names) | held == set(known):
+        return active_mapping_from_rows(latest)
+    kept = {n: known[n] for n in [*names, *held] if n in known}
+    entity_hint = latest[0].canonical_entity if latest else None
     entity = result.entity or entity_hint or ""
     proposals = {p.source_field: p for p in result.mappings}
     used = {
@@ -201,7 +230,7 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
             item.full_clean()
             item.save()
             review_items.append(item.pk)
-    for name in sorted(held):
+    for name in sorted(held):  # a held field keeps its row in every new version until decided
         old = known[name]
         _save(
             FieldMapping(
@@ -248,7 +277,7 @@ def _remember(
 ) -> MappingMemory:
     parts = parse_name(row.source_field)
     memory = MappingMemory(
-        source_kind=connection.kind,
+        source_kind=((connection.config or {}).get("source_system") or connection.kind)[:32],
         source_object=row.source_object,
         field_name=row.source_field,
         normalized_name=memory_key(parts)[:512],
@@ -411,3 +440,7 @@ def mapping_decide(
     }
     transaction.on_commit(lambda: publish_event(tenant, "mapping_progress", progress))
     return new_row
+
+
+# The sync lives with the rest of ingestion (aam/ingest/); this is its contract name.
+from aam.ingest.services import SyncResult, connection_sync  # noqa: E402, F401

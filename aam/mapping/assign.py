@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .matcher import Candidate
@@ -35,23 +35,40 @@ class ColumnState:
     name: str
     options: list[Option] = field(default_factory=list)
     null_reason: str = ""
+    memory_none: float = 0.0
+    name_hints: dict[str, float] = field(default_factory=dict)  # field → name evidence before type/values
     assigned: Option | None = None
     confidence: float = 0.0
     lost_to: dict[str, str] = field(default_factory=dict)
 
 
-def fuse(candidates: Sequence[Candidate], memory: MemoryEvidence | None) -> tuple[list[Option], str]:
-    """Options for one column, best first, and a note when memory says it has no counterpart."""
+def fuse(
+    candidates: Sequence[Candidate], memory: MemoryEvidence | None, gate: Callable[[str], float] | None = None
+) -> tuple[list[Option], str, float]:
+    """Options for one column (best first), a note and the strength with which memory says the column
+    has no counterpart.
+
+    `gate(field)` is how well this column's type and values fit a field: a memory of a merely similar
+    name (or of another vendor) counts only as far as the values agree; a memory of this very field
+    only needs a type that can hold it.
+    """
     options: dict[str, Option] = {}
     for c in candidates:
         if c.field not in options or c.score > options[c.field].score:
             options[c.field] = Option(field=c.field, score=c.score, method="heuristic", explanation=c.explain())
-    note = ""
+    note, null_strength = "", 0.0
     if memory is not None:
-        for name, (m, entry) in memory.by_field.items():
-            h = options.get(name)
+        best_mem = 0.0
+        for name, hit in memory.by_field.items():
+            fit = gate(name) if gate is not None else 1.0
+            m = hit.score * (1.0 if hit.exact and fit > 0.0 else min(1.0, fit))
+            if m <= 0.0:
+                continue
+            best_mem = max(best_mem, m)
+            entry = hit.entry
             where = "this tenant's decision" if entry.origin == "tenant" else f"{entry.source_kind} convention"
             mem_text = f"memory: {entry.field_name} → {name} ({where}, {m:.2f})"
+            h = options.get(name)
             if h is None:
                 options[name] = Option(field=name, score=m, method="memory", explanation=mem_text)
             else:
@@ -62,15 +79,14 @@ def fuse(candidates: Sequence[Candidate], memory: MemoryEvidence | None) -> tupl
                 )
         for name in memory.rejected:
             options.pop(name, None)
-        best_mem = max((s for s, _ in memory.by_field.values()), default=0.0)
-        if memory.null_vote and memory.null_vote[0] > best_mem + 0.02:
-            strength, entry = memory.null_vote
+        if memory.null_vote and memory.null_vote.score > best_mem + 0.02:
+            null_strength, entry = memory.null_vote.score, memory.null_vote.entry
             origin = "this tenant's decision" if entry.origin == "tenant" else f"{entry.source_kind} convention"
-            note = f"memory: {entry.field_name} has no canonical counterpart ({origin}, {strength:.2f})"
+            note = f"memory: {entry.field_name} has no canonical counterpart ({origin}, {null_strength:.2f})"
             for opt in options.values():
-                opt.score *= 1.0 - NULL_SUPPRESSION * strength
+                opt.score *= 1.0 - NULL_SUPPRESSION * null_strength
     ranked = sorted(options.values(), key=lambda o: o.score, reverse=True)
-    return [o for o in ranked if o.score > 0.0], note
+    return [o for o in ranked if o.score > 0.0], note, null_strength
 
 
 def assign(columns: list[ColumnState], *, min_score: float = 0.25) -> None:

@@ -36,6 +36,22 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_AUTO_THRESHOLD = 0.85
 DEFAULT_REVIEW_FLOOR = 0.5
+NAME_HINT = 0.5
+# Sample kinds specific enough that a column carrying them while a field expecting them is still
+# open should not be declared "no counterpart" without a second opinion.
+_TELLING_KINDS = (
+    "date",
+    "datetime",
+    "epoch",
+    "email",
+    "phone",
+    "url",
+    "domain",
+    "currency_code",
+    "cloud_region",
+    "cloud_az",
+    "country",
+)
 
 _indexes: dict[int, FieldIndex] = {}
 
@@ -181,8 +197,14 @@ def map_source(
                 vendor=vendor,
                 object_name=object_name or "",
             )
-        options, note = fuse(cands, evidence)
-        state = ColumnState(name=col.name, options=options, null_reason=note)
+        options, note, memory_none = fuse(cands, evidence, gate=_gate(ontology, entity, profiles[i]))
+        state = ColumnState(
+            name=col.name,
+            options=options,
+            null_reason=note,
+            memory_none=memory_none,
+            name_hints={c.field: c.name_score for c in cands if c.name_score >= NAME_HINT},
+        )
         if parts[i].flags & {"system"}:
             state.options, state.null_reason = [], "system field"
         elif "tag" in parts[i].flags:
@@ -193,8 +215,21 @@ def map_source(
     calibrate(states, entity_confidence=entity_conf)
 
     states_by_field = {st.assigned.field: st for st in states if st.assigned is not None}
+    reference_fields = [f.name for f in ontology.entity(entity).fields.values() if f.is_reference]
     for state, p, prof in zip(states, parts, profiles, strict=True):
-        result.mappings.append(_decide(state, p, prof, lexicon, states_by_field, auto_threshold, review_floor))
+        result.mappings.append(
+            _decide(
+                state,
+                p,
+                prof,
+                lexicon,
+                states_by_field,
+                auto_threshold,
+                review_floor,
+                reference_fields,
+                ontology.entity(entity).fields,
+            )
+        )
     result.mappings += [FieldProposal(n, None, 0.0, "none", "unmapped", "duplicate column name") for n in duplicates]
 
     if use_llm is not False:
@@ -214,8 +249,46 @@ def map_source(
     return result
 
 
+def _reference_like(parts, profile, lexicon) -> bool:
+    named = bool(parts.tokens) and parts.tokens[-1] in lexicon.identifier_tokens or "lookup" in parts.flags
+    return named or profile.any_share(["sf_id", "guid", "cloud_resource_id", "arn"]) >= 0.8
+
+
+def _gate(ontology: Ontology, entity: str, profile):
+    """How well a column's type and values fit each field of the entity (memoized per column)."""
+    from .matcher import type_factor, value_factor
+
+    cache: dict[str, float] = {}
+
+    def fit(name: str) -> float:
+        if name not in cache:
+            if not ontology.has_field(entity, name):
+                cache[name] = 0.0
+            else:
+                f = ontology.field(entity, name)
+                cache[name] = type_factor(f, profile) * value_factor(f, profile, entity)[0]
+        return cache[name]
+
+    return fit
+
+
+def _expected_kinds(name: str, entity_fields) -> set[str]:
+    from .matcher import _KIND_GROUPS
+
+    kinds: set[str] = set()
+    for kind in entity_fields[name].values:
+        kinds |= _KIND_GROUPS.get(kind, {kind})
+    return kinds
+
+
 def _none_confidence(
-    state: ColumnState, parts, profile, lexicon, states_by_field: dict[str, ColumnState]
+    state: ColumnState,
+    parts,
+    profile,
+    lexicon,
+    states_by_field: dict[str, ColumnState],
+    reference_fields=(),
+    entity_fields=None,
 ) -> tuple[float, str]:
     """How sure the engine is that the column has no canonical counterpart, and why.
 
@@ -227,12 +300,7 @@ def _none_confidence(
         return 0.95, "system field"
     if "tag" in parts.flags:
         return 0.95, state.null_reason
-    memory_none = 0.0
-    if state.null_reason.startswith("memory:"):
-        try:
-            memory_none = float(state.null_reason.rsplit(", ", 1)[1].rstrip(")"))
-        except (IndexError, ValueError):
-            memory_none = 0.9
+    memory_none = state.memory_none
     best_eff = 0.0
     for opt in state.options:
         eff = opt.score
@@ -244,6 +312,18 @@ def _none_confidence(
     sure = 0.92 if understood else 0.6
     if profile.share("option_set") >= 0.8:
         sure = min(sure, 0.8)  # coded values hide their meaning (a status code may well be "won")
+    if _reference_like(parts, profile, lexicon) and any(f not in states_by_field for f in reference_fields):
+        sure = min(sure, 0.8)  # an unexplained reference may well be one of the links still open
+    for name in state.name_hints:
+        owner = states_by_field.get(name)
+        if owner is None or owner is state:
+            sure = min(sure, 0.75)  # the name points to an open field, only its type or values disagree
+            break
+    telling = [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
+    if telling and any(
+        f not in states_by_field and set(telling) & _expected_kinds(f, entity_fields) for f in entity_fields
+    ):
+        sure = min(sure, 0.8)  # values of a kind an open field expects
     heuristic_none = sure * (1.0 - best_eff)
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason
@@ -265,12 +345,16 @@ def _decide(
     states_by_field: dict[str, ColumnState],
     auto_threshold: float,
     review_floor: float,
+    reference_fields: Sequence[str] = (),
+    entity_fields=None,
 ) -> FieldProposal:
     opt = state.assigned
     if opt is not None and state.confidence >= review_floor:
         decision = "auto" if state.confidence >= auto_threshold else "review"
         return FieldProposal(state.name, opt.field, state.confidence, opt.method, decision, opt.explanation)
-    none_conf, why = _none_confidence(state, parts, profile, lexicon, states_by_field)
+    none_conf, why = _none_confidence(
+        state, parts, profile, lexicon, states_by_field, reference_fields, entity_fields or {}
+    )
     reasons = [why] if why else []
     if opt is not None:
         reasons.append(f"best guess {opt.field} at {state.confidence:.2f} is below the review floor")

@@ -24,7 +24,7 @@ from .normalize import Lexicon, NameParts
 from .values import ValueProfile, sf_prefix_entity
 
 ALPHA_COLUMN = 1.2
-BETA_FIELD = 0.8
+BETA_FIELD = 1.0
 NEGATIVE_PENALTY = 2.0
 PRIMARY_PENALTY = 0.05
 SECONDARY_PENALTY = 0.3
@@ -33,6 +33,9 @@ RELATED_STRENGTH = 0.8
 SOFT_IMPLIED_PENALTY = 0.2
 CONTEXT_PENALTY = 0.03
 ALIAS_ONLY_FACTOR = 0.6
+IMPLIED_PHRASE_PENALTY = 0.25
+CONTEXT_WEIGHT = 0.6
+HEAD_MISMATCH_FACTOR = 0.6
 
 _KIND_GROUPS = {
     "identifier": {"identifier", "sf_id", "guid", "aws_account_id", "cloud_resource_id", "arn"},
@@ -40,6 +43,8 @@ _KIND_GROUPS = {
     "integer": {"integer"},
     "money": {"money", "number"},
     "textual": {"textual"},
+    "datetime": {"datetime", "epoch"},
+    "date": {"date", "epoch"},
 }
 
 # Which record an id field points to (for Salesforce key prefixes).
@@ -50,56 +55,20 @@ _REFERENCE_TARGETS = {
     "owner_id": {"user", "group"},
 }
 
+# field type → column type → compatibility
+# fmt: off
 _TYPE_COMPAT = {
-    "string": {
-        "string": 1.0,
-        "integer": 0.95,
-        "number": 0.85,
-        "boolean": 0.4,
-        "date": 0.5,
-        "datetime": 0.5,
-        "json": 0.6,
-    },
-    "integer": {
-        "integer": 1.0,
-        "number": 0.85,
-        "string": 0.35,
-        "boolean": 0.0,
-        "date": 0.0,
-        "datetime": 0.0,
-        "json": 0.0,
-    },
-    "decimal": {
-        "number": 1.0,
-        "integer": 1.0,
-        "string": 0.3,
-        "boolean": 0.0,
-        "date": 0.0,
-        "datetime": 0.0,
-        "json": 0.0,
-    },
-    "number": {"number": 1.0, "integer": 1.0, "string": 0.3, "boolean": 0.0, "date": 0.0, "datetime": 0.0, "json": 0.0},
-    "boolean": {
-        "boolean": 1.0,
-        "integer": 0.15,
-        "string": 0.1,
-        "number": 0.0,
-        "date": 0.0,
-        "datetime": 0.0,
-        "json": 0.0,
-    },
-    "date": {"date": 1.0, "datetime": 0.95, "string": 0.25, "integer": 0.0, "number": 0.0, "boolean": 0.0, "json": 0.0},
-    "datetime": {
-        "datetime": 1.0,
-        "date": 0.9,
-        "string": 0.25,
-        "integer": 0.0,
-        "number": 0.0,
-        "boolean": 0.0,
-        "json": 0.0,
-    },
-    "json": {"json": 1.0, "string": 0.35, "integer": 0.0, "number": 0.0, "boolean": 0.0, "date": 0.0, "datetime": 0.0},
+    "string": {"string": 1.0, "integer": 0.95, "number": 0.85, "boolean": 0.4, "date": 0.5, "datetime": 0.5,
+               "json": 0.6},
+    "integer": {"integer": 1.0, "number": 0.85, "string": 0.35},
+    "decimal": {"number": 1.0, "integer": 1.0, "string": 0.3},
+    "number": {"number": 1.0, "integer": 1.0, "string": 0.3},
+    "boolean": {"boolean": 1.0, "integer": 0.15, "string": 0.1},
+    "date": {"date": 1.0, "datetime": 0.95, "string": 0.25},
+    "datetime": {"datetime": 1.0, "date": 0.9, "string": 0.25},
+    "json": {"json": 1.0, "string": 0.35},
 }
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -108,6 +77,7 @@ class Phrase:
     tokens: frozenset[str]
     strength: float
     text: str
+    order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +112,11 @@ class FieldIndex:
         self.optional: dict[str, frozenset[str]] = {}
         self.implied: dict[tuple[str, str], frozenset[str]] = {}
         self.soft_implied: dict[tuple[str, str], frozenset[str]] = {}
+        # `client_id`, `company_id`, `organization_id` all point to an account
+        self.reference_alias: dict[str, str] = {}
+        for target, aliases in lexicon.reference_aliases.items():
+            for alias in aliases:
+                self.reference_alias[alias] = target
         field_names: dict[str, set[str]] = {}
         for entity in ontology.entities.values():
             phrases: list[Phrase] = []
@@ -155,10 +130,11 @@ class FieldIndex:
                 )
                 seen: set[frozenset[str]] = set()
                 for text, strength in texts:
-                    tokens = frozenset(lexicon.tokens_of(text))
+                    order = tuple(lexicon.tokens_of(text))
+                    tokens = frozenset(order)
                     if tokens and tokens not in seen:
                         seen.add(tokens)
-                        phrases.append(Phrase(field=f, tokens=tokens, strength=strength, text=text))
+                        phrases.append(Phrase(field=f, tokens=tokens, strength=strength, text=text, order=order))
                 self.implied[(entity.name, f.name)] = self._implied_tokens(f)
                 # `stage_id`, `pipeline_id`: a reference to a code list is nearly the field itself
                 soft = (
@@ -197,6 +173,8 @@ class FieldIndex:
             implied |= lex.boolean_tokens
         if "option_set" in f.values:
             implied |= lex.code_tokens - {"name"}
+        if "probability" in f.values:
+            implied |= {"percent"}
         return frozenset(implied)
 
     # -- name evidence ---------------------------------------------------------------------------
@@ -216,27 +194,51 @@ class FieldIndex:
     def name_score(self, col: NameParts, phrase: Phrase, optional: frozenset[str]) -> tuple[float, bool]:
         """(score, secondary): how well the column's words say the phrase's words."""
         ctoks = set(col.tokens)
-        context = set(col.context)
-        matched = (ctoks | context) & phrase.tokens
-        if not matched or not (ctoks & phrase.tokens or not ctoks - optional):
+        if phrase.field.is_reference and phrase.field.name != "id":
+            ctoks = {
+                self.reference_alias.get(t, t) if self.reference_alias.get(t) in phrase.tokens else t for t in ctoks
+            }
+        context = set(col.context) - ctoks
+        matched_core = ctoks & phrase.tokens
+        matched_ctx = context & phrase.tokens
+        if not (matched_core or matched_ctx) or not (matched_core or not ctoks - optional):
             return 0.0, False
         key = (phrase.field.entity, phrase.field.name)
         implied = self.implied[key]
         soft = self.soft_implied[key]
-        m = sum(self.weight(t) for t in matched)
+        m = sum(self.weight(t) for t in matched_core) + CONTEXT_WEIGHT * sum(self.weight(t) for t in matched_ctx)
         unexplained = ctoks - phrase.tokens - optional - implied
         u_col = sum(SOFT_IMPLIED_PENALTY if t in soft else self.penalty(t) for t in unexplained)
-        u_phr = sum(self.weight(t) for t in phrase.tokens - ctoks - context - optional - implied)
+        missing = phrase.tokens - ctoks - context - optional
+        # a word the field's type implies may be left out (`owner` for `owner id`), at a small cost
+        u_phr = sum(self.weight(t) * (IMPLIED_PHRASE_PENALTY if t in implied else 1.0) for t in missing)
         secondary = bool((ctoks - phrase.tokens) & self.lexicon.secondary) or (
             "secondary" in col.flags and "primary" not in phrase.text
         )
         score = m / (m + ALPHA_COLUMN * u_col + BETA_FIELD * u_phr)
-        if matched <= optional:
+        if matched_core | matched_ctx <= optional:
             score *= ALIAS_ONLY_FACTOR  # `Company` in a companies table says little about which field
+        if self._head_mismatch(col.tokens, phrase):
+            score *= HEAD_MISMATCH_FACTOR  # `unit price` is a price, `price unit` a unit
         # A prefix the phrase does not explain (`sku` in `sku.description` against plain
         # `description`) weighs little, but enough to prefer the phrase that explains it.
         stray = len(context - phrase.tokens - self.lexicon.context_prefix - optional)
         return score * (1.0 - CONTEXT_PENALTY * stray), secondary
+
+    def _head(self, tokens) -> str | None:
+        lex = self.lexicon
+        for t in reversed(tokens):
+            if t not in lex.generic and t not in lex.temporal and t not in lex.identifier_tokens:
+                return t
+        return None
+
+    def _head_mismatch(self, col_tokens: tuple[str, ...], phrase: Phrase) -> bool:
+        """Same words, different head noun: English compounds put the head last."""
+        if len(phrase.order) < 2 or set(col_tokens) != set(phrase.tokens):
+            return False
+        a, b = self._head(col_tokens), self._head(phrase.order)
+        counts = self.lexicon.count_markers
+        return a is not None and b is not None and a != b and a not in counts and b not in counts
 
     def candidate_phrases(self, entity: str, col: NameParts) -> set[int]:
         index = self.by_token[entity]
@@ -248,7 +250,7 @@ class FieldIndex:
 
 def type_factor(field: CanonicalField, profile: ValueProfile) -> float:
     eff = profile.effective
-    factor = _TYPE_COMPAT[field.type].get(eff, 0.5)
+    factor = _TYPE_COMPAT[field.type].get(eff, 0.0)
     if field.type == "boolean" and eff == "integer" and profile.share("boolean") == 1.0:
         factor = 0.6
     if field.type in ("date", "datetime") and eff == "integer" and profile.share("epoch") == 1.0:
@@ -268,17 +270,25 @@ def type_factor(field: CanonicalField, profile: ValueProfile) -> float:
     return factor
 
 
-def value_factor(field: CanonicalField, profile: ValueProfile, entity: str) -> tuple[float, tuple[str, ...]]:
-    """How well the samples look like what the field expects, and why."""
+def value_factor(
+    field: CanonicalField, profile: ValueProfile, entity: str, *, references: bool = False
+) -> tuple[float, tuple[str, ...]]:
+    """How well the samples look like what the field expects, and why. `references`: the column is
+    named as a reference (`stage_id`), so ids are fine for a code-list field."""
     if profile.n == 0:
         return 0.93, ("no samples",)
     notes: list[str] = []
     expected: set[str] = set()
     for kind in field.values:
         expected |= _KIND_GROUPS.get(kind, {kind})
+    if references:
+        expected |= _KIND_GROUPS["identifier"]
     factor = 1.0
     if expected:
         share = profile.any_share(sorted(expected))
+        if "textual" in expected and "url" not in expected:
+            # a self-link (`.../machineTypes/e2-medium`) carries the value, if not cleanly
+            share = min(1.0, share + 0.5 * profile.share("url"))
         strong = {
             "email",
             "url",
@@ -324,6 +334,10 @@ def value_factor(field: CanonicalField, profile: ValueProfile, entity: str) -> t
             else:
                 factor *= 0.3
                 notes.append(f"ids point to {target}, not {'/'.join(sorted(wanted))}")
+    # A "name" that is a full resource path or ARN is the resource's identifier, not its name.
+    if field.name in ("name", "resource_name") and profile.any_share(["cloud_resource_id", "arn"]) >= 0.8:
+        factor *= 0.6
+        notes.append("values are resource paths")
     # An amount-like field fed with a column of mostly text is not an amount.
     if (
         field.type in ("decimal", "number", "integer")
@@ -365,7 +379,8 @@ def score_field(
     secondary: bool,
 ) -> Candidate:
     tf = type_factor(field, profile)
-    vf, vnotes = value_factor(field, profile, entity)
+    references = bool(set(col.tokens) & index.soft_implied[(entity, field.name)])
+    vf, vnotes = value_factor(field, profile, entity, references=references)
     df, dnotes = decoration_factor(field, col)
     score = name * best_phrase.strength * tf * vf * df
     notes = list(vnotes) + list(dnotes)
@@ -421,6 +436,8 @@ def value_only_candidates(
         ("cloud_region", ("region_id",)),
         ("cloud_az", ("availability_zone",)),
         ("currency_code", ("currency", "billing_currency")),
+        ("cloud_resource_id", ("resource_id",) if entity == "cost" else ("id",)),
+        ("arn", ("resource_id",) if entity == "cost" else ("id",)),
     ):
         if profile.share(kind) < 0.8:
             continue

@@ -59,19 +59,20 @@ class MemoryEntry:
     compact: str = ""
 
 
+@dataclass(frozen=True)
+class MemoryHit:
+    score: float
+    entry: MemoryEntry
+    exact: bool  # this very field: the same name, remembered for this tenant or this vendor
+
+
 @dataclass
 class MemoryEvidence:
     """What the memory says about one column, for the entity being mapped."""
 
-    by_field: dict[str, tuple[float, MemoryEntry]] = field(default_factory=dict)
-    null_vote: tuple[float, MemoryEntry] | None = None
+    by_field: dict[str, MemoryHit] = field(default_factory=dict)
+    null_vote: MemoryHit | None = None
     rejected: set[str] = field(default_factory=set)
-
-    def best(self) -> tuple[str, float, MemoryEntry] | None:
-        if not self.by_field:
-            return None
-        name, (score, entry) = max(self.by_field.items(), key=lambda kv: kv[1][0])
-        return name, score, entry
 
 
 def _trigrams(text: str) -> Counter[str]:
@@ -192,17 +193,19 @@ def gather_evidence(
                 if sim >= 0.9 and entry.canonical_field:
                     ev.rejected.add(entry.canonical_field)
                 continue
+            exact = sim >= 0.96 and (entry.origin == "tenant" or entry.source_kind == vendor)
+            hit = MemoryHit(score=score, entry=entry, exact=exact)
             if entry.canonical_field is None:
                 # "no counterpart" is knowledge about one vendor's exact field: it neither transfers
                 # to other vendors nor to merely similar names (`Company ID` is not `Company`)
-                if entry.origin == "seed" and entry.source_kind != vendor or sim < 0.95:
+                if not exact:
                     continue
-                if ev.null_vote is None or score > ev.null_vote[0]:
-                    ev.null_vote = (score, entry)
+                if ev.null_vote is None or score > ev.null_vote.score:
+                    ev.null_vote = hit
                 continue
             current = ev.by_field.get(entry.canonical_field)
-            if current is None or score > current[0]:
-                ev.by_field[entry.canonical_field] = (score, entry)
+            if current is None or score > current.score:
+                ev.by_field[entry.canonical_field] = hit
     for name in ev.rejected:
         ev.by_field.pop(name, None)
     return ev

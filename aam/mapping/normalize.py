@@ -85,6 +85,10 @@ class Lexicon:
         self.negative = frozenset(self.canon(w) for w in vocabulary["negative"])
         self.count_markers = frozenset(self.canon(w) for w in vocabulary["count_markers"])
         self.context_prefix = frozenset(self.canon(w) for w in vocabulary["context_prefix_tokens"])
+        self.leaf_generic = frozenset(self.canon(w) for w in vocabulary["leaf_generic"])
+        self.reference_aliases = {
+            self.canon(k): frozenset(self.canon(a) for a in v) for k, v in vocabulary["reference_aliases"].items()
+        }
         self.vendor_prefix_re = re.compile("^(?:" + "|".join(vocabulary["vendor_prefixes"]) + ")", re.I)
         self.system_res = [re.compile(p, re.I) for p in vocabulary["system_patterns"]]
         self.known = frozenset(self.canon(w) for w in self.surface_words)
@@ -251,9 +255,7 @@ class Lexicon:
             flags.add("nested")
             last = [segments.pop()]
             # `configuration.state.name`: a generic leaf keeps its parent (`state name`)
-            while segments and all(
-                t in self.generic or t in self.identifier_tokens for t in self.tokens_of(" ".join(last))
-            ):
+            while segments and all(t in self.leaf_generic for t in self.tokens_of(" ".join(last))):
                 last.insert(0, segments.pop())
             for seg in segments:
                 context.extend(self.tokens_of(seg))

@@ -47,6 +47,8 @@ _OTHER_DATE = re.compile(
 _OTHER_DATETIME = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AP]M)?$", re.I)
 _GUID = re.compile(r"^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$|^[0-9a-f]{32}$", re.I)
 _SFID = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
+# other clouds: `<geo>-<place>-<n>` (Oracle us-ashburn-1, Alibaba cn-hangzhou-1 style)
+_GEO_REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]{4,}-\d{1,2}$")
 _AWS_REGION = re.compile(
     r"^(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso|-isob)?-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$"
 )
@@ -202,7 +204,10 @@ def _string_kinds(text: str) -> frozenset[str]:
     if _ISO_DATE.match(s) or _OTHER_DATE.match(s):
         return frozenset({"date"})
     if _MONEY.match(s) and any(c.isdigit() for c in s):
-        return frozenset({"money", "number"})
+        letters = "".join(c for c in s if c.isalpha())
+        # `OPP-311` is an id, not 311 of a currency called OPP
+        if not letters and any(c in s for c in "$€£¥₹") or letters in ref.currencies:
+            return frozenset({"money", "number"})
     if _EMAIL.match(s):
         return frozenset({"email"})
     if low.startswith("arn:"):
@@ -211,7 +216,7 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset({"url"})
     if _GUID.match(s):
         return frozenset({"guid", "identifier"})
-    if _AWS_REGION.match(low) or _GCP_REGION.match(low) or low in ref.azure_regions:
+    if _AWS_REGION.match(low) or _GCP_REGION.match(low) or _GEO_REGION.match(low) or low in ref.azure_regions:
         kinds |= {"cloud_region", "identifier"}
     elif _AWS_REGION.match(low[:-1]) and low[-1].isalpha() or _GCP_REGION.match(low[:-2]) and low[-2] == "-":
         kinds |= {"cloud_az", "identifier"}

@@ -119,3 +119,11 @@ def test_a_token_of_one_tenant_is_refused_on_another_tenants_host(api_a, tenant_
     for url in ("/api/aam/ontology/", "/api/aam/mappings/"):
         response = api_a.get(url, HTTP_HOST=host_of(tenant_b))
         assert response.status_code == 401
+
+
+def test_the_admin_lists_mappings_memory_and_review_items(web_a, tenant_a):
+    mapped_connection(tenant_a)
+    for model in ("fieldmapping", "mappingmemory", "reviewitem"):
+        response = web_a.get(f"/admin/aam/{model}/")
+        assert response.status_code == 200, model
+    assert "Domain Name" in web_a.get("/admin/aam/reviewitem/").content.decode()

@@ -188,3 +188,22 @@ def test_an_object_without_fields_is_refused(connection_a):
 
 def test_mapping_active_is_none_for_an_unmapped_object(connection_a):
     assert mapping_active(connection=connection_a, source_object_name="Nothing") is None
+
+
+def test_an_object_that_fits_no_entity_is_stored_with_every_field_unmapped(connection_a):
+    odd = {
+        "name": "misc",
+        "fields": [{"name": "zzq", "samples": ["k1"]}, {"name": "wibble", "type": "integer", "samples": [1, 2]}],
+    }
+    active = mapping_ensure(connection=connection_a, source_object=odd)
+    assert active.entity is None and active.fields == {} and sorted(active.unmapped) == ["wibble", "zzq"]
+
+
+def test_blank_or_over_long_field_names_stay_unmapped_and_the_rest_is_mapped(connection_a):
+    source = {
+        **ACCOUNT,
+        "fields": ACCOUNT["fields"] + [{"name": "x" * 600, "samples": ["a"]}, {"name": "  ", "samples": ["b"]}],
+    }
+    active = mapping_ensure(connection=connection_a, source_object=source)
+    assert active.fields["Name"] == "name"
+    assert not FieldMapping.objects.filter(source_field__startswith="xxxx").exists()
