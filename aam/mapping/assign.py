@@ -20,6 +20,10 @@ from .memory import MemoryEvidence
 NULL_SUPPRESSION = 0.8
 FALLBACK_MIN = 0.7
 MARGIN = 0.2
+# How much of a close contender's encroachment on the margin comes off the confidence. At 1.0 a
+# perfect tie lands MARGIN below the score (0.99 → 0.79): two equally good readings are a question
+# for a human, never an automatic decision.
+TIE_PENALTY = 1.0
 
 
 @dataclass
@@ -122,11 +126,12 @@ def calibrate(columns: list[ColumnState], *, entity_confidence: float) -> None:
             continue
         conf = opt.score
         second = max((o.score for o in col.options if o.field != opt.field), default=0.0)
-        if second > conf - MARGIN:
-            conf -= 0.5 * (second - (conf - MARGIN))
+        top = conf
+        if second > top - MARGIN:
+            conf -= TIE_PENALTY * (second - (top - MARGIN))
         rival = max((s for s, j in contenders.get(opt.field, ()) if j != i), default=0.0)
-        if rival > conf - MARGIN:
-            conf -= 0.5 * (rival - (conf - MARGIN))
+        if rival > top - MARGIN:
+            conf -= TIE_PENALTY * (rival - (top - MARGIN))
         if entity_confidence < 0.75:
             conf *= entity_confidence / 0.75
         col.confidence = round(max(0.0, min(conf, 0.99)), 4)

@@ -33,6 +33,7 @@ _NUM = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?
 _MONEY = re.compile(
     r"^(?:[A-Z]{3}\s?)?[-+]?[$€£¥₹]?\s?[-+]?(?:\d{1,3}(?:[,\s]\d{3})+|\d+)(?:[.,]\d+)?\s?(?:[$€£¥₹]|[A-Z]{3})?$"
 )
+_APPROX_NUM = re.compile(r"^(?:~|≈|ca?\.\s?)\s?\d{1,3}(?:,\d{3})*(?:\.\d+)?\+?$|^\d{1,3}(?:,\d{3})*\+$")
 _PERCENT = re.compile(r"^[+-]?\d+(?:\.\d+)?\s?%$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(
@@ -185,6 +186,8 @@ def _string_kinds(text: str) -> frozenset[str]:
     if _INT.match(s):
         kinds |= {"integer", "number"}
         digits = s.lstrip("+-")
+        if s.startswith("+") and 8 <= len(digits) <= 15:
+            kinds.add("phone")  # E.164 (`+14155550142`): a CSV type guesser calls it an integer
         if len(digits) == 12:
             kinds.add("aws_account_id")
         if not s.startswith(("+", "-")):
@@ -197,6 +200,8 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset(kinds)
     if _NUM.match(s) and any(c.isdigit() for c in s):
         return frozenset({"number"})
+    if _APPROX_NUM.match(s):
+        return frozenset({"number"})  # a hand-typed estimate: `~40`, `500+`
     if _PERCENT.match(s):
         return frozenset({"percent", "number"})
     if _ISO_DATETIME.match(s) or _OTHER_DATETIME.match(s):
@@ -246,7 +251,9 @@ def _string_kinds(text: str) -> frozenset[str]:
     has_space = " " in s
     if _HAS_LETTER.search(s) and not kinds & {"sf_id", "guid", "phone"}:
         kinds.add("textual")
-    if not has_space and not kinds & {"phone"} and (digits or "_" in s or "-" in s or s.isalpha()):
+    # `Globex`, `Initech`: a capitalized word is how people write a display name, not a key
+    display_word = s.isalpha() and len(s) > 1 and s[0].isupper() and s[1:].islower()
+    if not has_space and not kinds & {"phone"} and (digits or "_" in s or "-" in s or s.isalpha() and not display_word):
         kinds.add("identifier")
     return frozenset(kinds)
 
@@ -385,6 +392,11 @@ def profile_values(declared_type: str, samples: Sequence[Any]) -> ValueProfile:
                 effective = typ
                 break
         else:
+            temporal = sum(1 for ks in per_sample if ks & {"date", "datetime"})
+            if declared_type == "string" and temporal == n and n >= 2:
+                # a hand-kept column in mixed formats (`2024-03-01`, `3/5/24`, `2024-02-20 16:40`)
+                effective = "datetime"
+        if effective == declared_type:
             if declared_type == "string" and all_numeric and kinds.get("number", 0) == 1.0:
                 effective = "integer" if all_int else "number"
     return ValueProfile(
