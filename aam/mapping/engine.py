@@ -51,6 +51,7 @@ _TELLING_KINDS = (
     "cloud_region",
     "cloud_az",
     "country",
+    "free_text",
 )
 
 _indexes: dict[int, FieldIndex] = {}

@@ -47,6 +47,9 @@ _KIND_GROUPS = {
     "date": {"date", "epoch"},
 }
 
+# Kinds recognized from reference lists, which cannot know every provider's codes.
+_LISTED_KINDS = frozenset({"cloud_region", "cloud_az", "currency_code"})
+
 # Which record an id field points to (for Salesforce key prefixes).
 _REFERENCE_TARGETS = {
     "account_id": {"account"},
@@ -319,6 +322,10 @@ def value_factor(
             factor = 0.85
         elif share > 0:
             factor = 0.55
+        elif expected & _LISTED_KINDS and profile.share("identifier") >= 0.8:
+            # Region, currency and country lists are never complete (`nyc3`, `fsn1`): a code-like
+            # column whose name says it leaves a human the question rather than a veto.
+            factor = 0.6
         else:
             factor = 0.3
         if factor < 1.0:

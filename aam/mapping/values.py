@@ -139,6 +139,32 @@ def reference() -> Reference:
     )
 
 
+_CLOUD_PREFIX = re.compile(r"^(?:aws|amazon|azure|gcp|google|oci)[-_:/]")
+
+
+def _region_form(low: str) -> str:
+    """A region written another way: `AWS_US_WEST_2` (Snowflake and other multi-cloud vendors put the
+    cloud in front and use underscores) → `us-west-2`; `azure_eastus2` → `eastus2`."""
+    if "_" not in low and not _CLOUD_PREFIX.match(low):
+        return low
+    stripped = _CLOUD_PREFIX.sub("", low, count=1)
+    return stripped.replace("_", "-") if "-" in stripped or "_" in stripped else stripped
+
+
+def _free_text(s: str) -> bool:
+    """Prose rather than a label: several words, one of them a lowercase content word (`Needs SOC2
+    report`, `Budget frozen`), where names and labels capitalize every word (`Acme Robotics Inc.`)."""
+    words = s.split()
+    if len(words) < 2:
+        return False
+    if len(words) >= 5:
+        return True
+    return any(w[:1].islower() and w.isalpha() and w not in _FUNCTION_WORDS for w in words[1:])
+
+
+_FUNCTION_WORDS = frozenset("of the and or for in on at to a an by with de la von van der".split())
+
+
 def is_salesforce_id(value: str) -> bool:
     """A 15- or 18-character Salesforce record id (18-character ids carry a checksum we verify)."""
     if not _SFID.match(value) or sum(c.isdigit() for c in value) < 4:
@@ -221,7 +247,8 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset({"url"})
     if _GUID.match(s):
         return frozenset({"guid", "identifier"})
-    if _AWS_REGION.match(low) or _GCP_REGION.match(low) or _GEO_REGION.match(low) or low in ref.azure_regions:
+    region = _region_form(low)
+    if _AWS_REGION.match(region) or _GCP_REGION.match(region) or _GEO_REGION.match(region) or region in ref.azure_regions:
         kinds |= {"cloud_region", "identifier"}
     elif _AWS_REGION.match(low[:-1]) and low[-1].isalpha() or _GCP_REGION.match(low[:-2]) and low[-2] == "-":
         kinds |= {"cloud_az", "identifier"}
@@ -251,6 +278,8 @@ def _string_kinds(text: str) -> frozenset[str]:
     has_space = " " in s
     if _HAS_LETTER.search(s) and not kinds & {"sf_id", "guid", "phone"}:
         kinds.add("textual")
+        if has_space and _free_text(s):
+            kinds.add("free_text")
     # `Globex`, `Initech`: a capitalized word is how people write a display name, not a key
     display_word = s.isalpha() and len(s) > 1 and s[0].isupper() and s[1:].islower()
     if not has_space and not kinds & {"phone"} and (digits or "_" in s or "-" in s or s.isalpha() and not display_word):
