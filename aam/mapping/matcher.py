@@ -36,6 +36,7 @@ ALIAS_ONLY_FACTOR = 0.6
 IMPLIED_PHRASE_PENALTY = 0.25
 CONTEXT_WEIGHT = 0.6
 HEAD_MISMATCH_FACTOR = 0.6
+REFERENT_PENALTY = 2.0
 
 _KIND_GROUPS = {
     "identifier": {"identifier", "sf_id", "guid", "aws_account_id", "cloud_resource_id", "arn"},
@@ -114,6 +115,11 @@ class FieldIndex:
         self.alias_tokens: dict[str, frozenset[str]] = {}
         self.optional: dict[str, frozenset[str]] = {}
         self.implied: dict[tuple[str, str], frozenset[str]] = {}
+        # one-word names of a field (`notes`, `comments`): a second one in `Notes / Comments` or
+        # `Industry / Sector` repeats the meaning instead of changing it
+        self.single_words: dict[tuple[str, str], frozenset[str]] = {}
+        # the words naming what a reference points to (`owner` of owner_id): missing, they change it
+        self.referent: dict[tuple[str, str], frozenset[str]] = {}
         self.soft_implied: dict[tuple[str, str], frozenset[str]] = {}
         # `client_id`, `company_id`, `organization_id` all point to an account
         self.reference_alias: dict[str, str] = {}
@@ -139,6 +145,16 @@ class FieldIndex:
                         seen.add(tokens)
                         phrases.append(Phrase(field=f, tokens=tokens, strength=strength, text=text, order=order))
                 self.implied[(entity.name, f.name)] = self._implied_tokens(f)
+                self.single_words[(entity.name, f.name)] = frozenset(
+                    next(iter(p.tokens))
+                    for p in phrases
+                    if p.field is f and len(p.tokens) == 1 and p.strength > RELATED_STRENGTH
+                )
+                self.referent[(entity.name, f.name)] = (
+                    frozenset(lexicon.tokens_of(f.name.replace("_", " "))) - lexicon.identifier_tokens
+                    if f.is_reference and f.name != "id"
+                    else frozenset()
+                )
                 # `stage_id`, `pipeline_id`: a reference to a code list is nearly the field itself
                 soft = (
                     lexicon.identifier_tokens
@@ -197,6 +213,10 @@ class FieldIndex:
     def name_score(self, col: NameParts, phrase: Phrase, optional: frozenset[str]) -> tuple[float, bool]:
         """(score, secondary): how well the column's words say the phrase's words."""
         ctoks = set(col.tokens)
+        counts = self.lexicon.count_markers
+        col_counts, phrase_counts = ctoks & counts, phrase.tokens & counts
+        if col_counts and phrase_counts and not col_counts & phrase_counts and ctoks - counts:
+            ctoks = (ctoks - col_counts) | phrase_counts  # `# of Staff` says `staff count`
         if phrase.field.is_reference and phrase.field.name != "id":
             ctoks = {
                 self.reference_alias.get(t, t) if self.reference_alias.get(t) in phrase.tokens else t for t in ctoks
@@ -211,16 +231,25 @@ class FieldIndex:
         soft = self.soft_implied[key]
         m = sum(self.weight(t) for t in matched_core) + CONTEXT_WEIGHT * sum(self.weight(t) for t in matched_ctx)
         unexplained = ctoks - phrase.tokens - optional - implied
+        if matched_core:
+            unexplained -= self.single_words[key]
         u_col = sum(SOFT_IMPLIED_PENALTY if t in soft else self.penalty(t) for t in unexplained)
         missing = phrase.tokens - ctoks - context - optional
-        # a word the field's type implies may be left out (`owner` for `owner id`), at a small cost
-        u_phr = sum(self.weight(t) * (IMPLIED_PHRASE_PENALTY if t in implied else 1.0) for t in missing)
+        referent = self.referent[key]
+        # a word the field's type implies may be left out (`id` for `owner id`), at a small cost; the
+        # word saying whose it is may not (`Email` of an account is not its `owner email`)
+        u_phr = sum(
+            self.weight(t) * (IMPLIED_PHRASE_PENALTY if t in implied else REFERENT_PENALTY if t in referent else 1.0)
+            for t in missing
+        )
         secondary = bool((ctoks - phrase.tokens) & self.lexicon.secondary) or (
             "secondary" in col.flags and "primary" not in phrase.text
         )
         score = m / (m + ALPHA_COLUMN * u_col + BETA_FIELD * u_phr)
-        if matched_core | matched_ctx <= optional:
-            score *= ALIAS_ONLY_FACTOR  # `Company` in a companies table says little about which field
+        if matched_core | matched_ctx <= optional and missing - {"name"}:
+            # `Company` in a companies table says little about which field, except that a bare
+            # entity word is how people head the column of names (`Company`, `Customer`)
+            score *= ALIAS_ONLY_FACTOR
         if self._head_mismatch(col.tokens, phrase):
             score *= HEAD_MISMATCH_FACTOR  # `unit price` is a price, `price unit` a unit
         # A prefix the phrase does not explain (`sku` in `sku.description` against plain
