@@ -51,6 +51,10 @@ _KIND_GROUPS = {
 # Kinds recognized from reference lists, which cannot know every provider's codes.
 _LISTED_KINDS = frozenset({"cloud_region", "cloud_az", "currency_code"})
 
+# Links that normally differ from record to record.
+_PER_RECORD_LINKS = frozenset({"account_id", "contact_id"})
+CONSTANT_LINK_FACTOR = 0.8
+
 # Which record an id field points to (for Salesforce key prefixes).
 _REFERENCE_TARGETS = {
     "account_id": {"account"},
@@ -230,11 +234,15 @@ class FieldIndex:
         implied = self.implied[key]
         soft = self.soft_implied[key]
         m = sum(self.weight(t) for t in matched_core) + CONTEXT_WEIGHT * sum(self.weight(t) for t in matched_ctx)
-        unexplained = ctoks - phrase.tokens - optional - implied
+        # The table's own entity words are optional, but one in place of another is a different
+        # qualifier: `usage account id` is not the `invoice account id`.
+        swapped = (ctoks & optional) - phrase.tokens and (phrase.tokens & optional) - ctoks - context
+        optional_here = frozenset() if swapped else optional
+        unexplained = ctoks - phrase.tokens - optional_here - implied
         if matched_core:
             unexplained -= self.single_words[key]
         u_col = sum(SOFT_IMPLIED_PENALTY if t in soft else self.penalty(t) for t in unexplained)
-        missing = phrase.tokens - ctoks - context - optional
+        missing = phrase.tokens - ctoks - context - optional_here
         referent = self.referent[key]
         # a word the field's type implies may be left out (`id` for `owner id`), at a small cost; the
         # word saying whose it is may not (`Email` of an account is not its `owner email`)
@@ -344,6 +352,8 @@ def value_factor(
             "arn",
             "cloud_resource_id",
         } & expected
+        # id formats the field names itself (`guid`, `aws_account_id` for a sub account) confirm it
+        strong |= set(field.values) & {"guid", "aws_account_id"}
         strong_share = profile.any_share(sorted(strong)) if strong else 0.0
         if share >= 0.8:
             factor = 1.08 if strong_share >= 0.6 else 1.0
@@ -370,6 +380,11 @@ def value_factor(
             else:
                 factor *= 0.3
                 notes.append(f"ids point to {target}, not {'/'.join(sorted(wanted))}")
+    # One id in every sampled record is a scope (the vendor's workspace or tenant, `organization_id`
+    # in Close, `company_id` in Pipedrive) as often as a link: the values cannot confirm a link.
+    if field.name in _PER_RECORD_LINKS and profile.constant:
+        factor *= CONSTANT_LINK_FACTOR
+        notes.append("the same id in every sample")
     # A "name" that is a full resource path or ARN is the resource's identifier, not its name.
     if field.name in ("name", "resource_name") and profile.any_share(["cloud_resource_id", "arn"]) >= 0.8:
         factor *= 0.6

@@ -319,6 +319,12 @@ class ValueProfile:
     sf_prefixes: tuple[str, ...] = ()
     numbers: tuple[float, ...] = ()
     per_sample: tuple[frozenset[str], ...] = ()
+    distinct: int = 0  # distinct non-empty sample values
+
+    @property
+    def constant(self) -> bool:
+        """The same value in every one of at least three samples."""
+        return self.n >= 3 and self.distinct == 1
 
     def share(self, kind: str) -> float:
         return self.kinds.get(kind, 0.0)
@@ -436,6 +442,7 @@ def profile_values(declared_type: str, samples: Sequence[Any]) -> ValueProfile:
         sf_prefixes=tuple(p for p, _ in prefixes.most_common()),
         numbers=numbers[:8],
         per_sample=tuple(per_sample),
+        distinct=len({str(v).strip() for v in values}),
     )
 
 
