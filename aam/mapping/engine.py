@@ -214,6 +214,8 @@ def map_source(
 
     assign(states)
     calibrate(states, entity_confidence=entity_conf)
+    if ontology.has_field(entity, "id"):
+        _key_fallback(states, parts, profiles, index, entity, review_floor)
 
     states_by_field = {st.assigned.field: st for st in states if st.assigned is not None}
     reference_fields = [f.name for f in ontology.entity(entity).fields.values() if f.is_reference]
@@ -248,6 +250,45 @@ def map_source(
             force=use_llm is True,
         )
     return result
+
+
+KEY_FALLBACK_CONFIDENCE = 0.6
+
+
+def _key_fallback(states, parts, profiles, index, entity: str, review_floor: float) -> None:
+    """A table whose key no name gave away (`Badge ID`, `Item ID`): the first column named as an id,
+    with distinct key-like values, whose qualifier names no other record (`Company ID`, `Owner ID`,
+    `External ID` are links, not the key). Proposed for review only: a guess from shape, not meaning."""
+    if any(st.assigned is not None and st.assigned.field == "id" and st.confidence >= review_floor for st in states):
+        return
+    lex = index.lexicon
+    foreign: set[str] = set(lex.negative) | {"owner", "user", "parent", "lead"}
+    for other in index.ontology.entity_names():
+        if other != entity:
+            foreign |= index.alias_tokens[other]
+    for targets in lex.reference_aliases.values():
+        foreign |= targets
+    foreign |= set(lex.reference_aliases)
+    foreign -= index.alias_tokens[entity]
+    for st, p, prof in zip(states, parts, profiles, strict=True):
+        if st.assigned is not None and st.confidence >= review_floor:
+            continue
+        if not p.tokens or p.tokens[-1] not in lex.identifier_tokens or p.flags & {"system", "tag", "lookup"}:
+            continue
+        if set(p.tokens[:-1]) & foreign or set(p.context) & foreign:
+            continue
+        if prof.n < 2 or prof.distinct != prof.n or prof.share("identifier") < 0.8:
+            continue
+        from .assign import Option
+
+        st.assigned = Option(
+            field="id",
+            score=KEY_FALLBACK_CONFIDENCE,
+            method="heuristic",
+            explanation="the first id-named column with distinct key-like values, and no other key in the table",
+        )
+        st.confidence = KEY_FALLBACK_CONFIDENCE
+        return
 
 
 def _reference_like(parts, profile, lexicon) -> bool:

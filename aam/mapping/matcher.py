@@ -487,6 +487,7 @@ def value_only_candidates(
         ("cloud_region", ("region_id",)),
         ("cloud_az", ("availability_zone",)),
         ("currency_code", ("currency", "billing_currency")),
+        ("country", ("country",)),
         ("cloud_resource_id", ("resource_id",) if entity == "cost" else ("id",)),
         ("arn", ("resource_id",) if entity == "cost" else ("id",)),
     ):

@@ -116,6 +116,7 @@ class Reference:
     countries: frozenset[str]
     states: frozenset[str]
     currencies: frozenset[str]
+    currency_names: frozenset[str]
     tlds: frozenset[str]
     azure_regions: frozenset[str]
     sf_key_prefixes: Mapping[str, str]
@@ -133,6 +134,7 @@ def reference() -> Reference:
         countries=frozenset(countries),
         states=frozenset(s.lower() for s in data["states"]),
         currencies=frozenset(data["currencies"].split()),
+        currency_names=frozenset(data.get("currency_names", ())),
         tlds=frozenset(data["tlds"].split()),
         azure_regions=frozenset(data["azure_regions"].split()),
         sf_key_prefixes=dict(data["sf_key_prefixes"]),
@@ -259,8 +261,8 @@ def _string_kinds(text: str) -> frozenset[str]:
     m = _DOMAIN.match(low)
     if m and m.group(1) in ref.tlds and not any(c.isdigit() for c in m.group(1)):
         kinds.add("domain")
-    if len(s) == 3 and s.isupper() and s in ref.currencies:
-        kinds.add("currency_code")
+    if len(s) == 3 and s.isupper() and s in ref.currencies or low in ref.currency_names:
+        kinds.add("currency_code")  # `USD`, or the currency by name as ERPs export it (`US Dollar`)
     bare = s.replace(".", "")
     if len(bare) <= 3 and bare.isupper() and bare.lower() in ref.countries or len(bare) > 3 and low in ref.countries:
         kinds.add("country")
