@@ -380,6 +380,10 @@ def value_factor(
             else:
                 factor *= 0.3
                 notes.append(f"ids point to {target}, not {'/'.join(sorted(wanted))}")
+    # Only won / lost / open: an outcome flag, not the list of stages or types it could be part of.
+    if "option_set" in field.values and "deal_outcome" not in field.values and profile.share("deal_outcome") >= 0.8:
+        factor *= 0.7
+        notes.append("values are deal outcomes")
     # One id in every sampled record is a scope (the vendor's workspace or tenant, `organization_id`
     # in Close, `company_id` in Pipedrive) as often as a link: the values cannot confirm a link.
     if field.name in _PER_RECORD_LINKS and profile.constant:
