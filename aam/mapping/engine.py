@@ -52,6 +52,7 @@ _TELLING_KINDS = (
     "cloud_az",
     "country",
     "free_text",
+    "money",
 )
 
 _indexes: dict[int, FieldIndex] = {}
@@ -350,7 +351,13 @@ def _none_confidence(
         if owner is not None and owner is not state and owner.assigned and owner.assigned.score >= opt.score + 0.25:
             eff *= 0.5  # another column clearly owns that field
         best_eff = max(best_eff, eff)
-    understood = bool(parts.tokens) and all(t in lexicon.known or t in lexicon.generic for t in parts.tokens)
+    # understood: every word known, and one of them says what the column is (`HQ`, `Primary` or
+    # `Secondary` alone only qualify a head that is not there)
+    understood = (
+        bool(parts.tokens)
+        and all(t in lexicon.known or t in lexicon.generic for t in parts.tokens)
+        and any(t not in lexicon.primary and t not in lexicon.secondary for t in parts.tokens)
+    )
     sure = 0.92 if understood else 0.6
     if profile.share("option_set") >= 0.8:
         sure = min(sure, 0.8)  # coded values hide their meaning (a status code may well be "won")
@@ -361,11 +368,14 @@ def _none_confidence(
         if owner is None or owner is state:
             sure = min(sure, 0.75)  # the name points to an open field, only its type or values disagree
             break
-    telling = [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
+    # values of a kind an open field expects, unless the name says why they are not that field
+    # (`Budget ($)`, `Lost Reason`: a meaning-changing word)
+    negated = any(t in lexicon.negative for t in parts.tokens)
+    telling = [] if negated else [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
     if telling and any(
         f not in states_by_field and set(telling) & _expected_kinds(f, entity_fields) for f in entity_fields
     ):
-        sure = min(sure, 0.8)  # values of a kind an open field expects
+        sure = min(sure, 0.8)
     heuristic_none = sure * (1.0 - best_eff)
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason
