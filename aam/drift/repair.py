@@ -228,7 +228,8 @@ class RepairAgent:
                 result = map_source(
                     columns=columns,
                     object_name=self.object_name,
-                    source_kind=self.connection.kind,
+                    # a CSV export says which system it came from, as in mapping_ensure
+                    source_kind=(self.connection.config or {}).get("source_system") or self.connection.kind,
                     entity_hint=self.entity or None,
                     tenant=self.tenant,
                     primary_key=self.primary_key,

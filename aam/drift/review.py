@@ -158,7 +158,7 @@ def teach(
 ) -> MappingMemory:
     """A reviewer's decision on one source field, remembered by the mapping engine."""
     memory = MappingMemory(
-        source_kind=connection.kind,
+        source_kind=((connection.config or {}).get("source_system") or connection.kind)[:32],
         source_object=row.source_object,
         field_name=row.source_field,
         normalized_name=memory_key(parse_name(row.source_field))[:512],

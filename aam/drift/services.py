@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aam.models import FieldMapping, ReviewItem
-from aam.selectors import mapping_rows
+from aam.selectors import mapping_latest_version, mapping_rows
 from aam.sources import as_source_object
 from autonomos.core.events import publish_event
 from autonomos.core.notify import notify_slack
@@ -143,66 +143,96 @@ def _frozen_events(connection: Connection):
     )
 
 
-@transaction.atomic
-def _check(*, connection: Connection, source_object: Any, reading: bool) -> DriftOutcome:
-    obj = as_source_object(source_object)
-    tenant = current_tenant()
-    # One check (and one mapping writer) per connection at a time: the versions are numbered under it.
-    connection = Connection.objects.select_for_update().get(pk=connection.pk)
-    now = timezone.now()
-    snaps = [FieldSnapshot.from_source_field(f) for f in obj.fields]
-    fingerprint = schema_fingerprint(snaps)
-    outcome = DriftOutcome(connection_id=connection.pk, source_object=obj.name, fingerprint=fingerprint)
-    if reading:
-        _reprocess_started(connection=connection, source_object=obj.name)
+@dataclass
+class _Plan:
+    """What a check found, computed before any lock is taken (the repair agent may call an LLM)."""
 
+    baseline_id: int | None
+    mapping_version: int
+    changes: list[SchemaChange] = field(default_factory=list)
+    fresh: list[SchemaChange] = field(default_factory=list)
+    latest: list[FieldMapping] = field(default_factory=list)
+    entity: str | None = None
+    repairs: list[Repair] = field(default_factory=list)
+    auto_threshold: float = 0.85
+
+
+def _plan(connection: Connection, obj: Any, snaps: list[FieldSnapshot], tenant) -> _Plan:
     baseline = snapshot_baseline(connection=connection, source_object_name=obj.name)
+    latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
+    plan = _Plan(baseline_id=baseline.pk if baseline else None, mapping_version=latest[0].version if latest else 0)
     if baseline is None:
-        _snapshot_create(connection, obj, fingerprint, snaps, accepted=True, now=now)
-        outcome.baseline = True
-        return _frozen_state(connection, outcome)
-
+        return plan
     old = [FieldSnapshot.from_json(f) for f in baseline.fields]
-    changes = diff_schemas(old, snaps, inferred_types=connection.kind in INFERRED_TYPE_KINDS)
-    if not changes:
-        # Same schema: refresh the samples (newer records make better rename evidence next time).
-        SchemaSnapshot.objects.filter(pk=baseline.pk).update(
-            fields=_snapshot_fields(snaps), last_seen_at=now, seen_count=baseline.seen_count + 1
-        )
-        return _frozen_state(connection, outcome)
-
+    plan.changes = diff_schemas(old, snaps, inferred_types=connection.kind in INFERRED_TYPE_KINDS)
     # Under freeze the baseline stays until a human decides, so a check sees the same changes again:
     # only changes not yet recorded against this baseline are new.
     known = {
         _change_key(e.kind, e.field, e.new_field, e.old_type, e.new_type)
         for e in DriftEvent.objects.filter(connection=connection, source_object=obj.name, snapshot_before=baseline)
     }
-    fresh = [
+    plan.fresh = [
         c
-        for c in changes
+        for c in plan.changes
         if _change_key(c.kind, c.field, c.new_field or "", c.old_type or "", c.new_type or "") not in known
     ]
-    if not fresh:
+    if not plan.fresh or not latest:
+        return plan
+    plan.latest = latest
+    plan.entity = next((r.canonical_entity for r in latest if r.canonical_entity), None)
+    agent = RepairAgent(
+        connection=connection,
+        object_name=obj.name,
+        entity=plan.entity,
+        rows={r.source_field: r for r in latest},
+        fields=list(obj.fields),
+        primary_key=getattr(obj, "primary_key", None),
+        tenant=tenant,
+    )
+    plan.repairs = agent.propose(plan.fresh)
+    plan.auto_threshold = agent.auto_threshold
+    return plan
+
+
+def _check(*, connection: Connection, source_object: Any, reading: bool) -> DriftOutcome:
+    obj = as_source_object(source_object)
+    tenant = current_tenant()
+    snaps = [FieldSnapshot.from_source_field(f) for f in obj.fields]
+    plan = _plan(connection, obj, snaps, tenant)
+    with transaction.atomic():
+        # One check (and one mapping writer) per connection at a time: versions are numbered under it.
+        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        baseline = snapshot_baseline(connection=connection, source_object_name=obj.name)
+        version = mapping_latest_version(connection=connection, source_object_name=obj.name)
+        if (baseline.pk if baseline else None) != plan.baseline_id or version != plan.mapping_version:
+            plan = _plan(connection, obj, snaps, tenant)  # another check or mapping wrote meanwhile
+        return _write(connection, obj, snaps, plan, baseline, tenant, reading=reading)
+
+
+def _write(connection, obj, snaps, plan: _Plan, baseline, tenant, *, reading: bool) -> DriftOutcome:
+    now = timezone.now()
+    fingerprint = schema_fingerprint(snaps)
+    outcome = DriftOutcome(connection_id=connection.pk, source_object=obj.name, fingerprint=fingerprint)
+    if reading:
+        _reprocess_started(connection=connection, source_object=obj.name)
+    if baseline is None:
+        _snapshot_create(connection, obj, fingerprint, snaps, accepted=True, now=now)
+        outcome.baseline = True
+        return _frozen_state(connection, outcome)
+    if not plan.changes:
+        # Same schema: refresh the samples (newer records make better rename evidence next time).
+        SchemaSnapshot.objects.filter(pk=baseline.pk).update(
+            fields=_snapshot_fields(snaps), last_seen_at=now, seen_count=baseline.seen_count + 1
+        )
+        return _frozen_state(connection, outcome)
+    if not plan.fresh:
         SchemaSnapshot.objects.filter(
             connection=connection, source_object=obj.name, accepted=False, fingerprint=fingerprint
         ).update(last_seen_at=now)
         return _frozen_state(connection, outcome)
 
-    policy = connection.drift_policy
-    latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
-    rows = {r.source_field: r for r in latest}
-    entity = next((r.canonical_entity for r in latest if r.canonical_entity), None)
-    agent = RepairAgent(
-        connection=connection,
-        object_name=obj.name,
-        entity=entity,
-        rows=rows,
-        fields=list(obj.fields),
-        primary_key=getattr(obj, "primary_key", None),
-        tenant=tenant,
-    )
-    repairs = agent.propose(fresh) if latest else []
-    decisions = _decide(repairs, policy=policy, auto_threshold=agent.auto_threshold)
+    policy, latest, repairs, entity = connection.drift_policy, plan.latest, plan.repairs, plan.entity
+    decisions = _decide(repairs, policy=policy, auto_threshold=plan.auto_threshold)
     any_queued = any(d == "queue" for d in decisions.values())
     after = _snapshot_create(
         connection,
@@ -220,7 +250,7 @@ def _check(*, connection: Connection, source_object: Any, reading: bool) -> Drif
 
     items = _review_items(connection, obj.name, entity, repairs, decisions, policy)
     if not latest:  # no mapping yet: nothing to repair; mapping_ensure maps the current fields
-        for change in fresh:
+        for change in plan.fresh:
             event = _event(
                 connection, obj.name, change, None, policy, baseline, after, status=DriftEvent.Status.APPLIED
             )
