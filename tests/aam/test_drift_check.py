@@ -304,3 +304,22 @@ def test_an_approval_after_records_were_synced_asks_for_the_object_to_be_read_ag
     drift_check(connection=conn, source_object=changed(rename={"Amount": "Amount__c"}))  # the next sync
     event.refresh_from_db()
     assert event.reprocess == "started"
+
+
+def test_a_check_that_loses_a_race_plans_again_under_the_lock_and_records_nothing_twice(conn, monkeypatch):
+    from aam.drift import services
+
+    baseline(conn)
+    real, raced = services._plan, []
+
+    def plan_then_race(connection, obj, snaps, tenant):
+        plan = real(connection, obj, snaps, tenant)
+        if not raced:  # another worker checks the same change between our plan and our lock
+            raced.append(True)
+            services._check(connection=connection, source_object=obj, reading=False)
+        return plan
+
+    monkeypatch.setattr(services, "_plan", plan_then_race)
+    outcome = drift_check(connection=conn, source_object=changed(rename={"Amount": "Amount__c"}))
+    assert raced and not outcome.drifted
+    assert DriftEvent.objects.count() == 1 and SchemaSnapshot.objects.count() == 2
