@@ -6,14 +6,18 @@ import datetime as dt
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from aam.drift.models import DriftEvent, ReviewDecision
 from aam.models import ReviewItem
 
 _ID = {"min_value": 1, "max_value": 2**63 - 1}
+DECIDE_CHOICES = ["approve", "reject", "flag", "approved", "rejected", "flagged"]
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MomentField(serializers.Field):
     """An ISO-8601 date (`2026-05-01` = its start, UTC) or date-time."""
 
@@ -141,7 +145,7 @@ class ReviewItemDetailSerializer(ReviewItemOutSerializer):
 
 
 class ReviewDecideInSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["approve", "reject", "flag", "approved", "rejected", "flagged"])
+    decision = serializers.ChoiceField(choices=DECIDE_CHOICES)
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     canonical_field = serializers.CharField(
         required=False,
