@@ -30,7 +30,9 @@ from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 
 from .models import DriftEvent, ReviewDecision, SchemaSnapshot
-from .services import _copy_row, _frozen_events, reprocess_request, version_write
+from .reprocess import reprocess_request
+from .services import frozen_events
+from .versions import copy_row, version_write
 
 MAX_NOTE = 5000
 _DECISIONS = {
@@ -176,7 +178,7 @@ def teach(
 
 def _row_for(connection, object_name: str, entity: str, repair: dict, base: FieldMapping | None) -> FieldMapping:
     if base is not None:
-        return _copy_row(base)
+        return copy_row(base)
     return FieldMapping(
         connection=connection,
         source_object=object_name,
@@ -210,7 +212,7 @@ def _decide_drift(item: ReviewItem, verdict: str, user, note: str, canonical_fie
         canonical_field = canonical_field or None
     approve = verdict == ReviewDecision.Decision.APPROVED
     by_field = {r.source_field: r for r in latest}
-    out = {name: _copy_row(r) for name, r in by_field.items()}
+    out = {name: copy_row(r) for name, r in by_field.items()}
     who = _username(user) or "a reviewer"
     why = f"{'approved' if approve else 'rejected'} by {who}" + (f": {note}" if note else "")
     touched: set[str] = set()
@@ -299,7 +301,7 @@ def _decide_drift(item: ReviewItem, verdict: str, user, note: str, canonical_fie
 def _unfreeze_if_done(connection_id: int) -> bool:
     """Lift a drift freeze once no change of the connection awaits a human any more."""
     connection = Connection.objects.select_for_update().filter(pk=connection_id).first()
-    if connection is None or _frozen_events(connection).exists():
+    if connection is None or frozen_events(connection).exists():
         return False
     pending = SchemaSnapshot.objects.filter(connection=connection, accepted=False)
     if connection.status != Connection.Status.FROZEN and not pending.exists():

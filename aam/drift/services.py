@@ -22,16 +22,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
-from aam.models import FieldMapping, ReviewItem
+from aam.models import FieldMapping
 from aam.selectors import mapping_latest_version, mapping_rows
 from aam.sources import as_source_object
-from autonomos.core.events import publish_event
-from autonomos.core.notify import notify_slack
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 
@@ -39,24 +35,15 @@ from .diff import FieldSnapshot, SchemaChange, diff_schemas, schema_fingerprint
 from .errors import DriftFrozen
 from .models import DriftEvent, SchemaSnapshot
 from .repair import Repair, RepairAgent
-from .selectors import drift_held_fields, snapshot_baseline
+from .reporting import announce, event_build, event_summary, review_items_create
+from .reprocess import reprocess_started
+from .selectors import snapshot_baseline
+from .versions import holds, write_version
 
 logger = logging.getLogger(__name__)
 
 # Sources whose field types are inferred from sampled values (see diff.diff_schemas).
 INFERRED_TYPE_KINDS = {Connection.Kind.FILESOURCE, Connection.Kind.MONGODB}
-SYNC_TASK = "dcl.connection_sync"  # the pipeline's sync task (dcl/tasks.py), sent by name
-_COPY = (
-    "source_field",
-    "source_type",
-    "value_signature",
-    "canonical_entity",
-    "canonical_field",
-    "confidence",
-    "method",
-    "status",
-    "explanation",
-)
 
 
 @dataclass
@@ -135,7 +122,7 @@ def _change_key(kind: str, field_name: str, new_field: str, old_type: str, new_t
     return (kind, field_name, new_field or "", old_type or "", new_type or "")
 
 
-def _frozen_events(connection: Connection):
+def frozen_events(connection: Connection):
     return DriftEvent.objects.filter(
         connection=connection,
         policy=Connection.DriftPolicy.FREEZE,
@@ -214,7 +201,7 @@ def _write(connection, obj, snaps, plan: _Plan, baseline, tenant, *, reading: bo
     fingerprint = schema_fingerprint(snaps)
     outcome = DriftOutcome(connection_id=connection.pk, source_object=obj.name, fingerprint=fingerprint)
     if reading:
-        _reprocess_started(connection=connection, source_object=obj.name)
+        reprocess_started(connection=connection, source_object=obj.name)
     if baseline is None:
         _snapshot_create(connection, obj, fingerprint, snaps, accepted=True, now=now)
         outcome.baseline = True
@@ -245,19 +232,19 @@ def _write(connection, obj, snaps, plan: _Plan, baseline, tenant, *, reading: bo
 
     version = None
     if latest:
-        version = _write_version(connection, obj, latest, repairs, decisions, snaps)
+        version = write_version(connection, obj, latest, repairs, decisions, snaps)
     outcome.mapping_version = version or (latest[0].version if latest else None)
 
-    items = _review_items(connection, obj.name, entity, repairs, decisions, policy)
+    items = review_items_create(connection, obj.name, entity, repairs, decisions, policy)
     if not latest:  # no mapping yet: nothing to repair; mapping_ensure maps the current fields
         for change in plan.fresh:
-            event = _event(
+            event = event_build(
                 connection, obj.name, change, None, policy, baseline, after, status=DriftEvent.Status.APPLIED
             )
             event.explanation = "No mapping yet: the mapping engine maps the current fields."
             event.full_clean()
             event.save()
-            outcome.events.append(_event_summary(event))
+            outcome.events.append(event_summary(event))
     for repair in repairs:
         decision = decisions[id(repair)]
         status = {
@@ -265,27 +252,27 @@ def _write(connection, obj, snaps, plan: _Plan, baseline, tenant, *, reading: bo
             "queue": DriftEvent.Status.PENDING,
             "suppress": DriftEvent.Status.SUPPRESSED,
         }[decision]
-        event = _event(connection, obj.name, repair.change, repair, policy, baseline, after, status=status)
+        event = event_build(connection, obj.name, repair.change, repair, policy, baseline, after, status=status)
         event.mapping_version_before = latest[0].version
         event.mapping_version_after = version if decision == "apply" and version else None
-        event.holds_mapping = decision == "queue" and _holds(repair)
+        event.holds_mapping = decision == "queue" and holds(repair)
         event.review_item = items.get(repair.group or id(repair))
         if decision != "queue":
             event.resolved_at = now
         event.full_clean()
         event.save()
-        outcome.events.append(_event_summary(event))
+        outcome.events.append(event_summary(event))
         outcome.applied += decision == "apply"
         outcome.queued += decision == "queue"
     outcome.review_item_ids = sorted({i.pk for i in items.values()})
     _frozen_state(connection, outcome)
-    _announce(tenant, connection, outcome, repairs, decisions)
+    announce(tenant, connection, outcome, repairs, decisions)
     return outcome
 
 
 def _frozen_state(connection: Connection, outcome: DriftOutcome) -> DriftOutcome:
     """Mark the outcome (and the connection) frozen while freeze-policy changes await a human."""
-    waiting = list(_frozen_events(connection).values_list("source_object", "review_item_id"))
+    waiting = list(frozen_events(connection).values_list("source_object", "review_item_id"))
     if not waiting:
         return outcome
     from connectors.services import connection_status_set
@@ -344,299 +331,6 @@ def _decide(repairs: list[Repair], *, policy: str, auto_threshold: float) -> dic
         else:
             out[id(r)] = "queue"
     return out
-
-
-def _holds(repair: Repair) -> bool:
-    """A queued repair that keeps a field gone from the source in the mapping."""
-    return repair.change.kind in ("renamed", "removed") and not repair.change.swap and repair.action in ("move", "drop")
-
-
-# --- the mapping version --------------------------------------------------------------------------
-
-
-def _copy_row(row: FieldMapping, **changes) -> FieldMapping:
-    data = {k: getattr(row, k) for k in _COPY}
-    data.update(changes)
-    return FieldMapping(connection_id=row.connection_id, source_object=row.source_object, **data)
-
-
-def _new_row(connection, object_name: str, entity: str, repair: Repair, *, status: str) -> FieldMapping:
-    return FieldMapping(
-        connection=connection,
-        source_object=object_name,
-        source_field=repair.source_field,
-        source_type=repair.field_type,
-        value_signature=repair.value_signature,
-        canonical_entity=entity,
-        canonical_field=repair.canonical_field,
-        confidence=repair.confidence,
-        method=repair.method if repair.method in FieldMapping.Method.values else FieldMapping.Method.NONE,
-        status=status,
-        explanation=("drift repair: " + repair.explanation)[:2000],
-    )
-
-
-def version_write(
-    *, connection: Connection, object_name: str, latest: list[FieldMapping], rows: list[FieldMapping]
-) -> int:
-    """Store `rows` as the next mapping version of the object; the rows in force become superseded."""
-    version = latest[0].version + 1
-    FieldMapping.objects.filter(pk__in=[r.pk for r in latest], status=FieldMapping.Status.ACTIVE).update(
-        status=FieldMapping.Status.SUPERSEDED
-    )
-    for row in rows:
-        row.pk = None
-        row.connection = connection
-        row.source_object = object_name
-        row.version = version
-        row.full_clean(validate_unique=False, validate_constraints=False)
-        row.save()
-    return version
-
-
-def _signature(rows) -> set[tuple]:
-    return {(r.source_field, r.canonical_field, r.status, r.source_type) for r in rows}
-
-
-def _write_version(connection, obj, latest, repairs: list[Repair], decisions: dict[int, str], snaps) -> int | None:
-    """The next mapping version with the applied repairs, pending rows for queued ones, held fields kept."""
-    present = {s.name for s in snaps}
-    by_field = {r.source_field: r for r in latest}
-    entity = next((r.canonical_entity for r in latest if r.canonical_entity), "")
-    held = drift_held_fields(connection=connection, source_object_name=obj.name)
-    held |= {r.change.field for r in repairs if decisions[id(r)] == "queue" and _holds(r)}
-    out: dict[str, FieldMapping] = {
-        name: _copy_row(row) for name, row in by_field.items() if name in present or name in held
-    }
-    for repair in repairs:
-        decision = decisions[id(repair)]
-        name = repair.source_field
-        if decision == "suppress":
-            continue
-        if decision == "apply":
-            if repair.action == "drop":
-                out.pop(repair.change.field, None)
-            elif repair.action == "retype" and name in out:
-                out[name] = _copy_row(
-                    by_field[name],
-                    source_type=repair.field_type or by_field[name].source_type,
-                    value_signature=repair.value_signature or by_field[name].value_signature,
-                    explanation=f"drift repair: {repair.explanation}"[:2000],
-                )
-            else:  # move, swap, map, unmap
-                out[name] = _new_row(connection, obj.name, entity, repair, status=FieldMapping.Status.ACTIVE)
-            continue
-        # Queued: the mapping in force stays (held fields included); a field new to the mapping gets a
-        # pending row (or an unmapped one) so that mapping_ensure does not map it behind the reviewer.
-        if repair.action in ("move", "map"):
-            out[name] = _new_row(connection, obj.name, entity, repair, status=FieldMapping.Status.PENDING)
-        elif repair.action == "unmap" or (repair.action == "drop" and repair.change.kind == "renamed"):
-            out.setdefault(name, _unmapped(connection, obj.name, entity, repair))
-    if _signature(out.values()) == _signature(latest):
-        return None
-    return version_write(connection=connection, object_name=obj.name, latest=latest, rows=list(out.values()))
-
-
-def _unmapped(connection, object_name: str, entity: str, repair: Repair) -> FieldMapping:
-    return FieldMapping(
-        connection=connection,
-        source_object=object_name,
-        source_field=repair.source_field,
-        source_type=repair.field_type,
-        value_signature=repair.value_signature,
-        canonical_entity=entity,
-        canonical_field=None,
-        confidence=0.0,
-        method=FieldMapping.Method.NONE,
-        status=FieldMapping.Status.ACTIVE,
-        explanation="drift: awaiting review",
-    )
-
-
-# --- events, review items, notifications ----------------------------------------------------------
-
-
-def _event(connection, object_name, change: SchemaChange, repair: Repair | None, policy, before, after, *, status):
-    return DriftEvent(
-        connection=connection,
-        source_object=object_name,
-        kind=change.kind,
-        field=change.field,
-        new_field=change.new_field or "",
-        old_type=change.old_type or "",
-        new_type=change.new_type or "",
-        direction=change.direction or "",
-        swap=change.swap,
-        confidence=round(max(0.0, min(1.0, change.confidence)), 4),
-        evidence={**change.evidence, **({"engine": repair.engine} if repair and repair.engine else {})},
-        status=status,
-        policy=policy,
-        repair=repair.proposal() if repair else {"action": "none"},
-        repair_confidence=repair.confidence if repair else 0.0,
-        explanation=(repair.explanation if repair else "")[:5000],
-        snapshot_before=before,
-        snapshot_after=after,
-    )
-
-
-def _event_summary(event: DriftEvent) -> dict[str, Any]:
-    return {
-        "id": event.pk,
-        "kind": event.kind,
-        "field": event.field,
-        "new_field": event.new_field or None,
-        "status": event.status,
-        "action": event.repair.get("action"),
-        "canonical_field": event.repair.get("canonical_field"),
-        "confidence": event.repair_confidence,
-    }
-
-
-def _title(object_name: str, entity: str | None, repairs: list[Repair]) -> str:
-    r = repairs[0]
-    c = r.change
-    q = (lambda f: f"{entity}.{f}" if f else "unmapped") if entity else (lambda f: f or "unmapped")
-    if c.swap:
-        return f"{object_name}: {c.field} and {c.new_field} swapped values → swap their mappings"
-    if r.action == "move":
-        return f"{object_name}: {c.field} renamed to {c.new_field} → keep {q(r.canonical_field)}"
-    if r.action == "drop":
-        return f"{object_name}: {c.field} removed → stop feeding {q(r.previous_canonical)}"
-    if r.action == "retype":
-        return f"{object_name}: {c.field} {c.old_type} → {c.new_type} → keep {q(r.canonical_field)}"
-    if r.action == "map":
-        return f"{object_name}: new field {r.source_field} → {q(r.canonical_field)}"
-    return f"{object_name}: new field {r.source_field} → leave unmapped"
-
-
-def _review_items(connection, object_name, entity, repairs, decisions, policy) -> dict:
-    """One review item per queued repair (one for both halves of a swap)."""
-    grouped: dict[Any, list[Repair]] = {}
-    for r in repairs:
-        if decisions[id(r)] == "queue":
-            grouped.setdefault(r.group or id(r), []).append(r)
-    items = {}
-    for key, members in grouped.items():
-        risk = max((m.risk for m in members), key=["low", "medium", "high"].index)
-        item = ReviewItem(
-            kind=ReviewItem.Kind.DRIFT,
-            connection=connection,
-            confidence=round(min(m.confidence for m in members), 4),
-            risk=risk,
-            title=_title(object_name, entity, members)[:300],
-            proposal={
-                "connection_id": connection.pk,
-                "source_object": object_name,
-                "canonical_entity": entity,
-                "policy": policy,
-                "repairs": [m.proposal() for m in members],
-            },
-            evidence={
-                "explanation": " ".join(m.explanation for m in members[:1]),
-                "why_review": "; ".join(m.needs_human for m in members if m.needs_human)
-                or (f"the {policy} policy queues every change" if policy != "auto" else "confidence below threshold"),
-                "changes": [m.change.as_dict() for m in members],
-                "engine": [m.engine for m in members if m.engine],
-            },
-        )
-        item.full_clean()
-        item.save()
-        items[key] = item
-    return items
-
-
-def _announce(tenant, connection: Connection, outcome: DriftOutcome, repairs, decisions) -> None:
-    """Events and a Slack note once the check is committed (never breaking it)."""
-    applied = [e for e in outcome.events if e["status"] == DriftEvent.Status.APPLIED]
-    base = {"connection_id": connection.pk, "source_object": outcome.source_object}
-    detected = {
-        **base,
-        "fingerprint": outcome.fingerprint,
-        "count": len(outcome.events),
-        "changes": outcome.events,
-        "frozen": outcome.frozen,
-    }
-    repaired = {**base, "drift_event_ids": [e["id"] for e in applied], "mapping_version": outcome.mapping_version}
-    review = {
-        **base,
-        "kind": "drift",
-        "count": len(outcome.review_item_ids),
-        "review_item_ids": outcome.review_item_ids,
-    }
-    text = drift_message(connection, outcome)
-
-    def publish() -> None:
-        publish_event(tenant, "drift_detected", detected)
-        if applied:
-            publish_event(tenant, "repair_applied", repaired)
-        if outcome.queued:
-            publish_event(tenant, "review_required", review)
-        try:
-            notify_slack(text=text)
-        except Exception:  # noqa: BLE001 - a notification never breaks a sync
-            logger.warning("drift notification failed", exc_info=True)
-
-    transaction.on_commit(publish)
-
-
-def drift_message(connection: Connection, outcome: DriftOutcome) -> str:
-    """A short Slack text: what changed, what was repaired, what needs a human (no secrets)."""
-    lines = [f"Schema drift on {connection.name} / {outcome.source_object}: {len(outcome.events)} change(s)"]
-    for e in outcome.events[:10]:
-        change = f"{e['field']} → {e['new_field']}" if e["new_field"] else e["field"]
-        status = {"applied": "repaired automatically", "pending": "needs review", "suppressed": "rejected before"}.get(
-            e["status"], e["status"]
-        )
-        lines.append(f"• {e['kind']} {change}: {status} ({e['confidence']:.2f})")
-    if outcome.queued:
-        lines.append(f"{outcome.queued} change(s) need a human: {review_url(connection)}")
-    if outcome.frozen:
-        lines.append("Sync stopped: the connection's drift policy is freeze.")
-    return "\n".join(lines)
-
-
-def review_url(connection: Connection) -> str:
-    tenant = current_tenant()
-    return f"https://{tenant.slug}.{settings.TENANT_BASE_DOMAIN}/admin/aam/reviewitem/?status__exact=pending"
-
-
-# --- re-processing ----------------------------------------------------------------------------------
-
-
-def _reprocess_started(*, connection: Connection, source_object: str) -> None:
-    """The sync is about to read the object again from its reset cursor: the request is served."""
-    DriftEvent.objects.filter(
-        connection=connection, source_object=source_object, reprocess=DriftEvent.Reprocess.PENDING
-    ).update(reprocess=DriftEvent.Reprocess.STARTED)
-
-
-def reprocess_request(*, connection: Connection, source_object: str, events: list[DriftEvent]) -> bool:
-    """Records synced since the drift was detected used the mapping before the decision: read the
-    object again (its cursor is reset; the DCL upserts by source id, so nothing doubles) and queue a
-    sync. Returns whether re-processing was requested."""
-    synced = connection.last_synced_at
-    if not events or synced is None or all(e.detected_at >= synced for e in events):
-        return False  # nothing was read under the old mapping since the change
-    from connectors.services import connection_cursor_set
-
-    connection_cursor_set(connection=connection, object_name=source_object, cursor=None)
-    DriftEvent.objects.filter(pk__in=[e.pk for e in events]).update(reprocess=DriftEvent.Reprocess.PENDING)
-    pk, schema = connection.pk, db.schema_name
-
-    def queue() -> None:
-        from celery import current_app
-
-        # The pipeline's sync task, sent by name like POST /api/connections/<id>/sync/ does.
-        if SYNC_TASK not in current_app.tasks:
-            logger.info("no sync task registered: the next sync of connection %s reads the object again", pk)
-            return
-        try:
-            current_app.send_task(SYNC_TASK, args=[pk], headers={"_schema_name": schema})
-        except Exception:  # noqa: BLE001 - the reset cursor makes the next sync re-read anyway
-            logger.warning("re-processing sync not queued for connection %s", pk, exc_info=True)
-
-    transaction.on_commit(queue)
-    return True
 
 
 # --- periodic detection -----------------------------------------------------------------------------
