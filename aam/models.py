@@ -165,4 +165,12 @@ class QuarantinedRecord(TenantModel):
 # Drift detection and the review flow keep their models in their own module (same app).
 from .drift.models import DriftEvent, ReviewDecision, SchemaSnapshot  # noqa: E402
 
-__all__ = ["DriftEvent", "FieldMapping", "MappingMemory", "QuarantinedRecord", "ReviewDecision", "ReviewItem", "SchemaSnapshot"]
+__all__ = [
+    "DriftEvent",
+    "FieldMapping",
+    "MappingMemory",
+    "QuarantinedRecord",
+    "ReviewDecision",
+    "ReviewItem",
+    "SchemaSnapshot",
+]

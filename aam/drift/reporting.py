@@ -165,4 +165,6 @@ def drift_message(connection: Connection, outcome: DriftOutcome) -> str:
 
 def review_url(connection: Connection) -> str:
     tenant = current_tenant()
-    return f"https://{tenant.slug}.{settings.TENANT_BASE_DOMAIN}/admin/aam/reviewitem/?status__exact=pending"
+    base = settings.TENANT_BASE_DOMAIN
+    scheme = "http" if base == "localhost" or base.endswith(".localhost") else "https"
+    return f"{scheme}://{tenant.slug}.{base}/admin/aam/reviewitem/?status__exact=pending"

@@ -40,10 +40,9 @@ def reprocess_request(*, connection: Connection, source_object: str, events: lis
     def queue() -> None:
         from celery import current_app
 
-        # The pipeline's sync task, sent by name like POST /api/connections/<id>/sync/ does.
-        if SYNC_TASK not in current_app.tasks:
-            logger.info("no sync task registered: the next sync of connection %s reads the object again", pk)
-            return
+        # The pipeline's sync task, sent by name like POST /api/connections/<id>/sync/ does (aam
+        # does not import the DCL). Should a sync be running, that one fails on its lock; the reset
+        # cursor makes the next sync read the object again all the same.
         try:
             current_app.send_task(SYNC_TASK, args=[pk], headers={"_schema_name": schema})
         except Exception:  # noqa: BLE001 - the reset cursor makes the next sync re-read anyway

@@ -287,7 +287,9 @@ def test_the_beat_schedule_fans_out_one_check_per_tenant_run_inside_that_tenant(
     assert {"alpha", "beta"} <= set(schemas)
 
 
-def test_an_approval_after_records_were_synced_asks_for_the_object_to_be_read_again(conn):
+def test_an_approval_after_records_were_synced_asks_for_the_object_to_be_read_again(
+    conn, monkeypatch, django_capture_on_commit_callbacks
+):
     conn.drift_policy = "review"
     conn.cursor = {"Opportunity": {"SystemModstamp": "2026-05-01T00:00:00Z", "Id": "006x"}}
     conn.save()
@@ -297,10 +299,16 @@ def test_an_approval_after_records_were_synced_asks_for_the_object_to_be_read_ag
     # a sync read records after the drift was queued (Amount__c went to the unmapped fields then)
     Connection.objects.filter(pk=conn.pk).update(last_synced_at=timezone.now() + dt.timedelta(seconds=1))
     conn.refresh_from_db()
-    review_decide(item=event.review_item, decision="approve", user=None)
+    from celery import current_app
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kw: sent.append((name, kw)))
+    with django_capture_on_commit_callbacks(execute=True):
+        review_decide(item=event.review_item, decision="approve", user=None)
     conn.refresh_from_db()
     event.refresh_from_db()
     assert "Opportunity" not in conn.cursor and event.reprocess == "pending"
+    assert sent == [("dcl.connection_sync", {"args": [conn.pk], "headers": {"_schema_name": "alpha"}})]
     drift_check(connection=conn, source_object=changed(rename={"Amount": "Amount__c"}))  # the next sync
     event.refresh_from_db()
     assert event.reprocess == "started"
