@@ -94,9 +94,21 @@ def test_cases_written_after_tuning_stay_above_a_floor():
     correct = sum(r._sum("correct") for r in reports)
     auto = sum(r._sum("auto") for r in reports)
     auto_correct = sum(r._sum("auto_correct") for r in reports)
+    errors = [e for r in reports for c in r.cases for e in c.errors]
     assert all(r.entity_accuracy == 1.0 for r in reports)
-    assert correct / fields >= 0.85
-    assert auto_correct / auto >= 0.97
+    assert correct / fields >= 0.93, errors
+    assert auto_correct == auto, [e for e in errors if "(auto," in e]
+
+
+def test_blind_cases_of_unseen_vendors_stay_at_the_figures_reached_without_a_wrong_automatic_decision():
+    """tests/aam/cases_blind: ten vendors and hand-made shapes written before the blind-round changes
+    (first look: field 0.793, auto precision 0.959). A floor at the figures reached, not a target."""
+    report = evaluate_dir(CASES_DIR.parent / "cases_blind")
+    errors = [e for c in report.cases for e in c.errors]
+    assert report.entity_accuracy == 1.0
+    assert report._sum("auto_correct") == report._sum("auto"), [e for e in errors if "(auto," in e]
+    assert report.field_accuracy >= 0.935, errors
+    assert report.auto_share >= 0.55
 
 
 @pytest.mark.skipif(shared_dev_dir() is None, reason="the shared eval set (../shared/eval) is not present")
