@@ -131,7 +131,7 @@ def test_map_schema_can_use_a_tenants_memory(connection_a, admin_user_a, tenant_
     from aam.services import mapping_decide, mapping_ensure
 
     fields = [
-        {"name": "Firmenname", "type": "string", "samples": ["Acme GmbH"]},
+        {"name": "Bezeichnung", "type": "string", "samples": ["Acme GmbH"]},
         {"name": "City", "type": "string", "samples": ["Berlin"]},
         {"name": "Website", "type": "string", "samples": ["acme.de"]},
     ]
@@ -139,7 +139,7 @@ def test_map_schema_can_use_a_tenants_memory(connection_a, admin_user_a, tenant_
     mapping_decide(
         connection=connection_a,
         source_object="Kunden",
-        source_field="Firmenname",
+        source_field="Bezeichnung",
         approve=True,
         canonical_field="name",
         user=admin_user_a,
@@ -147,8 +147,8 @@ def test_map_schema_can_use_a_tenants_memory(connection_a, admin_user_a, tenant_
     case = tmp_path / "kunden.json"
     case.write_text(json.dumps({"source": "erp", "object": "kunden", "columns": fields}))
     plain = {m["source_field"]: m for m in json.loads(run(str(case), "--json"))["mappings"]}
-    assert plain["Firmenname"]["canonical_field"] is None
+    assert plain["Bezeichnung"]["canonical_field"] is None
     remembered = {m["source_field"]: m for m in json.loads(run(str(case), "--json", "--tenant", "alpha"))["mappings"]}
-    assert remembered["Firmenname"]["canonical_field"] == "name"
+    assert remembered["Bezeichnung"]["canonical_field"] == "name"
     with pytest.raises(CommandError, match="no tenant"):
         run(str(case), "--tenant", "nope")
