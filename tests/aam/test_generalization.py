@@ -19,7 +19,9 @@ def test_two_nearly_equal_readings_of_a_column_are_left_to_a_human():
         [
             col("account_id", samples=["e6a1c2d3-4b5f-4a6e-9c8d-7b6a5f4e3d2c"] * 3),
             col("usage_quantity", "number", [2.4, 0.75, 6.0]),
-            col("usage_start_time", "datetime", ["2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z", "2024-03-02T00:00:00Z"]),
+            col(
+                "usage_start_time", "datetime", ["2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z", "2024-03-02T00:00:00Z"]
+            ),
         ],
         "billing_usage",
     )
