@@ -131,7 +131,11 @@ def _swap(columns: list[ColumnState], taken: dict[str, int]) -> None:
             other = columns[j]
             held = other.assigned
             alternative = next(
-                (o for o in other.options if o.field != want.field and o.field not in taken and o.score >= FALLBACK_MIN),
+                (
+                    o
+                    for o in other.options
+                    if o.field != want.field and o.field not in taken and o.score >= FALLBACK_MIN
+                ),
                 None,
             )
             if held is None or alternative is None:

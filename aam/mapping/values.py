@@ -250,7 +250,12 @@ def _string_kinds(text: str) -> frozenset[str]:
     if _GUID.match(s):
         return frozenset({"guid", "identifier"})
     region = _region_form(low)
-    if _AWS_REGION.match(region) or _GCP_REGION.match(region) or _GEO_REGION.match(region) or region in ref.azure_regions:
+    if (
+        _AWS_REGION.match(region)
+        or _GCP_REGION.match(region)
+        or _GEO_REGION.match(region)
+        or region in ref.azure_regions
+    ):
         kinds |= {"cloud_region", "identifier"}
     elif _AWS_REGION.match(low[:-1]) and low[-1].isalpha() or _GCP_REGION.match(low[:-2]) and low[-2] == "-":
         kinds |= {"cloud_az", "identifier"}
