@@ -45,14 +45,18 @@ def stream_consume(
         finally:
             con.close()
     # Every stream of the tenant: pages may have been applied by an earlier run that could not promote.
+    known = _registered_streams(tenant)
+    _checkpoints_promote(tenant, set(result.connection_ids) | known)
+    return result
+
+
+def _registered_streams(tenant) -> set[int]:
     try:
         from aam.streams import binary_redis, streams_registry_key
 
-        known = {int(c) for c in binary_redis().smembers(streams_registry_key(tenant))}
+        return {int(c) for c in binary_redis().smembers(streams_registry_key(tenant))}
     except Exception:  # noqa: BLE001 - promotion is best effort; the next sync promotes too
-        known = set()
-    _checkpoints_promote(tenant, set(result.connection_ids) | known)
-    return result
+        return set()
 
 
 def _checkpoints_promote(tenant, connection_ids) -> None:
@@ -94,8 +98,9 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
         with store.WriterLock(tenant):
             con = store.connect(tenant)
             try:
+                drained = None
                 if drain:
-                    StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
+                    drained = StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
                 unifier = Unifier(con, specs, kinds)
                 wanted = set(entities) if entities else None
                 for entity in unifier.present():
@@ -163,6 +168,8 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
                     )
             finally:
                 con.close()
+        if drained is not None:
+            _checkpoints_promote(tenant, set(drained.connection_ids) | _registered_streams(tenant))
     return results
 
 
@@ -195,6 +202,8 @@ def connection_sync_pipeline(
         consumer.join()
     if failure:
         raise failure[0]
+    # What the consumer had not read when it was stopped: apply it now (and move the cursor).
+    stream_consume(tenant=tenant, until_idle=True, idle_seconds=0)
     out = {"sync": result.as_dict()}
     if materialize:
         out["views"] = views_materialize(tenant=tenant)
