@@ -295,6 +295,24 @@ def _finish(arr: pa.Array, candidate: pa.Array, kind: Kind, field_name: str) -> 
     return ColumnResult(pa.array(values, type=ARROW_TYPES[kind]), errors)
 
 
+_OPTION_CODE = r"^[0-9]{1,3}$"
+
+
+def _is_option_set(words: pa.Array) -> bool:
+    """An integer-coded status (an option set such as Dynamics' statecode 0 open / 1 won / 2 lost)
+    rather than a 0/1 flag: every value is a small code and at least one is above 1."""
+    present = pc.drop_null(words)
+    if len(present) == 0 or not pc.all(pc.match_substring_regex(present, _OPTION_CODE)).as_py():
+        return False
+    return pc.max(pc.cast(present, pa.int64())).as_py() > 1
+
+
+def _option_set_to_bool(words: pa.Array) -> pa.Array:
+    """A status code mapped to a boolean is true for code 1, the option sets' "yes" state (revert's
+    convention: statecode → is_won), and false for every other state; no record is quarantined for it."""
+    return pc.if_else(pc.is_null(words), pa.scalar(None, pa.bool_()), pc.equal(words, "1"))
+
+
 def _string_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     target = ARROW_TYPES[kind]
     if kind is Kind.STRING:
@@ -311,6 +329,8 @@ def _string_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     if kind is Kind.BOOLEAN:
         words = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
         words = pc.if_else(pc.equal(words, ""), pa.scalar(None, pa.string()), words)
+        if _is_option_set(words):
+            return ColumnResult(_option_set_to_bool(words))
         result = pc.if_else(pc.is_in(words, _TRUE), True, pc.if_else(pc.is_in(words, _FALSE), False, None))
         return _finish(words, result, kind, field_name)
     fast = _try_cast(arr, target)
@@ -365,6 +385,10 @@ def _typed_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
         cast = _try_cast(arr, pa.string())
         if cast is not None:
             return ColumnResult(pc.utf8_lower(cast) if pa.types.is_boolean(t) else cast)
+    if kind is Kind.BOOLEAN and pa.types.is_integer(t):
+        as_text = pc.cast(arr, pa.string())
+        if _is_option_set(as_text):
+            return ColumnResult(_option_set_to_bool(as_text))
     if kind in (Kind.DECIMAL, Kind.INTEGER, Kind.BOOLEAN) and not pa.types.is_floating(t):
         cast = _try_cast(arr, target)
         if cast is not None:
