@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from autonomos.core.tenancy import TenantModel
 
@@ -64,8 +64,10 @@ class Job(TenantModel):
             # The database, not the application, guarantees one active connect job per tenant (each
             # tenant has its own schema, so the index is per tenant): of two simultaneous requests,
             # the second insert fails and gets the first job's id.
+            # (An expression, not fields=["kind"], so DRF does not attach a unique validator, which
+            # would query tenant data while the API schema is generated on the public schema.)
             models.UniqueConstraint(
-                fields=["kind"],
+                F("kind"),
                 condition=Q(kind="connect", status__in=["queued", "running"], parent__isnull=True),
                 name="job_one_active_connect",
             ),

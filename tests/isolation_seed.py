@@ -26,6 +26,15 @@ def _events():
     publish_event(connection.tenant, "isolation_probe", {"note": MARKER})
 
 
+@seeder
+def _agents():
+    from agents.models import AgentRun, DiscoveryLog, Job
+
+    job = Job.objects.create(kind="agents", status="succeeded", step=MARKER)
+    AgentRun.objects.create(agent="revops", status="succeeded", job=job, narrative=MARKER, metrics={"note": MARKER})
+    DiscoveryLog.objects.create(kind="discover", backend="builtin", query=MARKER)
+
+
 def seed_tenant_data(tenant) -> None:
     connection.set_tenant(tenant)
     try:

@@ -94,6 +94,11 @@ class JobDetailSerializer(JobSerializer):
         fields = JobSerializer.Meta.fields + ["children", "agent_runs"]
 
 
+class JobAcceptedSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    job = JobDetailSerializer()
+
+
 class AgentOverviewSerializer(serializers.Serializer):
     agent = serializers.CharField()
     description = serializers.CharField()

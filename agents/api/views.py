@@ -31,6 +31,9 @@ class BadGateway(exceptions.APIException):
         super().__init__(message)
         self.detail = {"detail": ErrorDetail(message, code="bad_gateway"), "log_id": log_id}
 
+    def get_codes(self):
+        return "bad_gateway"
+
 
 def _job_or_404(pk: int) -> Job:
     job = selectors.job_get(job_id=pk) if 0 < pk <= MAX_PK else None
@@ -46,8 +49,8 @@ def _agent_or_404(agent: str) -> str:
 
 
 def _accepted(job: Job, request) -> Response:
-    body = s.JobDetailSerializer(selectors.job_get(job_id=job.pk)).data
-    response = Response({"job": body, "job_id": job.pk}, status=status.HTTP_202_ACCEPTED)
+    body = s.JobAcceptedSerializer({"job": selectors.job_get(job_id=job.pk), "job_id": job.pk}).data
+    response = Response(body, status=status.HTTP_202_ACCEPTED)
     response["Location"] = f"/api/aoa/jobs/{job.pk}/"
     return response
 
@@ -55,7 +58,7 @@ def _accepted(job: Job, request) -> Response:
 class ConnectView(TenantAPIView):
     """Start a connect job: sync the connections → materialize → run the agents."""
 
-    @extend_schema(request=s.ConnectInputSerializer, responses={202: s.JobDetailSerializer},
+    @extend_schema(request=s.ConnectInputSerializer, responses={202: s.JobAcceptedSerializer},
                    description="202 with the queued job; 409 with `error.details.job_id` when a connect job is "
                                "already queued or running for this tenant.")
     def post(self, request):
@@ -159,7 +162,7 @@ class AgentsView(TenantAPIView):
 
 
 class AgentsRunView(TenantAPIView):
-    @extend_schema(request=s.AgentsRunInputSerializer, responses={202: s.JobDetailSerializer},
+    @extend_schema(request=s.AgentsRunInputSerializer, responses={202: s.JobAcceptedSerializer},
                    description="Queue the pilots over the current unified views (no sync). 429 when the tenant "
                                "has too many jobs waiting.")
     def post(self, request):

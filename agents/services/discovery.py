@@ -95,7 +95,12 @@ def _loggable(raw) -> dict:
 
 def _review_items_create(assets: list[ClassifiedAsset], log: DiscoveryLog) -> int:
     """An `asset` review item for each high or medium risk asset without one already pending."""
-    from aam.models import ReviewItem
+    try:
+        from aam.models import ReviewItem
+    except ImportError:  # a build without the review queue: the scan still answers, the log says why
+        log.error = "asset review items were not created: the review queue (aam.ReviewItem) is not installed"
+        log.save(update_fields=["error"])
+        return 0
 
     created = 0
     tenant = current_tenant()

@@ -37,6 +37,9 @@ class JobConflict(Conflict):
         self.job_id = job_id
         self.detail = {"detail": ErrorDetail(message, code="conflict"), "job_id": job_id}
 
+    def get_codes(self):
+        return "conflict"
+
 
 class TooManyJobs(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
