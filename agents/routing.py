@@ -82,6 +82,8 @@ def entities_by_connection(views: Mapping[str, list[dict]]) -> dict[int, set[str
     found: dict[int, set[str]] = {}
     for entity, rows in views.items():
         for row in rows:
+            if not isinstance(row, Mapping):
+                continue
             for source in row.get("sources") or ():
                 cid = _connection_id(source)
                 if cid is not None:

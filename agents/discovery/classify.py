@@ -36,7 +36,7 @@ NAME_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("email", re.compile(r"(^|_)e_?mail($|_)|email")),
     ("phone", re.compile(r"(phone|mobile|(^|_)fax($|_)|(^|_)tel($|_))")),
     ("person_name", re.compile(r"(^|_)(first|last|full|given|family|sur|middle)_?name($|_)")),
-    ("address", re.compile(r"(street|address|postal_code|(^|_)zip(code)?($|_)|postcode)")),
+    ("address", re.compile(r"(street|(?<!mail_)(?<!ip_)address|postal_code|(^|_)zip(code)?($|_)|postcode)")),
     ("ip_address", re.compile(r"(^|_)ip(_address|_addr)?($|_)")),
 ]
 EMAIL_VALUE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
