@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from . import PilotResult
 from .values import boolean, day, money, num, pct, text
@@ -83,6 +84,7 @@ class Deal:
         return not self.is_closed
 
 
+@lru_cache(maxsize=4096)  # a pipeline has a handful of stages; deals repeat them
 def stage_key(stage: str) -> str:
     """'Id. Decision Makers' → 'iddecisionmakers'; '1-Qualify' → 'qualify'."""
     return re.sub(r"[^a-z]", "", stage.lower())
