@@ -174,6 +174,10 @@ class ConnectRun:
                 report.records_read = child.result.get("records_read", 0)
                 report.records_published = child.result.get("records_published", 0)
                 report.quarantined = child.result.get("quarantined", 0)
+            elif child.status not in Job.ACTIVE:  # failed in an earlier attempt: it gets another go
+                Job.objects.filter(pk=child.pk).update(status=Job.Status.QUEUED, error="", finished_at=None,
+                                                       progress=0, step=f"waiting to sync {conn.name}")
+                child.refresh_from_db()
             self.reports[cid] = report
         self.parent_progress(step=f"syncing {len(connections)} sources", force=True)
 
@@ -222,7 +226,9 @@ class ConnectRun:
         futures: dict[Future, int] = {}
         started: set[int] = set()
         lock = threading.Lock()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aoa-{self.job.pk}") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aoa-{self.job.pk}")
+        completed = False
+        try:
             for cid in pending:
                 futures[pool.submit(self._sync_thread, connections[cid], started, lock)] = cid
             last_drain = time.monotonic()
@@ -247,6 +253,11 @@ class ConnectRun:
                         in_flight = sorted(started)
                     self.drain(in_flight, final=False)
                     last_drain = time.monotonic()
+            completed = True
+        finally:
+            # On an error here (e.g. the task's soft time limit) do not wait for running syncs: the
+            # job is being failed, and the sources' cursors only move after a durable publish.
+            pool.shutdown(wait=completed, cancel_futures=True)
 
     def _sync_step(self) -> str:
         running = [r.name for r in self.reports.values() if r.status == "running"]
