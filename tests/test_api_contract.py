@@ -30,7 +30,7 @@ def _walk(patterns, prefix=""):
 
 
 def _concrete(route: str) -> str:
-    route = route.lstrip("^").rstrip("$")
+    route = route.replace("^", "").replace("$", "")  # DRF routers nest regex routes mid-path
     route = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: SAMPLE.get(m.group(1) or "str", "x"), route)
     route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)  # regex routes from DRF routers
     route = route.replace("\\.", ".").replace("\\", "")
