@@ -48,7 +48,16 @@ class ScanInputSerializer(serializers.Serializer):
 # --- outputs --------------------------------------------------------------------------------
 
 
+# Output enums are plain strings (their values are documented on the models): several models here and
+# in other apps have `kind` / `status` choices, and OpenAPI enum names would collide.
+_KIND_HELP = "connect | sync | materialize | agents"
+_STATUS_HELP = "queued | running | succeeded | partial | failed | cancelled | skipped"
+
+
 class AgentRunSummarySerializer(serializers.ModelSerializer):
+    agent = serializers.CharField(read_only=True, help_text="revops | finops")
+    status = serializers.CharField(read_only=True, help_text="running | succeeded | failed | skipped")
+    narrative_source = serializers.CharField(read_only=True, help_text="llm | heuristic | empty")
     job_id = serializers.IntegerField(allow_null=True, read_only=True)
     findings_count = serializers.SerializerMethodField()
 
@@ -67,6 +76,8 @@ class AgentRunSerializer(AgentRunSummarySerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text=_KIND_HELP)
+    status = serializers.CharField(read_only=True, help_text=_STATUS_HELP)
     parent_id = serializers.IntegerField(allow_null=True, read_only=True)
     connection_id = serializers.IntegerField(allow_null=True, read_only=True)
     connection_name = serializers.SerializerMethodField()
@@ -119,6 +130,9 @@ class AgentResultsSerializer(serializers.Serializer):
 
 
 class DiscoveryLogSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="discover | scan")
+    backend = serializers.CharField(read_only=True, help_text="external | builtin")
+    status = serializers.CharField(read_only=True, help_text="ok | error")
     requested_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -138,7 +152,7 @@ class AssetSerializer(serializers.Serializer):
     owner = serializers.CharField(allow_null=True)
     entity = serializers.CharField(allow_null=True)
     domain = serializers.CharField(allow_null=True)
-    risk = serializers.ChoiceField(choices=["high", "medium", "low"])
+    risk = serializers.CharField(help_text="high | medium | low")
     reasons = serializers.ListField(child=serializers.CharField())
     data_classes = serializers.ListField(child=serializers.CharField())
     fields = serializers.ListField(child=serializers.CharField())

@@ -176,7 +176,7 @@ class AgentResultsView(TenantGenericAPIView):
 
     serializer_class = s.AgentRunSummarySerializer
 
-    @extend_schema(responses=s.AgentResultsSerializer)
+    @extend_schema(responses=s.AgentResultsSerializer, operation_id="agents_results")
     def get(self, request, agent: str):
         agent = _agent_or_404(agent)
         runs = selectors.agent_run_list(agent=agent)
@@ -196,7 +196,7 @@ class AgentResultsView(TenantGenericAPIView):
 
 
 class AgentRunDetailView(TenantAPIView):
-    @extend_schema(responses=s.AgentRunSerializer)
+    @extend_schema(responses=s.AgentRunSerializer, operation_id="agents_run_detail")
     def get(self, request, agent: str, pk: int):
         agent = _agent_or_404(agent)
         run = AgentRun.objects.filter(agent=agent, pk=pk).first() if 0 < pk <= MAX_PK else None
