@@ -99,9 +99,15 @@ class _Progress:
         self.child, self.fractions, self.cid = child, fractions, cid
 
     def __call__(self, *args, **kwargs):
-        fraction = None
+        fraction, step = None, None
         done, total = kwargs.get("done"), kwargs.get("total")
-        if isinstance(done, int | float) and isinstance(total, int | float) and total > 0:
+        report = args[0] if args and hasattr(args[0], "records_read") else None
+        if report is not None:  # aam's SyncProgress(object_name, records_read, records_published, quarantined, total)
+            read, estimate = getattr(report, "records_read", 0) or 0, getattr(report, "total", None)
+            if isinstance(estimate, int | float) and estimate > 0:
+                fraction = min(read / estimate, 0.99)  # the estimate is a row count; done only when sync returns
+            step = f"{getattr(report, 'object_name', '')}: {read:,} records read"
+        elif isinstance(done, int | float) and isinstance(total, int | float) and total > 0:
             fraction = done / total
         elif isinstance(kwargs.get("fraction"), int | float):
             fraction = kwargs["fraction"]
@@ -109,7 +115,8 @@ class _Progress:
             fraction = kwargs["percent"] / 100.0
         elif args and isinstance(args[0], int | float) and not isinstance(args[0], bool):
             fraction = args[0] if args[0] <= 1 else args[0] / 100.0
-        step = kwargs.get("step") or kwargs.get("message") or next((a for a in args if isinstance(a, str)), None)
+        step = step or kwargs.get("step") or kwargs.get("message") or next((a for a in args if isinstance(a, str)),
+                                                                          None)
         if fraction is not None:
             self.fractions[self.cid] = min(max(float(fraction), 0.0), 1.0)
         try:
@@ -312,6 +319,11 @@ class ConnectRun:
                 conn.refresh_from_db()
                 continue
             except Exception as exc:  # noqa: BLE001 - one source's failure must not stop the others
+                if type(exc).__name__ == "SyncAlreadyRunning" and attempt <= retries:
+                    # Someone else (a manual sync) holds this connection: wait for it like a transient error.
+                    report.error = _error_text(exc)
+                    time.sleep(settings.AOA_RETRY_BACKOFF_SECONDS * (2 ** (attempt - 1)))
+                    continue
                 logger.exception("sync of connection %s failed", cid)
                 report.status, report.error = "failed", _error_text(exc)
                 break

@@ -257,3 +257,38 @@ def test_risk_levels_come_with_their_reasons(asset, risk, reason):
     classified = classify(asset, now=NOW, stale_days=7)
     assert classified.risk == risk
     assert any(r.startswith(reason) for r in classified.reasons), classified.reasons
+
+
+def test_builtin_scan_reads_each_objects_fields_and_never_exposes_sample_values(api_a, tenant_a, tmp_path):
+    from connectors.services import connection_create
+
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    (folder / "people.csv").write_text("id,first_name,contact,SSN\n1,Ann,ann@example.com,123-45-6789\n"
+                                       "2,Bob,bob@example.com,987-65-4321\n")
+    (folder / "orders.csv").write_text("id,amount\n1,10.5\n2,20\n")
+    with in_schema(tenant_a):
+        conn = connection_create(name="crm export", kind="filesource",
+                                 config={"folder": str(folder), "source_system": "salesforce"})
+        broken = connection_create(name="gone", kind="filesource", config={"folder": str(folder)})
+        broken.config = {"folder": str(tmp_path / "missing")}
+        broken.save()
+    response = api_a.post("/api/aoa/demo-scan/", {}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assets = {a["asset_id"]: a for a in body["assets"]}
+    people = assets[f"object:{conn.pk}:people"]
+    assert people["risk"] == "high"
+    assert people["data_classes"] == ["email", "national_id", "person_name"]
+    assert people["reasons"][0] == "holds sensitive data: national_id (SSN)"
+    assert people["domain"] == "revops"  # the connection's source_system hint
+    orders = assets[f"object:{conn.pk}:orders"]
+    assert orders["data_classes"] == [] and orders["risk"] == "medium"
+    assert "never synced" in orders["reasons"]
+    gone = assets[f"connection:{broken.pk}"]
+    assert any(r.startswith("could not be scanned") for r in gone["reasons"])
+    text = response.content.decode()
+    assert "ann@example.com" not in text and "123-45-6789" not in text
+    with in_schema(tenant_a):
+        logged = json.dumps(DiscoveryLog.objects.get(pk=body["log_id"]).response)
+    assert "ann@example.com" not in logged and "123-45-6789" not in logged
