@@ -27,6 +27,16 @@ def _events():
 
 
 @seeder
+def _aam_mappings():
+    from aam.services import mapping_ensure
+    from connectors.models import Connection
+
+    conn = Connection.objects.create(name=f"{MARKER} crm", kind="salesforce")
+    mapping_ensure(connection=conn, source_object={"name": f"{MARKER}_Account", "fields": [
+        {"name": "Id", "samples": ["0015500000Xyy06AAB"]}, {"name": "Name", "samples": [MARKER]}]})
+
+
+@seeder
 def _agents():
     from agents.models import AgentRun, DiscoveryLog, Job
 
