@@ -96,11 +96,9 @@ def narrative_write(*, agent: str, result: PilotResult, tenant) -> tuple[str, st
     The LLM is optional: not configured, or failing for any reason, the heuristic summary is used
     and the run still succeeds.
     """
+    from autonomos.core.llm import get_llm_client
+
     heuristic = HEURISTICS[agent](result.metrics, result.findings)
-    try:
-        from autonomos.core.llm import get_llm_client
-    except ImportError:  # the LLM client module is not installed in this build
-        return heuristic, "heuristic"
     client = get_llm_client()
     if client is None:
         return heuristic, "heuristic"
@@ -109,7 +107,7 @@ def narrative_write(*, agent: str, result: PilotResult, tenant) -> tuple[str, st
         {"role": "user", "content": _digest(result.metrics, result.findings)},
     ]
     try:
-        reply = client.chat(messages, tenant=tenant, purpose=f"agent_narrative:{agent}",
+        reply = client.chat(messages, tenant=tenant, purpose=f"agent_narrative_{agent}",
                             max_tokens=NARRATIVE_MAX_TOKENS)
     except Exception:  # noqa: BLE001 - a narrative is never worth failing the run for
         logger.warning("LLM narrative failed for %s; using the heuristic summary", agent, exc_info=True)

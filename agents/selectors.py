@@ -95,12 +95,10 @@ def llm_usage() -> dict:
     from django.conf import settings
 
     tenant = current_tenant()
-    try:
-        from autonomos.core.llm import llm_usage as usage
+    from autonomos.core.llm import llm_usage as usage
 
+    try:
         data = dict(usage(tenant))
-    except ImportError:
-        data = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "by_purpose": {}}
     except Exception:  # noqa: BLE001 - Redis down: say so instead of failing the page
         logger.warning("LLM usage unavailable", exc_info=True)
         data = {"calls": None, "prompt_tokens": None, "completion_tokens": None, "by_purpose": {},

@@ -3,6 +3,9 @@
 Assets: every connection (a `source`), every object it exposes (its fields, with the personal
 data classes their names and sample values reveal; the samples themselves never leave this
 module), and every untagged cloud resource in the unified views.
+
+Owners: connection configs carry none, so an asset's owner is the person who approved its
+`asset` review item (the item asks exactly that); until then the asset is "ownerless".
 """
 
 from __future__ import annotations
@@ -29,6 +32,20 @@ def _owner(config) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()[:300]
     return None
+
+
+def _confirmed_owners() -> dict[str, str]:
+    """asset id → the user who approved its latest `asset` review item ("approve = I own it")."""
+    from aam.models import ReviewItem
+
+    owners: dict[str, str] = {}
+    items = (ReviewItem.objects.filter(kind="asset", status="approved", decided_by__isnull=False)
+             .select_related("decided_by").order_by("decided_at", "id"))
+    for item in items:
+        asset_id = (item.proposal or {}).get("asset_id")
+        if isinstance(asset_id, str):
+            owners[asset_id] = item.decided_by.get_username()
+    return owners
 
 
 def _objects(conn) -> tuple[list, str]:
@@ -70,8 +87,9 @@ def builtin_scan(*, max_assets: int = 1000) -> DiscoverResponse:
 
     assets: list[DiscoveredAsset] = []
     connections = list(Connection.objects.order_by("id"))
+    confirmed = _confirmed_owners()
     for conn in connections:
-        owner = _owner(conn.config)
+        owner = _owner(conn.config) or confirmed.get(f"connection:{conn.pk}")
         route = route_connection(kind=conn.kind, domain=conn.domain, config=conn.config)
         common = {"status": conn.status, "never_synced": conn.last_synced_at is None, "connection_id": conn.pk,
                   "domain": route.domains[0] if len(route.domains) == 1 else None}
@@ -89,7 +107,8 @@ def builtin_scan(*, max_assets: int = 1000) -> DiscoverResponse:
                 classes |= classes_of_field(getattr(f, "name", ""), getattr(f, "samples", ()) or ())
             assets.append(DiscoveredAsset(
                 asset_id=f"object:{conn.pk}:{obj.name}"[:500], name=f"{conn.name} / {obj.name}"[:500],
-                asset_type="object", source=conn.kind, owner=owner, last_seen=conn.last_synced_at,
+                asset_type="object", source=conn.kind, owner=confirmed.get(f"object:{conn.pk}:{obj.name}") or owner,
+                last_seen=conn.last_synced_at,
                 entity=_entity(conn, obj.name), data_classes=sorted(classes),
                 fields=[getattr(f, "name", "") for f in fields][:2000],
                 attributes={**common, "row_count": getattr(obj, "row_count", None)},
@@ -100,7 +119,7 @@ def builtin_scan(*, max_assets: int = 1000) -> DiscoverResponse:
         assets.append(DiscoveredAsset(
             asset_id=f"cloud_resource:{uid}"[:500], name=text(row.get("name")) or text(row.get("id")) or uid,
             asset_type="cloud_resource", source=text(row.get("provider_name")) or "cloud", entity="cloud_resource",
-            owner=text(row.get("owner")) or None, tags={},
+            owner=text(row.get("owner")) or confirmed.get(f"cloud_resource:{uid}"), tags={},
             attributes={"status": text(row.get("status")), "service_name": text(row.get("service_name")),
                         "region_id": text(row.get("region_id")), "resource_id": text(row.get("id"))},
         ))

@@ -40,6 +40,7 @@ INTENT_WORDS = {
     "risky": {"risk", "risky", "risks", "dangerous", "exposed", "exposure"},
 }
 DOMAIN_INTENTS = ("revops", "finops")
+RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 
 
 @dataclass
@@ -93,30 +94,45 @@ def _loggable(raw) -> dict:
             "assets": json.loads(json.dumps(assets[:LOGGED_ASSETS_WHEN_TRUNCATED], default=str))}
 
 
+def _already_reviewed(review_item_model, asset: ClassifiedAsset) -> bool:
+    """A pending item for the asset exists, or a person approved it at this risk or a higher one
+    with no new kind of data since: rescans must not pile up duplicates, only report what got worse."""
+    items = review_item_model.objects.filter(kind="asset", proposal__asset_id=asset.asset_id)
+    if items.filter(status="pending").exists():
+        return True
+    approved = items.filter(status="approved").order_by("-decided_at", "-id").first()
+    if approved is None:
+        return False
+    known = set((approved.evidence or {}).get("data_classes") or [])
+    return RISK_ORDER.get(asset.risk, 0) <= RISK_ORDER.get(approved.risk, 0) and set(asset.data_classes) <= known
+
+
 def _review_items_create(assets: list[ClassifiedAsset], log: DiscoveryLog) -> int:
     """An `asset` review item for each high or medium risk asset without one already pending."""
-    try:
-        from aam.models import ReviewItem
-    except ImportError:  # a build without the review queue: the scan still answers, the log says why
-        log.error = "asset review items were not created: the review queue (aam.ReviewItem) is not installed"
-        log.save(update_fields=["error"])
-        return 0
+    from aam.models import ReviewItem
+    from connectors.models import Connection
 
     created = 0
     tenant = current_tenant()
+    connections = {pk: True for pk in Connection.objects.values_list("pk", flat=True)}
     for asset in assets:
         if asset.risk not in ("high", "medium"):
             continue
-        if ReviewItem.objects.filter(kind="asset", status="pending", proposal__asset_id=asset.asset_id).exists():
+        if _already_reviewed(ReviewItem, asset):
             continue
+        connection_id = asset.attributes.get("connection_id")
         item = ReviewItem(
-            kind="asset",
+            kind=ReviewItem.Kind.ASSET,
+            title=f"{asset.risk.title()} risk {asset.asset_type}: {asset.name or asset.asset_id}"[:300],
             proposal={"asset_id": asset.asset_id, "name": asset.name, "asset_type": asset.asset_type,
-                      "source": asset.source, "action": "confirm an owner and the handling of this asset"},
+                      "source": asset.source, "domain": asset.domain,
+                      "action": "confirm an owner and how this asset is handled (approve = I own it)"},
+            # The classification is rule-based, not a guess: the rules fire or they do not.
             confidence=1.0,
             risk=asset.risk,
             evidence={"reasons": asset.reasons, "data_classes": asset.data_classes, "owner": asset.owner,
                       "discovery_log_id": log.pk, "fields": asset.fields[:50]},
+            connection_id=connection_id if isinstance(connection_id, int) and connections.get(connection_id) else None,
         )
         item.full_clean()
         item.save()

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from agents.discovery.classify import classes_of_field, classify
 from agents.discovery.contracts import DiscoveredAsset, DiscoverRequest
 from agents.models import DiscoveryLog, Job
+from autonomos.core.events import read_events
 from tests.conftest import free_port, host_of
 
 from .helpers import assert_error, in_schema, make_connection
@@ -292,3 +293,86 @@ def test_builtin_scan_reads_each_objects_fields_and_never_exposes_sample_values(
     with in_schema(tenant_a):
         logged = json.dumps(DiscoveryLog.objects.get(pk=body["log_id"]).response)
     assert "ann@example.com" not in logged and "123-45-6789" not in logged
+
+
+def _crm_export(tenant, tmp_path):
+    from connectors.services import connection_create
+
+    folder = tmp_path / "crm-export"
+    folder.mkdir()
+    (folder / "people.csv").write_text("id,first_name,email\n1,Ann,ann@example.com\n")
+    (folder / "orders.csv").write_text("id,amount\n1,10.5\n")
+    with in_schema(tenant):
+        return connection_create(name="crm export", kind="filesource", config={"folder": str(folder)})
+
+
+def test_a_scan_turns_high_and_medium_assets_into_review_items_once(api_a, tenant_a, tmp_path):
+    from aam.models import ReviewItem
+
+    conn = _crm_export(tenant_a, tmp_path)
+    body = api_a.post("/api/aoa/demo-scan/", {}, format="json").json()
+    flagged = sorted(a["asset_id"] for a in body["assets"] if a["risk"] in ("high", "medium"))
+    assert flagged == [f"connection:{conn.pk}", f"object:{conn.pk}:orders", f"object:{conn.pk}:people"]
+    assert body["review_items_created"] == 3
+    with in_schema(tenant_a):
+        items = {i.proposal["asset_id"]: i for i in ReviewItem.objects.filter(kind="asset")}
+    assert sorted(items) == flagged
+    people = items[f"object:{conn.pk}:people"]
+    assert (people.status, people.risk, people.connection_id) == ("pending", "high", conn.pk)
+    assert people.title == "High risk object: crm export / people"
+    assert people.evidence["data_classes"] == ["email", "person_name"]
+    assert "personal data in an unowned or stale asset" in people.evidence["reasons"]
+    assert "ann@example.com" not in json.dumps(people.evidence)
+    review_events = [e["payload"] for e in read_events(tenant_a) if e["type"] == "review_required"]
+    assert sorted(e["review_item_id"] for e in review_events) == sorted(i.pk for i in items.values())
+
+    again = api_a.post("/api/aoa/demo-scan/", {}, format="json").json()
+    assert again["review_items_created"] == 0
+    with in_schema(tenant_a):
+        assert ReviewItem.objects.filter(kind="asset").count() == 3
+
+
+def test_approving_an_asset_item_records_its_owner_for_the_next_scans(api_a, tenant_a, tmp_path):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from aam.models import ReviewItem
+
+    conn = _crm_export(tenant_a, tmp_path)
+    api_a.post("/api/aoa/demo-scan/", {}, format="json")
+    with in_schema(tenant_a):
+        admin = get_user_model().objects.get(username="admin")
+        ReviewItem.objects.filter(kind="asset").update(status="approved", decided_by=admin,
+                                                       decided_at=timezone.now())
+    body = api_a.post("/api/aoa/demo-scan/", {}, format="json").json()
+    assets = {a["asset_id"]: a for a in body["assets"]}
+    source = assets[f"connection:{conn.pk}"]
+    assert source["owner"] == "admin"
+    assert "no owner recorded" not in source["reasons"]
+    people = assets[f"object:{conn.pk}:people"]
+    assert people["owner"] == "admin"
+    # Owned now: contact data alone is medium, lower than what was approved, so nothing new to review.
+    assert people["risk"] == "medium"
+    assert body["review_items_created"] == 0
+
+
+def test_an_approved_asset_is_queued_again_when_it_gets_worse(api_a, tenant_a, tmp_path):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from aam.models import ReviewItem
+
+    conn = _crm_export(tenant_a, tmp_path)
+    api_a.post("/api/aoa/demo-scan/", {}, format="json")
+    with in_schema(tenant_a):
+        admin = get_user_model().objects.get(username="admin")
+        ReviewItem.objects.filter(kind="asset").update(status="approved", decided_by=admin,
+                                                       decided_at=timezone.now())
+    folder = tmp_path / "crm-export"
+    (folder / "orders.csv").write_text("id,amount,card_number\n1,10.5,4111111111111111\n")
+    body = api_a.post("/api/aoa/demo-scan/", {}, format="json").json()
+    assert body["review_items_created"] == 1
+    with in_schema(tenant_a):
+        [item] = ReviewItem.objects.filter(kind="asset", status="pending")
+    assert item.proposal["asset_id"] == f"object:{conn.pk}:orders"
+    assert (item.risk, item.evidence["data_classes"]) == ("high", ["payment_card"])
