@@ -29,26 +29,28 @@ def _fmt(value) -> str:
 
 
 def heuristic_revops(metrics: dict, findings: list[dict]) -> str:
-    parts = [f"Open pipeline is {_fmt(metrics.get('open_pipeline'))} across {_fmt(metrics.get('open_count'))} deals, "
+    parts = [f"Open pipeline is {_fmt(metrics.get('open_pipeline'))} across {_deals(metrics.get('open_count', 0))}, "
              f"with a weighted forecast of {_fmt(metrics.get('weighted_forecast'))}."]
     if metrics.get("win_rate_pct") is not None:
         parts.append(f"Win rate is {_fmt(metrics['win_rate_pct'])}% ({metrics.get('won_count')} won, "
                      f"{metrics.get('lost_count')} lost); average won deal {_fmt(metrics.get('average_deal_size'))}"
-                     + (f", closed in {_fmt(metrics['average_sales_cycle_days'])} days on average."
+                     + (f", closed in {metrics['average_sales_cycle_days']:,.0f} days on average."
                         if metrics.get("average_sales_cycle_days") is not None else "."))
-    parts.append(f"{_fmt(metrics.get('overdue_count'))} deals are past their close date and "
-                 f"{_fmt(metrics.get('stale_count'))} have had no update in {metrics.get('stale_days')} days.")
+    overdue, stale = metrics.get("overdue_count", 0), metrics.get("stale_count", 0)
+    parts.append(f"{_deals(overdue)} {'is' if overdue == 1 else 'are'} past the close date and "
+                 f"{_fmt(stale)} {'has' if stale == 1 else 'have'} had no update in {metrics.get('stale_days')} days.")
     at_risk = [f for f in findings if f.get("kind") == "at_risk_deal"]
     if at_risk:
         top = at_risk[0]
-        parts.append(f"{_fmt(metrics.get('at_risk_count'))} deals are at risk; the riskiest is "
+        at_risk = metrics.get("at_risk_count", 0)
+        parts.append(f"{_deals(at_risk)} {'is' if at_risk == 1 else 'are'} at risk; the riskiest is "
                      f"{top['subject']['name']} ({top['score']}/100: {'; '.join(top['reasons'])}).")
     accounts = metrics.get("top_accounts") or []
     if accounts:
         a = accounts[0]
         systems = f" across {', '.join(a['systems'])}" if a.get("systems") else ""
         parts.append(f"The largest open pipeline is at {a['name']}: {_fmt(a['open_pipeline'])} in "
-                     f"{a['open_deals']} deals{systems}.")
+                     f"{_deals(a['open_deals'])}{systems}.")
     return " ".join(parts)
 
 
@@ -77,6 +79,10 @@ def heuristic_finops(metrics: dict, findings: list[dict]) -> str:
         parts.append(f"{metrics['untagged_resource_count']} resources carry no tags "
                      f"({_fmt(metrics.get('untagged_spend_pct'))}% of spend is untagged).")
     return " ".join(parts)
+
+
+def _deals(n) -> str:
+    return f"{_fmt(n)} deal" + ("" if n == 1 else "s")
 
 
 HEURISTICS = {"revops": heuristic_revops, "finops": heuristic_finops}
