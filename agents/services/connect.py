@@ -5,10 +5,10 @@ Shape of a run:
 - one child `sync` job per connection; syncs run in a small thread pool (AOA_SYNC_PARALLELISM),
   each thread with its own database connection set to the tenant. A failing source (after its
   retries for transient errors) is recorded and never stops the others;
-- while syncs run, the main thread drains the sources' streams now and then, so the producer's
-  back-pressure (stream length near MAXLEN) never waits on a consumer that is not running;
-- after every sync: a final drain per source (a source whose batches cannot be consumed is a
-  failed source too), one `materialize` child, one `agents` child;
+- a DCL consumer runs in another thread for as long as the syncs do, so the producer's
+  back-pressure (a stream near MAXLEN) never waits on a consumer that is not running, and cursors
+  move (they do once the consumer applied the pages);
+- after every sync: a last drain of the streams, one `materialize` child, one `agents` child;
 - cancellation is checked at every step boundary: sources not started are cancelled, running
   ones finish their current sync, nothing after them starts.
 Status: every source ok → succeeded; some failed → partial; all failed → failed. No materialized
@@ -43,7 +43,6 @@ from .jobs import (
 logger = logging.getLogger(__name__)
 
 SYNC_SHARE, CONSUME_SHARE, MATERIALIZE_SHARE = 70, 5, 10  # of 100; the agents take the rest
-DRAIN_INTERVAL = 2.0
 HEARTBEAT_INTERVAL = 30.0
 
 
@@ -136,7 +135,7 @@ class ConnectRun:
         self.fractions: dict[int, float] = {}
         self.children: dict[int, Job] = {}
         self.last_heartbeat = time.monotonic()
-        self.consume_errors: dict[int, str] = {}
+        self.consume_errors: dict[int, str] = {}  # 0 → the error of the consumer beside the syncs
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -195,6 +194,10 @@ class ConnectRun:
             self.check_cancel()
         except JobCancelled:
             return self.finish_cancelled()
+        except _StepFailed as exc:
+            self._skip_child(Job.Kind.MATERIALIZE, "skipped: the streams could not be consumed")
+            self._skip_child(Job.Kind.AGENTS, "skipped: the streams could not be consumed")
+            return self.finish(Job.Status.FAILED, error=str(exc), note=str(exc))
 
         ok = [r for r in self.reports.values() if r.status == "succeeded"]
         failed = [r for r in self.reports.values() if r.status != "succeeded"]
@@ -234,11 +237,14 @@ class ConnectRun:
         started: set[int] = set()
         lock = threading.Lock()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aoa-{self.job.pk}")
+        stop_consumer = threading.Event()
+        consumer = threading.Thread(target=self._consume_thread, args=(sorted(pending), stop_consumer),
+                                    name=f"aoa-{self.job.pk}-consumer", daemon=True)
+        consumer.start()
         completed = False
         try:
             for cid in pending:
                 futures[pool.submit(self._sync_thread, connections[cid], started, lock)] = cid
-            last_drain = time.monotonic()
             not_done = set(futures)
             while not_done:
                 done, not_done = wait(not_done, timeout=1.0, return_when=FIRST_COMPLETED)
@@ -255,16 +261,27 @@ class ConnectRun:
                             self.reports[cid].status = "cancelled"
                             job_finish(job=self.children[cid], status=Job.Status.CANCELLED)
                     not_done = {f for f in not_done if not f.cancelled()}
-                if time.monotonic() - last_drain >= DRAIN_INTERVAL and not_done:
-                    with lock:
-                        in_flight = sorted(started)
-                    self.drain(in_flight, final=False)
-                    last_drain = time.monotonic()
             completed = True
         finally:
             # On an error here (e.g. the task's soft time limit) do not wait for running syncs: the
             # job is being failed, and the sources' cursors only move after a durable publish.
             pool.shutdown(wait=completed, cancel_futures=True)
+            stop_consumer.set()
+            consumer.join(timeout=None if completed else 5)
+
+    def _consume_thread(self, connection_ids: list[int], stop: threading.Event) -> None:
+        """The DCL consumer beside the syncs (its own database connection). A failure here is
+        logged; the final drain after the syncs retries and reports it."""
+        from dcl.services import stream_consume
+
+        db_connection.set_tenant(self.tenant)
+        try:
+            stream_consume(tenant=self.tenant, connection_ids=connection_ids, until_idle=False, stop=stop)
+        except Exception as exc:  # noqa: BLE001 - reported by the final drain if it persists
+            logger.warning("the consumer beside the syncs failed: %s", _error_text(exc), exc_info=True)
+            self.consume_errors[0] = _error_text(exc)
+        finally:
+            db_connection.close()
 
     def _sync_step(self) -> str:
         running = [r.name for r in self.reports.values() if r.status == "running"]
@@ -344,35 +361,19 @@ class ConnectRun:
         else:
             job_finish(job=child, status=Job.Status.FAILED, error=report.error, result=child_result)
 
-    def drain(self, connection_ids: list[int], *, final: bool) -> None:
-        """Consume what the sources published so far. Mid-sync errors are retried by the next
-        drain; a final drain that fails marks that source failed."""
-        if not connection_ids:
-            return
+    def drain_final(self) -> None:
+        """Apply what is still waiting in the streams of the sources that synced."""
         from dcl.services import stream_consume
 
-        if not final:
-            try:
-                stream_consume(tenant=self.tenant, connection_ids=connection_ids, until_idle=True)
-            except Exception:  # noqa: BLE001 - the final drain reports per source
-                logger.warning("intermediate drain failed; the final drain will retry", exc_info=True)
-            return
-        for cid in connection_ids:
-            try:
-                stream_consume(tenant=self.tenant, connection_ids=[cid], until_idle=True)
-            except Exception as exc:  # noqa: BLE001 - isolate the source whose batches fail
-                logger.exception("consuming connection %s failed", cid)
-                report = self.reports[cid]
-                report.status, report.error = "failed", f"its records could not be consumed: {_error_text(exc)}"
-                child = self.children.get(cid)
-                if child is not None:
-                    child.refresh_from_db()
-                    job_finish(job=child, status=Job.Status.FAILED, error=report.error, result=child.result)
-
-    def drain_final(self) -> None:
         ok = [cid for cid, r in self.reports.items() if r.status == "succeeded"]
+        if not ok:
+            return
         self.parent_progress(step="consuming streams", force=True)
-        self.drain(ok, final=True)
+        try:
+            stream_consume(tenant=self.tenant, connection_ids=ok, until_idle=True, idle_seconds=0)
+        except Exception as exc:
+            logger.exception("consuming the streams failed")
+            raise _StepFailed(f"consuming the sources' streams failed: {_error_text(exc)}") from exc
         self.parent_progress(extra=CONSUME_SHARE, step="streams consumed", force=True)
 
     def materialize(self) -> dict[str, int]:
