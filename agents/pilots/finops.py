@@ -3,11 +3,15 @@
 - Spend is `effective_cost` (FOCUS: amortized, after discounts) when a line has it, else
   `billed_cost`, else `list_cost`; lines with none are counted and left out.
 - A line's day is its `charge_period_start` (UTC date).
-- Anomalies: per service and day, the robust z-score of the day's spend against the median and
-  median absolute deviation (MAD) of the trailing window (Iglewicz & Hoaglin: z = (x - median) /
-  (1.4826 · MAD)). A flat baseline (MAD 0) uses 5% of the median as its scale, so a flat 100/day
-  going to 200 is still a jump and 101 is not. A day is flagged when |z| ≥ the threshold and the
-  jump is at least the minimum delta (so cents do not page anyone).
+- Anomalies: per service and day, the robust z-score of the day's usage spend against the median
+  and median absolute deviation (MAD) of the trailing window (Iglewicz & Hoaglin: z = (x - median)
+  / (1.4826 · MAD)). The scale never drops below 5% of the median, so a flat 100/day (MAD 0, or
+  float noise) going to 200 is a jump and 101 is not. A day is flagged when |z| ≥ the threshold and
+  the jump is at least the minimum delta (so cents do not page anyone). Only usage is judged: tax,
+  purchases, credits and adjustments (FOCUS ChargeCategory) are lumpy by nature (taxes and fees
+  land on the 1st of the month) and are counted in the totals but never called anomalies.
+- Untagged spend: a line is tagged when it carries tags, or when the inventory's resource it
+  belongs to does (billing exports often leave tags in columns the canonical `tags` does not get).
 - Resources are joined to cost lines by id (`cost.resource_id` = `cloud_resource.id`, also matching
   the last segment of an ARN / path). Run rate = spend in the trailing window (ending on the last
   day with cost data) / days covered × 30.
@@ -36,6 +40,7 @@ PREVIOUS_GENERATION_FAMILIES = {"t1", "t2", "m1", "m2", "m3", "m4", "c1", "c3", 
                                 "g3", "p2", "x1", "cc2", "cr1", "hs1"}
 PREVIOUS_GENERATION_SAVING = 0.10
 FLAT_BASELINE_SCALE = 0.05
+USAGE_CATEGORIES = {"", "usage"}
 MAD_TO_SIGMA = 1.4826
 
 
@@ -59,6 +64,7 @@ class CostLine:
     resource_id: str
     tagged: bool
     currency: str
+    usage: bool = True  # FOCUS ChargeCategory usage (or unknown): the only lines anomalies judge
 
 
 def spend_of(row: Mapping) -> tuple[float | None, str]:
@@ -91,6 +97,7 @@ def cost_lines(rows: Iterable[Mapping]) -> tuple[list[CostLine], dict]:
             resource_id=text(row.get("resource_id")),
             tagged=bool(tags(row.get("tags"))),
             currency=text(row.get("billing_currency")).upper(),
+            usage=text(row.get("charge_category")).lower() in USAGE_CATEGORIES,
         ))
     return lines, {"no_amount": skipped_amount, "no_date": skipped_day, "basis": dict(basis)}
 
@@ -163,7 +170,7 @@ def robust_z(value: float, window: list[float]) -> tuple[float, float, float]:
     """(z, baseline median, scale) of `value` against `window` (see module docstring)."""
     baseline = statistics.median(window)
     mad = statistics.median(abs(v - baseline) for v in window)
-    scale = MAD_TO_SIGMA * mad or FLAT_BASELINE_SCALE * abs(baseline)
+    scale = max(MAD_TO_SIGMA * mad, FLAT_BASELINE_SCALE * abs(baseline))
     if scale == 0:
         return (0.0 if value == baseline else float("inf")), baseline, 0.0
     return (value - baseline) / scale, baseline, scale
@@ -172,7 +179,7 @@ def robust_z(value: float, window: list[float]) -> tuple[float, float, float]:
 def anomalies(lines: Iterable[CostLine], config: FinOpsConfig) -> list[dict]:
     """Days whose spend for a service is far from that service's trailing baseline."""
     found = []
-    for service, series in daily_series(lines).items():
+    for service, series in daily_series(line for line in lines if line.usage).items():
         days = sorted(series)
         for i, current in enumerate(days):
             window = [series[d] for d in days[max(0, i - config.anomaly_window_days): i]]
@@ -282,7 +289,10 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
 
     found_anomalies = anomalies(lines, config)
     total = sum(line.amount for line in lines)
-    untagged_spend = sum(line.amount for line in lines if not line.tagged)
+    tagged_ids = {key for row in resources if tags(row.get("tags"))
+                  for key in _id_keys(text(row.get("id")))[-1:]}
+    untagged_spend = sum(line.amount for line in lines
+                         if not line.tagged and not (line.resource_id and _id_keys(line.resource_id)[-1] in tagged_ids))
     currencies = sorted({line.currency for line in lines if line.currency})
     metrics = {
         "period": {"start": first_day.isoformat(), "end": last_day.isoformat(),

@@ -84,6 +84,21 @@ class Deal:
         return not self.is_closed
 
 
+def system_of(source, systems: Mapping[int, str] | None = None) -> str:
+    """The system a lineage entry came from: the caller's name for its connection (e.g. the vendor
+    of a CSV export) when given, else the connection kind."""
+    if not isinstance(source, Mapping):
+        return ""
+    if systems:
+        try:
+            named = systems.get(int(source.get("connection_id")))
+        except (TypeError, ValueError):
+            named = None
+        if named:
+            return named
+    return text(source.get("connection_kind"))
+
+
 @lru_cache(maxsize=4096)  # a pipeline has a handful of stages; deals repeat them
 def stage_key(stage: str) -> str:
     """'Id. Decision Makers' → 'iddecisionmakers'; '1-Qualify' → 'qualify'."""
@@ -106,7 +121,7 @@ def _probability(row: Mapping, stage: str) -> tuple[float, str]:
     return UNKNOWN_STAGE_PROBABILITY, "default"
 
 
-def deal_from_row(row: Mapping) -> Deal:
+def deal_from_row(row: Mapping, systems: Mapping[int, str] | None = None) -> Deal:
     stage = text(row.get("stage"))
     key = stage_key(stage)
     stage_state = "won" if key in WON_STAGES else "lost" if key in LOST_STAGES else None
@@ -119,8 +134,7 @@ def deal_from_row(row: Mapping) -> Deal:
     if is_won:
         is_closed = True  # a won deal is closed whatever the source forgot to say
     probability, source = _probability(row, stage)
-    kinds = tuple(sorted({text(s.get("connection_kind")) for s in row.get("sources") or ()
-                          if isinstance(s, Mapping) and s.get("connection_kind")}))
+    kinds = tuple(sorted({k for k in (system_of(s, systems) for s in row.get("sources") or ()) if k}))
     return Deal(
         unified_id=text(row.get("unified_id")) or text(row.get("id")),
         name=text(row.get("name")) or text(row.get("id")) or "(unnamed deal)",
@@ -260,7 +274,8 @@ def risk_score(deal: Deal, *, today: date, stale_days: int, big_deal_amount: flo
     return min(score, 100), reasons
 
 
-def top_accounts(deals: Iterable[Deal], accounts: Mapping[str, Mapping], limit: int) -> tuple[list[dict], int]:
+def top_accounts(deals: Iterable[Deal], accounts: Mapping[str, Mapping], limit: int,
+                 systems: Mapping[int, str] | None = None) -> tuple[list[dict], int]:
     """Unified accounts ranked by open pipeline; one company in several CRMs counts once.
 
     Returns the ranking and the number of open deals linked to no unified account.
@@ -283,8 +298,7 @@ def top_accounts(deals: Iterable[Deal], accounts: Mapping[str, Mapping], limit: 
     out = []
     for uid, g in ranked:
         account = accounts.get(uid) or {}
-        account_sources = {text(s.get("connection_kind")) for s in account.get("sources") or ()
-                           if isinstance(s, Mapping) and s.get("connection_kind")}
+        account_sources = {k for k in (system_of(s, systems) for s in account.get("sources") or ()) if k}
         out.append({
             "account_unified_id": uid,
             "name": text(account.get("name")) or f"(account {uid})",
@@ -304,10 +318,11 @@ def _deal_ref(d: Deal) -> dict:
 
 
 def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (), today: date,
-            config: RevOpsConfig | None = None) -> PilotResult:
-    """All RevOps metrics and findings for one set of unified rows."""
+            config: RevOpsConfig | None = None, systems: Mapping[int, str] | None = None) -> PilotResult:
+    """All RevOps metrics and findings for one set of unified rows. `systems` names connections
+    (connection id → system) for the "across which CRMs" lists; the connection kind otherwise."""
     config = config or RevOpsConfig()
-    deals = [deal_from_row(r) for r in opportunities]
+    deals = [deal_from_row(r, systems) for r in opportunities]
     account_map = {text(a.get("unified_id")): a for a in accounts if text(a.get("unified_id"))}
     open_deals = [d for d in deals if d.is_open]
     open_amounts = [d.amount for d in open_deals if d.amount is not None]
@@ -323,7 +338,7 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
         if score >= config.at_risk_threshold:
             scored.append((score, d, reasons))
     scored.sort(key=lambda t: (-t[0], -(t[1].amount or 0.0), t[1].unified_id))
-    ranking, unlinked = top_accounts(deals, account_map, config.top_accounts)
+    ranking, unlinked = top_accounts(deals, account_map, config.top_accounts, systems)
     currencies = sorted({d.currency for d in deals if d.currency})
     by_source: dict[str, int] = defaultdict(int)
     for d in deals:

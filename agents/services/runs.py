@@ -46,10 +46,10 @@ def finops_config() -> finops.FinOpsConfig:
                                window_days=settings.AGENTS_FINOPS_WINDOW_DAYS)
 
 
-def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date) -> PilotResult:
+def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, str]) -> PilotResult:
     if agent == "revops":
         return revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
-                              today=today, config=revops_config())
+                              today=today, config=revops_config(), systems=systems)
     return finops.analyze(costs=rows.get("cost", []), resources=rows.get("cloud_resource", []), config=finops_config())
 
 
@@ -58,6 +58,18 @@ def views_load(entities: Iterable[str]) -> dict[str, list[dict]]:
     from dcl.selectors import view_all
 
     return {entity: list(view_all(entity=entity)) for entity in entities}
+
+
+def source_systems() -> dict[int, str]:
+    """connection id → the system people know it as: a CSV export of Salesforce is "salesforce",
+    not "filesource" (the connection's `source_system` hint, else its kind)."""
+    from connectors.models import Connection
+
+    names = {}
+    for pk, kind, config in Connection.objects.values_list("pk", "kind", "config"):
+        hint = config.get("source_system") if isinstance(config, dict) else None
+        names[pk] = str(hint) if hint else kind
+    return names
 
 
 def connection_routes(views: Mapping[str, list[dict]]) -> tuple[dict[int, Route], list[dict]]:
@@ -99,17 +111,18 @@ def agents_run(*, tenant, agents: Iterable[str] | None = None, job: Job | None =
     needed = {e for name in names for e in AGENT_ENTITIES[name]} | set(ROUTING_ONLY_ENTITIES)
     data = dict(views) if views is not None else views_load(sorted(needed))
     routes, described = connection_routes(data)
+    systems = source_systems()
     runs = []
     for index, name in enumerate(names):
         if job is not None:
             job_progress_set(job=job, progress=int(100 * index / len(names)), step=f"running the {name} pilot",
                              force=True)
         runs.append(_run_one(name, data=data, routes=routes, described=described, job=job, tenant=tenant,
-                             today=today))
+                             today=today, systems=systems))
     return runs
 
 
-def _run_one(agent: str, *, data, routes, described, job, tenant, today) -> AgentRun:
+def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems) -> AgentRun:
     run = AgentRun(agent=agent, job=job, status=AgentRun.Status.RUNNING, started_at=timezone.now())
     run.full_clean()
     run.save()
@@ -137,7 +150,7 @@ def _run_one(agent: str, *, data, routes, described, job, tenant, today) -> Agen
             run.save()
             publish_event(tenant, "agent_completed", {**base, "status": run.status, "reason": run.skipped_reason})
             return run
-        result = _pilot(agent, rows, today)
+        result = _pilot(agent, rows, today, systems)
         run.metrics, run.findings = result.metrics, result.findings
         run.narrative, run.narrative_source = narrative_write(agent=agent, result=result, tenant=tenant)
         run.status = AgentRun.Status.SUCCEEDED

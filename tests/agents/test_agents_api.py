@@ -111,3 +111,14 @@ def test_telemetry_counts_this_tenants_streams_and_jobs_only(api_a, tenant_a, te
                                     "pending": 1}]
     assert (pipeline["batches_in_streams"], pipeline["batches_pending"]) == (2, 1)
     assert pipeline["jobs_by_status"] == {"succeeded": 1, "failed": 1}
+
+
+def test_state_and_telemetry_list_the_materialized_views(api_a, tenant_a):
+    from .test_run_agents_command import _materialize_opportunities
+
+    _materialize_opportunities(tenant_a, n=5)
+    state = api_a.get("/api/aoa/state/").json()
+    assert state["views_available"] is True
+    assert [(v["entity"], v["row_count"]) for v in state["views"]] == [("opportunity", 5)]
+    telemetry = api_a.get("/api/dcl/telemetry/").json()
+    assert [(v["entity"], v["row_count"]) for v in telemetry["views"]] == [("opportunity", 5)]

@@ -151,10 +151,37 @@ def test_a_drop_is_reported_as_low_severity():
              "billed_cost": 10 if i == 10 else (100 if i % 2 else 104)} for i in range(11)]
     out = finops.analyze(costs=rows, config=finops.FinOpsConfig(anomaly_min_delta=10))
     [a] = [f for f in out.findings if f["kind"] == "anomaly"]
-    # window i 0..9: five 104s and five 100s → median 102, MAD 2 → z = (10 − 102) / 2.9652 = −31.03
+    # window i 0..9: five 104s and five 100s → median 102, MAD 2; scale = max(1.4826 × 2, 5% of 102) = 5.1
+    # → z = (10 − 102) / 5.1 = −18.04
     assert (a["day"], a["baseline"], a["delta"], a["direction"], a["severity"]) == ("2026-01-11", 102, -92, "drop",
                                                                                     "low")
-    assert a["z"] == pytest.approx(-31.03, abs=0.01)
+    assert a["z"] == pytest.approx(-18.04, abs=0.01)
+
+
+def test_taxes_and_fees_count_in_spend_but_are_never_anomalies():
+    rows = [{"service_name": "ec2", "charge_period_start": START + timedelta(days=i), "billed_cost": 85.36,
+             "charge_category": "Usage"} for i in range(20)]
+    rows.append({"service_name": "ec2", "charge_period_start": START + timedelta(days=15), "billed_cost": 319.48,
+                 "charge_category": "Tax"})
+    out = finops.analyze(costs=rows)
+    assert out.metrics["anomaly_count"] == 0
+    assert out.metrics["total_spend"] == pytest.approx(20 * 85.36 + 319.48, abs=0.01)
+    # The same tax as usage would be a jump of 319.48 on a flat 85.36 (scale 5% of 85.36 = 4.268): z = 74.85.
+    rows[-1]["charge_category"] = "Usage"
+    [a] = [f for f in finops.analyze(costs=rows).findings if f["kind"] == "anomaly"]
+    assert a["z"] == pytest.approx(319.48 / 4.268, abs=0.01)
+
+
+def test_lines_of_resources_tagged_in_the_inventory_are_not_untagged_spend():
+    costs = [{"service_name": "ec2", "charge_period_start": START, "billed_cost": 30, "resource_id": "i-1"},
+             {"service_name": "ec2", "charge_period_start": START, "billed_cost": 10,
+              "resource_id": "arn:aws:ec2:us-east-1:1:instance/i-2"},
+             {"service_name": "ec2", "charge_period_start": START, "billed_cost": 60}]
+    resources = [{"id": "arn:aws:ec2:us-east-1:1:instance/i-1", "tags": [{"key": "Team", "value": "web"}]},
+                 {"id": "i-2", "tags": []}]
+    out = finops.analyze(costs=costs, resources=resources)
+    assert out.metrics["untagged_spend"] == 70  # i-2's 10 and the 60 of no resource; i-1 is tagged in the inventory
+    assert out.metrics["untagged_spend_pct"] == 70.0
 
 
 def test_no_cost_rows_gives_zero_spend_without_errors():

@@ -185,3 +185,13 @@ def test_no_deals_gives_empty_metrics_without_errors():
     assert out.metrics["win_rate_pct"] is None
     assert out.metrics["average_deal_size"] is None
     assert out.findings == []
+
+
+def test_systems_are_named_by_the_callers_map_else_by_connection_kind():
+    rows = [{"unified_id": "a", "stage": "Prospecting", "amount": 10, "account_unified_id": "acc",
+             "sources": [{"connection_id": 4, "connection_kind": "filesource"}]},
+            {"unified_id": "b", "stage": "Prospecting", "amount": 5, "account_unified_id": "acc",
+             "sources": [{"connection_id": 5, "connection_kind": "hubspot"}]}]
+    out = revops.analyze(opportunities=rows, today=TODAY, systems={4: "salesforce"})
+    assert out.metrics["top_accounts"][0]["systems"] == ["hubspot", "salesforce"]
+    assert out.metrics["deals_by_source"] == {"hubspot": 1, "salesforce": 1}
