@@ -64,8 +64,8 @@ def heuristic_finops(metrics: dict, findings: list[dict]) -> str:
     mom = metrics.get("month_over_month")
     if mom and mom.get("change_pct") is not None:
         direction = "up" if mom["change"] > 0 else "down"
-        parts.append(f"{mom['month']} is {direction} {_fmt(abs(mom['change_pct']))}% on {mom['previous_month']} "
-                     f"({_fmt(mom['amount'])} vs {_fmt(mom['previous'])}).")
+        parts.append(f"{mom['month']} (days 1-{mom['through_day']}) is {direction} {_fmt(abs(mom['change_pct']))}% "
+                     f"on the same days of {mom['previous_month']} ({_fmt(mom['amount'])} vs {_fmt(mom['previous'])}).")
     anomalies = [f for f in findings if f.get("kind") == "anomaly"]
     if anomalies:
         a = anomalies[0]

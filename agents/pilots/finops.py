@@ -131,24 +131,34 @@ def monthly(lines: Iterable[CostLine]) -> list[dict]:
 
 
 def month_over_month(lines: list[CostLine], limit: int) -> dict | None:
-    """The last month with data against the one before it, in total and per service."""
+    """The last month with data against the same days of the month before, in total and per service.
+
+    Like for like: when the last month is partial (data to the 21st), it is compared with the 1st to
+    the 21st of the previous month, not with a whole month. The previous month's full total is
+    reported beside it.
+    """
     months = sorted({line.day.strftime("%Y-%m") for line in lines})
     if len(months) < 2:
         return None
     current, previous = months[-1], months[-2]
+    through = max(line.day.day for line in lines if line.day.strftime("%Y-%m") == current)
     by_service: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    previous_full = 0.0
     for line in lines:
         key = line.day.strftime("%Y-%m")
         if key == current:
             by_service[line.service][0] += line.amount
         elif key == previous:
-            by_service[line.service][1] += line.amount
+            previous_full += line.amount
+            if line.day.day <= through:
+                by_service[line.service][1] += line.amount
     cur_total = sum(v[0] for v in by_service.values())
     prev_total = sum(v[1] for v in by_service.values())
     services = [{"service": s, "amount": money(c), "previous": money(p), "change": money(c - p),
                  "change_pct": pct(c - p, p)} for s, (c, p) in by_service.items()]
     services.sort(key=lambda r: (-abs(r["change"]), r["service"]))
-    return {"month": current, "previous_month": previous, "amount": money(cur_total), "previous": money(prev_total),
+    return {"month": current, "previous_month": previous, "through_day": through, "amount": money(cur_total),
+            "previous": money(prev_total), "previous_month_total": money(previous_full),
             "change": money(cur_total - prev_total), "change_pct": pct(cur_total - prev_total, prev_total),
             "by_service": services[:limit]}
 

@@ -9,7 +9,7 @@
 - AmazonEBS (account 111, us-east-1, untagged), Feb 1..14: vol-orphan 2/day (28) and the stopped i-old's
   storage 3/day (42, its cost lines name it by ARN) → 70.
 - Two lines that cannot be read: one without any cost, one without a date.
-Total 5020 + 905 + 600 + 70 = 6595. January 4170, February 2425: −1745 (−41.85%).
+Total 5020 + 905 + 600 + 70 = 6595. January 4170, February (1-14) 2425.
 Untagged spend 905 + 600 + 70 = 1575 = 23.88% of 6595.
 
 Anomaly (14-day window): EC2 on 2026-02-10: window i 26..39 = 7×100 + 7×110 → median 105, MAD 5,
@@ -103,15 +103,19 @@ def test_spend_by_day(result):
     assert by_day["2026-02-05"] == 110 + 25 + 5  # i=35 is odd
 
 
-def test_month_over_month(result):
+def test_month_over_month_compares_the_same_days(result):
+    # February has data to the 14th, so it is compared with January 1-14:
+    # EC2 7×100 + 7×110 = 1470, S3 14×20 = 280, Support 300 → 2050; February 2425 → +375 (+18.29%).
     mom = result.metrics["month_over_month"]
-    assert (mom["month"], mom["previous_month"]) == ("2026-02", "2026-01")
-    assert (mom["amount"], mom["previous"], mom["change"]) == (2425, 4170, -1745)
-    assert mom["change_pct"] == pytest.approx(-41.85, abs=0.01)
-    by_service = {r["service"]: (r["amount"], r["previous"], r["change"]) for r in mom["by_service"]}
-    assert by_service["AmazonEC2"] == (1770, 3250, -1480)
-    assert by_service["AmazonS3"] == (285, 620, -335)
-    assert by_service["AWS Support"] == (300, 300, 0)
+    assert (mom["month"], mom["previous_month"], mom["through_day"]) == ("2026-02", "2026-01", 14)
+    assert (mom["amount"], mom["previous"], mom["change"]) == (2425, 2050, 375)
+    assert mom["change_pct"] == pytest.approx(18.29, abs=0.01)
+    assert mom["previous_month_total"] == 4170
+    by_service = {r["service"]: (r["amount"], r["previous"], r["change"], r["change_pct"]) for r in mom["by_service"]}
+    assert by_service["AmazonEC2"] == (1770, 1470, 300, pytest.approx(20.41, abs=0.01))
+    assert by_service["AmazonS3"] == (285, 280, 5, pytest.approx(1.79, abs=0.01))
+    assert by_service["AWS Support"] == (300, 300, 0, 0.0)
+    assert by_service["AmazonEBS"] == (70, 0, 70, None)
     months = {r["month"]: (r["amount"], r["days_with_data"]) for r in result.metrics["monthly"]}
     assert months == {"2026-01": (4170, 31), "2026-02": (2425, 14)}
 
