@@ -95,10 +95,10 @@ def _loggable(raw) -> dict:
 
 
 def _already_reviewed(review_item_model, asset: ClassifiedAsset) -> bool:
-    """A pending item for the asset exists, or a person approved it at this risk or a higher one
+    """An undecided item for the asset exists, or a person approved it at this risk or a higher one
     with no new kind of data since: rescans must not pile up duplicates, only report what got worse."""
     items = review_item_model.objects.filter(kind="asset", proposal__asset_id=asset.asset_id)
-    if items.filter(status="pending").exists():
+    if items.filter(status__in=["pending", "flagged"]).exists():  # still undecided
         return True
     approved = items.filter(status="approved").order_by("-decided_at", "-id").first()
     if approved is None:

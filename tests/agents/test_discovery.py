@@ -306,6 +306,33 @@ def _crm_export(tenant, tmp_path):
         return connection_create(name="crm export", kind="filesource", config={"folder": str(folder)})
 
 
+def _approve_all_asset_items(tenant):
+    """Approve every asset item through the review service, as a reviewer in the admin would."""
+    from django.contrib.auth import get_user_model
+
+    from aam.drift.review import review_decide
+    from aam.models import ReviewItem
+
+    with in_schema(tenant):
+        admin = get_user_model().objects.get(username="admin")
+        for item in ReviewItem.objects.filter(kind="asset"):
+            review_decide(item=item, decision="approve", user=admin, note="mine")
+
+
+def test_a_flagged_asset_item_is_not_duplicated_by_a_rescan(api_a, tenant_a, tmp_path):
+    from django.contrib.auth import get_user_model
+
+    from aam.drift.review import review_decide
+    from aam.models import ReviewItem
+
+    _crm_export(tenant_a, tmp_path)
+    api_a.post("/api/aoa/demo-scan/", {}, format="json")
+    with in_schema(tenant_a):
+        item = ReviewItem.objects.filter(kind="asset").first()
+        review_decide(item=item, decision="flag", user=get_user_model().objects.get(username="admin"))
+    assert api_a.post("/api/aoa/demo-scan/", {}, format="json").json()["review_items_created"] == 0
+
+
 def test_a_scan_turns_high_and_medium_assets_into_review_items_once(api_a, tenant_a, tmp_path):
     from aam.models import ReviewItem
 
@@ -333,17 +360,9 @@ def test_a_scan_turns_high_and_medium_assets_into_review_items_once(api_a, tenan
 
 
 def test_approving_an_asset_item_records_its_owner_for_the_next_scans(api_a, tenant_a, tmp_path):
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
-    from aam.models import ReviewItem
-
     conn = _crm_export(tenant_a, tmp_path)
     api_a.post("/api/aoa/demo-scan/", {}, format="json")
-    with in_schema(tenant_a):
-        admin = get_user_model().objects.get(username="admin")
-        ReviewItem.objects.filter(kind="asset").update(status="approved", decided_by=admin,
-                                                       decided_at=timezone.now())
+    _approve_all_asset_items(tenant_a)
     body = api_a.post("/api/aoa/demo-scan/", {}, format="json").json()
     assets = {a["asset_id"]: a for a in body["assets"]}
     source = assets[f"connection:{conn.pk}"]
@@ -357,17 +376,11 @@ def test_approving_an_asset_item_records_its_owner_for_the_next_scans(api_a, ten
 
 
 def test_an_approved_asset_is_queued_again_when_it_gets_worse(api_a, tenant_a, tmp_path):
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
     from aam.models import ReviewItem
 
     conn = _crm_export(tenant_a, tmp_path)
     api_a.post("/api/aoa/demo-scan/", {}, format="json")
-    with in_schema(tenant_a):
-        admin = get_user_model().objects.get(username="admin")
-        ReviewItem.objects.filter(kind="asset").update(status="approved", decided_by=admin,
-                                                       decided_at=timezone.now())
+    _approve_all_asset_items(tenant_a)
     folder = tmp_path / "crm-export"
     (folder / "orders.csv").write_text("id,amount,card_number\n1,10.5,4111111111111111\n")
     body = api_a.post("/api/aoa/demo-scan/", {}, format="json").json()
