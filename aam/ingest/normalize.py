@@ -220,7 +220,8 @@ def _quality_flags(columns: dict[str, pa.Array], entity: str, n: int) -> pa.Arra
         flags.append((pc.fill_null(out, False), "out_of_range:probability"))
     acc = None
     for mask, flag in flags:
-        if not pc.any(mask).as_py():
+        # An empty page (a header-only file) has null-typed columns, and so null-typed masks.
+        if len(mask) == 0 or pa.types.is_null(mask.type) or not pc.any(mask).as_py():
             continue
         part = pc.if_else(mask, flag, pa.scalar(None, pa.string()))
         if acc is None:
