@@ -1,0 +1,273 @@
+"""Dashboard pages of the data connection layer: unified views (browse, filter, sort, a merged
+record's sources), the lineage graph and stream operations."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from autonomos.core.pages import first_available, int_param, optional, page
+from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.tenancy import current_tenant
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZES = (25, 50, 100)
+# Columns shown first when a view has more than fit on a screen; the rest are one click away.
+PREFERRED_COLUMNS = {
+    "account": ["name", "website", "industry", "country", "annual_revenue", "employee_count"],
+    "contact": ["first_name", "last_name", "email", "title", "phone", "country"],
+    "opportunity": ["name", "stage", "amount", "currency", "close_date", "is_won", "forecast_category"],
+    "cloud_resource": ["name", "provider_name", "service_name", "resource_type", "region_id", "status"],
+    "cost": ["charge_period_start", "service_name", "resource_id", "region_id", "billed_cost", "effective_cost"],
+}
+SYSTEM_COLUMNS = ["unified_id", "account_unified_id", "source_count", "materialized_at"]
+
+
+def _catalog() -> list[Any]:
+    catalog = optional("dcl.selectors.view_catalog")
+    return list(catalog()) if catalog else []
+
+
+def _ontology_fields(entity: str) -> list[str]:
+    get_ontology = optional("aam.ontology.get_ontology")
+    if get_ontology is None:
+        return []
+    onto = get_ontology()
+    entities = getattr(onto, "entities", onto)
+    spec = entities.get(entity) if isinstance(entities, dict) else next(
+        (e for e in entities if getattr(e, "name", None) == entity), None)
+    if spec is None:
+        return []
+    fields = spec.get("fields", spec) if isinstance(spec, dict) else getattr(spec, "fields", [])
+    if isinstance(fields, dict):
+        return list(fields)
+    return [f if isinstance(f, str) else (f.get("name") if isinstance(f, dict) else getattr(f, "name", ""))
+            for f in fields]
+
+
+def _rows(entity: str, *, filters=None, ordering=None, search=None, limit=None,
+          offset=0) -> tuple[list[dict], int | None]:
+    """Rows of a unified view and the total when the selector knows it."""
+    view_rows = optional("dcl.selectors.view_rows")
+    if view_rows is None:
+        return [], 0
+    result = view_rows(entity=entity, filters=filters or None, ordering=ordering, search=search or None,
+                       limit=limit, offset=offset)
+    if isinstance(result, tuple) and len(result) == 2:
+        return list(result[0]), result[1]
+    if isinstance(result, dict):
+        return list(result.get("results", result.get("rows", []))), result.get("count", result.get("total"))
+    rows = getattr(result, "rows", None)
+    if rows is not None:
+        return list(rows), getattr(result, "total", getattr(result, "count", None))
+    return list(result), None
+
+
+# ---- Views -----------------------------------------------------------------------------------
+
+
+@login_required
+def views_page(request: HttpRequest) -> HttpResponse:
+    catalog = _catalog()
+    return page(request, "dcl/views.html", "views", {
+        "catalog": catalog,
+        "available": optional("dcl.selectors.view_catalog") is not None,
+        "total_rows": sum(getattr(v, "row_count", 0) or 0 for v in catalog),
+    })
+
+
+@login_required
+def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
+    catalog = _catalog()
+    info = next((v for v in catalog if getattr(v, "entity", None) == entity), None)
+    fields = _ontology_fields(entity)
+    if info is None and not fields:
+        raise Http404("Unknown view")
+    all_columns = fields + [c for c in SYSTEM_COLUMNS if c not in fields]
+    chosen = [c for c in request.GET.getlist("col") if c in all_columns]
+    preferred = [c for c in PREFERRED_COLUMNS.get(entity, []) if c in all_columns] or fields[:6]
+    columns = chosen or preferred + ["source_count"]
+
+    sort = request.GET.get("sort", "")
+    if sort.lstrip("-") not in all_columns:
+        sort = ""
+    search = request.GET.get("q", "").strip()[:200]
+    filter_field = request.GET.get("field", "")
+    filter_value = request.GET.get("value", "").strip()[:200]
+    filters = {filter_field: filter_value} if filter_field in all_columns and filter_value else {}
+    per_page = int_param(request, "size", 50)
+    if per_page not in PAGE_SIZES:
+        per_page = 50
+    page_no = int_param(request, "page", 1, low=1, high=100000)
+    offset = (page_no - 1) * per_page
+    error = ""
+    try:
+        rows, total = _rows(entity, filters=filters, ordering=[sort] if sort else None, search=search,
+                            limit=per_page + 1, offset=offset)
+    except (ValueError, KeyError) as exc:  # a filter the selector refuses (wrong type for the field)
+        rows, total, error = [], 0, f"That filter cannot be applied: {exc}"
+    has_next = len(rows) > per_page if total is None else offset + per_page < total
+    rows = rows[:per_page]
+
+    base = {"q": search, "field": filter_field if filters else "", "value": filter_value if filters else "",
+            "size": per_page if per_page != 50 else ""}
+    col_params = [("col", c) for c in chosen]
+
+    def url(**over: Any) -> str:
+        params = {**base, "sort": sort, "page": page_no, **over}
+        pairs = [(k, v) for k, v in params.items() if v not in ("", None) and not (k == "page" and v == 1)]
+        return "?" + urlencode(pairs + col_params)
+
+    headers = []
+    for c in columns:
+        next_sort = "-" + c if sort == c else c
+        headers.append({"name": c, "url": url(sort=next_sort, page=1), "sorted": sort.lstrip("-") == c,
+                        "desc": sort == "-" + c})
+    table_rows = [{"id": r.get("unified_id"), "cells": [r.get(c) for c in columns], "sources": r.get("source_count")}
+                  for r in rows]
+    return page(request, "dcl/view_browse.html", "views", {
+        "entity": entity, "info": info, "columns": columns, "all_columns": all_columns, "chosen": chosen,
+        "headers": headers, "rows": table_rows, "total": total, "page_no": page_no, "per_page": per_page,
+        "page_sizes": PAGE_SIZES, "has_next": has_next, "has_prev": page_no > 1,
+        "next_url": url(page=page_no + 1), "prev_url": url(page=page_no - 1),
+        "search": search, "filter_field": filter_field, "filter_value": filter_value, "sort": sort,
+        "first_row": offset + 1 if rows else 0, "last_row": offset + len(rows), "error": error,
+        "catalog": catalog,
+    })
+
+
+@login_required
+def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> HttpResponse:
+    getter = optional("dcl.selectors.view_row")
+    record = getter(entity=entity, unified_id=unified_id) if getter else None
+    if record is None and getter is None:
+        rows, _ = _rows(entity, filters={"unified_id": unified_id}, limit=1)
+        record = rows[0] if rows else None
+    if record is None:
+        raise Http404("No such record")
+    sources = record.get("sources") or []
+    fields = [(k, v) for k, v in record.items() if k not in ("sources",)]
+    source_records = []
+    fetch_sources = first_available("dcl.selectors.view_row_sources", "dcl.selectors.source_records")
+    if fetch_sources is not None:
+        source_records = list(fetch_sources(entity=entity, unified_id=unified_id))
+    return page(request, "dcl/view_record.html", "views", {
+        "entity": entity, "record": record, "fields": fields, "sources": sources, "source_records": source_records,
+        "unified_id": unified_id,
+    })
+
+
+# ---- Lineage ---------------------------------------------------------------------------------
+
+
+@login_required
+def lineage_page(request: HttpRequest) -> HttpResponse:
+    return page(request, "dcl/lineage.html", "lineage", {})
+
+
+# ---- Operations ------------------------------------------------------------------------------
+
+
+def _group_name(tenant) -> str:
+    return f"dcl_engine:{tenant.tenant_id}"
+
+
+def _stream_figures(tenant, connection) -> dict[str, Any]:
+    """Length, lag, pending and last batch of a connection's stream (read-only Redis reads)."""
+    stats = optional("dcl.selectors.stream_stats")
+    if stats is not None:
+        return dict(stats(connection=connection))
+    r = get_redis()
+    key = tenant_key(tenant, "aam", "dcl", connection.pk)
+    out: dict[str, Any] = {"key": key, "length": 0, "lag": None, "pending": None, "consumers": None,
+                           "last_delivered": None, "last_batch": None}
+    try:
+        if not r.exists(key):
+            return out
+        out["length"] = r.xlen(key)
+        group = next((g for g in r.xinfo_groups(key) if g.get("name") == _group_name(tenant)), None)
+        if group is not None:
+            out["lag"] = group.get("lag")
+            out["pending"] = group.get("pending")
+            out["consumers"] = group.get("consumers")
+            out["last_delivered"] = group.get("last-delivered-id")
+        newest = r.xrevrange(key, count=1)
+        if newest:
+            entry_id, fields = newest[0]
+            out["last_batch"] = {
+                "id": entry_id,
+                "at_ms": int(entry_id.split("-")[0]),
+                "batch_id": fields.get("batch_id", ""),
+                "entity": fields.get("entity", ""),
+                "count": fields.get("count", ""),
+                "mapping_version": fields.get("mapping_version", ""),
+            }
+    except Exception as exc:  # noqa: BLE001 - an outage shows as a message, not a 500
+        logger.warning("stream figures unavailable: %s", exc)
+        out["error"] = "Redis is not reachable."
+    return out
+
+
+def _operations_rows():
+    from connectors.models import Connection
+
+    tenant = current_tenant()
+    lister = optional("connectors.selectors.connection_list")
+    connections = list(lister()) if lister else list(Connection.objects.all())
+    return [{"connection": c, **_stream_figures(tenant, c)} for c in connections]
+
+
+def _ops_services():
+    return (
+        first_available("dcl.services.stream_replay", "dcl.services.connection_replay"),
+        first_available("dcl.services.consumer_group_reset", "dcl.services.stream_group_reset"),
+    )
+
+
+@login_required
+def operations_page(request: HttpRequest) -> HttpResponse:
+    replay, reset = _ops_services()
+    template = "dcl/_operations_rows.html" if request.GET.get("partial") else "dcl/operations.html"
+    return page(request, template, "operations", {
+        "rows": _operations_rows(),
+        "can_replay": replay is not None,
+        "can_reset": reset is not None,
+        "group": _group_name(current_tenant()),
+    })
+
+
+@login_required
+@require_POST
+def operations_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    from connectors.models import Connection
+
+    connection = Connection.objects.filter(pk=pk).first()
+    if connection is None:
+        raise Http404("No such connection")
+    replay, reset = _ops_services()
+    service = {"replay": replay, "reset": reset}.get(action)
+    if action not in ("replay", "reset"):
+        raise Http404("Unknown action")
+    if service is None:
+        messages.error(request, "This action is not available on this build yet; the figures are read-only.")
+        return redirect("dcl-operations")
+    if request.POST.get("confirm") != connection.name:
+        messages.error(request, f"Type the connection's name (“{connection.name}”) to confirm.")
+        return redirect("dcl-operations")
+    try:
+        service(connection=connection, user=request.user)
+    except Exception as exc:  # noqa: BLE001 - e.g. a sync is running: say why
+        logger.info("operations %s refused: %s", action, exc)
+        messages.error(request, f"Not done: {getattr(exc, 'detail', None) or exc}")
+        return redirect("dcl-operations")
+    done = "replay from the start is queued" if action == "replay" else "consumer group reset"
+    messages.success(request, f"{connection.name}: {done}. The action is in the audit log.")
+    return redirect("dcl-operations")

@@ -1,0 +1,96 @@
+// Live Flow: every event of the tenant, as it happens, on a picture of the pipeline.
+// The page starts from the retained backlog (rendered by the server) and the socket resumes after it.
+(function () {
+  "use strict";
+  var A = window.AutonomOS;
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var stageOf = A.jsonScript("flow-stages", {});
+    var backlog = A.jsonScript("flow-backlog", []);
+    var feed = document.getElementById("flow-feed");
+    var empty = document.getElementById("flow-empty");
+    var filterBadge = document.getElementById("feed-filter");
+    var pauseBtn = document.getElementById("feed-pause");
+    var counts = {}, totals = { records_read: 0, batches_published: 0, batches_consumed: 0, attention: 0 };
+    var filter = null, paused = false, seen = {};
+    var timers = {};
+
+    function stageEl(stage) { return document.querySelector('.flow-stage[data-stage="' + stage + '"]'); }
+
+    function light(stage) {
+      var el = stageEl(stage);
+      if (!el) return;
+      el.classList.add("lit");
+      clearTimeout(timers[stage]);
+      timers[stage] = setTimeout(function () { el.classList.remove("lit"); }, 1400);
+    }
+
+    function num(x) { var n = Number(x); return isFinite(n) ? n : 0; }
+
+    function account(e) {
+      var p = e.payload || {};
+      switch (e.type) {
+        case "sync_progress": break;
+        case "sync_completed": totals.records_read += num(p.records_read); break;
+        case "batch_published": totals.batches_published += 1; break;
+        case "batch_consumed": totals.batches_consumed += 1; break;
+        case "drift_detected": case "review_required": totals.attention += 1; break;
+      }
+    }
+
+    function render(e, fresh) {
+      var stage = stageOf[e.type] || "";
+      var li = document.createElement("li");
+      li.setAttribute("data-stage", stage);
+      li.setAttribute("data-type", e.type);
+      if (fresh) li.className = "new";
+      li.innerHTML = '<span class="event-time">' + A.esc(A.fmt.time(e.ts)) + '</span>' +
+        (stage ? '<span class="badge badge-grey">' + A.esc(stage) + "</span>" : "") +
+        '<span class="badge ' + A.eventTone(e.type) + '">' + A.esc(e.type) + '</span><span class="event-detail">' + A.esc(A.describeEvent(e)) + "</span>";
+      if (filter && stage !== filter) li.hidden = true;
+      feed.insertBefore(li, feed.firstChild);
+      while (feed.children.length > 300) feed.removeChild(feed.lastChild);
+      empty.hidden = true;
+    }
+
+    function update(e, fresh) {
+      if (seen[e.id]) return;  // the backlog and the socket may overlap by an event
+      seen[e.id] = true;
+      var stage = stageOf[e.type];
+      if (stage) {
+        counts[stage] = (counts[stage] || 0) + 1;
+        var el = stageEl(stage);
+        el.querySelector("[data-count]").textContent = A.fmt.number(counts[stage]);
+        el.querySelector("[data-last]").textContent = e.type + (A.describeEvent(e) ? " · " + A.describeEvent(e) : "");
+        if (fresh) light(stage);
+      }
+      account(e);
+      Object.keys(totals).forEach(function (k) {
+        var t = document.querySelector('[data-total="' + k + '"]');
+        if (t) t.textContent = A.fmt.number(totals[k]);
+      });
+      if (!paused || !fresh) render(e, fresh);
+    }
+
+    backlog.forEach(function (e) { update(e, false); });
+    var live = A.live();
+    live.on("*", function (e) { update(e, true); });
+
+    document.getElementById("flow").addEventListener("click", function (ev) {
+      var btn = ev.target.closest(".flow-stage");
+      if (!btn) return;
+      var stage = btn.getAttribute("data-stage");
+      filter = filter === stage ? null : stage;
+      document.querySelectorAll(".flow-stage").forEach(function (s) { s.setAttribute("aria-pressed", s.getAttribute("data-stage") === filter ? "true" : "false"); });
+      filterBadge.hidden = !filter;
+      filterBadge.textContent = filter ? filter + " only" : "";
+      Array.prototype.forEach.call(feed.children, function (li) { li.hidden = !!filter && li.getAttribute("data-stage") !== filter; });
+    });
+    pauseBtn.addEventListener("click", function () {
+      paused = !paused;
+      pauseBtn.textContent = paused ? "Resume" : "Pause";
+      pauseBtn.setAttribute("aria-pressed", paused ? "true" : "false");
+    });
+    document.getElementById("feed-clear").addEventListener("click", function () { feed.innerHTML = ""; });
+  });
+})();

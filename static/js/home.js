@@ -1,0 +1,38 @@
+// Home: the recent-events feed, the last job's progress and connection badges update live.
+(function () {
+  "use strict";
+  var A = window.AutonomOS;
+
+  function prepend(list, event) {
+    var li = document.createElement("li");
+    li.className = "new";
+    li.innerHTML = '<span class="event-time">' + A.esc(A.fmt.time(event.ts)) + '</span><span class="badge ' + A.eventTone(event.type) + '">' +
+      A.esc(event.type) + '</span><span class="event-detail">' + A.esc(A.describeEvent(event)) + "</span>";
+    list.insertBefore(li, list.firstChild);
+    while (list.children.length > 30) list.removeChild(list.lastChild);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var feed = document.getElementById("event-feed");
+    var empty = document.getElementById("event-empty");
+    var live = A.live();
+    live.on("*", function (e) {
+      if (feed) { prepend(feed, e); if (empty) empty.hidden = true; }
+    });
+    live.on("job_progress", function (e) {
+      var p = e.payload || {};
+      var bar = document.querySelector('[data-job-progress="' + p.job_id + '"] span');
+      if (!bar) return;
+      var pct = Number(p.progress);
+      if (isFinite(pct)) bar.style.width = (pct <= 1 && p.progress !== 1 && p.progress !== "1" ? pct * 100 : pct) + "%";
+      var step = document.querySelector("[data-job-step]");
+      if (step && p.step) step.textContent = p.step;
+      var status = document.querySelector("[data-job-status]");
+      if (status && p.status) status.textContent = p.status;
+    });
+    live.on("review_required", function () {
+      var el = document.getElementById("review-open");
+      if (el) el.textContent = String((parseInt(el.textContent, 10) || 0) + 1);
+    });
+  });
+})();
