@@ -168,9 +168,19 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
 # ---- Lineage ---------------------------------------------------------------------------------
 
 
+def _api_exists(path: str) -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
 @login_required
 def lineage_page(request: HttpRequest) -> HttpResponse:
-    return page(request, "dcl/lineage.html", "lineage", {})
+    return page(request, "dcl/lineage.html", "lineage", {"graph_available": _api_exists("/api/dcl/graph/")})
 
 
 # ---- Operations ------------------------------------------------------------------------------

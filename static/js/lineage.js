@@ -127,6 +127,10 @@
       graph.render(g.nodes, g.edges, bounds, titles);
     }
 
+    if (svg.getAttribute("data-available") === "0") {
+      status.innerHTML = "<strong>The lineage graph is not on this build yet</strong>Once the pipeline lands it shows how each source field flows into views and agents.";
+      return;
+    }
     A.api("GET", "/api/dcl/graph/").then(function (res) {
       if (!res.ok) {
         status.innerHTML = res.status === 404
