@@ -53,7 +53,7 @@ def tenant_create(*, slug: str, name: str, admin_email: str, admin_password: str
     domain_name = tenant_domain_for(slug)
     # Schema creation runs migrations and cannot be rolled back by a transaction; on a later
     # failure the tenant (and with auto_drop_schema, its schema) is deleted explicitly.
-    tenant.save()
+    tenant.save(verbosity=0)
     try:
         with transaction.atomic():
             domain = Domain(domain=domain_name, tenant=tenant, is_primary=True)

@@ -142,7 +142,9 @@ def web_a(tenant_a):
     from django.test import Client
 
     client = Client(HTTP_HOST=host_of(tenant_a))
+    connection.set_tenant(tenant_a)  # the session and the user live in alpha's schema
     assert client.login(username="admin", password=PASSWORD)
+    connection.set_schema_to_public()
     return client
 
 
@@ -165,7 +167,7 @@ def wipe_tenant_data(slug: str) -> None:
 
 
 @pytest.fixture
-def committed_db(django_db_blocker):
+def committed_db(django_db_setup, django_db_blocker):
     """Database access without a wrapping transaction, for tests with other processes."""
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
@@ -240,7 +242,7 @@ def celery_worker_process(committed_db):
     """A real Celery worker process consuming the test broker."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "autonomos", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-heartbeat", "--without-mingle", "--without-gossip"],
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "--include", "tests.celery_tasks"],
         cwd=ROOT, env=live_env(CELERY_TASK_ALWAYS_EAGER="false"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:

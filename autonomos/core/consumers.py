@@ -13,6 +13,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         tenant = self.scope.get("tenant")
         user = self.scope.get("user")
         if tenant is None or user is None or not user.is_authenticated:
+            # Accept, then close with an application code, so clients can tell "not authorised"
+            # (4401) from a network failure and stop reconnecting.
+            await self.accept()
             await self.close(code=4401)
             return
         self.group = events_group(tenant)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.core.exceptions import DisallowedHost
 from django.db import connection
@@ -16,14 +17,35 @@ class TenantHostMiddleware(TenantMainMiddleware):
 
     def process_request(self, request):
         try:
-            return super().process_request(request)
+            request.get_host()
         except DisallowedHost:
             return json_error_response(400, "Invalid host header.")
+        try:
+            return super().process_request(request)
         except Http404:
             return json_error_response(404, "No tenant for this host.")
 
     def no_tenant_found(self, request, hostname):
         raise Http404(f"No tenant for hostname {hostname!r}")
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse oversized bodies up front with 413 (DRF's parsers read the stream directly and would
+    not apply DATA_UPLOAD_MAX_MEMORY_SIZE). Multipart uploads have their own, larger limit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return json_error_response(400, "Invalid Content-Length header.")
+        multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+        limit = settings.MAX_UPLOAD_SIZE if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length > limit:
+            return json_error_response(413, f"Request body too large (limit {limit} bytes).")
+        return self.get_response(request)
 
 
 class SessionTenantMiddleware:

@@ -72,6 +72,13 @@ class EventStreamView(TenantAPIView):
 
     renderer_classes = [EventStreamRenderer, JSONRenderer]
 
+    def handle_exception(self, exc):
+        # Errors are JSON like everywhere else, whatever the client asked the stream to be.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
     @extend_schema(
         parameters=[
             OpenApiParameter("last_event_id", str, description="Resume after this event id."),

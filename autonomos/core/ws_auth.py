@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
@@ -76,3 +77,17 @@ class TenantAuthMiddleware:
         tenant, user = await _resolve(_host_of(scope), query.get("token"), _cookie(scope, settings.SESSION_COOKIE_NAME))
         scope = dict(scope, tenant=tenant, user=user, query=query)
         return await self.inner(scope, receive, send)
+
+
+class BrowserOriginValidator(OriginValidator):
+    """Browsers always send Origin: it must be one of ALLOWED_HOSTS (no cross-site socket hijacking).
+    Non-browser clients (scripts with a token) send none and cannot carry a victim's cookies."""
+
+    def valid_origin(self, parsed_origin):
+        if parsed_origin is None:
+            return True
+        return super().valid_origin(parsed_origin)
+
+
+def origin_validated(application):
+    return BrowserOriginValidator(application, settings.ALLOWED_HOSTS)

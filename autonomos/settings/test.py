@@ -16,3 +16,5 @@ SSE_MAX_SECONDS = 5
 LLM_BASE_URL = ""
 SLACK_WEBHOOK_URL = ""
 AOD_BASE_URL = ""
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns about a missing root

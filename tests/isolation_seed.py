@@ -1,0 +1,35 @@
+"""Data that the cross-tenant tests write into one tenant and look for from the other.
+
+Apps register a seeder here (a function taking no arguments, run inside the tenant's schema) that
+creates at least one row of their models whose API representation contains MARKER.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import connection
+
+MARKER = "zz-isolation-marker-7f3a"
+SEEDERS: list[Callable[[], None]] = []
+
+
+def seeder(func: Callable[[], None]) -> Callable[[], None]:
+    SEEDERS.append(func)
+    return func
+
+
+@seeder
+def _events():
+    from autonomos.core.events import publish_event
+
+    publish_event(connection.tenant, "isolation_probe", {"note": MARKER})
+
+
+def seed_tenant_data(tenant) -> None:
+    connection.set_tenant(tenant)
+    try:
+        for func in SEEDERS:
+            func()
+    finally:
+        connection.set_schema_to_public()
