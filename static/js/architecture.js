@@ -67,7 +67,7 @@
       },
     });
     A.Graph.bindTools(graph, document.getElementById("arch-wrap"));
-    graph.render(nodes, edges, { width: 1360, height: 450 }, null);
+    graph.render(nodes, edges, { width: 1410, height: 450 }, null);
 
     document.getElementById("arch-animate").addEventListener("change", function (ev) {
       svg.querySelectorAll(".g-edge").forEach(function (e, i) { if (i < FLOWS.length) e.classList.toggle("flowing", ev.target.checked); });
