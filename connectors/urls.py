@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/schema/", views.connection_schema_partial, name="connection-schema"),
     path("<int:pk>/test/", views.connection_test_action, name="connection-test"),
     path("<int:pk>/delete/", views.connection_delete_action, name="connection-delete"),
+    path("<int:pk>/upload/", views.connection_upload_action, name="connection-upload"),
 ]

@@ -17,10 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from autonomos.core.pages import first_available, optional, page
+from autonomos.core.pages import optional, page
 
 from .models import Connection
-from .page_forms import KIND_FORMS, KindField, kind_fields
+from .page_forms import KIND_FORMS, KindField, forms_available, kind_fields
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,26 @@ def _connections():
 # ---- Forms -----------------------------------------------------------------------------------
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several CSV files in one input (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".csv,.tsv,text/csv"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
 class ConnectionForm(forms.Form):
-    """Common fields; the kind's own fields are added from `connectors/page_forms.py`."""
+    """Common fields; the kind's own fields come from its pydantic models (`page_forms.py`)."""
 
     name = forms.CharField(max_length=200, help_text="A name you will recognise, e.g. “Salesforce EU”.")
     drift_policy = forms.ChoiceField(choices=Connection.DriftPolicy.choices, initial=Connection.DriftPolicy.AUTO,
@@ -63,54 +81,76 @@ class ConnectionForm(forms.Form):
         for spec in self.kind_fields:
             self.fields[spec.name] = spec.form_field(editing=editing is not None,
                                                      is_set=bool(editing and editing.secrets.get(spec.name)))
+        if kind == Connection.Kind.FILESOURCE:
+            self.fields["upload"] = MultipleFileField(
+                required=False, label="Upload CSV files",
+                help_text="One file per object (e.g. Account.csv). You can add more later.")
 
     def config_and_secrets(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Split the cleaned data into the stored config and the write-only secrets.
+        """Split the cleaned data into the config to store and the secrets that were typed in.
 
-        On edit a blank secret means "keep the stored one" (the page never shows secrets back).
+        A secret left blank is not sent: on edit the stored one is kept (the page never shows it).
         """
         config: dict[str, Any] = {}
         secrets: dict[str, Any] = {}
         for spec in self.kind_fields:
             value = spec.to_python(self.cleaned_data.get(spec.name))
-            if spec.secret:
-                if value in (None, ""):
-                    if self.editing is not None and spec.name in self.editing.secrets:
-                        secrets[spec.name] = self.editing.secrets[spec.name]
-                    continue
-                secrets[spec.name] = value
-            elif value not in (None, "", []):
-                config[spec.name] = value
+            if value in (None, "", []):
+                continue
+            (secrets if spec.secret else config)[spec.name] = value
         return config, secrets
+
+    def uploads(self) -> list:
+        return self.cleaned_data.get("upload") or []
 
     def secret_fields(self):
         return [self[f.name] for f in self.kind_fields if f.secret]
 
     def config_fields(self):
-        return [self[f.name] for f in self.kind_fields if not f.secret]
+        return [self[f.name] for f in self.kind_fields if not f.secret and not f.advanced]
+
+    def advanced_fields(self):
+        return [self[f.name] for f in self.kind_fields if not f.secret and f.advanced]
 
 
 def _apply_service_errors(form: ConnectionForm, exc: Exception) -> None:
-    """Show a service's validation error next to the right field when it names one."""
+    """Show a service's validation errors next to the right inputs.
+
+    The service keys them `config.<field>` / `secrets.<field>` (or a model field name); anything
+    that names no input is shown at the top of the form.
+    """
     if isinstance(exc, ValidationError) and hasattr(exc, "message_dict"):
-        for field, errs in exc.message_dict.items():
+        for key, errs in exc.message_dict.items():
+            field = key.split(".", 1)[1] if key.startswith(("config.", "secrets.")) else key
+            field = field.split(".", 1)[0]
             target = field if field in form.fields else None
-            if target is None and field in ("config", "secrets", "__all__"):
-                target = None
             for err in errs:
+                if target is None and key not in ("__all__", "config", "secrets"):
+                    err = f"{key}: {err}"
                 form.add_error(target, err)
         return
-    details = getattr(exc, "errors", None)
-    if callable(details):  # a pydantic ValidationError
+    if isinstance(exc, ValidationError):
+        for err in exc.messages:
+            form.add_error(None, err)
+        return
+    form.add_error(None, _safe_error(exc) or "The connection could not be saved.")
+
+
+def _store_uploads(request: HttpRequest, connection: Connection, files: list) -> int:
+    """Upload CSV files through the service; each refused file is reported, the others kept."""
+    upload = optional("connectors.services.connection_file_upload")
+    stored = 0
+    for f in files:
+        if upload is None:
+            messages.error(request, "File uploads are not available on this build yet.")
+            break
         try:
-            for err in details():
-                loc = [str(p) for p in err.get("loc", ())]
-                target = next((p for p in loc if p in form.fields), None)
-                form.add_error(target, err.get("msg", "Invalid value"))
-            return
-        except Exception:  # noqa: BLE001 - fall through to the plain message
-            pass
-    form.add_error(None, str(exc) or "The connection could not be saved.")
+            upload(connection=connection, filename=f.name, content=f, size=f.size)
+        except ValidationError as exc:
+            messages.error(request, f"{f.name}: {'; '.join(exc.messages)}")
+        else:
+            stored += 1
+    return stored
 
 
 # ---- Pages -----------------------------------------------------------------------------------
@@ -140,24 +180,26 @@ def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in KIND_FORMS:
         raise Http404("Unknown kind")
     create = optional("connectors.services.connection_create")
-    form = ConnectionForm(request.POST or None, kind=kind)
+    form = ConnectionForm(request.POST or None, request.FILES or None, kind=kind)
     if request.method == "POST" and form.is_valid():
-        if create is None:
-            form.add_error(None, "Connections cannot be created on this build yet (the connectors service is missing).")
+        if create is None or not forms_available():
+            form.add_error(None, "Connections cannot be created on this build yet (the connectors app is missing).")
         else:
             config, secrets = form.config_and_secrets()
             try:
                 connection = create(name=form.cleaned_data["name"], kind=kind, config=config, secrets=secrets,
                                     drift_policy=form.cleaned_data["drift_policy"],
                                     domain=form.cleaned_data.get("domain") or "")
-            except Exception as exc:  # noqa: BLE001 - any validation failure is shown on the form
-                logger.info("connection create rejected: %s", type(exc).__name__)
+            except ValidationError as exc:
                 _apply_service_errors(form, exc)
             else:
-                messages.success(request, f"Connection “{connection.name}” added. Test it, then sync it.")
+                stored = _store_uploads(request, connection, form.uploads())
+                files = f" with {stored} file{'s' if stored != 1 else ''}" if stored else ""
+                messages.success(request, f"Connection “{connection.name}” added{files}. Test it, then sync it.")
                 return redirect("connection-detail", pk=connection.pk)
     return page(request, "connectors/form.html", "connections", {
         "form": form, "kind": kind, "kind_info": KIND_FORMS[kind], "editing": None,
+        "available": forms_available(),
     }, status=400 if request.method == "POST" else 200)
 
 
@@ -169,22 +211,27 @@ def connection_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
     for spec in kind_fields(connection.kind):
         if not spec.secret and spec.name in connection.config:
             initial[spec.name] = spec.to_initial(connection.config[spec.name])
-    form = ConnectionForm(request.POST or None, kind=connection.kind, editing=connection, initial=initial)
+    form = ConnectionForm(request.POST or None, request.FILES or None, kind=connection.kind, editing=connection,
+                          initial=initial)
     if request.method == "POST" and form.is_valid():
         if update is None:
-            form.add_error(None, "Connections cannot be edited on this build yet (the connectors service is missing).")
+            form.add_error(None, "Connections cannot be edited on this build yet (the connectors app is missing).")
         else:
             config, secrets = form.config_and_secrets()
+            data = {"name": form.cleaned_data["name"], "drift_policy": form.cleaned_data["drift_policy"],
+                    "domain": form.cleaned_data.get("domain") or "", "config": config, "secrets": secrets}
             try:
-                update(connection=connection, name=form.cleaned_data["name"], config=config, secrets=secrets,
-                       drift_policy=form.cleaned_data["drift_policy"], domain=form.cleaned_data.get("domain") or "")
-            except Exception as exc:  # noqa: BLE001
+                # A full update: the form shows every config field, so a cleared one is removed.
+                update(connection=connection, data=data, partial=False)
+            except ValidationError as exc:
                 _apply_service_errors(form, exc)
             else:
+                _store_uploads(request, connection, form.uploads())
                 messages.success(request, "Connection saved.")
                 return redirect("connection-detail", pk=connection.pk)
     return page(request, "connectors/form.html", "connections", {
         "form": form, "kind": connection.kind, "kind_info": KIND_FORMS.get(connection.kind, {}), "editing": connection,
+        "available": forms_available(),
     }, status=400 if request.method == "POST" else 200)
 
 
@@ -196,30 +243,63 @@ def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
                    if not s.secret and s.name in connection.config]
     known = {s.name for s in specs}
     config_rows += [(k, _display(v)) for k, v in connection.config.items() if k not in known]
-    secret_rows = [(s.label, bool(connection.secrets.get(s.name))) for s in specs if s.secret]
+    # Only whether each secret is set, never its value.
+    secret_names = [s.name for s in specs if s.secret]
+    secret_names += [k for k in sorted(connection.secrets or {}) if k not in secret_names]
+    labels = {s.name: s.label for s in specs}
+    secret_rows = [(labels.get(k, k.replace("_", " ").capitalize()), bool((connection.secrets or {}).get(k)))
+                   for k in secret_names]
     return page(request, "connectors/detail.html", "connections", {
         "connection": connection,
         "config_rows": config_rows,
         "secret_rows": secret_rows,
         "cursor_rows": sorted((connection.cursor or {}).items()),
         "can_delete": optional("connectors.services.connection_delete") is not None,
+        "files": _files(connection),
+        "can_upload": connection.kind == Connection.Kind.FILESOURCE
+        and optional("connectors.services.connection_file_upload") is not None,
     })
+
+
+def _files(connection: Connection) -> list[dict[str, Any]]:
+    lister = optional("connectors.services.connection_file_list")
+    return list(lister(connection=connection)) if lister and connection.kind == Connection.Kind.FILESOURCE else []
+
+
+@login_required
+@require_POST
+def connection_upload_action(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _connection_or_404(pk)
+    if connection.kind != Connection.Kind.FILESOURCE:
+        raise Http404("Uploads are for CSV connections")
+    field = MultipleFileField(required=True)
+    try:
+        files = field.clean(request.FILES.getlist("upload"))
+    except ValidationError:
+        files = []
+    if not files:
+        messages.error(request, "Choose one or more CSV files to upload.")
+    else:
+        stored = _store_uploads(request, connection, files)
+        if stored:
+            messages.success(request, f"{stored} file{'s' if stored != 1 else ''} uploaded. Sync to load them.")
+    return redirect("connection-detail", pk=connection.pk)
 
 
 @login_required
 def connection_schema_partial(request: HttpRequest, pk: int) -> HttpResponse:
     """The source's discovered schema with sample values (an HTML fragment the detail page loads)."""
     connection = _connection_or_404(pk)
-    driver_for = optional("connectors.registry.driver_for")
+    discover = optional("connectors.services.connection_discover")
     objects, error = [], ""
-    if driver_for is None:
+    if discover is None:
         error = "Schema discovery is not available on this build yet."
     else:
         try:
-            objects = list(driver_for(connection).discover())
+            objects = list(discover(connection=connection))
         except Exception as exc:  # noqa: BLE001 - a source that cannot be read is a message, not a 500
             logger.info("discover failed for connection %s: %s", connection.pk, type(exc).__name__)
-            error = _safe_error(exc)
+            error = _safe_error(exc, connection)
     return page(request, "connectors/_schema.html", "connections", {"objects": objects, "error": error,
                                                                      "connection": connection})
 
@@ -250,18 +330,13 @@ def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _check(connection: Connection) -> tuple[bool, str]:
-    tester = first_available("connectors.services.connection_test", "connectors.services.connection_check")
-    try:
-        if tester is not None:
-            result = tester(connection=connection)
-        else:
-            driver_for = optional("connectors.registry.driver_for")
-            if driver_for is None:
-                return False, "Connection tests are not available on this build yet."
-            result = driver_for(connection).check()
-    except Exception as exc:  # noqa: BLE001 - the test's job is to report failures
-        return False, _safe_error(exc)
-    return bool(getattr(result, "ok", False)), str(getattr(result, "message", "") or ("OK" if result else "Failed"))
+    """The connectors service runs the check and records status / last error; it never raises for a
+    source problem."""
+    tester = optional("connectors.services.connection_test")
+    if tester is None:
+        return False, "Connection tests are not available on this build yet."
+    result = tester(connection=connection)
+    return bool(result.ok), str(result.message or ("OK" if result.ok else "Failed"))
 
 
 def _display(value: Any) -> str:
@@ -272,12 +347,12 @@ def _display(value: Any) -> str:
     return str(value)
 
 
-def _safe_error(exc: Exception) -> str:
-    """A person-readable reason; connector errors are written to be shown (no secrets in them)."""
-    text = str(exc).strip()
-    name = type(exc).__name__
-    if not text:
-        return name
+def _safe_error(exc: Exception, connection: Connection | None = None) -> str:
+    """A person-readable reason with the connection's secrets scrubbed out of it."""
+    text = (getattr(exc, "message", None) or str(exc)).strip() or type(exc).__name__
+    scrub = optional("connectors.scrub.scrub")
+    if scrub is not None and connection is not None:
+        text = scrub(text, connection.secrets)
     return text[:500]
 
 

@@ -11,7 +11,7 @@ PAGES = [
     ("/", "dashboard", "Get started"),
     ("/connections/", "connections", "No connections yet"),
     ("/connections/new/", "connections", "What do you want to connect?"),
-    ("/connections/new/filesource/", "connections", "Folder or file path"),
+    ("/connections/new/filesource/", "connections", "New CSV files connection"),
     ("/aam/", "aam", "Drift events"),
     ("/aam/ontology/", "ontology", "Ontology"),
     ("/aam/review/", "review", "Review queue"),
