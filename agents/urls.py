@@ -4,6 +4,8 @@ from django.urls import path
 
 from . import views
 
+app_name = "dashboard"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("flow/", views.flow_page, name="flow"),

@@ -245,7 +245,7 @@ def agents_run_action(request: HttpRequest) -> HttpResponse:
     agents = [agent] if agent in AGENTS else None
     if runner is None:
         messages.error(request, "Agents cannot be run on this build yet.")
-        return redirect("agents")
+        return redirect("dashboard:agents")
     try:
         if runner.__name__ == "agents_job_start":
             runner(agents=agents, user=request.user)
@@ -254,9 +254,9 @@ def agents_run_action(request: HttpRequest) -> HttpResponse:
     except Exception as exc:  # noqa: BLE001 - e.g. a run already active (Conflict): tell the person
         logger.info("agents run refused: %s", exc)
         messages.error(request, f"Not started: {getattr(exc, 'detail', None) or exc}")
-        return redirect("agents")
+        return redirect("dashboard:agents")
     messages.success(request, "Agents run started. Results appear here when they finish.")
-    return redirect("agents")
+    return redirect("dashboard:agents")
 
 
 # ---- Discovery -------------------------------------------------------------------------------

@@ -196,7 +196,7 @@ def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
                 stored = _store_uploads(request, connection, form.uploads())
                 files = f" with {stored} file{'s' if stored != 1 else ''}" if stored else ""
                 messages.success(request, f"Connection “{connection.name}” added{files}. Test it, then sync it.")
-                return redirect("connection-detail", pk=connection.pk)
+                return redirect("connections_ui:detail", pk=connection.pk)
     return page(request, "connectors/form.html", "connections", {
         "form": form, "kind": kind, "kind_info": KIND_FORMS[kind], "editing": None,
         "available": forms_available(),
@@ -228,7 +228,7 @@ def connection_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 _store_uploads(request, connection, form.uploads())
                 messages.success(request, "Connection saved.")
-                return redirect("connection-detail", pk=connection.pk)
+                return redirect("connections_ui:detail", pk=connection.pk)
     return page(request, "connectors/form.html", "connections", {
         "form": form, "kind": connection.kind, "kind_info": KIND_FORMS.get(connection.kind, {}), "editing": connection,
         "available": forms_available(),
@@ -283,7 +283,7 @@ def connection_upload_action(request: HttpRequest, pk: int) -> HttpResponse:
         stored = _store_uploads(request, connection, files)
         if stored:
             messages.success(request, f"{stored} file{'s' if stored != 1 else ''} uploaded. Sync to load them.")
-    return redirect("connection-detail", pk=connection.pk)
+    return redirect("connections_ui:detail", pk=connection.pk)
 
 
 @login_required
@@ -312,7 +312,7 @@ def connection_test_action(request: HttpRequest, pk: int) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"ok": ok, "message": message})
     (messages.success if ok else messages.error)(request, f"Test {'passed' if ok else 'failed'}: {message}")
-    return redirect("connection-detail", pk=connection.pk)
+    return redirect("connections_ui:detail", pk=connection.pk)
 
 
 @login_required
@@ -322,11 +322,11 @@ def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:
     delete = optional("connectors.services.connection_delete")
     if delete is None:
         messages.error(request, "Connections cannot be deleted on this build yet.")
-        return redirect("connection-detail", pk=connection.pk)
+        return redirect("connections_ui:detail", pk=connection.pk)
     name = connection.name
     delete(connection=connection)
     messages.success(request, f"Connection “{name}” deleted.")
-    return redirect("connection-list")
+    return redirect("connections_ui:list")
 
 
 def _check(connection: Connection) -> tuple[bool, str]:

@@ -268,16 +268,16 @@ def operations_action(request: HttpRequest, pk: int, action: str) -> HttpRespons
         raise Http404("Unknown action")
     if service is None:
         messages.error(request, "This action is not available on this build yet; the figures are read-only.")
-        return redirect("dcl-operations")
+        return redirect("dcl_ui:operations")
     if request.POST.get("confirm") != connection.name:
         messages.error(request, f"Type the connection's name (“{connection.name}”) to confirm.")
-        return redirect("dcl-operations")
+        return redirect("dcl_ui:operations")
     try:
         service(connection=connection, user=request.user)
     except Exception as exc:  # noqa: BLE001 - e.g. a sync is running: say why
         logger.info("operations %s refused: %s", action, exc)
         messages.error(request, f"Not done: {getattr(exc, 'detail', None) or exc}")
-        return redirect("dcl-operations")
+        return redirect("dcl_ui:operations")
     done = "replay from the start is queued" if action == "replay" else "consumer group reset"
     messages.success(request, f"{connection.name}: {done}. The action is in the audit log.")
-    return redirect("dcl-operations")
+    return redirect("dcl_ui:operations")
