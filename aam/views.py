@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Avg, Count, Max
+from django.db.models import Avg, Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -130,28 +130,20 @@ def _parse_ts(ts: str):
 
 
 def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
-    """One row per connection and source object: its current version, coverage and confidence."""
-    versions = first_available("aam.selectors.mapping_versions", "aam.selectors.mapping_summary")
-    if versions is not None:
-        return list(versions(connection_id=connection_id) if connection_id else versions())
+    """One row per connection and source object: its current version, coverage and confidence.
+
+    The current version's rows are the `active` and `pending` ones (older versions are `superseded`).
+    """
     model = model_or_none("aam", "FieldMapping")
-    if model is None or not has_field(model, "connection"):
+    if model is None:
         return []
-    obj = "source_object" if has_field(model, "source_object") else None
-    keys = ["connection_id", "connection__name"] + ([obj] if obj else [])
-    if has_field(model, "entity"):
-        keys.append("entity")
-    qs = _by_connection(model.objects.all(), connection_id)
-    annotations: dict[str, Any] = {"fields": Count("id")}
-    if has_field(model, "version"):
-        annotations["version"] = Max("version")
-    if has_field(model, "confidence"):
-        annotations["confidence"] = Avg("confidence")
-    if has_field(model, "updated_at"):
-        annotations["updated_at"] = Max("updated_at")
-    if has_field(model, "canonical_field"):
-        annotations["mapped"] = Count("canonical_field")
-    return list(qs.values(*keys).annotate(**annotations).order_by(*keys))
+    qs = _by_connection(model.objects.filter(status__in=["active", "pending"]), connection_id)
+    rows = (qs.values("connection_id", "connection__name", "source_object", "canonical_entity")
+            .annotate(version=Max("version"), fields=Count("id"), mapped=Count("canonical_field"),
+                      pending=Count("id", filter=Q(status="pending")), confidence=Avg("confidence"),
+                      updated_at=Max("created_at"))
+            .order_by("connection__name", "source_object"))
+    return list(rows)
 
 
 @login_required
@@ -184,58 +176,40 @@ def monitor_page(request: HttpRequest) -> HttpResponse:
 
 
 def _ontology() -> list[dict[str, Any]]:
-    """[{name, fields: [{name, type, description}]}] whatever shape the loader returns."""
+    """[{name, label, description, fields: [{name, type, description, synonyms, ...}]}]."""
     get_ontology = optional("aam.ontology.get_ontology")
     if get_ontology is None:
         return []
-    raw = get_ontology()
-    entities = getattr(raw, "entities", raw)
-    out = []
-    items = entities.items() if isinstance(entities, dict) else ((getattr(e, "name", None), e) for e in entities)
-    for name, spec in items:
-        fields = spec.get("fields", spec) if isinstance(spec, dict) else getattr(spec, "fields", spec)
-        if isinstance(fields, dict):
-            fields = [{"name": k, **(v if isinstance(v, dict) else {"type": v})} for k, v in fields.items()]
-        rows = []
-        for f in fields:
-            if isinstance(f, str):
-                rows.append({"name": f, "type": "", "description": ""})
-            elif isinstance(f, dict):
-                rows.append({"name": f.get("name"), "type": f.get("type", ""), "description": f.get("description", "")})
-            else:
-                rows.append({"name": getattr(f, "name", str(f)), "type": getattr(f, "type", ""),
-                             "description": getattr(f, "description", "")})
-        description = spec.get("description", "") if isinstance(spec, dict) else getattr(spec, "description", "")
-        out.append({"name": name or getattr(spec, "name", ""), "fields": rows, "description": description})
-    return out
+    entities = get_ontology().as_dict()["entities"]
+    return [{"name": name, "label": e.get("label", name), "description": e.get("description", ""),
+             "fields": list(e["fields"])} for name, e in entities.items()]
 
 
 def _mappings_for(entity: str) -> dict[str, list[dict[str, Any]]]:
-    """canonical field → the source fields mapped onto it (active mappings only)."""
+    """canonical field → the source fields currently mapped onto it (active rows), best first."""
     model = model_or_none("aam", "FieldMapping")
-    if model is None or not has_field(model, "canonical_field"):
+    if model is None:
         return {}
-    qs = model.objects.exclude(canonical_field__isnull=True).exclude(canonical_field="")
-    if has_field(model, "entity"):
-        qs = qs.filter(entity=entity)
-    if has_field(model, "is_active"):
-        qs = qs.filter(is_active=True)
-    elif has_field(model, "active"):
-        qs = qs.filter(active=True)
-    if has_field(model, "connection"):
-        qs = qs.select_related("connection")
+    qs = (model.objects.filter(canonical_entity=entity, status="active", canonical_field__isnull=False)
+          .select_related("connection").order_by("-confidence"))
     out: dict[str, list[dict[str, Any]]] = {}
     for m in qs[:5000]:
         out.setdefault(m.canonical_field, []).append({
-            "connection": getattr(getattr(m, "connection", None), "name", ""),
-            "connection_kind": getattr(getattr(m, "connection", None), "kind", ""),
-            "source_object": getattr(m, "source_object", ""),
-            "source_field": getattr(m, "source_field", ""),
-            "confidence": getattr(m, "confidence", None),
-            "method": getattr(m, "method", ""),
-            "status": getattr(m, "status", ""),
+            "connection": m.connection.name, "connection_id": m.connection_id, "connection_kind": m.connection.kind,
+            "source_object": m.source_object, "source_field": m.source_field, "confidence": m.confidence,
+            "method": m.method, "version": m.version,
         })
     return out
+
+
+def _pending_for(entity: str) -> dict[str, int]:
+    """canonical field → proposals of it waiting for a person."""
+    model = model_or_none("aam", "FieldMapping")
+    if model is None:
+        return {}
+    rows = (model.objects.filter(canonical_entity=entity, status="pending", canonical_field__isnull=False)
+            .values("canonical_field").annotate(n=Count("id")))
+    return {r["canonical_field"]: r["n"] for r in rows}
 
 
 @login_required
@@ -247,11 +221,11 @@ def ontology_page(request: HttpRequest) -> HttpResponse:
         raise Http404("Unknown entity")
     entity = next((e for e in entities if e["name"] == selected), None)
     mapped = _mappings_for(selected) if entity else {}
+    pending = _pending_for(selected) if entity else {}
     fields = []
     if entity:
         for f in entity["fields"]:
-            sources = sorted(mapped.get(f["name"], []), key=lambda s: -(s["confidence"] or 0))
-            fields.append({**f, "sources": sources})
+            fields.append({**f, "sources": mapped.get(f["name"], []), "pending": pending.get(f["name"], 0)})
     covered = sum(1 for f in fields if f["sources"])
     return page(request, "aam/ontology.html", "ontology", {
         "entities": entities, "entity": entity, "selected": selected, "fields": fields,

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from autonomos.core.events import read_events
-from autonomos.core.pages import first_available, has_field, model_or_none, optional, page, pick
+from autonomos.core.pages import has_field, model_or_none, optional, page, pick
 from autonomos.core.tenancy import current_tenant
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ STAGE_OF_EVENT = {
     "mapping_progress": "aam", "drift_detected": "aam", "repair_applied": "aam", "review_required": "aam",
     "review_decided": "aam",
     "batch_published": "streams",
-    "batch_consumed": "dcl", "view_materialized": "dcl",
+    "batch_consumed": "dcl", "batch_failed": "dcl", "view_materialized": "dcl",
     "job_progress": "agents", "agent_started": "agents", "agent_completed": "agents", "agent_failed": "agents",
 }
 STAGES = [
@@ -71,8 +71,17 @@ def _newest(model, **filters):
 
 
 def _last_job():
-    job = model_or_none("agents", "Job")
-    return _newest(job).first() if job is not None else None
+    """The newest top-level job with its steps (a connect job has a sync per connection, then more)."""
+    job_model = model_or_none("agents", "Job")
+    if job_model is None:
+        return None
+    qs = _newest(job_model)
+    if has_field(job_model, "parent"):
+        qs = qs.filter(parent__isnull=True)
+    job = qs.first()
+    if job is not None and hasattr(job, "children"):
+        job.steps = list(job.children.select_related("connection").order_by("id"))
+    return job
 
 
 def _latest_runs() -> dict[str, Any]:
@@ -198,23 +207,52 @@ def _run_payload(run) -> dict[str, Any] | None:
         "metrics": pick(run, "metrics", default={}) or {},
         "findings": _findings(run),
         "narrative": pick(run, "narrative", "summary", default="") or "",
+        "narrative_source": pick(run, "narrative_source", default="") or "",
         "started_at": pick(run, "started_at", "created_at"),
         "finished_at": pick(run, "finished_at", "completed_at"),
     }
 
 
+# The headline figures of each pilot: (metric key, label, format).
+METRIC_CARDS = {
+    "revops": [("open_pipeline", "Open pipeline", "money"), ("weighted_forecast", "Weighted forecast", "money"),
+               ("win_rate_pct", "Win rate", "pct"), ("average_deal_size", "Average deal size", "money"),
+               ("average_sales_cycle_days", "Sales cycle", "days"), ("at_risk_count", "At-risk deals", "count"),
+               ("overdue_count", "Overdue deals", "count"), ("stale_count", "Stale deals", "count")],
+    "finops": [("total_spend", "Total spend", "money"), ("month_over_month.change_pct", "Month over month", "delta"),
+               ("anomaly_count", "Anomalies", "count"), ("estimated_monthly_savings", "Savings / month", "money"),
+               ("untagged_spend_pct", "Untagged spend", "pct"), ("idle_count", "Idle resources", "count"),
+               ("stopped_billed_count", "Stopped but billed", "count"), ("resources", "Resources", "count")],
+}
+
+
+def _cards(agent: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    cards = []
+    for key, label, fmt in METRIC_CARDS.get(agent, []):
+        value = pick(metrics, key)
+        if value is not None:
+            cards.append({"label": label, "value": value, "format": fmt})
+    return cards
+
+
+FINDING_COLUMNS = ["severity", "kind", "title", "reasons", "estimated_monthly", "action"]
+
+
 def _finding_table(findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """Columns: the keys most findings have, the short ones first."""
-    counts: dict[str, int] = {}
+    """The columns people read (severity, what, why, how much, what to do) that these findings have."""
+    keys = [k for k in FINDING_COLUMNS if any(f.get(k) not in (None, "", []) for f in findings)]
+    rows = []
     for f in findings:
-        for k, v in f.items():
-            if not isinstance(v, dict | list):
-                counts[k] = counts.get(k, 0) + 1
-    order = ["severity", "kind", "category", "title", "name", "account", "service", "reason", "reasons", "detail",
-             "amount", "estimated_monthly_savings"]
-    keys = sorted(counts, key=lambda k: (order.index(k) if k in order else len(order), -counts[k]))[:7]
-    rows = [[f.get(k) for k in keys] for f in findings]
-    return {"headers": keys, "rows": rows}
+        row = []
+        for k in keys:
+            v = f.get(k)
+            if isinstance(v, list):
+                v = "; ".join(str(x) for x in v)
+            elif isinstance(v, dict):
+                v = None
+            row.append(v)
+        rows.append({"severity": f.get("severity"), "cells": row})
+    return {"headers": [k.replace("_", " ") for k in keys], "keys": keys, "rows": rows}
 
 
 @login_required
@@ -222,9 +260,11 @@ def agents_page(request: HttpRequest) -> HttpResponse:
     runs = _latest_runs()
     payloads = {agent: _run_payload(run) for agent, run in runs.items()}
     tables = {agent: _finding_table(p["findings"]) if p else None for agent, p in payloads.items()}
+    cards = {agent: _cards(agent, p["metrics"]) if p else [] for agent, p in payloads.items()}
     return page(request, "dashboard/agents.html", "agents", {
         "runs": payloads,
         "tables": tables,
+        "cards": cards,
         "history": _run_history(),
         "runs_json": payloads,
         "can_run": _agents_runner() is not None,
@@ -234,7 +274,7 @@ def agents_page(request: HttpRequest) -> HttpResponse:
 
 
 def _agents_runner():
-    return first_available("agents.services.agents_job_start", "agents.services.agents_run")
+    return optional("agents.services.agents_job_start")
 
 
 @login_required
@@ -247,15 +287,12 @@ def agents_run_action(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Agents cannot be run on this build yet.")
         return redirect("dashboard:agents")
     try:
-        if runner.__name__ == "agents_job_start":
-            runner(agents=agents, user=request.user)
-        else:
-            runner(tenant=current_tenant(), agents=agents)
-    except Exception as exc:  # noqa: BLE001 - e.g. a run already active (Conflict): tell the person
+        job = runner(agents=agents, user=request.user)
+    except Exception as exc:  # noqa: BLE001 - e.g. too many jobs waiting (429) or a conflict: tell the person
         logger.info("agents run refused: %s", exc)
         messages.error(request, f"Not started: {getattr(exc, 'detail', None) or exc}")
         return redirect("dashboard:agents")
-    messages.success(request, "Agents run started. Results appear here when they finish.")
+    messages.success(request, f"Agents job #{job.pk} queued. Its progress shows below; results appear when it ends.")
     return redirect("dashboard:agents")
 
 
@@ -272,15 +309,16 @@ def discover_page(request: HttpRequest) -> HttpResponse:
             for row in qs.values("risk").annotate(n=Count("id")):
                 by_risk[row["risk"] or "low"] = row["n"]
             assets = list(_newest(review, kind="asset", risk__in=["high", "medium"], status="pending")[:50])
-    scan = None
-    latest_scan = optional("agents.selectors.discovery_scan_latest")
-    if latest_scan is not None:
-        scan = latest_scan()
+    log_model = model_or_none("agents", "DiscoveryLog")
+    scan = _newest(log_model, kind="scan").first() if log_model is not None else None
+    recent = list(_newest(log_model, kind="discover")[:5]) if log_model is not None else []
     return page(request, "dashboard/discover.html", "discover", {
         "assets": assets,
         "by_risk": by_risk,
         "by_risk_total": sum(by_risk.values()),
         "scan": scan,
+        "recent_requests": recent,
+        "available": log_model is not None,
         "aod_dashboard_url": settings.AOD_DASHBOARD_URL,
         "aod_configured": bool(settings.AOD_BASE_URL),
     })

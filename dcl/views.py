@@ -4,9 +4,13 @@ record's sources), the lineage graph and stream operations."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
+import redis
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -29,6 +33,8 @@ PREFERRED_COLUMNS = {
     "cost": ["charge_period_start", "service_name", "resource_id", "region_id", "billed_cost", "effective_cost"],
 }
 SYSTEM_COLUMNS = ["unified_id", "account_unified_id", "source_count", "materialized_at"]
+# The filters a person can pick; the selector validates the value against the field's type.
+OPERATORS = {"exact": "equals", "icontains": "contains", "ne": "is not", "gte": "≥", "lte": "≤", "isnull": "is empty"}
 
 
 def _catalog() -> list[Any]:
@@ -40,35 +46,31 @@ def _ontology_fields(entity: str) -> list[str]:
     get_ontology = optional("aam.ontology.get_ontology")
     if get_ontology is None:
         return []
-    onto = get_ontology()
-    entities = getattr(onto, "entities", onto)
-    spec = entities.get(entity) if isinstance(entities, dict) else next(
-        (e for e in entities if getattr(e, "name", None) == entity), None)
-    if spec is None:
-        return []
-    fields = spec.get("fields", spec) if isinstance(spec, dict) else getattr(spec, "fields", [])
-    if isinstance(fields, dict):
-        return list(fields)
-    return [f if isinstance(f, str) else (f.get("name") if isinstance(f, dict) else getattr(f, "name", ""))
-            for f in fields]
+    spec = get_ontology().as_dict()["entities"].get(entity)
+    return [f["name"] for f in spec["fields"]] if spec else []
+
+
+def _columns(entity: str) -> list[str]:
+    """The view's columns in the ontology's order (system columns last)."""
+    fields = _ontology_fields(entity)
+    view_columns = optional("dcl.selectors.view_columns")
+    present = list((view_columns(entity) or {}) if view_columns else [])
+    ordered = [f for f in fields if not present or f in present]
+    ordered += [c for c in present if c not in ordered and c not in SYSTEM_COLUMNS]
+    return ordered + [c for c in SYSTEM_COLUMNS if (not present or c in present) and c not in ordered]
 
 
 def _rows(entity: str, *, filters=None, ordering=None, search=None, limit=None,
           offset=0) -> tuple[list[dict], int | None]:
-    """Rows of a unified view and the total when the selector knows it."""
+    """A page of a unified view and the number of matching rows (when the selector can count)."""
     view_rows = optional("dcl.selectors.view_rows")
     if view_rows is None:
         return [], 0
-    result = view_rows(entity=entity, filters=filters or None, ordering=ordering, search=search or None,
-                       limit=limit, offset=offset)
-    if isinstance(result, tuple) and len(result) == 2:
-        return list(result[0]), result[1]
-    if isinstance(result, dict):
-        return list(result.get("results", result.get("rows", []))), result.get("count", result.get("total"))
-    rows = getattr(result, "rows", None)
-    if rows is not None:
-        return list(rows), getattr(result, "total", getattr(result, "count", None))
-    return list(result), None
+    rows = list(view_rows(entity=entity, filters=filters or None, ordering=ordering, search=search or None,
+                          limit=limit, offset=offset))
+    count = optional("dcl.selectors.view_count")
+    total = count(entity=entity, filters=filters or None, search=search or None) if count else None
+    return rows, total
 
 
 # ---- Views -----------------------------------------------------------------------------------
@@ -91,7 +93,7 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
     fields = _ontology_fields(entity)
     if info is None and not fields:
         raise Http404("Unknown view")
-    all_columns = fields + [c for c in SYSTEM_COLUMNS if c not in fields]
+    all_columns = _columns(entity)
     chosen = [c for c in request.GET.getlist("col") if c in all_columns]
     preferred = [c for c in PREFERRED_COLUMNS.get(entity, []) if c in all_columns] or fields[:6]
     columns = chosen or preferred + ["source_count"]
@@ -101,8 +103,15 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
         sort = ""
     search = request.GET.get("q", "").strip()[:200]
     filter_field = request.GET.get("field", "")
+    filter_op = request.GET.get("op", "exact")
+    if filter_op not in OPERATORS:
+        filter_op = "exact"
     filter_value = request.GET.get("value", "").strip()[:200]
-    filters = {filter_field: filter_value} if filter_field in all_columns and filter_value else {}
+    if filter_op == "isnull":
+        filter_value = filter_value or "true"
+    filters = {}
+    if filter_field in all_columns and filter_value:
+        filters = {filter_field if filter_op == "exact" else f"{filter_field}__{filter_op}": filter_value}
     per_page = int_param(request, "size", 50)
     if per_page not in PAGE_SIZES:
         per_page = 50
@@ -112,13 +121,15 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
     try:
         rows, total = _rows(entity, filters=filters, ordering=[sort] if sort else None, search=search,
                             limit=per_page + 1, offset=offset)
-    except (ValueError, KeyError) as exc:  # a filter the selector refuses (wrong type for the field)
-        rows, total, error = [], 0, f"That filter cannot be applied: {exc}"
+    except ValueError as exc:  # the selector's ViewQueryError: a value of the wrong type, an unknown field
+        details = getattr(exc, "details", None) or {}
+        rows, total = [], 0
+        error = " ".join([getattr(exc, "message", str(exc)), *(str(v) for v in details.values())])
     has_next = len(rows) > per_page if total is None else offset + per_page < total
     rows = rows[:per_page]
 
     base = {"q": search, "field": filter_field if filters else "", "value": filter_value if filters else "",
-            "size": per_page if per_page != 50 else ""}
+            "op": filter_op if filters and filter_op != "exact" else "", "size": per_page if per_page != 50 else ""}
     col_params = [("col", c) for c in chosen]
 
     def url(**over: Any) -> str:
@@ -139,6 +150,7 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
         "page_sizes": PAGE_SIZES, "has_next": has_next, "has_prev": page_no > 1,
         "next_url": url(page=page_no + 1), "prev_url": url(page=page_no - 1),
         "search": search, "filter_field": filter_field, "filter_value": filter_value, "sort": sort,
+        "filter_op": filter_op, "operators": OPERATORS.items(),
         "first_row": offset + 1 if rows else 0, "last_row": offset + len(rows), "error": error,
         "catalog": catalog,
     })
@@ -146,11 +158,13 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
 
 @login_required
 def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> HttpResponse:
-    getter = optional("dcl.selectors.view_row")
-    record = getter(entity=entity, unified_id=unified_id) if getter else None
-    if record is None and getter is None:
+    if entity not in PREFERRED_COLUMNS and not _ontology_fields(entity):
+        raise Http404("Unknown view")
+    try:
         rows, _ = _rows(entity, filters={"unified_id": unified_id}, limit=1)
-        record = rows[0] if rows else None
+    except ValueError:
+        rows = []
+    record = rows[0] if rows else None
     if record is None:
         raise Http404("No such record")
     sources = record.get("sources") or []
@@ -209,21 +223,38 @@ def _stream_figures(tenant, connection) -> dict[str, Any]:
             out["pending"] = group.get("pending")
             out["consumers"] = group.get("consumers")
             out["last_delivered"] = group.get("last-delivered-id")
-        newest = r.xrevrange(key, count=1)
+        # The payload is binary (Arrow): read the newest entry with a client that does not decode.
+        newest = _raw_redis().xrevrange(key, count=1)
         if newest:
             entry_id, fields = newest[0]
+            text = {_text(k): v for k, v in fields.items()}
+            entry = _text(entry_id)
             out["last_batch"] = {
-                "id": entry_id,
-                "at_ms": int(entry_id.split("-")[0]),
-                "batch_id": fields.get("batch_id", ""),
-                "entity": fields.get("entity", ""),
-                "count": fields.get("count", ""),
-                "mapping_version": fields.get("mapping_version", ""),
+                "id": entry,
+                "at": datetime.fromtimestamp(int(entry.split("-")[0]) / 1000, tz=UTC),
+                "batch_id": _text(text.get("batch_id", b"")),
+                "entity": _text(text.get("entity", b"")),
+                "source_object": _text(text.get("source_object", b"")),
+                "count": _text(text.get("count", b"")),
+                "mapping_version": _text(text.get("mapping_version", b"")),
             }
     except Exception as exc:  # noqa: BLE001 - an outage shows as a message, not a 500
         logger.warning("stream figures unavailable: %s", exc)
         out["error"] = "Redis is not reachable."
     return out
+
+
+@lru_cache(maxsize=2)
+def _raw_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+
+
+def _raw_redis() -> redis.Redis:
+    return _raw_client(settings.REDIS_URL)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _operations_rows():

@@ -71,60 +71,41 @@
     return card.querySelector("canvas");
   }
 
-  function metricCards(container, metrics) {
-    var names = {
-      win_rate: "Win rate", weighted_forecast: "Weighted forecast", open_pipeline: "Open pipeline", pipeline_total: "Open pipeline",
-      average_deal_size: "Average deal size", avg_deal_size: "Average deal size", average_cycle_days: "Sales cycle (days)",
-      avg_cycle_days: "Sales cycle (days)", stale_deals: "Stale deals", overdue_deals: "Overdue deals",
-      total_spend: "Total spend", month_over_month: "Month over month", mom_change: "Month over month",
-      anomaly_count: "Anomalies", estimated_monthly_savings: "Savings / month", savings_monthly: "Savings / month",
-      untagged_resources: "Untagged resources", idle_resources: "Idle resources",
-    };
-    var html = "";
-    Object.keys(metrics || {}).forEach(function (k) {
-      var v = metrics[k];
-      if (typeof v === "object" && v !== null) {
-        if (Array.isArray(v) && (k.indexOf("stale") >= 0 || k.indexOf("overdue") >= 0 || k.indexOf("at_risk") >= 0 || k.indexOf("anomal") >= 0)) v = v.length;
-        else return;
-      }
-      var shown = v;
-      if (typeof v === "number") {
-        if (/rate|probability/.test(k) && v <= 1) shown = Math.round(v * 100) + "%";
-        else if (/change|mom|month_over_month/.test(k) && Math.abs(v) <= 5) shown = (v > 0 ? "+" : "") + Math.round(v * 100) + "%";
-        else if (/amount|spend|cost|forecast|pipeline|size|savings|value/.test(k)) shown = A.fmt.money(v);
-        else shown = A.fmt.number(v);
-      }
-      html += '<div class="card stat-card"><div class="stat-label">' + A.esc(names[k] || label(k)) + '</div><div class="stat" style="font-size:22px">' + A.esc(shown) + "</div></div>";
-    });
-    container.innerHTML = html || '<p class="muted">No metrics in this run.</p>';
-  }
-
   function drawRevops(container, metrics) {
     var colors = palette();
-    var stages = pairs(first(metrics, ["pipeline_by_stage", "pipeline_stages", "by_stage"]), ["stage", "name", "label"], ["amount", "value", "total", "pipeline"]);
+    var stageRows = first(metrics, ["pipeline_by_stage", "pipeline_stages", "by_stage"]);
+    var stages = pairs(stageRows, ["stage", "name", "label"], ["amount", "value", "total", "pipeline"]);
     if (stages.length) {
+      var weighted = pairs(stageRows, ["stage", "name", "label"], ["weighted", "weighted_amount"]);
+      var sets = [{ label: "Open pipeline", data: stages.map(function (p) { return p[1]; }), backgroundColor: colors[0], borderRadius: 6 }];
+      if (weighted.some(function (p) { return p[1]; })) sets.push({ label: "Weighted", data: weighted.map(function (p) { return p[1]; }), backgroundColor: colors[2], borderRadius: 6 });
+      var po = baseOptions();
+      po.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y); } } };
       charts.push(new Chart(chartCard(container, "Pipeline by stage", "chart-pipeline"), {
-        type: "bar",
-        data: { labels: stages.map(function (p) { return p[0]; }), datasets: [{ label: "Open pipeline", data: stages.map(function (p) { return p[1]; }), backgroundColor: colors[0], borderRadius: 6 }] },
-        options: baseOptions(),
+        type: "bar", data: { labels: stages.map(function (p) { return p[0]; }), datasets: sets }, options: po,
       }));
     }
-    var forecast = first(metrics, ["forecast", "forecast_by_month", "forecast_by_period", "weighted_forecast_by_month"]);
+    var forecast = first(metrics, ["forecast_by_close_month", "forecast", "forecast_by_month", "forecast_by_period"]);
     var fc = typeof forecast === "object" ? pairs(forecast, ["period", "month", "close_month", "label"], ["weighted", "weighted_amount", "amount", "value"]) : [];
     if (fc.length) {
-      var best = typeof forecast === "object" && Array.isArray(forecast) ? forecast.map(function (r) { return num(first(r, ["best_case", "total", "unweighted", "amount"])); }) : null;
+      var best = Array.isArray(forecast) ? forecast.map(function (r) { return num(first(r, ["amount", "best_case", "total", "unweighted"])); }) : null;
       var ds = [{ label: "Weighted forecast", data: fc.map(function (p) { return p[1]; }), backgroundColor: colors[2], borderRadius: 6 }];
-      if (best && best.some(function (x, i) { return x !== fc[i][1]; })) ds.push({ label: "Unweighted", data: best, backgroundColor: colors[1] + "88", borderRadius: 6 });
-      charts.push(new Chart(chartCard(container, "Forecast", "chart-forecast"), {
-        type: "bar", data: { labels: fc.map(function (p) { return p[0]; }), datasets: ds }, options: baseOptions(),
+      if (best && best.some(function (x, i) { return x !== fc[i][1]; })) ds.push({ type: "line", label: "Open amount", data: best, borderColor: colors[1], backgroundColor: colors[1], tension: 0.25, pointRadius: 3 });
+      var fo = baseOptions();
+      fo.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y); } } };
+      charts.push(new Chart(chartCard(container, "Forecast by close month", "chart-forecast"), {
+        type: "bar", data: { labels: fc.map(function (p) { return p[0]; }), datasets: ds }, options: fo,
       }));
     }
   }
 
-  function drawFinops(container, metrics) {
+  function drawFinops(container, metrics, findings) {
     var colors = palette();
-    var s = series(first(metrics, ["spend_by_day_service", "spend_over_time", "daily_spend_by_service", "spend_by_day", "daily_spend"]));
-    var anomalies = first(metrics, ["anomalies", "spend_anomalies"]) || [];
+    // Per-service daily spend when the pilot provides it; otherwise the daily total.
+    var s = series(first(metrics, ["spend_by_day_service", "daily_spend_by_service", "spend_over_time"]));
+    var byService = true;
+    if (!s.dates.length) { s = series((first(metrics, ["spend_by_day", "daily_spend"]) || []).map(function (r) { return { day: r.day || r.date, service: "All services", amount: r.amount }; })); byService = false; }
+    var anomalies = first(metrics, ["anomalies", "spend_anomalies"]) || (findings || []).filter(function (f) { return f.kind === "anomaly"; });
     if (s.dates.length) {
       var totals = Object.keys(s.byService).map(function (svc) {
         return [svc, Object.keys(s.byService[svc]).reduce(function (t, d) { return t + s.byService[svc][d]; }, 0)];
@@ -140,7 +121,8 @@
       var marks = (Array.isArray(anomalies) ? anomalies : []).map(function (a) {
         var date = String(first(a, ["date", "day", "charge_period_start"]) || "").slice(0, 10);
         var svc = first(a, ["service", "service_name"]);
-        var y = first(a, ["cost", "amount", "spend", "actual"]);
+        // On the per-service chart a mark sits at that service's spend; on the total, at the day's total.
+        var y = byService ? first(a, ["cost", "amount", "spend", "actual"]) : (s.byService["All services"] || {})[date];
         if (y === undefined && svc && s.byService[svc]) y = s.byService[svc][date];
         return { x: date, y: num(y), service: svc, a: a };
       }).filter(function (m) { return s.dates.indexOf(m.x) >= 0; });
@@ -151,18 +133,19 @@
       opts.interaction = { mode: "nearest", intersect: false };
       opts.plugins.tooltip = { callbacks: { label: function (ctx) {
         var raw = ctx.raw;
-        if (raw && raw.a) return "Anomaly: " + (raw.service || "") + " " + A.fmt.money(raw.y) + (raw.a.baseline !== undefined ? " (baseline " + A.fmt.money(raw.a.baseline) + ")" : "");
+        if (raw && raw.a) return "Anomaly: " + (raw.service || "") + " " + (raw.a.direction || "") + " " + A.fmt.money(first(raw.a, ["amount", "cost"])) + (raw.a.baseline !== undefined ? " vs baseline " + A.fmt.money(raw.a.baseline) : "");
         return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y);
       } } };
-      charts.push(new Chart(chartCard(container, "Spend over time by service", "chart-spend"), { data: { labels: s.dates, datasets: datasets }, options: opts }));
+      var title = byService ? "Spend over time by service" : "Daily spend (anomalies marked)";
+      charts.push(new Chart(chartCard(container, title, "chart-spend"), { data: { labels: s.dates, datasets: datasets }, options: opts }));
     }
-    var byService = pairs(first(metrics, ["spend_by_service"]), ["service", "service_name", "name"], ["cost", "amount", "spend", "total"]);
-    if (byService.length) {
-      byService.sort(function (a, b) { return b[1] - a[1]; });
+    var services = pairs(first(metrics, ["spend_by_service"]), ["service", "service_name", "name"], ["cost", "amount", "spend", "total"]);
+    if (services.length) {
+      var byServiceTotals = services.sort(function (a, b) { return b[1] - a[1]; });
       var o = baseOptions(); o.indexAxis = "y"; o.plugins.legend = { display: false };
       o.scales.x.beginAtZero = true;
       charts.push(new Chart(chartCard(container, "Spend by service", "chart-services"), {
-        type: "bar", data: { labels: byService.slice(0, 10).map(function (p) { return p[0]; }), datasets: [{ label: "Spend", data: byService.slice(0, 10).map(function (p) { return p[1]; }), backgroundColor: colors[1], borderRadius: 6 }] }, options: o,
+        type: "bar", data: { labels: byServiceTotals.slice(0, 10).map(function (p) { return p[0]; }), datasets: [{ label: "Spend", data: byServiceTotals.slice(0, 10).map(function (p) { return p[1]; }), backgroundColor: colors[1], borderRadius: 6 }] }, options: o,
       }));
     }
   }
@@ -174,13 +157,11 @@
     Object.keys(runs || {}).forEach(function (agent) {
       var run = runs[agent];
       if (!run) return;
-      var m = document.querySelector('[data-metrics="' + agent + '"]');
-      if (m) metricCards(m, run.metrics);
       var c = document.querySelector('[data-charts="' + agent + '"]');
       if (!c || typeof Chart === "undefined") return;
       c.innerHTML = "";
       if (agent === "revops") drawRevops(c, run.metrics || {});
-      if (agent === "finops") drawFinops(c, run.metrics || {});
+      if (agent === "finops") drawFinops(c, run.metrics || {}, run.findings || []);
     });
   }
 

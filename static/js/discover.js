@@ -9,39 +9,41 @@
     return A.esc(v);
   }
 
-  function listTable(items) {
-    if (!items.length) return '<p class="muted">Nothing found.</p>';
-    var keys = [];
-    items.slice(0, 20).forEach(function (it) {
-      Object.keys(it || {}).forEach(function (k) { if (keys.indexOf(k) < 0 && typeof it[k] !== "object") keys.push(k); });
-    });
-    keys = keys.slice(0, 6);
-    return '<div class="table-wrap"><table><thead><tr>' + keys.map(function (k) { return "<th>" + A.esc(k) + "</th>"; }).join("") +
-      "</tr></thead><tbody>" + items.slice(0, 100).map(function (it) {
-        return "<tr>" + keys.map(function (k) {
-          var v = it[k];
-          if (k === "risk") return '<td><span class="badge ' + (v === "high" ? "badge-red" : v === "medium" ? "badge-amber" : "badge-green") + '">' + A.esc(v) + "</span></td>";
-          return "<td>" + valueHtml(v) + "</td>";
-        }).join("") + "</tr>";
-      }).join("") + "</tbody></table></div>";
+  function riskBadge(r) {
+    return '<span class="badge ' + (r === "high" ? "badge-red" : r === "medium" ? "badge-amber" : "badge-green") + '">' + A.esc(r || "low") + "</span>";
   }
 
-  // Show whatever discovery returned: lists as tables, text as paragraphs, the rest as key/values.
-  function renderResult(data) {
-    if (!data || typeof data !== "object") return "<p>" + valueHtml(data) + "</p>";
-    var html = "";
-    Object.keys(data).forEach(function (k) {
-      var v = data[k];
-      if (Array.isArray(v)) {
-        html += "<h3>" + A.esc(k.replace(/_/g, " ")) + " (" + v.length + ")</h3>";
-        html += v.length && typeof v[0] === "object" ? listTable(v) : "<ul>" + v.map(function (x) { return "<li>" + valueHtml(x) + "</li>"; }).join("") + "</ul>";
-      } else if (v && typeof v === "object") {
-        html += "<h3>" + A.esc(k.replace(/_/g, " ")) + '</h3><dl class="kv">' + Object.keys(v).map(function (j) { return "<dt>" + A.esc(j) + "</dt><dd>" + valueHtml(v[j]) + "</dd>"; }).join("") + "</dl>";
-      } else {
-        html += '<dl class="kv"><dt>' + A.esc(k.replace(/_/g, " ")) + "</dt><dd>" + valueHtml(v) + "</dd></dl>";
-      }
-    });
-    return html;
+  function assetsTable(assets) {
+    if (!assets.length) return '<p class="muted">No assets matched.</p>';
+    return '<div class="table-wrap"><table><thead><tr><th>Asset</th><th>Risk</th><th>Why</th><th>Agent</th></tr></thead><tbody>' +
+      assets.slice(0, 200).map(function (a) {
+        return "<tr><td><strong>" + A.esc(a.name || a.asset_id) + '</strong><div class="small muted">' + A.esc([a.asset_type, a.source, a.owner ? "owner " + a.owner : "no owner"].filter(Boolean).join(" · ")) +
+          "</div></td><td>" + riskBadge(a.risk) + '</td><td class="small">' + A.esc((a.reasons || []).join("; ")) +
+          "</td><td>" + (a.domain ? '<span class="badge badge-purple">' + A.esc(a.domain) + "</span>" : '<span class="muted">–</span>') + "</td></tr>";
+      }).join("") + "</tbody></table></div>" + (assets.length > 200 ? '<p class="small muted">The first 200 of ' + assets.length + " assets.</p>" : "");
+  }
+
+  // What discovery returned, and what goes to the agents.
+  function renderResult(d) {
+    if (!d || typeof d !== "object") return "<p>" + valueHtml(d) + "</p>";
+    if (!Array.isArray(d.assets)) return "<pre class='json'>" + A.esc(JSON.stringify(d, null, 2)) + "</pre>";
+    var html = "<p><strong>" + A.esc(d.summary || d.assets.length + " assets") + "</strong>" +
+      (d.backend ? ' <span class="badge badge-grey">' + A.esc(d.backend) + "</span>" : "") + "</p>";
+    if (d.counts) html += '<div class="row">' + ["high", "medium", "low"].map(function (r) { return riskBadge(r) + " " + A.fmt.number(d.counts[r] || 0); }).join(" &nbsp; ") + "</div>";
+    var domains = (d.handed_to_agents && d.handed_to_agents.domains) || {};
+    var names = Object.keys(domains);
+    html += "<h3>What the agents get</h3>";
+    if (names.length) {
+      html += "<ul>" + names.map(function (n) {
+        return "<li><strong>" + A.esc(n === "revops" ? "RevOps" : n === "finops" ? "FinOps" : n) + "</strong>: " + A.fmt.number(domains[n].assets) + " asset(s) to analyse</li>";
+      }).join("") + "</ul>";
+      html += d.agents_job_id ? '<p class="small">Agents job #' + A.esc(d.agents_job_id) + ' queued: results on the <a href="/agents/">Agents</a> page.</p>'
+        : '<p class="small muted">Tick “Hand what is found to the agents” to have them analyse these assets.</p>';
+    } else {
+      html += '<p class="muted small">None of these assets concerns the RevOps or FinOps pilots.</p>';
+    }
+    if (d.review_items_created) html += '<p class="small"><a href="/aam/review/?kind=asset">' + A.esc(d.review_items_created) + " asset(s) sent to review →</a></p>";
+    return html + "<h3>Assets</h3>" + assetsTable(d.assets);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -54,7 +56,8 @@
       if (!q) return;
       progress.hidden = false;
       out.innerHTML = "";
-      A.api("POST", "/api/aoa/discover/", { query: q }).then(function (res) {
+      var runAgents = document.getElementById("discover-run-agents").checked;
+      A.api("POST", "/api/aoa/discover/", { query: q, run_agents: runAgents }).then(function (res) {
         progress.hidden = true;
         if (!res.ok) {
           out.innerHTML = '<div class="notice ' + (res.status === 404 ? "amber" : "red") + '">' +
@@ -80,16 +83,13 @@
           return;
         }
         var d = res.data || {};
-        var stats = d.by_risk || d.stats || d.statistics || {};
+        var stats = d.counts || {};
         ["high", "medium", "low"].forEach(function (r) {
           var el = document.querySelector('[data-risk="' + r + '"]');
-          if (el && stats[r] !== undefined) el.textContent = A.fmt.number(typeof stats[r] === "object" ? stats[r].count : stats[r]);
+          if (el && stats[r] !== undefined) el.textContent = A.fmt.number(stats[r]);
         });
-        var empty = document.getElementById("scan-empty");
-        if (empty) empty.hidden = true;
-        var assets = d.assets || d.results || [];
-        scanOut.innerHTML = assets.length ? "<h3>Assets found (" + assets.length + ")</h3>" + listTable(assets) +
-          '<p class="small"><a href="">Reload</a> to see the new review items.</p>' : renderResult(d);
+        ["scan-empty", "scan-last"].forEach(function (id) { var el = document.getElementById(id); if (el) el.hidden = true; });
+        scanOut.innerHTML = renderResult(d) + (d.review_items_created ? '<p class="small"><a href="">Reload</a> to list the new review items below.</p>' : "");
       });
     });
   });
