@@ -244,11 +244,14 @@ def _review_queryset(filters: dict[str, str]):
     model = _review_model()
     if model is None:
         return None
-    lister = optional("aam.selectors.review_list")
-    qs = lister(filters=filters) if lister is not None else model.objects.filter(**filters)
-    if has_field(model, "connection"):
-        qs = qs.select_related("connection")
-    return _order_newest(qs)
+    lister = optional("aam.selectors.review_item_list")
+    if lister is not None:
+        qs = lister(kind=filters.get("kind"), status=filters.get("status"))
+    else:
+        qs = model.objects.filter(**{k: v for k, v in filters.items() if k in ("kind", "status")})
+    if filters.get("risk"):
+        qs = qs.filter(risk=filters["risk"])
+    return _order_newest(qs.select_related("connection", "decided_by"))
 
 
 @login_required
