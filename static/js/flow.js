@@ -17,9 +17,30 @@
 
     function stageEl(stage) { return document.querySelector('.flow-stage[data-stage="' + stage + '"]'); }
 
+    var order = ["sources", "aam", "streams", "dcl", "agents"];
+    var flowEl = document.getElementById("flow");
+    var calm = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+    // A spark travels from the previous stage into this one: the data moving along the pipeline.
+    function spark(stage) {
+      var i = order.indexOf(stage);
+      if (i <= 0 || calm || !flowEl.animate) return;
+      var box = flowEl.getBoundingClientRect();
+      var a = stageEl(order[i - 1]).getBoundingClientRect(), b = stageEl(stage).getBoundingClientRect();
+      var dot = document.createElement("span");
+      dot.className = "spark";
+      dot.setAttribute("data-stage", stage);
+      flowEl.appendChild(dot);
+      var from = "translate(" + (a.left + a.width / 2 - box.left - 5) + "px," + (a.top + a.height / 2 - box.top - 5) + "px)";
+      var to = "translate(" + (b.left + b.width / 2 - box.left - 5) + "px," + (b.top + b.height / 2 - box.top - 5) + "px)";
+      var anim = dot.animate([{ transform: from, opacity: 0.2 }, { transform: to, opacity: 1 }], { duration: 650, easing: "ease-in-out" });
+      anim.onfinish = function () { dot.remove(); };
+    }
+
     function light(stage) {
       var el = stageEl(stage);
       if (!el) return;
+      spark(stage);
       el.classList.add("lit");
       clearTimeout(timers[stage]);
       timers[stage] = setTimeout(function () { el.classList.remove("lit"); }, 1400);
