@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 AGENTS = ("revops", "finops")
 # Which stage of the flow picture an event lights up (Sources → AAM → Streams → DCL → Agents).
 STAGE_OF_EVENT = {
-    "sync_started": "sources", "sync_progress": "sources", "sync_completed": "sources", "sync_failed": "sources",
-    "sources_connected": "sources",
+    "sync_queued": "sources", "sync_started": "sources", "sync_progress": "sources", "sync_completed": "sources",
+    "sync_failed": "sources", "sources_connected": "sources",
     "mapping_progress": "aam", "drift_detected": "aam", "repair_applied": "aam", "review_required": "aam",
     "review_decided": "aam",
     "batch_published": "streams",

@@ -48,7 +48,11 @@
       n.rank = depth[n.id] !== undefined ? depth[n.id] : 0;
       var c = COLORS[Math.min(5, n.rank)] || COLORS[3];
       n.fill = c[0]; n.stroke = c[1];
-      n.group = n.raw.connection || n.raw.connection_name || n.raw.source_object || "";
+      n.group = (n.raw.connection || n.raw.connection_name || "") + "/" + (n.raw.source_object || "");
+      if (n.kind === "source_field" && n.raw.source_object) {
+        n.title = (n.raw.connection ? n.raw.connection + " · " : "") + n.raw.source_object + "." + n.label;
+      }
+      if (n.kind === "view" && n.raw.rows !== undefined) n.sub = A.fmt.number(n.raw.rows) + " rows";
     });
     return { nodes: nodes, edges: edges };
   }
