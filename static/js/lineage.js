@@ -52,7 +52,7 @@
       if (n.kind === "source_field" && n.raw.source_object) {
         n.title = (n.raw.connection ? n.raw.connection + " · " : "") + n.raw.source_object + "." + n.label;
       }
-      if (n.kind === "view" && n.raw.rows !== undefined) n.sub = A.fmt.number(n.raw.rows) + " rows";
+      if (n.kind === "view" && n.raw.rows !== undefined) n.label += " · " + A.fmt.number(n.raw.rows) + " rows";
     });
     return { nodes: nodes, edges: edges };
   }
