@@ -1,0 +1,141 @@
+"""A person's path through the product in a real browser: add a CSV connection, sync it while the
+Live Flow updates, browse and filter the unified view, approve a mapping, read the lineage.
+
+The server and a Celery worker run as real processes on the test database. The auto-apply threshold
+is 1.0 for them, so every proposal that is not certain waits for a person: the review queue is
+never empty after a sync and the approval can be watched changing the mapping.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from tests.browser.conftest import Site, shot
+from tests.conftest import ROOT, free_port, live_env, wait_for_port
+
+NEEDED = ["connectors.config", "connectors.services", "aam.selectors", "dcl.selectors", "dcl.tasks"]
+missing = [m for m in NEEDED if importlib.util.find_spec(m) is None]
+pytestmark = pytest.mark.skipif(bool(missing), reason=f"not on this build yet: {', '.join(missing)}")
+
+ACCOUNTS_CSV = "\n".join([
+    "Id,Name,Website,Industry,BillingCity,BillingCountry,AnnualRevenue,NumberOfEmployees,CreatedDate,LastModifiedDate",
+    "001A000001,Acme Corporation,https://acme.example,Manufacturing,Chicago,USA,12500000,420,"
+    "2024-01-05T10:00:00Z,2025-02-01T09:30:00Z",
+    "001A000002,Globex Ltd,https://globex.example,Technology,London,United Kingdom,8800000,130,"
+    "2024-02-11T12:00:00Z,2025-02-03T11:00:00Z",
+    "001A000003,Initech,https://initech.example,Software,Austin,USA,2300000,45,2024-03-20T08:15:00Z,2025-01-28T16:45:00Z",
+    "001A000004,Umbrella Group,https://umbrella.example,Pharmaceuticals,Raccoon City,USA,99000000,5100,"
+    "2024-04-02T14:20:00Z,2025-02-04T10:10:00Z",
+    "001A000005,Stark Industries,https://stark.example,Aerospace,New York,USA,450000000,12000,"
+    "2024-05-17T09:05:00Z,2025-02-05T08:00:00Z",
+]) + "\n"
+STRICT = {"AAM_AUTO_APPLY_THRESHOLD": "1.0", "CONNECTORS_ALLOW_PRIVATE_NETWORK": "1"}
+
+
+def _process(args, env):
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def strict_site(django_db_setup, committed_db, browser):
+    """daphne and a Celery worker with every uncertain mapping sent to review."""
+    port = free_port()
+    env = live_env(**STRICT)
+    server = _process([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                       "autonomos.asgi:application"], env)
+    worker = _process([sys.executable, "-m", "celery", "-A", "autonomos", "worker", "--pool=solo",
+                       "--loglevel=WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+                      live_env(CELERY_TASK_ALWAYS_EAGER="false", **STRICT))
+    try:
+        wait_for_port(port, server)
+        site = Site(browser, f"127.0.0.1:{port}")
+        yield site
+        site.close()
+    finally:
+        _stop(worker)
+        _stop(server)
+
+
+def test_a_csv_connection_from_upload_to_views_review_and_lineage(strict_site, tmp_path, screenshots_dir):
+    site = strict_site
+    csv = tmp_path / "Account.csv"
+    csv.write_text(ACCOUNTS_CSV, encoding="utf-8")
+
+    # Add the connection with an uploaded export.
+    page = site.new_page(width=1280)
+    page.goto(site.url("/connections/new/filesource/"))
+    page.fill("#id_name", "CRM export")
+    page.set_input_files("#id_upload", str(csv))
+    with page.expect_navigation():
+        page.click("#connection-form button[type=submit]")
+    assert "/connections/" in page.url and "/new/" not in page.url, page.content()[:3000]
+    detail_url = page.url
+    page.wait_for_selector("#schema table")
+    assert "Website" in page.locator("#schema").inner_text()
+    shot(page, screenshots_dir, "connection-detail-1280")
+
+    page.click("[data-test-connection]")
+    page.wait_for_selector("[data-test-result] .badge")
+    assert "Test passed" in page.locator("[data-test-result]").inner_text()
+
+    # Sync it while the Live Flow is open in another tab: it updates without a reload.
+    flow = site.new_page(width=1280)
+    flow.goto(site.url("/flow/"), wait_until="networkidle")
+    flow.wait_for_selector('[data-live-pill][data-state="open"]')
+    page.click("[data-sync]")
+    flow.wait_for_selector('#flow-feed li[data-type="sync_completed"]', timeout=60000)
+    flow.wait_for_selector('#flow-feed li[data-type="view_materialized"]', timeout=60000)
+    assert int(flow.locator('.flow-stage[data-stage="streams"] [data-count]').inner_text()) >= 1
+    assert int(flow.locator('.flow-stage[data-stage="dcl"] [data-count]').inner_text()) >= 1
+    assert flow.locator('[data-total="records_read"]').inner_text() == "5"
+    shot(flow, screenshots_dir, "flow-after-sync-1280")
+    page.wait_for_selector('[data-sync-text]:has-text("Done")', timeout=30000)
+    assert flow.console_errors == [] and page.console_errors == []
+
+    # Browse the unified view and filter it.
+    page.goto(site.url("/dcl/views/account/"), wait_until="networkidle")
+    assert page.locator("#view-table tbody tr").count() == 5
+    page.select_option("#f-field", "name")
+    page.select_option("#f-op", "icontains")
+    page.fill("#f-value", "globex")
+    with page.expect_navigation():
+        page.click("#view-filter button[type=submit]")
+    rows = page.locator("#view-table tbody tr")
+    assert rows.count() == 1 and "Globex" in rows.first.inner_text()
+    shot(page, screenshots_dir, "view-filtered-1280")
+    with page.expect_navigation():
+        rows.first.locator("a").first.click()
+    assert "CRM export" in page.content()  # the merged record lists its source record
+
+    # Approve a pending mapping and see the ontology pick it up.
+    page.goto(site.url("/aam/review/?kind=mapping"), wait_until="networkidle")
+    item = page.locator("[data-review-item]").first
+    proposal = item.locator("h3:has-text('Proposal') + *").inner_text()
+    shot(page, screenshots_dir, "review-pending-1280")
+    with page.expect_navigation():
+        item.locator("button[value=approved]").click()
+    assert "approved" in page.locator(".messages").inner_text()
+    page.goto(site.url("/aam/ontology/?entity=account"), wait_until="networkidle")
+    assert any(word in page.locator("table").inner_text() for word in proposal.split() if len(word) > 3)
+
+    # The lineage graph draws the connection's fields into the view; a click shows a node's details.
+    page.goto(site.url("/dcl/lineage/"), wait_until="networkidle")
+    page.wait_for_selector("#lineage .g-node")
+    assert page.locator("#lineage .g-node").count() >= 5
+    page.locator('#lineage .g-node[data-node="view:account"]').click()
+    assert "Comes from" in page.locator("#lineage-details").inner_text()
+    shot(page, screenshots_dir, "lineage-1280")
+    page.goto(detail_url)
+    assert page.console_errors == []
