@@ -31,8 +31,8 @@ def _walk(patterns, prefix=""):
 
 def _concrete(route: str) -> str:
     route = route.replace("^", "").replace("$", "")  # DRF routers nest regex routes mid-path
-    route = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: SAMPLE.get(m.group(1) or "str", "x"), route)
     route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)  # regex routes from DRF routers
+    route = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: SAMPLE.get(m.group(1) or "str", "x"), route)
     route = route.replace("\\.", ".").replace("\\", "")
     route = re.sub(r"\.\(\?P<format>.*", "", route)
     return "/" + route

@@ -9,7 +9,7 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
     response_schema_conformance,
@@ -43,6 +43,9 @@ def fuzz_env(api_a, settings):
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_api_operations_never_fail_and_match_the_schema(case, fuzz_env):
+    # The WSGI test client (werkzeug) cannot encode a multipart body that is not an object; such a
+    # request could not be sent this way at all, so the example is discarded, not the operation.
+    assume(case.media_type != "multipart/form-data" or isinstance(case.body, dict))
     response = case.call(app=wsgi_app, base_url=f"http://{fuzz_env['Host']}", headers=fuzz_env)
     assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:500])
     case.validate_response(response, checks=CHECKS)

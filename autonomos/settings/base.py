@@ -219,6 +219,19 @@ if not 0.0 < AAM_AUTO_APPLY_THRESHOLD <= 1.0:
     raise ImproperlyConfigured("AAM_AUTO_APPLY_THRESHOLD must be in (0, 1]")
 DATA_DIR = Path(env("AUTONOMOS_DATA_DIR", default=str(BASE_DIR / "var" / "data")))
 
+# --- Connectors -------------------------------------------------------------------------------
+# Folders a filesource connection may read; empty = the data dir and the repo's demo/ folder.
+FILESOURCE_ALLOWED_ROOTS = env.list("FILESOURCE_ALLOWED_ROOTS", default=[])
+FILESOURCE_MAX_UPLOAD_BYTES = _positive_int("FILESOURCE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+FILESOURCE_MAX_FILES = _positive_int("FILESOURCE_MAX_FILES", 200)
+FILESOURCE_MAX_FIELD_BYTES = _positive_int("FILESOURCE_MAX_FIELD_BYTES", 16 * 1024 * 1024)
+CONNECTORS_HTTP_TIMEOUT = env.float("CONNECTORS_HTTP_TIMEOUT", default=30.0)
+CONNECTORS_HTTP_MAX_RETRIES = env.int("CONNECTORS_HTTP_MAX_RETRIES", default=4)
+CONNECTORS_HTTP_BACKOFF_BASE = env.float("CONNECTORS_HTTP_BACKOFF_BASE", default=0.5)
+CONNECTORS_HTTP_MAX_WAIT = env.float("CONNECTORS_HTTP_MAX_WAIT", default=60.0)
+# Off in production: a tenant must not reach the platform's own network (127.0.0.1:5432, metadata IPs).
+CONNECTORS_ALLOW_PRIVATE_NETWORK = env.bool("CONNECTORS_ALLOW_PRIVATE_NETWORK", default=False)
+
 # --- LLM and external services ----------------------------------------------------------------
 LLM_BASE_URL = env("LLM_BASE_URL", default="")
 LLM_API_KEY = env("LLM_API_KEY", default="")

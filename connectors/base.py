@@ -1,0 +1,112 @@
+"""The one driver interface every connector kind implements (docs/contracts.md, Connectors).
+
+Records a driver yields are JSON-compatible dicts: str, int, float, bool, None, list, dict. Dates and
+datetimes are ISO-8601 strings, decimals are strings (no precision lost), ids are strings. Files
+yield their cells as the strings they hold ("" for an empty cell).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .models import Connection
+
+FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "json")
+DEFAULT_PAGE_SIZE = 1000
+
+
+@dataclass(slots=True)
+class CheckResult:
+    ok: bool
+    message: str
+
+
+@dataclass(slots=True)
+class SourceField:
+    name: str
+    type: str = "string"
+    samples: list[Any] = field(default_factory=list)
+    nullable: bool = True
+
+
+@dataclass(slots=True)
+class SourceObject:
+    name: str
+    fields: list[SourceField]
+    primary_key: str | None = None
+    cursor_field: str | None = None
+    row_count: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+@dataclass(slots=True)
+class RecordError:
+    """A record the driver could not read. `position` is the line number for files, else the
+    record's index or id; `reason` says what was wrong; `raw` is the offending text (truncated)."""
+
+    position: int | str
+    reason: str
+    raw: str = ""
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of records. Store `cursor` only once the page's records are durably published:
+    reading again from it resumes right after this page."""
+
+    records: list[dict[str, Any]]
+    cursor: dict[str, Any] | None
+    errors: list[RecordError] = field(default_factory=list)
+
+
+def max_samples() -> int:
+    return int(settings.AAM_MAX_SAMPLES_PER_TABLE)
+
+
+class Driver(abc.ABC):
+    """Base of every connector driver. Construct through `connectors.registry.driver_for`."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, *, config: BaseModel, secrets: BaseModel, connection: Connection | None = None, **options: Any):
+        self.config = config
+        self.secrets = secrets
+        self.connection = connection
+        self.options = options
+
+    def __repr__(self) -> str:  # never show config secrets in a repr
+        return f"<{type(self).__name__} connection={getattr(self.connection, 'pk', None)}>"
+
+    @abc.abstractmethod
+    def check(self) -> CheckResult:
+        """Reach the source and prove the credentials work. Raises ConnectorError subclasses."""
+
+    @abc.abstractmethod
+    def discover(self) -> list[SourceObject]:
+        """The source's objects with fields, types, and at most AAM_MAX_SAMPLES_PER_TABLE samples per field."""
+
+    @abc.abstractmethod
+    def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
+        """Records of one object after `cursor` (None = from the start), in pages."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Release network clients; drivers without any keep this no-op."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

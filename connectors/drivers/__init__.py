@@ -1,0 +1,1 @@
+"""One subpackage or module per connection kind; `connectors.registry` imports them lazily."""

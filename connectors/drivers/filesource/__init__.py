@@ -1,0 +1,174 @@
+"""filesource: CSV exports of any system, from a configured folder and/or uploaded files.
+
+Objects are files (the object name is the file name without `.csv`). The cursor of an object is
+`{"hash": <sha256 of the content>, "offset", "line", "row"}`: an unchanged file resumes after the
+last stored page (a seek, no re-parse), a changed file is read again from its first row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceField, SourceObject, max_samples
+from ...errors import ObjectNotFound, PermanentError
+from ...typeinfer import infer_text_type, sample_of
+from .csvio import CsvFile, CsvFormatError, Position, count_lines, fingerprint
+from .paths import PathRefused, ensure_allowed, uploads_dir
+
+CSV_SUFFIXES = (".csv", ".tsv")
+DISCOVER_ROWS = 1000
+_PK_NAMES = ("id", "hsobjectid", "identitylineitemid", "resourceid")
+
+
+def object_name_of(path: Path) -> str:
+    return path.name[: -len(path.suffix)] if path.suffix else path.name
+
+
+def guess_primary_key(object_name: str, fields: list[str]) -> str | None:
+    """A column that looks like the record id: `Id`, `<object>id`, `hs_object_id`, … (first match)."""
+    norm = {f: f.lower().replace("_", "").replace("/", "").replace(".", "").replace(" ", "") for f in fields}
+    stem = object_name.lower().replace("_", "")
+    wanted = [*_PK_NAMES, f"{stem}id", f"{stem.rstrip('s')}id"]
+    for candidate in wanted:
+        for field, n in norm.items():
+            if n == candidate:
+                return field
+    return None
+
+
+class FileSourceDriver(Driver):
+    kind = "filesource"
+
+    # -- where the files are -------------------------------------------------------------------
+
+    def _uploads_dir(self) -> Path | None:
+        if "uploads_dir" in self.options:
+            return self.options["uploads_dir"]
+        if self.connection is None or self.connection.pk is None:
+            return None
+        from autonomos.core.tenancy import current_tenant
+
+        return uploads_dir(str(current_tenant().tenant_id), self.connection.pk)
+
+    def _folder(self) -> Path | None:
+        if not self.config.folder:
+            return None
+        try:
+            folder = ensure_allowed(Path(self.config.folder))
+        except PathRefused as exc:
+            raise PermanentError(f"folder refused: {exc}") from None
+        if not folder.is_dir():
+            raise PermanentError("the configured folder does not exist or is not a folder")
+        return folder
+
+    def files(self) -> dict[str, Path]:
+        """Object name → file. Uploaded files win over folder files of the same name."""
+        found: dict[str, Path] = {}
+        wanted = set(self.config.files) if self.config.files else None
+        for folder in (self._folder(), self._uploads_dir()):
+            if folder is None or not folder.is_dir():
+                continue
+            with os.scandir(folder) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    if not entry.name.lower().endswith(CSV_SUFFIXES) or entry.name.startswith("."):
+                        continue
+                    if wanted is not None and entry.name not in wanted:
+                        continue
+                    path = Path(entry.path)
+                    try:
+                        resolved = ensure_allowed(path)  # a symlink must not lead out of the roots
+                    except PathRefused:
+                        continue
+                    if resolved.is_file():
+                        found[object_name_of(path)] = resolved
+        return found
+
+    def _file(self, object_name: str) -> Path:
+        path = self.files().get(object_name)
+        if path is None:
+            raise ObjectNotFound(f"no CSV file for object {object_name!r}")
+        return path
+
+    def _csv(self, path: Path) -> CsvFile:
+        try:
+            return CsvFile(path, encoding=self.config.encoding, delimiter=self.config.delimiter)
+        except CsvFormatError as exc:
+            raise PermanentError(f"{path.name}: {exc}") from None
+
+    # -- interface ----------------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        files = self.files()
+        if not files:
+            return CheckResult(True, "reachable; no CSV files yet")
+        unreadable = [name for name, path in files.items() if not os.access(path, os.R_OK)]
+        if unreadable:
+            return CheckResult(False, f"cannot read: {', '.join(sorted(unreadable)[:5])}")
+        return CheckResult(True, f"{len(files)} CSV file(s): {', '.join(sorted(files)[:10])}")
+
+    def discover(self) -> list[SourceObject]:
+        return [self.describe(name, path) for name, path in sorted(self.files().items())]
+
+    def describe(self, object_name: str, path: Path) -> SourceObject:
+        """Fields, types and samples of one file (types inferred from its first rows)."""
+        csv_file = self._csv(path)
+        header = csv_file.header
+        limit = max_samples()
+        values: dict[str, list[str]] = {name: [] for name in header}
+        samples: dict[str, list[str]] = {name: [] for name in header}
+        nullable = dict.fromkeys(header, False)
+        rows = consumed = 0
+        for records, _errors, position in csv_file.pages(page_size=DISCOVER_ROWS):
+            consumed = position.row
+            for record in records:
+                rows += 1
+                for name, value in record.items():
+                    if value == "" or value.strip() == "":
+                        nullable[name] = True
+                        continue
+                    values[name].append(value)
+                    bucket = samples[name]
+                    if len(bucket) < limit and value not in bucket:
+                        bucket.append(value)
+            break  # one page is enough to infer types
+        if consumed < DISCOVER_ROWS:
+            row_count = rows
+        else:  # an estimate: multi-line quoted fields make lines and rows differ
+            row_count = max(count_lines(path) - csv_file.data_start.line, rows)
+        fields = [
+            SourceField(
+                name=name,
+                type=infer_text_type(values[name]),
+                samples=[sample_of(v) for v in samples[name]],
+                nullable=nullable[name] or not rows,
+            )
+            for name in header
+        ]
+        pk = self.config.primary_keys.get(object_name) or guess_primary_key(object_name, header)
+        return SourceObject(name=object_name, fields=fields, primary_key=pk, cursor_field=None, row_count=row_count)
+
+    def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
+        path = self._file(object_name)
+        digest = fingerprint(path)
+        csv_file = self._csv(path)
+        start = None
+        if cursor and cursor.get("hash") == digest:
+            try:
+                start = Position(int(cursor["offset"]), int(cursor["line"]), int(cursor["row"]))
+            except (KeyError, TypeError, ValueError):
+                start = None  # a cursor we cannot use means reading the file again
+        yielded = False
+        for records, errors, pos in csv_file.pages(page_size=page_size, start=start):
+            yielded = True
+            yield Page(
+                records=records,
+                errors=errors,
+                cursor={"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row},
+            )
+        if not yielded and start is None:
+            first = csv_file.data_start if csv_file.header else Position(0, 0, 0)
+            yield Page(
+                records=[], errors=[], cursor={"hash": digest, "offset": first.offset, "line": first.line, "row": 0}
+            )

@@ -1,0 +1,278 @@
+"""PostgreSQL and Supabase (a Supabase project is PostgreSQL reached by DSN), psycopg 3.
+
+Objects are the tables and views of the configured schema (information_schema). Incremental reads
+use keyset paging on (updated-at column, primary key):
+
+- cursor `{"phase": "null", "pk": [...]}` while reading rows whose updated-at column is NULL (first
+  sync only), then `{"phase": "value", "value": "<updated_at>", "pk": [...]}`;
+- a table without an updated-at column is read by primary key alone (new rows of append-only tables);
+- a table without a primary key is read whole each time (cursor None).
+
+Rows inserted later with a NULL updated-at are not seen by incremental reads: give such tables a
+default (`DEFAULT now()`) or run a full sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
+from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
+from ..netguard import ensure_public_host
+from ..typeinfer import jsonable
+from .saas import fields_with_samples
+
+TYPES = {
+    "smallint": "integer",
+    "integer": "integer",
+    "bigint": "integer",
+    "numeric": "number",
+    "real": "number",
+    "double precision": "number",
+    "money": "number",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp without time zone": "datetime",
+    "timestamp with time zone": "datetime",
+    "json": "json",
+    "jsonb": "json",
+    "ARRAY": "json",
+}
+_PERMANENT_HINTS = (
+    "password authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "SSL",
+    "authentication",
+    "invalid",
+    "too many connections for role",
+)
+SAMPLE_ROWS = 50
+
+
+class PostgresDriver(Driver):
+    kind = "postgres"
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._conn: psycopg.Connection | None = None
+        self._tables: dict[str, dict] | None = None
+
+    # -- connection -------------------------------------------------------------------------------
+
+    def _conninfo(self) -> dict[str, Any]:
+        cfg, sec = self.config, self.secrets
+        if sec.dsn:
+            info = conninfo_to_dict(sec.dsn)
+        else:
+            info = {"host": cfg.host, "port": cfg.port, "dbname": cfg.database, "user": cfg.user}
+            if sec.password:
+                info["password"] = sec.password
+        info.setdefault("sslmode", cfg.sslmode)
+        info["connect_timeout"] = cfg.connect_timeout
+        info["application_name"] = "autonomos-connector"
+        return {k: v for k, v in info.items() if v not in (None, "")}
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        info = self._conninfo()
+        host = str(info.get("host") or "")
+        if not host or host.startswith("/"):
+            raise PermanentError("a host name is required (local sockets are not allowed)")
+        for name in host.split(","):
+            ensure_public_host(name.strip(), int(str(info.get("port", 5432)).split(",")[0]))
+        try:
+            conn = psycopg.connect(**info, autocommit=True)
+        except psycopg.OperationalError as exc:
+            message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            if any(hint.lower() in message.lower() for hint in _PERMANENT_HINTS):
+                raise PermanentError(f"cannot connect: {message}") from None
+            raise TransientError(f"cannot connect: {message}") from None
+        # A connector only reads: make that true at the session level too.
+        conn.execute("SET default_transaction_read_only = on")
+        conn.execute("SET statement_timeout = '300s'")
+        self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _run(self, query, params=None) -> list[tuple]:
+        try:
+            return self._connection().execute(query, params).fetchall()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PermanentError(f"permission denied: {exc.diag.message_primary}") from None
+        except psycopg.OperationalError as exc:
+            raise TransientError(f"database error: {str(exc).strip()[:300]}") from None
+        except psycopg.Error as exc:
+            raise ConnectorError(f"query failed: {(exc.diag.message_primary or str(exc))[:300]}") from None
+
+    # -- metadata ---------------------------------------------------------------------------------
+
+    def tables(self) -> dict[str, dict]:
+        """Table name → {"columns": [(name, type, nullable)], "pk": [...], "cursor": column | None}."""
+        if self._tables is not None:
+            return self._tables
+        schema = self.config.schema_name
+        rows = self._run(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_type IN ('BASE TABLE', 'VIEW') ORDER BY table_name",
+            [schema],
+        )
+        names = [r[0] for r in rows]
+        if self.config.tables is not None:
+            names = [n for n in names if n in set(self.config.tables)]
+        columns = self._run(
+            "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = %s ORDER BY table_name, ordinal_position",
+            [schema],
+        )
+        pks = self._run(
+            "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
+            "AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name "
+            "WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY' "
+            "ORDER BY tc.table_name, kcu.ordinal_position",
+            [schema],
+        )
+        tables: dict[str, dict] = {n: {"columns": [], "pk": []} for n in names}
+        for table, column, data_type, nullable in columns:
+            if table in tables:
+                tables[table]["columns"].append((column, TYPES.get(data_type, "string"), nullable == "YES"))
+        for table, column in pks:
+            if table in tables:
+                tables[table]["pk"].append(column)
+        for table, meta in tables.items():
+            wanted = self.config.cursor_columns.get(table, self.config.updated_at_column)
+            meta["cursor"] = wanted if any(c[0] == wanted for c in meta["columns"]) else None
+        self._tables = tables
+        return tables
+
+    def _table(self, name: str) -> dict:
+        meta = self.tables().get(name)
+        if meta is None:
+            raise ObjectNotFound(f"no table {name!r} in schema {self.config.schema_name!r}")
+        return meta
+
+    def _ident(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.config.schema_name), sql.Identifier(table))
+
+    # -- interface --------------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        version = self._run("SHOW server_version")[0][0]
+        return CheckResult(
+            True,
+            f"connected (PostgreSQL {version}); {len(self.tables())} table(s) in schema {self.config.schema_name!r}",
+        )
+
+    def discover(self) -> list[SourceObject]:
+        objects = []
+        for name, meta in self.tables().items():
+            cols = [c[0] for c in meta["columns"]]
+            query = sql.SQL("SELECT {} FROM {} LIMIT %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(name)
+            )
+            records = [dict(zip(cols, map(jsonable, row), strict=True)) for row in self._run(query, [SAMPLE_ROWS])]
+            estimate = self._run(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [f'"{self.config.schema_name}"."{name}"'],
+            )
+            row_count = estimate[0][0] if estimate and estimate[0][0] is not None and estimate[0][0] >= 0 else None
+            if row_count is None or row_count == 0:
+                count_query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1000000) t").format(
+                    self._ident(name)
+                )
+                row_count = self._run(count_query)[0][0]
+            objects.append(
+                SourceObject(
+                    name=name,
+                    fields=fields_with_samples(meta["columns"], records),
+                    primary_key=",".join(meta["pk"]) or None,
+                    cursor_field=meta["cursor"],
+                    row_count=row_count,
+                )
+            )
+        return objects
+
+    def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
+        meta = self._table(object_name)
+        cols = [c[0] for c in meta["columns"]]
+        pk, column = meta["pk"], meta["cursor"]
+        select = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(object_name)
+        )
+        if not pk:  # no stable order to page by: read the whole table in one pass
+            yield from self._full(select, cols, page_size)
+            return
+        pk_ids = [sql.Identifier(p) for p in pk]
+        pk_tuple = sql.SQL("({})").format(sql.SQL(", ").join(pk_ids))
+        pk_params = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(pk)))
+        state = dict(cursor or {})
+        if column is None:
+            state.setdefault("phase", "pk")
+        elif state.get("phase") not in ("null", "value"):
+            state = {"phase": "null"}
+        while True:
+            where: list[sql.Composable] = []
+            params: list[Any] = []
+            col = sql.Identifier(column) if column else None
+            if state["phase"] == "null":
+                where.append(sql.SQL("{} IS NULL").format(col))
+                order = sql.SQL(", ").join(pk_ids)
+                if state.get("pk"):
+                    where.append(sql.SQL("{} > {}").format(pk_tuple, pk_params))
+                    params += state["pk"]
+            elif state["phase"] == "value":
+                order = sql.SQL(", ").join([col, *pk_ids])
+                where.append(sql.SQL("{} IS NOT NULL").format(col))
+                if state.get("pk") is not None and "value" in state:
+                    where.append(
+                        sql.SQL("({}, {}) > (%s, {})").format(
+                            col, sql.SQL(", ").join(pk_ids), sql.SQL(", ").join(sql.Placeholder() * len(pk))
+                        )
+                    )
+                    params += [state["value"], *state["pk"]]
+            else:  # "pk": no updated-at column, new rows by primary key
+                order = sql.SQL(", ").join(pk_ids)
+                if state.get("pk"):
+                    where.append(sql.SQL("{} > {}").format(pk_tuple, pk_params))
+                    params += state["pk"]
+            query = select
+            if where:
+                query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
+            query = sql.SQL("{} ORDER BY {} LIMIT %s").format(query, order)
+            rows = self._run(query, [*params, page_size])
+            records = [dict(zip(cols, map(jsonable, row), strict=True)) for row in rows]
+            if records:
+                last = records[-1]
+                state = {"phase": state["phase"], "pk": [last[p] for p in pk]}
+                if state["phase"] == "value":
+                    state["value"] = last[column]
+                yield Page(records=records, cursor=dict(state))
+            if len(records) < page_size:
+                if state["phase"] == "null":
+                    state = {"phase": "value"}  # NULLs done; now rows by their updated-at value
+                    continue
+                if not records and cursor is None:
+                    yield Page(records=[], cursor=dict(state))
+                return
+
+    def _full(self, select, cols, page_size) -> Iterator[Page]:
+        try:
+            conn = self._connection()
+            with conn.transaction(), conn.cursor(name="autonomos_full_read") as cur:
+                cur.execute(select)
+                while rows := cur.fetchmany(page_size):
+                    yield Page(records=[dict(zip(cols, map(jsonable, r), strict=True)) for r in rows], cursor=None)
+        except psycopg.Error as exc:
+            raise ConnectorError(f"query failed: {str(exc).strip()[:300]}") from None

@@ -1,0 +1,309 @@
+"""Writes of connections: create, update, delete, cursor and status, tests, uploads, the demo set.
+
+Secrets are accepted here and stored, and never leave through a return value meant for display,
+a log line or an event (`scrub` masks them in error messages).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from autonomos.core.tenancy import current_tenant
+
+from . import conf
+from .base import CheckResult, SourceObject
+from .config import validate_settings
+from .errors import ConnectorError
+from .models import Connection
+from .registry import driver_for
+from .scrub import scrub
+
+logger = logging.getLogger(__name__)
+
+_EDITABLE = ("name", "config", "secrets", "drift_policy", "domain")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-()]{0,150}\.(csv|CSV|tsv|TSV)$")
+
+
+def _merge(current: dict, changes: dict) -> dict:
+    """Top-level merge: a key set to None is removed."""
+    merged = dict(current or {})
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    name: str,
+    kind: str,
+    config: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    drift_policy: str = Connection.DriftPolicy.AUTO,
+    domain: str = Connection.Domain.AUTO,
+) -> Connection:
+    """Create a connection after validating its config and secrets with the kind's pydantic models."""
+    if kind not in Connection.Kind.values:
+        raise ValidationError({"kind": [f"unknown connection kind {kind!r}"]})
+    clean_config = validate_settings(kind, config, secrets)
+    connection = Connection(
+        name=name,
+        kind=kind,
+        config=clean_config,
+        secrets={k: v for k, v in (secrets or {}).items() if v is not None},
+        drift_policy=drift_policy,
+        domain=domain,
+    )
+    connection.full_clean()
+    connection.save()
+    logger.info("connection %s created (kind %s)", connection.pk, kind)
+    return connection
+
+
+@transaction.atomic
+def connection_update(*, connection: Connection, data: dict[str, Any], partial: bool = True) -> Connection:
+    """Change name, config, secrets, drift policy or domain.
+
+    Secrets always merge (clients never see them, so they cannot send them back): a key set to None
+    removes it. Config merges on a partial update and is replaced on a full one. The kind cannot
+    change: a different kind is a different connection (its cursor would mean nothing).
+    """
+    unknown = set(data) - set(_EDITABLE) - {"kind"}
+    if unknown:
+        raise ValidationError({k: ["cannot be changed"] for k in sorted(unknown)})
+    if "kind" in data and data["kind"] != connection.kind:
+        raise ValidationError({"kind": ["cannot be changed; create a new connection instead"]})
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    config = connection.config
+    if "config" in data:
+        if data["config"] is not None and not isinstance(data["config"], dict):
+            raise ValidationError({"config": ["must be a JSON object"]})
+        config = _merge(connection.config, data["config"] or {}) if partial else (data["config"] or {})
+    secrets = connection.secrets
+    if "secrets" in data:
+        if data["secrets"] is not None and not isinstance(data["secrets"], dict):
+            raise ValidationError({"secrets": ["must be a JSON object"]})
+        secrets = _merge(connection.secrets, data["secrets"] or {})
+    connection.config = validate_settings(connection.kind, config, secrets)
+    connection.secrets = secrets
+    for key in ("name", "drift_policy", "domain"):
+        if key in data:
+            setattr(connection, key, data[key])
+    connection.full_clean()
+    connection.save()
+    return connection
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection) -> None:
+    """Delete the connection; its uploaded files go once the deletion is committed."""
+    folder = _uploads_dir(connection)
+    connection.delete()
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+@transaction.atomic
+def connection_cursor_set(*, connection: Connection, object_name: str, cursor: dict | None) -> Connection:
+    """Store one object's cursor (None forgets it). Row-locked so parallel object syncs never lose
+    each other's cursors."""
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    cursors = dict(locked.cursor or {})
+    if cursor is None:
+        cursors.pop(object_name, None)
+    else:
+        cursors[object_name] = cursor
+    Connection.objects.filter(pk=locked.pk).update(cursor=cursors, updated_at=timezone.now())
+    connection.cursor = cursors
+    return connection
+
+
+def connection_status_set(*, connection: Connection, status: str, error: str = "", synced: bool = False) -> Connection:
+    """Set status and last error (scrubbed of secrets); `synced` also stamps last_synced_at."""
+    if status not in Connection.Status.values:
+        raise ValidationError({"status": [f"unknown status {status!r}"]})
+    fields: dict[str, Any] = {
+        "status": status,
+        "last_error": scrub(error, connection.secrets) if error else "",
+        "updated_at": timezone.now(),
+    }
+    if synced:
+        fields["last_synced_at"] = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(connection, key, value)
+    return connection
+
+
+def connection_test(*, connection: Connection) -> CheckResult:
+    """Run the driver's check and record the outcome. Never raises for a source problem."""
+    try:
+        with driver_for(connection) as driver:
+            result = driver.check()
+    except ConnectorError as exc:
+        result = CheckResult(False, scrub(exc.message, connection.secrets))
+    except Exception as exc:  # noqa: BLE001 - a driver bug must not become a 500
+        logger.warning("connection %s check crashed: %s", connection.pk, scrub(repr(exc), connection.secrets))
+        result = CheckResult(False, "unexpected error while checking the connection (see the server log)")
+    result = CheckResult(result.ok, scrub(result.message, connection.secrets))
+    if connection.status in (Connection.Status.SYNCING, Connection.Status.FROZEN):
+        # A test does not end a running sync or lift a drift freeze; it only records the error.
+        connection_status_set(
+            connection=connection, status=connection.status, error="" if result.ok else result.message
+        )
+    else:
+        connection_status_set(
+            connection=connection,
+            status=Connection.Status.OK if result.ok else Connection.Status.ERROR,
+            error="" if result.ok else result.message,
+        )
+    return result
+
+
+def connection_discover(*, connection: Connection) -> list[SourceObject]:
+    """The source schema (objects, fields, types, samples). Raises ConnectorError on source problems."""
+    with driver_for(connection) as driver:
+        return driver.discover()
+
+
+# --- uploads ------------------------------------------------------------------------------------
+
+
+def _uploads_dir(connection: Connection) -> Path:
+    from .drivers.filesource.paths import uploads_dir
+
+    return uploads_dir(str(current_tenant().tenant_id), connection.pk)
+
+
+def connection_file_upload(
+    *, connection: Connection, filename: str, content: IO[bytes], size: int | None = None
+) -> SourceObject:
+    """Store an uploaded CSV for a filesource connection and return its discovered object.
+
+    The file is written beside its final place and renamed in one step, so a failed or partial
+    upload never replaces the file that was there (data already accepted is never lost).
+    """
+    from .drivers.filesource import FileSourceDriver, object_name_of
+    from .drivers.filesource.csvio import CsvFile, CsvFormatError
+
+    if connection.kind != Connection.Kind.FILESOURCE:
+        raise ValidationError({"file": ["uploads are only for filesource connections"]})
+    name = os.path.basename((filename or "").replace("\\", "/")).strip()
+    if not _FILE_NAME.match(name):
+        raise ValidationError(
+            {
+                "file": [
+                    "the file name must end in .csv and use letters, digits, spaces, "
+                    "dots, dashes, underscores or parentheses"
+                ]
+            }
+        )
+    limit = conf.filesource_max_upload_bytes()
+    if size is not None and size > limit:
+        raise ValidationError({"file": [f"the file is larger than the limit of {limit} bytes"]})
+    folder = _uploads_dir(connection)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    existing = [p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".tsv")]
+    if not target.exists() and len(existing) >= conf.filesource_max_files():
+        raise ValidationError({"file": [f"a connection holds at most {conf.filesource_max_files()} files"]})
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        written = 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := content.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise ValidationError({"file": [f"the file is larger than the limit of {limit} bytes"]})
+                out.write(chunk)
+        if written == 0:
+            raise ValidationError({"file": ["the file is empty"]})
+        try:
+            header = CsvFile(tmp).header
+        except CsvFormatError as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+        if not header:
+            raise ValidationError({"file": ["no header row found"]})
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    driver = FileSourceDriver(config=_filesource_config(connection), secrets=None, connection=connection)
+    return driver.describe(object_name_of(target), target)
+
+
+def _filesource_config(connection: Connection):
+    from .config import FileSourceConfig
+
+    return FileSourceConfig.model_validate(connection.config or {})
+
+
+def connection_file_list(*, connection: Connection) -> list[dict[str, Any]]:
+    """Uploaded files of a filesource connection: name, object, size, modified time."""
+    folder = _uploads_dir(connection)
+    if connection.kind != Connection.Kind.FILESOURCE or not folder.is_dir():
+        return []
+    from .drivers.filesource import object_name_of
+
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        st = path.stat()
+        out.append(
+            {
+                "name": path.name,
+                "object": object_name_of(path),
+                "size": st.st_size,
+                "modified_at": dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).isoformat(),
+            }
+        )
+    return out
+
+
+# --- demo -----------------------------------------------------------------------------------------
+
+
+def demo_connections_ensure(*, directory: str | Path) -> list[Connection]:
+    """One filesource connection per demo system, reading `directory/<system>/` (made by demo.generate).
+
+    Each carries `source_system` (salesforce, hubspot, dynamics, aws_cur, aws_inventory) in its config
+    and its domain (revops / finops). Idempotent: run twice, the same connections (by name) are
+    updated, never duplicated. `directory` must lie inside FILESOURCE_ALLOWED_ROOTS.
+    """
+    from .demo import DEMO_SYSTEMS
+
+    directory = Path(directory).resolve()
+    connections = []
+    for system in DEMO_SYSTEMS:
+        folder = directory / system.subdir
+        files = [f for f in system.files if (folder / f).is_file()]
+        if not files:
+            raise ValidationError({"directory": [f"no demo files for {system.label} in {folder}"]})
+        config = {"folder": str(folder), "files": files, "source_system": system.source_system}
+        existing = Connection.objects.filter(name=system.label).first()
+        if existing is None:
+            conn = connection_create(
+                name=system.label, kind=Connection.Kind.FILESOURCE, config=config, domain=system.domain
+            )
+        elif existing.kind != Connection.Kind.FILESOURCE:
+            raise ValidationError({"name": [f"a {existing.kind} connection is already named {system.label!r}"]})
+        else:
+            conn = connection_update(
+                connection=existing, data={"config": config, "domain": system.domain}, partial=False
+            )
+        connections.append(conn)
+    return connections

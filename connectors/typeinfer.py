@@ -1,0 +1,112 @@
+"""Field types from sample values: string, integer, number, boolean, date, datetime, json.
+
+Strings (CSV cells) are classified by pattern; Python values (database rows, documents) by type.
+A column is the narrowest type every non-empty sample fits; integers with a leading zero (zip codes,
+account numbers) stay strings because a number would drop the zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+_INT = re.compile(r"^[+-]?(0|[1-9]\d{0,17})$")
+_NUM = re.compile(r"^[+-]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_BOOL = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n"})
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}\.\d{1,2}\.\d{4})$")
+_DATETIME = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s?(Z|[+-]\d{2}:?\d{2}|UTC)?"
+    r"|\d{1,2}/\d{1,2}/\d{4},? \d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?)$"
+)
+
+# When samples disagree, the result is the narrowest type that holds them all.
+_WIDEN = {
+    frozenset({"integer", "number"}): "number",
+    frozenset({"date", "datetime"}): "datetime",
+}
+
+
+def classify_text(value: str) -> str:
+    v = value.strip()
+    if v.lower() in _BOOL:
+        return "boolean"
+    if _INT.match(v):
+        return "integer"
+    if _NUM.match(v):
+        return "number"
+    if _DATE.match(v):
+        return "date"
+    if _DATETIME.match(v):
+        return "datetime"
+    if v[:1] in "{[" and v[-1:] in "}]":
+        try:
+            json.loads(v)
+            return "json"
+        except ValueError:
+            pass
+    return "string"
+
+
+def classify_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, (float, decimal.Decimal)):
+        return "number"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, (dict, list, tuple)):
+        return "json"
+    return "string"
+
+
+def combine(types: Iterable[str]) -> str:
+    kinds = frozenset(types)
+    if not kinds:
+        return "string"
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return _WIDEN.get(kinds, "string")
+
+
+def infer_text_type(values: Iterable[str]) -> str:
+    """Type of a column of strings; empty cells are ignored (they make the field nullable)."""
+    return combine(classify_text(v) for v in values if v is not None and v.strip() != "")
+
+
+def jsonable(value: Any) -> Any:
+    """A record value as JSON-compatible data (see connectors/base.py for the rules)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def sample_of(value: Any, limit: int = 200) -> Any:
+    """A sample value small enough to show and to send to a mapping model."""
+    value = jsonable(value)
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str)
+        return text if len(text) <= limit else text[:limit] + "…"
+    return value

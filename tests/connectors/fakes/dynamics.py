@@ -1,0 +1,211 @@
+"""A fake Dataverse environment: Entra ID token endpoint, WhoAmI, EntityDefinitions metadata,
+entity sets with $select/$filter/$orderby, `Prefer: odata.maxpagesize` and @odata.nextLink."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import uuid
+
+from .base import FakeAPI, Request
+
+API = "/api/data/v9.2"
+TENANT = "contoso.onmicrosoft.com"
+_FILTER = re.compile(
+    r"^modifiedon gt (?P<a>\S+) or \(modifiedon eq (?P<b>\S+) and (?P<pk>\w+) gt (?P<id>[0-9a-f-]{36})\)$"
+)
+
+ACCOUNT_ATTRIBUTES = [
+    ("accountid", "Uniqueidentifier", None),
+    ("name", "String", None),
+    ("websiteurl", "String", None),
+    ("revenue", "Money", None),
+    ("numberofemployees", "Integer", None),
+    ("industrycode", "Picklist", None),
+    ("statecode", "State", None),
+    ("parentaccountid", "Lookup", None),
+    ("parentaccountidname", "String", "parentaccountid"),
+    ("modifiedon", "DateTime", None),
+    ("createdon", "DateTime", None),
+]
+
+
+def dyn_datetime(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_accounts(n: int, start: dt.datetime | None = None) -> list[dict]:
+    start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    return [
+        {
+            "accountid": str(uuid.UUID(int=i + 1)),
+            "name": f"Account {i}",
+            "websiteurl": f"https://a{i}.example",
+            "revenue": 1000.5 * i,
+            "numberofemployees": i,
+            "industrycode": 33,
+            "statecode": 0,
+            "_parentaccountid_value": None,
+            "modifiedon": dyn_datetime(start + dt.timedelta(minutes=10 * (i // 2))),
+            "createdon": dyn_datetime(start),
+        }
+        for i in range(n)
+    ]
+
+
+class FakeDynamics(FakeAPI):
+    def __init__(
+        self,
+        *,
+        records: list[dict] | None = None,
+        client_id: str = "dyn-client",
+        client_secret: str = "dyn-secret",
+        max_page: int | None = None,
+    ):
+        super().__init__()
+        self.entities = {
+            "account": {
+                "set": "accounts",
+                "pk": "accountid",
+                "attributes": ACCOUNT_ATTRIBUTES,
+                "records": records if records is not None else make_accounts(15),
+            }
+        }
+        self.client_id, self.client_secret = client_id, client_secret
+        self.max_page = max_page
+        self._links: dict[str, tuple[list[dict], int]] = {}
+
+    def config(self, **extra) -> dict:
+        return {
+            "instance_url": self.url,
+            "tenant_id": TENANT,
+            "client_id": self.client_id,
+            "token_url": f"{self.url}/{TENANT}/oauth2/v2.0/token",
+            "entities": list(self.entities),
+            **extra,
+        }
+
+    def secrets(self, **extra) -> dict:
+        return {"client_secret": self.client_secret, **extra}
+
+    def route(self, request: Request):
+        if request.path == f"/{TENANT}/oauth2/v2.0/token" and request.method == "POST":
+            form = request.form()
+            if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+                return (
+                    401,
+                    {
+                        "error": "invalid_client",
+                        "error_description": "AADSTS7000215: Invalid client secret "
+                        "provided. Ensure the secret being sent in the request is the client secret value.",
+                    },
+                    {},
+                )
+            if form.get("grant_type") != "client_credentials" or form.get("scope") != f"{self.url}/.default":
+                return 400, {"error": "invalid_scope", "error_description": "AADSTS70011: invalid scope"}, {}
+            return (
+                200,
+                {
+                    "token_type": "Bearer",
+                    "expires_in": 3599,
+                    "ext_expires_in": 3599,
+                    "access_token": self.issue_token(),
+                },
+                {},
+            )
+        if not self.authorized(request):
+            return (
+                401,
+                {"error": {"code": "0x80072182", "message": "Bearer token is expired or invalid"}},
+                {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="The access token is expired"'},
+            )
+        if request.path == f"{API}/WhoAmI":
+            return (
+                200,
+                {
+                    "@odata.context": f"{self.url}{API}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                    "BusinessUnitId": str(uuid.UUID(int=7)),
+                    "UserId": str(uuid.UUID(int=8)),
+                    "OrganizationId": str(uuid.UUID(int=9)),
+                },
+                {},
+            )
+        m = re.fullmatch(rf"{API}/EntityDefinitions\(LogicalName='(\w+)'\)(/Attributes)?", request.path)
+        if m:
+            entity = self.entities.get(m.group(1))
+            if entity is None:
+                return 404, {"error": {"code": "0x80060888", "message": "Could not find entity"}}, {}
+            if m.group(2):
+                return (
+                    200,
+                    {
+                        "value": [
+                            {
+                                "LogicalName": n,
+                                "AttributeType": t,
+                                "AttributeOf": of,
+                                "IsValidForRead": True,
+                                "@odata.type": f"#Microsoft.Dynamics.CRM.{t}AttributeMetadata",
+                            }
+                            for n, t, of in entity["attributes"]
+                        ]
+                    },
+                    {},
+                )
+            return (
+                200,
+                {
+                    "LogicalName": m.group(1),
+                    "EntitySetName": entity["set"],
+                    "PrimaryIdAttribute": entity["pk"],
+                    "MetadataId": str(uuid.UUID(int=3)),
+                },
+                {},
+            )
+        m = re.fullmatch(rf"{API}/(\w+)", request.path)
+        entity = next((e for e in self.entities.values() if m and e["set"] == m.group(1)), None)
+        if entity is not None:
+            return self._entity_set(entity, request)
+        return 404, {"error": {"code": "0x8006088a", "message": "Resource not found for the segment"}}, {}
+
+    def _page_size(self, request: Request) -> int:
+        m = re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("prefer", ""))
+        size = int(m.group(1)) if m else 5000
+        return min(size, self.max_page) if self.max_page else size
+
+    def _entity_set(self, entity: dict, request: Request):
+        size = self._page_size(request)
+        token = request.query.get("$skiptoken")
+        if token:
+            rows, offset = self._links.pop(token)
+            return 200, self._page(entity, rows, offset, size), {}
+        rows = list(entity["records"])
+        select = [s for s in request.query.get("$select", "").split(",") if s]
+        if request.query.get("$filter"):
+            f = _FILTER.match(request.query["$filter"])
+            if not f or f.group("a") != f.group("b") or f.group("pk") != entity["pk"]:
+                return 400, {"error": {"code": "0x80060888", "message": "unsupported $filter in fake"}}, {}
+            rows = [
+                r
+                for r in rows
+                if r["modifiedon"] > f.group("a")
+                or (r["modifiedon"] == f.group("a") and r[entity["pk"]] > f.group("id"))
+            ]
+        if request.query.get("$orderby"):
+            rows.sort(key=lambda r: (r["modifiedon"], r[entity["pk"]]))
+        if request.query.get("$top"):
+            rows = rows[: int(request.query["$top"])]
+        rows = [
+            {"@odata.etag": f'W/"{1000 + i}"', **({k: r.get(k) for k in select} if select else r)}
+            for i, r in enumerate(rows)
+        ]
+        return 200, self._page(entity, rows, 0, size), {}
+
+    def _page(self, entity: dict, rows: list[dict], offset: int, size: int) -> dict:
+        body = {"@odata.context": f"{self.url}{API}/$metadata#{entity['set']}", "value": rows[offset : offset + size]}
+        if offset + size < len(rows):
+            token = secrets.token_hex(8)
+            self._links[token] = (rows, offset + size)
+            body["@odata.nextLink"] = f"{self.url}{API}/{entity['set']}?$skiptoken={token}"
+        return body

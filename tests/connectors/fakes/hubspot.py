@@ -1,0 +1,159 @@
+"""A fake HubSpot portal: CRM v3 properties, objects (after paging) and search, private-app token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .base import FakeAPI, Request
+
+PROPERTY_TYPES = {
+    "hs_object_id": "number",
+    "annualrevenue": "number",
+    "amount": "number",
+    "createdate": "datetime",
+    "hs_lastmodifieddate": "datetime",
+    "closedate": "datetime",
+    "hs_is_closed": "bool",
+}
+SEARCH_WINDOW = 10_000
+
+
+def hs_datetime(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def ms_of(value: str) -> int:
+    return int(dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def make_companies(n: int, start: dt.datetime | None = None) -> list[dict]:
+    start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    return [
+        {
+            "hs_object_id": str(5_000_000_000 + i),
+            "name": f"Company {i}",
+            "domain": f"company{i}.example",
+            "annualrevenue": str(10_000 * i),
+            "createdate": hs_datetime(start),
+            "hs_lastmodifieddate": hs_datetime(start + dt.timedelta(minutes=i)),
+        }
+        for i in range(n)
+    ]
+
+
+class FakeHubSpot(FakeAPI):
+    def __init__(self, *, objects: dict[str, list[dict]] | None = None, token: str = "pat-na1-11111111-2222"):
+        super().__init__()
+        self.objects = objects if objects is not None else {"companies": make_companies(12)}
+        self.tokens.add(token)
+        self.token = token
+
+    def config(self, **extra) -> dict:
+        return {"base_url": self.url, "objects": list(self.objects), **extra}
+
+    def secrets(self, **extra) -> dict:
+        return {"access_token": self.token, **extra}
+
+    def route(self, request: Request):
+        if not self.authorized(request):
+            return (
+                401,
+                {
+                    "status": "error",
+                    "message": "Authentication credentials not found. This API supports "
+                    "OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/",
+                    "correlationId": "0b4f7b5e-fake",
+                    "category": "INVALID_AUTHENTICATION",
+                },
+                {},
+            )
+        m = re.fullmatch(r"/crm/v3/properties/(\w+)", request.path)
+        if m and m.group(1) in self.objects:
+            return (
+                200,
+                {
+                    "results": [
+                        {
+                            "name": n,
+                            "label": n.replace("_", " ").title(),
+                            "type": PROPERTY_TYPES.get(n, "string"),
+                            "fieldType": "number" if PROPERTY_TYPES.get(n) == "number" else "text",
+                            "hidden": False,
+                        }
+                        for n in self._names(m.group(1))
+                    ]
+                },
+                {},
+            )
+        m = re.fullmatch(r"/crm/v3/objects/(\w+)", request.path)
+        if m and m.group(1) in self.objects and request.method == "GET":
+            return self._list(m.group(1), request)
+        m = re.fullmatch(r"/crm/v3/objects/(\w+)/search", request.path)
+        if m and m.group(1) in self.objects and request.method == "POST":
+            return self._search(m.group(1), request.json())
+        return 404, {"status": "error", "message": "Resource not found", "category": "OBJECT_NOT_FOUND"}, {}
+
+    def _names(self, obj: str) -> list[str]:
+        names: list[str] = []
+        for record in self.objects[obj]:
+            names += [k for k in record if k not in names]
+        return names
+
+    def _item(self, record: dict, properties: list[str]) -> dict:
+        return {
+            "id": record["hs_object_id"],
+            "properties": {p: record.get(p) for p in properties},
+            "createdAt": record.get("createdate"),
+            "updatedAt": record.get("hs_lastmodifieddate"),
+            "archived": False,
+        }
+
+    def _list(self, obj: str, request: Request):
+        limit = int(request.query.get("limit", 10))
+        if limit > 100:
+            return 400, {"status": "error", "message": "limit must be <= 100", "category": "VALIDATION_ERROR"}, {}
+        after = int(request.query.get("after") or 0)
+        props = [p for p in request.query.get("properties", "").split(",") if p] or ["hs_object_id", "name"]
+        rows = sorted(self.objects[obj], key=lambda r: int(r["hs_object_id"]))
+        page = rows[after : after + limit]
+        body: dict = {"results": [self._item(r, props) for r in page]}
+        if after + limit < len(rows):
+            body["paging"] = {
+                "next": {"after": str(after + limit), "link": f"{self.url}/crm/v3/objects/{obj}?after={after + limit}"}
+            }
+        return 200, body, {}
+
+    def _search(self, obj: str, body: dict):
+        limit = int(body.get("limit", 10))
+        after = int(body.get("after") or 0)
+        if limit > 100 or after + limit > SEARCH_WINDOW:
+            return (
+                400,
+                {"status": "error", "message": "search is limited to 10,000 results", "category": "VALIDATION_ERROR"},
+                {},
+            )
+        rows = list(self.objects[obj])
+        for group in body.get("filterGroups", []):
+            for f in group.get("filters", []):
+                if f["propertyName"] != "hs_lastmodifieddate" or f["operator"] not in ("GTE", "GT"):
+                    return 400, {"status": "error", "message": "unsupported filter in fake"}, {}
+                bound = int(f["value"])
+                rows = [
+                    r
+                    for r in rows
+                    if (
+                        ms_of(r["hs_lastmodifieddate"]) >= bound
+                        if f["operator"] == "GTE"
+                        else ms_of(r["hs_lastmodifieddate"]) > bound
+                    )
+                ]
+        rows.sort(key=lambda r: (ms_of(r["hs_lastmodifieddate"]), int(r["hs_object_id"])))
+        page = rows[after : after + limit]
+        out: dict = {
+            "total": len(rows),
+            "results": [self._item(r, body.get("properties") or ["hs_object_id"]) for r in page],
+        }
+        if after + limit < len(rows):
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return 200, out, {}

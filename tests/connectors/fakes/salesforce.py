@@ -1,0 +1,200 @@
+"""A fake Salesforce org: OAuth token endpoint, describe, SOQL query with nextRecordsUrl paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+
+from .base import FakeAPI, Request
+
+API = "/services/data/v60.0"
+FIELD_TYPES = {
+    "Id": "id",
+    "AccountId": "reference",
+    "Name": "string",
+    "BillingCity": "string",
+    "AnnualRevenue": "currency",
+    "NumberOfEmployees": "int",
+    "IsDeleted": "boolean",
+    "SystemModstamp": "datetime",
+    "CreatedDate": "datetime",
+    "CloseDate": "date",
+    "Amount": "currency",
+    "StageName": "picklist",
+    "Email": "email",
+    "BillingAddress": "address",
+}
+_QUERY = re.compile(
+    r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
+    r"(?: ORDER BY (?P<order>.+?))?(?: LIMIT (?P<limit>\d+))?$",
+    re.S,
+)
+_KEYSET = re.compile(r"^SystemModstamp > (?P<a>\S+) OR \(SystemModstamp = (?P<b>\S+) AND Id > '(?P<id>[^']*)'\)$")
+
+
+def sf_datetime(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def parse_sf(value: str) -> dt.datetime:
+    text = value.replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    return dt.datetime.fromisoformat(text)
+
+
+def make_accounts(n: int, start: dt.datetime | None = None) -> list[dict]:
+    """Accounts with ascending SystemModstamp; records come in pairs sharing a timestamp (keyset ties)."""
+    start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    records = []
+    for i in range(n):
+        stamp = start + dt.timedelta(minutes=10 * (i // 2))
+        records.append(
+            {
+                "Id": f"0015g00000{i:05d}AAA",
+                "Name": f"Account {i}",
+                "BillingCity": "Berlin" if i % 2 else "Paris",
+                "AnnualRevenue": 1000.0 * i,
+                "NumberOfEmployees": i * 3,
+                "IsDeleted": False,
+                "BillingAddress": {"city": "Berlin", "country": "DE"},
+                "SystemModstamp": sf_datetime(stamp),
+            }
+        )
+    return records
+
+
+class FakeSalesforce(FakeAPI):
+    def __init__(
+        self,
+        *,
+        objects: dict[str, list[dict]] | None = None,
+        client_id: str = "sf-client",
+        client_secret: str = "sf-secret",
+        refresh_token: str = "sf-refresh",
+        max_batch: int | None = None,
+    ):
+        super().__init__()
+        self.objects = objects if objects is not None else {"Account": make_accounts(25)}
+        self.client_id, self.client_secret, self.refresh_token = client_id, client_secret, refresh_token
+        self.max_batch = max_batch  # force small pages (the real minimum batch size is 200)
+        self._results: dict[str, list[dict]] = {}
+
+    def config(self, **extra) -> dict:
+        return {"login_url": self.url, "client_id": self.client_id, "objects": list(self.objects), **extra}
+
+    def secrets(self, **extra) -> dict:
+        return {"client_secret": self.client_secret, **extra}
+
+    def route(self, request: Request):
+        if request.path == "/services/oauth2/token" and request.method == "POST":
+            return self._token(request.form())
+        if not self.authorized(request):
+            return 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], {}
+        if request.path == f"{API}/sobjects/":
+            return (
+                200,
+                {
+                    "encoding": "UTF-8",
+                    "maxBatchSize": 200,
+                    "sobjects": [{"name": n, "queryable": True} for n in self.objects],
+                },
+                {},
+            )
+        m = re.fullmatch(rf"{API}/sobjects/(\w+)/describe", request.path)
+        if m:
+            return self._describe(m.group(1))
+        if request.path == f"{API}/query":
+            return self._query(request)
+        m = re.fullmatch(rf"{API}/query/([\w-]+)-(\d+)", request.path)
+        if m and m.group(1) in self._results:
+            return 200, self._page(m.group(1), int(m.group(2)), self._batch(request)), {}
+        return 404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], {}
+
+    def _token(self, form: dict):
+        grant = form.get("grant_type")
+        ok = form.get("client_id") == self.client_id and form.get("client_secret") == self.client_secret
+        if grant == "refresh_token":
+            ok = ok and form.get("refresh_token") == self.refresh_token
+        elif grant not in ("client_credentials", "password"):
+            return 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}, {}
+        if not ok:
+            return 400, {"error": "invalid_client", "error_description": "invalid client credentials"}, {}
+        return (
+            200,
+            {
+                "access_token": self.issue_token(),
+                "instance_url": self.url,
+                "id": f"{self.url}/id/00D000000000001/0055g0000000001",
+                "token_type": "Bearer",
+                "issued_at": "1700000000000",
+                "signature": secrets.token_urlsafe(16),
+            },
+            {},
+        )
+
+    def _fields(self, obj: str) -> list[str]:
+        names: list[str] = []
+        for record in self.objects[obj]:
+            names += [k for k in record if k not in names]
+        return names
+
+    def _describe(self, obj: str):
+        if obj not in self.objects:
+            return 404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], {}
+        fields = [
+            {"name": n, "type": FIELD_TYPES.get(n, "string"), "nillable": n != "Id", "label": n}
+            for n in self._fields(obj)
+        ]
+        return 200, {"name": obj, "queryable": True, "fields": fields}, {}
+
+    def _batch(self, request: Request) -> int:
+        m = re.search(r"batchSize=(\d+)", request.headers.get("sforce-query-options", ""))
+        size = int(m.group(1)) if m else 2000
+        return min(size, self.max_batch) if self.max_batch else size
+
+    def _query(self, request: Request):
+        m = _QUERY.match(request.query.get("q", "").strip())
+        if not m or m.group("obj") not in self.objects:
+            return 400, [{"errorCode": "MALFORMED_QUERY", "message": "unexpected token"}], {}
+        obj = m.group("obj")
+        fields = [f.strip() for f in m.group("fields").split(",")]
+        known = self._fields(obj)
+        for f in fields:
+            if f not in known or FIELD_TYPES.get(f) == "address":
+                return 400, [{"errorCode": "INVALID_FIELD", "message": f"No such column '{f}' on entity '{obj}'"}], {}
+        rows = list(self.objects[obj])
+        if m.group("where"):
+            k = _KEYSET.match(m.group("where"))
+            if not k or k.group("a") != k.group("b"):
+                return 400, [{"errorCode": "MALFORMED_QUERY", "message": "unsupported WHERE in fake"}], {}
+            since, last = parse_sf(k.group("a")), k.group("id")
+            rows = [
+                r
+                for r in rows
+                if parse_sf(r["SystemModstamp"]) > since or (parse_sf(r["SystemModstamp"]) == since and r["Id"] > last)
+            ]
+        order = (m.group("order") or "").replace(" ASC", "")
+        if order.startswith("SystemModstamp DESC"):
+            rows.sort(key=lambda r: parse_sf(r["SystemModstamp"]), reverse=True)
+        elif order:
+            rows.sort(key=lambda r: (parse_sf(r["SystemModstamp"]), r["Id"]))
+        if m.group("limit"):
+            rows = rows[: int(m.group("limit"))]
+        rows = [
+            {"attributes": {"type": obj, "url": f"{API}/sobjects/{obj}/{r['Id']}"}, **{f: r.get(f) for f in fields}}
+            for r in rows
+        ]
+        locator = f"01g{secrets.token_hex(6)}"
+        self._results[locator] = rows
+        return 200, self._page(locator, 0, self._batch(request)), {}
+
+    def _page(self, locator: str, offset: int, batch: int) -> dict:
+        rows = self._results[locator]
+        page = rows[offset : offset + batch]
+        done = offset + batch >= len(rows)
+        body = {"totalSize": len(rows), "done": done, "records": page}
+        if not done:
+            body["nextRecordsUrl"] = f"{API}/query/{locator}-{offset + batch}"
+        return body
