@@ -74,6 +74,7 @@ class ConnectionForm(forms.Form):
                                help_text="Which agents use this source.")
 
     def __init__(self, *args, kind: str, editing: Connection | None = None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.kind = kind
         self.editing = editing

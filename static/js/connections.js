@@ -87,6 +87,9 @@
       var ok = res.ok && res.data && res.data.ok;
       var msg = (res.data && res.data.message) || A.errorMessage(res);
       A.toast((ok ? "Test passed: " : "Test failed: ") + msg, ok ? "ok" : "error");
+      // The service records the outcome as the status, except during a sync or a drift freeze.
+      var badge = badges(pk)[0];
+      if (res.ok && badge && ["Syncing", "Frozen"].indexOf(badge.textContent) < 0) setBadge(pk, ok ? "ok" : "error");
       var out = document.querySelector('[data-test-result="' + pk + '"]');
       if (out) {
         out.innerHTML = '<span class="badge ' + (ok ? "badge-green" : "badge-red") + '">' + (ok ? "Test passed" : "Test failed") + "</span> " + A.esc(msg);

@@ -17,9 +17,11 @@ import pytest
 from tests.browser.conftest import Site, shot
 from tests.conftest import ROOT, free_port, live_env, wait_for_port
 
-NEEDED = ["connectors.config", "connectors.services", "aam.selectors", "dcl.selectors", "dcl.tasks"]
-missing = [m for m in NEEDED if importlib.util.find_spec(m) is None]
-pytestmark = pytest.mark.skipif(bool(missing), reason=f"not on this build yet: {', '.join(missing)}")
+
+def _needs(*modules: str):
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"not on this build yet: {', '.join(missing)}")
+
 
 ACCOUNTS_CSV = "\n".join([
     "Id,Name,Website,Industry,BillingCity,BillingCountry,AnnualRevenue,NumberOfEmployees,CreatedDate,LastModifiedDate",
@@ -68,27 +70,48 @@ def strict_site(django_db_setup, committed_db, browser):
         _stop(server)
 
 
-def test_a_csv_connection_from_upload_to_views_review_and_lineage(strict_site, tmp_path, screenshots_dir):
-    site = strict_site
+def _add_csv_connection(site, page, tmp_path) -> str:
+    """Fill the form with an uploaded export; returns the new connection's page URL."""
     csv = tmp_path / "Account.csv"
     csv.write_text(ACCOUNTS_CSV, encoding="utf-8")
-
-    # Add the connection with an uploaded export.
-    page = site.new_page(width=1280)
-    page.goto(site.url("/connections/new/filesource/"))
+    page.goto(site.url("/connections/new/"))
+    with page.expect_navigation():
+        page.click('[data-kind="filesource"]')
     page.fill("#id_name", "CRM export")
     page.set_input_files("#id_upload", str(csv))
     with page.expect_navigation():
         page.click("#connection-form button[type=submit]")
     assert "/connections/" in page.url and "/new/" not in page.url, page.content()[:3000]
-    detail_url = page.url
-    page.wait_for_selector("#schema table")
-    assert "Website" in page.locator("#schema").inner_text()
-    shot(page, screenshots_dir, "connection-detail-1280")
+    return page.url
 
+
+@_needs("connectors.config", "connectors.services")
+def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screenshots_dir):
+    page = site.new_page(width=1280)
+    _add_csv_connection(site, page, tmp_path)
+    assert "added with 1 file" in page.locator(".messages").inner_text()
+    page.wait_for_selector("#schema table")
+    schema = page.locator("#schema").inner_text()
+    assert "Website" in schema and "https://acme.example" in schema
     page.click("[data-test-connection]")
     page.wait_for_selector("[data-test-result] .badge")
     assert "Test passed" in page.locator("[data-test-result]").inner_text()
+    assert page.locator("[data-status-badge]").first.inner_text() == "Healthy"
+    shot(page, screenshots_dir, "connection-detail-1280")
+    phone = site.new_page(width=375)
+    phone.goto(page.url, wait_until="networkidle")
+    phone.wait_for_selector("#schema table")
+    assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+    shot(phone, screenshots_dir, "connection-detail-375")
+    assert page.console_errors == [] and phone.console_errors == []
+
+
+@_needs("connectors.config", "connectors.services", "aam.selectors", "dcl.selectors", "dcl.tasks")
+def test_a_csv_connection_from_upload_to_views_review_and_lineage(strict_site, tmp_path, screenshots_dir):
+    site = strict_site
+    page = site.new_page(width=1280)
+    detail_url = _add_csv_connection(site, page, tmp_path)
+    page.wait_for_selector("#schema table")
 
     # Sync it while the Live Flow is open in another tab: it updates without a reload.
     flow = site.new_page(width=1280)
