@@ -1,4 +1,8 @@
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django_tenants.utils import schema_context
 
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, tenant_create
@@ -9,9 +13,16 @@ DEMO_PASSWORD = "AutonomOS-demo-2026"
 
 
 class Command(BaseCommand):
-    help = "Create (once) the demo tenant with its admin login; safe to run again."
+    help = ("Create the demo tenant (admin / AutonomOS-demo-2026), write the bundled sample exports and "
+            "connect them as filesource connections. Safe to run again.")
 
-    def handle(self, *args, **opts):
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", type=int, default=1, help="multiply the sample data size")
+
+    def handle(self, *args, scale: int = 1, **opts):
+        from connectors.demo import generate
+        from connectors.services import demo_connections_ensure
+
         public_tenant_ensure()
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
         if tenant is None:
@@ -20,3 +31,9 @@ class Command(BaseCommand):
             self.stdout.write(f"created tenant {DEMO_SLUG}")
         else:
             self.stdout.write(f"tenant {DEMO_SLUG} exists")
+        out = Path(settings.DATA_DIR) / "demo-exports"
+        counts = generate(out, scale=scale)
+        self.stdout.write(f"wrote {sum(counts.values()):,} sample rows in {len(counts)} exports to {out}")
+        with schema_context(tenant.schema_name):
+            connections = demo_connections_ensure(directory=out)
+        self.stdout.write(f"{len(connections)} demo connections ready: " + ", ".join(c.name for c in connections))
