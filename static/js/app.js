@@ -195,17 +195,24 @@
     var p = event.payload || {};
     var bits = [];
     if (p.connection_name) bits.push(p.connection_name);
-    else if (p.connection_id !== undefined) bits.push("connection " + p.connection_id);
+    else if (p.connection_id !== undefined && p.connection_id !== null) bits.push("connection " + p.connection_id);
     if (p.object || p.source_object) bits.push(p.object || p.source_object);
     if (p.entity) bits.push(p.entity);
     if (p.agent) bits.push(p.agent);
-    ["records_read", "records_published", "count", "rows", "row_count", "quarantined"].forEach(function (k) {
-      if (p[k] !== undefined && p[k] !== null) bits.push(k.replace(/_/g, " ") + " " + A.fmt.number(p[k]));
+    var labels = [["records_read", "read"], ["records_published", "published"], ["records_total", "records"],
+      ["batches_total", "batches"], ["count", "records"], ["rows", "rows"], ["row_count", "rows"],
+      ["quarantined", "quarantined"], ["mapped_fields", "fields mapped"]];
+    labels.forEach(function (kv) {
+      var v = p[kv[0]];
+      if (v !== undefined && v !== null && !(kv[0] === "quarantined" && !v)) bits.push(A.fmt.number(v) + " " + kv[1]);
     });
-    if (p.progress !== undefined) bits.push(Math.round(Number(p.progress) <= 1 ? Number(p.progress) * 100 : Number(p.progress)) + "%");
+    if (p.objects_total) bits.push("object " + (p.objects_done || 0) + "/" + p.objects_total);
+    if (p.progress !== undefined && p.progress !== null) bits.push(Math.round(Number(p.progress)) + "%");
     if (p.step) bits.push(p.step);
+    if (p.kind && /review|drift/.test(event.type)) bits.push(p.kind);
+    if (p.risk) bits.push(p.risk + " risk");
     if (p.message) bits.push(p.message);
-    if (p.error) bits.push(String(p.error));
+    if (p.error || p.reason) bits.push(String(p.error || p.reason));
     return bits.join(" · ");
   };
 

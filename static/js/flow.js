@@ -11,7 +11,7 @@
     var empty = document.getElementById("flow-empty");
     var filterBadge = document.getElementById("feed-filter");
     var pauseBtn = document.getElementById("feed-pause");
-    var counts = {}, totals = { records_read: 0, batches_published: 0, batches_consumed: 0, attention: 0 };
+    var counts = {}, totals = { records_read: 0, records_published: 0, records_consumed: 0, attention: 0 };
     var filter = null, paused = false, seen = {};
     var timers = {};
 
@@ -48,15 +48,44 @@
 
     function num(x) { var n = Number(x); return isFinite(n) ? n : 0; }
 
+    // Counts inside one sync are cumulative (records_read, records_total): keep the latest of the
+    // current sync per connection and bank it when the next sync of that connection starts.
+    var runs = {};
+    function run(p) {
+      var id = p.connection_id === undefined ? "?" : String(p.connection_id);
+      return (runs[id] = runs[id] || { read: 0, published: 0, curRead: 0, curPublished: 0 });
+    }
     function account(e) {
       var p = e.payload || {};
+      var r;
       switch (e.type) {
-        case "sync_progress": break;
-        case "sync_completed": totals.records_read += num(p.records_read); break;
-        case "batch_published": totals.batches_published += 1; break;
-        case "batch_consumed": totals.batches_consumed += 1; break;
-        case "drift_detected": case "review_required": totals.attention += 1; break;
+        case "sync_started":
+          r = run(p);
+          r.read += r.curRead; r.published += r.curPublished; r.curRead = 0; r.curPublished = 0;
+          break;
+        case "sync_progress": case "sync_completed": case "sync_failed":
+          r = run(p);
+          r.curRead = Math.max(r.curRead, num(p.records_read));
+          r.curPublished = Math.max(r.curPublished, num(p.records_published));
+          break;
+        case "batch_published":
+          r = run(p);
+          r.curPublished = Math.max(r.curPublished, num(p.records_total !== undefined ? p.records_total : p.count));
+          break;
+        case "batch_consumed":
+          // records_by_connection holds what was consumed since the consumer's previous event.
+          if (p.records_by_connection) Object.keys(p.records_by_connection).forEach(function (k) { totals.records_consumed += num(p.records_by_connection[k]); });
+          else totals.records_consumed += num(p.count);
+          break;
+        case "drift_detected": case "review_required": case "sync_failed": case "batch_failed":
+          totals.attention += 1;
+          break;
       }
+      totals.records_read = 0; totals.records_published = 0;
+      Object.keys(runs).forEach(function (k) {
+        totals.records_read += runs[k].read + runs[k].curRead;
+        totals.records_published += runs[k].published + runs[k].curPublished;
+      });
     }
 
     function render(e, fresh) {

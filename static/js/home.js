@@ -21,13 +21,32 @@
     });
     live.on("job_progress", function (e) {
       var p = e.payload || {};
+      var pct = Math.max(0, Math.min(100, Number(p.progress) || 0));  // jobs report 0-100
+      if (p.parent_id) {  // a step of the job shown (a sync per connection, materialize, agents)
+        var row = document.querySelector('[data-job-child="' + p.job_id + '"]');
+        if (row) {
+          row.querySelector("[data-job-status]").textContent = p.status;
+          row.querySelector("[data-job-percent]").textContent = pct + "%";
+        }
+        return;
+      }
       var bar = document.querySelector('[data-job-progress="' + p.job_id + '"] span');
-      if (!bar) return;
-      var pct = Number(p.progress);
-      if (isFinite(pct)) bar.style.width = (pct <= 1 && p.progress !== 1 && p.progress !== "1" ? pct * 100 : pct) + "%";
+      if (!bar) {
+        var card = document.getElementById("last-job");
+        var note = card && card.querySelector("[data-new-job]");
+        if (card && !note) {
+          note = document.createElement("div");
+          note.className = "notice";
+          note.setAttribute("data-new-job", "");
+          card.appendChild(note);
+        }
+        if (note) note.innerHTML = "Job #" + A.esc(p.job_id) + " (" + A.esc(p.kind) + ") is " + A.esc(p.status) + ", " + pct + "% · <a href=\"\">show it</a>";
+        return;
+      }
+      bar.style.width = pct + "%";
       var step = document.querySelector("[data-job-step]");
       if (step && p.step) step.textContent = p.step;
-      var status = document.querySelector("[data-job-status]");
+      var status = document.querySelector("#last-job > .row [data-job-status]");
       if (status && p.status) status.textContent = p.status;
     });
     live.on("review_required", function () {

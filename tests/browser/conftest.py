@@ -54,19 +54,31 @@ def _django_db_helper(django_db_setup, django_db_blocker):
     yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the tests
-    # themselves (creating data) are still synchronous and safe here.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    """One Chromium per test module.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open, so Django
+    refuses ORM calls here (async safety) unless DJANGO_ALLOW_ASYNC_UNSAFE is set; the tests' own
+    ORM calls are plain synchronous code, so it is set for the module and removed afterwards, and the
+    browser closes with the module so later tests (asyncio.run, async_to_sync) get a free thread.
+    """
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                yield b
+            finally:
+                b.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="session")
