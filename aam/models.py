@@ -1,0 +1,139 @@
+"""AAM models: field mappings (versioned per connection and source object), the tenant's mapping
+memory, and review items for decisions a human must take."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from autonomos.core.tenancy import TenantModel
+
+_UNIT = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class FieldMapping(TenantModel):
+    """One source field's mapping in one version of a (connection, source object) mapping.
+
+    Each version holds one row per source field. The active mapping of a (connection, object) is the
+    set of `active` rows of its latest version. When a new version is written, the rows that were in
+    force become `superseded`; pending and rejected rows keep their status so an old version still
+    reads as it was. A field the engine left unmapped has an active row with `canonical_field` null; a
+    proposal awaiting a human is `pending`; a proposal a human turned down is `rejected`.
+    """
+
+    class Method(models.TextChoices):
+        MEMORY = "memory", "Memory"
+        HEURISTIC = "heuristic", "Heuristic"
+        LLM = "llm", "LLM"
+        HUMAN = "human", "Human decision"
+        NONE = "none", "None"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PENDING = "pending", "Pending review"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
+
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="field_mappings")
+    source_object = models.CharField(max_length=255)
+    source_field = models.CharField(max_length=512)
+    # what the field looked like when mapped: fed to the memory when a human decides
+    source_type = models.CharField(max_length=16, blank=True, default="")
+    value_signature = models.CharField(max_length=64, blank=True, default="")
+    canonical_entity = models.CharField(max_length=64, blank=True, default="")  # "" = no entity fits the object
+    canonical_field = models.CharField(max_length=128, null=True, blank=True)
+    confidence = models.FloatField(default=0.0, validators=_UNIT)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.NONE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    version = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    explanation = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["connection_id", "source_object", "-version", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "source_object", "version", "source_field"],
+                name="fieldmapping_one_row_per_field_and_version",
+            ),
+        ]
+        indexes = [models.Index(fields=["connection", "source_object", "status"], name="fieldmapping_active_idx")]
+
+    def __str__(self) -> str:
+        target = f"{self.canonical_entity}.{self.canonical_field}" if self.canonical_field else "(unmapped)"
+        return f"{self.source_object}.{self.source_field} → {target} v{self.version} [{self.status}]"
+
+
+class MappingMemory(TenantModel):
+    """A human decision the engine remembers for this tenant: approved (propose it again) or rejected
+    (never propose it again for a similar field). `canonical_field` null + approved = "no counterpart"."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    source_kind = models.CharField(max_length=32, blank=True, default="")
+    source_object = models.CharField(max_length=255, blank=True, default="")
+    field_name = models.CharField(max_length=512)
+    normalized_name = models.CharField(max_length=512, db_index=True)
+    field_type = models.CharField(max_length=16, blank=True, default="")
+    value_signature = models.CharField(max_length=64, blank=True, default="")
+    canonical_entity = models.CharField(max_length=64)
+    canonical_field = models.CharField(max_length=128, null=True, blank=True)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    decided_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "mapping memory"
+
+    def __str__(self) -> str:
+        target = f"{self.canonical_entity}.{self.canonical_field}" if self.canonical_field else "(no counterpart)"
+        return f"{self.decision}: {self.field_name} → {target}"
+
+
+class ReviewItem(TenantModel):
+    """Something a human must decide: a mapping proposal, a drift repair, an asset. `proposal` says what
+    is proposed, `evidence` why; once decided, `decided_by` / `decided_at` / `note` record the decision."""
+
+    class Kind(models.TextChoices):
+        MAPPING = "mapping", "Mapping"
+        DRIFT = "drift", "Drift"
+        ASSET = "asset", "Asset"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        FLAGGED = "flagged", "Flagged"
+
+    class Risk(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    title = models.CharField(max_length=300, blank=True, default="")
+    proposal = models.JSONField(default=dict, blank=True)
+    confidence = models.FloatField(default=0.0, validators=_UNIT)
+    evidence = models.JSONField(default=dict, blank=True)
+    risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.MEDIUM)
+    connection = models.ForeignKey(
+        "connectors.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="review_items"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["kind", "status"], name="reviewitem_kind_status_idx")]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.kind} review #{self.pk}"

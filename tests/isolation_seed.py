@@ -26,6 +26,16 @@ def _events():
     publish_event(connection.tenant, "isolation_probe", {"note": MARKER})
 
 
+@seeder
+def _aam_mappings():
+    from aam.services import mapping_ensure
+    from connectors.models import Connection
+
+    conn = Connection.objects.create(name=f"{MARKER} crm", kind="salesforce")
+    mapping_ensure(connection=conn, source_object={"name": f"{MARKER}_Account", "fields": [
+        {"name": "Id", "samples": ["0015500000Xyy06AAB"]}, {"name": "Name", "samples": [MARKER]}]})
+
+
 def seed_tenant_data(tenant) -> None:
     connection.set_tenant(tenant)
     try:

@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("ontology/", views.OntologyView.as_view(), name="aam-ontology"),
+    path("mappings/", views.MappingListView.as_view(), name="aam-mappings"),
+    path(
+        "mappings/<int:connection_id>/<path:source_object>/",
+        views.MappingDetailView.as_view(),
+        name="aam-mapping-detail",
+    ),
+]

@@ -219,6 +219,13 @@ if not 0.0 < AAM_AUTO_APPLY_THRESHOLD <= 1.0:
     raise ImproperlyConfigured("AAM_AUTO_APPLY_THRESHOLD must be in (0, 1]")
 DATA_DIR = Path(env("AUTONOMOS_DATA_DIR", default=str(BASE_DIR / "var" / "data")))
 
+# --- AAM mapping engine (aam) -----------------------------------------------------------------
+# Below AAM_AUTO_APPLY_THRESHOLD and at or above this floor a proposal becomes a review item;
+# below the floor the field is left unmapped.
+AAM_REVIEW_FLOOR = env.float("AAM_REVIEW_FLOOR", default=0.5)
+if not 0.0 <= AAM_REVIEW_FLOOR <= AAM_AUTO_APPLY_THRESHOLD:
+    raise ImproperlyConfigured("AAM_REVIEW_FLOOR must be in [0, AAM_AUTO_APPLY_THRESHOLD]")
+
 # --- Connectors -------------------------------------------------------------------------------
 # Folders a filesource connection may read; empty = the data dir and the repo's demo/ folder.
 FILESOURCE_ALLOWED_ROOTS = env.list("FILESOURCE_ALLOWED_ROOTS", default=[])

@@ -1,0 +1,132 @@
+"""From per-column options to one decision per column.
+
+1. fuse: heuristic candidates and memory evidence become scored options (noisy-OR when both agree);
+   a remembered rejection removes an option, a remembered "no counterpart" suppresses them all.
+2. assign: one-to-one, greedily by score (each canonical field at most once per object). A column
+   that lost its best field to a stronger column only takes another field that is good on its own:
+   losing `city` to `BillingCity` must not push `ShippingCity` into `state`.
+3. calibrate: the confidence drops when the column had a close second option, when another column
+   was a close contender for the same field, and when the entity itself is uncertain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .matcher import Candidate
+from .memory import MemoryEvidence
+
+NULL_SUPPRESSION = 0.8
+FALLBACK_MIN = 0.7
+MARGIN = 0.2
+
+
+@dataclass
+class Option:
+    field: str
+    score: float
+    method: str  # heuristic | memory
+    explanation: str
+
+
+@dataclass
+class ColumnState:
+    name: str
+    options: list[Option] = field(default_factory=list)
+    null_reason: str = ""
+    memory_none: float = 0.0
+    name_hints: dict[str, float] = field(default_factory=dict)  # field → name evidence before type/values
+    assigned: Option | None = None
+    confidence: float = 0.0
+    lost_to: dict[str, str] = field(default_factory=dict)
+
+
+def fuse(
+    candidates: Sequence[Candidate], memory: MemoryEvidence | None, gate: Callable[[str], float] | None = None
+) -> tuple[list[Option], str, float]:
+    """Options for one column (best first), a note and the strength with which memory says the column
+    has no counterpart.
+
+    `gate(field)` is how well this column's type and values fit a field: a memory of a merely similar
+    name (or of another vendor) counts only as far as the values agree; a memory of this very field
+    only needs a type that can hold it.
+    """
+    options: dict[str, Option] = {}
+    for c in candidates:
+        if c.field not in options or c.score > options[c.field].score:
+            options[c.field] = Option(field=c.field, score=c.score, method="heuristic", explanation=c.explain())
+    note, null_strength = "", 0.0
+    if memory is not None:
+        best_mem = 0.0
+        for name, hit in memory.by_field.items():
+            fit = gate(name) if gate is not None else 1.0
+            m = hit.score * (1.0 if hit.exact and fit > 0.0 else min(1.0, fit))
+            if m <= 0.0:
+                continue
+            best_mem = max(best_mem, m)
+            entry = hit.entry
+            where = "this tenant's decision" if entry.origin == "tenant" else f"{entry.source_kind} convention"
+            mem_text = f"memory: {entry.field_name} → {name} ({where}, {m:.2f})"
+            h = options.get(name)
+            if h is None:
+                options[name] = Option(field=name, score=m, method="memory", explanation=mem_text)
+            else:
+                fused = 1.0 - (1.0 - h.score) * (1.0 - m)
+                method = "memory" if m >= h.score else "heuristic"
+                options[name] = Option(
+                    field=name, score=fused, method=method, explanation=f"{mem_text}; {h.explanation}"
+                )
+        for name in memory.rejected:
+            options.pop(name, None)
+        if memory.null_vote and memory.null_vote.score > best_mem + 0.02:
+            null_strength, entry = memory.null_vote.score, memory.null_vote.entry
+            origin = "this tenant's decision" if entry.origin == "tenant" else f"{entry.source_kind} convention"
+            note = f"memory: {entry.field_name} has no canonical counterpart ({origin}, {null_strength:.2f})"
+            for opt in options.values():
+                opt.score *= 1.0 - NULL_SUPPRESSION * null_strength
+    ranked = sorted(options.values(), key=lambda o: o.score, reverse=True)
+    return [o for o in ranked if o.score > 0.0], note, null_strength
+
+
+def assign(columns: list[ColumnState], *, min_score: float = 0.25) -> None:
+    """Greedy one-to-one assignment by score; fills `assigned` and `lost_to` on each column."""
+    pairs = [(opt.score, i, opt) for i, col in enumerate(columns) for opt in col.options if opt.score >= min_score]
+    pairs.sort(key=lambda p: (-p[0], p[1]))
+    taken: dict[str, int] = {}
+    lost_best: dict[int, float] = {}
+    for score, i, opt in pairs:
+        col = columns[i]
+        if col.assigned is not None:
+            continue
+        if opt.field in taken:
+            col.lost_to[opt.field] = columns[taken[opt.field]].name
+            lost_best[i] = max(lost_best.get(i, 0.0), score)
+            continue
+        if i in lost_best and score < FALLBACK_MIN:
+            continue
+        col.assigned = opt
+        taken[opt.field] = i
+
+
+def calibrate(columns: list[ColumnState], *, entity_confidence: float) -> None:
+    contenders: dict[str, list[tuple[float, int]]] = {}
+    for i, col in enumerate(columns):
+        if col.options:
+            top = col.options[0]
+            contenders.setdefault(top.field, []).append((top.score, i))
+    for i, col in enumerate(columns):
+        opt = col.assigned
+        if opt is None:
+            col.confidence = col.options[0].score if col.options else 0.0
+            continue
+        conf = opt.score
+        second = max((o.score for o in col.options if o.field != opt.field), default=0.0)
+        if second > conf - MARGIN:
+            conf -= 0.5 * (second - (conf - MARGIN))
+        rival = max((s for s, j in contenders.get(opt.field, ()) if j != i), default=0.0)
+        if rival > conf - MARGIN:
+            conf -= 0.5 * (rival - (conf - MARGIN))
+        if entity_confidence < 0.75:
+            conf *= entity_confidence / 0.75
+        col.confidence = round(max(0.0, min(conf, 0.99)), 4)

@@ -1,0 +1,126 @@
+"""AAM reads: the active mapping of a source object, its version history, review items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q, QuerySet
+
+from .models import FieldMapping, ReviewItem
+
+
+@dataclass(frozen=True)
+class ActiveMapping:
+    """The mapping in force for one (connection, source object).
+
+    fields: source field → canonical field for every mapped field; confidences: source field →
+    confidence; pending: proposals awaiting review (not applied); unmapped: fields left unmapped.
+    """
+
+    entity: str | None
+    version: int
+    fields: dict[str, str] = field(default_factory=dict)
+    confidences: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)
+
+
+def mapping_latest_version(*, connection, source_object_name: str) -> int:
+    latest = FieldMapping.objects.filter(connection=connection, source_object=source_object_name).aggregate(
+        v=Max("version")
+    )["v"]
+    return latest or 0
+
+
+def mapping_rows(*, connection, source_object_name: str, version: int | None = None) -> QuerySet[FieldMapping]:
+    """Rows of one version (the latest when `version` is None), in field order of creation."""
+    if version is None:
+        version = mapping_latest_version(connection=connection, source_object_name=source_object_name)
+    return FieldMapping.objects.filter(
+        connection=connection, source_object=source_object_name, version=version
+    ).order_by("id")
+
+
+def active_mapping_from_rows(rows) -> ActiveMapping | None:
+    rows = list(rows)
+    if not rows:
+        return None
+    entity = next((r.canonical_entity for r in rows if r.canonical_entity), None)  # None: no entity fits
+    fields: dict[str, str] = {}
+    confidences: dict[str, float] = {}
+    pending: dict[str, str] = {}
+    unmapped: list[str] = []
+    for r in rows:
+        # rows of an older version that were in force then are `superseded` now
+        if r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.SUPERSEDED) and r.canonical_field:
+            fields[r.source_field] = r.canonical_field
+            confidences[r.source_field] = r.confidence
+        elif r.status == FieldMapping.Status.PENDING and r.canonical_field:
+            pending[r.source_field] = r.canonical_field
+            unmapped.append(r.source_field)
+        else:
+            unmapped.append(r.source_field)
+    return ActiveMapping(
+        entity=entity,
+        version=rows[0].version,
+        fields=fields,
+        confidences=confidences,
+        pending=pending,
+        unmapped=unmapped,
+    )
+
+
+def mapping_active(*, connection, source_object_name: str) -> ActiveMapping | None:
+    """The active mapping of (connection, source object): the active rows of its latest version."""
+    return active_mapping_from_rows(mapping_rows(connection=connection, source_object_name=source_object_name))
+
+
+def mapping_versions(*, connection, source_object_name: str) -> list[dict]:
+    """Version history, newest first: `{version, created_at, fields, mapped, pending}` per version."""
+    rows = (
+        FieldMapping.objects.filter(connection=connection, source_object=source_object_name)
+        .values("version")
+        .annotate(
+            created_at=Max("created_at"),
+            fields=Count("id"),
+            mapped=Count("id", filter=Q(status=FieldMapping.Status.ACTIVE, canonical_field__isnull=False)),
+            pending=Count("id", filter=Q(status=FieldMapping.Status.PENDING)),
+        )
+        .order_by("-version")
+    )
+    return list(rows)
+
+
+def mapping_objects(*, connection=None) -> list[dict]:
+    """Every (connection, source object) with a mapping: `{connection_id, source_object, version}`."""
+    qs = FieldMapping.objects.all()
+    if connection is not None:
+        qs = qs.filter(connection=connection)
+    return list(
+        qs.values("connection_id", "source_object")
+        .annotate(version=Max("version"))
+        .order_by("connection_id", "source_object")
+    )
+
+
+def review_item_list(*, kind: str | None = None, status: str | None = None) -> QuerySet[ReviewItem]:
+    qs = ReviewItem.objects.all()
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def review_item_pending_for_field(*, connection, source_object_name: str, source_field: str) -> ReviewItem | None:
+    return (
+        ReviewItem.objects.filter(
+            kind=ReviewItem.Kind.MAPPING,
+            status=ReviewItem.Status.PENDING,
+            connection=connection,
+            proposal__source_object=source_object_name,
+            proposal__source_field=source_field,
+        )
+        .order_by("-id")
+        .first()
+    )

@@ -1,0 +1,29 @@
+"""The discovered-schema types the mapping services consume: `connectors.base.SourceObject` /
+`SourceField` (docs/contracts.md). `as_source_object()` also accepts a plain dict of the same shape
+(tests, commands, API payloads)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import SourceField, SourceObject
+
+__all__ = ["SourceField", "SourceObject", "as_source_object"]
+
+
+def as_source_object(value: Any) -> SourceObject:
+    """A SourceObject from itself or from `{"name", "fields" (or "columns"), "primary_key"?}`."""
+    if isinstance(value, SourceObject):
+        return value
+    if isinstance(value, Mapping):
+        fields = [
+            f
+            if isinstance(f, SourceField)
+            else SourceField(name=f["name"], type=f.get("type", "string"), samples=list(f.get("samples") or []))
+            for f in value.get("fields") or value.get("columns") or []
+        ]
+        return SourceObject(name=value["name"], fields=fields, primary_key=value.get("primary_key"))
+    if hasattr(value, "name") and hasattr(value, "fields"):
+        return value
+    raise TypeError("a source object needs a name and fields")
