@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Avg, Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -274,6 +275,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     if qs is not None:
         total = qs.count()
         items = list(qs[(page_no - 1) * per_page: page_no * per_page])
+        _attach_choices(items)
         for row in _review_model().objects.values("status").annotate(n=Count("id")):
             counts[row["status"]] = row["n"]
     return page(request, "aam/review.html", "review", {
@@ -296,7 +298,40 @@ def review_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         if related is not None and hasattr(related, "all"):
             log = list(related.all())
             break
+    _attach_choices([item])
     return page(request, "aam/review_detail.html", "review", {"item": item, "log": log})
+
+
+def _attach_choices(items: list) -> None:
+    """Mapping items get the canonical fields of their entity, so a reviewer can pick another one."""
+    entities = {e["name"]: [f["name"] for f in e["fields"]] for e in _ontology()}
+    for item in items:
+        proposal = item.proposal if isinstance(item.proposal, dict) else {}
+        item.field_choices = entities.get(proposal.get("canonical_entity"), []) if item.kind == "mapping" else []
+
+
+class DecisionUnavailable(Exception):
+    pass
+
+
+def _decide(*, item, decision: str, user, note: str, canonical_field: str | None) -> None:
+    """Record a decision through the same service the admin uses.
+
+    A general review service decides every kind; until the build has one, mapping items are decided
+    by `aam.services.mapping_decide` (approve or reject, which applies the mapping and teaches the
+    memory).
+    """
+    general = first_available("aam.services.review_decide", "aam.services.review_item_decide")
+    if general is not None:
+        extra = {"canonical_field": canonical_field} if canonical_field else {}
+        general(item=item, decision=decision, user=user, note=note, **extra)
+        return
+    mapping_decide = optional("aam.services.mapping_decide")
+    if item.kind == "mapping" and decision in ("approved", "rejected") and mapping_decide is not None:
+        mapping_decide(approve=decision == "approved", review_item=item, canonical_field=canonical_field,
+                       user=user, note=note)
+        return
+    raise DecisionUnavailable(f"{decision.capitalize()} is not available for {item.kind} items on this build yet.")
 
 
 @login_required
@@ -309,21 +344,22 @@ def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
     decision = request.POST.get("decision", "")
     decision = {"approve": "approved", "reject": "rejected", "flag": "flagged"}.get(decision, decision)
     note = request.POST.get("note", "")[:2000]
+    canonical_field = request.POST.get("canonical_field") or None
     back = request.POST.get("next") or ""
     if not back.startswith("/aam/review/"):
         back = "/aam/review/"
     if decision not in DECISIONS:
         messages.error(request, "Choose approve, reject or flag.")
         return redirect(back)
-    decide = first_available("aam.services.review_decide", "aam.services.review_item_decide")
-    if decide is None:
-        messages.error(request, "Decisions cannot be recorded on this build yet (the review service is missing).")
-        return redirect(back)
+    if canonical_field is not None and canonical_field == (item.proposal or {}).get("canonical_field"):
+        canonical_field = None  # the proposal itself
     try:
-        decide(item=item, decision=decision, user=request.user, note=note)
-    except Exception as exc:  # noqa: BLE001 - e.g. already decided: say why, keep the page
-        logger.info("review decision refused: %s", exc)
-        messages.error(request, f"Not recorded: {getattr(exc, 'detail', None) or exc}")
+        _decide(item=item, decision=decision, user=request.user, note=note, canonical_field=canonical_field)
+    except DecisionUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    except ValidationError as exc:  # e.g. already decided, or the field is taken: say why
+        messages.error(request, f"Not recorded: {'; '.join(exc.messages)}")
         return redirect(back)
     messages.success(request, f"Item #{item.pk} {decision}.")
     return redirect(back)

@@ -56,3 +56,8 @@ def percent(value: Any, digits: int = 0) -> str:
 @register.filter
 def is_scalar(value: Any) -> bool:
     return not isinstance(value, dict | list | tuple)
+
+
+@register.filter
+def is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
