@@ -80,7 +80,8 @@ def test_a_reviewer_can_map_to_another_field_than_proposed(web_a, tenant_a, mapp
 
     item = next(i for i in _pending(tenant_a) if i.proposal["source_field"] == "Industry")
     web_a.post(f"/aam/review/{item.pk}/decide/", {"decision": "approved", "canonical_field": "description"})
-    row = _in(tenant_a, lambda: FieldMapping.objects.get(connection=mapped[0], source_field="Industry", status="active"))
+    row = _in(tenant_a, lambda: FieldMapping.objects.get(connection=mapped[0], source_field="Industry",
+                                                         status="active"))
     assert row.canonical_field == "description"
 
 

@@ -92,7 +92,7 @@ def test_operations_page_reads_stream_length_lag_and_last_batch(web_a, tenant_a)
         r.xadd(key, {"batch_id": f"batch-{i}", "entity": "cost", "count": "200", "payload": "[]"})
     r.xreadgroup(f"dcl_engine:{tenant_a.tenant_id}", "test-consumer", {key: ">"}, count=1)
     body = web_a.get("/dcl/operations/").content.decode()
-    row = body[body.index('data-ops-row="%d"' % c.pk):]
+    row = body[body.index(f'data-ops-row="{c.pk}"'):]
     row = row[: row.index("</tr>")]
     assert '<td class="num">3</td>' in row  # stream length
     assert ">2</span>" in row  # lag: two batches not yet delivered
