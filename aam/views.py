@@ -140,11 +140,21 @@ def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
         return []
     qs = _by_connection(model.objects.filter(status__in=["active", "pending"]), connection_id)
     rows = (qs.values("connection_id", "connection__name", "source_object", "canonical_entity")
-            .annotate(version=Max("version"), fields=Count("id"), mapped=Count("canonical_field"),
-                      pending=Count("id", filter=Q(status="pending")), confidence=Avg("confidence"),
+            .annotate(version=Max("version"), fields=Count("id"),
+                      mapped=Count("id", filter=Q(status="active", canonical_field__isnull=False)),
+                      pending=Count("id", filter=Q(status="pending")),
+                      confidence=Avg("confidence", filter=Q(canonical_field__isnull=False)),
                       updated_at=Max("created_at"))
-            .order_by("connection__name", "source_object"))
-    return list(rows)
+            .order_by("connection__name", "source_object"))[:100]
+    history = optional("aam.selectors.mapping_versions")
+    out = []
+    for row in rows:
+        row = dict(row)
+        # Older versions: what changed when drift was repaired or a person decided.
+        row["history"] = history(connection=row["connection_id"], source_object_name=row["source_object"])[1:6] \
+            if history is not None else []
+        out.append(row)
+    return out
 
 
 @login_required
