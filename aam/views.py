@@ -23,6 +23,7 @@ from autonomos.core.tenancy import current_tenant
 logger = logging.getLogger(__name__)
 
 DECISIONS = ("approved", "rejected", "flagged")
+BULK_CONFIDENCE = 0.95  # "approve the confident ones on this page" only offers items at least this sure
 KINDS = ("mapping", "drift", "asset")
 RISKS = ("high", "medium", "low")
 
@@ -288,8 +289,10 @@ def review_page(request: HttpRequest) -> HttpResponse:
         _attach_choices(items)
         for row in _review_model().objects.values("status").annotate(n=Count("id")):
             counts[row["status"]] = row["n"]
+    confident = [i.pk for i in items if i.status == "pending" and (i.confidence or 0) >= BULK_CONFIDENCE]
     return page(request, "aam/review.html", "review", {
         "items": items, "total": total, "status": status, "kind": kind, "risk": risk,
+        "confident_ids": confident, "bulk_confidence": BULK_CONFIDENCE,
         "kinds": KINDS, "risks": RISKS, "counts": counts,
         "page_no": page_no, "has_next": page_no * per_page < total, "has_prev": page_no > 1,
         "available": qs is not None,
@@ -372,4 +375,30 @@ def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Not recorded: {'; '.join(exc.messages)}")
         return redirect(back)
     messages.success(request, f"Item #{item.pk} {decision}.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def review_bulk_action(request: HttpRequest) -> HttpResponse:
+    """Approve several items at once; each is decided (and audited) on its own by the same service."""
+    model = _review_model()
+    back = request.POST.get("next") or ""
+    if not back.startswith("/aam/review/"):
+        back = "/aam/review/"
+    ids = [int(i) for i in request.POST.getlist("item") if i.isdigit()][:100]
+    if model is None or not ids:
+        messages.error(request, "No items were selected.")
+        return redirect(back)
+    done, refused = 0, []
+    for item in model.objects.filter(pk__in=ids, status="pending").order_by("id"):
+        try:
+            _decide(item=item, decision="approved", user=request.user, note="approved in bulk", canonical_field=None)
+            done += 1
+        except (DecisionUnavailable, ValidationError) as exc:
+            refused.append(f"#{item.pk}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
+    if done:
+        messages.success(request, f"{done} item{'s' if done != 1 else ''} approved.")
+    for line in refused[:10]:
+        messages.error(request, f"Not recorded {line}")
     return redirect(back)

@@ -9,8 +9,10 @@ never empty after a sync and the approval can be watched changing the mapping.
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -162,3 +164,57 @@ def test_a_csv_connection_from_upload_to_views_review_and_lineage(strict_site, t
     shot(page, screenshots_dir, "lineage-1280")
     page.goto(detail_url)
     assert page.console_errors == []
+
+
+@_needs("connectors.services", "aam.services")
+def test_approve_a_mapping_in_the_review_queue_and_see_the_ontology_change(site, committed_tenants, settings,
+                                                                           screenshots_dir):
+    import io
+
+    from django.db import connection as db
+
+    from aam.services import mapping_ensure
+    from connectors.services import connection_create, connection_discover, connection_file_upload
+
+    tenant, _ = committed_tenants
+    settings.AAM_AUTO_APPLY_THRESHOLD = 1.0  # every proposal waits for a person
+
+    def seed():  # in a thread of its own: Playwright's event loop owns this one (events use async_to_sync)
+        db.set_tenant(tenant)
+        try:
+            conn = connection_create(name="CRM export", kind="filesource", config={"source_system": "salesforce"})
+            data = ACCOUNTS_CSV.encode()
+            connection_file_upload(connection=conn, filename="Account.csv", content=io.BytesIO(data), size=len(data))
+            mapping_ensure(connection=conn, source_object=connection_discover(connection=conn)[0])
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(seed).result(timeout=60)
+
+    page = site.new_page(width=1280)
+    page.goto(site.url("/aam/ontology/?entity=account"), wait_until="networkidle")
+    website_row = page.locator("#field-website")
+    assert "Account.Website" not in website_row.inner_text()
+    assert "in review" in website_row.inner_text()
+
+    page.goto(site.url("/aam/review/?kind=mapping"), wait_until="networkidle")
+    card = page.locator("[data-review-item]").filter(has=page.locator(".review-title",
+                                                                      has_text=re.compile(r"^Account\.Website ")))
+    assert card.count() == 1
+    shot(page, screenshots_dir, "review-mapping-1280")
+    with page.expect_navigation():
+        card.locator("button[value=approved]").click()
+    assert "approved" in page.locator(".messages").inner_text()
+    assert card.count() == 0
+
+    page.goto(site.url("/aam/ontology/?entity=account"), wait_until="networkidle")
+    website_row = page.locator("#field-website")
+    assert "Account.Website" in website_row.inner_text()
+    assert "human" in website_row.inner_text()
+    shot(page, screenshots_dir, "ontology-after-approval-1280")
+    phone = site.new_page(width=375, dark=True)
+    phone.goto(site.url("/aam/review/?kind=mapping"), wait_until="networkidle")
+    assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+    shot(phone, screenshots_dir, "review-mapping-375-dark")
+    assert page.console_errors == [] and phone.console_errors == []

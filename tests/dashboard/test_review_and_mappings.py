@@ -57,7 +57,8 @@ def test_review_queue_lists_the_engines_proposals_with_their_evidence(web_a, ten
     for item in items[:3]:
         assert f'data-review-item="{item.pk}"' in html
         assert item.title.split(" → ")[0] in html
-    assert "samples" in html and "Approve" in html
+    assert "https://acme.example" in html  # sample values are the evidence a person reads
+    assert "Approve" in html and "Map to" in html
 
 
 def test_approving_a_proposal_applies_the_mapping_and_the_ontology_shows_it(web_a, tenant_a, mapped):
@@ -127,3 +128,21 @@ def test_monitor_shows_the_mapping_version_of_each_object(web_a, mapped):
     table = html[html.index('id="mapping-versions"'):]
     assert "CRM export" in table and "Account" in table
     assert "in review" in table
+
+
+def test_bulk_approval_decides_each_confident_item_through_the_service(web_a, tenant_a, mapped):
+    from aam.models import FieldMapping
+
+    items = _pending(tenant_a)
+    confident = [i for i in items if i.confidence >= 0.95]
+    assert len(confident) > 1
+    page = web_a.get("/aam/review/?kind=mapping").content.decode()
+    assert f"Approve these {len(confident)}" in page
+    response = web_a.post("/aam/review/bulk/", {"item": [i.pk for i in confident], "next": "/aam/review/"})
+    assert response.status_code == 302
+    ids = [c.pk for c in confident]
+    decided = _in(tenant_a, lambda: {i.status for i in type(items[0]).objects.filter(pk__in=ids)})
+    assert decided == {"approved"}
+    humans = _in(tenant_a, lambda: FieldMapping.objects.filter(connection=mapped[0], status="active",
+                                                               method="human").count())
+    assert humans == len(confident)
