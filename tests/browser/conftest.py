@@ -135,11 +135,11 @@ def site(django_db_setup, browser, asgi_server):
     s.close()
 
 
-def shot(page, directory: Path, name: str) -> Path:
-    """Save a full-page screenshot named after the page, width and theme."""
+def shot(page, directory: Path, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot named after the page, width and theme (the whole page unless told)."""
     safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-")
     path = directory / f"{safe}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -216,5 +216,5 @@ def test_approve_a_mapping_in_the_review_queue_and_see_the_ontology_change(site,
     phone = site.new_page(width=375, dark=True)
     phone.goto(site.url("/aam/review/?kind=mapping"), wait_until="networkidle")
     assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
-    shot(phone, screenshots_dir, "review-mapping-375-dark")
+    shot(phone, screenshots_dir, "review-mapping-375-dark", full_page=False)
     assert page.console_errors == [] and phone.console_errors == []
