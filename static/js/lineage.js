@@ -154,6 +154,10 @@
         }).join("");
         search.parentNode.insertBefore(sel, search);
         sel.addEventListener("change", function () { draw(sel.value); });
+        // A big graph starts on one view: all of it at once is a wall of labels.
+        if (full.nodes.length > 80) sel.value = views[0].id;
+        draw(sel.value);
+        return;
       }
       draw("");
     });
