@@ -167,7 +167,12 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
     record = rows[0] if rows else None
     if record is None:
         raise Http404("No such record")
-    sources = record.get("sources") or []
+    sources = [dict(s) for s in (record.get("sources") or []) if isinstance(s, dict)]
+    from connectors.models import Connection
+
+    names = dict(Connection.objects.filter(pk__in=[s.get("connection_id") for s in sources]).values_list("pk", "name"))
+    for s in sources:
+        s["connection_name"] = names.get(s.get("connection_id"), f"connection {s.get('connection_id')}")
     fields = [(k, v) for k, v in record.items() if k not in ("sources",)]
     source_records = []
     fetch_sources = first_available("dcl.selectors.view_row_sources", "dcl.selectors.source_records")
