@@ -37,7 +37,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    exclude = ("secrets",)
+    exclude = ("secrets_ciphertext", "secret_names")
 
     @admin.display(description="secrets set")
     def configured_secrets(self, obj) -> str:

@@ -5,7 +5,8 @@
   errors, 5xx and 429; a 429's Retry-After is honoured (capped by CONNECTORS_HTTP_MAX_WAIT);
 - an expired OAuth token (401) is refreshed once and the request retried; a second 401, a 403 or a
   token endpoint that refuses the credentials is a PermanentError, raised at once (no retry loop);
-- hosts on the platform's own network are refused (connectors.netguard).
+- hosts on the platform's own network are refused, checked again at connect time on the very
+  address the connection uses (connectors.netguard.GuardedTransport).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import httpx
 
 from . import conf
 from .errors import ConnectorError, PermanentError, TransientError
-from .netguard import ensure_public_url
+from .netguard import GuardedTransport, ensure_public_url
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ class HttpClient:
         self._sleep = sleep
         self._checked_hosts: set[str] = set()
         self._client = httpx.Client(
+            # Resolves, checks and connects in one step: no DNS rebinding between check and connect.
+            transport=GuardedTransport(),
             timeout=conf.http_timeout(),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
@@ -155,6 +158,10 @@ class HttpClient:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def url_length(self, path_or_url: str, params: dict[str, Any] | None = None) -> int:
+        """Length of the URL as it goes on the wire (query encoded exactly as httpx will send it)."""
+        return len(str(httpx.URL(self.url(path_or_url), params=params)))
 
     def _guard(self, url: str) -> None:
         host = urlsplit(url).netloc

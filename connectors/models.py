@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.db import models
 
 from autonomos.core.tenancy import TenantModel
+
+from . import secretbox
 
 
 class Connection(TenantModel):
@@ -35,8 +39,11 @@ class Connection(TenantModel):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     config = models.JSONField(default=dict, blank=True)
-    # Never rendered by any serializer, log line or event: see connectors/api/serializers.py.
-    secrets = models.JSONField(default=dict, blank=True)
+    # Secrets are encrypted at rest (connectors/secretbox.py) and read only through get_secrets();
+    # never rendered by any serializer, log line or event. `secret_names` (which ones hold a value) is
+    # what pages show, so listing connections never needs the key.
+    secrets_ciphertext = models.TextField(blank=True, default="", editable=False)
+    secret_names = models.JSONField(default=list, blank=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     last_error = models.TextField(blank=True, default="")
     cursor = models.JSONField(default=dict, blank=True)
@@ -49,6 +56,21 @@ class Connection(TenantModel):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["name"], name="connection_name_unique")]
+
+    def get_secrets(self) -> dict[str, Any]:
+        """The decrypted secrets. Raises connectors.secretbox.SecretsUnreadable (a PermanentError)
+        when no configured key opens them."""
+        return secretbox.decrypt(self.secrets_ciphertext)
+
+    def set_secrets(self, values: dict[str, Any] | None) -> None:
+        """Encrypt `values` (None values dropped) with the newest key; saved with the next save()."""
+        clean = {k: v for k, v in (values or {}).items() if v is not None}
+        self.secrets_ciphertext = secretbox.encrypt(clean)
+        self.secret_names = sorted(k for k, v in clean.items() if v != "")
+
+    # For code written before encryption (`Connection(secrets=...)`, `connection.secrets[...]`):
+    # the same accessors under the old name. New code calls get_secrets() / set_secrets().
+    secrets = property(get_secrets, set_secrets)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"

@@ -50,5 +50,7 @@ def build_driver(
 
 
 def driver_for(connection, **options: Any) -> Driver:
-    """The driver of a saved Connection. Options (e.g. `client_factory` for mongodb) go to the driver."""
-    return build_driver(connection.kind, connection.config, connection.secrets, connection=connection, **options)
+    """The driver of a saved Connection. Options (e.g. `client_factory` for mongodb) go to the driver.
+
+    Raises SecretsUnreadable (a PermanentError) when the stored secrets cannot be decrypted."""
+    return build_driver(connection.kind, connection.config, connection.get_secrets(), connection=connection, **options)

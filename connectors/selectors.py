@@ -25,4 +25,4 @@ def connection_get(*, connection_id: int) -> Connection:
 
 def secrets_set(connection: Connection) -> list[str]:
     """Names of the secrets that hold a value (what the API shows instead of the values)."""
-    return sorted(k for k, v in (connection.secrets or {}).items() if v not in (None, ""))
+    return list(connection.secret_names or [])  # kept beside the ciphertext: no key needed to list

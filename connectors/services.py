@@ -21,13 +21,14 @@ from django.utils import timezone
 
 from autonomos.core.tenancy import current_tenant
 
-from . import conf
+from . import conf, secretbox
 from .base import CheckResult, SourceObject
 from .config import validate_settings
 from .errors import ConnectorError
 from .models import Connection
 from .registry import driver_for
-from .scrub import scrub
+from .scrub import known_secrets, scrub
+from .secretbox import SecretsUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,8 @@ def connection_create(
     if kind not in Connection.Kind.values:
         raise ValidationError({"kind": [f"unknown connection kind {kind!r}"]})
     clean_config = validate_settings(kind, config, secrets)
-    connection = Connection(
-        name=name,
-        kind=kind,
-        config=clean_config,
-        secrets={k: v for k, v in (secrets or {}).items() if v is not None},
-        drift_policy=drift_policy,
-        domain=domain,
-    )
+    connection = Connection(name=name, kind=kind, config=clean_config, drift_policy=drift_policy, domain=domain)
+    connection.set_secrets(secrets)
     connection.full_clean()
     connection.save()
     logger.info("connection %s created (kind %s)", connection.pk, kind)
@@ -81,6 +76,10 @@ def connection_update(*, connection: Connection, data: dict[str, Any], partial: 
     Secrets always merge (clients never see them, so they cannot send them back): a key set to None
     removes it. Config merges on a partial update and is replaced on a full one. The kind cannot
     change: a different kind is a different connection (its cursor would mean nothing).
+
+    When the stored secrets cannot be decrypted (a key was lost), secrets sent now replace them
+    instead of merging, so credentials can be entered again; a config change without them is refused
+    (it cannot be validated), and a change of name, policy or domain still works.
     """
     unknown = set(data) - set(_EDITABLE) - {"kind"}
     if unknown:
@@ -93,13 +92,21 @@ def connection_update(*, connection: Connection, data: dict[str, Any], partial: 
         if data["config"] is not None and not isinstance(data["config"], dict):
             raise ValidationError({"config": ["must be a JSON object"]})
         config = _merge(connection.config, data["config"] or {}) if partial else (data["config"] or {})
-    secrets = connection.secrets
+    try:
+        stored: dict[str, Any] | None = connection.get_secrets()
+    except SecretsUnreadable as exc:
+        stored, unreadable = None, exc.message
+    secrets = stored
     if "secrets" in data:
         if data["secrets"] is not None and not isinstance(data["secrets"], dict):
             raise ValidationError({"secrets": ["must be a JSON object"]})
-        secrets = _merge(connection.secrets, data["secrets"] or {})
-    connection.config = validate_settings(connection.kind, config, secrets)
-    connection.secrets = secrets
+        secrets = _merge(stored or {}, data["secrets"] or {})
+    elif stored is None and "config" in data:
+        raise ValidationError({"secrets": [f"{unreadable}; send the secrets together with the config change"]})
+    if secrets is not None:
+        connection.config = validate_settings(connection.kind, config, secrets)
+    if "secrets" in data:
+        connection.set_secrets(secrets)
     for key in ("name", "drift_policy", "domain"):
         if key in data:
             setattr(connection, key, data[key])
@@ -131,13 +138,30 @@ def connection_cursor_set(*, connection: Connection, object_name: str, cursor: d
     return connection
 
 
+@transaction.atomic
+def connection_secrets_rotate(*, connection: Connection) -> bool:
+    """Re-encrypt the connection's secrets with the newest CONNECTION_SECRETS_KEYS key.
+
+    Returns True when the stored value changed, False when it already used the newest key. Raises
+    SecretsUnreadable when no configured key opens it (the row is left as it was).
+    """
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    if secretbox.is_current(locked.secrets_ciphertext):
+        return False
+    token = secretbox.rotate(locked.secrets_ciphertext)
+    # update(): a rotation is not an edit, so updated_at (shown to users as "changed") stays.
+    Connection.objects.filter(pk=locked.pk).update(secrets_ciphertext=token)
+    connection.secrets_ciphertext = token
+    return True
+
+
 def connection_status_set(*, connection: Connection, status: str, error: str = "", synced: bool = False) -> Connection:
     """Set status and last error (scrubbed of secrets); `synced` also stamps last_synced_at."""
     if status not in Connection.Status.values:
         raise ValidationError({"status": [f"unknown status {status!r}"]})
     fields: dict[str, Any] = {
         "status": status,
-        "last_error": scrub(error, connection.secrets) if error else "",
+        "last_error": scrub(error, known_secrets(connection)) if error else "",
         "updated_at": timezone.now(),
     }
     if synced:
@@ -154,11 +178,11 @@ def connection_test(*, connection: Connection) -> CheckResult:
         with driver_for(connection) as driver:
             result = driver.check()
     except ConnectorError as exc:
-        result = CheckResult(False, scrub(exc.message, connection.secrets))
+        result = CheckResult(False, scrub(exc.message, known_secrets(connection)))
     except Exception as exc:  # noqa: BLE001 - a driver bug must not become a 500
-        logger.warning("connection %s check crashed: %s", connection.pk, scrub(repr(exc), connection.secrets))
+        logger.warning("connection %s check crashed: %s", connection.pk, scrub(repr(exc), known_secrets(connection)))
         result = CheckResult(False, "unexpected error while checking the connection (see the server log)")
-    result = CheckResult(result.ok, scrub(result.message, connection.secrets))
+    result = CheckResult(result.ok, scrub(result.message, known_secrets(connection)))
     if connection.status in (Connection.Status.SYNCING, Connection.Status.FROZEN):
         # A test does not end a running sync or lift a drift freeze; it only records the error.
         connection_status_set(

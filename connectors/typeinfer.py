@@ -3,6 +3,11 @@
 Strings (CSV cells) are classified by pattern; Python values (database rows, documents) by type.
 A column is the narrowest type every non-empty sample fits; integers with a leading zero (zip codes,
 account numbers) stay strings because a number would drop the zero.
+
+A column of strings is boolean only when its values use one boolean vocabulary (true/false, yes/no,
+t/f or y/n, in any case). A single letter says little on its own (sizes S/M/L, grades, compass points,
+initials), so t/f and y/n need both letters of the pair among the values: a column that only ever
+shows "N", or mixes "yes" with "n", stays a string.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from typing import Any
 
 _INT = re.compile(r"^[+-]?(0|[1-9]\d{0,17})$")
 _NUM = re.compile(r"^[+-]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_BOOL = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n"})
+_BOOL_VOCABULARIES = (
+    frozenset({"true", "false"}),
+    frozenset({"yes", "no"}),
+    frozenset({"t", "f"}),
+    frozenset({"y", "n"}),
+)
+_BOOL = frozenset().union(*_BOOL_VOCABULARIES)
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}\.\d{1,2}\.\d{4})$")
 _DATETIME = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s?(Z|[+-]\d{2}:?\d{2}|UTC)?"
@@ -77,9 +88,29 @@ def combine(types: Iterable[str]) -> str:
     return _WIDEN.get(kinds, "string")
 
 
+def consistent_boolean(words: set[str]) -> bool:
+    """True when lower-cased `words` all come from one boolean vocabulary (both letters for t/f, y/n)."""
+    for vocabulary in _BOOL_VOCABULARIES:
+        if words and words <= vocabulary:
+            single_letters = all(len(w) == 1 for w in vocabulary)
+            return words == vocabulary if single_letters else True
+    return False
+
+
 def infer_text_type(values: Iterable[str]) -> str:
     """Type of a column of strings; empty cells are ignored (they make the field nullable)."""
-    return combine(classify_text(v) for v in values if v is not None and v.strip() != "")
+    kinds: set[str] = set()
+    words: set[str] = set()
+    for value in values:
+        if value is None or value.strip() == "":
+            continue
+        kind = classify_text(value)
+        kinds.add(kind)
+        if kind == "boolean":
+            words.add(value.strip().lower())
+    if kinds == {"boolean"} and not consistent_boolean(words):
+        return "string"
+    return combine(kinds)
 
 
 def jsonable(value: Any) -> Any:

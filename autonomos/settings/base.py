@@ -238,6 +238,9 @@ CONNECTORS_HTTP_BACKOFF_BASE = env.float("CONNECTORS_HTTP_BACKOFF_BASE", default
 CONNECTORS_HTTP_MAX_WAIT = env.float("CONNECTORS_HTTP_MAX_WAIT", default=60.0)
 # Off in production: a tenant must not reach the platform's own network (127.0.0.1:5432, metadata IPs).
 CONNECTORS_ALLOW_PRIVATE_NETWORK = env.bool("CONNECTORS_ALLOW_PRIVATE_NETWORK", default=False)
+# Keys that encrypt connection secrets at rest (Fernet), newest first; empty = derived from SECRET_KEY.
+# Rotate: put a new key first, keep the old ones, run `manage.py rotate_connection_secrets`.
+CONNECTION_SECRETS_KEYS = env.list("CONNECTION_SECRETS_KEYS", default=[])
 
 # --- LLM and external services ----------------------------------------------------------------
 LLM_BASE_URL = env("LLM_BASE_URL", default="")

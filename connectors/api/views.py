@@ -25,7 +25,7 @@ from autonomos.core.api import TenantModelViewSet
 from .. import conf
 from ..errors import ConnectorError, PermanentError, TransientError
 from ..models import Connection
-from ..scrub import scrub
+from ..scrub import known_secrets, scrub
 from ..selectors import connection_get, connection_list
 from ..services import (
     connection_create,
@@ -68,7 +68,7 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def _api_error(exc: ConnectorError, connection: Connection) -> exceptions.APIException:
-    message = scrub(exc.message, connection.secrets)
+    message = scrub(exc.message, known_secrets(connection))
     if isinstance(exc, TransientError):
         error = SourceUnavailable(message)
         if exc.retry_after:

@@ -4,6 +4,14 @@ on `modifiedon`.
 
 Cursor per entity: `{"modifiedon": "<ISO>", "id": "<last primary id>"}`, keyset paging on
 (modifiedon, primary id). Lookup columns appear as `_<name>_value`, as the Web API returns them.
+
+Wide entities: Dataverse refuses URLs over 32,768 characters, and its @odata.nextLink repeats the
+whole query plus a paging cookie. So `$select` is split into chunks of at most SELECT_BUDGET encoded
+characters: the first chunk (with the primary id and modifiedon) drives the keyset paging; each other
+chunk is read for the page's ids with `$filter=Microsoft.Dynamics.CRM.In(PropertyName=..,
+PropertyValues=[..])`, as many ids per request as fit in URL_BUDGET, and merged by primary id. A record
+deleted between those requests is dropped from the page rather than emitted half-read; one changed in
+between may carry newer values in later chunks, and its new modifiedon brings it back on the next sync.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ LOOKUPS = {"Lookup", "Customer", "Owner"}
 SKIPPED = {"Virtual", "EntityName", "ManagedProperty", "CalendarRules", "PartyList", "Image", "File"}
 CURSOR_FIELD = "modifiedon"
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$")
+URL_BUDGET = 16_000  # half of Dataverse's 32,768: nextLinks add the paging cookie to the query
+SELECT_BUDGET = 6_000  # encoded characters of one $select chunk
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -109,12 +119,76 @@ class DynamicsDriver(Driver):
                 return
             body = self.http.get(next_link, headers=headers)
 
+    @staticmethod
+    def _chunks(names: list[str], first: list[str]) -> list[list[str]]:
+        """`names` split into $select lists of at most SELECT_BUDGET encoded characters; `first`
+        (the keys paging needs) lead the first list."""
+        chunks: list[list[str]] = [[n for n in first if n in names]]
+        size = len(quote(",".join(chunks[0]), safe=""))
+        for name in names:
+            if name in first:
+                continue
+            cost = len(quote("," + name, safe=""))
+            if chunks[-1] and size + cost > SELECT_BUDGET:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(name)
+            size += cost
+        order = {n: i for i, n in enumerate(names)}
+        return [sorted(chunk, key=order.__getitem__) for chunk in chunks]
+
+    def _rows(self, meta: dict, params: dict[str, str], page_size: int, first: list[str]) -> Iterator[list[dict]]:
+        """Pages of complete records: the first $select chunk pages, the others are joined by id."""
+        names = [c[0] for c in meta["columns"]]
+        chunks = self._chunks(names, [meta["pk"], *first])
+        for records in self._pages(meta["set"], {**params, "$select": ",".join(chunks[0])}, page_size):
+            if len(chunks) > 1 and records:
+                joined = self._join(meta, records, chunks[1:])
+                records = [{n: r[n] for n in names if n in r} for r in joined]  # the usual column order
+            yield records
+
+    def _join(self, meta: dict, records: list[dict], chunks: list[list[str]]) -> list[dict]:
+        pk, entity_set = meta["pk"], meta["set"]
+        by_id = {str(r.get(pk)): r for r in records}
+        complete = {i: 0 for i in by_id}
+        for chunk in chunks:
+            select = ",".join([pk, *chunk])
+            for ids in self._id_batches(entity_set, select, pk, list(by_id)):
+                values = ",".join("'" + i.replace("'", "''") + "'" for i in ids)
+                params = {
+                    "$select": select,
+                    "$filter": f"Microsoft.Dynamics.CRM.In(PropertyName='{pk}',PropertyValues=[{values}])",
+                }
+                for rows in self._pages(entity_set, params, len(ids)):
+                    for row in rows:
+                        key = str(row.get(pk))
+                        if key in by_id:
+                            by_id[key].update(row)
+                            complete[key] += 1
+        return [r for r in records if complete[str(r.get(pk))] == len(chunks)]
+
+    def _id_batches(self, entity_set: str, select: str, pk: str, ids: list[str]) -> Iterator[list[str]]:
+        base = self.http.url_length(
+            entity_set,
+            {"$select": select, "$filter": f"Microsoft.Dynamics.CRM.In(PropertyName='{pk}',PropertyValues=[])"},
+        )
+        batch: list[str] = []
+        size = base
+        for value in ids:
+            cost = len(quote("'" + value.replace("'", "''") + "',", safe=""))
+            if batch and (size + cost > URL_BUDGET or len(batch) >= 5000):
+                yield batch
+                batch, size = [], base
+            batch.append(value)
+            size += cost
+        if batch:
+            yield batch
+
     def discover(self) -> list[SourceObject]:
         objects = []
         for entity in self.config.entities:
             meta = self.metadata(entity)
-            select = ",".join(c[0] for c in meta["columns"])
-            sample = next(self._pages(meta["set"], {"$select": select, "$top": "50"}, 50), [])
+            sample = next(self._rows(meta, {"$top": "50"}, 50, []), [])
             names = {c[0] for c in meta["columns"]}
             objects.append(
                 SourceObject(
@@ -133,14 +207,14 @@ class DynamicsDriver(Driver):
         pk = meta["pk"]
         names = [c[0] for c in meta["columns"]]
         incremental = CURSOR_FIELD in names
-        params = {"$select": ",".join(names)}
+        params: dict[str, str] = {}
         if incremental:
             params["$orderby"] = f"{CURSOR_FIELD} asc,{pk} asc"
             # Cursor values go into the $filter: only well-formed ones are used, else read everything.
             if cursor and _ISO.match(str(cursor.get(CURSOR_FIELD) or "")) and _GUID.match(str(cursor.get("id") or "")):
                 since, last = cursor[CURSOR_FIELD], cursor["id"]
                 params["$filter"] = f"{CURSOR_FIELD} gt {since} or ({CURSOR_FIELD} eq {since} and {pk} gt {last})"
-        for records in self._pages(meta["set"], params, page_size):
+        for records in self._rows(meta, params, page_size, [CURSOR_FIELD] if incremental else []):
             if incremental and records:
                 page_cursor = {CURSOR_FIELD: records[-1][CURSOR_FIELD], "id": records[-1][pk]}
             else:

@@ -8,6 +8,12 @@ Cursor per object:
   upserts by id make that harmless), which is safer than skipping one.
 HubSpot's search returns at most 10,000 results per query, so a long incremental read restarts the
 search from the last timestamp it saw before reaching that limit.
+
+Portals with hundreds of properties: the list endpoint takes them in the URL (`properties=a,b,...`),
+which servers refuse past a few kilobytes. When the list URL would exceed MAX_URL, the listing asks
+only for ids and hs_lastmodifieddate and the page's records are fetched with
+`POST /crm/v3/objects/<obj>/batch/read` (properties in the JSON body, up to 100 ids, one call per
+page). The search API already carries properties in its body.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from .saas import fields_with_samples
 
 TYPES = {"number": "number", "bool": "boolean", "date": "date", "datetime": "datetime"}
 CURSOR_FIELD = "hs_lastmodifieddate"
-MAX_LIMIT = 100  # HubSpot's page size limit for list and search
+MAX_LIMIT = 100  # HubSpot's page size limit for list and search (and batch read's input limit)
 SEARCH_WINDOW = 10_000  # results one search query can page through
+# HubSpot documents no URL limit; 8 KB is where common proxies refuse a request line. Stay well below.
+MAX_URL = 4_000
 
 
 def _ms(value: str) -> str:
@@ -69,13 +77,34 @@ class HubSpotDriver(Driver):
         record["archived"] = bool(item.get("archived", False))
         return record
 
+    def _list_page(self, object_name: str, properties: list[str], limit: int, after: str | None = None) -> dict:
+        """One page of the list endpoint with every property: in the URL when it fits, else listed
+        by id and read back with batch/read (properties in the body)."""
+        path = f"/crm/v3/objects/{object_name}"
+        params: dict[str, Any] = {"limit": limit, "properties": ",".join(properties), "archived": "false"}
+        if after:
+            params["after"] = after
+        if self.http.url_length(path, params) <= MAX_URL:
+            return self.http.get(path, params=params)
+        params["properties"] = CURSOR_FIELD
+        body = self.http.get(path, params=params)
+        ids = [str(item.get("id")) for item in body.get("results", [])]
+        if ids:
+            full = self.http.post(
+                f"{path}/batch/read",
+                params={"archived": "false"},
+                json={"properties": properties, "propertiesWithHistory": [], "inputs": [{"id": i} for i in ids]},
+            )
+            by_id = {str(item.get("id")): item for item in full.get("results", [])}
+            # A record deleted between the two calls is not in the batch answer: it is gone, not half-read.
+            body["results"] = [by_id[i] for i in ids if i in by_id]
+        return body
+
     def discover(self) -> list[SourceObject]:
         objects = []
         for name in self.config.objects:
             columns = self._columns(name)
-            body = self.http.get(
-                f"/crm/v3/objects/{name}", params={"limit": 50, "properties": ",".join(c[0] for c in columns)}
-            )
+            body = self._list_page(name, [c[0] for c in columns], 50)
             records = [self._record(item) for item in body.get("results", [])]
             names = {c[0] for c in columns}
             objects.append(
@@ -102,10 +131,7 @@ class HubSpotDriver(Driver):
 
     def _list(self, object_name, properties, after, max_modified, limit) -> Iterator[Page]:
         while True:
-            params: dict[str, Any] = {"limit": limit, "properties": ",".join(properties), "archived": "false"}
-            if after:
-                params["after"] = after
-            body = self.http.get(f"/crm/v3/objects/{object_name}", params=params)
+            body = self._list_page(object_name, properties, limit, after)
             records = [self._record(item) for item in body.get("results", [])]
             for record in records:
                 modified = record.get(CURSOR_FIELD)

@@ -2,8 +2,15 @@
 incremental by an updated-at field (keyset on (field, _id)) or by `_id` for insert-only collections.
 
 Pass `client_factory=mongomock.MongoClient` (tests) through `driver_for(..., client_factory=...)`.
-Cursor per collection: `{"field", "value", "id"}` with typed values (`{"$date": iso}`,
-`{"$oid": hex}`) so they survive JSON.
+
+Reads by an updated-at field pass twice, like the PostgreSQL driver: documents where the field is
+null or missing, by `_id` after `null_id` (the highest one read so far; ObjectIds grow with insertion
+time, so later inserts without the field are found), then the others by (field, `_id`) after
+(`value`, `id`). Cursor `{"field", "phase": "null" | "value", "null_id", "value", "id"}` (keys appear
+once known) with typed values (`{"$date": iso}`, `{"$oid": hex}`) so they survive JSON; by `_id`
+alone: `{"field": "_id", "id"}`. Not seen incrementally: a document whose field is unset or moved
+back in time, or inserted without it under a client-chosen `_id` below `null_id`; a full sync
+(cursor None) reads everything.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceField, SourceObject, max_samples
 from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
 from ..flatten import flatten
-from ..netguard import ensure_public_host
+from ..netguard import ensure_public_mongo_uri, mongo_server_selector
 from ..typeinfer import classify_value, combine, sample_of
 
 
@@ -60,20 +67,21 @@ class MongoDriver(Driver):
 
     def _db(self):
         import pymongo
-        from pymongo import uri_parser
         from pymongo.errors import ConfigurationError, InvalidURI
 
         if self._client is None:
             factory = self.options.get("client_factory") or pymongo.MongoClient
             uri = self.secrets.uri
-            if not uri.startswith("mongodb+srv://"):
-                try:
-                    nodes = uri_parser.parse_uri(uri)["nodelist"]
-                except (InvalidURI, ConfigurationError, ValueError) as exc:
-                    raise PermanentError(f"invalid MongoDB URI: {exc}") from None
-                for host, port in nodes:
-                    ensure_public_host(host, port)
-            self._client = factory(uri, serverSelectionTimeoutMS=10_000, connectTimeoutMS=10_000)
+            ensure_public_mongo_uri(uri)  # the seeds, or every SRV target of a mongodb+srv:// URI
+            try:
+                self._client = factory(
+                    uri,
+                    serverSelectionTimeoutMS=10_000,
+                    connectTimeoutMS=10_000,
+                    server_selector=mongo_server_selector,  # members a server announces are checked too
+                )
+            except (ConfigurationError, InvalidURI) as exc:
+                raise PermanentError(f"invalid MongoDB URI: {exc}") from None
         return self._client[self.config.database]
 
     def close(self) -> None:
@@ -159,32 +167,67 @@ class MongoDriver(Driver):
             )
         return objects
 
+    @staticmethod
+    def _start_state(cursor: dict | None, field: str) -> dict[str, Any] | None:
+        """Where a read by an updated-at field starts: documents where it is null or missing after
+        `null_id` (by _id), then the others after (`value`, `id`)."""
+        if not cursor or cursor.get("field") != field:
+            return {"field": field, "phase": "null"}
+        state: dict[str, Any] = {"field": field, "phase": "null"}
+        if cursor.get("null_id") is not None:
+            state["null_id"] = cursor["null_id"]
+        elif cursor.get("value") is None and cursor.get("id") is not None:
+            state["null_id"] = cursor["id"]  # a cursor written before `null_id` existed, mid-null pass
+        if cursor.get("value") is not None and cursor.get("id") is not None:
+            state["value"], state["id"] = cursor["value"], cursor["id"]
+        return state
+
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         if object_name not in self.collections():
             raise ObjectNotFound(f"no collection {object_name!r} in database {self.config.database!r}")
         coll = self._db()[object_name]
         field = self._cursor_field(object_name)
-        state = cursor if cursor and cursor.get("field") == field else None
+        if field == "_id":
+            yield from self._read_by_id(coll, cursor if cursor and cursor.get("field") == "_id" else None, page_size)
+            return
+        state = self._start_state(cursor, field)
         while True:
-            if field == "_id":
-                query = {"_id": {"$gt": decode(state["id"])}} if state else {}
+            if state["phase"] == "null":
+                # {field: None} matches documents where the field is null and where it is missing.
+                query: dict[str, Any] = {field: None}
+                if state.get("null_id") is not None:
+                    query["_id"] = {"$gt": decode(state["null_id"])}
                 sort = [("_id", 1)]
             else:
                 sort = [(field, 1), ("_id", 1)]
-                if state is None:
-                    query = {}
-                elif state.get("value") is None:
-                    query = {"$or": [{field: None, "_id": {"$gt": decode(state["id"])}}, {field: {"$ne": None}}]}
+                if state.get("value") is None:
+                    query = {field: {"$ne": None}}
                 else:
                     value = decode(state["value"])
                     query = {"$or": [{field: {"$gt": value}}, {field: value, "_id": {"$gt": decode(state["id"])}}]}
             docs = self._call(lambda q=query, s=sort: list(coll.find(q).sort(s).limit(page_size)))
+            if docs:
+                last = docs[-1]
+                if state["phase"] == "null":
+                    state["null_id"] = encode(last["_id"])
+                else:
+                    state["id"], state["value"] = encode(last["_id"]), encode(_get(last, field))
+                yield Page(records=[flatten(d) for d in docs], cursor=dict(state))
+            if len(docs) < page_size:
+                if state["phase"] == "null":
+                    state["phase"] = "value"
+                    continue
+                if not docs and cursor is None:
+                    yield Page(records=[], cursor=dict(state))
+                return
+
+    def _read_by_id(self, coll, state: dict | None, page_size: int) -> Iterator[Page]:
+        while True:
+            query = {"_id": {"$gt": decode(state["id"])}} if state else {}
+            docs = self._call(lambda q=query: list(coll.find(q).sort([("_id", 1)]).limit(page_size)))
             if not docs:
                 return
-            last = docs[-1]
-            state = {"field": field, "id": encode(last["_id"])}
-            if field != "_id":
-                state["value"] = encode(_get(last, field))
+            state = {"field": "_id", "id": encode(docs[-1]["_id"])}
             yield Page(records=[flatten(d) for d in docs], cursor=dict(state))
             if len(docs) < page_size:
                 return

@@ -1,15 +1,18 @@
 """PostgreSQL and Supabase (a Supabase project is PostgreSQL reached by DSN), psycopg 3.
 
 Objects are the tables and views of the configured schema (information_schema). Incremental reads
-use keyset paging on (updated-at column, primary key):
+use keyset paging, in two passes per read:
 
-- cursor `{"phase": "null", "pk": [...]}` while reading rows whose updated-at column is NULL (first
-  sync only), then `{"phase": "value", "value": "<updated_at>", "pk": [...]}`;
-- a table without an updated-at column is read by primary key alone (new rows of append-only tables);
-- a table without a primary key is read whole each time (cursor None).
+1. rows whose updated-at column is NULL, by primary key after `null_pk` (the highest key of a NULL
+   row read so far): a first sync reads them all, a later one the NULL rows inserted since;
+2. the other rows by (updated-at, primary key) after (`value`, `pk`).
 
-Rows inserted later with a NULL updated-at are not seen by incremental reads: give such tables a
-default (`DEFAULT now()`) or run a full sync.
+Cursor `{"phase": "null" | "value", "null_pk": [...], "value": "<updated_at>", "pk": [...]}` (keys
+appear once known). A table without an updated-at column is read by primary key alone (`{"phase":
+"pk", "pk": [...]}`: new rows of append-only tables); one without a primary key is read whole each
+time (cursor None). What incremental reads still cannot see: a NULL-updated row inserted with a key
+below `null_pk` (random keys such as UUIDs), and a row whose updated-at is set back to NULL or to an
+earlier time. Such tables need a full sync (cursor None) now and then.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
 from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
-from ..netguard import ensure_public_host
+from ..netguard import pinned_hostaddrs
 from ..typeinfer import jsonable
 from .saas import fields_with_samples
 
@@ -86,8 +89,14 @@ class PostgresDriver(Driver):
         host = str(info.get("host") or "")
         if not host or host.startswith("/"):
             raise PermanentError("a host name is required (local sockets are not allowed)")
-        for name in host.split(","):
-            ensure_public_host(name.strip(), int(str(info.get("port", 5432)).split(",")[0]))
+        first_port = str(info.get("port") or "").split(",")[0].strip()  # "a,b" hosts may give ports ","
+        port = int(first_port) if first_port.isdigit() else 5432
+        # A given hostaddr is where libpq connects: check that; else pin each host to a checked address
+        # so libpq cannot resolve the name again to something else (DNS rebinding).
+        given = [a.strip() for a in str(info.get("hostaddr") or "").split(",") if a.strip()]
+        pinned = pinned_hostaddrs(given or [h.strip() for h in host.split(",")], port)
+        if pinned is not None:
+            info["hostaddr"] = ",".join(pinned)
         try:
             conn = psycopg.connect(**info, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -204,6 +213,30 @@ class PostgresDriver(Driver):
             )
         return objects
 
+    @staticmethod
+    def _start_state(cursor: dict | None, column: str | None) -> dict[str, Any]:
+        """Where a read starts. Every read with an updated-at column passes twice: NULL rows after
+        `null_pk` by primary key, then non-NULL rows after (`value`, `pk`)."""
+        cursor = dict(cursor or {})
+        if column is None:
+            # A cursor of the by-value phases (the column was configured before) says nothing about
+            # primary keys in general: start over rather than skip rows.
+            return (
+                {"phase": "pk", "pk": cursor["pk"]}
+                if cursor.get("phase") == "pk" and cursor.get("pk")
+                else {"phase": "pk"}
+            )
+        if cursor.get("phase") not in ("null", "value"):
+            return {"phase": "null"}
+        state: dict[str, Any] = {"phase": "null"}
+        if cursor.get("null_pk") is not None:
+            state["null_pk"] = cursor["null_pk"]
+        elif cursor["phase"] == "null" and cursor.get("pk") is not None and "value" not in cursor:
+            state["null_pk"] = cursor["pk"]  # a cursor written before `null_pk` existed, mid-NULL pass
+        if cursor.get("value") is not None and cursor.get("pk") is not None:
+            state["value"], state["pk"] = cursor["value"], cursor["pk"]
+        return state
+
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         meta = self._table(object_name)
         cols = [c[0] for c in meta["columns"]]
@@ -215,37 +248,30 @@ class PostgresDriver(Driver):
             yield from self._full(select, cols, page_size)
             return
         pk_ids = [sql.Identifier(p) for p in pk]
-        pk_tuple = sql.SQL("({})").format(sql.SQL(", ").join(pk_ids))
-        pk_params = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(pk)))
-        state = dict(cursor or {})
-        if column is None:
-            state.setdefault("phase", "pk")
-        elif state.get("phase") not in ("null", "value"):
-            state = {"phase": "null"}
+        pk_list = sql.SQL(", ").join(pk_ids)
+        pk_params = sql.SQL(", ").join(sql.Placeholder() * len(pk))
+        col = sql.Identifier(column) if column else None
+        state = self._start_state(cursor, column)
         while True:
+            phase = state["phase"]
             where: list[sql.Composable] = []
             params: list[Any] = []
-            col = sql.Identifier(column) if column else None
-            if state["phase"] == "null":
+            if phase == "null":
                 where.append(sql.SQL("{} IS NULL").format(col))
-                order = sql.SQL(", ").join(pk_ids)
-                if state.get("pk"):
-                    where.append(sql.SQL("{} > {}").format(pk_tuple, pk_params))
-                    params += state["pk"]
-            elif state["phase"] == "value":
+                order = pk_list
+                if state.get("null_pk") is not None:
+                    where.append(sql.SQL("({}) > ({})").format(pk_list, pk_params))
+                    params += state["null_pk"]
+            elif phase == "value":
                 order = sql.SQL(", ").join([col, *pk_ids])
                 where.append(sql.SQL("{} IS NOT NULL").format(col))
-                if state.get("pk") is not None and "value" in state:
-                    where.append(
-                        sql.SQL("({}, {}) > (%s, {})").format(
-                            col, sql.SQL(", ").join(pk_ids), sql.SQL(", ").join(sql.Placeholder() * len(pk))
-                        )
-                    )
+                if state.get("pk") is not None and state.get("value") is not None:
+                    where.append(sql.SQL("({}, {}) > (%s, {})").format(col, pk_list, pk_params))
                     params += [state["value"], *state["pk"]]
             else:  # "pk": no updated-at column, new rows by primary key
-                order = sql.SQL(", ").join(pk_ids)
+                order = pk_list
                 if state.get("pk"):
-                    where.append(sql.SQL("{} > {}").format(pk_tuple, pk_params))
+                    where.append(sql.SQL("({}) > ({})").format(pk_list, pk_params))
                     params += state["pk"]
             query = select
             if where:
@@ -255,13 +281,16 @@ class PostgresDriver(Driver):
             records = [dict(zip(cols, map(jsonable, row), strict=True)) for row in rows]
             if records:
                 last = records[-1]
-                state = {"phase": state["phase"], "pk": [last[p] for p in pk]}
-                if state["phase"] == "value":
-                    state["value"] = last[column]
+                if phase == "null":
+                    state["null_pk"] = [last[p] for p in pk]
+                else:
+                    state["pk"] = [last[p] for p in pk]
+                    if phase == "value":
+                        state["value"] = last[column]
                 yield Page(records=records, cursor=dict(state))
             if len(records) < page_size:
-                if state["phase"] == "null":
-                    state = {"phase": "value"}  # NULLs done; now rows by their updated-at value
+                if phase == "null":
+                    state["phase"] = "value"  # NULLs done; now rows by their updated-at value
                     continue
                 if not records and cursor is None:
                     yield Page(records=[], cursor=dict(state))

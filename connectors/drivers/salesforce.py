@@ -4,6 +4,14 @@
 Cursor per object: `{"SystemModstamp": "<UTC, seconds>", "Id": "<last id>"}`; reads use keyset
 paging on (SystemModstamp, Id), so a sync cut off mid-way resumes after the last stored page
 without skipping records that share a timestamp.
+
+Objects with hundreds of fields: a `GET query?q=SELECT <every field> ...` passes Salesforce's limit of
+16,384 bytes for the URI plus headers (414 / 431). When the query URL would exceed URI_BUDGET, the first
+request goes through the Composite API (`POST composite`, the query in a JSON subrequest), which is
+Salesforce's documented way around it; the following pages come from `nextRecordsUrl`, which is short
+whatever the query. A SOQL statement itself may hold 100,000 characters: Salesforce's own limits (at
+most 800 custom fields of at most 60 characters with namespace) keep a full field list below half of
+that, so a longer one is reported as an error rather than split.
 """
 
 from __future__ import annotations
@@ -14,8 +22,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
-from ..errors import ConnectorError
+from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
 from ..flatten import flatten
 from ..http import HttpClient, TokenProvider
 from .saas import fields_with_samples
@@ -33,6 +43,8 @@ TYPES = {
 COMPOUND = {"address", "location"}  # not selectable as one column in SOQL; their parts are fields too
 CURSOR_FIELD = "SystemModstamp"
 SAMPLE_ROWS = 50
+URI_BUDGET = 12_000  # of Salesforce's 16,384 bytes for URI + headers; the rest is for headers
+SOQL_MAX = 100_000  # characters in one SOQL statement
 
 
 def soql_datetime(value: str) -> str:
@@ -104,10 +116,41 @@ class SalesforceDriver(Driver):
             if f.get("type") not in COMPOUND
         ]
 
+    def _first_page(self, soql: str, headers: dict[str, str]) -> dict:
+        if len(soql) > SOQL_MAX:
+            raise ConnectorError(f"the SOQL query is {len(soql):,} characters; Salesforce accepts {SOQL_MAX:,}")
+        path = self._api("query")
+        if self.http.url_length(path, {"q": soql}) <= URI_BUDGET:
+            return self.http.get(path, params={"q": soql}, headers=headers)
+        subrequest = {
+            "method": "GET",
+            "url": str(httpx.URL(path, params={"q": soql})),
+            "referenceId": "query",
+            "httpHeaders": headers,
+        }
+        body = self.http.post(self._api("composite"), json={"allOrNone": True, "compositeRequest": [subrequest]})
+        try:
+            answer = body["compositeResponse"][0]
+            status = int(answer.get("httpStatusCode", 0))
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ConnectorError("the Composite API answered without a query result") from None
+        result = answer.get("body")
+        if 200 <= status < 300 and isinstance(result, dict):
+            return result
+        detail = result[0] if isinstance(result, list) and result and isinstance(result[0], dict) else {}
+        message = f"the query answered {status}: {str(detail.get('message') or result)[:300]}"
+        if status in (401, 403):
+            raise PermanentError(message)
+        if status == 404:
+            raise ObjectNotFound(message)
+        if status == 429 or status >= 500:
+            raise TransientError(message)
+        raise ConnectorError(message)
+
     def _query(self, soql: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
         batch = max(200, min(2000, page_size))  # Salesforce accepts batch sizes 200..2000
         headers = {"Sforce-Query-Options": f"batchSize={batch}"}
-        body = self.http.get(self._api("query"), params={"q": soql}, headers=headers)
+        body = self._first_page(soql, headers)
         while True:
             records = [flatten({k: v for k, v in r.items() if k != "attributes"}) for r in body.get("records", [])]
             yield records
@@ -137,8 +180,6 @@ class SalesforceDriver(Driver):
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         if object_name not in self.config.objects:
-            from ..errors import ObjectNotFound
-
             raise ObjectNotFound(f"{object_name!r} is not one of this connection's objects")
         names = [c[0] for c in self._columns(object_name)]
         if not names:

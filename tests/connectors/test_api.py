@@ -68,7 +68,7 @@ def test_secrets_are_accepted_but_never_returned(api_a):
     assert api_a.get(f"{URL}{cid}/").json()["secrets_set"] == ["client_secret"]
     in_schema(api_a.tenant)
     stored = Connection.objects.get(pk=cid)
-    assert stored.secrets == {"client_secret": secret}
+    assert stored.get_secrets() == {"client_secret": secret}
     assert secret not in repr(stored) and secret not in str(stored)
 
 

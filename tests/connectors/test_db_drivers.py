@@ -132,6 +132,59 @@ def test_postgres_incremental_read_picks_up_updated_rows_only(source_db):
     assert [(r["id"], r["name"]) for r in changed] == [(5, "Changed")]
 
 
+def source_conn(db):
+    return psycopg.connect(dbname=db["database"], autocommit=True, **{k: v for k, v in _server().items() if v})
+
+
+def make_table(db, name: str, stamps: list) -> None:
+    """`name` (id serial, label, updated_at) with one row per stamp (None = NULL updated_at)."""
+    with source_conn(db) as conn:
+        conn.execute(f"CREATE TABLE {name} (id serial PRIMARY KEY, label text, updated_at timestamptz)")
+        for i, stamp in enumerate(stamps):
+            conn.execute(f"INSERT INTO {name} (label, updated_at) VALUES (%s, %s)", [f"row {i}", stamp])
+
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def test_postgres_incremental_read_finds_rows_inserted_later_with_a_null_updated_at(source_db):
+    make_table(source_db, "late_nulls", [None, T0, T0 + dt.timedelta(hours=1), None])
+    drv = pg_driver(source_db)
+    first, pages = read_all(drv, "late_nulls")
+    assert sorted(r["id"] for r in first) == [1, 2, 3, 4]  # a full sync includes the NULL rows
+    final = pages[-1].cursor
+    assert final["null_pk"] == [4] and read_all(drv, "late_nulls", final)[0] == []  # and does not repeat them
+    with source_conn(source_db) as conn:
+        conn.execute("INSERT INTO late_nulls (label, updated_at) VALUES ('new null', NULL), ('new', now())")
+    changed, pages = read_all(drv, "late_nulls", final)
+    assert [r["label"] for r in changed] == ["new null", "new"]
+    assert read_all(drv, "late_nulls", pages[-1].cursor)[0] == []
+
+
+def test_postgres_incremental_read_cut_off_in_the_null_pass_resumes_without_losing_its_place(source_db):
+    make_table(source_db, "null_resume", [T0, T0 + dt.timedelta(hours=1)])
+    drv = pg_driver(source_db)
+    final = read_all(drv, "null_resume")[1][-1].cursor
+    with source_conn(source_db) as conn:
+        conn.execute("INSERT INTO null_resume (label) SELECT 'n' || g FROM generate_series(1, 3) g")
+        conn.execute("UPDATE null_resume SET updated_at = '2030-01-01T00:00:00Z', label = 'changed' WHERE id = 1")
+    first_page = next(iter(drv.read("null_resume", final, 2)))
+    assert [r["label"] for r in first_page.records] == ["n1", "n2"] and first_page.cursor["phase"] == "null"
+    rest, _ = read_all(drv, "null_resume", first_page.cursor, page_size=2)
+    assert [r["label"] for r in rest] == ["n3", "changed"]  # the value position survived the cut
+
+
+def test_postgres_cursors_written_before_null_tracking_still_resume(source_db):
+    make_table(source_db, "old_cursors", [None, None, T0, T0 + dt.timedelta(hours=1)])
+    drv = pg_driver(source_db)
+    # cut off mid-NULL pass by the old driver: continue after that key, then every row by value
+    mid_null = read_all(drv, "old_cursors", {"phase": "null", "pk": [1]})[0]
+    assert [r["id"] for r in mid_null] == [2, 3, 4]
+    # a finished old cursor knew no NULL position: NULL rows are read again (upserts make it harmless)
+    old_final = {"phase": "value", "value": (T0 + dt.timedelta(hours=1)).isoformat(), "pk": [4]}
+    assert [r["id"] for r in read_all(drv, "old_cursors", old_final)[0]] == [1, 2]
+
+
 def test_postgres_table_without_updated_at_pages_by_primary_key(source_db):
     drv = pg_driver(source_db)
     records, pages = read_all(drv, "events", page_size=3)
@@ -235,12 +288,36 @@ def test_mongodb_reads_incrementally_by_updated_at_and_resumes(mongo):
     records, pages = read_all(drv, "companies", page_size=4)
     assert len(records) == 13 and records[0]["name"] == "Co 4"  # missing field sorts first
     assert records[1]["address.city"] == "Berlin" and isinstance(records[1]["_id"], str)
+    seen = sum(len(p.records) for p in pages[:2])  # the null pass, then one page by updated_at
     rest, _ = read_all(drv, "companies", pages[1].cursor, page_size=4)
-    assert [r["name"] for r in rest] == [r["name"] for r in records[8:]]
+    assert seen == 5 and [r["name"] for r in rest] == [r["name"] for r in records[seen:]]
     final = pages[-1].cursor
     assert read_all(drv, "companies", final)[0] == []
     client["crm"].companies.update_one({"name": "Co 2"}, {"$set": {"updated_at": dt.datetime(2030, 1, 1)}})
     assert [r["name"] for r in read_all(drv, "companies", final)[0]] == ["Co 2"]
+
+
+def test_mongodb_incremental_read_finds_documents_inserted_later_without_the_field(mongo):
+    client, factory = mongo
+    drv = mongo_driver(factory)
+    _, pages = read_all(drv, "companies", page_size=4)
+    final = pages[-1].cursor
+    assert final["null_id"] and read_all(drv, "companies", final)[0] == []
+    client["crm"].companies.insert_many([{"name": "no stamp"}, {"name": "null stamp", "updated_at": None}])
+    client["crm"].companies.insert_one({"name": "stamped", "updated_at": dt.datetime(2031, 1, 1)})
+    changed, pages = read_all(drv, "companies", final, page_size=4)
+    assert [r["name"] for r in changed] == ["no stamp", "null stamp", "stamped"]
+    assert read_all(drv, "companies", pages[-1].cursor)[0] == []
+
+
+def test_mongodb_cursors_written_before_null_tracking_still_resume(mongo):
+    client, factory = mongo
+    drv = mongo_driver(factory)
+    records, pages = read_all(drv, "companies", page_size=4)
+    old_mid_null = {"field": "updated_at", "value": None, "id": pages[0].cursor["null_id"]}
+    assert [r["name"] for r in read_all(drv, "companies", old_mid_null)[0]] == [r["name"] for r in records[1:]]
+    old_final = {k: v for k, v in pages[-1].cursor.items() if k in ("field", "value", "id")}
+    assert [r["name"] for r in read_all(drv, "companies", old_final)[0]] == ["Co 4"]  # read again, harmless
 
 
 def test_mongodb_insert_only_collection_reads_by_id(mongo):

@@ -51,7 +51,7 @@ def test_update_merges_secrets_and_validates_the_result(in_tenant_a):
         connection_update(connection=conn, data={"secrets": {"refresh_token": None}})
     assert "secrets.refresh_token" in info.value.message_dict
     conn = connection_update(connection=conn, data={"secrets": {"client_secret": "s2"}})
-    assert conn.secrets == {"client_secret": "s2", "refresh_token": "r"}
+    assert conn.get_secrets() == {"client_secret": "s2", "refresh_token": "r"}
     assert secrets_set(conn) == ["client_secret", "refresh_token"]
 
 

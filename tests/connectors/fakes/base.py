@@ -18,6 +18,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    target: str = ""  # the request target as sent (path and encoded query)
 
     def json(self) -> Any:
         return json.loads(self.body or b"{}")
@@ -42,7 +43,12 @@ class Fault:
 
 
 class FakeAPI:
-    """Subclasses implement `route(request) -> (status, body, headers)`."""
+    """Subclasses implement `route(request) -> (status, body, headers)`.
+
+    `max_url` (bytes of the request target) makes longer requests answer 414 URI Too Long, as the
+    vendors' front ends do; `too_long(request)` is the hook a subclass overrides for other rules."""
+
+    max_url: int | None = None
 
     def __init__(self):
         self.requests: list[Request] = []
@@ -65,6 +71,7 @@ class FakeAPI:
                     query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    target=self.path,
                 )
                 status, payload, headers = fake._dispatch(request)
                 data = (
@@ -162,10 +169,21 @@ class FakeAPI:
                 if fault.times > 0 and fault.path in request.path and fault.method in (None, request.method):
                     fault.times -= 1
                     return fault.status, fault.body, fault.headers
+        refused = self.too_long(request)
+        if refused is not None:
+            return refused
         try:
             return self.route(request)
         except Exception as exc:  # noqa: BLE001 - a fake's bug shows as a 500 the test will notice
             return 500, {"error": f"fake server error: {exc!r}"}, {}
+
+    def too_long(self, request: Request):
+        if self.max_url is not None and len(request.target) > self.max_url:
+            return 414, {"error": "URI Too Long"}, {}
+        return None
+
+    def longest_target(self) -> int:
+        return max((len(r.target) for r in self.requests), default=0)
 
     def route(self, request: Request):
         raise NotImplementedError

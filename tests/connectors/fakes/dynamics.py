@@ -1,5 +1,9 @@
 """A fake Dataverse environment: Entra ID token endpoint, WhoAmI, EntityDefinitions metadata,
-entity sets with $select/$filter/$orderby, `Prefer: odata.maxpagesize` and @odata.nextLink."""
+entity sets with $select/$filter/$orderby, `Prefer: odata.maxpagesize` and @odata.nextLink.
+
+Like Dataverse, URLs over 32,768 characters are refused (414) and a nextLink repeats the request's
+query options with a $skiptoken added, so a long $select makes long nextLinks too. $filter supports
+the keyset filter and `Microsoft.Dynamics.CRM.In(PropertyName='<pk>',PropertyValues=[...])`."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import datetime as dt
 import re
 import secrets
 import uuid
+from urllib.parse import urlencode
 
 from .base import FakeAPI, Request
 
@@ -15,6 +20,7 @@ TENANT = "contoso.onmicrosoft.com"
 _FILTER = re.compile(
     r"^modifiedon gt (?P<a>\S+) or \(modifiedon eq (?P<b>\S+) and (?P<pk>\w+) gt (?P<id>[0-9a-f-]{36})\)$"
 )
+_IN = re.compile(r"^Microsoft\.Dynamics\.CRM\.In\(PropertyName='(?P<pk>\w+)',PropertyValues=\[(?P<values>[^\]]*)\]\)$")
 
 ACCOUNT_ATTRIBUTES = [
     ("accountid", "Uniqueidentifier", None),
@@ -55,6 +61,8 @@ def make_accounts(n: int, start: dt.datetime | None = None) -> list[dict]:
 
 
 class FakeDynamics(FakeAPI):
+    max_url = 32_768
+
     def __init__(
         self,
         *,
@@ -178,20 +186,30 @@ class FakeDynamics(FakeAPI):
         size = self._page_size(request)
         token = request.query.get("$skiptoken")
         if token:
-            rows, offset = self._links.pop(token)
-            return 200, self._page(entity, rows, offset, size), {}
+            rows, offset, query = self._links.pop(token)
+            return 200, self._page(entity, rows, offset, size, query), {}
         rows = list(entity["records"])
         select = [s for s in request.query.get("$select", "").split(",") if s]
+        names = {f"_{n}_value" if t in ("Lookup", "Customer", "Owner") else n for n, t, _ in entity["attributes"]}
+        unknown = [s for s in select if s not in names]
+        if unknown:
+            message = f"Could not find a property named '{unknown[0]}' on type 'Microsoft.Dynamics.CRM.account'."
+            return 400, {"error": {"code": "0x80060888", "message": message}}, {}
         if request.query.get("$filter"):
             f = _FILTER.match(request.query["$filter"])
-            if not f or f.group("a") != f.group("b") or f.group("pk") != entity["pk"]:
+            m = _IN.match(request.query["$filter"])
+            if m and m.group("pk") == entity["pk"]:
+                wanted = set(re.findall(r"'([^']*)'", m.group("values")))
+                rows = [r for r in rows if r[entity["pk"]] in wanted]
+            elif not f or f.group("a") != f.group("b") or f.group("pk") != entity["pk"]:
                 return 400, {"error": {"code": "0x80060888", "message": "unsupported $filter in fake"}}, {}
-            rows = [
-                r
-                for r in rows
-                if r["modifiedon"] > f.group("a")
-                or (r["modifiedon"] == f.group("a") and r[entity["pk"]] > f.group("id"))
-            ]
+            else:
+                rows = [
+                    r
+                    for r in rows
+                    if r["modifiedon"] > f.group("a")
+                    or (r["modifiedon"] == f.group("a") and r[entity["pk"]] > f.group("id"))
+                ]
         if request.query.get("$orderby"):
             rows.sort(key=lambda r: (r["modifiedon"], r[entity["pk"]]))
         if request.query.get("$top"):
@@ -200,12 +218,15 @@ class FakeDynamics(FakeAPI):
             {"@odata.etag": f'W/"{1000 + i}"', **({k: r.get(k) for k in select} if select else r)}
             for i, r in enumerate(rows)
         ]
-        return 200, self._page(entity, rows, 0, size), {}
+        return 200, self._page(entity, rows, 0, size, request.query), {}
 
-    def _page(self, entity: dict, rows: list[dict], offset: int, size: int) -> dict:
+    def _page(self, entity: dict, rows: list[dict], offset: int, size: int, query: dict) -> dict:
         body = {"@odata.context": f"{self.url}{API}/$metadata#{entity['set']}", "value": rows[offset : offset + size]}
         if offset + size < len(rows):
             token = secrets.token_hex(8)
-            self._links[token] = (rows, offset + size)
-            body["@odata.nextLink"] = f"{self.url}{API}/{entity['set']}?$skiptoken={token}"
+            self._links[token] = (rows, offset + size, query)
+            # Dataverse's nextLink repeats the query options and adds a (long, encoded) paging cookie.
+            cookie = "%3Ccookie%20pagenumber%3D%22" + str(offset // size + 2) + "%22%20" + "x" * 300 + "%3E"
+            options = urlencode({k: v for k, v in query.items() if k != "$skiptoken"})
+            body["@odata.nextLink"] = f"{self.url}{API}/{entity['set']}?{options}&$skiptoken={token}&cookie={cookie}"
         return body

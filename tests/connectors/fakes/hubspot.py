@@ -43,6 +43,9 @@ def make_companies(n: int, start: dt.datetime | None = None) -> list[dict]:
 
 
 class FakeHubSpot(FakeAPI):
+    # HubSpot documents no URL limit; a request line past 8 KB is refused by common front ends.
+    max_url = 8_192
+
     def __init__(self, *, objects: dict[str, list[dict]] | None = None, token: str = "pat-na1-11111111-2222"):
         super().__init__()
         self.objects = objects if objects is not None else {"companies": make_companies(12)}
@@ -89,6 +92,9 @@ class FakeHubSpot(FakeAPI):
         m = re.fullmatch(r"/crm/v3/objects/(\w+)", request.path)
         if m and m.group(1) in self.objects and request.method == "GET":
             return self._list(m.group(1), request)
+        m = re.fullmatch(r"/crm/v3/objects/(\w+)/batch/read", request.path)
+        if m and m.group(1) in self.objects and request.method == "POST":
+            return self._batch_read(m.group(1), request.json())
         m = re.fullmatch(r"/crm/v3/objects/(\w+)/search", request.path)
         if m and m.group(1) in self.objects and request.method == "POST":
             return self._search(m.group(1), request.json())
@@ -123,6 +129,37 @@ class FakeHubSpot(FakeAPI):
                 "next": {"after": str(after + limit), "link": f"{self.url}/crm/v3/objects/{obj}?after={after + limit}"}
             }
         return 200, body, {}
+
+    def _batch_read(self, obj: str, body: dict):
+        inputs = body.get("inputs") or []
+        if not inputs or len(inputs) > 100:
+            return (
+                400,
+                {"status": "error", "message": "inputs must hold 1 to 100 ids", "category": "VALIDATION_ERROR"},
+                {},
+            )
+        rows = {r["hs_object_id"]: r for r in self.objects[obj]}
+        properties = body.get("properties") or ["hs_object_id"]
+        found = [rows[i["id"]] for i in inputs if i.get("id") in rows]
+        missing = [i["id"] for i in inputs if i.get("id") not in rows]
+        out: dict = {
+            "status": "COMPLETE",
+            "results": [self._item(r, properties) for r in found],
+            "startedAt": "2024-01-01T00:00:00Z",
+            "completedAt": "2024-01-01T00:00:01Z",
+        }
+        if missing:  # HubSpot answers 207 Multi-Status with the ids it could not find
+            out["numErrors"] = 1
+            out["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "Could not get some records",
+                    "context": {"ids": missing},
+                }
+            ]
+            return 207, out, {}
+        return 200, out, {}
 
     def _search(self, obj: str, body: dict):
         limit = int(body.get("limit", 10))

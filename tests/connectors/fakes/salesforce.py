@@ -1,10 +1,13 @@
-"""A fake Salesforce org: OAuth token endpoint, describe, SOQL query with nextRecordsUrl paging."""
+"""A fake Salesforce org: OAuth token endpoint, describe, SOQL query with nextRecordsUrl paging, the
+Composite API (a query as a subrequest), and Salesforce's request limits: URI over 16,384 bytes → 414,
+URI plus headers over 16,384 → 431, SOQL over 100,000 characters → 400 MALFORMED_QUERY."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import secrets
+from urllib.parse import parse_qs, urlsplit
 
 from .base import FakeAPI, Request
 
@@ -30,6 +33,8 @@ _QUERY = re.compile(
     r"(?: ORDER BY (?P<order>.+?))?(?: LIMIT (?P<limit>\d+))?$",
     re.S,
 )
+REQUEST_LIMIT = 16_384
+SOQL_LIMIT = 100_000
 _KEYSET = re.compile(r"^SystemModstamp > (?P<a>\S+) OR \(SystemModstamp = (?P<b>\S+) AND Id > '(?P<id>[^']*)'\)$")
 
 
@@ -87,6 +92,14 @@ class FakeSalesforce(FakeAPI):
     def secrets(self, **extra) -> dict:
         return {"client_secret": self.client_secret, **extra}
 
+    def too_long(self, request: Request):
+        if len(request.target) > REQUEST_LIMIT:
+            return 414, [{"errorCode": "URI_TOO_LONG", "message": "URI Too Long"}], {}
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+        if len(request.target) + header_bytes > REQUEST_LIMIT:
+            return 431, [{"errorCode": "HEADERS_TOO_LARGE", "message": "Request Header Fields Too Large"}], {}
+        return None
+
     def route(self, request: Request):
         if request.path == "/services/oauth2/token" and request.method == "POST":
             return self._token(request.form())
@@ -107,6 +120,8 @@ class FakeSalesforce(FakeAPI):
             return self._describe(m.group(1))
         if request.path == f"{API}/query":
             return self._query(request)
+        if request.path == f"{API}/composite" and request.method == "POST":
+            return self._composite(request)
         m = re.fullmatch(rf"{API}/query/([\w-]+)-(\d+)", request.path)
         if m and m.group(1) in self._results:
             return 200, self._page(m.group(1), int(m.group(2)), self._batch(request)), {}
@@ -154,7 +169,34 @@ class FakeSalesforce(FakeAPI):
         size = int(m.group(1)) if m else 2000
         return min(size, self.max_batch) if self.max_batch else size
 
+    def _composite(self, request: Request):
+        answers = []
+        for sub in request.json().get("compositeRequest", []):
+            parts = urlsplit(sub["url"])
+            inner = Request(
+                method=sub["method"],
+                path=parts.path,
+                query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                headers={k.lower(): v for k, v in (sub.get("httpHeaders") or {}).items()},
+                body=b"",
+                target=sub["url"],
+            )
+            if inner.method != "GET" or inner.path != f"{API}/query":
+                status, body = 400, [{"errorCode": "INVALID_SUBREQUEST", "message": "fake supports query only"}]
+            else:
+                status, body, _ = self._query(inner)
+            answers.append(
+                {"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": sub["referenceId"]}
+            )
+        return 200, {"compositeResponse": answers}, {}
+
     def _query(self, request: Request):
+        if len(request.query.get("q", "")) > SOQL_LIMIT:
+            return (
+                400,
+                [{"errorCode": "MALFORMED_QUERY", "message": "SOQL statements cannot exceed 100000 characters"}],
+                {},
+            )
         m = _QUERY.match(request.query.get("q", "").strip())
         if not m or m.group("obj") not in self.objects:
             return 400, [{"errorCode": "MALFORMED_QUERY", "message": "unexpected token"}], {}
