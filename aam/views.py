@@ -73,6 +73,7 @@ QUARANTINE_COLUMNS = [
     Column("When", ("created_at", "quarantined_at"), "time"),
     Column("Connection", ("connection.name",)),
     Column("Object", ("source_object", "object_name")),
+    Column("Entity", ("entity",), "badge"),
     Column("Position", ("position", "line", "line_number"), "number"),
     Column("Reason", ("reason",)),
     Column("Record", ("raw", "record", "payload"), "json"),
@@ -93,7 +94,10 @@ def _drift_events(connection_id: int | None, days: int) -> list:
     model = model_or_none("aam", "DriftEvent")
     if model is None:
         return []
-    return list(_by_connection(_since(_order_newest(model.objects.all()), days), connection_id)[:200])
+    qs = _by_connection(_since(_order_newest(model.objects.all()), days), connection_id)
+    if has_field(model, "connection"):
+        qs = qs.select_related("connection")
+    return list(qs[:200])
 
 
 def _quarantine(connection_id: int | None) -> tuple[list, int]:
@@ -106,6 +110,8 @@ def _quarantine(connection_id: int | None) -> tuple[list, int]:
     if model is None:
         return [], 0
     qs = _by_connection(_order_newest(model.objects.all()), connection_id)
+    if has_field(model, "connection"):
+        qs = qs.select_related("connection")
     return list(qs[:100]), qs.count()
 
 
