@@ -154,7 +154,8 @@ def home(request: HttpRequest) -> HttpResponse:
     findings = []
     for agent, run in runs.items():
         for f in _findings(run)[:5]:
-            findings.append({"agent": agent, **f})
+            summary = next((str(f[k]) for k in ("title", "detail", "reason", "kind") if f.get(k)), "finding")
+            findings.append({"agent": agent, "summary": summary, "severity": f.get("severity")})
     reviews = _review_counts()
     return page(request, "dashboard/home.html", "dashboard", {
         "connections": connections,

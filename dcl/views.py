@@ -178,9 +178,12 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
     fetch_sources = first_available("dcl.selectors.view_row_sources", "dcl.selectors.source_records")
     if fetch_sources is not None:
         source_records = list(fetch_sources(entity=entity, unified_id=unified_id))
+    title = next((str(record[k]) for k in ("name", "email", "resource_name", "id") if record.get(k)), unified_id)
+    if entity == "contact" and (record.get("first_name") or record.get("last_name")):
+        title = " ".join(str(record[k]) for k in ("first_name", "last_name") if record.get(k))
     return page(request, "dcl/view_record.html", "views", {
-        "entity": entity, "record": record, "fields": fields, "sources": sources, "source_records": source_records,
-        "unified_id": unified_id,
+        "title": title, "entity": entity, "record": record, "fields": fields, "sources": sources,
+        "source_records": source_records, "unified_id": unified_id,
     })
 
 
@@ -217,7 +220,7 @@ def _stream_figures(tenant, connection) -> dict[str, Any]:
     r = get_redis()
     key = tenant_key(tenant, "aam", "dcl", connection.pk)
     out: dict[str, Any] = {"key": key, "length": 0, "lag": None, "pending": None, "consumers": None,
-                           "last_delivered": None, "last_batch": None}
+                           "last_delivered": None, "last_delivered_at": None, "last_batch": None}
     try:
         if not r.exists(key):
             return out
@@ -228,6 +231,10 @@ def _stream_figures(tenant, connection) -> dict[str, Any]:
             out["pending"] = group.get("pending")
             out["consumers"] = group.get("consumers")
             out["last_delivered"] = group.get("last-delivered-id")
+            if out["last_delivered"] and out["last_delivered"] != "0-0":
+                # Acknowledged batches are trimmed away; the id still tells when the last one was added.
+                out["last_delivered_at"] = datetime.fromtimestamp(int(out["last_delivered"].split("-")[0]) / 1000,
+                                                                  tz=UTC)
         # The payload is binary (Arrow): read the newest entry with a client that does not decode.
         newest = _raw_redis().xrevrange(key, count=1)
         if newest:
