@@ -18,7 +18,8 @@
     3: ["var(--blue-soft)", "var(--blue)"], 4: ["var(--purple-soft)", "var(--purple)"], 5: ["var(--amber-soft)", "var(--amber)"],
   };
 
-  function kindOf(n) { return String(n.type || n.kind || n.layer || n.group || "").toLowerCase(); }
+  // `kind` names the layer; `type` is often the data type of a field (string, decimal…).
+  function kindOf(n) { return String(n.kind || n.layer || n.node_type || n.group || n.type || "").toLowerCase(); }
 
   function normalize(data) {
     var rawNodes = (data && (data.nodes || (data.elements && data.elements.nodes))) || [];
