@@ -171,6 +171,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "runs": runs,
         "findings": findings[:8],
         "recent_events": list(reversed(events)),
+        "connection_names": {c.pk: c.name for c in connections},
         "last_event_id": events[-1]["id"] if events else "",
     })
 
@@ -183,6 +184,7 @@ def flow_page(request: HttpRequest) -> HttpResponse:
     tenant = current_tenant()
     events = read_events(tenant)
     return page(request, "dashboard/flow.html", "flow", {
+        "connection_names": {c.pk: c.name for c in _connections()},
         "stages": STAGES,
         "stage_of_event": STAGE_OF_EVENT,
         "backlog": events[-200:],

@@ -194,8 +194,9 @@
   A.describeEvent = function (event) {
     var p = event.payload || {};
     var bits = [];
+    var names = A.connectionNames || (A.connectionNames = A.jsonScript("connection-names", {}));
     if (p.connection_name) bits.push(p.connection_name);
-    else if (p.connection_id !== undefined && p.connection_id !== null) bits.push("connection " + p.connection_id);
+    else if (p.connection_id !== undefined && p.connection_id !== null) bits.push(names[p.connection_id] || "connection " + p.connection_id);
     if (p.object || p.source_object) bits.push(p.object || p.source_object);
     if (p.entity) bits.push(p.entity);
     if (p.agent) bits.push(p.agent);
