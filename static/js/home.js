@@ -15,6 +15,14 @@
   document.addEventListener("DOMContentLoaded", function () {
     var feed = document.getElementById("event-feed");
     var empty = document.getElementById("event-empty");
+    // The server lists the retained events; describe them the same way as the live ones.
+    A.jsonScript("home-events", []).forEach(function (e) {
+      var li = feed && feed.querySelector('[data-event-id="' + e.id + '"]');
+      if (!li) return;
+      li.querySelector(".badge").className = "badge " + A.eventTone(e.type);
+      li.querySelector(".event-detail").textContent = A.describeEvent(e);
+      li.querySelector("time").textContent = A.fmt.time(e.ts);
+    });
     var live = A.live();
     live.on("*", function (e) {
       if (feed) { prepend(feed, e); if (empty) empty.hidden = true; }
