@@ -137,3 +137,26 @@ class ReviewItem(TenantModel):
 
     def __str__(self) -> str:
         return self.title or f"{self.kind} review #{self.pk}"
+
+
+class QuarantinedRecord(TenantModel):
+    """A source record that could not land (a value that cannot be its canonical type, no id, a line
+    the driver could not read): kept with the reason, never dropped silently."""
+
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="quarantined")
+    source_object = models.CharField(max_length=255)
+    entity = models.CharField(max_length=64, blank=True, default="")
+    source_id = models.CharField(max_length=255, blank=True, default="")
+    position = models.BigIntegerField(null=True, blank=True)  # line number for files, else record number
+    reason = models.TextField()
+    raw = models.JSONField(default=dict, blank=True)
+    mapping_version = models.PositiveIntegerField(default=0)
+    schema_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["connection", "source_object"], name="quarantine_conn_object")]
+
+    def __str__(self) -> str:
+        return f"{self.source_object}#{self.position}: {self.reason[:60]}"

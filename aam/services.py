@@ -417,3 +417,7 @@ def mapping_decide(
     }
     transaction.on_commit(lambda: publish_event(tenant, "mapping_progress", progress))
     return new_row
+
+
+# The sync lives with the rest of ingestion (aam/ingest/); this is its contract name.
+from aam.ingest.services import SyncResult, connection_sync  # noqa: E402, F401

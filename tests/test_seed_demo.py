@@ -20,3 +20,9 @@ def test_seed_demo_creates_the_tenant_and_its_connections_once():
         assert admin.check_password("AutonomOS-demo-2026")
     assert len(kinds) == 5
     assert {"salesforce", "hubspot", "dynamics"} <= set(kinds)
+    from dcl.selectors import view_catalog
+
+    with schema_context(tenant.schema_name):
+        counts = {v.entity: v.row_count for v in view_catalog()}
+    assert set(counts) == {"account", "contact", "opportunity", "cost", "cloud_resource"}
+    assert all(n > 0 for n in counts.values())

@@ -219,6 +219,24 @@ if not 0.0 < AAM_AUTO_APPLY_THRESHOLD <= 1.0:
     raise ImproperlyConfigured("AAM_AUTO_APPLY_THRESHOLD must be in (0, 1]")
 DATA_DIR = Path(env("AUTONOMOS_DATA_DIR", default=str(BASE_DIR / "var" / "data")))
 
+# --- Pipeline (aam ingest → Redis Streams → dcl) ----------------------------------------------
+# Seconds a producer waits for the DCL consumer to make room in a full stream before failing.
+AAM_BACKPRESSURE_TIMEOUT = env.float("AAM_BACKPRESSURE_TIMEOUT", default=300.0)
+# Lease of the per-connection sync lock (renewed while the sync runs).
+AAM_SYNC_LOCK_SECONDS = _positive_int("AAM_SYNC_LOCK_SECONDS", 120)
+AAM_SYNC_PAGE_SIZE = _positive_int("AAM_SYNC_PAGE_SIZE", 5000)  # records per driver page
+DCL_WRITER_LOCK_TIMEOUT = env.float("DCL_WRITER_LOCK_TIMEOUT", default=300.0)
+DCL_DUCKDB_THREADS = _positive_int("DCL_DUCKDB_THREADS", 2)
+DCL_DUCKDB_MEMORY_LIMIT = env("DCL_DUCKDB_MEMORY_LIMIT", default="512MB")
+DCL_DUCKDB_CHECKPOINT_THRESHOLD = env("DCL_DUCKDB_CHECKPOINT_THRESHOLD", default="256MB")
+DCL_READ_COUNT = _positive_int("DCL_READ_COUNT", 250)  # batches per stream per read (one transaction)
+DCL_READ_BLOCK_MS = _positive_int("DCL_READ_BLOCK_MS", 1000)  # never 0: BLOCK 0 waits forever
+DCL_LINGER_MS = env.int("DCL_LINGER_MS", default=50)
+DCL_IDLE_SECONDS = env.float("DCL_IDLE_SECONDS", default=2.0)
+DCL_REDIS_RETRY_SECONDS = env.float("DCL_REDIS_RETRY_SECONDS", default=30.0)
+DCL_EVENT_INTERVAL = env.float("DCL_EVENT_INTERVAL", default=1.0)
+DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
+
 # --- AAM mapping engine (aam) -----------------------------------------------------------------
 # Below AAM_AUTO_APPLY_THRESHOLD and at or above this floor a proposal becomes a review item;
 # below the floor the field is left unmapped.

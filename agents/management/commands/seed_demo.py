@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
@@ -37,3 +38,5 @@ class Command(BaseCommand):
         with schema_context(tenant.schema_name):
             connections = demo_connections_ensure(directory=out)
         self.stdout.write(f"{len(connections)} demo connections ready: " + ", ".join(c.name for c in connections))
+        # Sync every source through the real path (mapping → streams → DCL → unified views).
+        call_command("sync", tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)

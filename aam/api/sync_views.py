@@ -1,0 +1,72 @@
+"""POST /api/connections/<id>/sync/: start a sync in the background (202 + what to poll)."""
+
+from __future__ import annotations
+
+from django.db import connection as db_connection
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from autonomos.core.api import Conflict, TenantAPIView
+from autonomos.core.events import publish_event
+from autonomos.core.redis import get_redis, tenant_key
+
+SYNC_TASK = "dcl.connection_sync"  # defined in dcl/tasks.py; sent by name, the layer above runs it
+
+
+class SyncRequestSerializer(serializers.Serializer):
+    full = serializers.BooleanField(default=False, help_text="Read everything again, ignoring the cursor.")
+
+
+class SyncAcceptedSerializer(serializers.Serializer):
+    connection_id = serializers.IntegerField()
+    task_id = serializers.CharField()
+    status = serializers.CharField()
+    poll = serializers.DictField(child=serializers.CharField())
+
+
+def connection_sync_start(*, connection, full: bool = False) -> str:
+    """Queue a sync of `connection` after the current transaction commits; returns the task id."""
+    from celery import current_app
+    from celery.utils import uuid
+
+    if get_redis().exists(tenant_key(db_connection.tenant, "aam", "synclock", connection.pk)):
+        raise Conflict(f"A sync of connection {connection.pk} is already running.")
+    task_id = uuid()
+    schema = db_connection.schema_name
+    tenant = db_connection.tenant
+    transaction.on_commit(
+        lambda: current_app.send_task(
+            SYNC_TASK, args=[connection.pk], kwargs={"full": full}, task_id=task_id, headers={"_schema_name": schema}
+        )
+    )
+    transaction.on_commit(
+        lambda: publish_event(tenant, "sync_queued", {"connection_id": connection.pk, "task_id": task_id, "full": full})
+    )
+    return task_id
+
+
+class ConnectionSyncAPI(TenantAPIView):
+    """Start syncing a connection: records flow to the unified views; follow progress by events."""
+
+    @extend_schema(
+        request=SyncRequestSerializer,
+        responses={202: SyncAcceptedSerializer, 409: OpenApiResponse(description="already syncing")},
+    )
+    def post(self, request, pk: int):
+        from connectors.models import Connection
+
+        connection = get_object_or_404(Connection.objects.all(), pk=pk)
+        data = SyncRequestSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            task_id = connection_sync_start(connection=connection, full=data.validated_data["full"])
+        body = {
+            "connection_id": connection.pk,
+            "task_id": task_id,
+            "status": "queued",
+            "poll": {"connection": f"/api/connections/{connection.pk}/", "events": "/api/events/stream/"},
+        }
+        return Response(SyncAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,313 @@
+"""A page of source records → a canonical, typed Arrow table (+ the records that must be quarantined).
+
+Everything is per column: the mapping renames columns, coerce.py casts them, data-quality flags
+are vectorized predicates. The per-record work is limited to values that fail a cast (to give
+each a reason) and to pages that arrive as Python dicts (converted once, column by column).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .coerce import coerce_column
+from .kinds import ARROW_TYPES, Kind, kind_for
+
+# Flags a record carries when it lands (it is not quarantined for these).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "account": ("name",),
+    "contact": ("last_name",),
+    "opportunity": ("name",),
+    "cloud_resource": ("id",),
+    "cost": ("billed_cost",),
+}
+_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    source: str
+    canonical: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class NormalizePlan:
+    """How one source object becomes one canonical entity (built once per object per sync)."""
+
+    entity: str
+    source_object: str
+    fields: tuple[FieldPlan, ...]
+    id_fields: tuple[str, ...]  # source fields forming the record's id (empty: content hash)
+    schema_fingerprint: str
+    mapping_version: int
+    confidences: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mapped_sources(self) -> frozenset[str]:
+        return frozenset(f.source for f in self.fields)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that cannot land: why, where, and the record as read."""
+
+    position: int | None  # line number for files; None when the source gives none
+    source_id: str
+    reason: str
+    raw: dict[str, Any]
+
+
+@dataclass
+class NormalizedPage:
+    table: pa.Table  # wire columns (see batches.py)
+    rejected: list[Rejected]
+    read: int
+
+
+def schema_fingerprint(fields: list[tuple[str, str]]) -> str:
+    """A stable hash of the (field, type) set of a source schema."""
+    canonical = json.dumps(sorted([str(n), str(t)] for n, t in fields), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def build_plan(
+    *,
+    entity: str,
+    source_object: str,
+    mapping_fields: dict[str, str | None],
+    entity_fields: dict[str, str],
+    id_fields: tuple[str, ...],
+    fingerprint: str,
+    mapping_version: int,
+    confidences: dict[str, float] | None = None,
+) -> NormalizePlan:
+    """`mapping_fields`: source field → canonical field; `entity_fields`: canonical field → type name.
+
+    A mapping onto a field the entity does not have is ignored (never invent columns), and two
+    source fields mapped onto one canonical field keep the first (the mapping should not do that).
+    """
+    plans: list[FieldPlan] = []
+    taken: set[str] = set()
+    for source, canonical in mapping_fields.items():
+        if not canonical or canonical not in entity_fields or canonical in taken:
+            continue
+        taken.add(canonical)
+        plans.append(FieldPlan(source=source, canonical=canonical, kind=kind_for(entity_fields[canonical])))
+    conf = {}
+    for source, canonical in mapping_fields.items():
+        if canonical in taken and confidences and source in confidences:
+            conf[canonical] = float(confidences[source])
+        elif canonical in taken and confidences and canonical in confidences:
+            conf[canonical] = float(confidences[canonical])
+    return NormalizePlan(
+        entity=entity,
+        source_object=source_object,
+        fields=tuple(plans),
+        id_fields=tuple(id_fields),
+        schema_fingerprint=fingerprint,
+        mapping_version=int(mapping_version),
+        confidences=conf,
+    )
+
+
+# --- pages → Arrow -----------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def _column(values: list[Any] | tuple[Any, ...]) -> pa.Array:
+    try:
+        arr = pa.array(values)  # one C pass for the usual case: every value of one type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        arr = None
+    if arr is not None and not (pa.types.is_nested(arr.type) or pa.types.is_binary(arr.type)):
+        return arr
+    values = [_jsonable(v) for v in values]
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        # Mixed types in one field (a MongoDB collection, say): strings, coerced later.
+        return pa.array([None if v is None else _as_text(v) for v in values], type=pa.string())
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def records_to_table(records: list[dict[str, Any]]) -> pa.Table:
+    """Python records → an Arrow table, column by column; every key of any record is a column."""
+    if records:
+        first = list(records[0])
+        # Files and SQL rows: every record has the same keys in the same order; transpose in C.
+        if all(list(r) == first for r in records):
+            columns = zip(*(r.values() for r in records), strict=True)
+            return pa.table({name: _column(col) for name, col in zip(first, columns, strict=True)})
+    names: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            names.setdefault(key, None)
+    return pa.table({name: _column([r.get(name) for r in records]) for name in names})
+
+
+def page_table(page: Any) -> pa.Table:
+    """A driver page as Arrow: a driver may hand over `page.table` (columnar) instead of records."""
+    table = getattr(page, "table", None)
+    if table is not None:
+        return table if isinstance(table, pa.Table) else pa.Table.from_batches([table])
+    return records_to_table(list(page.records or []))
+
+
+# --- normalization -----------------------------------------------------------------------------
+
+
+def _source_ids(table: pa.Table, plan: NormalizePlan) -> pa.Array:
+    present = [f for f in plan.id_fields if f in table.column_names]
+    if present and len(present) == len(plan.id_fields):
+        parts = [pc.utf8_trim_whitespace(pc.cast(table[f].combine_chunks(), pa.string())) for f in present]
+        if len(parts) == 1:
+            ids = parts[0]
+        else:
+            ids = pc.binary_join_element_wise(*parts, "|", null_handling="replace", null_replacement="")
+        return pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids)
+    # No primary key: the record's content is its identity (identical lines are one record).
+    rows = table.to_pylist()
+    return pa.array(
+        [
+            hashlib.blake2b(json.dumps(r, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
+            for r in rows
+        ],
+        type=pa.string(),
+    )
+
+
+def _quality_flags(columns: dict[str, pa.Array], entity: str, n: int) -> pa.Array:
+    flags: list[tuple[pa.Array, str]] = []
+    for name in REQUIRED_FIELDS.get(entity, ()):
+        col = columns.get(name)
+        flags.append((pa.array([True] * n) if col is None else pc.is_null(col), f"missing:{name}"))
+    email = columns.get("email")
+    if email is not None:
+        bad = pc.invert(pc.match_substring_regex(email, _EMAIL_RE))
+        flags.append((pc.fill_null(bad, False), "invalid:email"))
+    for money in ("amount", "billed_cost", "effective_cost", "annual_revenue"):
+        col = columns.get(money)
+        if col is not None:
+            flags.append((pc.fill_null(pc.less(col, pa.scalar(0, col.type)), False), f"negative:{money}"))
+    probability = columns.get("probability")
+    if probability is not None:
+        out = pc.or_(
+            pc.less(probability, pa.scalar(0, probability.type)),
+            pc.greater(probability, pa.scalar(100, probability.type)),
+        )
+        flags.append((pc.fill_null(out, False), "out_of_range:probability"))
+    acc = None
+    for mask, flag in flags:
+        if not pc.any(mask).as_py():
+            continue
+        part = pc.if_else(mask, flag, pa.scalar(None, pa.string()))
+        if acc is None:
+            acc = part
+        else:
+            both = pc.binary_join_element_wise(acc, part, ",")
+            acc = pc.if_else(pc.is_null(acc), part, pc.if_else(pc.is_null(part), acc, both))
+    return pa.nulls(n, pa.string()) if acc is None else acc
+
+
+def _extras(table: pa.Table, plan: NormalizePlan, keep: pa.Array | None) -> pa.Array | None:
+    unmapped = [c for c in table.column_names if c not in plan.mapped_sources and not c.startswith("__")]
+    if not unmapped:
+        return None
+    sub = table.select(unmapped)
+    if keep is not None:
+        sub = sub.filter(keep)
+    out = []
+    for row in sub.to_pylist():
+        row = {k: v for k, v in row.items() if v is not None and v != ""}
+        out.append(json.dumps(row, sort_keys=True, default=str) if row else None)
+    return pa.array(out, type=pa.string())
+
+
+def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int = 1) -> NormalizedPage:
+    """Coerce a page to canonical columns; records with a value that cannot be coerced, or without an
+    id, are rejected with the reason (they are quarantined by the caller, never dropped)."""
+    n = table.num_rows
+    ids = _source_ids(table, plan)
+    columns: dict[str, pa.Array] = {}
+    errors: dict[int, list[str]] = {}
+    for fp in plan.fields:
+        if fp.source not in table.column_names:
+            continue  # the source stopped sending this field: null, drift detection reports it
+        result = coerce_column(table[fp.source], fp.kind, field_name=fp.canonical)
+        columns[fp.canonical] = result.values
+        for row, reason in result.errors.items():
+            errors.setdefault(row, []).append(reason)
+    if "id" not in columns:
+        columns["id"] = ids
+    missing_id = pc.is_null(ids)
+    if pc.any(missing_id).as_py():
+        for row in pc.indices_nonzero(missing_id).to_pylist():
+            errors.setdefault(row, []).append("record has no source id: " + ", ".join(plan.id_fields or ("content",)))
+    positions = pa.array(range(first_position, first_position + n), type=pa.int64())
+    keep = None
+    rejected: list[Rejected] = []
+    if errors:
+        bad_rows = sorted(errors)
+        raws = table.take(pa.array(bad_rows)).to_pylist()
+        id_list = ids.take(pa.array(bad_rows)).to_pylist()
+        for row, raw, sid in zip(bad_rows, raws, id_list, strict=True):
+            rejected.append(
+                Rejected(
+                    position=first_position + row,
+                    source_id=sid or "",
+                    reason="; ".join(errors[row]),
+                    raw={k: _jsonable_raw(v) for k, v in raw.items()},
+                )
+            )
+        mask = [True] * n
+        for row in bad_rows:
+            mask[row] = False
+        keep = pa.array(mask)
+    arrays = {"_source_id": ids, "_position": positions, **columns}
+    arrays["_dq"] = _quality_flags(columns, plan.entity, n)
+    if keep is not None:
+        arrays = {k: v.filter(keep) for k, v in arrays.items()}
+    extras = _extras(table, plan, keep)
+    if extras is not None:
+        arrays["_extras"] = extras
+    out = pa.table(arrays)
+    return NormalizedPage(table=out, rejected=rejected, read=n)
+
+
+def _jsonable_raw(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def wire_schema(plan: NormalizePlan) -> pa.Schema:
+    """The Arrow schema of the batches this plan produces (extras may be absent)."""
+    fields = [pa.field("_source_id", pa.string()), pa.field("_position", pa.int64())]
+    fields += [pa.field(f.canonical, ARROW_TYPES[f.kind]) for f in plan.fields]
+    return pa.schema(fields + [pa.field("_dq", pa.string())])

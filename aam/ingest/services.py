@@ -1,0 +1,395 @@
+"""The sync: read a connection's objects page by page, map, normalize, publish; move the cursor safely.
+
+    driver.discover() ─► per object: mapping_ensure ─► plan
+    driver.read(object, cursor) ─► page ─► normalize (columnar) ─► batches ─► stream (back-pressure)
+                                             └► rejected records ─► quarantine (with the reason)
+    page published ─► checkpoint; cursor stored once its batches are applied (checkpoints.py)
+
+Counts always add up: records read = records published + records quarantined.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from autonomos.core.events import publish_event
+from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.tenancy import current_tenant
+
+from ..streams import StreamPublisher, binary_redis
+from .batches import BatchHeader, split_batches
+from .checkpoints import checkpoint_add, checkpoints_promote
+from .normalize import Rejected, build_plan, normalize_page, page_table, schema_fingerprint
+from .schema import entity_fields
+
+logger = logging.getLogger(__name__)
+
+
+class SyncAlreadyRunning(RuntimeError):
+    """Another sync of this connection holds its lock."""
+
+
+@dataclass
+class ObjectResult:
+    name: str
+    entity: str | None
+    records_read: int = 0
+    records_published: int = 0
+    quarantined: int = 0
+    batches: int = 0
+    skipped: str = ""
+
+
+@dataclass
+class SyncResult:
+    objects: int = 0
+    records_read: int = 0
+    records_published: int = 0
+    quarantined: int = 0
+    batches: int = 0
+    details: list[ObjectResult] = field(default_factory=list)
+    backpressure_seconds: float = 0.0  # time spent waiting for the consumer to make room
+
+    def as_dict(self) -> dict:
+        return {
+            "objects": self.objects,
+            "records_read": self.records_read,
+            "records_published": self.records_published,
+            "quarantined": self.quarantined,
+            "batches": self.batches,
+            "backpressure_seconds": round(self.backpressure_seconds, 3),
+            "details": [o.__dict__ for o in self.details],
+        }
+
+
+@dataclass
+class SyncProgress:
+    object_name: str
+    records_read: int
+    records_published: int
+    quarantined: int
+    total: int | None  # estimate (the sources' row counts), None when unknown
+
+
+# --- the contract names of the layers below, in one place ------------------------------------
+
+
+def _driver_for(connection):
+    from connectors.registry import driver_for
+
+    return driver_for(connection)
+
+
+def _mapping_ensure(connection, source_object):
+    from aam.services import mapping_ensure
+
+    return mapping_ensure(connection=connection, source_object=source_object)
+
+
+def _cursor_set(connection, object_name: str, cursor) -> None:
+    from connectors.services import connection_cursor_set
+
+    connection_cursor_set(connection=connection, object_name=object_name, cursor=cursor)
+
+
+def _status_set(connection, status: str, error: str = "", synced: bool = False) -> None:
+    from connectors.services import connection_status_set
+
+    updated = connection_status_set(connection=connection, status=status, error=error, synced=synced)
+    connection.last_synced_at = getattr(updated, "last_synced_at", connection.last_synced_at)
+
+
+def _quarantine(
+    connection,
+    object_name: str,
+    entity: str | None,
+    rejected: list[Rejected],
+    *,
+    mapping_version: int,
+    schema_fingerprint: str,
+) -> int:
+    from .quarantine import quarantine_records
+
+    return quarantine_records(
+        connection=connection,
+        source_object=object_name,
+        entity=entity,
+        rejected=rejected,
+        mapping_version=mapping_version,
+        schema_fingerprint=schema_fingerprint,
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _generation(connection) -> int:
+    """Changes only when a sync of the connection succeeds: a resumed (replayed) sync keeps it, so
+    its batches have the ids of the interrupted run's (see batches.batch_id_for)."""
+    synced = getattr(connection, "last_synced_at", None)
+    return int(synced.timestamp() * 1000) if synced else 0
+
+
+def _id_fields(source_object, mapping) -> tuple[str, ...]:
+    pk = getattr(source_object, "primary_key", None)
+    if isinstance(pk, str) and pk:
+        return (pk,)
+    if isinstance(pk, list | tuple) and pk:
+        return tuple(str(p) for p in pk)
+    for source, canonical in (getattr(mapping, "fields", None) or {}).items():
+        if canonical == "id":
+            return (source,)
+    return ()
+
+
+class _Lock:
+    """One sync per connection at a time (a Redis lease, renewed while pages flow)."""
+
+    def __init__(self, tenant, connection_id: int) -> None:
+        self.key = tenant_key(tenant, "aam", "synclock", connection_id)
+        self.token = f"{time.time_ns()}"
+        self.r = get_redis()
+        self.ttl = settings.AAM_SYNC_LOCK_SECONDS * 1000
+        self._renewed = 0.0
+
+    def __enter__(self) -> _Lock:
+        if not self.r.set(self.key, self.token, nx=True, px=self.ttl):
+            raise SyncAlreadyRunning("a sync of this connection is already running")
+        self._renewed = time.monotonic()
+        return self
+
+    def renew(self) -> None:
+        if time.monotonic() - self._renewed > settings.AAM_SYNC_LOCK_SECONDS / 3:
+            if self.r.get(self.key) == self.token:
+                self.r.pexpire(self.key, self.ttl)
+            self._renewed = time.monotonic()
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.r.get(self.key) == self.token:
+                self.r.delete(self.key)
+        except Exception:  # noqa: BLE001 - the lease expires by itself
+            logger.warning("sync lock not released", exc_info=True)
+
+
+class _Throttle:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last = 0.0
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self.last >= self.seconds:
+            self.last = now
+            return True
+        return False
+
+
+# --- the service -----------------------------------------------------------------------------
+
+
+def connection_sync(
+    *, connection, full: bool = False, progress: Callable[[SyncProgress], None] | None = None
+) -> SyncResult:
+    """Sync one connection into its Redis Stream (the DCL consumer takes it from there).
+
+    Reads every object the driver discovers, page by page from the stored cursor (from the start
+    with `full`), maps and normalizes each page, publishes it in batches of ≤ AAM_BATCH_CHUNK_SIZE,
+    quarantines records that cannot be coerced (with the reason) and remembers a checkpoint per
+    page; the stored cursor follows once the page's batches are applied. A failed sync leaves the
+    cursor at the last safe page: running it again resumes there, and batches it re-sends that
+    were applied already are skipped by id.
+    """
+    tenant = current_tenant()
+    result = SyncResult()
+    r = binary_redis()
+    with _Lock(tenant, connection.pk) as lock:
+        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
+        connection.refresh_from_db()
+        publish_event(tenant, "sync_started", {"connection_id": connection.pk, "kind": connection.kind, "full": full})
+        _status_set(connection, "syncing")
+        try:
+            _sync(tenant, connection, full, progress, result, r, lock)
+        except Exception as exc:
+            message = f"{exc.__class__.__name__}: {exc}"[:2000]
+            _status_set(connection, "error", message)
+            publish_event(
+                tenant, "sync_failed", {"connection_id": connection.pk, "error": message[:500], **_counts(result)}
+            )
+            raise
+        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
+        _status_set(connection, "ok", synced=True)
+        publish_event(tenant, "sync_completed", {"connection_id": connection.pk, **_counts(result)})
+    return result
+
+
+def _counts(result: SyncResult) -> dict[str, int]:
+    return {
+        "objects": result.objects,
+        "records_read": result.records_read,
+        "records_published": result.records_published,
+        "quarantined": result.quarantined,
+        "batches": result.batches,
+    }
+
+
+def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock: _Lock) -> None:
+    driver = _driver_for(connection)
+    objects = list(driver.discover())
+    publish_event(
+        tenant,
+        "sources_connected",
+        {
+            "connection_id": connection.pk,
+            "kind": connection.kind,
+            "objects": [
+                {"name": o.name, "fields": len(o.fields), "row_count": getattr(o, "row_count", None)} for o in objects
+            ],
+        },
+    )
+    total = sum(o.row_count for o in objects if getattr(o, "row_count", None)) or None
+    publisher = StreamPublisher(tenant, connection.pk, client=r)
+    generation = _generation(connection)
+    chunk = settings.AAM_BATCH_CHUNK_SIZE
+    tick = _Throttle(0.5)
+    for index, source_object in enumerate(objects):
+        mapping = _mapping_ensure(connection, source_object)
+        entity = getattr(mapping, "entity", None) if mapping is not None else None
+        outcome = ObjectResult(name=source_object.name, entity=entity)
+        result.details.append(outcome)
+        result.objects += 1
+        fingerprint = schema_fingerprint([(f.name, f.type) for f in source_object.fields])
+        if not entity:
+            outcome.skipped = "no canonical entity for this object"
+            publish_event(
+                tenant,
+                "mapping_progress",
+                {
+                    "connection_id": connection.pk,
+                    "object": source_object.name,
+                    "entity": None,
+                    "objects_done": index + 1,
+                    "objects_total": len(objects),
+                    "skipped": outcome.skipped,
+                },
+            )
+            continue
+        plan = build_plan(
+            entity=entity,
+            source_object=source_object.name,
+            mapping_fields=dict(mapping.fields),
+            entity_fields=entity_fields(entity),
+            id_fields=_id_fields(source_object, mapping),
+            fingerprint=fingerprint,
+            mapping_version=int(getattr(mapping, "version", 0) or 0),
+            confidences=dict(getattr(mapping, "confidences", None) or {}),
+        )
+        publish_event(
+            tenant,
+            "mapping_progress",
+            {
+                "connection_id": connection.pk,
+                "object": source_object.name,
+                "entity": entity,
+                "mapping_version": plan.mapping_version,
+                "mapped_fields": len(plan.fields),
+                "source_fields": len(source_object.fields),
+                "objects_done": index + 1,
+                "objects_total": len(objects),
+            },
+        )
+        header = BatchHeader(
+            tenant_id=str(tenant.tenant_id),
+            connection_id=connection.pk,
+            source_object=source_object.name,
+            entity=entity,
+            schema_fingerprint=fingerprint,
+            mapping_version=plan.mapping_version,
+            generation=generation,
+            confidences=plan.confidences,
+        )
+        cursor = None if full else (connection.cursor or {}).get(source_object.name)
+        position = 1
+        for page in driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE):
+            table = page_table(page)
+            normalized = normalize_page(table, plan, first_position=position)
+            position += normalized.read
+            rejected = list(normalized.rejected)
+            for error in getattr(page, "errors", None) or []:
+                position = error.position if isinstance(error.position, int) else None
+                rejected.append(
+                    Rejected(
+                        position=position,
+                        source_id="" if position is not None else str(error.position),
+                        reason=str(error.reason),
+                        raw=error.raw if isinstance(error.raw, dict) else {"_raw": error.raw},
+                    )
+                )
+            ids = publisher.publish(split_batches(normalized.table, header, chunk))
+            if rejected:
+                _quarantine(
+                    connection,
+                    source_object.name,
+                    entity,
+                    rejected,
+                    mapping_version=plan.mapping_version,
+                    schema_fingerprint=fingerprint,
+                )
+            if page.cursor is not None:
+                checkpoint_add(
+                    r,
+                    tenant=tenant,
+                    connection_id=connection.pk,
+                    object_name=source_object.name,
+                    entry_id=ids[-1] if ids else publisher.stats.last_entry_id,
+                    cursor=page.cursor,
+                )
+            published = normalized.table.num_rows
+            read = normalized.read + len(getattr(page, "errors", None) or [])
+            for counter in (outcome, result):
+                counter.records_read += read
+                counter.records_published += published
+                counter.quarantined += len(rejected)
+                counter.batches += len(ids)
+            lock.renew()
+            if tick.ready():
+                checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
+                publish_event(
+                    tenant,
+                    "batch_published",
+                    {
+                        "connection_id": connection.pk,
+                        "object": source_object.name,
+                        "batches_total": result.batches,
+                        "records_total": result.records_published,
+                        "last_entry_id": publisher.stats.last_entry_id,
+                    },
+                )
+                publish_event(
+                    tenant,
+                    "sync_progress",
+                    {"connection_id": connection.pk, "object": source_object.name, "total": total, **_counts(result)},
+                )
+            if progress is not None:
+                progress(
+                    SyncProgress(
+                        source_object.name, result.records_read, result.records_published, result.quarantined, total
+                    )
+                )
+    publisher.check_same_server()
+    result.backpressure_seconds = publisher.stats.waited_seconds
+    publish_event(
+        tenant,
+        "batch_published",
+        {
+            "connection_id": connection.pk,
+            "batches_total": result.batches,
+            "records_total": result.records_published,
+            "last_entry_id": publisher.stats.last_entry_id,
+        },
+    )

@@ -1,0 +1,126 @@
+"""REST for the unified views: catalog, rows (paging, filters, sorting, search) and the lineage graph."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+
+from autonomos.core.api import TenantAPIView
+from autonomos.core.pagination import Pagination
+
+from ..selectors import LazyViewRows, ViewQueryError, lineage_graph, view_catalog, view_columns, view_version
+
+RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
+PAGE_CACHE_SECONDS = 300
+_ENTITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _render(row: dict) -> dict:
+    """Money and quantities as exact decimal strings (a JSON float would round them)."""
+    return {k: _decimal_text(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+
+
+class ViewInfoSerializer(serializers.Serializer):
+    entity = serializers.CharField()
+    row_count = serializers.IntegerField()
+    materialized_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField()
+    url = serializers.CharField()
+
+
+class ViewCatalogSerializer(serializers.Serializer):
+    results = ViewInfoSerializer(many=True)
+
+
+class BadQuery(exceptions.APIException):
+    status_code = 400
+    default_detail = "Bad query."
+    default_code = "invalid_query"
+
+
+class ViewCatalogAPI(TenantAPIView):
+    """The tenant's unified views: entity, row count, when last materialized."""
+
+    @extend_schema(operation_id="dcl_views_list", responses=ViewCatalogSerializer)
+    def get(self, request):
+        rows = [
+            {
+                "entity": v.entity,
+                "row_count": v.row_count,
+                "materialized_at": v.materialized_at,
+                "version": v.version,
+                "url": request.build_absolute_uri(f"/api/dcl/views/{v.entity}/"),
+            }
+            for v in view_catalog()
+        ]
+        return Response({"results": ViewInfoSerializer(rows, many=True).data})
+
+
+class ViewRowsAPI(TenantAPIView):
+    """Rows of one unified view.
+
+    `?field=value` (or `field__gte=`, `__lte`, `__gt`, `__lt`, `__ne`, `__in=a,b`, `__isnull=true`,
+    `__contains`, `__icontains`, `__startswith`) on any canonical field; `?ordering=-amount,close_date`;
+    `?search=text`; `?page=` / `?page_size=` (≤ 1000).
+    """
+
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="dcl_view_rows",
+        parameters=[
+            OpenApiParameter("ordering", str),
+            OpenApiParameter("search", str),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, entity: str):
+        if not _ENTITY_RE.match(entity) or view_columns(entity) is None:
+            raise exceptions.NotFound(f"No materialized view for {entity!r}.")
+        filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
+        try:
+            rows = LazyViewRows(
+                entity=entity,
+                filters=filters,
+                ordering=request.query_params.get("ordering"),
+                search=request.query_params.get("search") or None,
+            )
+        except ViewQueryError as exc:
+            raise BadQuery({"detail": exc.message, **exc.details}) from None
+        # A view changes only when it is re-materialized (its version): a page is cached per version.
+        version = view_version(entity)
+        digest = hashlib.sha1(json.dumps(sorted(request.query_params.lists())).encode()).hexdigest()
+        key = f"dcl:page:{entity}:{version}:{digest}"
+        body = cache.get(key)
+        if body is None:
+            paginator = self.pagination_class()
+            page = paginator.paginate_queryset(rows, request, view=self)
+            data = paginator.get_paginated_response([_render(row) for row in page]).data
+            body = json.dumps(data, cls=DjangoJSONEncoder).encode()
+            cache.set(key, body, PAGE_CACHE_SECONDS)
+        return HttpResponse(body, content_type="application/json")
+
+
+class LineageGraphAPI(TenantAPIView):
+    """Lineage as a graph: source fields → canonical fields → views → agents."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(lineage_graph())

@@ -1,0 +1,62 @@
+"""Run the DCL stream consumer of a tenant: `manage.py dcl_consume --tenant <slug> [--until-idle]`.
+
+SIGTERM/SIGINT stop at once (what was read and not applied stays pending, reclaimed next time);
+SIGUSR1 asks to finish: apply everything waiting, then exit (and `--materialize`).
+"""
+
+import json
+import resource
+import signal
+import threading
+import time
+
+from django.core.management.base import BaseCommand
+
+from dcl.services import stream_consume, views_materialize
+
+from ._tenant import tenant_by_slug
+
+
+class Command(BaseCommand):
+    help = "Apply the tenant's stream batches to its DuckDB file (each exactly once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", required=True)
+        parser.add_argument("--connection", type=int, action="append", dest="connections")
+        parser.add_argument("--until-idle", action="store_true", help="stop when no batch came for --idle-seconds")
+        parser.add_argument("--idle-seconds", type=float, default=None)
+        parser.add_argument("--max-seconds", type=float, default=None)
+        parser.add_argument("--materialize", action="store_true", help="rebuild the unified views when done")
+
+    def handle(self, *args, **opts):
+        tenant = tenant_by_slug(opts["tenant"])
+        stop, finish = threading.Event(), threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+        def on_finish(*_):
+            finish.set()
+            stop.set()
+
+        signal.signal(signal.SIGUSR1, on_finish)
+        started = time.monotonic()
+        result = stream_consume(
+            tenant=tenant,
+            connection_ids=opts["connections"],
+            until_idle=opts["until_idle"],
+            stop=stop,
+            max_seconds=opts["max_seconds"],
+            idle_seconds=opts["idle_seconds"],
+        )
+        out = result.as_dict()
+        if finish.is_set():
+            rest = stream_consume(tenant=tenant, connection_ids=opts["connections"], until_idle=True, idle_seconds=0)
+            for key in ("batches", "records", "duplicates", "dead_lettered", "transactions"):
+                out[key] += getattr(rest, key)
+        out["consume_seconds"] = round(time.monotonic() - started, 3)
+        if opts["materialize"]:
+            began = time.monotonic()
+            out["views"] = views_materialize(tenant=tenant)
+            out["materialize_seconds"] = round(time.monotonic() - began, 3)
+        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        self.stdout.write(json.dumps(out))

@@ -1,0 +1,369 @@
+"""DCL reads: the unified views in PostgreSQL (never the DuckDB file, which belongs to its writer).
+
+Filters are `{"field": value}` or `{"field__op": value}` with op in exact, ne, gt, gte, lt, lte,
+in (comma-separated or a list), isnull, contains, icontains, startswith. Values are coerced to the
+field's kind exactly like ingested data; a bad field, operator or value raises `ViewQueryError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+
+from aam.ingest.coerce import CoercionError, coerce_value
+from aam.ingest.kinds import Kind
+from autonomos.core.tenancy import current_tenant
+
+from .pgsync import view_name
+from .unify import LINKED_ENTITIES
+
+OPERATORS = {
+    "exact": "=",
+    "ne": "<>",
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+    "in": "IN",
+    "isnull": "IS NULL",
+    "contains": "LIKE",
+    "icontains": "ILIKE",
+    "startswith": "LIKE",
+}
+SEARCH_FIELDS = {
+    "account": ("name", "website", "industry", "city", "country"),
+    "contact": ("first_name", "last_name", "email", "title", "department"),
+    "opportunity": ("name", "stage", "owner_id", "opportunity_type"),
+    "cost": ("service_name", "resource_name", "resource_id", "sub_account_id", "charge_description"),
+    "cloud_resource": ("name", "id", "service_name", "resource_type", "region_id"),
+}
+MAX_IN_VALUES = 500
+COUNT_CACHE_SECONDS = 3600
+
+
+class ViewQueryError(ValueError):
+    """A request the view cannot answer: `message` for people, `details` per parameter."""
+
+    def __init__(self, message: str, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+@dataclass(frozen=True)
+class ViewInfo:
+    entity: str
+    row_count: int
+    materialized_at: datetime | None
+    version: int = 0
+
+
+def _catalog(entity: str):
+    from .models import MaterializedView
+
+    return MaterializedView.objects.filter(entity=entity).first()
+
+
+def view_catalog() -> list[ViewInfo]:
+    """Every materialized view of the current tenant."""
+    from .models import MaterializedView
+
+    return [ViewInfo(v.entity, v.row_count, v.materialized_at, v.version) for v in MaterializedView.objects.all()]
+
+
+def view_version(entity: str) -> str:
+    """Changes whenever the view is re-materialized (caches key on it)."""
+    view = _catalog(entity)
+    return f"{view.version}-{view.materialized_at.timestamp()}" if view else "0"
+
+
+def view_columns(entity: str) -> dict[str, Kind] | None:
+    """Filterable columns of a materialized view (None when the entity is not materialized)."""
+    view = _catalog(entity)
+    if view is None:
+        return None
+    columns = {"unified_id": Kind.STRING}
+    columns.update({c["name"]: Kind(c["kind"]) for c in view.columns})
+    if entity in LINKED_ENTITIES:
+        columns["account_unified_id"] = Kind.STRING
+    columns["source_count"] = Kind.INTEGER
+    return columns
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _value(kind: Kind, field: str, raw: Any) -> Any:
+    try:
+        value = coerce_value(kind, raw)
+    except CoercionError as exc:
+        raise ViewQueryError(f"Bad value for {field}.", {field: str(exc)}) from None
+    if value is None:
+        raise ViewQueryError(f"Bad value for {field}.", {field: "a value is required (use __isnull to find blanks)"})
+    if kind is Kind.JSON:
+        raise ViewQueryError(f"{field} cannot be filtered by value.", {field: "JSON fields support __isnull only"})
+    return value
+
+
+def _where(entity: str, columns: dict[str, Kind], filters: dict | None, search: str | None) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for text in [search, *[str(k) for k in (filters or {})], *[str(v) for v in (filters or {}).values()]]:
+        if isinstance(text, str) and "\x00" in text:
+            raise ViewQueryError("Query values cannot contain NUL bytes.", {"query": "NUL byte"})
+    for key, raw in (filters or {}).items():
+        field, _, op = str(key).partition("__")
+        op = op or "exact"
+        if field not in columns:
+            raise ViewQueryError(f"Unknown field {field!r}.", {key: f"{entity} has no field {field!r}"})
+        if op not in OPERATORS:
+            raise ViewQueryError(f"Unknown operator {op!r}.", {key: f"operators: {', '.join(OPERATORS)}"})
+        kind = columns[field]
+        col = _q(field)
+        if op == "isnull":
+            try:
+                flag = coerce_value(Kind.BOOLEAN, raw) if not isinstance(raw, bool) else raw
+            except CoercionError:
+                flag = None
+            if flag is None:
+                raise ViewQueryError("Bad value for isnull.", {key: "true or false"})
+            clauses.append(f"{col} IS {'' if flag else 'NOT '}NULL")
+        elif op in ("contains", "icontains", "startswith"):
+            if kind is not Kind.STRING:
+                raise ViewQueryError(f"{op} works on text fields.", {key: f"{field} is {kind}"})
+            text = str(raw).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"{text}%" if op == "startswith" else f"%{text}%"
+            clauses.append(f"{col} {OPERATORS[op]} %s")
+            params.append(pattern)
+        elif op == "in":
+            values = raw if isinstance(raw, list | tuple) else [v for v in str(raw).split(",") if v.strip() != ""]
+            if not values or len(values) > MAX_IN_VALUES:
+                raise ViewQueryError("Bad value for in.", {key: f"1 to {MAX_IN_VALUES} comma-separated values"})
+            clauses.append(f"{col} = ANY(%s)")
+            params.append([_value(kind, key, v) for v in values])
+        else:
+            if kind is Kind.BOOLEAN and op not in ("exact", "ne"):
+                raise ViewQueryError(f"{op} does not apply to booleans.", {key: "use exact or ne"})
+            clauses.append(f"{col} {OPERATORS[op]} %s")
+            params.append(_value(kind, key, raw))
+    if search:
+        fields = [f for f in SEARCH_FIELDS.get(entity, ()) if columns.get(f) is Kind.STRING] or [
+            f for f, k in columns.items() if k is Kind.STRING
+        ][:6]
+        text = str(search)[:200].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append("(" + " OR ".join(f"{_q(f)} ILIKE %s" for f in fields) + ")")
+        params.extend([f"%{text}%"] * len(fields))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _order(columns: dict[str, Kind], ordering: str | list[str] | None) -> str:
+    parts: list[str] = []
+    if isinstance(ordering, str) and "\x00" in ordering:
+        raise ViewQueryError("Query values cannot contain NUL bytes.", {"ordering": "NUL byte"})
+    items = ordering.split(",") if isinstance(ordering, str) else list(ordering or [])
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        desc = item.startswith("-")
+        field = item.lstrip("-+")
+        if field not in columns or columns[field] is Kind.JSON:
+            raise ViewQueryError(f"Cannot sort by {field!r}.", {"ordering": f"unknown or unsortable field {field!r}"})
+        # PostgreSQL's default null order (last ascending, first descending) is the one a btree
+        # index serves in both directions: "-amount" walks the amount index backwards.
+        parts.append(f"{_q(field)} {'DESC' if desc else 'ASC'}")
+    if not any(p.startswith('"unified_id"') for p in parts):
+        # A total order (pages never overlap or skip), in the direction of the last key so an
+        # incremental sort after the index scan stays cheap.
+        parts.append('"unified_id" ' + ("DESC" if parts and parts[-1].endswith("DESC") else "ASC"))
+    return " ORDER BY " + ", ".join(parts)
+
+
+def _table(entity: str) -> str:
+    tenant = current_tenant()
+    return f"{_q(tenant.schema_name)}.{_q(view_name(entity))}"
+
+
+def _fetch(sql: str, params: list, json_columns: set[str]) -> list[dict]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        names = [c[0] for c in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    # Django hands jsonb over as text (its JSONField decodes); these are plain columns: decode here.
+    for row in rows:
+        for name in json_columns:
+            if isinstance(row.get(name), str):
+                row[name] = json.loads(row[name])
+    return rows
+
+
+def view_rows(
+    *,
+    entity: str,
+    filters: dict | None = None,
+    ordering: str | list[str] | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict]:
+    """Rows of the unified view of `entity` (empty when it is not materialized)."""
+    columns = view_columns(entity)
+    if columns is None:
+        return []
+    where, params = _where(entity, columns, filters, search)
+    sql = f"SELECT * FROM {_table(entity)}{where}{_order(columns, ordering)}"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(max(0, int(limit)))
+    if offset:
+        sql += " OFFSET %s"
+        params.append(max(0, int(offset)))
+    return _fetch(sql, params, {"sources"} | {n for n, k in columns.items() if k is Kind.JSON})
+
+
+def view_count(*, entity: str, filters: dict | None = None, search: str | None = None) -> int:
+    """How many rows match; cached per view version (a view only changes when re-materialized)."""
+    view = _catalog(entity)
+    if view is None:
+        return 0
+    columns = view_columns(entity)
+    where, params = _where(entity, columns, filters, search)
+    if not where:
+        return view.row_count
+    digest = hashlib.sha1(json.dumps([where, [str(p) for p in params]]).encode()).hexdigest()
+    key = f"dcl:count:{entity}:{view.version}:{digest}"
+    count = cache.get(key)
+    if count is None:
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {_table(entity)}{where}", params)
+            count = cur.fetchone()[0]
+        cache.set(key, count, COUNT_CACHE_SECONDS)
+    return count
+
+
+def view_all(*, entity: str) -> list[dict]:
+    """Every row of the view (agents); empty when it is not materialized."""
+    return view_rows(entity=entity)
+
+
+class LazyViewRows:
+    """A sliceable, countable view query for the paginator: counts once, fetches one page."""
+
+    def __init__(self, *, entity: str, filters=None, ordering=None, search=None) -> None:
+        self.entity, self.filters, self.ordering, self.search = entity, filters, ordering, search
+        columns = view_columns(entity)
+        if columns is not None:  # validate now: bad input is a 400 before any query runs
+            _where(entity, columns, filters, search)
+            _order(columns, ordering)
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = view_count(entity=self.entity, filters=self.filters, search=self.search)
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, item):
+        if not isinstance(item, slice):
+            raise TypeError("LazyViewRows supports slices only")
+        start = item.start or 0
+        stop = item.stop if item.stop is not None else start + 1000
+        return view_rows(
+            entity=self.entity,
+            filters=self.filters,
+            ordering=self.ordering,
+            search=self.search,
+            limit=max(0, stop - start),
+            offset=start,
+        )
+
+
+AGENT_ROUTES = {
+    "account": "revops",
+    "contact": "revops",
+    "opportunity": "revops",
+    "cost": "finops",
+    "cloud_resource": "finops",
+}
+
+
+def lineage_graph() -> dict:
+    """Source fields → canonical fields → views → agents, as {"nodes": [...], "edges": [...]}."""
+    from aam.ingest.schema import ontology_entities
+    from connectors.models import Connection
+
+    from .models import MaterializedView
+
+    try:
+        from aam.selectors import mapping_active
+    except ImportError:  # the mapping engine is not installed: views and agents only
+        mapping_active = None
+    nodes: dict[str, dict] = {}
+    edges: list[dict] = []
+
+    def node(node_id: str, **attrs) -> str:
+        nodes.setdefault(node_id, {"id": node_id, **attrs})
+        return node_id
+
+    try:
+        ontology = ontology_entities()
+    except ImportError:
+        ontology = {}
+    connections = {c.pk: c for c in Connection.objects.all()}
+    for view in MaterializedView.objects.all():
+        view_id = node(
+            f"view:{view.entity}",
+            kind="view",
+            label=f"dcl_view_{view.entity}",
+            entity=view.entity,
+            rows=view.row_count,
+            materialized_at=view.materialized_at.isoformat(),
+        )
+        agent = AGENT_ROUTES.get(view.entity)
+        if agent:
+            edges.append(
+                {"source": view_id, "target": node(f"agent:{agent}", kind="agent", label=agent), "kind": "feeds"}
+            )
+        for column in view.columns:
+            canon_id = node(
+                f"canonical:{view.entity}.{column['name']}",
+                kind="canonical_field",
+                label=f"{view.entity}.{column['name']}",
+                entity=view.entity,
+                type=column["kind"],
+            )
+            edges.append({"source": canon_id, "target": view_id, "kind": "column_of"})
+        for src in view.sources:
+            conn = connections.get(src["connection_id"])
+            if conn is None or mapping_active is None:
+                continue
+            mapping = mapping_active(connection=conn, source_object_name=src["source_object"])
+            fields = getattr(mapping, "fields", None) or {}
+            for source_field, canonical in fields.items():
+                if not canonical or canonical not in ontology.get(view.entity, {canonical: None}):
+                    continue
+                src_id = node(
+                    f"source:{conn.pk}:{src['source_object']}:{source_field}",
+                    kind="source_field",
+                    label=source_field,
+                    connection_id=conn.pk,
+                    connection_kind=conn.kind,
+                    connection=conn.name,
+                    source_object=src["source_object"],
+                )
+                edges.append({"source": src_id, "target": f"canonical:{view.entity}.{canonical}", "kind": "maps_to"})
+                node(
+                    f"canonical:{view.entity}.{canonical}",
+                    kind="canonical_field",
+                    label=f"{view.entity}.{canonical}",
+                    entity=view.entity,
+                )
+    return {"nodes": list(nodes.values()), "edges": edges}

@@ -1,0 +1,201 @@
+"""DCL writes: drain the tenant's streams into DuckDB; materialize unified views into PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from aam.ingest.kinds import kind_for
+from aam.ingest.schema import ontology_entities
+from autonomos.core.events import publish_event
+
+from . import store
+from .consumer import ConsumeResult, StreamConsumer
+from .pgsync import publish_view
+from .unify import Unifier, view_spec
+
+logger = logging.getLogger(__name__)
+
+
+def stream_consume(
+    *,
+    tenant,
+    connection_ids=None,
+    until_idle: bool = True,
+    stop: threading.Event | None = None,
+    max_seconds: float | None = None,
+    idle_seconds: float | None = None,
+) -> ConsumeResult:
+    """Apply every batch waiting in the tenant's streams to its DuckDB file, each exactly once.
+
+    Holds the tenant's writer lock for the duration (waits for it, bounded). With `until_idle`
+    it returns once no batch arrived for `idle_seconds` (DCL_IDLE_SECONDS); otherwise it runs
+    until `stop` is set or `max_seconds` pass.
+    """
+    with store.WriterLock(tenant):
+        con = store.connect(tenant)
+        try:
+            consumer = StreamConsumer(tenant, con, connection_ids=connection_ids)
+            result = consumer.run(until_idle=until_idle, stop=stop, max_seconds=max_seconds, idle_seconds=idle_seconds)
+        finally:
+            con.close()
+    # Every stream of the tenant: pages may have been applied by an earlier run that could not promote.
+    try:
+        from aam.streams import binary_redis, streams_registry_key
+
+        known = {int(c) for c in binary_redis().smembers(streams_registry_key(tenant))}
+    except Exception:  # noqa: BLE001 - promotion is best effort; the next sync promotes too
+        known = set()
+    _checkpoints_promote(tenant, set(result.connection_ids) | known)
+    return result
+
+
+def _checkpoints_promote(tenant, connection_ids) -> None:
+    """Let the sync side move cursors of pages whose batches are now applied (see aam.ingest.checkpoints)."""
+    if not connection_ids:
+        return
+    try:
+        from aam.ingest.checkpoints import checkpoints_promote
+    except ImportError:  # pragma: no cover - older aam without checkpoints
+        return
+    with tenant_context(tenant):
+        for connection_id in connection_ids:
+            try:
+                checkpoints_promote(tenant=tenant, connection_id=connection_id)
+            except Exception:  # noqa: BLE001 - the next sync promotes them; never fail the consumer for it
+                logger.warning("checkpoint promotion failed for connection %s", connection_id, exc_info=True)
+
+
+def _connection_kinds() -> dict[int, str]:
+    from connectors.models import Connection
+
+    return dict(Connection.objects.values_list("id", "kind"))
+
+
+def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool = True) -> dict[str, int]:
+    """Rebuild the unified views of `entities` (all present ones when None) in DuckDB and swap them
+    into PostgreSQL (`dcl_view_<entity>`); returns {entity: row_count}.
+
+    With `drain`, batches still waiting in the streams are applied first, so the views include
+    everything published so far.
+    """
+    from .models import MaterializedView
+
+    results: dict[str, int] = {}
+    with tenant_context(tenant):
+        ontology = ontology_entities()
+        specs = {e: view_spec(e, {f: kind_for(t) for f, t in fields.items()}) for e, fields in ontology.items()}
+        kinds = _connection_kinds()
+        with store.WriterLock(tenant):
+            con = store.connect(tenant)
+            try:
+                if drain:
+                    StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
+                unifier = Unifier(con, specs, kinds)
+                wanted = set(entities) if entities else None
+                for entity in unifier.present():
+                    started = time.monotonic()
+                    unifier.build(entity)  # accounts are built even when not asked for: others link to them
+                    if wanted is not None and entity not in wanted:
+                        continue
+                    spec = specs[entity]
+                    lineage = [
+                        {
+                            "connection_id": cid,
+                            "connection_kind": kinds.get(cid, ""),
+                            "source_object": obj,
+                            "records": n,
+                        }
+                        for cid, obj, n in con.execute(
+                            f"SELECT _connection_id, _source_object, count(*) FROM {store.source_table(entity)} "
+                            "WHERE NOT _deleted GROUP BY ALL ORDER BY ALL"
+                        ).fetchall()
+                    ]
+                    previous = MaterializedView.objects.filter(entity=entity).first()
+                    version = (previous.version if previous else 0) + 1
+                    now = datetime.now(UTC)
+
+                    def record(
+                        rows: int,
+                        table: str,
+                        *,
+                        entity=entity,
+                        version=version,
+                        now=now,
+                        lineage=lineage,
+                        spec=spec,
+                        started=started,
+                    ) -> None:
+                        view, _ = MaterializedView.objects.select_for_update().get_or_create(
+                            entity=entity, defaults={"data_table": table, "materialized_at": now}
+                        )
+                        view.data_table = table
+                        view.version = version
+                        view.row_count = rows
+                        view.columns = [{"name": n, "kind": str(k)} for n, k in spec.fields.items()]
+                        view.sources = lineage
+                        view.materialized_at = now
+                        view.duration_ms = int((time.monotonic() - started) * 1000)
+                        view.full_clean()
+                        view.save()
+
+                    rows = publish_view(
+                        con,
+                        schema=tenant.schema_name,
+                        entity=entity,
+                        spec=spec,
+                        version=version,
+                        materialized_at=now,
+                        fifo_dir=store.tenant_dir(tenant),
+                        on_commit_catalog=record,
+                    )
+                    results[entity] = rows
+                    duration = int((time.monotonic() - started) * 1000)
+                    transaction.on_commit(
+                        lambda e=entity, r=rows, v=version, d=duration: publish_event(
+                            tenant, "view_materialized", {"entity": e, "rows": r, "version": v, "duration_ms": d}
+                        )
+                    )
+            finally:
+                con.close()
+    return results
+
+
+def connection_sync_pipeline(
+    *, tenant, connection, full: bool = False, progress=None, materialize: bool = True
+) -> dict:
+    """Sync one connection with a DCL consumer running beside it, then rebuild the views.
+
+    The consumer runs in a thread of this process (DuckDB and Arrow release the GIL), so a sync
+    larger than the stream's capacity never stalls on back-pressure.
+    """
+    from aam.ingest.services import connection_sync
+
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            stream_consume(tenant=tenant, until_idle=False, stop=stop)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            failure.append(exc)
+
+    consumer = threading.Thread(target=consume, name="dcl-consumer", daemon=True)
+    consumer.start()
+    try:
+        with tenant_context(tenant):
+            result = connection_sync(connection=connection, full=full, progress=progress)
+    finally:
+        stop.set()
+        consumer.join()
+    if failure:
+        raise failure[0]
+    out = {"sync": result.as_dict()}
+    if materialize:
+        out["views"] = views_materialize(tenant=tenant)
+    return out

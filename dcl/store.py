@@ -1,0 +1,192 @@
+"""The tenant's DuckDB file and the one-writer-per-tenant lock.
+
+`DATA_DIR/tenants/<tenant_id>/dcl.duckdb` holds, per entity, a source table `src_<entity>` with
+every source's records (upserted by connection + source id) and the ledger `_dcl_batches` of
+applied batch ids, written in the same transaction as the rows: that ledger, not Redis, decides
+whether a batch was applied.
+
+The writer lock is an flock on `writer.lock` beside the file: the kernel releases it the moment
+the holding process dies (SIGKILL included), so a restarted consumer never waits for a lease to
+expire. DuckDB's own file lock would also refuse a second writer; the flock makes them queue
+politely instead of failing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from django.conf import settings
+
+_IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+SYSTEM_COLUMNS: dict[str, str] = {
+    "_connection_id": "BIGINT",
+    "_source_object": "VARCHAR",
+    "_source_id": "VARCHAR",
+    "_batch_id": "VARCHAR",
+    "_position": "BIGINT",
+    "_dq": "VARCHAR",
+    "_extras": "VARCHAR",
+    "_deleted": "BOOLEAN",
+    "_ingested_at": "TIMESTAMPTZ",
+}
+
+
+class WriterBusy(RuntimeError):
+    """Another process writes this tenant's DuckDB file and did not finish in time."""
+
+
+def ident(name: str) -> str:
+    """A safe SQL identifier (entity and canonical field names come from data; never trust them)."""
+    if not isinstance(name, str) or not _IDENT_RE.match(name):
+        raise ValueError(f"{name!r} is not a valid identifier")
+    return name
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def tenant_dir(tenant) -> Path:
+    tid = getattr(tenant, "tenant_id", tenant)
+    return Path(settings.DATA_DIR) / "tenants" / str(tid)
+
+
+def duckdb_path(tenant) -> Path:
+    return tenant_dir(tenant) / "dcl.duckdb"
+
+
+class WriterLock:
+    """Exclusive per-tenant writer lock (flock). Use as a context manager."""
+
+    def __init__(self, tenant, *, timeout: float | None = None) -> None:
+        self.path = tenant_dir(tenant) / "writer.lock"
+        self.timeout = settings.DCL_WRITER_LOCK_TIMEOUT if timeout is None else timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise WriterBusy(
+                        f"the DCL store of tenant {self.path.parent.name} is busy (another writer "
+                        f"held it for more than {self.timeout:.0f}s)"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def connect(tenant) -> duckdb.DuckDBPyConnection:
+    """Open the tenant's file for writing (hold the WriterLock first)."""
+    path = duckdb_path(tenant)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(path),
+        config={
+            "threads": settings.DCL_DUCKDB_THREADS,
+            "memory_limit": settings.DCL_DUCKDB_MEMORY_LIMIT,
+            # Checkpoint in big steps: every checkpoint rewrites compressed segments, so many small ones
+            # cost far more than the rows; memory stays bounded by this threshold.
+            "checkpoint_threshold": settings.DCL_DUCKDB_CHECKPOINT_THRESHOLD,
+            "preserve_insertion_order": False,
+        },
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS _dcl_batches (
+            batch_id VARCHAR PRIMARY KEY,
+            connection_id BIGINT NOT NULL,
+            source_object VARCHAR NOT NULL,
+            entity VARCHAR NOT NULL,
+            record_count INTEGER NOT NULL,
+            mapping_version INTEGER,
+            schema_fingerprint VARCHAR,
+            confidences VARCHAR,
+            stream_entry VARCHAR,
+            applied_at TIMESTAMPTZ NOT NULL
+        )""")
+    return con
+
+
+def source_table(entity: str) -> str:
+    return f"src_{ident(entity)}"
+
+
+def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+    }
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?", [table]
+    ).fetchall()
+    return {name: dtype for name, dtype in rows}
+
+
+def duck_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "VARCHAR"
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_integer(arrow_type):
+        return "BIGINT"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_date(arrow_type):
+        return "DATE"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_floating(arrow_type):
+        return "DOUBLE"
+    return "VARCHAR"
+
+
+def source_table_ensure(con: duckdb.DuckDBPyConnection, entity: str, schema: pa.Schema) -> str:
+    """`src_<entity>` exists with a column for every field of `schema` (new fields are added: a
+    mapping that starts filling another canonical field, or a tenant's custom field)."""
+    table = source_table(entity)
+    columns = table_columns(con, table)
+    if not columns:
+        defs = [f"{quote(n)} {t}" for n, t in SYSTEM_COLUMNS.items()]
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
+        columns = dict(SYSTEM_COLUMNS)
+    for f in schema:
+        if f.name in columns or f.name.startswith("_"):
+            continue
+        con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(ident(f.name))} {duck_type(f.type)}")
+        columns[f.name] = duck_type(f.type)
+    return table

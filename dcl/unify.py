@@ -1,0 +1,298 @@
+"""Unified views in DuckDB: every source's records of an entity, the same real-world thing merged.
+
+- account: merged across sources by website domain, else by normalized company name (a name that
+  maps to exactly one domain anywhere joins that domain's cluster);
+- contact: merged by e-mail address;
+- cloud_resource: merged by provider + resource id;
+- opportunity, cost and any other entity: one row per source record.
+Contacts, opportunities, costs and cloud resources link to a unified account where they can: by
+the account id of the same connection, by a source account id found in exactly one account, by
+the contact's e-mail domain (not free-mail), or by a cost's billing/sub-account id.
+
+Merged values: per field, the freshest non-null value (updated_at, else created_at, else when it
+was ingested). Lineage: every view row keeps its sources (connection, kind, object, source id).
+
+Each `view_<entity>` has the columns `unified_id`, the entity's canonical fields, `account_unified_id`
+(linked entities), `source_count`, and the lineage columns `_src_connection_id`, `_src_kind`,
+`_src_object`, `_src_id` (the first source) and `_sources_multi` (JSON list, only when merged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from aam.ingest.kinds import DECIMAL_PRECISION, DECIMAL_SCALE, Kind
+
+from . import store
+
+LINKED_ENTITIES = ("contact", "opportunity", "cost", "cloud_resource")
+ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "cost": "cst", "cloud_resource": "res"}
+FREE_MAIL = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "mail.com",
+    "yandex.com",
+)
+_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_COMPANY_SUFFIXES = (
+    r"\b(inc|incorporated|llc|l l c|ltd|limited|corp|corporation|co|company|gmbh|ag|sa|s a|plc|bv|"
+    r"pty|srl|oy|ab|as|nv|the)\b"
+)
+
+DUCK_TYPES = {
+    Kind.STRING: "VARCHAR",
+    Kind.DECIMAL: f"DECIMAL({DECIMAL_PRECISION}, {DECIMAL_SCALE})",
+    Kind.INTEGER: "BIGINT",
+    Kind.BOOLEAN: "BOOLEAN",
+    Kind.DATE: "DATE",
+    Kind.DATETIME: "TIMESTAMPTZ",
+    Kind.JSON: "VARCHAR",
+}
+LINEAGE_COLUMNS = ("_src_connection_id", "_src_kind", "_src_object", "_src_id", "_sources_multi")
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    entity: str
+    fields: dict[str, Kind]  # canonical field → kind, in ontology order
+    linked: bool  # has account_unified_id
+
+    @property
+    def columns(self) -> list[str]:
+        cols = ["unified_id", *self.fields]
+        if self.linked:
+            cols.append("account_unified_id")
+        return cols + ["source_count", *LINEAGE_COLUMNS]
+
+
+def view_spec(entity: str, fields: dict[str, Kind]) -> ViewSpec:
+    return ViewSpec(entity=entity, fields=dict(fields), linked=entity in LINKED_ENTITIES)
+
+
+def _domain_sql(expr: str) -> str:
+    return (
+        f"nullif(regexp_replace(regexp_replace(regexp_replace(lower(trim({expr})), '^[a-z][a-z0-9+.-]*://', ''), "
+        f"'^www[0-9]*\\.', ''), '[/:?#].*$', ''), '')"
+    )
+
+
+def _name_sql(expr: str) -> str:
+    cleaned = f"regexp_replace(lower({expr}), '[^a-z0-9]+', ' ', 'g')"
+    no_suffix = f"regexp_replace({cleaned}, '{_COMPANY_SUFFIXES}', ' ', 'g')"
+    return f"nullif(trim(regexp_replace({no_suffix}, '\\s+', ' ', 'g')), '')"
+
+
+def _col(available: dict[str, str], name: str, kind: Kind, alias: str = "s") -> str:
+    """A source-table column, or a typed NULL when no source ever filled that field."""
+    if name in available:
+        return f"{alias}.{store.quote(name)}"
+    return f"NULL::{DUCK_TYPES[kind]}"
+
+
+def _recency(available: dict[str, str]) -> str:
+    parts = [f"s.{c}" for c in ("updated_at", "created_at") if c in available and available[c].startswith("TIMESTAMP")]
+    return f"coalesce({', '.join(parts + ['s._ingested_at'])})"
+
+
+class Unifier:
+    """Builds `view_<entity>` for the entities present in the tenant's store (writer lock held)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, specs: dict[str, ViewSpec], connection_kinds: dict[int, str]):
+        self.con = con
+        self.specs = specs
+        self.tables = store.existing_tables(con)
+        kinds = pa.table(
+            {
+                "connection_id": pa.array(list(connection_kinds), pa.int64()),
+                "kind": pa.array(list(connection_kinds.values()), pa.string()),
+            }
+        )
+        con.register("_kinds_in", kinds)
+        con.execute("CREATE OR REPLACE TABLE _conn_kinds AS SELECT * FROM _kinds_in")
+        con.unregister("_kinds_in")
+        self.has_accounts = False
+
+    def present(self) -> list[str]:
+        """Entities with a source table, accounts first (the others link to them)."""
+        names = [e for e in self.specs if store.source_table(e) in self.tables]
+        return sorted(names, key=lambda e: (e != "account", e != "contact", e))
+
+    def build(self, entity: str) -> None:
+        spec = self.specs[entity]
+        available = store.table_columns(self.con, store.source_table(entity))
+        if entity == "account":
+            self._accounts(spec, available)
+        elif entity == "contact":
+            self._merged(spec, available, key=self._contact_key(available))
+        elif entity == "cloud_resource":
+            key = (
+                (
+                    "CASE WHEN s.id IS NOT NULL THEN 'c:' || lower(coalesce("
+                    + _col(available, "provider_name", Kind.STRING)
+                    + ", '')) || ':' || lower(s.id) END"
+                )
+                if "id" in available
+                else "NULL"
+            )
+            self._merged(spec, available, key=key)
+        else:
+            self._per_record(spec, available)
+
+    def _drop(self, name: str) -> None:
+        """Drop a view or table of that name (an entity can change from merged to per-record)."""
+        if self.con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]).fetchone():
+            self.con.execute(f"DROP VIEW {name}")
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def _accounts(self, spec: ViewSpec, available: dict[str, str]) -> None:
+        website = _col(available, "website", Kind.STRING)
+        name = _col(available, "name", Kind.STRING)
+        self.con.execute(f"""
+            CREATE OR REPLACE TABLE _acc_keys AS
+            WITH b AS (
+                SELECT s._connection_id, s._source_id, {_domain_sql(website)} AS _domain, {_name_sql(name)} AS _nname
+                FROM src_account s WHERE NOT s._deleted
+            ), nd AS (
+                SELECT _nname, min(_domain) AS d FROM b
+                WHERE _domain IS NOT NULL AND _nname IS NOT NULL GROUP BY _nname HAVING count(DISTINCT _domain) = 1
+            )
+            SELECT b._connection_id, b._source_id, b._domain, b._nname,
+                   coalesce('d:' || b._domain, 'd:' || nd.d, 'n:' || b._nname,
+                            'r:' || b._connection_id || ':' || b._source_id) AS _key
+            FROM b LEFT JOIN nd USING (_nname)""")
+        self._merged(spec, available, key="k._key", key_join="JOIN _acc_keys k USING (_connection_id, _source_id)")
+        # Link tables: each source account record → its unified account.
+        self.con.execute("""
+            CREATE OR REPLACE TABLE _acc_link AS
+            SELECT k._connection_id, k._source_id, k._domain, k._nname, v.unified_id
+            FROM _acc_keys k JOIN _acc_unified_keys v USING (_key)""")
+        self.con.execute("""
+            CREATE OR REPLACE TABLE _acc_byid AS
+            SELECT _source_id, min(unified_id) AS unified_id FROM _acc_link
+            GROUP BY _source_id HAVING count(DISTINCT unified_id) = 1""")
+        self.con.execute("""
+            CREATE OR REPLACE TABLE _acc_bydomain AS
+            SELECT _domain, min(unified_id) AS unified_id FROM _acc_link WHERE _domain IS NOT NULL
+            GROUP BY _domain HAVING count(DISTINCT unified_id) = 1""")
+        self.con.execute("""
+            CREATE OR REPLACE TABLE _acc_byname AS
+            SELECT _nname, min(unified_id) AS unified_id FROM _acc_link WHERE _nname IS NOT NULL
+            GROUP BY _nname HAVING count(DISTINCT unified_id) = 1""")
+        self.has_accounts = True
+
+    # --- links ---------------------------------------------------------------------------
+
+    def _link_sql(self, entity: str, available: dict[str, str]) -> tuple[str, str]:
+        """(joins, expression) giving a source row's account_unified_id."""
+        if not self.has_accounts:
+            return "", "NULL::VARCHAR"
+        joins, exprs = [], []
+        id_cols = ["account_id"] if entity in ("contact", "opportunity") else ["sub_account_id", "billing_account_id"]
+        for i, col in enumerate(c for c in id_cols if c in available):
+            joins.append(
+                f"LEFT JOIN _acc_link l{i} ON l{i}._connection_id = s._connection_id "
+                f"AND l{i}._source_id = s.{store.quote(col)}"
+            )
+            joins.append(f"LEFT JOIN _acc_byid b{i} ON b{i}._source_id = s.{store.quote(col)}")
+            exprs += [f"l{i}.unified_id", f"b{i}.unified_id"]
+        if entity == "contact" and "email" in available:
+            free = ", ".join(f"'{d}'" for d in FREE_MAIL)
+            joins.append(
+                "LEFT JOIN _acc_bydomain bd ON bd._domain = "
+                f"CASE WHEN lower(split_part(s.email, '@', 2)) NOT IN ({free}) "
+                "THEN lower(split_part(s.email, '@', 2)) END"
+            )
+            exprs.append("bd.unified_id")
+        if not exprs:
+            return "", "NULL::VARCHAR"
+        return " ".join(joins), f"coalesce({', '.join(exprs)})"
+
+    # --- builders ------------------------------------------------------------------------
+
+    def _contact_key(self, available: dict[str, str]) -> str:
+        if "email" not in available:
+            return "NULL"
+        return f"CASE WHEN regexp_matches(s.email, '{_EMAIL_RE}') THEN 'e:' || lower(trim(s.email)) END"
+
+    def _merged(self, spec: ViewSpec, available: dict[str, str], *, key: str, key_join: str = "") -> None:
+        entity = spec.entity
+        prefix = ID_PREFIX.get(entity, entity[:3])
+        link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
+        recency = _recency(available)
+        row_key = "'r:' || s._connection_id || ':' || s._source_id"
+        self.con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _rows AS
+            SELECT s.*, coalesce({key}, {row_key}) AS _key, {recency} AS _rec, ck.kind AS _kind
+                   {", " + link_expr + " AS _acc" if link_expr else ""}
+            FROM {store.source_table(entity)} s {key_join}
+            LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id
+            {link_joins}
+            WHERE NOT s._deleted""")
+        fields = []
+        for name, kind in spec.fields.items():
+            col = _col(available, name, kind)
+            fields.append(
+                f"arg_max({col}, s._rec) FILTER (WHERE {col} IS NOT NULL) AS {store.quote(name)}"
+                if name in available
+                else f"{col} AS {store.quote(name)}"
+            )
+        acc = ["arg_max(s._acc, s._rec) FILTER (WHERE s._acc IS NOT NULL) AS account_unified_id"] if spec.linked else []
+        order = "s._connection_id, s._source_id"
+        self._drop(f"view_{store.ident(entity)}")
+        self.con.execute(f"""
+            CREATE TABLE view_{entity} AS
+            SELECT '{prefix}_' || substr(md5(s._key), 1, 20) AS unified_id,
+                   {", ".join(fields + acc)},
+                   count(*)::INTEGER AS source_count,
+                   arg_min(s._connection_id, ({order})) AS _src_connection_id,
+                   arg_min(s._kind, ({order})) AS _src_kind,
+                   arg_min(s._source_object, ({order})) AS _src_object,
+                   arg_min(s._source_id, ({order})) AS _src_id,
+                   CASE WHEN count(*) > 1 THEN to_json(list({{'connection_id': s._connection_id,
+                        'connection_kind': s._kind, 'source_object': s._source_object, 'source_id': s._source_id}}
+                        ORDER BY {order}))::VARCHAR END AS _sources_multi,
+                   min(s._key) AS _key
+            FROM _rows s GROUP BY s._key""")
+        if entity == "account":
+            self.con.execute("CREATE OR REPLACE TABLE _acc_unified_keys AS SELECT _key, unified_id FROM view_account")
+            self.con.execute("ALTER TABLE view_account DROP COLUMN _key")
+        else:
+            self.con.execute(f"ALTER TABLE view_{entity} DROP COLUMN _key")
+        self.con.execute("DROP TABLE IF EXISTS _rows")
+
+    def _per_record(self, spec: ViewSpec, available: dict[str, str]) -> None:
+        """One row per source record: a view (no copy), streamed straight to PostgreSQL."""
+        entity = spec.entity
+        prefix = ID_PREFIX.get(entity, entity[:3])
+        link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
+        cols = [f"{_col(available, n, k)} AS {store.quote(n)}" for n, k in spec.fields.items()]
+        if spec.linked:
+            cols.append(f"{link_expr} AS account_unified_id")
+        self._drop(f"view_{store.ident(entity)}")
+        self.con.execute(f"""
+            CREATE VIEW view_{entity} AS
+            SELECT '{prefix}_' || substr(md5(s._connection_id || ':' || s._source_id), 1, 20) AS unified_id,
+                   {", ".join(cols)},
+                   1 AS source_count,
+                   s._connection_id AS _src_connection_id, ck.kind AS _src_kind, s._source_object AS _src_object,
+                   s._source_id AS _src_id, NULL::VARCHAR AS _sources_multi
+            FROM {store.source_table(entity)} s
+            LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id
+            {link_joins}
+            WHERE NOT s._deleted""")

@@ -1,0 +1,212 @@
+"""Unified views: cross-source merging, account links, lineage, and the PostgreSQL swap."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from connectors.models import Connection
+from dcl.models import MaterializedView
+from dcl.selectors import ViewQueryError, view_all, view_catalog, view_count, view_rows
+from dcl.services import stream_consume, views_materialize
+from tests.pipeline.support import batches_for, opportunity_records, publish
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNT_SF = {
+    "Id": "id",
+    "Name": "name",
+    "Website": "website",
+    "Industry": "industry",
+    "LastModifiedDate": "updated_at",
+}
+ACCOUNT_HS = {"Id": "id", "name": "name", "domain": "website", "industry": "industry", "updatedAt": "updated_at"}
+CONTACT = {
+    "Id": "id",
+    "AccountId": "account_id",
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "Email": "email",
+    "LastModifiedDate": "updated_at",
+}
+
+
+def _land(tenant, conn, records, mapping, entity, source_object):
+    publish(
+        tenant,
+        conn.pk,
+        batches_for(tenant, conn.pk, records, entity=entity, mapping=mapping, source_object=source_object),
+    )
+
+
+@pytest.fixture
+def two_crms(in_tenant_a):
+    sf = Connection.objects.create(name="SF", kind="salesforce")
+    hs = Connection.objects.create(name="HS", kind="hubspot")
+    t = in_tenant_a
+    _land(
+        t,
+        sf,
+        [
+            {
+                "Id": "001A",
+                "Name": "Acme, Inc.",
+                "Website": "https://www.acme.com/about",
+                "Industry": "Manufacturing",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+            {
+                "Id": "001B",
+                "Name": "Globex Corporation",
+                "Website": None,
+                "Industry": None,
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+            {
+                "Id": "001C",
+                "Name": "Initech",
+                "Website": "initech.io",
+                "Industry": "Software",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+        ],
+        ACCOUNT_SF,
+        "account",
+        "Account",
+    )
+    _land(
+        t,
+        hs,
+        [
+            {
+                "Id": "h1",
+                "name": "ACME",
+                "domain": "acme.com",
+                "industry": "Industrial",
+                "updatedAt": "2025-06-01T00:00:00Z",
+            },
+            {
+                "Id": "h2",
+                "name": "Globex",
+                "domain": "globex.com",
+                "industry": "Energy",
+                "updatedAt": "2024-01-01T00:00:00Z",
+            },
+        ],
+        ACCOUNT_HS,
+        "account",
+        "companies",
+    )
+    _land(
+        t,
+        sf,
+        [
+            {
+                "Id": "003A",
+                "AccountId": "001A",
+                "FirstName": "Ann",
+                "LastName": "Lee",
+                "Email": "ann@acme.com",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+            {
+                "Id": "003B",
+                "AccountId": None,
+                "FirstName": "Bob",
+                "LastName": "Ray",
+                "Email": "bob@initech.io",
+                "LastModifiedDate": "2025-01-01T00:00:00Z",
+            },
+        ],
+        CONTACT,
+        "contact",
+        "Contact",
+    )
+    _land(
+        t,
+        hs,
+        [
+            {
+                "Id": "c9",
+                "AccountId": None,
+                "FirstName": "Ann",
+                "LastName": "Lee-Smith",
+                "Email": "ANN@acme.com",
+                "LastModifiedDate": "2025-03-01T00:00:00Z",
+            },
+        ],
+        CONTACT,
+        "contact",
+        "contacts",
+    )
+    opps = opportunity_records(3)
+    opps[0]["AccountId"] = "001A"
+    opps[1]["AccountId"] = "001C"
+    _land(t, sf, opps, None, "opportunity", "Opportunity")
+    return sf, hs
+
+
+def test_accounts_from_two_crms_merge_by_domain_and_by_name(two_crms):
+    counts = views_materialize(tenant=connection.tenant)
+    assert counts == {"account": 3, "contact": 2, "opportunity": 3}
+    accounts = {r["name"]: r for r in view_all(entity="account")}
+    acme = accounts["ACME"]  # the freshest non-null value wins
+    assert acme["source_count"] == 2 and acme["industry"] == "Industrial" and acme["website"] == "acme.com"
+    kinds = sorted((s["connection_kind"], s["source_id"]) for s in acme["sources"])
+    assert kinds == [("hubspot", "h1"), ("salesforce", "001A")]
+    globex = [r for r in accounts.values() if r["source_count"] == 2 and r is not acme]
+    assert len(globex) == 1  # "Globex Corporation" (no website) joined "Globex" (globex.com) by name
+    assert accounts["Initech"]["source_count"] == 1
+
+
+def test_contacts_merge_by_email_and_link_to_unified_accounts(two_crms):
+    views_materialize(tenant=connection.tenant)
+    accounts = {r["name"]: r["unified_id"] for r in view_all(entity="account")}
+    contacts = {r["email"].lower(): r for r in view_all(entity="contact")}
+    ann = contacts["ann@acme.com"]
+    assert ann["source_count"] == 2 and ann["last_name"] == "Lee-Smith"
+    assert ann["account_unified_id"] == accounts["ACME"]
+    assert contacts["bob@initech.io"]["account_unified_id"] == accounts["Initech"]  # by e-mail domain
+    opps = {r["id"]: r for r in view_all(entity="opportunity")}
+    assert opps["006000000000000000"]["account_unified_id"] == accounts["ACME"]
+    assert opps["006000000000000001"]["account_unified_id"] == accounts["Initech"]
+    assert opps["006000000000000002"]["account_unified_id"] is None
+    assert opps["006000000000000000"]["amount"] == Decimal("0.5")
+
+
+def test_rematerializing_swaps_the_view_and_drops_the_old_data(two_crms):
+    sf, _ = two_crms
+    views_materialize(tenant=connection.tenant)
+    publish(connection.tenant, sf.pk, batches_for(connection.tenant, sf.pk, opportunity_records(5, start=10)))
+    counts = views_materialize(tenant=connection.tenant, entities=["opportunity"])
+    assert counts == {"opportunity": 5 + 3}
+    view = MaterializedView.objects.get(entity="opportunity")
+    assert view.version == 2 and view.row_count == 8
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE 'dcl_vdata_opp%%'",
+            [connection.schema_name],
+        )
+        assert [r[0] for r in cur.fetchall()] == ["dcl_vdata_opportunity_2"]
+    assert {v.entity: v.row_count for v in view_catalog()} == {"account": 3, "contact": 2, "opportunity": 8}
+
+
+def test_view_rows_filter_sort_search_and_refuse_unknown_fields(two_crms):
+    views_materialize(tenant=connection.tenant)
+    rows = view_rows(entity="opportunity", filters={"amount__gte": "10"}, ordering="-amount")
+    assert [r["amount"] for r in rows] == [Decimal("20.5"), Decimal("10.5")]
+    assert view_count(entity="opportunity", filters={"amount__gte": "10"}) == 2
+    assert [r["name"] for r in view_rows(entity="account", search="init")] == ["Initech"]
+    assert len(view_rows(entity="opportunity", filters={"id__in": "006000000000000000,006000000000000002"})) == 2
+    with pytest.raises(ViewQueryError):
+        view_rows(entity="opportunity", filters={"colour": "red"})
+    with pytest.raises(ViewQueryError):
+        view_rows(entity="opportunity", filters={"amount__gte": "ten"})
+    assert view_all(entity="cost") == []
+
+
+def test_another_tenant_sees_none_of_these_views(tenant_b, two_crms):
+    views_materialize(tenant=connection.tenant)
+    connection.set_tenant(tenant_b)
+    assert view_catalog() == [] and view_all(entity="account") == []
+    assert stream_consume(tenant=tenant_b, until_idle=True, idle_seconds=0).records == 0
