@@ -128,6 +128,14 @@ def test_sync_a_csv_connection_watch_the_flow_filter_the_view_and_read_the_linea
     page.wait_for_selector('[data-sync-text]:has-text("Done")', timeout=30000)
     assert flow.console_errors == [] and page.console_errors == []
 
+    # The home page, the views and operations now have something to show.
+    for name, path in (("home-with-data", "/"), ("views-with-data", "/dcl/views/"),
+                       ("operations-with-data", "/dcl/operations/"), ("aam-with-data", "/aam/")):
+        page.goto(site.url(path), wait_until="networkidle")
+        shot(page, screenshots_dir, f"{name}-1280")
+    page.goto(site.url("/"), wait_until="networkidle")
+    assert page.locator("#records-total").inner_text() == "5"
+
     # Browse the unified view and filter it.
     page.goto(site.url("/dcl/views/account/"), wait_until="networkidle")
     assert page.locator("#view-table tbody tr").count() == 5
