@@ -3,8 +3,10 @@ record's sources), the lineage graph and stream operations."""
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
@@ -140,10 +142,12 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
     headers = []
     for c in columns:
         next_sort = "-" + c if sort == c else c
-        headers.append({"name": c, "url": url(sort=next_sort, page=1), "sorted": sort.lstrip("-") == c,
-                        "desc": sort == "-" + c})
-    table_rows = [{"id": r.get("unified_id"), "cells": [r.get(c) for c in columns], "sources": r.get("source_count")}
-                  for r in rows]
+        headers.append({"name": c, "label": c.replace("_", " ").capitalize(), "url": url(sort=next_sort, page=1),
+                        "sorted": sort.lstrip("-") == c, "desc": sort == "-" + c})
+    table_rows = [{"id": r.get("unified_id"), "cells": [_cell(r.get(c)) for c in columns],
+                   "sources": r.get("source_count")} for r in rows]
+    for i, h in enumerate(headers):
+        h["num"] = any(r["cells"][i]["num"] for r in table_rows)
     return page(request, "dcl/view_browse.html", "views", {
         "entity": entity, "info": info, "columns": columns, "all_columns": all_columns, "chosen": chosen,
         "headers": headers, "rows": table_rows, "total": total, "page_no": page_no, "per_page": per_page,
@@ -173,7 +177,7 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
     names = dict(Connection.objects.filter(pk__in=[s.get("connection_id") for s in sources]).values_list("pk", "name"))
     for s in sources:
         s["connection_name"] = names.get(s.get("connection_id"), f"connection {s.get('connection_id')}")
-    fields = [(k, v) for k, v in record.items() if k not in ("sources",)]
+    fields = [(k, _cell(v)["value"]) for k, v in record.items() if k not in ("sources",)]
     source_records = []
     fetch_sources = first_available("dcl.selectors.view_row_sources", "dcl.selectors.source_records")
     if fetch_sources is not None:
@@ -188,6 +192,23 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
 
 
 # ---- Lineage ---------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> dict[str, Any]:
+    """A view value as people read it: 8,800,000 rather than 8800000.0000000000, dates without microseconds."""
+    if isinstance(value, bool) or value is None:
+        return {"value": value, "num": False}
+    if isinstance(value, Decimal | float | int):
+        d = Decimal(str(value))
+        text = f"{d:,.0f}" if d == d.to_integral_value() else f"{d:,.2f}".rstrip("0").rstrip(".")
+        return {"value": text, "num": True}
+    if isinstance(value, datetime):
+        return {"value": value.strftime("%Y-%m-%d %H:%M"), "num": False}
+    if isinstance(value, date):
+        return {"value": value.isoformat(), "num": False}
+    if isinstance(value, dict | list):
+        return {"value": json.dumps(value, default=str)[:200], "num": False}
+    return {"value": value, "num": False}
 
 
 def _api_exists(path: str) -> bool:
