@@ -38,20 +38,38 @@
       cols[c].sort(function (a, b) { return a.order - b.order || String(a.label).localeCompare(String(b.label)); });
       cols[c].forEach(function (n, i) { n.order = i; });
     }
-    var x = 20, maxH = 0;
-    cols.forEach(function (col) {
+    // The first column is grouped (e.g. by connection and object): a labelled gap between groups.
+    var groupGap = opts.groupLabels ? 24 : 0;
+    function offsets(col, grouped) {
+      var y = 0, out = [], labels = [], last = null;
+      col.forEach(function (n) {
+        if (grouped && n.group && n.group !== last) {
+          if (last !== null || groupGap) { y += groupGap; labels.push({ y: y - 8, text: n.groupLabel || n.group }); }
+          last = n.group;
+        }
+        out.push(y);
+        y += nodeH + rowGap;
+      });
+      return { ys: out, height: y, labels: labels };
+    }
+    var x = 20, maxH = 0, layouts = [];
+    cols.forEach(function (col, c) {
       var w = col.reduce(function (m, n) { return Math.max(m, n.w); }, 80);
-      var h = col.length * (nodeH + rowGap);
-      maxH = Math.max(maxH, h);
+      var lay = offsets(col, c === 0 && groupGap > 0);
+      layouts.push(lay);
+      maxH = Math.max(maxH, lay.height);
       col.forEach(function (n) { n.colX = x; n.colW = w; });
       x += w + colGap;
     });
-    cols.forEach(function (col) {
-      var h = col.length * (nodeH + rowGap);
-      var y0 = top + (maxH - h) / 2;
-      col.forEach(function (n, i) { n.x = n.colX; n.w = n.colW; n.y = y0 + i * (nodeH + rowGap); });
+    var groupLabels = [];
+    cols.forEach(function (col, c) {
+      var lay = layouts[c];
+      var y0 = top + (maxH - lay.height) / 2;
+      col.forEach(function (n, i) { n.x = n.colX; n.w = n.colW; n.y = y0 + lay.ys[i]; });
+      lay.labels.forEach(function (l) { groupLabels.push({ x: col[0].colX, y: y0 + l.y, text: l.text }); });
     });
-    return { width: x, height: top + maxH + 20, columns: cols.map(function (col, i) { return { rank: ranks[i], x: col[0].x, w: col[0].w }; }) };
+    return { width: x, height: top + maxH + 20, groupLabels: groupLabels,
+             columns: cols.map(function (col, i) { return { rank: ranks[i], x: col[0].x, w: col[0].w }; }) };
   }
 
   function Graph(svg, options) {
@@ -78,6 +96,10 @@
         t.textContent = c.title;
       });
     }
+    (bounds.groupLabels || []).forEach(function (g) {
+      var t = el("text", { x: g.x, y: g.y, "class": "g-group" }, self.root);
+      t.textContent = g.text;
+    });
     var edgeLayer = el("g", {}, this.root);
     var nodeLayer = el("g", {}, this.root);
     edges.forEach(function (e) {
@@ -85,7 +107,8 @@
       if (!s || !t) return;
       var d;
       var dx = (t.x + t.w / 2) - (s.x + s.w / 2), dy = (t.y + t.h / 2) - (s.y + s.h / 2);
-      if (Math.abs(dy) > Math.abs(dx) || (t.x < s.x + s.w && t.x + t.w > s.x)) {
+      var vertical = self.opts.horizontal ? false : (Math.abs(dy) > Math.abs(dx) || (t.x < s.x + s.w && t.x + t.w > s.x));
+      if (vertical) {
         // Mostly vertical (or overlapping columns): leave from the bottom or top edge.
         var down = dy > 0;
         var vx1 = s.x + s.w / 2, vy1 = down ? s.y + s.h : s.y, vx2 = t.x + t.w / 2, vy2 = down ? t.y : t.y + t.h;

@@ -50,6 +50,7 @@
       var c = COLORS[Math.min(5, n.rank)] || COLORS[3];
       n.fill = c[0]; n.stroke = c[1];
       n.group = (n.raw.connection || n.raw.connection_name || "") + "/" + (n.raw.source_object || "");
+      n.groupLabel = [n.raw.connection || n.raw.connection_name, n.raw.source_object].filter(Boolean).join(" · ");
       if (n.kind === "source_field" && n.raw.source_object) {
         n.title = (n.raw.connection ? n.raw.connection + " · " : "") + n.raw.source_object + "." + n.label;
       }
@@ -106,6 +107,7 @@
     var wrap = document.getElementById("lineage-wrap");
     var graph = new A.Graph(svg, {
       minFitScale: 0.5,
+      horizontal: true,  // a layered graph: every edge goes left to right
       onSelect: function (node, rel) { details(panel, node, rel || {}, graph); },
     });
     A.Graph.bindTools(graph, wrap);
@@ -127,7 +129,7 @@
         return;
       }
       status.hidden = true;
-      var bounds = A.layeredLayout(g.nodes, g.edges, { colGap: 110 });
+      var bounds = A.layeredLayout(g.nodes, g.edges, { colGap: 110, groupLabels: true });
       var titles = bounds.columns.map(function (c) { return { x: c.x, title: TITLES[c.rank] || "" }; });
       graph.render(g.nodes, g.edges, bounds, titles);
     }
