@@ -60,12 +60,13 @@ def _by_connection(qs, connection_id: int | None):
 # ---- Monitor ---------------------------------------------------------------------------------
 
 DRIFT_COLUMNS = [
-    Column("When", ("created_at", "detected_at"), "time"),
+    Column("When", ("detected_at", "created_at"), "time"),
     Column("Connection", ("connection.name",)),
     Column("Object", ("source_object", "object_name")),
     Column("Change", ("kind", "change_type", "change"), "badge"),
-    Column("Field", ("field_name", "field", "source_field"), "code"),
-    Column("Detail", ("summary", "description", "detail")),
+    Column("Field", ("change_text", "field_name", "field", "source_field"), "code"),
+    Column("Repair", ("explanation", "summary", "description", "detail")),
+    Column("Sure", ("repair_confidence",), "confidence"),
     Column("Status", ("status", "resolution"), "badge"),
     Column("Evidence", ("evidence",), "json"),
 ]
@@ -82,6 +83,7 @@ REPAIR_COLUMNS = [
     Column("When", ("created_at", "applied_at"), "time"),
     Column("Connection", ("connection.name",)),
     Column("Object", ("source_object", "object_name")),
+    Column("Action", ("action",), "badge"),
     Column("From", ("old_field", "from_field", "source_field_before"), "code"),
     Column("To", ("new_field", "to_field", "source_field"), "code"),
     Column("Canonical", ("canonical_field",), "code"),
@@ -90,7 +92,18 @@ REPAIR_COLUMNS = [
 ]
 
 
-def _drift_events(connection_id: int | None, days: int) -> list:
+def _drift_events(connection_id: int | None, days: int, kind: str = "") -> list:
+    lister = optional("aam.drift.selectors.drift_event_list")
+    if lister is not None:
+        since = timezone.now() - timedelta(days=days)
+        qs = lister(connection_id=connection_id, kind=kind or None, since=since)
+        events = list(qs.order_by("-detected_at", "-id")[:200])
+        for e in events:  # "Amount → Amount__c (number → string)" reads better than four columns
+            text = e.field + (f" → {e.new_field}" if e.new_field else "")
+            if e.old_type or e.new_type:
+                text += f" ({e.old_type or '?'} → {e.new_type or '?'}{', ' + e.direction if e.direction else ''})"
+            e.change_text = text
+        return events
     model = model_or_none("aam", "DriftEvent")
     if model is None:
         return []
@@ -116,7 +129,21 @@ def _quarantine(connection_id: int | None) -> tuple[list, int]:
 
 
 def _repairs(connection_id: int | None, days: int) -> tuple[list, str]:
-    """Repairs from their own model when the app has one, else from the `repair_applied` events."""
+    """Repairs that changed a mapping: drift events repaired automatically or approved by a person;
+    on a build without drift detection, the `repair_applied` events of the live log."""
+    drift = model_or_none("aam", "DriftEvent")
+    if drift is not None and has_field(drift, "repair"):
+        qs = _by_connection(_since(drift.objects.filter(status__in=["applied", "approved"]), days), connection_id)
+        rows = []
+        for e in qs.select_related("connection").order_by("-detected_at", "-id")[:100]:
+            repair = e.repair if isinstance(e.repair, dict) else {}
+            rows.append({"created_at": e.resolved_at or e.detected_at, "connection": e.connection,
+                         "source_object": e.source_object, "action": repair.get("action", ""),
+                         "old_field": repair.get("old_field") or e.field,
+                         "source_field": repair.get("source_field") or e.new_field,
+                         "canonical_field": repair.get("canonical_field"), "confidence": e.repair_confidence,
+                         "status": "auto" if e.status == "applied" else "approved"})
+        return rows, "model"
     for name in ("Repair", "MappingRepair", "RepairAction"):
         model = model_or_none("aam", name)
         if model is not None:
@@ -312,11 +339,9 @@ def review_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
     if item is None:
         raise Http404("No such review item")
     log = []
-    for name in ("decisions", "decision_log", "log_entries", "reviewdecision_set"):
-        related = getattr(item, name, None)
-        if related is not None and hasattr(related, "all"):
-            log = list(related.all())
-            break
+    related = getattr(item, "decisions", None)  # the append-only decision log (aam.drift)
+    if related is not None and hasattr(related, "all"):
+        log = list(related.all().order_by("id"))
     _attach_choices([item])
     return page(request, "aam/review_detail.html", "review", {"item": item, "log": log})
 
@@ -340,10 +365,10 @@ def _decide(*, item, decision: str, user, note: str, canonical_field: str | None
     by `aam.services.mapping_decide` (approve or reject, which applies the mapping and teaches the
     memory).
     """
-    general = first_available("aam.services.review_decide", "aam.services.review_item_decide")
+    general = first_available("aam.drift.review.review_decide", "aam.services.review_decide")
     if general is not None:
-        extra = {"canonical_field": canonical_field} if canonical_field else {}
-        general(item=item, decision=decision, user=user, note=note, **extra)
+        verb = {"approved": "approve", "rejected": "reject", "flagged": "flag"}[decision]
+        general(item=item, decision=verb, user=user, note=note, canonical_field=canonical_field)
         return
     mapping_decide = optional("aam.services.mapping_decide")
     if item.kind == "mapping" and decision in ("approved", "rejected") and mapping_decide is not None:
