@@ -53,7 +53,6 @@ def _views(crm, billing):
 @pytest.fixture
 def runs(tenant_a):
     from agents.services import agents_run
-
     from connectors.models import Connection
 
     def go():
@@ -102,9 +101,8 @@ def test_an_unknown_agent_runs_both(web_a, tenant_a):
 
 
 def test_discovery_page_counts_asset_items_by_risk_and_lists_high_and_medium_ones(web_a, tenant_a):
-    from agents.services.discovery import discovery_run
-
     from aam.models import ReviewItem
+    from agents.services.discovery import discovery_run
     from connectors.models import Connection
 
     def scan():

@@ -146,3 +146,34 @@ def test_bulk_approval_decides_each_confident_item_through_the_service(web_a, te
     humans = _in(tenant_a, lambda: FieldMapping.objects.filter(connection=mapped[0], status="active",
                                                                method="human").count())
     assert humans == len(confident)
+
+
+def test_flagging_goes_through_the_review_service_and_is_logged(web_a, tenant_a, mapped):
+    pytest.importorskip("aam.drift.review", reason="the review service is not on this build")
+    item = _pending(tenant_a)[0]
+    web_a.post(f"/aam/review/{item.pk}/decide/", {"decision": "flagged", "note": "ask the CRM owner"})
+    assert _in(tenant_a, lambda: type(item).objects.get(pk=item.pk)).status == "flagged"
+    html = web_a.get(f"/aam/review/{item.pk}/").content.decode()
+    log = html[html.index("Decision log"):]
+    assert "flagged" in log and "ask the CRM owner" in log and "admin" in log
+
+
+def test_a_renamed_column_shows_as_drift_on_the_monitor(web_a, tenant_a, mapped):
+    pytest.importorskip("aam.drift.services", reason="drift detection is not on this build")
+    from aam.drift.services import drift_detect
+    from connectors.services import connection_file_upload
+
+    conn = mapped[0]
+    renamed = CSV.replace(b"Website", b"Web_Site")
+
+    def drift():
+        drift_detect(connection=conn)  # the baseline: the schema as first seen
+        connection_file_upload(connection=conn, filename="Account.csv", content=io.BytesIO(renamed),
+                               size=len(renamed))
+        return drift_detect(connection=conn)
+
+    _in(tenant_a, drift)
+    html = web_a.get("/aam/").content.decode()
+    table = html[html.index('id="drift"'):html.index('id="repairs"')]
+    assert "CRM export" in table and "Website" in table and "Web_Site" in table
+    assert "renamed" in table

@@ -34,9 +34,8 @@ CSV = "\n".join([
 @pytest.fixture
 def synced(committed_tenants):
     """alpha with one CSV connection synced through the real pipeline (committed: the consumer is a thread)."""
-    from dcl.services import connection_sync_pipeline
-
     from connectors.services import connection_create, connection_file_upload
+    from dcl.services import connection_sync_pipeline
 
     tenant = committed_tenants[0]
     connection.set_tenant(tenant)
