@@ -239,11 +239,15 @@ def _cards(agent: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 FINDING_COLUMNS = ["severity", "kind", "title", "reasons", "estimated_monthly", "action"]
+FINDINGS_SHOWN = 10
 
 
 def _finding_table(findings: list[dict[str, Any]]) -> dict[str, Any]:
     """The columns people read (severity, what, why, how much, what to do) that these findings have."""
     keys = [k for k in FINDING_COLUMNS if any(f.get(k) not in (None, "", []) for f in findings)]
+    # Most severe first (the pilots already order each kind by size); long lists fold after ten.
+    rank = {"high": 0, "medium": 1, "low": 2}
+    findings = sorted(findings, key=lambda f: rank.get(str(f.get("severity")), 3))
     rows = []
     for f in findings:
         row = []
@@ -255,7 +259,11 @@ def _finding_table(findings: list[dict[str, Any]]) -> dict[str, Any]:
                 v = None
             row.append(v)
         rows.append({"severity": f.get("severity"), "cells": row})
-    return {"headers": [k.replace("_", " ") for k in keys], "keys": keys, "rows": rows}
+    kinds: dict[str, int] = {}
+    for f in findings:
+        kinds[str(f.get("kind") or "finding")] = kinds.get(str(f.get("kind") or "finding"), 0) + 1
+    return {"headers": [k.replace("_", " ") for k in keys], "keys": keys, "rows": rows[:FINDINGS_SHOWN],
+            "more": rows[FINDINGS_SHOWN:], "total": len(rows), "kinds": sorted(kinds.items(), key=lambda kv: -kv[1])}
 
 
 @login_required
