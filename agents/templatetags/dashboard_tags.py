@@ -61,3 +61,9 @@ def is_scalar(value: Any) -> bool:
 @register.filter
 def is_list(value: Any) -> bool:
     return isinstance(value, list | tuple)
+
+
+@register.filter
+def words(value: Any) -> str:
+    """at_risk_deal → at risk deal."""
+    return str(value).replace("_", " ")
