@@ -214,3 +214,40 @@ def test_approve_a_mapping_in_the_review_queue_and_see_the_ontology_change(site,
     assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
     shot(phone, screenshots_dir, "review-mapping-375-dark", full_page=False)
     assert page.console_errors == [] and phone.console_errors == []
+
+
+@_needs("agents.services", "aam.models")
+def test_discovery_console_and_demo_scan_in_the_browser(site, committed_tenants, screenshots_dir):
+    from django.db import connection as db
+
+    from connectors.models import Connection
+
+    tenant, _ = committed_tenants
+
+    def seed():
+        db.set_tenant(tenant)
+        try:
+            Connection.objects.create(name="Legacy CRM", kind="salesforce", status="error",
+                                      config={"client_id": "x"})
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(seed).result(timeout=30)
+
+    page = site.new_page(width=1280)
+    page.goto(site.url("/discover/"), wait_until="networkidle")
+    page.fill("#discover-query", "which sources have no owner?")
+    page.click("#discover-form button[type=submit]")
+    page.wait_for_selector("#discover-result h3")
+    result = page.locator("#discover-result").inner_text()
+    assert "Legacy CRM" in result and "What the agents get" in result
+
+    page.click("#demo-scan")
+    page.wait_for_selector("#scan-result h3", timeout=30000)
+    counts = {r: int(page.locator(f'[data-risk="{r}"]').inner_text()) for r in ("high", "medium", "low")}
+    assert sum(counts.values()) >= 1 and counts["high"] + counts["medium"] >= 1
+    shot(page, screenshots_dir, "discover-after-scan-1280")
+    page.reload(wait_until="networkidle")
+    assert page.locator('a[href^="/aam/review/"]').count() >= 2  # the queue link and at least one asset
+    assert page.console_errors == []
