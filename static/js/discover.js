@@ -56,9 +56,12 @@
       if (!q) return;
       progress.hidden = false;
       out.innerHTML = "";
+      var submit = form.querySelector("button[type=submit]");
+      submit.disabled = true;
       var runAgents = document.getElementById("discover-run-agents").checked;
       A.api("POST", "/api/aoa/discover/", { query: q, run_agents: runAgents }).then(function (res) {
         progress.hidden = true;
+        submit.disabled = false;
         if (!res.ok) {
           out.innerHTML = '<div class="notice ' + (res.status === 404 ? "amber" : "red") + '">' +
             A.esc(res.status === 404 ? "Discovery is not available on this build yet." : A.errorMessage(res)) + "</div>";
