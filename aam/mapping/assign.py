@@ -20,6 +20,11 @@ from .memory import MemoryEvidence
 NULL_SUPPRESSION = 0.8
 FALLBACK_MIN = 0.7
 MARGIN = 0.2
+# How much of a close contender's encroachment on the margin comes off the confidence. At 1.0 a
+# perfect tie lands MARGIN below the score (0.99 → 0.79): two equally good readings are a question
+# for a human, never an automatic decision.
+TIE_PENALTY = 1.0
+SWAP_GAIN = 0.3
 
 
 @dataclass
@@ -107,6 +112,44 @@ def assign(columns: list[ColumnState], *, min_score: float = 0.25) -> None:
             continue
         col.assigned = opt
         taken[opt.field] = i
+    _swap(columns, taken)
+
+
+def _swap(columns: list[ColumnState], taken: dict[str, int]) -> None:
+    """Undo greedy choices that cost another column its only good field: `account_id` took
+    `sub_account_id` (0.99) although `billing_account_id` fits it nearly as well (0.97), leaving
+    `workspace_id` (0.93) with nothing. The winner moves to its free alternative when that is good on
+    its own and the pair gains clearly; one pass, so no chain of displacements."""
+    for i, col in enumerate(columns):
+        if not col.lost_to:
+            continue
+        current = col.assigned.score if col.assigned else 0.0
+        for want in col.options:
+            j = taken.get(want.field)
+            if j is None or j == i or want.score < FALLBACK_MIN:
+                continue
+            other = columns[j]
+            held = other.assigned
+            alternative = next(
+                (
+                    o
+                    for o in other.options
+                    if o.field != want.field and o.field not in taken and o.score >= FALLBACK_MIN
+                ),
+                None,
+            )
+            if held is None or alternative is None:
+                continue
+            gain = (want.score + alternative.score) - (held.score + current)
+            if gain < SWAP_GAIN:
+                continue
+            if col.assigned is not None:
+                taken.pop(col.assigned.field, None)
+            other.assigned, taken[alternative.field] = alternative, j
+            other.lost_to[want.field] = col.name
+            col.assigned, taken[want.field] = want, i
+            col.lost_to.pop(want.field, None)
+            break
 
 
 def calibrate(columns: list[ColumnState], *, entity_confidence: float) -> None:
@@ -122,11 +165,12 @@ def calibrate(columns: list[ColumnState], *, entity_confidence: float) -> None:
             continue
         conf = opt.score
         second = max((o.score for o in col.options if o.field != opt.field), default=0.0)
-        if second > conf - MARGIN:
-            conf -= 0.5 * (second - (conf - MARGIN))
+        top = conf
+        if second > top - MARGIN:
+            conf -= TIE_PENALTY * (second - (top - MARGIN))
         rival = max((s for s, j in contenders.get(opt.field, ()) if j != i), default=0.0)
-        if rival > conf - MARGIN:
-            conf -= 0.5 * (rival - (conf - MARGIN))
+        if rival > top - MARGIN:
+            conf -= TIE_PENALTY * (rival - (top - MARGIN))
         if entity_confidence < 0.75:
             conf *= entity_confidence / 0.75
         col.confidence = round(max(0.0, min(conf, 0.99)), 4)

@@ -51,6 +51,8 @@ _TELLING_KINDS = (
     "cloud_region",
     "cloud_az",
     "country",
+    "free_text",
+    "money",
 )
 
 _indexes: dict[int, FieldIndex] = {}
@@ -213,6 +215,8 @@ def map_source(
 
     assign(states)
     calibrate(states, entity_confidence=entity_conf)
+    if ontology.has_field(entity, "id"):
+        _key_fallback(states, parts, profiles, index, entity, review_floor)
 
     states_by_field = {st.assigned.field: st for st in states if st.assigned is not None}
     reference_fields = [f.name for f in ontology.entity(entity).fields.values() if f.is_reference]
@@ -247,6 +251,45 @@ def map_source(
             force=use_llm is True,
         )
     return result
+
+
+KEY_FALLBACK_CONFIDENCE = 0.6
+
+
+def _key_fallback(states, parts, profiles, index, entity: str, review_floor: float) -> None:
+    """A table whose key no name gave away (`Badge ID`, `Item ID`): the first column named as an id,
+    with distinct key-like values, whose qualifier names no other record (`Company ID`, `Owner ID`,
+    `External ID` are links, not the key). Proposed for review only: a guess from shape, not meaning."""
+    if any(st.assigned is not None and st.assigned.field == "id" and st.confidence >= review_floor for st in states):
+        return
+    lex = index.lexicon
+    foreign: set[str] = set(lex.negative) | {"owner", "user", "parent", "lead"}
+    for other in index.ontology.entity_names():
+        if other != entity:
+            foreign |= index.alias_tokens[other]
+    for targets in lex.reference_aliases.values():
+        foreign |= targets
+    foreign |= set(lex.reference_aliases)
+    foreign -= index.alias_tokens[entity]
+    for st, p, prof in zip(states, parts, profiles, strict=True):
+        if st.assigned is not None and st.confidence >= review_floor:
+            continue
+        if not p.tokens or p.tokens[-1] not in lex.identifier_tokens or p.flags & {"system", "tag", "lookup"}:
+            continue
+        if set(p.tokens[:-1]) & foreign or set(p.context) & foreign:
+            continue
+        if prof.n < 2 or prof.distinct != prof.n or prof.share("identifier") < 0.8:
+            continue
+        from .assign import Option
+
+        st.assigned = Option(
+            field="id",
+            score=KEY_FALLBACK_CONFIDENCE,
+            method="heuristic",
+            explanation="the first id-named column with distinct key-like values, and no other key in the table",
+        )
+        st.confidence = KEY_FALLBACK_CONFIDENCE
+        return
 
 
 def _reference_like(parts, profile, lexicon) -> bool:
@@ -308,7 +351,13 @@ def _none_confidence(
         if owner is not None and owner is not state and owner.assigned and owner.assigned.score >= opt.score + 0.25:
             eff *= 0.5  # another column clearly owns that field
         best_eff = max(best_eff, eff)
-    understood = bool(parts.tokens) and all(t in lexicon.known or t in lexicon.generic for t in parts.tokens)
+    # understood: every word known, and one of them says what the column is (`HQ`, `Primary` or
+    # `Secondary` alone only qualify a head that is not there)
+    understood = (
+        bool(parts.tokens)
+        and all(t in lexicon.known or t in lexicon.generic for t in parts.tokens)
+        and any(t not in lexicon.primary and t not in lexicon.secondary for t in parts.tokens)
+    )
     sure = 0.92 if understood else 0.6
     if profile.share("option_set") >= 0.8:
         sure = min(sure, 0.8)  # coded values hide their meaning (a status code may well be "won")
@@ -319,11 +368,14 @@ def _none_confidence(
         if owner is None or owner is state:
             sure = min(sure, 0.75)  # the name points to an open field, only its type or values disagree
             break
-    telling = [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
+    # values of a kind an open field expects, unless the name says why they are not that field
+    # (`Budget ($)`, `Lost Reason`: a meaning-changing word)
+    negated = any(t in lexicon.negative for t in parts.tokens)
+    telling = [] if negated else [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
     if telling and any(
         f not in states_by_field and set(telling) & _expected_kinds(f, entity_fields) for f in entity_fields
     ):
-        sure = min(sure, 0.8)  # values of a kind an open field expects
+        sure = min(sure, 0.8)
     heuristic_none = sure * (1.0 - best_eff)
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason

@@ -36,6 +36,7 @@ ALIAS_ONLY_FACTOR = 0.6
 IMPLIED_PHRASE_PENALTY = 0.25
 CONTEXT_WEIGHT = 0.6
 HEAD_MISMATCH_FACTOR = 0.6
+REFERENT_PENALTY = 2.0
 
 _KIND_GROUPS = {
     "identifier": {"identifier", "sf_id", "guid", "aws_account_id", "cloud_resource_id", "arn"},
@@ -46,6 +47,13 @@ _KIND_GROUPS = {
     "datetime": {"datetime", "epoch"},
     "date": {"date", "epoch"},
 }
+
+# Kinds recognized from reference lists, which cannot know every provider's codes.
+_LISTED_KINDS = frozenset({"cloud_region", "cloud_az", "currency_code"})
+
+# Links that normally differ from record to record.
+_PER_RECORD_LINKS = frozenset({"account_id", "contact_id"})
+CONSTANT_LINK_FACTOR = 0.8
 
 # Which record an id field points to (for Salesforce key prefixes).
 _REFERENCE_TARGETS = {
@@ -111,6 +119,11 @@ class FieldIndex:
         self.alias_tokens: dict[str, frozenset[str]] = {}
         self.optional: dict[str, frozenset[str]] = {}
         self.implied: dict[tuple[str, str], frozenset[str]] = {}
+        # one-word names of a field (`notes`, `comments`): a second one in `Notes / Comments` or
+        # `Industry / Sector` repeats the meaning instead of changing it
+        self.single_words: dict[tuple[str, str], frozenset[str]] = {}
+        # the words naming what a reference points to (`owner` of owner_id): missing, they change it
+        self.referent: dict[tuple[str, str], frozenset[str]] = {}
         self.soft_implied: dict[tuple[str, str], frozenset[str]] = {}
         # `client_id`, `company_id`, `organization_id` all point to an account
         self.reference_alias: dict[str, str] = {}
@@ -136,6 +149,16 @@ class FieldIndex:
                         seen.add(tokens)
                         phrases.append(Phrase(field=f, tokens=tokens, strength=strength, text=text, order=order))
                 self.implied[(entity.name, f.name)] = self._implied_tokens(f)
+                self.single_words[(entity.name, f.name)] = frozenset(
+                    next(iter(p.tokens))
+                    for p in phrases
+                    if p.field is f and len(p.tokens) == 1 and p.strength > RELATED_STRENGTH
+                )
+                self.referent[(entity.name, f.name)] = (
+                    frozenset(lexicon.tokens_of(f.name.replace("_", " "))) - lexicon.identifier_tokens
+                    if f.is_reference and f.name != "id"
+                    else frozenset()
+                )
                 # `stage_id`, `pipeline_id`: a reference to a code list is nearly the field itself
                 soft = (
                     lexicon.identifier_tokens
@@ -194,6 +217,10 @@ class FieldIndex:
     def name_score(self, col: NameParts, phrase: Phrase, optional: frozenset[str]) -> tuple[float, bool]:
         """(score, secondary): how well the column's words say the phrase's words."""
         ctoks = set(col.tokens)
+        counts = self.lexicon.count_markers
+        col_counts, phrase_counts = ctoks & counts, phrase.tokens & counts
+        if col_counts and phrase_counts and not col_counts & phrase_counts and ctoks - counts:
+            ctoks = (ctoks - col_counts) | phrase_counts  # `# of Staff` says `staff count`
         if phrase.field.is_reference and phrase.field.name != "id":
             ctoks = {
                 self.reference_alias.get(t, t) if self.reference_alias.get(t) in phrase.tokens else t for t in ctoks
@@ -207,17 +234,30 @@ class FieldIndex:
         implied = self.implied[key]
         soft = self.soft_implied[key]
         m = sum(self.weight(t) for t in matched_core) + CONTEXT_WEIGHT * sum(self.weight(t) for t in matched_ctx)
-        unexplained = ctoks - phrase.tokens - optional - implied
+        # The table's own entity words are optional, but one in place of another is a different
+        # qualifier: `usage account id` is not the `invoice account id`.
+        swapped = (ctoks & optional) - phrase.tokens and (phrase.tokens & optional) - ctoks - context
+        optional_here = frozenset() if swapped else optional
+        unexplained = ctoks - phrase.tokens - optional_here - implied
+        if matched_core:
+            unexplained -= self.single_words[key]
         u_col = sum(SOFT_IMPLIED_PENALTY if t in soft else self.penalty(t) for t in unexplained)
-        missing = phrase.tokens - ctoks - context - optional
-        # a word the field's type implies may be left out (`owner` for `owner id`), at a small cost
-        u_phr = sum(self.weight(t) * (IMPLIED_PHRASE_PENALTY if t in implied else 1.0) for t in missing)
+        missing = phrase.tokens - ctoks - context - optional_here
+        referent = self.referent[key]
+        # a word the field's type implies may be left out (`id` for `owner id`), at a small cost; the
+        # word saying whose it is may not (`Email` of an account is not its `owner email`)
+        u_phr = sum(
+            self.weight(t) * (IMPLIED_PHRASE_PENALTY if t in implied else REFERENT_PENALTY if t in referent else 1.0)
+            for t in missing
+        )
         secondary = bool((ctoks - phrase.tokens) & self.lexicon.secondary) or (
             "secondary" in col.flags and "primary" not in phrase.text
         )
         score = m / (m + ALPHA_COLUMN * u_col + BETA_FIELD * u_phr)
-        if matched_core | matched_ctx <= optional:
-            score *= ALIAS_ONLY_FACTOR  # `Company` in a companies table says little about which field
+        if matched_core | matched_ctx <= optional and missing - {"name"}:
+            # `Company` in a companies table says little about which field, except that a bare
+            # entity word is how people head the column of names (`Company`, `Customer`)
+            score *= ALIAS_ONLY_FACTOR
         if self._head_mismatch(col.tokens, phrase):
             score *= HEAD_MISMATCH_FACTOR  # `unit price` is a price, `price unit` a unit
         # A prefix the phrase does not explain (`sku` in `sku.description` against plain
@@ -312,6 +352,8 @@ def value_factor(
             "arn",
             "cloud_resource_id",
         } & expected
+        # id formats the field names itself (`guid`, `aws_account_id` for a sub account) confirm it
+        strong |= set(field.values) & {"guid", "aws_account_id"}
         strong_share = profile.any_share(sorted(strong)) if strong else 0.0
         if share >= 0.8:
             factor = 1.08 if strong_share >= 0.6 else 1.0
@@ -319,6 +361,10 @@ def value_factor(
             factor = 0.85
         elif share > 0:
             factor = 0.55
+        elif expected & _LISTED_KINDS and profile.share("identifier") >= 0.8:
+            # Region, currency and country lists are never complete (`nyc3`, `fsn1`): a code-like
+            # column whose name says it leaves a human the question rather than a veto.
+            factor = 0.6
         else:
             factor = 0.3
         if factor < 1.0:
@@ -334,6 +380,15 @@ def value_factor(
             else:
                 factor *= 0.3
                 notes.append(f"ids point to {target}, not {'/'.join(sorted(wanted))}")
+    # Only won / lost / open: an outcome flag, not the list of stages or types it could be part of.
+    if "option_set" in field.values and "deal_outcome" not in field.values and profile.share("deal_outcome") >= 0.8:
+        factor *= 0.7
+        notes.append("values are deal outcomes")
+    # One id in every sampled record is a scope (the vendor's workspace or tenant, `organization_id`
+    # in Close, `company_id` in Pipedrive) as often as a link: the values cannot confirm a link.
+    if field.name in _PER_RECORD_LINKS and profile.constant:
+        factor *= CONSTANT_LINK_FACTOR
+        notes.append("the same id in every sample")
     # A "name" that is a full resource path or ARN is the resource's identifier, not its name.
     if field.name in ("name", "resource_name") and profile.any_share(["cloud_resource_id", "arn"]) >= 0.8:
         factor *= 0.6
@@ -436,6 +491,7 @@ def value_only_candidates(
         ("cloud_region", ("region_id",)),
         ("cloud_az", ("availability_zone",)),
         ("currency_code", ("currency", "billing_currency")),
+        ("country", ("country",)),
         ("cloud_resource_id", ("resource_id",) if entity == "cost" else ("id",)),
         ("arn", ("resource_id",) if entity == "cost" else ("id",)),
     ):

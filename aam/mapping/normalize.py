@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -26,6 +27,21 @@ _LOOKUP_RE = re.compile(r"^_(?P<name>[A-Za-z0-9_]+?)_value$")
 _PAREN_RE = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
 _TOKEN_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _CURRENCY_SYMBOLS = "$€£¥₹"
+
+
+_LIGATURES = str.maketrans(
+    {"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L"}
+)
+
+
+@lru_cache(maxsize=16384)
+def fold(text: str) -> str:
+    """Accents and ligatures folded to ASCII (`Straße` → `Strasse`, `Téléphone` → `Telephone`), so a
+    header in another European language splits into words instead of at every non-ASCII letter."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _plural_stem(word: str) -> str:
@@ -172,7 +188,7 @@ class Lexicon:
     def words_of(self, text: str) -> list[str]:
         """Split on case changes, digits and any separator; keep short alnum codes like `ec2` whole."""
         out: list[str] = []
-        for chunk in re.split(r"[^A-Za-z0-9]+", text):
+        for chunk in re.split(r"[^A-Za-z0-9]+", fold(text)):
             if not chunk:
                 continue
             parts = _TOKEN_RE.findall(chunk)

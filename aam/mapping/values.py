@@ -33,6 +33,7 @@ _NUM = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?
 _MONEY = re.compile(
     r"^(?:[A-Z]{3}\s?)?[-+]?[$€£¥₹]?\s?[-+]?(?:\d{1,3}(?:[,\s]\d{3})+|\d+)(?:[.,]\d+)?\s?(?:[$€£¥₹]|[A-Z]{3})?$"
 )
+_APPROX_NUM = re.compile(r"^(?:~|≈|ca?\.\s?)\s?\d{1,3}(?:,\d{3})*(?:\.\d+)?\+?$|^\d{1,3}(?:,\d{3})*\+$")
 _PERCENT = re.compile(r"^[+-]?\d+(?:\.\d+)?\s?%$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(
@@ -115,6 +116,7 @@ class Reference:
     countries: frozenset[str]
     states: frozenset[str]
     currencies: frozenset[str]
+    currency_names: frozenset[str]
     tlds: frozenset[str]
     azure_regions: frozenset[str]
     sf_key_prefixes: Mapping[str, str]
@@ -132,10 +134,37 @@ def reference() -> Reference:
         countries=frozenset(countries),
         states=frozenset(s.lower() for s in data["states"]),
         currencies=frozenset(data["currencies"].split()),
+        currency_names=frozenset(data.get("currency_names", ())),
         tlds=frozenset(data["tlds"].split()),
         azure_regions=frozenset(data["azure_regions"].split()),
         sf_key_prefixes=dict(data["sf_key_prefixes"]),
     )
+
+
+_CLOUD_PREFIX = re.compile(r"^(?:aws|amazon|azure|gcp|google|oci)[-_:/]")
+
+
+def _region_form(low: str) -> str:
+    """A region written another way: `AWS_US_WEST_2` (Snowflake and other multi-cloud vendors put the
+    cloud in front and use underscores) → `us-west-2`; `azure_eastus2` → `eastus2`."""
+    if "_" not in low and not _CLOUD_PREFIX.match(low):
+        return low
+    stripped = _CLOUD_PREFIX.sub("", low, count=1)
+    return stripped.replace("_", "-") if "-" in stripped or "_" in stripped else stripped
+
+
+def _free_text(s: str) -> bool:
+    """Prose rather than a label: several words, one of them a lowercase content word (`Needs SOC2
+    report`, `Budget frozen`), where names and labels capitalize every word (`Acme Robotics Inc.`)."""
+    words = s.split()
+    if len(words) < 2:
+        return False
+    if len(words) >= 5:
+        return True
+    return any(w[:1].islower() and w.isalpha() and w not in _FUNCTION_WORDS for w in words[1:])
+
+
+_FUNCTION_WORDS = frozenset("of the and or for in on at to a an by with de la von van der".split())
 
 
 def is_salesforce_id(value: str) -> bool:
@@ -185,6 +214,8 @@ def _string_kinds(text: str) -> frozenset[str]:
     if _INT.match(s):
         kinds |= {"integer", "number"}
         digits = s.lstrip("+-")
+        if s.startswith("+") and 8 <= len(digits) <= 15:
+            kinds.add("phone")  # E.164 (`+14155550142`): a CSV type guesser calls it an integer
         if len(digits) == 12:
             kinds.add("aws_account_id")
         if not s.startswith(("+", "-")):
@@ -197,6 +228,8 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset(kinds)
     if _NUM.match(s) and any(c.isdigit() for c in s):
         return frozenset({"number"})
+    if _APPROX_NUM.match(s):
+        return frozenset({"number"})  # a hand-typed estimate: `~40`, `500+`
     if _PERCENT.match(s):
         return frozenset({"percent", "number"})
     if _ISO_DATETIME.match(s) or _OTHER_DATETIME.match(s):
@@ -216,7 +249,13 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset({"url"})
     if _GUID.match(s):
         return frozenset({"guid", "identifier"})
-    if _AWS_REGION.match(low) or _GCP_REGION.match(low) or _GEO_REGION.match(low) or low in ref.azure_regions:
+    region = _region_form(low)
+    if (
+        _AWS_REGION.match(region)
+        or _GCP_REGION.match(region)
+        or _GEO_REGION.match(region)
+        or region in ref.azure_regions
+    ):
         kinds |= {"cloud_region", "identifier"}
     elif _AWS_REGION.match(low[:-1]) and low[-1].isalpha() or _GCP_REGION.match(low[:-2]) and low[-2] == "-":
         kinds |= {"cloud_az", "identifier"}
@@ -227,8 +266,8 @@ def _string_kinds(text: str) -> frozenset[str]:
     m = _DOMAIN.match(low)
     if m and m.group(1) in ref.tlds and not any(c.isdigit() for c in m.group(1)):
         kinds.add("domain")
-    if len(s) == 3 and s.isupper() and s in ref.currencies:
-        kinds.add("currency_code")
+    if len(s) == 3 and s.isupper() and s in ref.currencies or low in ref.currency_names:
+        kinds.add("currency_code")  # `USD`, or the currency by name as ERPs export it (`US Dollar`)
     bare = s.replace(".", "")
     if len(bare) <= 3 and bare.isupper() and bare.lower() in ref.countries or len(bare) > 3 and low in ref.countries:
         kinds.add("country")
@@ -246,7 +285,11 @@ def _string_kinds(text: str) -> frozenset[str]:
     has_space = " " in s
     if _HAS_LETTER.search(s) and not kinds & {"sf_id", "guid", "phone"}:
         kinds.add("textual")
-    if not has_space and not kinds & {"phone"} and (digits or "_" in s or "-" in s or s.isalpha()):
+        if has_space and _free_text(s):
+            kinds.add("free_text")
+    # `Globex`, `Initech`: a capitalized word is how people write a display name, not a key
+    display_word = s.isalpha() and len(s) > 1 and s[0].isupper() and s[1:].islower()
+    if not has_space and not kinds & {"phone"} and (digits or "_" in s or "-" in s or s.isalpha() and not display_word):
         kinds.add("identifier")
     return frozenset(kinds)
 
@@ -283,6 +326,12 @@ class ValueProfile:
     sf_prefixes: tuple[str, ...] = ()
     numbers: tuple[float, ...] = ()
     per_sample: tuple[frozenset[str], ...] = ()
+    distinct: int = 0  # distinct non-empty sample values
+
+    @property
+    def constant(self) -> bool:
+        """The same value in every one of at least three samples."""
+        return self.n >= 3 and self.distinct == 1
 
     def share(self, kind: str) -> float:
         return self.kinds.get(kind, 0.0)
@@ -385,6 +434,11 @@ def profile_values(declared_type: str, samples: Sequence[Any]) -> ValueProfile:
                 effective = typ
                 break
         else:
+            temporal = sum(1 for ks in per_sample if ks & {"date", "datetime"})
+            if declared_type == "string" and temporal == n and n >= 2:
+                # a hand-kept column in mixed formats (`2024-03-01`, `3/5/24`, `2024-02-20 16:40`)
+                effective = "datetime"
+        if effective == declared_type:
             if declared_type == "string" and all_numeric and kinds.get("number", 0) == 1.0:
                 effective = "integer" if all_int else "number"
     return ValueProfile(
@@ -395,6 +449,7 @@ def profile_values(declared_type: str, samples: Sequence[Any]) -> ValueProfile:
         sf_prefixes=tuple(p for p, _ in prefixes.most_common()),
         numbers=numbers[:8],
         per_sample=tuple(per_sample),
+        distinct=len({str(v).strip() for v in values}),
     )
 
 

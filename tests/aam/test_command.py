@@ -94,9 +94,33 @@ def test_cases_written_after_tuning_stay_above_a_floor():
     correct = sum(r._sum("correct") for r in reports)
     auto = sum(r._sum("auto") for r in reports)
     auto_correct = sum(r._sum("auto_correct") for r in reports)
+    errors = [e for r in reports for c in r.cases for e in c.errors]
     assert all(r.entity_accuracy == 1.0 for r in reports)
-    assert correct / fields >= 0.85
-    assert auto_correct / auto >= 0.97
+    assert correct / fields >= 0.93, errors
+    assert auto_correct == auto, [e for e in errors if "(auto," in e]
+
+
+def test_blind_cases_of_unseen_vendors_stay_at_the_figures_reached_without_a_wrong_automatic_decision():
+    """tests/aam/cases_blind: ten vendors and hand-made shapes written before the blind-round changes
+    (first look: field 0.793, auto precision 0.959). A floor at the figures reached, not a target."""
+    report = evaluate_dir(CASES_DIR.parent / "cases_blind")
+    errors = [e for c in report.cases for e in c.errors]
+    assert report.entity_accuracy == 1.0
+    assert report._sum("auto_correct") == report._sum("auto"), [e for e in errors if "(auto," in e]
+    assert report.field_accuracy >= 0.935, errors
+    assert report.auto_share >= 0.55
+
+
+def test_fresh_cases_written_after_the_changes_stay_above_a_floor_with_one_known_entity_trap():
+    """tests/aam/cases_fresh: written after the blind-round changes. A Xero "Contacts" file holds
+    organisations; the engine reads it as a contact table (a vendor meaning no name or value reveals),
+    so its person columns are wrong automatic decisions. Any other wrong automatic decision fails."""
+    report = evaluate_dir(CASES_DIR.parent / "cases_fresh")
+    errors = [f"{c.name}: {e}" for c in report.cases for e in c.errors]
+    wrong_auto = [e for e in errors if "(auto," in e and not e.startswith("xero_contacts.json")]
+    assert wrong_auto == []
+    assert report.entity_accuracy >= 0.75
+    assert report.field_accuracy >= 0.82, errors
 
 
 @pytest.mark.skipif(shared_dev_dir() is None, reason="the shared eval set (../shared/eval) is not present")
@@ -119,7 +143,7 @@ def test_map_schema_can_use_a_tenants_memory(connection_a, admin_user_a, tenant_
     from aam.services import mapping_decide, mapping_ensure
 
     fields = [
-        {"name": "Firmenname", "type": "string", "samples": ["Acme GmbH"]},
+        {"name": "Bezeichnung", "type": "string", "samples": ["Acme GmbH"]},
         {"name": "City", "type": "string", "samples": ["Berlin"]},
         {"name": "Website", "type": "string", "samples": ["acme.de"]},
     ]
@@ -127,7 +151,7 @@ def test_map_schema_can_use_a_tenants_memory(connection_a, admin_user_a, tenant_
     mapping_decide(
         connection=connection_a,
         source_object="Kunden",
-        source_field="Firmenname",
+        source_field="Bezeichnung",
         approve=True,
         canonical_field="name",
         user=admin_user_a,
@@ -135,8 +159,8 @@ def test_map_schema_can_use_a_tenants_memory(connection_a, admin_user_a, tenant_
     case = tmp_path / "kunden.json"
     case.write_text(json.dumps({"source": "erp", "object": "kunden", "columns": fields}))
     plain = {m["source_field"]: m for m in json.loads(run(str(case), "--json"))["mappings"]}
-    assert plain["Firmenname"]["canonical_field"] is None
+    assert plain["Bezeichnung"]["canonical_field"] is None
     remembered = {m["source_field"]: m for m in json.loads(run(str(case), "--json", "--tenant", "alpha"))["mappings"]}
-    assert remembered["Firmenname"]["canonical_field"] == "name"
+    assert remembered["Bezeichnung"]["canonical_field"] == "name"
     with pytest.raises(CommandError, match="no tenant"):
         run(str(case), "--tenant", "nope")

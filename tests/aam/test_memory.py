@@ -17,7 +17,7 @@ KUNDEN = {
     "name": "Kunden",
     "fields": [
         {"name": "Kundennummer", "type": "string", "samples": ["K-1001", "K-1002"]},
-        {"name": "Firmenname", "type": "string", "samples": ["Acme GmbH", "Globex AG"]},
+        {"name": "Bezeichnung", "type": "string", "samples": ["Acme GmbH", "Globex AG"]},
         {"name": "City", "type": "string", "samples": ["Berlin", "Wien"]},
         {"name": "Website", "type": "string", "samples": ["acme.de", "globex.at"]},
     ],
@@ -30,21 +30,21 @@ def by_field(result):
 
 def test_an_approved_decision_is_applied_automatically_next_time(connection_a, admin_user_a, tenant_a):
     first = mapping_ensure(connection=connection_a, source_object=KUNDEN)
-    assert "Firmenname" not in first.fields
+    assert "Bezeichnung" not in first.fields
     mapping_decide(
         connection=connection_a,
         source_object="Kunden",
-        source_field="Firmenname",
+        source_field="Bezeichnung",
         approve=True,
         canonical_field="name",
         user=admin_user_a,
     )
     other = make_connection(tenant_a, name="ERP export", kind="filesource")
     second = mapping_ensure(connection=other, source_object={**KUNDEN, "name": "kunden_2024"})
-    assert second.fields["Firmenname"] == "name"
+    assert second.fields["Bezeichnung"] == "name"
     proposal = by_field(
         map_source(columns=KUNDEN["fields"], object_name="kunden_2024", tenant=tenant_a, use_llm=False)
-    )["Firmenname"]
+    )["Bezeichnung"]
     assert (proposal.decision, proposal.method) == ("auto", "memory")
     assert "this tenant's decision" in proposal.explanation
 
@@ -54,14 +54,14 @@ def test_a_similar_name_with_the_same_values_is_recalled_too(connection_a, admin
     mapping_decide(
         connection=connection_a,
         source_object="Kunden",
-        source_field="Firmenname",
+        source_field="Bezeichnung",
         approve=True,
         canonical_field="name",
         user=admin_user_a,
     )
-    columns = [{"name": "firmen_name", "type": "string", "samples": ["Initech GmbH"]}] + KUNDEN["fields"][2:]
+    columns = [{"name": "bezeichnung_2", "type": "string", "samples": ["Initech GmbH"]}] + KUNDEN["fields"][2:]
     proposal = by_field(map_source(columns=columns, object_name="lieferanten", tenant=tenant_a, use_llm=False))[
-        "firmen_name"
+        "bezeichnung_2"
     ]
     assert proposal.canonical_field == "name" and proposal.method == "memory"
 
@@ -95,19 +95,19 @@ def test_one_tenants_decisions_never_reach_another_tenant(connection_a, admin_us
     mapping_decide(
         connection=connection_a,
         source_object="Kunden",
-        source_field="Firmenname",
+        source_field="Bezeichnung",
         approve=True,
         canonical_field="name",
         user=admin_user_a,
     )
     db.set_tenant(tenant_b)
     in_b = by_field(map_source(columns=KUNDEN["fields"], object_name="kunden_2024", tenant=tenant_b, use_llm=False))[
-        "Firmenname"
+        "Bezeichnung"
     ]
     assert in_b.canonical_field is None
     db.set_tenant(tenant_a)
     in_a = by_field(map_source(columns=KUNDEN["fields"], object_name="kunden_2024", tenant=tenant_a, use_llm=False))[
-        "Firmenname"
+        "Bezeichnung"
     ]
     assert in_a.canonical_field == "name"
 

@@ -29,6 +29,16 @@ from aam.mapping.normalize import parse_name
         # human headers
         ("# of Employees", ("number", "employee")),
         ("Annual Rev ($)", ("annual", "revenue")),
+        ("St./Prov.", ("province",)),
+        ("workspace_id", ("workspace", "id")),
+        ("region.slug", ("region", "code")),
+        # other European languages, accents and ligatures folded
+        ("Straße", ("street",)),
+        ("Téléphone", ("phone",)),
+        ("Vorname", ("first", "name")),
+        ("PLZ", ("postal", "code")),
+        ("Código Postal", ("code", "postal")),
+        ("Achternaam", ("last", "name")),
     ],
 )
 def test_names_in_every_convention_become_the_same_canonical_tokens(raw, tokens):

@@ -19,7 +19,7 @@ ACCOUNT = {
         {"name": "BillingCity", "type": "string", "samples": ["San Francisco", "Chicago"]},
         {"name": "Domain Name", "type": "string", "samples": ["rickthomas.com", "bluetest.io"]},
         {"name": "Rating", "type": "string", "samples": ["Hot", "Cold"]},
-        {"name": "Firmenname", "type": "string", "samples": ["Acme GmbH", "Globex AG"]},
+        {"name": "Bezeichnung", "type": "string", "samples": ["Acme GmbH", "Globex AG"]},
     ],
 }
 
@@ -72,7 +72,7 @@ def test_a_new_field_makes_a_new_version_that_keeps_human_decisions(connection_a
     mapping_decide(
         connection=connection_a,
         source_object="Account",
-        source_field="Firmenname",
+        source_field="Bezeichnung",
         approve=True,
         canonical_field="description",
         user=admin_user_a,
@@ -84,7 +84,7 @@ def test_a_new_field_makes_a_new_version_that_keeps_human_decisions(connection_a
     }
     active = mapping_ensure(connection=connection_a, source_object=grown)
     assert active.version == 3
-    assert active.fields["Firmenname"] == "description"  # the engine never overwrites a human
+    assert active.fields["Bezeichnung"] == "description"  # the engine never overwrites a human
     assert active.fields["Industry"] == "industry"
     assert "Id" not in active.fields and "Id" not in rows(connection_a, version=3)
     v1 = rows(connection_a, version=1)
@@ -146,7 +146,7 @@ def test_bad_decisions_are_refused_without_changing_anything(connection_a, admin
         mapping_decide(
             connection=connection_a,
             source_object="Account",
-            source_field="Firmenname",
+            source_field="Bezeichnung",
             approve=True,
             canonical_field="name",
         )
@@ -154,7 +154,7 @@ def test_bad_decisions_are_refused_without_changing_anything(connection_a, admin
         mapping_decide(
             connection=connection_a,
             source_object="Account",
-            source_field="Firmenname",
+            source_field="Bezeichnung",
             approve=True,
             canonical_field="favourite_colour",
         )

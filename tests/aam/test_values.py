@@ -43,6 +43,14 @@ from aam.mapping.values import is_salesforce_id, profile_values, sample_kinds, s
         ('{"env": "prod"}', "json"),
         ("env=prod;team=web", "key_value"),
         ("10.0.1.23", "ip_address"),
+        ("+14155550142", "phone"),
+        ("~40", "number"),
+        ("500+", "number"),
+        ("US Dollar", "currency_code"),
+        ("British pound", "currency_code"),
+        ("AWS_US_WEST_2", "cloud_region"),
+        ("azure_eastus2", "cloud_region"),
+        ("Needs SOC2 report", "free_text"),
     ],
 )
 def test_sample_values_are_recognised(value, kind):
@@ -59,6 +67,11 @@ def test_sample_values_are_recognised(value, kind):
         ("Acme Robotics", "identifier"),
         ("2024-03-05", "phone"),
         ("USD", "country"),
+        ("14155550142", "phone"),
+        ("Globex", "identifier"),
+        ("Acme Robotics Inc.", "free_text"),
+        ("Head of Procurement", "free_text"),
+        ("nyc3", "cloud_region"),
     ],
 )
 def test_look_alikes_are_not_confused(value, not_kind):
@@ -92,6 +105,17 @@ def test_string_columns_get_their_real_type_from_samples():
     assert profile_values("string", ["0.5", "12.25"]).effective == "number"
     assert profile_values("string", ["2024-03-05T10:00:00Z"]).effective == "datetime"
     assert profile_values("string", ["Acme", "Globex"]).effective == "string"
+
+
+def test_a_hand_kept_date_column_in_mixed_formats_is_a_datetime_column():
+    assert profile_values("string", ["2024-03-01", "3/5/24", "05.03.2024", "2024-02-20 16:40"]).effective == "datetime"
+    assert profile_values("string", ["03/15/2019", "Jan 2018"]).effective == "string"
+
+
+def test_the_same_value_in_every_sample_is_constant_only_with_three_or_more_samples():
+    assert profile_values("string", ["orga_1", "orga_1", "orga_1"]).constant
+    assert not profile_values("string", ["orga_1", "orga_1"]).constant
+    assert not profile_values("string", ["lead_1", "lead_2", "lead_1"]).constant
 
 
 def test_empty_and_odd_samples_do_not_break_profiling():
