@@ -147,6 +147,12 @@ def test_sync_a_csv_connection_watch_the_flow_filter_the_view_and_read_the_linea
     rows = page.locator("#view-table tbody tr")
     assert rows.count() == 1 and "Globex" in rows.first.inner_text()
     shot(page, screenshots_dir, "view-filtered-1280")
+    phone = site.new_page(width=375, dark=True)
+    phone.goto(site.url("/dcl/views/account/"), wait_until="networkidle")
+    assert phone.locator("#view-table tbody tr").count() == 5
+    assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+    shot(phone, screenshots_dir, "view-375-dark", full_page=False)
+    assert phone.console_errors == []
     with page.expect_navigation():
         rows.first.locator("a").first.click()
     assert "CRM export" in page.content()  # the merged record lists its source record
