@@ -16,9 +16,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from autonomos.core.events import read_events
 from autonomos.core.pages import Column, first_available, has_field, int_param, model_or_none, optional, page, table
-from autonomos.core.tenancy import current_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -114,23 +112,15 @@ def _drift_events(connection_id: int | None, days: int, kind: str = "") -> list:
 
 
 def _quarantine(connection_id: int | None) -> tuple[list, int]:
-    model = None
-    for app, name in (("aam", "QuarantinedRecord"), ("aam", "QuarantineRecord"), ("aam", "Quarantine"),
-                      ("dcl", "QuarantinedRecord")):
-        model = model_or_none(app, name)
-        if model is not None:
-            break
+    model = model_or_none("aam", "QuarantinedRecord")
     if model is None:
         return [], 0
-    qs = _by_connection(_order_newest(model.objects.all()), connection_id)
-    if has_field(model, "connection"):
-        qs = qs.select_related("connection")
+    qs = _by_connection(model.objects.select_related("connection").order_by("-id"), connection_id)
     return list(qs[:100]), qs.count()
 
 
 def _repairs(connection_id: int | None, days: int) -> tuple[list, str]:
-    """Repairs that changed a mapping: drift events repaired automatically or approved by a person;
-    on a build without drift detection, the `repair_applied` events of the live log."""
+    """Repairs that changed a mapping: drift events repaired automatically or approved by a person."""
     drift = model_or_none("aam", "DriftEvent")
     if drift is not None and has_field(drift, "repair"):
         qs = _by_connection(_since(drift.objects.filter(status__in=["applied", "approved"]), days), connection_id)
@@ -144,24 +134,7 @@ def _repairs(connection_id: int | None, days: int) -> tuple[list, str]:
                          "canonical_field": repair.get("canonical_field"), "confidence": e.repair_confidence,
                          "status": "auto" if e.status == "applied" else "approved"})
         return rows, "model"
-    for name in ("Repair", "MappingRepair", "RepairAction"):
-        model = model_or_none("aam", name)
-        if model is not None:
-            return list(_by_connection(_since(_order_newest(model.objects.all()), days), connection_id)[:100]), "model"
-    events = [e for e in read_events(current_tenant()) if e["type"] == "repair_applied"]
-    rows = []
-    for e in reversed(events):
-        p = e["payload"]
-        if connection_id and str(p.get("connection_id")) != str(connection_id):
-            continue
-        rows.append({"created_at": _parse_ts(e["ts"]), **p})
-    return rows[:100], "events"
-
-
-def _parse_ts(ts: str):
-    from django.utils.dateparse import parse_datetime
-
-    return parse_datetime(ts) if ts else None
+    return [], "none"
 
 
 def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
