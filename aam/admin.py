@@ -1,8 +1,8 @@
-"""Admin for mappings, memory and review items (the full review flow extends ReviewItemAdmin later)."""
+"""Admin for mappings and memory; review items, decisions and drift are in aam/drift/admin.py."""
 
 from django.contrib import admin
 
-from .models import FieldMapping, MappingMemory, ReviewItem
+from .models import FieldMapping, MappingMemory
 
 
 @admin.register(FieldMapping)
@@ -42,20 +42,5 @@ class MappingMemoryAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at",)
 
 
-@admin.register(ReviewItem)
-class ReviewItemAdmin(admin.ModelAdmin):
-    list_display = (
-        "title",
-        "kind",
-        "status",
-        "risk",
-        "confidence",
-        "connection",
-        "decided_by",
-        "decided_at",
-        "created_at",
-    )
-    list_filter = ("kind", "status", "risk")
-    search_fields = ("title", "note")
-    readonly_fields = ("created_at", "decided_at", "decided_by")
-    list_select_related = ("connection", "decided_by")
+# Review items, the decision log, drift events and snapshots: the review flow's admin (aam.drift).
+from .drift import admin as _review_admin  # noqa: E402,F401

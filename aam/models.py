@@ -160,3 +160,17 @@ class QuarantinedRecord(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.source_object}#{self.position}: {self.reason[:60]}"
+
+
+# Drift detection and the review flow keep their models in their own module (same app).
+from .drift.models import DriftEvent, ReviewDecision, SchemaSnapshot  # noqa: E402
+
+__all__ = [
+    "DriftEvent",
+    "FieldMapping",
+    "MappingMemory",
+    "QuarantinedRecord",
+    "ReviewDecision",
+    "ReviewItem",
+    "SchemaSnapshot",
+]

@@ -14,6 +14,7 @@ from autonomos.core.events import publish_event
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 
+from .drift.selectors import drift_held_fields
 from .mapping import map_source
 from .mapping.memory import memory_key
 from .mapping.normalize import parse_name
@@ -104,7 +105,10 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
         raise ValidationError({"source_object": f"{obj.name} has no fields to map"})
     names = {c.name for c in columns}
     latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
-    if latest and names == {r.source_field for r in latest}:
+    known = {r.source_field for r in latest}
+    # Fields gone from the source whose removal awaits a human (aam.drift) stay in the mapping.
+    held = drift_held_fields(connection=connection, source_object_name=obj.name) & (known - names)
+    if latest and names | held == known:
         return active_mapping_from_rows(latest)
     entity_hint = latest[0].canonical_entity if latest else None
     result = map_source(
@@ -126,9 +130,10 @@ def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], r
     # Read again under the lock: another worker may have stored this object meanwhile.
     latest = list(mapping_rows(connection=connection, source_object_name=obj.name))
     known = {r.source_field: r for r in latest}
-    if latest and set(names) == set(known):
+    held = drift_held_fields(connection=connection, source_object_name=obj.name) & (set(known) - set(names))
+    if latest and set(names) | held == set(known):
         return active_mapping_from_rows(latest)
-    kept = {n: known[n] for n in names if n in known}
+    kept = {n: known[n] for n in [*names, *held] if n in known}
     entity_hint = latest[0].canonical_entity if latest else None
     entity = result.entity or entity_hint or ""
     proposals = {p.source_field: p for p in result.mappings}
@@ -225,6 +230,24 @@ def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], r
             item.full_clean()
             item.save()
             review_items.append(item.pk)
+    for name in sorted(held):  # a held field keeps its row in every new version until decided
+        old = known[name]
+        _save(
+            FieldMapping(
+                connection=connection,
+                source_object=obj.name,
+                source_field=name,
+                source_type=old.source_type,
+                value_signature=old.value_signature,
+                canonical_entity=old.canonical_entity,
+                canonical_field=old.canonical_field,
+                confidence=old.confidence,
+                method=old.method,
+                status=old.status,
+                version=version,
+                explanation=old.explanation,
+            )
+        )
 
     payload = {
         "connection_id": connection.pk,

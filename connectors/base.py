@@ -31,10 +31,15 @@ class CheckResult:
 
 @dataclass(slots=True)
 class SourceField:
+    """One field of a source object. `keyed_samples` maps a record's primary key to this field's value
+    in that record (at most AAM_MAX_SAMPLES_PER_TABLE records, non-empty values only): two discoveries
+    of the same records tell a renamed field from a dropped one by the values (see aam.drift)."""
+
     name: str
     type: str = "string"
     samples: list[Any] = field(default_factory=list)
     nullable: bool = True
+    keyed_samples: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -74,6 +79,41 @@ class Page:
 
 def max_samples() -> int:
     return int(settings.AAM_MAX_SAMPLES_PER_TABLE)
+
+
+def record_key(record: dict[str, Any], primary_key: str | None) -> str | None:
+    """The record's primary key as text (`a|b` for a composite key `a,b`); None when a part is empty."""
+    if not primary_key:
+        return None
+    parts = []
+    for name in primary_key.split(","):
+        value = record.get(name.strip())
+        if value is None or value == "":
+            return None
+        parts.append(str(value))
+    return "|".join(parts)
+
+
+def keyed_samples_fill(fields: list[SourceField], records: list[dict[str, Any]], primary_key: str | None) -> None:
+    """Give every field the values of the first records that have a primary key, keyed by that key."""
+    from .typeinfer import sample_of
+
+    if not primary_key:
+        return
+    limit = max_samples()
+    keyed = []
+    for record in records:
+        key = record_key(record, primary_key)
+        if key is not None:
+            keyed.append((key, record))
+            if len(keyed) >= limit:
+                break
+    for f in fields:
+        f.keyed_samples = {
+            key: sample_of(record[f.name])
+            for key, record in keyed
+            if record.get(f.name) is not None and (not isinstance(record[f.name], str) or record[f.name].strip())
+        }
 
 
 class Driver(abc.ABC):

@@ -27,6 +27,25 @@ def _events():
 
 
 @seeder
+def _drift_and_review():
+    from aam.drift.models import DriftEvent
+    from aam.models import ReviewItem
+    from connectors.models import Connection
+
+    conn = Connection.objects.create(name=f"{MARKER} source", kind="salesforce")
+    item = ReviewItem.objects.create(kind="drift", title=f"{MARKER} review", proposal={"note": MARKER})
+    DriftEvent.objects.create(
+        connection=conn,
+        source_object=MARKER,
+        kind="added",
+        field=MARKER,
+        status="pending",
+        policy="auto",
+        review_item=item,
+    )
+
+
+@seeder
 def _aam_mappings():
     from aam.services import mapping_ensure
     from connectors.models import Connection

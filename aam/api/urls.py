@@ -1,7 +1,12 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import drift_views, views
 from .quarantine_views import QuarantineListAPI
+
+router = SimpleRouter()
+router.register("drift", drift_views.DriftEventViewSet, basename="aam-drift")
+router.register("review", drift_views.ReviewItemViewSet, basename="aam-review")
 
 urlpatterns = [
     path("quarantine/", QuarantineListAPI.as_view(), name="aam-quarantine"),
@@ -12,4 +17,4 @@ urlpatterns = [
         views.MappingDetailView.as_view(),
         name="aam-mapping-detail",
     ),
-]
+] + router.urls

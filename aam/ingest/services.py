@@ -21,6 +21,7 @@ from autonomos.core.events import publish_event
 from autonomos.core.redis import get_redis, tenant_key
 from autonomos.core.tenancy import current_tenant
 
+from ..drift.errors import DriftFrozen
 from ..streams import StreamPublisher, binary_redis
 from .batches import BatchHeader, split_batches
 from .checkpoints import checkpoint_add, checkpoints_promote
@@ -83,6 +84,14 @@ def _driver_for(connection):
     from connectors.registry import driver_for
 
     return driver_for(connection)
+
+
+def _drift_check(connection, source_object):
+    """Schema drift first (aam.drift): repairs the mapping under the connection's policy, or raises
+    DriftFrozen when the freeze policy stops the sync."""
+    from aam.drift.services import drift_check
+
+    return drift_check(connection=connection, source_object=source_object)
 
 
 def _mapping_ensure(connection, source_object):
@@ -215,6 +224,21 @@ def connection_sync(
         _status_set(connection, "syncing")
         try:
             _sync(tenant, connection, full, progress, result, r, lock)
+        except DriftFrozen as exc:
+            # Stopped by the drift policy, not failed: what was published stays, the connection stays
+            # `frozen` (set by drift_check) until a human decides the schema changes.
+            publish_event(
+                tenant,
+                "sync_failed",
+                {
+                    "connection_id": connection.pk,
+                    "error": str(exc)[:500],
+                    "frozen": True,
+                    "review_item_ids": exc.review_item_ids,
+                    **_counts(result),
+                },
+            )
+            raise
         except Exception as exc:
             message = f"{exc.__class__.__name__}: {exc}"[:2000]
             _status_set(connection, "error", message)
@@ -258,6 +282,7 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
     chunk = settings.AAM_BATCH_CHUNK_SIZE
     tick = _Throttle(0.5)
     for index, source_object in enumerate(objects):
+        _drift_check(connection, source_object)  # before mapping: a rename moves, not drop + add
         mapping = _mapping_ensure(connection, source_object)
         entity = getattr(mapping, "entity", None) if mapping is not None else None
         outcome = ObjectResult(name=source_object.name, entity=entity)

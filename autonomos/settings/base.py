@@ -184,6 +184,16 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "autonomos.core.openapi.add_error_responses",
     ],
+    # aam drift/review: several choice sets share the field names kind, status, decision
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionKindEnum": "connectors.models.Connection.Kind",
+        "DriftKindEnum": "aam.drift.models.DriftEvent.Kind",
+        "DriftStatusEnum": "aam.drift.models.DriftEvent.Status",
+        "ReviewKindEnum": "aam.models.ReviewItem.Kind",
+        "ReviewStatusEnum": "aam.models.ReviewItem.Status",
+        "ReviewDecisionEnum": "aam.drift.models.ReviewDecision.Decision",
+        "ReviewDecideEnum": "aam.api.drift_serializers.DECIDE_CHOICES",
+    },
 }
 
 # --- Channels, Celery -------------------------------------------------------------------------

@@ -193,7 +193,7 @@ class DynamicsDriver(Driver):
             objects.append(
                 SourceObject(
                     name=entity,
-                    fields=fields_with_samples(meta["columns"], sample),
+                    fields=fields_with_samples(meta["columns"], sample, primary_key=meta["pk"]),
                     primary_key=meta["pk"],
                     cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
                 )

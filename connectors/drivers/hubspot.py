@@ -110,7 +110,7 @@ class HubSpotDriver(Driver):
             objects.append(
                 SourceObject(
                     name=name,
-                    fields=fields_with_samples(columns, records),
+                    fields=fields_with_samples(columns, records, primary_key="id"),  # the record id, always sent
                     primary_key="hs_object_id" if "hs_object_id" in names else "id",
                     cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
                 )

@@ -19,7 +19,16 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceField, SourceObject, max_samples
+from ..base import (
+    DEFAULT_PAGE_SIZE,
+    CheckResult,
+    Driver,
+    Page,
+    SourceField,
+    SourceObject,
+    keyed_samples_fill,
+    max_samples,
+)
 from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
 from ..flatten import flatten
 from ..netguard import ensure_public_mongo_uri, mongo_server_selector
@@ -155,6 +164,7 @@ class MongoDriver(Driver):
                 )
                 for key in order
             ]
+            keyed_samples_fill(fields, flat_docs, "_id")
             field = self._cursor_field(name)
             objects.append(
                 SourceObject(

@@ -205,7 +205,7 @@ class PostgresDriver(Driver):
             objects.append(
                 SourceObject(
                     name=name,
-                    fields=fields_with_samples(meta["columns"], records),
+                    fields=fields_with_samples(meta["columns"], records, primary_key=",".join(meta["pk"]) or None),
                     primary_key=",".join(meta["pk"]) or None,
                     cursor_field=meta["cursor"],
                     row_count=row_count,

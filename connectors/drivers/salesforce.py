@@ -171,7 +171,7 @@ class SalesforceDriver(Driver):
             objects.append(
                 SourceObject(
                     name=name,
-                    fields=fields_with_samples(columns, sample_rows),
+                    fields=fields_with_samples(columns, sample_rows, primary_key="Id" if "Id" in names else None),
                     primary_key="Id" if "Id" in names else None,
                     cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
                 )

@@ -11,7 +11,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceField, SourceObject, max_samples
+from ...base import (
+    DEFAULT_PAGE_SIZE,
+    CheckResult,
+    Driver,
+    Page,
+    SourceField,
+    SourceObject,
+    keyed_samples_fill,
+    max_samples,
+)
 from ...errors import ObjectNotFound, PermanentError
 from ...typeinfer import infer_text_type, sample_of
 from .csvio import CsvFile, CsvFormatError, Position, count_lines, fingerprint
@@ -120,8 +129,10 @@ class FileSourceDriver(Driver):
         samples: dict[str, list[str]] = {name: [] for name in header}
         nullable = dict.fromkeys(header, False)
         rows = consumed = 0
+        first: list[dict[str, str]] = []
         for records, _errors, position in csv_file.pages(page_size=DISCOVER_ROWS):
             consumed = position.row
+            first = records
             for record in records:
                 rows += 1
                 for name, value in record.items():
@@ -147,6 +158,7 @@ class FileSourceDriver(Driver):
             for name in header
         ]
         pk = self.config.primary_keys.get(object_name) or guess_primary_key(object_name, header)
+        keyed_samples_fill(fields, first, pk)
         return SourceObject(name=object_name, fields=fields, primary_key=pk, cursor_field=None, row_count=row_count)
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:

@@ -1,0 +1,52 @@
+"""Re-processing after a reviewed repair: read the object again so records synced meanwhile are
+mapped the new way (the DCL upserts by source id, nothing doubles)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection as db
+from django.db import transaction
+
+from connectors.models import Connection
+
+from .models import DriftEvent
+
+logger = logging.getLogger(__name__)
+
+SYNC_TASK = "dcl.connection_sync"  # the pipeline's sync task (dcl/tasks.py), sent by name
+
+
+def reprocess_started(*, connection: Connection, source_object: str) -> None:
+    """The sync is about to read the object again from its reset cursor: the request is served."""
+    DriftEvent.objects.filter(
+        connection=connection, source_object=source_object, reprocess=DriftEvent.Reprocess.PENDING
+    ).update(reprocess=DriftEvent.Reprocess.STARTED)
+
+
+def reprocess_request(*, connection: Connection, source_object: str, events: list[DriftEvent]) -> bool:
+    """Records synced since the drift was detected used the mapping before the decision: read the
+    object again (its cursor is reset; the DCL upserts by source id, so nothing doubles) and queue a
+    sync. Returns whether re-processing was requested."""
+    synced = connection.last_synced_at
+    if not events or synced is None or all(e.detected_at >= synced for e in events):
+        return False  # nothing was read under the old mapping since the change
+    from connectors.services import connection_cursor_set
+
+    connection_cursor_set(connection=connection, object_name=source_object, cursor=None)
+    DriftEvent.objects.filter(pk__in=[e.pk for e in events]).update(reprocess=DriftEvent.Reprocess.PENDING)
+    pk, schema = connection.pk, db.schema_name
+
+    def queue() -> None:
+        from celery import current_app
+
+        # The pipeline's sync task, sent by name like POST /api/connections/<id>/sync/ does (aam
+        # does not import the DCL). Should a sync be running, that one fails on its lock; the reset
+        # cursor makes the next sync read the object again all the same.
+        try:
+            current_app.send_task(SYNC_TASK, args=[pk], headers={"_schema_name": schema})
+        except Exception:  # noqa: BLE001 - the reset cursor makes the next sync re-read anyway
+            logger.warning("re-processing sync not queued for connection %s", pk, exc_info=True)
+
+    transaction.on_commit(queue)
+    return True
