@@ -177,3 +177,31 @@ def test_a_renamed_column_shows_as_drift_on_the_monitor(web_a, tenant_a, mapped)
     table = html[html.index('id="drift"'):html.index('id="repairs"')]
     assert "CRM export" in table and "Website" in table and "Web_Site" in table
     assert "renamed" in table
+
+
+def test_a_drift_repair_waits_in_review_and_approving_it_applies_it(web_a, tenant_a, mapped):
+    pytest.importorskip("aam.drift.services", reason="drift detection is not on this build")
+    from aam.drift.services import drift_detect
+    from aam.models import DriftEvent, ReviewItem
+    from connectors.services import connection_file_upload
+
+    conn = mapped[0]
+    renamed = CSV.replace(b"Website", b"Web_Site")
+
+    def drift():
+        type(conn).objects.filter(pk=conn.pk).update(drift_policy="review")
+        conn.refresh_from_db()
+        drift_detect(connection=conn)
+        connection_file_upload(connection=conn, filename="Account.csv", content=io.BytesIO(renamed),
+                               size=len(renamed))
+        drift_detect(connection=conn)
+        return ReviewItem.objects.get(kind="drift", status="pending")
+
+    item = _in(tenant_a, drift)
+    html = web_a.get("/aam/review/?kind=drift").content.decode()
+    card = html[html.index(f'data-review-item="{item.pk}"'):]
+    assert "Proposed repair" in card and "Web_Site" in card and "Why a person decides" in card
+    response = web_a.post(f"/aam/review/{item.pk}/decide/", {"decision": "approved", "next": "/aam/review/?kind=drift"})
+    assert response.status_code == 302
+    assert _in(tenant_a, lambda: ReviewItem.objects.get(pk=item.pk).status) == "approved"
+    assert _in(tenant_a, lambda: DriftEvent.objects.get(review_item_id=item.pk).status) == "approved"
