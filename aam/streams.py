@@ -93,40 +93,34 @@ def _val(info: dict, name: str):
 
 
 def unacked_floor(r: redis.Redis, key: str) -> tuple[int, int] | None:
-    """The smallest entry id some group has not acknowledged; None when every entry is acknowledged
-    (or there is no group, in which case nothing may be trimmed: see `trim_acknowledged`)."""
+    """The smallest entry id some group may still need; every entry below it is acknowledged by
+    every group. None when the stream has no group (then nothing may be trimmed).
+
+    Per group: the oldest pending entry if any, else the entry right after the last delivered one.
+    Everything after the last delivered id is undelivered, and everything up to it is either
+    pending or acknowledged — so this needs no look at the entries themselves, and entries a
+    producer adds meanwhile (ids above the last delivered one) are never below the floor.
+    """
     floor: tuple[int, int] | None = None
     for info in r.xinfo_groups(key):
         name = _val(info, "name")
-        candidates = []
+        last = _val(info, "last-delivered-id")
+        group_floor = _next_id(_id_tuple(last))
         pending = r.xpending(key, name)
         if pending and pending.get("pending"):
-            candidates.append(_id_tuple(pending["min"]))
-        last = _val(info, "last-delivered-id")
-        after = r.xrange(key, min=f"({last.decode() if isinstance(last, bytes) else last}", max="+", count=1)
-        if after:
-            candidates.append(_id_tuple(after[0][0]))
-        if candidates:
-            low = min(candidates)
-            floor = low if floor is None else min(floor, low)
+            group_floor = min(group_floor, _id_tuple(pending["min"]))
+        floor = group_floor if floor is None else min(floor, group_floor)
     return floor
 
 
 def trim_acknowledged(r: redis.Redis, key: str) -> int:
     """Trim entries every group has acknowledged; returns the stream's length afterwards."""
     try:
-        groups = r.xinfo_groups(key)
+        floor = unacked_floor(r, key)
     except redis.ResponseError:  # no such key
         return 0
-    if not groups:
-        return r.xlen(key)
-    floor = unacked_floor(r, key)
-    if floor is None:
-        last = r.xrevrange(key, count=1)
-        if not last:
-            return 0
-        floor = _next_id(_id_tuple(last[0][0]))
-    r.xtrim(key, minid=_id_text(floor), approximate=False)
+    if floor is not None:
+        r.xtrim(key, minid=_id_text(floor), approximate=False)
     return r.xlen(key)
 
 

@@ -70,6 +70,20 @@ def _catalog(entity: str):
     return MaterializedView.objects.filter(entity=entity).first()
 
 
+def catalog_entry(entity: str):
+    """The catalog row of a materialized view, or None."""
+    return _catalog(entity)
+
+
+def _columns_of(view) -> dict[str, Kind]:
+    columns = {"unified_id": Kind.STRING}
+    columns.update({c["name"]: Kind(c["kind"]) for c in view.columns})
+    if view.entity in LINKED_ENTITIES:
+        columns["account_unified_id"] = Kind.STRING
+    columns["source_count"] = Kind.INTEGER
+    return columns
+
+
 def view_catalog() -> list[ViewInfo]:
     """Every materialized view of the current tenant."""
     from .models import MaterializedView
@@ -86,14 +100,7 @@ def view_version(entity: str) -> str:
 def view_columns(entity: str) -> dict[str, Kind] | None:
     """Filterable columns of a materialized view (None when the entity is not materialized)."""
     view = _catalog(entity)
-    if view is None:
-        return None
-    columns = {"unified_id": Kind.STRING}
-    columns.update({c["name"]: Kind(c["kind"]) for c in view.columns})
-    if entity in LINKED_ENTITIES:
-        columns["account_unified_id"] = Kind.STRING
-    columns["source_count"] = Kind.INTEGER
-    return columns
+    return None if view is None else _columns_of(view)
 
 
 def _q(name: str) -> str:
@@ -211,9 +218,10 @@ def view_rows(
     search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    _view=None,
 ) -> list[dict]:
     """Rows of the unified view of `entity` (empty when it is not materialized)."""
-    columns = view_columns(entity)
+    columns = _columns_of(_view) if _view is not None else view_columns(entity)
     if columns is None:
         return []
     where, params = _where(entity, columns, filters, search)
@@ -227,12 +235,12 @@ def view_rows(
     return _fetch(sql, params, {"sources"} | {n for n, k in columns.items() if k is Kind.JSON})
 
 
-def view_count(*, entity: str, filters: dict | None = None, search: str | None = None) -> int:
+def view_count(*, entity: str, filters: dict | None = None, search: str | None = None, _view=None) -> int:
     """How many rows match; cached per view version (a view only changes when re-materialized)."""
-    view = _catalog(entity)
+    view = _view if _view is not None else _catalog(entity)
     if view is None:
         return 0
-    columns = view_columns(entity)
+    columns = _columns_of(view)
     where, params = _where(entity, columns, filters, search)
     if not where:
         return view.row_count
@@ -255,9 +263,10 @@ def view_all(*, entity: str) -> list[dict]:
 class LazyViewRows:
     """A sliceable, countable view query for the paginator: counts once, fetches one page."""
 
-    def __init__(self, *, entity: str, filters=None, ordering=None, search=None) -> None:
+    def __init__(self, *, entity: str, filters=None, ordering=None, search=None, view=None) -> None:
         self.entity, self.filters, self.ordering, self.search = entity, filters, ordering, search
-        columns = view_columns(entity)
+        self.view = view if view is not None else _catalog(entity)
+        columns = _columns_of(self.view) if self.view is not None else None
         if columns is not None:  # validate now: bad input is a 400 before any query runs
             _where(entity, columns, filters, search)
             _order(columns, ordering)
@@ -265,7 +274,7 @@ class LazyViewRows:
 
     def count(self) -> int:
         if self._count is None:
-            self._count = view_count(entity=self.entity, filters=self.filters, search=self.search)
+            self._count = view_count(entity=self.entity, filters=self.filters, search=self.search, _view=self.view)
         return self._count
 
     def __len__(self) -> int:
@@ -283,6 +292,7 @@ class LazyViewRows:
             search=self.search,
             limit=max(0, stop - start),
             offset=start,
+            _view=self.view,
         )
 
 

@@ -33,10 +33,51 @@ def stream_consume(
 ) -> ConsumeResult:
     """Apply every batch waiting in the tenant's streams to its DuckDB file, each exactly once.
 
-    Holds the tenant's writer lock for the duration (waits for it, bounded). With `until_idle`
-    it returns once no batch arrived for `idle_seconds` (DCL_IDLE_SECONDS); otherwise it runs
-    until `stop` is set or `max_seconds` pass.
+    With `until_idle` it returns once no batch arrived for `idle_seconds` (DCL_IDLE_SECONDS).
+    Otherwise it runs until `stop` is set or `max_seconds` pass, and holds the tenant's writer lock
+    only while there is work: idle, it lets the lock go (a materialization may run) and waits for
+    new batches without it.
     """
+    if until_idle:
+        return _consume_locked(tenant, connection_ids, until_idle=True, stop=stop, max_seconds=max_seconds,
+                               idle_seconds=idle_seconds)
+    stop = stop or threading.Event()
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    total = ConsumeResult()
+    while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        part = _consume_locked(tenant, connection_ids, until_idle=True, stop=stop, max_seconds=left,
+                               idle_seconds=idle_seconds)
+        _add(total, part)
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            if _has_work(tenant, connection_ids):
+                break
+            stop.wait(0.2)
+    return total
+
+
+def _add(total: ConsumeResult, part: ConsumeResult) -> None:
+    for name in ("batches", "records", "duplicates", "dead_lettered", "reclaimed", "transactions"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.entities |= part.entities
+    total.connection_ids |= part.connection_ids
+    for step, seconds in part.seconds.items():
+        total.seconds[step] += seconds
+
+
+def _has_work(tenant, connection_ids) -> bool:
+    """Any entry in the tenant's streams? (Acknowledged entries are trimmed, so length = work.)"""
+    from aam.streams import binary_redis, stream_key
+
+    r = binary_redis()
+    ids = connection_ids or _registered_streams(tenant)
+    try:
+        return any(r.xlen(stream_key(tenant, cid)) for cid in ids)
+    except Exception:  # noqa: BLE001 - Redis away: look again later
+        return False
+
+
+def _consume_locked(tenant, connection_ids, *, until_idle, stop, max_seconds, idle_seconds) -> ConsumeResult:
     with store.WriterLock(tenant):
         con = store.connect(tenant)
         try:
@@ -45,14 +86,18 @@ def stream_consume(
         finally:
             con.close()
     # Every stream of the tenant: pages may have been applied by an earlier run that could not promote.
+    known = _registered_streams(tenant)
+    _checkpoints_promote(tenant, set(result.connection_ids) | known)
+    return result
+
+
+def _registered_streams(tenant) -> set[int]:
     try:
         from aam.streams import binary_redis, streams_registry_key
 
-        known = {int(c) for c in binary_redis().smembers(streams_registry_key(tenant))}
+        return {int(c) for c in binary_redis().smembers(streams_registry_key(tenant))}
     except Exception:  # noqa: BLE001 - promotion is best effort; the next sync promotes too
-        known = set()
-    _checkpoints_promote(tenant, set(result.connection_ids) | known)
-    return result
+        return set()
 
 
 def _checkpoints_promote(tenant, connection_ids) -> None:
@@ -94,8 +139,9 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
         with store.WriterLock(tenant):
             con = store.connect(tenant)
             try:
+                drained = None
                 if drain:
-                    StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
+                    drained = StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
                 unifier = Unifier(con, specs, kinds)
                 wanted = set(entities) if entities else None
                 for entity in unifier.present():
@@ -163,6 +209,8 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
                     )
             finally:
                 con.close()
+        if drained is not None:
+            _checkpoints_promote(tenant, set(drained.connection_ids) | _registered_streams(tenant))
     return results
 
 
@@ -195,6 +243,8 @@ def connection_sync_pipeline(
         consumer.join()
     if failure:
         raise failure[0]
+    # What the consumer had not read when it was stopped: apply it now (and move the cursor).
+    stream_consume(tenant=tenant, until_idle=True, idle_seconds=0)
     out = {"sync": result.as_dict()}
     if materialize:
         out["views"] = views_materialize(tenant=tenant)

@@ -61,12 +61,14 @@ def checkpoints_promote(*, tenant, connection_id: int, r: redis.Redis | None = N
             return {}
         try:
             floor = unacked_floor(r, stream_key(tenant, connection_id))
-        except redis.ResponseError:  # no stream: nothing of it is pending
+        except redis.ResponseError:  # no stream at all: nothing can be shown to be applied
             floor = None
+        if floor is None:
+            return {}
         done = 0
         newest: dict[str, Any] = {}
         for item in items:
-            if floor is not None and _id_tuple(item["entry"]) >= floor:
+            if _id_tuple(item["entry"]) >= floor:
                 break
             newest[item["object"]] = item["cursor"]
             done += 1

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from autonomos.core.api import TenantAPIView
 from autonomos.core.pagination import Pagination
 
-from ..selectors import LazyViewRows, ViewQueryError, lineage_graph, view_catalog, view_columns, view_version
+from ..selectors import LazyViewRows, ViewQueryError, catalog_entry, lineage_graph, view_catalog
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
 PAGE_CACHE_SECONDS = 300
@@ -92,24 +92,26 @@ class ViewRowsAPI(TenantAPIView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request, entity: str):
-        if not _ENTITY_RE.match(entity) or view_columns(entity) is None:
+        view = catalog_entry(entity) if _ENTITY_RE.match(entity) else None
+        if view is None:
             raise exceptions.NotFound(f"No materialized view for {entity!r}.")
-        filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
-        try:
-            rows = LazyViewRows(
-                entity=entity,
-                filters=filters,
-                ordering=request.query_params.get("ordering"),
-                search=request.query_params.get("search") or None,
-            )
-        except ViewQueryError as exc:
-            raise BadQuery({"detail": exc.message, **exc.details}) from None
-        # A view changes only when it is re-materialized (its version): a page is cached per version.
-        version = view_version(entity)
+        # A view changes only when it is re-materialized: a page is cached per version (a query
+        # that is cached was valid when it was first answered).
         digest = hashlib.sha1(json.dumps(sorted(request.query_params.lists())).encode()).hexdigest()
-        key = f"dcl:page:{entity}:{version}:{digest}"
+        key = f"dcl:page:{entity}:{view.version}-{view.materialized_at.timestamp()}:{digest}"
         body = cache.get(key)
         if body is None:
+            filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
+            try:
+                rows = LazyViewRows(
+                    entity=entity,
+                    filters=filters,
+                    ordering=request.query_params.get("ordering"),
+                    search=request.query_params.get("search") or None,
+                    view=view,
+                )
+            except ViewQueryError as exc:
+                raise BadQuery({"detail": exc.message, **exc.details}) from None
             paginator = self.pagination_class()
             page = paginator.paginate_queryset(rows, request, view=self)
             data = paginator.get_paginated_response([_render(row) for row in page]).data

@@ -100,3 +100,29 @@ def test_a_second_writer_waits_for_the_lock_instead_of_corrupting_the_file(tenan
     with store.WriterLock(tenant_a):
         with pytest.raises(store.WriterBusy):
             store.WriterLock(tenant_a, timeout=0.2).acquire()
+
+
+def test_dead_lettered_batches_can_be_listed_and_replayed_once_fixed(tenant_a):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    r = binary_redis()
+    good = batches_for(tenant_a, 1, opportunity_records(10))[0]
+    fields = good.to_fields()
+    fields["count"] = "11"  # a header that does not match its payload: cannot be written
+    r.xadd(stream_key(tenant_a, 1), fields)
+    assert stream_consume(tenant=tenant_a, connection_ids=[1], until_idle=True, idle_seconds=0).dead_lettered == 1
+    out = StringIO()
+    call_command("dcl_dead_letters", "--tenant", "alpha", stdout=out)
+    assert "payload does not match its header" in out.getvalue()
+    # The fix here: the same batch with a correct header, replayed from the dead letters.
+    r.xadd(
+        dead_letter_key(tenant_a),
+        {**good.to_fields(), "dlq_reason": "x", "dlq_stream": stream_key(tenant_a, 1), "dlq_entry": "0-1"},
+    )
+    r.xdel(dead_letter_key(tenant_a), r.xrange(dead_letter_key(tenant_a))[0][0])
+    call_command("dcl_dead_letters", "--tenant", "alpha", "--replay", stdout=StringIO())
+    assert r.xlen(dead_letter_key(tenant_a)) == 0
+    assert stream_consume(tenant=tenant_a, connection_ids=[1], until_idle=True, idle_seconds=0).records == 10
+    assert duck_rows(tenant_a, "SELECT count(*) FROM src_opportunity") == [(10,)]

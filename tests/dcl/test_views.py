@@ -210,3 +210,22 @@ def test_another_tenant_sees_none_of_these_views(tenant_b, two_crms):
     connection.set_tenant(tenant_b)
     assert view_catalog() == [] and view_all(entity="account") == []
     assert stream_consume(tenant=tenant_b, until_idle=True, idle_seconds=0).records == 0
+
+
+def test_a_running_consumer_lets_a_materialization_in_while_it_is_idle(two_crms, settings):
+    import threading
+
+    settings.DCL_WRITER_LOCK_TIMEOUT = 20
+    tenant = connection.tenant
+    stop = threading.Event()
+    consumer = threading.Thread(
+        target=lambda: stream_consume(tenant=tenant, until_idle=False, stop=stop, idle_seconds=0.2)
+    )
+    consumer.start()
+    try:
+        counts = views_materialize(tenant=tenant, drain=False)
+        assert counts["opportunity"] == 3 and counts["account"] == 3
+    finally:
+        stop.set()
+        consumer.join(timeout=30)
+    assert not consumer.is_alive()

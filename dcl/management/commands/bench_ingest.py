@@ -216,6 +216,7 @@ class Command(BaseCommand):
             "records_published": produced.get("records_published"),
             "records_quarantined": produced.get("quarantined"),
             "rows_in_postgres_view": landed,
+            "complete": landed == rows - (produced.get("quarantined") or 0),
             "end_to_end_seconds": round(elapsed, 2),
             "records_per_second": round(rows / elapsed),
             "producer_seconds": round(t_produced, 2),

@@ -1,0 +1,58 @@
+"""POST /api/connections/<id>/sync/ with a real Celery worker: the CSV lands in the unified view."""
+
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import tenant_context
+from rest_framework.test import APIClient
+
+from tests.conftest import host_of
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+CSV = "Id,Name,StageName,Amount,CloseDate\n" + "".join(
+    f"006{i:015d},Deal {i},Prospecting,{i}.25,2026-03-31\n" for i in range(40)
+)
+
+
+def test_the_sync_endpoint_runs_the_pipeline_in_a_worker_up_to_the_view(celery_worker_process, committed_tenants):
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from connectors.services import connection_create
+    from dcl.models import MaterializedView
+    from dcl.selectors import view_all
+
+    alpha, _ = committed_tenants
+    folder = settings.DATA_DIR / "live-sync"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Opportunity.csv").write_text(CSV)
+    with tenant_context(alpha):
+        conn = connection_create(name="export", kind="filesource",
+                                 config={"folder": str(folder), "source_system": "salesforce"})
+        refresh = RefreshToken.for_user(get_user_model().objects.get(username="admin"))
+    refresh["tenant_id"] = str(alpha.tenant_id)
+    client = APIClient(HTTP_HOST=host_of(alpha))
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
+    response = client.post(f"/api/connections/{conn.pk}/sync/", {}, format="json")
+    assert response.status_code == 202, response.content
+    try:
+        deadline = time.monotonic() + 90
+        view = None
+        while time.monotonic() < deadline and view is None:
+            with tenant_context(alpha):
+                view = MaterializedView.objects.filter(entity="opportunity").first()
+            time.sleep(0.3)
+        assert view is not None, "the worker did not materialize the view"
+        with tenant_context(alpha):
+            rows = view_all(entity="opportunity")
+            conn.refresh_from_db()
+        assert len(rows) == 40 and conn.status == "ok" and conn.cursor
+    finally:
+        with connection.cursor() as cur:
+            cur.execute('DROP VIEW IF EXISTS "alpha"."dcl_view_opportunity"')
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'alpha' AND tablename LIKE 'dcl_vdata_%%'")
+            for (table,) in cur.fetchall():
+                cur.execute(f'DROP TABLE IF EXISTS "alpha"."{table}" CASCADE')
