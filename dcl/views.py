@@ -306,6 +306,25 @@ def _ops_services():
     )
 
 
+def _dead_letters(tenant) -> dict[str, Any]:
+    """Batches the consumer could not apply, with the newest reasons (read-only)."""
+    key_of = optional("dcl.consumer.dead_letter_key")
+    if key_of is None:
+        return {"available": False, "count": 0, "latest": []}
+    key = key_of(tenant)
+    try:
+        r = _raw_redis()
+        latest = []
+        for entry_id, fields in r.xrevrange(key, count=5):
+            latest.append({"at": datetime.fromtimestamp(int(_text(entry_id).split("-")[0]) / 1000, tz=UTC),
+                           "reason": _text(fields.get(b"dlq_reason", b""))[:300],
+                           "batch_id": _text(fields.get(b"batch_id", b"")),
+                           "entity": _text(fields.get(b"entity", b""))})
+        return {"available": True, "count": r.xlen(key), "latest": latest}
+    except redis.RedisError:
+        return {"available": True, "count": None, "latest": []}
+
+
 @login_required
 def operations_page(request: HttpRequest) -> HttpResponse:
     replay, reset = _ops_services()
@@ -315,6 +334,8 @@ def operations_page(request: HttpRequest) -> HttpResponse:
         "can_replay": replay is not None,
         "can_reset": reset is not None,
         "group": _group_name(current_tenant()),
+        "dead": _dead_letters(current_tenant()),
+        "tenant_slug": current_tenant().slug,
     })
 
 

@@ -124,3 +124,12 @@ def test_review_decision_on_an_unknown_item_is_404(web_a):
 
 def test_view_record_of_an_unknown_view_is_404(web_a):
     assert web_a.get("/dcl/views/not_an_entity/abc/").status_code == 404
+
+
+def test_operations_lists_dead_lettered_batches_with_their_reason(web_a, tenant_a):
+    consumer = pytest.importorskip("dcl.consumer")
+    r = get_redis()
+    r.xadd(consumer.dead_letter_key(tenant_a), {"batch_id": "b-42", "entity": "cost", "dlq_reason": "bad payload"})
+    html = web_a.get("/dcl/operations/").content.decode()
+    box = html[html.index('id="dead-letters"'):]
+    assert "bad payload" in box and "b-42" in box and "dcl_dead_letters --tenant alpha --replay" in box
