@@ -133,3 +133,15 @@ def test_operations_lists_dead_lettered_batches_with_their_reason(web_a, tenant_
     html = web_a.get("/dcl/operations/").content.decode()
     box = html[html.index('id="dead-letters"'):]
     assert "bad payload" in box and "b-42" in box and "dcl_dead_letters --tenant alpha --replay" in box
+
+
+def test_home_shows_the_tenants_llm_calls_and_tokens(web_a, tenant_a, tenant_b):
+    from autonomos.core.llm import record_usage
+
+    record_usage(tenant_a, "mapping", prompt_tokens=100, completion_tokens=20)
+    record_usage(tenant_a, "narrative", prompt_tokens=30, completion_tokens=10)
+    record_usage(tenant_b, "mapping", prompt_tokens=999, completion_tokens=999)
+    html = web_a.get("/").content.decode()
+    card = html[html.index("LLM calls"):]
+    card = card[: card.index("</div></div>")]
+    assert '<div class="stat">2</div>' in card and "160 tokens" in card
