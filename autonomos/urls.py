@@ -14,6 +14,7 @@ api_patterns = [
     path("connections/", include("connectors.api.urls")),
     path("connections/", include("aam.api.urls_connections")),  # sync lives in aam (the layer above)
     path("aam/", include("aam.api.urls")),
+    path("dcl/telemetry/", include("agents.api.urls_telemetry")),  # the view lives in agents (LLM + job counters)
     path("dcl/", include("dcl.api.urls")),
     path("aoa/", include("agents.api.urls_aoa")),
     path("agents/", include("agents.api.urls")),

@@ -55,6 +55,15 @@ def _aam_mappings():
         {"name": "Id", "samples": ["0015500000Xyy06AAB"]}, {"name": "Name", "samples": [MARKER]}]})
 
 
+@seeder
+def _agents():
+    from agents.models import AgentRun, DiscoveryLog, Job
+
+    job = Job.objects.create(kind="agents", status="succeeded", step=MARKER)
+    AgentRun.objects.create(agent="revops", status="succeeded", job=job, narrative=MARKER, metrics={"note": MARKER})
+    DiscoveryLog.objects.create(kind="discover", backend="builtin", query=MARKER)
+
+
 def seed_tenant_data(tenant) -> None:
     connection.set_tenant(tenant)
     try:

@@ -280,6 +280,31 @@ SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", default="")
 AOD_BASE_URL = env("AOD_BASE_URL", default="")
 AOD_DASHBOARD_URL = env("AOD_DASHBOARD_URL", default="")
 
+# --- Agents (AOA orchestration, pilots, discovery) ----------------------------------------------
+# At most this many non-connect jobs (agents runs) run at once per tenant; more wait in the queue.
+AOA_MAX_RUNNING_JOBS = _positive_int("AOA_MAX_RUNNING_JOBS", 2)
+# A tenant may have at most this many jobs waiting or running; more requests get 429.
+AOA_MAX_ACTIVE_JOBS = _positive_int("AOA_MAX_ACTIVE_JOBS", 20)
+# Sources a connect job syncs at the same time (each in its own thread and database connection).
+AOA_SYNC_PARALLELISM = _positive_int("AOA_SYNC_PARALLELISM", 2)
+# Retries of one source's sync after a transient error, with exponential backoff from the base.
+AOA_SOURCE_RETRIES = env.int("AOA_SOURCE_RETRIES", default=2)
+AOA_RETRY_BACKOFF_SECONDS = env.float("AOA_RETRY_BACKOFF_SECONDS", default=2.0)
+# A running job whose heartbeat is older than this is taken as lost (its worker died).
+AOA_JOB_STALE_SECONDS = _positive_int("AOA_JOB_STALE_SECONDS", 45 * 60)
+AOA_STALE_SOURCE_DAYS = _positive_int("AOA_STALE_SOURCE_DAYS", 7)
+AOD_TIMEOUT = env.float("AOD_TIMEOUT", default=15.0)
+AGENTS_STALE_DEAL_DAYS = _positive_int("AGENTS_STALE_DEAL_DAYS", 30)
+AGENTS_AT_RISK_THRESHOLD = _positive_int("AGENTS_AT_RISK_THRESHOLD", 40)
+AGENTS_ANOMALY_WINDOW_DAYS = _positive_int("AGENTS_ANOMALY_WINDOW_DAYS", 14)
+AGENTS_ANOMALY_MIN_HISTORY_DAYS = _positive_int("AGENTS_ANOMALY_MIN_HISTORY_DAYS", 7)
+AGENTS_ANOMALY_Z = env.float("AGENTS_ANOMALY_Z", default=3.5)
+AGENTS_ANOMALY_MIN_DELTA = env.float("AGENTS_ANOMALY_MIN_DELTA", default=10.0)
+AGENTS_FINOPS_WINDOW_DAYS = _positive_int("AGENTS_FINOPS_WINDOW_DAYS", 30)
+if AOA_SOURCE_RETRIES < 0 or AOA_RETRY_BACKOFF_SECONDS < 0 or AGENTS_ANOMALY_Z <= 0 or AGENTS_ANOMALY_MIN_DELTA < 0:
+    raise ImproperlyConfigured("AOA_SOURCE_RETRIES, AOA_RETRY_BACKOFF_SECONDS and AGENTS_ANOMALY_MIN_DELTA must be "
+                               ">= 0 and AGENTS_ANOMALY_Z > 0")
+
 # --- Request limits, i18n, static -------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -14,8 +14,8 @@ DEMO_PASSWORD = "AutonomOS-demo-2026"
 
 
 class Command(BaseCommand):
-    help = ("Create the demo tenant (admin / AutonomOS-demo-2026), write the bundled sample exports and "
-            "connect them as filesource connections. Safe to run again.")
+    help = ("Create the demo tenant (admin / AutonomOS-demo-2026), write the bundled sample exports, "
+            "connect them as filesource connections, sync them and run the agents. Safe to run again.")
 
     def add_arguments(self, parser):
         parser.add_argument("--scale", type=int, default=1, help="multiply the sample data size")
@@ -40,3 +40,5 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(connections)} demo connections ready: " + ", ".join(c.name for c in connections))
         # Sync every source through the real path (mapping → streams → DCL → unified views).
         call_command("sync", tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
+        # Then the agents over the unified views (RevOps and FinOps results on the dashboard).
+        call_command("run_agents", tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)

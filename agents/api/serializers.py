@@ -1,0 +1,190 @@
+"""Input and output serializers of the AOA, agents and telemetry endpoints."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..discovery.contracts import MAX_ASSETS
+from ..models import AgentRun, DiscoveryLog, Job
+from ..routing import DOMAINS
+
+MAX_CONNECTIONS_PER_JOB = 500
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+class ConnectInputSerializer(serializers.Serializer):
+    connection_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, allow_null=True,
+        allow_empty=False, max_length=MAX_CONNECTIONS_PER_JOB,
+        help_text="Connections to sync; omit (or null) for all of the tenant's connections.")
+    full = serializers.BooleanField(required=False, default=False,
+                                    help_text="Re-read every source from the start instead of from its cursor.")
+
+
+class JobFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Job.Status.choices, required=False)
+    kind = serializers.ChoiceField(choices=Job.Kind.choices, required=False)
+
+
+class AgentsRunInputSerializer(serializers.Serializer):
+    agents = serializers.ListField(child=serializers.ChoiceField(choices=DOMAINS), required=False, allow_empty=False,
+                                   max_length=len(DOMAINS), help_text="Pilots to run; omit for all.")
+
+
+class DiscoverInputSerializer(serializers.Serializer):
+    query = serializers.CharField(max_length=2000, trim_whitespace=True,
+                                  help_text="What to find, in plain language (e.g. 'personal data in our CRMs').")
+    run_agents = serializers.BooleanField(required=False, default=False,
+                                          help_text="Queue the pilots the discovered assets belong to.")
+    max_assets = serializers.IntegerField(required=False, default=1000, min_value=1, max_value=MAX_ASSETS)
+
+
+class ScanInputSerializer(serializers.Serializer):
+    max_assets = serializers.IntegerField(required=False, default=1000, min_value=1, max_value=MAX_ASSETS)
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+
+# Output enums are plain strings (their values are documented on the models): several models here and
+# in other apps have `kind` / `status` choices, and OpenAPI enum names would collide.
+_KIND_HELP = "connect | sync | materialize | agents"
+_STATUS_HELP = "queued | running | succeeded | partial | failed | cancelled | skipped"
+
+
+class AgentRunSummarySerializer(serializers.ModelSerializer):
+    agent = serializers.CharField(read_only=True, help_text="revops | finops")
+    status = serializers.CharField(read_only=True, help_text="running | succeeded | failed | skipped")
+    narrative_source = serializers.CharField(read_only=True, help_text="llm | heuristic | empty")
+    job_id = serializers.IntegerField(allow_null=True, read_only=True)
+    findings_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AgentRun
+        fields = ["id", "agent", "status", "job_id", "narrative_source", "skipped_reason", "error", "findings_count",
+                  "created_at", "started_at", "finished_at"]
+
+    def get_findings_count(self, obj: AgentRun) -> int:
+        return len(obj.findings or [])
+
+
+class AgentRunSerializer(AgentRunSummarySerializer):
+    class Meta(AgentRunSummarySerializer.Meta):
+        fields = AgentRunSummarySerializer.Meta.fields + ["inputs", "metrics", "findings", "narrative"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text=_KIND_HELP)
+    status = serializers.CharField(read_only=True, help_text=_STATUS_HELP)
+    parent_id = serializers.IntegerField(allow_null=True, read_only=True)
+    connection_id = serializers.IntegerField(allow_null=True, read_only=True)
+    connection_name = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField()
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "progress", "step", "attempts", "error", "cancel_requested", "parent_id",
+                  "connection_id", "connection_name", "requested_by", "params", "result", "created_at", "started_at",
+                  "finished_at", "duration_seconds"]
+
+    def get_connection_name(self, obj: Job) -> str | None:
+        return obj.connection.name if obj.connection_id and obj.connection else None
+
+    def get_requested_by(self, obj: Job) -> str | None:
+        return obj.requested_by.get_username() if obj.requested_by_id and obj.requested_by else None
+
+
+class JobDetailSerializer(JobSerializer):
+    children = JobSerializer(many=True, read_only=True)
+    agent_runs = AgentRunSummarySerializer(many=True, read_only=True)
+
+    class Meta(JobSerializer.Meta):
+        fields = JobSerializer.Meta.fields + ["children", "agent_runs"]
+
+
+class JobAcceptedSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    job = JobDetailSerializer()
+
+
+class AgentOverviewSerializer(serializers.Serializer):
+    agent = serializers.CharField()
+    description = serializers.CharField()
+    sources = serializers.ListField(child=serializers.DictField())
+    runs = serializers.IntegerField()
+    last_run = AgentRunSummarySerializer(allow_null=True)
+    latest_result = AgentRunSerializer(allow_null=True)
+
+
+class AgentResultsSerializer(serializers.Serializer):
+    agent = serializers.CharField()
+    latest = AgentRunSerializer(allow_null=True)
+    last_run = AgentRunSummarySerializer(allow_null=True)
+    history = AgentRunSummarySerializer(many=True)
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+
+
+class DiscoveryLogSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="discover | scan")
+    backend = serializers.CharField(read_only=True, help_text="external | builtin")
+    status = serializers.CharField(read_only=True, help_text="ok | error")
+    requested_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DiscoveryLog
+        fields = ["id", "kind", "backend", "status", "query", "request", "response", "handed_to_agents",
+                  "assets_count", "review_items_created", "error", "duration_ms", "requested_by", "created_at"]
+
+    def get_requested_by(self, obj: DiscoveryLog) -> str | None:
+        return obj.requested_by.get_username() if obj.requested_by_id and obj.requested_by else None
+
+
+class AssetSerializer(serializers.Serializer):
+    asset_id = serializers.CharField()
+    name = serializers.CharField()
+    asset_type = serializers.CharField()
+    source = serializers.CharField()
+    owner = serializers.CharField(allow_null=True)
+    entity = serializers.CharField(allow_null=True)
+    domain = serializers.CharField(allow_null=True)
+    risk = serializers.CharField(help_text="high | medium | low")
+    reasons = serializers.ListField(child=serializers.CharField())
+    data_classes = serializers.ListField(child=serializers.CharField())
+    fields = serializers.ListField(child=serializers.CharField())
+    tags = serializers.DictField()
+    last_seen = serializers.DateTimeField(allow_null=True)
+    attributes = serializers.DictField()
+
+
+class DiscoveryResultSerializer(serializers.Serializer):
+    log_id = serializers.IntegerField()
+    backend = serializers.CharField()
+    summary = serializers.CharField()
+    intents = serializers.ListField(child=serializers.CharField())
+    counts = serializers.DictField(child=serializers.IntegerField())
+    review_items_created = serializers.IntegerField()
+    handed_to_agents = serializers.DictField()
+    agents_job_id = serializers.IntegerField(allow_null=True)
+    assets = AssetSerializer(many=True)
+
+
+class StateSerializer(serializers.Serializer):
+    connections = serializers.ListField(child=serializers.DictField())
+    views = serializers.ListField(child=serializers.DictField())
+    views_available = serializers.BooleanField()
+    active_job = JobSerializer(allow_null=True)
+    last_job = JobSerializer(allow_null=True)
+    agents = AgentOverviewSerializer(many=True)
+    llm = serializers.DictField()
+
+
+class TelemetrySerializer(serializers.Serializer):
+    tenant = serializers.CharField()
+    llm = serializers.DictField()
+    pipeline = serializers.DictField()
+    views = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,394 @@
+"""RevOps pilot: pipeline, forecast, win rate, deal size, cycle length, stale / overdue / at-risk
+deals and the top accounts by open pipeline, over the unified opportunity and account views.
+
+Definitions (each metric is documented where it is computed):
+- open deal: not closed. Closed/won come from `is_closed` / `is_won` when the source has them, else
+  from the stage name ("Closed Won", "closedlost", ...).
+- probability: the deal's own when present (0-1 or 0-100, both accepted), else the default of its
+  stage (Salesforce, HubSpot and Dynamics default stages are known), else 10%.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+from . import PilotResult
+from .values import boolean, day, money, num, pct, text
+
+# Default win probability per stage (fractions), keyed by the stage name with everything but
+# letters removed. Salesforce's standard sales process, HubSpot's default pipeline and the
+# Dynamics 365 business process flow; "closed" stages are certain either way.
+STAGE_PROBABILITY = {
+    # Salesforce
+    "prospecting": 0.10, "qualification": 0.20, "needsanalysis": 0.25, "valueproposition": 0.30,
+    "iddecisionmakers": 0.40, "perceptionanalysis": 0.50, "proposalpricequote": 0.60,
+    "negotiationreview": 0.80, "closedwon": 1.0, "closedlost": 0.0,
+    # HubSpot (internal ids and labels)
+    "appointmentscheduled": 0.20, "qualifiedtobuy": 0.40, "presentationscheduled": 0.60,
+    "decisionmakerboughtin": 0.80, "contractsent": 0.90,
+    # Dynamics 365 (stepname "1-Qualify" ... "4-Close")
+    "qualify": 0.20, "develop": 0.40, "propose": 0.60, "close": 0.80,
+    # Common generic names
+    "lead": 0.10, "new": 0.10, "discovery": 0.20, "demo": 0.40, "proposal": 0.60, "negotiation": 0.80,
+    "commit": 0.90, "won": 1.0, "lost": 0.0,
+}
+UNKNOWN_STAGE_PROBABILITY = 0.10
+WON_STAGES = {"closedwon", "won", "dealwon", "closewon"}
+LOST_STAGES = {"closedlost", "lost", "deallost", "closelost", "closeddead", "dead", "disqualified"}
+
+# At-risk scoring: points per signal, capped at 100 (see `risk_score`).
+RISK_OVERDUE = 35
+RISK_STALE = 25
+RISK_CLOSING_SOON_EARLY = 20
+RISK_NO_NEXT_STEP = 10
+RISK_NO_CLOSE_DATE = 10
+RISK_BIG_LOW_PROBABILITY = 10
+CLOSING_SOON_DAYS = 14
+EARLY_PROBABILITY = 0.40
+
+
+@dataclass(frozen=True)
+class RevOpsConfig:
+    stale_days: int = 30
+    at_risk_threshold: int = 40
+    top_accounts: int = 10
+    max_listed: int = 50
+
+
+@dataclass
+class Deal:
+    unified_id: str
+    name: str
+    stage: str
+    amount: float | None
+    probability: float  # fraction 0..1, own or stage default
+    probability_source: str  # "deal" | "stage" | "default"
+    close_date: date | None
+    created: date | None
+    updated: date | None
+    is_closed: bool
+    is_won: bool
+    account_unified_id: str
+    next_step: str
+    currency: str
+    source_kinds: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_open(self) -> bool:
+        return not self.is_closed
+
+
+def system_of(source, systems: Mapping[int, str] | None = None) -> str:
+    """The system a lineage entry came from: the caller's name for its connection (e.g. the vendor
+    of a CSV export) when given, else the connection kind."""
+    if not isinstance(source, Mapping):
+        return ""
+    if systems:
+        try:
+            named = systems.get(int(source.get("connection_id")))
+        except (TypeError, ValueError):
+            named = None
+        if named:
+            return named
+    return text(source.get("connection_kind"))
+
+
+@lru_cache(maxsize=4096)  # a pipeline has a handful of stages; deals repeat them
+def stage_key(stage: str) -> str:
+    """'Id. Decision Makers' → 'iddecisionmakers'; '1-Qualify' → 'qualify'."""
+    return re.sub(r"[^a-z]", "", stage.lower())
+
+
+def stage_probability(stage: str) -> float | None:
+    return STAGE_PROBABILITY.get(stage_key(stage))
+
+
+def _probability(row: Mapping, stage: str) -> tuple[float, str]:
+    own = num(row.get("probability"))
+    if own is not None:
+        # Salesforce says 0-100, HubSpot's hs_deal_stage_probability 0-1: anything above 1 is a percent.
+        fraction = own / 100.0 if own > 1 else own
+        return min(max(fraction, 0.0), 1.0), "deal"
+    default = stage_probability(stage)
+    if default is not None:
+        return default, "stage"
+    return UNKNOWN_STAGE_PROBABILITY, "default"
+
+
+def deal_from_row(row: Mapping, systems: Mapping[int, str] | None = None) -> Deal:
+    stage = text(row.get("stage"))
+    key = stage_key(stage)
+    stage_state = "won" if key in WON_STAGES else "lost" if key in LOST_STAGES else None
+    is_closed = boolean(row.get("is_closed"))
+    is_won = boolean(row.get("is_won"))
+    if is_closed is None:
+        is_closed = stage_state is not None or bool(is_won)
+    if is_won is None:
+        is_won = stage_state == "won"
+    if is_won:
+        is_closed = True  # a won deal is closed whatever the source forgot to say
+    probability, source = _probability(row, stage)
+    kinds = tuple(sorted({k for k in (system_of(s, systems) for s in row.get("sources") or ()) if k}))
+    return Deal(
+        unified_id=text(row.get("unified_id")) or text(row.get("id")),
+        name=text(row.get("name")) or text(row.get("id")) or "(unnamed deal)",
+        stage=stage,
+        amount=num(row.get("amount")),
+        probability=probability,
+        probability_source=source,
+        close_date=day(row.get("close_date")),
+        created=day(row.get("created_at")),
+        updated=day(row.get("updated_at")),
+        is_closed=is_closed,
+        is_won=is_won,
+        account_unified_id=text(row.get("account_unified_id")),
+        next_step=text(row.get("next_step")),
+        currency=text(row.get("currency")).upper(),
+        source_kinds=kinds,
+    )
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def pipeline_by_stage(deals: Iterable[Deal]) -> list[dict]:
+    """Open deals per stage: count, total amount, weighted amount; in funnel order (by probability)."""
+    groups: dict[str, dict] = {}
+    for d in deals:
+        if not d.is_open:
+            continue
+        label = d.stage or "(no stage)"
+        g = groups.setdefault(label, {"stage": label, "count": 0, "amount": 0.0, "weighted": 0.0,
+                                      "default_probability": stage_probability(d.stage)})
+        g["count"] += 1
+        g["amount"] += d.amount or 0.0
+        g["weighted"] += (d.amount or 0.0) * d.probability
+    rows = sorted(groups.values(), key=lambda g: (g["default_probability"] if g["default_probability"] is not None
+                                                  else 2.0, g["stage"]))
+    for g in rows:
+        g["amount"] = money(g["amount"])
+        g["weighted"] = money(g["weighted"])
+    return rows
+
+
+def weighted_forecast(deals: Iterable[Deal]) -> float:
+    """Σ amount × probability over open deals (probability from the deal, else its stage)."""
+    return money(sum((d.amount or 0.0) * d.probability for d in deals if d.is_open))
+
+
+def forecast_by_close_month(deals: Iterable[Deal]) -> list[dict]:
+    months: dict[str, dict] = defaultdict(lambda: {"amount": 0.0, "weighted": 0.0, "count": 0})
+    for d in deals:
+        if not d.is_open:
+            continue
+        key = d.close_date.strftime("%Y-%m") if d.close_date else "(no close date)"
+        months[key]["amount"] += d.amount or 0.0
+        months[key]["weighted"] += (d.amount or 0.0) * d.probability
+        months[key]["count"] += 1
+    return [{"month": k, "count": v["count"], "amount": money(v["amount"]), "weighted": money(v["weighted"])}
+            for k, v in sorted(months.items())]
+
+
+def win_rate(deals: Iterable[Deal]) -> dict:
+    """Won / (won + lost), by count and by value; None when nothing has closed."""
+    won = [d for d in deals if d.is_closed and d.is_won]
+    lost = [d for d in deals if d.is_closed and not d.is_won]
+    won_value = sum(d.amount or 0.0 for d in won)
+    lost_value = sum(d.amount or 0.0 for d in lost)
+    return {
+        "won_count": len(won),
+        "lost_count": len(lost),
+        "won_value": money(won_value),
+        "lost_value": money(lost_value),
+        "win_rate_pct": pct(len(won), len(won) + len(lost)),
+        "win_rate_by_value_pct": pct(won_value, won_value + lost_value),
+    }
+
+
+def average_deal_size(deals: Iterable[Deal]) -> float | None:
+    """Mean amount of won deals that have an amount."""
+    amounts = [d.amount for d in deals if d.is_won and d.amount is not None]
+    return money(statistics.fmean(amounts)) if amounts else None
+
+
+def average_sales_cycle_days(deals: Iterable[Deal]) -> float | None:
+    """Mean days from creation to close date over won deals (negative spans are bad data, skipped)."""
+    spans = [(d.close_date - d.created).days for d in deals
+             if d.is_won and d.close_date and d.created and d.close_date >= d.created]
+    return round(statistics.fmean(spans), 1) if spans else None
+
+
+def days_since_update(deal: Deal, today: date) -> int | None:
+    last = deal.updated or deal.created
+    return (today - last).days if last else None
+
+
+def is_stale(deal: Deal, today: date, stale_days: int) -> bool:
+    """Open and not updated (or, lacking an update date, not created) in `stale_days` days or more."""
+    since = days_since_update(deal, today)
+    return deal.is_open and since is not None and since >= stale_days
+
+
+def is_overdue(deal: Deal, today: date) -> bool:
+    """Open while its close date has passed."""
+    return deal.is_open and deal.close_date is not None and deal.close_date < today
+
+
+def risk_score(deal: Deal, *, today: date, stale_days: int, big_deal_amount: float | None,
+               next_step_in_use: bool) -> tuple[int, list[str]]:
+    """0-100 risk of an open deal slipping, with the reason for every point.
+
+    Signals: overdue (+35), stale (+25), closing within 14 days at under 40% (+20), no next step
+    when the team records next steps (+10), no close date (+10), a deal at least twice the median
+    open deal with probability ≤ 30% (+10).
+    """
+    if not deal.is_open:
+        return 0, []
+    score, reasons = 0, []
+    if is_overdue(deal, today):
+        score += RISK_OVERDUE
+        reasons.append(f"close date {deal.close_date.isoformat()} passed {(today - deal.close_date).days} days ago")
+    if is_stale(deal, today, stale_days):
+        score += RISK_STALE
+        reasons.append(f"no update in {days_since_update(deal, today)} days")
+    if deal.close_date is None:
+        score += RISK_NO_CLOSE_DATE
+        reasons.append("no close date")
+    elif 0 <= (deal.close_date - today).days <= CLOSING_SOON_DAYS and deal.probability < EARLY_PROBABILITY:
+        score += RISK_CLOSING_SOON_EARLY
+        reasons.append(f"closes in {(deal.close_date - today).days} days at only "
+                       f"{round(deal.probability * 100)}% probability")
+    if next_step_in_use and not deal.next_step:
+        score += RISK_NO_NEXT_STEP
+        reasons.append("no next step recorded")
+    if (big_deal_amount is not None and deal.amount is not None and deal.amount >= big_deal_amount
+            and deal.probability <= 0.30):
+        score += RISK_BIG_LOW_PROBABILITY
+        reasons.append(f"large deal ({deal.amount:,.0f}) at {round(deal.probability * 100)}% probability")
+    return min(score, 100), reasons
+
+
+def top_accounts(deals: Iterable[Deal], accounts: Mapping[str, Mapping], limit: int,
+                 systems: Mapping[int, str] | None = None) -> tuple[list[dict], int]:
+    """Unified accounts ranked by open pipeline; one company in several CRMs counts once.
+
+    Returns the ranking and the number of open deals linked to no unified account.
+    """
+    groups: dict[str, dict] = {}
+    unlinked = 0
+    for d in deals:
+        if not d.is_open:
+            continue
+        if not d.account_unified_id:
+            unlinked += 1
+            continue
+        g = groups.setdefault(d.account_unified_id, {"open_pipeline": 0.0, "weighted": 0.0, "open_deals": 0,
+                                                     "sources": set()})
+        g["open_pipeline"] += d.amount or 0.0
+        g["weighted"] += (d.amount or 0.0) * d.probability
+        g["open_deals"] += 1
+        g["sources"].update(d.source_kinds)
+    ranked = sorted(groups.items(), key=lambda kv: (-kv[1]["open_pipeline"], kv[0]))[:limit]
+    out = []
+    for uid, g in ranked:
+        account = accounts.get(uid) or {}
+        account_sources = {k for k in (system_of(s, systems) for s in account.get("sources") or ()) if k}
+        out.append({
+            "account_unified_id": uid,
+            "name": text(account.get("name")) or f"(account {uid})",
+            "open_pipeline": money(g["open_pipeline"]),
+            "weighted": money(g["weighted"]),
+            "open_deals": g["open_deals"],
+            "systems": sorted(g["sources"] | account_sources),
+        })
+    return out, unlinked
+
+
+def _deal_ref(d: Deal) -> dict:
+    return {"entity": "opportunity", "unified_id": d.unified_id, "name": d.name, "stage": d.stage,
+            "amount": money(d.amount) if d.amount is not None else None,
+            "close_date": d.close_date.isoformat() if d.close_date else None,
+            "account_unified_id": d.account_unified_id or None}
+
+
+def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (), today: date,
+            config: RevOpsConfig | None = None, systems: Mapping[int, str] | None = None) -> PilotResult:
+    """All RevOps metrics and findings for one set of unified rows. `systems` names connections
+    (connection id → system) for the "across which CRMs" lists; the connection kind otherwise."""
+    config = config or RevOpsConfig()
+    deals = [deal_from_row(r, systems) for r in opportunities]
+    account_map = {text(a.get("unified_id")): a for a in accounts if text(a.get("unified_id"))}
+    open_deals = [d for d in deals if d.is_open]
+    open_amounts = [d.amount for d in open_deals if d.amount is not None]
+    big_deal = 2 * statistics.median(open_amounts) if len(open_amounts) >= 3 else None
+    next_step_in_use = any(d.next_step for d in deals)
+
+    stale = [d for d in open_deals if is_stale(d, today, config.stale_days)]
+    overdue = [d for d in open_deals if is_overdue(d, today)]
+    scored = []
+    for d in open_deals:
+        score, reasons = risk_score(d, today=today, stale_days=config.stale_days, big_deal_amount=big_deal,
+                                    next_step_in_use=next_step_in_use)
+        if score >= config.at_risk_threshold:
+            scored.append((score, d, reasons))
+    scored.sort(key=lambda t: (-t[0], -(t[1].amount or 0.0), t[1].unified_id))
+    ranking, unlinked = top_accounts(deals, account_map, config.top_accounts, systems)
+    currencies = sorted({d.currency for d in deals if d.currency})
+    by_source: dict[str, int] = defaultdict(int)
+    for d in deals:
+        for kind in d.source_kinds or ("unknown",):
+            by_source[kind] += 1
+
+    metrics = {
+        "as_of": today.isoformat(),
+        "deals_total": len(deals),
+        "open_count": len(open_deals),
+        "open_pipeline": money(sum(open_amounts)),
+        "weighted_forecast": weighted_forecast(deals),
+        "forecast_by_close_month": forecast_by_close_month(deals),
+        "pipeline_by_stage": pipeline_by_stage(deals),
+        **win_rate(deals),
+        "average_deal_size": average_deal_size(deals),
+        "average_sales_cycle_days": average_sales_cycle_days(deals),
+        "stale_days": config.stale_days,
+        "stale_count": len(stale),
+        "stale_value": money(sum(d.amount or 0.0 for d in stale)),
+        "overdue_count": len(overdue),
+        "overdue_value": money(sum(d.amount or 0.0 for d in overdue)),
+        "at_risk_count": len(scored),
+        "at_risk_value": money(sum(d.amount or 0.0 for _, d, _ in scored)),
+        "top_accounts": ranking,
+        "unlinked_open_deals": unlinked,
+        "missing_amount_count": sum(1 for d in deals if d.amount is None),
+        "probability_from_stage_count": sum(1 for d in open_deals if d.probability_source != "deal"),
+        "currencies": currencies,
+        "deals_by_source": dict(sorted(by_source.items())),
+    }
+
+    findings: list[dict] = []
+    for score, d, reasons in scored[: config.max_listed]:
+        findings.append({"kind": "at_risk_deal", "severity": "high" if score >= 70 else "medium",
+                         "title": f"{d.name} is at risk ({score}/100)", "score": score, "reasons": reasons,
+                         "subject": _deal_ref(d)})
+    for d in sorted(overdue, key=lambda d: (-(d.amount or 0.0), d.unified_id))[: config.max_listed]:
+        days_over = (today - d.close_date).days
+        findings.append({"kind": "overdue_deal", "severity": "medium", "days": days_over,
+                         "title": f"{d.name} was due to close {days_over} days ago", "subject": _deal_ref(d)})
+    for d in sorted(stale, key=lambda d: (-(d.amount or 0.0), d.unified_id))[: config.max_listed]:
+        since = days_since_update(d, today)
+        findings.append({"kind": "stale_deal", "severity": "low", "days": since,
+                         "title": f"{d.name} has not been updated in {since} days", "subject": _deal_ref(d)})
+    if len(currencies) > 1:
+        findings.append({"kind": "mixed_currencies", "severity": "medium",
+                         "title": f"Deals are in {len(currencies)} currencies ({', '.join(currencies)}); "
+                                  "totals add them without conversion"})
+    if unlinked:
+        findings.append({"kind": "unlinked_deals", "severity": "low",
+                         "title": f"{unlinked} open deals are linked to no account"})
+    return PilotResult(metrics=metrics, findings=findings)

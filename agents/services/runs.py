@@ -1,0 +1,190 @@
+"""Running the pilots over the unified views and storing each run (AgentRun)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+from django.conf import settings
+from django.utils import timezone
+
+from autonomos.core.events import publish_event
+from autonomos.core.tenancy import TenantRequired, current_tenant
+
+from ..models import AgentRun, Job
+from ..narrative import narrative_write
+from ..pilots import PilotResult, finops, revops
+from ..routing import (
+    AGENT_ENTITIES,
+    AGENT_PRIMARY_ENTITY,
+    DOMAINS,
+    Route,
+    entities_by_connection,
+    route_connection,
+    row_in_domain,
+)
+from .jobs import job_claim, job_finish, job_progress_set
+
+logger = logging.getLogger(__name__)
+
+# Entities whose lineage helps routing even though no pilot reads them.
+ROUTING_ONLY_ENTITIES = ("contact",)
+# Lookups (names) rather than inputs: never filtered by domain.
+LOOKUP_ENTITIES = {"account"}
+
+
+def revops_config() -> revops.RevOpsConfig:
+    return revops.RevOpsConfig(stale_days=settings.AGENTS_STALE_DEAL_DAYS,
+                               at_risk_threshold=settings.AGENTS_AT_RISK_THRESHOLD)
+
+
+def finops_config() -> finops.FinOpsConfig:
+    return finops.FinOpsConfig(anomaly_window_days=settings.AGENTS_ANOMALY_WINDOW_DAYS,
+                               anomaly_min_history_days=settings.AGENTS_ANOMALY_MIN_HISTORY_DAYS,
+                               anomaly_z=settings.AGENTS_ANOMALY_Z, anomaly_min_delta=settings.AGENTS_ANOMALY_MIN_DELTA,
+                               window_days=settings.AGENTS_FINOPS_WINDOW_DAYS)
+
+
+def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, str]) -> PilotResult:
+    if agent == "revops":
+        return revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
+                              today=today, config=revops_config(), systems=systems)
+    return finops.analyze(costs=rows.get("cost", []), resources=rows.get("cloud_resource", []), config=finops_config())
+
+
+def views_load(entities: Iterable[str]) -> dict[str, list[dict]]:
+    """The unified views' rows (dcl contract: `view_all`, empty for a view not materialized)."""
+    from dcl.selectors import view_all
+
+    return {entity: list(view_all(entity=entity)) for entity in entities}
+
+
+def source_systems() -> dict[int, str]:
+    """connection id → the system people know it as: a CSV export of Salesforce is "salesforce",
+    not "filesource" (the connection's `source_system` hint, else its kind)."""
+    from connectors.models import Connection
+
+    names = {}
+    for pk, kind, config in Connection.objects.values_list("pk", "kind", "config"):
+        hint = config.get("source_system") if isinstance(config, dict) else None
+        names[pk] = str(hint) if hint else kind
+    return names
+
+
+def connection_routes(views: Mapping[str, list[dict]]) -> tuple[dict[int, Route], list[dict]]:
+    """Route of every connection of the tenant (kind, domain, config hint, then produced entities)."""
+    from connectors.models import Connection
+
+    produced = entities_by_connection(views)
+    routes, described = {}, []
+    for conn in Connection.objects.order_by("id"):
+        route = route_connection(kind=conn.kind, domain=conn.domain, config=conn.config,
+                                 entities=produced.get(conn.pk, ()))
+        routes[conn.pk] = route
+        described.append({"connection_id": conn.pk, "name": conn.name, "kind": conn.kind,
+                          "routed_to": list(route.domains), "reason": route.reason})
+    return routes, described
+
+
+def agents_validate(agents: Iterable[str] | None) -> list[str]:
+    names = list(dict.fromkeys(agents or DOMAINS))
+    unknown = [a for a in names if a not in DOMAINS]
+    if unknown:
+        raise ValueError(f"unknown agents {unknown}; choose from {list(DOMAINS)}")
+    return names
+
+
+def agents_run(*, tenant, agents: Iterable[str] | None = None, job: Job | None = None,
+               views: Mapping[str, list[dict]] | None = None, today: date | None = None) -> list[AgentRun]:
+    """Run the pilots (all of them when `agents` is None) over the unified views and store one
+    AgentRun each. A pilot without data from sources routed to it is stored as skipped, with the
+    reason; a pilot that raises is stored as failed and does not stop the others.
+
+    `views` (entity → rows) replaces reading the views; `today` fixes the clock. Both exist for
+    callers that already hold the rows (and for tests); production reads `dcl.selectors.view_all`.
+    """
+    if current_tenant().pk != tenant.pk:
+        raise TenantRequired("agents_run was called for a tenant other than the connection's")
+    names = agents_validate(agents)
+    today = today or timezone.now().date()
+    needed = {e for name in names for e in AGENT_ENTITIES[name]} | set(ROUTING_ONLY_ENTITIES)
+    data = dict(views) if views is not None else views_load(sorted(needed))
+    routes, described = connection_routes(data)
+    systems = source_systems()
+    runs = []
+    for index, name in enumerate(names):
+        if job is not None:
+            job_progress_set(job=job, progress=int(100 * index / len(names)), step=f"running the {name} pilot",
+                             force=True)
+        runs.append(_run_one(name, data=data, routes=routes, described=described, job=job, tenant=tenant,
+                             today=today, systems=systems))
+    return runs
+
+
+def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems) -> AgentRun:
+    run = AgentRun(agent=agent, job=job, status=AgentRun.Status.RUNNING, started_at=timezone.now())
+    run.full_clean()
+    run.save()
+    base = {"agent": agent, "run_id": run.pk, "job_id": job.pk if job else None}
+    publish_event(tenant, "agent_started", base)
+    try:
+        rows = {entity: (list(data.get(entity, [])) if entity in LOOKUP_ENTITIES else
+                         [r for r in data.get(entity, []) if row_in_domain(r, agent, routes, entity)])
+                for entity in AGENT_ENTITIES[agent]}
+        run.inputs = {
+            "views": {e: {"rows": len(data.get(e, [])), "rows_used": len(rows[e])} for e in AGENT_ENTITIES[agent]},
+            "connections": [c for c in described if agent in c["routed_to"]],
+            "today": today.isoformat(),
+        }
+        primary = AGENT_PRIMARY_ENTITY[agent]
+        if not rows[primary]:
+            total = len(data.get(primary, []))
+            if total:
+                run.skipped_reason = (f"{total} {primary} rows are materialized but none come from a source routed "
+                                      f"to {agent}")
+            else:
+                run.skipped_reason = f"no {primary} rows are materialized yet: nothing for the {agent} pilot to read"
+            run.status = AgentRun.Status.SKIPPED
+            run.finished_at = timezone.now()
+            run.save()
+            publish_event(tenant, "agent_completed", {**base, "status": run.status, "reason": run.skipped_reason})
+            return run
+        result = _pilot(agent, rows, today, systems)
+        run.metrics, run.findings = result.metrics, result.findings
+        run.narrative, run.narrative_source = narrative_write(agent=agent, result=result, tenant=tenant)
+        run.status = AgentRun.Status.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save()
+    except Exception as exc:  # noqa: BLE001 - one pilot failing must not stop the other
+        logger.exception("agent %s failed", agent)
+        run.status = AgentRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        run.finished_at = timezone.now()
+        run.save()
+        publish_event(tenant, "agent_failed", {**base, "error": run.error})
+        return run
+    publish_event(tenant, "agent_completed", {**base, "status": run.status, "findings": len(run.findings)})
+    return run
+
+
+def agents_job_execute(*, job_id: int) -> Job | None:
+    """Run an agents-only job; raises JobBusy (task retries later) at the tenant's concurrency limit."""
+    job = job_claim(job_id=job_id, limited=True)
+    if job is None:
+        return Job.objects.filter(pk=job_id).first()
+    tenant = current_tenant()
+    try:
+        runs = agents_run(tenant=tenant, agents=job.params.get("agents") or None, job=job)
+    except Exception as exc:  # noqa: BLE001 - e.g. the views cannot be read: the job says why
+        logger.exception("agents job %s failed", job_id)
+        return job_finish(job=job, status=Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+    summary = [{"agent": r.agent, "run_id": r.pk, "status": r.status, "reason": r.skipped_reason or r.error}
+               for r in runs]
+    failed = [r for r in runs if r.status == AgentRun.Status.FAILED]
+    ran = [r for r in runs if r.status == AgentRun.Status.SUCCEEDED]
+    status = (Job.Status.FAILED if failed and not ran else Job.Status.PARTIAL if failed
+              else Job.Status.SUCCEEDED if ran else Job.Status.SKIPPED)
+    step = ", ".join(f"{r.agent} {r.status}" for r in runs)
+    return job_finish(job=job, status=status, result={"runs": summary}, step=step,
+                      error="; ".join(f"{r.agent}: {r.error}" for r in failed))
