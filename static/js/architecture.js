@@ -55,6 +55,7 @@
     };
     var graph = new A.Graph(svg, {
       minFitScale: 0.25,
+      narrowMinScale: 0.6,  // on a phone: readable labels, start at the sources and pan along
       onSelect: function (node, rel) {
         if (!node) return;
         var from = Object.keys(rel.up).filter(function (id) { return FLOWS.concat(SUPPORT).some(function (f) { return f[0] === id && f[1] === node.id; }); });

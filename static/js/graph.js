@@ -192,8 +192,10 @@
     var box = this.svg.getBoundingClientRect();
     var b = this.bounds || { width: 800, height: 400 };
     var s = Math.min(box.width / (b.width + 20), box.height / (b.height + 20), 1.4);
-    // Tall graphs stay readable: never shrink below a size where labels can still be read; pan instead.
-    s = Math.max(s, this.opts.minFitScale || 0.45);
+    // Big graphs stay readable: never shrink below a size where labels can still be read; pan instead.
+    var floor = this.opts.minFitScale || 0.45;
+    if (box.width < 600 && this.opts.narrowMinScale) floor = this.opts.narrowMinScale;
+    s = Math.max(s, floor);
     this.scale = s;
     this.tx = Math.max(10, (box.width - b.width * s) / 2);
     this.ty = b.height * s < box.height ? (box.height - b.height * s) / 2 : 10;
