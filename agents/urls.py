@@ -1,7 +1,16 @@
+"""Root-level dashboard pages (this URLconf is included at "/")."""
+
 from django.urls import path
 
 from . import views
 
+app_name = "dashboard"
+
 urlpatterns = [
     path("", views.home, name="home"),
+    path("flow/", views.flow_page, name="flow"),
+    path("agents/", views.agents_page, name="agents"),
+    path("agents/run/", views.agents_run_action, name="agents-run"),
+    path("discover/", views.discover_page, name="discover"),
+    path("architecture/", views.architecture_page, name="architecture"),
 ]

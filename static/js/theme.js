@@ -1,4 +1,5 @@
 // Dark mode follows the system until the person picks one; the choice is remembered.
+// Loaded in <head> (not deferred) so the page never flashes the wrong theme.
 (function () {
   var root = document.documentElement;
   var saved = null;
@@ -9,16 +10,30 @@
     if (explicit) return explicit;
     return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
   }
+  window.AutonomOSTheme = { current: current };
+  function announce() {
+    document.dispatchEvent(new CustomEvent("themechange", { detail: { theme: current() } }));
+  }
+  if (window.matchMedia) {
+    var mq = window.matchMedia("(prefers-color-scheme: dark)");
+    if (mq.addEventListener) mq.addEventListener("change", function () { if (!root.getAttribute("data-theme")) announce(); });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var btn = document.getElementById("theme-toggle");
-    if (btn) btn.addEventListener("click", function () {
-      var next = current() === "dark" ? "light" : "dark";
-      root.setAttribute("data-theme", next);
-      try { localStorage.setItem("theme", next); } catch (e) { /* ignore */ }
-    });
+    if (btn) {
+      btn.setAttribute("aria-pressed", current() === "dark" ? "true" : "false");
+      btn.addEventListener("click", function () {
+        var next = current() === "dark" ? "light" : "dark";
+        root.setAttribute("data-theme", next);
+        btn.setAttribute("aria-pressed", next === "dark" ? "true" : "false");
+        try { localStorage.setItem("theme", next); } catch (e) { /* ignore */ }
+        announce();
+      });
+    }
     var menu = document.getElementById("menu-toggle");
     if (menu) menu.addEventListener("click", function () {
-      document.querySelector(".sidebar").classList.toggle("open");
+      var open = document.querySelector(".sidebar").classList.toggle("open");
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
     });
   });
 })();

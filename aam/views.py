@@ -1,0 +1,408 @@
+"""Dashboard pages of the adaptive API mesh: the monitor (drift, repairs, mappings, quarantine),
+the ontology with what maps onto it, and the human review queue."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Avg, Count, Max, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from autonomos.core.pages import Column, first_available, has_field, int_param, model_or_none, optional, page, table
+
+logger = logging.getLogger(__name__)
+
+DECISIONS = ("approved", "rejected", "flagged")
+BULK_CONFIDENCE = 0.95  # "approve the confident ones on this page" only offers items at least this sure
+KINDS = ("mapping", "drift", "asset")
+RISKS = ("high", "medium", "low")
+
+
+def _connections():
+    lister = optional("connectors.selectors.connection_list")
+    if lister is not None:
+        return list(lister())
+    from connectors.models import Connection
+
+    return list(Connection.objects.all())
+
+
+def _order_newest(qs):
+    for name in ("created_at", "detected_at", "decided_at", "id"):
+        if has_field(qs.model, name):
+            return qs.order_by(f"-{name}")
+    return qs
+
+
+def _since(qs, days: int):
+    for name in ("created_at", "detected_at"):
+        if has_field(qs.model, name):
+            return qs.filter(**{f"{name}__gte": timezone.now() - timedelta(days=days)})
+    return qs
+
+
+def _by_connection(qs, connection_id: int | None):
+    if connection_id and has_field(qs.model, "connection"):
+        return qs.filter(connection_id=connection_id)
+    return qs
+
+
+# ---- Monitor ---------------------------------------------------------------------------------
+
+DRIFT_COLUMNS = [
+    Column("When", ("detected_at", "created_at"), "time"),
+    Column("Connection", ("connection.name",)),
+    Column("Object", ("source_object", "object_name")),
+    Column("Change", ("kind", "change_type", "change"), "badge"),
+    Column("Field", ("change_text", "field_name", "field", "source_field"), "code"),
+    Column("Repair", ("explanation", "summary", "description", "detail")),
+    Column("Sure", ("repair_confidence",), "confidence"),
+    Column("Status", ("status", "resolution"), "badge"),
+    Column("Evidence", ("evidence",), "json"),
+]
+QUARANTINE_COLUMNS = [
+    Column("When", ("created_at", "quarantined_at"), "time"),
+    Column("Connection", ("connection.name",)),
+    Column("Object", ("source_object", "object_name")),
+    Column("Entity", ("entity",), "badge"),
+    Column("Position", ("position", "line", "line_number"), "number"),
+    Column("Reason", ("reason",)),
+    Column("Record", ("raw", "record", "payload"), "json"),
+]
+REPAIR_COLUMNS = [
+    Column("When", ("created_at", "applied_at"), "time"),
+    Column("Connection", ("connection.name",)),
+    Column("Object", ("source_object", "object_name")),
+    Column("Action", ("action",), "badge"),
+    Column("From", ("old_field", "from_field", "source_field_before"), "code"),
+    Column("To", ("new_field", "to_field", "source_field"), "code"),
+    Column("Canonical", ("canonical_field",), "code"),
+    Column("Confidence", ("confidence",), "confidence"),
+    Column("How", ("status", "decision", "method"), "badge"),
+]
+
+
+def _drift_events(connection_id: int | None, days: int, kind: str = "") -> list:
+    lister = optional("aam.drift.selectors.drift_event_list")
+    if lister is not None:
+        since = timezone.now() - timedelta(days=days)
+        qs = lister(connection_id=connection_id, kind=kind or None, since=since)
+        events = list(qs.order_by("-detected_at", "-id")[:200])
+        for e in events:  # "Amount → Amount__c (number → string)" reads better than four columns
+            text = e.field + (f" → {e.new_field}" if e.new_field else "")
+            if e.old_type or e.new_type:
+                text += f" ({e.old_type or '?'} → {e.new_type or '?'}{', ' + e.direction if e.direction else ''})"
+            e.change_text = text
+        return events
+    model = model_or_none("aam", "DriftEvent")
+    if model is None:
+        return []
+    qs = _by_connection(_since(_order_newest(model.objects.all()), days), connection_id)
+    if has_field(model, "connection"):
+        qs = qs.select_related("connection")
+    return list(qs[:200])
+
+
+def _quarantine(connection_id: int | None) -> tuple[list, int]:
+    model = model_or_none("aam", "QuarantinedRecord")
+    if model is None:
+        return [], 0
+    qs = _by_connection(model.objects.select_related("connection").order_by("-id"), connection_id)
+    return list(qs[:100]), qs.count()
+
+
+def _repairs(connection_id: int | None, days: int) -> tuple[list, str]:
+    """Repairs that changed a mapping: drift events repaired automatically or approved by a person."""
+    drift = model_or_none("aam", "DriftEvent")
+    if drift is not None and has_field(drift, "repair"):
+        qs = _by_connection(_since(drift.objects.filter(status__in=["applied", "approved"]), days), connection_id)
+        rows = []
+        for e in qs.select_related("connection").order_by("-detected_at", "-id")[:100]:
+            repair = e.repair if isinstance(e.repair, dict) else {}
+            rows.append({"created_at": e.resolved_at or e.detected_at, "connection": e.connection,
+                         "source_object": e.source_object, "action": repair.get("action", ""),
+                         "old_field": repair.get("old_field") or e.field,
+                         "source_field": repair.get("source_field") or e.new_field,
+                         "canonical_field": repair.get("canonical_field"), "confidence": e.repair_confidence,
+                         "status": "auto" if e.status == "applied" else "approved"})
+        return rows, "model"
+    return [], "none"
+
+
+def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
+    """One row per connection and source object: its current version, coverage and confidence.
+
+    The current version's rows are the `active` and `pending` ones (older versions are `superseded`).
+    """
+    model = model_or_none("aam", "FieldMapping")
+    if model is None:
+        return []
+    qs = _by_connection(model.objects.filter(status__in=["active", "pending"]), connection_id)
+    rows = (qs.values("connection_id", "connection__name", "source_object", "canonical_entity")
+            .annotate(version=Max("version"), fields=Count("id"),
+                      mapped=Count("id", filter=Q(status="active", canonical_field__isnull=False)),
+                      pending=Count("id", filter=Q(status="pending")),
+                      confidence=Avg("confidence", filter=Q(canonical_field__isnull=False)),
+                      updated_at=Max("created_at"))
+            .order_by("connection__name", "source_object"))[:100]
+    history = optional("aam.selectors.mapping_versions")
+    out = []
+    for row in rows:
+        row = dict(row)
+        # Older versions: what changed when drift was repaired or a person decided.
+        row["history"] = history(connection=row["connection_id"], source_object_name=row["source_object"])[1:6] \
+            if history is not None else []
+        out.append(row)
+    return out
+
+
+@login_required
+def monitor_page(request: HttpRequest) -> HttpResponse:
+    connections = _connections()
+    connection_id = int_param(request, "connection", 0) or None
+    days = int_param(request, "days", 7, low=1, high=365)
+    drift = _drift_events(connection_id, days)
+    quarantined, quarantined_total = _quarantine(connection_id)
+    repairs, repairs_source = _repairs(connection_id, days)
+    versions = _mapping_versions(connection_id)
+    return page(request, "aam/monitor.html", "aam", {
+        "connections": connections,
+        "connection_id": connection_id,
+        "days": days,
+        "drift": table(drift, DRIFT_COLUMNS),
+        "drift_count": len(drift),
+        "repairs": table(repairs, REPAIR_COLUMNS),
+        "repairs_count": len(repairs),
+        "repairs_source": repairs_source,
+        "versions": versions,
+        "quarantine": table(quarantined, QUARANTINE_COLUMNS),
+        "quarantined_total": quarantined_total,
+        "drift_available": model_or_none("aam", "DriftEvent") is not None,
+        "mapping_available": model_or_none("aam", "FieldMapping") is not None,
+    })
+
+
+# ---- Ontology --------------------------------------------------------------------------------
+
+
+def _ontology() -> list[dict[str, Any]]:
+    """[{name, label, description, fields: [{name, type, description, synonyms, ...}]}]."""
+    get_ontology = optional("aam.ontology.get_ontology")
+    if get_ontology is None:
+        return []
+    entities = get_ontology().as_dict()["entities"]
+    return [{"name": name, "label": e.get("label", name), "description": e.get("description", ""),
+             "fields": list(e["fields"])} for name, e in entities.items()]
+
+
+def _mappings_for(entity: str) -> dict[str, list[dict[str, Any]]]:
+    """canonical field → the source fields currently mapped onto it (active rows), best first."""
+    model = model_or_none("aam", "FieldMapping")
+    if model is None:
+        return {}
+    qs = (model.objects.filter(canonical_entity=entity, status="active", canonical_field__isnull=False)
+          .select_related("connection").order_by("-confidence"))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in qs[:5000]:
+        out.setdefault(m.canonical_field, []).append({
+            "connection": m.connection.name, "connection_id": m.connection_id, "connection_kind": m.connection.kind,
+            "source_object": m.source_object, "source_field": m.source_field, "confidence": m.confidence,
+            "method": m.method, "version": m.version,
+        })
+    return out
+
+
+def _pending_for(entity: str) -> dict[str, int]:
+    """canonical field → proposals of it waiting for a person."""
+    model = model_or_none("aam", "FieldMapping")
+    if model is None:
+        return {}
+    rows = (model.objects.filter(canonical_entity=entity, status="pending", canonical_field__isnull=False)
+            .values("canonical_field").annotate(n=Count("id")))
+    return {r["canonical_field"]: r["n"] for r in rows}
+
+
+@login_required
+def ontology_page(request: HttpRequest) -> HttpResponse:
+    entities = _ontology()
+    names = [e["name"] for e in entities]
+    selected = request.GET.get("entity") or (names[0] if names else "")
+    if names and selected not in names:
+        raise Http404("Unknown entity")
+    entity = next((e for e in entities if e["name"] == selected), None)
+    mapped = _mappings_for(selected) if entity else {}
+    pending = _pending_for(selected) if entity else {}
+    fields = []
+    if entity:
+        for f in entity["fields"]:
+            fields.append({**f, "sources": mapped.get(f["name"], []), "pending": pending.get(f["name"], 0)})
+    covered = sum(1 for f in fields if f["sources"])
+    return page(request, "aam/ontology.html", "ontology", {
+        "entities": entities, "entity": entity, "selected": selected, "fields": fields,
+        "covered": covered, "total": len(fields),
+    })
+
+
+# ---- Review queue ----------------------------------------------------------------------------
+
+
+def _review_model():
+    return model_or_none("aam", "ReviewItem")
+
+
+def _review_queryset(filters: dict[str, str]):
+    model = _review_model()
+    if model is None:
+        return None
+    lister = optional("aam.selectors.review_item_list")
+    if lister is not None:
+        qs = lister(kind=filters.get("kind"), status=filters.get("status"))
+    else:
+        qs = model.objects.filter(**{k: v for k, v in filters.items() if k in ("kind", "status")})
+    if filters.get("risk"):
+        qs = qs.filter(risk=filters["risk"])
+    return _order_newest(qs.select_related("connection", "decided_by"))
+
+
+@login_required
+def review_page(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "pending")
+    kind = request.GET.get("kind", "")
+    risk = request.GET.get("risk", "")
+    filters = {}
+    if status in ("pending", *DECISIONS):
+        filters["status"] = status
+    if kind in KINDS:
+        filters["kind"] = kind
+    if risk in RISKS:
+        filters["risk"] = risk
+    qs = _review_queryset(filters)
+    per_page = 25
+    page_no = int_param(request, "page", 1, low=1)
+    items, total = [], 0
+    counts = {"pending": 0, "approved": 0, "rejected": 0, "flagged": 0}
+    if qs is not None:
+        total = qs.count()
+        items = list(qs[(page_no - 1) * per_page: page_no * per_page])
+        _attach_choices(items)
+        for row in _review_model().objects.values("status").annotate(n=Count("id")):
+            counts[row["status"]] = row["n"]
+    confident = [i.pk for i in items if i.status == "pending" and (i.confidence or 0) >= BULK_CONFIDENCE]
+    return page(request, "aam/review.html", "review", {
+        "items": items, "total": total, "status": status, "kind": kind, "risk": risk,
+        "confident_ids": confident, "bulk_confidence": BULK_CONFIDENCE,
+        "kinds": KINDS, "risks": RISKS, "counts": counts,
+        "page_no": page_no, "has_next": page_no * per_page < total, "has_prev": page_no > 1,
+        "available": qs is not None,
+    })
+
+
+@login_required
+def review_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
+    model = _review_model()
+    item = model.objects.filter(pk=pk).first() if model is not None else None
+    if item is None:
+        raise Http404("No such review item")
+    log = []
+    related = getattr(item, "decisions", None)  # the append-only decision log (aam.drift)
+    if related is not None and hasattr(related, "all"):
+        log = list(related.all().order_by("id"))
+    _attach_choices([item])
+    return page(request, "aam/review_detail.html", "review", {"item": item, "log": log})
+
+
+def _attach_choices(items: list) -> None:
+    """Mapping items get the canonical fields of their entity, so a reviewer can pick another one."""
+    entities = {e["name"]: [f["name"] for f in e["fields"]] for e in _ontology()}
+    for item in items:
+        proposal = item.proposal if isinstance(item.proposal, dict) else {}
+        item.field_choices = entities.get(proposal.get("canonical_entity"), []) if item.kind == "mapping" else []
+
+
+class DecisionUnavailable(Exception):
+    pass
+
+
+def _decide(*, item, decision: str, user, note: str, canonical_field: str | None) -> None:
+    """Record a decision through the same service the admin uses.
+
+    A general review service decides every kind; until the build has one, mapping items are decided
+    by `aam.services.mapping_decide` (approve or reject, which applies the mapping and teaches the
+    memory).
+    """
+    general = first_available("aam.drift.review.review_decide", "aam.services.review_decide")
+    if general is not None:
+        verb = {"approved": "approve", "rejected": "reject", "flagged": "flag"}[decision]
+        general(item=item, decision=verb, user=user, note=note, canonical_field=canonical_field)
+        return
+    mapping_decide = optional("aam.services.mapping_decide")
+    if item.kind == "mapping" and decision in ("approved", "rejected") and mapping_decide is not None:
+        mapping_decide(approve=decision == "approved", review_item=item, canonical_field=canonical_field,
+                       user=user, note=note)
+        return
+    raise DecisionUnavailable(f"{decision.capitalize()} is not available for {item.kind} items on this build yet.")
+
+
+@login_required
+@require_POST
+def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
+    model = _review_model()
+    item = model.objects.filter(pk=pk).first() if model is not None else None
+    if item is None:
+        raise Http404("No such review item")
+    decision = request.POST.get("decision", "")
+    decision = {"approve": "approved", "reject": "rejected", "flag": "flagged"}.get(decision, decision)
+    note = request.POST.get("note", "")[:2000]
+    canonical_field = request.POST.get("canonical_field") or None
+    back = request.POST.get("next") or ""
+    if not back.startswith("/aam/review/"):
+        back = "/aam/review/"
+    if decision not in DECISIONS:
+        messages.error(request, "Choose approve, reject or flag.")
+        return redirect(back)
+    if canonical_field is not None and canonical_field == (item.proposal or {}).get("canonical_field"):
+        canonical_field = None  # the proposal itself
+    try:
+        _decide(item=item, decision=decision, user=request.user, note=note, canonical_field=canonical_field)
+    except DecisionUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    except ValidationError as exc:  # e.g. already decided, or the field is taken: say why
+        messages.error(request, f"Not recorded: {'; '.join(exc.messages)}")
+        return redirect(back)
+    messages.success(request, f"Item #{item.pk} {decision}.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def review_bulk_action(request: HttpRequest) -> HttpResponse:
+    """Approve several items at once; each is decided (and audited) on its own by the same service."""
+    model = _review_model()
+    back = request.POST.get("next") or ""
+    if not back.startswith("/aam/review/"):
+        back = "/aam/review/"
+    ids = [int(i) for i in request.POST.getlist("item") if i.isdigit()][:100]
+    if model is None or not ids:
+        messages.error(request, "No items were selected.")
+        return redirect(back)
+    done, refused = 0, []
+    for item in model.objects.filter(pk__in=ids, status="pending").order_by("id"):
+        try:
+            _decide(item=item, decision="approved", user=request.user, note="approved in bulk", canonical_field=None)
+            done += 1
+        except (DecisionUnavailable, ValidationError) as exc:
+            refused.append(f"#{item.pk}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
+    if done:
+        messages.success(request, f"{done} item{'s' if done != 1 else ''} approved.")
+    for line in refused[:10]:
+        messages.error(request, f"Not recorded {line}")
+    return redirect(back)

@@ -1,0 +1,373 @@
+"""Dashboard pages for connections: list, add (a form per kind, secrets masked), test, schema.
+
+"Sync now" is a button that posts to `/api/connections/<id>/sync/` (the sync belongs to aam, the
+layer above); its progress arrives over the live events socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from autonomos.core.pages import optional, page
+
+from .models import Connection
+from .page_forms import KIND_FORMS, KindField, forms_available, kind_fields
+
+logger = logging.getLogger(__name__)
+
+
+def _connection_or_404(pk: int) -> Connection:
+    getter = optional("connectors.selectors.connection_get")
+    try:
+        connection = getter(connection_id=pk) if getter else Connection.objects.filter(pk=pk).first()
+    except Connection.DoesNotExist:
+        connection = None
+    except TypeError:  # a selector with a different signature: fall back to the tenant manager
+        connection = Connection.objects.filter(pk=pk).first()
+    if connection is None:
+        raise Http404("No such connection")
+    return connection
+
+
+def _connections():
+    lister = optional("connectors.selectors.connection_list")
+    return list(lister()) if lister else list(Connection.objects.all())
+
+
+# ---- Forms -----------------------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several CSV files in one input (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".csv,.tsv,text/csv"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class ConnectionForm(forms.Form):
+    """Common fields; the kind's own fields come from its pydantic models (`page_forms.py`)."""
+
+    name = forms.CharField(max_length=200, help_text="A name you will recognise, e.g. “Salesforce EU”.")
+    drift_policy = forms.ChoiceField(choices=Connection.DriftPolicy.choices, initial=Connection.DriftPolicy.AUTO,
+                                     help_text="What happens when the source's schema changes.")
+    domain = forms.ChoiceField(choices=Connection.Domain.choices, required=False,
+                               help_text="Which agents use this source.")
+
+    def __init__(self, *args, kind: str, editing: Connection | None = None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        self.editing = editing
+        self.kind_fields: list[KindField] = kind_fields(kind)
+        stored = set(_secret_names(editing)) if editing is not None else set()
+        for spec in self.kind_fields:
+            self.fields[spec.name] = spec.form_field(editing=editing is not None, is_set=spec.name in stored)
+        if kind == Connection.Kind.FILESOURCE:
+            self.fields["upload"] = MultipleFileField(
+                required=False, label="Upload CSV files",
+                help_text="One file per object (e.g. Account.csv). You can add more later.")
+
+    def config_and_secrets(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split the cleaned data into the config to store and the secrets that were typed in.
+
+        A secret left blank is not sent: on edit the stored one is kept (the page never shows it).
+        """
+        config: dict[str, Any] = {}
+        secrets: dict[str, Any] = {}
+        for spec in self.kind_fields:
+            value = spec.to_python(self.cleaned_data.get(spec.name))
+            if value in (None, "", []):
+                continue
+            (secrets if spec.secret else config)[spec.name] = value
+        return config, secrets
+
+    def uploads(self) -> list:
+        return self.cleaned_data.get("upload") or []
+
+    def secret_fields(self):
+        return [self[f.name] for f in self.kind_fields if f.secret]
+
+    def config_fields(self):
+        return [self[f.name] for f in self.kind_fields if not f.secret and not f.advanced]
+
+    def advanced_fields(self):
+        return [self[f.name] for f in self.kind_fields if not f.secret and f.advanced]
+
+
+def _apply_service_errors(form: ConnectionForm, exc: Exception) -> None:
+    """Show a service's validation errors next to the right inputs.
+
+    The service keys them `config.<field>` / `secrets.<field>` (or a model field name); anything
+    that names no input is shown at the top of the form.
+    """
+    if isinstance(exc, ValidationError) and hasattr(exc, "message_dict"):
+        for key, errs in exc.message_dict.items():
+            field = key.split(".", 1)[1] if key.startswith(("config.", "secrets.")) else key
+            field = field.split(".", 1)[0]
+            target = field if field in form.fields else None
+            for err in errs:
+                if target is None and key not in ("__all__", "config", "secrets"):
+                    err = f"{key}: {err}"
+                form.add_error(target, err)
+        return
+    if isinstance(exc, ValidationError):
+        for err in exc.messages:
+            form.add_error(None, err)
+        return
+    form.add_error(None, _safe_error(exc) or "The connection could not be saved.")
+
+
+def _store_uploads(request: HttpRequest, connection: Connection, files: list) -> int:
+    """Upload CSV files through the service; each refused file is reported, the others kept."""
+    upload = optional("connectors.services.connection_file_upload")
+    stored = 0
+    for f in files:
+        if upload is None:
+            messages.error(request, "File uploads are not available on this build yet.")
+            break
+        try:
+            upload(connection=connection, filename=f.name, content=f, size=f.size)
+        except ValidationError as exc:
+            messages.error(request, f"{f.name}: {'; '.join(exc.messages)}")
+        else:
+            stored += 1
+    return stored
+
+
+# ---- Pages -----------------------------------------------------------------------------------
+
+
+@login_required
+def connection_list_page(request: HttpRequest) -> HttpResponse:
+    connections = _connections()
+    counts = {s: 0 for s, _ in Connection.Status.choices}
+    for c in connections:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    return page(request, "connectors/list.html", "connections", {
+        "connections": connections,
+        "counts": counts,
+        "kinds": KIND_FORMS,
+        "can_create": optional("connectors.services.connection_create") is not None,
+    })
+
+
+@login_required
+def connection_new_page(request: HttpRequest) -> HttpResponse:
+    return page(request, "connectors/new.html", "connections", {"kinds": KIND_FORMS})
+
+
+@login_required
+def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in KIND_FORMS:
+        raise Http404("Unknown kind")
+    create = optional("connectors.services.connection_create")
+    form = ConnectionForm(request.POST or None, request.FILES or None, kind=kind)
+    if request.method == "POST" and form.is_valid():
+        if create is None or not forms_available():
+            form.add_error(None, "Connections cannot be created on this build yet (the connectors app is missing).")
+        else:
+            config, secrets = form.config_and_secrets()
+            try:
+                connection = create(name=form.cleaned_data["name"], kind=kind, config=config, secrets=secrets,
+                                    drift_policy=form.cleaned_data["drift_policy"],
+                                    domain=form.cleaned_data.get("domain") or "")
+            except ValidationError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                stored = _store_uploads(request, connection, form.uploads())
+                files = f" with {stored} file{'s' if stored != 1 else ''}" if stored else ""
+                messages.success(request, f"Connection “{connection.name}” added{files}. Test it, then sync it.")
+                return redirect("connections_ui:detail", pk=connection.pk)
+    return page(request, "connectors/form.html", "connections", {
+        "form": form, "kind": kind, "kind_info": KIND_FORMS[kind], "editing": None,
+        "available": forms_available(),
+    }, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def connection_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _connection_or_404(pk)
+    update = optional("connectors.services.connection_update")
+    initial = {"name": connection.name, "drift_policy": connection.drift_policy, "domain": connection.domain}
+    for spec in kind_fields(connection.kind):
+        if not spec.secret and spec.name in connection.config:
+            initial[spec.name] = spec.to_initial(connection.config[spec.name])
+    form = ConnectionForm(request.POST or None, request.FILES or None, kind=connection.kind, editing=connection,
+                          initial=initial)
+    if request.method == "POST" and form.is_valid():
+        if update is None:
+            form.add_error(None, "Connections cannot be edited on this build yet (the connectors app is missing).")
+        else:
+            config, secrets = form.config_and_secrets()
+            data = {"name": form.cleaned_data["name"], "drift_policy": form.cleaned_data["drift_policy"],
+                    "domain": form.cleaned_data.get("domain") or "", "config": config, "secrets": secrets}
+            try:
+                # A full update: the form shows every config field, so a cleared one is removed.
+                update(connection=connection, data=data, partial=False)
+            except ValidationError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                _store_uploads(request, connection, form.uploads())
+                messages.success(request, "Connection saved.")
+                return redirect("connections_ui:detail", pk=connection.pk)
+    return page(request, "connectors/form.html", "connections", {
+        "form": form, "kind": connection.kind, "kind_info": KIND_FORMS.get(connection.kind, {}), "editing": connection,
+        "available": forms_available(),
+    }, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _connection_or_404(pk)
+    specs = kind_fields(connection.kind)
+    config_rows = [(s.label, _display(connection.config.get(s.name))) for s in specs
+                   if not s.secret and s.name in connection.config]
+    known = {s.name for s in specs}
+    config_rows += [(k, _display(v)) for k, v in connection.config.items() if k not in known]
+    # Only whether each secret is set, never its value.
+    secret_names = [s.name for s in specs if s.secret]
+    stored = _secret_names(connection)
+    secret_names += [k for k in stored if k not in secret_names]
+    labels = {s.name: s.label for s in specs}
+    secret_rows = [(labels.get(k, k.replace("_", " ").capitalize()), k in stored) for k in secret_names]
+    return page(request, "connectors/detail.html", "connections", {
+        "connection": connection,
+        "config_rows": config_rows,
+        "secret_rows": secret_rows,
+        "cursor_rows": sorted((connection.cursor or {}).items()),
+        "can_delete": optional("connectors.services.connection_delete") is not None,
+        "files": _files(connection),
+        "can_upload": connection.kind == Connection.Kind.FILESOURCE
+        and optional("connectors.services.connection_file_upload") is not None,
+    })
+
+
+def _files(connection: Connection) -> list[dict[str, Any]]:
+    lister = optional("connectors.services.connection_file_list")
+    return list(lister(connection=connection)) if lister and connection.kind == Connection.Kind.FILESOURCE else []
+
+
+@login_required
+@require_POST
+def connection_upload_action(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _connection_or_404(pk)
+    if connection.kind != Connection.Kind.FILESOURCE:
+        raise Http404("Uploads are for CSV connections")
+    field = MultipleFileField(required=True)
+    try:
+        files = field.clean(request.FILES.getlist("upload"))
+    except ValidationError:
+        files = []
+    if not files:
+        messages.error(request, "Choose one or more CSV files to upload.")
+    else:
+        stored = _store_uploads(request, connection, files)
+        if stored:
+            messages.success(request, f"{stored} file{'s' if stored != 1 else ''} uploaded. Sync to load them.")
+    return redirect("connections_ui:detail", pk=connection.pk)
+
+
+@login_required
+def connection_schema_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    """The source's discovered schema with sample values (an HTML fragment the detail page loads)."""
+    connection = _connection_or_404(pk)
+    discover = optional("connectors.services.connection_discover")
+    objects, error = [], ""
+    if discover is None:
+        error = "Schema discovery is not available on this build yet."
+    else:
+        try:
+            objects = list(discover(connection=connection))
+        except Exception as exc:  # noqa: BLE001 - a source that cannot be read is a message, not a 500
+            logger.info("discover failed for connection %s: %s", connection.pk, type(exc).__name__)
+            error = _safe_error(exc, connection)
+    return page(request, "connectors/_schema.html", "connections", {"objects": objects, "error": error,
+                                                                     "connection": connection})
+
+
+@login_required
+@require_POST
+def connection_test_action(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _connection_or_404(pk)
+    ok, message = _check(connection)
+    if _wants_json(request):
+        return JsonResponse({"ok": ok, "message": message})
+    (messages.success if ok else messages.error)(request, f"Test {'passed' if ok else 'failed'}: {message}")
+    return redirect("connections_ui:detail", pk=connection.pk)
+
+
+@login_required
+@require_POST
+def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _connection_or_404(pk)
+    delete = optional("connectors.services.connection_delete")
+    if delete is None:
+        messages.error(request, "Connections cannot be deleted on this build yet.")
+        return redirect("connections_ui:detail", pk=connection.pk)
+    name = connection.name
+    delete(connection=connection)
+    messages.success(request, f"Connection “{name}” deleted.")
+    return redirect("connections_ui:list")
+
+
+def _check(connection: Connection) -> tuple[bool, str]:
+    """The connectors service runs the check and records status / last error; it never raises for a
+    source problem."""
+    tester = optional("connectors.services.connection_test")
+    if tester is None:
+        return False, "Connection tests are not available on this build yet."
+    result = tester(connection=connection)
+    return bool(result.ok), str(result.message or ("OK" if result.ok else "Failed"))
+
+
+def _secret_names(connection: Connection) -> list[str]:
+    """Names of the secrets that hold a value; the values never leave the connectors app."""
+    names = optional("connectors.selectors.secrets_set")
+    try:
+        if names is not None:
+            return list(names(connection))
+        return sorted(k for k, v in (connection.secrets or {}).items() if v not in (None, ""))
+    except Exception as exc:  # noqa: BLE001 - e.g. SecretsUnreadable after a key change: the page still shows
+        logger.warning("secrets of connection %s unreadable: %s", connection.pk, type(exc).__name__)
+        return []
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def _safe_error(exc: Exception, connection: Connection | None = None) -> str:
+    """A person-readable reason with the connection's secrets scrubbed out of it."""
+    text = (getattr(exc, "message", None) or str(exc)).strip() or type(exc).__name__
+    scrub = optional("connectors.scrub.scrub")
+    if scrub is not None and connection is not None:
+        text = scrub(text, connection.secrets)
+    return text[:500]
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("X-Requested-With") == "fetch" or "application/json" in request.headers.get("Accept", "")

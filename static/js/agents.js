@@ -1,0 +1,187 @@
+// Agents: metric cards and charts (Chart.js, vendored) from the latest RevOps and FinOps runs.
+// The pilots' metrics are read by name with a few accepted shapes (a list of rows or a mapping).
+(function () {
+  "use strict";
+  var A = window.AutonomOS;
+  var charts = [];
+
+  function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+  function palette() {
+    return [css("--blue"), css("--green"), css("--purple"), css("--amber"), "#06b6d4", "#ec4899", "#64748b", "#84cc16"];
+  }
+  function first(obj, names) {
+    for (var i = 0; i < names.length; i++) if (obj && obj[names[i]] !== undefined && obj[names[i]] !== null) return obj[names[i]];
+    return undefined;
+  }
+  function num(x) { var n = Number(x); return isFinite(n) ? n : 0; }
+  function label(s) { return String(s).replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); }); }
+
+  // [{stage: "Prospecting", amount: 10}] or {"Prospecting": 10} or {"Prospecting": {amount: 10, count: 2}} → [[label, value]]
+  function pairs(data, labelKeys, valueKeys) {
+    if (!data) return [];
+    if (Array.isArray(data)) {
+      return data.map(function (r) { return [String(first(r, labelKeys)), num(first(r, valueKeys))]; });
+    }
+    return Object.keys(data).map(function (k) {
+      var v = data[k];
+      return [k, typeof v === "object" && v !== null ? num(first(v, valueKeys)) : num(v)];
+    });
+  }
+
+  // Spend over time by service: [{date, service, cost}] or {service: {date: cost}} or {date: {service: cost}}
+  function series(data) {
+    var out = {}, dates = {};
+    function add(service, date, cost) {
+      date = String(date).slice(0, 10);
+      dates[date] = true;
+      out[service] = out[service] || {};
+      out[service][date] = (out[service][date] || 0) + num(cost);
+    }
+    if (Array.isArray(data)) {
+      data.forEach(function (r) { add(first(r, ["service", "service_name"]) || "all", first(r, ["date", "day", "period", "charge_period_start"]), first(r, ["cost", "amount", "spend", "effective_cost", "billed_cost"])); });
+    } else if (data && typeof data === "object") {
+      var keys = Object.keys(data);
+      var looksDate = keys.length && /^\d{4}-\d{2}/.test(keys[0]);
+      keys.forEach(function (k) {
+        var inner = data[k];
+        if (typeof inner !== "object" || inner === null) { add("all", k, inner); return; }
+        Object.keys(inner).forEach(function (j) { looksDate ? add(j, k, inner[j]) : add(k, j, inner[j]); });
+      });
+    }
+    return { dates: Object.keys(dates).sort(), byService: out };
+  }
+
+  function baseOptions() {
+    var text = css("--muted"), grid = css("--border");
+    return {
+      responsive: true, maintainAspectRatio: false, animation: { duration: 300 },
+      plugins: { legend: { labels: { color: text, boxWidth: 12, font: { family: "Quicksand" } } } },
+      scales: {
+        x: { ticks: { color: text, maxRotation: 0, autoSkip: true, font: { family: "Quicksand" } }, grid: { color: grid } },
+        y: { ticks: { color: text, font: { family: "Quicksand" } }, grid: { color: grid }, beginAtZero: true },
+      },
+    };
+  }
+
+  function chartCard(container, title, id) {
+    var card = document.createElement("div");
+    card.className = "card";
+    card.innerHTML = "<h3>" + A.esc(title) + '</h3><div class="chart-box"><canvas id="' + id + '" role="img" aria-label="' + A.esc(title) + '"></canvas></div>';
+    container.appendChild(card);
+    return card.querySelector("canvas");
+  }
+
+  function drawRevops(container, metrics) {
+    var colors = palette();
+    var stageRows = first(metrics, ["pipeline_by_stage", "pipeline_stages", "by_stage"]);
+    var stages = pairs(stageRows, ["stage", "name", "label"], ["amount", "value", "total", "pipeline"]);
+    if (stages.length) {
+      var weighted = pairs(stageRows, ["stage", "name", "label"], ["weighted", "weighted_amount"]);
+      var sets = [{ label: "Open pipeline", data: stages.map(function (p) { return p[1]; }), backgroundColor: colors[0], borderRadius: 6 }];
+      if (weighted.some(function (p) { return p[1]; })) sets.push({ label: "Weighted", data: weighted.map(function (p) { return p[1]; }), backgroundColor: colors[2], borderRadius: 6 });
+      var po = baseOptions();
+      po.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y); } } };
+      charts.push(new Chart(chartCard(container, "Pipeline by stage", "chart-pipeline"), {
+        type: "bar", data: { labels: stages.map(function (p) { return p[0]; }), datasets: sets }, options: po,
+      }));
+    }
+    var forecast = first(metrics, ["forecast_by_close_month", "forecast", "forecast_by_month", "forecast_by_period"]);
+    var fc = typeof forecast === "object" ? pairs(forecast, ["period", "month", "close_month", "label"], ["weighted", "weighted_amount", "amount", "value"]) : [];
+    if (fc.length) {
+      var best = Array.isArray(forecast) ? forecast.map(function (r) { return num(first(r, ["amount", "best_case", "total", "unweighted"])); }) : null;
+      var ds = [{ label: "Weighted forecast", data: fc.map(function (p) { return p[1]; }), backgroundColor: colors[2], borderRadius: 6 }];
+      if (best && best.some(function (x, i) { return x !== fc[i][1]; })) ds.push({ type: "line", label: "Open amount", data: best, borderColor: colors[1], backgroundColor: colors[1], tension: 0.25, pointRadius: 3 });
+      var fo = baseOptions();
+      fo.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y); } } };
+      charts.push(new Chart(chartCard(container, "Forecast by close month", "chart-forecast"), {
+        type: "bar", data: { labels: fc.map(function (p) { return p[0]; }), datasets: ds }, options: fo,
+      }));
+    }
+  }
+
+  function drawFinops(container, metrics, findings) {
+    var colors = palette();
+    // Per-service daily spend when the pilot provides it; otherwise the daily total.
+    var s = series(first(metrics, ["spend_by_day_service", "daily_spend_by_service", "spend_over_time"]));
+    var byService = true;
+    if (!s.dates.length) { s = series((first(metrics, ["spend_by_day", "daily_spend"]) || []).map(function (r) { return { day: r.day || r.date, service: "All services", amount: r.amount }; })); byService = false; }
+    var anomalies = first(metrics, ["anomalies", "spend_anomalies"]) || (findings || []).filter(function (f) { return f.kind === "anomaly"; });
+    if (s.dates.length) {
+      var totals = Object.keys(s.byService).map(function (svc) {
+        return [svc, Object.keys(s.byService[svc]).reduce(function (t, d) { return t + s.byService[svc][d]; }, 0)];
+      }).sort(function (a, b) { return b[1] - a[1]; });
+      var top = totals.slice(0, 6).map(function (t) { return t[0]; });
+      var datasets = top.map(function (svc, i) {
+        return { type: "line", label: svc, data: s.dates.map(function (d) { return s.byService[svc][d] || 0; }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], pointRadius: 0, tension: 0.25, borderWidth: 2 };
+      });
+      if (totals.length > 6) {
+        var rest = totals.slice(6).map(function (t) { return t[0]; });
+        datasets.push({ type: "line", label: "Other", data: s.dates.map(function (d) { return rest.reduce(function (t, svc) { return t + (s.byService[svc][d] || 0); }, 0); }), borderColor: colors[6], backgroundColor: colors[6], pointRadius: 0, borderDash: [4, 4], borderWidth: 1.5 });
+      }
+      var marks = (Array.isArray(anomalies) ? anomalies : []).map(function (a) {
+        var date = String(first(a, ["date", "day", "charge_period_start"]) || "").slice(0, 10);
+        var svc = first(a, ["service", "service_name"]);
+        // On the per-service chart a mark sits at that service's spend; on the total, at the day's total.
+        var y = byService ? first(a, ["cost", "amount", "spend", "actual"]) : (s.byService["All services"] || {})[date];
+        if (y === undefined && svc && s.byService[svc]) y = s.byService[svc][date];
+        return { x: date, y: num(y), service: svc, a: a };
+      }).filter(function (m) { return s.dates.indexOf(m.x) >= 0; });
+      if (marks.length) {
+        datasets.push({ type: "scatter", label: "Anomaly", data: marks, backgroundColor: css("--red"), borderColor: css("--red"), pointRadius: 6, pointStyle: "triangle", order: -1 });
+      }
+      var opts = baseOptions();
+      opts.interaction = { mode: "nearest", intersect: false };
+      opts.plugins.tooltip = { callbacks: { label: function (ctx) {
+        var raw = ctx.raw;
+        if (raw && raw.a) return "Anomaly: " + (raw.service || "") + " " + (raw.a.direction || "") + " " + A.fmt.money(first(raw.a, ["amount", "cost"])) + (raw.a.baseline !== undefined ? " vs baseline " + A.fmt.money(raw.a.baseline) : "");
+        return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y);
+      } } };
+      var title = byService ? "Spend over time by service" : "Daily spend (anomalies marked)";
+      charts.push(new Chart(chartCard(container, title, "chart-spend"), { data: { labels: s.dates, datasets: datasets }, options: opts }));
+    }
+    var services = pairs(first(metrics, ["spend_by_service"]), ["service", "service_name", "name"], ["cost", "amount", "spend", "total"]);
+    if (services.length) {
+      var byServiceTotals = services.sort(function (a, b) { return b[1] - a[1]; });
+      var o = baseOptions(); o.indexAxis = "y"; o.plugins.legend = { display: false };
+      o.scales.x.beginAtZero = true;
+      charts.push(new Chart(chartCard(container, "Spend by service", "chart-services"), {
+        type: "bar", data: { labels: byServiceTotals.slice(0, 10).map(function (p) { return p[0]; }), datasets: [{ label: "Spend", data: byServiceTotals.slice(0, 10).map(function (p) { return p[1]; }), backgroundColor: colors[1], borderRadius: 6 }] }, options: o,
+      }));
+    }
+  }
+
+  function drawAll() {
+    charts.forEach(function (c) { c.destroy(); });
+    charts = [];
+    var runs = A.jsonScript("agent-runs", {});
+    Object.keys(runs || {}).forEach(function (agent) {
+      var run = runs[agent];
+      if (!run) return;
+      var c = document.querySelector('[data-charts="' + agent + '"]');
+      if (!c || typeof Chart === "undefined") return;
+      c.innerHTML = "";
+      if (agent === "revops") drawRevops(c, run.metrics || {});
+      if (agent === "finops") drawFinops(c, run.metrics || {}, run.findings || []);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawAll();
+    document.addEventListener("themechange", drawAll);
+    var progress = document.getElementById("agent-progress");
+    var live = A.live();
+    live.on("agent_started", function (e) {
+      progress.hidden = false;
+      progress.querySelector("[data-agent-step]").textContent = (e.payload.agent || "agent") + " running…";
+    });
+    live.on("agent_completed", function (e) {
+      progress.querySelector("[data-agent-step]").innerHTML = A.esc((e.payload.agent || "agent") + " finished. ") + '<a href="">Show the results</a>';
+      progress.querySelector(".progress").classList.remove("indeterminate");
+      progress.querySelector(".progress span").style.width = "100%";
+    });
+    live.on("agent_failed", function (e) {
+      progress.hidden = false;
+      progress.querySelector("[data-agent-step]").textContent = (e.payload.agent || "agent") + " failed: " + (e.payload.error || "see the job");
+    });
+  });
+})();
