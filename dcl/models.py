@@ -26,3 +26,35 @@ class MaterializedView(TenantModel):
 
     def __str__(self) -> str:
         return f"dcl_view_{self.entity} v{self.version} ({self.row_count} rows)"
+
+
+class StreamAction(TenantModel):
+    """Audit log of operator actions on a connection's stream (replay, consumer-group reset).
+
+    Rows are written once and never changed: `save` refuses updates and `delete` refuses outright.
+    """
+
+    class Action(models.TextChoices):
+        REPLAY = "replay", "Replay from the start"
+        RESET = "reset", "Reset the consumer group"
+
+    connection_id = models.BigIntegerField()
+    connection_name = models.CharField(max_length=200)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.CharField(max_length=150)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("audit records are never edited")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit records are never deleted")
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.connection_name} by {self.actor}"
