@@ -50,6 +50,26 @@ class FieldMapping(TenantModel):
     explanation = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # What a mapping decision is, apart from where it belongs (connection, object) and its version.
+    DECISION_FIELDS = (
+        "source_field",
+        "source_type",
+        "value_signature",
+        "canonical_entity",
+        "canonical_field",
+        "confidence",
+        "method",
+        "status",
+        "explanation",
+    )
+
+    def carried_forward(self, **changes) -> FieldMapping:
+        """An unsaved copy of this decision for another version of the same (connection, object)
+        mapping; `changes` override fields (e.g. `version`, `status`)."""
+        data = {name: getattr(self, name) for name in self.DECISION_FIELDS}
+        data.update(changes)
+        return FieldMapping(connection_id=self.connection_id, source_object=self.source_object, **data)
+
     class Meta:
         ordering = ["connection_id", "source_object", "-version", "id"]
         constraints = [

@@ -76,24 +76,6 @@ def _samples_of(column: Column) -> list[str]:
     return [str(s)[:_SAMPLE_CHARS] for s in column.samples[:3] if s is not None]
 
 
-def _carried_forward(old: FieldMapping, *, connection: Connection, source_object: str, version: int) -> FieldMapping:
-    """The same decision (field, target, confidence, status) as a row of a newer mapping version."""
-    return FieldMapping(
-        connection=connection,
-        source_object=source_object,
-        source_field=old.source_field,
-        source_type=old.source_type,
-        value_signature=old.value_signature,
-        canonical_entity=old.canonical_entity,
-        canonical_field=old.canonical_field,
-        confidence=old.confidence,
-        method=old.method,
-        status=old.status,
-        version=version,
-        explanation=old.explanation,
-    )
-
-
 def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMapping:
     """Make sure (connection, source object) has an active mapping covering every current field.
 
@@ -170,7 +152,7 @@ def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], r
         old = kept.get(column.name)
         profile = profile_values(column.type, list(column.samples))
         if old is not None:
-            _save(_carried_forward(old, connection=connection, source_object=obj.name, version=version))
+            _save(old.carried_forward(version=version))
             counts["kept"] += 1
             continue
         p = proposals.get(column.name) or FieldProposal(column.name, None, 0.0, "none", "unmapped", "")
@@ -235,7 +217,7 @@ def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], r
             review_items.append(item.pk)
     for name in sorted(held):  # a held field keeps its row in every new version until decided
         old = known[name]
-        _save(_carried_forward(old, connection=connection, source_object=obj.name, version=version))
+        _save(old.carried_forward(version=version))
 
     payload = {
         "connection_id": connection.pk,
@@ -346,20 +328,7 @@ def mapping_decide(
     who = user.get_username() if user is not None else "a reviewer"
     new_row = None
     for r in latest:
-        copy = FieldMapping(
-            connection=connection,
-            source_object=source_object,
-            source_field=r.source_field,
-            source_type=r.source_type,
-            value_signature=r.value_signature,
-            canonical_entity=r.canonical_entity,
-            canonical_field=r.canonical_field,
-            confidence=r.confidence,
-            method=r.method,
-            status=r.status,
-            version=version,
-            explanation=r.explanation,
-        )
+        copy = r.carried_forward(version=version)
         if r.source_field == source_field:
             if approve:
                 copy.canonical_field, copy.status, copy.method, copy.confidence = (

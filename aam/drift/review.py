@@ -32,7 +32,7 @@ from connectors.models import Connection
 from .models import DriftEvent, ReviewDecision, SchemaSnapshot
 from .reprocess import reprocess_request
 from .services import frozen_events
-from .versions import copy_row, version_write
+from .versions import version_write
 
 MAX_NOTE = 5000
 _DECISIONS = {
@@ -178,7 +178,7 @@ def teach(
 
 def _row_for(connection, object_name: str, entity: str, repair: dict, base: FieldMapping | None) -> FieldMapping:
     if base is not None:
-        return copy_row(base)
+        return base.carried_forward()
     return FieldMapping(
         connection=connection,
         source_object=object_name,
@@ -212,7 +212,7 @@ def _decide_drift(item: ReviewItem, verdict: str, user, note: str, canonical_fie
         canonical_field = canonical_field or None
     approve = verdict == ReviewDecision.Decision.APPROVED
     by_field = {r.source_field: r for r in latest}
-    out = {name: copy_row(r) for name, r in by_field.items()}
+    out = {name: r.carried_forward() for name, r in by_field.items()}
     who = _username(user) or "a reviewer"
     why = f"{'approved' if approve else 'rejected'} by {who}" + (f": {note}" if note else "")
     touched: set[str] = set()

@@ -9,28 +9,10 @@ from connectors.models import Connection
 from .repair import Repair
 from .selectors import drift_held_fields
 
-_COPY = (
-    "source_field",
-    "source_type",
-    "value_signature",
-    "canonical_entity",
-    "canonical_field",
-    "confidence",
-    "method",
-    "status",
-    "explanation",
-)
-
 
 def holds(repair: Repair) -> bool:
     """A queued repair that keeps a field gone from the source in the mapping."""
     return repair.change.kind in ("renamed", "removed") and not repair.change.swap and repair.action in ("move", "drop")
-
-
-def copy_row(row: FieldMapping, **changes) -> FieldMapping:
-    data = {k: getattr(row, k) for k in _COPY}
-    data.update(changes)
-    return FieldMapping(connection_id=row.connection_id, source_object=row.source_object, **data)
 
 
 def new_row(connection, object_name: str, entity: str, repair: Repair, *, status: str) -> FieldMapping:
@@ -79,7 +61,7 @@ def write_version(connection, obj, latest, repairs: list[Repair], decisions: dic
     held = drift_held_fields(connection=connection, source_object_name=obj.name)
     held |= {r.change.field for r in repairs if decisions[id(r)] == "queue" and holds(r)}
     out: dict[str, FieldMapping] = {
-        name: copy_row(row) for name, row in by_field.items() if name in present or name in held
+        name: row.carried_forward() for name, row in by_field.items() if name in present or name in held
     }
     for repair in repairs:
         decision = decisions[id(repair)]
@@ -90,8 +72,7 @@ def write_version(connection, obj, latest, repairs: list[Repair], decisions: dic
             if repair.action == "drop":
                 out.pop(repair.change.field, None)
             elif repair.action == "retype" and name in out:
-                out[name] = copy_row(
-                    by_field[name],
+                out[name] = by_field[name].carried_forward(
                     source_type=repair.field_type or by_field[name].source_type,
                     value_signature=repair.value_signature or by_field[name].value_signature,
                     explanation=f"drift repair: {repair.explanation}"[:2000],
