@@ -20,12 +20,13 @@ when numbers that happened to be whole read as integers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from aam.ingest.normalize import schema_fingerprint as pipeline_fingerprint
 
 # Types from narrowest to widest along each widening path. A change along a path toward the end
 # is widening (no value is lost); anything else is narrowing.
@@ -124,12 +125,11 @@ class SchemaChange:
 def schema_fingerprint(fields: list[FieldSnapshot] | list[tuple[str, str]]) -> str:
     """Stable hash of the (field, type) set: order of fields does not matter, samples do not count.
 
-    The same formula as the pipeline's batch header (`schema_fingerprint` of each stream batch), so a
-    snapshot and the batches read under it carry the same fingerprint.
+    The pipeline's own formula (each stream batch carries it), so a snapshot and the batches read
+    under it carry the same fingerprint.
     """
-    pairs = sorted({(f.name, f.type) if isinstance(f, FieldSnapshot) else (str(f[0]), str(f[1])) for f in fields})
-    canonical = json.dumps([[n, t] for n, t in pairs], separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    pairs = {(f.name, f.type) if isinstance(f, FieldSnapshot) else (str(f[0]), str(f[1])) for f in fields}
+    return pipeline_fingerprint(sorted(pairs))
 
 
 def type_change_direction(old: str, new: str) -> str:
