@@ -75,6 +75,17 @@ class Page:
     records: list[dict[str, Any]]
     cursor: dict[str, Any] | None
     errors: list[RecordError] = field(default_factory=list)
+    # The same records as an Arrow table (pyarrow.Table), for a driver that reads columns natively;
+    # when set, `records` is empty and the pipeline takes the table as it is.
+    table: Any = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The page's records as dicts, whichever way the driver handed them over."""
+        return self.table.to_pylist() if self.table is not None else list(self.records)
+
+    @property
+    def record_count(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.records)
 
 
 def max_samples() -> int:

@@ -15,7 +15,7 @@ def driver(folder, **config):
 def read_all(drv, name, cursor=None, page_size=1000):
     records, errors, last = [], [], None
     for page in drv.read(name, cursor, page_size):
-        records += page.records
+        records += page.rows()
         errors += page.errors
         last = page.cursor
     return records, errors, last
@@ -174,7 +174,7 @@ def test_unchanged_file_resumes_after_the_stored_cursor(csv_dir):
     write(csv_dir, "p.csv", b"id,v\n" + b"".join(b"%d,x\n" % i for i in range(1, 26)))
     drv = driver(csv_dir)
     pages = list(drv.read("p", None, 10))
-    assert [len(p.records) for p in pages] == [10, 10, 5]
+    assert [p.record_count for p in pages] == [10, 10, 5]
     resumed, _, _ = read_all(drv, "p", cursor=pages[0].cursor, page_size=10)
     assert [r["id"] for r in resumed] == [str(i) for i in range(11, 26)]
     assert read_all(drv, "p", cursor=pages[-1].cursor)[0] == []

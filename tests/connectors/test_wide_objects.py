@@ -27,7 +27,7 @@ def no_sleep(seconds: float) -> None:
 
 def read_all(driver, name, cursor=None, page_size=1000):
     pages = list(driver.read(name, cursor, page_size))
-    return [r for p in pages for r in p.records], pages
+    return [r for p in pages for r in p.rows()], pages
 
 
 # --- HubSpot ---------------------------------------------------------------------------------------

@@ -172,10 +172,11 @@ class FileSourceDriver(Driver):
             except (KeyError, TypeError, ValueError):
                 start = None  # a cursor we cannot use means reading the file again
         yielded = False
-        for records, errors, pos in csv_file.pages(page_size=page_size, start=start):
+        for table, records, errors, pos in csv_file.table_pages(page_size=page_size, start=start):
             yielded = True
             yield Page(
                 records=records,
+                table=table,
                 errors=errors,
                 cursor={"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row},
             )

@@ -21,9 +21,14 @@ import hashlib
 import io
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from ... import conf
 from ...base import RecordError
@@ -33,6 +38,10 @@ SNIFF_BYTES = 256 * 1024
 _CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32)])
 DELIMITERS = (",", ";", "\t", "|")
 RAW_LIMIT = 500
+# Columnar pages (see CsvFile.table_pages): bytes per block, between these bounds.
+BLOCK_MIN = 256 * 1024
+BLOCK_MAX = 16 * 1024 * 1024
+FIRST_BLOCK = 1024 * 1024
 
 _field_limit_set = 0
 
@@ -190,6 +199,83 @@ def normalize_header(row: list[str]) -> list[str]:
     return names
 
 
+def _after_lines(data: bytes, lines: int, guess: int) -> int:
+    """The offset just after the `lines`-th newline of `data` (-1 when it has fewer), found by
+    counting from a guessed offset (in C) and stepping to the exact line."""
+    pos = min(max(guess, 0), len(data))
+    count = data.count(b"\n", 0, pos)
+    if count < lines:
+        while count < lines:
+            i = data.find(b"\n", pos)
+            if i < 0:
+                return -1
+            pos, count = i + 1, count + 1
+        return pos
+    while count > lines:
+        pos = data.rfind(b"\n", 0, pos)  # the count-th newline: data[:pos] holds one fewer
+        count -= 1
+    return data.rfind(b"\n", 0, pos) + 1
+
+
+def _page_cut(data: bytes, page_size: int, *, at_end: bool, guess: int) -> int:
+    """How much of `data` the next page takes: `page_size` lines (records, unless quoted values hold
+    newlines), fewer at the end of the file or when lines are long, always ending on a record
+    boundary: after a newline outside quotes (an even number of quote characters before it; an
+    escaped quote is two). 0 when `data` holds no whole record."""
+    cut = _after_lines(data, page_size, guess)
+    if cut < 0:
+        cut = len(data) if at_end else data.rfind(b"\n") + 1
+    quotes = data.count(b'"', 0, cut)
+    if quotes % 2 == 0:
+        return cut
+    # Inside a quoted value: the record ends at a later newline (a slightly bigger page) …
+    forward, ahead = cut, quotes
+    for _ in range(1000):
+        i = data.find(b"\n", forward)
+        if i < 0:
+            break
+        ahead += data.count(b'"', forward, i + 1)
+        forward = i + 1
+        if ahead % 2 == 0:
+            return forward
+    if at_end and data.count(b'"') % 2 == 0:
+        return len(data)
+    # … or, when this block does not hold its end, at an earlier one (a smaller page).
+    for _ in range(1000):
+        previous = data.rfind(b"\n", 0, cut - 1) + 1
+        if previous <= 0:
+            return 0
+        quotes -= data.count(b'"', previous, cut)
+        cut = previous
+        if quotes % 2 == 0:
+            return cut
+    return 0
+
+
+def _stray_quote_re(delimiter: str) -> re.Pattern[bytes]:
+    """A quoted field followed by something other than a delimiter or the line end (`"bad"x`): the
+    csv module (strict) rejects that row, pyarrow would glue the text on, so such a block is read
+    by the careful reader."""
+    d = re.escape(delimiter.encode())
+    return re.compile(rb'(?:^|(?<=[' + d + rb'\n]))"(?:[^"]|"")*"(?![' + d + rb'\r\n]|\Z)', re.M)
+
+
+def _longest_value(table: pa.Table) -> int:
+    longest = 0
+    for column in table.columns:
+        if column.num_chunks:
+            longest = max(longest, pc.max(pc.binary_length(column)).as_py() or 0)
+    return longest
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 3 and exc.reason == "unexpected end of data"
+    return True
+
+
 class _Lines:
     """Decodes the binary file line by line for csv.reader and remembers undecodable lines.
 
@@ -310,14 +396,97 @@ class CsvFile:
         if self.dialect.text_mode:
             yield from self._pages_text(page_size, start)
         else:
-            yield from self._pages_bytes(page_size, start)
+            yield from self._pages_bytes(page_size, start, self.dialect.tentative)
 
-    def _pages_bytes(self, page_size: int, start: Position):
+    def table_pages(
+        self, page_size: int = 1000, start: Position | None = None
+    ) -> Iterator[tuple[pa.Table | None, list[dict], list[RecordError], Position]]:
+        """(table, records, errors, position after the page) for each page, from `start`.
+
+        Clean stretches of a UTF-8 file come as Arrow tables of string columns, parsed by
+        pyarrow's C++ reader from byte blocks cut at record boundaries (about `page_size` records
+        each); `records` is then empty. A block the reader refuses (a ragged row, an unterminated
+        quote, undecodable bytes) is read again by `pages()`'s careful loop, which keeps the good
+        rows as records and reports each bad one with its line number; the blocks after it are
+        columnar again. Files in other encodings, and UTF-16/CR-only files, always take `pages()`.
+        """
+        header = self.header
+        if not header:
+            return
+        start = start or self.data_start
+        if self.dialect.text_mode or self.dialect.encoding != "utf-8":
+            for records, errors, pos in self.pages(page_size, start):
+                yield None, records, errors, pos
+            return
+        tentative = self.dialect.tentative  # ASCII so far: the first non-ASCII line decides
+        read_options = pacsv.ReadOptions(column_names=header, use_threads=True, block_size=BLOCK_MAX)
+        convert = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        parse = {
+            quoted: pacsv.ParseOptions(delimiter=self.dialect.delimiter, newlines_in_values=quoted)
+            for quoted in (False, True)
+        }
+        field_limit = conf.filesource_max_field_bytes()
+        stray_quote = _stray_quote_re(self.dialect.delimiter)
+        per_line = 0.0  # bytes per line so far (sizes the next read)
+        pos = start
+        with open(self.path, "rb") as f:
+            while True:
+                want = FIRST_BLOCK if not per_line else int(per_line * page_size * 1.25) + 65536
+                want = min(BLOCK_MAX, max(BLOCK_MIN, want))
+                f.seek(pos.offset)
+                data = f.read(want)
+                if not data:
+                    return
+                cut = _page_cut(data, page_size, at_end=len(data) < want, guess=int(per_line * page_size))
+                table = None
+                block = data[:cut]
+                if cut and not (b'"' in block and stray_quote.search(block)):
+                    try:
+                        table = pacsv.read_csv(
+                            pa.py_buffer(block),
+                            read_options=read_options,
+                            parse_options=parse[b'"' in block],
+                            convert_options=convert,
+                        )
+                    except pa.ArrowInvalid:
+                        table = None
+                    if table is not None and cut > field_limit and _longest_value(table) > field_limit:
+                        table = None  # the careful reader reports the oversized field
+                if table is not None:
+                    if tentative and not block.isascii():
+                        tentative = False  # valid UTF-8 (pyarrow checked it): the file is UTF-8
+                    newlines = block.count(b"\n")
+                    per_line = cut / max(1, newlines)
+                    lines = newlines + (0 if block.endswith(b"\n") else 1)
+                    pos = Position(pos.offset + cut, pos.line + lines, pos.row + table.num_rows)
+                    yield table, [], [], pos
+                    continue
+                # The careful reader takes over for this block (or, while the encoding is still
+                # undecided and this block is not UTF-8, for the rest of the file).
+                region = data[: cut or len(data)]
+                block_end = pos.offset + len(region)
+                rest_of_file = tentative and not _is_utf8(region)
+                if tentative and not rest_of_file and not region.isascii():
+                    tentative = False
+                last = pos
+                for records, errors, last in self._pages_bytes(page_size, pos, tentative):
+                    yield None, records, errors, last
+                    if not rest_of_file and last.offset >= block_end:
+                        break
+                if last == pos or rest_of_file or last.offset < block_end:
+                    return  # the careful reader reached the end of the file
+                pos = last
+
+    def _pages_bytes(self, page_size: int, start: Position, tentative: bool):
         header = self.header
         n = len(header)
         ok_lengths = {n}
         rep = itertools.repeat(header)
-        encoding, tentative = self.dialect.encoding, self.dialect.tentative
+        encoding = self.dialect.encoding
         with open(self.path, "rb") as f:
             f.seek(start.offset)
             offset, row, page_line = start.offset, start.row, start.line

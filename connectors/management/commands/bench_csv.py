@@ -90,7 +90,7 @@ class Command(BaseCommand):
                 t0 = time.perf_counter()
                 read = errors = 0
                 for page in driver.read(name, None, page_size):
-                    read += len(page.records)
+                    read += page.record_count
                     errors += len(page.errors)
                 elapsed = time.perf_counter() - t0
         self.stdout.write(

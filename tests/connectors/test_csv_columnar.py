@@ -1,0 +1,126 @@
+"""The columnar CSV reader (pyarrow blocks) gives exactly what the careful row reader gives."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.drivers.filesource.csvio import CsvFile, Position
+
+CELLS = st.sampled_from(
+    ["", "a", "Acme, Inc.", 'say "hi"', "two\nlines", "x\r\ny", " pad ", "Müller", "€12", "1.5", '"', "q\"q"]
+)
+
+
+def _quote(cell: str) -> str:
+    if any(ch in cell for ch in ',"\r\n') or cell.startswith(" "):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _line(cells: list[str]) -> str:
+    return ",".join(_quote(c) for c in cells)
+
+
+ANOMALIES = st.sampled_from(
+    [
+        None,
+        "short",  # too few fields
+        "long",  # too many fields
+        "padded",  # trailing empty cells (kept)
+        "blank",  # an empty line
+        "stray",  # a stray quote after a quoted field
+        "badbytes",  # bytes that are not UTF-8
+    ]
+)
+
+
+@st.composite
+def csv_files(draw):
+    width = draw(st.integers(1, 4))
+    header = [f"c{i}" for i in range(width)]
+    lines = [_line(header).encode()]
+    for _ in range(draw(st.integers(0, 40))):
+        cells = draw(st.lists(CELLS, min_size=width, max_size=width))
+        kind = draw(ANOMALIES) if draw(st.booleans()) else None
+        if kind == "short" and width > 1:
+            line = _line(cells[:-1]).encode()
+        elif kind == "long":
+            line = _line([*cells, "extra"]).encode()
+        elif kind == "padded":
+            line = (_line(cells) + ",,").encode()
+        elif kind == "blank":
+            line = b""
+        elif kind == "stray":
+            line = (_line(cells[:-1] + ['"oops"x'])).encode() if width > 1 else b'"oops"x'
+        elif kind == "badbytes":
+            line = _line(cells).encode() + b"\xff\xfe"
+        else:
+            line = _line(cells).encode()
+        lines.append(line)
+    ending = draw(st.sampled_from([b"\n", b"\r\n"]))
+    data = ending.join(lines)
+    if draw(st.booleans()):
+        data += ending
+    return data, draw(st.integers(1, 7))
+
+
+def _careful(path, page_size):
+    records, errors = [], []
+    for page_records, page_errors, _pos in CsvFile(path).pages(page_size=page_size):
+        records += page_records
+        errors += [(e.position, e.reason) for e in page_errors]
+    return records, errors
+
+
+def _columnar(path, page_size, start=None):
+    records, errors, positions = [], [], []
+    for table, page_records, page_errors, pos in CsvFile(path).table_pages(page_size=page_size, start=start):
+        if table is not None:
+            assert not page_records and table.num_rows <= max(page_size, 1) * 2
+            records += table.to_pylist()
+        records += page_records
+        errors += [(e.position, e.reason) for e in page_errors]
+        positions.append(pos)
+    return records, errors, positions
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=csv_files())
+def test_columnar_pages_equal_the_careful_reader_records_and_errors(tmp_path, case):
+    data, page_size = case
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    expected = _careful(path, page_size)
+    records, errors, positions = _columnar(path, page_size)
+    assert (records, errors) == expected
+    # Every cursor resumes exactly: reading on from a page's position gives the rest.
+    for i, pos in enumerate(positions[:-1]):
+        rest, rest_errors, _ = _columnar(path, page_size, start=Position(pos.offset, pos.line, pos.row))
+        before = sum(1 for _ in records) - len(rest)
+        assert records[before:] == rest
+        assert errors[len(errors) - len(rest_errors):] == rest_errors
+        if i > 3:
+            break
+
+
+def test_a_clean_utf8_file_comes_as_arrow_tables_of_about_page_size_rows(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(10_000)))
+    pages = list(CsvFile(path).table_pages(page_size=1000))
+    assert all(table is not None for table, *_ in pages)
+    assert [t.num_rows for t, *_ in pages] == [1000] * 10
+    assert pages[-1][3].row == 10_000 and pages[-1][3].line == 10_001
+
+
+def test_one_broken_row_sends_only_its_block_to_the_careful_reader(tmp_path):
+    path = tmp_path / "b.csv"
+    rows = [b"%d,ok" % i for i in range(3000)]
+    rows[1500] = b"1500"  # too few fields, on line 1502
+    path.write_bytes(b"id,v\n" + b"\n".join(rows) + b"\n")
+    pages = list(CsvFile(path).table_pages(page_size=500))
+    errors = [e for *_, page_errors, _ in pages for e in page_errors]
+    assert [e.position for e in errors] == [1502]
+    columnar = sum(t.num_rows for t, *_ in pages if t is not None)
+    assert columnar >= 2000  # the blocks before and after the broken one stay columnar
+    assert sum(len(r) for _, r, *_ in pages) + columnar == 2999
