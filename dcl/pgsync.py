@@ -1,10 +1,14 @@
 """DuckDB `view_<entity>` → PostgreSQL `dcl_view_<entity>` in the tenant's schema.
 
-In ONE PostgreSQL transaction: create a new data table, COPY the view into it (DuckDB writes CSV
-into a FIFO while this process streams it to COPY FROM STDIN, so neither waits for the other and
-nothing is held in memory), build its key and indexes, point the view `dcl_view_<entity>` at it,
-drop the previous data table, and record the catalog row. Readers see the old view until the
-commit and the new one after; never a half-written one.
+In ONE PostgreSQL transaction: create a new data table, COPY the view into it, build its key and
+indexes, point the view `dcl_view_<entity>` at it, drop the previous data table, and record the
+catalog row. Readers see the old view until the commit and the new one after; never a half-written
+one.
+
+The COPY is binary: DuckDB hands the view over as Arrow record batches and pgpq encodes them in
+PostgreSQL's binary COPY format, so neither side formats or parses text (numbers and timestamps
+as text cost DuckDB's CSV writer and PostgreSQL's COPY parser about twice the CPU), and nothing
+bigger than one batch is held in memory.
 
 `dcl_view_<entity>` is a SQL view over `dcl_vdata_<entity>_<version>`: it has exactly the contract's
 columns. `sources` is built per row from the lineage columns (a JSON list stored only for merged
@@ -14,14 +18,17 @@ rows): parsing a million one-element JSON arrays would cost COPY more than all o
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 from django.db import connection as pg_connection
 from django.db import transaction
+from pgpq import ArrowToPostgresBinaryEncoder
+from pgpq import encoders as pg_encoders
+from pgpq import schema as pg_schema
+from psycopg.copy import QueuedLibpqWriter
 
 from aam.ingest.kinds import Kind
 
@@ -47,7 +54,18 @@ INDEXED = {
     "cost": ("charge_period_start", "service_name", "billed_cost", "sub_account_id"),
     "cloud_resource": ("provider_name", "service_name", "region_id", "account_unified_id"),
 }
-_CHUNK = 1 << 20
+COPY_BATCH_ROWS = 65_536
+# The Arrow type each PostgreSQL column type is encoded from (binary COPY has no casts: the wire
+# format must be the column's own).
+ARROW_FOR_PG = {
+    "text": pa.string(),
+    "bigint": pa.int64(),
+    "integer": pa.int32(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "jsonb": pa.string(),
+}
 
 
 def view_name(entity: str) -> str:
@@ -62,19 +80,35 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _data_table_ddl(schema: str, table: str, spec: ViewSpec) -> str:
-    cols = ["unified_id text NOT NULL"]
-    cols += [f"{_q(n)} {PG_TYPES[k]}" for n, k in spec.fields.items()]
+def _is_identifier(name: str) -> bool:
+    return name in ("id", "unified_id", "account_unified_id", "_src_id") or name.endswith("_id")
+
+
+def _table_columns(spec: ViewSpec) -> list[tuple[str, str]]:
+    """(column, PostgreSQL type) of the data table, in the export query's order.
+
+    Identifiers (`unified_id`, `*_id`) are opaque: they compare byte by byte (COLLATE "C"), which
+    makes their indexes about twice as fast to build and to search as under a linguistic collation,
+    where PostgreSQL cannot use abbreviated sort keys."""
+    cols = [("unified_id", 'text COLLATE "C" NOT NULL')]
+    for name, kind in spec.fields.items():
+        pg_type = PG_TYPES[kind]
+        cols.append((name, 'text COLLATE "C"' if pg_type == "text" and _is_identifier(name) else pg_type))
     if spec.linked:
-        cols.append("account_unified_id text")
+        cols.append(("account_unified_id", 'text COLLATE "C"'))
     cols += [
-        "source_count integer NOT NULL",
-        "_src_connection_id bigint",
-        "_src_kind text",
-        "_src_object text",
-        "_src_id text",
-        "_sources_multi jsonb",
+        ("source_count", "integer NOT NULL"),
+        ("_src_connection_id", "bigint"),
+        ("_src_kind", "text"),
+        ("_src_object", "text"),
+        ("_src_id", 'text COLLATE "C"'),
+        ("_sources_multi", "jsonb"),
     ]
+    return cols
+
+
+def _data_table_ddl(schema: str, table: str, spec: ViewSpec) -> str:
+    cols = [f"{_q(n)} {t}" for n, t in _table_columns(spec)]
     return f"CREATE TABLE {_q(schema)}.{_q(table)} ({', '.join(cols)})"
 
 
@@ -102,51 +136,49 @@ def _export_query(entity: str, spec: ViewSpec) -> str:
     return f"SELECT {', '.join(cols)} FROM view_{store.ident(entity)}"
 
 
-def copy_view(
-    duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: str, entity: str, spec: ViewSpec, fifo_dir
-) -> int:
-    """Stream DuckDB's view into the (new, empty) PostgreSQL table; returns the bytes copied."""
-    fifo = os.path.join(str(fifo_dir), f"export-{entity}-{os.getpid()}-{threading.get_ident()}.csv")
-    if os.path.exists(fifo):
-        os.remove(fifo)
-    os.mkfifo(fifo, 0o600)
-    error: list[BaseException] = []
-    query = _export_query(entity, spec)
-    writer = duck.cursor()
+def _arrow_schema(spec: ViewSpec, incoming: pa.Schema) -> pa.Schema:
+    fields = []
+    for (name, pg_type), field in zip(_table_columns(spec), incoming, strict=True):
+        base = pg_type.split()[0]
+        if base == "numeric":
+            wanted = field.type if pa.types.is_decimal(field.type) else pa.decimal128(38, 10)
+        else:
+            wanted = ARROW_FOR_PG[base]
+        fields.append(pa.field(name, wanted))
+    return pa.schema(fields)
 
-    def export() -> None:
-        try:
-            writer.execute(f"COPY ({query}) TO '{fifo}' (FORMAT csv, HEADER false)")
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-            error.append(exc)
-            # The reader may still be waiting in open(): give it an end of file.
-            try:
-                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                os.close(fd)
-            except OSError:
-                pass
 
-    thread = threading.Thread(target=export, name=f"dcl-export-{entity}", daemon=True)
-    thread.start()
-    copied = 0
-    try:
-        with open(fifo, "rb") as source, cursor.copy(f"COPY {_q(schema)}.{_q(table)} FROM STDIN (FORMAT csv)") as sink:
-            while True:
-                chunk = source.read(_CHUNK)
-                if not chunk:
-                    break
-                sink.write(chunk)
-                copied += len(chunk)
-    finally:
-        thread.join()
-        writer.close()
-        try:
-            os.remove(fifo)
-        except OSError:
-            pass
-    if error:
-        raise error[0]
-    return copied
+def _encoder(spec: ViewSpec, arrow_schema: pa.Schema) -> ArrowToPostgresBinaryEncoder:
+    jsonb = {name for name, pg_type in _table_columns(spec) if pg_type == "jsonb"}
+    encoders = {
+        field.name: pg_encoders.StringEncoderBuilder.new_with_output(field, pg_schema.Jsonb())
+        if field.name in jsonb
+        else ArrowToPostgresBinaryEncoder.infer_encoder(field)
+        for field in arrow_schema
+    }
+    return ArrowToPostgresBinaryEncoder.new_with_encoders(arrow_schema, encoders)
+
+
+def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: str, entity: str, spec: ViewSpec) -> int:
+    """Stream DuckDB's view into the (new, empty) PostgreSQL table; returns the rows copied.
+
+    A queued writer sends each encoded batch from its own thread, so DuckDB computes the next
+    batch while PostgreSQL takes in the last one."""
+    reader = duck.execute(_export_query(entity, spec)).fetch_record_batch(COPY_BATCH_ROWS)
+    target = _arrow_schema(spec, reader.schema)
+    encoder = _encoder(spec, target)
+    columns = ", ".join(_q(name) for name, _ in _table_columns(spec))
+    rows = 0
+    statement = f"COPY {_q(schema)}.{_q(table)} ({columns}) FROM STDIN (FORMAT binary)"
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+        copy.write(encoder.write_header())
+        for batch in reader:
+            if batch.schema != target:
+                batch = batch.cast(target)
+            copy.write(encoder.write_batch(batch))
+            rows += batch.num_rows
+        copy.write(encoder.finish())
+    return rows
 
 
 def publish_view(
@@ -157,7 +189,6 @@ def publish_view(
     spec: ViewSpec,
     version: int,
     materialized_at: datetime,
-    fifo_dir,
     on_commit_catalog,
 ) -> int:
     """Replace `dcl_view_<entity>` with DuckDB's current view; returns its row count.
@@ -172,8 +203,7 @@ def publish_view(
         cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)} CASCADE")
         cur.execute(_data_table_ddl(schema, table, spec))
         raw = cur.cursor if hasattr(cur, "cursor") else cur
-        copy_view(duck, raw, schema=schema, table=table, entity=entity, spec=spec, fifo_dir=fifo_dir)
-        rows = raw.rowcount
+        rows = copy_view(duck, raw, schema=schema, table=table, entity=entity, spec=spec)
         copied_at = time.monotonic()
         # Index builds sort in memory rather than on disk (local to this transaction).
         cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
@@ -184,9 +214,6 @@ def publish_view(
                 cur.execute(f"CREATE INDEX ON {_q(schema)}.{_q(table)} ({_q(col)})")
         indexed_at = time.monotonic()
         cur.execute(f"ANALYZE {_q(schema)}.{_q(table)}")
-        if rows is None or rows < 0:
-            cur.execute(f"SELECT count(*) FROM {_q(schema)}.{_q(table)}")
-            rows = cur.fetchone()[0]
         cur.execute("SET LOCAL lock_timeout = '30s'")
         cur.execute("SAVEPOINT dcl_view_replace")
         try:

@@ -197,7 +197,6 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
                         spec=spec,
                         version=version,
                         materialized_at=now,
-                        fifo_dir=store.tenant_dir(tenant),
                         on_commit_catalog=record,
                     )
                     results[entity] = rows

@@ -154,7 +154,11 @@ class Unifier:
 
     def _drop(self, name: str) -> None:
         """Drop a view or table of that name (an entity can change from merged to per-record)."""
-        if self.con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]).fetchone():
+        found = self.con.execute(
+            "SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND view_name = ? AND NOT internal",
+            [name],
+        ).fetchone()
+        if found:
             self.con.execute(f"DROP VIEW {name}")
         self.con.execute(f"DROP TABLE IF EXISTS {name}")
 

@@ -239,6 +239,9 @@ DCL_WRITER_LOCK_TIMEOUT = env.float("DCL_WRITER_LOCK_TIMEOUT", default=300.0)
 DCL_DUCKDB_THREADS = _positive_int("DCL_DUCKDB_THREADS", 2)
 DCL_DUCKDB_MEMORY_LIMIT = env("DCL_DUCKDB_MEMORY_LIMIT", default="512MB")
 DCL_DUCKDB_CHECKPOINT_THRESHOLD = env("DCL_DUCKDB_CHECKPOINT_THRESHOLD", default="256MB")
+DCL_DUCKDB_ROW_GROUP_SIZE = _positive_int("DCL_DUCKDB_ROW_GROUP_SIZE", 16384)
+if DCL_DUCKDB_ROW_GROUP_SIZE % 2048:
+    raise ImproperlyConfigured("DCL_DUCKDB_ROW_GROUP_SIZE must be a multiple of 2048 (DuckDB's vector size)")
 DCL_READ_COUNT = _positive_int("DCL_READ_COUNT", 250)  # batches per stream per read (one transaction)
 DCL_READ_BLOCK_MS = _positive_int("DCL_READ_BLOCK_MS", 1000)  # never 0: BLOCK 0 waits forever
 DCL_LINGER_MS = env.int("DCL_LINGER_MS", default=50)

@@ -225,6 +225,8 @@ def _page_cut(data: bytes, page_size: int, *, at_end: bool, guess: int) -> int:
     cut = _after_lines(data, page_size, guess)
     if cut < 0:
         cut = len(data) if at_end else data.rfind(b"\n") + 1
+    if data.find(b'"', 0, cut) < 0:
+        return cut  # no quotes at all (most exports): every newline ends a record
     quotes = data.count(b'"', 0, cut)
     if quotes % 2 == 0:
         return cut
@@ -444,12 +446,13 @@ class CsvFile:
                 cut = _page_cut(data, page_size, at_end=len(data) < want, guess=int(per_line * page_size))
                 table = None
                 block = data[:cut]
-                if cut and not (b'"' in block and stray_quote.search(block)):
+                quoted = block.find(b'"') >= 0
+                if cut and not (quoted and stray_quote.search(block)):
                     try:
                         table = pacsv.read_csv(
                             pa.py_buffer(block),
                             read_options=read_options,
-                            parse_options=parse[b'"' in block],
+                            parse_options=parse[quoted],
                             convert_options=convert,
                         )
                     except pa.ArrowInvalid:
