@@ -228,6 +228,10 @@ class Command(BaseCommand):
             "consumer_transactions": consumed.get("transactions"),
             "consumer_apply_seconds": consumed.get("consume_seconds"),
             "materialize_seconds": consumed.get("materialize_seconds"),
+            "consumer_cpu_seconds_by_phase": {
+                "apply": consumed.get("consume_cpu_seconds"),
+                "materialize": consumed.get("materialize_cpu_seconds"),
+            },
             "peak_rss_mb": {name: round(p.peak / 2**20) for name, p in peaks.items()},
             # CPU seconds (user + system) of each process: less noisy than wall time on a shared machine.
             "cpu_seconds": {name: round(p.cpu, 2) for name, p in peaks.items()},

@@ -17,6 +17,12 @@ from dcl.services import stream_consume, views_materialize
 from ._tenant import tenant_by_slug
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Command(BaseCommand):
     help = "Apply the tenant's stream batches to its DuckDB file (each exactly once)."
 
@@ -40,6 +46,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGUSR1, on_finish)
         started = time.monotonic()
+        cpu_started = _cpu()
         result = stream_consume(
             tenant=tenant,
             connection_ids=opts["connections"],
@@ -54,9 +61,11 @@ class Command(BaseCommand):
             for key in ("batches", "records", "duplicates", "dead_lettered", "transactions"):
                 out[key] += getattr(rest, key)
         out["consume_seconds"] = round(time.monotonic() - started, 3)
+        out["consume_cpu_seconds"] = round(_cpu() - cpu_started, 3)
         if opts["materialize"]:
-            began = time.monotonic()
+            began, cpu_began = time.monotonic(), _cpu()
             out["views"] = views_materialize(tenant=tenant)
             out["materialize_seconds"] = round(time.monotonic() - began, 3)
+            out["materialize_cpu_seconds"] = round(_cpu() - cpu_began, 3)
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         self.stdout.write(json.dumps(out))
