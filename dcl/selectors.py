@@ -264,7 +264,9 @@ def view_rows(
 
 
 def view_count(*, entity: str, filters: dict | None = None, search: str | None = None, _view=None) -> int:
-    """How many rows match; cached per view version (a view only changes when re-materialized)."""
+    """How many rows match: exact, counted once per view version and filter and then cached (a
+    view only changes when it is re-materialized, which gives it a new version). The cache key
+    carries the tenant (the cache's key function)."""
     view = _view if _view is not None else _catalog(entity)
     if view is None:
         return 0
@@ -273,7 +275,8 @@ def view_count(*, entity: str, filters: dict | None = None, search: str | None =
     if not where:
         return view.row_count
     digest = hashlib.sha1(json.dumps([where, [str(p) for p in params]]).encode()).hexdigest()
-    key = f"dcl:count:{entity}:{view.version}:{digest}"
+    # Version and materialization time: a catalog that was wiped and rebuilt starts at version 1 again.
+    key = f"dcl:count:{entity}:{view.version}-{view.materialized_at.timestamp()}:{digest}"
     count = cache.get(key)
     if count is None:
         with connection.cursor() as cur:

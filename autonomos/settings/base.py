@@ -276,6 +276,9 @@ DCL_IDLE_SECONDS = env.float("DCL_IDLE_SECONDS", default=2.0)
 DCL_REDIS_RETRY_SECONDS = env.float("DCL_REDIS_RETRY_SECONDS", default=30.0)
 DCL_EVENT_INTERVAL = env.float("DCL_EVENT_INTERVAL", default=1.0)
 DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
+# Seconds a page of a unified view stays in the response cache (per tenant, view version and
+# normalized query; dcl/api/views.py). 0 turns the cache off (bench_api --cold).
+DCL_PAGE_CACHE_SECONDS = env.int("DCL_PAGE_CACHE_SECONDS", default=300)
 
 # --- AAM mapping engine (aam) -----------------------------------------------------------------
 # Below AAM_AUTO_APPLY_THRESHOLD and at or above this floor a proposal becomes a review item;
