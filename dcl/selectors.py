@@ -7,6 +7,7 @@ field's kind exactly like ingested data; a bad field, operator or value raises `
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from django.db import connection
 
 from aam.ingest.coerce import CoercionError, coerce_value
 from aam.ingest.kinds import Kind
+from autonomos.core.cache import LocalTTLCache
 from autonomos.core.tenancy import current_tenant
 
 from .pgsync import view_name
@@ -70,9 +72,35 @@ def _catalog(entity: str):
     return MaterializedView.objects.filter(entity=entity).first()
 
 
+# The full catalog rows this process has read, per tenant and entity, with the (version,
+# materialized_at) they had: a request checks those two columns (one indexed lookup) and reuses
+# the row while they are unchanged. A re-materialization changes both, so it is seen at once.
+_catalog_rows = LocalTTLCache(3600, max_entries=4096)
+
+
 def catalog_entry(entity: str):
-    """The catalog row of a materialized view, or None."""
-    return _catalog(entity)
+    """The catalog row of a materialized view, or None (always as current as the database)."""
+    from .models import MaterializedView
+
+    tenant = current_tenant()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT version, materialized_at FROM {_q(tenant.schema_name)}.{_q(MaterializedView._meta.db_table)} "
+            "WHERE entity = %s",
+            [entity],
+        )
+        stamp = cur.fetchone()
+    if stamp is None:
+        return None
+    key = (str(tenant.tenant_id), tenant.schema_name, entity)
+    cached = _catalog_rows.get(key)
+    if cached is not None and cached[0] == tuple(stamp):
+        return copy.copy(cached[1])
+    view = _catalog(entity)
+    if view is not None:
+        _catalog_rows.set(key, ((view.version, view.materialized_at), view))
+        view = copy.copy(view)
+    return view
 
 
 def _columns_of(view) -> dict[str, Kind]:
@@ -236,7 +264,9 @@ def view_rows(
 
 
 def view_count(*, entity: str, filters: dict | None = None, search: str | None = None, _view=None) -> int:
-    """How many rows match; cached per view version (a view only changes when re-materialized)."""
+    """How many rows match: exact, counted once per view version and filter and then cached (a
+    view only changes when it is re-materialized, which gives it a new version). The cache key
+    carries the tenant (the cache's key function)."""
     view = _view if _view is not None else _catalog(entity)
     if view is None:
         return 0
@@ -245,7 +275,8 @@ def view_count(*, entity: str, filters: dict | None = None, search: str | None =
     if not where:
         return view.row_count
     digest = hashlib.sha1(json.dumps([where, [str(p) for p in params]]).encode()).hexdigest()
-    key = f"dcl:count:{entity}:{view.version}:{digest}"
+    # Version and materialization time: a catalog that was wiped and rebuilt starts at version 1 again.
+    key = f"dcl:count:{entity}:{view.version}-{view.materialized_at.timestamp()}:{digest}"
     count = cache.get(key)
     if count is None:
         with connection.cursor() as cur:

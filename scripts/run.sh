@@ -16,8 +16,9 @@ fi
 say "seeding the demo tenant"
 "$PY" manage.py seed_demo
 PORT="${PORT:-8000}"
-say "starting web (daphne :$PORT), worker and beat"
-nohup "$VENV/bin/daphne" -b 0.0.0.0 -p "$PORT" autonomos.asgi:application >var/log/web.log 2>&1 & echo $! > var/run/web.pid
+export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
+say "starting web (uvicorn :$PORT, $WEB_CONCURRENCY processes), worker and beat"
+PYTHON="$PY" PORT="$PORT" nohup bash scripts/web.sh >var/log/web.log 2>&1 & echo $! > var/run/web.pid
 nohup "$VENV/bin/celery" -A autonomos worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" >var/log/worker.log 2>&1 & echo $! > var/run/worker.pid
 nohup "$VENV/bin/celery" -A autonomos beat --loglevel=INFO --schedule var/run/celerybeat-schedule >var/log/beat.log 2>&1 & echo $! > var/run/beat.pid
 for i in $(seq 1 40); do

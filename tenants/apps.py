@@ -7,3 +7,6 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import schema  # noqa: F401 - registers the OpenAPI auth extensions
+        from .caching import connect_signals
+
+        connect_signals()

@@ -7,13 +7,15 @@ tenant's host: that check is the only thing between tenants for token auth.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
-from django.db import connection
+
+from .caching import cached_user, cached_validated_token
 
 TENANT_CLAIM = "tenant_id"
 
@@ -39,9 +41,12 @@ class TenantJWTAuthentication(JWTAuthentication):
         raw = self.get_raw_token(header)
         if raw is None:
             return None
-        validated = self.get_validated_token(raw)
-        check_tenant_claim(validated, getattr(request, "tenant", None))
-        return self.get_user(validated), validated
+        validated = cached_validated_token(raw, self.get_validated_token)
+        tenant = getattr(request, "tenant", None)
+        check_tenant_claim(validated, tenant)
+        # The user is cached per tenant for a few seconds (tenants/caching.py); a miss, an unknown
+        # or inactive user goes through simplejwt's own checks.
+        return cached_user(str(tenant.tenant_id), validated.get("user_id"), lambda: self.get_user(validated)), validated
 
 
 class TenantSessionAuthentication(SessionAuthentication):

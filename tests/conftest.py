@@ -220,11 +220,13 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
 
 @pytest.fixture
 def asgi_server(committed_db):
-    """A real daphne serving the project on a free port (HTTP and WebSocket), against the test DB."""
+    """The product's web server (scripts/web.sh: uvicorn, two processes) on a free port (HTTP and
+    WebSocket), against the test DB."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "autonomos.asgi:application"],
-        cwd=ROOT, env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        ["bash", "scripts/web.sh"],
+        cwd=ROOT, env=live_env(PYTHON=sys.executable, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
         wait_for_port(port, proc)

@@ -25,6 +25,14 @@ class TenantHostMiddleware(TenantMainMiddleware):
         except Http404:
             return json_error_response(404, "No tenant for this host.")
 
+    def get_tenant(self, domain_model, hostname):
+        # One query per request before; now cached in the process for TENANT_CACHE_SECONDS
+        # (tenants/caching.py). An unknown host is never cached: it raises DoesNotExist each time.
+        from tenants.caching import cached_tenant_for_host
+
+        load = super().get_tenant
+        return cached_tenant_for_host(hostname, lambda host: load(domain_model, host))
+
     def no_tenant_found(self, request, hostname):
         raise Http404(f"No tenant for hostname {hostname!r}")
 

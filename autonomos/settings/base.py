@@ -38,6 +38,10 @@ TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# Seconds a process keeps the tenant of a host and the user of a token (tenants/caching.py);
+# a change made in the process clears them at once, other processes see it within this time.
+TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
+AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=5.0)
 
 SHARED_APPS = [
     "django_tenants",
@@ -108,15 +112,41 @@ TEMPLATES = [
 # --- Databases --------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/autonomos")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# --- Serving (docs/adr/0008-api-serving.md) ---------------------------------------------------
+# uvicorn worker processes (scripts/run.sh) and, in each, the threads that run sync requests.
+WEB_CONCURRENCY = _positive_int("WEB_CONCURRENCY", 2)
+WEB_THREADS = _positive_int("WEB_THREADS", 16)
+
+# Connections come from a psycopg pool per process: Django closes its connection at the end of
+# each request, which hands it back to the pool instead of hanging up (CONN_MAX_AGE > 0 under ASGI
+# left one open connection behind per finished request thread). django-tenants sets the
+# search_path again on the first cursor after every checkout, so a pooled connection never carries
+# one tenant's schema into another tenant's request (tests/core/test_db_pool.py).
+DATABASE_POOL = env.bool("DATABASE_POOL", default=True)
+if DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        # A thread holds at most one connection: more than WEB_THREADS would never be used by the web.
+        "max_size": _positive_int("DATABASE_POOL_MAX_SIZE", WEB_THREADS),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        "max_idle": 300,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# One `SET search_path` per connection checkout and tenant switch instead of one per cursor:
+# django-tenants forgets the path it set whenever the connection is closed (returned to the pool),
+# rolled back or switched to another tenant, so the next cursor sets it again.
+TENANT_LIMIT_SET_CALLS = env.bool("TENANT_LIMIT_SET_CALLS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache with one connection pool per process (autonomos/core/cache.py).
+        "BACKEND": "autonomos.core.cache.SharedRedisCache",
         "LOCATION": REDIS_URL,
         # Every cache key carries the tenant hash tag (autonomos/core/redis.py).
         "KEY_FUNCTION": "autonomos.core.redis.cache_key",
@@ -249,6 +279,9 @@ DCL_IDLE_SECONDS = env.float("DCL_IDLE_SECONDS", default=2.0)
 DCL_REDIS_RETRY_SECONDS = env.float("DCL_REDIS_RETRY_SECONDS", default=30.0)
 DCL_EVENT_INTERVAL = env.float("DCL_EVENT_INTERVAL", default=1.0)
 DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
+# Seconds a page of a unified view stays in the response cache (per tenant, view version and
+# normalized query; dcl/api/views.py). 0 turns the cache off (bench_api --cold).
+DCL_PAGE_CACHE_SECONDS = env.int("DCL_PAGE_CACHE_SECONDS", default=300)
 
 # --- AAM mapping engine (aam) -----------------------------------------------------------------
 # Below AAM_AUTO_APPLY_THRESHOLD and at or above this floor a proposal becomes a review item;

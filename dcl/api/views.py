@@ -7,6 +7,7 @@ import json
 import re
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
@@ -21,7 +22,6 @@ from autonomos.core.pagination import Pagination
 from ..selectors import LazyViewRows, ViewQueryError, catalog_entry, lineage_graph, view_catalog
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
-PAGE_CACHE_SECONDS = 300
 _ENTITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -77,6 +77,10 @@ class ViewRowsAPI(TenantAPIView):
     `?field=value` (or `field__gte=`, `__lte`, `__gt`, `__lt`, `__ne`, `__in=a,b`, `__isnull=true`,
     `__contains`, `__icontains`, `__startswith`) on any canonical field; `?ordering=-amount,close_date`;
     `?search=text`; `?page=` / `?page_size=` (≤ 1000).
+
+    `count` is exact: counted once per view version and filter, then cached until the view is
+    re-materialized. A page is cached (`DCL_PAGE_CACHE_SECONDS`) per tenant, view version and query
+    (parameters in any order); only after authentication, and never an error.
     """
 
     pagination_class = Pagination
@@ -96,10 +100,12 @@ class ViewRowsAPI(TenantAPIView):
         if view is None:
             raise exceptions.NotFound(f"No materialized view for {entity!r}.")
         # A view changes only when it is re-materialized: a page is cached per version (a query
-        # that is cached was valid when it was first answered).
+        # that is cached was valid when it was first answered). The cache's key function puts the
+        # tenant in every key; DRF has authenticated the caller before this method runs.
+        seconds = settings.DCL_PAGE_CACHE_SECONDS
         digest = hashlib.sha1(json.dumps(sorted(request.query_params.lists())).encode()).hexdigest()
         key = f"dcl:page:{entity}:{view.version}-{view.materialized_at.timestamp()}:{digest}"
-        body = cache.get(key)
+        body = cache.get(key) if seconds > 0 else None
         if body is None:
             filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
             try:
@@ -116,7 +122,8 @@ class ViewRowsAPI(TenantAPIView):
             page = paginator.paginate_queryset(rows, request, view=self)
             data = paginator.get_paginated_response([_render(row) for row in page]).data
             body = json.dumps(data, cls=DjangoJSONEncoder).encode()
-            cache.set(key, body, PAGE_CACHE_SECONDS)
+            if seconds > 0:
+                cache.set(key, body, seconds)
         return HttpResponse(body, content_type="application/json")
 
 

@@ -1,22 +1,31 @@
-"""Benchmark `/api/dcl/views/opportunity/`: `manage.py bench_api [--seconds 30] [--concurrency 32]`.
+"""Benchmark `/api/dcl/views/opportunity/`: `manage.py bench_api [--seconds 30] [--concurrency 32] [--cold]`.
 
-Serves the project with daphne (the product's server) in one process and loads it from another
-(an httpx async client, `dcl.bench_load`): pages of 100 rows with a filter and a sort, rotating
-over stages and pages, on the view `bench_ingest` built (run it first with --rows 1000000).
-Prints throughput and p50/p90/p99 latency. It prints figures; it asserts nothing.
+Serves the project with the product's own server (scripts/web.sh: uvicorn, WEB_CONCURRENCY
+processes) and loads it from another process: pages of 100 rows with a filter and a sort,
+rotating over 7 stages x 10 pages, on the view `bench_ingest` built (run it first with
+--rows 1000000 --keep). The load generator is wrk (Debian's package; installed with apt-get when
+missing and possible) or, failing that, an httpx script (`dcl.bench_load`); the output says which.
+`--cold` turns the page cache off (every request queries PostgreSQL). Prints throughput,
+p50/p90/p99 latency, the server's CPU time per request and the load average. It prints figures;
+it asserts nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
+import psutil
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
@@ -31,11 +40,56 @@ STAGES = [
     "Closed Lost",
 ]
 
+WRK_SCRIPT = """
+local paths = %(paths)s
+wrk.headers["Host"] = %(host)s
+wrk.headers["Authorization"] = %(auth)s
+local next_id = 0
+function setup(thread) thread:set("offset", next_id * 37); next_id = next_id + 1 end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("GET", paths[((offset or 0) + n) %% #paths + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "seconds": %%.2f, "p50_ms": %%.2f, "p90_ms": %%.2f, ' ..
+    '"p99_ms": %%.2f, "max_ms": %%.2f, "errors": {"connect": %%d, "read": %%d, "write": %%d, ' ..
+    '"status": %%d, "timeout": %%d}}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _lua(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid Lua string literal for these (ASCII) values
+
+
+def _find_wrk(stdout) -> str | None:
+    path = shutil.which("wrk")
+    if path or not shutil.which("apt-get") or os.geteuid() != 0:
+        return path
+    stdout.write("wrk is missing: apt-get install -y wrk")
+    subprocess.run(["apt-get", "install", "-y", "wrk"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return shutil.which("wrk")
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 class Command(BaseCommand):
@@ -45,6 +99,9 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", default="bench")
         parser.add_argument("--seconds", type=float, default=30)
         parser.add_argument("--concurrency", type=int, default=32)
+        parser.add_argument("--workers", type=int, default=settings.WEB_CONCURRENCY, help="uvicorn processes")
+        parser.add_argument("--cold", action="store_true", help="page cache off: every request queries PostgreSQL")
+        parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
 
     def handle(self, *args, **opts):
         from django.contrib.auth import get_user_model
@@ -63,70 +120,130 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(is_superuser=True).first()
             refresh = RefreshToken.for_user(user)
             refresh["tenant_id"] = str(tenant.tenant_id)
-            token = str(refresh.access_token)
+            access = refresh.access_token
+            access.set_exp(lifetime=timedelta(seconds=opts["seconds"] + 600))  # outlives the run
+            token = str(access)
         host = f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}"
         paths = [
-            f"/api/dcl/views/opportunity/?page_size=100&stage={quote(stage)}&ordering=-amount&page={page}"
+            f"/api/dcl/views/opportunity/?page_size=100&stage={quote(stage, safe='')}&ordering=-amount&page={page}"
             for stage in STAGES
             for page in range(1, 11)
         ]
+        client = opts["client"]
+        wrk = _find_wrk(self.stdout) if client in ("auto", "wrk") else None
+        if client == "wrk" and wrk is None:
+            raise CommandError("wrk is not installed and could not be installed (apt-get install wrk)")
         port = _free_port()
-        # CONN_MAX_AGE 0: under ASGI a persistent connection is per request context, so reuse leaks
-        # connections until PostgreSQL refuses more (seen at 32 concurrent requests).
         env = dict(
             os.environ,
+            PYTHON=sys.executable,
+            HOST="127.0.0.1",
+            PORT=str(port),
+            WEB_CONCURRENCY=str(opts["workers"]),
+            # One user makes every request: the per-user rate limit would refuse most of them.
             USER_THROTTLE_RATE="100000000/min",
             DJANGO_DEBUG="false",
             LOG_LEVEL="WARNING",
-            DATABASE_CONN_MAX_AGE="0",
         )
+        if opts["cold"]:
+            env["DCL_PAGE_CACHE_SECONDS"] = "0"
         server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "autonomos.asgi:application"],
+            ["bash", str(Path(settings.BASE_DIR) / "scripts" / "web.sh")],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,
         )
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Host": host, "Authorization": f"Bearer {token}"}
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(0.2)
-            load = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "dcl.bench_load",
-                    f"http://127.0.0.1:{port}",
-                    host,
-                    token,
-                    str(opts["seconds"]),
-                    str(opts["concurrency"]),
-                    json.dumps(paths),
-                ],
-                cwd=Path(settings.BASE_DIR),
-                capture_output=True,
-                text=True,
-                timeout=opts["seconds"] + 120,
-            )
-            if load.returncode != 0:
-                raise CommandError(load.stderr[-2000:])
-            result = json.loads(load.stdout.strip().splitlines()[-1])
+            self._wait_ready(server, base, headers, paths[0])
+            # Warm up: each path once (the first read of a page comes from disk; counts get cached).
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                for path in paths:
+                    response = http.get(path)
+                    if response.status_code != 200:
+                        raise CommandError(f"{path}: {response.status_code} {response.text[:500]}")
+            proc = psutil.Process(server.pid)
+            cpu_before = _cpu_seconds(proc)
+            load_before = [round(x, 2) for x in os.getloadavg()]
+            if wrk:
+                result = self._run_wrk(wrk, base, host, token, paths, opts)
+                used = f"wrk ({wrk}), 2 threads"
+            else:
+                result = self._run_httpx(base, host, token, paths, opts)
+                used = "httpx script (dcl.bench_load): wrk unavailable" if client == "auto" else "httpx script"
+            cpu = _cpu_seconds(proc) - cpu_before
         finally:
-            server.terminate()
+            os.killpg(server.pid, 15)
             try:
-                server.wait(timeout=10)
+                server.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                server.kill()
+                os.killpg(server.pid, 9)
+        requests = result["requests"]
         result.update(
             {
+                "requests_per_second": round(requests / result["seconds"], 1) if result["seconds"] else 0.0,
+                "server_cpu_ms_per_request": round(cpu * 1000 / requests, 2) if requests else None,
                 "view_rows": view.row_count,
                 "concurrency": opts["concurrency"],
-                "server": "daphne (1 process)",
+                "server": f"uvicorn, {opts['workers']} processes (scripts/web.sh)",
+                "page_cache": "off (--cold)" if opts["cold"] else f"on ({settings.DCL_PAGE_CACHE_SECONDS} s)",
+                "load_generator": used,
                 "query": paths[0],
-                "load_average": [round(x, 2) for x in os.getloadavg()],
+                "distinct_urls": len(paths),
+                "cpus": os.cpu_count(),
+                "load_average_before": load_before,
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
             }
         )
         self.stdout.write(json.dumps(result, indent=2))
+
+    def _wait_ready(self, server, base, headers, path) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise CommandError(f"the server exited: {server.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(base + path, headers=headers, timeout=10).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise CommandError("the server did not answer within 60 s")
+
+    def _run_wrk(self, wrk, base, host, token, paths, opts) -> dict:
+        script = WRK_SCRIPT % {
+            "paths": "{" + ", ".join(_lua(p) for p in paths) + "}",
+            "host": _lua(host),
+            "auth": _lua(f"Bearer {token}"),
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(script)
+        try:
+            run = subprocess.run(
+                [wrk, "-t2", f"-c{opts['concurrency']}", f"-d{int(opts['seconds'])}s", "--timeout", "10s",
+                 "-s", f.name, base],
+                capture_output=True, text=True, timeout=opts["seconds"] + 60,
+            )
+        finally:
+            os.unlink(f.name)
+        if run.returncode != 0:
+            raise CommandError(run.stderr[-2000:] or run.stdout[-2000:])
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        if any(result["errors"].values()):
+            result["wrk_output"] = run.stdout
+        return result
+
+    def _run_httpx(self, base, host, token, paths, opts) -> dict:
+        load = subprocess.run(
+            [sys.executable, "-m", "dcl.bench_load", base, host, token, str(opts["seconds"]),
+             str(opts["concurrency"]), json.dumps(paths)],
+            cwd=Path(settings.BASE_DIR), capture_output=True, text=True, timeout=opts["seconds"] + 120,
+        )
+        if load.returncode != 0:
+            raise CommandError(load.stderr[-2000:])
+        result = json.loads(load.stdout.strip().splitlines()[-1])
+        result.pop("requests_per_second", None)
+        return result

@@ -1,0 +1,89 @@
+"""Django's Redis cache with one connection pool per process.
+
+Django keeps cache objects per async context, so under ASGI every request built a new
+`RedisCache`, hence a new connection pool and a new TCP connection to Redis (and left the old
+one to the garbage collector). Here every instance with the same servers and options shares one
+client, whose redis-py pool is thread-safe and re-created after a fork.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.utils.functional import cached_property
+
+_clients: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+class _ClientReusingCacheClient(RedisCacheClient):
+    """Django builds a new `redis.Redis` object around the pool on every call; build it once."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            client = self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
+        return client
+
+
+class SharedRedisCache(RedisCache):
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = _ClientReusingCacheClient
+
+    @cached_property
+    def _cache(self):
+        key = (tuple(self._servers), repr(sorted(self._options.items())), self._class)
+        client = _clients.get(key)
+        if client is None:
+            with _lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = _clients[key] = self._class(self._servers, **self._options)
+        return client
+
+
+class LocalTTLCache:
+    """A small process-local cache whose entries expire after `seconds` (0 disables it).
+
+    For lookups done on every request whose answers change rarely (the tenant of a host, the user
+    of a token): the process that makes a change clears its own copy through a model signal, the
+    other processes see it within `seconds`.
+    """
+
+    def __init__(self, seconds: float, max_entries: int = 1024) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._data: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires < time.monotonic():
+            self._data.pop(key, None)
+            return None
+        return value
+
+    def set(self, key, value, *, at_most: float | None = None) -> None:
+        """Keep `value` for `seconds`, or fewer when `at_most` says so (a token about to expire)."""
+        seconds = self.seconds if at_most is None else min(self.seconds, at_most)
+        if seconds <= 0:
+            return
+        with self._lock:
+            if len(self._data) >= self.max_entries:
+                self._data.clear()
+            self._data[key] = (time.monotonic() + seconds, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
