@@ -122,12 +122,15 @@ def _connection_kinds() -> dict[int, str]:
     return dict(Connection.objects.values_list("id", "kind"))
 
 
-def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool = True) -> dict[str, int]:
+def views_materialize(
+    *, tenant, entities: list[str] | None = None, drain: bool = True, on_drained=None
+) -> dict[str, int]:
     """Rebuild the unified views of `entities` (all present ones when None) in DuckDB and swap them
     into PostgreSQL (`dcl_view_<entity>`); returns {entity: row_count}.
 
     With `drain`, batches still waiting in the streams are applied first, so the views include
-    everything published so far.
+    everything published so far (in the same DuckDB connection: one checkpoint, not two);
+    `on_drained(ConsumeResult)` is told what that applied.
     """
     from .models import MaterializedView
 
@@ -142,6 +145,8 @@ def views_materialize(*, tenant, entities: list[str] | None = None, drain: bool 
                 drained = None
                 if drain:
                     drained = StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
+                    if on_drained is not None:
+                        on_drained(drained)
                 unifier = Unifier(con, specs, kinds)
                 wanted = set(entities) if entities else None
                 for entity in unifier.present():

@@ -126,3 +126,29 @@ def test_dead_lettered_batches_can_be_listed_and_replayed_once_fixed(tenant_a):
     assert r.xlen(dead_letter_key(tenant_a)) == 0
     assert stream_consume(tenant=tenant_a, connection_ids=[1], until_idle=True, idle_seconds=0).records == 10
     assert duck_rows(tenant_a, "SELECT count(*) FROM src_opportunity") == [(10,)]
+
+
+def test_materializing_drains_waiting_batches_in_the_same_connection_and_reports_them(tenant_a):
+    from dcl.models import MaterializedView
+    from dcl.services import views_materialize
+
+    publish(tenant_a, 1, batches_for(tenant_a, 1, opportunity_records(25)))
+    drained = []
+    views = views_materialize(tenant=tenant_a, on_drained=drained.append)
+    assert [d.records for d in drained] == [25]
+    assert views == {"opportunity": 25}
+    assert MaterializedView.objects.get(entity="opportunity").row_count == 25
+
+
+def test_dcl_consume_with_materialize_reports_what_it_applied_and_the_views(tenant_a):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    publish(tenant_a, 1, batches_for(tenant_a, 1, opportunity_records(12)))
+    out = StringIO()
+    call_command("dcl_consume", "--tenant", "alpha", "--until-idle", "--idle-seconds", "0", "--materialize", stdout=out)
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert report["records"] == 12 and report["views"] == {"opportunity": 12}
+    assert report["consume_cpu_seconds"] >= 0 and report["materialize_cpu_seconds"] > 0

@@ -61,74 +61,6 @@ FROM range({rows}) t(i)
 """
 
 
-FIXED_MAPPING = {
-    "Id": "id",
-    "AccountId": "account_id",
-    "Name": "name",
-    "StageName": "stage",
-    "Amount": "amount",
-    "CurrencyIsoCode": "currency",
-    "Probability": "probability",
-    "CloseDate": "close_date",
-    "IsClosed": "is_closed",
-    "IsWon": "is_won",
-    "Type": "opportunity_type",
-    "LeadSource": "lead_source",
-    "OwnerId": "owner_id",
-    "ForecastCategoryName": "forecast_category",
-    "NextStep": "next_step",
-    "Description": "description",
-    "CreatedDate": "created_at",
-    "LastModifiedDate": "updated_at",
-}
-
-
-FIXED_ONTOLOGY = {
-    "id": "string",
-    "account_id": "string",
-    "contact_id": "string",
-    "name": "string",
-    "stage": "string",
-    "amount": "decimal",
-    "currency": "string",
-    "probability": "decimal",
-    "close_date": "date",
-    "is_closed": "boolean",
-    "is_won": "boolean",
-    "opportunity_type": "string",
-    "lead_source": "string",
-    "owner_id": "string",
-    "forecast_category": "string",
-    "next_step": "string",
-    "pipeline": "string",
-    "description": "string",
-    "created_at": "datetime",
-    "updated_at": "datetime",
-}
-
-
-ONTOLOGY_FIELDS = [{"name": n, "type": t} for n, t in FIXED_ONTOLOGY.items()]
-
-
-def arrow_pages_read(self, object_name, cursor=None, page_size=None):
-    """Bench-only reader (see --arrow-pages): the file as Arrow pages of string columns."""
-    from types import SimpleNamespace
-
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    path = self._file(object_name)
-    with open(path, encoding="utf-8") as f:
-        names = f.readline().rstrip("\r\n").split(",")
-    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 23),
-                           convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                               strings_can_be_null=True))
-    rows = 0
-    for batch in reader:
-        rows += batch.num_rows
-        yield SimpleNamespace(records=[], table=pa.Table.from_batches([batch]), errors=[], cursor={"row": rows})
-
-
 class _Peak:
     """Samples a process's RSS (with its threads) and CPU time until it exits."""
 
@@ -158,10 +90,6 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=1_000_000)
         parser.add_argument("--tenant", default="bench")
         parser.add_argument("--keep", action="store_true", help="keep the generated file")
-        parser.add_argument(
-            "--arrow-pages", action="store_true",
-            help="NOT the real path: replace the filesource driver's reader by a pyarrow.csv reader that hands "
-            "over Page.table, to measure the pipeline itself (what it does once drivers deliver Arrow)")
 
     def handle(self, *args, **opts):
         rows = opts["rows"]
@@ -181,7 +109,7 @@ class Command(BaseCommand):
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         t0 = time.perf_counter()
         consumer = subprocess.Popen(
-            self._consumer_command(manage, ["dcl_consume", "--tenant", tenant.slug, "--materialize"]),
+            manage + ["dcl_consume", "--tenant", tenant.slug, "--materialize"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -197,7 +125,7 @@ class Command(BaseCommand):
             "--no-materialize",
         ]
         producer = subprocess.Popen(
-            self._producer_command(manage, sync_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            manage + sync_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
         )
         peaks = {"producer": _Peak(producer), "consumer": _Peak(consumer)}
         p_out, p_err = producer.communicate()
@@ -239,62 +167,9 @@ class Command(BaseCommand):
             "ratio_to_duckdb_read_csv": round(elapsed / raw_seconds, 2),
             "load_average": [round(x, 2) for x in os.getloadavg()],
         }
-        if opts["arrow_pages"]:
-            report["note"] = "filesource reader replaced by pyarrow.csv (Page.table): not the real driver"
         self.stdout.write(json.dumps(report, indent=2))
         if not opts["keep"]:
             shutil.rmtree(work, ignore_errors=True)
-
-    def _consumer_command(self, manage: list[str], args: list[str]) -> list[str]:
-        try:
-            import aam.ontology  # noqa: F401
-
-            return manage + args
-        except ImportError:
-            self.stdout.write("note: aam.ontology is missing: the consumer uses DESIGN.md's opportunity fields")
-            fields = [{"name": n, "type": t} for n, t in FIXED_ONTOLOGY.items()]
-            boot = (
-                "import os, sys, types, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
-                f"'autonomos.settings.local'); sys.path.insert(0, {str(settings.BASE_DIR)!r}); django.setup();"
-                "m = types.ModuleType('aam.ontology'); "
-                f"m.get_ontology = lambda: {{'opportunity': {fields!r}}}; sys.modules['aam.ontology'] = m;"
-                f"from django.core.management import call_command; call_command(*{args!r})"
-            )
-            return [sys.executable, "-c", boot]
-
-    def _arrow_pages_command(self, sync_args: list[str]) -> list[str]:
-        self.stdout.write("note: --arrow-pages: the filesource driver's reader is replaced by pyarrow.csv")
-        boot = (
-            "import os, sys, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'autonomos.settings.local');"
-            f"sys.path.insert(0, {str(settings.BASE_DIR)!r}); django.setup();"
-            "from connectors.drivers.filesource import FileSourceDriver;"
-            "from dcl.management.commands.bench_ingest import arrow_pages_read;"
-            "FileSourceDriver.read = arrow_pages_read;"
-            f"from django.core.management import call_command; call_command(*{sync_args!r})"
-        )
-        return [sys.executable, "-c", boot]
-
-    def _producer_command(self, manage: list[str], sync_args: list[str]) -> list[str]:
-        try:
-            from aam.services import mapping_ensure  # noqa: F401
-
-            return manage + sync_args
-        except ImportError:
-            # Without the mapping engine (not installed in this tree) the producer maps with the
-            # fixed Salesforce mapping below; the engine runs once per object, not per record.
-            self.stdout.write("note: aam.services.mapping_ensure is missing: using a fixed Salesforce mapping")
-            boot = (
-                "import os, sys, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'autonomos.settings.local');"
-                f"sys.path.insert(0, {str(settings.BASE_DIR)!r}); django.setup();"
-                "import types; m = types.ModuleType('aam.ontology'); "
-                f"m.get_ontology = lambda: {{'opportunity': {ONTOLOGY_FIELDS!r}}};"
-                "sys.modules.setdefault('aam.ontology', m);"
-                "from types import SimpleNamespace as N; from aam.ingest import services as s;"
-                f"s._mapping_ensure = lambda c, o: N(entity='opportunity', version=1, fields={FIXED_MAPPING!r}, "
-                "confidences={});"
-                f"from django.core.management import call_command; call_command(*{sync_args!r})"
-            )
-            return [sys.executable, "-c", boot]
 
     def _tenant(self, slug: str):
         from tenants.models import Tenant

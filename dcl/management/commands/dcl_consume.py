@@ -56,15 +56,19 @@ class Command(BaseCommand):
             idle_seconds=opts["idle_seconds"],
         )
         out = result.as_dict()
-        if finish.is_set():
-            rest = stream_consume(tenant=tenant, connection_ids=opts["connections"], until_idle=True, idle_seconds=0)
+
+        def add(rest) -> None:
             for key in ("batches", "records", "duplicates", "dead_lettered", "transactions"):
                 out[key] += getattr(rest, key)
+
+        if finish.is_set() and not opts["materialize"]:
+            add(stream_consume(tenant=tenant, connection_ids=opts["connections"], until_idle=True, idle_seconds=0))
         out["consume_seconds"] = round(time.monotonic() - started, 3)
         out["consume_cpu_seconds"] = round(_cpu() - cpu_started, 3)
         if opts["materialize"]:
+            # Materializing drains what is left first, in the same DuckDB connection.
             began, cpu_began = time.monotonic(), _cpu()
-            out["views"] = views_materialize(tenant=tenant)
+            out["views"] = views_materialize(tenant=tenant, on_drained=add)
             out["materialize_seconds"] = round(time.monotonic() - began, 3)
             out["materialize_cpu_seconds"] = round(_cpu() - cpu_began, 3)
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
