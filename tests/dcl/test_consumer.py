@@ -129,6 +129,8 @@ def test_dead_lettered_batches_can_be_listed_and_replayed_once_fixed(tenant_a):
 
 
 def test_materializing_drains_waiting_batches_in_the_same_connection_and_reports_them(tenant_a):
+    from django_tenants.utils import tenant_context
+
     from dcl.models import MaterializedView
     from dcl.services import views_materialize
 
@@ -137,7 +139,8 @@ def test_materializing_drains_waiting_batches_in_the_same_connection_and_reports
     views = views_materialize(tenant=tenant_a, on_drained=drained.append)
     assert [d.records for d in drained] == [25]
     assert views == {"opportunity": 25}
-    assert MaterializedView.objects.get(entity="opportunity").row_count == 25
+    with tenant_context(tenant_a):
+        assert MaterializedView.objects.get(entity="opportunity").row_count == 25
 
 
 def test_dcl_consume_with_materialize_reports_what_it_applied_and_the_views(tenant_a):
