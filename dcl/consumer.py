@@ -386,32 +386,47 @@ class StreamConsumer:
                     SELECT count(*) FROM {target}
                     WHERE _connection_id IN ({conns}) AND _source_id IN (SELECT _source_id FROM _incoming)
                 """).fetchone()[0]
+            carried: list[str] = []
             if existing:
+                # Fields the stored versions have and these batches do not carry (a column the source
+                # stopped sending, an object read with fewer fields) keep their last known values.
+                stored = store.table_columns(con, target)
+                carried = [c for c in stored if not c.startswith("_") and c not in table.column_names]
+                if carried:
+                    con.execute(f"""
+                        CREATE OR REPLACE TEMP TABLE _carried AS
+                        SELECT t._connection_id, t._source_id, {", ".join(f"t.{store.quote(c)}" for c in carried)}
+                        FROM {target} t SEMI JOIN _incoming i
+                          ON t._connection_id = i._connection_id AND t._source_id = i._source_id""")
                 con.execute(f"""
                     DELETE FROM {target} USING (SELECT DISTINCT _connection_id AS c, _source_id AS s FROM _incoming) k
                     WHERE {target}._connection_id = k.c AND {target}._source_id = k.s""")
             self.result.seconds["upsert_probe"] += time.perf_counter() - tick
             duplicated = len(connection_ids) > 1 or pc.count_distinct(table["_source_id"]).as_py() < table.num_rows
-            passthrough = [c for c in table.column_names if c not in ("_bi", "_op")]
-            cols = ", ".join(store.quote(c) for c in passthrough)
-            deleted = "coalesce(_op = 'delete', false)" if "_op" in table.column_names else "false"
+            columns = [f"i.{store.quote(c)}" for c in table.column_names if c not in ("_bi", "_op")]
+            columns.append("coalesce(i._op = 'delete', false)" if "_op" in table.column_names else "false")
+            columns.append("?::TIMESTAMPTZ")
+            names = [c for c in table.column_names if c not in ("_bi", "_op")] + ["_deleted", "_ingested_at"]
+            source = "_incoming i"
+            if carried:
+                columns += [f"c.{store.quote(c)}" for c in carried]
+                names += carried
+                source += " LEFT JOIN _carried c ON c._connection_id = i._connection_id AND c._source_id = i._source_id"
             # Within one transaction the last version of a record wins (stream order, then position).
             dedupe = (
-                (
-                    "QUALIFY row_number() OVER (PARTITION BY _connection_id, _source_id "
-                    "ORDER BY _bi DESC, _position DESC) = 1"
-                )
+                "QUALIFY row_number() OVER (PARTITION BY i._connection_id, i._source_id "
+                "ORDER BY i._bi DESC, i._position DESC) = 1"
                 if duplicated
                 else ""
             )
             tick = time.perf_counter()
             con.execute(
-                f"""
-                INSERT INTO {target} BY NAME
-                SELECT {cols}, {deleted} AS _deleted, ?::TIMESTAMPTZ AS _ingested_at
-                FROM _incoming {dedupe}""",
+                f"INSERT INTO {target} ({', '.join(store.quote(n) for n in names)}) "
+                f"SELECT {', '.join(columns)} FROM {source} {dedupe}",
                 [now],
             )
+            if carried:
+                con.execute("DROP TABLE _carried")
             self.result.seconds["insert"] += time.perf_counter() - tick
         finally:
             con.unregister("_incoming")

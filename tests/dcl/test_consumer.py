@@ -43,6 +43,22 @@ def test_a_newer_version_of_a_record_replaces_the_older_one(tenant_a):
     assert len(rows) == 5 and [float(r[1]) for r in rows[:2]] == [999.0, 999.0]
 
 
+def test_a_field_the_source_stopped_sending_keeps_its_last_value_and_an_emptied_one_is_cleared(tenant_a):
+    publish(tenant_a, 1, batches_for(tenant_a, 1, opportunity_records(4)))
+    stream_consume(tenant=tenant_a, until_idle=True, idle_seconds=0)
+    newer = opportunity_records(4, amount_of=lambda i: "777")
+    for record in newer:
+        del record["StageName"]  # the column is gone from the export
+    newer[0]["CloseDate"] = ""  # present, but emptied at the source
+    publish(tenant_a, 1, batches_for(tenant_a, 1, newer, generation=1))
+    result = stream_consume(tenant=tenant_a, until_idle=True, idle_seconds=0)
+    assert result.records == 4
+    rows = duck_rows(tenant_a, "SELECT amount, stage, close_date FROM src_opportunity ORDER BY _source_id")
+    assert [float(r[0]) for r in rows] == [777.0] * 4
+    assert [r[1] for r in rows] == ["Prospecting"] * 4
+    assert rows[0][2] is None and all(str(r[2]) == "2026-03-31" for r in rows[1:])
+
+
 def test_records_of_two_connections_with_the_same_source_id_are_kept_apart(tenant_a):
     publish(tenant_a, 1, batches_for(tenant_a, 1, opportunity_records(3)))
     publish(tenant_a, 2, batches_for(tenant_a, 2, opportunity_records(3)))
