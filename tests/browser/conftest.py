@@ -1,4 +1,4 @@
-"""Browser tests: Playwright (Python) driving Debian's Chromium against a live daphne.
+"""Browser tests: Playwright (Python) driving Debian's Chromium against the live web server (scripts/web.sh).
 
 scripts/browser.sh installs /usr/bin/chromium when it is missing; without it these tests skip.
 Screenshots of every page land in test-artifacts/screenshots/ (git-ignored) for a person to look at.

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.browser.conftest import Site, shot
-from tests.conftest import ROOT, free_port, live_env, wait_for_port
 
 
 def _needs(*modules: str):
@@ -38,36 +35,12 @@ ACCOUNTS_CSV = "\n".join([
 ]) + "\n"
 
 
-def _process(args, env):
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture
-def site_with_worker(django_db_setup, committed_db, browser):
-    """daphne and a Celery worker (syncs run as tasks)."""
-    port = free_port()
-    env = live_env()
-    server = _process([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                       "autonomos.asgi:application"], env)
-    worker = _process([sys.executable, "-m", "celery", "-A", "autonomos", "worker", "--pool=solo",
-                       "--loglevel=WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-                      live_env(CELERY_TASK_ALWAYS_EAGER="false"))
-    try:
-        wait_for_port(port, server)
-        site = Site(browser, f"127.0.0.1:{port}")
-        yield site
-        site.close()
-    finally:
-        _stop(worker)
-        _stop(server)
+def site_with_worker(django_db_setup, browser, asgi_server, celery_worker_process):
+    """The product's web server (scripts/web.sh) and a Celery worker (syncs run as tasks)."""
+    site = Site(browser, asgi_server)
+    yield site
+    site.close()
 
 
 def _add_csv_connection(site, page, tmp_path) -> str:
