@@ -18,6 +18,8 @@ rows): parsing a million one-element JSON arrays would cost COPY more than all o
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from datetime import datetime
 
@@ -28,7 +30,6 @@ from django.db import transaction
 from pgpq import ArrowToPostgresBinaryEncoder
 from pgpq import encoders as pg_encoders
 from pgpq import schema as pg_schema
-from psycopg.copy import QueuedLibpqWriter
 
 from aam.ingest.kinds import Kind
 
@@ -56,7 +57,8 @@ INDEXED = {
     "cost": ("charge_period_start", "service_name", "billed_cost", "sub_account_id"),
     "cloud_resource": ("provider_name", "service_name", "region_id", "account_unified_id"),
 }
-COPY_BATCH_ROWS = 65_536
+COPY_BATCH_ROWS = 16_384  # ~7 MB encoded for a wide entity
+COPY_QUEUE = 4  # encoded batches waiting to be sent, at most
 # The Arrow type each PostgreSQL column type is encoded from (binary COPY has no casts: the wire
 # format must be the column's own).
 ARROW_FOR_PG = {
@@ -161,25 +163,63 @@ def _encoder(spec: ViewSpec, arrow_schema: pa.Schema) -> ArrowToPostgresBinaryEn
     return ArrowToPostgresBinaryEncoder.new_with_encoders(arrow_schema, encoders)
 
 
-def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: str, entity: str, spec: ViewSpec) -> int:
-    """Stream DuckDB's view into the (new, empty) PostgreSQL table; returns the rows copied.
-
-    A queued writer sends each encoded batch from its own thread, so DuckDB computes the next
-    batch while PostgreSQL takes in the last one."""
+def _encoded_batches(duck: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec):
+    """The view in PostgreSQL's binary COPY format: a header, one buffer per Arrow batch, a trailer."""
     reader = duck.execute(_export_query(entity, spec)).fetch_record_batch(COPY_BATCH_ROWS)
     target = _arrow_schema(spec, reader.schema)
     encoder = _encoder(spec, target)
+    yield encoder.write_header(), 0
+    for batch in reader:
+        if batch.schema != target:
+            batch = batch.cast(target)
+        yield encoder.write_batch(batch), batch.num_rows
+    yield encoder.finish(), 0
+
+
+def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: str, entity: str, spec: ViewSpec) -> int:
+    """Stream DuckDB's view into the (new, empty) PostgreSQL table; returns the rows copied.
+
+    A thread computes and encodes the next batches (DuckDB releases the GIL while it works) while
+    this one sends: PostgreSQL takes in one batch while the next is made. The queue between them
+    holds at most COPY_QUEUE batches, so memory does not grow with the view."""
     columns = ", ".join(_q(name) for name, _ in _table_columns(spec))
+    buffers: queue.Queue = queue.Queue(maxsize=COPY_QUEUE)
+    failed: list[BaseException] = []
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffers.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in _encoded_batches(duck, entity, spec):
+                if not offer(item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the sender
+            failed.append(exc)
+        offer(None)
+
+    worker = threading.Thread(target=produce, name=f"dcl-export-{entity}", daemon=True)
     rows = 0
-    statement = f"COPY {_q(schema)}.{_q(table)} ({columns}) FROM STDIN (FORMAT binary)"
-    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-        copy.write(encoder.write_header())
-        for batch in reader:
-            if batch.schema != target:
-                batch = batch.cast(target)
-            copy.write(encoder.write_batch(batch))
-            rows += batch.num_rows
-        copy.write(encoder.finish())
+    try:
+        with cursor.copy(f"COPY {_q(schema)}.{_q(table)} ({columns}) FROM STDIN (FORMAT binary)") as copy:
+            worker.start()
+            while (item := buffers.get()) is not None:
+                data, count = item
+                copy.write(data)
+                rows += count
+            if failed:
+                raise failed[0]
+    finally:
+        stop.set()
+        if worker.ident is not None:
+            worker.join()  # it checks `stop` between batches; the DuckDB connection is ours again after
     return rows
 
 

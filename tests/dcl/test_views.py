@@ -229,3 +229,36 @@ def test_a_running_consumer_lets_a_materialization_in_while_it_is_idle(two_crms,
         stop.set()
         consumer.join(timeout=30)
     assert not consumer.is_alive()
+
+
+def test_a_view_copied_in_many_small_batches_arrives_whole(two_crms, monkeypatch):
+    from dcl import pgsync
+
+    monkeypatch.setattr(pgsync, "COPY_BATCH_ROWS", 1)  # more batches than the queue holds
+    assert views_materialize(tenant=connection.tenant) == {"account": 3, "contact": 2, "opportunity": 3}
+    assert sorted(r["id"] for r in view_all(entity="opportunity")) == [f"006{i:015d}" for i in range(3)]
+
+
+def test_a_copy_that_fails_midway_leaves_the_previous_view_and_catalog_as_they_were(two_crms, monkeypatch):
+    import threading
+
+    from dcl import pgsync
+
+    sf, _ = two_crms
+    views_materialize(tenant=connection.tenant)
+    publish(connection.tenant, sf.pk, batches_for(connection.tenant, sf.pk, opportunity_records(5, start=10)))
+    real = pgsync._encoded_batches
+
+    def broken(duck, entity, spec):
+        produced = real(duck, entity, spec)
+        yield next(produced)  # the header, then the export dies
+        yield next(produced)
+        raise RuntimeError("export died")
+
+    monkeypatch.setattr(pgsync, "_encoded_batches", broken)
+    with pytest.raises(RuntimeError, match="export died"):
+        views_materialize(tenant=connection.tenant, entities=["opportunity"])
+    assert not [t for t in threading.enumerate() if t.name.startswith("dcl-export-")]
+    view = MaterializedView.objects.get(entity="opportunity")
+    assert view.version == 1 and view.row_count == 3
+    assert len(view_all(entity="opportunity")) == 3
