@@ -47,7 +47,7 @@ from autonomos.core.cache import SharedRedisCache
 from tenants.auth import TenantJWTAuthentication, check_tenant_claim
 from tenants.caching import peek_tenant_for_host, peek_user, peek_validated_token
 
-from ..selectors import cached_page_body, page_cache_key, view_stamp_key
+from ..selectors import VIEW_STAMP_SECONDS, cached_page_body, page_cache_key, view_stamp_key
 from .views import _ENTITY_RE, PAGE_CONTENT_TYPE, ViewRowsAPI
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,23 @@ def _authenticator() -> TenantJWTAuthentication:
     return _jwt
 
 
+# The current-stamp key lives VIEW_STAMP_SECONDS; in its last third one request per process and
+# second goes to Django, which renews it while it is the catalog's (else every request in flight
+# would go to Django when it expires).
+STAMP_RENEW_MS = VIEW_STAMP_SECONDS * 1000 // 3
+_stamp_claims: dict[str, float] = {}
+
+
+def _claim_stamp_renewal(key: str) -> bool:
+    now = time.monotonic()
+    if now - _stamp_claims.get(key, 0.0) < 1.0:
+        return False
+    if len(_stamp_claims) >= 4096:
+        _stamp_claims.clear()
+    _stamp_claims[key] = now
+    return True
+
+
 class _Miss(Exception):
     """Not for the edge: the request goes to Django."""
 
@@ -252,8 +269,9 @@ def _answer(scope) -> tuple[list, bytes]:
     if counter is not None:
         throttle.queue_hit(pipe, counter)
     pipe.mget([stamp_key, page_key])
+    pipe.pttl(stamp_key)
     replies = pipe.execute()
-    stamp_raw, entry_raw = replies[-1]
+    stamp_raw, entry_raw = replies[-2]
     body = None
     if stamp_raw is not None and entry_raw is not None:
         body = cached_page_body(shared.decode(entry_raw), shared.decode(stamp_raw))
@@ -262,6 +280,8 @@ def _answer(scope) -> tuple[list, bytes]:
         reason = "page"
     elif counter is not None and not throttle.allows(replies[0]):
         reason = "throttled"
+    elif 0 <= replies[-1] < STAMP_RENEW_MS and _claim_stamp_renewal(stamp_key):
+        reason = "renew"  # Django keeps the stamp (it checks it against the catalog) before it expires
     if reason is not None:
         if counter is not None:
             client.decr(counter)  # Django counts this request itself

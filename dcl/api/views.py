@@ -127,10 +127,15 @@ class ViewRowsAPI(TenantAPIView):
         if seconds > 0:
             stamp_key = view_stamp_key(entity)
             cached = cache.get_many([stamp_key, page_key])
-            if stamp_key not in cached:
+            current = cached.get(stamp_key)
+            if current is None:
                 # Gone (expired, Redis restarted) or never written: the catalog is the truth. `add`
                 # never overwrites the stamp of a materialization that committed meanwhile.
                 cache.add(stamp_key, stamp, VIEW_STAMP_SECONDS)
+            elif current == stamp:
+                # Still the catalog's: keep it (the edge sends a request here before it expires).
+                # A stamp that is not the catalog's is left to expire.
+                cache.touch(stamp_key, VIEW_STAMP_SECONDS)
             body = cached_page_body(cached.get(page_key), stamp)
         if body is None:
             filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}

@@ -426,3 +426,31 @@ def test_entries_due_for_renewal_send_one_request_to_django(alpha, monkeypatch):
     for cache in (caching.tenant_by_host, caching.user_by_id, caching.token_by_raw):
         monkeypatch.setattr(cache, "refresh_ahead", 0.0)
     assert through_edge(host=host_of(alpha), token=token).status == 200 and served() == before + 1
+
+
+def test_the_current_stamp_is_renewed_through_django_before_it_expires(alpha):
+    token = _token(alpha)
+    _cached(alpha, token)
+    redis = get_redis()
+    [stamp_key] = redis.keys(f"*{alpha.tenant_id}*dcl:stamp:opportunity")
+    redis.pexpire(stamp_key, edge.STAMP_RENEW_MS - 1000)  # in its last third
+    edge._stamp_claims.clear()
+    assert through_edge(host=host_of(alpha), token=token).status == 200
+    assert edge.stats["renew"] == 1 and served() == 0  # one request went to Django ...
+    assert redis.pttl(stamp_key) > edge.STAMP_RENEW_MS  # ... which renewed the stamp (the catalog's)
+    assert through_edge(host=host_of(alpha), token=token).status == 200 and served() == 1
+
+
+def test_a_stamp_that_is_not_the_catalogs_is_never_renewed(alpha):
+    from dcl.selectors import publish_view_stamp
+
+    token = _token(alpha)
+    _cached(alpha, token)
+    with tenant_context(alpha):
+        view = MaterializedView.objects.get(entity="opportunity")
+    publish_view_stamp(alpha, "opportunity", view.version + 7, view.materialized_at)  # as if a hook misfired
+    redis = get_redis()
+    [stamp_key] = redis.keys(f"*{alpha.tenant_id}*dcl:stamp:opportunity")
+    ttl = redis.pttl(stamp_key)
+    assert through_edge(host=host_of(alpha), token=token).status == 200  # Django answers from the catalog
+    assert served() == 0 and 0 < redis.pttl(stamp_key) <= ttl  # and leaves the wrong stamp to expire

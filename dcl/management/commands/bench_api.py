@@ -164,12 +164,15 @@ class Command(BaseCommand):
         headers = {"Host": host, "Authorization": f"Bearer {token}"}
         try:
             self._wait_ready(server, base, headers, paths[0])
-            # Warm up: each path once (the first read of a page comes from disk; counts get cached).
+            # Warm up: each path once (the first read of a page comes from disk; counts get cached),
+            # then every path again over several connections at once, so that every server process
+            # has served some (its per-process caches: tenant, token, user, connections).
             with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
                 for path in paths:
                     response = http.get(path)
                     if response.status_code != 200:
                         raise CommandError(f"{path}: {response.status_code} {response.text[:500]}")
+            self._warm_all_processes(base, headers, paths, opts["workers"])
             proc = psutil.Process(server.pid)
             cpu_before = _cpu_seconds(proc)
             load_before = [round(x, 2) for x in os.getloadavg()]
@@ -205,6 +208,20 @@ class Command(BaseCommand):
             }
         )
         self.stdout.write(json.dumps(result, indent=2))
+
+    def _warm_all_processes(self, base, headers, paths, workers) -> None:
+        import threading
+
+        def run():
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                for path in paths:
+                    http.get(path)
+
+        threads = [threading.Thread(target=run) for _ in range(max(4, 4 * workers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def _wait_ready(self, server, base, headers, path) -> None:
         deadline = time.monotonic() + 60
