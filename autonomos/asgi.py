@@ -9,8 +9,12 @@
   view costs three hops between the event loop and a thread created for each request (asgiref's
   ThreadSensitiveContext), about half of the CPU time of a cached API page; here it is one hand-off
   to a thread that already exists. See docs/adr/0008-api-serving.md for the measurements.
+- In front of all that, the API edge (dcl/api/edge.py) answers GETs of cached unified-view pages
+  in the event loop, from the caches Django's request path fills; anything else, and any request
+  it is in doubt about, goes on to Django unchanged.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -26,6 +30,7 @@ from django.urls import path  # noqa: E402
 
 from autonomos.core.consumers import EventsConsumer  # noqa: E402
 from autonomos.core.ws_auth import TenantAuthMiddleware, origin_validated  # noqa: E402
+from dcl.api.edge import edge  # noqa: E402
 
 # Paths served by Django's ASGI handler (async views that stream); everything else is sync.
 ASYNC_HTTP_PATHS = ("/api/events/stream/",)
@@ -33,10 +38,13 @@ ASYNC_HTTP_PATHS = ("/api/events/stream/",)
 django_wsgi_app = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)
 
 
-async def http_application(scope, receive, send):
+async def django_http_application(scope, receive, send):
     if scope["path"].startswith(ASYNC_HTTP_PATHS):
         return await django_asgi_app(scope, receive, send)
     return await django_wsgi_app(scope, receive, send)
+
+
+http_application = edge(django_http_application)
 
 
 application = ProtocolTypeRouter(
@@ -47,3 +55,9 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything loaded so far lives as long as the process: keep it out of the garbage collector's
+# full collections, which otherwise walk all of it (~150k objects, ~100 ms here, every request
+# of the process waiting) every so often under load.
+gc.collect()
+gc.freeze()

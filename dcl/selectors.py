@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +26,8 @@ from autonomos.core.tenancy import current_tenant
 
 from .pgsync import view_name
 from .unify import LINKED_ENTITIES
+
+logger = logging.getLogger(__name__)
 
 OPERATORS = {
     "exact": "=",
@@ -119,10 +123,62 @@ def view_catalog() -> list[ViewInfo]:
     return [ViewInfo(v.entity, v.row_count, v.materialized_at, v.version) for v in MaterializedView.objects.all()]
 
 
+def view_stamp(version: int, materialized_at: datetime) -> str:
+    """What identifies one materialization of a view: its version and materialization time (a
+    catalog that was wiped and rebuilt starts at version 1 again)."""
+    return f"{version}-{materialized_at.timestamp()}"
+
+
 def view_version(entity: str) -> str:
     """Changes whenever the view is re-materialized (caches key on it)."""
     view = _catalog(entity)
-    return f"{view.version}-{view.materialized_at.timestamp()}" if view else "0"
+    return view_stamp(view.version, view.materialized_at) if view else "0"
+
+
+# --- The page cache of /api/dcl/views/<entity>/ (docs/adr/0008-api-serving.md) ---------------------
+# One entry per tenant (the cache's key function), entity and normalized query: `(stamp, body)`,
+# the rendered page and the materialization it was rendered from. Beside it, per tenant and entity,
+# the stamp of the view's current materialization, written when a materialization commits
+# (`publish_view_stamp`) and, when missing, by the API from the catalog. The Django view and the
+# edge in front of it (dcl/api/edge.py) read both in one round trip and serve the page only when
+# the two stamps agree.
+
+# Seconds the current-stamp key lives: a materialization whose commit hook could not reach Redis
+# is seen by the edge at the latest this long after (the Django path always checks the catalog).
+VIEW_STAMP_SECONDS = 30
+
+
+def view_stamp_key(entity: str) -> str:
+    return f"dcl:stamp:{entity}"
+
+
+def page_cache_key(entity: str, request) -> str:
+    """The page's cache key for a request (an HttpRequest): its query, with parameters in any
+    order, and its scheme and host (the page's `next` and `previous` links are absolute URLs)."""
+    origin = request.build_absolute_uri("/")
+    digest = hashlib.sha1(json.dumps([origin, sorted(request.GET.lists())]).encode()).hexdigest()
+    return f"dcl:page:{entity}:{digest}"
+
+
+def cached_page_body(entry, stamp: str) -> bytes | None:
+    """The body of a page-cache entry when it was rendered from the materialization `stamp`."""
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == stamp and isinstance(entry[1], bytes):
+        return entry[1]
+    return None
+
+
+def publish_view_stamp(tenant, entity: str, version: int, materialized_at: datetime) -> None:
+    """Record the current materialization of a view for the page cache (on commit of the
+    materialization: dcl/services.py). Until this runs the edge keeps serving the previous one, as
+    a request that read the catalog just before the commit would."""
+    try:
+        cache._cache.set(
+            cache.make_tenant_key(view_stamp_key(entity), tenant),
+            view_stamp(version, materialized_at),
+            VIEW_STAMP_SECONDS,
+        )
+    except Exception:  # noqa: BLE001 - Redis down: the key expires within VIEW_STAMP_SECONDS
+        logger.exception("could not publish the stamp of view %s", entity)
 
 
 def view_columns(entity: str) -> dict[str, Kind] | None:
@@ -263,6 +319,133 @@ def view_rows(
     return _fetch(sql, params, {"sources"} | {n for n, k in columns.items() if k is Kind.JSON})
 
 
+# --- Pages rendered by PostgreSQL ------------------------------------------------------------------
+# The rows of a page as the JSON text the API sends, built by PostgreSQL in the format of the Python
+# renderer (dcl/api/views.py: `_render` + json.dumps with DjangoJSONEncoder): separators ", " and
+# ": ", decimals as normalized strings ("1.5000000000" → "1.5"), timestamps in UTC with milliseconds
+# cut (not rounded) and "Z", dates as ISO, JSON columns as decoded and re-encoded, non-ASCII
+# characters escaped (`ascii_json`). A page whose JSON columns hold a number with a decimal point
+# is rendered by Python (json.loads would turn "1.50" into 1.5). tests/dcl/test_page_json.py
+# compares both renderers byte for byte.
+
+_TIMESTAMPTZ = "timestamp with time zone"
+
+
+def _json_value_sql(col: str, pgtype: str, decoded_json: bool) -> str | None:
+    """SQL giving the JSON text of column `col` (already quoted) as Python renders it, or None
+    when the type has no SQL rendering here."""
+    if pgtype in ("text", "character varying"):
+        value = f"to_json({col})::text"
+    elif pgtype == "numeric":
+        value = f"to_json(trim_scale({col})::text)::text"
+    elif pgtype in ("bigint", "integer", "smallint"):
+        value = f"{col}::text"
+    elif pgtype in ("boolean", "date"):
+        value = f"to_json({col})::text"
+    elif pgtype == _TIMESTAMPTZ:
+        value = (
+            f"'\"' || to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+            f"CASE WHEN mod(extract(microseconds FROM {col}), 1000000) = 0 THEN '' ELSE "
+            f"'.' || lpad(div(mod(extract(microseconds FROM {col}), 1000000), 1000)::text, 3, '0') END || 'Z\"'"
+        )
+    elif pgtype == "jsonb":
+        value = f"{col}::text" if decoded_json else f"to_json({col}::text)::text"
+    else:
+        return None
+    return f"coalesce({value}, 'null')"
+
+
+def _has_decimal_point_numbers_sql(col: str) -> str:
+    return (
+        f"EXISTS (SELECT 1 FROM jsonb_path_query({col}, 'strict $.**') AS v "
+        "WHERE jsonb_typeof(v) = 'number' AND strpos(v::text, '.') > 0)"
+    )
+
+
+def rows_json_sql(table: str, columns: list[tuple[str, str]], json_columns: set[str], where: str,
+                  order: str) -> str | None:
+    """SQL returning (rows as one JSON array text, whether Python must render them instead) for
+    `SELECT * FROM table{where}{order} LIMIT %s OFFSET %s`; None when a column type has no SQL
+    rendering. `columns` are the table's (name, type) in order."""
+    if not columns:
+        return None
+    parts = []
+    checks = []
+    for i, (name, pgtype) in enumerate(columns):
+        col = f"t.{_q(name)}"
+        value = _json_value_sql(col, pgtype, name in json_columns)
+        if value is None:
+            return None
+        key = json.dumps(name) + ": "
+        parts.append(("{" if i == 0 else ", ") + key)
+        parts.append(value)
+        if pgtype == "jsonb" and name in json_columns:
+            checks.append(_has_decimal_point_numbers_sql(col))
+    row = " || ".join(_literal(p) if j % 2 == 0 else p for j, p in enumerate(parts)) + " || '}'"
+    needs_python = "bool_or(" + " OR ".join(checks) + ")" if checks else "false"
+    # The aggregate sorts again by the page's own (total) order: a subquery's order is not promised.
+    return (
+        f"SELECT '[' || coalesce(string_agg({row}, ', '{order}), '') || ']', coalesce({needs_python}, false) "
+        f"FROM (SELECT * FROM {table}{where}{order} LIMIT %s OFFSET %s) AS t"
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ascii_json(text: str) -> str:
+    """JSON text from PostgreSQL with every non-ASCII character (and DEL) escaped as Python's
+    json.dumps escapes it (ensure_ascii); PostgreSQL leaves them as they are."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _NON_ASCII.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
+_NON_ASCII = re.compile("[^\x00-\x7e]")
+_table_columns = LocalTTLCache(3600, max_entries=4096)
+
+
+def _columns_of_table(schema: str, table: str, stamp: str) -> list[tuple[str, str]]:
+    key = (schema, table, stamp)
+    columns = _table_columns.get(key)
+    if columns is None:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                [f"{_q(schema)}.{_q(table)}"],
+            )
+            columns = [(name, pgtype) for name, pgtype in cur.fetchall()]
+        _table_columns.set(key, columns)
+    return columns
+
+
+class RowsJSON(str):
+    """A page's rows as the JSON array text the API sends (rendered by PostgreSQL)."""
+
+
+def view_rows_json(*, entity: str, filters=None, ordering=None, search=None, limit: int, offset: int = 0,
+                   _view) -> RowsJSON | None:
+    """The rows `view_rows` would return, as JSON text rendered by PostgreSQL; None when Python
+    must render them (a column type without SQL rendering, decimal numbers inside JSON)."""
+    tenant = current_tenant()
+    columns = _columns_of(_view)
+    where, params = _where(entity, columns, filters, search)
+    table_columns = _columns_of_table(tenant.schema_name, view_name(entity),
+                                      view_stamp(_view.version, _view.materialized_at))
+    json_columns = {"sources"} | {n for n, k in columns.items() if k is Kind.JSON}
+    sql = rows_json_sql(_table(entity), table_columns, json_columns, where, _order(columns, ordering))
+    if sql is None:
+        return None
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, max(0, int(limit)), max(0, int(offset))])
+        text, needs_python = cur.fetchone()
+    if needs_python:
+        return None
+    return RowsJSON(ascii_json(text))
+
+
 def view_count(*, entity: str, filters: dict | None = None, search: str | None = None, _view=None) -> int:
     """How many rows match: exact, counted once per view version and filter and then cached (a
     view only changes when it is re-materialized, which gives it a new version). The cache key
@@ -294,8 +477,11 @@ def view_all(*, entity: str) -> list[dict]:
 class LazyViewRows:
     """A sliceable, countable view query for the paginator: counts once, fetches one page."""
 
-    def __init__(self, *, entity: str, filters=None, ordering=None, search=None, view=None) -> None:
+    def __init__(self, *, entity: str, filters=None, ordering=None, search=None, view=None,
+                 as_json: bool = False) -> None:
         self.entity, self.filters, self.ordering, self.search = entity, filters, ordering, search
+        # A slice is [RowsJSON] (the page rendered by PostgreSQL) when possible, else row dicts.
+        self.as_json = as_json
         self.view = view if view is not None else _catalog(entity)
         columns = _columns_of(self.view) if self.view is not None else None
         if columns is not None:  # validate now: bad input is a 400 before any query runs
@@ -316,6 +502,11 @@ class LazyViewRows:
             raise TypeError("LazyViewRows supports slices only")
         start = item.start or 0
         stop = item.stop if item.stop is not None else start + 1000
+        if self.as_json and self.view is not None:
+            text = view_rows_json(entity=self.entity, filters=self.filters, ordering=self.ordering,
+                                  search=self.search, limit=max(0, stop - start), offset=start, _view=self.view)
+            if text is not None:
+                return [text]
         return view_rows(
             entity=self.entity,
             filters=self.filters,

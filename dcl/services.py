@@ -17,6 +17,7 @@ from autonomos.core.events import publish_event
 from . import store
 from .consumer import ConsumeResult, StreamConsumer
 from .pgsync import publish_view
+from .selectors import publish_view_stamp
 from .unify import Unifier, view_spec
 
 logger = logging.getLogger(__name__)
@@ -211,6 +212,7 @@ def views_materialize(
                             tenant, "view_materialized", {"entity": e, "rows": r, "version": v, "duration_ms": d}
                         )
                     )
+                    transaction.on_commit(lambda e=entity, v=version, t=now: publish_view_stamp(tenant, e, v, t))
             finally:
                 con.close()
         if drained is not None:

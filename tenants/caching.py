@@ -21,9 +21,18 @@ from django.db.models.signals import post_delete, post_save
 
 from autonomos.core.cache import LocalTTLCache
 
-tenant_by_host = LocalTTLCache(getattr(settings, "TENANT_CACHE_SECONDS", 5.0))
-user_by_id = LocalTTLCache(getattr(settings, "AUTH_USER_CACHE_SECONDS", 5.0))
-token_by_raw = LocalTTLCache(getattr(settings, "AUTH_USER_CACHE_SECONDS", 5.0), max_entries=4096)
+# Entries are renewed by the request that reads them in their last fifth (LocalTTLCache.refresh_ahead)
+# while the API edge keeps answering from them: one request per entry and period goes to Django.
+REFRESH_AHEAD = 0.2
+
+
+def _cache(seconds: float, **kwargs) -> LocalTTLCache:
+    return LocalTTLCache(seconds, refresh_ahead=seconds * REFRESH_AHEAD, **kwargs)
+
+
+tenant_by_host = _cache(getattr(settings, "TENANT_CACHE_SECONDS", 5.0))
+user_by_id = _cache(getattr(settings, "AUTH_USER_CACHE_SECONDS", 5.0))
+token_by_raw = _cache(getattr(settings, "AUTH_USER_CACHE_SECONDS", 5.0), max_entries=4096)
 
 
 def cached_validated_token(raw: bytes, validate):
@@ -56,6 +65,42 @@ def cached_user(tenant_key: str, user_id, load):
         if getattr(user, "is_active", False):
             user_by_id.set(key, user)
     return copy.copy(user)
+
+
+# Read-only peeks for the API edge (dcl/api/edge.py): the answers Django's own request path put in
+# these caches, never loading anything (a miss sends the request on to Django, which fills the
+# cache). Each returns (the cached object itself or None, whether this caller should send its
+# request to Django to renew the entry: see LocalTTLCache.peek). Callers must not modify it.
+
+
+def peek_tenant_for_host(hostname: str):
+    """The tenant Django last resolved for `hostname` (within the TTL)."""
+    return tenant_by_host.peek(hostname)
+
+
+def peek_validated_token(raw: bytes):
+    """A token Django's authentication validated (signature, expiry, type), not expired since."""
+    token, renew = token_by_raw.peek(raw)
+    if token is None:
+        return None, False
+    exp = token.get("exp")
+    if not isinstance(exp, int | float) or exp <= time.time():
+        return None, False
+    return token, renew
+
+
+def peek_user(tenant_key: str, user_id):
+    """The active user `user_id` of a tenant as Django's authentication last loaded it."""
+    user, renew = user_by_id.peek((tenant_key, str(user_id)))
+    if not getattr(user, "is_active", False):
+        return None, False
+    return user, renew
+
+
+def clear_all() -> None:
+    """Forget every entry of this process (tests)."""
+    for cache in (tenant_by_host, user_by_id, token_by_raw):
+        cache.clear()
 
 
 def _clear_tenants(**_kwargs) -> None:

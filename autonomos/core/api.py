@@ -32,25 +32,44 @@ class CounterUserRateThrottle(throttling.UserRateThrottle):
     carries the tenant, and user ids that repeat across tenants never share a counter).
     """
 
+    def counter_client(self):
+        """The Redis client the counter lives in, or None when the cache is not Redis (then DRF's
+        own list throttle applies)."""
+        if not hasattr(self.cache, "_cache") or not hasattr(self.cache._cache, "get_client"):
+            return None
+        return self.cache._cache.get_client(None, write=True)
+
+    def counter_key(self, ident_key: str, now: float, tenant=None) -> str:
+        """The cache key of `ident_key`'s counter for the window holding `now`: the tenant is the
+        database connection's unless given (the API edge, dcl/api/edge.py, has no connection)."""
+        window = int(now // self.duration)
+        self.window_end = (window + 1) * self.duration
+        self.now = now
+        if tenant is None:
+            return self.cache.make_and_validate_key(f"{ident_key}:{window}")
+        return self.cache.make_tenant_key(f"{ident_key}:{window}", tenant)
+
+    def queue_hit(self, pipe, key: str) -> None:
+        """Count one request on `key` in a pipeline (its first result is the new count)."""
+        pipe.incr(key)
+        pipe.expire(key, int(self.duration) + 1)
+
+    def allows(self, count: int) -> bool:
+        return count <= self.num_requests
+
     def allow_request(self, request, view):
         if self.rate is None:
             return True
-        if not hasattr(self.cache, "_cache") or not hasattr(self.cache._cache, "get_client"):
+        client = self.counter_client()
+        if client is None:
             return super().allow_request(request, view)  # not a Redis cache: DRF's list throttle
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        now = time.time()
-        window = int(now // self.duration)
-        self.window_end = (window + 1) * self.duration
-        self.now = now
-        key = self.cache.make_and_validate_key(f"{self.key}:{window}")
-        client = self.cache._cache.get_client(key, write=True)
         pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, int(self.duration) + 1)
+        self.queue_hit(pipe, self.counter_key(self.key, time.time()))
         count, _ = pipe.execute()
-        return count <= self.num_requests
+        return self.allows(count)
 
     def wait(self):
         if not hasattr(self, "window_end"):

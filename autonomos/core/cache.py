@@ -38,6 +38,23 @@ class SharedRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = _ClientReusingCacheClient
 
+    def make_tenant_key(self, key: str, tenant, version: int | None = None) -> str:
+        """`make_key` for `tenant` instead of the tenant of the current database connection: for
+        code that has a tenant but no connection set to it (the API edge, on-commit hooks)."""
+        return self.key_func(key, self.key_prefix, self.version if version is None else version, tenant=tenant)
+
+    def redis_client(self):
+        """The redis-py client of the primary (reads and writes), for pipelines across keys."""
+        return self._cache.get_client(None, write=True)
+
+    def encode(self, value) -> bytes | int:
+        """A value as this cache stores it (Django's serializer)."""
+        return self._cache._serializer.dumps(value)
+
+    def decode(self, raw):
+        """A stored value as Python (Django's serializer); None stays None."""
+        return None if raw is None else self._cache._serializer.loads(raw)
+
     @cached_property
     def _cache(self):
         key = (tuple(self._servers), repr(sorted(self._options.items())), self._class)
@@ -56,12 +73,20 @@ class LocalTTLCache:
     For lookups done on every request whose answers change rarely (the tenant of a host, the user
     of a token): the process that makes a change clears its own copy through a model signal, the
     other processes see it within `seconds`.
+
+    With `refresh_ahead`, `get` already misses during an entry's last `refresh_ahead` seconds, so
+    the loader runs again and renews it; `peek` still returns the entry until it expires and tells
+    one caller per entry (the first in that window) to send its request to the loader. The API edge
+    (dcl/api/edge.py) reads these caches with `peek`: without the refresh, every request in flight
+    when an entry expired would go to Django at once.
     """
 
-    def __init__(self, seconds: float, max_entries: int = 1024) -> None:
+    def __init__(self, seconds: float, max_entries: int = 1024, *, refresh_ahead: float = 0.0) -> None:
         self.seconds = seconds
         self.max_entries = max_entries
+        self.refresh_ahead = refresh_ahead
         self._data: dict = {}
+        self._claimed: dict = {}
         self._lock = threading.Lock()
 
     def get(self, key):
@@ -69,10 +94,33 @@ class LocalTTLCache:
         if entry is None:
             return None
         expires, value = entry
-        if expires < time.monotonic():
+        left = expires - time.monotonic()
+        if left <= 0:
             self._data.pop(key, None)
             return None
+        if left < self.refresh_ahead:
+            return None  # renew it (the entry stays for `peek` until it expires)
         return value
+
+    def peek(self, key) -> tuple[object | None, bool]:
+        """(value or None when missing or expired, whether this caller should have it renewed):
+        the second is True for one caller per entry, in its last `refresh_ahead` seconds."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None, False
+        expires, value = entry
+        left = expires - time.monotonic()
+        if left <= 0:
+            return None, False
+        if left >= self.refresh_ahead:
+            return value, False
+        with self._lock:
+            if self._claimed.get(key) == expires:
+                return value, False
+            if len(self._claimed) >= self.max_entries:
+                self._claimed.clear()
+            self._claimed[key] = expires
+        return value, True
 
     def set(self, key, value, *, at_most: float | None = None) -> None:
         """Keep `value` for `seconds`, or fewer when `at_most` says so (a token about to expire)."""
@@ -87,3 +135,4 @@ class LocalTTLCache:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._claimed.clear()

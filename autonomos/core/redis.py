@@ -51,8 +51,10 @@ def get_async_redis() -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, socket_connect_timeout=5)
 
 
-def cache_key(key: str, key_prefix: str, version: int) -> str:
-    """Django cache key function: the tenant's hash tag leads every key (public for platform keys)."""
-    tenant = getattr(connection, "tenant", None)
+def cache_key(key: str, key_prefix: str, version: int, tenant=None) -> str:
+    """Django cache key function: the tenant's hash tag leads every key (public for platform keys).
+    The tenant is the connection's unless given (code outside Django's request cycle)."""
+    if tenant is None:
+        tenant = getattr(connection, "tenant", None)
     tag = getattr(tenant, "tenant_id", None) or "public"
     return f"cache:{{{tag}}}:{key_prefix}:{version}:{key}"

@@ -282,6 +282,10 @@ DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
 # Seconds a page of a unified view stays in the response cache (per tenant, view version and
 # normalized query; dcl/api/views.py). 0 turns the cache off (bench_api --cold).
 DCL_PAGE_CACHE_SECONDS = env.int("DCL_PAGE_CACHE_SECONDS", default=300)
+# The API edge (dcl/api/edge.py): cached pages answered before Django's middleware and DRF.
+DCL_EDGE = env.bool("DCL_EDGE", default=True)
+# Pages of a unified view rendered as JSON by PostgreSQL (dcl/selectors.py) instead of Python.
+DCL_PAGE_JSON_SQL = env.bool("DCL_PAGE_JSON_SQL", default=True)
 
 # --- AAM mapping engine (aam) -----------------------------------------------------------------
 # Below AAM_AUTO_APPLY_THRESHOLD and at or above this floor a proposal becomes a review item;

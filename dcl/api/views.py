@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import decimal
 import json
 import re
 from decimal import Decimal
@@ -19,15 +19,32 @@ from rest_framework.response import Response
 from autonomos.core.api import TenantAPIView
 from autonomos.core.pagination import Pagination
 
-from ..selectors import LazyViewRows, ViewQueryError, catalog_entry, lineage_graph, view_catalog
+from ..selectors import (
+    VIEW_STAMP_SECONDS,
+    LazyViewRows,
+    RowsJSON,
+    ViewQueryError,
+    cached_page_body,
+    catalog_entry,
+    lineage_graph,
+    page_cache_key,
+    view_catalog,
+    view_stamp,
+    view_stamp_key,
+)
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
 _ENTITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PAGE_CONTENT_TYPE = "application/json"
+
+
+# Exact: the default context (28 digits) rounded values of the views' numeric(38, 10) columns.
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
 def _decimal_text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    """A decimal without trailing zeros or exponent: 1.5000000000 → "1.5", 1E+2 → "100"."""
+    return format(value.normalize(_EXACT), "f")
 
 
 def _render(row: dict) -> dict:
@@ -99,13 +116,27 @@ class ViewRowsAPI(TenantAPIView):
         view = catalog_entry(entity) if _ENTITY_RE.match(entity) else None
         if view is None:
             raise exceptions.NotFound(f"No materialized view for {entity!r}.")
-        # A view changes only when it is re-materialized: a page is cached per version (a query
-        # that is cached was valid when it was first answered). The cache's key function puts the
-        # tenant in every key; DRF has authenticated the caller before this method runs.
+        # A view changes only when it is re-materialized: a page is cached with the stamp of the
+        # materialization it was rendered from (a query that is cached was valid when it was first
+        # answered). The cache's key function puts the tenant in every key; DRF has authenticated
+        # the caller before this method runs. The edge (dcl/api/edge.py) reads the same entries.
         seconds = settings.DCL_PAGE_CACHE_SECONDS
-        digest = hashlib.sha1(json.dumps(sorted(request.query_params.lists())).encode()).hexdigest()
-        key = f"dcl:page:{entity}:{view.version}-{view.materialized_at.timestamp()}:{digest}"
-        body = cache.get(key) if seconds > 0 else None
+        stamp = view_stamp(view.version, view.materialized_at)
+        page_key = page_cache_key(entity, request)
+        body = None
+        if seconds > 0:
+            stamp_key = view_stamp_key(entity)
+            cached = cache.get_many([stamp_key, page_key])
+            current = cached.get(stamp_key)
+            if current is None:
+                # Gone (expired, Redis restarted) or never written: the catalog is the truth. `add`
+                # never overwrites the stamp of a materialization that committed meanwhile.
+                cache.add(stamp_key, stamp, VIEW_STAMP_SECONDS)
+            elif current == stamp:
+                # Still the catalog's: keep it (the edge sends a request here before it expires).
+                # A stamp that is not the catalog's is left to expire.
+                cache.touch(stamp_key, VIEW_STAMP_SECONDS)
+            body = cached_page_body(cached.get(page_key), stamp)
         if body is None:
             filters = {k: v for k, v in request.query_params.items() if k not in RESERVED_PARAMS}
             try:
@@ -115,16 +146,24 @@ class ViewRowsAPI(TenantAPIView):
                     ordering=request.query_params.get("ordering"),
                     search=request.query_params.get("search") or None,
                     view=view,
+                    as_json=settings.DCL_PAGE_JSON_SQL,
                 )
             except ViewQueryError as exc:
                 raise BadQuery({"detail": exc.message, **exc.details}) from None
             paginator = self.pagination_class()
             page = paginator.paginate_queryset(rows, request, view=self)
-            data = paginator.get_paginated_response([_render(row) for row in page]).data
-            body = json.dumps(data, cls=DjangoJSONEncoder).encode()
+            if len(page) == 1 and isinstance(page[0], RowsJSON):
+                # PostgreSQL rendered the rows (dcl/selectors.py); "results" is the last key.
+                head = json.dumps(paginator.get_paginated_response([]).data, cls=DjangoJSONEncoder)
+                if not head.endswith('"results": []}'):
+                    raise RuntimeError("unexpected page envelope")
+                body = (head[:-3] + page[0] + "}").encode()
+            else:
+                data = paginator.get_paginated_response([_render(row) for row in page]).data
+                body = json.dumps(data, cls=DjangoJSONEncoder).encode()
             if seconds > 0:
-                cache.set(key, body, seconds)
-        return HttpResponse(body, content_type="application/json")
+                cache.set(page_key, (stamp, body), seconds)
+        return HttpResponse(body, content_type=PAGE_CONTENT_TYPE)
 
 
 class LineageGraphAPI(TenantAPIView):

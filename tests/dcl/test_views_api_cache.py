@@ -108,3 +108,27 @@ def test_the_page_cache_can_be_turned_off(api_a, tenant_a, monkeypatch):
     _publish(tenant_a, opportunity_records(3))
     assert api_a.get(URL).json()["count"] == 3
     assert _page_keys(tenant_a) == []
+
+
+def test_each_host_of_a_tenant_has_its_own_page_with_its_own_links(api_a, tenant_a):
+    _publish(tenant_a, opportunity_records(6))
+    url = "/api/dcl/views/opportunity/?page_size=2"
+    plain = api_a.get(url).json()
+    with_port = api_a.get(url, HTTP_HOST=f"{host_of(tenant_a)}:8000").json()
+    assert plain["next"].startswith(f"http://{host_of(tenant_a)}/")
+    assert with_port["next"].startswith(f"http://{host_of(tenant_a)}:8000/")
+    assert api_a.get(url).json() == plain and len(_page_keys(tenant_a)) == 2
+
+
+def test_the_current_stamp_is_put_back_from_the_catalog_when_it_is_missing(api_a, tenant_a):
+    view = _publish(tenant_a, opportunity_records(3))
+    stamps = [k for k in get_redis().scan_iter(match=f"cache:{{{tenant_a.tenant_id}}}:*dcl:stamp:opportunity")]
+    # In this test's transaction the materialization never commits, so its hook has not run either.
+    assert stamps == []
+    assert api_a.get(URL).status_code == 200
+    [stamp] = get_redis().scan_iter(match=f"cache:{{{tenant_a.tenant_id}}}:*dcl:stamp:opportunity")
+    from django.core.cache import cache
+
+    raw = cache.redis_client().get(stamp)
+    assert cache.decode(raw) == f"{view.version}-{view.materialized_at.timestamp()}"
+    assert 0 < get_redis().ttl(stamp) <= 30

@@ -108,3 +108,44 @@ def test_local_ttl_cache_expires_entries_and_can_be_disabled():
     off = LocalTTLCache(0)
     off.set("k", 3)
     assert off.get("k") is None
+
+
+def test_entries_are_renewed_ahead_of_expiry_while_peeks_still_see_them(monkeypatch):
+    cache = LocalTTLCache(10, refresh_ahead=2)
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    cache.set("k", "v")
+    assert cache.get("k") == "v" and cache.peek("k") == ("v", False)
+    now[0] += 8.5  # in the last 2 s: the loader runs again, one peeker is told to have it renewed
+    assert cache.get("k") is None
+    assert cache.peek("k") == ("v", True)
+    assert cache.peek("k") == ("v", False)
+    cache.set("k", "v2")  # renewed
+    assert cache.get("k") == "v2" and cache.peek("k") == ("v2", False)
+    now[0] += 10.5  # expired: nobody sees it
+    assert cache.peek("k") == (None, False) and cache.get("k") is None
+
+
+def test_peeks_only_see_what_djangos_request_path_cached(tenant_a):
+    from tenants.caching import clear_all, peek_tenant_for_host, peek_user, peek_validated_token
+
+    clear_all()
+    token = _token(tenant_a)
+    assert peek_tenant_for_host(host_of(tenant_a)) == (None, False)
+    assert peek_validated_token(token.encode()) == (None, False)
+    assert _me(tenant_a, token).status_code == 200
+    tenant, _ = peek_tenant_for_host(host_of(tenant_a))
+    validated, _ = peek_validated_token(token.encode())
+    assert tenant.tenant_id == tenant_a.tenant_id and validated["tenant_id"] == str(tenant_a.tenant_id)
+    user, _ = peek_user(str(tenant_a.tenant_id), validated["user_id"])
+    assert user.username == "admin"
+    assert peek_user(str(tenant_a.tenant_id), 999999) == (None, False)
+    connection.set_tenant(tenant_a)
+    user = get_user_model().objects.get(username="admin")
+    user.is_active = False
+    user.save()
+    connection.set_schema_to_public()
+    assert peek_user(str(tenant_a.tenant_id), validated["user_id"]) == (None, False)
+    assert _me(tenant_a, token).status_code == 401  # Django refuses, and caches nothing
+    assert peek_user(str(tenant_a.tenant_id), validated["user_id"]) == (None, False)
+    assert peek_validated_token(b"not.a.token") == (None, False)
