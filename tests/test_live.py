@@ -43,7 +43,7 @@ async def _recv_types(ws, timeout: float = 3.0) -> list[str]:
             message = await asyncio.wait_for(ws.recv(), timeout=timeout)
             types.append(json.loads(message)["type"])
             timeout = 0.5
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return types
 
 

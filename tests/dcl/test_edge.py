@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -23,13 +22,11 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from autonomos import asgi
 from autonomos.core.api import CounterUserRateThrottle
 from autonomos.core.redis import get_redis
-from connectors.models import Connection
 from dcl.api import edge
 from dcl.models import MaterializedView
-from dcl.services import views_materialize
 from tenants import caching
 from tests.conftest import host_of
-from tests.pipeline.support import batches_for, opportunity_records, publish
+from tests.pipeline.support import land_and_materialize, opportunity_records
 
 PATH = "/api/dcl/views/opportunity/"
 QUERY = "page_size=2&stage=Prospecting&ordering=-amount"
@@ -43,14 +40,7 @@ def _fresh_process_caches():
     caching.clear_all()
 
 
-def _publish(tenant, records, name="SF"):
-    connection.set_tenant(tenant)
-    conn, _ = Connection.objects.get_or_create(name=name, kind="salesforce")
-    publish(tenant, conn.pk, batches_for(tenant, conn.pk, records))
-    views_materialize(tenant=tenant)
-    view = MaterializedView.objects.get(entity="opportunity")
-    connection.set_schema_to_public()
-    return view
+_publish = land_and_materialize
 
 
 def _token(tenant, *, lifetime: timedelta | None = None) -> str:

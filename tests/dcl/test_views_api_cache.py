@@ -7,24 +7,15 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from autonomos.core.redis import get_redis
-from connectors.models import Connection
 from dcl.models import MaterializedView
-from dcl.services import views_materialize
 from tests.conftest import host_of
-from tests.pipeline.support import batches_for, opportunity_records, publish
+from tests.pipeline.support import land_and_materialize, opportunity_records
 
 pytestmark = pytest.mark.django_db
 URL = "/api/dcl/views/opportunity/?page_size=100&stage=Prospecting&ordering=-amount"
 
 
-def _publish(tenant, records, name="SF"):
-    connection.set_tenant(tenant)
-    conn, _ = Connection.objects.get_or_create(name=name, kind="salesforce")
-    publish(tenant, conn.pk, batches_for(tenant, conn.pk, records))
-    views_materialize(tenant=tenant)
-    view = MaterializedView.objects.get(entity="opportunity")
-    connection.set_schema_to_public()
-    return view
+_publish = land_and_materialize
 
 
 def _page_keys(tenant) -> list[str]:

@@ -236,3 +236,21 @@ def duck_rows(tenant, sql: str):
             return con.execute(sql).fetchall()
         finally:
             con.close()
+
+
+def land_and_materialize(tenant, records, name: str = "SF"):
+    """Publish opportunity records for a Salesforce connection `name`, materialize, and return the
+    opportunity view's catalog row (the connection is left on the public schema)."""
+    from django.db import connection
+
+    from connectors.models import Connection
+    from dcl.models import MaterializedView
+    from dcl.services import views_materialize
+
+    connection.set_tenant(tenant)
+    conn, _ = Connection.objects.get_or_create(name=name, kind="salesforce")
+    publish(tenant, conn.pk, batches_for(tenant, conn.pk, records))
+    views_materialize(tenant=tenant)
+    view = MaterializedView.objects.get(entity="opportunity")
+    connection.set_schema_to_public()
+    return view
