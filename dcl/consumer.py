@@ -403,10 +403,11 @@ class StreamConsumer:
                     WHERE {target}._connection_id = k.c AND {target}._source_id = k.s""")
             self.result.seconds["upsert_probe"] += time.perf_counter() - tick
             duplicated = len(connection_ids) > 1 or pc.count_distinct(table["_source_id"]).as_py() < table.num_rows
-            columns = [f"i.{store.quote(c)}" for c in table.column_names if c not in ("_bi", "_op")]
+            passthrough = [c for c in table.column_names if c not in ("_bi", "_op")]
+            names = [*passthrough, "_deleted", "_ingested_at"]
+            columns = [f"i.{store.quote(c)}" for c in passthrough]
             columns.append("coalesce(i._op = 'delete', false)" if "_op" in table.column_names else "false")
             columns.append("?::TIMESTAMPTZ")
-            names = [c for c in table.column_names if c not in ("_bi", "_op")] + ["_deleted", "_ingested_at"]
             source = "_incoming i"
             if carried:
                 columns += [f"c.{store.quote(c)}" for c in carried]

@@ -85,7 +85,7 @@ def _q(name: str) -> str:
 
 
 def _is_identifier(name: str) -> bool:
-    return name in ("id", "unified_id", "account_unified_id", "_src_id") or name.endswith("_id")
+    return name == "id" or name.endswith("_id")
 
 
 def _table_columns(spec: ViewSpec) -> list[tuple[str, str]]:
