@@ -372,7 +372,7 @@ class StreamConsumer:
 
     def _write_entity(self, entity: str, table: pa.Table, connection_ids: list[int], now: datetime) -> None:
         con = self.con
-        target = store.source_table_ensure(con, entity, table.schema)
+        target, stored = store.source_table_ensure(con, entity, table.schema)
         con.register("_incoming", table)
         try:
             conns = ", ".join(str(int(c)) for c in connection_ids)
@@ -390,7 +390,6 @@ class StreamConsumer:
             if existing:
                 # Fields the stored versions have and these batches do not carry (a column the source
                 # stopped sending, an object read with fewer fields) keep their last known values.
-                stored = store.table_columns(con, target)
                 carried = [c for c in stored if not c.startswith("_") and c not in table.column_names]
                 if carried:
                     con.execute(f"""

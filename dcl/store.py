@@ -191,9 +191,12 @@ def duck_type(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def source_table_ensure(con: duckdb.DuckDBPyConnection, entity: str, schema: pa.Schema) -> str:
+def source_table_ensure(
+    con: duckdb.DuckDBPyConnection, entity: str, schema: pa.Schema
+) -> tuple[str, dict[str, str]]:
     """`src_<entity>` exists with a column for every field of `schema` (new fields are added: a
-    mapping that starts filling another canonical field, or a tenant's custom field)."""
+    mapping that starts filling another canonical field, or a tenant's custom field); returns the
+    table's name and its columns (name → DuckDB type)."""
     table = source_table(entity)
     columns = table_columns(con, table)
     if not columns:
@@ -205,4 +208,4 @@ def source_table_ensure(con: duckdb.DuckDBPyConnection, entity: str, schema: pa.
             continue
         con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(ident(f.name))} {duck_type(f.type)}")
         columns[f.name] = duck_type(f.type)
-    return table
+    return table, columns
