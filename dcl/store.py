@@ -130,6 +130,8 @@ def connect(tenant) -> duckdb.DuckDBPyConnection:
         f"ATTACH '{_sql_text(str(path))}' AS dcl (ROW_GROUP_SIZE {int(settings.DCL_DUCKDB_ROW_GROUP_SIZE)})"
     )
     con.execute("USE dcl")
+    if settings.DCL_DUCKDB_DISABLED_COMPRESSION:
+        con.execute("SET disabled_compression_methods = ?", [settings.DCL_DUCKDB_DISABLED_COMPRESSION])
     con.execute("SET TimeZone = 'UTC'")
     con.execute("""
         CREATE TABLE IF NOT EXISTS _dcl_batches (

@@ -262,3 +262,29 @@ def test_a_copy_that_fails_midway_leaves_the_previous_view_and_catalog_as_they_w
     view = MaterializedView.objects.get(entity="opportunity")
     assert view.version == 1 and view.row_count == 3
     assert len(view_all(entity="opportunity")) == 3
+
+
+def test_the_copy_writer_hands_each_slice_to_postgresql_before_queueing_the_next(db, monkeypatch):
+    """libpq's output buffer must not hold what the socket has not taken: with psycopg's own writer
+    it grows to everything unsent, and every write then moves all of it (quadratic CPU)."""
+    from psycopg.copy import LibpqWriter
+
+    from dcl import pgsync
+
+    monkeypatch.setattr(pgsync, "COPY_WRITE_BYTES", 64 * 1024)
+    row = b"x" * 1000 + b"\n"
+    data = row * 16000  # 16 MB: far more than a socket takes at once
+    raw = connection.cursor().cursor
+
+    def pending_after_one_write(writer_class) -> int:
+        raw.execute("CREATE TEMP TABLE IF NOT EXISTS _copy_probe (t text)")
+        pgconn = raw.connection.pgconn
+        with raw.copy("COPY _copy_probe (t) FROM STDIN", writer=writer_class(raw)) as copy:
+            copy.write(data)
+            still_queued = pgconn.flush()  # 0: nothing left in libpq's buffer; 1: data still queued
+        return still_queued
+
+    assert pending_after_one_write(pgsync.FlushingWriter) == 0
+    assert pending_after_one_write(LibpqWriter) == 1  # the behaviour the writer exists to avoid
+    raw.execute("SELECT count(*) FROM _copy_probe")
+    assert raw.fetchone()[0] == 32000
