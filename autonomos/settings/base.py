@@ -45,7 +45,6 @@ AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=5.0)
 
 SHARED_APPS = [
     "django_tenants",
-    "daphne",
     "tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
@@ -264,7 +263,9 @@ DATA_DIR = Path(env("AUTONOMOS_DATA_DIR", default=str(BASE_DIR / "var" / "data")
 AAM_BACKPRESSURE_TIMEOUT = env.float("AAM_BACKPRESSURE_TIMEOUT", default=300.0)
 # Lease of the per-connection sync lock (renewed while the sync runs).
 AAM_SYNC_LOCK_SECONDS = _positive_int("AAM_SYNC_LOCK_SECONDS", 120)
-AAM_SYNC_PAGE_SIZE = _positive_int("AAM_SYNC_PAGE_SIZE", 5000)  # records per driver page
+# Records per driver page (drivers clamp it to what their API allows). Every page costs a fixed number of Arrow
+# compute calls per column: 20,000 instead of 5,000 saves the producer 0.8 CPU-s per million records.
+AAM_SYNC_PAGE_SIZE = _positive_int("AAM_SYNC_PAGE_SIZE", 20000)
 DCL_WRITER_LOCK_TIMEOUT = env.float("DCL_WRITER_LOCK_TIMEOUT", default=300.0)
 DCL_DUCKDB_THREADS = _positive_int("DCL_DUCKDB_THREADS", 2)
 DCL_DUCKDB_MEMORY_LIMIT = env("DCL_DUCKDB_MEMORY_LIMIT", default="512MB")
