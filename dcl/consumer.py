@@ -364,9 +364,11 @@ class StreamConsumer:
         for cid in connection_ids:
             key = (entity, int(cid))
             if key not in self._bounds:
-                self._bounds[key] = tuple(self.con.execute(
-                    f"SELECT min(_source_id), max(_source_id) FROM {target} WHERE _connection_id = ?", [int(cid)]
-                ).fetchone())
+                self._bounds[key] = tuple(
+                    self.con.execute(
+                        f"SELECT min(_source_id), max(_source_id) FROM {target} WHERE _connection_id = ?", [int(cid)]
+                    ).fetchone()
+                )
             emin, emax = self._bounds[key]
             if emin is not None and lo is not None and not (hi < emin or lo > emax):
                 overlap = True

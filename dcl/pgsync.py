@@ -1,9 +1,9 @@
 """DuckDB `view_<entity>` → PostgreSQL `dcl_view_<entity>` in the tenant's schema.
 
-In ONE PostgreSQL transaction: create a new data table, COPY the view into it, build its key and
-indexes, point the view `dcl_view_<entity>` at it, drop the previous data table, and record the
-catalog row. Readers see the old view until the commit and the new one after; never a half-written
-one.
+A new data table is filled and indexed while the view `dcl_view_<entity>` still points at the
+previous one; then ONE PostgreSQL transaction points the view at the new table, drops the previous
+one and records the catalog row (see `publish_view`). Readers see the old view until that commit
+and the new one after; never a half-written one.
 
 The COPY is binary: DuckDB hands the view over as Arrow record batches and pgpq encodes them in
 PostgreSQL's binary COPY format, so neither side formats or parses text (numbers and timestamps
@@ -25,6 +25,7 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
+from django.conf import settings
 from django.db import connection as pg_connection
 from django.db import transaction
 from pgpq import ArrowToPostgresBinaryEncoder
@@ -194,7 +195,16 @@ class FlushingWriter(LibpqWriter):
             self.connection.wait(copy_to(self._pgconn, view[offset : offset + COPY_WRITE_BYTES], flush=True))
 
 
-def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: str, entity: str, spec: ViewSpec) -> int:
+def copy_view(
+    duck: duckdb.DuckDBPyConnection,
+    cursor,
+    *,
+    schema: str,
+    table: str,
+    entity: str,
+    spec: ViewSpec,
+    freeze: bool = False,
+) -> int:
     """Stream DuckDB's view into the (new, empty) PostgreSQL table; returns the rows copied.
 
     A thread computes and encodes the next batches (DuckDB releases the GIL while it works) while
@@ -226,7 +236,8 @@ def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: st
     worker = threading.Thread(target=produce, name=f"dcl-export-{entity}", daemon=True)
     rows = 0
     try:
-        statement = f"COPY {_q(schema)}.{_q(table)} ({columns}) FROM STDIN (FORMAT binary)"
+        options = "FORMAT binary, FREEZE true" if freeze else "FORMAT binary"
+        statement = f"COPY {_q(schema)}.{_q(table)} ({columns}) FROM STDIN ({options})"
         with cursor.copy(statement, writer=FlushingWriter(cursor)) as copy:
             worker.start()
             while (item := buffers.get()) is not None:
@@ -242,6 +253,86 @@ def copy_view(duck: duckdb.DuckDBPyConnection, cursor, *, schema: str, table: st
     return rows
 
 
+def _index_statements(schema: str, table: str, entity: str, spec: ViewSpec) -> list[str]:
+    """The data table's indexes, the key first (made a PRIMARY KEY at the swap, which is instant)."""
+    qualified = f"{_q(schema)}.{_q(table)}"
+    statements = [f"CREATE UNIQUE INDEX {_q(table + '_pkey')} ON {qualified} (unified_id)"]
+    present = set(spec.fields) | ({"account_unified_id"} if spec.linked else set())
+    for col in INDEXED.get(entity, ()):
+        cols = (col,) if isinstance(col, str) else col
+        if set(cols) <= present:
+            statements.append(f"CREATE INDEX ON {qualified} ({', '.join(_q(c) for c in cols)})")
+    return statements
+
+
+def _build_index(cursor, statement: str) -> None:
+    # Index builds sort in memory rather than on disk (local to the transaction).
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    cursor.execute(statement)
+
+
+def _build_indexes_in_parallel(statements: list[str], sessions: int) -> None:
+    """Build the indexes of a committed table from `sessions` database sessions at once (CREATE INDEX
+    takes a SHARE lock: builds on one table do not block each other). The first failure stops the
+    other sessions after their current build and is raised."""
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    for statement in statements:
+        pending.put(statement)
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not failed:
+                try:
+                    statement = pending.get_nowait()
+                except queue.Empty:
+                    return
+                with transaction.atomic(), pg_connection.cursor() as cur:
+                    _build_index(cur, statement)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            failed.append(exc)
+        finally:
+            pg_connection.close()  # this thread's own connection (back to the pool)
+
+    workers = [threading.Thread(target=work, name=f"dcl-index-{i}", daemon=True) for i in range(sessions)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if failed:
+        raise failed[0]
+
+
+def _swap_in(cur, *, schema: str, entity: str, table: str, spec: ViewSpec, materialized_at: datetime) -> None:
+    """Point `dcl_view_<entity>` at `table` and drop the entity's other data tables (in the caller's
+    transaction)."""
+    cur.execute("SET LOCAL lock_timeout = '30s'")
+    cur.execute("SAVEPOINT dcl_view_replace")
+    try:
+        cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=True))
+    except Exception:  # noqa: BLE001 - the columns changed (ontology): drop and create
+        cur.execute("ROLLBACK TO SAVEPOINT dcl_view_replace")
+        cur.execute(f"DROP VIEW IF EXISTS {_q(schema)}.{_q(view_name(entity))}")
+        cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=False))
+    cur.execute("RELEASE SAVEPOINT dcl_view_replace")
+    cur.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+        [schema, f"dcl\\_vdata\\_{entity}\\_%"],
+    )
+    for (old,) in cur.fetchall():
+        if old != table and old.rsplit("_", 1)[0] == f"dcl_vdata_{entity}":
+            cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(old)}")
+
+
+def _create_and_copy(duck, cur, *, schema: str, table: str, entity: str, spec: ViewSpec, freeze: bool) -> int:
+    # A leftover of the same name (an earlier catalog that was wiped, or a run that died before its
+    # swap) goes, with its view.
+    cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)} CASCADE")
+    cur.execute(_data_table_ddl(schema, table, spec))
+    raw = cur.cursor if hasattr(cur, "cursor") else cur
+    return copy_view(duck, raw, schema=schema, table=table, entity=entity, spec=spec, freeze=freeze)
+
+
 def publish_view(
     duck: duckdb.DuckDBPyConnection,
     *,
@@ -254,45 +345,42 @@ def publish_view(
 ) -> int:
     """Replace `dcl_view_<entity>` with DuckDB's current view; returns its row count.
 
-    `on_commit_catalog(row_count, data_table)` runs inside the same transaction (the catalog row
-    changes together with the view).
+    1. A new data table is created and filled (COPY ... FREEZE: its rows need no later hint-bit
+       writes or freezing vacuum) and committed; no view points at it, so no reader sees it.
+    2. Its indexes are built from DCL_PG_INDEX_SESSIONS sessions at once.
+    3. One transaction analyzes it, makes the key its PRIMARY KEY, points the view at it, drops the
+       previous data table and records the catalog row: `on_commit_catalog(row_count, data_table)`
+       runs inside it, so the catalog changes together with the view.
+    Any failure drops the new table and leaves the previous view and catalog as they were.
+
+    Inside a transaction of the caller's, the new table cannot be shown to other sessions: then all
+    of it happens in that transaction, in this session.
     """
     table = data_table_name(entity, version)
+    qualified = f"{_q(schema)}.{_q(table)}"
+    statements = _index_statements(schema, table, entity, spec)
     started = time.monotonic()
-    with transaction.atomic(), pg_connection.cursor() as cur:
-        # A leftover of the same name (an earlier catalog that was wiped) goes, with its view.
-        cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)} CASCADE")
-        cur.execute(_data_table_ddl(schema, table, spec))
-        raw = cur.cursor if hasattr(cur, "cursor") else cur
-        rows = copy_view(duck, raw, schema=schema, table=table, entity=entity, spec=spec)
-        copied_at = time.monotonic()
-        # Index builds sort in memory rather than on disk (local to this transaction).
-        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        cur.execute(f"ALTER TABLE {_q(schema)}.{_q(table)} ADD PRIMARY KEY (unified_id)")
-        present = set(spec.fields) | ({"account_unified_id"} if spec.linked else set())
-        for col in INDEXED.get(entity, ()):
-            cols = (col,) if isinstance(col, str) else col
-            if set(cols) <= present:
-                cur.execute(f"CREATE INDEX ON {_q(schema)}.{_q(table)} ({', '.join(_q(c) for c in cols)})")
+    nested = pg_connection.in_atomic_block
+    try:
+        with transaction.atomic(), pg_connection.cursor() as cur:
+            rows = _create_and_copy(duck, cur, schema=schema, table=table, entity=entity, spec=spec, freeze=not nested)
+            if nested:
+                copied_at = time.monotonic()
+                for statement in statements:
+                    _build_index(cur, statement)
+        if not nested:
+            copied_at = time.monotonic()
+            _build_indexes_in_parallel(statements, max(1, settings.DCL_PG_INDEX_SESSIONS))
         indexed_at = time.monotonic()
-        cur.execute(f"ANALYZE {_q(schema)}.{_q(table)}")
-        cur.execute("SET LOCAL lock_timeout = '30s'")
-        cur.execute("SAVEPOINT dcl_view_replace")
-        try:
-            cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=True))
-        except Exception:  # noqa: BLE001 - the columns changed (ontology): drop and create
-            cur.execute("ROLLBACK TO SAVEPOINT dcl_view_replace")
-            cur.execute(f"DROP VIEW IF EXISTS {_q(schema)}.{_q(view_name(entity))}")
-            cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=False))
-        cur.execute("RELEASE SAVEPOINT dcl_view_replace")
-        cur.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
-            [schema, f"dcl\\_vdata\\_{entity}\\_%"],
-        )
-        for (old,) in cur.fetchall():
-            if old != table and old.rsplit("_", 1)[0] == f"dcl_vdata_{entity}":
-                cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(old)}")
-        on_commit_catalog(rows, table)
+        with transaction.atomic(), pg_connection.cursor() as cur:
+            cur.execute(f"ANALYZE {qualified}")
+            cur.execute(f"ALTER TABLE {qualified} ADD PRIMARY KEY USING INDEX {_q(table + '_pkey')}")
+            _swap_in(cur, schema=schema, entity=entity, table=table, spec=spec, materialized_at=materialized_at)
+            on_commit_catalog(rows, table)
+    except BaseException:
+        if not nested:
+            _drop_quietly(qualified)
+        raise
     logger.info(
         "view %s: %d rows to PostgreSQL (copy %.2fs, indexes %.2fs, total %.2fs)",
         entity,
@@ -302,3 +390,12 @@ def publish_view(
         time.monotonic() - started,
     )
     return rows
+
+
+def _drop_quietly(qualified: str) -> None:
+    """Drop a data table no view points at (a failed publish); the next publish drops it otherwise."""
+    try:
+        with transaction.atomic(), pg_connection.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {qualified}")
+    except Exception:  # noqa: BLE001 - best effort: the original error is what matters
+        logger.warning("could not drop %s after a failed publish", qualified, exc_info=True)

@@ -126,9 +126,7 @@ def connect(tenant) -> duckdb.DuckDBPyConnection:
     # compressed ("optimistic writes"), and logs only the remainder to the WAL. With its default
     # 122,880 rows a consumer transaction (a few hundred batches) would all go through the WAL and
     # be compressed again at the next checkpoint: twice the CPU for the same rows (bench_ingest).
-    con.execute(
-        f"ATTACH '{_sql_text(str(path))}' AS dcl (ROW_GROUP_SIZE {int(settings.DCL_DUCKDB_ROW_GROUP_SIZE)})"
-    )
+    con.execute(f"ATTACH '{_sql_text(str(path))}' AS dcl (ROW_GROUP_SIZE {int(settings.DCL_DUCKDB_ROW_GROUP_SIZE)})")
     con.execute("USE dcl")
     if settings.DCL_DUCKDB_DISABLED_COMPRESSION:
         con.execute("SET disabled_compression_methods = ?", [settings.DCL_DUCKDB_DISABLED_COMPRESSION])
@@ -193,9 +191,7 @@ def duck_type(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def source_table_ensure(
-    con: duckdb.DuckDBPyConnection, entity: str, schema: pa.Schema
-) -> tuple[str, dict[str, str]]:
+def source_table_ensure(con: duckdb.DuckDBPyConnection, entity: str, schema: pa.Schema) -> tuple[str, dict[str, str]]:
     """`src_<entity>` exists with a column for every field of `schema` (new fields are added: a
     mapping that starts filling another canonical field, or a tenant's custom field); returns the
     table's name and its columns (name → DuckDB type)."""

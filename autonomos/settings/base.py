@@ -276,6 +276,8 @@ if DCL_DUCKDB_ROW_GROUP_SIZE % 2048:
 # FSST (DuckDB's string compression) costs the consumer a third of its insert CPU for a 2x smaller
 # store; the store is a staging area rebuilt from the sources, so ingest speed wins ("" keeps it).
 DCL_DUCKDB_DISABLED_COMPRESSION = env("DCL_DUCKDB_DISABLED_COMPRESSION", default="fsst")
+# Sessions that build a new view table's indexes at once (PostgreSQL also uses its parallel workers).
+DCL_PG_INDEX_SESSIONS = _positive_int("DCL_PG_INDEX_SESSIONS", 2)
 DCL_READ_COUNT = _positive_int("DCL_READ_COUNT", 250)  # batches per stream per read (one transaction)
 DCL_READ_BLOCK_MS = _positive_int("DCL_READ_BLOCK_MS", 1000)  # never 0: BLOCK 0 waits forever
 DCL_LINGER_MS = env.int("DCL_LINGER_MS", default=50)
