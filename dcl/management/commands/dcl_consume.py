@@ -25,6 +25,9 @@ def _cpu() -> float:
 
 class Command(BaseCommand):
     help = "Apply the tenant's stream batches to its DuckDB file (each exactly once)."
+    # Worker commands: the system checks (URLs, admin, models; ~0.3 s) are run by `manage.py check`
+    # and at deploy, not at every start.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True)

@@ -18,6 +18,9 @@ from ._tenant import tenant_by_slug
 
 class Command(BaseCommand):
     help = "Sync a tenant's connections (all, or --connection ID), then materialize its views."
+    # Worker commands: the system checks (URLs, admin, models; ~0.3 s) are run by `manage.py check`
+    # and at deploy, not at every start.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True)
