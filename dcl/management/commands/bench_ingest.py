@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -140,6 +141,8 @@ class Command(BaseCommand):
         if consumer.returncode != 0:
             raise SystemExit(f"consumer failed:\n{c_err.decode()[-3000:]}")
         produced = json.loads(p_out.decode().strip().splitlines()[-1])[str(conn.pk)]
+        # pgsync logs where the PostgreSQL side of the materialization went.
+        published = re.search(r"copy ([\d.]+)s, indexes ([\d.]+)s, total ([\d.]+)s", c_err.decode(errors="replace"))
         consumed = json.loads(c_out.decode().strip().splitlines()[-1])
         landed = consumed.get("views", {}).get("opportunity", 0)
         report = {
@@ -156,6 +159,9 @@ class Command(BaseCommand):
             "consumer_transactions": consumed.get("transactions"),
             "consumer_apply_seconds": consumed.get("consume_seconds"),
             "materialize_seconds": consumed.get("materialize_seconds"),
+            "postgres_seconds": dict(zip(("copy", "indexes", "total"), map(float, published.groups())))
+            if published
+            else None,
             "consumer_cpu_seconds_by_phase": {
                 "apply": consumed.get("consume_cpu_seconds"),
                 "materialize": consumed.get("materialize_cpu_seconds"),
