@@ -2,7 +2,7 @@
 
     driver.discover() ─► per object: mapping_ensure ─► plan
     driver.read(object, cursor) ─► page ─► normalize (columnar) ─► batches ─► stream (back-pressure)
-                                             └► rejected records ─► quarantine (with the reason)
+       (one page ahead, readahead.py)        └► rejected records ─► quarantine (with the reason)
     page published ─► checkpoint; cursor stored once its batches are applied (checkpoints.py)
 
 Counts always add up: records read = records published + records quarantined.
@@ -26,6 +26,7 @@ from ..streams import StreamPublisher, binary_redis
 from .batches import BatchHeader, split_batches
 from .checkpoints import checkpoint_add, checkpoints_promote
 from .normalize import Rejected, build_plan, normalize_page, page_table, schema_fingerprint
+from .readahead import read_ahead
 from .schema import entity_fields
 
 logger = logging.getLogger(__name__)
@@ -340,7 +341,8 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
         )
         cursor = None if full else (connection.cursor or {}).get(source_object.name)
         position = 1
-        for page in driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE):
+        pages = driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE)
+        for page in read_ahead(pages, tenant=tenant, depth=settings.AAM_SYNC_READ_AHEAD):
             table = page_table(page)
             normalized = normalize_page(table, plan, first_position=position)
             position += normalized.read

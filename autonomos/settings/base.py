@@ -266,6 +266,8 @@ AAM_SYNC_LOCK_SECONDS = _positive_int("AAM_SYNC_LOCK_SECONDS", 120)
 # Records per driver page (drivers clamp it to what their API allows). Every page costs a fixed number of Arrow
 # compute calls per column: 20,000 instead of 5,000 saves the producer 0.8 CPU-s per million records.
 AAM_SYNC_PAGE_SIZE = _positive_int("AAM_SYNC_PAGE_SIZE", 20000)
+# Pages a sync reads ahead of the one it publishes, in a thread (0: none; aam/ingest/readahead.py).
+AAM_SYNC_READ_AHEAD = env.int("AAM_SYNC_READ_AHEAD", default=1)
 DCL_WRITER_LOCK_TIMEOUT = env.float("DCL_WRITER_LOCK_TIMEOUT", default=300.0)
 DCL_DUCKDB_THREADS = _positive_int("DCL_DUCKDB_THREADS", 2)
 DCL_DUCKDB_MEMORY_LIMIT = env("DCL_DUCKDB_MEMORY_LIMIT", default="512MB")
