@@ -150,3 +150,25 @@ def test_a_one_column_file_with_quotes_keeps_every_row(tmp_path):
     path.write_bytes(b'name\n"Acme, Inc."\nGlobex\n"say ""hi"""\n')
     records, errors, _ = _columnar(path, 1000)
     assert errors == [] and [r["name"] for r in records] == ["Acme, Inc.", "Globex", 'say "hi"']
+
+
+def test_an_encoding_decided_by_the_careful_reader_past_a_block_holds_for_the_rest_of_the_file(tmp_path):
+    """An ASCII-so-far file: the careful reader (called for a ragged row) reads on past its block and
+    meets the first non-ASCII line, in Latin-1. The file is then Latin-1 to its end, also for the
+    blocks after the careful page, where a later line would happen to be valid UTF-8."""
+    rows = iter(range(10**6))
+
+    def ascii_rows(k):
+        return [b"row%07d,%d" % (i, i) for i in (next(rows) for _ in range(k))]
+
+    lines = [b"a,b", *ascii_rows(20_000), b"ragged", *ascii_rows(60_000), b"caf\xe9,latin1"]
+    lines += [*ascii_rows(30_000), b"caf\xc3\xa9,utf8", *ascii_rows(10)]
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected_records, expected_errors = _careful(path, 100_000)
+    records, errors, _ = _columnar(path, 100_000)
+    assert (records, errors) == (expected_records, expected_errors)
+    assert [r for r in records if r["a"].startswith("caf")] == [
+        {"a": "café", "b": "latin1"},
+        {"a": "cafÃ©", "b": "utf8"},  # the UTF-8 bytes of é, read as cp1252 like the rest of the file
+    ]

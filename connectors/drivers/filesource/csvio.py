@@ -527,14 +527,26 @@ class CsvFile:
                         break
                 if last == pos or rest_of_file or last.offset < block_end:
                     return  # the careful reader reached the end of the file
+                decided, undecided = self._decided
+                if tentative and not undecided:
+                    tentative = False
+                    if decided != "utf-8":
+                        # Past the block, the careful reader met the file's first non-ASCII line and it
+                        # was not UTF-8: the file is that single-byte encoding, read row by row to its end.
+                        for records, errors, last in self._pages_bytes(page_size, last, False, decided):
+                            yield None, records, errors, last
+                        return
                 pos = last
 
-    def _pages_bytes(self, page_size: int, start: Position, tentative: bool):
+    def _pages_bytes(self, page_size: int, start: Position, tentative: bool, encoding: str | None = None):
+        """Pages read row by row. `self._decided` is (encoding, still undecided) as of the last page
+        yielded: the first non-ASCII line of an ASCII-so-far file decides its encoding."""
         header = self.header
         n = len(header)
         ok_lengths = {n}
         rep = itertools.repeat(header)
-        encoding = self.dialect.encoding
+        encoding = encoding or self.dialect.encoding
+        self._decided = (encoding, tentative)
         with open(self.path, "rb") as f:
             f.seek(start.offset)
             offset, row, page_line = start.offset, start.row, start.line
@@ -552,6 +564,7 @@ class CsvFile:
                     row += len(chunk)
                     offset = f.tell()
                     page_line = lines.base_line + reader.line_num
+                    self._decided = (lines.encoding, lines.tentative)
                     yield list(map(dict, map(zip, rep, chunk))), [], Position(offset, page_line, row)
                     continue
                 # Something in this page is off: read it again, row by row, from its start.
@@ -568,6 +581,7 @@ class CsvFile:
                 offset = f.tell()
                 lines.bad.clear()
                 page_line = lines.base_line + reader.line_num
+                self._decided = (lines.encoding, lines.tentative)
                 yield records, errors, Position(offset, page_line, row)
                 if consumed < page_size:
                     return
