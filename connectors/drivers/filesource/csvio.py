@@ -533,8 +533,8 @@ class CsvFile:
                     if decided != "utf-8":
                         # Past the block, the careful reader met the file's first non-ASCII line and it
                         # was not UTF-8: the file is that single-byte encoding, read row by row to its end.
-                        for records, errors, last in self._pages_bytes(page_size, last, False, decided):
-                            yield None, records, errors, last
+                        for records, errors, after in self._pages_bytes(page_size, last, False, decided):
+                            yield None, records, errors, after
                         return
                 pos = last
 
