@@ -125,9 +125,7 @@ class Command(BaseCommand):
             "--no-consume",
             "--no-materialize",
         ]
-        producer = subprocess.Popen(
-            manage + sync_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
+        producer = subprocess.Popen(manage + sync_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         peaks = {"producer": _Peak(producer), "consumer": _Peak(consumer)}
         p_out, p_err = producer.communicate()
         t_produced = time.perf_counter() - t0
@@ -159,7 +157,7 @@ class Command(BaseCommand):
             "consumer_transactions": consumed.get("transactions"),
             "consumer_apply_seconds": consumed.get("consume_seconds"),
             "materialize_seconds": consumed.get("materialize_seconds"),
-            "postgres_seconds": dict(zip(("copy", "indexes", "total"), map(float, published.groups())))
+            "postgres_seconds": dict(zip(("copy", "indexes", "total"), map(float, published.groups()), strict=True))
             if published
             else None,
             "consumer_cpu_seconds_by_phase": {
