@@ -165,6 +165,10 @@ class Command(BaseCommand):
                 "materialize": consumed.get("materialize_cpu_seconds"),
             },
             "peak_rss_mb": {name: round(p.peak / 2**20) for name, p in peaks.items()},
+            "consumer_peak_rss_mb_by_phase": {
+                "apply": consumed.get("consume_peak_rss_mb"),
+                "with_materialize": consumed.get("peak_rss_mb"),
+            },
             # CPU seconds (user + system) of each process: less noisy than wall time on a shared machine.
             "cpu_seconds": {name: round(p.cpu, 2) for name, p in peaks.items()},
             "duckdb_read_csv_seconds": round(raw_seconds, 2),

@@ -23,6 +23,19 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Linux's ru_maxrss also counts the parent's RSS at fork time (it
+    survives exec), so the memory map's own high-water mark is read where there is one."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 class Command(BaseCommand):
     help = "Apply the tenant's stream batches to its DuckDB file (each exactly once)."
     # Worker commands: the system checks (URLs, admin, models; ~0.3 s) are run by `manage.py check`
@@ -68,11 +81,12 @@ class Command(BaseCommand):
             add(stream_consume(tenant=tenant, connection_ids=opts["connections"], until_idle=True, idle_seconds=0))
         out["consume_seconds"] = round(time.monotonic() - started, 3)
         out["consume_cpu_seconds"] = round(_cpu() - cpu_started, 3)
+        out["consume_peak_rss_mb"] = _peak_rss_mb()
         if opts["materialize"]:
             # Materializing drains what is left first, in the same DuckDB connection.
             began, cpu_began = time.monotonic(), _cpu()
             out["views"] = views_materialize(tenant=tenant, on_drained=add)
             out["materialize_seconds"] = round(time.monotonic() - began, 3)
             out["materialize_cpu_seconds"] = round(_cpu() - cpu_began, 3)
-        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        out["peak_rss_mb"] = _peak_rss_mb()
         self.stdout.write(json.dumps(out))
