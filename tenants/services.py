@@ -73,5 +73,6 @@ def public_tenant_ensure() -> Tenant:
         schema_name="public", defaults={"slug": "public", "name": "AutonomOS platform"}
     )
     for host in {settings.TENANT_BASE_DOMAIN, "127.0.0.1"}:
-        Domain.objects.get_or_create(domain=host, defaults={"tenant": tenant, "is_primary": host == settings.TENANT_BASE_DOMAIN})
+        primary = host == settings.TENANT_BASE_DOMAIN
+        Domain.objects.get_or_create(domain=host, defaults={"tenant": tenant, "is_primary": primary})
     return tenant

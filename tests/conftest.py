@@ -196,7 +196,9 @@ def live_env(**extra) -> dict:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="autonomos.settings.test",
-        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=(
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
         TEST_REDIS_URL=settings.REDIS_URL,
         AUTONOMOS_DATA_DIR=str(settings.DATA_DIR),
         PYTHONPATH=str(ROOT),

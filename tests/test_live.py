@@ -1,4 +1,5 @@
-"""End to end with real processes: the product's web server (uvicorn via scripts/web.sh; HTTP + WebSocket) and a Celery worker."""
+"""End to end with real processes: the product's web server (uvicorn via scripts/web.sh; HTTP and
+WebSocket) and a Celery worker."""
 
 from __future__ import annotations
 

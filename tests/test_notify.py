@@ -37,7 +37,8 @@ def webhook():
 def test_notification_is_posted_as_slack_json(webhook):
     url, handler = webhook
     assert notify_slack(text="Drift detected on Salesforce: Amount → Amount__c", url=url) is True
-    assert handler.received == [("/services/T000/B000/XXXX", {"text": "Drift detected on Salesforce: Amount → Amount__c"})]
+    expected = {"text": "Drift detected on Salesforce: Amount → Amount__c"}
+    assert handler.received == [("/services/T000/B000/XXXX", expected)]
 
 
 def test_refused_notification_returns_false_and_does_not_raise(webhook, caplog):

@@ -177,9 +177,13 @@ def exception_handler(exc, context):
         if isinstance(codes, str):
             code = codes
     if isinstance(exc, exceptions.ValidationError):
-        body = error_body(response.status_code, _message_of(detail) if not isinstance(detail, dict) else "Invalid input.",
-                          details=detail if isinstance(detail, dict) else {"non_field_errors": detail},
-                          code="invalid")
+        message = _message_of(detail) if not isinstance(detail, dict) else "Invalid input."
+        body = error_body(
+            response.status_code,
+            message,
+            details=detail if isinstance(detail, dict) else {"non_field_errors": detail},
+            code="invalid",
+        )
     else:
         body = error_body(response.status_code, _message_of(detail), code=code if response.status_code != 500 else None)
         if isinstance(detail, dict):

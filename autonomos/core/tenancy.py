@@ -14,7 +14,7 @@ class TenantRequired(RuntimeError):
     """Raised when tenant data is touched outside a tenant (fail closed)."""
 
 
-def current_tenant() -> "Tenant":
+def current_tenant() -> Tenant:
     """The tenant of the current connection; raises TenantRequired on the public schema."""
     tenant = getattr(connection, "tenant", None)
     if tenant is None or connection.schema_name == "public" or getattr(tenant, "schema_name", "public") == "public":

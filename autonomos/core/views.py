@@ -18,7 +18,8 @@ def error_404(request, exception=None):
 def error_500(request):
     if _wants_json(request):
         return json_error_response(500, "Internal server error.")
-    return render(request, "errors/error.html", {"status": 500, "message": "Something went wrong on our side."}, status=500)
+    context = {"status": 500, "message": "Something went wrong on our side."}
+    return render(request, "errors/error.html", context, status=500)
 
 
 def error_400(request, exception=None):

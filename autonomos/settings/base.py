@@ -30,7 +30,9 @@ def _positive_int(name: str, default: int) -> int:
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-insecure-change-me-0123456789abcdefghijklmnopqrstuvwxyz")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", ".localhost", "127.0.0.1", "testserver", ".testserver"])
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["localhost", ".localhost", "127.0.0.1", "testserver", ".testserver"]
+)
 
 # --- Tenancy ----------------------------------------------------------------------------------
 TENANT_BASE_DOMAIN = env("TENANT_BASE_DOMAIN", default="localhost")
@@ -203,7 +205,9 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "AutonomOS API",
-    "DESCRIPTION": "Connect business systems, map them onto one canonical model, materialize unified views, run agents.",
+    "DESCRIPTION": (
+        "Connect business systems, map them onto one canonical model, materialize unified views, run agents."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -74,8 +74,9 @@ def test_token_with_alg_none_is_rejected(tenant_a):
     def b64(data):
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
-    token = b64({"alg": "none", "typ": "JWT"}) + "." + b64(
-        {"token_type": "access", "user_id": "1", "tenant_id": str(tenant_a.tenant_id), "exp": 9999999999, "jti": "x"}) + "."
+    tenant_id = str(tenant_a.tenant_id)
+    claims = {"token_type": "access", "user_id": "1", "tenant_id": tenant_id, "exp": 9999999999, "jti": "x"}
+    token = b64({"alg": "none", "typ": "JWT"}) + "." + b64(claims) + "."
     _assert_401(_client(tenant_a, token).get(PROTECTED))
 
 
@@ -132,8 +133,8 @@ def test_token_endpoint_is_throttled(tenant_a, settings):
     original = ScopedRateThrottle.THROTTLE_RATES
     ScopedRateThrottle.THROTTLE_RATES = {**original, "auth": "3/min"}
     try:
-        codes = [_client(tenant_a).post("/api/auth/token/", {"username": "admin", "password": "x"}, format="json").status_code
-                 for _ in range(5)]
+        wrong = {"username": "admin", "password": "x"}
+        codes = [_client(tenant_a).post("/api/auth/token/", wrong, format="json").status_code for _ in range(5)]
     finally:
         ScopedRateThrottle.THROTTLE_RATES = original
     assert codes[:3] == [401, 401, 401]
@@ -141,7 +142,8 @@ def test_token_endpoint_is_throttled(tenant_a, settings):
 
 
 def test_tokens_are_not_issued_on_unknown_hosts():
-    response = APIClient(HTTP_HOST="ghost.localhost").post("/api/auth/token/", {"username": "admin", "password": PASSWORD}, format="json")
+    credentials = {"username": "admin", "password": PASSWORD}
+    response = APIClient(HTTP_HOST="ghost.localhost").post("/api/auth/token/", credentials, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
