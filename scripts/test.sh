@@ -5,6 +5,8 @@ bootstrap_venv requirements-dev.txt
 ensure_services
 if [ -x scripts/browser.sh ]; then bash scripts/browser.sh; fi
 export DJANGO_SETTINGS_MODULE=autonomos.settings.test
+say "checking lint (ruff)"
+"$VENV/bin/ruff" check --quiet . || die "lint errors: fix them (ruff check . shows them)"
 say "checking migrations are complete"
 "$PY" manage.py makemigrations --check --dry-run >/dev/null || die "a model change has no migration: run python manage.py makemigrations"
 say "running tests"
