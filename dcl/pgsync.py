@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from contextlib import closing
 from datetime import datetime
 
 import duckdb
@@ -35,6 +36,7 @@ from psycopg.copy import LibpqWriter
 from psycopg.generators import copy_to
 
 from aam.ingest.kinds import Kind
+from autonomos.core.threads import produced_ahead
 
 from . import store
 from .unify import ViewSpec
@@ -211,45 +213,16 @@ def copy_view(
     this one sends: PostgreSQL takes in one batch while the next is made. The queue between them
     holds at most COPY_QUEUE batches, so memory does not grow with the view."""
     columns = ", ".join(_q(name) for name, _ in _table_columns(spec))
-    buffers: queue.Queue = queue.Queue(maxsize=COPY_QUEUE)
-    failed: list[BaseException] = []
-    stop = threading.Event()
-
-    def offer(item) -> bool:
-        while not stop.is_set():
-            try:
-                buffers.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in _encoded_batches(duck, entity, spec):
-                if not offer(item):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the sender
-            failed.append(exc)
-        offer(None)
-
-    worker = threading.Thread(target=produce, name=f"dcl-export-{entity}", daemon=True)
+    options = "FORMAT binary, FREEZE true" if freeze else "FORMAT binary"
+    statement = f"COPY {_q(schema)}.{_q(table)} ({columns}) FROM STDIN ({options})"
     rows = 0
-    try:
-        options = "FORMAT binary, FREEZE true" if freeze else "FORMAT binary"
-        statement = f"COPY {_q(schema)}.{_q(table)} ({columns}) FROM STDIN ({options})"
-        with cursor.copy(statement, writer=FlushingWriter(cursor)) as copy:
-            worker.start()
-            while (item := buffers.get()) is not None:
-                data, count = item
-                copy.write(data)
-                rows += count
-            if failed:
-                raise failed[0]
-    finally:
-        stop.set()
-        if worker.ident is not None:
-            worker.join()  # it checks `stop` between batches; the DuckDB connection is ours again after
+    # closing(): the export thread is joined however the copy ends, so the DuckDB connection is
+    # ours again after.
+    batches = produced_ahead(_encoded_batches(duck, entity, spec), depth=COPY_QUEUE, name=f"dcl-export-{entity}")
+    with closing(batches), cursor.copy(statement, writer=FlushingWriter(cursor)) as copy:
+        for data, count in batches:
+            copy.write(data)
+            rows += count
     return rows
 
 

@@ -12,17 +12,16 @@ in the driver is raised in the sync at the page where it happened. When the sync
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-T = TypeVar("T")
+from autonomos.core.threads import produced_ahead
 
-_PAGE, _END, _ERROR = "page", "end", "error"
+T = TypeVar("T")
 
 
 def read_ahead(pages: Iterable[T], *, tenant, depth: int = 1) -> Iterator[T]:
@@ -30,44 +29,13 @@ def read_ahead(pages: Iterable[T], *, tenant, depth: int = 1) -> Iterator[T]:
     if depth <= 0:
         yield from pages
         return
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def offer(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
+    @contextmanager
+    def in_tenant():
         try:
             with tenant_context(tenant):  # drivers may look up the tenant (upload folders, tokens)
-                for page in pages:
-                    if not offer((_PAGE, page)):
-                        return
-                offer((_END, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the sync, which raises it
-            offer((_ERROR, exc))
+                yield
         finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()  # a generator stopped early releases its file or cursor here, in its own thread
-            connection.close()  # this thread's database connection, if the driver opened one
+            connection.close()  # the thread's own database connection, if the driver opened one
 
-    reader = threading.Thread(target=read, name="aam-read-ahead", daemon=True)
-    reader.start()
-    try:
-        while True:
-            kind, item = handoff.get()
-            if kind == _PAGE:
-                yield item
-            elif kind == _ERROR:
-                raise item
-            else:
-                return
-    finally:
-        stop.set()
-        reader.join()
+    yield from produced_ahead(pages, depth=depth, name="aam-read-ahead", context=in_tenant)
