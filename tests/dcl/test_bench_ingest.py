@@ -28,12 +28,13 @@ def test_bench_ingest_lands_every_row_and_reports_each_run_and_the_medians(commi
     finally:
         with connection.cursor() as cur:
             cur.execute(f'DROP VIEW IF EXISTS "{tenant.schema_name}".dcl_view_opportunity')
-            cur.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE 'dcl\\_vdata\\_%%'",
+            cur.execute(  # what the benchmark published (other tests' views may be there too)
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s "
+                "AND tablename LIKE 'dcl\\_vdata\\_opportunity\\_%%'",
                 [tenant.schema_name],
             )
             for (table,) in cur.fetchall():
-                cur.execute(f'DROP TABLE "{tenant.schema_name}"."{table}"')
+                cur.execute(f'DROP TABLE "{tenant.schema_name}"."{table}" CASCADE')
     *runs, summary = _json_objects(out.getvalue())
     assert len(runs) == 2
     for run in runs:
