@@ -149,7 +149,8 @@ def web_a(tenant_a):
 
 
 def wipe_tenant_data(slug: str) -> None:
-    """Empty the tables of the tenant apps in one schema (used after committed tests)."""
+    """Empty the tables of the tenant apps in one schema, and drop its published views (used after
+    committed tests)."""
     from django.apps import apps
 
     tables = [m._meta.db_table for app in WIPE_APPS for m in apps.get_app_config(app).get_models()
@@ -163,6 +164,12 @@ def wipe_tenant_data(slug: str) -> None:
                 existing.append(f'"{slug}"."{table}"')
         if existing:
             cursor.execute(f"TRUNCATE {', '.join(existing)} RESTART IDENTITY CASCADE")
+        # The published views and their data tables (dcl.pgsync) are not models: drop them too.
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE 'dcl\\_vdata\\_%%'", [slug]
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f'DROP TABLE IF EXISTS "{slug}"."{table}" CASCADE')
     connection.set_schema_to_public()
 
 
