@@ -18,9 +18,8 @@ rows): parsing a million one-element JSON arrays would cost COPY more than all o
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import closing
 from datetime import datetime
 
@@ -244,36 +243,26 @@ def _build_index(cursor, statement: str) -> None:
     cursor.execute(statement)
 
 
+def _build_index_in_own_session(statement: str) -> None:
+    try:
+        with transaction.atomic(), pg_connection.cursor() as cur:
+            _build_index(cur, statement)
+    finally:
+        pg_connection.close()  # this thread's own connection (back to the pool)
+
+
 def _build_indexes_in_parallel(statements: list[str], sessions: int) -> None:
     """Build the indexes of a committed table from `sessions` database sessions at once (CREATE INDEX
-    takes a SHARE lock: builds on one table do not block each other). The first failure stops the
-    other sessions after their current build and is raised."""
-    pending: queue.SimpleQueue = queue.SimpleQueue()
-    for statement in statements:
-        pending.put(statement)
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            while not failed:
-                try:
-                    statement = pending.get_nowait()
-                except queue.Empty:
-                    return
-                with transaction.atomic(), pg_connection.cursor() as cur:
-                    _build_index(cur, statement)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
-            failed.append(exc)
-        finally:
-            pg_connection.close()  # this thread's own connection (back to the pool)
-
-    workers = [threading.Thread(target=work, name=f"dcl-index-{i}", daemon=True) for i in range(sessions)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if failed:
-        raise failed[0]
+    takes a SHARE lock: builds on one table do not block each other). The first failure cancels the
+    builds not yet started, the others finish, and it is raised."""
+    with ThreadPoolExecutor(max_workers=sessions, thread_name_prefix="dcl-index") as pool:
+        futures = [pool.submit(_build_index_in_own_session, statement) for statement in statements]
+        _done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in not_done:
+            future.cancel()
+    for future in futures:
+        if not future.cancelled():
+            future.result()  # raises the build's error
 
 
 def _swap_in(cur, *, schema: str, entity: str, table: str, spec: ViewSpec, materialized_at: datetime) -> None:
@@ -337,12 +326,11 @@ def publish_view(
     try:
         with transaction.atomic(), pg_connection.cursor() as cur:
             rows = _create_and_copy(duck, cur, schema=schema, table=table, entity=entity, spec=spec, freeze=not nested)
+            copied_at = time.monotonic()
             if nested:
-                copied_at = time.monotonic()
                 for statement in statements:
                     _build_index(cur, statement)
         if not nested:
-            copied_at = time.monotonic()
             _build_indexes_in_parallel(statements, max(1, settings.DCL_PG_INDEX_SESSIONS))
         indexed_at = time.monotonic()
         with transaction.atomic(), pg_connection.cursor() as cur:

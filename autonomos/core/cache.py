@@ -47,10 +47,6 @@ class SharedRedisCache(RedisCache):
         """The redis-py client of the primary (reads and writes), for pipelines across keys."""
         return self._cache.get_client(None, write=True)
 
-    def encode(self, value) -> bytes | int:
-        """A value as this cache stores it (Django's serializer)."""
-        return self._cache._serializer.dumps(value)
-
     def decode(self, raw):
         """A stored value as Python (Django's serializer); None stays None."""
         return None if raw is None else self._cache._serializer.loads(raw)

@@ -61,7 +61,7 @@ def test_a_view_published_outside_a_transaction_is_indexed_keyed_and_swapped_in(
             [f'"{tenant.schema_name}".dcl_vdata_opportunity_1'],
         )
         assert [row[0] for row in cur.fetchall()] == ["p"]
-    assert not [t for t in threading.enumerate() if t.name.startswith("dcl-index-")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("dcl-index")]
     with tenant_context(tenant):
         assert len(view_all(entity="opportunity")) == 40
         assert MaterializedView.objects.get(entity="opportunity").row_count == 40
@@ -80,7 +80,7 @@ def test_a_failed_index_build_leaves_the_previous_view_and_no_new_table(alpha_wi
     with pytest.raises(Exception, match="no_such_column"):
         views_materialize(tenant=tenant)
     assert _data_tables(tenant.schema_name) == ["dcl_vdata_opportunity_1"]  # version 2 was dropped
-    assert not [t for t in threading.enumerate() if t.name.startswith("dcl-index-")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("dcl-index")]
     with tenant_context(tenant):
         view = MaterializedView.objects.get(entity="opportunity")
         assert (view.version, view.row_count) == (1, 40)
