@@ -45,6 +45,12 @@ def test_bench_ingest_lands_every_row_and_reports_each_run_and_the_medians(commi
         e2e, raw = run["end_to_end_seconds"], run["duckdb_read_csv_seconds"]
         assert (e2e - 0.005) / (raw + 0.005) <= run["ratio_to_duckdb_read_csv"] <= (e2e + 0.005) / (raw - 0.005)
         assert set(run["peak_rss_mb"]) == {"producer", "consumer"} and min(run["peak_rss_mb"].values()) > 0
+        # The servers are local here: their CPU is counted, and the floor is all the work over the cores.
+        servers = run["server_cpu_seconds"]
+        assert servers["postgres"] > 0 and servers["redis"] > 0
+        work = sum(run["cpu_seconds"].values()) + servers["postgres"] + servers["redis"]
+        assert abs(run["cpu_floor_seconds"] - work / run["cores"]) <= 0.03  # of unrounded figures
+        assert run["machine_busy_cpu_seconds"] >= work - 0.5
     assert summary["runs"] == 2 and summary["all_complete"] is True
     assert summary["each"]["end_to_end_seconds"] == [r["end_to_end_seconds"] for r in runs]
     assert summary["median"]["end_to_end_seconds"] == sum(r["end_to_end_seconds"] for r in runs) / 2
