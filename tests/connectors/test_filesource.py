@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.drivers.filesource.csvio import SNIFF_BYTES
 from connectors.errors import ObjectNotFound, PermanentError
 from connectors.registry import build_driver
 
@@ -197,6 +198,49 @@ def test_resume_after_a_page_with_errors_keeps_line_numbers(csv_dir):
     assert [e.position for e in first.errors] == [3]
     _, errors, _ = read_all(drv, "e", cursor=first.cursor, page_size=3)
     assert [e.position for e in errors] == [6]
+
+
+def _ascii_then_latin1_then_utf8_bytes() -> bytes:
+    """ASCII rows past what sniffing reads (so the encoding is still open), then the first non-ASCII
+    line in Latin-1 (which decides: the file is cp1252), then a line whose bytes happen to be valid
+    UTF-8 (read as cp1252 like the rest)."""
+    pad = b"p" * (SNIFF_BYTES // 8)
+    lines = [b"id,v,pad", *(b"%d,x,%s" % (i, pad) for i in range(1, 11)), b"11,caf\xe9,"]
+    lines += [*(b"%d,x," % i for i in range(12, 21)), b"21,caf\xc3\xa9,", b"22,x,"]
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("page_size", [5, 12, 15])
+def test_a_cursor_past_the_line_that_decided_the_encoding_resumes_in_that_encoding(csv_dir, page_size):
+    write(csv_dir, "m.csv", _ascii_then_latin1_then_utf8_bytes())
+    drv = driver(csv_dir)
+    whole, _, _ = read_all(drv, "m", page_size=page_size)
+    assert [r["v"] for r in whole if r["v"] != "x"] == ["café", "cafÃ©"]
+    pages = list(drv.read("m", None, page_size))
+    past = next(p for p in pages if p.cursor["row"] >= 11)  # the first page that read line 11's row
+    assert past.cursor["encoding"] == "cp1252"
+    assert all("encoding" not in p.cursor for p in pages[: pages.index(past)])  # ASCII so far: undecided
+    resumed, errors, _ = read_all(drv, "m", cursor=past.cursor, page_size=page_size)
+    assert errors == []
+    assert resumed == whole[past.cursor["row"] :]
+
+
+def test_a_utf8_decision_is_kept_in_the_cursor_too(csv_dir):
+    pad = "p" * SNIFF_BYTES
+    write(csv_dir, "u.csv", f"id,v\n1,{pad}\n2,Müller\n3,y\n".encode())
+    drv = driver(csv_dir)
+    pages = list(drv.read("u", None, 1))
+    assert [p.cursor.get("encoding") for p in pages] == [None, "utf-8", "utf-8"]
+    assert read_all(drv, "u", cursor=pages[1].cursor, page_size=1)[0] == [{"id": "3", "v": "y"}]
+
+
+@pytest.mark.parametrize("encoding", ["no-such-codec", 12, ["utf-8"]])
+def test_a_cursor_with_an_unusable_encoding_reads_the_file_again(csv_dir, encoding):
+    write(csv_dir, "m.csv", _ascii_then_latin1_then_utf8_bytes())
+    drv = driver(csv_dir)
+    whole, _, _ = read_all(drv, "m")
+    cursor = dict(next(iter(drv.read("m", None, 15))).cursor, encoding=encoding)
+    assert read_all(drv, "m", cursor=cursor)[0] == whole
 
 
 def test_discover_infers_types_and_caps_samples(csv_dir, settings):

@@ -1,12 +1,15 @@
 """filesource: CSV exports of any system, from a configured folder and/or uploaded files.
 
 Objects are files (the object name is the file name without `.csv`). The cursor of an object is
-`{"hash": <sha256 of the content>, "offset", "line", "row"}`: an unchanged file resumes after the
-last stored page (a seek, no re-parse), a changed file is read again from its first row.
+`{"hash": <sha256 of the content>, "offset", "line", "row"[, "encoding"]}`: an unchanged file resumes
+after the last stored page (a seek, no re-parse), a changed file is read again from its first row.
+"encoding" is there once the file's first non-ASCII line has decided it (a file that starts in
+ASCII): the resumed reading keeps it instead of deciding again on later lines.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +32,22 @@ from .paths import PathRefused, ensure_allowed, uploads_dir
 CSV_SUFFIXES = (".csv", ".tsv")
 DISCOVER_ROWS = 1000
 _PK_NAMES = ("id", "hsobjectid", "identitylineitemid", "resourceid")
+
+
+def _cursor(digest: str, pos: Position) -> dict:
+    cursor = {"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row}
+    if pos.encoding:
+        cursor["encoding"] = pos.encoding
+    return cursor
+
+
+def _known_encoding(name) -> str | None:
+    """A cursor's decided encoding, as Python names it; LookupError/TypeError for anything else."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError(f"encoding {name!r} is not a name")
+    return codecs.lookup(name).name
 
 
 def object_name_of(path: Path) -> str:
@@ -168,8 +187,9 @@ class FileSourceDriver(Driver):
         start = None
         if cursor and cursor.get("hash") == digest:
             try:
-                start = Position(int(cursor["offset"]), int(cursor["line"]), int(cursor["row"]))
-            except (KeyError, TypeError, ValueError):
+                encoding = _known_encoding(cursor.get("encoding"))
+                start = Position(int(cursor["offset"]), int(cursor["line"]), int(cursor["row"]), encoding)
+            except (KeyError, TypeError, ValueError, LookupError):
                 start = None  # a cursor we cannot use means reading the file again
         yielded = False
         for table, records, errors, pos in csv_file.table_pages(page_size=page_size, start=start):
@@ -178,7 +198,7 @@ class FileSourceDriver(Driver):
                 records=records,
                 table=table,
                 errors=errors,
-                cursor={"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row},
+                cursor=_cursor(digest, pos),
             )
         if not yielded and start is None:
             first = csv_file.data_start if csv_file.header else Position(0, 0, 0)

@@ -69,11 +69,14 @@ class Dialect:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where to resume: byte offset of the next record, last line consumed, data rows consumed."""
+    """Where to resume: byte offset of the next record, last line consumed, data rows consumed, and
+    the encoding the file was found to be in (None while only ASCII was read: the first non-ASCII
+    line decides, and a reader resumed past it must not decide again)."""
 
     offset: int
     line: int
     row: int
+    encoding: str | None = None
 
 
 def _single_byte_encoding(data: bytes) -> str:
@@ -355,6 +358,11 @@ class _Lines:
         self.bad: dict[int, str] = {}
         self.reader = None
 
+    @property
+    def decided(self) -> str | None:
+        """The file's encoding once known; None while every line read so far was ASCII."""
+        return None if self.tentative else self.encoding
+
     def _bad(self, raw: bytes, exc: UnicodeDecodeError) -> str:
         line = self.base_line + self.reader.line_num + 1
         self.bad[line] = f"undecodable bytes for {self.encoding} at byte {exc.start} of the line ({exc.reason})"
@@ -459,6 +467,8 @@ class CsvFile:
         start = start or self.data_start
         if self.dialect.text_mode:
             yield from self._pages_text(page_size, start)
+        elif self.dialect.tentative and start.encoding:  # decided by the reading that left the cursor
+            yield from self._pages_bytes(page_size, start, False, start.encoding)
         else:
             yield from self._pages_bytes(page_size, start, self.dialect.tentative)
 
@@ -478,11 +488,13 @@ class CsvFile:
         if not header:
             return
         start = start or self.data_start
-        if self.dialect.text_mode or self.dialect.encoding != "utf-8":
+        # ASCII so far: the first non-ASCII line decides, unless the reading that left the cursor did.
+        resumed_in = start.encoding if self.dialect.tentative else None
+        if self.dialect.text_mode or (resumed_in or self.dialect.encoding) != "utf-8":
             for records, errors, pos in self.pages(page_size, start):
                 yield None, records, errors, pos
             return
-        tentative = self.dialect.tentative  # ASCII so far: the first non-ASCII line decides
+        tentative = self.dialect.tentative and not resumed_in
         block_reader = _BlockReader(header, self.dialect.delimiter)
         field_limit = conf.filesource_max_field_bytes()
         stray_quote = _stray_quote_finder(self.dialect.delimiter)
@@ -510,7 +522,9 @@ class CsvFile:
                     newlines = block.count(b"\n")
                     per_line = cut / max(1, newlines)
                     lines = newlines + (0 if block.endswith(b"\n") else 1)
-                    pos = Position(pos.offset + cut, pos.line + lines, pos.row + table.num_rows)
+                    pos = Position(
+                        pos.offset + cut, pos.line + lines, pos.row + table.num_rows, None if tentative else "utf-8"
+                    )
                     yield table, [], [], pos
                     continue
                 # The careful reader takes over for this block (or, while the encoding is still
@@ -521,32 +535,30 @@ class CsvFile:
                 if tentative and not rest_of_file and not region.isascii():
                     tentative = False
                 last = pos
-                for records, errors, last in self._pages_bytes(page_size, pos, tentative):
+                for records, errors, last in self._pages_bytes(page_size, pos, tentative, "utf-8"):
                     yield None, records, errors, last
                     if not rest_of_file and last.offset >= block_end:
                         break
                 if last == pos or rest_of_file or last.offset < block_end:
                     return  # the careful reader reached the end of the file
-                decided, undecided = self._decided
-                if tentative and not undecided:
+                if tentative and last.encoding:
                     tentative = False
-                    if decided != "utf-8":
+                    if last.encoding != "utf-8":
                         # Past the block, the careful reader met the file's first non-ASCII line and it
                         # was not UTF-8: the file is that single-byte encoding, read row by row to its end.
-                        for records, errors, after in self._pages_bytes(page_size, last, False, decided):
+                        for records, errors, after in self._pages_bytes(page_size, last, False, last.encoding):
                             yield None, records, errors, after
                         return
                 pos = last
 
     def _pages_bytes(self, page_size: int, start: Position, tentative: bool, encoding: str | None = None):
-        """Pages read row by row. `self._decided` is (encoding, still undecided) as of the last page
-        yielded: the first non-ASCII line of an ASCII-so-far file decides its encoding."""
+        """Pages read row by row. While `tentative`, the first non-ASCII line decides the encoding;
+        each page's position carries the decided one (None while undecided)."""
         header = self.header
         n = len(header)
         ok_lengths = {n}
         rep = itertools.repeat(header)
         encoding = encoding or self.dialect.encoding
-        self._decided = (encoding, tentative)
         with open(self.path, "rb") as f:
             f.seek(start.offset)
             offset, row, page_line = start.offset, start.row, start.line
@@ -564,8 +576,7 @@ class CsvFile:
                     row += len(chunk)
                     offset = f.tell()
                     page_line = lines.base_line + reader.line_num
-                    self._decided = (lines.encoding, lines.tentative)
-                    yield list(map(dict, map(zip, rep, chunk))), [], Position(offset, page_line, row)
+                    yield list(map(dict, map(zip, rep, chunk))), [], Position(offset, page_line, row, lines.decided)
                     continue
                 # Something in this page is off: read it again, row by row, from its start.
                 f.seek(offset)
@@ -581,8 +592,7 @@ class CsvFile:
                 offset = f.tell()
                 lines.bad.clear()
                 page_line = lines.base_line + reader.line_num
-                self._decided = (lines.encoding, lines.tentative)
-                yield records, errors, Position(offset, page_line, row)
+                yield records, errors, Position(offset, page_line, row, lines.decided)
                 if consumed < page_size:
                     return
 
