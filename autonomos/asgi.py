@@ -28,6 +28,7 @@ from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from autonomos.core.asgi_body import with_known_length  # noqa: E402
 from autonomos.core.consumers import EventsConsumer  # noqa: E402
 from autonomos.core.ws_auth import TenantAuthMiddleware, origin_validated  # noqa: E402
 from dcl.api.edge import edge  # noqa: E402
@@ -35,7 +36,8 @@ from dcl.api.edge import edge  # noqa: E402
 # Paths served by Django's ASGI handler (async views that stream); everything else is sync.
 ASYNC_HTTP_PATHS = ("/api/events/stream/",)
 
-django_wsgi_app = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)
+# A chunked body (no Content-Length) would read as empty through WSGI: it is read here first.
+django_wsgi_app = with_known_length(WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS))
 
 
 async def django_http_application(scope, receive, send):

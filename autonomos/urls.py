@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from autonomos.core.health import healthz
 from autonomos.core.sse import EventStreamView
+from autonomos.core.views import api_not_found
 
 api_patterns = [
     path("auth/", include("tenants.api.urls")),
@@ -20,6 +21,7 @@ api_patterns = [
     path("agents/", include("agents.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"", api_not_found),  # last: any other /api/ path is the API's JSON 404
 ]
 
 urlpatterns = [

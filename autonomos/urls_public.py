@@ -1,14 +1,16 @@
 """Public URLconf (the base domain): platform staff admin and health. Tenant APIs are not here."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import TemplateView
 
 from autonomos.core.health import healthz
+from autonomos.core.views import api_not_found
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    re_path(r"^api/", api_not_found),  # tenant APIs live on the tenant's host: a JSON 404 here
     path("", TemplateView.as_view(template_name="public_home.html"), name="public-home"),
 ]
 

@@ -53,6 +53,34 @@ def test_unknown_api_path_is_json_404(api_a):
     _assert_error(response, 404)
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/does-not-exist/", "/api/connections/abc/", "/api/aam/review/9999999999999999999/", "/api/dcl/x/y/z"]
+)
+def test_unknown_api_paths_are_json_404_even_with_debug_on(api_a, settings, path):
+    settings.DEBUG = True  # `make run` serves with DEBUG on: the API must not show Django's debug 404 page
+    response = api_a.get(path)
+    error = _assert_error(response, 404)
+    assert "urlpatterns" not in response.content.decode() and error["message"] == "No such API endpoint."
+
+
+def test_api_paths_on_the_public_host_are_json_404(settings):
+    settings.DEBUG = True
+    response = Client(HTTP_HOST="localhost").post("/api/auth/token/", data={}, content_type="application/json")
+    _assert_error(response, 404)
+
+
+def test_an_api_path_without_its_trailing_slash_redirects_gets_and_names_the_path_to_others(api_a):
+    response = api_a.get("/api/connections?kind=filesource")
+    assert response.status_code == 301 and response["Location"] == "/api/connections/?kind=filesource"
+    error = _assert_error(api_a.post("/api/connections", {"name": "x"}, format="json"), 404)
+    assert "/api/connections/" in error["message"]
+
+
+def test_host_names_match_their_tenant_in_any_case(api_a, tenant_a):
+    response = api_a.get("/api/auth/me/", HTTP_HOST=host_of(tenant_a).upper())
+    assert response.status_code == 200, response.content[:300]
+
+
 def test_wrong_method_is_json_405(api_a):
     _assert_error(api_a.delete("/api/auth/me/"), 405)
 
