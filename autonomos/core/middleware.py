@@ -8,6 +8,7 @@ from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import Http404
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import remove_www
 
 from .api import json_error_response
 
@@ -24,6 +25,12 @@ class TenantHostMiddleware(TenantMainMiddleware):
             return super().process_request(request)
         except Http404:
             return json_error_response(404, "No tenant for this host.")
+
+    @staticmethod
+    def hostname_from_request(request):
+        """The host without port and `www.`, in lower case: host names are case-insensitive (RFC 9110)
+        and tenant domains are stored in lower case."""
+        return remove_www(request.get_host().split(":")[0].lower())
 
     def get_tenant(self, domain_model, hostname):
         # One query per request before; now cached in the process for TENANT_CACHE_SECONDS

@@ -37,13 +37,13 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils.cache import patch_vary_headers
-from django_tenants.middleware.main import TenantMainMiddleware
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from autonomos.core.api import CounterUserRateThrottle
 from autonomos.core.cache import SharedRedisCache
+from autonomos.core.middleware import TenantHostMiddleware
 from tenants.auth import TenantJWTAuthentication, check_tenant_claim
 from tenants.caching import peek_tenant_for_host, peek_user, peek_validated_token
 
@@ -219,7 +219,7 @@ def _answer(scope) -> tuple[list, bytes]:
 
     request = _Request(scope, _meta(scope, headers))
     try:
-        hostname = TenantMainMiddleware.hostname_from_request(request)  # ALLOWED_HOSTS, as Django
+        hostname = TenantHostMiddleware.hostname_from_request(request)  # ALLOWED_HOSTS, as Django
     except DisallowedHost:
         raise _Miss("host") from None
     if _security_middleware().process_request(request) is not None:
