@@ -18,6 +18,17 @@ from django import forms
 from autonomos.core.pages import optional
 
 
+def _mapping_lines(value: str) -> None:
+    """Every non-blank line of a mapping input is `name: value` (a line that is not was dropped
+    silently before, e.g. `pk=Id` typed for `pk: Id`)."""
+    for number, line in enumerate(str(value).splitlines(), start=1):
+        key, sep, _ = line.partition(":")
+        if line.strip() and not (sep and key.strip()):
+            raise forms.ValidationError(
+                "Line %(number)s is not “name: value”: %(line)s", params={"number": number, "line": line.strip()[:80]}
+            )
+
+
 @dataclass(frozen=True)
 class KindField:
     name: str  # the key stored in config / secrets (a pydantic alias when it has one)
@@ -51,7 +62,8 @@ class KindField:
             return forms.ChoiceField(choices=choices, initial=initial, **common)
         if self.type == "mapping":
             attrs.setdefault("placeholder", "name: value (one per line)")
-            return forms.CharField(widget=forms.Textarea(attrs={**attrs, "rows": 3}), initial=initial, **common)
+            return forms.CharField(widget=forms.Textarea(attrs={**attrs, "rows": 3}), initial=initial,
+                                   validators=[_mapping_lines], **common)
         if self.type == "url":  # a URL keyboard on phones; the connector's model validates the value
             return forms.CharField(widget=forms.URLInput(attrs=attrs), initial=initial, **common)
         return forms.CharField(widget=forms.TextInput(attrs=attrs), initial=initial, **common)

@@ -244,6 +244,7 @@ def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
                    if not s.secret and s.name in connection.config]
     known = {s.name for s in specs}
     config_rows += [(k, _display(v)) for k, v in connection.config.items() if k not in known]
+    config_rows = [(label, value) for label, value in config_rows if value != ""]  # an empty setting is no pill
     # Only whether each secret is set, never its value.
     secret_names = [s.name for s in specs if s.secret]
     stored = _secret_names(connection)
@@ -254,7 +255,7 @@ def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "connection": connection,
         "config_rows": config_rows,
         "secret_rows": secret_rows,
-        "cursor_rows": sorted((connection.cursor or {}).items()),
+        "cursor_rows": _cursor_rows(connection.cursor),
         "can_delete": optional("connectors.services.connection_delete") is not None,
         "files": _files(connection),
         "can_upload": connection.kind == Connection.Kind.FILESOURCE
@@ -274,9 +275,14 @@ def connection_upload_action(request: HttpRequest, pk: int) -> HttpResponse:
     if connection.kind != Connection.Kind.FILESOURCE:
         raise Http404("Uploads are for CSV connections")
     field = MultipleFileField(required=True)
+    chosen = request.FILES.getlist("upload")
     try:
-        files = field.clean(request.FILES.getlist("upload"))
-    except ValidationError:
+        files = field.clean(chosen)
+    except ValidationError as exc:  # e.g. an empty file: say so, with its name
+        if chosen:
+            names = ", ".join(f.name for f in chosen if f.size == 0) or ", ".join(f.name for f in chosen)
+            messages.error(request, f"{names}: {' '.join(exc.messages)}")
+            return redirect("connections_ui:detail", pk=connection.pk)
         files = []
     if not files:
         messages.error(request, "Choose one or more CSV files to upload.")
@@ -350,6 +356,22 @@ def _secret_names(connection: Connection) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - e.g. SecretsUnreadable after a key change: the page still shows
         logger.warning("secrets of connection %s unreadable: %s", connection.pk, type(exc).__name__)
         return []
+
+
+def _cursor_rows(cursor: Any) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(object, [(key, value), ...]) per object of a connection's cursor, for people: a content hash
+    shortened, nested values flattened to text."""
+    rows = []
+    for obj, cur in sorted((cursor or {}).items()) if isinstance(cursor, dict) else ():
+        if not isinstance(cur, dict):
+            rows.append((str(obj), [("", _display(cur))]))
+            continue
+        parts = []
+        for key, value in cur.items():
+            text = _display(value)
+            parts.append((str(key), f"{text[:12]}…" if key == "hash" and len(text) > 12 else text))
+        rows.append((str(obj), parts))
+    return rows
 
 
 def _display(value: Any) -> str:

@@ -104,6 +104,24 @@
     if (test) testConnection(test);
   });
 
+  // The connection's own page: after a sync, its "last sync" and cursor card come from the server again.
+  function refreshDetail(pk) {
+    var row = document.querySelector('[data-connection-row="' + pk + '"]');
+    var card = document.getElementById("sync-cursor");
+    if (!row || !card) return;
+    fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (!html) return;
+      var page = new DOMParser().parseFromString(html, "text/html");
+      var fresh = page.getElementById("sync-cursor");
+      if (fresh) card.replaceWith(fresh);
+      var when = page.querySelector('[data-connection-row="' + pk + '"] [data-last-sync]');
+      var old = row.querySelector("[data-last-sync]");
+      if (when && old) old.replaceWith(when);
+    }, function () { /* the next page load shows it */ });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var live = A.live();
     live.on("sync_started", function (e) {
@@ -120,6 +138,7 @@
       showProgress(connId(p), "Done · " + describe(p), 100, true);
       setBadge(connId(p), "ok");
       if (slot(connId(p))) A.toast("Sync finished: " + (describe(p) || "up to date"), "ok");
+      refreshDetail(connId(p));
     });
     live.on("sync_failed", function (e) {
       var p = e.payload || {};

@@ -125,3 +125,49 @@ def test_upload_more_files_to_an_existing_connection(web_a, tenant_a):
     response = web_a.post(f"/connections/{pk}/upload/", {"upload": more})
     assert response.status_code == 302
     assert "Contact.csv" in web_a.get(f"/connections/{pk}/").content.decode()
+
+
+@pytest.mark.parametrize("typed", ["pk=Id", "Account: Id\ngarbage line"])
+def test_a_mapping_line_that_is_not_name_colon_value_is_a_field_error(web_a, tenant_a, typed):
+    from connectors.models import Connection
+
+    response = _create(web_a, primary_keys=typed)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "is not “name: value”" in html and "errorlist" in html
+    assert not _in(tenant_a, lambda: Connection.objects.filter(name="CRM export").exists())
+
+
+def test_mapping_lines_are_stored_as_typed(web_a, tenant_a):
+    from connectors.models import Connection
+
+    assert _create(web_a, primary_keys="Account: Id\n\n Contact : Email ").status_code == 302
+    saved = _in(tenant_a, lambda: Connection.objects.get(name="CRM export"))
+    assert saved.config["primary_keys"] == {"Account": "Id", "Contact": "Email"}
+
+
+def test_an_empty_upload_is_named_and_said_to_be_empty(web_a, tenant_a):
+    from connectors.models import Connection
+
+    _create(web_a)
+    pk = _in(tenant_a, lambda: Connection.objects.get(name="CRM export").pk)
+    empty = SimpleUploadedFile("empty.csv", b"", content_type="text/csv")
+    response = web_a.post(f"/connections/{pk}/upload/", {"upload": empty})
+    assert response.status_code == 302
+    page = web_a.get(f"/connections/{pk}/").content.decode()
+    assert "empty.csv: The submitted file is empty." in page
+    assert "Choose one or more CSV files" not in page
+
+
+def test_the_sync_cursor_is_shown_as_labelled_parts_not_a_raw_dict(web_a, tenant_a):
+    from connectors.models import Connection
+
+    _create(web_a)
+    conn = _in(tenant_a, lambda: Connection.objects.get(name="CRM export"))
+    cursor = {"Account": {"hash": "af490dab" * 8, "offset": 11750, "line": 42, "row": 41, "encoding": "utf-8"}}
+    _in(tenant_a, lambda: Connection.objects.filter(pk=conn.pk).update(cursor=cursor))
+    html = web_a.get(f"/connections/{conn.pk}/").content.decode()
+    assert "{&#x27;" not in html and "{'" not in html  # no Python repr
+    assert '<span class="muted">offset</span> <code>11750</code>' in html
+    assert "<code>af490dabaf49…</code>" in html  # the content hash, shortened
+    assert 'id="sync-cursor"' in html and "data-last-sync" in html  # what the page refreshes after a live sync
