@@ -243,6 +243,14 @@ def test_a_cursor_with_an_unusable_encoding_reads_the_file_again(csv_dir, encodi
     assert read_all(drv, "m", cursor=cursor)[0] == whole
 
 
+def test_an_unreadable_row_keeps_its_text_for_the_quarantine(csv_dir):
+    write(csv_dir, "bad.csv", b'id,name\n1,"unterminated\n2,x\n')
+    records, errors, _ = read_all(driver(csv_dir), "bad")
+    assert records == [{"id": "2", "name": "x"}]
+    assert [(e.position, e.raw) for e in errors] == [(2, '1,"unterminated')]
+    assert errors[0].reason.startswith("unreadable CSV row")
+
+
 def test_discover_infers_types_and_caps_samples(csv_dir, settings):
     settings.AAM_MAX_SAMPLES_PER_TABLE = 3
     lines = ["Id,Amount,Count,IsWon,CloseDate,SystemModstamp,Zip,Meta,Name"]

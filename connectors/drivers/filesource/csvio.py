@@ -616,12 +616,17 @@ class CsvFile:
             except csv.Error as exc:
                 consumed += 1
                 end = lines.base_line + reader.line_num
-                errors.append(RecordError(position=prev + 1, reason=f"unreadable CSV row: {exc}"))
+                raw = ""
+                if record_start is not None:  # the offending text, for the quarantine: its first line
+                    after = f.tell()
+                    f.seek(record_start)
+                    raw = f.readline().decode(lines.encoding, "replace").rstrip("\r\n")[:RAW_LIMIT]
+                    if end == prev + 1:
+                        f.seek(after)
+                errors.append(RecordError(position=prev + 1, reason=f"unreadable CSV row: {exc}", raw=raw))
                 if record_start is not None and end > prev + 1:
                     # The bad record ran over several lines (an unterminated quote): skip only its
-                    # first line and read the following lines again as records of their own.
-                    f.seek(record_start)
-                    f.readline()
+                    # first line (read above) and read the following lines again as records of their own.
                     end = prev + 1
                     lines = _Lines(f, lines.encoding, lines.tentative, end)
                     reader = lines.reader = self._reader(lines)
