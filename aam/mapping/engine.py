@@ -16,7 +16,7 @@ from typing import Any
 
 from aam.ontology import Ontology, get_ontology
 
-from .assign import ColumnState, assign, calibrate, fuse
+from .assign import ColumnState, alternative_of, assign, calibrate, fuse, prefers
 from .entity import infer_entity
 from .matcher import FieldIndex, entity_candidates, value_only_candidates
 from .memory import (
@@ -403,7 +403,24 @@ def _decide(
     opt = state.assigned
     if opt is not None and state.confidence >= review_floor:
         decision = "auto" if state.confidence >= auto_threshold else "review"
-        return FieldProposal(state.name, opt.field, state.confidence, opt.method, decision, opt.explanation)
+        explanation = opt.explanation
+        if state.settled:
+            explanation += f"; memory prefers it to {', '.join(state.settled)} for {opt.field}"
+        return FieldProposal(state.name, opt.field, state.confidence, opt.method, decision, explanation)
+    alternative = alternative_of(state, states_by_field)
+    if alternative is not None:
+        # Memory knows this column and the one holding the field as that field and prefers the other:
+        # an equivalent the canonical record does not need, as sure as the memory that says so.
+        best = state.options[0]
+        conf = round(min(best.known, 0.99), 4)
+        held_by = alternative.assigned.known_from
+        why = (
+            f"{state.name} is an alternative of {alternative.name} for {best.field} ({best.known_from}, "
+            f"{best.known:.2f}{'' if held_by == best.known_from else f'; {alternative.name} is {held_by}'})"
+        )
+        if conf >= auto_threshold:
+            return FieldProposal(state.name, None, conf, "memory", "auto", why)
+        return FieldProposal(state.name, None, conf, "none", "unmapped", why)
     none_conf, why = _none_confidence(
         state, parts, profile, lexicon, states_by_field, reference_fields, entity_fields or {}
     )
@@ -413,11 +430,13 @@ def _decide(
     elif state.options:
         best = state.options[0]
         taken_by = state.lost_to.get(best.field)
-        reasons.append(
-            f"{best.field} fits {taken_by} better"
-            if taken_by
-            else f"best guess {best.field} at {best.score:.2f} is too weak"
-        )
+        owner = states_by_field.get(best.field)
+        if taken_by and owner is not None and prefers(owner.assigned, best):
+            reasons.append(f"{best.field} goes to {owner.name} ({owner.assigned.known_from})")
+        elif taken_by:
+            reasons.append(f"{best.field} fits {taken_by} better")
+        else:
+            reasons.append(f"best guess {best.field} at {best.score:.2f} is too weak")
     method = "memory" if why.startswith("memory:") else "heuristic"
     none_conf = round(min(none_conf, 0.99), 4)
     if none_conf >= auto_threshold:

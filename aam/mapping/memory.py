@@ -57,6 +57,10 @@ class MemoryEntry:
     origin: str = "seed"  # seed | tenant
     key: str = ""
     compact: str = ""
+    # Where an object of the seed lists several fields for one canonical field, the vendor's order of
+    # preference: 0 for the first (the field), 1, 2... for its alternatives (`SystemModstamp` after
+    # `LastModifiedDate`). A tenant's decision is always 0.
+    rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,7 @@ def _entry(
     origin: str = "seed",
     field_type: str = "",
     signature: str = "",
+    rank: int = 0,
 ) -> MemoryEntry:
     parts = get_lexicon().parse(name)
     return MemoryEntry(
@@ -242,16 +247,23 @@ def _entry(
         origin=origin,
         key=memory_key(parts),
         compact=parts.compact,
+        rank=rank,
     )
 
 
 def parse_seed(data: dict) -> list[MemoryEntry]:
+    """Seed entries. The order of an object's fields is meaningful where several map to one canonical
+    field: the first listed is the vendor's field, the later ones are equivalent alternatives of it."""
     entries: list[MemoryEntry] = []
     for source, sdata in data["sources"].items():
         for obj, odata in sdata["objects"].items():
             entity = odata["entity"]
+            listed: Counter[str] = Counter()
             for name, canonical in odata["fields"].items():
-                entries.append(_entry(source, obj, entity, name, canonical))
+                rank = listed[canonical] if canonical else 0
+                if canonical:
+                    listed[canonical] += 1
+                entries.append(_entry(source, obj, entity, name, canonical, rank=rank))
     return entries
 
 
