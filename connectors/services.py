@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,6 +48,26 @@ def _merge(current: dict, changes: dict) -> dict:
     return merged
 
 
+def _refuse_nul(**values: Any) -> None:
+    """A 400 (ValidationError keyed by field) for a NUL character in any text or key of these values:
+    PostgreSQL stores none in text or jsonb (a DataError otherwise). The wording is Django's and DRF's."""
+    validator = ProhibitNullCharactersValidator()
+    for name, value in values.items():
+        stack = [value]
+        while stack:  # not recursive: a deeply nested JSON body must not exhaust the stack
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list | tuple):
+                stack.extend(item)
+            elif isinstance(item, str):
+                try:
+                    validator(item)
+                except ValidationError as exc:
+                    raise ValidationError({name: exc.messages}) from None
+
+
 @transaction.atomic
 def connection_create(
     *,
@@ -60,6 +81,7 @@ def connection_create(
     """Create a connection after validating its config and secrets with the kind's pydantic models."""
     if kind not in Connection.Kind.values:
         raise ValidationError({"kind": [f"unknown connection kind {kind!r}"]})
+    _refuse_nul(name=name, config=config, secrets=secrets)
     clean_config = validate_settings(kind, config, secrets)
     connection = Connection(name=name, kind=kind, config=clean_config, drift_policy=drift_policy, domain=domain)
     connection.set_secrets(secrets)
@@ -86,6 +108,7 @@ def connection_update(*, connection: Connection, data: dict[str, Any], partial: 
         raise ValidationError({k: ["cannot be changed"] for k in sorted(unknown)})
     if "kind" in data and data["kind"] != connection.kind:
         raise ValidationError({"kind": ["cannot be changed; create a new connection instead"]})
+    _refuse_nul(**{key: data[key] for key in ("name", "config", "secrets", "domain", "drift_policy") if key in data})
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     config = connection.config
     if "config" in data:

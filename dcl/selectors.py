@@ -1,8 +1,11 @@
 """DCL reads: the unified views in PostgreSQL (never the DuckDB file, which belongs to its writer).
 
 Filters are `{"field": value}` or `{"field__op": value}` with op in exact, ne, gt, gte, lt, lte,
-in (comma-separated or a list), isnull, contains, icontains, startswith. Values are coerced to the
-field's kind exactly like ingested data; a bad field, operator or value raises `ViewQueryError`.
+in (comma-separated or a list), isnull, contains, icontains, startswith. `ne` keeps rows where the
+field is empty (IS DISTINCT FROM, as Django's exclude()): "not Prospecting" includes no stage at all.
+Values are coerced to the field's kind exactly like ingested data, within the same ranges (what
+ingestion refuses, such as a date past year 9999 or an integer beyond int64, no row can hold); a bad
+field, operator or value raises `ViewQueryError`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 OPERATORS = {
     "exact": "=",
-    "ne": "<>",
+    # Not `<>`, which drops the rows where the field is null. Neither is served by a btree index.
+    "ne": "IS DISTINCT FROM",
     "gt": ">",
     "gte": ">=",
     "lt": "<",

@@ -3,6 +3,7 @@ object, entity)."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 
 from autonomos.core.api import TenantGenericAPIView
@@ -23,6 +24,15 @@ class QuarantinedRecordSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class QuarantineFilterSerializer(serializers.Serializer):
+    """The list's query filters: an integer id (int() refuses "²", which str.isdigit() accepts), text
+    without NUL characters (PostgreSQL cannot compare them)."""
+
+    connection = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    source_object = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    entity = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
 class QuarantineListAPI(mixins.ListModelMixin, TenantGenericAPIView):
     """Quarantined records, newest first. `?connection=<id>`, `?source_object=`, `?entity=`."""
 
@@ -33,18 +43,16 @@ class QuarantineListAPI(mixins.ListModelMixin, TenantGenericAPIView):
         from aam.models import QuarantinedRecord
 
         qs = QuarantinedRecord.objects.order_by("-id")
-        params = self.request.query_params
-        connection = params.get("connection")
-        if connection is not None:
-            if not connection.isdigit():
-                from rest_framework.exceptions import ValidationError
-
-                raise ValidationError({"connection": "an integer id"})
-            qs = qs.filter(connection_id=int(connection))
+        filters = QuarantineFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
+        if "connection" in params:
+            qs = qs.filter(connection_id=params["connection"])
         for name in ("source_object", "entity"):
             if params.get(name):
                 qs = qs.filter(**{name: params[name]})
         return qs
 
+    @extend_schema(parameters=[QuarantineFilterSerializer])
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)

@@ -12,6 +12,13 @@ class MappingVersionSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
 
 
+class MappingObjectSerializer(serializers.Serializer):
+    """The source object named in the path (DRF's CharField refuses NUL characters, which PostgreSQL cannot
+    compare)."""
+
+    source_object = serializers.CharField(trim_whitespace=False)
+
+
 class FieldMappingOutSerializer(serializers.Serializer):
     source_field = serializers.CharField()
     canonical_field = serializers.CharField(allow_null=True)

@@ -23,6 +23,7 @@ from connectors.models import Connection
 from .serializers import (
     FieldMappingOutSerializer,
     MappingFilterSerializer,
+    MappingObjectSerializer,
     MappingVersionSerializer,
     ObjectMappingOutSerializer,
 )
@@ -90,6 +91,7 @@ class MappingDetailView(TenantAPIView):
         responses=ObjectMappingOutSerializer,
     )
     def get(self, request, connection_id: int, source_object: str):
+        MappingObjectSerializer(data={"source_object": source_object}).is_valid(raise_exception=True)
         connection = get_object_or_404(Connection.objects.all(), pk=connection_id)
         params = MappingVersionSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

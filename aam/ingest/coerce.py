@@ -9,16 +9,20 @@ Two implementations of one rule set:
 - `coerce_value`: the same rules for one Python value (events built by hand, tests, the API).
 
 Empty values become null. A value that cannot be coerced is an error with a reason; the caller
-quarantines the record (a wrong value is never guessed into place).
+quarantines the record (a wrong value is never guessed into place). That includes values outside
+what the views can hold and the API can read back: decimals of 1e28 and more (numeric(38, 10)),
+integers beyond int64, dates and date-times outside the years 1 to 9999 (Python's range). No other
+exception leaves this module for a bad value: one hostile cell never fails a whole sync.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -34,6 +38,11 @@ _FALSE = pa.array(FALSE_WORDS)
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # Currency symbols, thousands separators, spaces and a trailing percent sign carry no value.
 _NUMBER_NOISE = r"[\s$€£¥₹,%_']|USD|EUR|GBP"
+_NOISE_BUT_COMMAS = r"[\s$€£¥₹%_'()]|USD|EUR|GBP"
+# A comma is read only as a thousands separator, in groups of three digits before any decimal point:
+# "1,234.50" is 1234.5, but "1,5" or "1.234,56" (a decimal comma) is refused, never read as 15 or 1.23456.
+_GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
+_COMMA_REASON = "use a dot as decimal separator; a comma may only separate thousands"
 _DATE_FORMATS = ("%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m-%d-%Y", "%Y%m%d", "%b %d, %Y", "%d %b %Y")
 _DATETIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -50,12 +59,25 @@ _DATETIME_FORMATS = (
 )
 _QUANT = Decimal(1).scaleb(-DECIMAL_SCALE)
 _MAX_DECIMAL = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
+# Room for every in-range value at DECIMAL_SCALE places, and for one that rounds up to the bound (the
+# default context's 28 digits cannot quantize 1e18 to 10 places).
+_DECIMAL_CONTEXT = Context(prec=DECIMAL_PRECISION + 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # larger integers are milliseconds, not seconds
+_DATE_RANGE = "dates run from year 1 to 9999"
+# Python's datetime range (years 1 to 9999) as raw Arrow values: what the API can read back.
+_FIRST_SECOND = int((datetime.min.replace(tzinfo=UTC) - _EPOCH).total_seconds())
+_LAST_SECOND = int((datetime.max.replace(tzinfo=UTC) - _EPOCH).total_seconds())
+_UNIT_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000}
+_FIRST_DAY, _LAST_DAY = (date.min - _EPOCH.date()).days, (date.max - _EPOCH.date()).days
 
 
 class CoercionError(ValueError):
     """A value that cannot be the canonical kind; the message is the reason shown to people."""
+
+
+class _OutOfRange(CoercionError):
+    """A well-formed value beyond what the kind can hold (its reason survives a fallback parse)."""
 
 
 @dataclass
@@ -72,7 +94,10 @@ def _blank(value: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except ValueError:  # an integer beyond Python's 4300-digit conversion limit
+        text = f"a {value.bit_length()}-bit integer" if isinstance(value, int) else type(value).__name__
     text = text if len(text) <= 60 else text[:57] + "..."
     return repr(text) if isinstance(value, str) else text
 
@@ -83,7 +108,7 @@ def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, int | Decimal):
         number = Decimal(value)
     elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise CoercionError(f"{value!r} is not a finite number")
         number = Decimal(repr(value))
     else:
@@ -91,15 +116,28 @@ def _to_decimal(value: Any) -> Decimal:
         negative = text.startswith("(") and text.endswith(")")
         if negative:
             text = text[1:-1]
+        if "," in text:
+            grouped = re.sub(_NOISE_BUT_COMMAS, "", text)
+            if not _GROUPED_RE.match(grouped):
+                raise CoercionError(f"{_short(value)} is not a number ({_COMMA_REASON})")
         text = re.sub(_NUMBER_NOISE, "", text)
         if not _NUMBER_RE.match(text):
             raise CoercionError(f"{_short(value)} is not a number")
-        number = Decimal(text)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:  # an exponent beyond what Decimal holds at all
+            raise _OutOfRange(f"{_short(value)} is out of range") from None
         if negative:
             number = -number
-    number = number.quantize(_QUANT, rounding=ROUND_HALF_EVEN) if number.is_finite() else number
-    if not number.is_finite() or abs(number) >= _MAX_DECIMAL:
-        raise CoercionError(f"{_short(value)} is out of range")
+    if not number.is_finite():
+        raise CoercionError(f"{_short(value)} is not a finite number")
+    # Bounded before rounding (1e40 would not fit the context), and again after: 9…9.99999999999 rounds up.
+    # copy_abs, not abs(): abs() rounds to the default context's 28 digits.
+    if number.copy_abs() >= _MAX_DECIMAL:
+        raise _OutOfRange(f"{_short(value)} is out of range")
+    number = number.quantize(_QUANT, rounding=ROUND_HALF_EVEN, context=_DECIMAL_CONTEXT)
+    if number.copy_abs() >= _MAX_DECIMAL:
+        raise _OutOfRange(f"{_short(value)} is out of range")
     return number
 
 
@@ -109,7 +147,7 @@ def _to_int(value: Any) -> int:
         raise CoercionError(f"{_short(value)} is not a whole number")
     result = int(number)
     if not -(2**63) <= result < 2**63:
-        raise CoercionError(f"{_short(value)} is out of range")
+        raise _OutOfRange(f"{_short(value)} is out of range")
     return result
 
 
@@ -126,23 +164,41 @@ def _to_bool(value: Any) -> bool:
     raise CoercionError(f"{_short(value)} is not a boolean")
 
 
-def _from_epoch(number: float) -> datetime:
-    seconds = number / 1000 if abs(number) >= _EPOCH_MS_THRESHOLD else number
-    return _EPOCH + timedelta(seconds=seconds)
+def _from_epoch(number: float, value: Any) -> datetime:
+    if isinstance(number, float) and not math.isfinite(number):
+        raise CoercionError(f"{_short(value)} is not a finite number")
+    millis = abs(number) >= _EPOCH_MS_THRESHOLD
+    try:
+        # Integer milliseconds stay exact (number / 1000 as a float would be off by microseconds).
+        return _EPOCH + (timedelta(milliseconds=number) if millis else timedelta(seconds=number))
+    except OverflowError:
+        raise _OutOfRange(f"{_short(value)} is out of range ({_DATE_RANGE})") from None
+
+
+def _utc(moment: datetime, value: Any) -> datetime:
+    """`moment` in UTC (naive is UTC); an offset that carries it past year 9999 or before year 1 is out of range."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise _OutOfRange(f"{_short(value)} is out of range ({_DATE_RANGE})") from None
 
 
 def _to_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _utc(value, value)
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=UTC)
     if isinstance(value, bool):
         raise CoercionError(f"{_short(value)} is not a date-time")
     if isinstance(value, int | float):
-        return _from_epoch(value)
+        return _from_epoch(value, value)
     text = str(value).strip()
-    if text.isdigit() and len(text) >= 9:
-        return _from_epoch(int(text))
+    if text.isascii() and text.isdigit() and len(text) >= 9:  # isascii: "²" is a digit to isdigit, not to int
+        if len(text.lstrip("0")) > 18:  # far past year 9999 even in milliseconds (and no 4300-digit int())
+            raise _OutOfRange(f"{_short(value)} is out of range ({_DATE_RANGE})")
+        return _from_epoch(int(text), value)
     iso = text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text
     # Python 3.11 reads "Z" and "+00:00", not "+0000" (Salesforce): add the colon.
     iso = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", iso)
@@ -158,12 +214,12 @@ def _to_datetime(value: Any) -> datetime:
                 continue
         if parsed is None:
             raise CoercionError(f"{_short(value)} is not a date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return _utc(parsed, value)
 
 
 def _to_date(value: Any) -> date:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+        return _utc(value, value).date()
     if isinstance(value, date):
         return value
     text = str(value).strip()
@@ -178,27 +234,38 @@ def _to_date(value: Any) -> date:
             continue
     try:
         return _to_datetime(value).date()
+    except _OutOfRange:
+        raise
     except CoercionError:
         raise CoercionError(f"{_short(value)} is not a date") from None
 
 
+# A \u0000 escape, not an escaped backslash followed by "u0000" (the text "\\u0000" stays as it is).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def json_without_nul(text: str) -> str:
+    """JSON text without NUL characters: PostgreSQL's jsonb refuses the \\u0000 escape."""
+    return _JSON_NUL.sub(r"\1", text) if "\\u0000" in text else text
+
+
 def _to_json(value: Any) -> str:
-    # PostgreSQL's jsonb refuses the \u0000 escape: NUL characters are dropped.
-    return _json_text(value).replace("\\u0000", "")
+    return json_without_nul(_json_text(value))
 
 
 def _json_text(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, default=str)
-    if isinstance(value, str):
-        text = value.strip()
-        if text[:1] in "{[":
-            try:
-                return json.dumps(json.loads(text), sort_keys=True)
-            except ValueError:
-                raise CoercionError(f"{_short(value)} is not valid JSON") from None
-        return json.dumps(text)  # a plain string is a JSON string
-    return json.dumps(value, default=str)
+    # allow_nan=False: NaN and Infinity are not JSON (PostgreSQL's jsonb refuses them).
+    try:
+        if isinstance(value, dict | list):
+            return json.dumps(value, sort_keys=True, default=str, allow_nan=False)
+        if isinstance(value, str):
+            text = value.strip()
+            if text[:1] in "{[":
+                return json.dumps(json.loads(text), sort_keys=True, allow_nan=False)
+            return json.dumps(text)  # a plain string is a JSON string
+        return json.dumps(value, default=str, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):  # TypeError: keys of mixed types; Recursion: nesting
+        raise CoercionError(f"{_short(value)} is not valid JSON") from None
 
 
 def _to_string(value: Any) -> str:
@@ -229,10 +296,17 @@ _SCALAR = {
 
 
 def coerce_value(kind: Kind, value: Any) -> Any:
-    """One value as `kind` (None for blanks); raises CoercionError with the reason."""
+    """One value as `kind` (None for blanks); raises CoercionError with the reason, and nothing else."""
     if _blank(value):
         return None
-    return _SCALAR[kind](value)
+    try:
+        return _SCALAR[kind](value)
+    except CoercionError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        # A value no rule above foresaw (decimal.InvalidOperation and OverflowError are ArithmeticErrors):
+        # this record is quarantined, the rest of the page lands.
+        raise CoercionError(f"{_short(value)} cannot be read as {kind.value}") from None
 
 
 # --- a column ----------------------------------------------------------------------------------
@@ -255,13 +329,44 @@ def _elementwise(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     """The slow, exact path: every value through coerce_value; reasons per failing row."""
     out: list[Any] = []
     errors: dict[int, str] = {}
-    for i, value in enumerate(arr.to_pylist()):
+    for i, value in enumerate(_py_values(arr)):
+        if isinstance(value, _Unreadable):
+            errors[i] = f"{field_name}: {value.text} is out of range"
+            out.append(None)
+            continue
         try:
             out.append(coerce_value(kind, value))
         except CoercionError as exc:
             errors[i] = f"{field_name}: {exc}"
             out.append(None)
     return ColumnResult(pa.array(out, type=ARROW_TYPES[kind]), errors)
+
+
+@dataclass
+class _Unreadable:
+    """An Arrow value Python cannot hold (a duration of a million years), by its Arrow text."""
+
+    text: str
+
+
+def _arrow_text(arr: pa.Array, i: int) -> str:
+    try:
+        return _short(pc.cast(arr.slice(i, 1), pa.string())[0].as_py())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return f"a {arr.type} value"
+
+
+def _py_values(arr: pa.Array) -> list[Any]:
+    try:
+        return arr.to_pylist()
+    except (ValueError, OverflowError):  # a value outside Python's range: one by one
+        out: list[Any] = []
+        for i in range(len(arr)):
+            try:
+                out.append(arr[i].as_py())
+            except (ValueError, OverflowError):
+                out.append(_Unreadable(_arrow_text(arr, i)))
+        return out
 
 
 def _first_parse(arr: pa.Array, formats: tuple[str, ...], unit: str = "us") -> pa.Array:
@@ -281,18 +386,16 @@ def _finish(arr: pa.Array, candidate: pa.Array, kind: Kind, field_name: str) -> 
         return ColumnResult(candidate)
     idx = pc.indices_nonzero(failed)
     redo = _elementwise(arr.take(idx), kind, field_name)
+    positions = idx.to_pylist()
+    errors = {positions[j]: reason for j, reason in redo.errors.items()}
     if redo.errors and len(redo.errors) == len(idx):
-        positions = idx.to_pylist()
-        return ColumnResult(candidate, {positions[i]: reason for i, reason in redo.errors.items()})
-    # Some values the vectorized clean-ups missed are fine one by one: splice them in.
-    values = candidate.to_pylist()
-    errors: dict[int, str] = {}
-    for j, pos in enumerate(idx.to_pylist()):
-        if j in redo.errors:
-            errors[pos] = redo.errors[j]
-        else:
-            values[pos] = redo.values[j].as_py()
-    return ColumnResult(pa.array(values, type=ARROW_TYPES[kind]), errors)
+        return ColumnResult(candidate, errors)
+    # Some values the vectorized clean-ups missed are fine one by one: splice them in (in Arrow: no
+    # Python copy of the column).
+    redone = pa.array([j not in redo.errors for j in range(len(idx))], type=pa.bool_())
+    spliced = pc.replace_with_mask(failed, failed, redone)  # the failed rows that came out fine
+    values = pc.replace_with_mask(candidate.cast(ARROW_TYPES[kind]), spliced, redo.values.filter(redone))
+    return ColumnResult(values, errors)
 
 
 _OPTION_CODE = r"^[0-9]{1,3}$"
@@ -339,7 +442,12 @@ def _string_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     arr = _blank_to_null(arr)
     if kind in (Kind.DECIMAL, Kind.INTEGER):
         negative = pc.and_(pc.starts_with(arr, "("), pc.ends_with(arr, ")"))
-        cleaned = pc.replace_substring_regex(arr, _NUMBER_NOISE + r"|[()]", "")
+        cleaned = pc.replace_substring_regex(arr, _NOISE_BUT_COMMAS, "")
+        commas = pc.match_substring(cleaned, ",")
+        if pc.any(commas).as_py():
+            # Commas that are not thousands separators ("1,5") are left to the exact path, for the reason.
+            misplaced = pc.and_(commas, pc.invert(pc.match_substring_regex(cleaned, _GROUPED_RE.pattern)))
+            cleaned = pc.if_else(misplaced, pa.scalar(None, pa.string()), pc.replace_substring(cleaned, ",", ""))
         cleaned = pc.if_else(negative, pc.binary_join_element_wise("-", cleaned, ""), cleaned)
         valid = pc.match_substring_regex(cleaned, _NUMBER_RE.pattern)
         cleaned = pc.if_else(valid, cleaned, pa.scalar(None, pa.string()))
@@ -374,11 +482,19 @@ def _typed_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
         if pa.types.is_date(t):
             return ColumnResult(pc.cast(pc.cast(arr, pa.timestamp("us")), target))
         if pa.types.is_integer(t) or pa.types.is_floating(t):
-            as_int = pc.cast(arr, pa.int64(), safe=False)
+            # Epoch seconds, or milliseconds from _EPOCH_MS_THRESHOLD on. In float64, exact for every
+            # integer in range; NaN, infinities and values past year 9999 are left null here, and
+            # get their reason from the exact path.
+            number = pc.cast(arr, pa.float64(), safe=False)  # beyond 2**53 it is out of range anyway
             millis = pc.if_else(
-                pc.greater_equal(pc.abs(as_int), _EPOCH_MS_THRESHOLD), as_int, pc.multiply(as_int, 1000)
+                pc.greater_equal(pc.abs(number), float(_EPOCH_MS_THRESHOLD)), number, pc.multiply(number, 1000.0)
             )
-            return ColumnResult(pc.cast(pc.cast(millis, pa.timestamp("ms")), target))
+            inside = pc.and_(
+                pc.greater_equal(millis, float(_FIRST_SECOND * 1000)), pc.less(millis, float((_LAST_SECOND + 1) * 1000))
+            )
+            millis = pc.if_else(inside, millis, pa.scalar(None, pa.float64()))  # NaN compares false: null too
+            as_int = pc.cast(pc.floor(millis), pa.int64())
+            return _finish(arr, pc.cast(pc.cast(as_int, pa.timestamp("ms")), target), kind, field_name)
     if kind is Kind.DATE and pa.types.is_timestamp(t):
         return ColumnResult(pc.cast(pc.cast(arr, pa.timestamp("us", tz="UTC") if t.tz else t), pa.date32()))
     if kind is Kind.STRING and (pa.types.is_integer(t) or pa.types.is_decimal(t) or pa.types.is_boolean(t)):
@@ -403,9 +519,55 @@ def _typed_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     return _elementwise(arr, kind, field_name)
 
 
+def _raw_range(t: pa.DataType) -> tuple[pa.DataType, int, int] | None:
+    """The raw integer type of a temporal Arrow type and Python's range (years 1 to 9999) in it; None
+    when every value of the type is inside (nanoseconds) or the type is not a date or timestamp."""
+    if pa.types.is_timestamp(t) and t.unit in _UNIT_PER_SECOND:
+        per_second = _UNIT_PER_SECOND[t.unit]
+        return pa.int64(), _FIRST_SECOND * per_second, (_LAST_SECOND + 1) * per_second - 1
+    if pa.types.is_date32(t):
+        return pa.int32(), _FIRST_DAY, _LAST_DAY
+    if pa.types.is_date64(t):
+        return pa.int64(), _FIRST_DAY * 86_400_000, (_LAST_DAY + 1) * 86_400_000 - 1
+    return None
+
+
+def _outside_dates(arr: pa.Array) -> pa.Array | None:
+    """Which values of a temporal column lie outside years 1 to 9999 (None when none do)."""
+    bounds = _raw_range(arr.type)
+    if bounds is None or len(arr) == 0:
+        return None
+    raw_type, first, last = bounds
+    raw = arr.view(raw_type)
+    outside = pc.or_(pc.less(raw, first), pc.greater(raw, last))
+    return pc.fill_null(outside, False) if pc.any(outside).as_py() else None
+
+
 def coerce_column(column: pa.Array | pa.ChunkedArray, kind: Kind, *, field_name: str) -> ColumnResult:
     """A column as `kind`, with a reason for every row whose value cannot be that kind."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    # Dates past year 9999 (or before year 1) cannot be read back by Python, so not by the API either:
+    # refused when they come in typed, and when a conversion (a UTC offset) carries a value there.
+    early: dict[int, str] = {}
+    outside = _outside_dates(arr)
+    if outside is not None:
+        for i in pc.indices_nonzero(outside).to_pylist():
+            early[i] = f"{field_name}: {_arrow_text(arr, i)} is out of range ({_DATE_RANGE})"
+        arr = pc.if_else(outside, pa.scalar(None, arr.type), arr)
+    result = _coerce_column(arr, kind, field_name)
+    if kind in (Kind.DATE, Kind.DATETIME):
+        outside = _outside_dates(result.values)
+        if outside is not None:  # the exact path says why, row by row
+            redo = _finish(
+                arr, pc.if_else(outside, pa.scalar(None, result.values.type), result.values), kind, field_name
+            )
+            result = ColumnResult(redo.values, {**result.errors, **redo.errors})
+    if early:
+        result = ColumnResult(result.values, {**result.errors, **early})
+    return result
+
+
+def _coerce_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     target = ARROW_TYPES[kind]
     if pa.types.is_null(arr.type):
         return ColumnResult(pa.nulls(len(arr), target))

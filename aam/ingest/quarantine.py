@@ -7,15 +7,18 @@ from typing import Any
 
 from django.db import transaction
 
+from .coerce import json_without_nul
 from .normalize import Rejected
 
 MAX_RAW_CHARS = 20_000
 
 
 def _bounded(raw: dict[str, Any]) -> dict[str, Any]:
-    text = json.dumps(raw, default=str)
+    # PostgreSQL's jsonb holds neither NUL characters (dropped) nor NaN or Infinity (kept as text): a
+    # record quarantined for one bad value must not fail the whole sync for another.
+    text = json_without_nul(json.dumps(raw, default=str))
     if len(text) <= MAX_RAW_CHARS:
-        return json.loads(text)
+        return json.loads(text, parse_constant=str)
     return {"_truncated": text[:MAX_RAW_CHARS]}
 
 
@@ -36,9 +39,9 @@ def quarantine_records(
             connection=connection,
             source_object=source_object[:255],
             entity=entity or "",
-            source_id=(r.source_id or "")[:255],
+            source_id=(r.source_id or "").replace("\x00", "")[:255],
             position=r.position,
-            reason=r.reason[:2000],
+            reason=r.reason.replace("\x00", "")[:2000],
             raw=_bounded(r.raw),
             mapping_version=mapping_version,
             schema_fingerprint=schema_fingerprint[:64],

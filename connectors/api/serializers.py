@@ -28,6 +28,15 @@ class ConnectionInputSerializer(serializers.Serializer):
         return value
 
 
+class ConnectionFilterSerializer(serializers.Serializer):
+    """Query filters of the connection list (DRF's CharField refuses NUL characters, which PostgreSQL
+    cannot compare: a 400, not a database error)."""
+
+    kind = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.CharField(required=False, allow_blank=True)
+    domain = serializers.CharField(required=False, allow_blank=True)
+
+
 class ConnectionOutputSerializer(serializers.ModelSerializer):
     secrets_set = serializers.SerializerMethodField()
 

@@ -14,7 +14,7 @@ import logging
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -38,6 +38,7 @@ from ..services import (
 )
 from .serializers import (
     CheckResultSerializer,
+    ConnectionFilterSerializer,
     ConnectionInputSerializer,
     ConnectionOutputSerializer,
     SchemaSerializer,
@@ -79,6 +80,7 @@ def _api_error(exc: ConnectorError, connection: Connection) -> exceptions.APIExc
     return SourceError(message, code="source_error")
 
 
+@extend_schema_view(list=extend_schema(parameters=[ConnectionFilterSerializer]))
 class ConnectionViewSet(TenantModelViewSet):
     serializer_class = ConnectionOutputSerializer
     lookup_value_regex = "[0-9]+"
@@ -87,7 +89,9 @@ class ConnectionViewSet(TenantModelViewSet):
     queryset = QuerySet(model=Connection).none()
 
     def get_queryset(self):
-        return connection_list(filters=self.request.query_params)
+        filters = ConnectionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return connection_list(filters=filters.validated_data)
 
     def get_object(self) -> Connection:
         try:

@@ -93,7 +93,10 @@ class ViewRowsAPI(TenantAPIView):
 
     `?field=value` (or `field__gte=`, `__lte`, `__gt`, `__lt`, `__ne`, `__in=a,b`, `__isnull=true`,
     `__contains`, `__icontains`, `__startswith`) on any canonical field; `?ordering=-amount,close_date`;
-    `?search=text`; `?page=` / `?page_size=` (≤ 1000).
+    `?search=text`; `?page=` / `?page_size=` (≤ 1000). `__ne` also returns the rows where the field is
+    empty. Numbers use a dot as decimal separator (a comma only between groups of three digits: `1,500.25`;
+    `1,5` is a 400); a value beyond what the field can hold (an integer beyond int64, a decimal of 1e28 or
+    more, a date past year 9999) is a 400 `invalid_query`, like any value that is not of the field's type.
 
     `count` is exact: counted once per view version and filter, then cached until the view is
     re-materialized. A page is cached (`DCL_PAGE_CACHE_SECONDS`) per tenant, view version and query
