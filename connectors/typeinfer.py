@@ -133,8 +133,11 @@ def jsonable(value: Any) -> Any:
 
 
 def sample_of(value: Any, limit: int = 200) -> Any:
-    """A sample value small enough to show and to send to a mapping model."""
+    """A sample value small enough to show and to send to a mapping model (without NUL characters,
+    which PostgreSQL's text and jsonb refuse: samples are stored with the schema snapshot)."""
     value = jsonable(value)
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + "…"
     if isinstance(value, (dict, list)):

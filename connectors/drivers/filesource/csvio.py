@@ -187,11 +187,11 @@ def count_lines(path: Path) -> int:
 
 
 def normalize_header(row: list[str]) -> list[str]:
-    """Column names: trimmed, never empty, never repeated."""
+    """Column names: trimmed, without NUL characters, never empty, never repeated."""
     names: list[str] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(row):
-        name = raw.strip().lstrip("\ufeff").strip() or f"column_{i + 1}"
+        name = raw.replace("\x00", "").strip().lstrip("\ufeff").strip() or f"column_{i + 1}"
         if name in seen:
             seen[name] += 1
             name = f"{name}_{seen[name]}"

@@ -1,0 +1,35 @@
+"""NUL bytes in the rows a source's schema is sampled from, and in its header: the sync completes
+(PostgreSQL's text and jsonb refuse NUL, and the drift snapshot stores samples and names)."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from aam.ingest import services as ingest
+from connectors.services import connection_create
+from dcl.selectors import view_all
+from dcl.services import stream_consume, views_materialize
+
+pytestmark = pytest.mark.django_db
+
+
+def test_nul_bytes_in_sampled_cells_and_in_the_header_do_not_fail_the_sync(in_tenant_a):
+    folder = settings.DATA_DIR / "csv-nul-samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Account.csv").write_bytes(
+        b"Id,Name,Web\x00site\n001A,Acme\x00 Corp,acme.example\n001B,Globex,globex.example\n"
+    )
+    conn = connection_create(
+        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
+    )
+    result = ingest.connection_sync(connection=conn)
+    assert (result.records_read, result.records_published, result.quarantined) == (2, 2, 0)
+    stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
+    views_materialize(tenant=connection.tenant)
+    names = sorted(r["name"] for r in view_all(entity="account"))
+    assert names == ["Acme Corp", "Globex"]
+
+    from aam.models import SchemaSnapshot
+
+    snapshot = SchemaSnapshot.objects.filter(connection=conn).latest("pk")
+    assert "\x00" not in str(snapshot.fields)
