@@ -1,5 +1,7 @@
 """Test settings: the real PostgreSQL and Redis servers, each with a database of the tests' own."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, REST_FRAMEWORK, env
 
@@ -11,7 +13,8 @@ CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": "1000/min", "user": "100000/min"}
-DATA_DIR = BASE_DIR / "var" / "test-data"
+# The tests wipe it: a folder of their own, and one per run when several run at once (TEST_DATA_DIR).
+DATA_DIR = Path(env("TEST_DATA_DIR", default=str(BASE_DIR / "var" / "test-data")))
 SSE_MAX_SECONDS = 5
 LLM_BASE_URL = ""
 SLACK_WEBHOOK_URL = ""
