@@ -80,6 +80,15 @@ def test_a_filter_of_the_wrong_type_explains_itself(synced):
     assert "annual_revenue" in response.content.decode() and 'class="notice amber"' in response.content.decode()
 
 
+@pytest.mark.parametrize("value", ["1e400", "99999999999999999999999999999", "-1e30"])
+def test_a_filter_value_out_of_range_explains_itself(synced, value):
+    web, _ = synced
+    response = web.get(f"/dcl/views/account/?field=annual_revenue&op=lte&value={value}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "out of range" in html and 'class="notice amber"' in html
+
+
 def test_a_merged_record_shows_its_source_records(synced):
     web, conn = synced
     html = web.get("/dcl/views/account/?field=name&value=Initech").content.decode()
