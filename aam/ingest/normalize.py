@@ -1,8 +1,9 @@
 """A page of source records → a canonical, typed Arrow table (+ the records that must be quarantined).
 
-Everything is per column: the mapping renames columns, coerce.py casts them, data-quality flags
-are vectorized predicates. The per-record work is limited to values that fail a cast (to give
-each a reason) and to pages that arrive as Python dicts (converted once, column by column).
+Everything is per column: the mapping renames columns, coerce.py casts them, tag columns are
+collected into the entity's `tags` (tags.py), data-quality flags are vectorized predicates. The
+per-record work is limited to values that fail a cast (to give each a reason) and to pages that
+arrive as Python dicts (converted once, column by column).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 
 from .coerce import coerce_column
 from .kinds import ARROW_TYPES, Kind, kind_for
+from .tags import collect_tags, tag_columns, tag_key
 
 # Flags a record carries when it lands (it is not quarantined for these).
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -49,6 +51,7 @@ class NormalizePlan:
     schema_fingerprint: str
     mapping_version: int
     confidences: dict[str, float] = field(default_factory=dict)
+    tags_field: str | None = None  # the entity's JSON field that tag columns are collected into
 
     @property
     def mapped_sources(self) -> frozenset[str]:
@@ -93,11 +96,16 @@ def build_plan(
 
     A mapping onto a field the entity does not have is ignored (never invent columns), and two
     source fields mapped onto one canonical field keep the first (the mapping should not do that).
+    An entity with a JSON `tags` field collects the source's tag columns into it (tags.py); a single
+    tag column mapped onto `tags` itself is collected like the others.
     """
+    tags_field = "tags" if "tags" in entity_fields and kind_for(entity_fields["tags"]) is Kind.JSON else None
     plans: list[FieldPlan] = []
     taken: set[str] = set()
     for source, canonical in mapping_fields.items():
         if not canonical or canonical not in entity_fields or canonical in taken:
+            continue
+        if canonical == tags_field and tag_key(source) is not None:
             continue
         taken.add(canonical)
         plans.append(FieldPlan(source=source, canonical=canonical, kind=kind_for(entity_fields[canonical])))
@@ -115,6 +123,7 @@ def build_plan(
         schema_fingerprint=fingerprint,
         mapping_version=int(mapping_version),
         confidences=conf,
+        tags_field=tags_field,
     )
 
 
@@ -232,8 +241,14 @@ def _quality_flags(columns: dict[str, pa.Array], entity: str, n: int) -> pa.Arra
     return pa.nulls(n, pa.string()) if acc is None else acc
 
 
-def _extras(table: pa.Table, plan: NormalizePlan, keep: pa.Array | None) -> pa.Array | None:
-    unmapped = [c for c in table.column_names if c not in plan.mapped_sources and not c.startswith("__")]
+def _extras(
+    table: pa.Table, plan: NormalizePlan, keep: pa.Array | None, collected: frozenset[str] = frozenset()
+) -> pa.Array | None:
+    """JSON of the source fields the mapping leaves unmapped (tag columns collected into `tags` excepted:
+    their values travel there, keyed by tag)."""
+    unmapped = [
+        c for c in table.column_names if c not in plan.mapped_sources and c not in collected and not c.startswith("__")
+    ]
     if not unmapped:
         return None
     sub = table.select(unmapped)
@@ -260,6 +275,7 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
         columns[fp.canonical] = result.values
         for row, reason in result.errors.items():
             errors.setdefault(row, []).append(reason)
+    collected = _collect_tags(table, plan, columns)
     if "id" not in columns:
         columns["id"] = ids
     missing_id = pc.is_null(ids)
@@ -290,11 +306,35 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
     arrays["_dq"] = _quality_flags(columns, plan.entity, n)
     if keep is not None:
         arrays = {k: v.filter(keep) for k, v in arrays.items()}
-    extras = _extras(table, plan, keep)
+    extras = _extras(table, plan, keep, collected)
     if extras is not None:
         arrays["_extras"] = extras
     out = pa.table(arrays)
     return NormalizedPage(table=out, rejected=rejected, read=n)
+
+
+def _collect_tags(table: pa.Table, plan: NormalizePlan, columns: dict[str, pa.Array]) -> frozenset[str]:
+    """Fills `columns[plan.tags_field]` from the page's tag columns (one mapped onto another field, say
+    `resourceTags/user:Owner` → owner, is still a tag); returns the source columns whose values now travel
+    there only.
+
+    When the mapping also fills `tags` from a column of its own (a FOCUS `Tags` JSON), that value wins
+    where it has tags and the tag columns fill the rest; they then also stay in `_extras`, so no raw
+    value is lost either way.
+    """
+    if plan.tags_field is None:
+        return frozenset()
+    found = tag_columns(table.column_names)
+    if not found:
+        return frozenset()
+    tags = collect_tags(table, found)
+    mapped = columns.get(plan.tags_field)
+    if mapped is None:
+        columns[plan.tags_field] = tags
+        return frozenset(found.values())
+    empty = pc.fill_null(pc.is_in(pc.utf8_trim_whitespace(mapped), pa.array(["", "{}", "[]", "null"])), True)
+    columns[plan.tags_field] = pc.if_else(empty, tags, mapped)
+    return frozenset()
 
 
 def _jsonable_raw(value: Any) -> Any:
@@ -308,7 +348,8 @@ def _jsonable_raw(value: Any) -> Any:
 
 
 def wire_schema(plan: NormalizePlan) -> pa.Schema:
-    """The Arrow schema of the batches this plan produces (extras may be absent)."""
+    """The Arrow schema of the batches this plan produces (extras, and tags collected from tag columns,
+    may be absent)."""
     fields = [pa.field("_source_id", pa.string()), pa.field("_position", pa.int64())]
     fields += [pa.field(f.canonical, ARROW_TYPES[f.kind]) for f in plan.fields]
     return pa.schema(fields + [pa.field("_dq", pa.string())])
