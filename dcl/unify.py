@@ -1,7 +1,10 @@
 """Unified views in DuckDB: every source's records of an entity, the same real-world thing merged.
 
 - account: merged across sources by website domain, else by normalized company name (a name that
-  maps to exactly one domain anywhere joins that domain's cluster);
+  maps to exactly one domain anywhere joins that domain's cluster); within a domain, names that
+  clearly name different companies of one brand (Coho Logistics / Coho Software at coho.io) are
+  separate accounts, while spacing, legal-suffix and typo variants still merge
+  (`Unifier._split_domain_clusters`);
 - contact: merged by e-mail address;
 - cloud_resource: merged by provider + resource id;
 - opportunity, cost and any other entity: one row per source record.
@@ -52,6 +55,19 @@ _COMPANY_SUFFIXES = (
     r"\b(inc|incorporated|llc|l l c|ltd|limited|corp|corporation|co|company|gmbh|ag|sa|s a|plc|bv|"
     r"pty|srl|oy|ab|as|nv|the)\b"
 )
+# Words that name a company's form or reach, not its line of business: "Acme Group" and "Acme International"
+# do not disagree the way "Coho Logistics" and "Coho Software" do. Only left out of that comparison.
+_GROUP_WORDS = r"\b(group|holding|holdings|international|intl|global|worldwide|enterprise|enterprises|partners)\b"
+# Second-level labels under a country code (coho.co.uk: the brand is `coho`, not `co`).
+_SECOND_LEVEL = ("co", "com", "org", "net", "ac", "gov", "edu", "ltd", "plc", "ne", "or")
+# Two names of one domain cluster are different companies when what each adds to the shared brand differs
+# this much (Jaro-Winkler below; "logistics" / "software" 0.49, typos such as "logistics" / "logistcs" 0.98,
+# "financial" / "finance" 0.90), neither contains the other, and each adds at least MIN_DISTINCT characters.
+NAME_SPLIT_SIMILARITY = 0.8
+NAME_SPLIT_MIN_DISTINCT = 3
+# A domain cluster with more distinct such names than this is compared by exact name only (a shared
+# placeholder or portal domain, not one company's variants): keeps the pairwise step small.
+NAME_SPLIT_MAX_NAMES = 50
 
 DUCK_TYPES = {
     Kind.STRING: "VARCHAR",
@@ -94,6 +110,18 @@ def _name_sql(expr: str) -> str:
     cleaned = f"regexp_replace(lower({expr}), '[^a-z0-9]+', ' ', 'g')"
     no_suffix = f"regexp_replace({cleaned}, '{_COMPANY_SUFFIXES}', ' ', 'g')"
     return f"nullif(trim(regexp_replace({no_suffix}, '\\s+', ' ', 'g')), '')"
+
+
+def _brand_sql(domain: str) -> str:
+    """The domain's own label, letters and digits only: `coho` for coho.io and shop.coho.co.uk, `cohoeu` for
+    coho-eu.com."""
+    parts = f"string_split({domain}, '.')"
+    second_level = ", ".join(f"'{p}'" for p in _SECOND_LEVEL)
+    label = (
+        f"CASE WHEN len({parts}) >= 3 AND length({parts}[-1]) = 2 AND {parts}[-2] IN ({second_level}) "
+        f"THEN {parts}[-3] WHEN len({parts}) >= 2 THEN {parts}[-2] ELSE {parts}[1] END"
+    )
+    return f"regexp_replace({label}, '[^a-z0-9]+', '', 'g')"
 
 
 def _col(available: dict[str, str], name: str, kind: Kind, alias: str = "s") -> str:
@@ -176,10 +204,11 @@ class Unifier:
                 SELECT _nname, min(_domain) AS d FROM b
                 WHERE _domain IS NOT NULL AND _nname IS NOT NULL GROUP BY _nname HAVING count(DISTINCT _domain) = 1
             )
-            SELECT b._connection_id, b._source_id, b._domain, b._nname,
+            SELECT b._connection_id, b._source_id, b._domain, b._nname, coalesce(b._domain, nd.d) AS _cd,
                    coalesce('d:' || b._domain, 'd:' || nd.d, 'n:' || b._nname,
                             'r:' || b._connection_id || ':' || b._source_id) AS _key
             FROM b LEFT JOIN nd USING (_nname)""")
+        self._split_domain_clusters()
         self._merged(spec, available, key="k._key", key_join="JOIN _acc_keys k USING (_connection_id, _source_id)")
         # Link tables: each source account record → its unified account.
         self.con.execute("""
@@ -199,6 +228,89 @@ class Unifier:
             SELECT _nname, min(unified_id) AS unified_id FROM _acc_link WHERE _nname IS NOT NULL
             GROUP BY _nname HAVING count(DISTINCT unified_id) = 1""")
         self.has_accounts = True
+
+    def _split_domain_clusters(self) -> None:
+        """Splits a website domain's records into one account per company when their names clearly differ.
+
+        Coho Logistics and Coho Software, both at coho.io, are two accounts: what each name adds to the domain's
+        brand ("logistics", "software") differs clearly. Names that vary only by spacing, legal suffix or a typo
+        ("Harbor Logistics, Corp." / "Harbo Logistics Corp" / "HarborLogistics"), names that add nothing to the
+        brand ("Coho Inc") and names that do not carry it at all stay in the domain's main account: the domain
+        decides unless the names clearly disagree.
+
+        Only domains with more than one distinct normalized name are looked at, and only their distinct names.
+        A name's distinguishing part is the name without words of form or reach (_GROUP_WORDS), spaces and the
+        domain's label (or, when the label starts with the name's first word, as coho-group.com does with
+        "Coho ...", without that word). Parts of at least NAME_SPLIT_MIN_DISTINCT characters that are alike
+        (Jaro-Winkler ≥ NAME_SPLIT_SIMILARITY, or one contains the other) are linked, and the connected groups
+        found (a recursive CTE, over at most NAME_SPLIT_MAX_NAMES parts per domain). The group with the most
+        records (then the most frequent part, then alphabetical order) keeps the key `d:<domain>`, and with it its
+        unified id; every other group is keyed `d:<domain>|<its most frequent part>`. Every choice is made on
+        distinct values in a total order, so the keys do not depend on row order.
+        """
+        con = self.con
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _acc_dn AS
+            WITH names AS (
+                SELECT _cd, _nname, count(*) AS n FROM _acc_keys
+                WHERE _cd IS NOT NULL AND _nname IS NOT NULL GROUP BY ALL
+            ), multi AS (
+                SELECT names.*, {_brand_sql("_cd")} AS brand,
+                       trim(regexp_replace(_nname, '{_GROUP_WORDS}', ' ', 'g')) AS plain
+                FROM names WHERE _cd IN (SELECT _cd FROM names GROUP BY _cd HAVING count(*) > 1)
+            ), parts AS (
+                SELECT multi.*, replace(plain, ' ', '') AS squashed, split_part(plain, ' ', 1) AS first_word FROM multi
+            )
+            SELECT _cd, _nname, n,
+                   CASE WHEN length(brand) >= 3 AND contains(squashed, brand) THEN replace(squashed, brand, '')
+                        WHEN length(first_word) >= 3 AND starts_with(brand, first_word)
+                        THEN substr(squashed, length(first_word) + 1)
+                   END AS dn
+            FROM parts""")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _acc_dd AS
+            WITH d AS (
+                SELECT _cd, dn, sum(n) AS n FROM _acc_dn WHERE length(dn) >= {NAME_SPLIT_MIN_DISTINCT} GROUP BY ALL
+            ), r AS (
+                SELECT d.*, row_number() OVER (PARTITION BY _cd ORDER BY n DESC, dn) AS rnk,
+                       count(*) OVER (PARTITION BY _cd) AS k
+                FROM d
+            )
+            SELECT * FROM r WHERE k > 1""")
+        # Connected groups of alike parts: every part takes the smallest rank it can reach.
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _acc_groups AS
+            WITH RECURSIVE pairs AS (
+                SELECT a._cd, a.rnk AS x, b.rnk AS y FROM _acc_dd a JOIN _acc_dd b ON a._cd = b._cd AND a.rnk < b.rnk
+                WHERE a.k <= {NAME_SPLIT_MAX_NAMES}
+                  AND (jaro_winkler_similarity(a.dn, b.dn) >= {NAME_SPLIT_SIMILARITY}
+                       OR contains(a.dn, b.dn) OR contains(b.dn, a.dn))
+            ), edges AS (
+                SELECT _cd, x, y FROM pairs UNION ALL SELECT _cd, y, x FROM pairs
+            ), reach(_cd, rnk, lbl) AS (
+                SELECT _cd, rnk, rnk FROM _acc_dd
+                UNION
+                SELECT e._cd, e.y, r.lbl FROM reach r JOIN edges e ON e._cd = r._cd AND e.x = r.rnk
+            )
+            SELECT _cd, rnk, min(lbl) AS lbl FROM reach GROUP BY ALL""")
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _acc_split AS
+            WITH g AS (
+                SELECT c._cd, c.lbl, sum(d.n) AS n FROM _acc_groups c JOIN _acc_dd d USING (_cd, rnk) GROUP BY ALL
+            ), ranked AS (
+                SELECT g.*, row_number() OVER (PARTITION BY _cd ORDER BY n DESC, lbl) AS pos FROM g
+            )
+            SELECT dn._cd, dn._nname, 'd:' || dn._cd || '|' || rep.dn AS _key
+            FROM _acc_dn dn
+            JOIN _acc_dd d ON d._cd = dn._cd AND d.dn = dn.dn
+            JOIN _acc_groups c ON c._cd = d._cd AND c.rnk = d.rnk
+            JOIN ranked g ON g._cd = c._cd AND g.lbl = c.lbl AND g.pos > 1
+            JOIN _acc_dd rep ON rep._cd = c._cd AND rep.rnk = c.lbl""")
+        con.execute("""
+            UPDATE _acc_keys SET _key = sp._key FROM _acc_split sp
+            WHERE _acc_keys._cd = sp._cd AND _acc_keys._nname = sp._nname""")
+        for table in ("_acc_dn", "_acc_dd", "_acc_groups", "_acc_split"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
     # --- links ---------------------------------------------------------------------------
 
