@@ -10,14 +10,25 @@
   the jump is at least the minimum delta (so cents do not page anyone). Only usage is judged: tax,
   purchases, credits and adjustments (FOCUS ChargeCategory) are lumpy by nature (taxes and fees
   land on the 1st of the month) and are counted in the totals but never called anomalies.
-- Untagged spend: a line is tagged when it carries tags, or when the inventory's resource it
-  belongs to does (billing exports often leave tags in columns the canonical `tags` does not get).
+- Untagged spend: a line is tagged when it carries tags of its own (the CUR's `resourceTags/*`
+  columns are collected into the line's `tags` at ingest), else when the inventory's resource it
+  belongs to has tags (exports without tag columns).
 - Resources are joined to cost lines by id (`cost.resource_id` = `cloud_resource.id`, also matching
   the last segment of an ARN / path). Run rate = spend in the trailing window (ending on the last
   day with cost data) / days covered × 30.
+- Still billed: a stopped or terminated resource stops costing what running cost (a terminated one
+  everything); what it still costs is its spend since the last day it cost more than it does now,
+  and only when it still costs something in the last `recent_days` days of data. A GPU burst that
+  ended at termination two weeks ago is not "still billed" (the burst is reported as an anomaly);
+  a stopped instance whose own id keeps billing storage is. Idle resources count the same way.
+- Idle: an unattached volume or disk (`available` is idle only for a volume: a database, NAT
+  gateway or load balancer that is `available` is up and serving), a resource whose status says
+  idle / unattached / unassociated, and an address billed as idle (AWS UsageType `IdleAddress`,
+  found in the line's description or SKU), listed from the cost lines even when the inventory does
+  not have it.
 - Savings rules, each named on the opportunity it produced:
-  `stopped_but_billed` (100% of the run rate: storage, IPs, licences of something nobody runs),
-  `idle_resource` (100%: unattached volumes, unassociated addresses, idle load balancers),
+  `stopped_but_billed` (100% of what it is still billed: storage, IPs, licences of something stopped
+  or terminated), `idle_resource` (100%: unattached volumes, idle addresses, idle load balancers),
   `previous_generation` (10% of the run rate: current instance generations cost ~10% less for the
   same size, e.g. m4 → m6i).
 """
@@ -33,9 +44,13 @@ from datetime import date, timedelta
 from . import PilotResult
 from .values import day, money, num, pct, tags, text
 
-STOPPED_STATUSES = {"stopped", "stopping", "terminated", "deallocated", "suspended", "shutdown", "shut down",
-                    "inactive", "paused"}
-IDLE_STATUSES = {"idle", "available", "unattached", "detached", "unused", "unassociated", "orphaned"}
+STOPPED_STATUSES = {"stopped", "stopping", "deallocated", "suspended", "shutdown", "shut down", "inactive", "paused"}
+TERMINATED_STATUSES = {"terminated", "shutting-down", "deleted", "deleting", "destroyed"}
+IDLE_STATUSES = {"idle", "unattached", "detached", "unused", "unassociated", "orphaned"}
+VOLUME_IDLE_STATUSES = {"available"}  # EBS: `available` = attached to nothing, `in-use` = attached
+VOLUME_TYPE_MARKERS = ("volume", "disk")  # AWS::EC2::Volume, Microsoft.Compute/disks, compute#disk
+IDLE_USAGE_MARKERS = ("idleaddress",)  # ElasticIP:IdleAddress, PublicIPv4:IdleAddress
+STILL_BILLED_TOLERANCE = 0.10  # prorated storage varies a little from day to day
 PREVIOUS_GENERATION_FAMILIES = {"t1", "t2", "m1", "m2", "m3", "m4", "c1", "c3", "c4", "r3", "r4", "i2", "d2", "g2",
                                 "g3", "p2", "x1", "cc2", "cr1", "hs1"}
 PREVIOUS_GENERATION_SAVING = 0.10
@@ -51,6 +66,7 @@ class FinOpsConfig:
     anomaly_z: float = 3.5
     anomaly_min_delta: float = 10.0
     window_days: int = 30
+    recent_days: int = 3  # "still billed" = billed on at least one of the last days with data
     max_listed: int = 50
 
 
@@ -65,6 +81,7 @@ class CostLine:
     tagged: bool
     currency: str
     usage: bool = True  # FOCUS ChargeCategory usage (or unknown): the only lines anomalies judge
+    idle: bool = False  # billed for being idle (an address nothing uses)
 
 
 def spend_of(row: Mapping) -> tuple[float | None, str]:
@@ -98,6 +115,7 @@ def cost_lines(rows: Iterable[Mapping]) -> tuple[list[CostLine], dict]:
             tagged=bool(tags(row.get("tags"))),
             currency=text(row.get("billing_currency")).upper(),
             usage=text(row.get("charge_category")).lower() in USAGE_CATEGORIES,
+            idle=_idle_usage(row),
         ))
     return lines, {"no_amount": skipped_amount, "no_date": skipped_day, "basis": dict(basis)}
 
@@ -227,6 +245,60 @@ def _id_keys(resource_id: str) -> list[str]:
     return keys
 
 
+def _idle_usage(row: Mapping) -> bool:
+    described = f"{text(row.get('charge_description'))} {text(row.get('sku_id'))}".lower()
+    return any(marker in described for marker in IDLE_USAGE_MARKERS)
+
+
+def _is_volume(row: Mapping, resource_id: str) -> bool:
+    kind = f"{text(row.get('resource_type'))} {text(row.get('service_name'))}".lower()
+    keys = _id_keys(resource_id)
+    return any(marker in kind for marker in VOLUME_TYPE_MARKERS) or bool(keys and keys[-1].startswith("vol-"))
+
+
+def still_billed(series: Mapping[date, float], *, last_day: date, recent_days: int) -> tuple[float, date | None]:
+    """(spend, first day) of what a stopped, terminated or idle resource is still billed in `series`
+    (its spend per day in the window): nothing unless it has spend in the last `recent_days` days up to
+    `last_day`; else the spend since the last day it cost more than its highest recent day (what it
+    cost while it ran is not what stopping it saves)."""
+    recent_start = last_day - timedelta(days=recent_days - 1)
+    level = max((v for d, v in series.items() if d >= recent_start), default=0.0)
+    if level <= 0:
+        return 0.0, None
+    ceiling = level * (1 + STILL_BILLED_TOLERANCE) + 0.005
+    above = [d for d, v in series.items() if v > ceiling]
+    start = max(above) + timedelta(days=1) if above else min(series)
+    return sum(v for d, v in series.items() if d >= start), start
+
+
+class _SpendByResource:
+    """Spend per resource id and day, by exact id and by the id's last ARN/path segment."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+        self.tail: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+
+    def add(self, line: CostLine) -> None:
+        keys = _id_keys(line.resource_id)
+        self.exact[keys[0]][line.day] += line.amount
+        self.tail[keys[-1]][line.day] += line.amount
+
+    def of(self, resource_id: str) -> dict[date, float]:
+        keys = _id_keys(resource_id)
+        if not keys:
+            return {}
+        # The exact id when cost lines use the same form; else the ARN/path tail both forms share.
+        if keys[0] in self.exact:
+            return self.exact[keys[0]]
+        return self.tail.get(keys[-1], {})
+
+
+def _idle_saving(subject: dict, state: str, rate: float) -> dict:
+    return {"rule": "idle_resource", "estimated_monthly": money(rate), "subject": subject,
+            "title": f"{subject['name']} is {state} (not in use) and costs {money(rate)}/month",
+            "action": "delete or release it, or attach it to something that uses it"}
+
+
 def _family(instance_type: str) -> str:
     head = instance_type.strip().lower().split(".", 1)[0]
     return head if "." in instance_type else ""
@@ -246,47 +318,61 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
     window_start = max(first_day, last_day - timedelta(days=config.window_days - 1))
     covered_days = (last_day - window_start).days + 1
 
-    # Spend per resource in the trailing window, by exact id and by the id's last segment.
-    by_id: dict[str, float] = defaultdict(float)
-    by_tail: dict[str, float] = defaultdict(float)
+    # Spend per resource and day in the trailing window, by exact id and by the id's last segment;
+    # lines billed for being idle also on their own.
+    spend_days, idle_days = _SpendByResource(), _SpendByResource()
+    idle_lines: dict[str, CostLine] = {}
     for line in lines:
         if line.resource_id and line.day >= window_start:
-            keys = _id_keys(line.resource_id)
-            by_id[keys[0]] += line.amount
-            by_tail[keys[-1]] += line.amount
+            spend_days.add(line)
+            if line.idle:
+                idle_days.add(line)
+                idle_lines[_id_keys(line.resource_id)[0]] = line
 
-    def resource_window_spend(resource_id: str) -> float:
-        keys = _id_keys(resource_id)
-        if not keys:
-            return 0.0
-        # The exact id when cost lines use the same form; else the ARN/path tail both forms share.
-        return by_id[keys[0]] if keys[0] in by_id else by_tail.get(keys[-1], 0.0)
+    def billed_now(series: Mapping[date, float]) -> tuple[float, date | None]:
+        return still_billed(series, last_day=last_day, recent_days=config.recent_days)
 
     findings: list[dict] = []
     savings: list[dict] = []
     stopped, idle, untagged, previous_gen = [], [], [], []
+    seen: set[str] = set()
     for row in resources:
         rid = text(row.get("id")) or text(row.get("unified_id"))
+        seen.update(_id_keys(rid))
         status = text(row.get("status")).lower()
-        spend = resource_window_spend(rid) if rid else 0.0
+        series = spend_days.of(rid)
+        spend = sum(series.values())
         run_rate = spend / covered_days * 30
         ref = {"entity": "cloud_resource", "unified_id": text(row.get("unified_id")) or None, "id": rid,
                "name": text(row.get("name")) or rid, "status": status or None,
                "service": text(row.get("service_name")) or None, "region": text(row.get("region_id")) or None,
                "owner": text(row.get("owner")) or None, "window_spend": money(spend),
                "monthly_run_rate": money(run_rate)}
-        if status in STOPPED_STATUSES and spend > 0:
-            stopped.append(ref)
-            savings.append({"rule": "stopped_but_billed", "estimated_monthly": money(run_rate), "subject": ref,
-                            "title": f"{ref['name']} is {status} but still billed {money(run_rate)}/month",
-                            "action": "snapshot and release its storage, addresses and licences, or terminate it"})
-        elif status in IDLE_STATUSES and spend > 0:
-            idle.append(ref)
-            savings.append({"rule": "idle_resource", "estimated_monthly": money(run_rate), "subject": ref,
-                            "title": f"{ref['name']} is {status} (not in use) and costs {money(run_rate)}/month",
-                            "action": "delete it or attach it to something that uses it"})
-        elif (_family(text(row.get("instance_type"))) in PREVIOUS_GENERATION_FAMILIES and spend > 0
-              and status not in STOPPED_STATUSES):
+        idle_status = status in IDLE_STATUSES or (status in VOLUME_IDLE_STATUSES and _is_volume(row, rid))
+        idle_series = idle_days.of(rid)
+        if status in STOPPED_STATUSES or status in TERMINATED_STATUSES:
+            billed, since = billed_now(series)
+            if billed > 0:
+                rate = billed / covered_days * 30
+                subject = {**ref, "monthly_run_rate": money(rate), "still_billed_spend": money(billed),
+                           "still_billed_since": since.isoformat()}
+                stopped.append(subject)
+                action = ("find what still bills under its id (volumes kept at termination, addresses, snapshots) "
+                          "and delete it" if status in TERMINATED_STATUSES else
+                          "snapshot and release its storage, addresses and licences, or terminate it")
+                savings.append({"rule": "stopped_but_billed", "estimated_monthly": money(rate), "subject": subject,
+                                "title": f"{ref['name']} is {status} but still billed {money(rate)}/month",
+                                "action": action})
+        elif idle_status or idle_series:
+            counted = series if idle_status else idle_series  # an address: its idle hours only
+            billed, since = billed_now(counted)
+            if billed > 0:
+                rate = billed / covered_days * 30
+                subject = {**ref, "window_spend": money(sum(counted.values())), "monthly_run_rate": money(rate),
+                           "still_billed_spend": money(billed), "still_billed_since": since.isoformat()}
+                idle.append(subject)
+                savings.append(_idle_saving(subject, status if idle_status else "idle", rate))
+        elif _family(text(row.get("instance_type"))) in PREVIOUS_GENERATION_FAMILIES and spend > 0:
             estimate = run_rate * PREVIOUS_GENERATION_SAVING
             previous_gen.append(ref)
             savings.append({"rule": "previous_generation", "estimated_monthly": money(estimate), "subject": ref,
@@ -294,6 +380,20 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
                             "action": "move to the current generation of the same size"})
         if not tags(row.get("tags")):
             untagged.append(ref)
+    # Idle addresses the inventory does not list: the cost lines say enough.
+    for key, line in sorted(idle_lines.items()):
+        if key in seen or _id_keys(line.resource_id)[-1] in seen:
+            continue
+        series = idle_days.of(line.resource_id)
+        billed, since = billed_now(series)
+        if billed > 0:
+            rate = billed / covered_days * 30
+            subject = {"entity": "cost", "unified_id": None, "id": line.resource_id, "name": line.resource_id,
+                       "status": None, "service": line.service, "region": line.region, "owner": None,
+                       "window_spend": money(sum(series.values())), "monthly_run_rate": money(rate),
+                       "still_billed_spend": money(billed), "still_billed_since": since.isoformat()}
+            idle.append(subject)
+            savings.append(_idle_saving(subject, "idle", rate))
     savings.sort(key=lambda s: (-s["estimated_monthly"], s["rule"], s["subject"]["id"]))
     untagged.sort(key=lambda r: (-r["window_spend"], r["id"]))
 
@@ -301,8 +401,12 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
     total = sum(line.amount for line in lines)
     tagged_ids = {key for row in resources if tags(row.get("tags"))
                   for key in _id_keys(text(row.get("id")))[-1:]}
-    untagged_spend = sum(line.amount for line in lines
-                         if not line.tagged and not (line.resource_id and _id_keys(line.resource_id)[-1] in tagged_ids))
+
+    def inventory_tagged(line: CostLine) -> bool:
+        """A line without tags of its own whose resource has tags in the inventory."""
+        return not line.tagged and bool(line.resource_id) and _id_keys(line.resource_id)[-1] in tagged_ids
+
+    untagged_spend = sum(line.amount for line in lines if not line.tagged and not inventory_tagged(line))
     currencies = sorted({line.currency for line in lines if line.currency})
     metrics = {
         "period": {"start": first_day.isoformat(), "end": last_day.isoformat(),
@@ -326,6 +430,8 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         "untagged_resource_count": len(untagged),
         "untagged_spend": money(untagged_spend),
         "untagged_spend_pct": pct(untagged_spend, total),
+        "tagged_lines": {"own_tags": sum(1 for line in lines if line.tagged),
+                         "inventory_tags": sum(1 for line in lines if inventory_tagged(line))},
         "estimated_monthly_savings": money(sum(s["estimated_monthly"] for s in savings)),
         "savings_by_rule": {rule: money(sum(s["estimated_monthly"] for s in savings if s["rule"] == rule))
                             for rule in sorted({s["rule"] for s in savings})},
