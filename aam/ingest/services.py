@@ -348,11 +348,12 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
             position += normalized.read
             rejected = list(normalized.rejected)
             for error in getattr(page, "errors", None) or []:
-                position = error.position if isinstance(error.position, int) else None
+                # (its own name: `position` counts the records read, for the next page)
+                where = error.position if isinstance(error.position, int) else None
                 rejected.append(
                     Rejected(
-                        position=position,
-                        source_id="" if position is not None else str(error.position),
+                        position=where,
+                        source_id="" if where is not None else str(error.position),
                         reason=str(error.reason),
                         raw=error.raw if isinstance(error.raw, dict) else {"_raw": error.raw},
                     )

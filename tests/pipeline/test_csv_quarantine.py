@@ -46,3 +46,26 @@ def test_a_csv_with_broken_rows_lands_the_good_rows_and_quarantines_the_rest(in_
     assert len(rejected) == result.quarantined >= 2
     line_numbers = [p for p, reason in reasons.items() if "amount" not in reason]
     assert line_numbers and all(isinstance(p, int) and 3 <= p <= 4 for p in line_numbers)
+
+
+def test_record_numbers_after_a_page_with_unreadable_lines_keep_counting_records(in_tenant_a, settings):
+    """The unreadable line's number must not become the record counter of the following pages."""
+    settings.AAM_SYNC_PAGE_SIZE = 3
+    header, *_ = CSV.splitlines()
+    row = "00{0},001A,Deal {0},Prospecting,{1},2026-03-31,false,2026-01-02T03:04:05Z"
+    lines = [header, "00A,001A,Too few", *(row.format(c, 10) for c in "BCDEF"), row.format("G", "a lot"),
+             row.format("H", 10)]
+    folder = settings.DATA_DIR / "csv-positions"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Opportunity.csv").write_text("\n".join(lines) + "\n")
+    conn = connection_create(
+        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
+    )
+    result = ingest.connection_sync(connection=conn)
+    assert (result.records_read, result.records_published, result.quarantined) == (8, 6, 2)
+
+    from aam.models import QuarantinedRecord
+
+    by_reason = {("amount" in r.reason): r.position for r in QuarantinedRecord.objects.filter(connection=conn)}
+    assert by_reason[False] == 2  # the unreadable line: its line number
+    assert by_reason[True] == 6  # G: the 6th record read (B C D E F G), whatever lines came before
