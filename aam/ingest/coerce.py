@@ -410,6 +410,21 @@ def _is_option_set(words: pa.Array) -> bool:
     return pc.max(pc.cast(present, pa.int64())).as_py() > 1
 
 
+# A deal's status written as a word (Dynamics' statecode label, an export's "Stage outcome") mapped to a
+# boolean deal field: which words make it true. Only a column whose every value is such a word is read so.
+_OUTCOME_WORDS = pa.array(["open", "active", "in progress", "won", "lost", "closed won", "closed lost", "closed",
+                           "canceled", "cancelled"])
+_OUTCOME_TRUE = {
+    "is_won": pa.array(["won", "closed won"]),
+    "is_closed": pa.array(["won", "lost", "closed won", "closed lost", "closed", "canceled", "cancelled"]),
+}
+
+
+def _all_outcome_words(words: pa.Array) -> bool:
+    present = pc.drop_null(words)
+    return len(present) > 0 and pc.all(pc.is_in(present, value_set=_OUTCOME_WORDS)).as_py()
+
+
 def _option_set_to_bool(words: pa.Array) -> pa.Array:
     """A status code mapped to a boolean is true for code 1, the option sets' "yes" state (revert's
     convention: statecode → is_won), and false for every other state; no record is quarantined for it."""
@@ -434,6 +449,9 @@ def _string_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
         words = pc.if_else(pc.equal(words, ""), pa.scalar(None, pa.string()), words)
         if _is_option_set(words):
             return ColumnResult(_option_set_to_bool(words))
+        outcome = _OUTCOME_TRUE.get(field_name)
+        if outcome is not None and _all_outcome_words(words):
+            return ColumnResult(pc.if_else(pc.is_null(words), pa.scalar(None, pa.bool_()), pc.is_in(words, outcome)))
         result = pc.if_else(pc.is_in(words, _TRUE), True, pc.if_else(pc.is_in(words, _FALSE), False, None))
         return _finish(words, result, kind, field_name)
     fast = _try_cast(arr, target)

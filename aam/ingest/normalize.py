@@ -275,6 +275,9 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
         columns[fp.canonical] = result.values
         for row, reason in result.errors.items():
             errors.setdefault(row, []).append(reason)
+    closed = _closed_from_status(table, plan, columns)
+    if closed is not None:
+        columns["is_closed"] = closed
     collected = _collect_tags(table, plan, columns)
     if "id" not in columns:
         columns["id"] = ids
@@ -311,6 +314,35 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
         arrays["_extras"] = extras
     out = pa.table(arrays)
     return NormalizedPage(table=out, rejected=rejected, read=n)
+
+
+_STATUS_COLUMN = r"(?i)(state|status)"
+_OPEN_STATES = pa.array(["0", "open", "active", "in progress"])
+_STATE_WORDS = r"^([0-9]{1,3}|open|active|in progress|won|lost|closed|closed won|closed lost|canceled|cancelled)$"
+
+
+def _closed_from_status(table: pa.Table, plan: NormalizePlan, columns: dict[str, pa.Array]) -> pa.Array | None:
+    """A deal's status column mapped to `is_won` (Dynamics' statecode: 0 open, 1 won, 2 lost) says
+    whether the deal is closed too, which a boolean `is_won` alone cannot: won and lost are both "not
+    won", and lost deals would count as open pipeline. When no column feeds `is_closed`, it is derived
+    from the same status: open (code 0 or the word) → false, any other state → true. Only a column
+    named like a state/status whose values are all state codes or words qualifies (a 0/1 `IsWon` flag
+    says nothing about open versus lost)."""
+    if "is_won" not in columns or "is_closed" in columns:
+        return None
+    source = next((f.source for f in plan.fields if f.canonical == "is_won"), None)
+    if source is None or source not in table.column_names:
+        return None
+    if not pc.match_substring_regex(pa.scalar(source), _STATUS_COLUMN).as_py():
+        return None
+    raw = table[source].combine_chunks()
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(raw.cast(pa.string())))
+    words = pc.if_else(pc.equal(words, ""), pa.scalar(None, pa.string()), words)
+    present = pc.drop_null(words)
+    if len(present) == 0 or not pc.all(pc.match_substring_regex(present, _STATE_WORDS)).as_py():
+        return None
+    closed = pc.invert(pc.is_in(words, value_set=_OPEN_STATES))
+    return pc.if_else(pc.is_null(words), pa.scalar(None, pa.bool_()), closed)
 
 
 def _collect_tags(table: pa.Table, plan: NormalizePlan, columns: dict[str, pa.Array]) -> frozenset[str]:

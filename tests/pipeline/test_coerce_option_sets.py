@@ -25,3 +25,14 @@ def test_plain_zero_one_flags_and_words_still_coerce_as_booleans():
 def test_a_word_that_is_not_a_boolean_is_still_an_error():
     result = coerce_column(pa.array(["true", "maybe"]), Kind.BOOLEAN, field_name="f")
     assert result.errors and 1 in result.errors
+
+
+def test_deal_status_words_coerce_for_the_deal_booleans_only():
+    words = pa.array(["Won", "Lost", "Open", None, "Closed Won"])
+    won = coerce_column(words, Kind.BOOLEAN, field_name="is_won").values.to_pylist()
+    closed = coerce_column(words, Kind.BOOLEAN, field_name="is_closed").values.to_pylist()
+    assert won == [True, False, False, None, True] and closed == [True, True, False, None, True]
+    other = coerce_column(words, Kind.BOOLEAN, field_name="is_active")
+    assert set(other.errors) == {0, 1, 2, 4}  # not deal booleans: words that are not booleans stay errors
+    mixed = coerce_column(pa.array(["Won", "maybe"]), Kind.BOOLEAN, field_name="is_won")
+    assert 1 in mixed.errors  # one unknown word: no guessing, the value is still an error
