@@ -8,7 +8,7 @@ yield their cells as the strings they hold ("" for an empty cell).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -78,6 +78,9 @@ class Page:
     # The same records as an Arrow table (pyarrow.Table), for a driver that reads columns natively;
     # when set, `records` is empty and the pipeline takes the table as it is.
     table: Any = None
+    # For files: the line the page's i-th record starts on (None when unknown). Called only for the
+    # few records that are quarantined, so a driver may compute it lazily.
+    line_of: Callable[[int], int | None] | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         """The page's records as dicts, whichever way the driver handed them over."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
@@ -112,6 +112,19 @@ def _status_set(connection, status: str, error: str = "", synced: bool = False) 
 
     updated = connection_status_set(connection=connection, status=status, error=error, synced=synced)
     connection.last_synced_at = getattr(updated, "last_synced_at", connection.last_synced_at)
+
+
+def _placed(rejected, page, *, first: int) -> list:
+    """Records that cannot land, placed where a person finds them: for files, the line the record
+    starts on (as unreadable lines are); else its number among the records read."""
+    line_of = getattr(page, "line_of", None)
+    if line_of is None or not rejected:
+        return list(rejected)
+    placed = []
+    for record in rejected:
+        line = line_of(record.position - first) if record.position is not None else None
+        placed.append(replace(record, position=line) if line is not None else record)
+    return placed
 
 
 def _quarantine(
@@ -345,8 +358,8 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
         for page in read_ahead(pages, tenant=tenant, depth=settings.AAM_SYNC_READ_AHEAD):
             table = page_table(page)
             normalized = normalize_page(table, plan, first_position=position)
+            rejected = _placed(normalized.rejected, page, first=position)
             position += normalized.read
-            rejected = list(normalized.rejected)
             for error in getattr(page, "errors", None) or []:
                 # (its own name: `position` counts the records read, for the next page)
                 where = error.position if isinstance(error.position, int) else None

@@ -327,3 +327,16 @@ def test_old_mac_line_endings_are_read(csv_dir):
     write(csv_dir, "cr.csv", b"a,b\r1,2\r3,4\r")
     records, errors, _ = read_all(driver(csv_dir), "cr")
     assert records == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}] and errors == []
+
+
+def test_each_page_says_which_line_each_of_its_records_starts_on(csv_dir):
+    text = 'id,note\n1,a\n\n2,"two\nlines"\n3\n4,d\n5,e\n6,"never\n7,g\n'  # blank, two-line, ragged, open quote
+    write(csv_dir, "l.csv", text.encode())
+    drv = driver(csv_dir)
+    for page_size in (1, 2, 3, 1000):
+        lines = []
+        for page in drv.read("l", None, page_size):
+            assert page.line_of is not None
+            lines += [page.line_of(i) for i in range(page.record_count)]
+            assert page.line_of(page.record_count) is None
+        assert lines == [2, 4, 7, 8, 10], page_size  # line 6 ("3") is unreadable: an error, not a record

@@ -41,8 +41,9 @@ def test_a_csv_with_broken_rows_lands_the_good_rows_and_quarantines_the_rest(in_
 
     rejected = list(QuarantinedRecord.objects.order_by("position"))
     reasons = {r.position: r.reason for r in rejected}
-    # The driver reports unreadable lines by line number; values that cannot be coerced, by record.
+    # Unreadable lines and values that cannot be coerced are both placed by line number.
     assert any("amount" in reason and "a lot" in reason for reason in reasons.values())
+    assert reasons[5].startswith("amount") and "a lot" in reasons[5]  # 006D, on line 5
     assert len(rejected) == result.quarantined >= 2
     line_numbers = [p for p, reason in reasons.items() if "amount" not in reason]
     assert line_numbers and all(isinstance(p, int) and 3 <= p <= 4 for p in line_numbers)
@@ -68,4 +69,4 @@ def test_record_numbers_after_a_page_with_unreadable_lines_keep_counting_records
 
     by_reason = {("amount" in r.reason): r.position for r in QuarantinedRecord.objects.filter(connection=conn)}
     assert by_reason[False] == 2  # the unreadable line: its line number
-    assert by_reason[True] == 6  # G: the 6th record read (B C D E F G), whatever lines came before
+    assert by_reason[True] == 8  # G's line, on the third page (the counter was not thrown off by line 2)

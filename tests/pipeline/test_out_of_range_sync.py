@@ -46,8 +46,8 @@ def test_out_of_range_values_quarantine_their_rows_and_the_rest_of_the_file_land
 
     rejected = {r.source_id: r for r in QuarantinedRecord.objects.filter(connection=conn)}
     assert sorted(rejected) == ["006B", "006D", "006E"]
-    # A value that cannot be coerced is placed by its record number (the driver places unreadable lines by line).
-    assert {sid: r.position for sid, r in rejected.items()} == {"006B": 2, "006D": 4, "006E": 5}
+    # Placed by the line the record starts on, as unreadable lines are (the header is line 1).
+    assert {sid: r.position for sid, r in rejected.items()} == {"006B": 3, "006D": 5, "006E": 6}
     assert "updated_at" in rejected["006B"].reason and "out of range" in rejected["006B"].reason
     assert "99999999999999999" in rejected["006B"].reason
     assert "updated_at" in rejected["006D"].reason and "out of range" in rejected["006D"].reason
@@ -72,6 +72,6 @@ def test_a_quarantined_row_with_a_nul_byte_or_nan_is_stored_and_the_sync_complet
     from aam.models import QuarantinedRecord
 
     record = QuarantinedRecord.objects.get(connection=conn)
-    assert record.source_id == "006B" and record.position == 21
+    assert record.source_id == "006B" and record.position == 22  # its line: the header, 20 good rows, then it
     assert "updated_at" in record.reason and "out of range" in record.reason and "amount" in record.reason
     assert record.raw["Name"] == "Badname" and record.raw["Amount"] == "NaN"

@@ -192,14 +192,18 @@ class FileSourceDriver(Driver):
             except (KeyError, TypeError, ValueError, LookupError):
                 start = None  # a cursor we cannot use means reading the file again
         yielded = False
+        before = start or (csv_file.data_start if csv_file.header else None)
         for table, records, errors, pos in csv_file.table_pages(page_size=page_size, start=start):
             yielded = True
+            unreadable = frozenset(e.position for e in errors if isinstance(e.position, int))
             yield Page(
                 records=records,
                 table=table,
                 errors=errors,
                 cursor=_cursor(digest, pos),
+                line_of=csv_file.record_lines(before, pos, unreadable) if before is not None else None,
             )
+            before = pos
         if not yielded and start is None:
             first = csv_file.data_start if csv_file.header else Position(0, 0, 0)
             yield Page(

@@ -660,6 +660,61 @@ class CsvFile:
             records.append(dict(zip(header, row, strict=False)))
         return records, errors, consumed
 
+    def record_lines(self, start: Position, end: Position, skip_lines: frozenset[int] = frozenset()):
+        """A function: index of a record in the page read from `start` to `end` → the line it starts on.
+
+        It reads that stretch of the file again (only when asked: for the few records quarantined
+        for their values) and counts records as the readers do: blank lines are none, and lines in
+        `skip_lines` (the page's unreadable rows, reported by line) are not records. None when the
+        page has no byte offsets (text mode) or the index is past its records."""
+        if start.offset < 0 or end.offset <= start.offset:
+            return lambda index: None
+        encoding = start.encoding or end.encoding or self.dialect.encoding
+        if encoding == "utf-16":
+            return lambda index: None
+        starts: list[int] = []  # filled on the first call
+
+        def line_of(index: int) -> int | None:
+            if not starts:
+                with open(self.path, "rb") as f:
+                    f.seek(start.offset)
+                    data = f.read(end.offset - start.offset)
+                lines = [raw.decode(encoding, "replace") for raw in data.splitlines(keepends=True)]
+                starts.extend(self._record_starts(lines, start.line, skip_lines))
+                starts.append(-1)  # computed (a page without records still answers None)
+            return starts[index] if 0 <= index < len(starts) - 1 else None
+
+        return line_of
+
+    def _record_starts(self, lines: list[str], base_line: int, skip_lines: frozenset[int]) -> list[int]:
+        """The line each record of `lines` (the file's lines after `base_line`) starts on, parsed as the
+        careful reader does: a bad record that ran over several lines (an unterminated quote) is only
+        its first line, and the lines after it are read again as records of their own."""
+        found: list[int] = []
+        k = 0
+        while k < len(lines):
+            reader = csv.reader(iter(lines[k:]), delimiter=self.dialect.delimiter, strict=True)
+            prev, restart = 0, None
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:
+                    if reader.line_num > prev + 1:
+                        restart = k + prev + 1
+                        break
+                    prev = reader.line_num
+                    continue
+                first = base_line + k + prev + 1
+                prev = reader.line_num
+                if row and first not in skip_lines:
+                    found.append(first)
+            if restart is None:
+                break
+            k = restart
+        return found
+
     def _pages_text(self, page_size: int, start: Position):
         with self._open_text() as f:
             lines = _Lines(None, self.dialect.encoding, False, 0)
