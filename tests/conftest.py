@@ -46,6 +46,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
             with schema_context(slug):
                 assert get_user_model().objects.filter(username="admin").exists()
     yield
+    # Threads of in-process servers (the WSGI bridge's, the fake SaaS servers') keep a pooled
+    # connection checked out; Django's close_pool cannot close what another thread holds, and the
+    # test database could then not be dropped ("being accessed by other users"). The run is over:
+    # end those sessions before pytest-django drops the database.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)
