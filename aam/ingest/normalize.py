@@ -38,6 +38,14 @@ class FieldPlan:
     source: str
     canonical: str
     kind: Kind
+    # A flattened `parent.name` is fed by `parent` itself where that holds a plain value: one attribute
+    # that is an object on some records and a scalar on others (AWS Config's `configuration.state` is
+    # {code, name} for an instance, "available" for a volume), flattened into two columns.
+    fallback: str | None = None
+
+
+# The leaf of a flattened object that carries the object's value when it is one.
+_VALUE_LEAVES = ("name", "value", "label")
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,11 @@ def build_plan(
         if canonical == tags_field and tag_key(source) is not None:
             continue
         taken.add(canonical)
-        plans.append(FieldPlan(source=source, canonical=canonical, kind=kind_for(entity_fields[canonical])))
+        parent, _, leaf = source.rpartition(".")
+        fallback = parent if parent and leaf.lower() in _VALUE_LEAVES and not mapping_fields.get(parent) else None
+        plans.append(
+            FieldPlan(source=source, canonical=canonical, kind=kind_for(entity_fields[canonical]), fallback=fallback)
+        )
     conf = {}
     for source, canonical in mapping_fields.items():
         if canonical in taken and confidences and source in confidences:
@@ -272,8 +284,11 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
         if fp.source not in table.column_names:
             continue  # the source stopped sending this field: null, drift detection reports it
         result = coerce_column(table[fp.source], fp.kind, field_name=fp.canonical)
-        columns[fp.canonical] = result.values
-        for row, reason in result.errors.items():
+        values, field_errors = result.values, dict(result.errors)
+        if fp.fallback is not None and fp.fallback in table.column_names and values.null_count:
+            values, field_errors = _with_fallback(values, field_errors, table[fp.fallback], fp)
+        columns[fp.canonical] = values
+        for row, reason in field_errors.items():
             errors.setdefault(row, []).append(reason)
     closed = _closed_from_status(table, plan, columns)
     if closed is not None:
@@ -314,6 +329,18 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
         arrays["_extras"] = extras
     out = pa.table(arrays)
     return NormalizedPage(table=out, rejected=rejected, read=n)
+
+
+def _with_fallback(values: pa.Array, errors: dict[int, str], parent, fp: FieldPlan) -> tuple[pa.Array, dict]:
+    """`values` with its nulls filled from the parent column (coerced the same way); a parent value that
+    cannot be coerced is an error only on a record the primary column left empty."""
+    other = coerce_column(parent, fp.kind, field_name=fp.canonical)
+    empty = pc.is_null(values)
+    merged = pc.if_else(empty, other.values, values)
+    if other.errors:
+        empty_rows = empty.to_pylist()
+        errors = {**{row: why for row, why in other.errors.items() if empty_rows[row]}, **errors}
+    return merged, errors
 
 
 _STATUS_COLUMN = r"(?i)(state|status)"
