@@ -1,5 +1,6 @@
-"""Test doubles for the pipeline tests, used ONLY here: a tiny in-memory driver, a fixed mapping,
-and (until the mapping engine ships `aam.ontology`) the ontology of DESIGN.md."""
+"""Test doubles and helpers for the pipeline tests, used ONLY here: a tiny in-memory driver, a fixed mapping,
+a CSV export read by the real filesource driver (`csv_connection`), and (until the mapping engine ships
+`aam.ontology`) the ontology of DESIGN.md."""
 
 from __future__ import annotations
 
@@ -254,3 +255,19 @@ def land_and_materialize(tenant, records, name: str = "SF"):
     view = MaterializedView.objects.get(entity="opportunity")
     connection.set_schema_to_public()
     return view
+
+
+def csv_connection(folder_name: str, filename: str, content: str | bytes, *, source_system: str = "salesforce"):
+    """A filesource connection (in the current tenant) reading one CSV file written under the test
+    data folder: the real driver and mapping engine, as a user's export would be read."""
+    from django.conf import settings
+
+    from connectors.services import connection_create
+
+    folder = settings.DATA_DIR / folder_name
+    folder.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    (folder / filename).write_bytes(data)
+    return connection_create(
+        name=folder_name, kind="filesource", config={"folder": str(folder), "source_system": source_system}
+    )

@@ -3,15 +3,14 @@ lost deals are not counted as open pipeline; a plain 0/1 IsWon flag does not."""
 
 import pyarrow as pa
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from aam.ingest import services as ingest
 from aam.ingest.kinds import Kind
 from aam.ingest.normalize import FieldPlan, NormalizePlan, normalize_page
-from connectors.services import connection_create
 from dcl.selectors import view_all
 from dcl.services import stream_consume, views_materialize
+from tests.pipeline.support import csv_connection
 
 
 def _plan(*fields: tuple[str, str, Kind]) -> NormalizePlan:
@@ -68,12 +67,7 @@ DYNAMICS = """opportunityid,name,statecode,estimatedvalue,estimatedclosedate,ste
 
 @pytest.mark.django_db
 def test_dynamics_lost_deals_land_closed_and_not_won(in_tenant_a):
-    folder = settings.DATA_DIR / "dynamics-status"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "opportunity.csv").write_text(DYNAMICS)
-    conn = connection_create(
-        name="dynamics", kind="filesource", config={"folder": str(folder), "source_system": "dynamics"}
-    )
+    conn = csv_connection("dynamics-status", "opportunity.csv", DYNAMICS, source_system="dynamics")
     ingest.connection_sync(connection=conn)
     stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
     views_materialize(tenant=connection.tenant)

@@ -2,14 +2,12 @@
 quarantined with their line numbers and reasons, and the counts add up."""
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from aam.ingest import services as ingest
-from connectors.services import connection_create
 from dcl.selectors import view_all
 from dcl.services import stream_consume, views_materialize
-from tests.pipeline.support import duck_rows
+from tests.pipeline.support import csv_connection, duck_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +21,7 @@ CSV = """Id,AccountId,Name,StageName,Amount,CloseDate,IsWon,LastModifiedDate
 
 
 def test_a_csv_with_broken_rows_lands_the_good_rows_and_quarantines_the_rest(in_tenant_a, monkeypatch, tmp_path):
-    folder = settings.DATA_DIR / "csv-quarantine"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Opportunity.csv").write_text(CSV)
-    conn = connection_create(
-        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
-    )
+    conn = csv_connection("csv-quarantine", "Opportunity.csv", CSV)
     result = ingest.connection_sync(connection=conn)
     assert result.records_read == result.records_published + result.quarantined
     assert result.records_published == 2
@@ -56,12 +49,7 @@ def test_record_numbers_after_a_page_with_unreadable_lines_keep_counting_records
     row = "00{0},001A,Deal {0},Prospecting,{1},2026-03-31,false,2026-01-02T03:04:05Z"
     lines = [header, "00A,001A,Too few", *(row.format(c, 10) for c in "BCDEF"), row.format("G", "a lot"),
              row.format("H", 10)]
-    folder = settings.DATA_DIR / "csv-positions"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Opportunity.csv").write_text("\n".join(lines) + "\n")
-    conn = connection_create(
-        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
-    )
+    conn = csv_connection("csv-positions", "Opportunity.csv", "\n".join(lines) + "\n")
     result = ingest.connection_sync(connection=conn)
     assert (result.records_read, result.records_published, result.quarantined) == (8, 6, 2)
 

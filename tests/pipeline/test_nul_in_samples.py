@@ -2,25 +2,21 @@
 (PostgreSQL's text and jsonb refuse NUL, and the drift snapshot stores samples and names)."""
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from aam.ingest import services as ingest
-from connectors.services import connection_create
 from dcl.selectors import view_all
 from dcl.services import stream_consume, views_materialize
+from tests.pipeline.support import csv_connection
 
 pytestmark = pytest.mark.django_db
 
 
 def test_nul_bytes_in_sampled_cells_and_in_the_header_do_not_fail_the_sync(in_tenant_a):
-    folder = settings.DATA_DIR / "csv-nul-samples"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Account.csv").write_bytes(
-        b"Id,Name,Web\x00site\n001A,Acme\x00 Corp,acme.example\n001B,Globex,globex.example\n"
-    )
-    conn = connection_create(
-        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
+    conn = csv_connection(
+        "csv-nul-samples",
+        "Account.csv",
+        b"Id,Name,Web\x00site\n001A,Acme\x00 Corp,acme.example\n001B,Globex,globex.example\n",
     )
     result = ingest.connection_sync(connection=conn)
     assert (result.records_read, result.records_published, result.quarantined) == (2, 2, 0)

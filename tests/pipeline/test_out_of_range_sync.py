@@ -5,13 +5,12 @@ and each bad row is quarantined with its line and the reason."""
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from aam.ingest import services as ingest
-from connectors.services import connection_create
 from dcl.selectors import view_all
 from dcl.services import stream_consume, views_materialize
+from tests.pipeline.support import csv_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +25,7 @@ CSV = """Id,AccountId,Name,StageName,Amount,CloseDate,IsWon,LastModifiedDate
 
 
 def test_out_of_range_values_quarantine_their_rows_and_the_rest_of_the_file_lands(in_tenant_a):
-    folder = settings.DATA_DIR / "csv-out-of-range"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Opportunity.csv").write_text(CSV)
-    conn = connection_create(
-        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
-    )
+    conn = csv_connection("csv-out-of-range", "Opportunity.csv", CSV)
     result = ingest.connection_sync(connection=conn)
     assert result.records_read == 6 == result.records_published + result.quarantined
     assert (result.records_published, result.quarantined) == (3, 3)
@@ -60,12 +54,7 @@ def test_a_quarantined_row_with_a_nul_byte_or_nan_is_stored_and_the_sync_complet
     row = "006A{0:02d},001A,Deal {0},Prospecting,{0},2026-03-31,false,2026-01-02T03:04:05Z\n"
     good = "".join(row.format(i) for i in range(20))
     bad = "006B\x00,001A,Bad\x00name,Prospecting,NaN,2026-03-31,false,99999999999999999\n"
-    folder = settings.DATA_DIR / "csv-nul-quarantine"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Opportunity.csv").write_text(CSV.splitlines()[0] + "\n" + good + bad)
-    conn = connection_create(
-        name="export", kind="filesource", config={"folder": str(folder), "source_system": "salesforce"}
-    )
+    conn = csv_connection("csv-nul-quarantine", "Opportunity.csv", CSV.splitlines()[0] + "\n" + good + bad)
     result = ingest.connection_sync(connection=conn)
     assert (result.records_read, result.records_published, result.quarantined) == (21, 20, 1)
 
