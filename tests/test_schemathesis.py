@@ -55,3 +55,15 @@ def test_the_schema_lists_the_foundation_operations():
     paths = set(_spec["paths"])
     assert {"/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/me/", "/api/events/stream/"} <= paths
     assert negative_data_rejection is not None  # imported check exists in this schemathesis version
+
+
+def _params(path: str) -> set[str]:
+    return {p["name"] for p in _spec["paths"][path]["get"].get("parameters", [])}
+
+
+def test_the_schema_documents_the_query_parameters_the_endpoints_read():
+    assert {"kind", "status", "domain", "page", "page_size"} <= _params("/api/connections/")
+    assert {"connection", "source_object", "entity", "page", "page_size"} <= _params("/api/aam/quarantine/")
+    assert {"page", "page_size"} <= _params("/api/agents/{agent}/results/")  # the run history is paged
+    # The stream is always text/event-stream: DRF's format override is not offered.
+    assert _params("/api/events/stream/") == {"last_event_id", "since", "timeout"}

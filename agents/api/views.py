@@ -176,7 +176,14 @@ class AgentResultsView(TenantGenericAPIView):
 
     serializer_class = s.AgentRunSummarySerializer
 
-    @extend_schema(responses=s.AgentResultsSerializer, operation_id="agents_results")
+    @extend_schema(
+        responses=s.AgentResultsSerializer,
+        operation_id="agents_results",
+        parameters=[
+            OpenApiParameter("page", int, description="Page of the run history (1 = newest runs)."),
+            OpenApiParameter("page_size", int, description="Runs per page of the history."),
+        ],
+    )
     def get(self, request, agent: str):
         agent = _agent_or_404(agent)
         runs = selectors.agent_run_list(agent=agent)

@@ -84,6 +84,8 @@ class EventStreamView(TenantAPIView):
             OpenApiParameter("last_event_id", str, description="Resume after this event id."),
             OpenApiParameter("since", str, enum=["start", "now"], description="Where to start without an id."),
             OpenApiParameter("timeout", int, description="Seconds before the stream ends."),
+            # (DRF's format override: the stream is always text/event-stream; JSON only for errors)
+            OpenApiParameter("format", exclude=True),
         ],
         responses={(200, "text/event-stream"): OpenApiTypes.STR},
     )
