@@ -14,6 +14,10 @@ which servers refuse past a few kilobytes. When the list URL would exceed MAX_UR
 only for ids and hs_lastmodifieddate and the page's records are fetched with
 `POST /crm/v3/objects/<obj>/batch/read` (properties in the JSON body, up to 100 ids, one call per
 page). The search API already carries properties in its body.
+
+Enumeration values arrive as HubSpot's internal values (`closedwon`, `HOSPITAL_HEALTH_CARE`); records
+carry their labels instead, from the options the properties API already returned ("Closed Won", as
+in HubSpot's own exports), so a unified view shows one vocabulary per source that people recognise.
 """
 
 from __future__ import annotations
@@ -67,6 +71,42 @@ class HubSpotDriver(Driver):
             self._properties[object_name] = [p for p in body.get("results", []) if not p.get("hidden")]
         return self._properties[object_name]
 
+    def labels(self, object_name: str) -> dict[str, dict[str, str]]:
+        """Property → {internal value → label} for the object's enumerations (deal stages, pipelines,
+        industries, lead statuses): records carry the labels people see in HubSpot and in its exports
+        ("Closed Won", not `closedwon`; "Hospital & Health Care", not `HOSPITAL_HEALTH_CARE`). Properties
+        that reference other objects (owners, teams) keep their ids."""
+        labels: dict[str, dict[str, str]] = {}
+        for prop in self.properties(object_name):
+            if prop.get("type") != "enumeration" or prop.get("referencedObjectType"):
+                continue
+            options = {
+                str(o["value"]): str(o["label"])
+                for o in prop.get("options") or []
+                if o.get("value") not in (None, "") and o.get("label")
+            }
+            if options:
+                labels[prop["name"]] = options
+        return labels
+
+    def _records(self, object_name: str, body: dict) -> list[dict[str, Any]]:
+        """A response's records, enumeration values as their labels: a multi-select (`a;b`) label by
+        label; a value with no option (deleted since) stays as it is."""
+        records = [self._record(item) for item in body.get("results", [])]
+        labels = self.labels(object_name)
+        if not labels:
+            return records
+        for record in records:
+            for name, options in labels.items():
+                value = record.get(name)
+                if not isinstance(value, str) or not value:
+                    continue
+                if value in options:
+                    record[name] = options[value]
+                elif ";" in value:
+                    record[name] = ";".join(options.get(part, part) for part in value.split(";"))
+        return records
+
     def _columns(self, object_name: str) -> list[tuple[str, str, bool]]:
         return [(p["name"], TYPES.get(p.get("type", ""), "string"), True) for p in self.properties(object_name)]
 
@@ -105,7 +145,7 @@ class HubSpotDriver(Driver):
         for name in self.config.objects:
             columns = self._columns(name)
             body = self._list_page(name, [c[0] for c in columns], 50)
-            records = [self._record(item) for item in body.get("results", [])]
+            records = self._records(name, body)
             names = {c[0] for c in columns}
             objects.append(
                 SourceObject(
@@ -132,7 +172,7 @@ class HubSpotDriver(Driver):
     def _list(self, object_name, properties, after, max_modified, limit) -> Iterator[Page]:
         while True:
             body = self._list_page(object_name, properties, limit, after)
-            records = [self._record(item) for item in body.get("results", [])]
+            records = self._records(object_name, body)
             for record in records:
                 modified = record.get(CURSOR_FIELD)
                 if modified and (max_modified is None or _ms(modified) > _ms(max_modified)):
@@ -159,7 +199,7 @@ class HubSpotDriver(Driver):
                     "after": after,
                 },
             )
-            records = [self._record(item) for item in body.get("results", [])]
+            records = self._records(object_name, body)
             last = next((r[CURSOR_FIELD] for r in reversed(records) if r.get(CURSOR_FIELD)), None)
             page_since = last or since
             next_after = ((body.get("paging") or {}).get("next") or {}).get("after")

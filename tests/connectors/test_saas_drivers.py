@@ -226,6 +226,28 @@ def test_hubspot_lists_with_after_paging_then_searches_incrementally(hs):
     assert hs.count("/search", "POST") == 1
 
 
+def test_hubspot_records_carry_the_labels_of_enumeration_values_in_listings_and_searches():
+    deals = [
+        {"hs_object_id": "1", "dealname": "Won", "dealstage": "closedwon", "hubspot_owner_id": "101",
+         "hs_product_interest": "a;b", "hs_lastmodifieddate": "2024-01-01T00:00:00.000Z"},
+        {"hs_object_id": "2", "dealname": "Custom", "dealstage": "9876543", "hubspot_owner_id": "102",
+         "hs_product_interest": "", "hs_lastmodifieddate": "2024-01-02T00:00:00.000Z"},
+    ]
+    with FakeHubSpot(objects={"deals": deals}) as fake:
+        drv = hs_driver(fake)
+        assert drv.labels("deals")["dealstage"]["closedwon"] == "Closed Won"
+        listed, pages = read_all(drv, "deals")
+        searched, _ = read_all(drv, "deals", {"since": "2024-01-01T00:00:00.000Z"})
+        for records in (listed, searched):
+            by_id = {r["hs_object_id"]: r for r in records}
+            assert by_id["1"]["dealstage"] == "Closed Won" and by_id["1"]["hs_product_interest"] == "Alpha;Beta"
+            assert by_id["2"]["dealstage"] == "9876543"  # a stage with no option (deleted since) stays
+            assert {by_id["1"]["hubspot_owner_id"], by_id["2"]["hubspot_owner_id"]} == {"101", "102"}  # ids stay ids
+        (deal_obj,) = drv.discover()
+        stage = next(f for f in deal_obj.fields if f.name == "dealstage")
+        assert "Closed Won" in stage.samples
+
+
 def test_hubspot_resumes_a_cut_off_listing_from_its_after_token(hs):
     drv = hs_driver(hs)
     first = next(iter(drv.read("companies", None, 5)))

@@ -17,6 +17,17 @@ PROPERTY_TYPES = {
     "hs_is_closed": "bool",
 }
 SEARCH_WINDOW = 10_000
+# Enumerations with their options, as the properties API describes them (value → label).
+PROPERTY_OPTIONS = {
+    "dealstage": {
+        "appointmentscheduled": "Appointment Scheduled",
+        "closedwon": "Closed Won",
+        "closedlost": "Closed Lost",
+    },
+    "industry": {"HOSPITAL_HEALTH_CARE": "Hospital & Health Care", "COMPUTER_SOFTWARE": "Computer Software"},
+    "hs_product_interest": {"a": "Alpha", "b": "Beta"},
+}
+REFERENCES = {"hubspot_owner_id": "OWNER"}  # enumerations whose options are other objects: ids stay ids
 
 
 def hs_datetime(value: dt.datetime) -> str:
@@ -77,13 +88,7 @@ class FakeHubSpot(FakeAPI):
                 200,
                 {
                     "results": [
-                        {
-                            "name": n,
-                            "label": n.replace("_", " ").title(),
-                            "type": PROPERTY_TYPES.get(n, "string"),
-                            "fieldType": "number" if PROPERTY_TYPES.get(n) == "number" else "text",
-                            "hidden": False,
-                        }
+                        self._property(n)
                         for n in self._names(m.group(1))
                     ]
                 },
@@ -99,6 +104,26 @@ class FakeHubSpot(FakeAPI):
         if m and m.group(1) in self.objects and request.method == "POST":
             return self._search(m.group(1), request.json())
         return 404, {"status": "error", "message": "Resource not found", "category": "OBJECT_NOT_FOUND"}, {}
+
+    @staticmethod
+    def _property(name: str) -> dict:
+        prop = {
+            "name": name,
+            "label": name.replace("_", " ").title(),
+            "type": PROPERTY_TYPES.get(name, "string"),
+            "fieldType": "number" if PROPERTY_TYPES.get(name) == "number" else "text",
+            "hidden": False,
+        }
+        if name in PROPERTY_OPTIONS or name in REFERENCES:
+            options = PROPERTY_OPTIONS.get(name) or {"101": "Ada Owner", "102": "Bob Owner"}
+            prop |= {
+                "type": "enumeration",
+                "fieldType": "checkbox" if name == "hs_product_interest" else "select",
+                "options": [{"label": label, "value": value, "hidden": False} for value, label in options.items()],
+            }
+            if name in REFERENCES:
+                prop["referencedObjectType"] = REFERENCES[name]
+        return prop
 
     def _names(self, obj: str) -> list[str]:
         names: list[str] = []
