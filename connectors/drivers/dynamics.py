@@ -4,6 +4,9 @@ on `modifiedon`.
 
 Cursor per entity: `{"modifiedon": "<ISO>", "id": "<last primary id>"}`, keyset paging on
 (modifiedon, primary id). Lookup columns appear as `_<name>_value`, as the Web API returns them.
+Option sets (choices, `statecode`, `statuscode`) appear as their labels ("Won", "Wholesale"), read from
+the `OData.Community.Display.V1.FormattedValue` annotation the driver asks for: the environment's
+own labels, as Dataverse shows and exports them, not option numbers that mean nothing elsewhere.
 
 Wide entities: Dataverse refuses URLs over 32,768 characters, and its @odata.nextLink repeats the
 whole query plus a paging cookie. So `$select` is split into chunks of at most SELECT_BUDGET encoded
@@ -27,12 +30,12 @@ from ..errors import ObjectNotFound
 from ..http import HttpClient, TokenProvider
 from .saas import fields_with_samples
 
+# Option sets (choices, state and status reasons) arrive as their labels (`FORMATTED` annotation).
+OPTION_SETS = {"Picklist", "State", "Status", "MultiSelectPicklist"}
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
 TYPES = {
     "Integer": "integer",
     "BigInt": "integer",
-    "Picklist": "integer",
-    "State": "integer",
-    "Status": "integer",
     "Money": "number",
     "Decimal": "number",
     "Double": "number",
@@ -88,7 +91,7 @@ class DynamicsDriver(Driver):
             attributes = self.http.get(
                 f"{key}/Attributes", params={"$select": "LogicalName,AttributeType,AttributeOf,IsValidForRead"}
             )
-            columns = []
+            columns, labelled = [], set()
             for attr in attributes.get("value", []):
                 kind = attr.get("AttributeType", "")
                 if attr.get("AttributeOf") or kind in SKIPPED or attr.get("IsValidForRead") is False:
@@ -98,22 +101,34 @@ class DynamicsDriver(Driver):
                     columns.append((f"_{name}_value", "string", True))
                 else:
                     columns.append((name, TYPES.get(kind, "string"), True))
+                    if kind in OPTION_SETS:
+                        labelled.add(name)
             self._meta[entity] = {
                 "set": definition["EntitySetName"],
                 "pk": definition["PrimaryIdAttribute"],
                 "columns": columns,
+                "labelled": frozenset(labelled),
             }
         return self._meta[entity]
 
     @staticmethod
-    def _record(item: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in item.items() if not k.startswith("@") and "@" not in k}
+    def _record(item: dict[str, Any], labelled: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The record's values; an option set's is its label (what Dataverse shows and exports), when
+        the annotation is there (an option without a label keeps its number, as text)."""
+        record = {k: v for k, v in item.items() if not k.startswith("@") and "@" not in k}
+        for name in labelled & record.keys():
+            label = item.get(f"{name}@{FORMATTED}")
+            record[name] = label if label is not None else (None if record[name] is None else str(record[name]))
+        return record
 
-    def _pages(self, url: str, params: dict | None, page_size: int) -> Iterator[list[dict]]:
-        headers = {"Prefer": f"odata.maxpagesize={max(1, min(5000, page_size))}"}
+    def _pages(
+        self, url: str, params: dict | None, page_size: int, labelled: frozenset[str] = frozenset()
+    ) -> Iterator[list[dict]]:
+        prefer = f"odata.maxpagesize={max(1, min(5000, page_size))}"
+        headers = {"Prefer": f'{prefer},odata.include-annotations="{FORMATTED}"' if labelled else prefer}
         body = self.http.get(url, params=params, headers=headers)
         while True:
-            yield [self._record(item) for item in body.get("value", [])]
+            yield [self._record(item, labelled) for item in body.get("value", [])]
             next_link = body.get("@odata.nextLink")
             if not next_link:
                 return
@@ -141,7 +156,8 @@ class DynamicsDriver(Driver):
         """Pages of complete records: the first $select chunk pages, the others are joined by id."""
         names = [c[0] for c in meta["columns"]]
         chunks = self._chunks(names, [meta["pk"], *first])
-        for records in self._pages(meta["set"], {**params, "$select": ",".join(chunks[0])}, page_size):
+        first_select = {**params, "$select": ",".join(chunks[0])}
+        for records in self._pages(meta["set"], first_select, page_size, meta["labelled"]):
             if len(chunks) > 1 and records:
                 joined = self._join(meta, records, chunks[1:])
                 records = [{n: r[n] for n in names if n in r} for r in joined]  # the usual column order
@@ -159,7 +175,7 @@ class DynamicsDriver(Driver):
                     "$select": select,
                     "$filter": f"Microsoft.Dynamics.CRM.In(PropertyName='{pk}',PropertyValues=[{values}])",
                 }
-                for rows in self._pages(entity_set, params, len(ids)):
+                for rows in self._pages(entity_set, params, len(ids), meta["labelled"]):
                     for row in rows:
                         key = str(row.get(pk))
                         if key in by_id:

@@ -314,8 +314,8 @@ def test_dynamics_discover_uses_entity_definitions_and_lookup_value_names(dyn):
         "websiteurl": "string",
         "revenue": "number",
         "numberofemployees": "integer",
-        "industrycode": "integer",
-        "statecode": "integer",
+        "industrycode": "string",  # option sets arrive as their labels
+        "statecode": "string",
         "_parentaccountid_value": "string",
         "modifiedon": "datetime",
         "createdon": "datetime",
@@ -331,6 +331,18 @@ def test_dynamics_read_follows_next_link_and_resumes_by_modifiedon(dyn):
     rest, _ = read_all(drv, "account", pages[1].cursor)
     assert [r["name"] for r in rest] == [f"Account {i}" for i in range(8, 15)]
     assert read_all(drv, "account", pages[-1].cursor)[0] == []
+
+
+def test_dynamics_option_sets_arrive_as_their_labels_and_unlabelled_codes_as_text(dyn):
+    dyn.entities["account"]["records"][0]["industrycode"] = 999  # an option with no label (removed since)
+    dyn.entities["account"]["records"][1]["industrycode"] = None
+    drv = dyn_driver(dyn)
+    records, _ = read_all(drv, "account")
+    assert [r["industrycode"] for r in records[:3]] == ["999", None, "Wholesale"]
+    assert {r["statecode"] for r in records} == {"Active"}
+    assert all(isinstance(r["numberofemployees"], int) for r in records)  # other numbers stay numbers
+    (account,) = drv.discover()
+    assert "Wholesale" in next(f for f in account.fields if f.name == "industrycode").samples
 
 
 def test_dynamics_expired_token_is_refreshed_once(dyn):

@@ -37,6 +37,14 @@ ACCOUNT_ATTRIBUTES = [
 ]
 
 
+# Option-set labels, returned as `<name>@OData.Community.Display.V1.FormattedValue` when asked for.
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+OPTION_LABELS = {
+    "industrycode": {1: "Accounting", 33: "Wholesale"},
+    "statecode": {0: "Active", 1: "Inactive"},
+}
+
+
 def dyn_datetime(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -218,6 +226,11 @@ class FakeDynamics(FakeAPI):
             {"@odata.etag": f'W/"{1000 + i}"', **({k: r.get(k) for k in select} if select else r)}
             for i, r in enumerate(rows)
         ]
+        if FORMATTED in request.headers.get("prefer", ""):
+            for row in rows:
+                for name, labels in OPTION_LABELS.items():
+                    if row.get(name) in labels:
+                        row[f"{name}@{FORMATTED}"] = labels[row[name]]
         return 200, self._page(entity, rows, 0, size, request.query), {}
 
     def _page(self, entity: dict, rows: list[dict], offset: int, size: int, query: dict) -> dict:
