@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .coerce import coerce_column
+from .jsoncols import json_objects
 from .kinds import ARROW_TYPES, Kind, kind_for
 from .tags import collect_tags, tag_columns, tag_key
 
@@ -275,45 +276,11 @@ def _extras(
     return pa.array(out, type=pa.string())
 
 
-# Characters JSON must escape in a string, and how (the control characters other than these are rare
-# enough to leave their rows to json.dumps).
-_JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
-_OTHER_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
-_NEEDS_ESCAPE = '[\\\\"\\x00-\\x1f]'
-
-
 def _extras_of_text(sub: pa.Table) -> pa.Array:
-    """`_extras` of text columns (every CSV page) built column by column: for each column, `"key": "value"`
-    where the value is not empty, joined per row into one JSON object (keys sorted; empty → null). The
-    same objects json.dumps gives, without a Python step per record: for a cost export with a hundred
-    unmapped columns this was most of the normalization's time."""
-    n = sub.num_rows
-    parts = []
-    odd = None  # rows holding a control character the escapes above do not cover
-    for name in sorted(sub.column_names):
-        values = sub[name].combine_chunks().cast(pa.string())
-        present = pc.and_(pc.is_valid(values), pc.not_equal(values, ""))
-        present = pc.fill_null(present, False)
-        text = values
-        if pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():  # most columns have nothing to escape
-            for raw, escaped in _JSON_ESCAPES:
-                text = pc.replace_substring(text, raw, escaped)
-            control = pc.fill_null(pc.match_substring_regex(values, _OTHER_CONTROL), False)
-            odd = control if odd is None else pc.or_(odd, control)
-        item = pc.binary_join_element_wise(", " + json.dumps(name) + ': "', text, '"', "")
-        parts.append(pc.if_else(present, item, ""))
-    joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
-    body = pc.utf8_slice_codeunits(joined, 2)  # without the first ", "
-    out = pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), pc.binary_join_element_wise("{", body, "}", ""))
-    if odd is not None and pc.any(odd).as_py():
-        rows = pc.indices_nonzero(odd).to_pylist()
-        fixed = []
-        for row in sub.take(pa.array(rows)).to_pylist():
-            row = {k: v for k, v in row.items() if v is not None and v != ""}
-            fixed.append(json.dumps(row, sort_keys=True) if row else None)
-        mask = pc.is_in(pa.array(range(n)), value_set=pa.array(rows))
-        out = pc.replace_with_mask(out, mask, pa.array(fixed, type=pa.string()))
-    return out
+    """`_extras` of text columns (every CSV page), built column by column: the JSON objects json.dumps
+    gave record by record, without the Python step per record (for a cost export with a hundred
+    unmapped columns that step was most of the normalization's time). NUL characters are dropped."""
+    return json_objects({name: sub[name].combine_chunks().cast(pa.string()) for name in sub.column_names})
 
 
 def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int = 1) -> NormalizedPage:

@@ -13,20 +13,14 @@ keep their prefix (`aws:createdBy`), as AWS names them.
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .jsoncols import json_objects
 
 _TAG_HEADS = frozenset({"resourcetags", "resource_tags", "tags", "tag", "labels", "label"})
 _VENDOR_PREFIXES = ("user:", "aws:")  # CUR: user-defined and AWS-generated cost allocation tags
 _ATHENA_PREFIXES = (("resource_tags_user_", ""), ("resource_tags_aws_", "aws:"))
-# JSON string escapes; NUL is dropped, not escaped: PostgreSQL's jsonb refuses \u0000.
-_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\x00", ""))
-_OTHER_CONTROLS = tuple(chr(c) for c in range(1, 32) if chr(c) not in "\n\r\t")
-_NULL = pa.scalar(None, pa.string())
-
-
 def tag_key(column: str) -> str | None:
     """The tag key a source column holds the values of, or None when it is not a tag column."""
     name = column.strip()
@@ -77,30 +71,9 @@ def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values.to_pylist()], type=pa.string())
 
 
-def _json_string(values: pa.Array) -> pa.Array:
-    """Each string as a JSON string literal (quoted and escaped), by column."""
-    for raw, escaped in _ESCAPES:
-        values = pc.replace_substring(values, raw, escaped)
-    if pc.any(pc.match_substring_regex(values, r"[\x01-\x1f]")).as_py():
-        for char in _OTHER_CONTROLS:
-            values = pc.replace_substring(values, char, f"\\u{ord(char):04x}")
-    return pc.binary_join_element_wise('"', values, '"', "")
-
-
 def collect_tags(table: pa.Table, columns: dict[str, str]) -> pa.Array:
     """The tags of every record of `table` as JSON text ({key: value}, keys sorted), from the tag columns
     `columns` ({key: source column}); a record without a non-empty tag value gets NULL."""
     if not columns:
         return pa.nulls(table.num_rows, pa.string())
-    # Every pair carries its own trailing ", " and an absent tag is "": no nulls to skip in the join
-    # (pyarrow 21's binary_join_element_wise with null_handling="skip" drops rows whose inputs are all
-    # null, returning a shorter array).
-    parts = []
-    for key in sorted(columns):
-        text = _as_text(table[columns[key]])
-        present = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
-        pair = pc.binary_join_element_wise(json.dumps(key) + ": ", _json_string(text), ", ", "")
-        parts.append(pc.if_else(present, pair, ""))
-    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
-    joined = pc.utf8_rtrim(joined, characters=", ")  # each value ends with its closing quote
-    return pc.if_else(pc.equal(joined, ""), _NULL, pc.binary_join_element_wise("{", joined, "}", ""))
+    return json_objects({key: _as_text(table[column]) for key, column in columns.items()}, blank_is_empty=True)
