@@ -27,6 +27,7 @@ api_patterns = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include(api_patterns)),
+    re_path(r"^api$", api_not_found),  # (not APPEND_SLASH's redirect, which cannot keep a POST's body)
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     re_path(r"^api/", api_not_found),  # tenant APIs live on the tenant's host: a JSON 404 here
+    re_path(r"^api$", api_not_found),  # (not APPEND_SLASH's redirect, which cannot keep a POST's body)
     path("", TemplateView.as_view(template_name="public_home.html"), name="public-home"),
 ]
 

@@ -76,6 +76,14 @@ def test_an_api_path_without_its_trailing_slash_redirects_gets_and_names_the_pat
     assert "/api/connections/" in error["message"]
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/api/connections", "/api/nothing-here/", "/api"])
+def test_unsafe_methods_on_unknown_api_paths_are_json_404_not_a_csrf_page(tenant_a, settings, method, path):
+    settings.DEBUG = True  # (`/api` without its slash raised APPEND_SLASH's error under DEBUG: a 500)
+    client = Client(HTTP_HOST=host_of(tenant_a), enforce_csrf_checks=True)
+    _assert_error(getattr(client, method)(path, data="{}", content_type="application/json"), 404)
+
+
 def test_host_names_match_their_tenant_in_any_case(api_a, tenant_a):
     response = api_a.get("/api/auth/me/", HTTP_HOST=host_of(tenant_a).upper())
     assert response.status_code == 200, response.content[:300]

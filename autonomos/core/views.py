@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpResponsePermanentRedirect
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 
 from .api import json_error_response
 
@@ -37,6 +38,7 @@ def error_403(request, exception=None):
     return render(request, "errors/error.html", {"status": 403, "message": "You may not see this page."}, status=403)
 
 
+@csrf_exempt  # it acts on nothing: an unknown path answers 404 whatever the method (not a CSRF page)
 def api_not_found(request, *args, **kwargs):
     """The last pattern under /api/: an unknown API path is the API's JSON 404 whatever DEBUG says
     (Django's debug 404 page, which lists every URL pattern, is never shown for the API). A path
