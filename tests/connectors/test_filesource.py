@@ -340,3 +340,27 @@ def test_each_page_says_which_line_each_of_its_records_starts_on(csv_dir):
             lines += [page.line_of(i) for i in range(page.record_count)]
             assert page.line_of(page.record_count) is None
         assert lines == [2, 4, 7, 8, 10], page_size  # line 6 ("3") is unreadable: an error, not a record
+
+
+def _lines_of(drv, name, page_size):
+    lines = []
+    for page in drv.read(name, None, page_size):
+        lines += [page.line_of(i) for i in range(page.record_count)]
+    return lines
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 1000])
+def test_a_lone_carriage_return_inside_a_value_does_not_shift_the_lines(csv_dir, page_size):
+    write(csv_dir, "cr.csv", b'id,note\n1,"old\rmac"\n2,b\n3\n4,d\n')
+    assert _lines_of(driver(csv_dir), "cr", page_size) == [2, 3, 5]
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 1000])
+@pytest.mark.parametrize(
+    "data",
+    [b"id,note\r1,a\r\r2,b\r3\r4,d\r", "id,note\n1,a\n\n2,b\n3\n4,d\n".encode("utf-16")],
+    ids=["cr-only", "utf-16"],
+)
+def test_files_read_in_text_mode_place_their_records_by_line_too(csv_dir, page_size, data):
+    write(csv_dir, "t.csv", data)
+    assert _lines_of(driver(csv_dir), "t", page_size) == [2, 4, 6]  # line 5 ("3") is unreadable

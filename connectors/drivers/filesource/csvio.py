@@ -665,26 +665,53 @@ class CsvFile:
 
         It reads that stretch of the file again (only when asked: for the few records quarantined
         for their values) and counts records as the readers do: blank lines are none, and lines in
-        `skip_lines` (the page's unreadable rows, reported by line) are not records. None when the
-        page has no byte offsets (text mode) or the index is past its records."""
-        if start.offset < 0 or end.offset <= start.offset:
-            return lambda index: None
-        encoding = start.encoding or end.encoding or self.dialect.encoding
-        if encoding == "utf-16":
-            return lambda index: None
+        `skip_lines` (the page's unreadable rows, reported by line) are not records. Files read in
+        text mode (UTF-16, CR-only line ends) have no byte offsets: their page is found again by its
+        rows. None when the index is past the page's records."""
         starts: list[int] = []  # filled on the first call
 
         def line_of(index: int) -> int | None:
             if not starts:
-                with open(self.path, "rb") as f:
-                    f.seek(start.offset)
-                    data = f.read(end.offset - start.offset)
-                lines = [raw.decode(encoding, "replace") for raw in data.splitlines(keepends=True)]
-                starts.extend(self._record_starts(lines, start.line, skip_lines))
+                if self.dialect.text_mode:
+                    starts.extend(self._text_record_starts(start, end, skip_lines))
+                elif end.offset > start.offset:
+                    encoding = start.encoding or end.encoding or self.dialect.encoding
+                    with open(self.path, "rb") as f:
+                        f.seek(start.offset)
+                        data = io.BytesIO(f.read(end.offset - start.offset))
+                    # Lines end at b"\n" only, as the readers split them (a lone \r is inside a line).
+                    lines = [raw.decode(encoding, "replace") for raw in data]
+                    starts.extend(self._record_starts(lines, start.line, skip_lines))
                 starts.append(-1)  # computed (a page without records still answers None)
             return starts[index] if 0 <= index < len(starts) - 1 else None
 
         return line_of
+
+    def _text_record_starts(self, start: Position, end: Position, skip_lines: frozenset[int]) -> list[int]:
+        """Record start lines of a text-mode page: the file read again as `_pages_text` reads it, the rows
+        before the page skipped by count."""
+        found: list[int] = []
+        with self._open_text() as f:
+            reader = self._reader(f)
+            self._first_row(reader)
+            for _ in range(start.row):
+                try:
+                    next(reader)
+                except StopIteration:
+                    return found
+                except csv.Error:
+                    pass
+            for _ in range(end.row - start.row):
+                prev = reader.line_num
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:
+                    continue
+                if row and prev + 1 not in skip_lines:
+                    found.append(prev + 1)
+        return found
 
     def _record_starts(self, lines: list[str], base_line: int, skip_lines: frozenset[int]) -> list[int]:
         """The line each record of `lines` (the file's lines after `base_line`) starts on, parsed as the
