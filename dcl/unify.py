@@ -57,13 +57,18 @@ _COMPANY_SUFFIXES = (
 )
 # Words that name a company's form or reach, not its line of business: "Acme Group" and "Acme International"
 # do not disagree the way "Coho Logistics" and "Coho Software" do. Only left out of that comparison.
-_GROUP_WORDS = r"\b(group|holding|holdings|international|intl|global|worldwide|enterprise|enterprises|partners)\b"
+_GROUP_WORDS = (
+    r"\b(group|holding|holdings|international|intl|global|worldwide|enterprise|enterprises|partners|"
+    r"uk|us|usa|eu|emea|apac|latam|americas|europe|asia)\b"
+)
 # Second-level labels under a country code (coho.co.uk: the brand is `coho`, not `co`).
 _SECOND_LEVEL = ("co", "com", "org", "net", "ac", "gov", "edu", "ltd", "plc", "ne", "or")
 # Two names of one domain cluster are different companies when what each adds to the shared brand differs
-# this much (Jaro-Winkler below; "logistics" / "software" 0.49, typos such as "logistics" / "logistcs" 0.98,
-# "financial" / "finance" 0.90), neither contains the other, and each adds at least MIN_DISTINCT characters.
-NAME_SPLIT_SIMILARITY = 0.8
+# this much (Jaro-Winkler below; "logistics" / "software" 0.49, "widgets" / "gadgets" 0.81, typos such as
+# "logistics" / "logistcs" 0.98, "financial" / "finance" 0.90), neither contains the other nor abbreviates it
+# ("mfg" / "manufacturing": its letters in order, from the first, in a word at least twice as long), and each
+# adds at least MIN_DISTINCT characters.
+NAME_SPLIT_SIMILARITY = 0.85
 NAME_SPLIT_MIN_DISTINCT = 3
 # A domain cluster with more distinct such names than this is compared by exact name only (a shared
 # placeholder or portal domain, not one company's variants): keeps the pairwise step small.
@@ -110,6 +115,16 @@ def _name_sql(expr: str) -> str:
     cleaned = f"regexp_replace(lower({expr}), '[^a-z0-9]+', ' ', 'g')"
     no_suffix = f"regexp_replace({cleaned}, '{_COMPANY_SUFFIXES}', ' ', 'g')"
     return f"nullif(trim(regexp_replace({no_suffix}, '\\s+', ' ', 'g')), '')"
+
+
+def _abbreviates(short: str, long: str) -> str:
+    """SQL: `short` abbreviates `long` ("mfg" / "manufacturing", "bros" / "brothers", "svcs" / "services"):
+    its letters appear in `long` in order, from the first, and `long` is at least twice as long. Both are
+    name parts of [a-z0-9] only, so `short` is a safe pattern."""
+    return (
+        f"(length({short}) BETWEEN 3 AND 6 AND length({long}) >= 2 * length({short}) "
+        f"AND regexp_matches({long}, '^' || regexp_replace({short}, '(.)', '\\1.*', 'g')))"
+    )
 
 
 def _brand_sql(domain: str) -> str:
@@ -243,17 +258,26 @@ class Unifier:
         domain's label (or, when the label starts with the name's first word, as coho-group.com does with
         "Coho ...", without that word). Parts of at least NAME_SPLIT_MIN_DISTINCT characters that are alike
         (Jaro-Winkler ≥ NAME_SPLIT_SIMILARITY, or one contains the other) are linked, and the connected groups
-        found (a recursive CTE, over at most NAME_SPLIT_MAX_NAMES parts per domain). The group with the most
-        records (then the most frequent part, then alphabetical order) keeps the key `d:<domain>`, and with it its
-        unified id; every other group is keyed `d:<domain>|<its most frequent part>`. Every choice is made on
-        distinct values in a total order, so the keys do not depend on row order.
+        found (a recursive CTE, over at most NAME_SPLIT_MAX_NAMES parts per domain). The group whose records held
+        the domain's id in the previous materialization keeps the key `d:<domain>`, and with it that id (an id never
+        moves to another company); the first time, the group with the most records (then the most frequent part,
+        then alphabetical order). Every other group is keyed `d:<domain>|<its most frequent part>`. Every choice
+        is made on distinct values in a total order, so the keys do not depend on row order.
         """
         con = self.con
+        # The previous materialization's links (when there is one): the group whose records had the domain's
+        # id keeps it, so an id never moves to another company when that one comes to have more records.
+        previous = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = '_acc_link'"
+        ).fetchone()[0]
+        domain_id = f"'{ID_PREFIX['account']}_' || substr(md5('d:' || k._cd), 1, 20)"
+        held = f"count(*) FILTER (WHERE p.unified_id = {domain_id})" if previous else "0"
+        join_previous = "LEFT JOIN _acc_link p USING (_connection_id, _source_id)" if previous else ""
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _acc_dn AS
             WITH names AS (
-                SELECT _cd, _nname, count(*) AS n FROM _acc_keys
-                WHERE _cd IS NOT NULL AND _nname IS NOT NULL GROUP BY ALL
+                SELECT k._cd, k._nname, count(*) AS n, {held} AS held FROM _acc_keys k {join_previous}
+                WHERE k._cd IS NOT NULL AND k._nname IS NOT NULL GROUP BY ALL
             ), multi AS (
                 SELECT names.*, {_brand_sql("_cd")} AS brand,
                        trim(regexp_replace(_nname, '{_GROUP_WORDS}', ' ', 'g')) AS plain
@@ -261,7 +285,7 @@ class Unifier:
             ), parts AS (
                 SELECT multi.*, replace(plain, ' ', '') AS squashed, split_part(plain, ' ', 1) AS first_word FROM multi
             )
-            SELECT _cd, _nname, n,
+            SELECT _cd, _nname, n, held,
                    CASE WHEN length(brand) >= 3 AND contains(squashed, brand) THEN replace(squashed, brand, '')
                         WHEN length(first_word) >= 3 AND starts_with(brand, first_word)
                         THEN substr(squashed, length(first_word) + 1)
@@ -270,7 +294,8 @@ class Unifier:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _acc_dd AS
             WITH d AS (
-                SELECT _cd, dn, sum(n) AS n FROM _acc_dn WHERE length(dn) >= {NAME_SPLIT_MIN_DISTINCT} GROUP BY ALL
+                SELECT _cd, dn, sum(n) AS n, sum(held) AS held FROM _acc_dn
+                WHERE length(dn) >= {NAME_SPLIT_MIN_DISTINCT} GROUP BY ALL
             ), r AS (
                 SELECT d.*, row_number() OVER (PARTITION BY _cd ORDER BY n DESC, dn) AS rnk,
                        count(*) OVER (PARTITION BY _cd) AS k
@@ -284,7 +309,8 @@ class Unifier:
                 SELECT a._cd, a.rnk AS x, b.rnk AS y FROM _acc_dd a JOIN _acc_dd b ON a._cd = b._cd AND a.rnk < b.rnk
                 WHERE a.k <= {NAME_SPLIT_MAX_NAMES}
                   AND (jaro_winkler_similarity(a.dn, b.dn) >= {NAME_SPLIT_SIMILARITY}
-                       OR contains(a.dn, b.dn) OR contains(b.dn, a.dn))
+                       OR contains(a.dn, b.dn) OR contains(b.dn, a.dn)
+                       OR {_abbreviates("a.dn", "b.dn")} OR {_abbreviates("b.dn", "a.dn")})
             ), edges AS (
                 SELECT _cd, x, y FROM pairs UNION ALL SELECT _cd, y, x FROM pairs
             ), reach(_cd, rnk, lbl) AS (
@@ -296,9 +322,10 @@ class Unifier:
         con.execute("""
             CREATE OR REPLACE TEMP TABLE _acc_split AS
             WITH g AS (
-                SELECT c._cd, c.lbl, sum(d.n) AS n FROM _acc_groups c JOIN _acc_dd d USING (_cd, rnk) GROUP BY ALL
+                SELECT c._cd, c.lbl, sum(d.n) AS n, sum(d.held) AS held
+                FROM _acc_groups c JOIN _acc_dd d USING (_cd, rnk) GROUP BY ALL
             ), ranked AS (
-                SELECT g.*, row_number() OVER (PARTITION BY _cd ORDER BY n DESC, lbl) AS pos FROM g
+                SELECT g.*, row_number() OVER (PARTITION BY _cd ORDER BY held DESC, n DESC, lbl) AS pos FROM g
             )
             SELECT dn._cd, dn._nname, 'd:' || dn._cd || '|' || rep.dn AS _key
             FROM _acc_dn dn

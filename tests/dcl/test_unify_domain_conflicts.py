@@ -129,6 +129,48 @@ def test_names_that_do_not_clearly_disagree_stay_one_account(names):
     assert len(_accounts(_build(rows))) == 1
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Northwind Mfg", "Northwind Manufacturing"],
+        ["Wingtip Bros", "Wingtip Brothers"],
+        ["Tailspin Svcs", "Tailspin Services"],
+        ["Contoso Labs", "Contoso Laboratories"],
+        ["Tailspin Mgmt", "Tailspin Management"],
+    ],
+)
+def test_a_common_abbreviation_is_the_same_company(names):
+    brand = names[0].split()[0].lower()
+    rows = [(1 + i, f"r{i}", name, f"{brand}.com") for i, name in enumerate(names)]
+    assert len(_accounts(_build(rows))) == 1
+
+
+def test_names_that_differ_only_after_a_shared_region_word_are_still_two_companies():
+    rows = [(1, "w", "Acme Widgets UK", "acme.co.uk"), (2, "g", "Acme Gadgets UK", "acme.co.uk")]
+    assert len(_accounts(_build(rows))) == 2
+
+
+def test_an_id_stays_with_its_company_when_the_other_one_comes_to_have_more_records():
+    con = _build(DEMO_ACCOUNTS)
+    logistics = frozenset({"sf-coho-log", "hs-coho-log", "dy-coho-log"})
+    assert _accounts(con)[logistics] == _uid("d:coho.io")
+    # Two more Coho Software records: Software now has 4, Logistics 3. A re-materialization over the
+    # same store (its previous links) must not hand Logistics' id to Software.
+    more = [(2, "hs-coho-sw", "Coho Software", "coho.io"), (2, "hs-coho-sw2", "Coho Software Inc", "coho.io")]
+    for c, sid, name, site in more:
+        con.execute(
+            "INSERT INTO src_account (_connection_id, _source_id, id, name, website, _source_object, _deleted, "
+            "_ingested_at) VALUES (?, ?, ?, ?, ?, 'account', false, '2026-01-02T00:00:00Z')",
+            [c, sid, sid, name, site],
+        )
+    unifier = Unifier(con, {"account": view_spec("account", ACCOUNT)}, KINDS)
+    unifier.build("account")
+    accounts = _accounts(con)
+    assert accounts[logistics] == _uid("d:coho.io")
+    software = frozenset({"sf-coho-sw", "dy-coho-sw", "hs-coho-sw", "hs-coho-sw2"})
+    assert accounts[software] == _uid("d:coho.io|software")
+
+
 def test_three_companies_of_one_brand_and_their_variants():
     rows = [
         (1, "a1", "Coho Logistics", "coho.io"),
