@@ -425,10 +425,24 @@ def _all_outcome_words(words: pa.Array) -> bool:
     return len(present) > 0 and pc.all(pc.is_in(present, value_set=_OUTCOME_WORDS)).as_py()
 
 
-def _option_set_to_bool(words: pa.Array) -> pa.Array:
+def is_deal_status(column: pa.Array | pa.ChunkedArray) -> bool:
+    """Every value of `column` is a state code (Dynamics' statecode 0, 1, 2) or a deal-state word: a
+    status, which says open, won or lost, not a won/not-won flag."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    words = pc.drop_null(pc.utf8_lower(pc.utf8_trim_whitespace(arr.cast(pa.string()))))
+    words = words.filter(pc.not_equal(words, ""))
+    if len(words) == 0:
+        return False
+    state = pc.or_(pc.match_substring_regex(words, _OPTION_CODE), pc.is_in(words, value_set=_OUTCOME_WORDS))
+    return pc.all(state).as_py()
+
+
+def _option_set_to_bool(words: pa.Array, field_name: str) -> pa.Array:
     """A status code mapped to a boolean is true for code 1, the option sets' "yes" state (revert's
-    convention: statecode → is_won), and false for every other state; no record is quarantined for it."""
-    return pc.if_else(pc.is_null(words), pa.scalar(None, pa.bool_()), pc.equal(words, "1"))
+    convention: statecode → is_won), and false for every other state; mapped to `is_closed` it is true
+    for every state but 0 (open: won and lost are both closed). No record is quarantined for it."""
+    truth = pc.not_equal(words, "0") if field_name == "is_closed" else pc.equal(words, "1")
+    return pc.if_else(pc.is_null(words), pa.scalar(None, pa.bool_()), truth)
 
 
 def _string_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
@@ -448,7 +462,7 @@ def _string_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
         words = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
         words = pc.if_else(pc.equal(words, ""), pa.scalar(None, pa.string()), words)
         if _is_option_set(words):
-            return ColumnResult(_option_set_to_bool(words))
+            return ColumnResult(_option_set_to_bool(words, field_name))
         outcome = _OUTCOME_TRUE.get(field_name)
         if outcome is not None and _all_outcome_words(words):
             return ColumnResult(pc.if_else(pc.is_null(words), pa.scalar(None, pa.bool_()), pc.is_in(words, outcome)))
@@ -522,7 +536,7 @@ def _typed_column(arr: pa.Array, kind: Kind, field_name: str) -> ColumnResult:
     if kind is Kind.BOOLEAN and pa.types.is_integer(t):
         as_text = pc.cast(arr, pa.string())
         if _is_option_set(as_text):
-            return ColumnResult(_option_set_to_bool(as_text))
+            return ColumnResult(_option_set_to_bool(as_text, field_name))
     if kind in (Kind.DECIMAL, Kind.INTEGER, Kind.BOOLEAN) and not pa.types.is_floating(t):
         cast = _try_cast(arr, target)
         if cast is not None:

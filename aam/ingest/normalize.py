@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .coerce import coerce_column
+from .coerce import coerce_column, is_deal_status
 from .jsoncols import json_objects
 from .kinds import ARROW_TYPES, Kind, kind_for
 from .tags import collect_tags, tag_columns, tag_key
@@ -353,16 +354,14 @@ def _with_fallback(values: pa.Array, errors: dict[int, str], parent, fp: FieldPl
     return merged, errors
 
 
-_STATUS_COLUMN = r"(?i)(state|status)"
-_OPEN_STATES = pa.array(["0", "open", "active", "in progress"])
-_STATE_WORDS = r"^([0-9]{1,3}|open|active|in progress|won|lost|closed|closed won|closed lost|canceled|cancelled)$"
+_STATUS_COLUMN = re.compile(r"state|status", re.I)
 
 
 def _closed_from_status(table: pa.Table, plan: NormalizePlan, columns: dict[str, pa.Array]) -> pa.Array | None:
     """A deal's status column mapped to `is_won` (Dynamics' statecode: 0 open, 1 won, 2 lost) says
     whether the deal is closed too, which a boolean `is_won` alone cannot: won and lost are both "not
     won", and lost deals would count as open pipeline. When no column feeds `is_closed`, it is derived
-    from the same status: open (code 0 or the word) → false, any other state → true. Only a column
+    from the same status, coerced as `is_closed` (open → false, any other state → true). Only a column
     named like a state/status whose values are all state codes or words qualifies (a 0/1 `IsWon` flag
     says nothing about open versus lost)."""
     if "is_won" not in columns or "is_closed" in columns:
@@ -370,16 +369,9 @@ def _closed_from_status(table: pa.Table, plan: NormalizePlan, columns: dict[str,
     source = next((f.source for f in plan.fields if f.canonical == "is_won"), None)
     if source is None or source not in table.column_names:
         return None
-    if not pc.match_substring_regex(pa.scalar(source), _STATUS_COLUMN).as_py():
+    if not _STATUS_COLUMN.search(source) or not is_deal_status(table[source]):
         return None
-    raw = table[source].combine_chunks()
-    words = pc.utf8_lower(pc.utf8_trim_whitespace(raw.cast(pa.string())))
-    words = pc.if_else(pc.equal(words, ""), pa.scalar(None, pa.string()), words)
-    present = pc.drop_null(words)
-    if len(present) == 0 or not pc.all(pc.match_substring_regex(present, _STATE_WORDS)).as_py():
-        return None
-    closed = pc.invert(pc.is_in(words, value_set=_OPEN_STATES))
-    return pc.if_else(pc.is_null(words), pa.scalar(None, pa.bool_()), closed)
+    return coerce_column(table[source], Kind.BOOLEAN, field_name="is_closed").values
 
 
 def _collect_tags(table: pa.Table, plan: NormalizePlan, columns: dict[str, pa.Array]) -> frozenset[str]:

@@ -36,3 +36,10 @@ def test_deal_status_words_coerce_for_the_deal_booleans_only():
     assert set(other.errors) == {0, 1, 2, 4}  # not deal booleans: words that are not booleans stay errors
     mixed = coerce_column(pa.array(["Won", "maybe"]), Kind.BOOLEAN, field_name="is_won")
     assert 1 in mixed.errors  # one unknown word: no guessing, the value is still an error
+
+
+def test_a_status_code_mapped_to_is_closed_is_closed_for_every_state_but_open():
+    result = coerce_column(pa.array(["0", "1", "2", None]), Kind.BOOLEAN, field_name="is_closed")
+    assert result.values.to_pylist() == [False, True, True, None]  # lost (2) is closed too
+    typed = coerce_column(pa.array([0, 1, 2]), Kind.BOOLEAN, field_name="is_closed")
+    assert typed.values.to_pylist() == [False, True, True]
