@@ -392,6 +392,18 @@ class _Lines:
                 yield self._bad(raw, exc)
 
 
+def _skip_rows(reader, count: int) -> bool:
+    """Reads past `count` rows (an unreadable one counts as a row); False if the file ends first."""
+    for _ in range(count):
+        try:
+            next(reader)
+        except StopIteration:
+            return False
+        except csv.Error:
+            pass
+    return True
+
+
 class CsvFile:
     """One CSV file: its dialect, header, and records in pages."""
 
@@ -694,13 +706,8 @@ class CsvFile:
         with self._open_text() as f:
             reader = self._reader(f)
             self._first_row(reader)
-            for _ in range(start.row):
-                try:
-                    next(reader)
-                except StopIteration:
-                    return found
-                except csv.Error:
-                    pass
+            if not _skip_rows(reader, start.row):
+                return found
             for _ in range(end.row - start.row):
                 prev = reader.line_num
                 try:
@@ -720,7 +727,7 @@ class CsvFile:
         found: list[int] = []
         k = 0
         while k < len(lines):
-            reader = csv.reader(iter(lines[k:]), delimiter=self.dialect.delimiter, strict=True)
+            reader = self._reader(iter(lines[k:]))
             prev, restart = 0, None
             while True:
                 try:
@@ -747,15 +754,9 @@ class CsvFile:
             lines = _Lines(None, self.dialect.encoding, False, 0)
             reader = lines.reader = self._reader(f)
             self._first_row(reader)  # the header
-            row = 0
-            while row < start.row:  # text mode resumes by skipping rows (no byte offsets)
-                try:
-                    next(reader)
-                except StopIteration:
-                    return
-                except csv.Error:
-                    pass
-                row += 1
+            if not _skip_rows(reader, start.row):  # text mode resumes by skipping rows (no byte offsets)
+                return
+            row = start.row
             while True:
                 records, errors, consumed = self._careful(reader, lines, page_size)
                 if consumed == 0:
