@@ -56,6 +56,7 @@ class HubSpotDriver(Driver):
             base_url=self.config.base_url, bearer=self.secrets.access_token, sleep=self.options.get("sleep", time.sleep)
         )
         self._properties: dict[str, list[dict]] = {}
+        self._labels: dict[str, dict[str, dict[str, str]]] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -75,7 +76,9 @@ class HubSpotDriver(Driver):
         """Property → {internal value → label} for the object's enumerations (deal stages, pipelines,
         industries, lead statuses): records carry the labels people see in HubSpot and in its exports
         ("Closed Won", not `closedwon`; "Hospital & Health Care", not `HOSPITAL_HEALTH_CARE`). Properties
-        that reference other objects (owners, teams) keep their ids."""
+        that reference other objects (owners, teams) keep their ids. Built once per object."""
+        if object_name in self._labels:
+            return self._labels[object_name]
         labels: dict[str, dict[str, str]] = {}
         for prop in self.properties(object_name):
             if prop.get("type") != "enumeration" or prop.get("referencedObjectType"):
@@ -87,6 +90,7 @@ class HubSpotDriver(Driver):
             }
             if options:
                 labels[prop["name"]] = options
+        self._labels[object_name] = labels
         return labels
 
     def _records(self, object_name: str, body: dict) -> list[dict[str, Any]]:
