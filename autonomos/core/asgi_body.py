@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 import tempfile
 
-from django.conf import settings
-
 from .api import error_body
+from .middleware import body_limit
 
 SPOOL_IN_MEMORY = 1 << 20
 REPLAY_CHUNK = 1 << 16
@@ -26,11 +25,6 @@ def _header(scope, name: bytes) -> bytes | None:
         if key.lower() == name:
             return value
     return None
-
-
-def _limit_for(scope) -> int | None:
-    multipart = (_header(scope, b"content-type") or b"").startswith(b"multipart/")
-    return settings.MAX_UPLOAD_SIZE if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 async def _send_json(send, status: int, message: str) -> None:
@@ -48,7 +42,7 @@ def with_known_length(app):
             return await app(scope, receive, send)
         if _header(scope, b"transfer-encoding") is None:
             return await app(scope, receive, send)  # no body at all (HTTP/1.1 framing)
-        limit = _limit_for(scope)
+        limit = body_limit((_header(scope, b"content-type") or b"").decode("latin-1"))
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         size = 0
         try:

@@ -44,6 +44,11 @@ class TenantHostMiddleware(TenantMainMiddleware):
         raise Http404(f"No tenant for hostname {hostname!r}")
 
 
+def body_limit(content_type: str) -> int | None:
+    """The largest request body accepted: multipart uploads have their own, larger limit."""
+    return settings.MAX_UPLOAD_SIZE if content_type.startswith("multipart/") else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
 class RequestSizeLimitMiddleware:
     """Refuse oversized bodies up front with 413 (DRF's parsers read the stream directly and would
     not apply DATA_UPLOAD_MAX_MEMORY_SIZE). Multipart uploads have their own, larger limit."""
@@ -56,8 +61,7 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return json_error_response(400, "Invalid Content-Length header.")
-        multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
-        limit = settings.MAX_UPLOAD_SIZE if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = body_limit(request.META.get("CONTENT_TYPE", ""))
         if limit is not None and length > limit:
             return json_error_response(413, f"Request body too large (limit {limit} bytes).")
         return self.get_response(request)
