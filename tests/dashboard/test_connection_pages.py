@@ -28,6 +28,14 @@ def _create(web, **extra):
     return web.post("/connections/new/filesource/", data)
 
 
+def _created(web, tenant):
+    """The connection `_create` adds, as stored."""
+    from connectors.models import Connection
+
+    assert _create(web).status_code == 302
+    return _in(tenant, lambda: Connection.objects.get(name="CRM export"))
+
+
 def test_adding_a_csv_connection_with_an_upload_stores_the_file_and_opens_it(web_a, tenant_a):
     from connectors.models import Connection
 
@@ -42,10 +50,8 @@ def test_adding_a_csv_connection_with_an_upload_stores_the_file_and_opens_it(web
 
 
 def test_schema_of_an_uploaded_file_shows_fields_types_and_samples(web_a, tenant_a):
-    from connectors.models import Connection
 
-    _create(web_a)
-    pk = _in(tenant_a, lambda: Connection.objects.get(name="CRM export").pk)
+    pk = _created(web_a, tenant_a).pk
     html = web_a.get(f"/connections/{pk}/schema/").content.decode()
     assert "Website" in html and "AnnualRevenue" in html
     assert "https://acme.example" in html
@@ -98,8 +104,7 @@ def test_editing_keeps_a_stored_secret_left_blank_and_replaces_a_typed_one(web_a
 def test_test_button_reports_the_sources_answer_as_json(web_a, tenant_a):
     from connectors.models import Connection
 
-    _create(web_a)
-    pk = _in(tenant_a, lambda: Connection.objects.get(name="CRM export").pk)
+    pk = _created(web_a, tenant_a).pk
     response = web_a.post(f"/connections/{pk}/test/", HTTP_X_REQUESTED_WITH="fetch")
     assert response.status_code == 200
     assert response.json()["ok"] is True
@@ -109,18 +114,15 @@ def test_test_button_reports_the_sources_answer_as_json(web_a, tenant_a):
 def test_delete_asks_the_service_and_returns_to_the_list(web_a, tenant_a):
     from connectors.models import Connection
 
-    _create(web_a)
-    pk = _in(tenant_a, lambda: Connection.objects.get(name="CRM export").pk)
+    pk = _created(web_a, tenant_a).pk
     response = web_a.post(f"/connections/{pk}/delete/")
     assert response.status_code == 302 and response["Location"] == "/connections/"
     assert not _in(tenant_a, lambda: Connection.objects.filter(pk=pk).exists())
 
 
 def test_upload_more_files_to_an_existing_connection(web_a, tenant_a):
-    from connectors.models import Connection
 
-    _create(web_a)
-    pk = _in(tenant_a, lambda: Connection.objects.get(name="CRM export").pk)
+    pk = _created(web_a, tenant_a).pk
     more = SimpleUploadedFile("Contact.csv", b"Id,Email\n003A,ann@acme.example\n", content_type="text/csv")
     response = web_a.post(f"/connections/{pk}/upload/", {"upload": more})
     assert response.status_code == 302
@@ -147,10 +149,8 @@ def test_mapping_lines_are_stored_as_typed(web_a, tenant_a):
 
 
 def test_an_empty_upload_is_named_and_said_to_be_empty(web_a, tenant_a):
-    from connectors.models import Connection
 
-    _create(web_a)
-    pk = _in(tenant_a, lambda: Connection.objects.get(name="CRM export").pk)
+    pk = _created(web_a, tenant_a).pk
     empty = SimpleUploadedFile("empty.csv", b"", content_type="text/csv")
     response = web_a.post(f"/connections/{pk}/upload/", {"upload": empty})
     assert response.status_code == 302
@@ -162,8 +162,7 @@ def test_an_empty_upload_is_named_and_said_to_be_empty(web_a, tenant_a):
 def test_the_sync_cursor_is_shown_as_labelled_parts_not_a_raw_dict(web_a, tenant_a):
     from connectors.models import Connection
 
-    _create(web_a)
-    conn = _in(tenant_a, lambda: Connection.objects.get(name="CRM export"))
+    conn = _created(web_a, tenant_a)
     cursor = {"Account": {"hash": "af490dab" * 8, "offset": 11750, "line": 42, "row": 41, "encoding": "utf-8"}}
     _in(tenant_a, lambda: Connection.objects.filter(pk=conn.pk).update(cursor=cursor))
     html = web_a.get(f"/connections/{conn.pk}/").content.decode()
