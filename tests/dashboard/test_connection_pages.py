@@ -50,7 +50,6 @@ def test_adding_a_csv_connection_with_an_upload_stores_the_file_and_opens_it(web
 
 
 def test_schema_of_an_uploaded_file_shows_fields_types_and_samples(web_a, tenant_a):
-
     pk = _created(web_a, tenant_a).pk
     html = web_a.get(f"/connections/{pk}/schema/").content.decode()
     assert "Website" in html and "AnnualRevenue" in html
@@ -121,7 +120,6 @@ def test_delete_asks_the_service_and_returns_to_the_list(web_a, tenant_a):
 
 
 def test_upload_more_files_to_an_existing_connection(web_a, tenant_a):
-
     pk = _created(web_a, tenant_a).pk
     more = SimpleUploadedFile("Contact.csv", b"Id,Email\n003A,ann@acme.example\n", content_type="text/csv")
     response = web_a.post(f"/connections/{pk}/upload/", {"upload": more})
@@ -149,7 +147,6 @@ def test_mapping_lines_are_stored_as_typed(web_a, tenant_a):
 
 
 def test_an_empty_upload_is_named_and_said_to_be_empty(web_a, tenant_a):
-
     pk = _created(web_a, tenant_a).pk
     empty = SimpleUploadedFile("empty.csv", b"", content_type="text/csv")
     response = web_a.post(f"/connections/{pk}/upload/", {"upload": empty})
