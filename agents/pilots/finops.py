@@ -329,8 +329,14 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
                 idle_days.add(line)
                 idle_lines[_id_keys(line.resource_id)[0]] = line
 
-    def billed_now(series: Mapping[date, float]) -> tuple[float, date | None]:
-        return still_billed(series, last_day=last_day, recent_days=config.recent_days)
+    def billed_now(series: Mapping[date, float]) -> dict | None:
+        """What a resource with this spend is still billed, as its subject's fields (the monthly rate,
+        the spend and its first day); None when nothing."""
+        billed, since = still_billed(series, last_day=last_day, recent_days=config.recent_days)
+        if billed <= 0:
+            return None
+        return {"monthly_run_rate": money(billed / covered_days * 30), "still_billed_spend": money(billed),
+                "still_billed_since": since.isoformat()}
 
     findings: list[dict] = []
     savings: list[dict] = []
@@ -351,11 +357,9 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         idle_status = status in IDLE_STATUSES or (status in VOLUME_IDLE_STATUSES and _is_volume(row, rid))
         idle_series = idle_days.of(rid)
         if status in STOPPED_STATUSES or status in TERMINATED_STATUSES:
-            billed, since = billed_now(series)
-            if billed > 0:
-                rate = billed / covered_days * 30
-                subject = {**ref, "monthly_run_rate": money(rate), "still_billed_spend": money(billed),
-                           "still_billed_since": since.isoformat()}
+            billed = billed_now(series)
+            if billed is not None:
+                subject, rate = {**ref, **billed}, billed["monthly_run_rate"]
                 stopped.append(subject)
                 action = ("find what still bills under its id (volumes kept at termination, addresses, snapshots) "
                           "and delete it" if status in TERMINATED_STATUSES else
@@ -365,13 +369,11 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
                                 "action": action})
         elif idle_status or idle_series:
             counted = series if idle_status else idle_series  # an address: its idle hours only
-            billed, since = billed_now(counted)
-            if billed > 0:
-                rate = billed / covered_days * 30
-                subject = {**ref, "window_spend": money(sum(counted.values())), "monthly_run_rate": money(rate),
-                           "still_billed_spend": money(billed), "still_billed_since": since.isoformat()}
+            billed = billed_now(counted)
+            if billed is not None:
+                subject = {**ref, "window_spend": money(sum(counted.values())), **billed}
                 idle.append(subject)
-                savings.append(_idle_saving(subject, status if idle_status else "idle", rate))
+                savings.append(_idle_saving(subject, status if idle_status else "idle", billed["monthly_run_rate"]))
         elif _family(text(row.get("instance_type"))) in PREVIOUS_GENERATION_FAMILIES and spend > 0:
             estimate = run_rate * PREVIOUS_GENERATION_SAVING
             previous_gen.append(ref)
@@ -385,15 +387,13 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         if key in seen or _id_keys(line.resource_id)[-1] in seen:
             continue
         series = idle_days.of(line.resource_id)
-        billed, since = billed_now(series)
-        if billed > 0:
-            rate = billed / covered_days * 30
+        billed = billed_now(series)
+        if billed is not None:
             subject = {"entity": "cost", "unified_id": None, "id": line.resource_id, "name": line.resource_id,
                        "status": None, "service": line.service, "region": line.region, "owner": None,
-                       "window_spend": money(sum(series.values())), "monthly_run_rate": money(rate),
-                       "still_billed_spend": money(billed), "still_billed_since": since.isoformat()}
+                       "window_spend": money(sum(series.values())), **billed}
             idle.append(subject)
-            savings.append(_idle_saving(subject, "idle", rate))
+            savings.append(_idle_saving(subject, "idle", billed["monthly_run_rate"]))
     savings.sort(key=lambda s: (-s["estimated_monthly"], s["rule"], s["subject"]["id"]))
     untagged.sort(key=lambda r: (-r["window_spend"], r["id"]))
 
