@@ -87,9 +87,20 @@ class FileSourceDriver(Driver):
             folder = ensure_allowed(Path(self.config.folder))
         except PathRefused as exc:
             raise PermanentError(f"folder refused: {exc}") from None
-        if not folder.is_dir():
+        try:
+            is_dir = folder.is_dir()
+        except OSError as exc:  # e.g. a folder saved before its length was checked (ENAMETOOLONG)
+            raise PermanentError(f"the configured folder cannot be read: {exc.strerror or exc}") from None
+        if not is_dir:
             raise PermanentError("the configured folder does not exist or is not a folder")
         return folder
+
+    def _entries(self, folder: Path) -> list[os.DirEntry]:
+        try:
+            with os.scandir(folder) as entries:
+                return sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            raise PermanentError(f"the folder cannot be listed: {exc.strerror or exc}") from None
 
     def files(self) -> dict[str, Path]:
         """Object name → file. Uploaded files win over folder files of the same name."""
@@ -98,19 +109,18 @@ class FileSourceDriver(Driver):
         for folder in (self._folder(), self._uploads_dir()):
             if folder is None or not folder.is_dir():
                 continue
-            with os.scandir(folder) as entries:
-                for entry in sorted(entries, key=lambda e: e.name):
-                    if not entry.name.lower().endswith(CSV_SUFFIXES) or entry.name.startswith("."):
-                        continue
-                    if wanted is not None and entry.name not in wanted:
-                        continue
-                    path = Path(entry.path)
-                    try:
-                        resolved = ensure_allowed(path)  # a symlink must not lead out of the roots
-                    except PathRefused:
-                        continue
-                    if resolved.is_file():
-                        found[object_name_of(path)] = resolved
+            for entry in self._entries(folder):
+                if not entry.name.lower().endswith(CSV_SUFFIXES) or entry.name.startswith("."):
+                    continue
+                if wanted is not None and entry.name not in wanted:
+                    continue
+                path = Path(entry.path)
+                try:
+                    resolved = ensure_allowed(path)  # a symlink must not lead out of the roots
+                except PathRefused:
+                    continue
+                if resolved.is_file():
+                    found[object_name_of(path)] = resolved
         return found
 
     def _file(self, object_name: str) -> Path:
