@@ -6,7 +6,9 @@
 - an expired OAuth token (401) is refreshed once and the request retried; a second 401, a 403 or a
   token endpoint that refuses the credentials is a PermanentError, raised at once (no retry loop);
 - hosts on the platform's own network are refused, checked again at connect time on the very
-  address the connection uses (connectors.netguard.GuardedTransport).
+  address the connection uses (connectors.netguard.GuardedTransport);
+- JSON nested deeper than SOURCE_JSON_MAX_DEPTH is refused like any body that is not JSON (the json
+  module recursed on it: RecursionError crashed a sync).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from autonomos.core.parsers import JSONTooDeep
+from autonomos.core.parsers import loads as json_loads
+
 from . import conf
 from .errors import ConnectorError, PermanentError, TransientError
 from .netguard import GuardedTransport, ensure_public_url
@@ -30,6 +35,14 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "AutonomOS-connectors/1.0"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
+# Records nested deeper are nothing a mapping uses; the bound keeps every later step that walks a
+# record (jsonable, json.dumps) well inside the interpreter's recursion limit.
+SOURCE_JSON_MAX_DEPTH = 200
+
+
+def json_of(response: httpx.Response) -> Any:
+    """The response's JSON; ValueError (JSONTooDeep for too deep) when it is not JSON we take."""
+    return json_loads(response.content, max_depth=SOURCE_JSON_MAX_DEPTH)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -56,7 +69,7 @@ def backoff_delay(attempt: int) -> float:
 
 def _error_text(response: httpx.Response, limit: int = 300) -> str:
     try:
-        body = response.json()
+        body = json_of(response)
     except ValueError:
         return response.text[:limit]
     if isinstance(body, list) and body and isinstance(body[0], dict):  # Salesforce: [{"message", "errorCode"}]
@@ -107,7 +120,7 @@ class TokenProvider:
         if response.status_code >= 300:
             raise ConnectorError(f"token endpoint answered {response.status_code}: {_error_text(response)}")
         try:
-            body = response.json()
+            body = json_of(response)
             token = body["access_token"]
         except (ValueError, KeyError, TypeError):
             raise ConnectorError("the token endpoint answered without an access_token") from None
@@ -233,7 +246,9 @@ class HttpClient:
         if response.status_code == 204 or not response.content:
             return {}
         try:
-            return response.json()
+            return json_of(response)
+        except JSONTooDeep as exc:
+            raise ConnectorError(f"the source answered with JSON nested deeper than {exc.limit} levels") from None
         except ValueError:
             raise ConnectorError("the source answered with something that is not JSON") from None
 

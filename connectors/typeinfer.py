@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from autonomos.core.parsers import loads as json_loads
+
 _INT = re.compile(r"^[+-]?(0|[1-9]\d{0,17})$")
 _NUM = re.compile(r"^[+-]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _BOOL_VOCABULARIES = (
@@ -56,7 +58,7 @@ def classify_text(value: str) -> str:
         return "datetime"
     if v[:1] in "{[" and v[-1:] in "}]":
         try:
-            json.loads(v)
+            json_loads(v)  # JSON nested deeper than API_JSON_MAX_DEPTH is a string (json.loads recursed)
             return "json"
         except ValueError:
             pass

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from autonomos.core.parsers import loads as json_loads
+
 REFERENCE_PATH = Path(__file__).resolve().parent / "reference_values.json"
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}$")
@@ -207,7 +209,7 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset(kinds)
     if (s[0] in "{[") and s[-1] in "}]":
         try:
-            json.loads(s)
+            json_loads(s)  # never RecursionError: too deep is not JSON here (autonomos/core/parsers.py)
             return frozenset({"json"})
         except ValueError:
             pass
