@@ -47,5 +47,9 @@ def filesource_max_field_bytes() -> int:
     return int(getattr(settings, "FILESOURCE_MAX_FIELD_BYTES", 16 * 1024 * 1024))
 
 
+def filesource_max_columns() -> int:
+    return int(getattr(settings, "FILESOURCE_MAX_COLUMNS", 2000))
+
+
 def tenants_data_dir() -> Path:
     return Path(settings.DATA_DIR).resolve() / "tenants"

@@ -130,10 +130,13 @@ class FileSourceDriver(Driver):
         return path
 
     def _csv(self, path: Path) -> CsvFile:
+        """The file, its header read (a file that is not CSV, or too wide, is a PermanentError)."""
         try:
-            return CsvFile(path, encoding=self.config.encoding, delimiter=self.config.delimiter)
+            csv_file = CsvFile(path, encoding=self.config.encoding, delimiter=self.config.delimiter)
+            csv_file.header  # noqa: B018 - read now: a too-wide header fails here, with the file's name
         except CsvFormatError as exc:
             raise PermanentError(f"{path.name}: {exc}") from None
+        return csv_file
 
     # -- interface ----------------------------------------------------------------------------------
 

@@ -58,6 +58,18 @@ class CsvFormatError(ValueError):
     """The file cannot be read as CSV at all (binary content, for instance)."""
 
 
+class TooManyColumns(CsvFormatError):
+    """The header has more columns than FILESOURCE_MAX_COLUMNS (100,000 columns made a 13.5 MB
+    schema page that took 18 s, and a page of records as many dicts of as many keys)."""
+
+    def __init__(self, columns: int, limit: int):
+        self.columns = columns
+        self.limit = limit
+        super().__init__(
+            f"the header has {columns} columns; at most {limit} are accepted (FILESOURCE_MAX_COLUMNS)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     encoding: str
@@ -443,6 +455,9 @@ class CsvFile:
                 reader = lines.reader = self._reader(lines)
                 header = self._first_row(reader)
                 self._data_start = Position(offset=f.tell(), line=reader.line_num, row=0)
+        limit = conf.filesource_max_columns()
+        if len(header) > limit:
+            raise TooManyColumns(len(header), limit)
         self._header = normalize_header(header)
 
     @staticmethod
@@ -459,6 +474,7 @@ class CsvFile:
 
     @property
     def header(self) -> list[str]:
+        """The column names; TooManyColumns (a CsvFormatError) past FILESOURCE_MAX_COLUMNS."""
         self._load_header()
         return self._header
 
