@@ -6,10 +6,10 @@ database access of the connection happens inside that tenant's schema.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
-from channels.security.websocket import OriginValidator
+from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
@@ -80,13 +80,50 @@ class TenantAuthMiddleware:
 
 
 class BrowserOriginValidator(OriginValidator):
-    """Browsers always send Origin: it must be one of ALLOWED_HOSTS (no cross-site socket hijacking).
-    Non-browser clients (scripts with a token) send none and cannot carry a victim's cookies."""
+    """Browsers always send Origin: it must name the very host the socket is opened on, which is the
+    tenant's own host (TenantAuthMiddleware resolves the tenant from that Host header). Checking it
+    against ALLOWED_HOSTS alone let a page on any tenant's host (".localhost" allows them all) open a
+    socket to another tenant's host, with that tenant's session cookie. Non-browser clients (scripts
+    with a token) send no Origin and cannot carry a victim's cookies."""
 
-    def valid_origin(self, parsed_origin):
-        if parsed_origin is None:
-            return True
-        return super().valid_origin(parsed_origin)
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            raise ValueError("BrowserOriginValidator is for WebSocket connections only")
+        origins = [value for name, value in scope.get("headers", []) if name == b"origin"]
+        if all(self.same_host(origin, scope) for origin in origins):  # none: not a browser
+            return await self.application(scope, receive, send)
+        return await WebsocketDenier()(scope, receive, send)
+
+    def same_host(self, origin: bytes, scope) -> bool:
+        """`origin` is an http(s) origin allowed by ALLOWED_HOSTS naming the Host header's host and port."""
+        try:
+            parsed = urlparse(origin.decode("latin-1"))
+            origin_port = parsed.port
+        except ValueError:  # a port that is not a number, a malformed IPv6 address
+            return False
+        if parsed.scheme not in _DEFAULT_PORTS or not self.validate_origin(parsed):
+            return False
+        host, port = _host_and_port(scope)
+        default = _DEFAULT_PORTS[parsed.scheme]
+        # The Host header names a port only when it is not the default one, and so does the Origin of a
+        # page on that host (behind a TLS proxy the socket may arrive as ws:// while the page is https://).
+        same_port = (origin_port or default) == (port or default)
+        return bool(host) and remove_www(parsed.hostname or "") == host and same_port
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_and_port(scope) -> tuple[str, int | None]:
+    """The Host header's host (lower case, without `www.`) and port (None when it names none)."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            parsed = urlparse("//" + value.decode("latin-1").strip())
+            try:
+                return remove_www(parsed.hostname or ""), parsed.port
+            except ValueError:
+                return "", None
+    return "", None
 
 
 def origin_validated(application):
