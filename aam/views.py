@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from autonomos.core.pages import Column, first_available, has_field, int_param, model_or_none, optional, page, table
+from autonomos.core.roles import Role, role_required
 
 logger = logging.getLogger(__name__)
 
@@ -351,6 +352,7 @@ def _decide(*, item, decision: str, user, note: str, canonical_field: str | None
     raise DecisionUnavailable(f"{decision.capitalize()} is not available for {item.kind} items on this build yet.")
 
 
+@role_required(Role.OPERATOR)
 @login_required
 @require_POST
 def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
@@ -382,6 +384,7 @@ def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(back)
 
 
+@role_required(Role.OPERATOR)
 @login_required
 @require_POST
 def review_bulk_action(request: HttpRequest) -> HttpResponse:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from autonomos.core.events import read_events
 from autonomos.core.pages import has_field, model_or_none, optional, page, pick
+from autonomos.core.roles import Role, role_required
 from autonomos.core.tenancy import current_tenant
 
 logger = logging.getLogger(__name__)
@@ -288,6 +289,7 @@ def _agents_runner():
     return optional("agents.services.agents_job_start")
 
 
+@role_required(Role.OPERATOR)
 @login_required
 @require_POST
 def agents_run_action(request: HttpRequest) -> HttpResponse:

@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from autonomos.core.pages import optional, page
+from autonomos.core.roles import Role, role_required
 
 from .models import Connection
 from .page_forms import KIND_FORMS, KindField, forms_available, kind_fields
@@ -176,6 +177,7 @@ def connection_new_page(request: HttpRequest) -> HttpResponse:
     return page(request, "connectors/new.html", "connections", {"kinds": KIND_FORMS})
 
 
+@role_required(Role.ADMIN)
 @login_required
 def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in KIND_FORMS:
@@ -204,6 +206,7 @@ def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
     }, status=400 if request.method == "POST" else 200)
 
 
+@role_required(Role.ADMIN)
 @login_required
 def connection_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection_or_404(pk)
@@ -268,6 +271,7 @@ def _files(connection: Connection) -> list[dict[str, Any]]:
     return list(lister(connection=connection)) if lister and connection.kind == Connection.Kind.FILESOURCE else []
 
 
+@role_required(Role.ADMIN)
 @login_required
 @require_POST
 def connection_upload_action(request: HttpRequest, pk: int) -> HttpResponse:
@@ -311,6 +315,7 @@ def connection_schema_partial(request: HttpRequest, pk: int) -> HttpResponse:
                                                                      "connection": connection})
 
 
+@role_required(Role.OPERATOR)
 @login_required
 @require_POST
 def connection_test_action(request: HttpRequest, pk: int) -> HttpResponse:
@@ -322,6 +327,7 @@ def connection_test_action(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("connections_ui:detail", pk=connection.pk)
 
 
+@role_required(Role.ADMIN)
 @login_required
 @require_POST
 def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from autonomos.core.pages import first_available, int_param, optional, page
 from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.roles import Role, role_required
 from autonomos.core.tenancy import current_tenant
 
 logger = logging.getLogger(__name__)
@@ -339,6 +340,7 @@ def operations_page(request: HttpRequest) -> HttpResponse:
     })
 
 
+@role_required(Role.ADMIN)
 @login_required
 @require_POST
 def operations_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:

@@ -107,8 +107,13 @@ def _clear_tenants(**_kwargs) -> None:
     tenant_by_host.clear()
 
 
-def _clear_users(**_kwargs) -> None:
+def forget_users() -> None:
+    """Forget this process's cached users (a role or token version changed)."""
     user_by_id.clear()
+
+
+def _clear_users(**_kwargs) -> None:
+    forget_users()
 
 
 def connect_signals() -> None:
@@ -120,5 +125,9 @@ def connect_signals() -> None:
     user_model = get_user_model()
     post_save.connect(_clear_users, sender=user_model, dispatch_uid="user-cache-save")
     post_delete.connect(_clear_users, sender=user_model, dispatch_uid="user-cache-delete")
+    from .members.models import Member
+
+    post_save.connect(_clear_users, sender=Member, dispatch_uid="user-cache-member-save")
+    post_delete.connect(_clear_users, sender=Member, dispatch_uid="user-cache-member-delete")
     # Tenants going away take their users with them.
     post_delete.connect(_clear_users, sender=Tenant, dispatch_uid="user-cache-tenant-delete")

@@ -120,12 +120,12 @@ def host_of(tenant) -> str:
 def _jwt_client(tenant):
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
-    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from tenants.auth import issue_tokens
 
     connection.set_tenant(tenant)
     user = get_user_model().objects.get(username="admin")
-    refresh = RefreshToken.for_user(user)
-    refresh["tenant_id"] = str(tenant.tenant_id)
+    refresh = issue_tokens(user, tenant)
     client = APIClient(HTTP_HOST=host_of(tenant))
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
     client.user = user

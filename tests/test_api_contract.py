@@ -17,8 +17,10 @@ from tests.isolation_seed import MARKER, seed_tenant_data
 
 pytestmark = pytest.mark.django_db
 
-# Endpoints that are public by design: logging in, and the API's own description.
-PUBLIC_ENDPOINTS = {"/api/auth/token/", "/api/auth/token/refresh/", "/api/schema/", "/api/docs/"}
+# Endpoints that are public by design: logging in and out (the refresh token is the credential), and
+# the API's own description.
+PUBLIC_ENDPOINTS = {"/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/logout/", "/api/schema/",
+                    "/api/docs/"}
 SAMPLE = {"int": "1", "uuid": str(uuid.uuid4()), "slug": "x", "str": "x", "path": "x"}
 
 

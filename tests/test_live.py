@@ -13,10 +13,10 @@ import websockets
 from django.contrib.auth.models import Group
 from django.db import connection
 from django_tenants.utils import schema_context
-from rest_framework_simplejwt.tokens import AccessToken
 
 from autonomos.core.events import publish_event
 from autonomos.core.tenancy import TenantRequired
+from tenants.auth import issue_tokens
 
 pytestmark = [pytest.mark.live]
 
@@ -25,8 +25,7 @@ def _access_token(tenant) -> str:
     from django.contrib.auth import get_user_model
 
     with schema_context(tenant.schema_name):
-        token = AccessToken.for_user(get_user_model().objects.get(username="admin"))
-    token["tenant_id"] = str(tenant.tenant_id)
+        token = issue_tokens(get_user_model().objects.get(username="admin"), tenant).access_token
     return str(token)
 
 

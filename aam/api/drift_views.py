@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from aam.drift.review import ReviewConflict, review_decide
 from aam.drift.selectors import drift_event_list, review_item_list
 from autonomos.core.api import Conflict, TenantReadOnlyModelViewSet
+from autonomos.core.roles import Role
 
 from .drift_serializers import (
     DriftEventOutSerializer,
@@ -56,6 +57,7 @@ class ReviewItemViewSet(TenantReadOnlyModelViewSet):
     Filters: `kind`, `status` (pending, approved, rejected, flagged), `risk`, `connection`, `search`.
     Decide with POST `/api/aam/review/<id>/decide/`.
     """
+    required_roles = {"decide": Role.OPERATOR}
 
     lookup_value_regex = _ID_RE
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from autonomos.core.api import Conflict, TenantAPIView
 from autonomos.core.events import publish_event
 from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.roles import Role
 
 SYNC_TASK = "dcl.connection_sync"  # defined in dcl/tasks.py; sent by name, the layer above runs it
 
@@ -50,6 +51,7 @@ def connection_sync_start(*, connection, full: bool = False) -> str:
 
 class ConnectionSyncAPI(TenantAPIView):
     """Start syncing a connection: records flow to the unified views; follow progress by events."""
+    required_roles = {"POST": Role.OPERATOR}
 
     @extend_schema(
         request=SyncRequestSerializer,

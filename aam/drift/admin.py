@@ -131,15 +131,15 @@ class ReviewItemAdmin(admin.ModelAdmin):
         for line in refused[:20]:
             self.message_user(request, line, messages.WARNING)
 
-    @admin.action(description="Approve selected items (apply what they propose)")
+    @admin.action(description="Approve selected items (apply what they propose)", permissions=["change"])
     def approve_selected(self, request, queryset) -> None:
         self._decide(request, queryset, "approve")
 
-    @admin.action(description="Reject selected items (remember, never propose again)")
+    @admin.action(description="Reject selected items (remember, never propose again)", permissions=["change"])
     def reject_selected(self, request, queryset) -> None:
         self._decide(request, queryset, "reject")
 
-    @admin.action(description="Flag selected items for a closer look")
+    @admin.action(description="Flag selected items for a closer look", permissions=["change"])
     def flag_selected(self, request, queryset) -> None:
         self._decide(request, queryset, "flag")
 

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
 from autonomos.core.api import TenantAPIView, TenantGenericAPIView
+from autonomos.core.roles import Role
 from autonomos.core.tenancy import current_tenant
 
 from .. import selectors
@@ -57,6 +58,7 @@ def _accepted(job: Job, request) -> Response:
 
 class ConnectView(TenantAPIView):
     """Start a connect job: sync the connections → materialize → run the agents."""
+    required_roles = {"POST": Role.OPERATOR}
 
     @extend_schema(request=s.ConnectInputSerializer, responses={202: s.JobAcceptedSerializer},
                    description="202 with the queued job; 409 with `error.details.job_id` when a connect job is "
@@ -88,6 +90,7 @@ class JobDetailView(TenantAPIView):
 
 
 class JobCancelView(TenantAPIView):
+    required_roles = {"POST": Role.OPERATOR}
     @extend_schema(request=None, responses={202: s.JobDetailSerializer},
                    description="A queued job is cancelled at once; a running one stops at its next step boundary. "
                                "409 when the job has already finished.")
@@ -124,6 +127,7 @@ def _run_discovery(request, **kwargs):
 
 class DiscoverView(TenantGenericAPIView):
     """Natural-language discovery (POST) and the log of past requests (GET)."""
+    required_roles = {"POST": Role.OPERATOR}
 
     serializer_class = s.DiscoveryLogSerializer
 
@@ -145,6 +149,7 @@ class DiscoverView(TenantGenericAPIView):
 
 
 class DemoScanView(TenantAPIView):
+    required_roles = {"POST": Role.OPERATOR}
     @extend_schema(request=s.ScanInputSerializer, responses=s.DiscoveryResultSerializer,
                    description="Scan and classify assets by risk; high and medium risk assets become `asset` review "
                                "items (one pending item per asset).")
@@ -162,6 +167,7 @@ class AgentsView(TenantAPIView):
 
 
 class AgentsRunView(TenantAPIView):
+    required_roles = {"POST": Role.OPERATOR}
     @extend_schema(request=s.AgentsRunInputSerializer, responses={202: s.JobAcceptedSerializer},
                    description="Queue the pilots over the current unified views (no sync). 429 when the tenant "
                                "has too many jobs waiting.")

@@ -21,6 +21,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from autonomos.core.api import TenantModelViewSet
+from autonomos.core.roles import Role
 
 from .. import conf
 from ..errors import ConnectorError, PermanentError, TransientError
@@ -82,6 +83,7 @@ def _api_error(exc: ConnectorError, connection: Connection) -> exceptions.APIExc
 
 @extend_schema_view(list=extend_schema(parameters=[ConnectionFilterSerializer]))
 class ConnectionViewSet(TenantModelViewSet):
+    required_roles = {"test": Role.OPERATOR}  # create, change, delete, files: admin
     serializer_class = ConnectionOutputSerializer
     lookup_value_regex = "[0-9]+"
     # Only for the OpenAPI generator (types of path parameters): data always comes from

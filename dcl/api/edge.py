@@ -44,7 +44,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from autonomos.core.api import CounterUserRateThrottle
 from autonomos.core.cache import SharedRedisCache
 from autonomos.core.middleware import TenantHostMiddleware
-from tenants.auth import TenantJWTAuthentication, check_tenant_claim
+from tenants.auth import TenantJWTAuthentication, check_tenant_claim, token_version_matches
 from tenants.caching import peek_tenant_for_host, peek_user, peek_validated_token
 
 from ..selectors import VIEW_STAMP_SECONDS, cached_page_body, page_cache_key, view_stamp_key
@@ -247,6 +247,8 @@ def _answer(scope) -> tuple[list, bytes]:
     user, renew_user = peek_user(str(tenant.tenant_id), token.get(jwt_settings.USER_ID_CLAIM))
     if user is None:
         raise _Miss("user")
+    if not token_version_matches(token, user):
+        raise _Miss("token")  # revoked: Django answers it (401)
     if renew_tenant or renew_token or renew_user:
         raise _Miss("renew")  # this one request goes to Django, which renews the entries
 

@@ -5,8 +5,8 @@ import threading
 import httpx
 import pytest
 from django.db import close_old_connections, connection
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from tenants.auth import issue_tokens
 from tests.conftest import host_of
 
 
@@ -72,8 +72,7 @@ def _token(tenant) -> str:
     from django.contrib.auth import get_user_model
 
     connection.set_tenant(tenant)
-    refresh = RefreshToken.for_user(get_user_model().objects.get(username="admin"))
-    refresh["tenant_id"] = str(tenant.tenant_id)
+    refresh = issue_tokens(get_user_model().objects.get(username="admin"), tenant)
     connection.set_schema_to_public()
     return str(refresh.access_token)
 

@@ -17,7 +17,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django_tenants.utils import tenant_context
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from autonomos import asgi
 from autonomos.core.api import CounterUserRateThrottle
@@ -25,6 +24,7 @@ from autonomos.core.redis import get_redis
 from dcl.api import edge
 from dcl.models import MaterializedView
 from tenants import caching
+from tenants.auth import issue_tokens
 from tests.conftest import host_of
 from tests.pipeline.support import land_and_materialize, opportunity_records
 
@@ -45,8 +45,7 @@ _publish = land_and_materialize
 
 def _token(tenant, *, lifetime: timedelta | None = None) -> str:
     with tenant_context(tenant):  # the outstanding-token record lives in the tenant's schema
-        refresh = RefreshToken.for_user(get_user_model().objects.get(username="admin"))
-    refresh["tenant_id"] = str(tenant.tenant_id)
+        refresh = issue_tokens(get_user_model().objects.get(username="admin"), tenant)
     access = refresh.access_token
     if lifetime is not None:
         access.set_exp(lifetime=lifetime)
@@ -347,6 +346,22 @@ def test_an_inactive_user_goes_to_django(alpha):
         with tenant_context(alpha):
             user.is_active = True
             user.save(update_fields=["is_active"])
+
+
+def test_a_revoked_token_goes_to_django_even_when_the_user_cache_is_fresh(alpha):
+    """Another process may hold the user as it is now (new token version) and the token as it was
+    validated before the revocation: the edge compares the two and leaves the answer (401) to Django."""
+    from tenants.members.services import member_revoke_tokens
+
+    token = _token(alpha)
+    _cached(alpha, token)
+    with tenant_context(alpha):
+        member_revoke_tokens(user=get_user_model().objects.get(username="admin"))
+        now = get_user_model().objects.select_related("member").get(username="admin")
+    caching.user_by_id.set((str(alpha.tenant_id), str(now.pk)), now)
+    before = served()
+    answer = through_edge(host=host_of(alpha), token=token)
+    assert answer.status == 401 and served() == before and edge.stats["token"] == 1
 
 
 def test_the_rate_limit_counts_edge_requests_and_django_answers_the_429(alpha):

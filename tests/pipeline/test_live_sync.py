@@ -19,11 +19,11 @@ CSV = "Id,Name,StageName,Amount,CloseDate\n" + "".join(
 
 def test_the_sync_endpoint_runs_the_pipeline_in_a_worker_up_to_the_view(celery_worker_process, committed_tenants):
     from django.contrib.auth import get_user_model
-    from rest_framework_simplejwt.tokens import RefreshToken
 
     from connectors.services import connection_create
     from dcl.models import MaterializedView
     from dcl.selectors import view_all
+    from tenants.auth import issue_tokens
 
     alpha, _ = committed_tenants
     folder = settings.DATA_DIR / "live-sync"
@@ -32,8 +32,7 @@ def test_the_sync_endpoint_runs_the_pipeline_in_a_worker_up_to_the_view(celery_w
     with tenant_context(alpha):
         conn = connection_create(name="export", kind="filesource",
                                  config={"folder": str(folder), "source_system": "salesforce"})
-        refresh = RefreshToken.for_user(get_user_model().objects.get(username="admin"))
-    refresh["tenant_id"] = str(alpha.tenant_id)
+        refresh = issue_tokens(get_user_model().objects.get(username="admin"), alpha)
     client = APIClient(HTTP_HOST=host_of(alpha))
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
     response = client.post(f"/api/connections/{conn.pk}/sync/", {}, format="json")

@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from autonomos.core.cache import LocalTTLCache
+from tenants.auth import issue_tokens
 from tenants.models import Domain
 from tests.conftest import host_of
 
@@ -21,8 +21,7 @@ ME = "/api/auth/me/"
 
 def _token(tenant, lifetime=None) -> str:
     connection.set_tenant(tenant)
-    refresh = RefreshToken.for_user(get_user_model().objects.get(username="admin"))
-    refresh["tenant_id"] = str(tenant.tenant_id)
+    refresh = issue_tokens(get_user_model().objects.get(username="admin"), tenant)
     access = refresh.access_token
     if lifetime is not None:
         access.set_exp(lifetime=lifetime)

@@ -22,7 +22,7 @@ def test_tenant_create_command_makes_schema_domain_and_admin():
         assert cursor.fetchone()
     with schema_context("gamma"):
         user = get_user_model().objects.get(email="boss@gamma.example")
-        assert user.is_superuser
+        assert user.member.role == "admin" and user.is_staff and not user.is_superuser
         assert user.password.startswith("argon2")
 
 
