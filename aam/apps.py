@@ -4,3 +4,28 @@ from django.apps import AppConfig
 class AamConfig(AppConfig):
     name = "aam"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenants.offboarding import ModelRows, register_blocker, register_export
+
+        # A tenant's export (tenants/offboarding): its mappings, and its reviews with their decisions
+        # and the drift events behind them (the decisions are the audit trail, gone with the schema).
+        register_export(ModelRows("aam/field_mappings", "aam.FieldMapping"))
+        register_export(ModelRows("aam/review_items", "aam.ReviewItem"))
+        register_export(ModelRows("aam/review_decisions", "aam.ReviewDecision"))
+        register_export(ModelRows("aam/drift_events", "aam.DriftEvent"))
+        register_blocker("aam", locks_held)
+
+
+def locks_held(tenant) -> list[str]:
+    """The tenant's syncs and drift checks running now (their Redis locks are held)."""
+    from autonomos.core.redis import get_redis, tenant_key
+
+    r = get_redis()
+    running = [
+        f"a sync of connection {key.rsplit(':', 1)[-1]} is running"
+        for key in r.scan_iter(match=tenant_key(tenant, "aam", "synclock", "*"), count=1000)
+    ]
+    if r.exists(tenant_key(tenant, "aam", "driftlock")):
+        running.append("a drift check is running")
+    return running

@@ -4,3 +4,32 @@ from django.apps import AppConfig
 class DclConfig(AppConfig):
     name = "dcl"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenants.offboarding import SqlRelations, register_blocker, register_export
+
+        # A tenant's export (tenants/offboarding) carries its unified views (dcl.pgsync) as CSV.
+        register_export(SqlRelations("views", prefix="dcl_view_"))
+        register_blocker("dcl", writer_busy)
+
+
+def writer_busy(tenant) -> list[str]:
+    """Whether a process writes the tenant's DuckDB file now (it holds the writer flock, dcl.store)."""
+    import fcntl
+    import os
+
+    from .store import tenant_dir
+
+    try:
+        fd = os.open(tenant_dir(tenant) / "writer.lock", os.O_RDWR)
+    except FileNotFoundError:
+        return []
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return ["the DuckDB writer is busy (a stream consume or a materialization is running)"]
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+    return []

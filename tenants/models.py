@@ -27,6 +27,15 @@ class Tenant(TenantMixin):
     def __str__(self) -> str:
         return self.name or self.slug
 
+    def pre_drop(self) -> None:
+        """django-tenants calls this just before it drops the schema, on every path that does
+        (its `delete_tenant` command, the admin's delete, a failed creation): the tenant's files,
+        Redis keys and queued tasks go too. `tenants.services.tenant_delete` is the way to delete a
+        tenant (it checks for running work and can export first); see docs/adr/0009."""
+        from .offboarding import on_schema_drop
+
+        on_schema_drop(self)
+
 
 class Domain(DomainMixin):
     """A host name that reaches a tenant (`<slug>.<TENANT_BASE_DOMAIN>`)."""
