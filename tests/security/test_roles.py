@@ -207,12 +207,12 @@ ADMIN_ONLY_APPS = {"auth", "members", "token_blacklist", "axes", "sessions"}
 
 
 def _admin_urls(model, obj_id="1") -> dict[str, str]:
-    info = (model._meta.app_label, model._meta.model_name)
+    base = f"admin:{model._meta.app_label}_{model._meta.model_name}"
     return {
-        "changelist": reverse("admin:%s_%s_changelist" % info),
-        "add": reverse("admin:%s_%s_add" % info),
-        "change": reverse("admin:%s_%s_change" % info, args=[obj_id]),
-        "delete": reverse("admin:%s_%s_delete" % info, args=[obj_id]),
+        "changelist": reverse(f"{base}_changelist"),
+        "add": reverse(f"{base}_add"),
+        "change": reverse(f"{base}_change", args=[obj_id]),
+        "delete": reverse(f"{base}_delete", args=[obj_id]),
     }
 
 
@@ -321,3 +321,26 @@ def test_review_actions_in_the_admin_need_the_operator_role(members_a, tenant_a)
         with schema_context(tenant_a.schema_name):
             item.refresh_from_db()
         assert (item.status == "flagged") is allowed, role
+
+
+def test_the_tenant_user_command_adds_users_changes_roles_and_revokes_tokens(tenant_a, monkeypatch):
+    from django.contrib.auth import get_user_model
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setenv("NEW_USER_PASSWORD", PASSWORD)
+    call_command("tenant_user", tenant="alpha", username="ops", role="operator", password_env="NEW_USER_PASSWORD")
+    with schema_context("alpha"):
+        ops = get_user_model().objects.get(username="ops")
+        assert ops.member.role == Role.OPERATOR and ops.check_password(PASSWORD)
+        before = ops.member.token_version
+    call_command("tenant_user", tenant="alpha", username="ops", role="viewer", revoke_tokens=True)
+    with schema_context("alpha"):
+        ops.member.refresh_from_db()
+        assert ops.member.role == Role.VIEWER and ops.member.token_version == before + 1
+    with pytest.raises(CommandError):
+        call_command("tenant_user", tenant="public", username="ops", role="admin")
+    with pytest.raises(CommandError):
+        call_command("tenant_user", tenant="alpha", username="nobody", role="admin")
+    monkeypatch.setenv("WEAK", "123")
+    with pytest.raises(CommandError):
+        call_command("tenant_user", tenant="alpha", username="weak", password_env="WEAK")
