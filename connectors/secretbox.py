@@ -1,10 +1,15 @@
 """Connection secrets encrypted at rest: Fernet (AES-128-CBC + HMAC-SHA256), MultiFernet for rotation.
 
 Keys come from `CONNECTION_SECRETS_KEYS` (a list, newest first; in the environment a comma-separated
-string). The newest key encrypts; every key decrypts. With no keys configured, one key is derived
-from SECRET_KEY (HKDF-SHA256) so a fresh machine works. That derived key also stays a decryption
-fallback after explicit keys are configured, so moving from the default to explicit keys is: set
-the variable, run `manage.py rotate_connection_secrets`; no row becomes unreadable on the way.
+string). Each install has its own (var/secrets.env, made by `make run`; required in production). The
+newest key encrypts; every key decrypts.
+
+Older installs had no such key: their rows were encrypted with a key derived (HKDF-SHA256) from
+SECRET_KEY, which on a `make run` install was the published default. So besides the configured keys,
+decryption also tries the keys derived from SECRET_KEY, from each SECRET_KEY_FALLBACKS entry and from
+that old default: after the upgrade every row still opens, and `manage.py rotate_secrets` re-encrypts
+them with the install's own key. Those derived keys never encrypt while a key is configured (with
+none, the one derived from SECRET_KEY does, as before).
 
 A stored value that no configured key opens raises `SecretsUnreadable` (a PermanentError, so every
 caller that already handles a source's bad credentials reports it the same way: once, with a clear
@@ -25,12 +30,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from autonomos.core.secrets import LEGACY_DEFAULT_SECRET_KEY
+
 from .errors import PermanentError
 
 _HKDF_INFO = b"autonomos connection secrets v1"
 KEY_HELP = (
     "a Fernet key is 32 url-safe base64-encoded bytes; make one with "
-    "`python manage.py rotate_connection_secrets --generate-key`"
+    "`python manage.py rotate_connection_secrets --generate-key`, or rotate the install's own with "
+    "`python manage.py rotate_secrets --connection-key`"
 )
 
 
@@ -66,20 +74,27 @@ def _parse(keys: tuple[str, ...]) -> list[Fernet]:
 
 
 @lru_cache(maxsize=8)
-def _keyring(keys: tuple[str, ...], secret_key: str) -> tuple[MultiFernet, Fernet]:
-    fernets = _parse(keys) or []
-    fernets.append(Fernet(derived_key(secret_key)))
+def _keyring(keys: tuple[str, ...], secret_keys: tuple[str, ...]) -> tuple[MultiFernet, Fernet]:
+    fernets = _parse(keys)
+    # Decryption fallbacks, after the configured keys: the first encrypts only when none is configured.
+    derived = dict.fromkeys(derived_key(k) for k in (*secret_keys, LEGACY_DEFAULT_SECRET_KEY) if k)
+    fernets += [Fernet(key) for key in derived]
     return MultiFernet(fernets), fernets[0]
+
+
+def _current() -> tuple[MultiFernet, Fernet]:
+    secret_keys = (str(settings.SECRET_KEY), *map(str, getattr(settings, "SECRET_KEY_FALLBACKS", None) or ()))
+    return _keyring(tuple(configured_keys()), secret_keys)
 
 
 def box() -> MultiFernet:
     """The MultiFernet for the current settings: encrypts with the newest key, decrypts with any."""
-    return _keyring(tuple(configured_keys()), str(settings.SECRET_KEY))[0]
+    return _current()[0]
 
 
 def newest() -> Fernet:
     """The key new writes use."""
-    return _keyring(tuple(configured_keys()), str(settings.SECRET_KEY))[1]
+    return _current()[1]
 
 
 def validate_keys() -> None:

@@ -1,12 +1,23 @@
-"""Production: every secret must come from the environment; HTTPS everywhere."""
+"""Production: HTTPS everywhere, and secrets that are the install's own.
+
+DJANGO_SECRET_KEY, JWT_SIGNING_KEY and CONNECTION_SECRETS_KEYS come from the environment (or the file
+AUTONOMOS_SECRETS_FILE names); start-up stops with ImproperlyConfigured when one is missing, short,
+equal to another or a published value (autonomos/core/secrets.py). There are no defaults to fall back to.
+"""
+
+from autonomos.core import secrets as install_secrets
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import CONNECTION_SECRETS_KEYS, SECRET_KEY, SECRET_KEY_FALLBACKS, SIMPLE_JWT, env
 
 DEBUG = False
-SECRET_KEY = env("DJANGO_SECRET_KEY")
+install_secrets.check(
+    secret_key=SECRET_KEY,
+    jwt_signing_key=SIMPLE_JWT["SIGNING_KEY"],
+    connection_keys=CONNECTION_SECRETS_KEYS,
+    secret_key_fallbacks=SECRET_KEY_FALLBACKS,
+)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-SIMPLE_JWT["SIGNING_KEY"] = env("JWT_SIGNING_KEY", default=SECRET_KEY)  # noqa: F405
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -2,8 +2,17 @@
 
 from pathlib import Path
 
+from autonomos.core import secrets as install_secrets
+
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REST_FRAMEWORK, env
+from .base import BASE_DIR, REST_FRAMEWORK, SIMPLE_JWT, env
+
+# Fixed keys, whatever the environment or var/secrets.env hold: the processes the tests start share
+# them. They are published, so production and local settings refuse them.
+SECRET_KEY = install_secrets.TEST_SECRET_KEY
+SECRET_KEY_FALLBACKS = []
+SIMPLE_JWT["SIGNING_KEY"] = install_secrets.TEST_JWT_SIGNING_KEY
+CONNECTION_SECRETS_KEYS = [install_secrets.TEST_CONNECTION_KEY]
 
 TEST_REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
 REDIS_URL = TEST_REDIS_URL
