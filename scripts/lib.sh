@@ -76,3 +76,12 @@ with psycopg.connect(url, autocommit=True) as conn:
         print(f"created database {name}")
 PYEOF
 }
+
+# ensure_secrets: this install's own DJANGO_SECRET_KEY, JWT_SIGNING_KEY and CONNECTION_SECRETS_KEYS in
+# var/secrets.env (or AUTONOMOS_SECRETS_FILE), made once with mode 600 and reused by every later run.
+# The settings of web, worker, beat and manage.py all read that file (autonomos/core/secrets.py).
+ensure_secrets() {
+  local note
+  note="$("$PY" -m autonomos.core.secrets ensure)" || die "could not create the secrets file (the error is above)"
+  say "$note"
+}

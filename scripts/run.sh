@@ -8,6 +8,7 @@ DB_NAME="${AUTONOMOS_DB_NAME:-autonomos}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/$DB_NAME}"
 ensure_database "$DB_NAME"
 mkdir -p var/run var/log
+ensure_secrets
 bash scripts/stop.sh >/dev/null 2>&1 || true
 if [ "${DISABLE_AUTO_MIGRATIONS:-0}" != "1" ]; then
   say "applying migrations (public and every tenant)"

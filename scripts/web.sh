@@ -3,6 +3,8 @@
 # httptools, WEB_CONCURRENCY processes (default 2: one per core), each running sync requests on
 # WEB_THREADS threads (autonomos/asgi.py). See docs/adr/0008-api-serving.md.
 #   HOST (0.0.0.0) PORT (8000) WEB_CONCURRENCY (2); extra arguments go to uvicorn.
+# Keys: the settings read them from the environment or the install's secrets file (var/secrets.env,
+# AUTONOMOS_SECRETS_FILE), the same file as the worker and beat; production refuses to start without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || command -v python )}"
