@@ -18,18 +18,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .roles import RolePermission
 from .tenancy import TenantRequired
 
 logger = logging.getLogger(__name__)
 
 
-class CounterUserRateThrottle(throttling.UserRateThrottle):
-    """DRF's per-user rate (`DEFAULT_THROTTLE_RATES["user"]`) as a fixed-window counter.
+class CounterRateThrottleMixin:
+    """A DRF rate throttle as a fixed-window counter: put it before a `SimpleRateThrottle` subclass,
+    which gives the rate and `get_cache_key`.
 
     DRF's own throttle keeps the time of every request of the window in one cache entry and reads
     and rewrites that list on each request (at 2,000/min, a list of up to 2,000 floats, twice per
     request). Here it is one INCR and EXPIRE in one Redis round trip; the key is the cache's (so it
-    carries the tenant, and user ids that repeat across tenants never share a counter).
+    carries the tenant, and ids that repeat across tenants never share a counter).
     """
 
     def counter_client(self):
@@ -62,7 +64,8 @@ class CounterUserRateThrottle(throttling.UserRateThrottle):
             return True
         client = self.counter_client()
         if client is None:
-            return super().allow_request(request, view)  # not a Redis cache: DRF's list throttle
+            # not a Redis cache: DRF's list throttle
+            return throttling.SimpleRateThrottle.allow_request(self, request, view)
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
@@ -77,6 +80,11 @@ class CounterUserRateThrottle(throttling.UserRateThrottle):
         return max(0.0, self.window_end - self.now)
 
 
+class CounterUserRateThrottle(CounterRateThrottleMixin, throttling.UserRateThrottle):
+    """DRF's per-user rate (`DEFAULT_THROTTLE_RATES["user"]`) as a fixed-window counter (user ids
+    repeat across tenants; the tenant in the cache key keeps their counters apart)."""
+
+
 class IsTenantRequest(permissions.BasePermission):
     """The request is on a tenant host (never the public schema)."""
 
@@ -88,7 +96,12 @@ class IsTenantRequest(permissions.BasePermission):
 
 
 class TenantAPIMixin:
-    permission_classes = [permissions.IsAuthenticated, IsTenantRequest]
+    """Authentication, the tenant check and the role check for every endpoint. A view states what its
+    unsafe methods or actions need in `required_roles` ({"POST": Role.OPERATOR} or {"decide": ...});
+    reads need a viewer and anything unstated an admin (autonomos/core/roles.py)."""
+
+    permission_classes = [permissions.IsAuthenticated, IsTenantRequest, RolePermission]
+    required_roles: dict = {}
     throttle_classes: list = []
 
     def get_throttles(self):
