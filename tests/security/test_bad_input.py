@@ -208,6 +208,58 @@ def test_the_dashboard_upload_names_the_column_count_and_the_cap(web_a, in_tenan
     assert "w.csv: the header has 11 columns; at most 10 are accepted" in page
 
 
+# --- Content-Security-Policy ----------------------------------------------------------------------
+
+PAGES = [
+    "/", "/flow/", "/architecture/", "/connections/", "/connections/new/", "/connections/new/filesource/",
+    "/aam/", "/aam/ontology/", "/aam/review/", "/dcl/views/", "/dcl/lineage/", "/dcl/operations/", "/agents/",
+    "/discover/", "/api/docs/", "/api/docs/?script=", "/admin/", "/admin/auth/user/", "/no-such-page/",
+]
+
+
+def _policy(resp) -> dict[str, str]:
+    header = resp.get("Content-Security-Policy", "")
+    return {part.split()[0]: part.strip() for part in header.split(";") if part.strip()}
+
+
+def _assert_strict(resp, path: str) -> None:
+    policy = _policy(resp)
+    assert policy, f"{path}: no Content-Security-Policy header"
+    assert policy["script-src"] == "script-src 'self'", path
+    assert policy["object-src"] == "object-src 'none'" and policy["frame-ancestors"] == "frame-ancestors 'none'"
+    assert policy["base-uri"] == "base-uri 'self'" and policy["form-action"] == "form-action 'self'"
+    assert policy["connect-src"] == "connect-src 'self'" and policy["style-src-elem"] == "style-src-elem 'self'"
+    assert "unsafe-eval" not in resp["Content-Security-Policy"]
+
+
+def test_every_page_carries_a_strict_content_security_policy(web_a, in_tenant_a):
+    from connectors.services import connection_create
+
+    conn = connection_create(name="CSP", kind="filesource", config={}, secrets={})
+    for path in [*PAGES, *(f"/connections/{conn.pk}/{tail}" for tail in ("", "edit/", "schema/"))]:
+        resp = web_a.get(path)
+        assert resp.status_code in (200, 404), f"{path}: {resp.status_code}"
+        _assert_strict(resp, path)
+        if resp["Content-Type"].startswith("text/html"):
+            html = resp.content.decode()
+            assert "<script>" not in html and " onclick=" not in html and "javascript:" not in html, path
+            assert "cdn." not in html, path
+
+
+def test_signed_out_and_public_host_pages_carry_the_policy_too(tenant_a):
+    for client, path in ((Client(HTTP_HOST=host_of(tenant_a)), "/accounts/login/"),
+                         (Client(HTTP_HOST="localhost"), "/"), (Client(HTTP_HOST="localhost"), "/admin/login/")):
+        resp = client.get(path)
+        assert resp.status_code == 200, f"{path}: {resp.status_code}"
+        _assert_strict(resp, path)
+
+
+def test_the_swagger_ui_is_served_from_this_host(web_a):
+    html = web_a.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert '<script src="/api/docs/?script="></script>' in html and "<style>" not in html
+
+
 # --- WebSocket origin -----------------------------------------------------------------------------
 
 
