@@ -1,7 +1,7 @@
 """ASGI entry point, served by uvicorn with several worker processes (scripts/run.sh).
 
 - WebSockets go through Channels, with the tenant resolved from the Host header and the user
-  authenticated first.
+  authenticated first; a browser's Origin must name that same host (autonomos/core/ws_auth.py).
 - Streaming HTTP (the SSE endpoint, `ASYNC_HTTP_PATHS`) goes through Django's ASGI handler: it
   holds a connection open for minutes on an async iterator and must not occupy a thread.
 - Every other HTTP request (the API, the dashboard, the admin: all sync views) runs through
