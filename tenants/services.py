@@ -128,10 +128,14 @@ def tenant_delete(*, tenant: Tenant, force: bool = False, export_to: Path | None
     Redis key with its hash tag, and messages queued in between. A failure after the drop is
     listed in `TenantDeleted.left` (`manage.py tenant_delete --leftovers-of <tenant_id>` finishes).
 
-    Raises TenantDeleteRefused; an export failure raises before anything is removed.
+    Raises TenantDeleteRefused (also for an export path inside the tenant's data folder); an
+    export failure raises before anything is removed.
     """
     if tenant.schema_name == get_public_schema_name() or tenant.slug == "public":
         raise TenantDeleteRefused("the public tenant holds the platform (tenants, staff): it is never deleted")
+    folder = offboarding.tenant_data_dir(tenant.tenant_id)
+    if export_to is not None and Path(export_to).resolve().is_relative_to(folder):
+        raise TenantDeleteRefused("the export would be written into the tenant's data folder, which is deleted")
     forced_past: list[str] = []
     blockers = offboarding.blockers_of(tenant)
     if blockers:

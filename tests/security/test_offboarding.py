@@ -206,6 +206,12 @@ def test_delete_refuses_while_a_job_runs_or_a_sync_holds_its_lock(doomed, commit
     assert blockers_of(doomed) == []
 
 
+def test_delete_refuses_an_export_into_the_folder_it_deletes(doomed, committed):
+    with pytest.raises(TenantDeleteRefused, match="data folder"):
+        tenant_delete(tenant=doomed, export_to=tenant_data_dir(doomed.tenant_id) / "export.zip")
+    assert _schema_exists(SLUG)
+
+
 def test_delete_refuses_while_the_duckdb_writer_is_held(doomed, committed):
     from dcl.store import WriterLock
 
