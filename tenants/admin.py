@@ -52,6 +52,11 @@ class TenantAdmin(PlatformOnlyAdmin):
     readonly_fields = ("tenant_id", "schema_name", "created_at")
     inlines = [DomainInline]
 
+    def has_delete_permission(self, request, obj=None):
+        # Offboarding is `manage.py tenant_delete`: it refuses while work runs for the tenant, can export
+        # its data first, and says what it removed (tenants/services.py). The admin has no such steps.
+        return False
+
 
 @admin.register(Domain)
 class DomainAdmin(PlatformOnlyAdmin):

@@ -344,3 +344,15 @@ def test_the_tenant_user_command_adds_users_changes_roles_and_revokes_tokens(ten
     monkeypatch.setenv("WEAK", "123")
     with pytest.raises(CommandError):
         call_command("tenant_user", tenant="alpha", username="weak", password_env="WEAK")
+
+
+def test_platform_staff_delete_tenants_with_the_command_not_the_admin(tenant_b):
+    from django.contrib.auth import get_user_model
+
+    connection.set_schema_to_public()
+    staff = get_user_model().objects.create_superuser(username="platform2", password=PASSWORD, email="q@x.example")
+    public = Client(HTTP_HOST="localhost")
+    public.force_login(staff)
+    response = public.post(reverse("admin:tenants_tenant_delete", args=[tenant_b.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert Tenant.objects.filter(pk=tenant_b.pk).exists()
