@@ -5,11 +5,12 @@ from django.urls import path, re_path
 from django.views.generic import TemplateView
 
 from autonomos.core.health import healthz
+from autonomos.core.login import admin_urls
 from autonomos.core.views import api_not_found
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("admin/", admin.site.urls),
+    path("admin/", admin_urls(admin.site)),  # admin.site.urls, its login behind the login limits
     re_path(r"^api/", api_not_found),  # tenant APIs live on the tenant's host: a JSON 404 here
     re_path(r"^api$", api_not_found),  # (not APPEND_SLASH's redirect, which cannot keep a POST's body)
     path("", TemplateView.as_view(template_name="public_home.html"), name="public-home"),

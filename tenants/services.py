@@ -31,7 +31,7 @@ def tenant_domain_for(slug: str) -> str:
 
 def tenant_create(*, slug: str, name: str, admin_email: str, admin_password: str,
                   admin_username: str | None = None) -> TenantCreated:
-    """Create the tenant, its schema (migrated), its domain and its first admin (superuser in its schema).
+    """Create the tenant, its schema (migrated), its domain and its first admin (the admin role in its schema).
 
     Raises ValidationError for a bad or taken slug, a bad e-mail or a weak password; nothing is
     left half-created in that case.
@@ -63,7 +63,13 @@ def tenant_create(*, slug: str, name: str, admin_email: str, admin_password: str
             domain.full_clean()
             domain.save()
         with schema_context(tenant.schema_name):
-            user_model.objects.create_superuser(username=username, email=admin_email, password=admin_password)
+            # The tenant's admin by role, not a Django superuser: superusers are the platform's staff
+            # (public schema), and a tenant user's permissions come from the role alone.
+            from autonomos.core.roles import Role
+
+            from .members.services import user_create
+
+            user_create(username=username, email=admin_email, password=admin_password, role=Role.ADMIN)
     except Exception:
         tenant.delete(force_drop=True)
         raise

@@ -28,7 +28,27 @@ def _positive_int(name: str, default: int) -> int:
     return value
 
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-insecure-change-me-0123456789abcdefghijklmnopqrstuvwxyz")
+def _non_negative_int(name: str, default: int) -> int:
+    """An integer setting that must be >= 0."""
+    try:
+        value = env.int(name, default=default)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer") from exc
+    if value < 0:
+        raise ImproperlyConfigured(f"{name} must be >= 0, got {value}")
+    return value
+
+
+# Per-install secrets (autonomos/core/secrets.py), with no default here: `make run` (and local settings)
+# create var/secrets.env (AUTONOMOS_SECRETS_FILE) with mode 600; like .env it never overrides a real
+# environment variable. Production refuses to start without good ones (production.py).
+SECRETS_FILE = BASE_DIR / env("AUTONOMOS_SECRETS_FILE", default="var/secrets.env")
+if SECRETS_FILE.exists():
+    environ.Env.read_env(str(SECRETS_FILE))
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+# The SECRET_KEY before the last rotation (`manage.py rotate_secrets --secret-key`): sessions and signed
+# values made with it stay valid until the next rotation.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", ".localhost", "127.0.0.1", "testserver", ".testserver"]
@@ -52,11 +72,15 @@ SHARED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    # Django's admin with the platform's site: staff on the public host, roles on a tenant's host.
+    "autonomos.core.admin_apps.PlatformAdminConfig",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",  # login lockouts of the public host (platform staff on its admin)
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN: the CSP allows 'self' only)
+    "csp",
     "channels",
 ]
 # Users, sessions and token blacklists live in each tenant's schema: a user id means nothing
@@ -66,8 +90,10 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "autonomos.core.admin_apps.PlatformAdminConfig",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",  # login lockouts of a tenant's users, in its own schema: usernames repeat across tenants
+    "tenants.members",
     "connectors",
     "aam",
     "dcl",
@@ -79,14 +105,18 @@ MIDDLEWARE = [
     "autonomos.core.middleware.TenantHostMiddleware",
     "autonomos.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "autonomos.core.roles.RoleMiddleware",
     "autonomos.core.middleware.SessionTenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login that axes locked out into the lockout page (autonomos/core/login.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "autonomos.urls"
@@ -105,6 +135,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "autonomos.core.context_processors.tenant",
+                "autonomos.core.context_processors.role",
             ],
         },
     },
@@ -167,9 +198,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Permissions of tenant users come from their role alone (autonomos/core/roles.py).
+# Axes first: a locked-out account is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "autonomos.core.roles.RoleBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Proxies in front of Django that append the address they got a request from to X-Forwarded-For.
+# 0: none, the client is REMOTE_ADDR and X-Forwarded-For (any client can send one) is ignored.
+# DRF's NUM_PROXIES, axes and the login throttles all follow it (autonomos/core/client_address.py).
+TRUSTED_PROXY_COUNT = _non_negative_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Login limits (autonomos/core/login.py) ---------------------------------------------------
+# The token endpoint, the dashboard login and the admin login share two rate limits per tenant:
+# DEFAULT_THROTTLE_RATES "auth" per client address and "auth_account" per username tried. Axes
+# locks an account out after AXES_FAILURE_LIMIT failed logins within AXES_COOLOFF_TIME (its records
+# live in the tenant's schema); an admin lifts it in the admin (Axes > Access attempts) or with
+# `manage.py tenant_command axes_reset_username <username> --schema <slug>`.
+AXES_FAILURE_LIMIT = _positive_int("AXES_FAILURE_LIMIT", 5)
+# Minutes a lockout lasts after the last failure; 0 = until an admin lifts it.
+AXES_COOLOFF_TIME = timedelta(minutes=_non_negative_int("AXES_COOLOFF_MINUTES", 15)) or None
+# Per account (whatever the address) and per address + account. The account's count includes every
+# pair's, so with one limit the account rule trips first; the pair rule is what axes' own check
+# (axes.W006) asks for.
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Failures during a lockout do not extend it (they never reach the password check).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "autonomos.core.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "autonomos.core.login.lockout_response"
+AXES_VERBOSE = False  # no start-up banner in every process; failures and lockouts are still logged
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -178,30 +237,39 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["autonomos.core.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "autonomos.core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "autonomos.core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
-        "auth": env("AUTH_THROTTLE_RATE", default="20/min"),
+        "auth": env("AUTH_THROTTLE_RATE", default="20/min"),  # logins and token refreshes per client address
+        "auth_account": env("AUTH_ACCOUNT_THROTTLE_RATE", default="10/min"),  # logins per username tried
         "user": env("USER_THROTTLE_RATE", default="2000/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
+# JSON bodies nested deeper than this are refused with 400 before parsing (autonomos/core/parsers.py):
+# Python's json module recurses once per level and a deep body raised RecursionError (a 500).
+API_JSON_MAX_DEPTH = _positive_int("API_JSON_MAX_DEPTH", 64)
+
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=_positive_int("JWT_ACCESS_MINUTES", 5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=_positive_int("JWT_REFRESH_DAYS", 7)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": env("JWT_SIGNING_KEY", default=""),  # its own key, never SECRET_KEY (checked at start-up)
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_OBTAIN_SERIALIZER": "tenants.auth.TenantTokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "tenants.auth.TenantTokenRefreshSerializer",
 }
+
+# A refresh token rotates, but never past this many days after the login that began it (tenants/auth.py).
+JWT_REFRESH_ABSOLUTE_DAYS = _positive_int("JWT_REFRESH_ABSOLUTE_DAYS", 14)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "AutonomOS API",
@@ -213,6 +281,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Swagger UI from drf-spectacular-sidecar's static files, not a CDN (Content-Security-Policy).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "autonomos.core.openapi.add_error_responses",
@@ -314,14 +386,17 @@ FILESOURCE_ALLOWED_ROOTS = env.list("FILESOURCE_ALLOWED_ROOTS", default=[])
 FILESOURCE_MAX_UPLOAD_BYTES = _positive_int("FILESOURCE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 FILESOURCE_MAX_FILES = _positive_int("FILESOURCE_MAX_FILES", 200)
 FILESOURCE_MAX_FIELD_BYTES = _positive_int("FILESOURCE_MAX_FIELD_BYTES", 16 * 1024 * 1024)
+# A CSV file with more columns is refused with a message naming both counts (uploads, schema, sync).
+FILESOURCE_MAX_COLUMNS = _positive_int("FILESOURCE_MAX_COLUMNS", 2000)
 CONNECTORS_HTTP_TIMEOUT = env.float("CONNECTORS_HTTP_TIMEOUT", default=30.0)
 CONNECTORS_HTTP_MAX_RETRIES = env.int("CONNECTORS_HTTP_MAX_RETRIES", default=4)
 CONNECTORS_HTTP_BACKOFF_BASE = env.float("CONNECTORS_HTTP_BACKOFF_BASE", default=0.5)
 CONNECTORS_HTTP_MAX_WAIT = env.float("CONNECTORS_HTTP_MAX_WAIT", default=60.0)
 # Off in production: a tenant must not reach the platform's own network (127.0.0.1:5432, metadata IPs).
 CONNECTORS_ALLOW_PRIVATE_NETWORK = env.bool("CONNECTORS_ALLOW_PRIVATE_NETWORK", default=False)
-# Keys that encrypt connection secrets at rest (Fernet), newest first; empty = derived from SECRET_KEY.
-# Rotate: put a new key first, keep the old ones, run `manage.py rotate_connection_secrets`.
+# Keys that encrypt connection secrets at rest (Fernet), newest first; one per install in var/secrets.env
+# (required in production). Keys derived from SECRET_KEY stay decryption fallbacks (connectors/secretbox.py).
+# Rotate: `manage.py rotate_secrets --connection-key` (README, "Secrets").
 CONNECTION_SECRETS_KEYS = env.list("CONNECTION_SECRETS_KEYS", default=[])
 
 # --- LLM and external services ----------------------------------------------------------------
@@ -376,6 +451,37 @@ STORAGES = {
 }
 MEDIA_ROOT = BASE_DIR / "var" / "media"
 WHITENOISE_USE_FINDERS = True
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------------------
+# Every page: scripts, styles, fonts and images from this host only (no inline script, no CDN), no
+# plugins, no framing, forms post here only. style= attributes stay allowed (style-src-attr): the
+# templates set widths of bars with them; <style> elements do not (style-src-elem). 'self' in
+# connect-src covers the page's own ws:/wss: host for /ws/events/ (CSP Level 3).
+def _origin_of(url: str) -> list[str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return [f"{parts.scheme}://{parts.netloc}"] if parts.scheme in ("http", "https") and parts.netloc else []
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        # The discovery page embeds the external discovery dashboard when one is configured.
+        "frame-src": _origin_of(AOD_DASHBOARD_URL) or ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 DISABLE_AUTO_MIGRATIONS = env.bool("DISABLE_AUTO_MIGRATIONS", default=False)
 

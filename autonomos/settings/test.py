@@ -21,7 +21,14 @@ CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [TEST_REDIS_URL]  # noqa: F405
 CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": "1000/min", "user": "100000/min"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": "1000/min", "auth_account": "1000/min", "user": "100000/min"}
+# Login lockouts out of the way of the suite (tests/security/test_bruteforce.py sets its own), and
+# axes' backend letting Django's test Client.login() through: it authenticates without a request.
+AXES_FAILURE_LIMIT = 1000
+AUTHENTICATION_BACKENDS = [  # noqa: F405
+    "tests.security.backends.ClientLoginLockoutBackend" if name == "axes.backends.AxesStandaloneBackend" else name
+    for name in AUTHENTICATION_BACKENDS  # noqa: F405
+]
 # The tests wipe it: a folder of their own, and one per run when several run at once (TEST_DATA_DIR).
 DATA_DIR = Path(env("TEST_DATA_DIR", default=str(BASE_DIR / "var" / "test-data")))
 SSE_MAX_SECONDS = 5

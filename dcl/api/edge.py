@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from types import SimpleNamespace
 
+from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.exceptions import DisallowedHost
@@ -119,6 +120,7 @@ def _response_headers(request: _Request, length: int) -> list[tuple[bytes, bytes
         response["Content-Length"] = "0"  # CommonMiddleware: set per response below
         # SessionMiddleware: SessionTenantMiddleware reads request.user, which reads the session.
         patch_vary_headers(response, ("Cookie",))
+        CSPMiddleware(_noop).process_response(request, response)  # the Content-Security-Policy header
         _security_middleware().process_response(request, response)
         items = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
         index = [k for k, _ in items].index(b"content-length")
