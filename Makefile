@@ -7,3 +7,4 @@ stop:
 	@bash scripts/stop.sh
 lint:
 	@.venv/bin/ruff check .
+	@.venv/bin/lint-imports --no-cache

@@ -19,13 +19,14 @@ class AamConfig(AppConfig):
 
 def locks_held(tenant) -> list[str]:
     """The tenant's syncs and drift checks running now (their Redis locks are held)."""
-    from autonomos.core.redis import get_redis, tenant_key
+    from autonomos.core import redis_names
+    from autonomos.core.redis import get_redis
 
     r = get_redis()
     running = [
         f"a sync of connection {key.rsplit(':', 1)[-1]} is running"
-        for key in r.scan_iter(match=tenant_key(tenant, "aam", "synclock", "*"), count=1000)
+        for key in r.scan_iter(match=redis_names.sync_locks_pattern(tenant), count=1000)
     ]
-    if r.exists(tenant_key(tenant, "aam", "driftlock")):
+    if r.exists(redis_names.drift_lock(tenant)):
         running.append("a drift check is running")
     return running

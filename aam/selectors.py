@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Q, QuerySet
 
-from .models import FieldMapping, ReviewItem
+from .models import DriftEvent, FieldMapping, ReviewItem
 
 
 @dataclass(frozen=True)
@@ -123,4 +123,13 @@ def review_item_pending_for_field(*, connection, source_object_name: str, source
         )
         .order_by("-id")
         .first()
+    )
+
+
+def drift_held_fields(*, connection, source_object_name: str) -> set[str]:
+    """Fields gone from the source (aam.drift) that the mapping keeps until a human decides (or decided to keep)."""
+    return set(
+        DriftEvent.objects.filter(
+            connection=connection, source_object=source_object_name, holds_mapping=True
+        ).values_list("field", flat=True)
     )

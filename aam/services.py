@@ -14,7 +14,6 @@ from autonomos.core.events import publish_event
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 
-from .drift.selectors import drift_held_fields
 from .mapping import map_source
 from .mapping.memory import memory_key
 from .mapping.normalize import parse_name
@@ -25,6 +24,7 @@ from .ontology import get_ontology
 from .selectors import (
     ActiveMapping,
     active_mapping_from_rows,
+    drift_held_fields,
     mapping_rows,
     review_item_pending_for_field,
 )
@@ -397,7 +397,3 @@ def mapping_decide(
     }
     transaction.on_commit(lambda: publish_event(tenant, "mapping_progress", progress))
     return new_row
-
-
-# The sync lives with the rest of ingestion (aam/ingest/); this is its contract name.
-from aam.ingest.services import SyncResult, connection_sync  # noqa: E402, F401

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,3 +29,10 @@ def as_source_object(value: Any) -> SourceObject:
     if hasattr(value, "name") and hasattr(value, "fields"):
         return value
     raise TypeError("a source object needs a name and fields")
+
+
+def schema_fingerprint(fields: list[tuple[str, str]]) -> str:
+    """A stable hash of the (field, type) set of a source schema: the batches carry it (aam.ingest)
+    and drift snapshots compare by it (aam.drift)."""
+    canonical = json.dumps(sorted([str(n), str(t)] for n, t in fields), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]

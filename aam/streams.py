@@ -1,6 +1,7 @@
 """The AAM → DCL Redis Streams: names, publishing with back-pressure, and safe trimming.
 
-Key `aam:dcl:{<tenant_id>}:<connection_id>`, consumer group `dcl_engine:<tenant_id>`.
+Key `aam:dcl:{<tenant_id>}:<connection_id>`, consumer group `dcl_engine:<tenant_id>` (both named in
+autonomos/core/redis_names.py).
 
 The stream is bounded by AAM_REDIS_STREAM_MAXLEN without ever dropping a batch nobody has
 acknowledged: entries are trimmed only below the oldest unacknowledged id of every group
@@ -16,15 +17,23 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
 
-from autonomos.core.redis import tenant_key
-
-from .ingest.batches import BatchMessage
+from autonomos.core import redis_names
 
 logger = logging.getLogger(__name__)
+
+
+class StreamMessage(Protocol):
+    """What the publisher needs of a message (`aam.ingest.batches.BatchMessage` is one): the stream
+    sits below the batch format, so it names the shape instead of importing it."""
+
+    count: int
+
+    def to_fields(self) -> dict[str, Any]: ...
 
 
 class BackpressureTimeout(RuntimeError):
@@ -41,16 +50,16 @@ def redis_run_id(r: redis.Redis) -> str:
 
 
 def stream_key(tenant, connection_id: int | str) -> str:
-    return tenant_key(tenant, "aam", "dcl", connection_id)
+    return redis_names.sync_stream(tenant, connection_id)
 
 
 def streams_registry_key(tenant) -> str:
     """A set of the tenant's connection ids that have a stream (the consumer reads them all)."""
-    return tenant_key(tenant, "aam", "streams")
+    return redis_names.sync_streams_registry(tenant)
 
 
 def group_name(tenant) -> str:
-    return f"dcl_engine:{getattr(tenant, 'tenant_id', tenant)}"
+    return redis_names.consumer_group(tenant)
 
 
 @lru_cache(maxsize=8)
@@ -198,12 +207,12 @@ class StreamPublisher:
                 "(it resumes from the last applied page)"
             )
 
-    def publish(self, messages: Iterable[BatchMessage]) -> list[str]:
+    def publish(self, messages: Iterable[StreamMessage]) -> list[str]:
         """XADD every message (in order); returns their entry ids. Blocks while the stream is full."""
         if not self._ready:
             self._prepare()
         ids: list[str] = []
-        chunk: list[BatchMessage] = []
+        chunk: list[StreamMessage] = []
 
         def flush() -> None:
             if not chunk:

@@ -8,7 +8,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connection as db
 
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core import redis_names
+from autonomos.core.redis import get_redis
 from autonomos.core.tasks import TenantBoundTask
 
 logger = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ def drift_detect_tenant_task(connection_id: int | None = None) -> dict:
     from aam.drift.services import drift_detect_tenant
 
     tenant = db.tenant
-    lock = get_redis().set(tenant_key(tenant, "aam", "driftlock"), "1", nx=True, ex=settings.CELERY_TASK_TIME_LIMIT)
+    lock = get_redis().set(redis_names.drift_lock(tenant), "1", nx=True, ex=settings.CELERY_TASK_TIME_LIMIT)
     if not lock:
         logger.info("drift detection already running for tenant %s", tenant.tenant_id)
         return {"skipped": "already running"}
     try:
         return drift_detect_tenant(connection_id=connection_id)
     finally:
-        get_redis().delete(tenant_key(tenant, "aam", "driftlock"))
+        get_redis().delete(redis_names.drift_lock(tenant))

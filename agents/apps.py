@@ -8,6 +8,8 @@ class AgentsConfig(AppConfig):
     def ready(self) -> None:
         from tenants.offboarding import register_blocker
 
+        from . import tasks  # noqa: F401 - registers the job tasks: the services queue them by name
+
         register_blocker("agents", running_jobs)
 
 

@@ -6,7 +6,8 @@ import logging
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core import redis_names
+from autonomos.core.redis import get_redis
 from autonomos.core.tenancy import current_tenant
 
 from .models import AgentRun, DiscoveryLog, Job
@@ -114,13 +115,13 @@ def pipeline_counters() -> dict:
     from connectors.models import Connection
 
     tenant = current_tenant()
-    group = f"dcl_engine:{tenant.tenant_id}"
+    group = redis_names.consumer_group(tenant)
     streams = []
     redis_ok = True
     try:
         client = get_redis()
         for conn in Connection.objects.order_by("id").only("id", "name", "kind"):
-            key = tenant_key(tenant, "aam", "dcl", conn.pk)
+            key = redis_names.sync_stream(tenant, conn.pk)
             length = client.xlen(key)
             pending = 0
             if length:

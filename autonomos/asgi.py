@@ -1,7 +1,7 @@
 """ASGI entry point, served by uvicorn with several worker processes (scripts/run.sh).
 
 - WebSockets go through Channels, with the tenant resolved from the Host header and the user
-  authenticated first; a browser's Origin must name that same host (autonomos/core/ws_auth.py).
+  authenticated first; a browser's Origin must name that same host (tenants/ws_auth.py).
 - Streaming HTTP (the SSE endpoint, `ASYNC_HTTP_PATHS`) goes through Django's ASGI handler: it
   holds a connection open for minutes on an async iterator and must not occupy a thread.
 - Every other HTTP request (the API, the dashboard, the admin: all sync views) runs through
@@ -30,8 +30,8 @@ from django.urls import path  # noqa: E402
 
 from autonomos.core.asgi_body import with_known_length  # noqa: E402
 from autonomos.core.consumers import EventsConsumer  # noqa: E402
-from autonomos.core.ws_auth import TenantAuthMiddleware, origin_validated  # noqa: E402
 from dcl.api.edge import edge  # noqa: E402
+from tenants.ws_auth import TenantAuthMiddleware, origin_validated  # noqa: E402
 
 # Paths served by Django's ASGI handler (async views that stream); everything else is sync.
 ASYNC_HTTP_PATHS = ("/api/events/stream/",)

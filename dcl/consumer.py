@@ -34,8 +34,8 @@ from django.conf import settings
 
 from aam.ingest.batches import BatchMessage
 from aam.streams import binary_redis, group_ensure, group_name, stream_key, streams_registry_key, trim_acknowledged
+from autonomos.core import redis_names
 from autonomos.core.events import publish_event
-from autonomos.core.redis import tenant_key
 
 from . import store
 
@@ -57,11 +57,11 @@ _DATA_ERRORS = (
 
 
 def applied_key(tenant) -> str:
-    return tenant_key(tenant, "dcl", "applied")
+    return redis_names.applied_batches(tenant)
 
 
 def dead_letter_key(tenant) -> str:
-    return tenant_key(tenant, "dcl", "dlq")
+    return redis_names.dead_letters(tenant)
 
 
 @dataclass

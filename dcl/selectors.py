@@ -24,6 +24,7 @@ from django.db import connection
 
 from aam.ingest.coerce import CoercionError, coerce_value
 from aam.ingest.kinds import Kind
+from autonomos.core import redis_names
 from autonomos.core.cache import LocalTTLCache
 from autonomos.core.tenancy import current_tenant
 
@@ -153,7 +154,7 @@ VIEW_STAMP_SECONDS = 30
 
 
 def view_stamp_key(entity: str) -> str:
-    return f"dcl:stamp:{entity}"
+    return redis_names.view_stamp(entity)
 
 
 def page_cache_key(entity: str, request) -> str:
@@ -161,7 +162,7 @@ def page_cache_key(entity: str, request) -> str:
     order, and its scheme and host (the page's `next` and `previous` links are absolute URLs)."""
     origin = request.build_absolute_uri("/")
     digest = hashlib.sha1(json.dumps([origin, sorted(request.GET.lists())]).encode()).hexdigest()
-    return f"dcl:page:{entity}:{digest}"
+    return redis_names.view_page(entity, digest)
 
 
 def cached_page_body(entry, stamp: str) -> bytes | None:
@@ -463,7 +464,7 @@ def view_count(*, entity: str, filters: dict | None = None, search: str | None =
         return view.row_count
     digest = hashlib.sha1(json.dumps([where, [str(p) for p in params]]).encode()).hexdigest()
     # Version and materialization time: a catalog that was wiped and rebuilt starts at version 1 again.
-    key = f"dcl:count:{entity}:{view.version}-{view.materialized_at.timestamp()}:{digest}"
+    key = redis_names.view_count(entity, f"{view.version}-{view.materialized_at.timestamp()}", digest)
     count = cache.get(key)
     if count is None:
         with connection.cursor() as cur:

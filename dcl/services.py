@@ -256,5 +256,3 @@ def connection_sync_pipeline(
         out["views"] = views_materialize(tenant=tenant)
     return out
 
-
-from .operations import consumer_group_reset, stream_replay  # noqa: E402,F401 - operator actions

@@ -19,8 +19,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from autonomos.core import redis_names
 from autonomos.core.pages import first_available, int_param, optional, page
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.redis import get_redis
 from autonomos.core.roles import Role, role_required
 from autonomos.core.tenancy import current_tenant
 
@@ -230,24 +231,20 @@ def lineage_page(request: HttpRequest) -> HttpResponse:
 # ---- Operations ------------------------------------------------------------------------------
 
 
-def _group_name(tenant) -> str:
-    return f"dcl_engine:{tenant.tenant_id}"
-
-
 def _stream_figures(tenant, connection) -> dict[str, Any]:
     """Length, lag, pending and last batch of a connection's stream (read-only Redis reads)."""
     stats = optional("dcl.selectors.stream_stats")
     if stats is not None:
         return dict(stats(connection=connection))
     r = get_redis()
-    key = tenant_key(tenant, "aam", "dcl", connection.pk)
+    key = redis_names.sync_stream(tenant, connection.pk)
     out: dict[str, Any] = {"key": key, "length": 0, "lag": None, "pending": None, "consumers": None,
                            "last_delivered": None, "last_delivered_at": None, "last_batch": None}
     try:
         if not r.exists(key):
             return out
         out["length"] = r.xlen(key)
-        group = next((g for g in r.xinfo_groups(key) if g.get("name") == _group_name(tenant)), None)
+        group = next((g for g in r.xinfo_groups(key) if g.get("name") == redis_names.consumer_group(tenant)), None)
         if group is not None:
             out["lag"] = group.get("lag")
             out["pending"] = group.get("pending")
@@ -302,8 +299,8 @@ def _operations_rows():
 
 def _ops_services():
     return (
-        first_available("dcl.services.stream_replay", "dcl.services.connection_replay"),
-        first_available("dcl.services.consumer_group_reset", "dcl.services.stream_group_reset"),
+        first_available("dcl.operations.stream_replay", "dcl.services.connection_replay"),
+        first_available("dcl.operations.consumer_group_reset", "dcl.services.stream_group_reset"),
     )
 
 
@@ -334,7 +331,7 @@ def operations_page(request: HttpRequest) -> HttpResponse:
         "rows": _operations_rows(),
         "can_replay": replay is not None,
         "can_reset": reset is not None,
-        "group": _group_name(current_tenant()),
+        "group": redis_names.consumer_group(current_tenant()),
         "dead": _dead_letters(current_tenant()),
         "tenant_slug": current_tenant().slug,
     })

@@ -9,6 +9,12 @@ say "checking lint (ruff)"
 "$VENV/bin/ruff" check --quiet . || die "lint errors: fix them (ruff check . shows them)"
 say "checking migrations are complete"
 DATABASE_POOL=false "$PY" manage.py makemigrations --check --dry-run >/dev/null || die "a model change has no migration: run python manage.py makemigrations"
+say "checking the layers and import circles (lint-imports)"
+"$VENV/bin/lint-imports" --no-cache >"${TMPDIR:-/tmp}/lint-imports.$$" 2>&1 || {
+    sed -n '/Broken contracts/,$p' "${TMPDIR:-/tmp}/lint-imports.$$"; rm -f "${TMPDIR:-/tmp}/lint-imports.$$"
+    die "an import runs up the layers or closes a circle inside an app (above; the contracts are in pyproject.toml, the why in docs/adr/0011-layers-and-redis-names.md)"
+}
+rm -f "${TMPDIR:-/tmp}/lint-imports.$$"
 say "running tests"
 set +e
 "$PY" -m pytest "$@"

@@ -116,7 +116,9 @@ def _clear_users(**_kwargs) -> None:
     forget_users()
 
 
-def connect_signals() -> None:
+def connect_signals(*, user_models=()) -> None:
+    """Clear the caches when a tenant, domain or user changes; `user_models` are further models
+    whose rows are part of a cached user (the members app's roles, given by TenantsConfig.ready())."""
     from .models import Domain, Tenant
 
     for model in (Tenant, Domain):
@@ -125,9 +127,9 @@ def connect_signals() -> None:
     user_model = get_user_model()
     post_save.connect(_clear_users, sender=user_model, dispatch_uid="user-cache-save")
     post_delete.connect(_clear_users, sender=user_model, dispatch_uid="user-cache-delete")
-    from .members.models import Member
-
-    post_save.connect(_clear_users, sender=Member, dispatch_uid="user-cache-member-save")
-    post_delete.connect(_clear_users, sender=Member, dispatch_uid="user-cache-member-delete")
+    for model in user_models:
+        name = model._meta.model_name
+        post_save.connect(_clear_users, sender=model, dispatch_uid=f"user-cache-{name}-save")
+        post_delete.connect(_clear_users, sender=model, dispatch_uid=f"user-cache-{name}-delete")
     # Tenants going away take their users with them.
     post_delete.connect(_clear_users, sender=Tenant, dispatch_uid="user-cache-tenant-delete")

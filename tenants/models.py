@@ -4,6 +4,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
+from .signals import schema_pre_drop
+
 slug_validator = RegexValidator(
     r"^[a-z][a-z0-9_]{1,39}$",
     "A tenant slug is 2-40 characters: lower-case letters, digits and underscores, starting with a letter.",
@@ -32,9 +34,7 @@ class Tenant(TenantMixin):
         (its `delete_tenant` command, the admin's delete, a failed creation): the tenant's files,
         Redis keys and queued tasks go too. `tenants.services.tenant_delete` is the way to delete a
         tenant (it checks for running work and can export first); see docs/adr/0009."""
-        from .offboarding import on_schema_drop
-
-        on_schema_drop(self)
+        schema_pre_drop.send(sender=type(self), tenant=self)  # offboarding.on_schema_drop (TenantsConfig.ready)
 
 
 class Domain(DomainMixin):

@@ -28,8 +28,7 @@ def _events():
 
 @seeder
 def _drift_and_review():
-    from aam.drift.models import DriftEvent
-    from aam.models import ReviewItem
+    from aam.models import DriftEvent, ReviewItem
     from connectors.models import Connection
 
     conn = Connection.objects.create(name=f"{MARKER} source", kind="salesforce")

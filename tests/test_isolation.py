@@ -5,7 +5,8 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from autonomos.core.events import events_group, events_stream_key, publish_event, read_events
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.redis import get_redis
+from autonomos.core.redis_names import tenant_key
 from autonomos.core.tenancy import TenantRequired, current_tenant
 from connectors.models import Connection
 

@@ -10,8 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from aam.drift.models import DriftEvent, ReviewDecision
-from aam.models import ReviewItem
+from aam.models import DriftEvent, ReviewDecision, ReviewItem
 
 _ID = {"min_value": 1, "max_value": 2**63 - 1}
 DECIDE_CHOICES = ["approve", "reject", "flag", "approved", "rejected", "flagged"]

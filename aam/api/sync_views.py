@@ -9,9 +9,10 @@ from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from autonomos.core import redis_names
 from autonomos.core.api import Conflict, TenantAPIView
 from autonomos.core.events import publish_event
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.redis import get_redis
 from autonomos.core.roles import Role
 
 SYNC_TASK = "dcl.connection_sync"  # defined in dcl/tasks.py; sent by name, the layer above runs it
@@ -33,7 +34,7 @@ def connection_sync_start(*, connection, full: bool = False) -> str:
     from celery import current_app
     from celery.utils import uuid
 
-    if get_redis().exists(tenant_key(db_connection.tenant, "aam", "synclock", connection.pk)):
+    if get_redis().exists(redis_names.sync_lock(db_connection.tenant, connection.pk)):
         raise Conflict(f"A sync of connection {connection.pk} is already running.")
     task_id = uuid()
     schema = db_connection.schema_name

@@ -10,9 +10,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from aam.models import ReviewItem
+from aam.models import DriftEvent, ReviewDecision, ReviewItem, SchemaSnapshot
 
-from .models import DriftEvent, ReviewDecision, SchemaSnapshot
 from .review import review_decide
 
 

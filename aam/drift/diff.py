@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from aam.ingest.normalize import schema_fingerprint as pipeline_fingerprint
+from aam.sources import schema_fingerprint as pipeline_fingerprint
 
 # Types from narrowest to widest along each widening path. A change along a path toward the end
 # is widening (no value is lost); anything else is narrowing.

@@ -142,7 +142,7 @@ class Rejection:
 def rejected_before(*, entity: str, field_name: str, canonical_field: str | None) -> Rejection | None:
     """A reviewer's earlier no to `field_name → canonical_field` (exact field name), if any: a
     rejected mapping memory, or a rejected drift repair of this tenant."""
-    from .models import DriftEvent
+    from aam.models import DriftEvent
 
     if not canonical_field:
         return None

@@ -8,18 +8,17 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import transaction
 
-from aam.models import ReviewItem
+from aam.models import DriftEvent, ReviewItem
 from autonomos.core.events import publish_event
 from autonomos.core.notify import notify_slack
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 
 from .diff import SchemaChange
-from .models import DriftEvent
 from .repair import Repair
 
 if TYPE_CHECKING:
-    from .services import DriftOutcome
+    from .outcome import DriftOutcome
 
 logger = logging.getLogger(__name__)
 

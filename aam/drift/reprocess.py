@@ -8,9 +8,8 @@ import logging
 from django.db import connection as db
 from django.db import transaction
 
+from aam.models import DriftEvent
 from connectors.models import Connection
-
-from .models import DriftEvent
 
 logger = logging.getLogger(__name__)
 

@@ -22,14 +22,13 @@ from django.utils import timezone
 
 from aam.mapping.memory import memory_key
 from aam.mapping.normalize import parse_name
-from aam.models import FieldMapping, MappingMemory, ReviewItem
+from aam.models import DriftEvent, FieldMapping, MappingMemory, ReviewDecision, ReviewItem, SchemaSnapshot
 from aam.ontology import get_ontology
 from aam.selectors import mapping_rows
 from autonomos.core.events import publish_event
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 
-from .models import DriftEvent, ReviewDecision, SchemaSnapshot
 from .reprocess import reprocess_request
 from .services import frozen_events
 from .versions import version_write

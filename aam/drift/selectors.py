@@ -6,9 +6,7 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from aam.models import ReviewItem
-
-from .models import DriftEvent, ReviewDecision, SchemaSnapshot
+from aam.models import DriftEvent, ReviewDecision, ReviewItem, SchemaSnapshot
 
 UNDECIDED = (ReviewItem.Status.PENDING, ReviewItem.Status.FLAGGED)
 
@@ -27,15 +25,6 @@ def snapshot_list(*, connection, source_object_name: str | None = None) -> Query
     if source_object_name is not None:
         qs = qs.filter(source_object=source_object_name)
     return qs.order_by("source_object", "-id")
-
-
-def drift_held_fields(*, connection, source_object_name: str) -> set[str]:
-    """Fields gone from the source that the mapping keeps until a human decides (or decided to keep)."""
-    return set(
-        DriftEvent.objects.filter(
-            connection=connection, source_object=source_object_name, holds_mapping=True
-        ).values_list("field", flat=True)
-    )
 
 
 def drift_event_list(

@@ -25,7 +25,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from aam.models import FieldMapping
+from aam.models import DriftEvent, FieldMapping, SchemaSnapshot
 from aam.selectors import mapping_latest_version, mapping_rows
 from aam.sources import as_source_object
 from autonomos.core.tenancy import current_tenant
@@ -33,7 +33,7 @@ from connectors.models import Connection
 
 from .diff import FieldSnapshot, SchemaChange, diff_schemas, schema_fingerprint
 from .errors import DriftFrozen
-from .models import DriftEvent, SchemaSnapshot
+from .outcome import DriftOutcome
 from .repair import Repair, RepairAgent
 from .reporting import announce, event_build, event_summary, review_items_create
 from .reprocess import reprocess_started
@@ -44,41 +44,6 @@ logger = logging.getLogger(__name__)
 
 # Sources whose field types are inferred from sampled values (see diff.diff_schemas).
 INFERRED_TYPE_KINDS = {Connection.Kind.FILESOURCE, Connection.Kind.MONGODB}
-
-
-@dataclass
-class DriftOutcome:
-    """What a drift check found and did for one (connection, source object)."""
-
-    connection_id: int
-    source_object: str
-    fingerprint: str
-    baseline: bool = False  # first look at this object: nothing to compare with
-    events: list[dict[str, Any]] = field(default_factory=list)
-    applied: int = 0
-    queued: int = 0
-    review_item_ids: list[int] = field(default_factory=list)
-    mapping_version: int | None = None
-    frozen: bool = False
-    frozen_reason: str = ""
-
-    @property
-    def drifted(self) -> bool:
-        return bool(self.events)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "connection_id": self.connection_id,
-            "source_object": self.source_object,
-            "fingerprint": self.fingerprint,
-            "baseline": self.baseline,
-            "events": self.events,
-            "applied": self.applied,
-            "queued": self.queued,
-            "review_item_ids": self.review_item_ids,
-            "mapping_version": self.mapping_version,
-            "frozen": self.frozen,
-        }
 
 
 # --- the hook -------------------------------------------------------------------------------------

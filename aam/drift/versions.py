@@ -4,10 +4,10 @@ fields a pending removal or rename keeps in the mapping (`holds`)."""
 from __future__ import annotations
 
 from aam.models import FieldMapping
+from aam.selectors import drift_held_fields
 from connectors.models import Connection
 
 from .repair import Repair
-from .selectors import drift_held_fields
 
 
 def holds(repair: Repair) -> bool:

@@ -18,13 +18,13 @@ from typing import Any
 
 import redis
 
-from autonomos.core.redis import tenant_key
+from autonomos.core import redis_names
 
 logger = logging.getLogger(__name__)
 
 
 def checkpoints_key(tenant, connection_id: int) -> str:
-    return tenant_key(tenant, "aam", "ckpt", connection_id)
+    return redis_names.sync_checkpoints(tenant, connection_id)
 
 
 def _id_tuple(entry_id: str) -> tuple[int, int]:
@@ -46,13 +46,21 @@ def checkpoints_pending(r: redis.Redis, *, tenant, connection_id: int) -> int:
     return r.llen(checkpoints_key(tenant, connection_id))
 
 
+def cursor_store(connection, object_name: str, cursor) -> None:
+    """Store one object's cursor on the connection (the one place a promoted cursor is written)."""
+    from connectors.services import connection_cursor_set
+
+    connection_cursor_set(connection=connection, object_name=object_name, cursor=cursor)
+
+
 def checkpoints_promote(*, tenant, connection_id: int, r: redis.Redis | None = None, cursor_set=None) -> dict[str, Any]:
     """Store the cursors of pages whose batches are all acknowledged; returns {object: cursor} stored."""
     from aam.streams import binary_redis, stream_key, unacked_floor
 
     r = r or binary_redis()
     key = checkpoints_key(tenant, connection_id)
-    lock = r.set(key + ":lock", b"1", nx=True, px=10_000)
+    lock_key = redis_names.sync_checkpoints_lock(tenant, connection_id)
+    lock = r.set(lock_key, b"1", nx=True, px=10_000)
     if not lock:
         return {}
     try:
@@ -75,7 +83,7 @@ def checkpoints_promote(*, tenant, connection_id: int, r: redis.Redis | None = N
         if not done:
             return {}
         if cursor_set is None:
-            from aam.ingest.services import _cursor_set as cursor_set
+            cursor_set = cursor_store
         from connectors.models import Connection
 
         connection = Connection.objects.get(pk=connection_id)
@@ -84,4 +92,4 @@ def checkpoints_promote(*, tenant, connection_id: int, r: redis.Redis | None = N
         r.ltrim(key, done, -1)
         return newest
     finally:
-        r.delete(key + ":lock")
+        r.delete(lock_key)

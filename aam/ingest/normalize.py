@@ -85,12 +85,6 @@ class NormalizedPage:
     read: int
 
 
-def schema_fingerprint(fields: list[tuple[str, str]]) -> str:
-    """A stable hash of the (field, type) set of a source schema."""
-    canonical = json.dumps(sorted([str(n), str(t)] for n, t in fields), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
 def build_plan(
     *,
     entity: str,

@@ -17,15 +17,17 @@ from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
+from autonomos.core import redis_names
 from autonomos.core.events import publish_event
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.redis import get_redis
 from autonomos.core.tenancy import current_tenant
 
 from ..drift.errors import DriftFrozen
+from ..sources import schema_fingerprint
 from ..streams import StreamPublisher, binary_redis
 from .batches import BatchHeader, split_batches
 from .checkpoints import checkpoint_add, checkpoints_promote
-from .normalize import Rejected, build_plan, normalize_page, page_table, schema_fingerprint
+from .normalize import Rejected, build_plan, normalize_page, page_table
 from .readahead import read_ahead
 from .schema import entity_fields
 
@@ -101,12 +103,6 @@ def _mapping_ensure(connection, source_object):
     return mapping_ensure(connection=connection, source_object=source_object)
 
 
-def _cursor_set(connection, object_name: str, cursor) -> None:
-    from connectors.services import connection_cursor_set
-
-    connection_cursor_set(connection=connection, object_name=object_name, cursor=cursor)
-
-
 def _status_set(connection, status: str, error: str = "", synced: bool = False) -> None:
     from connectors.services import connection_status_set
 
@@ -174,7 +170,7 @@ class _Lock:
     """One sync per connection at a time (a Redis lease, renewed while pages flow)."""
 
     def __init__(self, tenant, connection_id: int) -> None:
-        self.key = tenant_key(tenant, "aam", "synclock", connection_id)
+        self.key = redis_names.sync_lock(tenant, connection_id)
         self.token = f"{time.time_ns()}"
         self.r = get_redis()
         self.ttl = settings.AAM_SYNC_LOCK_SECONDS * 1000
@@ -232,7 +228,7 @@ def connection_sync(
     result = SyncResult()
     r = binary_redis()
     with _Lock(tenant, connection.pk) as lock:
-        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
+        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r)
         connection.refresh_from_db()
         publish_event(tenant, "sync_started", {"connection_id": connection.pk, "kind": connection.kind, "full": full})
         _status_set(connection, "syncing")
@@ -260,7 +256,7 @@ def connection_sync(
                 tenant, "sync_failed", {"connection_id": connection.pk, "error": message[:500], **_counts(result)}
             )
             raise
-        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
+        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r)
         _status_set(connection, "ok", synced=True)
         publish_event(tenant, "sync_completed", {"connection_id": connection.pk, **_counts(result)})
     return result
@@ -399,7 +395,7 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
                 counter.batches += len(ids)
             lock.renew()
             if tick.ready():
-                checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r, cursor_set=_cursor_set)
+                checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r)
                 publish_event(
                     tenant,
                     "batch_published",

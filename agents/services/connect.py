@@ -298,7 +298,7 @@ class ConnectRun:
             db_connection.close()
 
     def _sync_one(self, conn, started: set[int], lock: threading.Lock) -> None:
-        from aam.services import connection_sync
+        from aam.ingest.services import connection_sync
 
         cid = conn.pk
         report, child = self.reports[cid], self.children[cid]

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -90,13 +91,19 @@ def job_reap_stale() -> int:
     return len(stale)
 
 
-def _enqueue(job: Job, task) -> None:
+# The job tasks (agents/tasks.py), by their Celery names: the tasks call these services, so the
+# services look the tasks up in Celery's registry instead of importing them (no import circle).
+CONNECT_JOB_TASK = "agents.connect_job"
+AGENTS_JOB_TASK = "agents.agents_job"
+
+
+def _enqueue(job: Job, task_name: str) -> None:
     """Send the job's task after commit; a broker outage fails the job instead of leaving it queued."""
     task_id = job.task_id
 
     def send():
         try:
-            task.apply_async(args=[job.pk], task_id=task_id)
+            current_app.tasks[task_name].apply_async(args=[job.pk], task_id=task_id)
         except Exception as exc:  # noqa: BLE001 - reported on the job, which must not stay queued forever
             logger.exception("could not queue job %s", job.pk)
             fresh = Job.objects.filter(pk=job.pk).first()
@@ -119,8 +126,6 @@ def connect_job_start(*, connection_ids: Iterable[int] | None = None, user=None,
     from django.core.exceptions import ValidationError
 
     from connectors.models import Connection
-
-    from ..tasks import connect_job_task
 
     current_tenant()
     job_reap_stale()
@@ -157,14 +162,12 @@ def connect_job_start(*, connection_ids: Iterable[int] | None = None, user=None,
     else:
         raise JobConflict("Another connect job was starting at the same moment; try again.", job_id=0)
     transaction.on_commit(lambda: job_event(job))
-    _enqueue(job, connect_job_task)
+    _enqueue(job, CONNECT_JOB_TASK)
     return job
 
 
 def agents_job_start(*, agents: list[str] | None = None, user=None) -> Job:
     """Queue an agents-only job (no sync). Counts toward the tenant's job limits."""
-    from ..tasks import agents_job_task
-
     current_tenant()
     job_reap_stale()
     if Job.objects.filter(parent__isnull=True, status__in=Job.ACTIVE).count() >= settings.AOA_MAX_ACTIVE_JOBS:
@@ -174,7 +177,7 @@ def agents_job_start(*, agents: list[str] | None = None, user=None) -> Job:
     job.full_clean()
     job.save()
     transaction.on_commit(lambda: job_event(job))
-    _enqueue(job, agents_job_task)
+    _enqueue(job, AGENTS_JOB_TASK)
     return job
 
 

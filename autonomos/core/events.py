@@ -17,19 +17,19 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
-from .redis import get_redis, tenant_key
+from . import redis_names
+from .redis import get_redis
 
 logger = logging.getLogger(__name__)
 
 
 def events_stream_key(tenant) -> str:
-    return tenant_key(tenant, "events")
+    return redis_names.events_stream(tenant)
 
 
 def events_group(tenant) -> str:
     """Channel-layer group of a tenant (group names allow only [a-zA-Z0-9_.-])."""
-    tid = getattr(tenant, "tenant_id", tenant)
-    return f"events.{str(tid).replace('-', '')}"
+    return redis_names.events_channel_group(tenant)
 
 
 def _decode(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:

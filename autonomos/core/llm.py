@@ -15,7 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
-from .redis import get_redis, tenant_key
+from . import redis_names
+from .redis import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class LLMReply:
 
 
 def _usage_keys(tenant) -> tuple[str, str]:
-    return tenant_key(tenant, "llm", "usage", "totals"), tenant_key(tenant, "llm", "usage", "by_purpose")
+    return redis_names.llm_usage_totals(tenant), redis_names.llm_usage_by_purpose(tenant)
 
 
 def record_usage(

@@ -1,8 +1,5 @@
-"""One Redis client for the project, and the one way to build a tenant's Redis key.
-
-Every tenant key carries `{<tenant_id>}`: the braces are a Redis Cluster hash tag, so all of a
-tenant's keys land on one shard when Redis is clustered.
-"""
+"""One Redis client for the project. The names of keys, streams, groups and locks are built in
+autonomos/core/redis_names.py, and only there."""
 
 from __future__ import annotations
 
@@ -13,26 +10,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.db import connection
 
-
-def _tenant_id_of(tenant) -> str:
-    tid = getattr(tenant, "tenant_id", tenant)
-    if tid in (None, ""):
-        raise ValueError("a tenant key needs a tenant id")
-    return str(tid)
-
-
-def tenant_key(tenant, *parts: object) -> str:
-    """`tenant_key(t, "aam", "dcl", 42)` → `aam:dcl:{<tenant_id>}:42`.
-
-    The first parts before the tenant are the namespace; by convention the namespace is the first
-    two parts when there are at least three, else the first one.
-    """
-    if not parts:
-        raise ValueError("a tenant key needs a namespace")
-    head_len = 2 if len(parts) >= 3 else 1
-    head = ":".join(str(p) for p in parts[:head_len])
-    tail = "".join(f":{p}" for p in parts[head_len:])
-    return f"{head}:{{{_tenant_id_of(tenant)}}}{tail}"
+from . import redis_names
 
 
 @lru_cache(maxsize=4)
@@ -56,5 +34,4 @@ def cache_key(key: str, key_prefix: str, version: int, tenant=None) -> str:
     The tenant is the connection's unless given (code outside Django's request cycle)."""
     if tenant is None:
         tenant = getattr(connection, "tenant", None)
-    tag = getattr(tenant, "tenant_id", None) or "public"
-    return f"cache:{{{tag}}}:{key_prefix}:{version}:{key}"
+    return redis_names.cache_key(key, key_prefix, version, tenant)

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING
 from django.db import connection, models
 
 if TYPE_CHECKING:
-    from tenants.models import Tenant
+    # django-tenants' base class, not tenants.models.Tenant: autonomos.core sits below the apps.
+    from django_tenants.models import TenantMixin
 
 
 class TenantRequired(RuntimeError):
     """Raised when tenant data is touched outside a tenant (fail closed)."""
 
 
-def current_tenant() -> Tenant:
+def current_tenant() -> TenantMixin:
     """The tenant of the current connection; raises TenantRequired on the public schema."""
     tenant = getattr(connection, "tenant", None)
     if tenant is None or connection.schema_name == "public" or getattr(tenant, "schema_name", "public") == "public":

@@ -102,7 +102,7 @@ TENANT_APPS = [
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 MIDDLEWARE = [
-    "autonomos.core.middleware.TenantHostMiddleware",
+    "tenants.middleware.TenantHostMiddleware",
     "autonomos.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -292,11 +292,11 @@ SPECTACULAR_SETTINGS = {
     # aam drift/review: several choice sets share the field names kind, status, decision
     "ENUM_NAME_OVERRIDES": {
         "ConnectionKindEnum": "connectors.models.Connection.Kind",
-        "DriftKindEnum": "aam.drift.models.DriftEvent.Kind",
-        "DriftStatusEnum": "aam.drift.models.DriftEvent.Status",
+        "DriftKindEnum": "aam.models.DriftEvent.Kind",
+        "DriftStatusEnum": "aam.models.DriftEvent.Status",
         "ReviewKindEnum": "aam.models.ReviewItem.Kind",
         "ReviewStatusEnum": "aam.models.ReviewItem.Status",
-        "ReviewDecisionEnum": "aam.drift.models.ReviewDecision.Decision",
+        "ReviewDecisionEnum": "aam.models.ReviewDecision.Decision",
         "ReviewDecideEnum": "aam.api.drift_serializers.DECIDE_CHOICES",
     },
 }

@@ -44,9 +44,9 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from autonomos.core.api import CounterUserRateThrottle
 from autonomos.core.cache import SharedRedisCache
-from autonomos.core.middleware import TenantHostMiddleware
 from tenants.auth import TenantJWTAuthentication, check_tenant_claim, token_version_matches
 from tenants.caching import peek_tenant_for_host, peek_user, peek_validated_token
+from tenants.middleware import TenantHostMiddleware
 
 from ..selectors import VIEW_STAMP_SECONDS, cached_page_body, page_cache_key, view_stamp_key
 from .views import _ENTITY_RE, PAGE_CONTENT_TYPE, ViewRowsAPI

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 import redis
 from django.conf import settings
 
+from autonomos.core import redis_names
+
 logger = logging.getLogger(__name__)
 
 SCAN_COUNT = 1000
@@ -142,8 +144,8 @@ def _glob_escape(text: str) -> str:
 
 
 def hash_tag_pattern(tenant_id) -> str:
-    """The SCAN pattern of every key carrying the tenant's hash tag."""
-    return f"*{_glob_escape('{' + tenant_id_str(tenant_id) + '}')}*"
+    """The SCAN pattern of every key carrying the tenant's hash tag (autonomos/core/redis_names.py)."""
+    return redis_names.tenant_keys_pattern(tenant_id)
 
 
 def _scan(client: redis.Redis, pattern: str) -> Iterator[bytes]:

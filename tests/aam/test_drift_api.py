@@ -9,9 +9,8 @@ from django.db import connection as db
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from aam.drift.models import DriftEvent, ReviewDecision
 from aam.drift.services import drift_check
-from aam.models import ReviewItem
+from aam.models import DriftEvent, ReviewDecision, ReviewItem
 from aam.selectors import mapping_active
 from aam.services import mapping_ensure
 from connectors.models import Connection

@@ -8,10 +8,9 @@ import pytest
 from django.utils import timezone
 
 from aam.drift import DriftFrozen
-from aam.drift.models import DriftEvent, SchemaSnapshot
 from aam.drift.review import review_decide
 from aam.drift.services import drift_check, drift_detect, drift_detect_tenant
-from aam.models import FieldMapping, ReviewItem
+from aam.models import DriftEvent, FieldMapping, ReviewItem, SchemaSnapshot
 from aam.selectors import mapping_active, mapping_rows
 from aam.services import mapping_ensure
 from autonomos.core.events import read_events

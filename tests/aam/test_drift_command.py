@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection as db
 
-from aam.drift.models import DriftEvent
+from aam.models import DriftEvent
 
 pytestmark = pytest.mark.django_db
 

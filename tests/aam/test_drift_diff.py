@@ -161,7 +161,7 @@ def test_name_similarity_sees_through_vendor_conventions():
 
 
 def test_fingerprint_is_the_pipelines_so_snapshots_and_batches_agree():
-    from aam.ingest.normalize import schema_fingerprint as batch_fingerprint
+    from aam.sources import schema_fingerprint as batch_fingerprint
 
     pairs = [(f.name, f.type) for f in OPP]
     assert schema_fingerprint(OPP) == batch_fingerprint(pairs) == schema_fingerprint(list(reversed(pairs)))

@@ -101,7 +101,7 @@ def test_a_hubspot_property_renamed_in_the_portal_is_paired_by_the_values_of_the
         outcome = drift_check(connection=conn, source_object=obj)
     [event] = outcome.events
     assert (event["kind"], event["field"], event["new_field"]) == ("renamed", "dealname", "deal_title")
-    from aam.drift.models import DriftEvent
+    from aam.models import DriftEvent
 
     stored = DriftEvent.objects.get(pk=event["id"])
     assert stored.evidence["value_method"] == "keyed" and stored.evidence["values_compared"] == 6

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.db import connection as db
 
 from aam.drift import DriftFrozen
-from aam.drift.models import DriftEvent
 from aam.drift.review import review_decide
-from aam.services import connection_sync
+from aam.ingest.services import connection_sync
+from aam.models import DriftEvent
 from autonomos.core.events import read_events
 from connectors.models import Connection
 from connectors.services import connection_create

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection as db
 
-from aam.drift.models import DriftEvent, ReviewDecision
 from aam.drift.services import drift_check
-from aam.models import ReviewItem
+from aam.models import DriftEvent, ReviewDecision, ReviewItem
 from aam.selectors import mapping_active
 from aam.services import mapping_ensure
 from connectors.models import Connection

@@ -7,10 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection as db
 from django.db import transaction
 
-from aam.drift.models import DriftEvent, ImmutableRecord, ReviewDecision
 from aam.drift.review import ReviewConflict, review_decide
 from aam.drift.services import drift_check
-from aam.models import FieldMapping, MappingMemory, ReviewItem
+from aam.models import DriftEvent, FieldMapping, ImmutableRecord, MappingMemory, ReviewDecision, ReviewItem
 from aam.selectors import mapping_active
 from aam.services import mapping_ensure
 from autonomos.core.events import read_events

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from agents.models import AgentRun
 from agents.services import agents_run
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.redis import get_redis
+from autonomos.core.redis_names import tenant_key
 from tests.conftest import host_of
 
 from .helpers import assert_error, in_schema, make_connection, make_job

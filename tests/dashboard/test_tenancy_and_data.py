@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 
 from autonomos.core.events import publish_event
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.redis import get_redis
+from autonomos.core.redis_names import tenant_key
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from aam.streams import binary_redis, group_name, stream_key
 from autonomos.core.api import Conflict
 from connectors.models import Connection
 from dcl.models import StreamAction
-from dcl.services import consumer_group_reset, stream_replay
+from dcl.operations import consumer_group_reset, stream_replay
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_header_only_csv_syncs_with_zero_records(in_tenant_a, tmp_path, settings):
-    from aam.services import connection_sync
+    from aam.ingest.services import connection_sync
     from connectors.services import connection_create
 
     settings.FILESOURCE_ALLOWED_ROOTS = [str(tmp_path)]

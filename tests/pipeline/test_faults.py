@@ -18,6 +18,7 @@ import time
 import pytest
 from django.db import connection
 
+from aam.ingest import checkpoints
 from aam.ingest import services as ingest
 from aam.streams import BackpressureTimeout, StreamPublisher, binary_redis, stream_key
 from connectors.models import Connection
@@ -104,7 +105,7 @@ def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_no
     monkeypatch.setattr(ingest, "_mapping_ensure", lambda c, o: Mapping("opportunity", SF_OPPORTUNITY))
     monkeypatch.setattr(ingest, "_status_set", lambda c, status, error="", synced=False: None)
     cursors = {}
-    monkeypatch.setattr(ingest, "_cursor_set", lambda c, name, cursor: cursors.__setitem__(name, cursor))
+    monkeypatch.setattr(checkpoints, "cursor_store", lambda c, name, cursor: cursors.__setitem__(name, cursor))
     monkeypatch.setattr(ingest, "_generation", lambda c: 0)
 
     def sync_with_consumer(driver):

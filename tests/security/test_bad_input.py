@@ -100,7 +100,7 @@ def test_a_long_folder_is_refused_by_the_dashboard_form(web_a, roots):
 
 
 def test_an_existing_connection_with_a_too_long_folder_gives_clear_errors_not_500s(api_a, web_a, in_tenant_a, roots):
-    from aam.services import connection_sync
+    from aam.ingest.services import connection_sync
     from connectors.errors import PermanentError
     from connectors.models import Connection
 
@@ -121,7 +121,7 @@ def test_an_existing_connection_with_a_too_long_folder_gives_clear_errors_not_50
 
 
 def test_a_csv_cell_of_deeply_nested_json_is_a_string_not_a_crash(api_a, in_tenant_a, roots):
-    from aam.services import connection_sync
+    from aam.ingest.services import connection_sync
     from connectors.services import connection_create
 
     (roots / "accounts.csv").write_text(f"Id,Name,Tags\n1,Acme,{DEEP}\n2,Beta,[1]\n")
@@ -179,7 +179,7 @@ def test_an_upload_wider_than_the_column_cap_is_refused_and_the_stored_file_kept
 def test_a_folder_file_wider_than_the_column_cap_is_a_clear_error_on_schema_and_sync(
     api_a, web_a, in_tenant_a, roots, settings
 ):
-    from aam.services import connection_sync
+    from aam.ingest.services import connection_sync
     from connectors.errors import PermanentError
     from connectors.services import connection_create
 

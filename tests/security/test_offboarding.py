@@ -29,7 +29,8 @@ from django.db import connection
 from django_tenants.utils import schema_context, tenant_context
 
 from autonomos.core.events import events_group, publish_event
-from autonomos.core.redis import get_redis, tenant_key
+from autonomos.core.redis import get_redis
+from autonomos.core.redis_names import tenant_key
 from tenants.models import Domain, Tenant
 from tenants.offboarding import ExportRefused, blockers_of, tenant_export
 from tenants.offboarding.leftovers import hash_tag_pattern, redis_urls, tenant_data_dir

@@ -182,12 +182,15 @@ class QuarantinedRecord(TenantModel):
         return f"{self.source_object}#{self.position}: {self.reason[:60]}"
 
 
-# Drift detection and the review flow keep their models in their own module (same app).
-from .drift.models import DriftEvent, ReviewDecision, SchemaSnapshot  # noqa: E402
+# Drift detection and the review flow keep their models in their own module (same app). They live
+# here, under aam/models/, not in aam/drift/: the drift package uses the mapping models, so its
+# models importing back from aam.drift would be an import circle (docs/adr/0011).
+from .drift import DriftEvent, ImmutableRecord, ReviewDecision, SchemaSnapshot  # noqa: E402
 
 __all__ = [
     "DriftEvent",
     "FieldMapping",
+    "ImmutableRecord",
     "MappingMemory",
     "QuarantinedRecord",
     "ReviewDecision",

@@ -1,6 +1,6 @@
 """Drift and review models: schema snapshots, drift events, and the immutable review decision log.
 
-They live in the `aam` app (imported by aam/models.py) but in their own module, so the mapping models
+They live in the `aam` app (imported by aam/models/__init__.py) but in their own module, so the mapping models
 and these can change without touching each other.
 """
 
