@@ -14,11 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from connectors.registry import kind_specs
+
 REVOPS = "revops"
 FINOPS = "finops"
 DOMAINS = (REVOPS, FINOPS)
 
-REVOPS_KINDS = frozenset({"salesforce", "hubspot", "dynamics"})
+# Connector kinds that feed one pilot by themselves: their spec says so (connectors/kinds/<kind>/).
+KIND_DOMAIN = {spec.name: (spec.domain, spec.domain_reason) for spec in kind_specs() if spec.domain in DOMAINS}
+REVOPS_KINDS = frozenset(name for name, (domain, _) in KIND_DOMAIN.items() if domain == REVOPS)
+# Finance and billing systems by the name a source (a discovered asset, a future kind) gives itself.
 FINOPS_KINDS = frozenset({"snowflake", "sap", "netsuite", "legacy_sql"})
 
 # `source_system` hints seen in configs of generic sources (CSV exports, databases).
@@ -61,8 +66,9 @@ def route_connection(*, kind: str, domain: str = "", config: Mapping | None = No
     """The pilot(s) one connection feeds, with the rule that decided."""
     if domain in DOMAINS:
         return Route((domain,), f"set explicitly on the connection ({domain})")
-    if kind in REVOPS_KINDS:
-        return Route((REVOPS,), f"{kind} is a CRM")
+    if kind in KIND_DOMAIN:
+        kind_domain, why = KIND_DOMAIN[kind]
+        return Route((kind_domain,), f"{kind} is {why}")
     if kind in FINOPS_KINDS:
         return Route((FINOPS,), f"{kind} is a finance/billing system")
     hint = _hint(config)

@@ -17,8 +17,6 @@ from django.conf import settings
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .models import Connection
-
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "json")
 DEFAULT_PAGE_SIZE = 1000
 
@@ -135,7 +133,8 @@ class Driver(abc.ABC):
 
     kind: ClassVar[str] = ""
 
-    def __init__(self, *, config: BaseModel, secrets: BaseModel, connection: Connection | None = None, **options: Any):
+    # connection: the connectors.models.Connection, if any (not imported: the models import the registry)
+    def __init__(self, *, config: BaseModel, secrets: BaseModel, connection: Any = None, **options: Any):
         self.config = config
         self.secrets = secrets
         self.connection = connection

@@ -4,20 +4,15 @@ from django.db import models
 
 from autonomos.core.tenancy import TenantModel
 
-from . import secretbox
+from . import registry, secretbox
 
 
 class Connection(TenantModel):
     """A tenant's configured source system: its kind, validated config, write-only secrets and cursor."""
 
-    class Kind(models.TextChoices):
-        FILESOURCE = "filesource", "CSV files"
-        POSTGRES = "postgres", "PostgreSQL"
-        SUPABASE = "supabase", "Supabase"
-        MONGODB = "mongodb", "MongoDB"
-        SALESFORCE = "salesforce", "Salesforce"
-        HUBSPOT = "hubspot", "HubSpot"
-        DYNAMICS = "dynamics", "Dynamics 365"
+    # One member per kind folder (connectors/kinds/<name>/, listed in connectors.registry.KINDS):
+    # Kind.FILESOURCE = "filesource", "CSV files", … Values are stored in rows and the API schema.
+    Kind = models.TextChoices("Kind", registry.kind_choices(), module=__name__, qualname="Connection.Kind")
 
     class Status(models.TextChoices):
         NEW = "new", "New"

@@ -1,6 +1,7 @@
 """The dashboard's "add connection" form for each kind, derived from the kind's pydantic models.
 
-`connectors.config.MODELS` maps a kind to its (config, secrets) models: fields of the config model
+Each kind's spec (`connectors/kinds/<kind>/`, through `connectors.registry`) holds its config and
+secrets models and how the page presents it (label, tone, blurb): fields of the config model
 become ordinary inputs, fields of the secrets model password inputs that are never filled back in.
 The service validates on save and its field errors are shown next to the inputs; this file only
 decides how the form looks (labels, help, order), so the form can never drift from the models.
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 from django import forms
 
-from autonomos.core.pages import optional
+from .registry import find_kind, kind_specs
 
 
 def _mapping_lines(value: str) -> None:
@@ -93,20 +94,9 @@ class KindField:
         return value
 
 
-# How each kind is presented; the fields themselves come from the models.
+# How each kind is presented (from its spec); the fields themselves come from the models.
 KIND_FORMS: dict[str, dict[str, Any]] = {
-    "filesource": {"label": "CSV files", "tone": "green",
-                   "blurb": "Exports of any system: upload CSV files, or read a folder on the server."},
-    "postgres": {"label": "PostgreSQL", "tone": "blue",
-                 "blurb": "Any PostgreSQL database; tables become objects, read incrementally."},
-    "supabase": {"label": "Supabase", "tone": "green", "blurb": "A Supabase project's PostgreSQL database."},
-    "mongodb": {"label": "MongoDB", "tone": "green",
-                "blurb": "Collections become objects; nested documents are flattened."},
-    "salesforce": {"label": "Salesforce", "tone": "blue",
-                   "blurb": "REST API with OAuth; SOQL paging, incremental on SystemModstamp."},
-    "hubspot": {"label": "HubSpot", "tone": "purple", "blurb": "CRM v3 objects with a private-app token."},
-    "dynamics": {"label": "Dynamics 365", "tone": "purple",
-                 "blurb": "Dataverse Web API (OData) with OAuth client credentials."},
+    spec.name: {"label": spec.label, "tone": spec.form.tone, "blurb": spec.form.blurb} for spec in kind_specs()
 }
 
 # Friendlier labels, help and placeholders for field names the models use.
@@ -186,15 +176,15 @@ def _field_spec(name: str, info: Any, *, secret: bool) -> KindField:
 
 def kind_fields(kind: str) -> list[KindField]:
     """The form fields of `kind`: its config model's fields, then its secrets model's."""
-    models = optional("connectors.config.MODELS")
-    if not models or kind not in models:
+    kind_spec = find_kind(kind)
+    if kind_spec is None:
         return []
-    config_model, secrets_model = models[kind]
-    specs = [_field_spec(n, f, secret=False) for n, f in config_model.model_fields.items()]
-    specs += [_field_spec(n, f, secret=True) for n, f in secrets_model.model_fields.items()]
+    specs = [_field_spec(n, f, secret=False) for n, f in kind_spec.config_model.model_fields.items()]
+    specs += [_field_spec(n, f, secret=True) for n, f in kind_spec.secrets_model.model_fields.items()]
     # Required first, advanced options last; otherwise the model's order.
     return sorted(specs, key=lambda s: (not s.required, s.advanced))
 
 
 def forms_available() -> bool:
-    return optional("connectors.config.MODELS") is not None
+    """Every registered kind has its form (kept for the pages that ask)."""
+    return bool(KIND_FORMS)

@@ -24,10 +24,9 @@ from autonomos.core.tenancy import current_tenant
 
 from . import conf, secretbox
 from .base import CheckResult, SourceObject
-from .config import validate_settings
 from .errors import ConnectorError
 from .models import Connection
-from .registry import driver_for
+from .registry import driver_for, validate_settings
 from .scrub import known_secrets, scrub
 from .secretbox import SecretsUnreadable
 
@@ -230,7 +229,7 @@ def connection_discover(*, connection: Connection) -> list[SourceObject]:
 
 
 def _uploads_dir(connection: Connection) -> Path:
-    from .drivers.filesource.paths import uploads_dir
+    from .kinds.filesource.paths import uploads_dir
 
     return uploads_dir(str(current_tenant().tenant_id), connection.pk)
 
@@ -243,8 +242,8 @@ def connection_file_upload(
     The file is written beside its final place and renamed in one step, so a failed or partial
     upload never replaces the file that was there (data already accepted is never lost).
     """
-    from .drivers.filesource import FileSourceDriver, object_name_of
-    from .drivers.filesource.csvio import CsvFile, CsvFormatError
+    from .kinds.filesource.csvio import CsvFile, CsvFormatError
+    from .kinds.filesource.driver import FileSourceDriver, object_name_of
 
     if connection.kind != Connection.Kind.FILESOURCE:
         raise ValidationError({"file": ["uploads are only for filesource connections"]})
@@ -293,7 +292,7 @@ def connection_file_upload(
 
 
 def _filesource_config(connection: Connection):
-    from .config import FileSourceConfig
+    from .kinds.filesource.config import FileSourceConfig
 
     return FileSourceConfig.model_validate(connection.config or {})
 
@@ -303,7 +302,7 @@ def connection_file_list(*, connection: Connection) -> list[dict[str, Any]]:
     folder = _uploads_dir(connection)
     if connection.kind != Connection.Kind.FILESOURCE or not folder.is_dir():
         return []
-    from .drivers.filesource import object_name_of
+    from .kinds.filesource.driver import object_name_of
 
     out = []
     for path in sorted(folder.iterdir()):

@@ -30,6 +30,7 @@ from aam.selectors import mapping_latest_version, mapping_rows
 from aam.sources import as_source_object
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
+from connectors.registry import find_kind
 
 from .diff import FieldSnapshot, SchemaChange, diff_schemas, schema_fingerprint
 from .errors import DriftFrozen
@@ -42,8 +43,6 @@ from .versions import holds, write_version
 
 logger = logging.getLogger(__name__)
 
-# Sources whose field types are inferred from sampled values (see diff.diff_schemas).
-INFERRED_TYPE_KINDS = {Connection.Kind.FILESOURCE, Connection.Kind.MONGODB}
 
 
 # --- the hook -------------------------------------------------------------------------------------
@@ -116,7 +115,9 @@ def _plan(connection: Connection, obj: Any, snaps: list[FieldSnapshot], tenant) 
     if baseline is None:
         return plan
     old = [FieldSnapshot.from_json(f) for f in baseline.fields]
-    plan.changes = diff_schemas(old, snaps, inferred_types=connection.kind in INFERRED_TYPE_KINDS)
+    # Sources whose field types are inferred from sampled values say so in their kind's spec.
+    spec = find_kind(connection.kind)
+    plan.changes = diff_schemas(old, snaps, inferred_types=spec is not None and spec.inferred_types)
     # Under freeze the baseline stays until a human decides, so a check sees the same changes again:
     # only changes not yet recorded against this baseline are new.
     known = {

@@ -77,8 +77,8 @@ def test_a_hubspot_property_renamed_in_the_portal_is_paired_by_the_values_of_the
     """Through the HubSpot driver (a local server speaking CRM v3): keyed samples from the API."""
     from aam.drift.services import drift_check
     from aam.services import mapping_ensure
+    from connectors.kinds.hubspot.testserver import FakeHubSpot
     from connectors.services import connection_create, connection_discover
-    from tests.connectors.fakes import FakeHubSpot
 
     settings.CONNECTORS_ALLOW_PRIVATE_NETWORK = True
     deals = [

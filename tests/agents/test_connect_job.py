@@ -15,7 +15,7 @@ from django.db import connection as db
 from agents.models import AgentRun, Job
 from agents.services import connect_job_execute, connect_job_start
 from autonomos.core.events import read_events
-from tests.connectors.fakes.hubspot import FakeHubSpot, make_companies
+from connectors.kinds.hubspot.testserver import FakeHubSpot, make_companies
 
 from .helpers import in_schema
 

@@ -58,7 +58,7 @@ def _add_csv_connection(site, page, tmp_path) -> str:
     return page.url
 
 
-@_needs("connectors.config", "connectors.services")
+@_needs("connectors.registry", "connectors.services")
 def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screenshots_dir):
     page = site.new_page(width=1280)
     _add_csv_connection(site, page, tmp_path)
@@ -79,7 +79,7 @@ def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screens
     assert page.console_errors == [] and phone.console_errors == []
 
 
-@_needs("connectors.config", "connectors.services", "aam.selectors", "dcl.selectors", "dcl.tasks")
+@_needs("connectors.registry", "connectors.services", "aam.selectors", "dcl.selectors", "dcl.tasks")
 def test_sync_a_csv_connection_watch_the_flow_filter_the_view_and_read_the_lineage(site_with_worker, tmp_path,
                                                                                     screenshots_dir):
     site = site_with_worker

@@ -1,4 +1,4 @@
-"""Connector test settings: tiny HTTP waits, loopback allowed (the fakes listen on 127.0.0.1), and
+"""Connector test settings: tiny HTTP waits, loopback allowed (the kinds' test servers listen on 127.0.0.1), and
 a temporary folder that filesource connections may read."""
 
 from __future__ import annotations

@@ -277,7 +277,7 @@ def test_delete_removes_uploaded_files(api_a, settings, django_capture_on_commit
 
 
 def test_schema_endpoint_turns_a_transient_source_error_into_a_503(api_a):
-    from tests.connectors.fakes import FakeHubSpot
+    from connectors.kinds.hubspot.testserver import FakeHubSpot
 
     with FakeHubSpot() as hs:
         cid = make(api_a, name="HS", kind="hubspot", config=hs.config(), secrets=hs.secrets()).json()["id"]

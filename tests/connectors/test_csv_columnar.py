@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.drivers.filesource.csvio import CsvFile, Position
+from connectors.kinds.filesource.csvio import CsvFile, Position
 
 CELLS = st.sampled_from(
     ["", "a", "Acme, Inc.", 'say "hi"', "two\nlines", "x\r\ny", " pad ", "Müller", "€12", "1.5", '"', "q\"q"]

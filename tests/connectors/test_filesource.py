@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.drivers.filesource.csvio import SNIFF_BYTES
 from connectors.errors import ObjectNotFound, PermanentError
+from connectors.kinds.filesource.csvio import SNIFF_BYTES
 from connectors.registry import build_driver
 
 
@@ -289,7 +289,7 @@ def test_folder_outside_allowed_roots_is_refused_at_validation(tmp_path):
 
     with pytest.raises(PermanentError):
         build_driver("filesource", {"folder": "/etc"}, {})
-    from connectors.config import validate_settings
+    from connectors.registry import validate_settings
 
     for bad in ("/etc", str(tmp_path / ".." / ".." / "etc"), "relative/path", "/tmp/../etc"):
         with pytest.raises(ValidationError) as info:

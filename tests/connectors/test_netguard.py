@@ -14,8 +14,8 @@ import pytest
 from connectors import netguard
 from connectors.errors import PermanentError, TransientError
 from connectors.http import HttpClient
+from connectors.kinds.hubspot.testserver import FakeHubSpot
 from connectors.registry import build_driver
-from tests.connectors.fakes import FakeHubSpot
 
 PUBLIC = "93.184.216.34"
 real_getaddrinfo = socket.getaddrinfo
@@ -120,7 +120,7 @@ def captured_connect(monkeypatch):
         seen.append(kwargs)
         raise psycopg.OperationalError("connection refused")
 
-    monkeypatch.setattr("connectors.drivers.postgres.psycopg.connect", connect)
+    monkeypatch.setattr("connectors.kinds.postgres.driver.psycopg.connect", connect)
     return seen
 
 

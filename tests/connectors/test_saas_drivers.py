@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from connectors.errors import PermanentError, TransientError
+from connectors.kinds.dynamics.testserver import FakeDynamics
+from connectors.kinds.hubspot.testserver import FakeHubSpot, hs_datetime, make_companies
+from connectors.kinds.salesforce.testserver import FakeSalesforce, make_accounts, sf_datetime
 from connectors.registry import build_driver
-from tests.connectors.fakes import FakeDynamics, FakeHubSpot, FakeSalesforce
-from tests.connectors.fakes.hubspot import hs_datetime, make_companies
-from tests.connectors.fakes.salesforce import make_accounts, sf_datetime
 
 
 class Sleeps(list):
@@ -175,7 +175,7 @@ def test_retry_after_accepts_seconds_and_http_dates():
 def test_private_hosts_are_refused_unless_allowed(settings):
     from django.core.exceptions import ValidationError
 
-    from connectors.config import validate_settings
+    from connectors.registry import validate_settings
 
     settings.CONNECTORS_ALLOW_PRIVATE_NETWORK = False
     with pytest.raises(ValidationError) as info:
@@ -256,8 +256,8 @@ def test_hubspot_resumes_a_cut_off_listing_from_its_after_token(hs):
 
 
 def test_hubspot_search_restarts_before_the_10000_result_window(hs, monkeypatch):
-    from connectors.drivers import hubspot as driver_module
-    from tests.connectors.fakes import hubspot as fake_module
+    from connectors.kinds.hubspot import driver as driver_module
+    from connectors.kinds.hubspot import testserver as fake_module
 
     monkeypatch.setattr(driver_module, "SEARCH_WINDOW", 6)
     monkeypatch.setattr(fake_module, "SEARCH_WINDOW", 6)

@@ -8,6 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection as db
 
+from connectors.kinds.hubspot.testserver import FakeHubSpot
+from connectors.kinds.salesforce.testserver import FakeSalesforce
 from connectors.models import Connection
 from connectors.selectors import connection_list, secrets_set
 from connectors.services import (
@@ -17,7 +19,6 @@ from connectors.services import (
     connection_test,
     connection_update,
 )
-from tests.connectors.fakes import FakeHubSpot, FakeSalesforce
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def test_connections_of_one_tenant_are_invisible_in_another(tenant_a, tenant_b):
 
 
 def test_secret_models_and_drivers_never_show_secret_values_in_repr_or_str():
-    from connectors.config import SalesforceSecrets
+    from connectors.kinds.salesforce.config import SalesforceSecrets
     from connectors.registry import build_driver
 
     secrets = SalesforceSecrets(client_secret="very-secret-value", refresh_token="rt-secret-value")

@@ -11,11 +11,10 @@ import httpx
 import pytest
 
 from connectors.errors import ConnectorError, PermanentError, TransientError
+from connectors.kinds.dynamics.testserver import ACCOUNT_ATTRIBUTES, FakeDynamics, dyn_datetime
+from connectors.kinds.hubspot.testserver import FakeHubSpot, hs_datetime
+from connectors.kinds.salesforce.testserver import FakeSalesforce, sf_datetime
 from connectors.registry import build_driver
-from tests.connectors.fakes import FakeDynamics, FakeHubSpot, FakeSalesforce
-from tests.connectors.fakes.dynamics import ACCOUNT_ATTRIBUTES, dyn_datetime
-from tests.connectors.fakes.hubspot import hs_datetime
-from tests.connectors.fakes.salesforce import sf_datetime
 
 WIDE = 600
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from urllib.parse import urlencode
 
-from .base import FakeAPI, Request
+from ..testserver import FakeAPI, Request
 
 API = "/api/data/v9.2"
 TENANT = "contoso.onmicrosoft.com"

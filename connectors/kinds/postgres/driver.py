@@ -24,11 +24,11 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
-from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
-from ..netguard import pinned_hostaddrs
-from ..typeinfer import jsonable
-from .saas import fields_with_samples
+from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
+from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
+from ...netguard import pinned_hostaddrs
+from ...typeinfer import jsonable
+from ..saas import fields_with_samples
 
 TYPES = {
     "smallint": "integer",

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from ..base import (
+from ...base import (
     DEFAULT_PAGE_SIZE,
     CheckResult,
     Driver,
@@ -29,10 +29,10 @@ from ..base import (
     keyed_samples_fill,
     max_samples,
 )
-from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
-from ..flatten import flatten
-from ..netguard import ensure_public_mongo_uri, mongo_server_selector
-from ..typeinfer import classify_value, combine, sample_of
+from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
+from ...flatten import flatten
+from ...netguard import ensure_public_mongo_uri, mongo_server_selector
+from ...typeinfer import classify_value, combine, sample_of
 
 
 def encode(value: Any) -> Any:

@@ -9,7 +9,7 @@ import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from .base import FakeAPI, Request
+from ..testserver import FakeAPI, Request
 
 API = "/services/data/v60.0"
 FIELD_TYPES = {

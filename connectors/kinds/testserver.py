@@ -1,4 +1,16 @@
-"""The shared part of the fake SaaS servers: a threaded HTTP server, request log, faults, tokens."""
+"""The shared part of the kinds' test servers: a threaded HTTP server, request log, faults, tokens.
+
+Each HTTP kind has `connectors/kinds/<kind>/testserver.py`: a local server that speaks the real
+endpoints of the vendor's API (Salesforce, HubSpot, Dynamics 365) on 127.0.0.1 (port 0), served from
+a thread. Each records the requests it saw and can be told to fail
+(`fake.fail(status, times=..., path=..., headers=...)`) or to expire its tokens. Use them as context
+managers:
+
+    with FakeSalesforce() as sf:
+        driver = build_driver("salesforce", sf.config(), sf.secrets())
+
+Code that talks to them must allow loopback hosts (settings.CONNECTORS_ALLOW_PRIVATE_NETWORK = True).
+"""
 
 from __future__ import annotations
 

@@ -24,11 +24,11 @@ from urllib.parse import quote
 
 import httpx
 
-from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
-from ..errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
-from ..flatten import flatten
-from ..http import HttpClient, TokenProvider
-from .saas import fields_with_samples
+from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
+from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
+from ...flatten import flatten
+from ...http import HttpClient, TokenProvider
+from ..saas import fields_with_samples
 
 TYPES = {
     "int": "integer",

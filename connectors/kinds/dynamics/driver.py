@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
-from ..errors import ObjectNotFound
-from ..http import HttpClient, TokenProvider
-from .saas import fields_with_samples
+from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
+from ...errors import ObjectNotFound
+from ...http import HttpClient, TokenProvider
+from ..saas import fields_with_samples
 
 # Option sets (choices, state and status reasons) arrive as their labels (`FORMATTED` annotation).
 OPTION_SETS = {"Picklist", "State", "Status", "MultiSelectPicklist"}

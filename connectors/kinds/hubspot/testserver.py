@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .base import FakeAPI, Request
+from ..testserver import FakeAPI, Request
 
 PROPERTY_TYPES = {
     "hs_object_id": "number",

@@ -27,10 +27,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
-from ..errors import ObjectNotFound
-from ..http import HttpClient
-from .saas import fields_with_samples
+from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
+from ...errors import ObjectNotFound
+from ...http import HttpClient
+from ..saas import fields_with_samples
 
 TYPES = {"number": "number", "bool": "boolean", "date": "date", "datetime": "datetime"}
 CURSOR_FIELD = "hs_lastmodifieddate"

@@ -1,1 +1,0 @@
-"""One subpackage or module per connection kind; `connectors.registry` imports them lazily."""

@@ -1,0 +1,15 @@
+"""filesource: CSV exports of any system, uploaded or read from a folder on the server."""
+
+from ..base import KindForm, KindSpec
+from .config import FileSourceConfig, FileSourceSecrets
+
+KIND = KindSpec(
+    name="filesource",
+    label="CSV files",
+    driver="connectors.kinds.filesource.driver:FileSourceDriver",
+    config_model=FileSourceConfig,
+    secrets_model=FileSourceSecrets,
+    form=KindForm(tone="green", blurb="Exports of any system: upload CSV files, or read a folder on the server."),
+    sample_config={"source_system": "salesforce", "files": ["Account.csv"], "delimiter": ";"},
+    inferred_types=True,
+)
