@@ -21,11 +21,10 @@ def locks_held(tenant) -> list[str]:
     """The tenant's syncs and drift checks running now (their Redis locks are held)."""
     from autonomos.core.redis import get_redis, tenant_key
 
+    from .ingest.lock import syncs_running
+
     r = get_redis()
-    running = [
-        f"a sync of connection {key.rsplit(':', 1)[-1]} is running"
-        for key in r.scan_iter(match=tenant_key(tenant, "aam", "synclock", "*"), count=1000)
-    ]
+    running = [f"a sync of connection {cid} is running" for cid in syncs_running(tenant)]
     if r.exists(tenant_key(tenant, "aam", "driftlock")):
         running.append("a drift check is running")
     return running

@@ -25,6 +25,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from aam.ingest.lock import sync_running
 from aam.models import FieldMapping
 from aam.selectors import mapping_latest_version, mapping_rows
 from aam.sources import as_source_object
@@ -342,12 +343,13 @@ def drift_detect_tenant(*, connection_id: int | None = None) -> dict[str, Any]:
     discovered is logged and skipped; the others are still checked."""
     from connectors.errors import ConnectorError
 
+    tenant = current_tenant()
     connections = Connection.objects.filter(schema_snapshots__isnull=False).distinct().order_by("id")
     if connection_id is not None:
         connections = connections.filter(pk=connection_id)
     summary: dict[str, Any] = {"connections": 0, "objects": 0, "changes": 0, "queued": 0, "frozen": [], "errors": {}}
     for connection in connections:
-        if connection.status == Connection.Status.SYNCING:
+        if sync_running(tenant, connection.pk):  # the sync checks for itself
             continue
         try:
             outcomes = drift_detect(connection=connection)
