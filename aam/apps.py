@@ -22,11 +22,10 @@ def locks_held(tenant) -> list[str]:
     from autonomos.core import redis_names
     from autonomos.core.redis import get_redis
 
+    from .sync_lock import syncs_running
+
     r = get_redis()
-    running = [
-        f"a sync of connection {key.rsplit(':', 1)[-1]} is running"
-        for key in r.scan_iter(match=redis_names.sync_locks_pattern(tenant), count=1000)
-    ]
+    running = [f"a sync of connection {cid} is running" for cid in syncs_running(tenant)]
     if r.exists(redis_names.drift_lock(tenant)):
         running.append("a drift check is running")
     return running

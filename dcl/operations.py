@@ -12,7 +12,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from aam.streams import binary_redis, group_name, stream_key
-from autonomos.core.api import Conflict
+from aam.sync_lock import sync_running
+from autonomos.core.errors import Conflict
 from autonomos.core.events import publish_event
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
@@ -21,8 +22,7 @@ from .models import StreamAction
 
 
 def _refuse_while_syncing(connection: Connection) -> None:
-    connection.refresh_from_db(fields=["status"])
-    if connection.status == Connection.Status.SYNCING:
+    if sync_running(current_tenant(), connection.pk):
         raise Conflict("The connection is syncing; try again when the sync has finished.")
 
 

@@ -220,39 +220,3 @@ def views_materialize(
     return results
 
 
-def connection_sync_pipeline(
-    *, tenant, connection, full: bool = False, progress=None, materialize: bool = True
-) -> dict:
-    """Sync one connection with a DCL consumer running beside it, then rebuild the views.
-
-    The consumer runs in a thread of this process (DuckDB and Arrow release the GIL), so a sync
-    larger than the stream's capacity never stalls on back-pressure.
-    """
-    from aam.ingest.services import connection_sync
-
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def consume() -> None:
-        try:
-            stream_consume(tenant=tenant, until_idle=False, stop=stop)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            failure.append(exc)
-
-    consumer = threading.Thread(target=consume, name="dcl-consumer", daemon=True)
-    consumer.start()
-    try:
-        with tenant_context(tenant):
-            result = connection_sync(connection=connection, full=full, progress=progress)
-    finally:
-        stop.set()
-        consumer.join()
-    if failure:
-        raise failure[0]
-    # What the consumer had not read when it was stopped: apply it now (and move the cursor).
-    stream_consume(tenant=tenant, until_idle=True, idle_seconds=0)
-    out = {"sync": result.as_dict()}
-    if materialize:
-        out["views"] = views_materialize(tenant=tenant)
-    return out
-

@@ -22,10 +22,11 @@ def views_materialize_task(entities: list[str] | None = None) -> dict:
 
 @shared_task(base=TenantBoundTask, name="dcl.connection_sync", soft_time_limit=3600, time_limit=3700)
 def connection_sync_task(connection_id: int, full: bool = False) -> dict:
-    """Queued by POST /api/connections/<id>/sync/ (by name: aam does not import the DCL)."""
+    """A pipeline run of one connection. Queued by POST /api/connections/<id>/sync/ and drift
+    re-processing (by name, aam.sync_request: aam does not import the DCL) and by stream replay."""
     from connectors.models import Connection
 
-    from .services import connection_sync_pipeline
+    from .pipeline import pipeline_run
 
     conn = Connection.objects.get(pk=connection_id)
-    return connection_sync_pipeline(tenant=connection.tenant, connection=conn, full=full)
+    return pipeline_run(tenant=connection.tenant, connection=conn, full=full, trigger="task").as_dict()

@@ -8,7 +8,8 @@ from rest_framework.response import Response
 
 from aam.drift.review import ReviewConflict, review_decide
 from aam.drift.selectors import drift_event_list, review_item_list
-from autonomos.core.api import Conflict, TenantReadOnlyModelViewSet
+from autonomos.core.api import TenantReadOnlyModelViewSet
+from autonomos.core.errors import Conflict
 from autonomos.core.roles import Role
 
 from .drift_serializers import (
@@ -101,6 +102,6 @@ class ReviewItemViewSet(TenantReadOnlyModelViewSet):
                 canonical_field=data.validated_data.get("canonical_field"),  # None: as proposed
             )
         except ReviewConflict as exc:
-            raise Conflict(detail="; ".join(exc.messages)) from None
+            raise Conflict("; ".join(exc.messages)) from None
         item = self.get_queryset().get(pk=item.pk)
         return Response(ReviewItemDetailSerializer(item).data)

@@ -9,13 +9,11 @@ from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from autonomos.core import redis_names
-from autonomos.core.api import Conflict, TenantAPIView
+from aam.sync_lock import SyncAlreadyRunning, sync_running
+from aam.sync_request import pipeline_run_request
+from autonomos.core.api import TenantAPIView
 from autonomos.core.events import publish_event
-from autonomos.core.redis import get_redis
 from autonomos.core.roles import Role
-
-SYNC_TASK = "dcl.connection_sync"  # defined in dcl/tasks.py; sent by name, the layer above runs it
 
 
 class SyncRequestSerializer(serializers.Serializer):
@@ -30,19 +28,16 @@ class SyncAcceptedSerializer(serializers.Serializer):
 
 
 def connection_sync_start(*, connection, full: bool = False) -> str:
-    """Queue a sync of `connection` after the current transaction commits; returns the task id."""
-    from celery import current_app
+    """Queue a pipeline run of `connection` (dcl/pipeline, by its task's name) after the current
+    transaction commits; returns the task id. Refused while a sync of it runs."""
     from celery.utils import uuid
 
-    if get_redis().exists(redis_names.sync_lock(db_connection.tenant, connection.pk)):
-        raise Conflict(f"A sync of connection {connection.pk} is already running.")
-    task_id = uuid()
-    schema = db_connection.schema_name
     tenant = db_connection.tenant
+    if sync_running(tenant, connection.pk):
+        raise SyncAlreadyRunning(f"A sync of connection {connection.pk} is already running.")
+    task_id, schema = uuid(), db_connection.schema_name
     transaction.on_commit(
-        lambda: current_app.send_task(
-            SYNC_TASK, args=[connection.pk], kwargs={"full": full}, task_id=task_id, headers={"_schema_name": schema}
-        )
+        lambda: pipeline_run_request(connection_id=connection.pk, schema=schema, full=full, task_id=task_id)
     )
     transaction.on_commit(
         lambda: publish_event(tenant, "sync_queued", {"connection_id": connection.pk, "task_id": task_id, "full": full})

@@ -11,9 +11,9 @@ from django.db import transaction
 from aam.models import DriftEvent
 from connectors.models import Connection
 
-logger = logging.getLogger(__name__)
+from ..sync_request import pipeline_run_request
 
-SYNC_TASK = "dcl.connection_sync"  # the pipeline's sync task (dcl/tasks.py), sent by name
+logger = logging.getLogger(__name__)
 
 
 def reprocess_started(*, connection: Connection, source_object: str) -> None:
@@ -37,13 +37,11 @@ def reprocess_request(*, connection: Connection, source_object: str, events: lis
     pk, schema = connection.pk, db.schema_name
 
     def queue() -> None:
-        from celery import current_app
-
-        # The pipeline's sync task, sent by name like POST /api/connections/<id>/sync/ does (aam
-        # does not import the DCL). Should a sync be running, that one fails on its lock; the reset
-        # cursor makes the next sync read the object again all the same.
+        # A pipeline run, asked for by its task's name like POST /api/connections/<id>/sync/ does
+        # (aam does not import the DCL). Should a sync be running, that one fails on its lock; the
+        # reset cursor makes the next sync read the object again all the same.
         try:
-            current_app.send_task(SYNC_TASK, args=[pk], headers={"_schema_name": schema})
+            pipeline_run_request(connection_id=pk, schema=schema)
         except Exception:  # noqa: BLE001 - the reset cursor makes the next sync re-read anyway
             logger.warning("re-processing sync not queued for connection %s", pk, exc_info=True)
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from aam.models import DriftEvent, FieldMapping, SchemaSnapshot
 from aam.selectors import mapping_latest_version, mapping_rows
 from aam.sources import as_source_object
+from aam.sync_lock import sync_running
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 from connectors.registry import find_kind
@@ -308,12 +309,13 @@ def drift_detect_tenant(*, connection_id: int | None = None) -> dict[str, Any]:
     discovered is logged and skipped; the others are still checked."""
     from connectors.errors import ConnectorError
 
+    tenant = current_tenant()
     connections = Connection.objects.filter(schema_snapshots__isnull=False).distinct().order_by("id")
     if connection_id is not None:
         connections = connections.filter(pk=connection_id)
     summary: dict[str, Any] = {"connections": 0, "objects": 0, "changes": 0, "queued": 0, "frozen": [], "errors": {}}
     for connection in connections:
-        if connection.status == Connection.Status.SYNCING:
+        if sync_running(tenant, connection.pk):  # the sync checks for itself
             continue
         try:
             outcomes = drift_detect(connection=connection)

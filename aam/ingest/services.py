@@ -17,14 +17,13 @@ from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
-from autonomos.core import redis_names
 from autonomos.core.events import publish_event
-from autonomos.core.redis import get_redis
 from autonomos.core.tenancy import current_tenant
 
 from ..drift.errors import DriftFrozen
 from ..sources import schema_fingerprint
 from ..streams import StreamPublisher, binary_redis
+from ..sync_lock import SyncAlreadyRunning, SyncLock  # noqa: F401 - SyncAlreadyRunning: the sync's refusal
 from .batches import BatchHeader, split_batches
 from .checkpoints import checkpoint_add, checkpoints_promote
 from .normalize import Rejected, build_plan, normalize_page, page_table
@@ -32,10 +31,6 @@ from .readahead import read_ahead
 from .schema import entity_fields
 
 logger = logging.getLogger(__name__)
-
-
-class SyncAlreadyRunning(RuntimeError):
-    """Another sync of this connection holds its lock."""
 
 
 @dataclass
@@ -166,36 +161,6 @@ def _id_fields(source_object, mapping) -> tuple[str, ...]:
     return ()
 
 
-class _Lock:
-    """One sync per connection at a time (a Redis lease, renewed while pages flow)."""
-
-    def __init__(self, tenant, connection_id: int) -> None:
-        self.key = redis_names.sync_lock(tenant, connection_id)
-        self.token = f"{time.time_ns()}"
-        self.r = get_redis()
-        self.ttl = settings.AAM_SYNC_LOCK_SECONDS * 1000
-        self._renewed = 0.0
-
-    def __enter__(self) -> _Lock:
-        if not self.r.set(self.key, self.token, nx=True, px=self.ttl):
-            raise SyncAlreadyRunning("a sync of this connection is already running")
-        self._renewed = time.monotonic()
-        return self
-
-    def renew(self) -> None:
-        if time.monotonic() - self._renewed > settings.AAM_SYNC_LOCK_SECONDS / 3:
-            if self.r.get(self.key) == self.token:
-                self.r.pexpire(self.key, self.ttl)
-            self._renewed = time.monotonic()
-
-    def __exit__(self, *exc) -> None:
-        try:
-            if self.r.get(self.key) == self.token:
-                self.r.delete(self.key)
-        except Exception:  # noqa: BLE001 - the lease expires by itself
-            logger.warning("sync lock not released", exc_info=True)
-
-
 class _Throttle:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -227,7 +192,7 @@ def connection_sync(
     tenant = current_tenant()
     result = SyncResult()
     r = binary_redis()
-    with _Lock(tenant, connection.pk) as lock:
+    with SyncLock(tenant, connection.pk) as lock:
         checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r)
         connection.refresh_from_db()
         publish_event(tenant, "sync_started", {"connection_id": connection.pk, "kind": connection.kind, "full": full})
@@ -272,161 +237,156 @@ def _counts(result: SyncResult) -> dict[str, int]:
     }
 
 
-def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock: _Lock) -> None:
-    driver = _driver_for(connection)
-    objects = list(driver.discover())
-    publish_event(
-        tenant,
-        "sources_connected",
-        {
-            "connection_id": connection.pk,
-            "kind": connection.kind,
-            "objects": [
-                {"name": o.name, "fields": len(o.fields), "row_count": getattr(o, "row_count", None)} for o in objects
-            ],
-        },
+@dataclass
+class _Run:
+    """What every step of one sync shares."""
+
+    tenant: object
+    connection: object
+    full: bool
+    progress: Callable[[SyncProgress], None] | None
+    result: SyncResult
+    lock: SyncLock
+    r: object
+    publisher: StreamPublisher
+    total: int | None = None
+    generation: int = 0
+    tick: _Throttle = field(default_factory=lambda: _Throttle(0.5))
+
+    def event(self, name: str, payload: dict) -> None:
+        publish_event(self.tenant, name, {"connection_id": self.connection.pk, **payload})
+
+
+def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock: SyncLock) -> None:
+    """Discover the objects, then read, normalize and publish each; the driver is closed at the end."""
+    with _driver_for(connection) as driver:
+        objects = list(driver.discover())
+        run = _Run(tenant=tenant, connection=connection, full=full, progress=progress, result=result, lock=lock,
+                   r=r, publisher=StreamPublisher(tenant, connection.pk, client=r),
+                   total=sum(o.row_count for o in objects if getattr(o, "row_count", None)) or None,
+                   generation=_generation(connection))
+        _announce_sources(run, objects)
+        for index, source_object in enumerate(objects):
+            plan = _object_plan(run, source_object, index=index, of=len(objects))
+            if plan is not None:
+                _object_read(run, driver, source_object, plan)
+    run.publisher.check_same_server()
+    result.backpressure_seconds = run.publisher.stats.waited_seconds
+    run.event("batch_published", {"batches_total": result.batches, "records_total": result.records_published,
+                                  "last_entry_id": run.publisher.stats.last_entry_id})
+
+
+def _announce_sources(run: _Run, objects) -> None:
+    run.event("sources_connected", {
+        "kind": run.connection.kind,
+        "objects": [
+            {"name": o.name, "fields": len(o.fields), "row_count": getattr(o, "row_count", None)} for o in objects
+        ],
+    })
+
+
+def _object_plan(run: _Run, source_object, *, index: int, of: int):
+    """Drift check, mapping and the normalization plan of one object; None (recorded as skipped)
+    when no canonical entity takes it."""
+    connection = run.connection
+    _drift_check(connection, source_object)  # before mapping: a rename moves, not drop + add
+    mapping = _mapping_ensure(connection, source_object)
+    entity = getattr(mapping, "entity", None) if mapping is not None else None
+    outcome = ObjectResult(name=source_object.name, entity=entity)
+    run.result.details.append(outcome)
+    run.result.objects += 1
+    fingerprint = schema_fingerprint([(f.name, f.type) for f in source_object.fields])
+    if not entity:
+        outcome.skipped = "no canonical entity for this object"
+        run.event("mapping_progress", {"object": source_object.name, "entity": None, "objects_done": index + 1,
+                                       "objects_total": of, "skipped": outcome.skipped})
+        return None
+    plan = build_plan(
+        entity=entity,
+        source_object=source_object.name,
+        mapping_fields=dict(mapping.fields),
+        entity_fields=entity_fields(entity),
+        id_fields=_id_fields(source_object, mapping),
+        fingerprint=fingerprint,
+        mapping_version=int(getattr(mapping, "version", 0) or 0),
+        confidences=dict(getattr(mapping, "confidences", None) or {}),
     )
-    total = sum(o.row_count for o in objects if getattr(o, "row_count", None)) or None
-    publisher = StreamPublisher(tenant, connection.pk, client=r)
-    generation = _generation(connection)
-    chunk = settings.AAM_BATCH_CHUNK_SIZE
-    tick = _Throttle(0.5)
-    for index, source_object in enumerate(objects):
-        _drift_check(connection, source_object)  # before mapping: a rename moves, not drop + add
-        mapping = _mapping_ensure(connection, source_object)
-        entity = getattr(mapping, "entity", None) if mapping is not None else None
-        outcome = ObjectResult(name=source_object.name, entity=entity)
-        result.details.append(outcome)
-        result.objects += 1
-        fingerprint = schema_fingerprint([(f.name, f.type) for f in source_object.fields])
-        if not entity:
-            outcome.skipped = "no canonical entity for this object"
-            publish_event(
-                tenant,
-                "mapping_progress",
-                {
-                    "connection_id": connection.pk,
-                    "object": source_object.name,
-                    "entity": None,
-                    "objects_done": index + 1,
-                    "objects_total": len(objects),
-                    "skipped": outcome.skipped,
-                },
+    run.event("mapping_progress", {
+        "object": source_object.name,
+        "entity": entity,
+        "mapping_version": plan.mapping_version,
+        "mapped_fields": len(plan.fields),
+        "source_fields": len(source_object.fields),
+        "objects_done": index + 1,
+        "objects_total": of,
+    })
+    return plan
+
+
+def _object_read(run: _Run, driver, source_object, plan) -> None:
+    """Read one object page by page from its cursor and publish each page."""
+    outcome = run.result.details[-1]
+    header = BatchHeader(
+        tenant_id=str(run.tenant.tenant_id),
+        connection_id=run.connection.pk,
+        source_object=source_object.name,
+        entity=plan.entity,
+        schema_fingerprint=plan.schema_fingerprint,
+        mapping_version=plan.mapping_version,
+        generation=run.generation,
+        confidences=plan.confidences,
+    )
+    cursor = None if run.full else (run.connection.cursor or {}).get(source_object.name)
+    position = 1
+    pages = driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE)
+    for page in read_ahead(pages, tenant=run.tenant, depth=settings.AAM_SYNC_READ_AHEAD):
+        position = _page_publish(run, page, header, plan, outcome, position)
+
+
+def _page_rejected(normalized, page, position: int) -> list[Rejected]:
+    """The page's records that cannot land: those normalization rejected and those the driver
+    could not read (placed by their line or number)."""
+    rejected = _placed(normalized.rejected, page, first=position)
+    for error in getattr(page, "errors", None) or []:
+        where = error.position if isinstance(error.position, int) else None
+        rejected.append(
+            Rejected(
+                position=where,
+                source_id="" if where is not None else str(error.position),
+                reason=str(error.reason),
+                raw=error.raw if isinstance(error.raw, dict) else {"_raw": error.raw},
             )
-            continue
-        plan = build_plan(
-            entity=entity,
-            source_object=source_object.name,
-            mapping_fields=dict(mapping.fields),
-            entity_fields=entity_fields(entity),
-            id_fields=_id_fields(source_object, mapping),
-            fingerprint=fingerprint,
-            mapping_version=int(getattr(mapping, "version", 0) or 0),
-            confidences=dict(getattr(mapping, "confidences", None) or {}),
         )
-        publish_event(
-            tenant,
-            "mapping_progress",
-            {
-                "connection_id": connection.pk,
-                "object": source_object.name,
-                "entity": entity,
-                "mapping_version": plan.mapping_version,
-                "mapped_fields": len(plan.fields),
-                "source_fields": len(source_object.fields),
-                "objects_done": index + 1,
-                "objects_total": len(objects),
-            },
-        )
-        header = BatchHeader(
-            tenant_id=str(tenant.tenant_id),
-            connection_id=connection.pk,
-            source_object=source_object.name,
-            entity=entity,
-            schema_fingerprint=fingerprint,
-            mapping_version=plan.mapping_version,
-            generation=generation,
-            confidences=plan.confidences,
-        )
-        cursor = None if full else (connection.cursor or {}).get(source_object.name)
-        position = 1
-        pages = driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE)
-        for page in read_ahead(pages, tenant=tenant, depth=settings.AAM_SYNC_READ_AHEAD):
-            table = page_table(page)
-            normalized = normalize_page(table, plan, first_position=position)
-            rejected = _placed(normalized.rejected, page, first=position)
-            position += normalized.read
-            for error in getattr(page, "errors", None) or []:
-                # (its own name: `position` counts the records read, for the next page)
-                where = error.position if isinstance(error.position, int) else None
-                rejected.append(
-                    Rejected(
-                        position=where,
-                        source_id="" if where is not None else str(error.position),
-                        reason=str(error.reason),
-                        raw=error.raw if isinstance(error.raw, dict) else {"_raw": error.raw},
-                    )
-                )
-            ids = publisher.publish(split_batches(normalized.table, header, chunk))
-            if rejected:
-                _quarantine(
-                    connection,
-                    source_object.name,
-                    entity,
-                    rejected,
-                    mapping_version=plan.mapping_version,
-                    schema_fingerprint=fingerprint,
-                )
-            if page.cursor is not None:
-                checkpoint_add(
-                    r,
-                    tenant=tenant,
-                    connection_id=connection.pk,
-                    object_name=source_object.name,
-                    entry_id=ids[-1] if ids else publisher.stats.last_entry_id,
-                    cursor=page.cursor,
-                )
-            published = normalized.table.num_rows
-            read = normalized.read + len(getattr(page, "errors", None) or [])
-            for counter in (outcome, result):
-                counter.records_read += read
-                counter.records_published += published
-                counter.quarantined += len(rejected)
-                counter.batches += len(ids)
-            lock.renew()
-            if tick.ready():
-                checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r)
-                publish_event(
-                    tenant,
-                    "batch_published",
-                    {
-                        "connection_id": connection.pk,
-                        "object": source_object.name,
-                        "batches_total": result.batches,
-                        "records_total": result.records_published,
-                        "last_entry_id": publisher.stats.last_entry_id,
-                    },
-                )
-                publish_event(
-                    tenant,
-                    "sync_progress",
-                    {"connection_id": connection.pk, "object": source_object.name, "total": total, **_counts(result)},
-                )
-            if progress is not None:
-                progress(
-                    SyncProgress(
-                        source_object.name, result.records_read, result.records_published, result.quarantined, total
-                    )
-                )
-    publisher.check_same_server()
-    result.backpressure_seconds = publisher.stats.waited_seconds
-    publish_event(
-        tenant,
-        "batch_published",
-        {
-            "connection_id": connection.pk,
-            "batches_total": result.batches,
-            "records_total": result.records_published,
-            "last_entry_id": publisher.stats.last_entry_id,
-        },
-    )
+    return rejected
+
+
+def _page_publish(run: _Run, page, header: BatchHeader, plan, outcome: ObjectResult, position: int) -> int:
+    """Normalize one page, publish its batches, quarantine its rejects, remember its checkpoint;
+    returns the position of the next page's first record."""
+    connection, result, publisher = run.connection, run.result, run.publisher
+    normalized = normalize_page(page_table(page), plan, first_position=position)
+    rejected = _page_rejected(normalized, page, position)
+    ids = publisher.publish(split_batches(normalized.table, header, settings.AAM_BATCH_CHUNK_SIZE))
+    if rejected:
+        _quarantine(connection, header.source_object, header.entity, rejected,
+                    mapping_version=plan.mapping_version, schema_fingerprint=plan.schema_fingerprint)
+    if page.cursor is not None:
+        checkpoint_add(run.r, tenant=run.tenant, connection_id=connection.pk, object_name=header.source_object,
+                       entry_id=ids[-1] if ids else publisher.stats.last_entry_id, cursor=page.cursor)
+    read = normalized.read + len(getattr(page, "errors", None) or [])
+    for counter in (outcome, result):
+        counter.records_read += read
+        counter.records_published += normalized.table.num_rows
+        counter.quarantined += len(rejected)
+        counter.batches += len(ids)
+    run.lock.renew()
+    if run.tick.ready():
+        checkpoints_promote(tenant=run.tenant, connection_id=connection.pk, r=run.r)
+        run.event("batch_published", {"object": header.source_object, "batches_total": result.batches,
+                                      "records_total": result.records_published,
+                                      "last_entry_id": publisher.stats.last_entry_id})
+        run.event("sync_progress", {"object": header.source_object, "total": run.total, **_counts(result)})
+    if run.progress is not None:
+        run.progress(SyncProgress(header.source_object, result.records_read, result.records_published,
+                                  result.quarantined, run.total))
+    return position + normalized.read

@@ -53,7 +53,8 @@ def _objects(conn) -> tuple[list, str]:
     try:
         from connectors.registry import driver_for
 
-        return list(driver_for(conn).discover()), ""
+        with driver_for(conn) as driver:
+            return list(driver.discover()), ""
     except Exception as exc:  # noqa: BLE001 - an unreachable source is a finding, not a crash
         logger.info("discovery could not read connection %s: %s", conn.pk, type(exc).__name__)
         message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""

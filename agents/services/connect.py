@@ -91,36 +91,21 @@ class SourceReport:
 
 
 class _Progress:
-    """The progress callback handed to `connection_sync`: accepts the shapes a sync may report
-    (a fraction, a percent, done/total counts, a step text) and updates the child job."""
+    """The progress callback of a source's read step: takes the pipeline's one progress shape,
+    aam's `SyncProgress(object_name, records_read, records_published, quarantined, total)`, and
+    updates the child job."""
 
     def __init__(self, child: Job, fractions: dict[int, float], cid: int):
         self.child, self.fractions, self.cid = child, fractions, cid
 
-    def __call__(self, *args, **kwargs):
-        fraction, step = None, None
-        done, total = kwargs.get("done"), kwargs.get("total")
-        report = args[0] if args and hasattr(args[0], "records_read") else None
-        if report is not None:  # aam's SyncProgress(object_name, records_read, records_published, quarantined, total)
-            read, estimate = getattr(report, "records_read", 0) or 0, getattr(report, "total", None)
-            if isinstance(estimate, int | float) and estimate > 0:
-                fraction = min(read / estimate, 0.99)  # the estimate is a row count; done only when sync returns
-            step = f"{getattr(report, 'object_name', '')}: {read:,} records read"
-        elif isinstance(done, int | float) and isinstance(total, int | float) and total > 0:
-            fraction = done / total
-        elif isinstance(kwargs.get("fraction"), int | float):
-            fraction = kwargs["fraction"]
-        elif isinstance(kwargs.get("percent"), int | float):
-            fraction = kwargs["percent"] / 100.0
-        elif args and isinstance(args[0], int | float) and not isinstance(args[0], bool):
-            fraction = args[0] if args[0] <= 1 else args[0] / 100.0
-        step = step or kwargs.get("step") or kwargs.get("message") or next((a for a in args if isinstance(a, str)),
-                                                                          None)
-        if fraction is not None:
-            self.fractions[self.cid] = min(max(float(fraction), 0.0), 1.0)
+    def __call__(self, report) -> None:
+        read, estimate = report.records_read or 0, report.total
+        if estimate:
+            # the estimate is a row count; done only when the read returns
+            self.fractions[self.cid] = min(max(read / estimate, 0.0), 0.99)
         try:
             job_progress_set(job=self.child, progress=int(self.fractions.get(self.cid, 0.0) * 100),
-                             step=str(step)[:300] if step else None)
+                             step=f"{report.object_name}: {read:,} records read"[:300])
         except Exception:  # noqa: BLE001 - progress reporting never breaks a sync
             logger.debug("progress update failed", exc_info=True)
 
@@ -135,7 +120,7 @@ class ConnectRun:
         self.fractions: dict[int, float] = {}
         self.children: dict[int, Job] = {}
         self.last_heartbeat = time.monotonic()
-        self.consume_errors: dict[int, str] = {}  # 0 → the error of the consumer beside the syncs
+        self.run = None  # the pipeline run (dcl.pipeline.SyncRun), made in execute
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -161,8 +146,11 @@ class ConnectRun:
 
     def execute(self) -> Job:
         from connectors.models import Connection
+        from dcl.pipeline import SyncRun
 
         ids = [int(i) for i in self.job.params.get("connection_ids") or []]
+        self.run = SyncRun(tenant=self.tenant, connection_ids=ids, full=bool(self.job.params.get("full")),
+                           trigger=f"connect-job-{self.job.pk}")
         connections = {c.pk: c for c in Connection.objects.filter(pk__in=ids)}
         for cid in ids:
             conn = connections.get(cid)
@@ -237,10 +225,9 @@ class ConnectRun:
         started: set[int] = set()
         lock = threading.Lock()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aoa-{self.job.pk}")
-        stop_consumer = threading.Event()
-        consumer = threading.Thread(target=self._consume_thread, args=(sorted(pending), stop_consumer),
-                                    name=f"aoa-{self.job.pk}-consumer", daemon=True)
-        consumer.start()
+        # The pipeline run's consumer follows the pending sources' streams beside the reads.
+        self.run.connection_ids = sorted(pending)
+        self.run.start()
         completed = False
         try:
             for cid in pending:
@@ -266,22 +253,7 @@ class ConnectRun:
             # On an error here (e.g. the task's soft time limit) do not wait for running syncs: the
             # job is being failed, and the sources' cursors only move after a durable publish.
             pool.shutdown(wait=completed, cancel_futures=True)
-            stop_consumer.set()
-            consumer.join(timeout=None if completed else 5)
-
-    def _consume_thread(self, connection_ids: list[int], stop: threading.Event) -> None:
-        """The DCL consumer beside the syncs (its own database connection). A failure here is
-        logged; the final drain after the syncs retries and reports it."""
-        from dcl.services import stream_consume
-
-        db_connection.set_tenant(self.tenant)
-        try:
-            stream_consume(tenant=self.tenant, connection_ids=connection_ids, until_idle=False, stop=stop)
-        except Exception as exc:  # noqa: BLE001 - reported by the final drain if it persists
-            logger.warning("the consumer beside the syncs failed: %s", _error_text(exc), exc_info=True)
-            self.consume_errors[0] = _error_text(exc)
-        finally:
-            db_connection.close()
+            self.run.stop(wait=completed)  # a failure of its consumer is retried by the final drain
 
     def _sync_step(self) -> str:
         running = [r.name for r in self.reports.values() if r.status == "running"]
@@ -298,7 +270,8 @@ class ConnectRun:
             db_connection.close()
 
     def _sync_one(self, conn, started: set[int], lock: threading.Lock) -> None:
-        from aam.ingest.services import connection_sync
+        from aam.sync_lock import SyncAlreadyRunning
+        from dcl.pipeline import PipelineStepFailed
 
         cid = conn.pk
         report, child = self.reports[cid], self.children[cid]
@@ -319,12 +292,20 @@ class ConnectRun:
             job_progress_set(job=child, step=f"syncing {conn.name}" + (f" (attempt {attempt})" if attempt > 1 else ""),
                              force=True)
             try:
-                result = connection_sync(connection=conn, full=bool(self.job.params.get("full")),
-                                         progress=_Progress(child, self.fractions, cid))
-            except permanent as exc:
+                result = self.run.read(conn, progress=_Progress(child, self.fractions, cid))
+            except PipelineStepFailed as failed:
+                exc = failed.exception
+            else:
+                exc = None
+            if exc is None:
+                report.status, report.error = "succeeded", ""
+                for name in ("records_read", "records_published", "quarantined"):
+                    setattr(report, name, int(getattr(result, name, 0) or 0))
+                break
+            if isinstance(exc, permanent):
                 report.status, report.error = "failed", _error_text(exc)
                 break
-            except transient as exc:
+            if isinstance(exc, transient):
                 report.error = _error_text(exc)
                 if attempt > retries or job_cancel_requested(job=self.job):
                     report.status = "failed"
@@ -335,20 +316,15 @@ class ConnectRun:
                 time.sleep(delay)
                 conn.refresh_from_db()
                 continue
-            except Exception as exc:  # noqa: BLE001 - one source's failure must not stop the others
-                if type(exc).__name__ == "SyncAlreadyRunning" and attempt <= retries:
-                    # Someone else (a manual sync) holds this connection: wait for it like a transient error.
-                    report.error = _error_text(exc)
-                    time.sleep(settings.AOA_RETRY_BACKOFF_SECONDS * (2 ** (attempt - 1)))
-                    continue
-                logger.exception("sync of connection %s failed", cid)
-                report.status, report.error = "failed", _error_text(exc)
-                break
-            else:
-                report.status, report.error = "succeeded", ""
-                for name in ("records_read", "records_published", "quarantined"):
-                    setattr(report, name, int(getattr(result, name, 0) or 0))
-                break
+            if isinstance(exc, SyncAlreadyRunning) and attempt <= retries:
+                # Someone else (a manual sync) holds this connection: wait for it like a transient error.
+                report.error = _error_text(exc)
+                time.sleep(settings.AOA_RETRY_BACKOFF_SECONDS * (2 ** (attempt - 1)))
+                continue
+            # one source's failure must not stop the others
+            logger.error("sync of connection %s failed", cid, exc_info=exc)
+            report.status, report.error = "failed", _error_text(exc)
+            break
         report.seconds = round(time.monotonic() - begin, 3)
         self.fractions[cid] = 1.0
         child_result = {k: getattr(report, k) for k in ("records_read", "records_published", "quarantined",
@@ -362,30 +338,31 @@ class ConnectRun:
             job_finish(job=child, status=Job.Status.FAILED, error=report.error, result=child_result)
 
     def drain_final(self) -> None:
-        """Apply what is still waiting in the streams of the sources that synced."""
-        from dcl.services import stream_consume
+        """Apply what is still waiting in the streams of the sources that synced (the run's consume step)."""
+        from dcl.pipeline import PipelineStepFailed
 
         ok = [cid for cid, r in self.reports.items() if r.status == "succeeded"]
         if not ok:
             return
         self.parent_progress(step="consuming streams", force=True)
         try:
-            stream_consume(tenant=self.tenant, connection_ids=ok, until_idle=True, idle_seconds=0)
-        except Exception as exc:
-            logger.exception("consuming the streams failed")
-            raise _StepFailed(f"consuming the sources' streams failed: {_error_text(exc)}") from exc
+            self.run.consume(ok)
+        except PipelineStepFailed as failed:
+            logger.error("consuming the streams failed", exc_info=failed.exception)
+            raise _StepFailed(f"consuming the sources' streams failed: {_error_text(failed.exception)}") from failed
         self.parent_progress(extra=CONSUME_SHARE, step="streams consumed", force=True)
 
     def materialize(self) -> dict[str, int]:
-        from dcl.services import views_materialize
+        from dcl.pipeline import PipelineStepFailed
 
         child = self._child(Job.Kind.MATERIALIZE, step="materializing views")
         child = job_claim(job_id=child.pk) or child
         self.parent_progress(extra=CONSUME_SHARE, step="materializing unified views", force=True)
         try:
-            counts = views_materialize(tenant=self.tenant) or {}
-        except Exception as exc:
-            logger.exception("materialization failed")
+            counts = self.run.materialize()
+        except PipelineStepFailed as failed:
+            exc = failed.exception
+            logger.error("materialization failed", exc_info=exc)
             job_finish(job=child, status=Job.Status.FAILED, error=_error_text(exc))
             self._skip_child(Job.Kind.AGENTS, "skipped: the views could not be materialized")
             raise _StepFailed(f"materializing the unified views failed: {_error_text(exc)}") from exc

@@ -12,10 +12,8 @@ from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from rest_framework import exceptions, status
-from rest_framework.exceptions import ErrorDetail
 
-from autonomos.core.api import Conflict
+from autonomos.core.errors import Conflict, TooBusy
 from autonomos.core.events import publish_event
 from autonomos.core.tenancy import current_tenant
 
@@ -31,21 +29,15 @@ _last_progress_write: dict[int, tuple[float, int]] = {}
 
 
 class JobConflict(Conflict):
-    """409 carrying the id of the job that is in the way (as a number in `error.details.job_id`)."""
+    """A job is in the way (409 with its id as a number in `error.details.job_id`)."""
 
     def __init__(self, message: str, *, job_id: int):
-        super().__init__(message)
+        super().__init__(message, details={"job_id": job_id})
         self.job_id = job_id
-        self.detail = {"detail": ErrorDetail(message, code="conflict"), "job_id": job_id}
-
-    def get_codes(self):
-        return "conflict"
 
 
-class TooManyJobs(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_detail = "Too many jobs are waiting or running for this tenant; try again when some have finished."
-    default_code = "throttled"
+class TooManyJobs(TooBusy):
+    default_message = "Too many jobs are waiting or running for this tenant; try again when some have finished."
 
 
 class JobBusy(Exception):

@@ -13,11 +13,12 @@ import time
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, ValidationError
 from django.db import connection
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, generics, permissions, status, throttling, viewsets
+from rest_framework import exceptions, generics, permissions, throttling, viewsets
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .errors import AppError
 from .roles import RolePermission
 from .tenancy import TenantRequired
 
@@ -128,12 +129,6 @@ class TenantReadOnlyModelViewSet(TenantAPIMixin, viewsets.ReadOnlyModelViewSet):
     pass
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state."
-    default_code = "conflict"
-
-
 _CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -167,7 +162,13 @@ def _message_of(detail) -> str:
 
 
 def exception_handler(exc, context):
-    """DRF exception handler giving every error the same JSON shape, and never a traceback."""
+    """DRF exception handler giving every error the same JSON shape, and never a traceback.
+
+    The one place where the application's own exceptions (autonomos/core/errors.py), raised by
+    services, become HTTP responses."""
+    if isinstance(exc, AppError):
+        set_rollback()
+        return Response(error_body(exc.status, exc.message, details=exc.details, code=exc.code), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         exc = exceptions.APIException("Request body too large.")
         exc.status_code = 413

@@ -35,14 +35,14 @@ CSV = "\n".join([
 def synced(committed_tenants):
     """alpha with one CSV connection synced through the real pipeline (committed: the consumer is a thread)."""
     from connectors.services import connection_create, connection_file_upload
-    from dcl.services import connection_sync_pipeline
+    from dcl.pipeline import pipeline_run
 
     tenant = committed_tenants[0]
     connection.set_tenant(tenant)
     try:
         conn = connection_create(name="CRM export", kind="filesource", config={"source_system": "salesforce"})
         connection_file_upload(connection=conn, filename="Account.csv", content=io.BytesIO(CSV), size=len(CSV))
-        connection_sync_pipeline(tenant=tenant, connection=conn)
+        pipeline_run(tenant=tenant, connection=conn, trigger="test")
     finally:
         connection.set_schema_to_public()
     client = Client(HTTP_HOST=host_of(tenant))

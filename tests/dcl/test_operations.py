@@ -3,7 +3,8 @@
 import pytest
 
 from aam.streams import binary_redis, group_name, stream_key
-from autonomos.core.api import Conflict
+from aam.sync_lock import SyncLock
+from autonomos.core.errors import Conflict
 from connectors.models import Connection
 from dcl.models import StreamAction
 from dcl.operations import consumer_group_reset, stream_replay
@@ -44,12 +45,13 @@ def test_reset_redelivers_every_retained_batch_and_is_audited(conn, in_tenant_a)
     assert record.details["pending_dropped"] == 2 and record.details["retained_entries"] == 3
 
 
-def test_actions_are_refused_while_the_connection_syncs(conn):
+def test_actions_are_refused_while_the_connection_syncs(conn, in_tenant_a):
     Connection.objects.filter(pk=conn.pk).update(status=Connection.Status.SYNCING)
-    with pytest.raises(Conflict):
-        consumer_group_reset(connection=conn, user=None)
-    with pytest.raises(Conflict):
-        stream_replay(connection=conn, user=None)
+    with SyncLock(in_tenant_a, conn.pk):  # a sync is running: it holds the connection's lock
+        with pytest.raises(Conflict):
+            consumer_group_reset(connection=conn, user=None)
+        with pytest.raises(Conflict):
+            stream_replay(connection=conn, user=None)
     assert StreamAction.objects.count() == 0
 
 

@@ -135,6 +135,16 @@ class MemoryDriver:
         self.fail_after_pages = fail_after_pages
         self.errors = errors or {}
         self.pages_read = 0
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def discover(self):
         out = []

@@ -96,7 +96,7 @@ def test_a_sync_replayed_after_a_crash_reuses_batch_ids_and_applies_nothing_twic
 
 def test_two_syncs_of_one_connection_cannot_run_at_once(doubles):
     doubles["driver"] = MemoryDriver({"Opportunity": opportunity_records(5)})
-    with ingest._Lock(connection.tenant, doubles["connection"].pk):
+    with ingest.SyncLock(connection.tenant, doubles["connection"].pk):
         with pytest.raises(ingest.SyncAlreadyRunning):
             ingest.connection_sync(connection=doubles["connection"])
 

@@ -1,7 +1,8 @@
 """Sync connections end to end: `manage.py sync --tenant <slug> [--connection ID] [--full]`.
 
-Runs the sync (aam) with a DCL consumer beside it in this process, so the stream's back-pressure
-never stalls, then rebuilds the unified views. A progress bar shows records/s and the ETA.
+One pipeline run (dcl/pipeline): each connection is read with a DCL consumer beside it in this
+process, so the stream's back-pressure never stalls, then the views are rebuilt once. A progress
+bar shows records/s and the ETA.
 """
 
 import json
@@ -10,8 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
-from aam.ingest.services import connection_sync
-from dcl.services import connection_sync_pipeline, views_materialize
+from dcl.pipeline import PipelineStepFailed, SyncRun
 
 from ._tenant import tenant_by_slug
 
@@ -43,29 +43,37 @@ class Command(BaseCommand):
                 if missing:
                     raise CommandError(f"no connection {sorted(missing)} in tenant {tenant.slug}")
             results = {}
-            for conn in connections:
-                bar = tqdm(desc=f"{conn.name}", unit="rec", unit_scale=True, dynamic_ncols=True)
-
-                def progress(p, bar=bar):
-                    if p.total and bar.total != p.total:
-                        bar.total = p.total
-                    bar.n = p.records_read
-                    bar.set_postfix(published=p.records_published, quarantined=p.quarantined, refresh=False)
-                    bar.refresh()
-
-                try:
-                    if opts["no_consume"]:
-                        results[conn.pk] = connection_sync(
-                            connection=conn, full=opts["full"], progress=progress
-                        ).as_dict()
-                    else:
-                        results[conn.pk] = connection_sync_pipeline(
-                            tenant=tenant, connection=conn, full=opts["full"], progress=progress, materialize=False
-                        )["sync"]
-                except Exception as exc:  # noqa: BLE001 - one failing connection does not stop the others
-                    results[conn.pk] = {"error": f"{exc.__class__.__name__}: {exc}"}
-                finally:
-                    bar.close()
+            run = SyncRun(tenant=tenant, full=opts["full"], trigger="command")
+            if not opts["no_consume"]:
+                run.start()
+            try:
+                for conn in connections:
+                    results[conn.pk] = self._read(run, conn)
+            finally:
+                run.stop()
+            if not opts["no_consume"]:
+                if run.consumer_failure is not None:  # the last drain tries again
+                    failure = run.consumer_failure
+                    results["consumer_error"] = f"{failure.__class__.__name__}: {failure}"
+                run.consume()
             if not opts["no_materialize"]:
-                results["views"] = views_materialize(tenant=tenant)
+                results["views"] = run.materialize()
             self.stdout.write(json.dumps(results, default=str))
+
+    def _read(self, run: SyncRun, conn) -> dict:
+        bar = tqdm(desc=f"{conn.name}", unit="rec", unit_scale=True, dynamic_ncols=True)
+
+        def progress(p):
+            if p.total and bar.total != p.total:
+                bar.total = p.total
+            bar.n = p.records_read
+            bar.set_postfix(published=p.records_published, quarantined=p.quarantined, refresh=False)
+            bar.refresh()
+
+        try:
+            return run.read(conn, progress=progress).as_dict()
+        except PipelineStepFailed as failed:  # one failing connection does not stop the others
+            exc = failed.exception
+            return {"error": f"{exc.__class__.__name__}: {exc}"}
+        finally:
+            bar.close()

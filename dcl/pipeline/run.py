@@ -1,0 +1,130 @@
+"""The owner of a pipeline run: read (→ normalize → publish) each connection with a consumer
+beside the reads, drain the streams, materialize the views.
+
+Every caller starts a run here: the `sync` command, the Celery task `dcl.connection_sync` (which the
+sync API and drift re-processing queue by name: aam is below the DCL), stream replay, and the AOA
+connect job (which drives the steps itself, to report them as child jobs). See
+docs/adr/0013-pipeline-run.md.
+
+    with SyncRun(tenant=t, connection_ids=[1, 2], trigger="command") as run:
+        run.read(connection_1)          # StepInfo("read", 1, rows, seconds)
+        run.read(connection_2)
+    run.consume()                       # StepInfo("consume", ...)
+    run.materialize()                   # StepInfo("materialize", ...)
+    run.info                            # RunInfo: every step, in order
+
+A failing step is raised once, as PipelineStepFailed(step, exception, step_info).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .consume import ConsumerBeside, drain
+from .info import PipelineStepFailed, RunInfo, StepInfo
+from .materialize import materialize as views_rebuild
+from .read import SyncResult, read_connection
+
+logger = logging.getLogger(__name__)
+
+
+class SyncRun:
+    """One run of the pipeline over connections of one tenant.
+
+    `connection_ids` are the streams the consumer beside the reads follows (None: all the tenant's).
+    Inside `with`, that consumer runs; `read` may be called from several threads at once (each
+    thread with its own database connection)."""
+
+    def __init__(self, *, tenant, connection_ids=None, full: bool = False, trigger: str = "manual") -> None:
+        self.tenant = tenant
+        self.connection_ids = sorted(connection_ids) if connection_ids else None
+        self.full = full
+        self.info = RunInfo(trigger=trigger, full=full)
+        self._beside: ConsumerBeside | None = None
+
+    def start(self) -> SyncRun:
+        """Start the consumer beside the reads."""
+        self._beside = ConsumerBeside(self.tenant, self.connection_ids,
+                                      name=f"dcl-consumer-{self.info.trigger}").__enter__()
+        return self
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop the consumer beside the reads; without `wait`, give it 5 seconds (a run being failed)."""
+        if self._beside is not None:
+            self._beside.close(wait=wait)
+
+    def __enter__(self) -> SyncRun:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def consumer_failure(self) -> BaseException | None:
+        """The error the consumer beside the reads stopped with, if it did."""
+        return self._beside.failure if self._beside is not None else None
+
+    def _step(self, info: StepInfo, started: float, exc: BaseException | None = None) -> None:
+        info.seconds = time.monotonic() - started
+        info.ok = exc is None
+        if exc is not None:
+            info.details["error"] = f"{exc.__class__.__name__}: {exc}"[:2000]
+        self.info.steps.append(info)
+
+    def read(self, connection, *, progress=None) -> SyncResult:
+        """Read one connection into its stream (step "read"); `progress(SyncProgress)` as it goes."""
+        info, started = StepInfo("read", connection.pk), time.monotonic()
+        try:
+            result = read_connection(tenant=self.tenant, connection=connection, full=self.full, progress=progress)
+        except Exception as exc:
+            self._step(info, started, exc)
+            raise PipelineStepFailed("read", exc, info) from exc
+        info.rows = result.records_published
+        info.details = result.as_dict()
+        self._step(info, started)
+        return result
+
+    def consume(self, connection_ids=None) -> StepInfo:
+        """Apply what is still waiting in the streams (step "consume"), of `connection_ids` or the run's."""
+        ids = connection_ids if connection_ids is not None else self.connection_ids
+        info, started = StepInfo("consume"), time.monotonic()
+        try:
+            result = drain(tenant=self.tenant, connection_ids=ids)
+        except Exception as exc:
+            self._step(info, started, exc)
+            raise PipelineStepFailed("consume", exc, info) from exc
+        info.rows = result.records
+        info.details = result.as_dict()
+        self._step(info, started)
+        return info
+
+    def materialize(self) -> dict[str, int]:
+        """Rebuild the unified views and publish them to PostgreSQL (step "materialize"); {entity: rows}."""
+        info, started = StepInfo("materialize"), time.monotonic()
+        try:
+            views = views_rebuild(tenant=self.tenant)
+        except Exception as exc:
+            self._step(info, started, exc)
+            raise PipelineStepFailed("materialize", exc, info) from exc
+        info.rows = sum(views.values())
+        info.details = {"views": views}
+        self._step(info, started)
+        return views
+
+
+def pipeline_run(*, tenant, connection, full: bool = False, trigger: str = "manual", progress=None,
+                 materialize: bool = True) -> RunInfo:
+    """Run the whole pipeline for one connection: read it with a consumer beside, drain every
+    stream of the tenant, then (with `materialize`) rebuild the views. Returns the run's info."""
+    run = SyncRun(tenant=tenant, full=full, trigger=trigger)
+    with run:
+        run.read(connection, progress=progress)
+    if run.consumer_failure is not None:
+        info = StepInfo("consume", ok=False, details={"error": str(run.consumer_failure)[:2000]})
+        run.info.steps.append(info)
+        raise PipelineStepFailed("consume", run.consumer_failure, info)
+    run.consume()  # what the consumer had not read when it was stopped
+    if materialize:
+        run.materialize()
+    return run.info
