@@ -14,12 +14,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Test-password-2026!"
@@ -224,16 +225,14 @@ def live_env(**extra) -> dict:
 
 
 def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def open_() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited early with {proc.returncode}")
         with socket.socket() as s:
             s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"port {port} did not open")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(open_, timeout=timeout, interval=0.05, message=f"port {port} to open")
 
 
 @pytest.fixture
@@ -257,6 +256,15 @@ def asgi_server(committed_db):
             proc.kill()
 
 
+def _worker_answers(proc: subprocess.Popen) -> bool:
+    """The worker is consuming: it answers a ping on the broker (it raises when the process died)."""
+    from autonomos.celery import app
+
+    if proc.poll() is not None:
+        raise RuntimeError(proc.stderr.read().decode()[-2000:])
+    return bool(app.control.ping(timeout=0.5))
+
+
 @pytest.fixture
 def celery_worker_process(committed_db):
     """A real Celery worker process consuming the test broker."""
@@ -266,9 +274,7 @@ def celery_worker_process(committed_db):
         cwd=ROOT, env=live_env(CELERY_TASK_ALWAYS_EAGER="false"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(0.5)
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode()[-2000:])
+        wait_until(lambda: _worker_answers(proc), timeout=60, interval=0.2, message="the Celery worker to start")
         yield proc
     finally:
         proc.terminate()

@@ -54,7 +54,11 @@ def test_websocket_delivers_each_tenants_events_only_to_that_tenant(asgi_server,
     async def scenario():
         ws_a = await _ws_connect(asgi_server, alpha, token_a)
         ws_b = await _ws_connect(asgi_server, beta, token_b)
-        await asyncio.sleep(0.3)  # both sockets joined their groups
+        # A socket joins its tenant's group before it is accepted; a ping answered proves the
+        # consumer is past connect() on both.
+        for ws in (ws_a, ws_b):
+            await ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), timeout=10)) == {"type": "pong"}
         await asyncio.to_thread(publish_event, alpha, "only_for_alpha", {"n": 1})
         await asyncio.to_thread(publish_event, beta, "only_for_beta", {"n": 2})
         got_a, got_b = await asyncio.gather(_recv_types(ws_a), _recv_types(ws_b))
@@ -131,9 +135,12 @@ def test_sse_delivers_events_published_while_connected(asgi_server, committed_te
         async with httpx.AsyncClient(timeout=10) as client:
             async with client.stream("GET", f"http://{asgi_server}/api/events/stream/", params={"timeout": 2},
                                      headers=headers) as response:
-                await asyncio.sleep(0.3)
+                # The view pins where the stream starts before it answers: once the first frame is
+                # here, an event published now is delivered.
+                chunks = response.aiter_text()
+                first = await anext(chunks)
                 await asyncio.to_thread(publish_event, alpha, "live_one", {})
-                return "".join([chunk async for chunk in response.aiter_text()])
+                return first + "".join([chunk async for chunk in chunks])
 
     body = asyncio.run(scenario())
     assert "event: live_one" in body

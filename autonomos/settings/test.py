@@ -5,7 +5,7 @@ from pathlib import Path
 from autonomos.core import secrets as install_secrets
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REST_FRAMEWORK, SIMPLE_JWT, env
+from .base import BASE_DIR, PASSWORD_HASHERS, REST_FRAMEWORK, SIMPLE_JWT, env
 
 # Fixed keys, whatever the environment or var/secrets.env hold: the processes the tests start share
 # them. They are published, so production and local settings refuse them.
@@ -20,7 +20,10 @@ CACHES["default"]["LOCATION"] = TEST_REDIS_URL  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [TEST_REDIS_URL]  # noqa: F405
 CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+# A fast hasher first: Argon2 is slow on purpose, and the suite hashes hundreds of passwords. The
+# product's hashers follow, so an Argon2 hash still verifies. Production, local and base keep Argon2
+# first (tests/security/test_password_hashers.py).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": "1000/min", "auth_account": "1000/min", "user": "100000/min"}
 # Login lockouts out of the way of the suite (tests/security/test_bruteforce.py sets its own), and
 # axes' backend letting Django's test Client.login() through: it authenticates without a request.

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from aam.mapping.bench import evaluate_dir, time_wide_source
+from benchmarks.mapping import evaluate_dir, time_wide_source
 
 from .conftest import CASES_DIR
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from aam.drift.scenarios import core_scenarios, run_scenario
 from aam.selectors import mapping_rows
+from benchmarks.drift_scenarios import core_scenarios, run_scenario
 from connectors.demo import generate
 
 pytestmark = pytest.mark.django_db

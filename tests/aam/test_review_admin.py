@@ -11,6 +11,7 @@ from aam.selectors import mapping_active
 from aam.services import mapping_ensure
 from connectors.models import Connection
 from tests.aam.drift_support import OTHER_KEYS, changed, source_object
+from tests.factories import ConnectionRowFactory
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/aam/reviewitem/"
@@ -20,7 +21,7 @@ LATER = {"rename": {"Amount": "Amount_USD"}, "keys": OTHER_KEYS, "retype": {"Amo
 
 def connect(tenant, name: str, policy: str = "auto") -> Connection:
     db.set_tenant(tenant)
-    conn = Connection.objects.create(name=name, kind="salesforce", drift_policy=policy)
+    conn = ConnectionRowFactory(name=name, kind="salesforce", drift_policy=policy)
     obj = source_object()
     drift_check(connection=conn, source_object=obj)
     mapping_ensure(connection=conn, source_object=obj)

@@ -16,12 +16,13 @@ from autonomos.core.events import read_events
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 from tests.aam.drift_support import OTHER_KEYS, changed, source_object
+from tests.factories import ConnectionRowFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def connect(name: str, policy: str = "review") -> Connection:
-    conn = Connection.objects.create(name=name, kind="salesforce", drift_policy=policy)
+    conn = ConnectionRowFactory(name=name, kind="salesforce", drift_policy=policy)
     obj = source_object()
     drift_check(connection=conn, source_object=obj)
     mapping_ensure(connection=conn, source_object=obj)

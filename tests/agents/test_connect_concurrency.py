@@ -7,12 +7,12 @@ guarantee comes from PostgreSQL's unique index, not from anything a single trans
 from __future__ import annotations
 
 import threading
-import time
 
 from django.db import connection, connections, transaction
 
 from agents.models import Job
 from tests.conftest import _jwt_client
+from tests.waiting import wait_until
 
 from .helpers import in_schema, make_connection
 
@@ -86,10 +86,8 @@ def test_a_request_racing_an_uncommitted_connect_job_loses_to_the_unique_index(c
     assert inserted.wait(timeout=10)
     b = _in_thread(lambda: client.post("/api/aoa/connect/", {}, format="json"), results, "b")
     b.start()
-    deadline = time.monotonic() + 10
-    while _waiting_lock_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)  # poll: B is blocked on A's row in the unique index
-    assert _waiting_lock_count() >= 1
+    # B is blocked on A's row in the unique index.
+    wait_until(lambda: _waiting_lock_count() >= 1, timeout=10, interval=0.02, message="B to wait on A's lock")
     release.set()
     a.join(timeout=20)
     b.join(timeout=20)

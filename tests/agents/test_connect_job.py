@@ -7,7 +7,6 @@ the connectors' fake servers on 127.0.0.1 (the only stand-in the rules allow for
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from django.db import connection as db
@@ -16,6 +15,7 @@ from agents.models import AgentRun, Job
 from agents.services import connect_job_execute, connect_job_start
 from autonomos.core.events import read_events
 from connectors.kinds.hubspot.testserver import FakeHubSpot, make_companies
+from tests.waiting import wait_until
 
 from .helpers import in_schema
 
@@ -225,11 +225,14 @@ def test_the_api_queues_a_connect_job_that_a_real_worker_runs_to_the_end(celery_
     response = client.post("/api/aoa/connect/", {}, format="json")
     assert response.status_code == 202, response.content
     job_id = response.json()["job_id"]
-    deadline = time.monotonic() + 120
-    body = client.get(f"/api/aoa/jobs/{job_id}/").json()
-    while body["status"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.25)  # poll the API like the dashboard does
-        body = client.get(f"/api/aoa/jobs/{job_id}/").json()
+    last = {}
+
+    def finished():  # poll the API like the dashboard does
+        last.update(client.get(f"/api/aoa/jobs/{job_id}/").json())
+        return last["status"] not in ("queued", "running")
+
+    wait_until(finished, timeout=120, interval=0.25, message=lambda: f"job {job_id} to finish ({last})")
+    body = last
     assert body["status"] == "succeeded", body
     assert body["attempts"] == 1 and body["progress"] == 100
     assert [c["kind"] for c in body["children"]] == ["sync", "materialize", "agents"]

@@ -291,10 +291,10 @@ def test_schema_endpoint_turns_a_transient_source_error_into_a_503(api_a):
 def test_admin_shows_which_secrets_are_set_but_never_their_values(web_a, tenant_a):
     from django_tenants.utils import schema_context
 
-    from connectors.services import connection_create
+    from tests.factories import ConnectionFactory
 
     with schema_context(tenant_a.schema_name):
-        conn = connection_create(name="HS", kind="hubspot", secrets={"access_token": "pat-admin-secret-42"})
+        conn = ConnectionFactory(name="HS", kind="hubspot", secrets={"access_token": "pat-admin-secret-42"})
     page = web_a.get(f"/admin/connectors/connection/{conn.pk}/change/")
     assert page.status_code == 200
     body = page.content.decode()

@@ -18,6 +18,7 @@ from connectors.registry import driver_for
 from connectors.secretbox import SecretsUnreadable
 from connectors.services import connection_create, connection_secrets_rotate, connection_test, connection_update
 from tests.conftest import host_of
+from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def opens(key: str, token: bytes) -> bool:
 
 
 def test_the_database_row_holds_no_plaintext_secret(in_tenant_a):
-    conn = connection_create(name="hs", kind="hubspot", config={}, secrets={"access_token": CANARY})
+    conn = ConnectionFactory(name="hs", kind="hubspot", secrets={"access_token": CANARY})
     row = raw_row(conn.pk)
     assert CANARY not in row
     assert "secrets_ciphertext" in row and '"secret_names":["access_token"]' in row
@@ -56,13 +57,13 @@ def test_the_database_row_holds_no_plaintext_secret(in_tenant_a):
 
 def test_with_no_keys_configured_a_key_derived_from_secret_key_is_used(in_tenant_a, settings):
     settings.CONNECTION_SECRETS_KEYS = []
-    conn = connection_create(name="hs", kind="hubspot", config={}, secrets={"access_token": CANARY})
+    conn = ConnectionFactory(name="hs", kind="hubspot", secrets={"access_token": CANARY})
     assert opens(secretbox.derived_key(settings.SECRET_KEY).decode(), stored_token(conn.pk))
 
 
 def test_rotation_keeps_old_rows_readable_and_writes_with_the_new_key(in_tenant_a, settings):
     settings.CONNECTION_SECRETS_KEYS = [KEY_OLD]
-    conn = connection_create(name="hs", kind="hubspot", config={}, secrets={"access_token": CANARY})
+    conn = ConnectionFactory(name="hs", kind="hubspot", secrets={"access_token": CANARY})
     assert opens(KEY_OLD, stored_token(conn.pk))
 
     settings.CONNECTION_SECRETS_KEYS = [KEY_NEW, KEY_OLD]
@@ -78,7 +79,7 @@ def test_rotation_keeps_old_rows_readable_and_writes_with_the_new_key(in_tenant_
 
 def test_rotating_a_connection_re_encrypts_it_with_the_newest_key_once(in_tenant_a, settings):
     settings.CONNECTION_SECRETS_KEYS = [KEY_OLD]
-    conn = connection_create(name="hs", kind="hubspot", config={}, secrets={"access_token": CANARY})
+    conn = ConnectionFactory(name="hs", kind="hubspot", secrets={"access_token": CANARY})
     before = Connection.objects.get(pk=conn.pk).updated_at
     settings.CONNECTION_SECRETS_KEYS = [KEY_NEW, KEY_OLD]
     assert connection_secrets_rotate(connection=conn) is True
@@ -95,7 +96,7 @@ def test_the_rotate_command_re_encrypts_every_tenant_and_reports_unreadable_rows
     ids = {}
     for tenant in (tenant_a, tenant_b):
         db.set_tenant(tenant)
-        ids[tenant.slug] = connection_create(name="hs", kind="hubspot", config={}, secrets={"access_token": CANARY}).pk
+        ids[tenant.slug] = ConnectionFactory(name="hs", kind="hubspot", secrets={"access_token": CANARY}).pk
     db.set_schema_to_public()
     settings.CONNECTION_SECRETS_KEYS = [KEY_NEW, KEY_OLD]
     out = io.StringIO()
@@ -118,7 +119,7 @@ def test_the_rotate_command_re_encrypts_every_tenant_and_reports_unreadable_rows
 
 def test_a_wrong_key_is_a_clear_permanent_error_when_a_driver_needs_the_secrets(in_tenant_a, settings):
     settings.CONNECTION_SECRETS_KEYS = [KEY_OLD]
-    conn = connection_create(name="hs", kind="hubspot", config={}, secrets={"access_token": CANARY})
+    conn = ConnectionFactory(name="hs", kind="hubspot", secrets={"access_token": CANARY})
     settings.CONNECTION_SECRETS_KEYS = [KEY_OTHER]
     conn = Connection.objects.get(pk=conn.pk)  # loading the row never needs the key
     with pytest.raises(SecretsUnreadable, match="cannot be decrypted with the configured CONNECTION_SECRETS_KEYS"):
@@ -132,7 +133,7 @@ def test_a_wrong_key_is_a_clear_permanent_error_when_a_driver_needs_the_secrets(
 def test_a_wrong_key_leaves_lists_details_and_the_admin_working(api_a, web_a, tenant_a, settings):
     settings.CONNECTION_SECRETS_KEYS = [KEY_OLD]
     db.set_tenant(tenant_a)
-    conn = connection_create(name="HS", kind="hubspot", config={}, secrets={"access_token": CANARY})
+    conn = ConnectionFactory(name="HS", kind="hubspot", secrets={"access_token": CANARY})
     db.set_schema_to_public()
     settings.CONNECTION_SECRETS_KEYS = [KEY_OTHER]
     url = f"/api/connections/{conn.pk}/"

@@ -19,12 +19,13 @@ from connectors.services import (
     connection_test,
     connection_update,
 )
+from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_cursor_set_merges_per_object_and_none_forgets(in_tenant_a):
-    conn = connection_create(name="c", kind="filesource", config={})
+    conn = ConnectionFactory(name="c")
     connection_cursor_set(connection=conn, object_name="a", cursor={"row": 1})
     connection_cursor_set(connection=conn, object_name="b", cursor={"row": 2})
     connection_cursor_set(connection=conn, object_name="a", cursor=None)
@@ -32,7 +33,7 @@ def test_cursor_set_merges_per_object_and_none_forgets(in_tenant_a):
 
 
 def test_status_set_masks_secret_values_in_the_stored_error(in_tenant_a):
-    conn = connection_create(name="hs", kind="hubspot", config={}, secrets={"access_token": "pat-na1-supersecret"})
+    conn = ConnectionFactory(name="hs", kind="hubspot", secrets={"access_token": "pat-na1-supersecret"})
     connection_status_set(connection=conn, status="error", error="401 for token pat-na1-supersecret, password=hunter2")
     stored = Connection.objects.get(pk=conn.pk)
     assert stored.status == "error"
@@ -80,7 +81,7 @@ def test_connection_test_with_good_saas_credentials_is_ok(in_tenant_a):
 
 
 def test_connection_test_never_lifts_a_drift_freeze(in_tenant_a, csv_dir):
-    conn = connection_create(name="f", kind="filesource", config={"folder": str(csv_dir)})
+    conn = ConnectionFactory(name="f", config={"folder": str(csv_dir)})
     connection_status_set(connection=conn, status="frozen")
     assert connection_test(connection=conn).ok
     assert Connection.objects.get(pk=conn.pk).status == "frozen"
@@ -88,7 +89,7 @@ def test_connection_test_never_lifts_a_drift_freeze(in_tenant_a, csv_dir):
 
 def test_connections_of_one_tenant_are_invisible_in_another(tenant_a, tenant_b):
     db.set_tenant(tenant_a)
-    connection_create(name="only-a", kind="filesource", config={})
+    ConnectionFactory(name="only-a")
     assert connection_list().count() == 1
     db.set_tenant(tenant_b)
     assert connection_list().count() == 0

@@ -9,13 +9,11 @@ from rest_framework.test import APIClient
 from autonomos.core.redis import get_redis
 from dcl.models import MaterializedView
 from tests.conftest import host_of
-from tests.pipeline.support import land_and_materialize, opportunity_records
+from tests.factories import OpportunityRecordFactory, materialized_view
 
 pytestmark = pytest.mark.django_db
 URL = "/api/dcl/views/opportunity/?page_size=100&stage=Prospecting&ordering=-amount"
 
-
-_publish = land_and_materialize
 
 
 def _page_keys(tenant) -> list[str]:
@@ -23,8 +21,8 @@ def _page_keys(tenant) -> list[str]:
 
 
 def test_the_same_query_is_answered_from_each_tenants_own_data(api_a, api_b, tenant_a, tenant_b):
-    view_a = _publish(tenant_a, opportunity_records(5))
-    _publish(tenant_b, opportunity_records(3))
+    view_a = materialized_view(tenant_a, n=5)
+    materialized_view(tenant_b, n=3)
     # Make beta's catalog entry identical to alpha's (same version and time): only the tenant in
     # the cache key now tells the two pages apart.
     connection.set_tenant(tenant_b)
@@ -40,12 +38,12 @@ def test_the_same_query_is_answered_from_each_tenants_own_data(api_a, api_b, ten
 
 
 def test_a_re_materialized_view_is_served_fresh_rows_and_counts(api_a, tenant_a):
-    records = opportunity_records(12)
-    view = _publish(tenant_a, records[:5])
+    records = OpportunityRecordFactory.build_batch(12)
+    view = materialized_view(tenant_a, records[:5])
     before = api_a.get(URL).json()
     assert before["count"] == 5
     assert api_a.get(URL).json() == before
-    newer = _publish(tenant_a, records)
+    newer = materialized_view(tenant_a, records)
     assert newer.version == view.version + 1
     after = api_a.get(URL).json()
     assert after["count"] == 12 and len(after["results"]) == 12
@@ -53,21 +51,21 @@ def test_a_re_materialized_view_is_served_fresh_rows_and_counts(api_a, tenant_a)
 
 
 def test_counts_stay_exact_when_a_wiped_catalog_starts_again_at_version_one(api_a, tenant_a):
-    records = opportunity_records(9)
-    first = _publish(tenant_a, records[:4])
+    records = OpportunityRecordFactory.build_batch(9)
+    first = materialized_view(tenant_a, records[:4])
     assert first.version == 1
     assert api_a.get(URL).json()["count"] == 4
     connection.set_tenant(tenant_a)
     MaterializedView.objects.all().delete()
     connection.set_schema_to_public()
-    again = _publish(tenant_a, records)
+    again = materialized_view(tenant_a, records)
     assert again.version == 1
     body = api_a.get(URL).json()
     assert body["count"] == 9 and len(body["results"]) == 9
 
 
 def test_a_cached_page_is_refused_to_anonymous_callers_and_foreign_tokens(api_a, api_b, tenant_a):
-    _publish(tenant_a, opportunity_records(4))
+    materialized_view(tenant_a, n=4)
     assert api_a.get(URL).status_code == 200
     assert _page_keys(tenant_a)
     anonymous = APIClient(HTTP_HOST=host_of(tenant_a)).get(URL)
@@ -79,7 +77,7 @@ def test_a_cached_page_is_refused_to_anonymous_callers_and_foreign_tokens(api_a,
 
 
 def test_query_parameters_in_another_order_share_one_cached_page(api_a, tenant_a):
-    _publish(tenant_a, opportunity_records(6))
+    materialized_view(tenant_a, n=6)
     one = api_a.get("/api/dcl/views/opportunity/?stage=Prospecting&ordering=-amount&page_size=2").json()
     other = api_a.get("/api/dcl/views/opportunity/?page_size=2&ordering=-amount&stage=Prospecting").json()
     assert one["results"] == other["results"]
@@ -87,7 +85,7 @@ def test_query_parameters_in_another_order_share_one_cached_page(api_a, tenant_a
 
 
 def test_bad_queries_are_json_400s_and_are_never_cached(api_a, tenant_a):
-    _publish(tenant_a, opportunity_records(3))
+    materialized_view(tenant_a, n=3)
     for _ in range(2):
         response = api_a.get("/api/dcl/views/opportunity/?amount__gte=lots")
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_query"
@@ -96,13 +94,13 @@ def test_bad_queries_are_json_400s_and_are_never_cached(api_a, tenant_a):
 
 def test_the_page_cache_can_be_turned_off(api_a, tenant_a, monkeypatch):
     monkeypatch.setattr(settings, "DCL_PAGE_CACHE_SECONDS", 0)
-    _publish(tenant_a, opportunity_records(3))
+    materialized_view(tenant_a, n=3)
     assert api_a.get(URL).json()["count"] == 3
     assert _page_keys(tenant_a) == []
 
 
 def test_each_host_of_a_tenant_has_its_own_page_with_its_own_links(api_a, tenant_a):
-    _publish(tenant_a, opportunity_records(6))
+    materialized_view(tenant_a, n=6)
     url = "/api/dcl/views/opportunity/?page_size=2"
     plain = api_a.get(url).json()
     with_port = api_a.get(url, HTTP_HOST=f"{host_of(tenant_a)}:8000").json()
@@ -112,7 +110,7 @@ def test_each_host_of_a_tenant_has_its_own_page_with_its_own_links(api_a, tenant
 
 
 def test_the_current_stamp_is_put_back_from_the_catalog_when_it_is_missing(api_a, tenant_a):
-    view = _publish(tenant_a, opportunity_records(3))
+    view = materialized_view(tenant_a, n=3)
     stamps = [k for k in get_redis().scan_iter(match=f"cache:{{{tenant_a.tenant_id}}}:*dcl:stamp:opportunity")]
     # In this test's transaction the materialization never commits, so its hook has not run either.
     assert stamps == []

@@ -35,6 +35,7 @@ from tests.pipeline.support import (
     opportunity_records,
     publish,
 )
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow]
 
@@ -82,6 +83,23 @@ def private_redis(settings):
             proc.wait(timeout=10)
 
 
+def _consumed(tenant, connection_id: int) -> bool:
+    """Every entry of the connection's stream was delivered to the consumer group and acknowledged
+    (true too when there is no stream: a Redis restarted without persistence lost it)."""
+    import redis
+
+    r = binary_redis()
+    key = stream_key(tenant, connection_id)
+    try:
+        if not r.exists(key):
+            return True
+        last = r.xinfo_stream(key)["last-generated-id"]
+        groups = r.xinfo_groups(key)
+    except redis.ConnectionError:  # the private Redis is coming back
+        return False
+    return bool(groups) and all(g["pending"] == 0 and g["last-delivered-id"] == last for g in groups)
+
+
 class _RestartingDriver(MemoryDriver):
     def __init__(self, *args, restart_after: int, restart, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,7 +135,8 @@ def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_no
         try:
             return ingest.connection_sync(connection=conn)
         finally:
-            time.sleep(0.5)  # let the consumer apply what was published
+            wait_until(lambda: _consumed(tenant, conn.pk), timeout=30,
+                       message="the consumer to apply what was published")
             stop.set()
             consumer.join(timeout=60)
 
@@ -163,9 +182,7 @@ def test_ten_times_the_stream_capacity_through_a_slow_consumer_loses_nothing(ten
     try:
         publisher = StreamPublisher(tenant_a, 1, maxlen=maxlen, timeout=60)
         publisher.publish(messages)
-        deadline = time.monotonic() + 60
-        while r.xlen(key) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: r.xlen(key) == 0, timeout=60, message="the slow consumer to empty the stream")
     finally:
         stop.set()
         thread.join(timeout=60)

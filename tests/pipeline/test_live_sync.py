@@ -1,6 +1,5 @@
 """POST /api/connections/<id>/sync/ with a real Celery worker: the CSV lands in the unified view."""
 
-import time
 
 import pytest
 from django.conf import settings
@@ -9,6 +8,7 @@ from django_tenants.utils import tenant_context
 from rest_framework.test import APIClient
 
 from tests.conftest import host_of
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -38,13 +38,11 @@ def test_the_sync_endpoint_runs_the_pipeline_in_a_worker_up_to_the_view(celery_w
     response = client.post(f"/api/connections/{conn.pk}/sync/", {}, format="json")
     assert response.status_code == 202, response.content
     try:
-        deadline = time.monotonic() + 90
-        view = None
-        while time.monotonic() < deadline and view is None:
+        def materialized():
             with tenant_context(alpha):
-                view = MaterializedView.objects.filter(entity="opportunity").first()
-            time.sleep(0.3)
-        assert view is not None, "the worker did not materialize the view"
+                return MaterializedView.objects.filter(entity="opportunity").first()
+
+        wait_until(materialized, timeout=90, interval=0.3, message="the worker to materialize the view")
         with tenant_context(alpha):
             rows = view_all(entity="opportunity")
             conn.refresh_from_db()

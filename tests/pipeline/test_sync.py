@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from aam.ingest import services as ingest
+from aam.models import QuarantinedRecord
 from connectors.models import Connection
 from dcl.services import stream_consume
 from tests.pipeline.support import SF_OPPORTUNITY, Mapping, MemoryDriver, RecordError, duck_rows, opportunity_records
@@ -14,17 +15,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def doubles(monkeypatch, in_tenant_a):
     """An in-memory source and a fixed mapping (the mapping engine's is not used here)."""
-    state = {"driver": None, "quarantined": []}
+    state = {"driver": None}
     monkeypatch.setattr(ingest, "_driver_for", lambda conn: state["driver"])
     monkeypatch.setattr(ingest, "_mapping_ensure", lambda conn, obj: Mapping("opportunity", SF_OPPORTUNITY))
-    try:
-        from aam.models import QuarantinedRecord  # noqa: F401 - the real quarantine once it exists
-    except ImportError:
-        monkeypatch.setattr(
-            ingest,
-            "_quarantine",
-            lambda conn, obj, entity, rejected, **kw: state["quarantined"].extend(rejected) or len(rejected),
-        )
     state["connection"] = Connection.objects.create(name="SF", kind="salesforce")
     return state
 
@@ -47,10 +40,12 @@ def test_counts_add_up_and_bad_records_are_quarantined_with_reasons(doubles, set
     assert result.batches == 5 + 5 + 2  # pages of 49, 49 and 20 records in batches of ≤ 10
     stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
     assert duck_rows(connection.tenant, "SELECT count(*) FROM src_opportunity") == [(118,)]
-    if doubles["quarantined"]:
-        reasons = sorted((r.position, r.reason) for r in doubles["quarantined"])
-        assert reasons[0][0] == 8 and "amount" in reasons[0][1]
-        assert (61, "unterminated quote") in reasons
+    # The real quarantine: three rows of this connection, each with its position and reason.
+    quarantined = QuarantinedRecord.objects.filter(connection=doubles["connection"], source_object="Opportunity")
+    reasons = sorted((r.position, r.reason) for r in quarantined)
+    assert len(reasons) == 3
+    assert reasons[0][0] == 8 and "amount" in reasons[0][1]
+    assert (61, "unterminated quote") in reasons
 
 
 def test_the_cursor_moves_only_after_the_consumer_applied_the_pages(doubles):

@@ -236,6 +236,7 @@ def test_every_page_carries_a_strict_content_security_policy(web_a, in_tenant_a)
     from connectors.services import connection_create
 
     conn = connection_create(name="CSP", kind="filesource", config={}, secrets={})
+    html_pages = 0
     for path in [*PAGES, *(f"/connections/{conn.pk}/{tail}" for tail in ("", "edit/", "schema/"))]:
         resp = web_a.get(path)
         assert resp.status_code in (200, 404), f"{path}: {resp.status_code}"
@@ -244,6 +245,8 @@ def test_every_page_carries_a_strict_content_security_policy(web_a, in_tenant_a)
             html = resp.content.decode()
             assert "<script>" not in html and " onclick=" not in html and "javascript:" not in html, path
             assert "cdn." not in html, path
+            html_pages += 1
+    assert html_pages >= len(PAGES)  # the inline-script checks above ran on every page
 
 
 def test_signed_out_and_public_host_pages_carry_the_policy_too(tenant_a):

@@ -52,16 +52,16 @@ def _schema_exists(name: str) -> bool:
 def _seed(tenant: Tenant) -> dict:
     """A connection with a secret, a mapping, a decided review item and a published view."""
     from aam.models import FieldMapping, ReviewDecision, ReviewItem
-    from connectors.services import connection_create
+    from tests.factories import ConnectionFactory, FieldMappingFactory, ReviewItemFactory
 
     with tenant_context(tenant):
-        conn = connection_create(name="HubSpot", kind="hubspot", secrets={"access_token": SECRET})
-        FieldMapping.objects.create(connection=conn, source_object="companies", source_field="name",
-                                    canonical_entity="account", canonical_field="name", confidence=0.97,
-                                    method=FieldMapping.Method.HEURISTIC)
-        item = ReviewItem.objects.create(kind=ReviewItem.Kind.MAPPING, title="companies.domain → website",
-                                         connection=conn, status=ReviewItem.Status.APPROVED,
-                                         proposal={"field": "domain", "to": "website"})
+        conn = ConnectionFactory(name="HubSpot", kind="hubspot", secrets={"access_token": SECRET})
+        FieldMappingFactory(connection=conn, source_object="companies", source_field="name",
+                            canonical_entity="account", canonical_field="name", confidence=0.97,
+                            method=FieldMapping.Method.HEURISTIC)
+        item = ReviewItemFactory(kind=ReviewItem.Kind.MAPPING, title="companies.domain → website",
+                                 connection=conn, status=ReviewItem.Status.APPROVED,
+                                 proposal={"field": "domain", "to": "website"})
         ReviewDecision.objects.create(item=item, decision=ReviewDecision.Decision.APPROVED,
                                       previous_status="pending", username="admin", note="looks right")
         with connection.cursor() as cursor:

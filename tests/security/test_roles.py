@@ -19,6 +19,7 @@ from autonomos.core.roles import Role
 from tenants.auth import issue_tokens
 from tenants.models import Domain, Tenant
 from tests.conftest import PASSWORD, host_of
+from tests.factories import ReviewItemFactory, UserFactory
 from tests.test_api_contract import PROTECTED, _methods
 
 pytestmark = pytest.mark.django_db
@@ -45,16 +46,9 @@ def expected_role(url: str, method: str) -> Role:
 
 def _user(tenant, role: Role):
     """A member with no usable password (these tests sign in with force_login or a token: no hashing)."""
-    from django.contrib.auth import get_user_model
-
-    from tenants.members.models import Member
-
     with schema_context(tenant.schema_name):
-        user = get_user_model()(username=f"{role.value}-user", email=f"{role.value}@{tenant.slug}.example")
-        user.set_unusable_password()
-        user.save()
-        Member.objects.create(user=user, role=role)
-        return user
+        return UserFactory(username=f"{role.value}-user", email=f"{role.value}@{tenant.slug}.example", role=role,
+                           unusable_password=True)
 
 
 @pytest.fixture
@@ -310,10 +304,8 @@ def test_platform_staff_manage_the_registry_on_the_public_host_only(tenant_a):
 
 
 def test_review_actions_in_the_admin_need_the_operator_role(members_a, tenant_a):
-    from aam.models import ReviewItem
-
     with schema_context(tenant_a.schema_name):
-        item = ReviewItem.objects.create(kind="mapping", title="probe", proposal={}, evidence={}, confidence=0.6)
+        item = ReviewItemFactory(kind="mapping", title="probe", confidence=0.6)
     url = reverse("admin:aam_reviewitem_changelist")
     for role, allowed in ((Role.VIEWER, False), (Role.OPERATOR, True)):
         client = _web(tenant_a, members_a[role])

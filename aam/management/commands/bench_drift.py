@@ -22,7 +22,7 @@ class Command(BaseCommand):
         from django.test.utils import override_settings
         from django_tenants.utils import tenant_context
 
-        from aam.drift.bench import run_benchmark
+        from benchmarks.drift import run_benchmark
         from tenants.models import Tenant
 
         target = Tenant.objects.filter(slug=tenant).exclude(schema_name="public").first()

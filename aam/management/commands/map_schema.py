@@ -13,7 +13,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from aam.mapping.bench import CaseError, evaluate_dir, load_case, map_case, result_json, time_wide_source
+from benchmarks.mapping import CaseError, evaluate_dir, load_case, map_case, result_json, time_wide_source
 
 
 class Command(BaseCommand):

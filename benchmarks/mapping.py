@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine import map_source
-from .types import MappingResult
+from aam.mapping.engine import map_source
+from aam.mapping.types import MappingResult
 
 
 class CaseError(ValueError):

@@ -23,7 +23,15 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from .scenarios import Scenario, ScenarioResult, chain, core_scenarios, generated_scenarios, run_scenario, second_page
+from benchmarks.drift_scenarios import (
+    Scenario,
+    ScenarioResult,
+    chain,
+    core_scenarios,
+    generated_scenarios,
+    run_scenario,
+    second_page,
+)
 
 
 @dataclass
@@ -96,9 +104,8 @@ def _score(fig: Figures, r: ScenarioResult, *, later: bool) -> None:
 
 def _baseline_mappings(demo_dir: Path, work_dir: Path) -> dict[tuple[str, str], dict[str, str]]:
     """The mapping every demo file gets on its first sync (what renames are measured against)."""
+    from benchmarks.drift_scenarios import unchanged
     from connectors.demo import DEMO_SYSTEMS
-
-    from .scenarios import unchanged
 
     mapped = {}
     for system in DEMO_SYSTEMS:

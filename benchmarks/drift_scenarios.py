@@ -361,13 +361,12 @@ def run_scenario(
     """Baseline, edit, re-discover, check (inside the current tenant; nothing is read or streamed)."""
     import shutil
 
+    from aam.drift.errors import DriftFrozen
+    from aam.drift.services import drift_check
     from aam.models import DriftEvent
     from aam.selectors import mapping_active
     from aam.services import mapping_ensure
     from connectors.services import connection_create, connection_discover
-
-    from .errors import DriftFrozen
-    from .services import drift_check
 
     folder = work_dir / f"{scenario.name}{name_suffix}"
     folder.mkdir(parents=True, exist_ok=True)

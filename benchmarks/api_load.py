@@ -1,4 +1,4 @@
-"""HTTP load generator for `manage.py bench_api` (runs as its own process: `python -m dcl.bench_load`).
+"""HTTP load generator for `manage.py bench_api` (runs as its own process: `python -m benchmarks.api_load`).
 
 N connections each loop GET requests for S seconds; prints JSON with throughput and latency
 percentiles. No Django: it is the client, not the server.
