@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from django import forms
 
-from autonomos.core.pages import optional
+from .config import MODELS
 
 
 def _mapping_lines(value: str) -> None:
@@ -186,15 +186,11 @@ def _field_spec(name: str, info: Any, *, secret: bool) -> KindField:
 
 def kind_fields(kind: str) -> list[KindField]:
     """The form fields of `kind`: its config model's fields, then its secrets model's."""
-    models = optional("connectors.config.MODELS")
-    if not models or kind not in models:
+    if kind not in MODELS:
         return []
-    config_model, secrets_model = models[kind]
+    config_model, secrets_model = MODELS[kind]
     specs = [_field_spec(n, f, secret=False) for n, f in config_model.model_fields.items()]
     specs += [_field_spec(n, f, secret=True) for n, f in secrets_model.model_fields.items()]
     # Required first, advanced options last; otherwise the model's order.
     return sorted(specs, key=lambda s: (not s.required, s.advanced))
 
-
-def forms_available() -> bool:
-    return optional("connectors.config.MODELS") is not None
