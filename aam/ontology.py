@@ -95,7 +95,7 @@ class Ontology:
         except KeyError:
             raise OntologyError(f"{entity!r} has no field {name!r}") from None
 
-    def has_field(self, entity: str, name: str) -> bool:
+    def defines_field(self, entity: str, name: str) -> bool:
         return entity in self.entities and name in self.entities[entity].fields
 
     def entity_names(self) -> list[str]:

@@ -103,15 +103,6 @@ def mapping_objects(*, connection=None) -> list[dict]:
     )
 
 
-def review_item_list(*, kind: str | None = None, status: str | None = None) -> QuerySet[ReviewItem]:
-    qs = ReviewItem.objects.all()
-    if kind:
-        qs = qs.filter(kind=kind)
-    if status:
-        qs = qs.filter(status=status)
-    return qs
-
-
 def review_item_pending_for_field(*, connection, source_object_name: str, source_field: str) -> ReviewItem | None:
     return (
         ReviewItem.objects.filter(

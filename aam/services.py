@@ -303,7 +303,7 @@ def mapping_decide(
     if row is None:
         raise ValidationError({"source_field": f"{source_object}.{source_field} has no mapping"})
     ontology = get_ontology()
-    if canonical_field is not None and not ontology.has_field(row.canonical_entity, canonical_field):
+    if canonical_field is not None and not ontology.defines_field(row.canonical_entity, canonical_field):
         raise ValidationError({"canonical_field": f"{row.canonical_entity} has no field {canonical_field!r}"})
     proposed = row.canonical_field
     target = (canonical_field or proposed) if approve else None

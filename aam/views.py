@@ -16,8 +16,15 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from autonomos.core.pages import Column, first_available, has_field, int_param, model_or_none, optional, page, table
+from aam.drift.models import DriftEvent
+from aam.drift.review import review_decide
+from aam.drift.selectors import drift_event_list, review_decisions, review_item_list
+from aam.models import FieldMapping, QuarantinedRecord, ReviewItem
+from aam.ontology import get_ontology
+from aam.selectors import mapping_versions
+from autonomos.core.pages import Column, int_param, page, table
 from autonomos.core.roles import Role, role_required
+from connectors.selectors import connection_list
 
 logger = logging.getLogger(__name__)
 
@@ -27,33 +34,8 @@ KINDS = ("mapping", "drift", "asset")
 RISKS = ("high", "medium", "low")
 
 
-def _connections():
-    lister = optional("connectors.selectors.connection_list")
-    if lister is not None:
-        return list(lister())
-    from connectors.models import Connection
-
-    return list(Connection.objects.all())
-
-
-def _order_newest(qs):
-    for name in ("created_at", "detected_at", "decided_at", "id"):
-        if has_field(qs.model, name):
-            return qs.order_by(f"-{name}")
-    return qs
-
-
-def _since(qs, days: int):
-    for name in ("created_at", "detected_at"):
-        if has_field(qs.model, name):
-            return qs.filter(**{f"{name}__gte": timezone.now() - timedelta(days=days)})
-    return qs
-
-
 def _by_connection(qs, connection_id: int | None):
-    if connection_id and has_field(qs.model, "connection"):
-        return qs.filter(connection_id=connection_id)
-    return qs
+    return qs.filter(connection_id=connection_id) if connection_id else qs
 
 
 # ---- Monitor ---------------------------------------------------------------------------------
@@ -92,50 +74,36 @@ REPAIR_COLUMNS = [
 
 
 def _drift_events(connection_id: int | None, days: int, kind: str = "") -> list:
-    lister = optional("aam.drift.selectors.drift_event_list")
-    if lister is not None:
-        since = timezone.now() - timedelta(days=days)
-        qs = lister(connection_id=connection_id, kind=kind or None, since=since)
-        events = list(qs.order_by("-detected_at", "-id")[:200])
-        for e in events:  # "Amount → Amount__c (number → string)" reads better than four columns
-            text = e.field + (f" → {e.new_field}" if e.new_field else "")
-            if e.old_type or e.new_type:
-                text += f" ({e.old_type or '?'} → {e.new_type or '?'}{', ' + e.direction if e.direction else ''})"
-            e.change_text = text
-        return events
-    model = model_or_none("aam", "DriftEvent")
-    if model is None:
-        return []
-    qs = _by_connection(_since(_order_newest(model.objects.all()), days), connection_id)
-    if has_field(model, "connection"):
-        qs = qs.select_related("connection")
-    return list(qs[:200])
+    since = timezone.now() - timedelta(days=days)
+    qs = drift_event_list(connection_id=connection_id, kind=kind or None, since=since)
+    events = list(qs.order_by("-detected_at", "-id")[:200])
+    for e in events:  # "Amount → Amount__c (number → string)" reads better than four columns
+        text = e.field + (f" → {e.new_field}" if e.new_field else "")
+        if e.old_type or e.new_type:
+            text += f" ({e.old_type or '?'} → {e.new_type or '?'}{', ' + e.direction if e.direction else ''})"
+        e.change_text = text
+    return events
 
 
 def _quarantine(connection_id: int | None) -> tuple[list, int]:
-    model = model_or_none("aam", "QuarantinedRecord")
-    if model is None:
-        return [], 0
-    qs = _by_connection(model.objects.select_related("connection").order_by("-id"), connection_id)
+    qs = _by_connection(QuarantinedRecord.objects.select_related("connection").order_by("-id"), connection_id)
     return list(qs[:100]), qs.count()
 
 
-def _repairs(connection_id: int | None, days: int) -> tuple[list, str]:
+def _repairs(connection_id: int | None, days: int) -> list[dict[str, Any]]:
     """Repairs that changed a mapping: drift events repaired automatically or approved by a person."""
-    drift = model_or_none("aam", "DriftEvent")
-    if drift is not None and has_field(drift, "repair"):
-        qs = _by_connection(_since(drift.objects.filter(status__in=["applied", "approved"]), days), connection_id)
-        rows = []
-        for e in qs.select_related("connection").order_by("-detected_at", "-id")[:100]:
-            repair = e.repair if isinstance(e.repair, dict) else {}
-            rows.append({"created_at": e.resolved_at or e.detected_at, "connection": e.connection,
-                         "source_object": e.source_object, "action": repair.get("action", ""),
-                         "old_field": repair.get("old_field") or e.field,
-                         "source_field": repair.get("source_field") or e.new_field,
-                         "canonical_field": repair.get("canonical_field"), "confidence": e.repair_confidence,
-                         "status": "auto" if e.status == "applied" else "approved"})
-        return rows, "model"
-    return [], "none"
+    qs = DriftEvent.objects.filter(status__in=["applied", "approved"],
+                                   detected_at__gte=timezone.now() - timedelta(days=days))
+    rows = []
+    for e in _by_connection(qs, connection_id).select_related("connection").order_by("-detected_at", "-id")[:100]:
+        repair = e.repair if isinstance(e.repair, dict) else {}
+        rows.append({"created_at": e.resolved_at or e.detected_at, "connection": e.connection,
+                     "source_object": e.source_object, "action": repair.get("action", ""),
+                     "old_field": repair.get("old_field") or e.field,
+                     "source_field": repair.get("source_field") or e.new_field,
+                     "canonical_field": repair.get("canonical_field"), "confidence": e.repair_confidence,
+                     "status": "auto" if e.status == "applied" else "approved"})
+    return rows
 
 
 def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
@@ -143,10 +111,7 @@ def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
 
     The current version's rows are the `active` and `pending` ones (older versions are `superseded`).
     """
-    model = model_or_none("aam", "FieldMapping")
-    if model is None:
-        return []
-    qs = _by_connection(model.objects.filter(status__in=["active", "pending"]), connection_id)
+    qs = _by_connection(FieldMapping.objects.filter(status__in=["active", "pending"]), connection_id)
     rows = (qs.values("connection_id", "connection__name", "source_object", "canonical_entity")
             .annotate(version=Max("version"), fields=Count("id"),
                       mapped=Count("id", filter=Q(status="active", canonical_field__isnull=False)),
@@ -154,25 +119,23 @@ def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
                       confidence=Avg("confidence", filter=Q(canonical_field__isnull=False)),
                       updated_at=Max("created_at"))
             .order_by("connection__name", "source_object"))[:100]
-    history = optional("aam.selectors.mapping_versions")
     out = []
     for row in rows:
         row = dict(row)
         # Older versions: what changed when drift was repaired or a person decided.
-        row["history"] = history(connection=row["connection_id"], source_object_name=row["source_object"])[1:6] \
-            if history is not None else []
+        row["history"] = mapping_versions(connection=row["connection_id"], source_object_name=row["source_object"])[1:6]
         out.append(row)
     return out
 
 
 @login_required
 def monitor_page(request: HttpRequest) -> HttpResponse:
-    connections = _connections()
+    connections = list(connection_list())
     connection_id = int_param(request, "connection", 0) or None
     days = int_param(request, "days", 7, low=1, high=365)
     drift = _drift_events(connection_id, days)
     quarantined, quarantined_total = _quarantine(connection_id)
-    repairs, repairs_source = _repairs(connection_id, days)
+    repairs = _repairs(connection_id, days)
     versions = _mapping_versions(connection_id)
     return page(request, "aam/monitor.html", "aam", {
         "connections": connections,
@@ -182,12 +145,9 @@ def monitor_page(request: HttpRequest) -> HttpResponse:
         "drift_count": len(drift),
         "repairs": table(repairs, REPAIR_COLUMNS),
         "repairs_count": len(repairs),
-        "repairs_source": repairs_source,
         "versions": versions,
         "quarantine": table(quarantined, QUARANTINE_COLUMNS),
         "quarantined_total": quarantined_total,
-        "drift_available": model_or_none("aam", "DriftEvent") is not None,
-        "mapping_available": model_or_none("aam", "FieldMapping") is not None,
     })
 
 
@@ -196,9 +156,6 @@ def monitor_page(request: HttpRequest) -> HttpResponse:
 
 def _ontology() -> list[dict[str, Any]]:
     """[{name, label, description, fields: [{name, type, description, synonyms, ...}]}]."""
-    get_ontology = optional("aam.ontology.get_ontology")
-    if get_ontology is None:
-        return []
     entities = get_ontology().as_dict()["entities"]
     return [{"name": name, "label": e.get("label", name), "description": e.get("description", ""),
              "fields": list(e["fields"])} for name, e in entities.items()]
@@ -206,10 +163,7 @@ def _ontology() -> list[dict[str, Any]]:
 
 def _mappings_for(entity: str) -> dict[str, list[dict[str, Any]]]:
     """canonical field → the source fields currently mapped onto it (active rows), best first."""
-    model = model_or_none("aam", "FieldMapping")
-    if model is None:
-        return {}
-    qs = (model.objects.filter(canonical_entity=entity, status="active", canonical_field__isnull=False)
+    qs = (FieldMapping.objects.filter(canonical_entity=entity, status="active", canonical_field__isnull=False)
           .select_related("connection").order_by("-confidence"))
     out: dict[str, list[dict[str, Any]]] = {}
     for m in qs[:5000]:
@@ -223,10 +177,7 @@ def _mappings_for(entity: str) -> dict[str, list[dict[str, Any]]]:
 
 def _pending_for(entity: str) -> dict[str, int]:
     """canonical field → proposals of it waiting for a person."""
-    model = model_or_none("aam", "FieldMapping")
-    if model is None:
-        return {}
-    rows = (model.objects.filter(canonical_entity=entity, status="pending", canonical_field__isnull=False)
+    rows = (FieldMapping.objects.filter(canonical_entity=entity, status="pending", canonical_field__isnull=False)
             .values("canonical_field").annotate(n=Count("id")))
     return {r["canonical_field"]: r["n"] for r in rows}
 
@@ -255,24 +206,6 @@ def ontology_page(request: HttpRequest) -> HttpResponse:
 # ---- Review queue ----------------------------------------------------------------------------
 
 
-def _review_model():
-    return model_or_none("aam", "ReviewItem")
-
-
-def _review_queryset(filters: dict[str, str]):
-    model = _review_model()
-    if model is None:
-        return None
-    lister = optional("aam.selectors.review_item_list")
-    if lister is not None:
-        qs = lister(kind=filters.get("kind"), status=filters.get("status"))
-    else:
-        qs = model.objects.filter(**{k: v for k, v in filters.items() if k in ("kind", "status")})
-    if filters.get("risk"):
-        qs = qs.filter(risk=filters["risk"])
-    return _order_newest(qs.select_related("connection", "decided_by"))
-
-
 @login_required
 def review_page(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "pending")
@@ -285,37 +218,30 @@ def review_page(request: HttpRequest) -> HttpResponse:
         filters["kind"] = kind
     if risk in RISKS:
         filters["risk"] = risk
-    qs = _review_queryset(filters)
+    qs = review_item_list(**filters)
     per_page = 25
     page_no = int_param(request, "page", 1, low=1)
-    items, total = [], 0
     counts = {"pending": 0, "approved": 0, "rejected": 0, "flagged": 0}
-    if qs is not None:
-        total = qs.count()
-        items = list(qs[(page_no - 1) * per_page: page_no * per_page])
-        _attach_choices(items)
-        for row in _review_model().objects.values("status").annotate(n=Count("id")):
-            counts[row["status"]] = row["n"]
+    total = qs.count()
+    items = list(qs[(page_no - 1) * per_page: page_no * per_page])
+    _attach_choices(items)
+    for row in ReviewItem.objects.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
     confident = [i.pk for i in items if i.status == "pending" and (i.confidence or 0) >= BULK_CONFIDENCE]
     return page(request, "aam/review.html", "review", {
         "items": items, "total": total, "status": status, "kind": kind, "risk": risk,
         "confident_ids": confident, "bulk_confidence": BULK_CONFIDENCE,
         "kinds": KINDS, "risks": RISKS, "counts": counts,
         "page_no": page_no, "has_next": page_no * per_page < total, "has_prev": page_no > 1,
-        "available": qs is not None,
     })
 
 
 @login_required
 def review_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
-    model = _review_model()
-    item = model.objects.filter(pk=pk).first() if model is not None else None
+    item = ReviewItem.objects.filter(pk=pk).first()
     if item is None:
         raise Http404("No such review item")
-    log = []
-    related = getattr(item, "decisions", None)  # the append-only decision log (aam.drift)
-    if related is not None and hasattr(related, "all"):
-        log = list(related.all().order_by("id"))
+    log = list(review_decisions(item=item))  # the append-only decision log (aam.drift)
     _attach_choices([item])
     return page(request, "aam/review_detail.html", "review", {"item": item, "log": log})
 
@@ -328,36 +254,11 @@ def _attach_choices(items: list) -> None:
         item.field_choices = entities.get(proposal.get("canonical_entity"), []) if item.kind == "mapping" else []
 
 
-class DecisionUnavailable(Exception):
-    pass
-
-
-def _decide(*, item, decision: str, user, note: str, canonical_field: str | None) -> None:
-    """Record a decision through the same service the admin uses.
-
-    A general review service decides every kind; until the build has one, mapping items are decided
-    by `aam.services.mapping_decide` (approve or reject, which applies the mapping and teaches the
-    memory).
-    """
-    general = first_available("aam.drift.review.review_decide", "aam.services.review_decide")
-    if general is not None:
-        verb = {"approved": "approve", "rejected": "reject", "flagged": "flag"}[decision]
-        general(item=item, decision=verb, user=user, note=note, canonical_field=canonical_field)
-        return
-    mapping_decide = optional("aam.services.mapping_decide")
-    if item.kind == "mapping" and decision in ("approved", "rejected") and mapping_decide is not None:
-        mapping_decide(approve=decision == "approved", review_item=item, canonical_field=canonical_field,
-                       user=user, note=note)
-        return
-    raise DecisionUnavailable(f"{decision.capitalize()} is not available for {item.kind} items on this build yet.")
-
-
 @role_required(Role.OPERATOR)
 @login_required
 @require_POST
 def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
-    model = _review_model()
-    item = model.objects.filter(pk=pk).first() if model is not None else None
+    item = ReviewItem.objects.filter(pk=pk).first()
     if item is None:
         raise Http404("No such review item")
     decision = request.POST.get("decision", "")
@@ -373,10 +274,7 @@ def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
     if canonical_field is not None and canonical_field == (item.proposal or {}).get("canonical_field"):
         canonical_field = None  # the proposal itself
     try:
-        _decide(item=item, decision=decision, user=request.user, note=note, canonical_field=canonical_field)
-    except DecisionUnavailable as exc:
-        messages.error(request, str(exc))
-        return redirect(back)
+        review_decide(item=item, decision=decision, user=request.user, note=note, canonical_field=canonical_field)
     except ValidationError as exc:  # e.g. already decided, or the field is taken: say why
         messages.error(request, f"Not recorded: {'; '.join(exc.messages)}")
         return redirect(back)
@@ -389,20 +287,19 @@ def review_decide_action(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def review_bulk_action(request: HttpRequest) -> HttpResponse:
     """Approve several items at once; each is decided (and audited) on its own by the same service."""
-    model = _review_model()
     back = request.POST.get("next") or ""
     if not back.startswith("/aam/review/"):
         back = "/aam/review/"
     ids = [int(i) for i in request.POST.getlist("item") if i.isdigit()][:100]
-    if model is None or not ids:
+    if not ids:
         messages.error(request, "No items were selected.")
         return redirect(back)
     done, refused = 0, []
-    for item in model.objects.filter(pk__in=ids, status="pending").order_by("id"):
+    for item in ReviewItem.objects.filter(pk__in=ids, status="pending").order_by("id"):
         try:
-            _decide(item=item, decision="approved", user=request.user, note="approved in bulk", canonical_field=None)
+            review_decide(item=item, decision="approved", user=request.user, note="approved in bulk")
             done += 1
-        except (DecisionUnavailable, ValidationError) as exc:
+        except ValidationError as exc:
             refused.append(f"#{item.pk}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
     if done:
         messages.success(request, f"{done} item{'s' if done != 1 else ''} approved.")

@@ -1,7 +1,7 @@
 """Dashboard pages at the root: home, Live Flow, Agents, Discovery, Architecture.
 
-Agents sit at the top of the layers, so these pages may read every app below (through their
-selectors where they exist; `optional()` keeps a page working before an app has landed).
+Agents sit at the top of the layers, so these pages may read every app below, through the
+selectors of the app that owns the data.
 """
 
 from __future__ import annotations
@@ -19,10 +19,19 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from aam.drift.models import DriftEvent
+from aam.models import ReviewItem
 from autonomos.core.events import read_events
-from autonomos.core.pages import has_field, model_or_none, optional, page, pick
+from autonomos.core.llm import llm_usage
+from autonomos.core.pages import page, pick
 from autonomos.core.roles import Role, role_required
 from autonomos.core.tenancy import current_tenant
+from connectors.selectors import connection_list
+from dcl.selectors import view_catalog
+
+from .models import AgentRun, DiscoveryLog, Job
+from .selectors import agent_run_latest
+from .services import agents_job_start
 
 logger = logging.getLogger(__name__)
 
@@ -50,54 +59,20 @@ STAGES = [
 
 
 def _connections() -> list:
-    lister = optional("connectors.selectors.connection_list")
-    if lister is not None:
-        return list(lister())
-    from connectors.models import Connection
-
-    return list(Connection.objects.all())
-
-
-def _catalog() -> list:
-    catalog = optional("dcl.selectors.view_catalog")
-    return list(catalog()) if catalog else []
-
-
-def _newest(model, **filters):
-    qs = model.objects.filter(**filters)
-    for name in ("created_at", "started_at", "id"):
-        if has_field(model, name):
-            return qs.order_by(f"-{name}")
-    return qs
+    return list(connection_list())
 
 
 def _last_job():
     """The newest top-level job with its steps (a connect job has a sync per connection, then more)."""
-    job_model = model_or_none("agents", "Job")
-    if job_model is None:
-        return None
-    qs = _newest(job_model)
-    if has_field(job_model, "parent"):
-        qs = qs.filter(parent__isnull=True)
-    job = qs.first()
-    if job is not None and hasattr(job, "children"):
+    job = Job.objects.filter(parent__isnull=True).order_by("-created_at", "-id").first()
+    if job is not None:
         job.steps = list(job.children.select_related("connection").order_by("id"))
     return job
 
 
 def _latest_runs() -> dict[str, Any]:
     """The newest AgentRun of each pilot (None when it never ran)."""
-    latest = optional("agents.selectors.agent_run_latest")
-    run_model = model_or_none("agents", "AgentRun")
-    out: dict[str, Any] = {}
-    for agent in AGENTS:
-        if latest is not None:
-            out[agent] = latest(agent=agent)
-        elif run_model is not None and has_field(run_model, "agent"):
-            out[agent] = _newest(run_model, agent=agent).first()
-        else:
-            out[agent] = None
-    return out
+    return {agent: agent_run_latest(agent=agent) for agent in AGENTS}
 
 
 def _findings(run) -> list[dict[str, Any]]:
@@ -112,28 +87,16 @@ def _findings(run) -> list[dict[str, Any]]:
 
 
 def _review_counts() -> dict[str, int]:
-    model = model_or_none("aam", "ReviewItem")
-    if model is None:
-        return {}
-    return {row["status"]: row["n"] for row in model.objects.values("status").annotate(n=Count("id"))}
+    return {row["status"]: row["n"] for row in ReviewItem.objects.values("status").annotate(n=Count("id"))}
 
 
-def _drift_since(days: int) -> int | None:
-    model = model_or_none("aam", "DriftEvent")
-    if model is None:
-        return None
-    field = "created_at" if has_field(model, "created_at") else "detected_at"
-    if not has_field(model, field):
-        return model.objects.count()
-    return model.objects.filter(**{f"{field}__gte": timezone.now() - timedelta(days=days)}).count()
+def _drift_since(days: int) -> int:
+    return DriftEvent.objects.filter(detected_at__gte=timezone.now() - timedelta(days=days)).count()
 
 
 def _llm_usage(tenant) -> dict[str, Any] | None:
-    usage = optional("autonomos.core.llm.llm_usage")
-    if usage is None:
-        return None
     try:
-        return dict(usage(tenant))
+        return dict(llm_usage(tenant))
     except Exception:  # noqa: BLE001 - telemetry is nice to have; Redis down must not break the home page
         logger.warning("LLM usage unavailable", exc_info=True)
         return None
@@ -149,7 +112,7 @@ def home(request: HttpRequest) -> HttpResponse:
     health = {"ok": 0, "error": 0, "syncing": 0, "new": 0, "frozen": 0}
     for c in connections:
         health[c.status] = health.get(c.status, 0) + 1
-    catalog = _catalog()
+    catalog = view_catalog()
     events = read_events(tenant)[-15:]
     runs = _latest_runs()
     findings = []
@@ -165,7 +128,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "records_total": sum(getattr(v, "row_count", 0) or 0 for v in catalog),
         "last_job": _last_job(),
         "review_pending": reviews.get("pending", 0),
-        "review_available": bool(model_or_none("aam", "ReviewItem")),
         "drift_7d": _drift_since(7),
         "llm": _llm_usage(tenant),
         "llm_enabled": bool(settings.LLM_BASE_URL),
@@ -197,8 +159,7 @@ def flow_page(request: HttpRequest) -> HttpResponse:
 
 
 def _run_history(limit: int = 12) -> list:
-    run_model = model_or_none("agents", "AgentRun")
-    return list(_newest(run_model)[:limit]) if run_model is not None else []
+    return list(AgentRun.objects.order_by("-created_at", "-id")[:limit])
 
 
 def _run_payload(run) -> dict[str, Any] | None:
@@ -279,28 +240,18 @@ def agents_page(request: HttpRequest) -> HttpResponse:
         "cards": cards,
         "history": _run_history(),
         "runs_json": payloads,
-        "can_run": _agents_runner() is not None,
-        "available": model_or_none("agents", "AgentRun") is not None,
         "last_job": _last_job(),
     })
-
-
-def _agents_runner():
-    return optional("agents.services.agents_job_start")
 
 
 @role_required(Role.OPERATOR)
 @login_required
 @require_POST
 def agents_run_action(request: HttpRequest) -> HttpResponse:
-    runner = _agents_runner()
     agent = request.POST.get("agent", "")
     agents = [agent] if agent in AGENTS else None
-    if runner is None:
-        messages.error(request, "Agents cannot be run on this build yet.")
-        return redirect("dashboard:agents")
     try:
-        job = runner(agents=agents, user=request.user)
+        job = agents_job_start(agents=agents, user=request.user)
     except Exception as exc:  # noqa: BLE001 - e.g. too many jobs waiting (429) or a conflict: tell the person
         logger.info("agents run refused: %s", exc)
         messages.error(request, f"Not started: {getattr(exc, 'detail', None) or exc}")
@@ -314,24 +265,20 @@ def agents_run_action(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def discover_page(request: HttpRequest) -> HttpResponse:
-    review = model_or_none("aam", "ReviewItem")
-    assets, by_risk = [], {"high": 0, "medium": 0, "low": 0}
-    if review is not None and has_field(review, "kind"):
-        qs = review.objects.filter(kind="asset")
-        if has_field(review, "risk"):
-            for row in qs.values("risk").annotate(n=Count("id")):
-                by_risk[row["risk"] or "low"] = row["n"]
-            assets = list(_newest(review, kind="asset", risk__in=["high", "medium"], status="pending")[:50])
-    log_model = model_or_none("agents", "DiscoveryLog")
-    scan = _newest(log_model, kind="scan").first() if log_model is not None else None
-    recent = list(_newest(log_model, kind="discover")[:5]) if log_model is not None else []
+    by_risk = {"high": 0, "medium": 0, "low": 0}
+    for row in ReviewItem.objects.filter(kind="asset").values("risk").annotate(n=Count("id")):
+        by_risk[row["risk"] or "low"] = row["n"]
+    assets = list(ReviewItem.objects.filter(kind="asset", risk__in=["high", "medium"], status="pending")
+                  .order_by("-created_at", "-id")[:50])
+    logs = DiscoveryLog.objects.order_by("-created_at", "-id")
+    scan = logs.filter(kind="scan").first()
+    recent = list(logs.filter(kind="discover")[:5])
     return page(request, "dashboard/discover.html", "discover", {
         "assets": assets,
         "by_risk": by_risk,
         "by_risk_total": sum(by_risk.values()),
         "scan": scan,
         "recent_requests": recent,
-        "available": log_model is not None,
         "aod_dashboard_url": settings.AOD_DASHBOARD_URL,
         "aod_configured": bool(settings.AOD_BASE_URL),
     })
@@ -342,7 +289,7 @@ def discover_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def architecture_page(request: HttpRequest) -> HttpResponse:
-    catalog = _catalog()
+    catalog = view_catalog()
     connections = _connections()
     figures = {
         "connections": len(connections),

@@ -183,8 +183,3 @@ def kind_fields(kind: str) -> list[KindField]:
     specs += [_field_spec(n, f, secret=True) for n, f in kind_spec.secrets_model.model_fields.items()]
     # Required first, advanced options last; otherwise the model's order.
     return sorted(specs, key=lambda s: (not s.required, s.advanced))
-
-
-def forms_available() -> bool:
-    """Every registered kind has its form (kept for the pages that ask)."""
-    return bool(KIND_FORMS)

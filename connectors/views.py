@@ -17,31 +17,32 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from autonomos.core.pages import optional, page
+from autonomos.core.pages import page
 from autonomos.core.roles import Role, role_required
 
 from .models import Connection
-from .page_forms import KIND_FORMS, KindField, forms_available, kind_fields
+from .page_forms import KIND_FORMS, KindField, kind_fields
+from .panels import connection_panels
+from .scrub import scrub
+from .selectors import connection_get, connection_list, secrets_set
+from .services import (
+    connection_create,
+    connection_delete,
+    connection_discover,
+    connection_file_list,
+    connection_file_upload,
+    connection_test,
+    connection_update,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def _connection_or_404(pk: int) -> Connection:
-    getter = optional("connectors.selectors.connection_get")
     try:
-        connection = getter(connection_id=pk) if getter else Connection.objects.filter(pk=pk).first()
+        return connection_get(connection_id=pk)
     except Connection.DoesNotExist:
-        connection = None
-    except TypeError:  # a selector with a different signature: fall back to the tenant manager
-        connection = Connection.objects.filter(pk=pk).first()
-    if connection is None:
-        raise Http404("No such connection")
-    return connection
-
-
-def _connections():
-    lister = optional("connectors.selectors.connection_list")
-    return list(lister()) if lister else list(Connection.objects.all())
+        raise Http404("No such connection") from None
 
 
 # ---- Forms -----------------------------------------------------------------------------------
@@ -140,14 +141,10 @@ def _apply_service_errors(form: ConnectionForm, exc: Exception) -> None:
 
 def _store_uploads(request: HttpRequest, connection: Connection, files: list) -> int:
     """Upload CSV files through the service; each refused file is reported, the others kept."""
-    upload = optional("connectors.services.connection_file_upload")
     stored = 0
     for f in files:
-        if upload is None:
-            messages.error(request, "File uploads are not available on this build yet.")
-            break
         try:
-            upload(connection=connection, filename=f.name, content=f, size=f.size)
+            connection_file_upload(connection=connection, filename=f.name, content=f, size=f.size)
         except ValidationError as exc:
             messages.error(request, f"{f.name}: {'; '.join(exc.messages)}")
         else:
@@ -160,7 +157,7 @@ def _store_uploads(request: HttpRequest, connection: Connection, files: list) ->
 
 @login_required
 def connection_list_page(request: HttpRequest) -> HttpResponse:
-    connections = _connections()
+    connections = list(connection_list())
     counts = {s: 0 for s, _ in Connection.Status.choices}
     for c in connections:
         counts[c.status] = counts.get(c.status, 0) + 1
@@ -168,7 +165,6 @@ def connection_list_page(request: HttpRequest) -> HttpResponse:
         "connections": connections,
         "counts": counts,
         "kinds": KIND_FORMS,
-        "can_create": optional("connectors.services.connection_create") is not None,
     })
 
 
@@ -182,27 +178,22 @@ def connection_new_page(request: HttpRequest) -> HttpResponse:
 def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in KIND_FORMS:
         raise Http404("Unknown kind")
-    create = optional("connectors.services.connection_create")
     form = ConnectionForm(request.POST or None, request.FILES or None, kind=kind)
     if request.method == "POST" and form.is_valid():
-        if create is None or not forms_available():
-            form.add_error(None, "Connections cannot be created on this build yet (the connectors app is missing).")
+        config, secrets = form.config_and_secrets()
+        try:
+            connection = connection_create(name=form.cleaned_data["name"], kind=kind, config=config, secrets=secrets,
+                                           drift_policy=form.cleaned_data["drift_policy"],
+                                           domain=form.cleaned_data.get("domain") or "")
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
         else:
-            config, secrets = form.config_and_secrets()
-            try:
-                connection = create(name=form.cleaned_data["name"], kind=kind, config=config, secrets=secrets,
-                                    drift_policy=form.cleaned_data["drift_policy"],
-                                    domain=form.cleaned_data.get("domain") or "")
-            except ValidationError as exc:
-                _apply_service_errors(form, exc)
-            else:
-                stored = _store_uploads(request, connection, form.uploads())
-                files = f" with {stored} file{'s' if stored != 1 else ''}" if stored else ""
-                messages.success(request, f"Connection “{connection.name}” added{files}. Test it, then sync it.")
-                return redirect("connections_ui:detail", pk=connection.pk)
+            stored = _store_uploads(request, connection, form.uploads())
+            files = f" with {stored} file{'s' if stored != 1 else ''}" if stored else ""
+            messages.success(request, f"Connection “{connection.name}” added{files}. Test it, then sync it.")
+            return redirect("connections_ui:detail", pk=connection.pk)
     return page(request, "connectors/form.html", "connections", {
         "form": form, "kind": kind, "kind_info": KIND_FORMS[kind], "editing": None,
-        "available": forms_available(),
     }, status=400 if request.method == "POST" else 200)
 
 
@@ -210,7 +201,6 @@ def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
 @login_required
 def connection_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection_or_404(pk)
-    update = optional("connectors.services.connection_update")
     initial = {"name": connection.name, "drift_policy": connection.drift_policy, "domain": connection.domain}
     for spec in kind_fields(connection.kind):
         if not spec.secret and spec.name in connection.config:
@@ -218,24 +208,20 @@ def connection_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
     form = ConnectionForm(request.POST or None, request.FILES or None, kind=connection.kind, editing=connection,
                           initial=initial)
     if request.method == "POST" and form.is_valid():
-        if update is None:
-            form.add_error(None, "Connections cannot be edited on this build yet (the connectors app is missing).")
+        config, secrets = form.config_and_secrets()
+        data = {"name": form.cleaned_data["name"], "drift_policy": form.cleaned_data["drift_policy"],
+                "domain": form.cleaned_data.get("domain") or "", "config": config, "secrets": secrets}
+        try:
+            # A full update: the form shows every config field, so a cleared one is removed.
+            connection_update(connection=connection, data=data, partial=False)
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
         else:
-            config, secrets = form.config_and_secrets()
-            data = {"name": form.cleaned_data["name"], "drift_policy": form.cleaned_data["drift_policy"],
-                    "domain": form.cleaned_data.get("domain") or "", "config": config, "secrets": secrets}
-            try:
-                # A full update: the form shows every config field, so a cleared one is removed.
-                update(connection=connection, data=data, partial=False)
-            except ValidationError as exc:
-                _apply_service_errors(form, exc)
-            else:
-                _store_uploads(request, connection, form.uploads())
-                messages.success(request, "Connection saved.")
-                return redirect("connections_ui:detail", pk=connection.pk)
+            _store_uploads(request, connection, form.uploads())
+            messages.success(request, "Connection saved.")
+            return redirect("connections_ui:detail", pk=connection.pk)
     return page(request, "connectors/form.html", "connections", {
         "form": form, "kind": connection.kind, "kind_info": KIND_FORMS.get(connection.kind, {}), "editing": connection,
-        "available": forms_available(),
     }, status=400 if request.method == "POST" else 200)
 
 
@@ -259,16 +245,9 @@ def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "config_rows": config_rows,
         "secret_rows": secret_rows,
         "cursor_rows": _cursor_rows(connection.cursor),
-        "can_delete": optional("connectors.services.connection_delete") is not None,
-        "files": _files(connection),
-        "can_upload": connection.kind == Connection.Kind.FILESOURCE
-        and optional("connectors.services.connection_file_upload") is not None,
+        "files": connection_file_list(connection=connection) if connection.kind == Connection.Kind.FILESOURCE else [],
+        "panels": connection_panels(connection),
     })
-
-
-def _files(connection: Connection) -> list[dict[str, Any]]:
-    lister = optional("connectors.services.connection_file_list")
-    return list(lister(connection=connection)) if lister and connection.kind == Connection.Kind.FILESOURCE else []
 
 
 @role_required(Role.ADMIN)
@@ -301,16 +280,12 @@ def connection_upload_action(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_schema_partial(request: HttpRequest, pk: int) -> HttpResponse:
     """The source's discovered schema with sample values (an HTML fragment the detail page loads)."""
     connection = _connection_or_404(pk)
-    discover = optional("connectors.services.connection_discover")
     objects, error = [], ""
-    if discover is None:
-        error = "Schema discovery is not available on this build yet."
-    else:
-        try:
-            objects = list(discover(connection=connection))
-        except Exception as exc:  # noqa: BLE001 - a source that cannot be read is a message, not a 500
-            logger.info("discover failed for connection %s: %s", connection.pk, type(exc).__name__)
-            error = _safe_error(exc, connection)
+    try:
+        objects = list(connection_discover(connection=connection))
+    except Exception as exc:  # noqa: BLE001 - a source that cannot be read is a message, not a 500
+        logger.info("discover failed for connection %s: %s", connection.pk, type(exc).__name__)
+        error = _safe_error(exc, connection)
     return page(request, "connectors/_schema.html", "connections", {"objects": objects, "error": error,
                                                                      "connection": connection})
 
@@ -332,12 +307,8 @@ def connection_test_action(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection_or_404(pk)
-    delete = optional("connectors.services.connection_delete")
-    if delete is None:
-        messages.error(request, "Connections cannot be deleted on this build yet.")
-        return redirect("connections_ui:detail", pk=connection.pk)
     name = connection.name
-    delete(connection=connection)
+    connection_delete(connection=connection)
     messages.success(request, f"Connection “{name}” deleted.")
     return redirect("connections_ui:list")
 
@@ -345,20 +316,14 @@ def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:
 def _check(connection: Connection) -> tuple[bool, str]:
     """The connectors service runs the check and records status / last error; it never raises for a
     source problem."""
-    tester = optional("connectors.services.connection_test")
-    if tester is None:
-        return False, "Connection tests are not available on this build yet."
-    result = tester(connection=connection)
+    result = connection_test(connection=connection)
     return bool(result.ok), str(result.message or ("OK" if result.ok else "Failed"))
 
 
 def _secret_names(connection: Connection) -> list[str]:
     """Names of the secrets that hold a value; the values never leave the connectors app."""
-    names = optional("connectors.selectors.secrets_set")
     try:
-        if names is not None:
-            return list(names(connection))
-        return sorted(k for k, v in (connection.secrets or {}).items() if v not in (None, ""))
+        return list(secrets_set(connection))
     except Exception as exc:  # noqa: BLE001 - e.g. SecretsUnreadable after a key change: the page still shows
         logger.warning("secrets of connection %s unreadable: %s", connection.pk, type(exc).__name__)
         return []
@@ -391,8 +356,7 @@ def _display(value: Any) -> str:
 def _safe_error(exc: Exception, connection: Connection | None = None) -> str:
     """A person-readable reason with the connection's secrets scrubbed out of it."""
     text = (getattr(exc, "message", None) or str(exc)).strip() or type(exc).__name__
-    scrub = optional("connectors.scrub.scrub")
-    if scrub is not None and connection is not None:
+    if connection is not None:
         text = scrub(text, connection.secrets)
     return text[:500]
 

@@ -6,11 +6,20 @@ class DclConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from connectors.panels import ConnectionPanel, register_connection_panel
         from tenants.offboarding import SqlRelations, register_blocker, register_export
 
         # A tenant's export (tenants/offboarding) carries its unified views (dcl.pgsync) as CSV.
         register_export(SqlRelations("views", prefix="dcl_view_"))
         register_blocker("dcl", writer_busy)
+        # The connection page shows its stream's statistics (connectors may not import dcl).
+        register_connection_panel(ConnectionPanel("dcl.stream", "dcl/_connection_stream.html", stream_panel))
+
+
+def stream_panel(connection) -> dict:
+    from .selectors import connection_stream_stats
+
+    return {"stats": connection_stream_stats(connection=connection)}
 
 
 def writer_busy(tenant) -> list[str]:

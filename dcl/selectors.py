@@ -16,9 +16,10 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 from django.core.cache import cache
 from django.db import connection
 
@@ -28,6 +29,7 @@ from autonomos.core import redis_names
 from autonomos.core.cache import LocalTTLCache
 from autonomos.core.tenancy import current_tenant
 
+from . import store
 from .pgsync import view_name
 from .unify import LINKED_ENTITIES
 
@@ -604,3 +606,172 @@ def lineage_graph() -> dict:
                     entity=view.entity,
                 )
     return {"nodes": list(nodes.values()), "edges": edges}
+
+
+# --- A unified record's source rows (lineage) ------------------------------------------------------
+# The PostgreSQL view keeps, per unified row, which source records were merged into it (`sources`:
+# connection, object, source id). Their values live in the tenant's DuckDB file (`src_<entity>`,
+# dcl/store.py), which belongs to its writer: the read takes the writer lock for the few
+# milliseconds of one query (briefly, never waiting long) and opens the file read-only.
+
+RECORD_SOURCES_MAX = 100  # source records shown per unified row (a merged account rarely has more)
+RECORD_SOURCES_WAIT = 2.0  # seconds to wait for a writer (a consume or a materialization) to finish
+
+
+@dataclass
+class RecordSources:
+    """The source records of one unified row, side by side.
+
+    `fields`: the canonical fields of the entity (ontology order). `rows`: one per source record,
+    `{connection_id, connection_name, connection_kind, source_object, source_id, found, deleted,
+    ingested_at, values: {field: value}}` (`found` False when the store no longer holds it).
+    `unavailable`: why the values could not be read now (the store is being written), else "".
+    `more`: source records beyond RECORD_SOURCES_MAX that are not shown.
+    """
+
+    fields: list[str]
+    rows: list[dict]
+    unavailable: str = ""
+    more: int = 0
+
+
+def record_sources(*, entity: str, record: dict) -> RecordSources:
+    """The source records merged into `record` (a row of `view_rows`), with their current values."""
+    from aam.ingest.schema import ontology_entities
+    from connectors.models import Connection
+
+    fields = list(ontology_entities().get(entity, {}))
+    refs = [s for s in (record.get("sources") or []) if isinstance(s, dict)]
+    more = max(0, len(refs) - RECORD_SOURCES_MAX)
+    refs = refs[:RECORD_SOURCES_MAX]
+    names = dict(Connection.objects.filter(pk__in=[s.get("connection_id") for s in refs]).values_list("pk", "name"))
+    rows = [
+        {
+            "connection_id": s.get("connection_id"),
+            "connection_name": names.get(s.get("connection_id"), f"connection {s.get('connection_id')}"),
+            "connection_kind": s.get("connection_kind") or "",
+            "source_object": s.get("source_object") or "",
+            "source_id": str(s.get("source_id")),
+            "found": False,
+            "deleted": False,
+            "ingested_at": None,
+            "values": {},
+        }
+        for s in refs
+    ]
+    if not rows:
+        return RecordSources(fields=fields, rows=[], more=more)
+    try:
+        stored = _source_rows(current_tenant(), entity, [(r["connection_id"], r["source_id"]) for r in rows])
+    except store.WriterBusy:
+        return RecordSources(fields=fields, rows=rows, more=more,
+                             unavailable="The store is being written right now; reload in a moment.")
+    for row in rows:
+        found = stored.get((row["connection_id"], row["source_id"]))
+        if found is not None:
+            row.update(found=True, deleted=bool(found.get("_deleted")), ingested_at=found.get("_ingested_at"),
+                       values={f: found.get(f) for f in fields if f in found})
+    return RecordSources(fields=fields, rows=rows, more=more)
+
+
+def _source_rows(tenant, entity: str, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict]:
+    """Rows of `src_<entity>` by (connection id, source id), read-only; {} when there is no store yet."""
+    path = store.duckdb_path(tenant)
+    if not path.exists():
+        return {}
+    table = store.source_table(entity)
+    with store.WriterLock(tenant, timeout=RECORD_SOURCES_WAIT):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            if table not in store.existing_tables(con):
+                return {}
+            match = " OR ".join(["(_connection_id = ? AND _source_id = ?)"] * len(keys))
+            cur = con.execute(f"SELECT * FROM {table} WHERE {match}", [v for key in keys for v in key])
+            names = [c[0] for c in cur.description]
+            found = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+        finally:
+            con.close()
+    return {(row["_connection_id"], str(row["_source_id"])): row for row in found}
+
+
+# --- Stream statistics of a connection -------------------------------------------------------------
+# Read-only Redis reads (XLEN, XINFO GROUPS, XPENDING, XREVRANGE) of the connection's stream
+# (aam.streams) and of the tenant's dead-letter stream (dcl.consumer).
+
+DEAD_LETTER_SCAN = 200  # newest dead-lettered batches looked at to count one connection's
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _entry_time(entry_id) -> datetime:
+    return datetime.fromtimestamp(int(_text(entry_id).split("-")[0]) / 1000, tz=UTC)
+
+
+def connection_stream_stats(*, connection) -> dict[str, Any]:
+    """Length, pending (delivered, not acknowledged), lag (not yet delivered), consumers, the last
+    batch and the dead-lettered batches of a connection's stream. `error` says when Redis is away."""
+    from aam.streams import binary_redis, group_name, stream_key
+
+    from .consumer import dead_letter_key
+
+    tenant = current_tenant()
+    key, group = stream_key(tenant, connection.pk), group_name(tenant)
+    out: dict[str, Any] = {"key": key, "group": group, "length": 0, "lag": None, "pending": None, "consumers": None,
+                           "oldest_pending_at": None, "last_delivered": None, "last_delivered_at": None,
+                           "last_batch": None, "dead_letters": 0, "dead_letters_scanned": 0, "error": ""}
+    r = binary_redis()
+    try:
+        if r.exists(key):
+            out["length"] = r.xlen(key)
+            info = next((g for g in r.xinfo_groups(key) if _text(g.get("name", b"")) == group), None)
+            if info is not None:
+                out["lag"] = info.get("lag")
+                out["consumers"] = info.get("consumers")
+                last = _text(info.get("last-delivered-id") or b"")
+                out["last_delivered"] = last or None
+                if last and last != "0-0":
+                    # Acknowledged batches are trimmed away; the id still tells when the last one was added.
+                    out["last_delivered_at"] = _entry_time(last)
+                pending = r.xpending(key, group)
+                out["pending"] = int(pending.get("pending") or 0)
+                if out["pending"] and pending.get("min"):
+                    out["oldest_pending_at"] = _entry_time(pending["min"])
+            newest = r.xrevrange(key, count=1)
+            if newest:
+                entry_id, fields = newest[0]
+                text = {_text(k): v for k, v in fields.items()}
+                out["last_batch"] = {
+                    "id": _text(entry_id),
+                    "at": _entry_time(entry_id),
+                    **{name: _text(text.get(name, b"")) for name in
+                       ("batch_id", "entity", "source_object", "count", "mapping_version")},
+                }
+        dead = r.xrevrange(dead_letter_key(tenant), count=DEAD_LETTER_SCAN)
+        out["dead_letters_scanned"] = len(dead)
+        out["dead_letters"] = sum(1 for _, f in dead if _text(f.get(b"dlq_stream", b"")) == key)
+    except Exception as exc:  # noqa: BLE001 - an outage shows as a message, not a 500
+        logger.warning("stream statistics unavailable: %s", exc)
+        out["error"] = "Redis is not reachable."
+    return out
+
+
+def dead_letter_summary(*, latest: int = 5) -> dict[str, Any]:
+    """The tenant's dead-lettered batches: how many, and the newest with their reasons."""
+    from aam.streams import binary_redis
+
+    from .consumer import dead_letter_key
+
+    key = dead_letter_key(current_tenant())
+    try:
+        r = binary_redis()
+        rows = [{"at": _entry_time(entry_id), "reason": _text(fields.get(b"dlq_reason", b""))[:300],
+                 "batch_id": _text(fields.get(b"batch_id", b"")), "entity": _text(fields.get(b"entity", b"")),
+                 "stream": _text(fields.get(b"dlq_stream", b""))}
+                for entry_id, fields in r.xrevrange(key, count=latest)]
+        return {"count": r.xlen(key), "latest": rows}
+    except Exception as exc:  # noqa: BLE001 - an outage shows as a message, not a 500
+        logger.warning("dead letters unavailable: %s", exc)
+        return {"count": None, "latest": []}

@@ -5,25 +5,35 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-import redis
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from autonomos.core import redis_names
-from autonomos.core.pages import first_available, int_param, optional, page
-from autonomos.core.redis import get_redis
+from aam.ontology import get_ontology
+from aam.streams import group_name
+from autonomos.core.pages import int_param, page
 from autonomos.core.roles import Role, role_required
 from autonomos.core.tenancy import current_tenant
+from connectors.models import Connection
+from connectors.selectors import connection_list
+
+from .operations import consumer_group_reset, stream_replay
+from .selectors import (
+    connection_stream_stats,
+    dead_letter_summary,
+    record_sources,
+    view_catalog,
+    view_columns,
+    view_count,
+    view_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +51,7 @@ SYSTEM_COLUMNS = ["unified_id", "account_unified_id", "source_count", "materiali
 OPERATORS = {"exact": "equals", "icontains": "contains", "ne": "is not", "gte": "≥", "lte": "≤", "isnull": "is empty"}
 
 
-def _catalog() -> list[Any]:
-    catalog = optional("dcl.selectors.view_catalog")
-    return list(catalog()) if catalog else []
-
-
 def _ontology_fields(entity: str) -> list[str]:
-    get_ontology = optional("aam.ontology.get_ontology")
-    if get_ontology is None:
-        return []
     spec = get_ontology().as_dict()["entities"].get(entity)
     return [f["name"] for f in spec["fields"]] if spec else []
 
@@ -57,24 +59,18 @@ def _ontology_fields(entity: str) -> list[str]:
 def _columns(entity: str) -> list[str]:
     """The view's columns in the ontology's order (system columns last)."""
     fields = _ontology_fields(entity)
-    view_columns = optional("dcl.selectors.view_columns")
-    present = list((view_columns(entity) or {}) if view_columns else [])
+    present = list(view_columns(entity) or {})
     ordered = [f for f in fields if not present or f in present]
     ordered += [c for c in present if c not in ordered and c not in SYSTEM_COLUMNS]
     return ordered + [c for c in SYSTEM_COLUMNS if (not present or c in present) and c not in ordered]
 
 
 def _rows(entity: str, *, filters=None, ordering=None, search=None, limit=None,
-          offset=0) -> tuple[list[dict], int | None]:
-    """A page of a unified view and the number of matching rows (when the selector can count)."""
-    view_rows = optional("dcl.selectors.view_rows")
-    if view_rows is None:
-        return [], 0
-    rows = list(view_rows(entity=entity, filters=filters or None, ordering=ordering, search=search or None,
-                          limit=limit, offset=offset))
-    count = optional("dcl.selectors.view_count")
-    total = count(entity=entity, filters=filters or None, search=search or None) if count else None
-    return rows, total
+          offset=0) -> tuple[list[dict], int]:
+    """A page of a unified view and the number of matching rows."""
+    rows = view_rows(entity=entity, filters=filters or None, ordering=ordering, search=search or None,
+                     limit=limit, offset=offset)
+    return rows, view_count(entity=entity, filters=filters or None, search=search or None)
 
 
 # ---- Views -----------------------------------------------------------------------------------
@@ -82,17 +78,16 @@ def _rows(entity: str, *, filters=None, ordering=None, search=None, limit=None,
 
 @login_required
 def views_page(request: HttpRequest) -> HttpResponse:
-    catalog = _catalog()
+    catalog = view_catalog()
     return page(request, "dcl/views.html", "views", {
         "catalog": catalog,
-        "available": optional("dcl.selectors.view_catalog") is not None,
         "total_rows": sum(getattr(v, "row_count", 0) or 0 for v in catalog),
     })
 
 
 @login_required
 def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
-    catalog = _catalog()
+    catalog = view_catalog()
     info = next((v for v in catalog if getattr(v, "entity", None) == entity), None)
     fields = _ontology_fields(entity)
     if info is None and not fields:
@@ -129,7 +124,7 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
         details = getattr(exc, "details", None) or {}
         rows, total = [], 0
         error = " ".join([getattr(exc, "message", str(exc)), *(str(v) for v in details.values())])
-    has_next = len(rows) > per_page if total is None else offset + per_page < total
+    has_next = offset + per_page < total
     rows = rows[:per_page]
 
     base = {"q": search, "field": filter_field if filters else "", "value": filter_value if filters else "",
@@ -173,23 +168,22 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
     record = rows[0] if rows else None
     if record is None:
         raise Http404("No such record")
-    sources = [dict(s) for s in (record.get("sources") or []) if isinstance(s, dict)]
-    from connectors.models import Connection
-
-    names = dict(Connection.objects.filter(pk__in=[s.get("connection_id") for s in sources]).values_list("pk", "name"))
-    for s in sources:
-        s["connection_name"] = names.get(s.get("connection_id"), f"connection {s.get('connection_id')}")
+    lineage = record_sources(entity=entity, record=record)
     fields = [(k, _cell(v)["value"]) for k, v in record.items() if k not in ("sources",)]
-    source_records = []
-    fetch_sources = first_available("dcl.selectors.view_row_sources", "dcl.selectors.source_records")
-    if fetch_sources is not None:
-        source_records = list(fetch_sources(entity=entity, unified_id=unified_id))
+    # Side by side: per canonical field, the unified value and each source record's value.
+    compare = [{"field": f, "unified": _cell(record.get(f))["value"],
+                "values": [{"value": _cell(r["values"].get(f))["value"],
+                            "differs": r["found"] and r["values"].get(f) is not None
+                            and _cell(r["values"].get(f))["value"] != _cell(record.get(f))["value"]}
+                           for r in lineage.rows]}
+               for f in lineage.fields
+               if record.get(f) is not None or any(r["values"].get(f) is not None for r in lineage.rows)]
     title = next((str(record[k]) for k in ("name", "email", "resource_name", "id") if record.get(k)), unified_id)
     if entity == "contact" and (record.get("first_name") or record.get("last_name")):
         title = " ".join(str(record[k]) for k in ("first_name", "last_name") if record.get(k))
     return page(request, "dcl/view_record.html", "views", {
-        "title": title, "entity": entity, "record": record, "fields": fields, "sources": sources,
-        "source_records": source_records, "unified_id": unified_id,
+        "title": title, "entity": entity, "record": record, "fields": fields, "lineage": lineage,
+        "compare": compare, "unified_id": unified_id,
     })
 
 
@@ -231,109 +225,15 @@ def lineage_page(request: HttpRequest) -> HttpResponse:
 # ---- Operations ------------------------------------------------------------------------------
 
 
-def _stream_figures(tenant, connection) -> dict[str, Any]:
-    """Length, lag, pending and last batch of a connection's stream (read-only Redis reads)."""
-    stats = optional("dcl.selectors.stream_stats")
-    if stats is not None:
-        return dict(stats(connection=connection))
-    r = get_redis()
-    key = redis_names.sync_stream(tenant, connection.pk)
-    out: dict[str, Any] = {"key": key, "length": 0, "lag": None, "pending": None, "consumers": None,
-                           "last_delivered": None, "last_delivered_at": None, "last_batch": None}
-    try:
-        if not r.exists(key):
-            return out
-        out["length"] = r.xlen(key)
-        group = next((g for g in r.xinfo_groups(key) if g.get("name") == redis_names.consumer_group(tenant)), None)
-        if group is not None:
-            out["lag"] = group.get("lag")
-            out["pending"] = group.get("pending")
-            out["consumers"] = group.get("consumers")
-            out["last_delivered"] = group.get("last-delivered-id")
-            if out["last_delivered"] and out["last_delivered"] != "0-0":
-                # Acknowledged batches are trimmed away; the id still tells when the last one was added.
-                out["last_delivered_at"] = datetime.fromtimestamp(int(out["last_delivered"].split("-")[0]) / 1000,
-                                                                  tz=UTC)
-        # The payload is binary (Arrow): read the newest entry with a client that does not decode.
-        newest = _raw_redis().xrevrange(key, count=1)
-        if newest:
-            entry_id, fields = newest[0]
-            text = {_text(k): v for k, v in fields.items()}
-            entry = _text(entry_id)
-            out["last_batch"] = {
-                "id": entry,
-                "at": datetime.fromtimestamp(int(entry.split("-")[0]) / 1000, tz=UTC),
-                "batch_id": _text(text.get("batch_id", b"")),
-                "entity": _text(text.get("entity", b"")),
-                "source_object": _text(text.get("source_object", b"")),
-                "count": _text(text.get("count", b"")),
-                "mapping_version": _text(text.get("mapping_version", b"")),
-            }
-    except Exception as exc:  # noqa: BLE001 - an outage shows as a message, not a 500
-        logger.warning("stream figures unavailable: %s", exc)
-        out["error"] = "Redis is not reachable."
-    return out
-
-
-@lru_cache(maxsize=2)
-def _raw_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-
-
-def _raw_redis() -> redis.Redis:
-    return _raw_client(settings.REDIS_URL)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _operations_rows():
-    from connectors.models import Connection
-
-    tenant = current_tenant()
-    lister = optional("connectors.selectors.connection_list")
-    connections = list(lister()) if lister else list(Connection.objects.all())
-    return [{"connection": c, **_stream_figures(tenant, c)} for c in connections]
-
-
-def _ops_services():
-    return (
-        first_available("dcl.operations.stream_replay", "dcl.services.connection_replay"),
-        first_available("dcl.operations.consumer_group_reset", "dcl.services.stream_group_reset"),
-    )
-
-
-def _dead_letters(tenant) -> dict[str, Any]:
-    """Batches the consumer could not apply, with the newest reasons (read-only)."""
-    key_of = optional("dcl.consumer.dead_letter_key")
-    if key_of is None:
-        return {"available": False, "count": 0, "latest": []}
-    key = key_of(tenant)
-    try:
-        r = _raw_redis()
-        latest = []
-        for entry_id, fields in r.xrevrange(key, count=5):
-            latest.append({"at": datetime.fromtimestamp(int(_text(entry_id).split("-")[0]) / 1000, tz=UTC),
-                           "reason": _text(fields.get(b"dlq_reason", b""))[:300],
-                           "batch_id": _text(fields.get(b"batch_id", b"")),
-                           "entity": _text(fields.get(b"entity", b""))})
-        return {"available": True, "count": r.xlen(key), "latest": latest}
-    except redis.RedisError:
-        return {"available": True, "count": None, "latest": []}
-
-
 @login_required
 def operations_page(request: HttpRequest) -> HttpResponse:
-    replay, reset = _ops_services()
     template = "dcl/_operations_rows.html" if request.GET.get("partial") else "dcl/operations.html"
+    tenant = current_tenant()
     return page(request, template, "operations", {
-        "rows": _operations_rows(),
-        "can_replay": replay is not None,
-        "can_reset": reset is not None,
-        "group": redis_names.consumer_group(current_tenant()),
-        "dead": _dead_letters(current_tenant()),
-        "tenant_slug": current_tenant().slug,
+        "rows": [{"connection": c, **connection_stream_stats(connection=c)} for c in connection_list()],
+        "group": group_name(tenant),
+        "dead": dead_letter_summary(),
+        "tenant_slug": tenant.slug,
     })
 
 
@@ -341,18 +241,12 @@ def operations_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def operations_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    from connectors.models import Connection
-
     connection = Connection.objects.filter(pk=pk).first()
     if connection is None:
         raise Http404("No such connection")
-    replay, reset = _ops_services()
-    service = {"replay": replay, "reset": reset}.get(action)
-    if action not in ("replay", "reset"):
-        raise Http404("Unknown action")
+    service = {"replay": stream_replay, "reset": consumer_group_reset}.get(action)
     if service is None:
-        messages.error(request, "This action is not available on this build yet; the figures are read-only.")
-        return redirect("dcl_ui:operations")
+        raise Http404("Unknown action")
     if request.POST.get("confirm") != connection.name:
         messages.error(request, f"Type the connection's name (“{connection.name}”) to confirm.")
         return redirect("dcl_ui:operations")

@@ -206,7 +206,7 @@ def _decide_drift(item: ReviewItem, verdict: str, user, note: str, canonical_fie
     if override:
         if len(events) > 1:
             raise ValidationError({"canonical_field": "a swap is approved as proposed"})
-        if canonical_field and not get_ontology().has_field(entity, canonical_field):
+        if canonical_field and not get_ontology().defines_field(entity, canonical_field):
             raise ValidationError({"canonical_field": f"{entity} has no field {canonical_field!r}"})
         canonical_field = canonical_field or None
     approve = verdict == ReviewDecision.Decision.APPROVED

@@ -171,7 +171,7 @@ def map_source(
     states: list[ColumnState] = []
     for i, col in enumerate(cols):
         cands = list(per_entity[entity][i])
-        if primary_key and col.name == primary_key and ontology.has_field(entity, "id"):
+        if primary_key and col.name == primary_key and ontology.defines_field(entity, "id"):
             cands = [c for c in cands if c.field != "id"]
             from .matcher import Candidate
 
@@ -215,7 +215,7 @@ def map_source(
 
     assign(states)
     calibrate(states, entity_confidence=entity_conf)
-    if ontology.has_field(entity, "id"):
+    if ontology.defines_field(entity, "id"):
         _key_fallback(states, parts, profiles, index, entity, review_floor)
 
     states_by_field = {st.assigned.field: st for st in states if st.assigned is not None}
@@ -305,7 +305,7 @@ def _gate(ontology: Ontology, entity: str, profile):
 
     def fit(name: str) -> float:
         if name not in cache:
-            if not ontology.has_field(entity, name):
+            if not ontology.defines_field(entity, name):
                 cache[name] = 0.0
             else:
                 f = ontology.field(entity, name)

@@ -498,7 +498,7 @@ def value_only_candidates(
         if profile.share(kind) < 0.8:
             continue
         for name in field_names:
-            if index.ontology.has_field(entity, name) and name not in taken_names:
+            if index.ontology.defines_field(entity, name) and name not in taken_names:
                 f = index.ontology.field(entity, name)
                 out.append(
                     Candidate(

@@ -1,15 +1,11 @@
 """Helpers shared by the dashboard pages (the `views.py` of each app).
 
-The pages are built while the apps they show are still being written, and an app above may only
-look at the layers below it through their selectors and services. `optional()` lets a page ask
-for a name that may not exist yet on this build and show an empty state instead of a traceback;
-a module that exists but fails to import still raises, so real bugs are not hidden.
+A page imports the selectors and services of the app that owns what it shows, directly
+(docs/adr/0012-dashboard-selectors.md): a feature that is missing is missing, not a hidden branch.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,41 +13,6 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-
-
-def optional(dotted: str) -> Any | None:
-    """`optional("aam.selectors.drift_list")` → that object, or None when the module or name is absent."""
-    module_name, _, attr = dotted.rpartition(".")
-    try:
-        if importlib.util.find_spec(module_name) is None:
-            return None
-    except ModuleNotFoundError:  # a parent package is missing
-        return None
-    module = importlib.import_module(module_name)
-    return getattr(module, attr, None)
-
-
-def first_available(*dotted: str) -> Any | None:
-    """The first of several candidate names that exists (apps name their selectors differently)."""
-    for name in dotted:
-        found = optional(name)
-        if found is not None:
-            return found
-    return None
-
-
-def model_or_none(app_label: str, model_name: str):
-    """A model class when the app defines it on this build, else None."""
-    from django.apps import apps
-
-    try:
-        return apps.get_model(app_label, model_name)
-    except LookupError:
-        return None
-
-
-def has_field(model, name: str) -> bool:
-    return any(f.name == name for f in model._meta.get_fields())
 
 
 def to_json(value: Any) -> str:
@@ -78,11 +39,10 @@ def int_param(request: HttpRequest, name: str, default: int, *, low: int = 0, hi
 
 
 def review_pending_count() -> int:
-    """Pending review items, shown as a count next to the Review queue link."""
-    review_item = model_or_none("aam", "ReviewItem")
-    if review_item is None or not has_field(review_item, "status"):
-        return 0
-    return review_item.objects.filter(status="pending").count()
+    """Pending review items, shown as a count next to the Review queue link (every page's sidebar)."""
+    from django.apps import apps  # core sits below the apps: it looks the model up, never imports aam
+
+    return apps.get_model("aam", "ReviewItem").objects.filter(status="pending").count()
 
 
 _MISSING = object()

@@ -61,7 +61,7 @@
       btn.disabled = false;
       btn.removeAttribute("aria-busy");
       if (!res.ok) {
-        var msg = res.status === 404 ? "Sync is not available on this build yet." : A.errorMessage(res);
+        var msg = A.errorMessage(res);
         showProgress(pk, msg, 0, true);
         A.toast(msg, "error");
         return;

@@ -63,8 +63,7 @@
         progress.hidden = true;
         submit.disabled = false;
         if (!res.ok) {
-          out.innerHTML = '<div class="notice ' + (res.status === 404 ? "amber" : "red") + '">' +
-            A.esc(res.status === 404 ? "Discovery is not available on this build yet." : A.errorMessage(res)) + "</div>";
+          out.innerHTML = '<div class="notice red">' + A.esc(A.errorMessage(res)) + "</div>";
           return;
         }
         out.innerHTML = renderResult(res.data);
@@ -81,8 +80,7 @@
         scanBtn.disabled = false;
         scanProgress.hidden = true;
         if (!res.ok) {
-          scanOut.innerHTML = '<div class="notice ' + (res.status === 404 ? "amber" : "red") + '">' +
-            A.esc(res.status === 404 ? "The demo scan is not available on this build yet." : A.errorMessage(res)) + "</div>";
+          scanOut.innerHTML = '<div class="notice red">' + A.esc(A.errorMessage(res)) + "</div>";
           return;
         }
         var d = res.data || {};

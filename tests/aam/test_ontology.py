@@ -66,7 +66,7 @@ def test_custom_fields_merge_into_a_new_ontology_and_leave_the_base_untouched():
     )
     assert extended.field("account", "tier").custom is True
     assert extended.field("account", "tier").synonyms == ("tier", "customer tier")
-    assert not base.has_field("account", "tier")
+    assert not base.defines_field("account", "tier")
     assert extended.field("account", "name") == base.field("account", "name")
 
 
