@@ -16,10 +16,9 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from aam.drift.models import DriftEvent
 from aam.drift.review import review_decide
 from aam.drift.selectors import drift_event_list, review_decisions, review_item_list
-from aam.models import FieldMapping, QuarantinedRecord, ReviewItem
+from aam.models import DriftEvent, FieldMapping, QuarantinedRecord, ReviewItem
 from aam.ontology import get_ontology
 from aam.selectors import mapping_versions
 from autonomos.core.pages import Column, int_param, page, table

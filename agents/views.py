@@ -19,8 +19,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from aam.drift.models import DriftEvent
-from aam.models import ReviewItem
+from aam.models import DriftEvent, ReviewItem
 from autonomos.core.events import read_events
 from autonomos.core.llm import llm_usage
 from autonomos.core.pages import page, pick
