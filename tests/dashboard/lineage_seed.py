@@ -25,13 +25,13 @@ def seed_merged_account(tenant):
     """Two synced connections (CRM export, ERP export) whose Acme rows merge. Runs in the tenant's schema
     (the caller sets it); returns (crm, erp)."""
     from connectors.services import connection_create, connection_file_upload
-    from dcl.services import connection_sync_pipeline
+    from dcl.pipeline import pipeline_run
 
     made = []
     for name, data in (("CRM export", CRM), ("ERP export", ERP)):
         conn = connection_create(name=name, kind="filesource", config={"source_system": "salesforce"})
         connection_file_upload(connection=conn, filename="Account.csv", content=io.BytesIO(data), size=len(data))
-        connection_sync_pipeline(tenant=tenant, connection=conn)
+        pipeline_run(tenant=tenant, connection=conn)
         made.append(conn)
     return tuple(made)
 
