@@ -207,19 +207,9 @@ def _cell(value: Any) -> dict[str, Any]:
     return {"value": value, "num": False}
 
 
-def _api_exists(path: str) -> bool:
-    from django.urls import Resolver404, resolve
-
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
-
-
 @login_required
 def lineage_page(request: HttpRequest) -> HttpResponse:
-    return page(request, "dcl/lineage.html", "lineage", {"graph_available": _api_exists("/api/dcl/graph/")})
+    return page(request, "dcl/lineage.html", "lineage", {})
 
 
 # ---- Operations ------------------------------------------------------------------------------

@@ -134,15 +134,9 @@
       graph.render(g.nodes, g.edges, bounds, titles);
     }
 
-    if (svg.getAttribute("data-available") === "0") {
-      status.innerHTML = "<strong>The lineage graph is not on this build yet</strong>Once the pipeline lands it shows how each source field flows into views and agents.";
-      return;
-    }
-    A.api("GET", "/api/dcl/graph/").then(function (res) {
+    A.api("GET", svg.getAttribute("data-graph-url")).then(function (res) {
       if (!res.ok) {
-        status.innerHTML = res.status === 404
-          ? "<strong>The lineage graph is not on this build yet</strong>Once the pipeline lands it shows how each source field flows into views and agents."
-          : "<strong>The graph could not be loaded</strong>" + A.esc(A.errorMessage(res));
+        status.innerHTML = "<strong>The graph could not be loaded</strong>" + A.esc(A.errorMessage(res));
         return;
       }
       full = normalize(res.data);

@@ -7,19 +7,12 @@ The server and a Celery worker run as real processes on the test database.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.browser.conftest import Site, shot
-
-
-def _needs(*modules: str):
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"not on this build yet: {', '.join(missing)}")
-
 
 ACCOUNTS_CSV = "\n".join([
     "Id,Name,Website,Industry,BillingCity,BillingCountry,AnnualRevenue,NumberOfEmployees,CreatedDate,LastModifiedDate",
@@ -58,7 +51,6 @@ def _add_csv_connection(site, page, tmp_path) -> str:
     return page.url
 
 
-@_needs("connectors.registry", "connectors.services")
 def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screenshots_dir):
     page = site.new_page(width=1280)
     _add_csv_connection(site, page, tmp_path)
@@ -79,7 +71,6 @@ def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screens
     assert page.console_errors == [] and phone.console_errors == []
 
 
-@_needs("connectors.registry", "connectors.services", "aam.selectors", "dcl.selectors", "dcl.tasks")
 def test_sync_a_csv_connection_watch_the_flow_filter_the_view_and_read_the_lineage(site_with_worker, tmp_path,
                                                                                     screenshots_dir):
     site = site_with_worker
@@ -141,7 +132,6 @@ def test_sync_a_csv_connection_watch_the_flow_filter_the_view_and_read_the_linea
     assert page.console_errors == []
 
 
-@_needs("connectors.services", "aam.services")
 def test_approve_a_mapping_in_the_review_queue_and_see_the_ontology_change(site, committed_tenants, settings,
                                                                            screenshots_dir):
     import io
@@ -195,7 +185,6 @@ def test_approve_a_mapping_in_the_review_queue_and_see_the_ontology_change(site,
     assert page.console_errors == [] and phone.console_errors == []
 
 
-@_needs("agents.services", "aam.models")
 def test_discovery_console_and_demo_scan_in_the_browser(site, committed_tenants, screenshots_dir):
     from django.db import connection as db
 

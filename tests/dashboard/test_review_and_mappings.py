@@ -10,7 +10,6 @@ import io
 import pytest
 from django.db import connection
 
-pytest.importorskip("aam.services", reason="the mapping engine is not on this build")
 pytestmark = pytest.mark.django_db
 
 CSV = (b"Id,Name,Website,Industry,AnnualRevenue\n"
@@ -149,7 +148,6 @@ def test_bulk_approval_decides_each_confident_item_through_the_service(web_a, te
 
 
 def test_flagging_goes_through_the_review_service_and_is_logged(web_a, tenant_a, mapped):
-    pytest.importorskip("aam.drift.review", reason="the review service is not on this build")
     item = _pending(tenant_a)[0]
     web_a.post(f"/aam/review/{item.pk}/decide/", {"decision": "flagged", "note": "ask the CRM owner"})
     assert _in(tenant_a, lambda: type(item).objects.get(pk=item.pk)).status == "flagged"
@@ -159,7 +157,6 @@ def test_flagging_goes_through_the_review_service_and_is_logged(web_a, tenant_a,
 
 
 def test_a_renamed_column_shows_as_drift_on_the_monitor(web_a, tenant_a, mapped):
-    pytest.importorskip("aam.drift.services", reason="drift detection is not on this build")
     from aam.drift.services import drift_detect
     from connectors.services import connection_file_upload
 
@@ -180,7 +177,6 @@ def test_a_renamed_column_shows_as_drift_on_the_monitor(web_a, tenant_a, mapped)
 
 
 def test_a_drift_repair_waits_in_review_and_approving_it_applies_it(web_a, tenant_a, mapped):
-    pytest.importorskip("aam.drift.services", reason="drift detection is not on this build")
     from aam.drift.services import drift_detect
     from aam.models import DriftEvent, ReviewItem
     from connectors.services import connection_file_upload

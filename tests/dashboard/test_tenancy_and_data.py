@@ -60,7 +60,6 @@ def test_connection_detail_masks_secrets(web_a, tenant_a):
 
 
 def test_edit_form_never_fills_a_secret_back_in(web_a, tenant_a):
-    pytest.importorskip("connectors.registry", reason="the connectors' config models are not on this build")
     c = _connection(tenant_a, kind="hubspot", secrets={"access_token": "pat-na1-SECRET-VALUE"})
     body = web_a.get(f"/connections/{c.pk}/edit/").content.decode()
     assert "pat-na1-SECRET-VALUE" not in body
@@ -69,7 +68,6 @@ def test_edit_form_never_fills_a_secret_back_in(web_a, tenant_a):
 
 
 def test_new_connection_form_asks_for_secrets_in_password_inputs(web_a):
-    pytest.importorskip("connectors.registry", reason="the connectors' config models are not on this build")
     body = web_a.get("/connections/new/salesforce/").content.decode()
     assert 'name="client_secret"' in body
     assert 'type="password" name="client_secret"' in body
@@ -128,9 +126,10 @@ def test_view_record_of_an_unknown_view_is_404(web_a):
 
 
 def test_operations_lists_dead_lettered_batches_with_their_reason(web_a, tenant_a):
-    consumer = pytest.importorskip("dcl.consumer")
+    from autonomos.core import redis_names
+
     r = get_redis()
-    r.xadd(consumer.dead_letter_key(tenant_a), {"batch_id": "b-42", "entity": "cost", "dlq_reason": "bad payload"})
+    r.xadd(redis_names.dead_letters(tenant_a), {"batch_id": "b-42", "entity": "cost", "dlq_reason": "bad payload"})
     html = web_a.get("/dcl/operations/").content.decode()
     box = html[html.index('id="dead-letters"'):]
     assert "bad payload" in box and "b-42" in box and "dcl_dead_letters --tenant alpha --replay" in box
