@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework import exceptions
@@ -38,7 +39,7 @@ def token_version(user) -> str:
     """The user's current token version: changes with their password hash and their member counter."""
     try:
         counter = user.member.token_version
-    except Exception:  # noqa: BLE001 - no member row yet (RelatedObjectDoesNotExist): counter 0
+    except ObjectDoesNotExist:  # no member row yet: counter 0 (any other error must not pass as 0)
         counter = 0
     value = f"{user.pk}:{user.password}:{counter}"
     return salted_hmac("autonomos.token-version", value, secret=jwt_settings.SIGNING_KEY,

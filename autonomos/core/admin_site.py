@@ -12,13 +12,13 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
-from .roles import _public_schema, is_platform_staff, role_of
+from .roles import is_platform_staff, on_public_schema, role_of
 
 
 def may_use_admin(user) -> bool:
     if user is None or not getattr(user, "is_active", False):
         return False
-    if _public_schema():
+    if on_public_schema():
         return is_platform_staff(user)
     return role_of(user) is not None
 

@@ -44,7 +44,7 @@ ADMIN_ONLY_APPS = frozenset({"auth", "members", "token_blacklist", "axes", "sess
 OPERATOR_PERMISSIONS = frozenset({"aam.change_reviewitem", "aam.add_reviewdecision"})
 
 
-def _public_schema() -> bool:
+def on_public_schema() -> bool:
     return connection.schema_name == settings.PUBLIC_SCHEMA_NAME
 
 
@@ -68,14 +68,14 @@ def has_role(user, role: Role | str) -> bool:
 
 def is_platform_staff(user) -> bool:
     """Platform staff: an active superuser of the public schema (a tenant's admin never is)."""
-    return (_public_schema() and user is not None and getattr(user, "is_active", False)
+    return (on_public_schema() and user is not None and getattr(user, "is_active", False)
             and getattr(user, "is_superuser", False))
 
 
 def model_permission(user, perm: str) -> bool:
     """Whether the user holds the Django model permission `perm` ("app_label.codename") in a tenant."""
     app_label, _, codename = perm.partition(".")
-    if app_label in REGISTRY_APPS or _public_schema():
+    if app_label in REGISTRY_APPS or on_public_schema():
         return False
     role = role_of(user)
     if role is None:
@@ -111,7 +111,7 @@ class RoleBackend(ModelBackend):
         return getattr(user_obj, "is_active", False) and model_permission(user_obj, perm)
 
     def has_module_perms(self, user_obj, app_label):
-        if app_label in REGISTRY_APPS or _public_schema():
+        if app_label in REGISTRY_APPS or on_public_schema():
             return False
         role = role_of(user_obj)
         return role == Role.ADMIN or (role is not None and app_label not in ADMIN_ONLY_APPS)
@@ -160,7 +160,7 @@ class RoleMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or _public_schema():
+        if user is None or not user.is_authenticated or on_public_schema():
             return None
         if getattr(view_func, "cls", None) is not None:
             return None  # a DRF view: RolePermission decides, after DRF's own authentication

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from autonomos.core.roles import _public_schema
+from autonomos.core.roles import on_public_schema
 
 from .models import Member
 
@@ -37,18 +37,18 @@ class TenantUserAdmin(UserAdmin):
         return super().get_queryset(request).select_related("member")
 
     def get_fieldsets(self, request, obj=None):
-        if _public_schema() or obj is None:
+        if on_public_schema() or obj is None:
             return super().get_fieldsets(request, obj)
         return self._tenant_fieldsets
 
     def get_inlines(self, request, obj):
-        return [] if _public_schema() else [MemberInline]
+        return [] if on_public_schema() else [MemberInline]
 
     def get_list_filter(self, request):
-        return ("is_staff", "is_superuser", "is_active") if _public_schema() else self.list_filter
+        return ("is_staff", "is_superuser", "is_active") if on_public_schema() else self.list_filter
 
     def get_list_display(self, request):
-        return ("username", "email", "is_superuser", "is_active") if _public_schema() else self.list_display
+        return ("username", "email", "is_superuser", "is_active") if on_public_schema() else self.list_display
 
 
 user_model = get_user_model()
