@@ -142,52 +142,6 @@ def view_version(entity: str) -> str:
     return view_stamp(view.version, view.materialized_at) if view else "0"
 
 
-# --- The page cache of /api/dcl/views/<entity>/ (docs/adr/0008-api-serving.md) ---------------------
-# One entry per tenant (the cache's key function), entity and normalized query: `(stamp, body)`,
-# the rendered page and the materialization it was rendered from. Beside it, per tenant and entity,
-# the stamp of the view's current materialization, written when a materialization commits
-# (`publish_view_stamp`) and, when missing, by the API from the catalog. The Django view and the
-# edge in front of it (dcl/api/edge.py) read both in one round trip and serve the page only when
-# the two stamps agree.
-
-# Seconds the current-stamp key lives: a materialization whose commit hook could not reach Redis
-# is seen by the edge at the latest this long after (the Django path always checks the catalog).
-VIEW_STAMP_SECONDS = 30
-
-
-def view_stamp_key(entity: str) -> str:
-    return redis_names.view_stamp(entity)
-
-
-def page_cache_key(entity: str, request) -> str:
-    """The page's cache key for a request (an HttpRequest): its query, with parameters in any
-    order, and its scheme and host (the page's `next` and `previous` links are absolute URLs)."""
-    origin = request.build_absolute_uri("/")
-    digest = hashlib.sha1(json.dumps([origin, sorted(request.GET.lists())]).encode()).hexdigest()
-    return redis_names.view_page(entity, digest)
-
-
-def cached_page_body(entry, stamp: str) -> bytes | None:
-    """The body of a page-cache entry when it was rendered from the materialization `stamp`."""
-    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == stamp and isinstance(entry[1], bytes):
-        return entry[1]
-    return None
-
-
-def publish_view_stamp(tenant, entity: str, version: int, materialized_at: datetime) -> None:
-    """Record the current materialization of a view for the page cache (on commit of the
-    materialization: dcl/services.py). Until this runs the edge keeps serving the previous one, as
-    a request that read the catalog just before the commit would."""
-    try:
-        cache._cache.set(
-            cache.make_tenant_key(view_stamp_key(entity), tenant),
-            view_stamp(version, materialized_at),
-            VIEW_STAMP_SECONDS,
-        )
-    except Exception:  # noqa: BLE001 - Redis down: the key expires within VIEW_STAMP_SECONDS
-        logger.exception("could not publish the stamp of view %s", entity)
-
-
 def view_columns(entity: str) -> dict[str, Kind] | None:
     """Filterable columns of a materialized view (None when the entity is not materialized)."""
     view = _catalog(entity)

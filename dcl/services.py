@@ -16,8 +16,8 @@ from autonomos.core.events import publish_event
 
 from . import store
 from .consumer import ConsumeResult, StreamConsumer
+from .page_cache import publish_view_stamp
 from .pgsync import publish_view
-from .selectors import publish_view_stamp
 from .unify import Unifier, view_spec
 
 logger = logging.getLogger(__name__)

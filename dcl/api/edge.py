@@ -48,7 +48,7 @@ from tenants.auth import TenantJWTAuthentication, check_tenant_claim, token_vers
 from tenants.caching import peek_tenant_for_host, peek_user, peek_validated_token
 from tenants.middleware import TenantHostMiddleware
 
-from ..selectors import VIEW_STAMP_SECONDS, cached_page_body, page_cache_key, view_stamp_key
+from ..page_cache import VIEW_STAMP_SECONDS, cached_page_body, page_cache_key, view_stamp_key
 from .views import _ENTITY_RE, PAGE_CONTENT_TYPE, ViewRowsAPI
 
 logger = logging.getLogger(__name__)
@@ -268,7 +268,9 @@ def _answer(scope) -> tuple[list, bytes]:
         counter = throttle.counter_key(throttle.get_cache_key(SimpleNamespace(user=user), None), time.time(), tenant)
 
     stamp_key = shared.make_tenant_key(view_stamp_key(entity), tenant)
-    page_key = shared.make_tenant_key(page_cache_key(entity, request), tenant)
+    page_key = shared.make_tenant_key(
+        page_cache_key(entity, origin=request.build_absolute_uri("/"), query=query.lists()), tenant
+    )
     pipe = client.pipeline(transaction=False)
     if counter is not None:
         throttle.queue_hit(pipe, counter)

@@ -19,18 +19,15 @@ from rest_framework.response import Response
 from autonomos.core.api import TenantAPIView
 from autonomos.core.pagination import Pagination
 
+from ..page_cache import VIEW_STAMP_SECONDS, cached_page_body, page_cache_key, view_stamp_key
 from ..selectors import (
-    VIEW_STAMP_SECONDS,
     LazyViewRows,
     RowsJSON,
     ViewQueryError,
-    cached_page_body,
     catalog_entry,
     lineage_graph,
-    page_cache_key,
     view_catalog,
     view_stamp,
-    view_stamp_key,
 )
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
@@ -125,7 +122,7 @@ class ViewRowsAPI(TenantAPIView):
         # the caller before this method runs. The edge (dcl/api/edge.py) reads the same entries.
         seconds = settings.DCL_PAGE_CACHE_SECONDS
         stamp = view_stamp(view.version, view.materialized_at)
-        page_key = page_cache_key(entity, request)
+        page_key = page_cache_key(entity, origin=request.build_absolute_uri("/"), query=request.GET.lists())
         body = None
         if seconds > 0:
             stamp_key = view_stamp_key(entity)

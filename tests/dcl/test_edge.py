@@ -228,7 +228,7 @@ def test_a_page_whose_stamp_is_not_the_current_one_is_not_served(alpha):
     assert through_edge(host=host_of(alpha), token=token).status == 200 and served() == before + 1
     with tenant_context(alpha):  # a stamp no page was rendered from
         view = MaterializedView.objects.get(entity="opportunity")
-    from dcl.selectors import publish_view_stamp
+    from dcl.page_cache import publish_view_stamp
 
     publish_view_stamp(alpha, "opportunity", view.version + 1, view.materialized_at)
     through_edge(host=host_of(alpha), token=token)
@@ -243,7 +243,7 @@ def test_two_tenants_with_identical_catalogs_never_share_a_page(committed_tenant
         MaterializedView.objects.filter(entity="opportunity").update(
             version=view_a.version, materialized_at=view_a.materialized_at
         )
-    from dcl.selectors import publish_view_stamp
+    from dcl.page_cache import publish_view_stamp
 
     publish_view_stamp(tenant_b, "opportunity", view_a.version, view_a.materialized_at)
     page_a = _cached(tenant_a, _token(tenant_a)).json()
@@ -448,7 +448,7 @@ def test_the_current_stamp_is_renewed_through_django_before_it_expires(alpha):
 
 
 def test_a_stamp_that_is_not_the_catalogs_is_never_renewed(alpha):
-    from dcl.selectors import publish_view_stamp
+    from dcl.page_cache import publish_view_stamp
 
     token = _token(alpha)
     _cached(alpha, token)
