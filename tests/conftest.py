@@ -72,7 +72,8 @@ def _clean_redis():
     """Each test starts with an empty test Redis db (never the development db)."""
     from autonomos.core.redis import get_redis
 
-    assert settings.REDIS_URL.rstrip("/").endswith("/9") or "TEST_REDIS_URL" in os.environ
+    # The test settings' own db (one per xdist worker), never the development db 0.
+    assert settings.REDIS_URL == settings.TEST_REDIS_URL and not settings.REDIS_URL.rstrip("/").endswith("/0")
     get_redis().flushdb()
     yield
 
@@ -218,8 +219,11 @@ def live_env(**extra) -> dict:
         ),
         TEST_REDIS_URL=settings.REDIS_URL,
         AUTONOMOS_DATA_DIR=str(settings.DATA_DIR),
+        TEST_DATA_DIR=str(settings.DATA_DIR),
         PYTHONPATH=str(ROOT),
     )
+    # The values above are this xdist worker's already: the child must not offset them again.
+    env.pop("PYTEST_XDIST_WORKER", None)
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

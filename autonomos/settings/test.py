@@ -1,5 +1,6 @@
 """Test settings: the real PostgreSQL and Redis servers, each with a database of the tests' own."""
 
+import os
 from pathlib import Path
 
 from autonomos.core import secrets as install_secrets
@@ -15,6 +16,14 @@ SIMPLE_JWT["SIGNING_KEY"] = install_secrets.TEST_JWT_SIGNING_KEY
 CONNECTION_SECRETS_KEYS = [install_secrets.TEST_CONNECTION_KEY]
 
 TEST_REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
+# pytest-xdist runs the suite in workers gw0, gw1, ...: pytest-django gives each a database of its own
+# (test_<db>_gw0); each also gets a Redis db of its own (the given db + the worker's number, modulo
+# Redis' 16) and a data folder of its own, because every test flushes its Redis db and wipes its folder.
+# The processes a test starts inherit PYTEST_XDIST_WORKER, so they land on the same ones.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if XDIST_WORKER.startswith("gw") and XDIST_WORKER[2:].isdigit():
+    _base, _, _db = TEST_REDIS_URL.rstrip("/").rpartition("/")
+    TEST_REDIS_URL = f"{_base}/{(int(_db) + int(XDIST_WORKER[2:])) % 16}" if _db.isdigit() else TEST_REDIS_URL
 REDIS_URL = TEST_REDIS_URL
 CACHES["default"]["LOCATION"] = TEST_REDIS_URL  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [TEST_REDIS_URL]  # noqa: F405
@@ -34,6 +43,8 @@ AUTHENTICATION_BACKENDS = [  # noqa: F405
 ]
 # The tests wipe it: a folder of their own, and one per run when several run at once (TEST_DATA_DIR).
 DATA_DIR = Path(env("TEST_DATA_DIR", default=str(BASE_DIR / "var" / "test-data")))
+if XDIST_WORKER:
+    DATA_DIR = DATA_DIR / XDIST_WORKER
 SSE_MAX_SECONDS = 5
 LLM_BASE_URL = ""
 SLACK_WEBHOOK_URL = ""
