@@ -19,7 +19,7 @@ from typing import Any
 from aam.ontology import ValueSet, get_ontology
 
 from .evidence import Candidate, codes, focus, metadata, probability, regions
-from .evidence.lexical import lexical_match, lexicon_for
+from .evidence.lexical import lexical_match, lexicon_for, vendor_value
 from .evidence.memory import ValueMemory, from_memory
 from .normalize import MAX_TEXT, is_placeholder
 from .types import AUTO, NULL, REVIEW, UNMAPPED, ColumnResult, ColumnValues, ValueDecision, raw_key
@@ -158,6 +158,9 @@ def _evidence(ctx: _Column, raw, key: str, label: str | None, memory: ValueMemor
             hit = None
         if hit is not None:
             found.append(hit)
+    vendor = vendor_value(ctx.vs.key, col.source, texts[0] if texts else "")
+    if vendor is not None:
+        found.append(vendor)
     for text in texts:
         hit = _code_list(ctx, text)
         if hit is not None:

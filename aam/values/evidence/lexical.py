@@ -203,3 +203,15 @@ def lexical_match(text: str, lex: Lexicon, *, fuzzy: bool = True) -> Candidate |
     if score >= 84:
         return Candidate(canonical, FUZZY_REVIEW, "lexical", f"similar spelling ({score:.0f})")
     return None
+
+
+def vendor_value(key: str, source: str, text: str) -> Candidate | None:
+    """A provider's documented value whose meaning differs from the generic word (GCP TERMINATED)."""
+    table = _data().get("_vendor_values", {}).get(key, {})
+    s = (source or "").lower()
+    for provider, values in table.items():
+        if provider in s or (provider == "gcp" and "google" in s):
+            hit = values.get(text.strip().upper()) or values.get(text.strip())
+            if hit is not None:
+                return Candidate(hit, 0.98, "code_list", f"{provider}'s documented value")
+    return None
