@@ -55,6 +55,9 @@ _TELLING_KINDS = (
     "money",
 )
 
+# value kinds of the fields a column of small integer codes may stand for
+_CODED_VALUES = frozenset({"option_set", "boolean", "deal_outcome", "probability"})
+
 _indexes: dict[int, FieldIndex] = {}
 
 
@@ -217,6 +220,8 @@ def map_source(
     calibrate(states, entity_confidence=entity_conf)
     if ontology.defines_field(entity, "id"):
         _key_fallback(states, parts, profiles, index, entity, review_floor)
+    if ontology.defines_field(entity, "name") and object_name:
+        _title_fallback(states, parts, profiles, index, entity, object_name, review_floor)
 
     states_by_field = {st.assigned.field: st for st in states if st.assigned is not None}
     reference_fields = [f.name for f in ontology.entity(entity).fields.values() if f.is_reference]
@@ -292,6 +297,44 @@ def _key_fallback(states, parts, profiles, index, entity: str, review_floor: flo
         return
 
 
+TITLE_FALLBACK_CONFIDENCE = 0.65
+
+
+def _title_fallback(states, parts, profiles, index, entity: str, object_name: str, review_floor: float) -> None:
+    """A table whose name no column gave away, with a column named after the table's own object
+    (`Renewal` in "Renewals tracker", `Project` in "projects.csv"): a column of distinct phrases named
+    for what each row is, is the row's title. Proposed for review only: a guess from shape."""
+    if any(st.assigned is not None and st.assigned.field == "name" and st.confidence >= review_floor for st in states):
+        return
+    lex = index.lexicon
+    object_tokens = set(lex.tokens_of(object_name))
+    foreign: set[str] = set()
+    for other in index.ontology.entity_names():
+        if other != entity:
+            foreign |= index.alias_tokens[other]
+    for st, p, prof in zip(states, parts, profiles, strict=True):
+        if st.assigned is not None and st.confidence >= review_floor:
+            continue
+        if not p.tokens or not set(p.tokens) <= object_tokens or set(p.tokens) & foreign:
+            continue
+        if p.flags & {"system", "tag", "lookup", "count", "money", "percent"} or p.tokens[-1] in lex.identifier_tokens:
+            continue
+        if prof.effective != "string" or prof.n < 2 or prof.distinct != prof.n or prof.share("textual") < 0.8:
+            continue
+        if prof.any_share(["email", "url", "domain", "phone", "identifier", "date", "datetime"]) >= 0.5:
+            continue
+        from .assign import Option
+
+        st.assigned = Option(
+            field="name",
+            score=TITLE_FALLBACK_CONFIDENCE,
+            method="heuristic",
+            explanation=f"named after the table's own object ({object_name}), with a distinct phrase per row: its title",
+        )
+        st.confidence = TITLE_FALLBACK_CONFIDENCE
+        return
+
+
 def _reference_like(parts, profile, lexicon) -> bool:
     named = bool(parts.tokens) and parts.tokens[-1] in lexicon.identifier_tokens or "lookup" in parts.flags
     return named or profile.any_share(["sf_id", "guid", "cloud_resource_id", "arn"]) >= 0.8
@@ -359,8 +402,16 @@ def _none_confidence(
         and any(t not in lexicon.primary and t not in lexicon.secondary for t in parts.tokens)
     )
     sure = 0.92 if understood else 0.6
-    if profile.share("option_set") >= 0.8:
-        sure = min(sure, 0.8)  # coded values hide their meaning (a status code may well be "won")
+    negated = any(t in lexicon.negative for t in parts.tokens)
+    if (
+        profile.share("option_set") >= 0.8
+        and not ("count" in parts.flags or negated)
+        and any(f not in states_by_field and set(entity_fields[f].values) & _CODED_VALUES for f in entity_fields)
+    ):
+        # coded values hide their meaning (a status code may well be "won"), as long as a field that
+        # takes codes is still open; a count or a duration (`numberofemployees`, `Sales_Cycle_Duration`)
+        # is a measure, whatever its small integers look like
+        sure = min(sure, 0.8)
     if _reference_like(parts, profile, lexicon) and any(f not in states_by_field for f in reference_fields):
         sure = min(sure, 0.8)  # an unexplained reference may well be one of the links still open
     for name in state.name_hints:
@@ -370,7 +421,6 @@ def _none_confidence(
             break
     # values of a kind an open field expects, unless the name says why they are not that field
     # (`Budget ($)`, `Lost Reason`: a meaning-changing word)
-    negated = any(t in lexicon.negative for t in parts.tokens)
     telling = [] if negated else [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
     if telling and any(
         f not in states_by_field and set(telling) & _expected_kinds(f, entity_fields) for f in entity_fields
