@@ -259,6 +259,15 @@ def map_source(
 
 
 KEY_FALLBACK_CONFIDENCE = 0.6
+# A column whose best field another column holds surely (decided auto) and with a clearly better fit
+# is most likely a second view of that field (`Owner.name` beside `Owner.id`): its claim counts little.
+OWNED_CONFIDENCE = DEFAULT_AUTO_THRESHOLD
+OWNED_MARGIN = 0.1
+OWNED_FACTOR = 0.25
+# How much a weak best guess keeps a fully understood column from "no counterpart": a guess at 0.2
+# costs 9% of the certainty, at 0.5 35%, at 0.8 72% (a plain 1 - score cost 20% already at 0.2 and
+# left most understood leftovers of real exports to a human).
+NONE_EXPONENT = 1.5
 
 
 def _key_fallback(states, parts, profiles, index, entity: str, review_floor: float) -> None:
@@ -279,7 +288,11 @@ def _key_fallback(states, parts, profiles, index, entity: str, review_floor: flo
     for st, p, prof in zip(states, parts, profiles, strict=True):
         if st.assigned is not None and st.confidence >= review_floor:
             continue
-        if not p.tokens or p.tokens[-1] not in lex.identifier_tokens or p.flags & {"system", "tag", "lookup"}:
+        # `Badge ID`, and `Customer No.` in a customers table: a number named for the table's own record
+        own_number = p.tokens[-1:] == ("number",) and set(p.tokens[:-1]) <= index.alias_tokens[entity]
+        if not p.tokens or not (p.tokens[-1] in lex.identifier_tokens or own_number):
+            continue
+        if p.flags & {"system", "tag", "lookup"}:
             continue
         if set(p.tokens[:-1]) & foreign or set(p.context) & foreign:
             continue
@@ -391,8 +404,11 @@ def _none_confidence(
     for opt in state.options:
         eff = opt.score
         owner = states_by_field.get(opt.field)
-        if owner is not None and owner is not state and owner.assigned and owner.assigned.score >= opt.score + 0.25:
-            eff *= 0.5  # another column clearly owns that field
+        if owner is not None and owner is not state and owner.assigned:
+            if owner.confidence >= OWNED_CONFIDENCE and owner.assigned.score >= opt.score + OWNED_MARGIN:
+                eff *= OWNED_FACTOR  # another column holds that field, surely and with a better fit
+            elif owner.assigned.score >= opt.score + 0.25:
+                eff *= 0.5  # another column clearly owns that field
         best_eff = max(best_eff, eff)
     # understood: every word known, and one of them says what the column is (`HQ`, `Primary` or
     # `Secondary` alone only qualify a head that is not there)
@@ -426,7 +442,7 @@ def _none_confidence(
         f not in states_by_field and set(telling) & _expected_kinds(f, entity_fields) for f in entity_fields
     ):
         sure = min(sure, 0.8)
-    heuristic_none = sure * (1.0 - best_eff)
+    heuristic_none = sure * (1.0 - best_eff**NONE_EXPONENT)
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason
     if not state.options:
