@@ -342,7 +342,7 @@ def _title_fallback(states, parts, profiles, index, entity: str, object_name: st
             field="name",
             score=TITLE_FALLBACK_CONFIDENCE,
             method="heuristic",
-            explanation=f"named after the table's own object ({object_name}), with a distinct phrase per row: its title",
+            explanation=f"named after the table's own object ({object_name}), a distinct phrase per row: its title",
         )
         st.confidence = TITLE_FALLBACK_CONFIDENCE
         return

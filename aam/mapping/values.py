@@ -320,13 +320,13 @@ def _json_kinds(parsed: Any) -> frozenset[str]:
         return frozenset()
     items = [x for x in parsed if isinstance(x, dict)]
     if items and len(items) == len(parsed):
+        if all({"key", "value"} <= set(x) for x in items):
+            return frozenset({"key_value"})  # `[{"key": "env", "value": "prod"}]` (GCP labels, AWS tags)
         primary = next((x for x in items if x.get("primary") in (True, "true", 1)), items[0])
         leaf = primary.get("value", primary.get("address", primary.get("email", primary.get("number"))))
         if isinstance(leaf, (str, int)) and not isinstance(leaf, bool):
             inner = _string_kinds(str(leaf)[:500])
             return frozenset(inner & _LEAF_KINDS)
-        if all({"key", "value"} <= set(x) for x in items):
-            return frozenset({"key_value"})  # `[{"key": "env", "value": "prod"}]` (GCP labels, AWS tags)
     return frozenset()
 
 
