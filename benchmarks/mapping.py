@@ -4,6 +4,7 @@ and timing it on a generated wide source. Used by `manage.py map_schema --eval` 
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import time
@@ -13,6 +14,19 @@ from typing import Any
 
 from aam.mapping.engine import map_source
 from aam.mapping.types import MappingResult
+
+# Cases written for issue 16 (part 7) from vendor documentation: objects and vendors the seed memory and
+# the shared dev set never held (benchmarks/cases/mapping/README.md).
+CASES_DIR = Path(__file__).resolve().parent / "cases" / "mapping"
+
+
+def shared_dev_dir() -> Path | None:
+    """The shared mapping eval's dev set: `AUTONOMOS_EVAL_DIR` (default `../shared/eval` beside the repo)
+    + `mapping/dev`, or None when it is not there (benchmarks only; the product never reads it)."""
+    default = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+    base = os.environ.get("AUTONOMOS_EVAL_DIR") or str(default)
+    candidate = Path(base) / "mapping" / "dev"
+    return candidate if candidate.is_dir() else None
 
 
 class CaseError(ValueError):
@@ -109,6 +123,11 @@ class EvalReport:
     def auto_share(self) -> float:
         return self._sum("auto") / max(self._sum("fields"), 1)
 
+    @property
+    def correct_auto_share(self) -> float:
+        """Share of all fields decided automatically and rightly: what a human no longer has to look at."""
+        return self._sum("auto_correct") / max(self._sum("fields"), 1)
+
     def summary(self) -> dict[str, float]:
         return {
             "cases": len(self.cases),
@@ -117,6 +136,7 @@ class EvalReport:
             "field_accuracy": round(self.field_accuracy, 4),
             "auto_precision": round(self.auto_precision, 4),
             "auto_share": round(self.auto_share, 4),
+            "correct_auto_share": round(self.correct_auto_share, 4),
         }
 
 

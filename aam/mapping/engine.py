@@ -55,6 +55,9 @@ _TELLING_KINDS = (
     "money",
 )
 
+# value kinds of the fields a column of small integer codes may stand for
+_CODED_VALUES = frozenset({"option_set", "boolean", "deal_outcome", "probability"})
+
 _indexes: dict[int, FieldIndex] = {}
 
 
@@ -217,6 +220,8 @@ def map_source(
     calibrate(states, entity_confidence=entity_conf)
     if ontology.defines_field(entity, "id"):
         _key_fallback(states, parts, profiles, index, entity, review_floor)
+    if ontology.defines_field(entity, "name") and object_name:
+        _title_fallback(states, parts, profiles, index, entity, object_name, review_floor)
 
     states_by_field = {st.assigned.field: st for st in states if st.assigned is not None}
     reference_fields = [f.name for f in ontology.entity(entity).fields.values() if f.is_reference]
@@ -254,6 +259,15 @@ def map_source(
 
 
 KEY_FALLBACK_CONFIDENCE = 0.6
+# A column whose best field another column holds surely (decided auto) and with a clearly better fit
+# is most likely a second view of that field (`Owner.name` beside `Owner.id`): its claim counts little.
+OWNED_CONFIDENCE = DEFAULT_AUTO_THRESHOLD
+OWNED_MARGIN = 0.1
+OWNED_FACTOR = 0.25
+# How much a weak best guess keeps a fully understood column from "no counterpart": a guess at 0.2
+# costs 9% of the certainty, at 0.5 35%, at 0.8 72% (a plain 1 - score cost 20% already at 0.2 and
+# left most understood leftovers of real exports to a human).
+NONE_EXPONENT = 1.5
 
 
 def _key_fallback(states, parts, profiles, index, entity: str, review_floor: float) -> None:
@@ -274,7 +288,11 @@ def _key_fallback(states, parts, profiles, index, entity: str, review_floor: flo
     for st, p, prof in zip(states, parts, profiles, strict=True):
         if st.assigned is not None and st.confidence >= review_floor:
             continue
-        if not p.tokens or p.tokens[-1] not in lex.identifier_tokens or p.flags & {"system", "tag", "lookup"}:
+        # `Badge ID`, and `Customer No.` in a customers table: a number named for the table's own record
+        own_number = p.tokens[-1:] == ("number",) and set(p.tokens[:-1]) <= index.alias_tokens[entity]
+        if not p.tokens or not (p.tokens[-1] in lex.identifier_tokens or own_number):
+            continue
+        if p.flags & {"system", "tag", "lookup"}:
             continue
         if set(p.tokens[:-1]) & foreign or set(p.context) & foreign:
             continue
@@ -289,6 +307,44 @@ def _key_fallback(states, parts, profiles, index, entity: str, review_floor: flo
             explanation="the first id-named column with distinct key-like values, and no other key in the table",
         )
         st.confidence = KEY_FALLBACK_CONFIDENCE
+        return
+
+
+TITLE_FALLBACK_CONFIDENCE = 0.65
+
+
+def _title_fallback(states, parts, profiles, index, entity: str, object_name: str, review_floor: float) -> None:
+    """A table whose name no column gave away, with a column named after the table's own object
+    (`Renewal` in "Renewals tracker", `Project` in "projects.csv"): a column of distinct phrases named
+    for what each row is, is the row's title. Proposed for review only: a guess from shape."""
+    if any(st.assigned is not None and st.assigned.field == "name" and st.confidence >= review_floor for st in states):
+        return
+    lex = index.lexicon
+    object_tokens = set(lex.tokens_of(object_name))
+    foreign: set[str] = set()
+    for other in index.ontology.entity_names():
+        if other != entity:
+            foreign |= index.alias_tokens[other]
+    for st, p, prof in zip(states, parts, profiles, strict=True):
+        if st.assigned is not None and st.confidence >= review_floor:
+            continue
+        if not p.tokens or not set(p.tokens) <= object_tokens or set(p.tokens) & foreign:
+            continue
+        if p.flags & {"system", "tag", "lookup", "count", "money", "percent"} or p.tokens[-1] in lex.identifier_tokens:
+            continue
+        if prof.effective != "string" or prof.n < 2 or prof.distinct != prof.n or prof.share("textual") < 0.8:
+            continue
+        if prof.any_share(["email", "url", "domain", "phone", "identifier", "date", "datetime"]) >= 0.5:
+            continue
+        from .assign import Option
+
+        st.assigned = Option(
+            field="name",
+            score=TITLE_FALLBACK_CONFIDENCE,
+            method="heuristic",
+            explanation=f"named after the table's own object ({object_name}), a distinct phrase per row: its title",
+        )
+        st.confidence = TITLE_FALLBACK_CONFIDENCE
         return
 
 
@@ -348,8 +404,11 @@ def _none_confidence(
     for opt in state.options:
         eff = opt.score
         owner = states_by_field.get(opt.field)
-        if owner is not None and owner is not state and owner.assigned and owner.assigned.score >= opt.score + 0.25:
-            eff *= 0.5  # another column clearly owns that field
+        if owner is not None and owner is not state and owner.assigned:
+            if owner.confidence >= OWNED_CONFIDENCE and owner.assigned.score >= opt.score + OWNED_MARGIN:
+                eff *= OWNED_FACTOR  # another column holds that field, surely and with a better fit
+            elif owner.assigned.score >= opt.score + 0.25:
+                eff *= 0.5  # another column clearly owns that field
         best_eff = max(best_eff, eff)
     # understood: every word known, and one of them says what the column is (`HQ`, `Primary` or
     # `Secondary` alone only qualify a head that is not there)
@@ -359,8 +418,16 @@ def _none_confidence(
         and any(t not in lexicon.primary and t not in lexicon.secondary for t in parts.tokens)
     )
     sure = 0.92 if understood else 0.6
-    if profile.share("option_set") >= 0.8:
-        sure = min(sure, 0.8)  # coded values hide their meaning (a status code may well be "won")
+    negated = any(t in lexicon.negative for t in parts.tokens)
+    if (
+        profile.share("option_set") >= 0.8
+        and not ("count" in parts.flags or negated)
+        and any(f not in states_by_field and set(entity_fields[f].values) & _CODED_VALUES for f in entity_fields)
+    ):
+        # coded values hide their meaning (a status code may well be "won"), as long as a field that
+        # takes codes is still open; a count or a duration (`numberofemployees`, `Sales_Cycle_Duration`)
+        # is a measure, whatever its small integers look like
+        sure = min(sure, 0.8)
     if _reference_like(parts, profile, lexicon) and any(f not in states_by_field for f in reference_fields):
         sure = min(sure, 0.8)  # an unexplained reference may well be one of the links still open
     for name in state.name_hints:
@@ -370,13 +437,12 @@ def _none_confidence(
             break
     # values of a kind an open field expects, unless the name says why they are not that field
     # (`Budget ($)`, `Lost Reason`: a meaning-changing word)
-    negated = any(t in lexicon.negative for t in parts.tokens)
     telling = [] if negated else [k for k in _TELLING_KINDS if profile.share(k) >= 0.8]
     if telling and any(
         f not in states_by_field and set(telling) & _expected_kinds(f, entity_fields) for f in entity_fields
     ):
         sure = min(sure, 0.8)
-    heuristic_none = sure * (1.0 - best_eff)
+    heuristic_none = sure * (1.0 - best_eff**NONE_EXPONENT)
     if memory_none >= heuristic_none:
         return memory_none, state.null_reason
     if not state.options:

@@ -420,6 +420,10 @@ def decoration_factor(field: CanonicalField, col: NameParts) -> tuple[float, tup
         notes.append("a count")
     if "money" in flags and field.type not in ("decimal", "number", "integer"):
         factor *= 0.7
+    if "percent" in flags and "money" in field.values:
+        # `Revenue growth (% YoY)`, `Discount %`: a rate is never the amount it is a rate of
+        factor *= 0.3
+        notes.append("a percentage")
     return factor, tuple(notes)
 
 

@@ -19,6 +19,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 VOCABULARY_PATH = Path(__file__).resolve().parent / "vocabulary.json"
+REFERENCE_PATH = Path(__file__).resolve().parent / "reference_values.json"
 
 _SUFFIX_RE = re.compile(
     r"^(?:[A-Za-z][A-Za-z0-9]*__)?(?P<name>[A-Za-z0-9_]+?)__(?:c|r|pc|x|mdt|e|s|kav|b|latitude__s|longitude__s)$"
@@ -27,6 +28,8 @@ _LOOKUP_RE = re.compile(r"^_(?P<name>[A-Za-z0-9_]+?)_value$")
 _PAREN_RE = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
 _TOKEN_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _CURRENCY_SYMBOLS = "$€£¥₹"
+# currency codes that are also English words in headers (`ALL Costs`, `TOP Accounts`, `TRY Count`)
+_WORDLIKE_CODES = frozenset({"ALL", "TOP", "CUP", "MOP", "PEN", "BOB", "SOS", "TRY", "GEL"})
 
 
 _LIGATURES = str.maketrans(
@@ -81,7 +84,7 @@ class NameParts:
 class Lexicon:
     """The engine's word knowledge: vocabulary.json plus every word of the ontology."""
 
-    def __init__(self, vocabulary: dict, ontology_words: set[str]):
+    def __init__(self, vocabulary: dict, ontology_words: set[str], currencies: frozenset[str] | None = None):
         self.abbreviations: dict[str, list[str]] = {k: v.split() for k, v in vocabulary["abbreviations"].items()}
         self.equivalents: dict[str, str] = dict(vocabulary["equivalents"])
         self.stopwords = frozenset(vocabulary["stopwords"])
@@ -108,6 +111,7 @@ class Lexicon:
         self.vendor_prefix_re = re.compile("^(?:" + "|".join(vocabulary["vendor_prefixes"]) + ")", re.I)
         self.system_res = [re.compile(p, re.I) for p in vocabulary["system_patterns"]]
         self.known = frozenset(self.canon(w) for w in self.surface_words)
+        self.currencies = frozenset(currencies or ())
         by_initial: dict[str, list[str]] = {}
         for w in self.surface_words:
             if len(w) >= 4:
@@ -224,6 +228,17 @@ class Lexicon:
             i += 1
         return [t for t in tokens if t not in self.stopwords]
 
+    def _currency_words(self, text: str, *, anycase: bool = False) -> list[str]:
+        """ISO 4217 codes written as separate words of a header (`EUR`, and in parentheses `eur` too)."""
+        words = re.findall(r"[A-Za-z]+", fold(text))
+        if not anycase and (len(words) < 2 or all(w.isupper() for w in words)):
+            return []
+        found = []
+        for w in words:
+            if len(w) == 3 and (w.isupper() or anycase) and w.upper() in self.currencies - _WORDLIKE_CODES:
+                found.append(w)
+        return found if len(found) < len(words) or anycase else []
+
     def is_system(self, raw: str) -> bool:
         return any(r.search(raw) for r in self.system_res)
 
@@ -256,14 +271,21 @@ class Lexicon:
             name = tail
 
         for inner in _PAREN_RE.findall(name):
-            if any(s in inner for s in _CURRENCY_SYMBOLS):
-                flags.add("money")
+            if any(s in inner for s in _CURRENCY_SYMBOLS) or self._currency_words(inner, anycase=True):
+                flags.add("money")  # `Amount (USD)`, `Revenue (EUR, annual)`: the unit says money
             if "%" in inner:
                 flags.add("percent")
             context.extend(self.tokens_of(inner))
         name = _PAREN_RE.sub(" ", name)
         if any(s in name for s in _CURRENCY_SYMBOLS):
             flags.add("money")
+        units = self._currency_words(name)
+        if units:
+            # `Contract Value in EUR`, `Amount USD`: a currency written as a word is the unit, not part
+            # of what the column is (an all-caps header like `USAGE_IN_CURRENCY` is not searched)
+            flags.add("money")
+            context.extend(w.lower() for w in units)
+            name = re.sub(r"\b(?:in\s+)?(?:" + "|".join(units) + r")\b", " ", name)
         name = name.replace("#", " number ").replace("%", " percent ").replace("&", " and ")
 
         segments = [s for s in name.split(".") if s.strip()]
@@ -322,7 +344,9 @@ class _LexiconHolder:
                 texts += [f.name, *f.synonyms, *f.related]
             for text in texts:
                 words.update(w for w in re.split(r"[^a-z]+", text.lower()) if len(w) > 1)
-        return Lexicon(load_vocabulary(), words)
+        with open(REFERENCE_PATH, encoding="utf-8") as fh:
+            currencies = frozenset(json.load(fh)["currencies"].split())
+        return Lexicon(load_vocabulary(), words, currencies)
 
 
 _holder = _LexiconHolder()

@@ -35,6 +35,8 @@ _NUM = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?
 _MONEY = re.compile(
     r"^(?:[A-Z]{3}\s?)?[-+]?[$€£¥₹]?\s?[-+]?(?:\d{1,3}(?:[,\s]\d{3})+|\d+)(?:[.,]\d+)?\s?(?:[$€£¥₹]|[A-Z]{3})?$"
 )
+# `48.000.000`, `84.000,00`, `12,5`: continental European grouping and decimal comma (hand-kept sheets)
+_EU_NUM = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d{1,2})$")
 _APPROX_NUM = re.compile(r"^(?:~|≈|ca?\.\s?)\s?\d{1,3}(?:,\d{3})*(?:\.\d+)?\+?$|^\d{1,3}(?:,\d{3})*\+$")
 _PERCENT = re.compile(r"^[+-]?\d+(?:\.\d+)?\s?%$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -184,6 +186,8 @@ def is_salesforce_id(value: str) -> bool:
 
 
 def _number(text: str) -> float | None:
+    if _EU_NUM.match(text):
+        text = text.replace(".", "").replace(",", ".")
     t = text.replace(",", "")
     try:
         v = float(t)
@@ -209,10 +213,11 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset(kinds)
     if (s[0] in "{[") and s[-1] in "}]":
         try:
-            json_loads(s)  # never RecursionError: too deep is not JSON here (autonomos/core/parsers.py)
-            return frozenset({"json"})
+            parsed = json_loads(s)  # never RecursionError: too deep is not JSON here (autonomos/core/parsers.py)
         except ValueError:
             pass
+        else:
+            return frozenset({"json"}) | _json_kinds(parsed)
     if _INT.match(s):
         kinds |= {"integer", "number"}
         digits = s.lstrip("+-")
@@ -238,6 +243,8 @@ def _string_kinds(text: str) -> frozenset[str]:
         return frozenset({"datetime"})
     if _ISO_DATE.match(s) or _OTHER_DATE.match(s):
         return frozenset({"date"})
+    if _EU_NUM.match(s):
+        return frozenset({"number"})
     if _MONEY.match(s) and any(c.isdigit() for c in s):
         letters = "".join(c for c in s if c.isalpha())
         # `OPP-311` is an id, not 311 of a currency called OPP
@@ -296,6 +303,33 @@ def _string_kinds(text: str) -> frozenset[str]:
     return frozenset(kinds)
 
 
+# what a JSON value's leaves may reveal about the column
+_LEAF_KINDS = frozenset({"email", "phone", "url", "domain"})
+
+
+def _json_kinds(parsed: Any) -> frozenset[str]:
+    """Kinds a JSON value carries inside it: a flat object of scalar labels is a tag set (`{"env": "prod"}`,
+    `["key-account", "dach"]` is a label list, not tags with values), and a list of contact points
+    (`[{"value": "a@b.com", "primary": true}]`, Pipedrive, Close, Copper) carries the kind of its primary
+    value, so a column of such lists is recognizably emails or phones."""
+    if isinstance(parsed, dict):
+        if parsed and all(isinstance(v, (str, int, float, bool)) or v is None for v in parsed.values()):
+            return frozenset({"key_value"})
+        return frozenset()
+    if not isinstance(parsed, list) or not parsed:
+        return frozenset()
+    items = [x for x in parsed if isinstance(x, dict)]
+    if items and len(items) == len(parsed):
+        if all({"key", "value"} <= set(x) for x in items):
+            return frozenset({"key_value"})  # `[{"key": "env", "value": "prod"}]` (GCP labels, AWS tags)
+        primary = next((x for x in items if x.get("primary") in (True, "true", 1)), items[0])
+        leaf = primary.get("value", primary.get("address", primary.get("email", primary.get("number"))))
+        if isinstance(leaf, (str, int)) and not isinstance(leaf, bool):
+            inner = _string_kinds(str(leaf)[:500])
+            return frozenset(inner & _LEAF_KINDS)
+    return frozenset()
+
+
 def sample_kinds(value: Any) -> frozenset[str]:
     """The kinds of one sample value (empty for null / blank)."""
     if value is None:
@@ -315,7 +349,7 @@ def sample_kinds(value: Any) -> frozenset[str]:
     if isinstance(value, date):
         return frozenset({"date"})
     if isinstance(value, (dict, list, tuple)):
-        return frozenset({"json"})
+        return frozenset({"json"}) | _json_kinds(list(value) if isinstance(value, tuple) else value)
     return _string_kinds(str(value)[:500])
 
 
@@ -396,7 +430,14 @@ def _to_float(value: Any) -> float | None:
 
 
 def profile_values(declared_type: str, samples: Sequence[Any]) -> ValueProfile:
-    values = [v for v in samples if v is not None and not (isinstance(v, str) and not v.strip())]
+    # an empty tag set or list (`{}`, `[]`) says as little as an empty cell
+    values = [
+        v
+        for v in samples
+        if v is not None
+        and not (isinstance(v, str) and v.strip() in ("", "{}", "[]"))
+        and not (isinstance(v, (dict, list)) and not v)
+    ]
     n = len(values)
     if n == 0:
         return ValueProfile(declared=declared_type, effective=declared_type, n=0)

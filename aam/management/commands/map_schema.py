@@ -2,6 +2,7 @@
 
     python manage.py map_schema CASE.json --json
     python manage.py map_schema --eval DIR [--eval DIR2] [--no-memory] [--columns 300]
+    python manage.py map_schema --eval-all   # benchmarks/cases/mapping and the shared dev set when present
 
 No network and no database writes: the engine runs with the global seed memory only (add
 `--tenant SLUG` to also search that tenant's approved decisions, which reads its schema).
@@ -13,7 +14,16 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from benchmarks.mapping import CaseError, evaluate_dir, load_case, map_case, result_json, time_wide_source
+from benchmarks.mapping import (
+    CASES_DIR,
+    CaseError,
+    evaluate_dir,
+    load_case,
+    map_case,
+    result_json,
+    shared_dev_dir,
+    time_wide_source,
+)
 
 
 class Command(BaseCommand):
@@ -23,13 +33,26 @@ class Command(BaseCommand):
         parser.add_argument("case", nargs="?", help="a case file: {source, object, columns: [{name, type, samples}]}")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--eval", action="append", metavar="DIR", help="score every *.json case in DIR")
+        parser.add_argument(
+            "--eval-all",
+            action="store_true",
+            help="score benchmarks/cases/mapping and the shared dev set (AUTONOMOS_EVAL_DIR, default ../shared/eval)",
+        )
         parser.add_argument("--no-memory", action="store_true", help="heuristics only (no memory retrieval)")
         parser.add_argument("--columns", type=int, default=300, help="width of the generated source to time")
         parser.add_argument("--tenant", help="also search this tenant's mapping memory (reads its schema)")
 
     def handle(self, *args, **opts):
+        if opts["eval_all"]:
+            dirs = [str(CASES_DIR)]
+            dev = shared_dev_dir()
+            if dev is None:
+                self.stdout.write("shared dev set not found (AUTONOMOS_EVAL_DIR or ../shared/eval): skipped")
+            else:
+                dirs.append(str(dev))
+            opts["eval"] = [*(opts["eval"] or []), *dirs]
         if not opts["case"] and not opts["eval"]:
-            raise CommandError("give a CASE.json file or --eval DIR")
+            raise CommandError("give a CASE.json file, --eval DIR or --eval-all")
         if opts["case"]:
             self._map_one(opts)
         if opts["eval"]:
@@ -90,6 +113,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"entity accuracy {s['entity_accuracy']:.3f} | field accuracy {s['field_accuracy']:.3f} | "
                 f"auto precision {s['auto_precision']:.3f} | auto share {s['auto_share']:.3f} | "
+                f"correct auto share {s['correct_auto_share']:.3f} | "
                 f"{s['cases']} cases, {s['fields']} fields"
             )
         timing = time_wide_source(max(1, opts["columns"]))
