@@ -43,12 +43,27 @@ def test_options_give_labels_and_stages_give_flags():
             ],
         }
     )
-    assert labels["9"] == "Consulting" and len(labels) == 4
+    # four codes with their labels, and each label as a key of its own (drivers that give the label)
+    assert labels["9"] == "Consulting" and len(labels) == 8 and labels["Consulting"] == "Consulting"
     assert stages["a"].probability == pytest.approx(0.1)
     assert metadata.status_from_stage(stages["a"]).canonical == "open"
     assert metadata.status_from_stage(stages["b"]).canonical == "won"
     assert metadata.status_from_stage(stages["c"]).canonical == "lost"
     assert metadata.parse("not a dict") == ({}, {})
+
+
+def test_a_label_handed_over_in_place_of_its_code_finds_its_option_and_stage():
+    """HubSpot's and Dynamics' APIs give formatted values ("Closed Won" for closedwon, "Won" for 1)."""
+    labels, stages = metadata.parse({"stages": [
+        {"value": "qualifiedtobuy", "label": "Qualified To Buy", "is_closed": False, "probability": 0.4},
+        {"value": "closedwon", "label": "Closed Won", "is_closed": True, "is_won": True},
+        {"value": "closedlost", "label": "closedwon", "is_closed": True, "is_won": False},  # a label that is a code
+    ]})
+    assert stages["Closed Won"].is_won is True and stages["Qualified To Buy"].is_closed is False
+    assert stages["closedwon"].is_won is True  # the code keeps its own stage, not the other's label
+    assert labels["Qualified To Buy"] == "Qualified To Buy"
+    options, _ = metadata.parse({"options": [{"value": 1, "label": "Won"}, {"value": 2, "label": "Lost"}]})
+    assert options == {"1": "Won", "2": "Lost", "Won": "Won", "Lost": "Lost"}
 
 
 def test_open_stage_category_from_words_and_funnel_position():

@@ -87,6 +87,13 @@ def parse(metadata: Any) -> tuple[dict[str, str], dict[str, Stage]]:
             stages[k] = Stage(
                 s.key, s.label, s.probability, s.is_closed, s.is_won, s.forecast_category, i / (len(open_keys) - 1)
             )
+    # Some drivers hand over the label in place of the code (an API's formatted value: HubSpot's
+    # "Closed Won" for `closedwon`, Dynamics' "Won" for 1): a label is a key too, where it is no code.
+    for key, label in list(labels.items()):
+        if label not in labels:
+            labels[label] = label
+            if key in stages:
+                stages[label] = stages[key]
     return labels, stages
 
 
