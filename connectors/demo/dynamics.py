@@ -1,4 +1,8 @@
-"""Demo Dynamics 365 export: account, contact, opportunity with Dataverse logical names."""
+"""Demo Dynamics 365 export: account, contact, opportunity with Dataverse logical names.
+
+Option sets keep their integer values, as the Web API and Dataverse exports (Synapse Link) hold them:
+industrycode, customertypecode, leadsourcecode, salesstage, statecode, statuscode,
+msdyn_forecastcategory, budgetstatus."""
 
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ def write_dynamics(folder: Path, companies: list[Company], rng: random.Random, a
                 "numberofemployees": company.employees,
                 "revenue": f"{company.revenue:.4f}",
                 "industrycode": company.industry[2],
-                "customertypecode": rng.choice([1, 3, 11]),
+                "customertypecode": rng.choice([3, 8, 5]),  # Customer, Prospect, Partner
                 "_parentaccountid_value": ids.get(company.parent, "") if company.parent is not None else "",
                 "_ownerid_value": rng.choice(owners),
                 "statecode": 0,

@@ -71,7 +71,26 @@ PICKLISTS: dict[str, dict[str, list[tuple[str, str, bool]]]] = {
                 "New Customer",
             )
         ],
-        "LeadSource": [(v, v, True) for v in ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")],
+        # a long-lived org: today's defaults, then the older default set it kept (Salesforce Help, Lead Fields)
+        "LeadSource": [
+            (v, v, True)
+            for v in (
+                "Web",
+                "Phone Inquiry",
+                "Partner Referral",
+                "Purchased List",
+                "Other",
+                "Advertisement",
+                "Employee Referral",
+                "External Referral",
+                "Partner",
+                "Public Relations",
+                "Seminar - Internal",
+                "Seminar - Partner",
+                "Trade Show",
+                "Word of mouth",
+            )
+        ],
         "ForecastCategoryName": [(v, v, True) for v in ("Omitted", "Pipeline", "Best Case", "Commit", "Closed")],
         "CurrencyIsoCode": [
             ("USD", "U.S. Dollar", True),
