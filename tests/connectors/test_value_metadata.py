@@ -296,3 +296,69 @@ def test_dynamics_hostile_labels_come_back_as_data():
 def test_dynamics_option_sets_of_the_fake_are_the_ones_records_use():
     used = {r["industrycode"] for r in FakeDynamics().entities["account"]["records"]}
     assert used <= {v for v, _, _ in OPTION_SETS["account"]["industrycode"]}
+
+
+# --- files: a Dataverse export's choice labels (Azure Synapse Link's OptionsetMetadata folder) -----
+
+
+def test_the_demo_dataverse_export_describes_its_choices_beside_the_tables(tmp_path, settings):
+    import datetime as dt
+
+    from connectors.demo import generate
+
+    generate(tmp_path, as_of=dt.date(2025, 6, 30))
+    settings.FILESOURCE_ALLOWED_ROOTS = [str(tmp_path)]
+    drv = build_driver("filesource", {"folder": str(tmp_path / "dynamics")}, {})
+    assert {o.name for o in drv.discover()} == {"account", "contact", "opportunity"}  # the folder is no table
+    account = drv.value_metadata("account")
+    assert set(account) == {"industrycode", "customertypecode", "statecode", "statuscode"}
+    industry = {o["value"]: o["label"] for o in account["industrycode"]["options"]}
+    assert industry[6] == "Business Services" and industry[30] == "Transportation" and len(industry) == 33
+    opportunity = drv.value_metadata("opportunity")
+    assert opportunity["statecode"]["options"] == [
+        {"value": 0, "label": "Open"},
+        {"value": 1, "label": "Won"},
+        {"value": 2, "label": "Lost"},
+    ]
+    assert labels(opportunity["statuscode"]) == ["In Progress", "On Hold", "Won", "Canceled", "Out-Sold"]
+    assert labels(drv.value_metadata("contact")["leadsourcecode"])[7] == "Web"
+    for entity, metadata in (("account", account), ("opportunity", opportunity)):
+        records = [r for page in drv.read(entity) for r in page.records]
+        for column, entry in metadata.items():  # every code the export holds has its label
+            assert {int(r[column]) for r in records if r[column]} <= set(values(entry)), (entity, column)
+    salesforce = build_driver("filesource", {"folder": str(tmp_path / "salesforce")}, {})
+    assert salesforce.value_metadata("Opportunity") == {}
+
+
+def test_synapse_link_metadata_without_header_in_several_languages(csv_dir):
+    meta = csv_dir / "OptionsetMetadata"
+    meta.mkdir()
+    (meta / "OptionsetMetadata.csv").write_text(
+        "account,industrycode,7,false,1031,Beratung\n"
+        "account,industrycode,7,false,1033,Consulting\n"
+        "account,industrycode,9,true,1036,Conception\n"
+        "account,industrycode,9,false,1033,Design\n"
+        "account,industrycode,x,false,1033,not a number\n"
+        "lead,industrycode,1,false,1033,Elsewhere\n"
+        f'account,accountcategorycode,1,false,1033,"{HOSTILE[0]}"\n'
+    )
+    (meta / "StatusMetadata.csv").write_text(
+        "EntityName,State,Status,IsUserLocalizedLabel,LocalizedLabelLanguageCode,LocalizedLabel\naccount,0,1,false,1033,Active\n"
+    )
+    drv = build_driver("filesource", {"folder": str(csv_dir)}, {})
+    metadata = drv.value_metadata("account")
+    assert metadata["industrycode"]["options"] == [
+        {"value": 7, "label": "Consulting"},  # English over German
+        {"value": 9, "label": "Conception"},  # the user's own language over English
+    ]
+    assert metadata["accountcategorycode"]["options"] == [{"value": 1, "label": HOSTILE[0]}]
+    assert metadata["statuscode"]["options"] == [{"value": 1, "label": "Active"}]
+
+
+def test_unreadable_synapse_link_metadata_gives_an_empty_dict_and_a_log_line(csv_dir, caplog):
+    meta = csv_dir / "OptionsetMetadata"
+    meta.mkdir()
+    (meta / "StateMetadata.csv").write_bytes(b"\xff\xfe\x00garbage")
+    drv = build_driver("filesource", {"folder": str(csv_dir)}, {})
+    assert drv.value_metadata("account") == {}
+    assert "value metadata of 'account' unavailable" in warnings(caplog)[0]
