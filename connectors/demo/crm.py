@@ -90,17 +90,21 @@ _SECOND = [
 ]
 _SUFFIXES = ["Inc.", "LLC", "Ltd.", "Corp.", "GmbH", "", "", "Co."]
 _TLDS = ["com", "com", "com", "io", "net", "co", "de"]
-_INDUSTRIES = [  # (Salesforce picklist, HubSpot enum, Dynamics industrycode option value)
-    ("Technology", "COMPUTER_SOFTWARE", 33),
-    ("Finance", "FINANCIAL_SERVICES", 6),
-    ("Healthcare", "HOSPITAL_HEALTH_CARE", 10),
-    ("Retail", "RETAIL", 27),
-    ("Energy", "OIL_ENERGY", 30),
-    ("Manufacturing", "MACHINERY", 9),
-    ("Telecommunications", "TELECOMMUNICATIONS", 32),
-    ("Transportation", "LOGISTICS_AND_SUPPLY_CHAIN", 21),
-    ("Media", "MEDIA_PRODUCTION", 17),
-    ("Food & Beverage", "FOOD_BEVERAGES", 8),
+# (Salesforce Industry picklist value, HubSpot industry internal value, Dynamics 365 account.industrycode
+# option value). Dynamics' out-of-the-box list has no "Technology" or "Telecommunications": a company
+# picks the nearest of its 33 options, as people do (6 Business Services, 31 Utility Creation and
+# Distribution), so the three CRMs disagree the way real ones do.
+_INDUSTRIES = [
+    ("Technology", "COMPUTER_SOFTWARE", 6),
+    ("Finance", "FINANCIAL_SERVICES", 16),
+    ("Healthcare", "HOSPITAL_HEALTH_CARE", 11),
+    ("Retail", "RETAIL", 22),
+    ("Energy", "OIL_ENERGY", 24),
+    ("Manufacturing", "MACHINERY", 12),
+    ("Telecommunications", "TELECOMMUNICATIONS", 31),
+    ("Transportation", "LOGISTICS_AND_SUPPLY_CHAIN", 30),
+    ("Media", "MEDIA_PRODUCTION", 3),
+    ("Food & Beverage", "FOOD_BEVERAGES", 17),
 ]
 _PLACES = [
     ("Seattle", "WA", "98101", "United States", "US"),
@@ -187,13 +191,35 @@ _PRODUCTS = [
     "Pilot",
     "Training Package",
 ]
+# (Salesforce LeadSource, HubSpot hs_analytics_source, Dynamics 365 leadsourcecode option value).
 _LEAD_SOURCES = [
-    ("Web", "WEBSITE", 8),
-    ("Partner Referral", "REFERRALS", 5),
-    ("Trade Show", "EVENT", 6),
+    ("Web", "ORGANIC_SEARCH", 8),
+    ("Partner Referral", "REFERRALS", 4),
+    ("Trade Show", "OFFLINE", 7),
     ("Advertisement", "PAID_SEARCH", 1),
     ("Employee Referral", "REFERRALS", 2),
 ]
+# Deal currency by the company's country (ISO 4217): European customers buy in their own currency.
+CURRENCY_BY_COUNTRY = {"DE": "EUR", "FR": "EUR", "GB": "GBP"}
+
+
+def deal_currency(company: Company) -> str:
+    return CURRENCY_BY_COUNTRY.get(company.place[4], "USD")
+
+
+def dirty(value: str, serial: int) -> str:
+    """Now and then a value as people type it into an export: a trailing space, another case, or the
+    placeholder `N/A` (deterministic by the row's serial, so the random draws stay as they were)."""
+    if not value:
+        return value
+    if serial % 23 == 3:
+        return value + " "
+    if serial % 29 == 7:
+        return value.lower() if value != value.lower() else value.upper()
+    if serial % 37 == 11:
+        return "N/A"
+    return value
+
 
 # Neutral stage index 0..5 = open (early → late), 6 = won, 7 = lost.
 SF_STAGES = [

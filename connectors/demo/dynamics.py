@@ -1,4 +1,11 @@
-"""Demo Dynamics 365 export: account, contact, opportunity with Dataverse logical names."""
+"""Demo Dynamics 365 export: account, contact, opportunity with Dataverse logical names.
+
+Option sets keep their integer values, as the Web API and Dataverse exports (Synapse Link) hold them:
+industrycode, customertypecode, leadsourcecode, salesstage, statecode, statuscode,
+msdyn_forecastcategory, budgetstatus. Their labels ship beside the tables the way Azure Synapse Link for
+Dataverse exports them: `OptionsetMetadata/` with OptionsetMetadata.csv, StateMetadata.csv and
+StatusMetadata.csv (the environment's choices; contact.leadsourcecode is customized with the lead's
+sources, as many organizations do)."""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import random
 import uuid
 from pathlib import Path
 
+from ..kinds.dynamics.optionsets import OPTION_SETS
 from .crm import (
     _LEAD_SOURCES,
     DYN_SALESSTAGE,
@@ -62,7 +70,7 @@ def write_dynamics(folder: Path, companies: list[Company], rng: random.Random, a
                 "numberofemployees": company.employees,
                 "revenue": f"{company.revenue:.4f}",
                 "industrycode": company.industry[2],
-                "customertypecode": rng.choice([1, 3, 11]),
+                "customertypecode": rng.choice([3, 8, 5]),  # Customer, Prospect, Partner
                 "_parentaccountid_value": ids.get(company.parent, "") if company.parent is not None else "",
                 "_ownerid_value": rng.choice(owners),
                 "statecode": 0,
@@ -135,7 +143,8 @@ def write_dynamics(folder: Path, companies: list[Company], rng: random.Random, a
                     "modifiedon": _dyn_dt(deal.modified),
                 }
             )
-    return {
+    counts = _write_option_set_metadata(folder / "OptionsetMetadata")
+    return counts | {
         "dynamics/account.csv": _write(
             folder / "account.csv", list(accounts[0]) if accounts else ["accountid"], accounts
         ),
@@ -144,5 +153,48 @@ def write_dynamics(folder: Path, companies: list[Company], rng: random.Random, a
         ),
         "dynamics/opportunity.csv": _write(
             folder / "opportunity.csv", list(opps[0]) if opps else ["opportunityid"], opps
+        ),
+    }
+
+
+# The choice columns of each exported table; CUSTOMIZED: columns whose options are another table's list.
+EXPORTED_CHOICES = {
+    "account": ["industrycode", "customertypecode", "statecode", "statuscode"],
+    "contact": ["leadsourcecode", "statecode"],
+    "opportunity": ["salesstage", "msdyn_forecastcategory", "budgetstatus", "statecode", "statuscode"],
+}
+CUSTOMIZED = {("contact", "leadsourcecode"): ("lead", "leadsourcecode")}
+
+
+def _write_option_set_metadata(folder: Path) -> dict[str, int]:
+    label = {"IsUserLocalizedLabel": "false", "LocalizedLabelLanguageCode": 1033}
+    choices, states, statuses = [], [], []
+    for entity, columns in EXPORTED_CHOICES.items():
+        for column in columns:
+            source_entity, source_column = CUSTOMIZED.get((entity, column), (entity, column))
+            for value, text, state in OPTION_SETS[source_entity][source_column]:
+                if column == "statecode":
+                    states.append({"EntityName": entity, "State": value, **label, "LocalizedLabel": text})
+                elif column == "statuscode":
+                    statuses.append(
+                        {"EntityName": entity, "State": state, "Status": value, **label, "LocalizedLabel": text}
+                    )
+                else:
+                    choices.append(
+                        {
+                            "EntityName": entity,
+                            "OptionSetName": column,
+                            "Option": value,
+                            **label,
+                            "LocalizedLabel": text,
+                        }
+                    )
+    return {
+        f"dynamics/{folder.name}/OptionsetMetadata.csv": _write(
+            folder / "OptionsetMetadata.csv", list(choices[0]), choices
+        ),
+        f"dynamics/{folder.name}/StateMetadata.csv": _write(folder / "StateMetadata.csv", list(states[0]), states),
+        f"dynamics/{folder.name}/StatusMetadata.csv": _write(
+            folder / "StatusMetadata.csv", list(statuses[0]), statuses
         ),
     }

@@ -1,4 +1,9 @@
-"""Demo HubSpot export: companies, contacts, deals with CRM v3 internal property names."""
+"""Demo HubSpot export: companies, contacts, deals with CRM v3 internal property names.
+
+Enumerations keep HubSpot's internal values (`closedwon`, `COMPUTER_SOFTWARE`, `newbusiness`), as the
+API and a raw export hold them. Deals carry their currency (`deal_currency_code`: USD, EUR, GBP); a few
+sit in a custom renewals pipeline whose numeric stage id nothing else describes; the free-text
+country is typed several ways ("USA", "U.S.", "Deutschland")."""
 
 from __future__ import annotations
 
@@ -15,13 +20,27 @@ from .crm import (
     _person,
     _typo,
     _write,
+    deal_currency,
 )
+
+# A custom pipeline added by the portal: HubSpot gives custom pipelines and stages numeric ids.
+RENEWALS_PIPELINE = "7812345"
+RENEWALS_STAGE = "96581473"
+# The free-text country as people type it (by the company's serial, so the random draws stay as they were).
+COUNTRY_SPELLINGS = {"United States": ("USA", "U.S.", "united states"), "Germany": ("Deutschland",)}
 
 # --- HubSpot -------------------------------------------------------------------------------------
 
 
 def _hs_dt(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _spelled(country: str, serial: int) -> str:
+    spellings = COUNTRY_SPELLINGS.get(country, ())
+    if spellings and serial % 4 == 1:
+        return spellings[(serial // 4) % len(spellings)]
+    return country
 
 
 def write_hubspot(folder: Path, companies: list[Company], rng: random.Random, as_of: dt.date) -> dict[str, int]:
@@ -55,7 +74,7 @@ def write_hubspot(folder: Path, companies: list[Company], rng: random.Random, as
                 "city": city,
                 "state": state,
                 "zip": postal,
-                "country": country,
+                "country": _spelled(country, len(rows_c)),
                 "hubspot_owner_id": rng.choice(owners),
                 "lifecyclestage": rng.choice(["customer", "opportunity", "salesqualifiedlead", "lead"]),
                 "createdate": _hs_dt(created),
@@ -91,16 +110,17 @@ def write_hubspot(folder: Path, companies: list[Company], rng: random.Random, as
         for deal in _deals(rng, company, as_of, rng.randint(0, 3)):
             next_id += rng.randint(1, 5000)
             stage = deal.stage
+            renewal = stage < 6 and deal.kind == "existing" and len(rows_d) % 7 == 2
             rows_d.append(
                 {
                     "hs_object_id": str(next_id),
                     "dealname": f"{name} – {deal.product}",
-                    "dealstage": HS_STAGES[stage],
-                    "pipeline": "default",
+                    "dealstage": RENEWALS_STAGE if renewal else HS_STAGES[stage],
+                    "pipeline": RENEWALS_PIPELINE if renewal else "default",
                     "amount": deal.amount,
-                    "deal_currency_code": "USD",
+                    "deal_currency_code": deal_currency(company),
                     "closedate": _hs_dt(dt.datetime.combine(deal.close_date, dt.time(12), tzinfo=dt.UTC)),
-                    "hs_deal_stage_probability": HS_PROB[stage],
+                    "hs_deal_stage_probability": "0.7" if renewal else HS_PROB[stage],
                     "hs_is_closed": "true" if stage >= 6 else "false",
                     "hs_is_closed_won": "true" if stage == 6 else "false",
                     "dealtype": "newbusiness" if deal.kind == "new" else "existingbusiness",

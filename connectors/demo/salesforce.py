@@ -1,4 +1,7 @@
-"""Demo Salesforce export: Account, Contact, Opportunity with SOQL API names and 18-char ids."""
+"""Demo Salesforce export: Account, Contact, Opportunity with SOQL API names and 18-char ids.
+
+A multi-currency org: each opportunity's CurrencyIsoCode is its customer's (USD, EUR, GBP). Industry and
+LeadSource hold a few values as people type them (trailing space, other case, `N/A`)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from .crm import (
     _deals,
     _person,
     _write,
+    deal_currency,
+    dirty,
 )
 
 # --- Salesforce ----------------------------------------------------------------------------------
@@ -66,8 +71,10 @@ def write_salesforce(folder: Path, companies: list[Company], rng: random.Random,
             {
                 "Id": ids[company.key],
                 "Name": f"{company.base}, {company.suffix}" if company.suffix else company.base,
-                "Type": rng.choice(["Customer - Direct", "Prospect", "Customer - Channel", "Partner"]),
-                "Industry": company.industry[0],
+                "Type": rng.choice(
+                    ["Customer - Direct", "Prospect", "Customer - Channel", "Channel Partner / Reseller"]
+                ),
+                "Industry": dirty(company.industry[0], len(accounts)),
                 "BillingStreet": company.street,
                 "BillingCity": city,
                 "BillingState": state,
@@ -140,10 +147,10 @@ def write_salesforce(folder: Path, companies: list[Company], rng: random.Random,
                     "IsClosed": "true" if stage >= 6 else "false",
                     "IsWon": "true" if stage == 6 else "false",
                     "Type": "New Customer" if deal.kind == "new" else "Existing Customer - Upgrade",
-                    "LeadSource": deal.lead_source[0],
+                    "LeadSource": dirty(deal.lead_source[0], len(opps)),
                     "ForecastCategoryName": forecast,
                     "NextStep": deal.next_step,
-                    "CurrencyIsoCode": "USD",
+                    "CurrencyIsoCode": deal_currency(company),
                     "OwnerId": rng.choice(owners),
                     "CreatedDate": _sf_dt(deal.created),
                     "LastModifiedDate": _sf_dt(deal.modified),

@@ -11,7 +11,12 @@ import pytest
 from django.core.management import call_command
 
 from connectors.demo import DEMO_SYSTEMS, generate
+from connectors.demo.hubspot import RENEWALS_PIPELINE, RENEWALS_STAGE
 from connectors.demo.salesforce import sf_id
+from connectors.kinds.dynamics.testserver import OPTION_SETS as DYN_OPTION_SETS
+from connectors.kinds.hubspot.testserver import PROPERTY_OPTIONS as HS_OPTIONS
+from connectors.kinds.salesforce.testserver import PICKLISTS as SF_PICKLISTS
+from connectors.kinds.salesforce.testserver import STAGES as SF_STAGES
 from connectors.models import Connection
 from connectors.registry import build_driver
 
@@ -72,7 +77,7 @@ def test_hubspot_export_has_internal_property_names_and_a_bom(demo):
     assert (demo / "hubspot/companies.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     deals = rows(demo / "hubspot/deals.csv")
     assert {"hs_object_id", "dealname", "dealstage", "amount", "closedate", "hs_lastmodifieddate"} <= set(deals[0])
-    assert {d["dealstage"] for d in deals} <= {
+    default_stages = {
         "appointmentscheduled",
         "qualifiedtobuy",
         "presentationscheduled",
@@ -81,6 +86,61 @@ def test_hubspot_export_has_internal_property_names_and_a_bom(demo):
         "closedwon",
         "closedlost",
     }
+    # the default pipeline's stage ids, and one custom renewals stage (a numeric id) nothing describes
+    assert {d["dealstage"] for d in deals} == default_stages | {RENEWALS_STAGE}
+    assert {d["pipeline"] for d in deals if d["dealstage"] == RENEWALS_STAGE} == {RENEWALS_PIPELINE}
+
+
+def test_deals_carry_their_currency_usd_eur_and_gbp_by_the_customers_country(demo):
+    sf = rows(demo / "salesforce/Opportunity.csv")
+    hs = rows(demo / "hubspot/deals.csv")
+    for deals, column in ((sf, "CurrencyIsoCode"), (hs, "deal_currency_code")):
+        currencies = Counter(d[column] for d in deals)
+        assert set(currencies) == {"USD", "EUR", "GBP"}, column
+        assert currencies["USD"] > currencies["EUR"] > 0 and currencies["GBP"] > 0
+    countries = {a["Id"]: a["BillingCountry"] for a in rows(demo / "salesforce/Account.csv")}
+    assert {countries[o["AccountId"]] for o in sf if o["CurrencyIsoCode"] == "EUR"} <= {"Germany", "France"}
+    assert {countries[o["AccountId"]] for o in sf if o["CurrencyIsoCode"] == "GBP"} == {"United Kingdom"}
+
+
+def test_a_few_values_are_dirty_as_people_type_them(demo):
+    industries = Counter(a["Industry"] for a in rows(demo / "salesforce/Account.csv"))
+    sources = Counter(o["LeadSource"] for o in rows(demo / "salesforce/Opportunity.csv"))
+    for counts in (industries, sources):
+        clean = [v for v in counts if v == v.strip() and v != "N/A" and v[:1].isupper()]
+        dirty = sum(n for v, n in counts.items() if v not in clean)
+        assert 0 < dirty < 0.15 * sum(counts.values())  # a few, not most
+    assert any(v.endswith(" ") for v in sources) and any(v == v.lower() for v in sources)
+    assert "N/A" in industries or "N/A" in sources
+    countries = {c["country"] for c in rows(demo / "hubspot/companies.csv")}
+    assert {"United States", "USA", "Deutschland"} <= countries
+
+
+def test_vendor_values_are_the_vendors_own_lists(demo):
+    """The raw forms the vendor APIs describe: what the local vendor servers list as options."""
+    sf_lists = {(obj, f): {v for v, _, _ in values} for obj, fs in SF_PICKLISTS.items() for f, values in fs.items()}
+    sf_lists[("Opportunity", "StageName")] = {api for api, *_ in SF_STAGES}
+    files = {"Account": "salesforce/Account.csv", "Opportunity": "salesforce/Opportunity.csv"}
+    for (obj, field), allowed in sf_lists.items():
+        found = {r[field] for r in rows(demo / files[obj]) if field in r}
+        typed = {v for v in found if v.strip().casefold() not in {a.casefold() for a in allowed} | {"n/a", ""}}
+        assert typed == set(), (obj, field)
+    hs_files = {
+        "companies": ("industry",),
+        "deals": ("dealtype", "deal_currency_code"),
+        "contacts": ("hs_analytics_source", "hs_lead_status", "lifecyclestage"),
+    }
+    for name, fields in hs_files.items():
+        for field in fields:
+            assert {r[field] for r in rows(demo / f"hubspot/{name}.csv")} <= set(HS_OPTIONS[field]), field
+    dyn = {
+        "account": ("industrycode", "customertypecode", "statecode", "statuscode"),
+        "opportunity": ("salesstage", "statecode", "statuscode", "msdyn_forecastcategory"),
+    }
+    for entity, fields in dyn.items():
+        for field in fields:
+            codes = {int(r[field]) for r in rows(demo / f"dynamics/{entity}.csv")}
+            assert codes <= {v for v, _, _ in DYN_OPTION_SETS[entity][field]}, (entity, field)
 
 
 def _norm_domain(url: str) -> str:

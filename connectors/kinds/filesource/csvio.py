@@ -65,9 +65,7 @@ class TooManyColumns(CsvFormatError):
     def __init__(self, columns: int, limit: int):
         self.columns = columns
         self.limit = limit
-        super().__init__(
-            f"the header has {columns} columns; at most {limit} are accepted (FILESOURCE_MAX_COLUMNS)"
-        )
+        super().__init__(f"the header has {columns} columns; at most {limit} are accepted (FILESOURCE_MAX_COLUMNS)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,9 +308,7 @@ class _BlockReader:
             refused.append(row.text)
             return "skip"
 
-        options = pacsv.ParseOptions(
-            delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
-        )
+        options = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
         data = block + (b"" if block.endswith(b"\n") else b"\n") + self.SENTINEL.encode() + b"\n"
         try:
             table = pacsv.read_csv(pa.py_buffer(data), self.read, options, self.convert)

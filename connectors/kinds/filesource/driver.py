@@ -3,6 +3,8 @@
 Objects are files (the object name is the file name without `.csv`). The cursor of an object is
 `{"hash": <sha256 of the content>, "offset", "line", "row"[, "encoding"]}`: an unchanged file resumes
 after the last stored page (a seek, no re-parse), a changed file is read again from its first row.
+Value metadata: a Dataverse export's choice labels, from the `OptionsetMetadata` folder Azure Synapse
+Link writes beside the tables (optionsets.py); other files have none.
 "encoding" is there once the file's first non-ASCII line has decided it (a file that starts in
 ASCII): the resumed reading keeps it instead of deciding again on later lines.
 """
@@ -26,7 +28,9 @@ from ...base import (
 )
 from ...errors import ObjectNotFound, PermanentError
 from ...typeinfer import infer_text_type, sample_of
+from ..saas import ValueMetadataCache
 from .csvio import CsvFile, CsvFormatError, Position, count_lines, fingerprint
+from .optionsets import synapse_option_sets
 from .paths import PathRefused, ensure_allowed, uploads_dir
 
 CSV_SUFFIXES = (".csv", ".tsv")
@@ -68,6 +72,10 @@ def guess_primary_key(object_name: str, fields: list[str]) -> str | None:
 
 class FileSourceDriver(Driver):
     kind = "filesource"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._value_metadata = ValueMetadataCache(self.kind)
 
     # -- where the files are -------------------------------------------------------------------
 
@@ -139,6 +147,13 @@ class FileSourceDriver(Driver):
         return csv_file
 
     # -- interface ----------------------------------------------------------------------------------
+
+    def value_metadata(self, object_name: str) -> dict[str, dict]:
+        return self._value_metadata.get(object_name, self._fetch_value_metadata)
+
+    def _fetch_value_metadata(self, object_name: str) -> dict[str, dict]:
+        folder = self._folder()
+        return synapse_option_sets(folder, object_name) if folder is not None else {}
 
     def check(self) -> CheckResult:
         files = self.files()
