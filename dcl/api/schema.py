@@ -19,7 +19,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from inflection import camelize
 
 from aam.ingest.kinds import Kind, kind_for
-from aam.ontology import CanonicalEntity, CanonicalField, Ontology, ValueSet, get_ontology
+from aam.ontology import VALUE_SET_KIND_NOTES, CanonicalEntity, CanonicalField, Ontology, ValueSet, get_ontology
 from autonomos.core.pagination import Pagination
 
 # The JSON each kind is rendered as (dcl/api/views.py `_render`, dcl/selectors.py `rows_json_sql`).
@@ -33,13 +33,6 @@ _JSON_TYPES: dict[Kind, dict[str, Any]] = {
     Kind.JSON: {},  # any JSON value
 }
 
-_CODE_KINDS = {
-    "iso4217": "an ISO 4217 alphabetic currency code (USD, EUR)",
-    "iso3166-1": "an ISO 3166-1 alpha-2 country code (US, DE)",
-    "iso3166-2": "an ISO 3166-2 subdivision code (US-CA, DE-BY)",
-    "region": "the provider's own region code (us-east-1, westeurope)",
-}
-
 
 def row_component_name(entity: str) -> str:
     return f"{camelize(entity)}ViewRow"
@@ -51,7 +44,7 @@ def _value_set_note(vs: ValueSet) -> str:
     if vs.kind == "number":
         low, high = vs.values
         return f"A number in [{low}, {high}]."
-    return f"Canonical: {_CODE_KINDS.get(vs.kind, vs.kind)}."
+    return f"Canonical: {VALUE_SET_KIND_NOTES[vs.kind]}."
 
 
 def field_schema(f: CanonicalField) -> dict[str, Any]:
