@@ -25,6 +25,15 @@ from typing import Any
 ONTOLOGY_PATH = Path(__file__).resolve().parent / "ontology.json"
 FIELD_TYPES = ("string", "integer", "decimal", "number", "boolean", "date", "datetime", "json")
 VALUE_SET_KINDS = ("enum", "number", "iso4217", "iso3166-1", "iso3166-2", "region")
+# What a value of each kind is (the API schema and docs/canonical-values.md say it in these words).
+VALUE_SET_KIND_NOTES = {
+    "enum": "one of the listed values",
+    "number": "a number between the two listed bounds",
+    "iso4217": "an ISO 4217 alphabetic currency code (USD, EUR)",
+    "iso3166-1": "an ISO 3166-1 alpha-2 country code (US, DE)",
+    "iso3166-2": "an ISO 3166-2 subdivision code (US-CA, DE-BY)",
+    "region": "the provider's own region code (us-east-1, westeurope)",
+}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 

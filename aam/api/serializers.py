@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from aam.ontology import FIELD_TYPES, VALUE_SET_KINDS
+
 
 class MappingFilterSerializer(serializers.Serializer):
     connection = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
@@ -47,3 +49,43 @@ class ObjectMappingOutSerializer(serializers.Serializer):
     pending = serializers.DictField(child=serializers.CharField())
     fields = FieldMappingOutSerializer(many=True)
     versions = VersionOutSerializer(many=True)
+
+
+class ValueSetOutSerializer(serializers.Serializer):
+    """A canonical value set of aam/ontology.json: an enum lists its values, a number its two bounds,
+    a code kind (ISO 4217, ISO 3166-1 alpha-2, ISO 3166-2, provider region) lists none."""
+
+    kind = serializers.ChoiceField(choices=VALUE_SET_KINDS)
+    values = serializers.ListField(child=serializers.JSONField())
+    description = serializers.CharField(allow_blank=True)
+
+
+class CanonicalFieldOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=FIELD_TYPES)
+    description = serializers.CharField(allow_blank=True)
+    values = serializers.ListField(child=serializers.CharField(), help_text="Kinds of sample values the field expects.")
+    synonyms = serializers.ListField(child=serializers.CharField())
+    related = serializers.ListField(child=serializers.CharField())
+    custom = serializers.BooleanField()
+    value_set = ValueSetOutSerializer(
+        required=False, help_text="The field's canonical values, when it has a standard meaning."
+    )
+    derived_from = serializers.CharField(required=False, help_text="A derived field: the field it is computed from.")
+
+
+class CanonicalEntityOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    aliases = serializers.ListField(child=serializers.CharField())
+    fields = CanonicalFieldOutSerializer(many=True, help_text="The fields a source column maps onto.")
+    derived = CanonicalFieldOutSerializer(many=True, help_text="Fields the pipeline computes (not mapped).")
+
+
+class OntologyOutSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    entities = serializers.DictField(child=CanonicalEntityOutSerializer())
+    value_sets = serializers.DictField(
+        child=ValueSetOutSerializer(), help_text="Every canonical value set, keyed entity.field."
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -26,15 +25,17 @@ from .serializers import (
     MappingObjectSerializer,
     MappingVersionSerializer,
     ObjectMappingOutSerializer,
+    OntologyOutSerializer,
 )
 
 
 class OntologyView(TenantAPIView):
-    """The canonical entities and their fields (name, type, description, synonyms)."""
+    """The canonical entities, their fields (name, type, description, synonyms) and derived fields, and
+    the canonical value sets (per field and keyed entity.field), as aam/ontology.json defines them."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OntologyOutSerializer)
     def get(self, request):
-        return Response(get_ontology().as_dict())
+        return Response(OntologyOutSerializer(get_ontology().as_dict()).data)
 
 
 def _object_payload(

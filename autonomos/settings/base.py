@@ -298,6 +298,9 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "aam.models.ReviewItem.Status",
         "ReviewDecisionEnum": "aam.models.ReviewDecision.Decision",
         "ReviewDecideEnum": "aam.api.drift_serializers.DECIDE_CHOICES",
+        # the ontology endpoint: a field's type and a value set's kind (aam/ontology.py)
+        "FieldTypeEnum": "aam.ontology.FIELD_TYPES",
+        "ValueSetKindEnum": "aam.ontology.VALUE_SET_KINDS",
     },
 }
 

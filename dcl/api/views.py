@@ -29,6 +29,7 @@ from ..selectors import (
     view_catalog,
     view_stamp,
 )
+from .schema import ViewRowsSchema
 
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
 _ENTITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -101,6 +102,7 @@ class ViewRowsAPI(TenantAPIView):
     """
 
     pagination_class = Pagination
+    schema = ViewRowsSchema()  # the 200 response: the ontology's row schema of each entity (dcl/api/schema.py)
 
     @extend_schema(
         operation_id="dcl_view_rows",

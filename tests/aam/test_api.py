@@ -4,6 +4,7 @@ import pytest
 from django.db import connection as db
 from rest_framework.test import APIClient
 
+from aam.ontology import get_ontology
 from aam.services import mapping_decide, mapping_ensure
 from connectors.models import Connection
 from tests.conftest import host_of
@@ -48,6 +49,24 @@ def test_the_ontology_endpoint_serves_every_entity_with_typed_fields(api_a):
     assert set(body["entities"]) == {"account", "contact", "opportunity", "cloud_resource", "cost"}
     amount = next(f for f in body["entities"]["opportunity"]["fields"] if f["name"] == "amount")
     assert amount["type"] == "decimal" and amount["description"] and "deal value" in amount["synonyms"]
+
+
+def test_the_ontology_endpoint_serves_the_value_sets_and_the_derived_fields(api_a):
+    body = api_a.get("/api/aam/ontology/").json()
+    ontology = get_ontology()
+    assert set(body["value_sets"]) == set(ontology.value_sets)
+    for key, vs in ontology.value_sets.items():
+        assert body["value_sets"][key] == {"kind": vs.kind, "values": list(vs.values), "description": vs.description}
+    assert body["value_sets"]["opportunity.stage_category"]["kind"] == "enum"
+    assert body["value_sets"]["opportunity.probability"]["values"] == [0, 1]
+    opportunity = body["entities"]["opportunity"]
+    forecast = next(f for f in opportunity["fields"] if f["name"] == "forecast_category")
+    assert forecast["value_set"] == body["value_sets"]["opportunity.forecast_category"]
+    assert "value_set" not in next(f for f in opportunity["fields"] if f["name"] == "name")
+    derived = {f["name"]: f for f in opportunity["derived"]}
+    assert set(derived) == {"status", "stage_category"}
+    assert derived["status"]["derived_from"] == "stage"
+    assert derived["status"]["value_set"]["values"] == ["open", "won", "lost"]
 
 
 def test_endpoints_refuse_anonymous_requests_with_a_json_error(tenant_a):

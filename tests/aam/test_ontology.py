@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from aam.ontology import FIELD_TYPES, OntologyError, get_ontology, load_ontology, parse_ontology
+from aam.ontology import FIELD_TYPES, VALUE_SET_KINDS, OntologyError, get_ontology, load_ontology, parse_ontology
 
 DESIGN = {
     "account": "id name website industry employee_count annual_revenue phone street city state postal_code country "
@@ -97,3 +97,108 @@ def test_a_malformed_ontology_document_is_refused(tmp_path):
     good = tmp_path / "ok.json"
     good.write_text(json.dumps({"entities": {"thing": {"fields": {"id": {"type": "string"}}}}}))
     assert load_ontology(good).field("thing", "id").type == "string"
+
+
+def _with_values(value_sets=None, derived=None) -> dict:
+    """A small valid document with value sets and a derived field, to break one part at a time."""
+    doc = {
+        "entities": {
+            "deal": {
+                "fields": {
+                    "id": {"type": "string"},
+                    "stage": {"type": "string"},
+                    "probability": {"type": "number"},
+                    "currency": {"type": "string"},
+                },
+                "derived": derived if derived is not None else {
+                    "status": {"type": "string", "derived_from": "stage"}
+                },
+            }
+        },
+        "value_sets": value_sets if value_sets is not None else {
+            "deal.status": {"kind": "enum", "values": ["open", "won", "lost"], "description": "Outcome."},
+            "deal.probability": {"kind": "number", "values": [0, 1]},
+            "deal.currency": {"kind": "iso4217"},
+        },
+    }
+    return doc
+
+
+def test_value_sets_and_derived_fields_are_parsed_and_attached_to_their_fields():
+    o = parse_ontology(_with_values())
+    deal = o.entity("deal")
+    assert o.value_set("deal", "status").values == ("open", "won", "lost")
+    assert o.value_set("deal", "status").is_enum and not o.value_set("deal", "currency").is_enum
+    assert o.value_set("deal", "stage") is None
+    assert deal.derived["status"].derived_from == "stage"
+    assert deal.derived["status"].value_set is o.value_sets["deal.status"]
+    assert deal.field_names() == ["id", "stage", "probability", "currency"]  # derived fields are not mapped onto
+    assert deal.view_field_names() == ["id", "stage", "probability", "currency", "status"]
+    assert [f.name for f in deal.value_fields()] == ["probability", "currency", "status"]
+
+
+def test_every_value_set_of_the_shipped_ontology_names_a_field_and_enums_list_their_values():
+    o = get_ontology()
+    assert o.value_sets
+    for key, vs in o.value_sets.items():
+        entity, _, name = key.partition(".")
+        assert name in o.entity(entity).view_field_names(), key
+        assert vs.kind in VALUE_SET_KINDS
+        assert vs.description
+        if vs.is_enum:
+            assert vs.values and len(set(vs.values)) == len(vs.values), key
+    for entity in o.entities.values():
+        for f in entity.derived.values():
+            assert f.derived_from in entity.fields, f.qualified_name
+
+
+@pytest.mark.parametrize(
+    "value_sets, message",
+    [
+        ({"deal.status": {"kind": "picklist", "values": ["open"]}}, "kind must be one of"),
+        ({"deal.status": {"values": ["open"]}}, "kind must be one of"),
+        ({"deal.status": "enum"}, "kind must be one of"),
+        ({"deal.status": {"kind": "enum"}}, "an enum lists its values"),
+        ({"deal.status": {"kind": "enum", "values": []}}, "an enum lists its values"),
+        ({"deal.status": {"kind": "enum", "values": ["open", ""]}}, "an enum lists its values"),
+        ({"deal.status": {"kind": "enum", "values": ["open", 1]}}, "an enum lists its values"),
+        ({"deal.status": {"kind": "enum", "values": ["open", "open"]}}, "repeated values"),
+        ({"deal.status": {"kind": "enum", "values": "open"}}, "values must be a list"),
+        ({"deal.probability": {"kind": "number", "values": [0]}}, "two bounds"),
+        ({"deal.probability": {"kind": "number", "values": [0, "1"]}}, "two bounds"),
+        ({"deal.probability": {"kind": "number", "values": [False, True]}}, "two bounds"),
+        ({"deal.colour": {"kind": "enum", "values": ["red"]}}, "names no field"),
+        ({"planet.status": {"kind": "enum", "values": ["open"]}}, "names no field"),
+        ({"status": {"kind": "enum", "values": ["open"]}}, "names no field"),
+    ],
+)
+def test_an_invalid_value_set_is_refused(value_sets, message):
+    with pytest.raises(OntologyError, match=message):
+        parse_ontology(_with_values(value_sets=value_sets))
+
+
+def test_value_sets_must_be_an_object_keyed_entity_field():
+    doc = _with_values()
+    doc["value_sets"] = [{"kind": "enum", "values": ["open"]}]
+    with pytest.raises(OntologyError, match="keyed entity.field"):
+        parse_ontology(doc)
+
+
+@pytest.mark.parametrize(
+    "derived, message",
+    [
+        ({"status": {"type": "string", "derived_from": "phase"}}, "derived_from must name a field"),
+        ({"status": {"type": "string"}}, "derived_from must name a field"),
+        ({"status": {"type": "string", "derived_from": "status"}}, "derived_from must name a field"),
+        ({"stage": {"type": "string", "derived_from": "id"}}, "both a field and a derived field"),
+        ({"status": {"type": "enum", "derived_from": "stage"}}, "type"),
+    ],
+)
+def test_an_invalid_derived_field_is_refused(derived, message):
+    with pytest.raises(OntologyError, match=message):
+        parse_ontology(_with_values(derived=derived))
+
+
+def test_derived_must_be_an_object():
+    with pytest.raises(OntologyError, match="'derived' must be an object"):
+        parse_ontology(_with_values(derived=["status"]))
