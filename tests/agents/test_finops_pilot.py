@@ -194,3 +194,39 @@ def test_no_cost_rows_gives_zero_spend_without_errors():
     out = finops.analyze(costs=in_usd([]), resources=RESOURCES)
     assert out.metrics["total_spend"] == 0
     assert out.findings == []
+
+
+def test_spend_is_by_focus_category_in_the_reporting_currency_and_says_what_it_left_out():
+    """Old: 100 USD + 50 EUR + 20 GBP + 10 (no currency) = 180 "in 3 currencies". New: the converted lines
+    only (100 USD, 50 EUR at 1.2 = 60) = 160 USD, by FOCUS category; the GBP and currency-less lines are named."""
+    day = f"{START}T00:00:00Z"
+    rows = [
+        {"service_name": "AmazonEC2", "service_category": "Compute", "charge_category": "Usage", "billed_cost": 100,
+         "billing_currency": "USD", "billed_cost_reporting": 100, "charge_period_start": day},
+        {"service_name": "Blob", "service_category": "Storage", "charge_category": "Usage", "billed_cost": 50,
+         "billing_currency": "EUR", "billed_cost_reporting": 60, "charge_period_start": day},
+        {"service_name": "VAT", "service_category": None, "charge_category": "Tax", "billed_cost": 20,
+         "billing_currency": "GBP", "billed_cost_reporting": None, "fx_missing": "no_rate", "charge_period_start": day},
+        {"service_name": "misc", "billed_cost": 10, "billing_currency": None, "billed_cost_reporting": None,
+         "fx_missing": "no_currency", "charge_period_start": day},
+    ]
+    out = finops.analyze(costs=[{**r, "reporting_currency": "USD"} for r in rows])
+    m = out.metrics
+    assert (m["total_spend"], m["cost_lines"], m["reporting_currency"]) == (160, 2, "USD")
+    assert [(r["service_category"], r["amount"]) for r in m["spend_by_service_category"]] == [
+        ("Compute", 100), ("Storage", 60)]
+    assert [(r["charge_category"], r["amount"]) for r in m["spend_by_charge_category"]] == [("Usage", 160)]
+    assert m["unconverted"] == {"count": 2, "by_currency": [
+        {"currency": None, "count": 1, "amount": 10.0, "reasons": {"no_currency": 1}},
+        {"currency": "GBP", "count": 1, "amount": 20.0, "reasons": {"no_rate": 1}}]}
+    [finding] = [f for f in out.findings if f["kind"] == "unconverted_amounts"]
+    assert finding["title"] == ("2 cost lines are left out of the totals in USD: 1 cost line (10.00 in no currency: "
+                                "no currency); 1 cost line (20.00 GBP: no GBP rate on or before their date)")
+
+
+def test_when_no_line_converts_the_pilot_says_so_instead_of_a_silent_zero():
+    rows = [{"service_name": "ec2", "billed_cost": 5, "billing_currency": "SEK", "billed_cost_reporting": None,
+             "fx_missing": "no_rate", "reporting_currency": "USD", "charge_period_start": START}]
+    out = finops.analyze(costs=rows)
+    assert out.metrics["total_spend"] == 0 and out.metrics["unconverted"]["count"] == 1
+    assert [f["kind"] for f in out.findings] == ["unconverted_amounts"]
