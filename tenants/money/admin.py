@@ -4,6 +4,8 @@ admin changes the reporting currency, everyone else sees it; rates come from `ma
 from django import forms
 from django.contrib import admin
 
+from autonomos.core.roles import on_public_schema
+
 from .models import FxRate, ReportingSettings
 from .rates import is_iso4217
 
@@ -27,7 +29,9 @@ class ReportingSettingsAdmin(admin.ModelAdmin):
     readonly_fields = ("updated_at", "updated_by")
 
     def has_add_permission(self, request):
-        # One row per tenant.
+        # One row per tenant (the public host's platform staff have no tenant rows to add).
+        if on_public_schema():
+            return False
         return super().has_add_permission(request) and not ReportingSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
