@@ -52,7 +52,8 @@ CONVERSIONS = {
     "opportunity": Conversion(currency="currency", day="b.close_date", amounts={"amount_reporting": "amount"}),
     "cost": Conversion(
         currency="billing_currency",
-        day="CAST(timezone('UTC', b.charge_period_start) AS DATE)",
+        # the UTC date, by arithmetic on the epoch (a time-zone conversion per row costs 7 times more)
+        day="(DATE '1970-01-01' + CAST(epoch_us(b.charge_period_start) // 86400000000 AS INTEGER))",
         amounts={"billed_cost_reporting": "billed_cost", "effective_cost_reporting": "effective_cost"},
     ),
 }
@@ -141,19 +142,22 @@ def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxCon
     finally:
         con.unregister("_fx_factors_in")
 
-    def converted(column: str) -> str:
+    def fits(column: str) -> str:
+        """The exact product below has 16 integer digits: larger amounts are left out (out_of_range)."""
         amount = f"b.{q(column)}"
-        return (f"CASE WHEN abs({amount}) < {_MAX_AMOUNT} AND abs(CAST({amount} AS DOUBLE)) * "
-                f"CAST(f.factor AS DOUBLE) < {_MAX_PRODUCT} THEN CAST(CAST({amount} AS DECIMAL(28, 10)) * f.factor "
-                f"AS DECIMAL(38, 10)) END")
+        return (f"(abs({amount}) < {_MAX_AMOUNT} AND "
+                f"abs(CAST({amount} AS DOUBLE)) * CAST(f.factor AS DOUBLE) < {_MAX_PRODUCT})")
+
+    def converted(column: str) -> str:
+        # round(…, 10) brings DECIMAL(38, 22) to (38, 10) about twice as fast as a CAST does
+        return (f"CASE WHEN {fits(column)} THEN round(CAST(b.{q(column)} AS DECIMAL(28, 10)) * f.factor, 10) END")
 
     too_big = " OR ".join(
-        f"(b.{q(c)} IS NOT NULL AND f.factor IS NOT NULL AND {converted(c)} IS NULL)"
-        for c in conversion.amounts.values())
+        f"(b.{q(c)} IS NOT NULL AND f.factor IS NOT NULL AND NOT {fits(c)})" for c in conversion.amounts.values())
     replaced = [f"{converted(src)} AS {q(dst)}" for dst, src in conversion.amounts.items()]
     replaced += [
         f"'{target}'::VARCHAR AS reporting_currency",
-        "CAST(f.factor AS DECIMAL(38, 10)) AS fx_rate",
+        "round(f.factor, 10) AS fx_rate",
         "f.rate_day AS fx_rate_date",
         f"CASE WHEN f.missing IS NOT NULL THEN f.missing WHEN {too_big} THEN '{OUT_OF_RANGE}' END AS fx_missing",
     ]
