@@ -28,9 +28,20 @@ def _fmt(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _in(metrics: dict) -> str:
+    """' USD' after an amount when the metrics name their reporting currency."""
+    return f" {metrics['reporting_currency']}" if metrics.get("reporting_currency") else ""
+
+
+def _left_out(findings: list[dict]) -> list[str]:
+    """What the totals leave out (amounts without a rate, deals whose status awaits review), as said."""
+    return [f"{f['title']}." for f in findings if f.get("kind") in ("unconverted_amounts", "status_pending")]
+
+
 def heuristic_revops(metrics: dict, findings: list[dict]) -> str:
-    parts = [f"Open pipeline is {_fmt(metrics.get('open_pipeline'))} across {_deals(metrics.get('open_count', 0))}, "
-             f"with a weighted forecast of {_fmt(metrics.get('weighted_forecast'))}."]
+    parts = [f"Open pipeline is {_fmt(metrics.get('open_pipeline'))}{_in(metrics)} across "
+             f"{_deals(metrics.get('open_count', 0))}, with a weighted forecast of "
+             f"{_fmt(metrics.get('weighted_forecast'))}{_in(metrics)}."]
     if metrics.get("win_rate_pct") is not None:
         parts.append(f"Win rate is {_fmt(metrics['win_rate_pct'])}% ({metrics.get('won_count')} won, "
                      f"{metrics.get('lost_count')} lost); average won deal {_fmt(metrics.get('average_deal_size'))}"
@@ -49,18 +60,25 @@ def heuristic_revops(metrics: dict, findings: list[dict]) -> str:
     if accounts:
         a = accounts[0]
         systems = f" across {', '.join(a['systems'])}" if a.get("systems") else ""
-        parts.append(f"The largest open pipeline is at {a['name']}: {_fmt(a['open_pipeline'])} in "
+        parts.append(f"The largest open pipeline is at {a['name']}: {_fmt(a['open_pipeline'])}{_in(metrics)} in "
                      f"{_deals(a['open_deals'])}{systems}.")
-    return " ".join(parts)
+    return " ".join(parts + _left_out(findings))
 
 
 def heuristic_finops(metrics: dict, findings: list[dict]) -> str:
     period = metrics.get("period") or {}
-    parts = [f"Spend was {_fmt(metrics.get('total_spend'))} from {period.get('start')} to {period.get('end')}."]
+    parts = [f"Spend was {_fmt(metrics.get('total_spend'))}{_in(metrics)} from {period.get('start')} to "
+             f"{period.get('end')}."]
+    categories = metrics.get("spend_by_service_category") or []
+    if categories:
+        c = categories[0]
+        parts.append(f"The largest service category is {c['service_category']} at {_fmt(c['amount'])}{_in(metrics)} "
+                     f"({_fmt(c['share_pct'])}%).")
     services = metrics.get("spend_by_service") or []
     if services:
         s = services[0]
-        parts.append(f"The largest service is {s['service']} at {_fmt(s['amount'])} ({_fmt(s['share_pct'])}%).")
+        parts.append(f"The largest service is {s['service']} at {_fmt(s['amount'])}{_in(metrics)} "
+                     f"({_fmt(s['share_pct'])}%).")
     mom = metrics.get("month_over_month")
     if mom and mom.get("change_pct") is not None:
         direction = "up" if mom["change"] > 0 else "down"
@@ -78,7 +96,7 @@ def heuristic_finops(metrics: dict, findings: list[dict]) -> str:
     if metrics.get("untagged_resource_count"):
         parts.append(f"{metrics['untagged_resource_count']} resources carry no tags "
                      f"({_fmt(metrics.get('untagged_spend_pct'))}% of spend is untagged).")
-    return " ".join(parts)
+    return " ".join(parts + _left_out(findings))
 
 
 def _deals(n) -> str:

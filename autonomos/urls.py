@@ -13,6 +13,7 @@ from autonomos.core.views import api_not_found
 api_patterns = [
     path("auth/", include("tenants.api.urls")),
     path("events/stream/", EventStreamView.as_view(), name="events-stream"),
+    path("money/", include("tenants.money.api.urls")),
     path("connections/", include("connectors.api.urls")),
     path("connections/", include("aam.api.urls_connections")),  # sync lives in aam (the layer above)
     path("aam/", include("aam.api.urls")),

@@ -18,6 +18,7 @@ from . import store
 from .consumer import ConsumeResult, StreamConsumer
 from .page_cache import publish_view_stamp
 from .pgsync import publish_view
+from .reporting import fx_context
 from .unify import Unifier, view_spec
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ def views_materialize(
         ontology = ontology_entities()
         specs = {e: view_spec(e, {f: kind_for(t) for f, t in fields.items()}) for e, fields in ontology.items()}
         kinds = _connection_kinds()
+        fx = fx_context()  # the reporting currency, read before the writer lock
         with store.WriterLock(tenant):
             con = store.connect(tenant)
             try:
@@ -148,7 +150,7 @@ def views_materialize(
                     drained = StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
                     if on_drained is not None:
                         on_drained(drained)
-                unifier = Unifier(con, specs, kinds)
+                unifier = Unifier(con, specs, kinds, fx=fx)
                 wanted = set(entities) if entities else None
                 for entity in unifier.present():
                     started = time.monotonic()

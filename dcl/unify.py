@@ -30,6 +30,7 @@ import pyarrow as pa
 from aam.ingest.kinds import DECIMAL_PRECISION, DECIMAL_SCALE, Kind
 
 from . import store
+from .reporting import FxContext, reporting_columns_add, reporting_fields
 
 LINKED_ENTITIES = ("contact", "opportunity", "cost", "cloud_resource")
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "cost": "cst", "cloud_resource": "res"}
@@ -101,7 +102,7 @@ class ViewSpec:
 
 
 def view_spec(entity: str, fields: dict[str, Kind]) -> ViewSpec:
-    return ViewSpec(entity=entity, fields=dict(fields), linked=entity in LINKED_ENTITIES)
+    return ViewSpec(entity=entity, fields={**fields, **reporting_fields(entity)}, linked=entity in LINKED_ENTITIES)
 
 
 def _domain_sql(expr: str) -> str:
@@ -154,8 +155,10 @@ def _recency(available: dict[str, str]) -> str:
 class Unifier:
     """Builds `view_<entity>` for the entities present in the tenant's store (writer lock held)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, specs: dict[str, ViewSpec], connection_kinds: dict[int, str]):
+    def __init__(self, con: duckdb.DuckDBPyConnection, specs: dict[str, ViewSpec], connection_kinds: dict[int, str],
+                 fx: FxContext | None = None):
         self.con = con
+        self.fx = fx  # the tenant's reporting currency and rates (dcl/reporting.py); None: no conversion
         self.specs = specs
         self.tables = store.existing_tables(con)
         kinds = pa.table(
@@ -194,6 +197,7 @@ class Unifier:
             self._merged(spec, available, key=key)
         else:
             self._per_record(spec, available)
+        reporting_columns_add(self.con, entity, self.fx)
 
     def _drop(self, name: str) -> None:
         """Drop a view or table of that name (an entity can change from merged to per-record)."""

@@ -1,7 +1,13 @@
 """FinOps pilot over the unified cost (FOCUS) and cloud_resource views.
 
-- Spend is `effective_cost` (FOCUS: amortized, after discounts) when a line has it, else
-  `billed_cost`, else `list_cost`; lines with none are counted and left out.
+- Spend is in the tenant's reporting currency (ADR 0015): `effective_cost_reporting` (FOCUS:
+  amortized, after discounts) when a line has it, else `billed_cost_reporting`, each converted at the
+  charge period start's rate. A line with a cost but no converted cost (no rate, no currency...: the
+  view's `fx_missing`) is left out of every sum, and the metrics and a finding say how many lines and
+  how much in which currency; lines with no cost at all are counted and left out.
+- Categories are the FOCUS ones, canonical: spend by `service_category` (Compute, Storage, ...) and
+  `charge_category` (Usage, Purchase, Tax, Credit, Adjustment); a value awaiting review is grouped as
+  pending. `service_name` (the provider's own service) stays the detail below them.
 - A line's day is its `charge_period_start` (UTC date).
 - Anomalies: per service and day, the robust z-score of the day's usage spend against the median
   and median absolute deviation (MAD) of the trailing window (Iglewicz & Hoaglin: z = (x - median)
@@ -36,13 +42,13 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from . import PilotResult
-from .values import day, money, num, pct, tags, text
+from .values import day, money, num, pct, tags, text, unconverted_finding
 
 STOPPED_STATUSES = {"stopped", "stopping", "deallocated", "suspended", "shutdown", "shut down", "inactive", "paused"}
 TERMINATED_STATUSES = {"terminated", "shutting-down", "deleted", "deleting", "destroyed"}
@@ -55,7 +61,13 @@ PREVIOUS_GENERATION_FAMILIES = {"t1", "t2", "m1", "m2", "m3", "m4", "c1", "c3", 
                                 "g3", "p2", "x1", "cc2", "cr1", "hs1"}
 PREVIOUS_GENERATION_SAVING = 0.10
 FLAT_BASELINE_SCALE = 0.05
-USAGE_CATEGORIES = {"", "usage"}
+USAGE_CATEGORY = "Usage"  # FOCUS ChargeCategory; a line whose category awaits review counts as usage
+PENDING = "(pending review)"
+SERVICE_CATEGORIES = ("AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases",
+                      "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things",
+                      "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security", "Storage",
+                      "Web", "Other")
+CHARGE_CATEGORIES = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
 MAD_TO_SIGMA = 1.4826
 
 
@@ -80,32 +92,51 @@ class CostLine:
     resource_id: str
     tagged: bool
     currency: str
-    usage: bool = True  # FOCUS ChargeCategory usage (or unknown): the only lines anomalies judge
+    service_category: str = PENDING
+    charge_category: str = PENDING
+    usage: bool = True  # FOCUS ChargeCategory usage (or awaiting review): the only lines anomalies judge
     idle: bool = False  # billed for being idle (an address nothing uses)
 
 
 def spend_of(row: Mapping) -> tuple[float | None, str]:
-    for column in ("effective_cost", "billed_cost", "list_cost"):
+    """(spend in the reporting currency, the column it came from), or (None, "")."""
+    for column in ("effective_cost_reporting", "billed_cost_reporting"):
         value = num(row.get(column))
         if value is not None:
             return value, column
     return None, ""
 
 
+def _canonical(value, allowed: tuple[str, ...]) -> str:
+    value = text(value)
+    return value if value in allowed else PENDING
+
+
 def cost_lines(rows: Iterable[Mapping]) -> tuple[list[CostLine], dict]:
-    """Readable cost lines and what was left out (no amount / no day) and why."""
+    """Readable cost lines and what was left out (no cost, not converted, no day) and why."""
     lines, skipped_amount, skipped_day = [], 0, 0
     basis: dict[str, int] = defaultdict(int)
+    unconverted: dict[str, dict] = {}
     for row in rows:
         amount, column = spend_of(row)
         when = day(row.get("charge_period_start")) or day(row.get("billing_period_start"))
         if amount is None:
-            skipped_amount += 1
+            source, _ = _source_cost(row)
+            if source is None:
+                skipped_amount += 1
+                continue
+            currency = text(row.get("billing_currency"))
+            g = unconverted.setdefault(currency, {"currency": currency or None, "count": 0, "amount": 0.0,
+                                                  "reasons": defaultdict(int)})
+            g["count"] += 1
+            g["amount"] += source
+            g["reasons"][text(row.get("fx_missing")) or "not_converted"] += 1
             continue
         if when is None:
             skipped_day += 1
             continue
         basis[column] += 1
+        charge_category = _canonical(row.get("charge_category"), CHARGE_CATEGORIES)
         lines.append(CostLine(
             day=when, amount=amount,
             service=text(row.get("service_name")) or "(unknown service)",
@@ -113,11 +144,27 @@ def cost_lines(rows: Iterable[Mapping]) -> tuple[list[CostLine], dict]:
             region=text(row.get("region_id")) or "(global)",
             resource_id=text(row.get("resource_id")),
             tagged=bool(tags(row.get("tags"))),
-            currency=text(row.get("billing_currency")).upper(),
-            usage=text(row.get("charge_category")).lower() in USAGE_CATEGORIES,
+            currency=text(row.get("billing_currency")),
+            service_category=_canonical(row.get("service_category"), SERVICE_CATEGORIES),
+            charge_category=charge_category,
+            usage=charge_category in (USAGE_CATEGORY, PENDING),
             idle=_idle_usage(row),
         ))
-    return lines, {"no_amount": skipped_amount, "no_date": skipped_day, "basis": dict(basis)}
+    groups = sorted(unconverted.values(), key=lambda g: (-g["count"], g["currency"] or ""))
+    for g in groups:
+        g["amount"] = money(g["amount"])
+        g["reasons"] = dict(sorted(g["reasons"].items()))
+    return lines, {"no_amount": skipped_amount, "no_date": skipped_day, "basis": dict(basis),
+                   "unconverted": {"count": sum(g["count"] for g in groups), "by_currency": groups}}
+
+
+def _source_cost(row: Mapping) -> tuple[float | None, str]:
+    """The line's own cost in its billing currency (effective, else billed)."""
+    for column in ("effective_cost", "billed_cost"):
+        value = num(row.get(column))
+        if value is not None:
+            return value, column
+    return None, ""
 
 
 def spend_by(lines: Iterable[CostLine], key: str) -> list[dict]:
@@ -308,11 +355,17 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
             config: FinOpsConfig | None = None) -> PilotResult:
     """All FinOps metrics and findings for one set of unified rows."""
     config = config or FinOpsConfig()
+    costs = list(costs)
     lines, skipped = cost_lines(costs)
     resources = list(resources)
+    reporting = Counter(text(r.get("reporting_currency")) for r in costs if text(r.get("reporting_currency")))
+    reporting_currency = reporting.most_common(1)[0][0] if reporting else None
+    unconverted = skipped["unconverted"]
     if not lines:
+        findings = [unconverted_finding(unconverted, "cost lines", reporting_currency)] if unconverted["count"] else []
         return PilotResult(metrics={"total_spend": 0.0, "cost_lines": 0, "skipped_lines": skipped,
-                                    "resources": len(resources)}, findings=[])
+                                    "resources": len(resources), "reporting_currency": reporting_currency,
+                                    "unconverted": unconverted}, findings=findings)
     first_day = min(line.day for line in lines)
     last_day = max(line.day for line in lines)
     window_start = max(first_day, last_day - timedelta(days=config.window_days - 1))
@@ -415,6 +468,10 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         "skipped_lines": skipped,
         "total_spend": money(total),
         "currencies": currencies,
+        "reporting_currency": reporting_currency,
+        "unconverted": unconverted,
+        "spend_by_service_category": spend_by(lines, "service_category"),
+        "spend_by_charge_category": spend_by(lines, "charge_category"),
         "spend_by_service": spend_by(lines, "service"),
         "spend_by_account": spend_by(lines, "account"),
         "spend_by_region": spend_by(lines, "region"),
@@ -445,8 +502,6 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
     for r in untagged[: config.max_listed]:
         findings.append({"kind": "untagged_resource", "severity": "low",
                          "title": f"{r['name']} has no tags (no owner, team or cost centre to charge)", "subject": r})
-    if len(currencies) > 1:
-        findings.append({"kind": "mixed_currencies", "severity": "medium",
-                         "title": f"Costs are in {len(currencies)} currencies ({', '.join(currencies)}); "
-                                  "totals add them without conversion"})
+    if unconverted["count"]:
+        findings.append(unconverted_finding(unconverted, "cost lines", reporting_currency))
     return PilotResult(metrics=metrics, findings=findings)

@@ -1,46 +1,40 @@
 """RevOps pilot: pipeline, forecast, win rate, deal size, cycle length, stale / overdue / at-risk
 deals and the top accounts by open pipeline, over the unified opportunity and account views.
 
-Definitions (each metric is documented where it is computed):
-- open deal: not closed. Closed/won come from `is_closed` / `is_won` when the source has them, else
-  from the stage name ("Closed Won", "closedlost", ...).
-- probability: the deal's own when present (0-1 or 0-100, both accepted), else the default of its
-  stage (Salesforce, HubSpot and Dynamics default stages are known), else 10%.
+It reads the views' canonical fields only (ontology value sets, ADR 0015), never a vendor's codes:
+- open / won / lost: `status` (open, won, lost). A deal whose status awaits review (NULL) is in no
+  status-based figure; it is counted (`status_pending_count`) and reported.
+- funnel: `stage_category` (qualify, develop, propose, negotiate, won, lost) and `forecast_category`
+  (pipeline, best_case, commit, closed, omitted); the vendor's own `stage` only labels a deal.
+- probability: the deal's canonical `probability` (a fraction in [0, 1]), else the default of its
+  stage category, else 10%.
+- money: `amount_reporting`, the amount in the tenant's reporting currency at the close date's rate.
+  A deal with an amount but no converted amount (no rate, no currency...: the view's `fx_missing`)
+  is left out of every sum, and the metrics and a finding say how many and how much in which
+  currency.
 """
 
 from __future__ import annotations
 
-import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 
 from . import PilotResult
-from .values import boolean, day, money, num, pct, text
+from .values import day, money, num, pct, text, unconverted_finding
 
-# Default win probability per stage (fractions), keyed by the stage name with everything but
-# letters removed. Salesforce's standard sales process, HubSpot's default pipeline and the
-# Dynamics 365 business process flow; "closed" stages are certain either way.
-STAGE_PROBABILITY = {
-    # Salesforce
-    "prospecting": 0.10, "qualification": 0.20, "needsanalysis": 0.25, "valueproposition": 0.30,
-    "iddecisionmakers": 0.40, "perceptionanalysis": 0.50, "proposalpricequote": 0.60,
-    "negotiationreview": 0.80, "closedwon": 1.0, "closedlost": 0.0,
-    # HubSpot (internal ids and labels)
-    "appointmentscheduled": 0.20, "qualifiedtobuy": 0.40, "presentationscheduled": 0.60,
-    "decisionmakerboughtin": 0.80, "contractsent": 0.90,
-    # Dynamics 365 (stepname "1-Qualify" ... "4-Close")
-    "qualify": 0.20, "develop": 0.40, "propose": 0.60, "close": 0.80,
-    # Common generic names
-    "lead": 0.10, "new": 0.10, "discovery": 0.20, "demo": 0.40, "proposal": 0.60, "negotiation": 0.80,
-    "commit": 0.90, "won": 1.0, "lost": 0.0,
-}
+STATUSES = ("open", "won", "lost")
+STAGE_CATEGORIES = ("qualify", "develop", "propose", "negotiate", "won", "lost")
+FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "closed", "omitted")
+PENDING = "(pending review)"
+# Default win probability of an open deal per stage category, when the deal carries none: the
+# Dynamics 365 sales process's steps (Qualify 10-20%, Develop 40%, Propose 60%, Close 80%), which
+# Salesforce's and HubSpot's default stages fall in step with.
+CATEGORY_PROBABILITY = {"qualify": 0.10, "develop": 0.40, "propose": 0.60, "negotiate": 0.80, "won": 1.0,
+                        "lost": 0.0}
 UNKNOWN_STAGE_PROBABILITY = 0.10
-WON_STAGES = {"closedwon", "won", "dealwon", "closewon"}
-LOST_STAGES = {"closedlost", "lost", "deallost", "closelost", "closeddead", "dead", "disqualified"}
 
 # At-risk scoring: points per signal, capped at 100 (see `risk_score`).
 RISK_OVERDUE = 35
@@ -65,23 +59,39 @@ class RevOpsConfig:
 class Deal:
     unified_id: str
     name: str
-    stage: str
-    amount: float | None
-    probability: float  # fraction 0..1, own or stage default
+    stage: str  # the vendor's stage, a label only
+    amount: float | None  # in the reporting currency (None: no amount, or not converted)
+    probability: float  # fraction 0..1, own or stage-category default
     probability_source: str  # "deal" | "stage" | "default"
     close_date: date | None
     created: date | None
     updated: date | None
-    is_closed: bool
-    is_won: bool
+    status: str | None  # open / won / lost, None while it awaits review
     account_unified_id: str
     next_step: str
-    currency: str
+    currency: str  # the deal's own currency
+    stage_category: str | None = None
+    forecast_category: str | None = None
+    source_amount: float | None = None  # in `currency`
+    fx_missing: str = ""  # why `amount` is None although `source_amount` is not
     source_kinds: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def is_open(self) -> bool:
-        return not self.is_closed
+        return self.status == "open"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in ("won", "lost")
+
+    @property
+    def is_won(self) -> bool:
+        return self.status == "won"
+
+    @property
+    def unconverted(self) -> bool:
+        """It has an amount the totals cannot use (no rate, no currency...)."""
+        return self.source_amount is not None and self.amount is None
 
 
 def system_of(source, systems: Mapping[int, str] | None = None) -> str:
@@ -99,57 +109,43 @@ def system_of(source, systems: Mapping[int, str] | None = None) -> str:
     return text(source.get("connection_kind"))
 
 
-@lru_cache(maxsize=4096)  # a pipeline has a handful of stages; deals repeat them
-def stage_key(stage: str) -> str:
-    """'Id. Decision Makers' → 'iddecisionmakers'; '1-Qualify' → 'qualify'."""
-    return re.sub(r"[^a-z]", "", stage.lower())
+def _canonical(value, allowed: tuple[str, ...]) -> str | None:
+    """A canonical value of the set, or None (pending review, or not canonical)."""
+    value = text(value)
+    return value if value in allowed else None
 
 
-def stage_probability(stage: str) -> float | None:
-    return STAGE_PROBABILITY.get(stage_key(stage))
-
-
-def _probability(row: Mapping, stage: str) -> tuple[float, str]:
+def _probability(row: Mapping, stage_category: str | None) -> tuple[float, str]:
     own = num(row.get("probability"))
-    if own is not None:
-        # Salesforce says 0-100, HubSpot's hs_deal_stage_probability 0-1: anything above 1 is a percent.
-        fraction = own / 100.0 if own > 1 else own
-        return min(max(fraction, 0.0), 1.0), "deal"
-    default = stage_probability(stage)
-    if default is not None:
-        return default, "stage"
+    if own is not None and 0.0 <= own <= 1.0:
+        return own, "deal"
+    if stage_category in CATEGORY_PROBABILITY:
+        return CATEGORY_PROBABILITY[stage_category], "stage"
     return UNKNOWN_STAGE_PROBABILITY, "default"
 
 
 def deal_from_row(row: Mapping, systems: Mapping[int, str] | None = None) -> Deal:
-    stage = text(row.get("stage"))
-    key = stage_key(stage)
-    stage_state = "won" if key in WON_STAGES else "lost" if key in LOST_STAGES else None
-    is_closed = boolean(row.get("is_closed"))
-    is_won = boolean(row.get("is_won"))
-    if is_closed is None:
-        is_closed = stage_state is not None or bool(is_won)
-    if is_won is None:
-        is_won = stage_state == "won"
-    if is_won:
-        is_closed = True  # a won deal is closed whatever the source forgot to say
-    probability, source = _probability(row, stage)
+    stage_category = _canonical(row.get("stage_category"), STAGE_CATEGORIES)
+    probability, source = _probability(row, stage_category)
     kinds = tuple(sorted({k for k in (system_of(s, systems) for s in row.get("sources") or ()) if k}))
     return Deal(
         unified_id=text(row.get("unified_id")) or text(row.get("id")),
         name=text(row.get("name")) or text(row.get("id")) or "(unnamed deal)",
-        stage=stage,
-        amount=num(row.get("amount")),
+        stage=text(row.get("stage")),
+        amount=num(row.get("amount_reporting")),
         probability=probability,
         probability_source=source,
         close_date=day(row.get("close_date")),
         created=day(row.get("created_at")),
         updated=day(row.get("updated_at")),
-        is_closed=is_closed,
-        is_won=is_won,
+        status=_canonical(row.get("status"), STATUSES),
         account_unified_id=text(row.get("account_unified_id")),
         next_step=text(row.get("next_step")),
-        currency=text(row.get("currency")).upper(),
+        currency=text(row.get("currency")),
+        stage_category=stage_category,
+        forecast_category=_canonical(row.get("forecast_category"), FORECAST_CATEGORIES),
+        source_amount=num(row.get("amount")),
+        fx_missing=text(row.get("fx_missing")),
         source_kinds=kinds,
     )
 
@@ -157,24 +153,55 @@ def deal_from_row(row: Mapping, systems: Mapping[int, str] | None = None) -> Dea
 # --- metrics --------------------------------------------------------------------------------
 
 
-def pipeline_by_stage(deals: Iterable[Deal]) -> list[dict]:
-    """Open deals per stage: count, total amount, weighted amount; in funnel order (by probability)."""
+def _grouped(deals: Iterable[Deal], key: str, order: tuple[str, ...], label: str) -> list[dict]:
     groups: dict[str, dict] = {}
     for d in deals:
-        if not d.is_open:
-            continue
-        label = d.stage or "(no stage)"
-        g = groups.setdefault(label, {"stage": label, "count": 0, "amount": 0.0, "weighted": 0.0,
-                                      "default_probability": stage_probability(d.stage)})
+        value = getattr(d, key) or PENDING
+        g = groups.setdefault(value, {label: value, "count": 0, "amount": 0.0, "weighted": 0.0})
         g["count"] += 1
         g["amount"] += d.amount or 0.0
         g["weighted"] += (d.amount or 0.0) * d.probability
-    rows = sorted(groups.values(), key=lambda g: (g["default_probability"] if g["default_probability"] is not None
-                                                  else 2.0, g["stage"]))
+    rank = {v: i for i, v in enumerate(order)}
+    rows = sorted(groups.values(), key=lambda g: rank.get(g[label], len(order)))
     for g in rows:
         g["amount"] = money(g["amount"])
         g["weighted"] = money(g["weighted"])
     return rows
+
+
+def pipeline_by_stage(deals: Iterable[Deal]) -> list[dict]:
+    """Open deals per stage category (funnel order; pending review last): count, total and weighted
+    amount in the reporting currency, and the default probability of the category."""
+    rows = _grouped((d for d in deals if d.is_open), "stage_category", STAGE_CATEGORIES, "stage_category")
+    for g in rows:
+        g["default_probability"] = CATEGORY_PROBABILITY.get(g["stage_category"])
+    return rows
+
+
+def pipeline_by_forecast_category(deals: Iterable[Deal]) -> list[dict]:
+    """Open and won deals per forecast category (pipeline, best case, commit, closed, omitted; pending
+    review last): what a forecast call rolls up. Lost deals are in no forecast."""
+    return _grouped((d for d in deals if d.status in ("open", "won")), "forecast_category", FORECAST_CATEGORIES,
+                    "forecast_category")
+
+
+def unconverted_amounts(deals: Iterable[Deal]) -> dict:
+    """Deals whose amount could not be converted to the reporting currency: how many, and per
+    currency how many and how much (in that currency) and why."""
+    by_currency: dict[str, dict] = {}
+    for d in deals:
+        if not d.unconverted:
+            continue
+        g = by_currency.setdefault(d.currency or "(none)", {"currency": d.currency or None, "count": 0, "amount": 0.0,
+                                                            "reasons": Counter()})
+        g["count"] += 1
+        g["amount"] += d.source_amount or 0.0
+        g["reasons"][d.fx_missing or "not_converted"] += 1
+    rows = sorted(by_currency.values(), key=lambda g: (-g["count"], g["currency"] or ""))
+    for g in rows:
+        g["amount"] = money(g["amount"])
+        g["reasons"] = dict(sorted(g["reasons"].items()))
+    return {"count": sum(g["count"] for g in rows), "by_currency": rows}
 
 
 def weighted_forecast(deals: Iterable[Deal]) -> float:
@@ -196,9 +223,10 @@ def forecast_by_close_month(deals: Iterable[Deal]) -> list[dict]:
 
 
 def win_rate(deals: Iterable[Deal]) -> dict:
-    """Won / (won + lost), by count and by value; None when nothing has closed."""
-    won = [d for d in deals if d.is_closed and d.is_won]
-    lost = [d for d in deals if d.is_closed and not d.is_won]
+    """Won / (won + lost) from `status`, by count and by value (reporting amounts; a deal without a
+    converted amount counts by number only); None when nothing has closed."""
+    won = [d for d in deals if d.status == "won"]
+    lost = [d for d in deals if d.status == "lost"]
     won_value = sum(d.amount or 0.0 for d in won)
     lost_value = sum(d.amount or 0.0 for d in lost)
     return {
@@ -322,7 +350,8 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
     """All RevOps metrics and findings for one set of unified rows. `systems` names connections
     (connection id → system) for the "across which CRMs" lists; the connection kind otherwise."""
     config = config or RevOpsConfig()
-    deals = [deal_from_row(r, systems) for r in opportunities]
+    rows = list(opportunities)
+    deals = [deal_from_row(r, systems) for r in rows]
     account_map = {text(a.get("unified_id")): a for a in accounts if text(a.get("unified_id"))}
     open_deals = [d for d in deals if d.is_open]
     open_amounts = [d.amount for d in open_deals if d.amount is not None]
@@ -340,6 +369,10 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
     scored.sort(key=lambda t: (-t[0], -(t[1].amount or 0.0), t[1].unified_id))
     ranking, unlinked = top_accounts(deals, account_map, config.top_accounts, systems)
     currencies = sorted({d.currency for d in deals if d.currency})
+    reporting = Counter(text(r.get("reporting_currency")) for r in rows if text(r.get("reporting_currency")))
+    reporting_currency = reporting.most_common(1)[0][0] if reporting else None
+    unconverted = unconverted_amounts(deals)
+    pending_status = [d for d in deals if d.status is None]
     by_source: dict[str, int] = defaultdict(int)
     for d in deals:
         for kind in d.source_kinds or ("unknown",):
@@ -353,6 +386,7 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
         "weighted_forecast": weighted_forecast(deals),
         "forecast_by_close_month": forecast_by_close_month(deals),
         "pipeline_by_stage": pipeline_by_stage(deals),
+        "pipeline_by_forecast_category": pipeline_by_forecast_category(deals),
         **win_rate(deals),
         "average_deal_size": average_deal_size(deals),
         "average_sales_cycle_days": average_sales_cycle_days(deals),
@@ -365,9 +399,12 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
         "at_risk_value": money(sum(d.amount or 0.0 for _, d, _ in scored)),
         "top_accounts": ranking,
         "unlinked_open_deals": unlinked,
-        "missing_amount_count": sum(1 for d in deals if d.amount is None),
+        "missing_amount_count": sum(1 for d in deals if d.source_amount is None),
         "probability_from_stage_count": sum(1 for d in open_deals if d.probability_source != "deal"),
         "currencies": currencies,
+        "reporting_currency": reporting_currency,
+        "unconverted": unconverted,
+        "status_pending_count": len(pending_status),
         "deals_by_source": dict(sorted(by_source.items())),
     }
 
@@ -384,10 +421,12 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
         since = days_since_update(d, today)
         findings.append({"kind": "stale_deal", "severity": "low", "days": since,
                          "title": f"{d.name} has not been updated in {since} days", "subject": _deal_ref(d)})
-    if len(currencies) > 1:
-        findings.append({"kind": "mixed_currencies", "severity": "medium",
-                         "title": f"Deals are in {len(currencies)} currencies ({', '.join(currencies)}); "
-                                  "totals add them without conversion"})
+    if unconverted["count"]:
+        findings.append(unconverted_finding(unconverted, "deals", reporting_currency))
+    if pending_status:
+        findings.append({"kind": "status_pending", "severity": "medium", "count": len(pending_status),
+                         "title": f"{len(pending_status)} deals have a stage whose meaning awaits review: they are in "
+                                  "no open, won or lost figure until it is decided"})
     if unlinked:
         findings.append({"kind": "unlinked_deals", "severity": "low",
                          "title": f"{unlinked} open deals are linked to no account"})

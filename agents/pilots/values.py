@@ -125,3 +125,37 @@ def pct(part: float, whole: float) -> float | None:
     if not whole:
         return None
     return round(100.0 * part / whole, 2)
+
+
+# Why an amount was not converted (the views' `fx_missing`: dcl/reporting.py), in words.
+FX_REASONS = {
+    "no_currency": "no currency",
+    "unknown_currency": "not an ISO 4217 currency",
+    "no_date": "no date to take a rate of",
+    "no_rate": "no {currency} rate on or before their date",
+    "no_reporting_rate": "no {reporting} rate on or before their date",
+    "out_of_range": "too large to convert",
+    "not_converted": "not converted",
+}
+
+
+def unconverted_finding(unconverted: dict, things: str, reporting_currency: str | None) -> dict:
+    """The finding that says which amounts the totals leave out, per currency, with how much and why."""
+    reporting = reporting_currency or "the reporting currency"
+    parts = []
+    for group in unconverted["by_currency"]:
+        currency = group["currency"]
+        why = ", ".join(FX_REASONS.get(r, r).format(currency=currency, reporting=reporting)
+                        for r in group["reasons"])
+        held = f"{group['amount']:,.2f} {currency}" if currency else f"{group['amount']:,.2f} in no currency"
+        parts.append(f"{_counted(group['count'], things)} ({held}: {why})")
+    count = unconverted["count"]
+    return {"kind": "unconverted_amounts", "severity": "medium", "count": count,
+            "by_currency": unconverted["by_currency"],
+            "title": f"{_counted(count, things)} {'is' if count == 1 else 'are'} left out of the totals in "
+                     f"{reporting}: " + "; ".join(parts)}
+
+
+def _counted(n: int, things: str) -> str:
+    """'1 deal', '2 deals' (`things` is the plural)."""
+    return f"{n} {things[:-1] if n == 1 else things}"

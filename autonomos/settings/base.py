@@ -94,6 +94,7 @@ TENANT_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "axes",  # login lockouts of a tenant's users, in its own schema: usernames repeat across tenants
     "tenants.members",
+    "tenants.money",
     "connectors",
     "aam",
     "dcl",

@@ -37,3 +37,18 @@ def assert_error(response, status: int) -> dict:
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
     return body["error"]
+
+
+def in_usd(costs):
+    """Cost rows as the unified view holds them for a tenant reporting in USD: a line without a currency
+    is billed in USD, and its reporting amounts are its own (the same currency converts at 1)."""
+    out = []
+    for row in costs:
+        row = dict(row)
+        row.setdefault("billing_currency", "USD")
+        if row["billing_currency"] == "USD":
+            row["billed_cost_reporting"] = row.get("billed_cost")
+            row["effective_cost_reporting"] = row.get("effective_cost")
+        row["reporting_currency"] = "USD"
+        out.append(row)
+    return out

@@ -15,7 +15,7 @@ from agents.models import AgentRun
 from agents.services import agents_run
 from autonomos.core.events import read_events
 
-from .helpers import in_schema, make_connection
+from .helpers import in_schema, in_usd, make_connection
 from .test_finops_pilot import RESOURCES, _dataset
 from .test_revops_pilot import ACCOUNTS, OPPORTUNITIES
 
@@ -41,7 +41,7 @@ def sources(tenant_a):
 def test_each_pilot_run_is_stored_with_inputs_metrics_findings_and_narrative(tenant_a, sources):
     crm, billing = sources
     views = {"opportunity": _sourced(OPPORTUNITIES, crm), "account": ACCOUNTS,
-             "cost": _sourced(_dataset(), billing), "cloud_resource": _sourced(RESOURCES, billing)}
+             "cost": _sourced(in_usd(_dataset()), billing), "cloud_resource": _sourced(RESOURCES, billing)}
     with in_schema(tenant_a):
         runs = agents_run(tenant=tenant_a, views=views, today=TODAY)
         stored = {r.agent: r for r in AgentRun.objects.all()}
@@ -55,9 +55,10 @@ def test_each_pilot_run_is_stored_with_inputs_metrics_findings_and_narrative(ten
     assert [c["name"] for c in revops.inputs["connections"]] == ["sf"]
     assert [c["name"] for c in finops.inputs["connections"]] == ["aws exports"]
     assert revops.narrative_source == finops.narrative_source == "heuristic"
-    assert revops.narrative.startswith("Open pipeline is 570,000 across 5 deals, with a weighted forecast of 352,000.")
+    assert revops.narrative.startswith(
+        "Open pipeline is 570,000 USD across 5 deals, with a weighted forecast of 352,000 USD.")
     assert "Acme Corp" in revops.narrative
-    assert "Spend was 6,595 from 2026-01-01 to 2026-02-14." in finops.narrative
+    assert "Spend was 6,595 USD from 2026-01-01 to 2026-02-14." in finops.narrative
     assert any(f["kind"] == "at_risk_deal" for f in revops.findings)
     assert revops.started_at <= revops.finished_at
 

@@ -29,6 +29,8 @@ import pytest
 
 from agents.pilots import finops
 
+from .helpers import in_usd
+
 START = date(2026, 1, 1)
 
 
@@ -72,7 +74,7 @@ RESOURCES = [
 
 @pytest.fixture(scope="module")
 def result():
-    return finops.analyze(costs=_dataset(), resources=RESOURCES,
+    return finops.analyze(costs=in_usd(_dataset()), resources=RESOURCES,
                           config=finops.FinOpsConfig(anomaly_window_days=14, anomaly_min_history_days=7,
                                                      anomaly_z=3.5, anomaly_min_delta=10.0, window_days=30))
 
@@ -153,7 +155,7 @@ def test_untagged_spend_share(result):
 def test_a_drop_is_reported_as_low_severity():
     rows = [{"service_name": "db", "charge_period_start": START + timedelta(days=i),
              "billed_cost": 10 if i == 10 else (100 if i % 2 else 104)} for i in range(11)]
-    out = finops.analyze(costs=rows, config=finops.FinOpsConfig(anomaly_min_delta=10))
+    out = finops.analyze(costs=in_usd(rows), config=finops.FinOpsConfig(anomaly_min_delta=10))
     [a] = [f for f in out.findings if f["kind"] == "anomaly"]
     # window i 0..9: five 104s and five 100s → median 102, MAD 2; scale = max(1.4826 × 2, 5% of 102) = 5.1
     # → z = (10 − 102) / 5.1 = −18.04
@@ -167,12 +169,12 @@ def test_taxes_and_fees_count_in_spend_but_are_never_anomalies():
              "charge_category": "Usage"} for i in range(20)]
     rows.append({"service_name": "ec2", "charge_period_start": START + timedelta(days=15), "billed_cost": 319.48,
                  "charge_category": "Tax"})
-    out = finops.analyze(costs=rows)
+    out = finops.analyze(costs=in_usd(rows))
     assert out.metrics["anomaly_count"] == 0
     assert out.metrics["total_spend"] == pytest.approx(20 * 85.36 + 319.48, abs=0.01)
     # The same tax as usage would be a jump of 319.48 on a flat 85.36 (scale 5% of 85.36 = 4.268): z = 74.85.
     rows[-1]["charge_category"] = "Usage"
-    [a] = [f for f in finops.analyze(costs=rows).findings if f["kind"] == "anomaly"]
+    [a] = [f for f in finops.analyze(costs=in_usd(rows)).findings if f["kind"] == "anomaly"]
     assert a["z"] == pytest.approx(319.48 / 4.268, abs=0.01)
 
 
@@ -183,12 +185,48 @@ def test_lines_of_resources_tagged_in_the_inventory_are_not_untagged_spend():
              {"service_name": "ec2", "charge_period_start": START, "billed_cost": 60}]
     resources = [{"id": "arn:aws:ec2:us-east-1:1:instance/i-1", "tags": [{"key": "Team", "value": "web"}]},
                  {"id": "i-2", "tags": []}]
-    out = finops.analyze(costs=costs, resources=resources)
+    out = finops.analyze(costs=in_usd(costs), resources=resources)
     assert out.metrics["untagged_spend"] == 70  # i-2's 10 and the 60 of no resource; i-1 is tagged in the inventory
     assert out.metrics["untagged_spend_pct"] == 70.0
 
 
 def test_no_cost_rows_gives_zero_spend_without_errors():
-    out = finops.analyze(costs=[], resources=RESOURCES)
+    out = finops.analyze(costs=in_usd([]), resources=RESOURCES)
     assert out.metrics["total_spend"] == 0
     assert out.findings == []
+
+
+def test_spend_is_by_focus_category_in_the_reporting_currency_and_says_what_it_left_out():
+    """Old: 100 USD + 50 EUR + 20 GBP + 10 (no currency) = 180 "in 3 currencies". New: the converted lines
+    only (100 USD, 50 EUR at 1.2 = 60) = 160 USD, by FOCUS category; the GBP and currency-less lines are named."""
+    day = f"{START}T00:00:00Z"
+    rows = [
+        {"service_name": "AmazonEC2", "service_category": "Compute", "charge_category": "Usage", "billed_cost": 100,
+         "billing_currency": "USD", "billed_cost_reporting": 100, "charge_period_start": day},
+        {"service_name": "Blob", "service_category": "Storage", "charge_category": "Usage", "billed_cost": 50,
+         "billing_currency": "EUR", "billed_cost_reporting": 60, "charge_period_start": day},
+        {"service_name": "VAT", "service_category": None, "charge_category": "Tax", "billed_cost": 20,
+         "billing_currency": "GBP", "billed_cost_reporting": None, "fx_missing": "no_rate", "charge_period_start": day},
+        {"service_name": "misc", "billed_cost": 10, "billing_currency": None, "billed_cost_reporting": None,
+         "fx_missing": "no_currency", "charge_period_start": day},
+    ]
+    out = finops.analyze(costs=[{**r, "reporting_currency": "USD"} for r in rows])
+    m = out.metrics
+    assert (m["total_spend"], m["cost_lines"], m["reporting_currency"]) == (160, 2, "USD")
+    assert [(r["service_category"], r["amount"]) for r in m["spend_by_service_category"]] == [
+        ("Compute", 100), ("Storage", 60)]
+    assert [(r["charge_category"], r["amount"]) for r in m["spend_by_charge_category"]] == [("Usage", 160)]
+    assert m["unconverted"] == {"count": 2, "by_currency": [
+        {"currency": None, "count": 1, "amount": 10.0, "reasons": {"no_currency": 1}},
+        {"currency": "GBP", "count": 1, "amount": 20.0, "reasons": {"no_rate": 1}}]}
+    [finding] = [f for f in out.findings if f["kind"] == "unconverted_amounts"]
+    assert finding["title"] == ("2 cost lines are left out of the totals in USD: 1 cost line (10.00 in no currency: "
+                                "no currency); 1 cost line (20.00 GBP: no GBP rate on or before their date)")
+
+
+def test_when_no_line_converts_the_pilot_says_so_instead_of_a_silent_zero():
+    rows = [{"service_name": "ec2", "billed_cost": 5, "billing_currency": "SEK", "billed_cost_reporting": None,
+             "fx_missing": "no_rate", "reporting_currency": "USD", "charge_period_start": START}]
+    out = finops.analyze(costs=rows)
+    assert out.metrics["total_spend"] == 0 and out.metrics["unconverted"]["count"] == 1
+    assert [f["kind"] for f in out.findings] == ["unconverted_amounts"]

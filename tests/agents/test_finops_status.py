@@ -10,6 +10,8 @@ import pytest
 
 from agents.pilots import finops
 
+from .helpers import in_usd
+
 START = date(2026, 3, 1)
 DAYS = 30
 LAST = START + timedelta(days=DAYS - 1)
@@ -34,7 +36,8 @@ def _savings(result):
 
 
 def _analyze(costs, resources):
-    return finops.analyze(costs=_baseline() + costs, resources=[{"id": "i-busy", "status": "running"}, *resources])
+    return finops.analyze(costs=in_usd(_baseline() + costs),
+                          resources=[{"id": "i-busy", "status": "running"}, *resources])
 
 
 def test_a_terminated_instance_whose_burst_ended_weeks_ago_is_not_still_billed():
@@ -144,7 +147,7 @@ def test_the_demo_inventory_gives_three_idle_volumes_two_idle_addresses_and_no_t
         {"id": "nat-03f08b07ce1b7e8df", "status": "available", "resource_type": "AWS::EC2::NatGateway"},
         *({"id": f"i-train-{n}", "status": "terminated", "instance_type": "p3.2xlarge"} for n in range(4)),
     ]
-    result = finops.analyze(costs=costs, resources=resources)
+    result = finops.analyze(costs=in_usd(costs), resources=resources)
     assert _savings(result) == {
         ("idle_resource", "vol-069788db9027e4d57"): 50, ("idle_resource", "vol-09f9bfe20be43d8c7"): 10,
         ("idle_resource", "vol-09e3c05cf200fa484"): 100,
@@ -165,6 +168,6 @@ def test_a_lines_own_tags_come_first_and_the_inventory_tags_cover_lines_without_
     ]
     resources = [{"id": "i-1", "tags": []}, {"id": "i-2", "tags": None},
                  {"id": "i-3", "tags": [{"key": "Team", "value": "data"}]}, {"id": "i-4", "tags": None}]
-    result = finops.analyze(costs=costs, resources=resources)
+    result = finops.analyze(costs=in_usd(costs), resources=resources)
     assert result.metrics["untagged_spend"] == 40 and result.metrics["untagged_spend_pct"] == 40.0
     assert result.metrics["tagged_lines"] == {"own_tags": 2, "inventory_tags": 1}

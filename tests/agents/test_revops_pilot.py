@@ -1,13 +1,17 @@
 """RevOps pilot against a small dataset whose every figure is worked out by hand below.
 
+The rows are what the unified view holds: canonical `status`, `stage_category`, `forecast_category`,
+`probability` (0-1; O2's comes from HubSpot's stage metadata, contractsent = 0.9) and
+`amount_reporting` (all USD here, reporting in USD) beside the vendor's own `stage` and `amount`.
+
 today = 2026-03-01, stale after 30 days, at risk from 40 points.
 
 open deals (amount, probability used):
-  O1 Acme expansion   200000  80% (own, given as 80)        close 2026-03-20  updated 2026-02-25
-  O2 Acme renewal     100000  90% (stage contractsent)      close 2026-02-15  updated 2026-01-10, no next step
-  O3 Globex pilot      20000  10% (stage Prospecting)       close 2026-03-10  updated 2026-02-20
-  O7 Stark              —     20% (own, given as 0.2)       no close date     created 2025-12-15, never updated
-  O8 Wayne            250000  40% (stage Id. Decision Makers) close 2026-04-30 updated 2026-02-28
+  O1 Acme expansion   200000  80% (own)      negotiate   close 2026-03-20  updated 2026-02-25
+  O2 Acme renewal     100000  90% (own)      negotiate   close 2026-02-15  updated 2026-01-10, no next step
+  O3 Globex pilot      20000  10% (qualify)  qualify     close 2026-03-10  updated 2026-02-20
+  O7 Stark              —     20% (own)      qualify     no close date     created 2025-12-15, never updated
+  O8 Wayne            250000  40% (develop)  develop     close 2026-04-30  updated 2026-02-28
 closed: O4 Initech won 30000 (created 2025-12-02, closed 2026-01-31: 60 days)
         O5 Umbrella lost 10000
         O6 Hooli won 50000 (created 2026-01-01, closed 2026-02-10: 40 days)
@@ -37,6 +41,18 @@ def src(kind, cid=1):
     return [{"connection_id": cid, "connection_kind": kind, "source_object": "x", "source_id": "1"}]
 
 
+CANONICAL = {  # unified_id → the canonical columns the pipeline derives for the row
+    "O1": {"status": "open", "stage_category": "negotiate", "forecast_category": "commit",
+           "probability": Decimal("0.8")},
+    "O2": {"status": "open", "stage_category": "negotiate", "forecast_category": "commit", "probability": 0.9},
+    "O3": {"status": "open", "stage_category": "qualify", "forecast_category": "pipeline", "probability": None},
+    "O4": {"status": "won", "stage_category": "won", "forecast_category": "closed"},
+    "O5": {"status": "lost", "stage_category": "lost", "forecast_category": "omitted"},
+    "O6": {"status": "won", "stage_category": "won", "forecast_category": "closed"},
+    "O7": {"status": "open", "stage_category": "qualify", "forecast_category": None, "probability": 0.2},
+    "O8": {"status": "open", "stage_category": "develop", "forecast_category": "best_case", "probability": ""},
+}
+
 OPPORTUNITIES = [
     {"unified_id": "O1", "name": "Acme expansion", "stage": "Negotiation/Review", "amount": Decimal("200000"),
      "probability": Decimal("80"), "close_date": date(2026, 3, 20), "created_at": datetime(2025, 12, 1, tzinfo=UTC),
@@ -65,6 +81,12 @@ OPPORTUNITIES = [
      "close_date": "2026-04-30", "created_at": "2026-02-01", "updated_at": "2026-02-28",
      "account_unified_id": "acc-wayne", "next_step": "Call CFO", "currency": "USD", "sources": src("dynamics", 3)},
 ]
+for _row in OPPORTUNITIES:
+    _row.update(CANONICAL[_row["unified_id"]])
+    _row["currency"] = "USD"
+    _row["amount_reporting"] = _row["amount"]
+    _row["reporting_currency"] = "USD"
+
 ACCOUNTS = [
     {"unified_id": "acc-acme", "name": "Acme Corp", "sources": src("salesforce") + src("hubspot", 2)},
     {"unified_id": "acc-wayne", "name": "Wayne Enterprises", "sources": src("dynamics", 3)},
@@ -84,19 +106,24 @@ def test_open_pipeline_and_weighted_forecast_match_hand_computation(result):
     assert m["open_count"] == 5
     assert m["open_pipeline"] == 570000
     assert m["weighted_forecast"] == 352000
-    assert m["probability_from_stage_count"] == 3  # O2, O3 and O8 (an empty string is no probability)
+    assert m["probability_from_stage_count"] == 2  # O3 and O8 (an empty string is no probability)
     assert m["missing_amount_count"] == 1
 
 
-def test_pipeline_by_stage_is_in_funnel_order_with_weighted_amounts(result):
-    stages = [(s["stage"], s["count"], s["amount"], s["weighted"]) for s in result.metrics["pipeline_by_stage"]]
+def test_pipeline_by_stage_is_by_canonical_category_in_funnel_order(result):
+    stages = [(s["stage_category"], s["count"], s["amount"], s["weighted"])
+              for s in result.metrics["pipeline_by_stage"]]
     assert stages == [
-        ("Prospecting", 1, 20000, 2000),
-        ("Qualification", 1, 0, 0),
-        ("Id. Decision Makers", 1, 250000, 100000),
-        ("Negotiation/Review", 1, 200000, 160000),
-        ("contractsent", 1, 100000, 90000),
+        ("qualify", 2, 20000, 2000),  # O3 Prospecting, O7 Qualification (no amount)
+        ("develop", 1, 250000, 100000),  # O8 Id. Decision Makers
+        ("negotiate", 2, 300000, 250000),  # O1 Negotiation/Review (Salesforce), O2 contractsent (HubSpot)
     ]
+
+
+def test_pipeline_by_forecast_category_counts_open_and_won_deals(result):
+    rows = [(r["forecast_category"], r["count"], r["amount"]) for r in result.metrics["pipeline_by_forecast_category"]]
+    assert rows == [("pipeline", 1, 20000), ("best_case", 1, 250000), ("commit", 2, 300000), ("closed", 2, 80000),
+                    ("(pending review)", 1, 0)]
 
 
 def test_forecast_by_close_month(result):
@@ -150,8 +177,10 @@ def test_closing_soon_at_low_probability_scores_twenty():
 
 
 def test_big_deal_at_low_probability_scores_ten():
-    deal = revops.deal_from_row({"unified_id": "X", "stage": "Value Proposition", "amount": 500000,
-                                 "close_date": "2026-06-01", "updated_at": "2026-02-28", "next_step": "call"})
+    deal = revops.deal_from_row({"unified_id": "X", "stage": "Value Proposition", "status": "open",
+                                 "stage_category": "develop", "probability": 0.3, "amount": 500000,
+                                 "amount_reporting": 500000, "close_date": "2026-06-01", "updated_at": "2026-02-28",
+                                 "next_step": "call"})
     assert deal.probability == 0.30
     score, reasons = revops.risk_score(deal, today=TODAY, stale_days=30, big_deal_amount=400000,
                                        next_step_in_use=True)
@@ -160,23 +189,59 @@ def test_big_deal_at_low_probability_scores_ten():
 
 
 @pytest.mark.parametrize(("row", "expected"), [
-    ({"stage": "Closed Won"}, (True, True)),
-    ({"stage": "closedlost"}, (True, False)),
-    ({"stage": "Negotiation/Review"}, (False, False)),
-    ({"stage": "Negotiation/Review", "is_closed": "true", "is_won": "false"}, (True, False)),
-    ({"stage": "anything", "is_won": True}, (True, True)),
+    ({"status": "won"}, (False, True, True)),
+    ({"status": "lost"}, (False, True, False)),
+    ({"status": "open", "stage": "Closed Won"}, (True, False, False)),  # the vendor's stage name is a label only
+    ({"status": None, "stage": "Closed Won", "is_won": True}, (False, False, False)),  # pending: no guess
+    ({"status": "Closed Won"}, (False, False, False)),  # not a canonical status: pending, never guessed
 ])
-def test_closed_and_won_come_from_flags_or_stage_names(row, expected):
+def test_open_closed_and_won_come_from_the_canonical_status_only(row, expected):
     deal = revops.deal_from_row(row)
-    assert (deal.is_closed, deal.is_won) == expected
+    assert (deal.is_open, deal.is_closed, deal.is_won) == expected
 
 
-def test_mixed_currencies_are_flagged_not_converted():
-    rows = [{"unified_id": "a", "stage": "Prospecting", "amount": 10, "currency": "USD"},
-            {"unified_id": "b", "stage": "Prospecting", "amount": 10, "currency": "EUR"}]
+def test_probability_outside_zero_to_one_is_not_canonical_and_falls_back_to_the_stage_category():
+    deal = revops.deal_from_row({"status": "open", "stage_category": "propose", "probability": 60})
+    assert (deal.probability, deal.probability_source) == (0.60, "stage")
+
+
+def test_deals_whose_status_awaits_review_are_counted_and_reported():
+    rows = [{"unified_id": "a", "status": "open", "stage_category": "qualify", "amount": 10, "amount_reporting": 10,
+             "currency": "USD"},
+            {"unified_id": "b", "status": None, "stage": "Stage 9", "amount": 99, "amount_reporting": 99,
+             "currency": "USD"}]
     out = revops.analyze(opportunities=rows, today=TODAY)
-    assert out.metrics["currencies"] == ["EUR", "USD"]
-    assert any(f["kind"] == "mixed_currencies" for f in out.findings)
+    assert (out.metrics["open_count"], out.metrics["open_pipeline"], out.metrics["status_pending_count"]) == (1, 10, 1)
+    assert [f["count"] for f in out.findings if f["kind"] == "status_pending"] == [1]
+
+
+def test_sums_use_converted_amounts_only_and_name_what_was_left_out():
+    """Old: open pipeline 10 + 10 + 7 + 5 = 32 "in 3 currencies", a finding saying so. New: the converted
+    amounts only (USD 10, EUR 10 at 1.1 = 11) = 21 USD; the GBP deals without a rate are left out and named."""
+    rows = [
+        {"unified_id": "a", "status": "open", "amount": 10, "currency": "USD", "amount_reporting": Decimal("10"),
+         "reporting_currency": "USD"},
+        {"unified_id": "b", "status": "open", "amount": 10, "currency": "EUR", "amount_reporting": Decimal("11.00"),
+         "reporting_currency": "USD"},
+        {"unified_id": "c", "status": "open", "amount": 7, "currency": "GBP", "amount_reporting": None,
+         "fx_missing": "no_rate", "reporting_currency": "USD"},
+        {"unified_id": "d", "status": "won", "amount": 5, "currency": "GBP", "amount_reporting": None,
+         "fx_missing": "no_rate", "reporting_currency": "USD"},
+        {"unified_id": "e", "status": "lost", "amount": 3, "currency": "EUR", "amount_reporting": Decimal("3.30"),
+         "reporting_currency": "USD"},
+    ]
+    out = revops.analyze(opportunities=rows, today=TODAY)
+    m = out.metrics
+    assert m["open_pipeline"] == 21.0
+    assert m["reporting_currency"] == "USD"
+    assert (m["won_count"], m["lost_count"], m["won_value"], m["lost_value"]) == (1, 1, 0.0, 3.3)
+    assert m["missing_amount_count"] == 0
+    assert m["unconverted"] == {"count": 2, "by_currency": [
+        {"currency": "GBP", "count": 2, "amount": 12.0, "reasons": {"no_rate": 2}}]}
+    assert not any(f["kind"] == "mixed_currencies" for f in out.findings)
+    finding = next(f for f in out.findings if f["kind"] == "unconverted_amounts")
+    assert finding["title"] == ("2 deals are left out of the totals in USD: 2 deals (12.00 GBP: no GBP rate on or "
+                                "before their date)")
 
 
 def test_no_deals_gives_empty_metrics_without_errors():
@@ -188,9 +253,9 @@ def test_no_deals_gives_empty_metrics_without_errors():
 
 
 def test_systems_are_named_by_the_callers_map_else_by_connection_kind():
-    rows = [{"unified_id": "a", "stage": "Prospecting", "amount": 10, "account_unified_id": "acc",
+    rows = [{"unified_id": "a", "status": "open", "amount_reporting": 10, "account_unified_id": "acc",
              "sources": [{"connection_id": 4, "connection_kind": "filesource"}]},
-            {"unified_id": "b", "stage": "Prospecting", "amount": 5, "account_unified_id": "acc",
+            {"unified_id": "b", "status": "open", "amount_reporting": 5, "account_unified_id": "acc",
              "sources": [{"connection_id": 5, "connection_kind": "hubspot"}]}]
     out = revops.analyze(opportunities=rows, today=TODAY, systems={4: "salesforce"})
     assert out.metrics["top_accounts"][0]["systems"] == ["hubspot", "salesforce"]

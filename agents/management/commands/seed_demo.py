@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
 from tenants.models import Tenant
+from tenants.money.demo import DEMO_RATES
 from tenants.services import public_tenant_ensure, tenant_create
 
 DEMO_SLUG = "demo"
@@ -15,7 +16,8 @@ DEMO_PASSWORD = "AutonomOS-demo-2026"
 
 class Command(BaseCommand):
     help = ("Create the demo tenant (admin / AutonomOS-demo-2026), write the bundled sample exports, "
-            "connect them as filesource connections, sync them and run the agents. Safe to run again.")
+            "load the demo FX rates, connect them as filesource connections, sync them and run the agents. "
+            "Safe to run again.")
 
     def add_arguments(self, parser):
         parser.add_argument("--scale", type=int, default=1, help="multiply the sample data size")
@@ -38,6 +40,9 @@ class Command(BaseCommand):
         with schema_context(tenant.schema_name):
             connections = demo_connections_ensure(directory=out)
         self.stdout.write(f"{len(connections)} demo connections ready: " + ", ".join(c.name for c in connections))
+        # FX rates first (a composed file in the ECB format, tenants/money/demo.py): the views convert every
+        # amount to the tenant's reporting currency when they are materialized.
+        call_command("fx_load", str(DEMO_RATES), tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
         # Sync every source through the real path (mapping → streams → DCL → unified views).
         call_command("sync", tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
         # Then the agents over the unified views (RevOps and FinOps results on the dashboard).
