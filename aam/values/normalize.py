@@ -56,6 +56,8 @@ def is_placeholder(raw) -> bool:
     if not isinstance(raw, str):
         return False
     text = raw.strip()
+    if any(unicodedata.category(ch) == "Sc" for ch in text[:MAX_TEXT]):
+        return False  # a currency symbol ("€", "$") is a value, not punctuation
     if text.lower() in _DASHES:
         return True
     return " ".join(_NON_WORD.split(fold(text))).strip() in PLACEHOLDERS
