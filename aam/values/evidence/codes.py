@@ -19,6 +19,8 @@ from . import Candidate
 
 # CLDR locales whose country and currency names are indexed.
 LOCALES = ("en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb", "fi", "pl")
+# Country names are also indexed in these (other scripts, other alphabets).
+COUNTRY_LOCALES = LOCALES + ("cs", "hu", "ro", "tr", "el", "ru", "uk", "ar", "he", "hi", "ja", "ko", "zh", "zh_Hant")
 
 # Common English short forms not in ISO or CLDR (ISO 3166 reserves UK for the United Kingdom).
 COUNTRY_ALIASES = {
@@ -121,7 +123,7 @@ def country_index() -> dict[str, str]:
     try:
         from babel import Locale
 
-        for loc in LOCALES:
+        for loc in COUNTRY_LOCALES:
             for code, name in Locale.parse(loc).territories.items():
                 if len(code) == 2 and code.isalpha() and pycountry.countries.get(alpha_2=code):
                     index.setdefault(compact(name), code)
