@@ -99,7 +99,7 @@ class _Column:
         if kind == "iso3166-2":
             return isinstance(canonical, str) and canonical in codes.subdivision_index()[2]
         if kind == "region":
-            return isinstance(canonical, str) and bool(regions.CODE_LIKE.match(canonical) or canonical.isalnum())
+            return isinstance(canonical, str) and bool(regions.VALID_CODE.match(canonical))
         return False
 
 
