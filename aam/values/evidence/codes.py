@@ -301,12 +301,32 @@ def subdivision_index() -> tuple[dict[str, list[str]], dict[str, list[str]], set
     by_suffix: dict[str, list[str]] = defaultdict(list)
     by_name: dict[str, list[str]] = defaultdict(list)
     full: set[str] = set()
+    translations = _subdivision_translations()
     for s in pycountry.subdivisions:
         full.add(s.code)
         by_suffix[s.code.split("-", 1)[1].lower()].append(s.code)
-        by_name[compact(s.name)].append(s.code)
-        # "Bayern" also as "Bavaria"? Local names only: pycountry carries the ISO names.
+        for name in {s.name, *(t.gettext(s.name) for t in translations)}:
+            key = compact(name)
+            if key and s.code not in by_name[key]:
+                by_name[key].append(s.code)
     return by_suffix, by_name, full
+
+
+# Languages whose names of subdivisions (iso-codes translations shipped with pycountry) are indexed
+# beside the ISO (local) names: "Bavaria" and "Bavière" as well as "Bayern".
+SUBDIVISION_LOCALES = ("en", "fr", "it", "es", "pt", "nl", "de", "pl", "sv", "da", "nb", "fi", "cs", "ja", "zh_CN")
+
+
+def _subdivision_translations() -> list:
+    import gettext
+
+    out = []
+    for lang in SUBDIVISION_LOCALES:
+        try:
+            out.append(gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=[lang]))
+        except OSError:
+            continue
+    return out
 
 
 def subdivision_candidates(text: str) -> tuple[list[str], str]:
