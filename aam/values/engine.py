@@ -28,6 +28,7 @@ DEFAULT_MAX_DISTINCT = 500
 AGREEMENT_BONUS = 0.02
 CONFLICT_CAP = 0.8  # two pieces of evidence of like strength disagree: a human decides
 PLACEHOLDER_CONFIDENCE = 0.99
+DOCUMENTED = 0.9  # a code-list answer at least this sure is the vendor's documented list
 
 
 def default_thresholds() -> tuple[float, float]:
@@ -98,7 +99,7 @@ class _Column:
         if kind == "iso3166-2":
             return isinstance(canonical, str) and canonical in codes.subdivision_index()[2]
         if kind == "region":
-            return isinstance(canonical, str) and bool(regions.CODE_LIKE.match(canonical) or canonical.isalnum())
+            return isinstance(canonical, str) and bool(regions.VALID_CODE.match(canonical))
         return False
 
 
@@ -124,7 +125,7 @@ def _code_list(ctx: _Column, text: str) -> Candidate | None:
     if kind == "region":
         return regions.region(text, source=ctx.column.source)
     if ctx.vs.key.endswith(".service_category"):
-        return focus.service_category(text, ctx.allowed_values)
+        return focus.service_category(text, ctx.allowed_values, source=ctx.column.source)
     return None
 
 
@@ -194,6 +195,9 @@ def _fuse(cands: list[Candidate]) -> Candidate | None:
         rival = max(rivals, key=lambda c: c.confidence)
         if best.evidence == "metadata" and rival.evidence != "metadata":
             pass  # the vendor's own flags outrank words
+        elif best.evidence == "lexical" and rival.evidence == "code_list" and rival.confidence >= DOCUMENTED:
+            # a vendor's documented list (a crosswalk, a catalog) outranks generic words
+            best, conf, note = rival, rival.confidence, f"{rival.note}; words say {best.canonical!r}"
         elif rival.confidence >= best.confidence - 0.08 and rival.confidence >= 0.7:
             conf = min(conf, CONFLICT_CAP)
             note = f"{note}; but {rival.evidence} says {rival.canonical!r}"

@@ -44,9 +44,17 @@ def tokens(text: str) -> tuple[str, ...]:
     return tuple(stem(t) for t in _NON_WORD.split(fold(text)) if t)
 
 
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
 def compact(text: str) -> str:
-    """Letters and digits only, lower case, accents folded: 'U.S.' → 'us', 'Best Case' → 'bestcase'."""
-    return _NON_WORD.sub("", fold(text[:MAX_TEXT]))
+    """Letters and digits only, lower case, accents folded: 'U.S.' → 'us', 'Best Case' → 'bestcase'.
+    Other scripts keep their letters ('日本' → '日本'), so names in Japanese or Chinese have a key too."""
+    folded = fold(text[:MAX_TEXT])
+    key = _NON_WORD.sub("", folded)
+    if key or folded.isascii():
+        return key
+    return _NON_ALNUM.sub("", folded)
 
 
 def is_placeholder(raw) -> bool:
@@ -56,6 +64,11 @@ def is_placeholder(raw) -> bool:
     if not isinstance(raw, str):
         return False
     text = raw.strip()
+    if any(unicodedata.category(ch) == "Sc" for ch in text[:MAX_TEXT]):
+        return False  # a currency symbol ("€", "$") is a value, not punctuation
     if text.lower() in _DASHES:
         return True
-    return " ".join(_NON_WORD.split(fold(text))).strip() in PLACEHOLDERS
+    words = " ".join(_NON_WORD.split(fold(text))).strip()
+    if not words and any(ch.isalnum() for ch in text[:MAX_TEXT]):
+        return False  # letters of another script ("日本", "Россия")
+    return words in PLACEHOLDERS

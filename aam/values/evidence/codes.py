@@ -14,11 +14,13 @@ from functools import lru_cache
 import pycountry
 from rapidfuzz import fuzz, process
 
-from ..normalize import compact, fold
+from ..normalize import compact, fold, tokens
 from . import Candidate
 
 # CLDR locales whose country and currency names are indexed.
 LOCALES = ("en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb", "fi", "pl")
+# Country names are also indexed in these (other scripts, other alphabets).
+COUNTRY_LOCALES = LOCALES + ("cs", "hu", "ro", "tr", "el", "ru", "uk", "ar", "he", "hi", "ja", "ko", "zh", "zh_Hant")
 
 # Common English short forms not in ISO or CLDR (ISO 3166 reserves UK for the United Kingdom).
 COUNTRY_ALIASES = {
@@ -121,7 +123,7 @@ def country_index() -> dict[str, str]:
     try:
         from babel import Locale
 
-        for loc in LOCALES:
+        for loc in COUNTRY_LOCALES:
             for code, name in Locale.parse(loc).territories.items():
                 if len(code) == 2 and code.isalpha() and pycountry.countries.get(alpha_2=code):
                     index.setdefault(compact(name), code)
@@ -191,18 +193,86 @@ def currency_index() -> dict[str, str]:
             for code, name in Locale.parse(loc).currencies.items():
                 if pycountry.currencies.get(alpha_3=code):
                     index.setdefault(compact(name), code)
+        from babel.numbers import get_currency_name
+
+        for c in pycountry.currencies:  # plural names: "British pounds", "Swiss francs", "euros"
+            index.setdefault(compact(get_currency_name(c.alpha_3, count=2, locale="en")), c.alpha_3)
     except ImportError:  # pragma: no cover
         pass
     return index
 
 
+# Locales whose currency symbols are indexed: the name locales plus those whose "$", "¥" or "kr"
+# mean another currency than in English (a symbol two currencies share is ambiguous: a review).
+SYMBOL_LOCALES = LOCALES + (
+    "ja", "zh", "zh_Hant", "ko", "en_CA", "en_AU", "en_NZ", "en_SG", "en_HK", "en_IN", "fr_CA", "fr_CH",
+    "de_CH", "pt_BR", "es_MX", "es_AR", "ru", "tr", "he", "hi",
+)  # fmt: skip
+# The most traded currencies (BIS Triennial Survey order): which currency an ambiguous symbol or
+# name ("$", "pounds") is proposed as, for a human to confirm.
+MOST_TRADED = ("USD", "EUR", "JPY", "GBP", "CNY", "AUD", "CAD", "CHF", "HKD", "SGD", "SEK", "KRW", "NOK", "NZD",
+               "INR", "MXN", "TWD", "ZAR", "BRL", "DKK", "PLN")  # fmt: skip
+CURRENCY_ALIASES = {"rmb": "CNY", "renminbi": "CNY", "quid": "GBP", "sterling": "GBP", "bucks": "USD"}
+
+
+def _by_trade(codes) -> list[str]:
+    return sorted(codes, key=lambda c: (MOST_TRADED.index(c) if c in MOST_TRADED else len(MOST_TRADED), c))
+
+
+@lru_cache(maxsize=1)
+def symbol_index() -> dict[str, set[str]]:
+    """symbol (case-folded, no spaces) -> the currencies it stands for in some indexed locale (CLDR via
+    babel), plus the explicit symbols above."""
+    index: dict[str, set[str]] = defaultdict(set)
+    for sym, code in CURRENCY_SYMBOLS.items():
+        index[sym].add(code)
+    try:
+        from babel import Locale
+
+        current = {c.alpha_3 for c in pycountry.currencies}
+        for loc in SYMBOL_LOCALES:
+            for code, sym in Locale.parse(loc).currency_symbols.items():
+                key = "".join(sym.split()).casefold()
+                if code not in current or not key or key == code.casefold():
+                    continue
+                if key.isascii() and key.isalpha():
+                    continue  # ASCII letters only ("kr", "Rs"): a word or a code, not a symbol
+                index[key].add(code)
+    except ImportError:  # pragma: no cover
+        pass
+    for sym, code in AMBIGUOUS_SYMBOLS.items():
+        index[sym].add(code)
+    return dict(index)
+
+
+@lru_cache(maxsize=1)
+def currency_nouns() -> dict[str, set[str]]:
+    """The head noun of each currency's English name ("yen", "pound", "franc") -> the currencies so named."""
+    nouns: dict[str, set[str]] = defaultdict(set)
+    try:
+        from babel.numbers import get_currency_name
+    except ImportError:  # pragma: no cover
+        get_currency_name = None
+    for c in pycountry.currencies:
+        names = [c.name]
+        if get_currency_name is not None:
+            names += [get_currency_name(c.alpha_3, count=n, locale="en") for n in (1, 2)]
+        for name in names:
+            toks = tokens(name)
+            if toks and toks[-1] not in ("unit", "fund", "code"):
+                nouns[toks[-1]].add(c.alpha_3)
+    return dict(nouns)
+
+
 def currency(text: str) -> Candidate | None:
     stripped = text.strip()
-    low = stripped.lower()
-    if low in CURRENCY_SYMBOLS:
-        return Candidate(CURRENCY_SYMBOLS[low], 0.93, "code_list", "currency symbol")
-    if low in AMBIGUOUS_SYMBOLS:
-        return Candidate(AMBIGUOUS_SYMBOLS[low], 0.6, "code_list", "ambiguous currency symbol")
+    low = "".join(stripped.split()).casefold()
+    symbols = symbol_index()
+    if low in symbols:
+        found = _by_trade(symbols[low])
+        if len(found) == 1:
+            return Candidate(found[0], 0.93, "code_list", "currency symbol")
+        return Candidate(found[0], 0.6, "code_list", f"currency symbol of {', '.join(found[:4])}")
     key = compact(stripped)
     if len(key) == 3 and key.isalpha():
         cur = pycountry.currencies.get(alpha_3=key.upper())
@@ -211,6 +281,14 @@ def currency(text: str) -> Candidate | None:
     index = currency_index()
     if key in index:
         return Candidate(index[key], NAME, "code_list", "currency name (ISO / CLDR)")
+    if key in CURRENCY_ALIASES:
+        return Candidate(CURRENCY_ALIASES[key], NAME, "code_list", "common name of the currency")
+    toks = tokens(stripped)
+    if len(toks) == 1 and toks[0] in currency_nouns():
+        found = _by_trade(currency_nouns()[toks[0]])
+        if len(found) == 1:
+            return Candidate(found[0], 0.9, "code_list", "the name of one currency")
+        return Candidate(found[0], 0.6, "code_list", f"names {len(found)} currencies")
     return _fuzzy(key, index, "currency name")
 
 
@@ -223,12 +301,32 @@ def subdivision_index() -> tuple[dict[str, list[str]], dict[str, list[str]], set
     by_suffix: dict[str, list[str]] = defaultdict(list)
     by_name: dict[str, list[str]] = defaultdict(list)
     full: set[str] = set()
+    translations = _subdivision_translations()
     for s in pycountry.subdivisions:
         full.add(s.code)
         by_suffix[s.code.split("-", 1)[1].lower()].append(s.code)
-        by_name[compact(s.name)].append(s.code)
-        # "Bayern" also as "Bavaria"? Local names only: pycountry carries the ISO names.
+        for name in {s.name, *(t.gettext(s.name) for t in translations)}:
+            key = compact(name)
+            if key and s.code not in by_name[key]:
+                by_name[key].append(s.code)
     return by_suffix, by_name, full
+
+
+# Languages whose names of subdivisions (iso-codes translations shipped with pycountry) are indexed
+# beside the ISO (local) names: "Bavaria" and "Bavière" as well as "Bayern".
+SUBDIVISION_LOCALES = ("en", "fr", "it", "es", "pt", "nl", "de", "pl", "sv", "da", "nb", "fi", "cs", "ja", "zh_CN")
+
+
+def _subdivision_translations() -> list:
+    import gettext
+
+    out = []
+    for lang in SUBDIVISION_LOCALES:
+        try:
+            out.append(gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=[lang]))
+        except OSError:
+            continue
+    return out
 
 
 def subdivision_candidates(text: str) -> tuple[list[str], str]:

@@ -27,22 +27,39 @@ def _key(text: str) -> str:
     return VENDOR_PREFIX.sub("", compact(text)) or compact(text)
 
 
-@lru_cache(maxsize=1)
-def crosswalk() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
-    """(exact compact name -> (category, provider), key without vendor prefix -> (category, provider))."""
+PROVIDERS = ("aws", "azure", "gcp")
+
+
+@lru_cache(maxsize=8)
+def crosswalk(first: str = "") -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """(exact compact name -> (category, provider), key without vendor prefix -> (category, provider)).
+
+    The tables of provider `first` (the column's source) are read first, so a name two providers use
+    for different services means the source's own; `azure_services` (Microsoft's service names)
+    is Azure's and comes before the resource-provider namespaces."""
     data = json.loads(DATA.read_text(encoding="utf-8"))
     exact: dict[str, tuple[str, str]] = {}
     stripped: dict[str, tuple[str, str]] = {}
-    for provider, table in data.items():
-        if provider.startswith("_"):
-            continue
-        for name, category in table.items():
+    tables = [t for t in data if not t.startswith("_")]
+    tables.sort(key=lambda t: (t.split("_")[0] != first, t != "azure_services"))
+    for table_name in tables:
+        provider = table_name.split("_")[0]
+        for name, category in data[table_name].items():
             exact.setdefault(compact(name), (category, provider))
-            if provider == "azure":
+            if table_name == "azure":
                 stripped.setdefault(_key(name.split(".", 1)[-1]), (category, provider))
             else:
                 stripped.setdefault(_key(name), (category, provider))
     return exact, stripped
+
+
+def provider_of(source: str) -> str:
+    """The cloud provider a source names (aws, azure, gcp), or ''."""
+    s = (source or "").lower()
+    for provider, words in (("aws", ("aws", "amazon")), ("azure", ("azure", "microsoft")), ("gcp", ("gcp", "google"))):
+        if any(w in s for w in words):
+            return provider
+    return ""
 
 
 def _variants(text: str) -> list[str]:
@@ -58,8 +75,12 @@ def _variants(text: str) -> list[str]:
     return [v for v in out if len(v) >= 2]
 
 
-def service_category(text: str, allowed: set[str]) -> Candidate | None:
-    exact, stripped = crosswalk()
+VERSION = re.compile(r"(?:\s+|_|-)(?:v\d+|gen\s*\d+|\d+(?:\.\d+)?)$", re.IGNORECASE)
+
+
+def service_category(text: str, allowed: set[str], *, source: str = "") -> Candidate | None:
+    exact, stripped = crosswalk(provider_of(source))
+    text = VERSION.sub("", text.strip()) or text  # "Azure Data Factory v2" is Azure Data Factory
     key = compact(text)
     hit = exact.get(key)
     if hit and hit[0] in allowed:

@@ -27,6 +27,8 @@ SOLE = 0.9  # one canonical value named, covering most of the value
 PARTIAL = 0.87  # one canonical value named, among other words
 DOMINANT = 0.86  # several named, one by a longer phrase
 CONTESTED = 0.7  # several named by phrases of the same length: a human decides
+JOINED = 0.8  # "Media & Entertainment", "Travel / Hospitality": two values joined; the first is proposed
+FALLBACK = "other"
 WEAK = 0.72  # only a generic word
 FUZZY_AUTO = 0.86
 FUZZY_REVIEW = 0.7
@@ -188,9 +190,15 @@ def lexical_match(text: str, lex: Lexicon, *, fuzzy: bool = True) -> Candidate |
         if len(ranked) == 1:
             conf = EXACT if whole else (SOLE if coverage >= 0.5 else PARTIAL)
             return Candidate(best, conf, "lexical", "named by " + " ".join(sorted({toks[i] for i in covered})))
+        if best == FALLBACK:
+            # "Construction & Real Estate": a specific value named beside one that maps to 'other'
+            specific = ranked[1][0]
+            return Candidate(specific, CONTESTED, "lexical", f"names {specific}; the rest would be {FALLBACK}")
         second_longest = ranked[1][1][0]
-        if longest > second_longest:
+        if longest > second_longest and not _joined(text, toks):
             return Candidate(best, DOMINANT, "lexical", f"longest phrase; also names {ranked[1][0]}")
+        if longest > second_longest or _first(ranked, spans) == best:
+            return Candidate(best, JOINED, "lexical", f"also names {ranked[1][0]}")
         return Candidate(best, CONTESTED, "lexical", f"also names {ranked[1][0]}")
     if not fuzzy:
         return None
@@ -203,6 +211,18 @@ def lexical_match(text: str, lex: Lexicon, *, fuzzy: bool = True) -> Candidate |
     if score >= 84:
         return Candidate(canonical, FUZZY_REVIEW, "lexical", f"similar spelling ({score:.0f})")
     return None
+
+
+def _joined(text: str, toks: tuple[str, ...]) -> bool:
+    """The value joins two names ("A & B", "A and B", "A / B", "A, B")."""
+    return "and" in toks or any(sep in text for sep in ("/", ",", "+", "|"))
+
+
+def _first(ranked, spans) -> object:
+    """The canonical value named first in the text (English puts the main one first in 'A & B')."""
+    named = {c for c, _ in ranked}
+    starts = sorted((start, p.canonical) for start, _, p in spans if p.canonical in named)
+    return starts[0][1] if starts else ranked[0][0]
 
 
 def vendor_value(key: str, source: str, text: str) -> Candidate | None:

@@ -40,6 +40,10 @@ def probability(raw, *, percent_column: bool) -> Candidate | None:
     if parsed is None:
         return None
     x, pct = parsed
+    if not pct and percent_column and isinstance(raw, str) and 0.0 < x < 1.0:
+        # "0.75" typed among "75%" and "90": a fraction, or three quarters of a percent? Percentages
+        # are rarely written below 1, so the fraction is proposed, for a human to confirm.
+        return Candidate(round(x, 6), 0.7, "number", "a fraction in a percent column")
     if pct or percent_column:
         x = x / 100.0
         note = "percent divided by 100"

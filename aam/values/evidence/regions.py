@@ -17,6 +17,7 @@ from ..normalize import compact, fold, tokens
 from . import Candidate
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cloud_regions.json"
+VALID_CODE = re.compile(r"^[a-z][a-z0-9-]*[0-9a-z]$")  # the vocabulary's rule for a region code
 CODE_LIKE = re.compile(r"^[a-z]{2,}(?:-[a-z0-9]+)*-?[0-9]+[a-z]?$")
 
 CODE = 0.98
@@ -51,78 +52,126 @@ def _name_key(text: str) -> str:
     return "".join(toks)
 
 
+PROVIDERS = ("azure", "gcp", "oci", "alibaba", "ibm")
+# Words in a source's name that say which provider's regions its column holds.
+PROVIDER_WORDS = {
+    "aws": ("aws", "amazon"),
+    "azure": ("azure", "microsoft"),
+    "gcp": ("gcp", "google"),
+    "oci": ("oci", "oracle"),
+    "alibaba": ("alibaba", "aliyun"),
+    "ibm": ("ibm",),
+}
+ZONE = re.compile(
+    r"^(?P<region>[a-z]{2,}(?:-[a-z0-9]+)*?)(?:-[a-z]|[a-z])$"
+)  # us-central1-a, us-east-1a, cn-hangzhou-b
+OCI_AD = re.compile(r"^(?:[a-z0-9]+:)?(?P<key>[a-z]{3})-ad-\d$", re.IGNORECASE)  # Uocm:PHX-AD-1
+
+
 @lru_cache(maxsize=1)
-def region_index() -> tuple[dict[str, str], dict[str, list[str]]]:
-    """(code -> provider, name key -> [codes])."""
-    codes: dict[str, str] = {}
+def region_index() -> tuple[dict[str, set[str]], dict[str, list[str]]]:
+    """(code -> the providers that use it, name key -> [codes])."""
+    codes: dict[str, set[str]] = {}
     names: dict[str, list[str]] = {}
 
     def add(code: str, name: str, provider: str):
-        codes[code] = provider
+        codes.setdefault(code, set()).add(provider)
         if name:
-            names.setdefault(_name_key(name), [])
-            if code not in names[_name_key(name)]:
-                names[_name_key(name)].append(code)
+            bucket = names.setdefault(_name_key(name), [])
+            if code not in bucket:
+                bucket.append(code)
 
     for code, name in _botocore_regions().items():
         add(code, name, "aws")
     data = _data()
-    for provider in ("azure", "gcp", "oci"):
+    for provider in PROVIDERS:
         for code, name in data.get(provider, {}).items():
             add(code, name, provider)
     for name, code in data.get("aws_aliases", {}).items():
         if not name.startswith("_"):
-            names.setdefault(_name_key(name), [])
-            if code not in names[_name_key(name)]:
-                names[_name_key(name)].append(code)
+            bucket = names.setdefault(_name_key(name), [])
+            if code not in bucket:
+                bucket.append(code)
     return codes, names
+
+
+@lru_cache(maxsize=1)
+def _code_providers() -> dict[tuple[str, str], str]:
+    """(provider, code) pairs as a lookup: does `provider` use `code`?"""
+    codes, _ = region_index()
+    return {(p, c): c for c, ps in codes.items() for p in ps}
 
 
 def _provider_hint(source: str) -> str:
     s = (source or "").lower()
-    for p in ("aws", "azure", "gcp", "oci"):
-        if p in s:
-            return p
-    if "google" in s:
-        return "gcp"
-    if "oracle" in s:
-        return "oci"
-    if "amazon" in s:
-        return "aws"
+    for provider, words in PROVIDER_WORDS.items():
+        if any(w in s for w in words):
+            return provider
     return ""
 
 
+def _zone_region(low: str, codes: dict[str, set[str]]) -> str | None:
+    m = ZONE.match(low)
+    if m and m.group("region") in codes:
+        return m.group("region")
+    m = OCI_AD.match(low)
+    if m:
+        return _data().get("oci_keys", {}).get(m.group("key").upper())
+    return None
+
+
 def region(text: str, *, source: str = "") -> Candidate | None:
+    """The provider's region code `text` names. When the source names its provider, only that
+    provider's catalog answers with confidence: a city or code of another provider is a review."""
     codes, names = region_index()
     stripped = text.strip()
     low = stripped.lower()
+    hint = _provider_hint(source)
+    uses = _code_providers()
+
+    def mine(code: str) -> bool:
+        return not hint or (hint, code) in uses
+
     if low in codes:
-        conf = CODE if stripped == low else CODE - 0.03
-        return Candidate(low, conf, "code_list", f"{codes[low]} region code")
-    if " ".join(tokens(stripped)) in set(_data().get("no_region", [])):
+        if mine(low):
+            conf = CODE if stripped == low else CODE - 0.03
+            return Candidate(low, conf, "code_list", f"{'/'.join(sorted(codes[low]))} region code")
+        return Candidate(low, 0.6, "code_list", f"a {'/'.join(sorted(codes[low]))} region code, source is {hint}")
+    key3 = stripped.upper()
+    oci_keys = _data().get("oci_keys", {})
+    if len(key3) == 3 and key3 in oci_keys and hint in ("oci", ""):
+        return Candidate(oci_keys[key3], 0.95 if hint == "oci" else 0.6, "code_list", "OCI region key")
+    zone_of = _zone_region(low, codes)
+    if zone_of is not None:
+        return Candidate(zone_of, 0.95 if mine(zone_of) else 0.6, "code_list", "a zone of this region")
+    words = " ".join(tokens(stripped))
+    if words in set(_data().get("no_region", [])) or words in set(_data().get("multi_region", [])):
         return Candidate(None, NO_REGION, "code_list", "names no single region")
     key = _name_key(stripped)
     hits = names.get(key, [])
-    hint = _provider_hint(source)
-    if len(hits) > 1 and hint:
-        hits = [c for c in hits if codes.get(c) == hint] or hits
+    if hint:
+        own = [c for c in hits if (hint, c) in uses]
+        if own:
+            hits = own
     if len(hits) == 1:
-        if hint and codes.get(hits[0], hint) != hint:
-            return Candidate(
-                hits[0], 0.6, "code_list", f"display name of a {codes.get(hits[0])} region, source is {hint}"
-            )
+        if not mine(hits[0]):
+            owners = "/".join(sorted(codes.get(hits[0], ())))
+            return Candidate(hits[0], 0.6, "code_list", f"display name of a {owners} region, source is {hint}")
         return Candidate(hits[0], NAME, "code_list", "region display name")
     if len(hits) > 1:
         return Candidate(hits[0], 0.6, "code_list", "display name of several providers' regions")
     if CODE_LIKE.match(stripped):
         return Candidate(stripped, 0.75, "code_list", "looks like a region code but is in no known catalog")
     # a city alone ("Frankfurt", "Oregon") as in a region's display name
-    city = [
-        c
-        for k, cs in names.items()
-        for c in cs
-        if compact(fold(stripped)) and k.endswith(compact(fold(stripped))) and len(compact(stripped)) >= 4
-    ]
-    if len(set(city)) == 1:
-        return Candidate(city[0], 0.8, "code_list", "the city of one region's display name")
+    place = compact(fold(stripped))
+    if len(place) < 4:
+        return None
+    city = {c for k, cs in names.items() if k.endswith(place) for c in cs}
+    if hint:
+        city = {c for c in city if (hint, c) in uses} or {c for c in city if not mine(c)}
+    if len(city) == 1:
+        code = next(iter(city))
+        if mine(code):
+            return Candidate(code, 0.8, "code_list", "the city of one region's display name")
+        return Candidate(code, 0.6, "code_list", f"the city of a region of another provider, source is {hint}")
     return None
