@@ -155,6 +155,20 @@ class Driver(abc.ABC):
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         """Records of one object after `cursor` (None = from the start), in pages."""
 
+    def value_metadata(self, object_name: str) -> dict[str, dict]:
+        """What the vendor's own API says about the value lists of one object's columns: column →
+        `{"options": [{"value", "label"}]}` (picklists, option sets) or `{"stages": [{"value", "label",
+        "probability"?, "is_closed"?, "is_won"?, "forecast_category"?}]}` (deal stages; probability on
+        0–1). Only columns that have a value list appear; sources without such metadata give `{}`.
+
+        `value` is the vendor's stored value (a Dynamics option's integer, a HubSpot internal name, a
+        Salesforce API name); a driver that delivers labels in its records (HubSpot, Dynamics) sends
+        the same label here, so a record's value matches either. Labels are the vendor's text as it
+        is (never escaped or trimmed here: pages escape it). Drivers fetch it once per object and
+        instance (one sync) and never raise: a failure is logged and gives `{}`, so a sync never
+        fails because metadata is missing."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Release network clients; drivers without any keep this no-op."""
 

@@ -11,8 +11,11 @@ KIND = KindSpec(
     config_model=DynamicsConfig,
     secrets_model=DynamicsSecrets,
     form=KindForm(tone="purple", blurb="Dataverse Web API (OData) with OAuth client credentials."),
-    sample_config={"instance_url": "https://example.crm.dynamics.com", "tenant_id": "contoso.onmicrosoft.com",
-                   "client_id": "00000000-0000-0000-0000-000000000001"},
+    sample_config={
+        "instance_url": "https://example.crm.dynamics.com",
+        "tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "00000000-0000-0000-0000-000000000001",
+    },
     sample_secrets={"client_secret": "example"},
     domain="revops",
     domain_reason="a CRM",

@@ -15,10 +15,17 @@ chunk is read for the page's ids with `$filter=Microsoft.Dynamics.CRM.In(Propert
 PropertyValues=[..])`, as many ids per request as fit in URL_BUDGET, and merged by primary id. A record
 deleted between those requests is dropped from the page rather than emitted half-read; one changed in
 between may carry newer values in later chunks, and its new modifiedon brings it back on the next sync.
+
+Value metadata (`value_metadata`): the entity's option sets, one request per kind of option-set
+attribute (`Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=
+OptionSet`, likewise MultiSelectPicklist, State and Status): each option's integer `Value` with its
+`Label.UserLocalizedLabel.Label` (the label the FormattedValue annotation gives records). A kind that
+fails is logged and left out; the others still count.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -26,13 +33,23 @@ from typing import Any
 from urllib.parse import quote
 
 from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
-from ...errors import ObjectNotFound
+from ...errors import ConnectorError, ObjectNotFound
 from ...http import HttpClient, TokenProvider
-from ..saas import fields_with_samples
+from ..saas import ValueMetadataCache, fields_with_samples
+from ..saas import options as option_list
+
+logger = logging.getLogger("connectors.metadata")
 
 # Option sets (choices, state and status reasons) arrive as their labels (`FORMATTED` annotation).
 OPTION_SETS = {"Picklist", "State", "Status", "MultiSelectPicklist"}
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
+# The attribute metadata types that carry an OptionSet (casts on EntityDefinitions(...)/Attributes).
+OPTION_SET_METADATA = (
+    "PicklistAttributeMetadata",
+    "MultiSelectPicklistAttributeMetadata",
+    "StateAttributeMetadata",
+    "StatusAttributeMetadata",
+)
 TYPES = {
     "Integer": "integer",
     "BigInt": "integer",
@@ -73,6 +90,7 @@ class DynamicsDriver(Driver):
             },
         )
         self._meta: dict[str, dict] = {}
+        self._value_metadata = ValueMetadataCache(self.kind)
 
     def close(self) -> None:
         self.http.close()
@@ -110,6 +128,29 @@ class DynamicsDriver(Driver):
                 "labelled": frozenset(labelled),
             }
         return self._meta[entity]
+
+    def value_metadata(self, object_name: str) -> dict[str, dict]:
+        return self._value_metadata.get(object_name, self._fetch_value_metadata)
+
+    def _fetch_value_metadata(self, entity: str) -> dict[str, dict]:
+        attributes = f"EntityDefinitions(LogicalName='{quote(entity)}')/Attributes"
+        out: dict[str, dict] = {}
+        for cast in OPTION_SET_METADATA:
+            try:
+                body = self.http.get(
+                    f"{attributes}/Microsoft.Dynamics.CRM.{cast}",
+                    params={"$select": "LogicalName", "$expand": "OptionSet"},
+                )
+            except ConnectorError as exc:
+                logger.warning("dynamics: %s of %r unavailable: %s", cast, entity, exc)
+                continue
+            for attr in body.get("value") or []:
+                if not isinstance(attr, dict) or not attr.get("LogicalName"):
+                    continue
+                option_set = attr.get("OptionSet") if isinstance(attr.get("OptionSet"), dict) else {}
+                choices = [o for o in option_set.get("Options") or [] if isinstance(o, dict)]
+                out[attr["LogicalName"]] = option_list((o.get("Value"), _label(o.get("Label"))) for o in choices)
+        return out
 
     @staticmethod
     def _record(item: dict[str, Any], labelled: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -236,3 +277,16 @@ class DynamicsDriver(Driver):
             else:
                 page_cursor = cursor if incremental else None
             yield Page(records=records, cursor=page_cursor)
+
+
+def _label(label: Any) -> str | None:
+    """An option's label in the user's language (`UserLocalizedLabel`), else its first localized one."""
+    if not isinstance(label, dict):
+        return None
+    user = label.get("UserLocalizedLabel")
+    if isinstance(user, dict) and user.get("Label") is not None:
+        return user["Label"]
+    for localized in label.get("LocalizedLabels") or []:
+        if isinstance(localized, dict) and localized.get("Label") is not None:
+            return localized["Label"]
+    return None

@@ -3,7 +3,13 @@ entity sets with $select/$filter/$orderby, `Prefer: odata.maxpagesize` and @odat
 
 Like Dataverse, URLs over 32,768 characters are refused (414) and a nextLink repeats the request's
 query options with a $skiptoken added, so a long $select makes long nextLinks too. $filter supports
-the keyset filter and `Microsoft.Dynamics.CRM.In(PropertyName='<pk>',PropertyValues=[...])`."""
+the keyset filter and `Microsoft.Dynamics.CRM.In(PropertyName='<pk>',PropertyValues=[...])`.
+
+Option sets: `EntityDefinitions(LogicalName='x')/Attributes/Microsoft.Dynamics.CRM.<Kind>AttributeMetadata`
+with `$expand=OptionSet` answers the entity's Picklist / State / Status attributes with their options
+(OPTION_SETS: the out-of-the-box values and labels of Microsoft's entity reference); records carry the
+same labels in their FormattedValue annotations. `FakeDynamics(opportunities=make_opportunities(n))`
+adds the opportunity entity (sales stage, state, status reason, forecast category)."""
 
 from __future__ import annotations
 
@@ -37,12 +43,115 @@ ACCOUNT_ATTRIBUTES = [
 ]
 
 
+OPPORTUNITY_ATTRIBUTES = [
+    ("opportunityid", "Uniqueidentifier", None),
+    ("name", "String", None),
+    ("estimatedvalue", "Money", None),
+    ("estimatedclosedate", "DateTime", None),
+    ("closeprobability", "Integer", None),
+    ("salesstage", "Picklist", None),
+    ("salesstagecode", "Picklist", None),
+    ("msdyn_forecastcategory", "Picklist", None),
+    ("statecode", "State", None),
+    ("statuscode", "Status", None),
+    ("parentaccountid", "Lookup", None),
+    ("transactioncurrencyid", "Lookup", None),
+    ("modifiedon", "DateTime", None),
+]
+
+# Out-of-the-box option sets (Microsoft's Dataverse table reference for account and opportunity):
+# entity → attribute → [(value, label, parent state of a status reason)].
+_INDUSTRY = [
+    "Accounting",
+    "Agriculture and Non-petrol Natural Resource Extraction",
+    "Broadcasting Printing and Publishing",
+    "Brokers",
+    "Building Supply Retail",
+    "Business Services",
+    "Consulting",
+    "Consumer Services",
+    "Design, Direction and Creative Management",
+    "Distributors, Dispatchers and Processors",
+    "Doctor's Offices and Clinics",
+    "Durable Manufacturing",
+    "Eating and Drinking Places",
+    "Entertainment Retail",
+    "Equipment Rental and Leasing",
+    "Financial",
+    "Food and Tobacco Processing",
+    "Inbound Capital Intensive Processing",
+    "Inbound Repair and Services",
+    "Insurance",
+    "Legal Services",
+    "Non-Durable Merchandise Retail",
+    "Outbound Consumer Service",
+    "Petrochemical Extraction and Distribution",
+    "Service Retail",
+    "SIG Affiliations",
+    "Social Services",
+    "Special Outbound Trade Contractors",
+    "Specialty Realty",
+    "Transportation",
+    "Utility Creation and Distribution",
+    "Vehicle Retail",
+    "Wholesale",
+]
+_RELATIONSHIP = [
+    "Competitor",
+    "Consultant",
+    "Customer",
+    "Investor",
+    "Partner",
+    "Influencer",
+    "Press",
+    "Prospect",
+    "Reseller",
+    "Supplier",
+    "Vendor",
+    "Other",
+]
+OPTION_SETS: dict[str, dict[str, list[tuple[int, str, int | None]]]] = {
+    "account": {
+        "industrycode": [(i + 1, label, None) for i, label in enumerate(_INDUSTRY)],
+        "customertypecode": [(i + 1, label, None) for i, label in enumerate(_RELATIONSHIP)],
+        "statecode": [(0, "Active", None), (1, "Inactive", None)],
+        "statuscode": [(1, "Active", 0), (2, "Inactive", 1)],
+    },
+    "opportunity": {
+        "salesstage": [(0, "Qualify", None), (1, "Develop", None), (2, "Propose", None), (3, "Close", None)],
+        "salesstagecode": [(1, "Default Value", None)],  # "Process Code": one option out of the box
+        "msdyn_forecastcategory": [
+            (100000001, "Pipeline", None),
+            (100000002, "Best case", None),
+            (100000003, "Committed", None),
+            (100000004, "Omitted", None),
+            (100000005, "Won", None),
+            (100000006, "Lost", None),
+        ],
+        "statecode": [(0, "Open", None), (1, "Won", None), (2, "Lost", None)],
+        "statuscode": [(1, "In Progress", 0), (2, "On Hold", 0), (3, "Won", 1), (4, "Canceled", 2), (5, "Out-Sold", 2)],
+    },
+}
 # Option-set labels, returned as `<name>@OData.Community.Display.V1.FormattedValue` when asked for.
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
-OPTION_LABELS = {
-    "industrycode": {1: "Accounting", 33: "Wholesale"},
-    "statecode": {0: "Active", 1: "Inactive"},
-}
+
+
+def option_labels(entity: str, option_sets: dict | None = None) -> dict[str, dict[int, str]]:
+    return {
+        name: {value: label for value, label, _ in options}
+        for name, options in (option_sets or OPTION_SETS).get(entity, {}).items()
+    }
+
+
+def _localized(label: str) -> dict:
+    text = {
+        "Label": label,
+        "LanguageCode": 1033,
+        "IsManaged": True,
+        "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_OID, label)),
+        "HasChanged": None,
+    }
+    return {"LocalizedLabels": [text], "UserLocalizedLabel": text}
 
 
 def dyn_datetime(value: dt.datetime) -> str:
@@ -58,7 +167,7 @@ def make_accounts(n: int, start: dt.datetime | None = None) -> list[dict]:
             "websiteurl": f"https://a{i}.example",
             "revenue": 1000.5 * i,
             "numberofemployees": i,
-            "industrycode": 33,
+            "industrycode": 33 if i % 2 == 0 else 9,
             "statecode": 0,
             "_parentaccountid_value": None,
             "modifiedon": dyn_datetime(start + dt.timedelta(minutes=10 * (i // 2))),
@@ -66,6 +175,34 @@ def make_accounts(n: int, start: dt.datetime | None = None) -> list[dict]:
         }
         for i in range(n)
     ]
+
+
+def make_opportunities(n: int, start: dt.datetime | None = None) -> list[dict]:
+    """Opportunities whose state, status reason, sales stage and forecast category agree: open ones in
+    Qualify..Close, then won and lost ones (option-set integers, as the Web API stores them)."""
+    start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    records = []
+    for i in range(n):
+        step = i % 6  # 0..3 open in stage 0..3, 4 won, 5 lost
+        state = 0 if step < 4 else 1 if step == 4 else 2
+        records.append(
+            {
+                "opportunityid": str(uuid.UUID(int=0x1000 + i)),
+                "name": f"Opportunity {i}",
+                "estimatedvalue": 5000.0 * (i + 1),
+                "estimatedclosedate": dyn_datetime(start + dt.timedelta(days=30 + i)),
+                "closeprobability": (10, 30, 60, 80, 100, 0)[step],
+                "salesstage": min(step, 3),
+                "salesstagecode": 1,
+                "msdyn_forecastcategory": (100000001, 100000001, 100000002, 100000003, 100000005, 100000006)[step],
+                "statecode": state,
+                "statuscode": (1, 2, 1, 1, 3, 5)[step],
+                "_parentaccountid_value": str(uuid.UUID(int=(i % 5) + 1)),
+                "_transactioncurrencyid_value": str(uuid.UUID(int=0x900)),
+                "modifiedon": dyn_datetime(start + dt.timedelta(minutes=10 * i)),
+            }
+        )
+    return records
 
 
 class FakeDynamics(FakeAPI):
@@ -78,6 +215,8 @@ class FakeDynamics(FakeAPI):
         client_id: str = "dyn-client",
         client_secret: str = "dyn-secret",
         max_page: int | None = None,
+        opportunities: list[dict] | None = None,
+        option_sets: dict[str, dict[str, list[tuple[int, str, int | None]]]] | None = None,
     ):
         super().__init__()
         self.entities = {
@@ -88,6 +227,14 @@ class FakeDynamics(FakeAPI):
                 "records": records if records is not None else make_accounts(15),
             }
         }
+        if opportunities is not None:
+            self.entities["opportunity"] = {
+                "set": "opportunities",
+                "pk": "opportunityid",
+                "attributes": OPPORTUNITY_ATTRIBUTES,
+                "records": opportunities,
+            }
+        self.option_sets = option_sets if option_sets is not None else OPTION_SETS
         self.client_id, self.client_secret = client_id, client_secret
         self.max_page = max_page
         self._links: dict[str, tuple[list[dict], int]] = {}
@@ -147,6 +294,12 @@ class FakeDynamics(FakeAPI):
                 },
                 {},
             )
+        m = re.fullmatch(
+            rf"{API}/EntityDefinitions\(LogicalName='(\w+)'\)/Attributes/Microsoft\.Dynamics\.CRM\.(\w+)AttributeMetadata",
+            request.path,
+        )
+        if m:
+            return self._option_set_attributes(m.group(1), m.group(2), request)
         m = re.fullmatch(rf"{API}/EntityDefinitions\(LogicalName='(\w+)'\)(/Attributes)?", request.path)
         if m:
             entity = self.entities.get(m.group(1))
@@ -184,6 +337,65 @@ class FakeDynamics(FakeAPI):
         if entity is not None:
             return self._entity_set(entity, request)
         return 404, {"error": {"code": "0x8006088a", "message": "Resource not found for the segment"}}, {}
+
+    def _option_set_attributes(self, logical_name: str, kind: str, request: Request):
+        """The entity's attributes of one metadata type, with their OptionSet when $expand asks for it."""
+        entity = self.entities.get(logical_name)
+        if entity is None:
+            return 404, {"error": {"code": "0x80060888", "message": "Could not find entity"}}, {}
+        if kind not in ("Picklist", "MultiSelectPicklist", "State", "Status", "Boolean"):
+            return 400, {"error": {"code": "0x0", "message": f"Type 'Microsoft.Dynamics.CRM.{kind}' not found"}}, {}
+        expand = "OptionSet" in request.query.get("$expand", "")
+        options_of = self.option_sets.get(logical_name, {})
+        value = []
+        for name, attr_type, _ in entity["attributes"]:
+            if attr_type != kind:
+                continue
+            attr = {
+                "@odata.type": f"#Microsoft.Dynamics.CRM.{kind}AttributeMetadata",
+                "LogicalName": name,
+                "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{logical_name}.{name}")),
+            }
+            if expand:
+                options = []
+                for option_value, label, state in options_of.get(name, []):
+                    option = {
+                        "Value": option_value,
+                        "Color": None,
+                        "IsManaged": True,
+                        "ExternalValue": "",
+                        "ParentValues": [],
+                        "MetadataId": None,
+                        "HasChanged": None,
+                        "Label": _localized(label),
+                        "Description": {"LocalizedLabels": [], "UserLocalizedLabel": None},
+                    }
+                    if kind == "Status":
+                        option |= {
+                            "@odata.type": "#Microsoft.Dynamics.CRM.StatusOptionMetadata",
+                            "State": state,
+                            "TransitionData": None,
+                        }
+                    elif kind == "State":
+                        option |= {
+                            "@odata.type": "#Microsoft.Dynamics.CRM.StateOptionMetadata",
+                            "InvariantName": label,
+                            "DefaultStatus": option_value + 1,
+                        }
+                    options.append(option)
+                attr["OptionSet"] = {
+                    "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{logical_name}_{name}")),
+                    "Name": f"{logical_name}_{name}",
+                    "IsGlobal": False,
+                    "OptionSetType": kind,
+                    "Options": options,
+                }
+            value.append(attr)
+        context = (
+            f"{self.url}{API}/$metadata#EntityDefinitions('{logical_name}')/Attributes"
+            f"/Microsoft.Dynamics.CRM.{kind}AttributeMetadata(LogicalName,OptionSet())"
+        )
+        return 200, {"@odata.context": context, "value": value}, {}
 
     def _page_size(self, request: Request) -> int:
         m = re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("prefer", ""))
@@ -227,8 +439,9 @@ class FakeDynamics(FakeAPI):
             for i, r in enumerate(rows)
         ]
         if FORMATTED in request.headers.get("prefer", ""):
+            logical_name = next(k for k, v in self.entities.items() if v is entity)
             for row in rows:
-                for name, labels in OPTION_LABELS.items():
+                for name, labels in option_labels(logical_name, self.option_sets).items():
                     if row.get(name) in labels:
                         row[f"{name}@{FORMATTED}"] = labels[row[name]]
         return 200, self._page(entity, rows, 0, size, request.query), {}

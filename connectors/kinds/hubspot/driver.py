@@ -18,19 +18,28 @@ page). The search API already carries properties in its body.
 Enumeration values arrive as HubSpot's internal values (`closedwon`, `HOSPITAL_HEALTH_CARE`); records
 carry their labels instead, from the options the properties API already returned ("Closed Won", as
 in HubSpot's own exports), so a unified view shows one vocabulary per source that people recognise.
+
+Value metadata (`value_metadata`): every enumeration's options (internal value, label) from the
+properties API, and for deals `dealstage` from the pipelines API (`GET /crm/v3/pipelines/deals`):
+every pipeline's stages with `metadata.probability` and `metadata.isClosed` (strings in HubSpot's
+answer). HubSpot has no "won" flag: a closed stage at probability 1 is won, at 0 lost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
-from ...errors import ObjectNotFound
+from ...errors import ConnectorError, ObjectNotFound
 from ...http import HttpClient
-from ..saas import fields_with_samples
+from ..saas import ValueMetadataCache, fields_with_samples, flag, fraction, stage
+from ..saas import options as option_list
+
+logger = logging.getLogger("connectors.metadata")
 
 TYPES = {"number": "number", "bool": "boolean", "date": "date", "datetime": "datetime"}
 CURSOR_FIELD = "hs_lastmodifieddate"
@@ -38,6 +47,8 @@ MAX_LIMIT = 100  # HubSpot's page size limit for list and search (and batch read
 SEARCH_WINDOW = 10_000  # results one search query can page through
 # HubSpot documents no URL limit; 8 KB is where common proxies refuse a request line. Stay well below.
 MAX_URL = 4_000
+# Objects with pipelines: object → the property that holds the stage id.
+PIPELINE_STAGES = {"deals": "dealstage"}
 
 
 def _ms(value: str) -> str:
@@ -57,6 +68,7 @@ class HubSpotDriver(Driver):
         )
         self._properties: dict[str, list[dict]] = {}
         self._labels: dict[str, dict[str, dict[str, str]]] = {}
+        self._value_metadata = ValueMetadataCache(self.kind)
 
     def close(self) -> None:
         self.http.close()
@@ -92,6 +104,58 @@ class HubSpotDriver(Driver):
                 labels[prop["name"]] = options
         self._labels[object_name] = labels
         return labels
+
+    def value_metadata(self, object_name: str) -> dict[str, dict]:
+        return self._value_metadata.get(object_name, self._fetch_value_metadata)
+
+    def _fetch_value_metadata(self, object_name: str) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for prop in self.properties(object_name):
+            if prop.get("type") != "enumeration" or prop.get("referencedObjectType"):
+                continue
+            choices = [o for o in prop.get("options") or [] if isinstance(o, dict)]
+            out[prop["name"]] = option_list((o.get("value"), o.get("label")) for o in choices)
+        stage_property = PIPELINE_STAGES.get(object_name)
+        if stage_property and any(p.get("name") == stage_property for p in self.properties(object_name)):
+            try:
+                stages = self._pipeline_stages(object_name)
+            except ConnectorError as exc:
+                logger.warning(
+                    "hubspot: the %s pipelines are unavailable, %s keeps its options: %s",
+                    object_name,
+                    stage_property,
+                    exc,
+                )
+            else:
+                if stages:
+                    out[stage_property] = {"stages": stages}
+        return out
+
+    def _pipeline_stages(self, object_name: str) -> list[dict]:
+        """The stages of every pipeline of the object, each stage id once; archived ones too (records
+        may still carry them, and what they meant has not changed)."""
+        body = self.http.get(f"/crm/v3/pipelines/{object_name}")
+        stages, seen = [], set()
+        for pipeline in body.get("results") or []:
+            if not isinstance(pipeline, dict):
+                continue
+            for item in pipeline.get("stages") or []:
+                if not isinstance(item, dict) or str(item.get("id")) in seen:
+                    continue
+                meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+                probability = fraction(meta.get("probability"))
+                closed = flag(meta.get("isClosed"))
+                won = None  # HubSpot says closed, not won: a closed stage at 1 is won, at 0 lost
+                if closed is False:
+                    won = False
+                elif closed and probability in (0.0, 1.0):
+                    won = probability == 1.0
+                entry = stage(item.get("id"), item.get("label"), probability=probability, is_closed=closed, is_won=won)
+                if entry is not None:
+                    entry["value"] = str(entry["value"])
+                    seen.add(entry["value"])
+                    stages.append(entry)
+        return stages
 
     def _records(self, object_name: str, body: dict) -> list[dict[str, Any]]:
         """A response's records, enumeration values as their labels: a multi-select (`a;b`) label by

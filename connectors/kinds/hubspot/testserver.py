@@ -1,4 +1,8 @@
-"""A fake HubSpot portal: CRM v3 properties, objects (after paging) and search, private-app token."""
+"""A fake HubSpot portal: CRM v3 properties, objects (after paging) and search, the deal pipelines API
+(`/crm/v3/pipelines/deals`: the default "Sales Pipeline" and its stage ids), private-app token.
+
+Enumeration properties carry HubSpot's default options (PROPERTY_OPTIONS); `dealstage`'s options are
+the pipelines' stages, as in a real portal."""
 
 from __future__ import annotations
 
@@ -17,14 +21,86 @@ PROPERTY_TYPES = {
     "hs_is_closed": "bool",
 }
 SEARCH_WINDOW = 10_000
-# Enumerations with their options, as the properties API describes them (value → label).
+# The default deal pipeline of a portal: stage id, label, metadata.probability, metadata.isClosed
+# (HubSpot Knowledge Base, "Set up and customize your deal pipelines and deal stages").
+DEFAULT_STAGES = [
+    ("appointmentscheduled", "Appointment Scheduled", "0.2", "false"),
+    ("qualifiedtobuy", "Qualified To Buy", "0.4", "false"),
+    ("presentationscheduled", "Presentation Scheduled", "0.6", "false"),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8", "false"),
+    ("contractsent", "Contract Sent", "0.9", "false"),
+    ("closedwon", "Closed Won", "1.0", "true"),
+    ("closedlost", "Closed Lost", "0.0", "true"),
+]
+DEFAULT_PIPELINES = [{"id": "default", "label": "Sales Pipeline", "stages": DEFAULT_STAGES}]
+# Enumerations with their options, as the properties API describes them (value → label): HubSpot's
+# default properties (a part of the 150 industries) and one custom multi-select.
 PROPERTY_OPTIONS = {
-    "dealstage": {
-        "appointmentscheduled": "Appointment Scheduled",
-        "closedwon": "Closed Won",
-        "closedlost": "Closed Lost",
+    "industry": {
+        "ACCOUNTING": "Accounting",
+        "BANKING": "Banking",
+        "COMPUTER_SOFTWARE": "Computer Software",
+        "CONSTRUCTION": "Construction",
+        "FINANCIAL_SERVICES": "Financial Services",
+        "FOOD_BEVERAGES": "Food & Beverages",
+        "HIGHER_EDUCATION": "Higher Education",
+        "HOSPITAL_HEALTH_CARE": "Hospital & Health Care",
+        "INSURANCE": "Insurance",
+        "LOGISTICS_AND_SUPPLY_CHAIN": "Logistics and Supply Chain",
+        "MACHINERY": "Machinery",
+        "MEDIA_PRODUCTION": "Media Production",
+        "OIL_ENERGY": "Oil & Energy",
+        "RETAIL": "Retail",
+        "TELECOMMUNICATIONS": "Telecommunications",
     },
-    "industry": {"HOSPITAL_HEALTH_CARE": "Hospital & Health Care", "COMPUTER_SOFTWARE": "Computer Software"},
+    "type": {
+        "PROSPECT": "Prospect",
+        "PARTNER": "Partner",
+        "RESELLER": "Reseller",
+        "VENDOR": "Vendor",
+        "OTHER": "Other",
+    },
+    "dealtype": {"newbusiness": "New Business", "existingbusiness": "Existing Business"},
+    # The portal's currencies; HubSpot's exports show the code, which is the option's label too.
+    "deal_currency_code": {"USD": "USD", "EUR": "EUR", "GBP": "GBP"},
+    "hs_manual_forecast_category": {
+        "OMIT": "Not forecasted",
+        "PIPELINE": "Pipeline",
+        "BEST_CASE": "Best case",
+        "COMMIT": "Commit",
+        "CLOSED": "Closed won",
+    },
+    "hs_analytics_source": {
+        "ORGANIC_SEARCH": "Organic Search",
+        "PAID_SEARCH": "Paid Search",
+        "EMAIL_MARKETING": "Email Marketing",
+        "SOCIAL_MEDIA": "Organic Social",
+        "REFERRALS": "Referrals",
+        "OTHER_CAMPAIGNS": "Other Campaigns",
+        "DIRECT_TRAFFIC": "Direct Traffic",
+        "OFFLINE": "Offline Sources",
+        "PAID_SOCIAL": "Paid Social",
+    },
+    "lifecyclestage": {
+        "subscriber": "Subscriber",
+        "lead": "Lead",
+        "marketingqualifiedlead": "Marketing Qualified Lead",
+        "salesqualifiedlead": "Sales Qualified Lead",
+        "opportunity": "Opportunity",
+        "customer": "Customer",
+        "evangelist": "Evangelist",
+        "other": "Other",
+    },
+    "hs_lead_status": {
+        "NEW": "New",
+        "OPEN": "Open",
+        "IN_PROGRESS": "In Progress",
+        "OPEN_DEAL": "Open Deal",
+        "UNQUALIFIED": "Unqualified",
+        "ATTEMPTED_TO_CONTACT": "Attempted to Contact",
+        "CONNECTED": "Connected",
+        "BAD_TIMING": "Bad Timing",
+    },
     "hs_product_interest": {"a": "Alpha", "b": "Beta"},
 }
 REFERENCES = {"hubspot_owner_id": "OWNER"}  # enumerations whose options are other objects: ids stay ids
@@ -53,13 +129,73 @@ def make_companies(n: int, start: dt.datetime | None = None) -> list[dict]:
     ]
 
 
+def make_deals(n: int, start: dt.datetime | None = None) -> list[dict]:
+    """Deals through the default pipeline's stages, with HubSpot's internal values."""
+    start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    return [
+        {
+            "hs_object_id": str(7_000_000_000 + i),
+            "dealname": f"Deal {i}",
+            "dealstage": DEFAULT_STAGES[i % len(DEFAULT_STAGES)][0],
+            "pipeline": "default",
+            "dealtype": "newbusiness" if i % 2 else "existingbusiness",
+            "deal_currency_code": ("USD", "EUR", "GBP")[i % 3],
+            "amount": str(1000 * (i + 1)),
+            "closedate": hs_datetime(start + dt.timedelta(days=30 + i)),
+            "createdate": hs_datetime(start),
+            "hs_lastmodifieddate": hs_datetime(start + dt.timedelta(minutes=i)),
+        }
+        for i in range(n)
+    ]
+
+
+def pipeline_body(pipeline: dict, index: int) -> dict:
+    """One pipeline as `GET /crm/v3/pipelines/deals` returns it (metadata values are strings)."""
+    stamp = "2024-01-01T00:00:00.000Z"
+    return {
+        "id": pipeline["id"],
+        "label": pipeline["label"],
+        "displayOrder": index,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "archived": False,
+        "stages": [
+            {
+                "id": stage_id,
+                "label": label,
+                "displayOrder": order,
+                "metadata": {"isClosed": closed, "probability": probability},
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "archived": False,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+            }
+            for order, (stage_id, label, probability, closed) in enumerate(pipeline["stages"])
+        ],
+    }
+
+
 class FakeHubSpot(FakeAPI):
     # HubSpot documents no URL limit; a request line past 8 KB is refused by common front ends.
     max_url = 8_192
 
-    def __init__(self, *, objects: dict[str, list[dict]] | None = None, token: str = "pat-na1-11111111-2222"):
+    def __init__(
+        self,
+        *,
+        objects: dict[str, list[dict]] | None = None,
+        token: str = "pat-na1-11111111-2222",
+        pipelines: list[dict] | None = None,
+        options: dict[str, dict[str, str]] | None = None,
+    ):
         super().__init__()
         self.objects = objects if objects is not None else {"companies": make_companies(12)}
+        # pipelines: [{"id", "label", "stages": [(id, label, probability, isClosed)]}]
+        self.pipelines = pipelines if pipelines is not None else DEFAULT_PIPELINES
+        self.options = dict(options if options is not None else PROPERTY_OPTIONS)
+        self.options["dealstage"] = {
+            stage_id: label for pipeline in self.pipelines for stage_id, label, _, _ in pipeline["stages"]
+        }
+        self.options["pipeline"] = {pipeline["id"]: pipeline["label"] for pipeline in self.pipelines}
         self.tokens.add(token)
         self.token = token
 
@@ -86,14 +222,11 @@ class FakeHubSpot(FakeAPI):
         if m and m.group(1) in self.objects:
             return (
                 200,
-                {
-                    "results": [
-                        self._property(n)
-                        for n in self._names(m.group(1))
-                    ]
-                },
+                {"results": [self._property(n) for n in self._names(m.group(1))]},
                 {},
             )
+        if request.path == "/crm/v3/pipelines/deals" and request.method == "GET":
+            return 200, {"results": [pipeline_body(p, i) for i, p in enumerate(self.pipelines)]}, {}
         m = re.fullmatch(r"/crm/v3/objects/(\w+)", request.path)
         if m and m.group(1) in self.objects and request.method == "GET":
             return self._list(m.group(1), request)
@@ -105,8 +238,7 @@ class FakeHubSpot(FakeAPI):
             return self._search(m.group(1), request.json())
         return 404, {"status": "error", "message": "Resource not found", "category": "OBJECT_NOT_FOUND"}, {}
 
-    @staticmethod
-    def _property(name: str) -> dict:
+    def _property(self, name: str) -> dict:
         prop = {
             "name": name,
             "label": name.replace("_", " ").title(),
@@ -114,8 +246,8 @@ class FakeHubSpot(FakeAPI):
             "fieldType": "number" if PROPERTY_TYPES.get(name) == "number" else "text",
             "hidden": False,
         }
-        if name in PROPERTY_OPTIONS or name in REFERENCES:
-            options = PROPERTY_OPTIONS.get(name) or {"101": "Ada Owner", "102": "Bob Owner"}
+        if name in self.options or name in REFERENCES:
+            options = self.options.get(name) or {"101": "Ada Owner", "102": "Bob Owner"}
             prop |= {
                 "type": "enumeration",
                 "fieldType": "checkbox" if name == "hs_product_interest" else "select",

@@ -12,11 +12,18 @@ Salesforce's documented way around it; the following pages come from `nextRecord
 whatever the query. A SOQL statement itself may hold 100,000 characters: Salesforce's own limits (at
 most 800 custom fields of at most 60 characters with namespace) keep a full field list below half of
 that, so a longer one is reported as an error rather than split.
+
+Value metadata (`value_metadata`): the describe's `picklistValues` of every picklist field (value =
+the API name records carry, label, inactive values too: old records still hold them), and for
+`StageName` the org's `OpportunityStage` rows (IsClosed, IsWon, DefaultProbability as a fraction,
+ForecastCategoryName), which say what each stage means; without access to them StageName keeps its
+picklist options.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +35,7 @@ from ...base import DEFAULT_PAGE_SIZE, CheckResult, Driver, Page, SourceObject
 from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
 from ...flatten import flatten
 from ...http import HttpClient, TokenProvider
-from ..saas import fields_with_samples
+from ..saas import ValueMetadataCache, fields_with_samples, fraction, options, stage
 
 TYPES = {
     "int": "integer",
@@ -42,9 +49,16 @@ TYPES = {
 }
 COMPOUND = {"address", "location"}  # not selectable as one column in SOQL; their parts are fields too
 CURSOR_FIELD = "SystemModstamp"
+logger = logging.getLogger("connectors.metadata")
 SAMPLE_ROWS = 50
 URI_BUDGET = 12_000  # of Salesforce's 16,384 bytes for URI + headers; the rest is for headers
 SOQL_MAX = 100_000  # characters in one SOQL statement
+PICKLISTS = {"picklist", "multipicklist"}
+STAGE_FIELD = "StageName"  # Opportunity's (and OpportunityHistory's): its values are OpportunityStage rows
+STAGE_SOQL = (
+    "SELECT ApiName, MasterLabel, IsActive, IsClosed, IsWon, DefaultProbability, ForecastCategoryName "
+    "FROM OpportunityStage ORDER BY SortOrder"
+)
 
 
 def soql_datetime(value: str) -> str:
@@ -78,6 +92,8 @@ class SalesforceDriver(Driver):
             token_url=f"{cfg.login_url}/services/oauth2/token", form=form, client=self.http, on_token=self._on_token
         )
         self._describes: dict[str, dict] = {}
+        self._value_metadata = ValueMetadataCache(self.kind)
+        self._stages: list[dict] | None = None
 
     def _on_token(self, body: dict[str, Any]) -> None:
         # The token response names the org's instance; it wins over a configured one (orgs move).
@@ -108,6 +124,48 @@ class SalesforceDriver(Driver):
         if object_name not in self._describes:
             self._describes[object_name] = self.http.get(self._api(f"sobjects/{quote(object_name)}/describe"))
         return self._describes[object_name]
+
+    def value_metadata(self, object_name: str) -> dict[str, dict]:
+        return self._value_metadata.get(object_name, self._fetch_value_metadata)
+
+    def _fetch_value_metadata(self, object_name: str) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for f in self.describe(object_name).get("fields", []):
+            if f.get("type") not in PICKLISTS or not isinstance(f.get("picklistValues"), list):
+                continue
+            values = [p for p in f["picklistValues"] if isinstance(p, dict)]
+            # Active values first (the order Salesforce shows), then retired ones old records still carry.
+            values.sort(key=lambda p: p.get("active") is False)
+            out[f["name"]] = options((p.get("value"), p.get("label")) for p in values)
+            if f["name"] == STAGE_FIELD:
+                stages = self._opportunity_stages()
+                if stages:
+                    out[STAGE_FIELD] = {"stages": stages}
+        return out
+
+    def _opportunity_stages(self) -> list[dict]:
+        """The org's OpportunityStage rows as `stages` entries ([] when the query is refused: a user
+        without access to setup objects still gets StageName's picklist options)."""
+        if self._stages is None:
+            try:
+                rows = [r for page in self._query(STAGE_SOQL, 200) for r in page]
+            except ConnectorError as exc:
+                logger.warning("salesforce: OpportunityStage unavailable, StageName keeps its picklist: %s", exc)
+                rows = []
+            stages = []
+            for row in rows:
+                entry = stage(
+                    row.get("ApiName") or row.get("MasterLabel"),
+                    row.get("MasterLabel"),
+                    probability=fraction(row.get("DefaultProbability"), percent=True),
+                    is_closed=row.get("IsClosed") if isinstance(row.get("IsClosed"), bool) else None,
+                    is_won=row.get("IsWon") if isinstance(row.get("IsWon"), bool) else None,
+                    forecast_category=row.get("ForecastCategoryName"),
+                )
+                if entry is not None:
+                    stages.append((row.get("IsActive") is False, entry))
+            self._stages = [entry for _, entry in sorted(stages, key=lambda pair: pair[0])]
+        return self._stages
 
     def _columns(self, object_name: str) -> list[tuple[str, str, bool]]:
         return [

@@ -1,6 +1,10 @@
 """A fake Salesforce org: OAuth token endpoint, describe, SOQL query with nextRecordsUrl paging, the
 Composite API (a query as a subrequest), and Salesforce's request limits: URI over 16,384 bytes → 414,
-URI plus headers over 16,384 → 431, SOQL over 100,000 characters → 400 MALFORMED_QUERY."""
+URI plus headers over 16,384 → 431, SOQL over 100,000 characters → 400 MALFORMED_QUERY.
+
+Picklist fields describe their values (`picklistValues`: the standard picklists of a new org, see
+PICKLISTS) and the setup object `OpportunityStage` answers SOQL with a new org's ten default stages
+(`stages=` replaces them)."""
 
 from __future__ import annotations
 
@@ -27,7 +31,91 @@ FIELD_TYPES = {
     "StageName": "picklist",
     "Email": "email",
     "BillingAddress": "address",
+    "Industry": "picklist",
+    "Type": "picklist",
+    "LeadSource": "picklist",
+    "ForecastCategoryName": "picklist",
+    "CurrencyIsoCode": "picklist",
 }
+# The standard picklists of a new org (Salesforce Help: Account and Opportunity fields): object →
+# field → [(API name, label, active)]. The records make_accounts / make_opportunities serve use them.
+_INDUSTRIES = (
+    "Agriculture, Apparel, Banking, Biotechnology, Chemicals, Communications, Construction, Consulting, "
+    "Education, Electronics, Energy, Engineering, Entertainment, Environmental, Finance, Food & Beverage, "
+    "Government, Healthcare, Hospitality, Insurance, Machinery, Manufacturing, Media, Not For Profit, Other, "
+    "Recreation, Retail, Shipping, Technology, Telecommunications, Transportation, Utilities"
+).split(", ")
+PICKLISTS: dict[str, dict[str, list[tuple[str, str, bool]]]] = {
+    "Account": {
+        "Industry": [(v, v, True) for v in _INDUSTRIES],
+        "Type": [
+            (v, v, True)
+            for v in (
+                "Prospect",
+                "Customer - Direct",
+                "Customer - Channel",
+                "Channel Partner / Reseller",
+                "Installation Partner",
+                "Technology Partner",
+                "Other",
+            )
+        ],
+    },
+    "Opportunity": {
+        "Type": [
+            (v, v, True)
+            for v in (
+                "Existing Customer - Upgrade",
+                "Existing Customer - Replacement",
+                "Existing Customer - Downgrade",
+                "New Customer",
+            )
+        ],
+        "LeadSource": [(v, v, True) for v in ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")],
+        "ForecastCategoryName": [(v, v, True) for v in ("Omitted", "Pipeline", "Best Case", "Commit", "Closed")],
+        "CurrencyIsoCode": [
+            ("USD", "U.S. Dollar", True),
+            ("EUR", "Euro", True),
+            ("GBP", "British Pound", True),
+            ("DEM", "German Mark", False),  # a retired currency: old records may still carry it
+        ],
+    },
+}
+# A new org's OpportunityStage rows: (ApiName, MasterLabel, DefaultProbability, IsClosed, IsWon,
+# ForecastCategoryName). StageName's picklist lists the same API names.
+STAGES = [
+    ("Prospecting", "Prospecting", 10, False, False, "Pipeline"),
+    ("Qualification", "Qualification", 10, False, False, "Pipeline"),
+    ("Needs Analysis", "Needs Analysis", 20, False, False, "Pipeline"),
+    ("Value Proposition", "Value Proposition", 50, False, False, "Pipeline"),
+    ("Id. Decision Makers", "Id. Decision Makers", 60, False, False, "Pipeline"),
+    ("Perception Analysis", "Perception Analysis", 70, False, False, "Pipeline"),
+    ("Proposal/Price Quote", "Proposal/Price Quote", 75, False, False, "Pipeline"),
+    ("Negotiation/Review", "Negotiation/Review", 90, False, False, "Pipeline"),
+    ("Closed Won", "Closed Won", 100, True, True, "Closed"),
+    ("Closed Lost", "Closed Lost", 0, True, False, "Omitted"),
+]
+
+
+def stage_rows(stages: list[tuple] | None = None) -> list[dict]:
+    """OpportunityStage records as SOQL returns them (every queryable field the fake knows)."""
+    return [
+        {
+            "Id": f"01J5g00000{i:05d}AAA",
+            "ApiName": api,
+            "MasterLabel": label,
+            "DefaultProbability": probability,
+            "IsActive": True,
+            "IsClosed": closed,
+            "IsWon": won,
+            "ForecastCategoryName": forecast,
+            "ForecastCategory": forecast.replace(" ", "").replace("Commit", "Forecast"),
+            "SortOrder": i + 1,
+        }
+        for i, (api, label, probability, closed, won, forecast) in enumerate(stages or STAGES)
+    ]
+
+
 _QUERY = re.compile(
     r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
     r"(?: ORDER BY (?P<order>.+?))?(?: LIMIT (?P<limit>\d+))?$",
@@ -49,22 +137,50 @@ def parse_sf(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def make_accounts(n: int, start: dt.datetime | None = None) -> list[dict]:
-    """Accounts with ascending SystemModstamp; records come in pairs sharing a timestamp (keyset ties)."""
+def make_accounts(n: int, start: dt.datetime | None = None, *, picklists: bool = False) -> list[dict]:
+    """Accounts with ascending SystemModstamp; records come in pairs sharing a timestamp (keyset ties).
+    `picklists` adds Industry and Type, with values of the org's picklists."""
     start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     records = []
     for i in range(n):
         stamp = start + dt.timedelta(minutes=10 * (i // 2))
+        record = {
+            "Id": f"0015g00000{i:05d}AAA",
+            "Name": f"Account {i}",
+            "BillingCity": "Berlin" if i % 2 else "Paris",
+            "AnnualRevenue": 1000.0 * i,
+            "NumberOfEmployees": i * 3,
+            "IsDeleted": False,
+            "BillingAddress": {"city": "Berlin", "country": "DE"},
+            "SystemModstamp": sf_datetime(stamp),
+        }
+        if picklists:
+            record["Industry"] = ("Technology", "Banking", "Healthcare", "Retail", None)[i % 5]
+            record["Type"] = ("Customer - Direct", "Prospect", "Channel Partner / Reseller")[i % 3]
+        records.append(record)
+    return records
+
+
+def make_opportunities(n: int, start: dt.datetime | None = None) -> list[dict]:
+    """Opportunities whose StageName, ForecastCategoryName and Probability follow the org's stages."""
+    start = start or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    records = []
+    for i in range(n):
+        api, _, probability, _, _, forecast = STAGES[i % len(STAGES)]
         records.append(
             {
-                "Id": f"0015g00000{i:05d}AAA",
-                "Name": f"Account {i}",
-                "BillingCity": "Berlin" if i % 2 else "Paris",
-                "AnnualRevenue": 1000.0 * i,
-                "NumberOfEmployees": i * 3,
-                "IsDeleted": False,
-                "BillingAddress": {"city": "Berlin", "country": "DE"},
-                "SystemModstamp": sf_datetime(stamp),
+                "Id": f"0065g00000{i:05d}AAA",
+                "AccountId": f"0015g00000{i % 5:05d}AAA",
+                "Name": f"Opportunity {i}",
+                "StageName": api,
+                "Probability": probability,
+                "ForecastCategoryName": forecast,
+                "Type": "New Customer" if i % 2 else "Existing Customer - Upgrade",
+                "LeadSource": ("Web", "Partner Referral", "Phone Inquiry")[i % 3],
+                "CurrencyIsoCode": ("USD", "EUR", "GBP")[i % 3],
+                "Amount": 1000.0 * (i + 1),
+                "CloseDate": (start + dt.timedelta(days=30 + i)).date().isoformat(),
+                "SystemModstamp": sf_datetime(start + dt.timedelta(minutes=i)),
             }
         )
     return records
@@ -79,9 +195,13 @@ class FakeSalesforce(FakeAPI):
         client_secret: str = "sf-secret",
         refresh_token: str = "sf-refresh",
         max_batch: int | None = None,
+        picklists: dict[str, dict[str, list[tuple[str, str, bool]]]] | None = None,
+        stages: list[tuple] | None = None,
     ):
         super().__init__()
         self.objects = objects if objects is not None else {"Account": make_accounts(25)}
+        self.picklists = picklists if picklists is not None else PICKLISTS
+        self.stages = stage_rows(stages)
         self.client_id, self.client_secret, self.refresh_token = client_id, client_secret, refresh_token
         self.max_batch = max_batch  # force small pages (the real minimum batch size is 200)
         self._results: dict[str, list[dict]] = {}
@@ -159,10 +279,28 @@ class FakeSalesforce(FakeAPI):
         if obj not in self.objects:
             return 404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], {}
         fields = [
-            {"name": n, "type": FIELD_TYPES.get(n, "string"), "nillable": n != "Id", "label": n}
+            {
+                "name": n,
+                "type": FIELD_TYPES.get(n, "string"),
+                "nillable": n != "Id",
+                "label": n,
+                "picklistValues": self._picklist(obj, n),
+            }
             for n in self._fields(obj)
         ]
         return 200, {"name": obj, "queryable": True, "fields": fields}, {}
+
+    def _picklist(self, obj: str, name: str) -> list[dict]:
+        if FIELD_TYPES.get(name) not in ("picklist", "multipicklist"):
+            return []
+        if name == "StageName":
+            values = [(s["ApiName"], s["MasterLabel"], s["IsActive"]) for s in self.stages]
+        else:
+            values = self.picklists.get(obj, {}).get(name, [])
+        return [
+            {"active": active, "defaultValue": False, "label": label, "validFor": None, "value": value}
+            for value, label, active in values
+        ]
 
     def _batch(self, request: Request) -> int:
         m = re.search(r"batchSize=(\d+)", request.headers.get("sforce-query-options", ""))
@@ -198,6 +336,8 @@ class FakeSalesforce(FakeAPI):
                 {},
             )
         m = _QUERY.match(request.query.get("q", "").strip())
+        if m and m.group("obj") == "OpportunityStage":
+            return self._stage_query(request, m)
         if not m or m.group("obj") not in self.objects:
             return 400, [{"errorCode": "MALFORMED_QUERY", "message": "unexpected token"}], {}
         obj = m.group("obj")
@@ -226,6 +366,23 @@ class FakeSalesforce(FakeAPI):
             rows = rows[: int(m.group("limit"))]
         rows = [
             {"attributes": {"type": obj, "url": f"{API}/sobjects/{obj}/{r['Id']}"}, **{f: r.get(f) for f in fields}}
+            for r in rows
+        ]
+        locator = f"01g{secrets.token_hex(6)}"
+        self._results[locator] = rows
+        return 200, self._page(locator, 0, self._batch(request)), {}
+
+    def _stage_query(self, request: Request, m: re.Match):
+        fields = [f.strip() for f in m.group("fields").split(",")]
+        known = set(stage_rows()[0])
+        for f in fields:
+            if f not in known:
+                message = f"No such column '{f}' on entity 'OpportunityStage'"
+                return 400, [{"errorCode": "INVALID_FIELD", "message": message}], {}
+        rows = sorted(self.stages, key=lambda r: r["SortOrder"])
+        rows = [
+            {"attributes": {"type": "OpportunityStage", "url": f"{API}/sobjects/OpportunityStage/{r['Id']}"}}
+            | {f: r.get(f) for f in fields}
             for r in rows
         ]
         locator = f"01g{secrets.token_hex(6)}"
