@@ -100,7 +100,7 @@ class ViewSpec:
     @property
     def value_columns(self) -> set[str]:
         """Columns computed from the value maps (F, F_source, F_status of each value field)."""
-        return {c for vf in self.values.values() for c in (vf.name, vf.source_column, vf.status_column)}
+        return {c for vf in self.values.values() for c in (vf.name, vf.source_column, vf.status_column) if c}
 
     @property
     def columns(self) -> list[str]:
@@ -115,15 +115,17 @@ def view_spec(entity: str, fields: dict[str, Kind], *, values: bool = True) -> V
     value set gets its F_source and F_status beside it, and the derived fields follow."""
     vfields = value_fields_of(entity, dict(fields)) if values else {}
     columns: dict[str, Kind] = {}
+    derived_sources = {vf.reads: vf.source_column for vf in vfields.values() if vf.derived and vf.source_column}
     for name, kind in fields.items():
         columns[name] = vfields[name].kind if name in vfields else kind
         if name in vfields:
             columns[vfields[name].source_column] = Kind.STRING
             columns[vfields[name].status_column] = Kind.STRING
+        elif name in derived_sources:
+            columns[derived_sources[name]] = Kind.STRING  # stage_source beside stage
     for vf in vfields.values():
         if vf.derived:
             columns[vf.name] = vf.kind
-            columns[vf.source_column] = Kind.STRING
             columns[vf.status_column] = Kind.STRING
     return ViewSpec(entity=entity, fields=columns, linked=entity in LINKED_ENTITIES, values=vfields)
 
@@ -421,6 +423,7 @@ class Unifier:
         unpack = []
         for i, vf in enumerate(spec.values.values()):
             parts = {"v": vf.name, "s": vf.source_column, "t": vf.status_column, "k": vf.key_column}
+            parts = {p: c for p, c in parts.items() if c}
             struct = ", ".join(f"'{p}': s.{store.quote('__' + c)}" for p, c in parts.items())
             fields.append(
                 f"arg_max({{{struct}}}, s._rec) FILTER (WHERE s.{store.quote('__' + vf.status_column)} IS NOT NULL) "

@@ -46,10 +46,9 @@ class ValueField:
     reads: str
     kind: Kind
     derived: bool = False
-
-    @property
-    def source_column(self) -> str:
-        return f"{self.name}_source"
+    # where the source's own value (decoded into the vendor's label) goes: F_source for a mapped field;
+    # for derived fields, `<reads>_source` once (stage_source beside stage), None for the others
+    source_column: str | None = None
 
     @property
     def status_column(self) -> str:
@@ -71,12 +70,15 @@ def value_fields_of(entity: str, present: dict[str, Kind]) -> dict[str, ValueFie
     out: dict[str, ValueField] = {}
     for f in ent.value_fields():
         if f.derived_from is None and f.name in present:
-            out[f.name] = ValueField(f.name, f.name, present[f.name])
+            out[f.name] = ValueField(f.name, f.name, present[f.name], source_column=f"{f.name}_source")
+    labelled = {vf.name for vf in out.values()}
     for f in ent.derived.values():
         if f.value_set is not None and f.derived_from in present:
             from aam.ingest.kinds import kind_for
 
-            out[f.name] = ValueField(f.name, f.derived_from, kind_for(f.type), derived=True)
+            source = None if f.derived_from in labelled else f"{f.derived_from}_source"
+            labelled.add(f.derived_from)
+            out[f.name] = ValueField(f.name, f.derived_from, kind_for(f.type), derived=True, source_column=source)
     return out
 
 
@@ -95,7 +97,8 @@ def write_tables(con: duckdb.DuckDBPyConnection, value_maps: list[tuple], free_t
     names = ["connection_id", "source_object", "entity", "field", "raw_key", "canonical", "label", "status"]
     cols = list(zip(*value_maps, strict=True)) if value_maps else [[] for _ in names]
     maps = pa.table({
-        n: pa.array(list(c), pa.int64() if n == "connection_id" else pa.string()) for n, c in zip(names, cols, strict=True)
+        n: pa.array(list(c), pa.int64() if n == "connection_id" else pa.string())
+        for n, c in zip(names, cols, strict=True)
     })
     free_names = ["connection_id", "source_object", "entity", "field"]
     fcols = list(zip(*free_text, strict=True)) if free_text else [[] for _ in free_names]
@@ -133,10 +136,12 @@ def _canonical_cast(kind: Kind, expr: str) -> str:
     return expr
 
 
-def _null(kind: Kind) -> str:
-    from .unify import DUCK_TYPES
+_NULL_TYPES = {Kind.DECIMAL: _DECIMAL, Kind.INTEGER: "BIGINT", Kind.BOOLEAN: "BOOLEAN", Kind.DATE: "DATE",
+               Kind.DATETIME: "TIMESTAMPTZ"}
 
-    return f"NULL::{DUCK_TYPES[kind]}"
+
+def _null(kind: Kind) -> str:
+    return f"NULL::{_NULL_TYPES.get(kind, 'VARCHAR')}"
 
 
 class ValueSql:
@@ -199,20 +204,23 @@ class ValueSql:
                 value, source, status, key = _null(vf.kind), "NULL::VARCHAR", "NULL::VARCHAR", "NULL::VARCHAR"
             else:
                 text = f"CAST({raw} AS VARCHAR)"
-                value = f"(CASE WHEN vm{i}.status = '{STATUS_MAPPED}' THEN {_canonical_cast(vf.kind, f'vm{i}.canonical')} END)"
+                canonical = _canonical_cast(vf.kind, f"vm{i}.canonical")
+                value = f"(CASE WHEN vm{i}.status = '{STATUS_MAPPED}' THEN {canonical} END)"
                 source = f"(CASE WHEN {raw} IS NOT NULL THEN coalesce(vm{i}.label, {text}) END)"
                 status = (
                     f"(CASE WHEN {raw} IS NULL THEN NULL WHEN vm{i}.status IS NOT NULL THEN vm{i}.status "
                     f"WHEN {self._free_sql(vf.name)} THEN '{STATUS_FREE_TEXT}' ELSE '{STATUS_PENDING}' END)"
                 )
-                key = f"(CASE WHEN {raw} IS NOT NULL THEN s._connection_id || {SEP} || s._source_object || {SEP} || {text} END)"
+                key = (f"(CASE WHEN {raw} IS NOT NULL "
+                       f"THEN s._connection_id || {SEP} || s._source_object || {SEP} || {text} END)")
             outcome = self._outcome() if (self.entity, vf.name) in OUTCOME_FIELDS else None
             if outcome is not None:
                 decided = f"{outcome} IN ('won', 'lost')" if vf.name == "stage_category" else f"{outcome} IS NOT NULL"
                 value = f"(CASE WHEN {decided} THEN {outcome} ELSE {value} END)"
                 status = f"(CASE WHEN {decided} THEN '{STATUS_MAPPED}' ELSE {status} END)"
             out[vf.name] = value
-            out[vf.source_column] = source
+            if vf.source_column:
+                out[vf.source_column] = source
             out[vf.status_column] = status
             out[vf.key_column] = key
         return out

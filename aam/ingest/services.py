@@ -282,11 +282,8 @@ def _value_metadata(run: _Run, driver, object_name: str) -> None:
     the value stage (aam.values). A failure keeps what was stored before and never fails the sync."""
     from aam.values.services import column_metadata_store
 
-    fetch = getattr(driver, "value_metadata", None)  # until every driver has it (branch vendor-metadata)
-    if fetch is None:
-        return
     try:
-        metadata = fetch(object_name)
+        metadata = driver.value_metadata(object_name)
     except Exception as exc:  # noqa: BLE001 - a vendor's metadata API down is not a failed sync
         logger.warning("value metadata of %s not fetched: %s", object_name[:100], exc)
         return

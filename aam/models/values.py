@@ -132,7 +132,8 @@ class ColumnMetadata(TenantModel):
         ordering = ["connection_id", "source_object", "column"]
         verbose_name_plural = "column metadata"
         constraints = [
-            models.UniqueConstraint(fields=["connection", "source_object", "column"], name="columnmetadata_one_per_column"),
+            models.UniqueConstraint(fields=["connection", "source_object", "column"],
+                                    name="columnmetadata_one_per_column"),
         ]
 
     def __str__(self) -> str:

@@ -59,14 +59,16 @@ def value_columns(*, connection_ids=None) -> list[ValueColumn]:
         for name in fields:
             out.append(ValueColumn(
                 connection_id=row.connection_id, vendor=vendors[row.connection_id], source_object=row.source_object,
-                entity=row.canonical_entity, field=name, reads=row.canonical_field, column=row.source_field,
+                entity=row.canonical_entity, field=name, reads=row.canonical_field,
+                column=row.source_field,
                 source_type=row.source_type or "string",
             ))
     return out
 
 
 def column_metadata(*, connection_id: int, source_object: str) -> dict[str, ColumnMetadata]:
-    return {m.column: m for m in ColumnMetadata.objects.filter(connection_id=connection_id, source_object=source_object)}
+    rows = ColumnMetadata.objects.filter(connection_id=connection_id, source_object=source_object)
+    return {m.column: m for m in rows}
 
 
 @dataclass
@@ -100,7 +102,8 @@ def value_map_list(*, status: str | None = None, connection_id: int | None = Non
     return qs.order_by("connection_id", "source_object", "entity", "field", "-record_count", "id")
 
 
-def value_groups(*, status: str | None = "pending", connection_id: int | None = None, limit: int = 500) -> list[ValueGroup]:
+def value_groups(*, status: str | None = "pending", connection_id: int | None = None,
+                 limit: int = 500) -> list[ValueGroup]:
     """Value maps grouped by (source, field), the largest record counts first, and the free-text columns."""
     from .vocab import choices
 

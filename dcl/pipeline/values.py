@@ -7,8 +7,9 @@ per record); only the values not decided yet go to the engine (`aam.values.engin
 the driver's stored metadata and the tenant's memory; the decisions are stored (value maps, review
 items, value drift) and the value maps are written into DuckDB for the views to join.
 
-A column with more than VALUE_MAX_DISTINCT distinct values is free text: it is not sent to the
-engine at all (a 10,000-value "picklist" is not 10,000 review items) and the field says so.
+A column with more distinct values than the engine takes (`max_distinct()`, AAM_VALUE_MAX_DISTINCT)
+is free text: it is not sent to the engine at all (a 10,000-value "picklist" is not 10,000 review
+items) and the field says so.
 The writer lock is held only to read the distinct values and to write the value-map tables, not
 while the engine (which may call an LLM) thinks.
 """
@@ -25,7 +26,7 @@ from django_tenants.utils import tenant_context
 
 from aam.models import ValueMap
 from aam.models.values import raw_hash
-from aam.values.engine import map_column
+from aam.values.engine import map_column, max_distinct
 from aam.values.memory import ValueMemoryLookup
 from aam.values.selectors import ValueColumn, column_metadata, value_columns
 from aam.values.services import SeenValue, free_text_rows, value_column_free_text, value_column_record, value_map_rows
@@ -36,7 +37,6 @@ from ..valuemap import write_tables
 
 logger = logging.getLogger(__name__)
 
-VALUE_MAX_DISTINCT = 5_000  # more distinct values than this in one column: free text, not a picklist
 _INT_RE = re.compile(r"^-?\d{1,18}$")
 _ENGINE_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
 
@@ -52,7 +52,7 @@ def _typed(value: Any, source_type: str) -> Any:
 
 
 def _distinct(con, entity: str, reads: str) -> dict[tuple[int, str], list[SeenValue] | int]:
-    """{(connection, object): its distinct values (or their number, when over VALUE_MAX_DISTINCT)}."""
+    """{(connection, object): its distinct values (or their number, when over the engine's maximum)}."""
     table = store.source_table(entity)
     col = store.quote(store.ident(reads))
     counts = con.execute(
@@ -61,8 +61,9 @@ def _distinct(con, entity: str, reads: str) -> dict[tuple[int, str], list[SeenVa
     ).fetchall()
     out: dict[tuple[int, str], list[SeenValue] | int] = {}
     small = []
+    limit = max_distinct()
     for cid, obj, n in counts:
-        if n > VALUE_MAX_DISTINCT:
+        if n > limit:
             out[(int(cid), obj)] = int(n)
         else:
             small.append((int(cid), obj))
@@ -79,6 +80,38 @@ def _distinct(con, entity: str, reads: str) -> dict[tuple[int, str], list[SeenVa
         if isinstance(bucket, list):
             bucket.append(SeenValue(key=key, raw=raw, count=int(n),
                                     samples=tuple(dict.fromkeys(s for s in (first, last) if s is not None))))
+    return out
+
+
+def metadata_as_delivered(metadata: dict | None, keys: list[str]) -> dict | None:
+    """The driver's metadata keyed the way its records spell the values.
+
+    Drivers deliver option sets as their labels (Dynamics' FormattedValue, HubSpot's option labels:
+    "Closed Won", not `closedwon`) while the metadata lists each option by its code. A raw value that
+    is no option's code but exactly one option's label IS that option: its entry is added under the
+    label, so the engine's metadata evidence finds it. Nothing is guessed: exact labels only, and a
+    label two options share is left alone."""
+    if not metadata:
+        return metadata
+    from aam.values.types import raw_key
+
+    out = dict(metadata)
+    for group in ("options", "stages"):
+        items = metadata.get(group)
+        if not isinstance(items, list):
+            continue
+        codes = {raw_key(i.get("value")) for i in items if isinstance(i, dict)}
+        by_label: dict[str, list[dict]] = {}
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("label"), str):
+                by_label.setdefault(item["label"], []).append(item)
+        extra = [
+            {**by_label[k][0], "value": k}
+            for k in keys
+            if k not in codes and len(by_label.get(k, ())) == 1
+        ]
+        if extra:
+            out[group] = [*items, *extra]
     return out
 
 
@@ -124,7 +157,7 @@ def values_map(*, tenant, llm=None) -> dict[str, Any]:
             if isinstance(seen, int):
                 value_column_free_text(column=column, distinct=seen,
                                        note=f"{seen} distinct values: free text, not a picklist (more than "
-                                            f"{VALUE_MAX_DISTINCT}); not value-mapped")
+                                            f"{max_distinct()}); not value-mapped")
                 report["free_text"] += 1
                 continue
             report["distinct_values"] += len(seen)
@@ -138,11 +171,19 @@ def values_map(*, tenant, llm=None) -> dict[str, Any]:
                 values = ColumnValues(
                     source=column.vendor, object=column.source_object, entity=column.entity, field=column.field,
                     column=column.column, type=_ENGINE_TYPES.get(column.source_type, "string"),
-                    metadata=(meta.metadata or None) if meta is not None else None,
+                    metadata=metadata_as_delivered(meta.metadata if meta is not None else None,
+                                                   [v.key for v in ask]),
                     values=tuple((_typed(v.raw, column.source_type), v.count) for v in ask),
                 )
                 asked = time.monotonic()
-                result = map_column(values, memory=memory, llm=llm)
+                try:
+                    result = map_column(values, memory=memory, llm=llm)
+                except Exception as exc:  # noqa: BLE001 - a value never fails a sync: they stay pending
+                    logger.warning("value engine failed on %s.%s of connection %s: %s", column.entity,
+                                   column.field, column.connection_id, exc, exc_info=True)
+                    where = f"{column.entity}.{column.field} ({column.column[:100]})"
+                    report.setdefault("errors", []).append(f"{where}: {exc.__class__.__name__}: {exc}"[:500])
+                    result = None
                 report["engine_seconds"] += time.monotonic() - asked
                 report["asked"] += len(ask)
             typed = [SeenValue(key=v.key, raw=_typed(v.raw, column.source_type), count=v.count, samples=v.samples)

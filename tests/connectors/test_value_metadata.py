@@ -13,6 +13,8 @@ from connectors.kinds.salesforce.testserver import (
     STAGES,
     FakeSalesforce,
     make_accounts,
+)
+from connectors.kinds.salesforce.testserver import (
     make_opportunities as sf_opportunities,
 )
 from connectors.registry import build_driver
