@@ -122,7 +122,8 @@ def test_approving_a_value_updates_only_the_rows_that_carry_it(two_crms):
     assert duck_rows(connection.tenant, f"SELECT DISTINCT stage_category FROM view_opportunity "
                      f"WHERE _vk_stage_category = '{key}'") == [(choice,)]
     # the memory learned it, per vendor and field
-    assert ValueMemory.objects.get(vendor="hubspot", field="stage_category", raw_key="Contract Sent").canonical == choice
+    memory = ValueMemory.objects.get(vendor="hubspot", field="stage_category", raw_key="Contract Sent")
+    assert memory.canonical == choice
     pipeline_run(tenant=connection.tenant, connection=hubspot, trigger="test")
     assert set(_view("opportunity", "stage_category", "WHERE stage_source = 'Contract Sent'")) == {(choice,)}
 
