@@ -106,8 +106,14 @@ class SyncRun:
         """Map the distinct values of every value-mapped column onto canonical values (step "values"):
         only the values not decided yet go to the engine; rows = distinct values seen."""
         info, started = StepInfo("values"), time.monotonic()
+        # the connections this run read or consumed (None: every connection of the tenant, when the run
+        # read nothing itself); a backlog of another connection drained here is scanned at its next sync
+        read = {s.connection_id for s in self.info.steps if s.step == "read" and s.connection_id is not None}
+        consumed = {int(c) for s in self.info.steps if s.step == "consume"
+                    for c in (s.details.get("connection_ids") or ())}
+        changed = sorted(read | consumed) if read else None
         try:
-            report = values_map(tenant=self.tenant)
+            report = values_map(tenant=self.tenant, connection_ids=changed)
         except Exception as exc:
             self._step(info, started, exc)
             raise PipelineStepFailed("values", exc, info) from exc

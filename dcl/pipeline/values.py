@@ -51,35 +51,33 @@ def _typed(value: Any, source_type: str) -> Any:
     return value
 
 
-def _distinct(con, entity: str, reads: str) -> dict[tuple[int, str], list[SeenValue] | int]:
-    """{(connection, object): its distinct values (or their number, when over the engine's maximum)}."""
+def _distinct(con, entity: str, reads: str, connection_ids=None) -> dict[tuple[int, str], list[SeenValue] | int]:
+    """{(connection, object): its distinct values (or their number, when over the engine's maximum)}:
+    one scan of the column (a GROUP BY, the groups counted per source in the same query)."""
     table = store.source_table(entity)
     col = store.quote(store.ident(reads))
-    counts = con.execute(
-        f"SELECT _connection_id, _source_object, count(DISTINCT {col}) FROM {table} "
-        f"WHERE NOT _deleted AND {col} IS NOT NULL GROUP BY ALL"
-    ).fetchall()
-    out: dict[tuple[int, str], list[SeenValue] | int] = {}
-    small = []
     limit = max_distinct()
-    for cid, obj, n in counts:
-        if n > limit:
-            out[(int(cid), obj)] = int(n)
-        else:
-            small.append((int(cid), obj))
-            out[(int(cid), obj)] = []
-    if not small:
-        return out
-    rows = con.execute(
-        f"SELECT _connection_id, _source_object, CAST({col} AS VARCHAR) AS k, any_value({col}), count(*), "
-        f"min(_source_id), max(_source_id) FROM {table} "
-        f"WHERE NOT _deleted AND {col} IS NOT NULL GROUP BY ALL ORDER BY 1, 2, 5 DESC, 3"
-    ).fetchall()
-    for cid, obj, key, raw, n, first, last in rows:
-        bucket = out.get((int(cid), obj))
-        if isinstance(bucket, list):
-            bucket.append(SeenValue(key=key, raw=raw, count=int(n),
-                                    samples=tuple(dict.fromkeys(s for s in (first, last) if s is not None))))
+    only = ""
+    if connection_ids is not None:
+        only = f"AND _connection_id IN ({', '.join(str(int(c)) for c in connection_ids) or 'NULL'})"
+    rows = con.execute(f"""
+        WITH g AS (
+            SELECT _connection_id AS c, _source_object AS o, CAST({col} AS VARCHAR) AS k, any_value({col}) AS v,
+                   count(*) AS n, min(_source_id) AS a, max(_source_id) AS b
+            FROM {table} WHERE NOT _deleted AND {col} IS NOT NULL {only} GROUP BY ALL
+        ), w AS (SELECT g.*, count(*) OVER (PARTITION BY c, o) AS d FROM g)
+        SELECT c, o, k, v, n, a, b, d FROM w WHERE d <= {int(limit)}
+        UNION ALL
+        SELECT c, o, NULL, NULL, NULL, NULL, NULL, max(d) FROM w WHERE d > {int(limit)} GROUP BY c, o
+        ORDER BY 1, 2, 5 DESC NULLS LAST, 3""").fetchall()
+    out: dict[tuple[int, str], list[SeenValue] | int] = {}
+    for cid, obj, key, raw, n, first, last, distinct in rows:
+        if key is None:
+            out[(int(cid), obj)] = int(distinct)
+            continue
+        bucket = out.setdefault((int(cid), obj), [])
+        bucket.append(SeenValue(key=key, raw=raw, count=int(n),
+                                samples=tuple(dict.fromkeys(s for s in (first, last) if s is not None))))
     return out
 
 
@@ -127,13 +125,15 @@ def _undecided(column: ValueColumn, seen: list[SeenValue]) -> list[SeenValue]:
     return [v for v in seen if raw_hash(v.key) not in decided]
 
 
-def values_map(*, tenant, llm=None) -> dict[str, Any]:
-    """Run the value stage over every value-mapped column of the tenant; returns what it did."""
+def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
+    """Run the value stage over the value-mapped columns of `connection_ids` (every connection of the
+    tenant when None: the cost follows what changed); returns what it did. The value-map tables the
+    views join are always written whole (they are small)."""
     started = time.monotonic()
     report = {"columns": 0, "distinct_values": 0, "asked": 0, "new": 0, "auto": 0, "pending": 0, "none": 0,
               "drift": 0, "review_items": 0, "free_text": 0, "engine_seconds": 0.0}
     with tenant_context(tenant):
-        columns = value_columns()
+        columns = value_columns(connection_ids=connection_ids)
         reads = sorted({(c.entity, c.reads) for c in columns})
         found: dict[tuple[str, str], dict] = {}
         if reads:
@@ -144,7 +144,7 @@ def values_map(*, tenant, llm=None) -> dict[str, Any]:
                     for entity, col in reads:
                         table = store.source_table(entity)
                         if table in tables and col in store.table_columns(con, table):
-                            found[(entity, col)] = _distinct(con, entity, col)
+                            found[(entity, col)] = _distinct(con, entity, col, connection_ids)
                 finally:
                     con.close()
         memory = ValueMemoryLookup()
@@ -192,7 +192,7 @@ def values_map(*, tenant, llm=None) -> dict[str, Any]:
             report["free_text"] += outcome.free_text
             for name in ("new", "auto", "pending", "none", "drift", "review_items"):
                 report[name] += getattr(outcome, name)
-        free = _free_text_fields(columns)
+        free = _free_text_fields(value_columns() if connection_ids is not None else columns)
         maps = value_map_rows()
     with store.WriterLock(tenant):
         con = store.connect(tenant)
