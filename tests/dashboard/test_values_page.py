@@ -9,7 +9,7 @@ from django.db import connection
 
 from aam.drift.review import review_decide
 from aam.models import ColumnMetadata, ReviewItem, ValueMap, ValueMemory
-from tests.conftest import PASSWORD, host_of
+from tests.conftest import host_of
 from tests.factories import ConnectionRowFactory, UserFactory, ValueMapFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,18 +54,17 @@ def test_hostile_values_are_escaped(values, web_a):
 
 def test_a_viewer_cannot_decide_an_operator_can(values, tenant_a):
     from django.test import Client
+    from django_tenants.utils import schema_context
 
-    connection.set_tenant(tenant_a)
-    UserFactory(username="vic", role="viewer")
-    UserFactory(username="olga", role="operator")
-    connection.set_schema_to_public()
+    clients = {}
+    for name, role in (("vic", "viewer"), ("olga", "operator")):
+        client = Client(HTTP_HOST=host_of(tenant_a))
+        with schema_context(tenant_a.schema_name):
+            client.force_login(UserFactory(username=name, role=role, unusable_password=True))
+        clients[role] = client
     url = f"/aam/values/{values['plain'].pk}/decide/"
-    viewer = Client(HTTP_HOST=host_of(tenant_a))
-    assert viewer.login(username="vic", password=PASSWORD)
-    assert viewer.post(url, {"action": "approve", "canonical": "best_case"}).status_code == 403
-    operator = Client(HTTP_HOST=host_of(tenant_a))
-    assert operator.login(username="olga", password=PASSWORD)
-    response = operator.post(url, {"action": "approve", "canonical": "best_case"})
+    assert clients["viewer"].post(url, {"action": "approve", "canonical": "best_case"}).status_code == 403
+    response = clients["operator"].post(url, {"action": "approve", "canonical": "best_case"})
     assert response.status_code == 302
     connection.set_tenant(tenant_a)
     plain = ValueMap.objects.get(pk=values["plain"].pk)
@@ -84,8 +83,8 @@ def test_a_value_that_is_not_canonical_is_refused_with_a_message(values, web_a, 
 
 
 def test_the_review_queue_decides_value_items_through_the_same_service(values, tenant_a):
-    from aam.values.services import _review_item
     from aam.values.selectors import ValueColumn
+    from aam.values.services import _review_item
 
     connection.set_tenant(tenant_a)
     vm = values["plain"]

@@ -25,6 +25,7 @@ def test_every_canonical_column_of_every_demo_view_is_vocabulary_or_pending(in_t
     generate(out)
     demo_connections_ensure(directory=out)
     call_command("sync", tenant=tenant.slug)
+    connection.set_tenant(tenant)  # the command leaves the connection on the public schema
     views = {v.entity: v for v in MaterializedView.objects.all()}
     assert set(views) == {"account", "contact", "opportunity", "cost", "cloud_resource"}
     ontology = get_ontology()
