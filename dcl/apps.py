@@ -14,6 +14,12 @@ class DclConfig(AppConfig):
         register_blocker("dcl", writer_busy)
         # The connection page shows its stream's statistics (connectors may not import dcl).
         register_connection_panel(ConnectionPanel("dcl.stream", "dcl/_connection_stream.html", stream_panel))
+        # A person's value decision (aam.values.review) updates the view rows carrying that value.
+        from aam.values.review import register_value_applier
+
+        from .values_apply import value_maps_apply
+
+        register_value_applier(value_maps_apply)
 
 
 def stream_panel(connection) -> dict:

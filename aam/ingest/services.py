@@ -269,11 +269,25 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
         for index, source_object in enumerate(objects):
             plan = _object_plan(run, source_object, index=index, of=len(objects))
             if plan is not None:
+                _value_metadata(run, driver, source_object.name)
                 _object_read(run, driver, source_object, plan)
     run.publisher.check_same_server()
     result.backpressure_seconds = run.publisher.stats.waited_seconds
     run.event("batch_published", {"batches_total": result.batches, "records_total": result.records_published,
                                   "last_entry_id": run.publisher.stats.last_entry_id})
+
+
+def _value_metadata(run: _Run, driver, object_name: str) -> None:
+    """What the vendor's API says about the object's values (option labels, deal stages), stored for
+    the value stage (aam.values). A failure keeps what was stored before and never fails the sync."""
+    from aam.values.services import column_metadata_store
+
+    try:
+        metadata = driver.value_metadata(object_name)
+    except Exception as exc:  # noqa: BLE001 - a vendor's metadata API down is not a failed sync
+        logger.warning("value metadata of %s not fetched: %s", object_name[:100], exc)
+        return
+    column_metadata_store(connection=run.connection, source_object=object_name, metadata=metadata)
 
 
 def _announce_sources(run: _Run, objects) -> None:

@@ -129,8 +129,10 @@ class MemoryDriver:
         page_size: int = 50,
         fail_after_pages: int | None = None,
         errors: dict[str, list[RecordError]] | None = None,
+        metadata: dict[str, dict[str, dict]] | None = None,
     ):
         self.objects = objects
+        self.metadata = metadata or {}
         self.page_size = page_size
         self.fail_after_pages = fail_after_pages
         self.errors = errors or {}
@@ -145,6 +147,9 @@ class MemoryDriver:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def value_metadata(self, object_name: str) -> dict[str, dict]:
+        return dict(self.metadata.get(object_name, {}))
 
     def discover(self):
         out = []

@@ -130,6 +130,7 @@ DASHBOARD_WRITES = {
     "connections_ui:test": Role.OPERATOR,
     "aam_ui:review-decide": Role.OPERATOR,
     "aam_ui:review-bulk": Role.OPERATOR,
+    "aam_ui:value-decide": Role.OPERATOR,
     "dcl_ui:operations-action": Role.ADMIN,
     "dashboard:agents-run": Role.OPERATOR,
 }
