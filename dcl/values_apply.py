@@ -20,8 +20,8 @@ from aam.ingest.kinds import kind_for
 from aam.ingest.schema import ontology_entities
 
 from . import store
+from .page_cache import publish_view_stamp
 from .pgsync import PG_TYPES, _q
-from .selectors import publish_view_stamp
 from .unify import view_spec
 from .valuemap import STATUS_MAPPED, VALUE_MAP_TABLE, ValueField, ensure_tables, value_key
 
