@@ -290,9 +290,17 @@ class StreamConsumer:
                 self._write_isolating_poison([e])
 
     def publish_cursors(self) -> dict:
-        """Publish committed cursors to their connections (cursors.py); {(connection, object): cursor}."""
+        """Publish committed cursors to their connections (cursors.py); {(connection, object): cursor}.
+        PostgreSQL away does not stop the consumer: the cursors stay committed and unpublished, and
+        are tried again after the next commit (and by the next consumer)."""
+        try:
+            published = cursors.cursors_publish(self.con, self.tenant)
+        except Exception:  # noqa: BLE001 - the data is safe; only the published copy lags
+            logger.warning("committed cursors of tenant %s not published", self.tenant_id, exc_info=True)
+            self._cursors_committed = True
+            return {}
         self._cursors_committed = False
-        return cursors.cursors_publish(self.con, self.tenant)
+        return published
 
     def _write(self, fresh: list[_Entry]) -> None:
         by_entity: dict[str, list[_Entry]] = defaultdict(list)

@@ -237,3 +237,24 @@ def test_a_full_resync_resets_the_cursors_and_a_stopped_one_resumes_from_its_own
     _consume_all()
     assert _stored(conn) == {"offset": 80}
     assert duck_rows(tenant, "SELECT count(*), count(DISTINCT _source_id) FROM src_opportunity") == [(80, 80)]
+
+
+def test_a_cursor_postgresql_refuses_stays_committed_and_is_published_by_the_next_consumer(doubles, monkeypatch):
+    from dcl import cursors as dcl_cursors
+
+    tenant, conn = connection.tenant, doubles["connection"]
+    doubles["driver"] = MemoryDriver({"Opportunity": opportunity_records(40)}, page_size=20)
+    ingest.connection_sync(connection=conn)
+    real = dcl_cursors.cursor_store
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("PostgreSQL went away")
+
+    monkeypatch.setattr(dcl_cursors, "cursor_store", refuse)
+    consumed = _consume_all()  # the consumer carries on: the data is written and acknowledged
+    assert consumed.records == 40 and _pending(tenant, conn) == 0
+    assert _stored(conn) is None
+    assert duck_rows(tenant, "SELECT cursor, published FROM _dcl_cursors") == [(json.dumps({"offset": 40}), False)]
+    monkeypatch.setattr(dcl_cursors, "cursor_store", real)
+    _consume_all()
+    assert _stored(conn) == {"offset": 40}
