@@ -134,6 +134,22 @@ class _ServerCpu:
         return {"postgres": postgres, "redis": redis, "machine": machine}
 
 
+def _values_cost(without: list[dict], with_values: list[dict]) -> dict:
+    """What canonical values add to the sync: the medians of runs with and without them."""
+    keys = ("end_to_end_seconds", "materialize_seconds")
+    med = {k: (statistics.median(r[k] for r in without), statistics.median(r[k] for r in with_values)) for k in keys}
+    base, added = med["end_to_end_seconds"]
+    return {
+        "canonical_values_cost": {
+            "runs_each": len(without),
+            "median_without": {k: v[0] for k, v in med.items()},
+            "median_with": {k: v[1] for k, v in med.items()},
+            "values_stage_seconds": [r.get("values_stage_seconds") for r in with_values],
+            "added_share_of_end_to_end": round((added - base) / base, 4) if base else None,
+        }
+    }
+
+
 def _summary(reports: list[dict]) -> dict:
     """Medians over runs: on a shared machine single runs spread by a quarter or more."""
     keys = ("end_to_end_seconds", "records_per_second", "ratio_to_duckdb_read_csv", "duckdb_read_csv_seconds")
@@ -156,6 +172,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--runs", type=int, default=1, help="run N times (fresh store each time) and print the medians too"
         )
+        parser.add_argument(
+            "--values", choices=("on", "off", "both"), default="on",
+            help="canonical values (ADR 0014) on, off, or both: each run twice, with and without, alternating, "
+                 "and the medians' difference printed (what value mapping adds to the sync)",
+        )
 
     def handle(self, *args, **opts):
         rows = opts["rows"]
@@ -171,20 +192,28 @@ class Command(BaseCommand):
             )
         if opts["runs"] < 1:
             raise CommandError("--runs must be at least 1")
+        modes = {"on": [True], "off": [False], "both": [False, True]}[opts["values"]]
         reports = []
+        by_mode: dict[bool, list[dict]] = {m: [] for m in modes}
         for _ in range(opts["runs"]):
-            reports.append(self._run(tenant, work, csv_path, rows))
-            self.stdout.write(json.dumps(reports[-1], indent=2))
+            for mode in modes:
+                report = self._run(tenant, work, csv_path, rows, values=mode)
+                reports.append(report)
+                by_mode[mode].append(report)
+                self.stdout.write(json.dumps(report, indent=2))
         if len(reports) > 1:
             self.stdout.write(json.dumps(_summary(reports), indent=2))
+        if len(modes) == 2:
+            self.stdout.write(json.dumps(_values_cost(by_mode[False], by_mode[True]), indent=2))
         if not opts["keep"]:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _run(self, tenant, work: Path, csv_path: Path, rows: int) -> dict:
-        """One measured run: DuckDB's read_csv of the file, then the real path from a fresh store."""
+    def _run(self, tenant, work: Path, csv_path: Path, rows: int, *, values: bool = True) -> dict:
+        """One measured run: DuckDB's read_csv of the file, then the real path from a fresh store
+        (with or without canonical values: DCL_CANONICAL_VALUES in both processes)."""
         raw_seconds = self._duckdb_raw_load(csv_path)
         conn = self._fresh_connection(tenant, work)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", DCL_CANONICAL_VALUES="true" if values else "false")
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         servers = _ServerCpu()
         t0 = time.perf_counter()
@@ -236,7 +265,9 @@ class Command(BaseCommand):
             "consumer_seconds_by_step": consumed.get("seconds"),
             "consumer_transactions": consumed.get("transactions"),
             "consumer_apply_seconds": consumed.get("consume_seconds"),
+            "canonical_values": values,
             "materialize_seconds": consumed.get("materialize_seconds"),
+            "values_stage_seconds": consumed.get("values_seconds"),
             "postgres_seconds": dict(zip(("copy", "indexes", "total"), map(float, published.groups()), strict=True))
             if published
             else None,

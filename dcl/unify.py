@@ -111,9 +111,14 @@ class ViewSpec:
         return cols + ["source_count", *LINEAGE_COLUMNS]
 
 
-def view_spec(entity: str, fields: dict[str, Kind], *, values: bool = True) -> ViewSpec:
-    """The view of `entity` over its canonical `fields`; with `values`, each field with a canonical
-    value set gets its F_source and F_status beside it, and the derived fields follow."""
+def view_spec(entity: str, fields: dict[str, Kind], *, values: bool | None = None) -> ViewSpec:
+    """The view of `entity` over its canonical `fields`; with `values` (the setting
+    DCL_CANONICAL_VALUES when None), each field with a canonical value set gets its F_source and
+    F_status beside it, and the derived fields follow."""
+    if values is None:
+        from django.conf import settings
+
+        values = settings.DCL_CANONICAL_VALUES
     vfields = value_fields_of(entity, dict(fields)) if values else {}
     columns: dict[str, Kind] = {}
     derived_sources = {vf.reads: vf.source_column for vf in vfields.values() if vf.derived and vf.source_column}

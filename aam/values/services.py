@@ -232,6 +232,7 @@ def value_column_record(
                 field=column.field)
         }
         had_values = bool(existing)
+        seen_again: list[tuple[ValueMap, bool]] = []  # decided values seen again, and whether they moved
         for value in seen:
             vm = existing.get(raw_hash(value.key))
             decision = decisions.get(_engine_key(value.raw))
@@ -263,9 +264,12 @@ def value_column_record(
                 if had_values:
                     _drift_event(column, connection, vm, item)
             else:
+                changed = vm.record_count != value.count or list(vm.samples or []) != samples
                 vm.record_count, vm.samples, vm.last_seen = value.count, samples, now
                 updates = ["record_count", "samples", "last_seen"]
-                if decision is not None and vm.status == ValueMap.Status.PENDING and not vm.reviewed_at:
+                if decision is None or vm.status != ValueMap.Status.PENDING or vm.reviewed_at:
+                    seen_again.append((vm, changed))
+                else:
                     # asked again (memory or metadata may know it now): take a confident answer
                     status = _status_of(decision)
                     if status != ValueMap.Status.PENDING:
@@ -275,10 +279,17 @@ def value_column_record(
                         vm.label = _label(decision, value) or vm.label
                         updates += ["canonical", "status", "confidence", "decision", "evidence", "label"]
                         _close_review_item(vm, note=f"decided automatically ({decision.evidence})")
-                vm.save(update_fields=updates)
+                    vm.save(update_fields=updates)
             outcome.auto += vm.status == ValueMap.Status.MAPPED
             outcome.pending += vm.status == ValueMap.Status.PENDING
             outcome.none += vm.status == ValueMap.Status.NONE
+        if seen_again:
+            # one statement for the dates; counts and samples only where they moved (a sync that changed
+            # nothing writes no row twice)
+            ValueMap.objects.filter(pk__in=[vm.pk for vm, _ in seen_again]).update(last_seen=now)
+            moved = [vm for vm, changed in seen_again if changed]
+            if moved:
+                ValueMap.objects.bulk_update(moved, ["record_count", "samples"], batch_size=500)
     return outcome
 
 

@@ -352,6 +352,9 @@ DCL_WRITER_LOCK_TIMEOUT = env.float("DCL_WRITER_LOCK_TIMEOUT", default=300.0)
 # A person's value decision updates the view rows carrying that value at once, waiting at most this
 # long for the DuckDB writer (a running sync); else the next sync's materialization shows it.
 DCL_VALUE_APPLY_LOCK_SECONDS = env.float("DCL_VALUE_APPLY_LOCK_SECONDS", default=10.0)
+# Canonical values in the views (ADR 0014). Off only to measure what they cost: `bench_ingest
+# --values both` runs the same sync with and without them and prints the difference.
+DCL_CANONICAL_VALUES = env.bool("DCL_CANONICAL_VALUES", default=True)
 DCL_DUCKDB_THREADS = _positive_int("DCL_DUCKDB_THREADS", 2)
 # DuckDB's buffer pool keeps the store's blocks up to this limit, so the consumer's RSS levels off at
 # about this plus ~400 MB (Python, Arrow batches in flight): 384 MB keeps it under 800 MB.

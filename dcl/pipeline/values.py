@@ -22,6 +22,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from aam.models import ValueMap
@@ -53,7 +54,8 @@ def _typed(value: Any, source_type: str) -> Any:
 
 def _distinct(con, entity: str, reads: str, connection_ids=None) -> dict[tuple[int, str], list[SeenValue] | int]:
     """{(connection, object): its distinct values (or their number, when over the engine's maximum)}:
-    one scan of the column (a GROUP BY, the groups counted per source in the same query)."""
+    one scan of the column (a GROUP BY on the column itself, cast to its text key after grouping: a
+    cast per record costs more than the scan; the groups counted per source in the same query)."""
     table = store.source_table(entity)
     col = store.quote(store.ident(reads))
     limit = max_distinct()
@@ -62,11 +64,11 @@ def _distinct(con, entity: str, reads: str, connection_ids=None) -> dict[tuple[i
         only = f"AND _connection_id IN ({', '.join(str(int(c)) for c in connection_ids) or 'NULL'})"
     rows = con.execute(f"""
         WITH g AS (
-            SELECT _connection_id AS c, _source_object AS o, CAST({col} AS VARCHAR) AS k, any_value({col}) AS v,
-                   count(*) AS n, min(_source_id) AS a, max(_source_id) AS b
+            SELECT _connection_id AS c, _source_object AS o, {col} AS v,
+                   count(*) AS n, any_value(_source_id) AS a, max(_source_id) AS b
             FROM {table} WHERE NOT _deleted AND {col} IS NOT NULL {only} GROUP BY ALL
         ), w AS (SELECT g.*, count(*) OVER (PARTITION BY c, o) AS d FROM g)
-        SELECT c, o, k, v, n, a, b, d FROM w WHERE d <= {int(limit)}
+        SELECT c, o, CAST(v AS VARCHAR) AS k, v, n, a, b, d FROM w WHERE d <= {int(limit)}
         UNION ALL
         SELECT c, o, NULL, NULL, NULL, NULL, NULL, max(d) FROM w WHERE d > {int(limit)} GROUP BY c, o
         ORDER BY 1, 2, 5 DESC NULLS LAST, 3""").fetchall()
@@ -129,6 +131,8 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
     """Run the value stage over the value-mapped columns of `connection_ids` (every connection of the
     tenant when None: the cost follows what changed); returns what it did. The value-map tables the
     views join are always written whole (they are small)."""
+    if not settings.DCL_CANONICAL_VALUES:
+        return {"skipped": "DCL_CANONICAL_VALUES is off", "seconds": 0.0}
     started = time.monotonic()
     report = {"columns": 0, "distinct_values": 0, "asked": 0, "new": 0, "auto": 0, "pending": 0, "none": 0,
               "drift": 0, "review_items": 0, "free_text": 0, "engine_seconds": 0.0}
