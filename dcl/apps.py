@@ -36,7 +36,12 @@ def connection_deleted(sender, instance, **kwargs) -> None:
 
     from .schedules.services import connection_schedule_forget
 
-    connection_schedule_forget(tenant=current_tenant(), connection_id=instance.pk)
+    tenant = current_tenant()
+    if getattr(tenant, "tenant_id", None) is None:  # schema_context() sets a stand-in without the id
+        from tenants.models import Tenant
+
+        tenant = Tenant.objects.get(schema_name=tenant.schema_name)
+    connection_schedule_forget(tenant=tenant, connection_id=instance.pk)
 
 
 def stream_panel(connection) -> dict:

@@ -91,7 +91,7 @@ class ConnectionRun(TenantModel):
     quarantined = models.BigIntegerField(default=0)
     # [{"object", "entity", "read", "published", "quarantined", "inserted", "updated", "deleted"}]; a
     # count the pipeline does not report yet is null (docs/adr/0017-schedules-and-freshness.md).
-    objects = models.JSONField(default=list, blank=True)
+    object_counts = models.JSONField(default=list, blank=True)
     info = models.JSONField(default=dict, blank=True)  # the run's RunInfo (dcl/pipeline/info.py)
 
     class Meta:

@@ -152,10 +152,10 @@ class RunRecord:
         row.seconds = round(time.monotonic() - self.started, 3)
         row.error = error
         row.info = info or {}
-        row.objects = objects_of(info)
+        row.object_counts = objects_of(info)
         row.records_read, row.quarantined = _totals(info)
         row.skipped_count = 1 if status == ConnectionRun.Status.SKIPPED else 0
-        row.save(update_fields=["status", "finished_at", "seconds", "error", "info", "objects", "records_read",
+        row.save(update_fields=["status", "finished_at", "seconds", "error", "info", "object_counts", "records_read",
                                 "quarantined", "skipped_count"])
 
 

@@ -103,5 +103,5 @@ def run_as_dict(run: ConnectionRun) -> dict[str, Any]:
         "skipped_count": run.skipped_count,
         "records_read": run.records_read,
         "quarantined": run.quarantined,
-        "objects": run.objects,
+        "objects": run.object_counts,
     }
