@@ -36,8 +36,12 @@ def connection_schedule(*, connection) -> dict[str, Any] | None:
     if spec.enabled:
         # A schedule changed or never fired counts from its change, as beat does.
         since = last_tick if last_tick is not None and last_tick >= task.date_changed else task.date_changed
-        remaining = task.schedule.remaining_estimate(since)
-        next_run = now + max(remaining, timedelta(0))
+        if spec.kind == "interval":
+            next_run = max(since + timedelta(seconds=spec.every_seconds or 0), now)
+        else:
+            # now + what is left, rounded to the second: a cron fires on whole minutes.
+            remaining = max(task.schedule.remaining_estimate(since), timedelta(0))
+            next_run = (now + remaining + timedelta(milliseconds=500)).replace(microsecond=0)
     return {**spec.as_dict(), "next_run_at": next_run, "last_tick_at": last_tick}
 
 
