@@ -160,7 +160,7 @@ class ConnectionRunsAPI(TenantAPIView):
     def get(self, request, pk: int):
         connection = _connection(pk)
         raw = request.query_params.get("limit", "20")
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= 100:
             raise InvalidInput("limit must be a whole number from 1 to 100.", details={"limit": raw[:20]})
         runs = connection_runs(connection=connection, limit=int(raw))
         return Response(RunListSerializer({"results": [run_as_dict(r) for r in runs]}).data)

@@ -2,7 +2,8 @@
 
 A scheduled tick (`dcl.connection_scheduled_sync`) calls `scheduled_run`:
 - a run of the connection going (its sync lease held, aam/sync_lock.py, the one running state)
-  → nothing starts; the tick is recorded as skipped (consecutive skips share a row);
+  → nothing starts; the tick is recorded as skipped (consecutive skips share a row); so is a tick
+  of a connection frozen by its drift policy (it waits for a person, it does not fail);
 - else the pipeline's one entry, `dcl.pipeline.pipeline_run(trigger="schedule")`. Two ticks that
   pass the check at once still never run twice: the read stage takes the lease, and the loser's
   `SyncAlreadyRunning` is recorded as a skip too;
@@ -10,7 +11,7 @@ A scheduled tick (`dcl.connection_scheduled_sync`) calls `scheduled_run`:
   at most SCHEDULE_MAX_RETRIES times); a failure retrying cannot help (bad credentials, a
   connection frozen by its drift policy) is not retried. Every failed attempt publishes
   `run_failed`; the last one also raises an alert: the event `alert` and, when SLACK_WEBHOOK_URL
-  is set, a Slack message.
+  is set, a Slack message (once per streak of failed runs, not at every tick).
 """
 
 from __future__ import annotations
@@ -99,10 +100,11 @@ def _totals(info: dict[str, Any] | None) -> tuple[int, int]:
 
 
 def _record_skip(connection, *, trigger: str, task_id: str, why: str) -> ConnectionRun:
-    """A tick that started nothing: the connection's latest record grows when it is a skip already."""
+    """A tick that started nothing: the connection's latest record grows when it is a skip already
+    (for the same reason)."""
     now = timezone.now()
     last = ConnectionRun.objects.filter(connection=connection).order_by("-started_at", "-id").first()
-    if last is not None and last.status == ConnectionRun.Status.SKIPPED:
+    if last is not None and last.status == ConnectionRun.Status.SKIPPED and last.error == why:
         ConnectionRun.objects.filter(pk=last.pk).update(skipped_count=F("skipped_count") + 1, finished_at=now)
         last.refresh_from_db()
         return last
@@ -173,22 +175,40 @@ def recorded_run(connection, *, trigger: str, attempt: int = 1, task_id: str = "
     rec.succeeded(rec.info)
 
 
+def _failing_already(connection, row: ConnectionRun) -> bool:
+    """Did the run before this one fail for good too (its alert went out already)?"""
+    previous = (ConnectionRun.objects.filter(connection=connection, pk__lt=row.pk, trigger="schedule",
+                                             status__in=[ConnectionRun.Status.SUCCEEDED, ConnectionRun.Status.FAILED])
+                .order_by("-pk").first())
+    return previous is not None and previous.status == ConnectionRun.Status.FAILED and previous.retry_at is None
+
+
 def _alert(tenant, connection, row: ConnectionRun, error: str) -> None:
-    """The run failed for good: an `alert` event, and Slack when configured (never raises)."""
+    """The run failed for good: an `alert` event, and Slack when configured (never raises). While the
+    failures go on, each one is an event but Slack hears only of the first (a 1-minute schedule with
+    revoked credentials would otherwise post every minute)."""
+    repeat = _failing_already(connection, row)
     payload = {"kind": "sync_failed", "severity": "error", "connection_id": connection.pk,
                "connection": connection.name, "run_id": row.pk, "attempts": row.attempt, "error": error[:500],
+               "repeat": repeat,
                "message": f"Scheduled sync of {connection.name} failed after {row.attempt} attempt(s): {error[:200]}"}
     publish_event(tenant, "alert", payload)
+    if repeat:
+        return
     try:
         notify_slack(text=f":red_circle: {payload['message']}")
     except Exception:  # noqa: BLE001 - a notification never breaks the task
         logger.warning("slack alert failed", exc_info=True)
 
 
-def _skipped(tenant, connection, task_id: str) -> RunOutcome:
-    row = _record_skip(connection, trigger="schedule", task_id=task_id, why="a run of this connection was going")
+GOING = "a run of this connection was going"
+FROZEN = "the connection is frozen by its drift policy until its schema changes are reviewed"
+
+
+def _skipped(tenant, connection, task_id: str, why: str = GOING) -> RunOutcome:
+    row = _record_skip(connection, trigger="schedule", task_id=task_id, why=why)
     publish_event(tenant, "run_skipped", {"connection_id": connection.pk, "run_id": row.pk,
-                                          "skipped": row.skipped_count, "reason": "a run of this connection was going"})
+                                          "skipped": row.skipped_count, "reason": why})
     return RunOutcome(status="skipped", run_id=row.pk)
 
 
@@ -206,6 +226,9 @@ def scheduled_run(*, tenant, connection_id: int, attempt: int = 1, task_id: str 
         return RunOutcome(status="gone")
     if sync_running(tenant, connection.pk):
         return _skipped(tenant, connection, task_id)
+    if connection.status == Connection.Status.FROZEN:
+        # A person must decide the schema changes first (aam/drift): ticks wait, they do not fail.
+        return _skipped(tenant, connection, task_id, FROZEN)
     rec = RunRecord(connection, trigger="schedule", attempt=attempt, task_id=task_id)
     try:
         info = pipeline_run(tenant=tenant, connection=connection, trigger="schedule").as_dict()

@@ -84,8 +84,10 @@ def _interval(value: Any) -> int:
         raise _refuse("every_seconds", "An interval schedule needs every_seconds: a whole number of seconds.")
     if isinstance(value, str):
         text = value.strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise _refuse("every_seconds", f"every_seconds must be a whole number of seconds, not {value[:40]!r}.")
+        if len(text) > 12:
+            raise _refuse("every_seconds", f"every_seconds must be at most {MAX_INTERVAL_SECONDS} (366 days).")
         value = int(text)
     if isinstance(value, float):
         if not value.is_integer():

@@ -27,7 +27,7 @@ def schedule_data_from_form(post) -> dict:
         if unit not in UNITS:
             raise InvalidInput("Choose seconds, minutes, hours or days.")
         every = (post.get("every") or "").strip()
-        if not every.isdigit():
+        if not (every.isascii() and every.isdigit() and len(every) <= 12):
             raise InvalidInput(f"The interval must be a whole number of {unit}, not {every[:20]!r}."
                                if every else "Enter how often to run, a whole number.")
         data["every_seconds"] = int(every) * UNITS[unit]

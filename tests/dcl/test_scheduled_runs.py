@@ -191,6 +191,33 @@ def test_a_permanent_failure_alerts_at_once_without_retrying(source, tenant_a, m
     assert len(_events(tenant_a, "alert")) == 1
 
 
+class _Unreachable(MemoryDriver):
+    def discover(self):
+        raise ConnectionError("source unreachable")
+
+
+def test_repeated_failures_alert_each_time_but_slack_hears_once(source, tenant_a, slack, settings):
+    settings.SCHEDULE_MAX_RETRIES = 0
+    source["driver"] = _Unreachable({})
+    for _ in range(2):
+        assert scheduled_run(tenant=tenant_a, connection_id=source["connection"].pk).status == "failed"
+    assert [a["repeat"] for a in _events(tenant_a, "alert")] == [False, True]
+    assert len(slack) == 1
+    source["driver"] = MemoryDriver({"Opportunity": opportunity_records(10)}, page_size=50)
+    assert scheduled_run(tenant=tenant_a, connection_id=source["connection"].pk).status == "succeeded"
+    source["driver"] = _Unreachable({})
+    assert scheduled_run(tenant=tenant_a, connection_id=source["connection"].pk).status == "failed"
+    assert len(slack) == 2  # a new streak after a good run
+
+
+def test_a_frozen_connection_is_skipped_not_failed(source, tenant_a):
+    Connection.objects.filter(pk=source["connection"].pk).update(status=Connection.Status.FROZEN)
+    assert scheduled_run(tenant=tenant_a, connection_id=source["connection"].pk).status == "skipped"
+    run = ConnectionRun.objects.get()
+    assert run.status == "skipped" and "frozen" in run.error and source["driver"].pages_read == 0
+    assert _events(tenant_a, "alert") == []
+
+
 def test_a_tick_for_a_deleted_connection_runs_nothing(tenant_a, in_tenant_a):
     assert _run_task(tenant_a, 424242).result == {"status": "gone", "run_id": None, "retry_in": None, "error": "",
                                                    "info": None}

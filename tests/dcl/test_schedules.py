@@ -113,6 +113,10 @@ def test_delete_removes_the_schedule(api_a, tenant_a, conn_a):
     ({"kind": "interval", "every_seconds": "soon"}, "whole number"),
     ({"kind": "interval", "every_seconds": True}, "needs every_seconds"),
     ({"kind": "interval", "every_seconds": 10 ** 12}, "at most"),
+    ({"kind": "interval", "every_seconds": "9" * 5000}, "at most"),
+    ({"kind": "interval", "every_seconds": "²"}, "whole number"),
+    ({"kind": "cron", "cron": 5}, "needs cron"),
+    ({"kind": "cron", "cron": "0 * * * *", "timezone": ["UTC"]}, "IANA time zone"),
     ({"kind": "interval", "every_seconds": 60, "enabled": "yes"}, "enabled must be"),
     ({"kind": "interval", "every_seconds": 60, "when": "now"}, "Unknown schedule field"),
     (["interval", 60], "JSON object"),
@@ -146,6 +150,12 @@ def test_the_interval_floor_is_a_setting(api_a, conn_a, settings):
 def test_a_one_second_interval_is_allowed_by_default(api_a, conn_a):
     response = put(api_a, conn_a, {"kind": "interval", "every_seconds": 1})
     assert response.status_code == 200 and response.json()["schedule"]["description"] == "every 1 second"
+
+
+def test_a_bad_limit_on_the_runs_is_a_400(api_a, conn_a):
+    for limit in ("0", "101", "²", "x", "9" * 50):
+        response = api_a.get(f"/api/connections/{conn_a.pk}/runs/?limit={limit}")
+        assert response.status_code == 400 and "limit" in response.json()["error"]["message"], limit
 
 
 def test_an_unknown_connection_is_a_404(api_a):
