@@ -44,3 +44,6 @@ class MappingMemoryAdmin(admin.ModelAdmin):
 
 # Review items, the decision log, drift events and snapshots: the review flow's admin (aam.drift).
 from .drift import admin as _review_admin  # noqa: E402,F401
+
+# Canonical values: value maps, their memory and the drivers' column metadata (aam.values).
+from .values import admin as _values_admin  # noqa: E402,F401

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .values import views as value_views
 
 app_name = "aam_ui"
 
@@ -11,4 +12,6 @@ urlpatterns = [
     path("review/bulk/", views.review_bulk_action, name="review-bulk"),
     path("review/<int:pk>/", views.review_detail_page, name="review-detail"),
     path("review/<int:pk>/decide/", views.review_decide_action, name="review-decide"),
+    path("values/", value_views.values_page, name="values"),
+    path("values/<int:pk>/decide/", value_views.value_decide_action, name="value-decide"),
 ]

@@ -22,6 +22,12 @@ class DclConfig(AppConfig):
         from connectors.models import Connection
 
         post_delete.connect(connection_deleted, sender=Connection, dispatch_uid="dcl-schedule-connection-deleted")
+        # A person's value decision (aam.values.review) updates the view rows carrying that value.
+        from aam.values.review import register_value_applier
+
+        from .values_apply import value_maps_apply
+
+        register_value_applier(value_maps_apply)
 
 
 def schedule_panel(connection) -> dict:

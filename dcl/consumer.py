@@ -5,8 +5,10 @@ Per read (many batches, one DuckDB transaction):
 2. skip batch ids already applied — a Redis sorted set is the fast path, the `_dcl_batches` ledger
    in DuckDB is the truth;
 3. in ONE transaction: per entity, delete the rows these batches replace (connection + source id),
-   insert the new rows from Arrow (bulk, never row by row), record the batch ids; commit;
-4. XACK only then, and trim what every group has acknowledged.
+   insert the new rows from Arrow (bulk, never row by row), record the batch ids and the cursors
+   the batches carry (`_dcl_cursors`, cursors.py); commit;
+4. publish the committed cursors to `Connection.cursor` (where the next read resumes);
+5. XACK only then, and trim what every group has acknowledged.
 
 A crash anywhere leaves either nothing (rolled back: the entries are still pending and are
 reclaimed with XAUTOCLAIM by the next consumer) or a committed transaction whose entries are not
@@ -37,7 +39,7 @@ from aam.streams import binary_redis, group_ensure, group_name, stream_key, stre
 from autonomos.core import redis_names
 from autonomos.core.events import publish_event
 
-from . import store
+from . import cursors, store
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,8 @@ class StreamConsumer:
         self._pending_event: dict[str, int] = defaultdict(int)
         self._known_keys: list[str] = []
         self._bounds: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+        self._cursors_committed = False  # a commit wrote cursors not yet published
+        cursors.table_ensure(con)
 
     # --- streams ---------------------------------------------------------------------------
 
@@ -264,6 +268,8 @@ class StreamConsumer:
             fresh.append(e)
         if fresh:
             self._write_isolating_poison(fresh)
+        if self._cursors_committed:
+            self.publish_cursors()
         dead = [e for e in entries if e.error is not None]
         if dead:
             self._dead_letter(dead)
@@ -283,12 +289,31 @@ class StreamConsumer:
             for e in fresh:
                 self._write_isolating_poison([e])
 
+    def publish_cursors(self) -> dict:
+        """Publish committed cursors to their connections (cursors.py); {(connection, object): cursor}.
+        PostgreSQL away does not stop the consumer: the cursors stay committed and unpublished, and
+        are tried again after the next commit (and by the next consumer)."""
+        try:
+            published = cursors.cursors_publish(self.con, self.tenant)
+        except Exception:  # noqa: BLE001 - the data is safe; only the published copy lags
+            logger.warning("committed cursors of tenant %s not published", self.tenant_id, exc_info=True)
+            self._cursors_committed = True
+            return {}
+        self._cursors_committed = False
+        return published
+
     def _write(self, fresh: list[_Entry]) -> None:
         by_entity: dict[str, list[_Entry]] = defaultdict(list)
+        carried: dict[tuple[int, str], tuple] = {}
         for e in fresh:
             by_entity[e.message.header.entity].append(e)
+            # In stream order: a later page's cursor replaces an earlier one's.
+            for object_name, cursor in (e.message.header.cursors or {}).items():
+                entry = e.entry_id.decode() if isinstance(e.entry_id, bytes) else str(e.entry_id)
+                carried[(e.message.header.connection_id, object_name)] = (cursor, e.message.batch_id, entry)
         now = datetime.now(UTC)
         staged = []
+        empty = []  # batches without rows (cursor carriers): only their ledger entry and cursor
         for entity, group in by_entity.items():
             store.ident(entity)
             tables, positions = [], []
@@ -298,6 +323,9 @@ class StreamConsumer:
                     raise ValueError(f"batch {e.message.batch_id}: payload does not match its header")
                 tables.append(t)
                 positions.extend([i] * t.num_rows)
+            if not positions:
+                empty.extend(group)
+                continue
             table = pa.concat_tables(tables, promote_options="permissive")
             # Per-batch values as dictionary columns: no per-row copies, no join in DuckDB.
             bi = pa.array(positions, pa.int32())
@@ -344,6 +372,7 @@ class StreamConsumer:
             con.register("_ledger", ledger)
             con.execute("INSERT INTO _dcl_batches SELECT * FROM _ledger")
             con.unregister("_ledger")
+            cursors.cursors_write(con, carried, now)
             tick = time.perf_counter()
             con.execute("COMMIT")
             self.result.seconds["commit"] += time.perf_counter() - tick
@@ -354,6 +383,11 @@ class StreamConsumer:
                 pass
             raise
         self.result.transactions += 1
+        if carried:
+            self._cursors_committed = True
+        self.result.batches += len(empty)
+        for e in empty:
+            self.result.connection_ids.add(e.message.header.connection_id)
         for entity, group, table, _ids in staged:
             self.result.entities.add(entity)
             self.result.batches += len(group)
@@ -518,9 +552,14 @@ class StreamConsumer:
         stop: threading.Event | None = None,
         max_seconds: float | None = None,
         idle_seconds: float | None = None,
+        ready: threading.Event | None = None,
     ) -> ConsumeResult:
-        """Reclaim orphans, then read until idle (no new entry for `idle_seconds`), `stop` is set,
-        or `max_seconds` pass. Redis outages are retried for DCL_REDIS_RETRY_SECONDS."""
+        """Publish cursors an earlier consumer committed but did not publish (it died in between),
+        then set `ready`; reclaim orphans, then read until idle (no new entry for `idle_seconds`),
+        `stop` is set, or `max_seconds` pass. Redis outages are retried for DCL_REDIS_RETRY_SECONDS."""
+        self.publish_cursors()
+        if ready is not None:
+            ready.set()
         deadline = time.monotonic() + max_seconds if max_seconds else None
         idle_limit = settings.DCL_IDLE_SECONDS if idle_seconds is None else idle_seconds
         last_data = time.monotonic()

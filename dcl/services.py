@@ -32,24 +32,28 @@ def stream_consume(
     stop: threading.Event | None = None,
     max_seconds: float | None = None,
     idle_seconds: float | None = None,
+    ready: threading.Event | None = None,
 ) -> ConsumeResult:
-    """Apply every batch waiting in the tenant's streams to its DuckDB file, each exactly once.
+    """Apply every batch waiting in the tenant's streams to its DuckDB file, each exactly once,
+    with the cursors the batches carry (committed with them and published to their connections,
+    dcl/cursors.py).
 
     With `until_idle` it returns once no batch arrived for `idle_seconds` (DCL_IDLE_SECONDS).
     Otherwise it runs until `stop` is set or `max_seconds` pass, and holds the tenant's writer lock
     only while there is work: idle, it lets the lock go (a materialization may run) and waits for
-    new batches without it.
+    new batches without it. `ready` is set once the store is open and every cursor committed
+    earlier is published (a read started after that resumes from the data's end).
     """
     if until_idle:
         return _consume_locked(tenant, connection_ids, until_idle=True, stop=stop, max_seconds=max_seconds,
-                               idle_seconds=idle_seconds)
+                               idle_seconds=idle_seconds, ready=ready)
     stop = stop or threading.Event()
     deadline = time.monotonic() + max_seconds if max_seconds else None
     total = ConsumeResult()
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         part = _consume_locked(tenant, connection_ids, until_idle=True, stop=stop, max_seconds=left,
-                               idle_seconds=idle_seconds)
+                               idle_seconds=idle_seconds, ready=ready)
         _add(total, part)
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             if _has_work(tenant, connection_ids):
@@ -79,18 +83,16 @@ def _has_work(tenant, connection_ids) -> bool:
         return False
 
 
-def _consume_locked(tenant, connection_ids, *, until_idle, stop, max_seconds, idle_seconds) -> ConsumeResult:
+def _consume_locked(tenant, connection_ids, *, until_idle, stop, max_seconds, idle_seconds,
+                    ready=None) -> ConsumeResult:
     with store.WriterLock(tenant):
         con = store.connect(tenant)
         try:
             consumer = StreamConsumer(tenant, con, connection_ids=connection_ids)
-            result = consumer.run(until_idle=until_idle, stop=stop, max_seconds=max_seconds, idle_seconds=idle_seconds)
+            return consumer.run(until_idle=until_idle, stop=stop, max_seconds=max_seconds,
+                                idle_seconds=idle_seconds, ready=ready)
         finally:
             con.close()
-    # Every stream of the tenant: pages may have been applied by an earlier run that could not promote.
-    known = _registered_streams(tenant)
-    _checkpoints_promote(tenant, set(result.connection_ids) | known)
-    return result
 
 
 def _registered_streams(tenant) -> set[int]:
@@ -98,24 +100,8 @@ def _registered_streams(tenant) -> set[int]:
         from aam.streams import binary_redis, streams_registry_key
 
         return {int(c) for c in binary_redis().smembers(streams_registry_key(tenant))}
-    except Exception:  # noqa: BLE001 - promotion is best effort; the next sync promotes too
+    except Exception:  # noqa: BLE001 - Redis away: no stream known now
         return set()
-
-
-def _checkpoints_promote(tenant, connection_ids) -> None:
-    """Let the sync side move cursors of pages whose batches are now applied (see aam.ingest.checkpoints)."""
-    if not connection_ids:
-        return
-    try:
-        from aam.ingest.checkpoints import checkpoints_promote
-    except ImportError:  # pragma: no cover - older aam without checkpoints
-        return
-    with tenant_context(tenant):
-        for connection_id in connection_ids:
-            try:
-                checkpoints_promote(tenant=tenant, connection_id=connection_id)
-            except Exception:  # noqa: BLE001 - the next sync promotes them; never fail the consumer for it
-                logger.warning("checkpoint promotion failed for connection %s", connection_id, exc_info=True)
 
 
 def _connection_kinds() -> dict[int, str]:
@@ -217,8 +203,6 @@ def views_materialize(
                     transaction.on_commit(lambda e=entity, v=version, t=now: publish_view_stamp(tenant, e, v, t))
             finally:
                 con.close()
-        if drained is not None:
-            _checkpoints_promote(tenant, set(drained.connection_ids) | _registered_streams(tenant))
     return results
 
 

@@ -23,6 +23,7 @@ Each `view_<entity>` has the columns `unified_id`, the entity's canonical fields
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import duckdb
 import pyarrow as pa
@@ -31,6 +32,7 @@ from aam.ingest.kinds import DECIMAL_PRECISION, DECIMAL_SCALE, Kind
 
 from . import store
 from .reporting import FxContext, reporting_columns_add, reporting_fields
+from .valuemap import ValueField, ValueSql, ensure_tables, value_fields_of
 
 LINKED_ENTITIES = ("contact", "opportunity", "cost", "cloud_resource")
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "cost": "cst", "cloud_resource": "res"}
@@ -90,8 +92,16 @@ LINEAGE_COLUMNS = ("_src_connection_id", "_src_kind", "_src_object", "_src_id", 
 @dataclass(frozen=True)
 class ViewSpec:
     entity: str
-    fields: dict[str, Kind]  # canonical field → kind, in ontology order
+    # the view's field columns → kind, in ontology order: each value-mapped field F followed by
+    # F_source and F_status, then the derived fields (dcl/valuemap.py)
+    fields: dict[str, Kind]
     linked: bool  # has account_unified_id
+    values: dict[str, ValueField] = dataclass_field(default_factory=dict)  # the value-mapped fields
+
+    @property
+    def value_columns(self) -> set[str]:
+        """Columns computed from the value maps (F, F_source, F_status of each value field)."""
+        return {c for vf in self.values.values() for c in (vf.name, vf.source_column, vf.status_column) if c}
 
     @property
     def columns(self) -> list[str]:
@@ -101,8 +111,25 @@ class ViewSpec:
         return cols + ["source_count", *LINEAGE_COLUMNS]
 
 
-def view_spec(entity: str, fields: dict[str, Kind]) -> ViewSpec:
-    return ViewSpec(entity=entity, fields={**fields, **reporting_fields(entity)}, linked=entity in LINKED_ENTITIES)
+def view_spec(entity: str, fields: dict[str, Kind], *, values: bool = True) -> ViewSpec:
+    """The view of `entity` over its canonical `fields`; with `values`, each field with a canonical
+    value set gets its F_source and F_status beside it, and the derived fields follow."""
+    vfields = value_fields_of(entity, dict(fields)) if values else {}
+    columns: dict[str, Kind] = {}
+    derived_sources = {vf.reads: vf.source_column for vf in vfields.values() if vf.derived and vf.source_column}
+    for name, kind in fields.items():
+        columns[name] = vfields[name].kind if name in vfields else kind
+        if name in vfields:
+            columns[vfields[name].source_column] = Kind.STRING
+            columns[vfields[name].status_column] = Kind.STRING
+        elif name in derived_sources:
+            columns[derived_sources[name]] = Kind.STRING  # stage_source beside stage
+    for vf in vfields.values():
+        if vf.derived:
+            columns[vf.name] = vf.kind
+            columns[vf.status_column] = Kind.STRING
+    return ViewSpec(entity=entity, fields={**columns, **reporting_fields(entity)}, linked=entity in LINKED_ENTITIES,
+                    values=vfields)
 
 
 def _domain_sql(expr: str) -> str:
@@ -170,6 +197,7 @@ class Unifier:
         con.register("_kinds_in", kinds)
         con.execute("CREATE OR REPLACE TABLE _conn_kinds AS SELECT * FROM _kinds_in")
         con.unregister("_kinds_in")
+        ensure_tables(con)  # empty until the value stage ran: every value shows pending
         self.has_accounts = False
 
     def present(self) -> list[str]:
@@ -383,16 +411,33 @@ class Unifier:
         link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
         recency = _recency(available)
         row_key = "'r:' || s._connection_id || ':' || s._source_id"
+        vsql = ValueSql(self.con, entity, spec.values, available)
+        # each source row's value columns, aggregated below as one struct per field (value, label,
+        # status and key of the freshest record that has a value)
+        value_cols = "".join(f", {expr} AS {store.quote('__' + name)}" for name, expr in vsql.columns().items())
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _rows AS
             SELECT s.*, coalesce({key}, {row_key}) AS _key, {recency} AS _rec, ck.kind AS _kind
-                   {", " + link_expr + " AS _acc" if link_expr else ""}
+                   {", " + link_expr + " AS _acc" if link_expr else ""}{value_cols}
             FROM {store.source_table(entity)} s {key_join}
             LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id
             {link_joins}
+            {vsql.joins()}
             WHERE NOT s._deleted""")
         fields = []
+        unpack = []
+        for i, vf in enumerate(spec.values.values()):
+            parts = {"v": vf.name, "s": vf.source_column, "t": vf.status_column, "k": vf.key_column}
+            parts = {p: c for p, c in parts.items() if c}
+            struct = ", ".join(f"'{p}': s.{store.quote('__' + c)}" for p, c in parts.items())
+            fields.append(
+                f"arg_max({{{struct}}}, s._rec) FILTER (WHERE s.{store.quote('__' + vf.status_column)} IS NOT NULL) "
+                f"AS __agg{i}"
+            )
+            unpack += [f"__agg{i}.{p} AS {store.quote(c)}" for p, c in parts.items()]
         for name, kind in spec.fields.items():
+            if name in spec.value_columns:
+                continue
             col = _col(available, name, kind)
             fields.append(
                 f"arg_max({col}, s._rec) FILTER (WHERE {col} IS NOT NULL) AS {store.quote(name)}"
@@ -402,8 +447,10 @@ class Unifier:
         acc = ["arg_max(s._acc, s._rec) FILTER (WHERE s._acc IS NOT NULL) AS account_unified_id"] if spec.linked else []
         order = "s._connection_id, s._source_id"
         self._drop(f"view_{store.ident(entity)}")
+        aggs = ", ".join(f"__agg{i}" for i in range(len(spec.values)))
         self.con.execute(f"""
             CREATE TABLE view_{entity} AS
+            SELECT * {f"EXCLUDE ({aggs}), " + ", ".join(unpack) if unpack else ""} FROM (
             SELECT '{prefix}_' || substr(md5(s._key), 1, 20) AS unified_id,
                    {", ".join(fields + acc)},
                    count(*)::INTEGER AS source_count,
@@ -415,7 +462,7 @@ class Unifier:
                         'connection_kind': s._kind, 'source_object': s._source_object, 'source_id': s._source_id}}
                         ORDER BY {order}))::VARCHAR END AS _sources_multi,
                    min(s._key) AS _key
-            FROM _rows s GROUP BY s._key""")
+            FROM _rows s GROUP BY s._key)""")
         if entity == "account":
             self.con.execute("CREATE OR REPLACE TABLE _acc_unified_keys AS SELECT _key, unified_id FROM view_account")
             self.con.execute("ALTER TABLE view_account DROP COLUMN _key")
@@ -428,9 +475,14 @@ class Unifier:
         entity = spec.entity
         prefix = ID_PREFIX.get(entity, entity[:3])
         link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
-        cols = [f"{_col(available, n, k)} AS {store.quote(n)}" for n, k in spec.fields.items()]
+        vsql = ValueSql(self.con, entity, spec.values, available)
+        values = vsql.columns()
+        cols = [f"{values[n] if n in values else _col(available, n, k)} AS {store.quote(n)}"
+                for n, k in spec.fields.items()]
         if spec.linked:
             cols.append(f"{link_expr} AS account_unified_id")
+        # the keys of the values (DuckDB only: an approval updates the rows carrying a value)
+        cols += [f"{values[vf.key_column]} AS {store.quote(vf.key_column)}" for vf in spec.values.values()]
         self._drop(f"view_{store.ident(entity)}")
         self.con.execute(f"""
             CREATE VIEW view_{entity} AS
@@ -442,4 +494,5 @@ class Unifier:
             FROM {store.source_table(entity)} s
             LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id
             {link_joins}
+            {vsql.joins()}
             WHERE NOT s._deleted""")

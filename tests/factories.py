@@ -18,6 +18,7 @@ from __future__ import annotations
 import factory
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from aam.models import FieldMapping, ReviewItem
@@ -151,3 +152,27 @@ def materialized_view(tenant, records: list[dict] | None = None, *, n: int = 5, 
     if records is None:
         records = OpportunityRecordFactory.build_batch(n)
     return land_and_materialize(tenant, records, name=name)
+
+
+class ValueMapFactory(DjangoModelFactory):
+    """One distinct source value of a connection's column and what it means (pending unless told)."""
+
+    class Meta:
+        model = "aam.ValueMap"
+
+    connection = factory.SubFactory(ConnectionRowFactory)
+    source_object = "Opportunity"
+    entity = "opportunity"
+    field = "forecast_category"
+    column = "ForecastCategoryName"
+    vendor = "salesforce"
+    raw_key = factory.Sequence(lambda n: f"value {n}")
+    label = None
+    canonical = None
+    confidence = 0.4
+    decision = "review"
+    status = "pending"
+    record_count = 3
+    samples = factory.LazyFunction(lambda: ["006A", "006B"])
+    first_seen = factory.LazyFunction(timezone.now)
+    last_seen = factory.LazyFunction(timezone.now)

@@ -92,6 +92,11 @@ def review_decide(
             outcome = _decide_mapping(item, verdict, user, note, canonical_field)
         elif item.kind == ReviewItem.Kind.DRIFT:
             outcome = _decide_drift(item, verdict, user, note, canonical_field)
+        elif item.kind == ReviewItem.Kind.VALUE:
+            # `canonical_field` carries the reviewer's canonical VALUE for value items (aam.values.review)
+            from aam.values.review import value_review_decide
+
+            outcome = value_review_decide(item=item, verdict=verdict, user=user, note=note, canonical=canonical_field)
         elif canonical_field is not None:
             raise ValidationError({"canonical_field": "asset items have no canonical field"})
         item.refresh_from_db()

@@ -12,6 +12,12 @@ mapping fills, plus
 
 `batch_id` is a hash of the batch's identity and content, so a replayed batch (a sync resumed
 from its last good cursor) has the same id and the consumer applies it once.
+
+The cursor travels with its batch: the last batch a read publishes for a page carries
+`{object: cursor}` (the stream entry's `cursors` field, JSON), the position the read resumes from
+once that page is written. The DCL commits it in the same DuckDB transaction as the rows
+(dcl/cursors.py). A page with no rows sends a zero-row batch to carry it, and a full re-sync
+starts each object with a zero-row batch carrying `{object: null}`: forget the old cursor.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -44,6 +50,26 @@ class BatchHeader:
     mapping_version: int
     generation: int = 0  # the connection's sync generation (see services.py)
     confidences: dict[str, float] = field(default_factory=dict)
+    # {object: cursor} this batch completes (the last batch of a page), a null cursor forgets the
+    # object's; None: the batch carries no cursor.
+    cursors: dict[str, Any] | None = None
+
+
+def cursors_text(cursors: dict[str, Any]) -> str:
+    """The cursors as they travel and are stored: JSON, keys sorted (values a driver gives as
+    dates or decimals become text, as they would in the connection's JSON field)."""
+    return json.dumps(cursors, default=str, sort_keys=True, separators=(",", ":"))
+
+
+def cursors_parse(text: str) -> dict[str, Any]:
+    """The `cursors` field of an entry; ValueError unless it is an object of object names."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"batch cursors are not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+        raise ValueError("batch cursors must be an object of {object name: cursor}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -55,7 +81,7 @@ class BatchMessage:
 
     def to_fields(self) -> dict[str, Any]:
         h = self.header
-        return {
+        fields = {
             "v": WIRE_VERSION,
             "batch_id": self.batch_id,
             "tenant_id": h.tenant_id,
@@ -70,6 +96,16 @@ class BatchMessage:
             "meta": json.dumps({"confidences": h.confidences}, sort_keys=True),
             "payload": self.payload,
         }
+        if h.cursors is not None:
+            fields["cursors"] = cursors_text(h.cursors)
+        return fields
+
+    def carrying(self, cursors: dict[str, Any]) -> BatchMessage:
+        """This batch, carrying `cursors` (its id changes with them: a page read again that ends
+        elsewhere is not taken for the one applied)."""
+        header = replace(self.header, cursors=json.loads(cursors_text(cursors)))
+        return BatchMessage(batch_id=batch_id_for(header, self.payload), header=header, count=self.count,
+                            payload=self.payload)
 
     @classmethod
     def from_fields(cls, fields: dict[bytes | str, Any]) -> BatchMessage:
@@ -88,6 +124,7 @@ class BatchMessage:
         if not isinstance(payload, bytes | bytearray | memoryview):
             raise ValueError("batch entry has no binary payload")
         meta = json.loads(text("meta") or "{}")
+        cursors = cursors_parse(text("cursors")) if f.get("cursors") is not None else None
         header = BatchHeader(
             tenant_id=text("tenant_id"),
             connection_id=int(text("connection_id")),
@@ -97,6 +134,7 @@ class BatchMessage:
             mapping_version=int(text("mapping_version")),
             generation=int(text("generation")),
             confidences={str(k): float(v) for k, v in (meta.get("confidences") or {}).items()},
+            cursors=cursors,
         )
         return cls(batch_id=text("batch_id"), header=header, count=int(text("count")), payload=bytes(payload))
 
@@ -123,8 +161,20 @@ def batch_id_for(header: BatchHeader, payload: bytes) -> str:
         f"{header.tenant_id}\x1f{header.connection_id}\x1f{header.source_object}\x1f{header.entity}\x1f"
         f"{header.schema_fingerprint}\x1f{header.mapping_version}\x1f{header.generation}\x1f".encode()
     )
+    if header.cursors is not None:
+        h.update(f"cursors\x1f{cursors_text(header.cursors)}\x1f".encode())
     h.update(payload)
     return h.hexdigest()[:32]
+
+
+_CARRIER_SCHEMA = pa.schema([("_source_id", pa.string()), ("_op", pa.string()), ("_position", pa.int64())])
+
+
+def cursor_carrier(header: BatchHeader, cursors: dict[str, Any], schema: pa.Schema | None = None) -> BatchMessage:
+    """A zero-row batch that only carries `cursors` (a page with no rows, a full re-sync's reset)."""
+    schema = schema if schema is not None and "_source_id" in schema.names else _CARRIER_SCHEMA
+    payload = encode_payload(pa.RecordBatch.from_pylist([], schema=schema))
+    return BatchMessage(batch_id="", header=header, count=0, payload=payload).carrying(cursors)
 
 
 def split_batches(table: pa.Table, header: BatchHeader, chunk_size: int) -> Iterator[BatchMessage]:

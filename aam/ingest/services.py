@@ -1,9 +1,13 @@
-"""The sync: read a connection's objects page by page, map, normalize, publish; move the cursor safely.
+"""The sync: read a connection's objects page by page, map, normalize, publish; the cursor travels with its batch.
 
     driver.discover() ─► per object: mapping_ensure ─► plan
     driver.read(object, cursor) ─► page ─► normalize (columnar) ─► batches ─► stream (back-pressure)
        (one page ahead, readahead.py)        └► rejected records ─► quarantine (with the reason)
-    page published ─► checkpoint; cursor stored once its batches are applied (checkpoints.py)
+    the page's last batch carries {object: cursor}; the DCL commits it with the rows (dcl/cursors.py)
+    and publishes it to `Connection.cursor`, where the next read resumes
+
+Nothing here moves a cursor: a cursor is only ever stored by the DCL, after the data it follows
+is committed, so a crash can neither advance it past unwritten records nor lose it.
 
 Counts always add up: records read = records published + records quarantined.
 """
@@ -24,8 +28,7 @@ from ..drift.errors import DriftFrozen
 from ..sources import schema_fingerprint
 from ..streams import StreamPublisher, binary_redis
 from ..sync_lock import SyncAlreadyRunning, SyncLock  # noqa: F401 - SyncAlreadyRunning: the sync's refusal
-from .batches import BatchHeader, split_batches
-from .checkpoints import checkpoint_add, checkpoints_promote
+from .batches import BatchHeader, BatchMessage, cursor_carrier, split_batches
 from .normalize import Rejected, build_plan, normalize_page, page_table
 from .readahead import read_ahead
 from .schema import entity_fields
@@ -182,18 +185,18 @@ def connection_sync(
 ) -> SyncResult:
     """Sync one connection into its Redis Stream (the DCL consumer takes it from there).
 
-    Reads every object the driver discovers, page by page from the stored cursor (from the start
-    with `full`), maps and normalizes each page, publishes it in batches of ≤ AAM_BATCH_CHUNK_SIZE,
-    quarantines records that cannot be coerced (with the reason) and remembers a checkpoint per
-    page; the stored cursor follows once the page's batches are applied. A failed sync leaves the
-    cursor at the last safe page: running it again resumes there, and batches it re-sends that
-    were applied already are skipped by id.
+    Reads every object the driver discovers, page by page from the stored cursor (`Connection.cursor`,
+    which the DCL fills with the cursors it committed with their data), or from the start with
+    `full` (each object's stored cursor is then reset by the first batch it publishes). Maps and
+    normalizes each page, publishes it in batches of ≤ AAM_BATCH_CHUNK_SIZE, the last carrying the
+    page's cursor, and quarantines records that cannot be coerced (with the reason). A failed
+    sync leaves the cursor at the last page the DCL committed: running it again resumes there, and
+    batches it re-sends that were applied already are skipped by id.
     """
     tenant = current_tenant()
     result = SyncResult()
     r = binary_redis()
     with SyncLock(tenant, connection.pk) as lock:
-        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r)
         connection.refresh_from_db()
         publish_event(tenant, "sync_started", {"connection_id": connection.pk, "kind": connection.kind, "full": full})
         _status_set(connection, "syncing")
@@ -221,7 +224,6 @@ def connection_sync(
                 tenant, "sync_failed", {"connection_id": connection.pk, "error": message[:500], **_counts(result)}
             )
             raise
-        checkpoints_promote(tenant=tenant, connection_id=connection.pk, r=r)
         _status_set(connection, "ok", synced=True)
         publish_event(tenant, "sync_completed", {"connection_id": connection.pk, **_counts(result)})
     return result
@@ -269,11 +271,25 @@ def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock:
         for index, source_object in enumerate(objects):
             plan = _object_plan(run, source_object, index=index, of=len(objects))
             if plan is not None:
+                _value_metadata(run, driver, source_object.name)
                 _object_read(run, driver, source_object, plan)
     run.publisher.check_same_server()
     result.backpressure_seconds = run.publisher.stats.waited_seconds
     run.event("batch_published", {"batches_total": result.batches, "records_total": result.records_published,
                                   "last_entry_id": run.publisher.stats.last_entry_id})
+
+
+def _value_metadata(run: _Run, driver, object_name: str) -> None:
+    """What the vendor's API says about the object's values (option labels, deal stages), stored for
+    the value stage (aam.values). A failure keeps what was stored before and never fails the sync."""
+    from aam.values.services import column_metadata_store
+
+    try:
+        metadata = driver.value_metadata(object_name)
+    except Exception as exc:  # noqa: BLE001 - a vendor's metadata API down is not a failed sync
+        logger.warning("value metadata of %s not fetched: %s", object_name[:100], exc)
+        return
+    column_metadata_store(connection=run.connection, source_object=object_name, metadata=metadata)
 
 
 def _announce_sources(run: _Run, objects) -> None:
@@ -337,6 +353,10 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
         confidences=plan.confidences,
     )
     cursor = None if run.full else (run.connection.cursor or {}).get(source_object.name)
+    if run.full:
+        # A full re-sync starts from nothing, and so does its cursor: should it stop before its
+        # first page is written, the next sync reads the object from the start too.
+        run.publisher.publish([cursor_carrier(header, {source_object.name: None})])
     position = 1
     pages = driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE)
     for page in read_ahead(pages, tenant=run.tenant, depth=settings.AAM_SYNC_READ_AHEAD):
@@ -360,28 +380,48 @@ def _page_rejected(normalized, page, position: int) -> list[Rejected]:
     return rejected
 
 
+class _HoldLast:
+    """The messages but the last, which is kept back in `last` (to carry the page's cursor)."""
+
+    def __init__(self, messages) -> None:
+        self.messages = messages
+        self.last: BatchMessage | None = None
+
+    def __iter__(self):
+        for message in self.messages:
+            if self.last is not None:
+                yield self.last
+            self.last = message
+
+
 def _page_publish(run: _Run, page, header: BatchHeader, plan, outcome: ObjectResult, position: int) -> int:
-    """Normalize one page, publish its batches, quarantine its rejects, remember its checkpoint;
-    returns the position of the next page's first record."""
+    """Normalize one page, publish its batches, quarantine its rejects; the page's last batch (a
+    zero-row one when the page has no rows) carries its cursor and goes last, after the quarantine:
+    once the DCL commits it, nothing of the page is left to land. Returns the position of the
+    next page's first record."""
     connection, result, publisher = run.connection, run.result, run.publisher
     normalized = normalize_page(page_table(page), plan, first_position=position)
     rejected = _page_rejected(normalized, page, position)
-    ids = publisher.publish(split_batches(normalized.table, header, settings.AAM_BATCH_CHUNK_SIZE))
+    messages = split_batches(normalized.table, header, settings.AAM_BATCH_CHUNK_SIZE)
+    held = _HoldLast(messages) if page.cursor is not None else None
+    ids = publisher.publish(held if held is not None else messages)
     if rejected:
         _quarantine(connection, header.source_object, header.entity, rejected,
                     mapping_version=plan.mapping_version, schema_fingerprint=plan.schema_fingerprint)
-    if page.cursor is not None:
-        checkpoint_add(run.r, tenant=run.tenant, connection_id=connection.pk, object_name=header.source_object,
-                       entry_id=ids[-1] if ids else publisher.stats.last_entry_id, cursor=page.cursor)
+    if held is not None:
+        cursors = {header.source_object: page.cursor}
+        if held.last is not None:
+            ids += publisher.publish([held.last.carrying(cursors)])
+        else:
+            publisher.publish([cursor_carrier(header, cursors, normalized.table.schema)])
     read = normalized.read + len(getattr(page, "errors", None) or [])
     for counter in (outcome, result):
         counter.records_read += read
         counter.records_published += normalized.table.num_rows
         counter.quarantined += len(rejected)
-        counter.batches += len(ids)
+        counter.batches += len(ids)  # batches of records (a zero-row cursor carrier is not one)
     run.lock.renew()
     if run.tick.ready():
-        checkpoints_promote(tenant=run.tenant, connection_id=connection.pk, r=run.r)
         run.event("batch_published", {"object": header.source_object, "batches_total": result.batches,
                                       "records_total": result.records_published,
                                       "last_entry_id": publisher.stats.last_entry_id})

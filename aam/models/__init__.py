@@ -122,6 +122,7 @@ class ReviewItem(TenantModel):
         MAPPING = "mapping", "Mapping"
         DRIFT = "drift", "Drift"
         ASSET = "asset", "Asset"
+        VALUE = "value", "Value"  # a source value's canonical value (aam.values)
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -186,8 +187,10 @@ class QuarantinedRecord(TenantModel):
 # here, under aam/models/, not in aam/drift/: the drift package uses the mapping models, so its
 # models importing back from aam.drift would be an import circle (docs/adr/0011).
 from .drift import DriftEvent, ImmutableRecord, ReviewDecision, SchemaSnapshot  # noqa: E402
+from .values import ColumnMetadata, ValueMap, ValueMemory  # noqa: E402
 
 __all__ = [
+    "ColumnMetadata",
     "DriftEvent",
     "FieldMapping",
     "ImmutableRecord",
@@ -196,4 +199,6 @@ __all__ = [
     "ReviewDecision",
     "ReviewItem",
     "SchemaSnapshot",
+    "ValueMap",
+    "ValueMemory",
 ]

@@ -61,6 +61,7 @@ class DriftEvent(TenantModel):
         REMOVED = "removed", "Field removed"
         RETYPED = "retyped", "Type changed"
         RENAMED = "renamed", "Field renamed"
+        VALUE = "value", "New value"  # value drift: a source value never seen before (aam.values)
 
     class Status(models.TextChoices):
         APPLIED = "applied", "Repaired automatically"

@@ -72,12 +72,14 @@ def sync_locks_pattern(tenant) -> str:
 
 
 def sync_checkpoints(tenant, connection_id: int | str) -> str:
-    """A list of `{entry, object, cursor}`: cursors waiting for their batches to be applied."""
+    """Retired (issue #15: the cursor travels with its batch, ADR 0013): a list of `{entry, object,
+    cursor}` the sync wrote before; nothing writes it now. Kept to name keys left by older
+    versions (offboarding removes them with the tenant's other keys)."""
     return tenant_key(tenant, "aam", "ckpt", connection_id)
 
 
 def sync_checkpoints_lock(tenant, connection_id: int | str) -> str:
-    """Held while one process promotes a connection's checkpoints."""
+    """Retired with `sync_checkpoints`: held while a process promoted a connection's checkpoints."""
     return sync_checkpoints(tenant, connection_id) + ":lock"
 
 

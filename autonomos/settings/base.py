@@ -365,6 +365,9 @@ AAM_SYNC_PAGE_SIZE = _positive_int("AAM_SYNC_PAGE_SIZE", 20000)
 # Pages a sync reads ahead of the one it publishes, in a thread (0: none; aam/ingest/readahead.py).
 AAM_SYNC_READ_AHEAD = env.int("AAM_SYNC_READ_AHEAD", default=1)
 DCL_WRITER_LOCK_TIMEOUT = env.float("DCL_WRITER_LOCK_TIMEOUT", default=300.0)
+# A person's value decision updates the view rows carrying that value at once, waiting at most this
+# long for the DuckDB writer (a running sync); else the next sync's materialization shows it.
+DCL_VALUE_APPLY_LOCK_SECONDS = env.float("DCL_VALUE_APPLY_LOCK_SECONDS", default=10.0)
 DCL_DUCKDB_THREADS = _positive_int("DCL_DUCKDB_THREADS", 2)
 # DuckDB's buffer pool keeps the store's blocks up to this limit, so the consumer's RSS levels off at
 # about this plus ~400 MB (Python, Arrow batches in flight): 384 MB keeps it under 800 MB.

@@ -9,7 +9,9 @@ from typing import Any
 
 @dataclass
 class StepInfo:
-    step: str  # "read" (read, normalize, publish), "consume" (write to DuckDB), "materialize" (views + PostgreSQL)
+    # "read" (read, normalize, publish), "consume" (write to DuckDB), "values" (canonical values),
+    # "materialize" (views + PostgreSQL)
+    step: str
     connection_id: int | None = None
     rows: int = 0
     seconds: float = 0.0

@@ -1,11 +1,32 @@
-"""Stage 3, materialize → publish to PostgreSQL: rebuild the unified views in DuckDB and swap them
-into `dcl_view_<entity>` (dcl/unify.py, dcl/pgsync.py)."""
+"""Stage 4, materialize → publish to PostgreSQL: rebuild the unified views in DuckDB and swap them
+into `dcl_view_<entity>` (dcl/unify.py, dcl/pgsync.py).
+
+`materialize_with_values` is how anything outside a `SyncRun` materializes (the `materialize` and
+`dcl_consume` commands, test seeds): it drains the streams, runs the value stage and then builds, so
+every way of building a view gets canonical values, not only a run's. Building without the value
+stage (`materialize`) leaves the values it never saw pending: it is for a caller that just ran it
+(a SyncRun) or that only changes what the views derive from decided values (the reporting
+currency)."""
 
 from __future__ import annotations
 
 from ..services import views_materialize
+from .consume import drain
+from .values import values_map
 
 
-def materialize(*, tenant) -> dict[str, int]:
-    """{entity: rows} of every view rebuilt."""
-    return {str(k): int(v or 0) for k, v in (views_materialize(tenant=tenant) or {}).items()}
+def materialize(*, tenant, entities: list[str] | None = None, on_drained=None) -> dict[str, int]:
+    """{entity: rows} of every view rebuilt (without running the value stage)."""
+    views = views_materialize(tenant=tenant, entities=entities, on_drained=on_drained)
+    return {str(k): int(v or 0) for k, v in (views or {}).items()}
+
+
+def materialize_with_values(*, tenant, entities: list[str] | None = None, connection_ids=None,
+                            on_drained=None) -> tuple[dict[str, int], dict]:
+    """Drain the streams, map the values they brought (of `connection_ids`, all when None), then
+    rebuild the views: ({entity: rows}, the value stage's report)."""
+    drained = drain(tenant=tenant)
+    if on_drained is not None:
+        on_drained(drained)
+    report = values_map(tenant=tenant, connection_ids=connection_ids)
+    return materialize(tenant=tenant, entities=entities, on_drained=on_drained), report

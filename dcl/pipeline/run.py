@@ -10,6 +10,8 @@ docs/adr/0013-pipeline-run.md.
         run.read(connection_1)          # StepInfo("read", 1, rows, seconds)
         run.read(connection_2)
     run.consume()                       # StepInfo("consume", ...)
+    run.values()                        # StepInfo("values", ...): canonical values (run by materialize
+                                        # itself when the caller did not)
     run.materialize()                   # StepInfo("materialize", ...)
     run.info                            # RunInfo: every step, in order
 
@@ -25,6 +27,7 @@ from .consume import ConsumerBeside, drain
 from .info import PipelineStepFailed, RunInfo, StepInfo
 from .materialize import materialize as views_rebuild
 from .read import SyncResult, read_connection
+from .values import values_map
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +102,32 @@ class SyncRun:
         self._step(info, started)
         return info
 
+    def values(self) -> StepInfo:
+        """Map the distinct values of every value-mapped column onto canonical values (step "values"):
+        only the values not decided yet go to the engine; rows = distinct values seen."""
+        info, started = StepInfo("values"), time.monotonic()
+        # the connections this run read or consumed (None: every connection of the tenant, when the run
+        # read nothing itself); a backlog of another connection drained here is scanned at its next sync
+        read = {s.connection_id for s in self.info.steps if s.step == "read" and s.connection_id is not None}
+        consumed = {int(c) for s in self.info.steps if s.step == "consume"
+                    for c in (s.details.get("connection_ids") or ())}
+        changed = sorted(read | consumed) if read else None
+        try:
+            report = values_map(tenant=self.tenant, connection_ids=changed)
+        except Exception as exc:
+            self._step(info, started, exc)
+            raise PipelineStepFailed("values", exc, info) from exc
+        info.rows = int(report.get("distinct_values", 0))
+        info.details = report
+        self._step(info, started)
+        return info
+
     def materialize(self) -> dict[str, int]:
-        """Rebuild the unified views and publish them to PostgreSQL (step "materialize"); {entity: rows}."""
+        """Rebuild the unified views and publish them to PostgreSQL (step "materialize"); {entity: rows}.
+        The value stage runs first when this run has not run it since its last consume: every caller
+        of a run gets canonical values."""
+        if not self._values_done():
+            self.values()
         info, started = StepInfo("materialize"), time.monotonic()
         try:
             views = views_rebuild(tenant=self.tenant)
@@ -111,6 +138,16 @@ class SyncRun:
         info.details = {"views": views}
         self._step(info, started)
         return views
+
+
+    def _values_done(self) -> bool:
+        """The value stage ran after the last consume (and after the last read) of this run."""
+        for info in reversed(self.info.steps):
+            if info.step == "values":
+                return info.ok
+            if info.step in ("consume", "read"):
+                return False
+        return False
 
 
 def pipeline_run(*, tenant, connection, full: bool = False, trigger: str = "manual", progress=None,

@@ -16,12 +16,12 @@ from django.db import connection
 from aam.ingest.kinds import Kind
 from connectors.models import Connection
 from dcl import store
+from dcl.pipeline.materialize import materialize_with_values
 from dcl.reporting import FxContext
 from dcl.selectors import view_all
-from dcl.services import views_materialize
 from dcl.unify import Unifier, view_spec
 from tenants.money.rates import RateTable
-from tests.pipeline.support import SF_OPPORTUNITY, batches_for, publish
+from tests.pipeline.support import SF_OPPORTUNITY, batches_for, mappings_record, publish
 
 OPPORTUNITY = {"id": Kind.STRING, "name": Kind.STRING, "amount": Kind.DECIMAL, "currency": Kind.STRING,
                "close_date": Kind.DATE}
@@ -54,7 +54,8 @@ def _build(entity, fields, rows, fx):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     _table(con, entity, fields, rows)
-    unifier = Unifier(con, {entity: view_spec(entity, fields)}, {1: "salesforce"}, fx=fx)
+    # values=False: the currency column as given (these tests are about conversion, not value mapping)
+    unifier = Unifier(con, {entity: view_spec(entity, fields, values=False)}, {1: "salesforce"}, fx=fx)
     unifier.build(entity)
     return con, unifier
 
@@ -172,8 +173,9 @@ def test_the_materialized_view_carries_reporting_amounts_from_the_tenants_rates(
                                                                   ("250.50", "2026-01-09", "USD"),
                                                                   ("99", "2026-01-09", "CHF")])]
         mapping = {**SF_OPPORTUNITY, "CurrencyIsoCode": "currency"}
+        mappings_record(conn.pk, mapping)
         publish(tenant_a, conn.pk, batches_for(tenant_a, conn.pk, records, mapping=mapping))
-        views_materialize(tenant=tenant_a)
+        materialize_with_values(tenant=tenant_a)  # currency codes are value-mapped (ISO 4217) first
         rows = sorted(view_all(entity="opportunity"), key=lambda r: r["name"])
     finally:
         connection.set_schema_to_public()

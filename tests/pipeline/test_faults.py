@@ -18,10 +18,10 @@ import time
 import pytest
 from django.db import connection
 
-from aam.ingest import checkpoints
 from aam.ingest import services as ingest
 from aam.streams import BackpressureTimeout, StreamPublisher, binary_redis, stream_key
 from connectors.models import Connection
+from dcl import cursors as dcl_cursors
 from dcl import store
 from dcl.consumer import StreamConsumer
 from dcl.services import stream_consume, views_materialize
@@ -123,7 +123,7 @@ def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_no
     monkeypatch.setattr(ingest, "_mapping_ensure", lambda c, o: Mapping("opportunity", SF_OPPORTUNITY))
     monkeypatch.setattr(ingest, "_status_set", lambda c, status, error="", synced=False: None)
     cursors = {}
-    monkeypatch.setattr(checkpoints, "cursor_store", lambda c, name, cursor: cursors.__setitem__(name, cursor))
+    monkeypatch.setattr(dcl_cursors, "cursor_store", lambda c, name, cursor: cursors.__setitem__(name, cursor))
     monkeypatch.setattr(ingest, "_generation", lambda c: 0)
 
     def sync_with_consumer(driver):
@@ -148,7 +148,7 @@ def test_redis_restarted_mid_sync_fails_cleanly_and_a_rerun_loses_and_doubles_no
     resumed_from = (cursors.get("Opportunity") or {}).get("offset", 0)
     assert resumed_from <= 800  # never past what the consumer had applied before the restart
     sync_with_consumer(MemoryDriver({"Opportunity": records}, page_size=100))
-    stream_consume(tenant=tenant, until_idle=True, idle_seconds=0)  # applies the rest, promotes the cursor
+    stream_consume(tenant=tenant, until_idle=True, idle_seconds=0)  # applies the rest with its cursor
     assert duck_rows(tenant, "SELECT count(*), count(DISTINCT _source_id) FROM src_opportunity") == [(2000, 2000)]
     assert cursors["Opportunity"] == {"offset": 2000}
 

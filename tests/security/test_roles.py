@@ -132,6 +132,7 @@ DASHBOARD_WRITES = {
     "connections_ui:test": Role.OPERATOR,
     "aam_ui:review-decide": Role.OPERATOR,
     "aam_ui:review-bulk": Role.OPERATOR,
+    "aam_ui:value-decide": Role.OPERATOR,
     "dcl_ui:operations-action": Role.ADMIN,
     "dcl_ui:connection-schedule": Role.OPERATOR,
     "dashboard:agents-run": Role.OPERATOR,

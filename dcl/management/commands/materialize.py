@@ -1,16 +1,17 @@
-"""Rebuild a tenant's unified views: `manage.py materialize --tenant <slug> [--entity E ...]`."""
+"""Rebuild a tenant's unified views: `manage.py materialize --tenant <slug> [--entity E ...]` (drains the
+streams and runs the value stage first, as a pipeline run does)."""
 
 import json
 
 from django.core.management.base import BaseCommand
 
-from dcl.services import views_materialize
+from dcl.pipeline.materialize import materialize_with_values
 
 from ._tenant import tenant_by_slug
 
 
 class Command(BaseCommand):
-    help = "Drain the tenant's streams, rebuild its unified views and swap them into PostgreSQL."
+    help = "Drain the tenant's streams, map their values, rebuild its unified views and swap them into PostgreSQL."
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True)
@@ -18,4 +19,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         tenant = tenant_by_slug(opts["tenant"])
-        self.stdout.write(json.dumps(views_materialize(tenant=tenant, entities=opts["entities"])))
+        views, _values = materialize_with_values(tenant=tenant, entities=opts["entities"])
+        self.stdout.write(json.dumps(views))

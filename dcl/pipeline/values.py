@@ -1,0 +1,212 @@
+"""Stage 3, values: canonical values of the value-mapped fields, between consume and materialize
+(docs/adr/0014-canonical-values.md).
+
+For each connection × value-mapped column (aam.values.selectors.value_columns), the distinct raw
+values and their record counts come from DuckDB (one GROUP BY per column of the source table, never
+per record); only the values not decided yet go to the engine (`aam.values.engine.map_column`) with
+the driver's stored metadata and the tenant's memory; the decisions are stored (value maps, review
+items, value drift) and the value maps are written into DuckDB for the views to join.
+
+A column with more distinct values than the engine takes (`max_distinct()`, AAM_VALUE_MAX_DISTINCT)
+is free text: it is not sent to the engine at all (a 10,000-value "picklist" is not 10,000 review
+items) and the field says so.
+The writer lock is held only to read the distinct values and to write the value-map tables, not
+while the engine (which may call an LLM) thinks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+from django_tenants.utils import tenant_context
+
+from aam.models import ValueMap
+from aam.models.values import raw_hash
+from aam.values.engine import map_column, max_distinct
+from aam.values.memory import ValueMemoryLookup
+from aam.values.selectors import ValueColumn, column_metadata, value_columns
+from aam.values.services import SeenValue, free_text_rows, value_column_free_text, value_column_record, value_map_rows
+from aam.values.types import ColumnValues
+
+from .. import store
+from ..valuemap import write_tables
+
+logger = logging.getLogger(__name__)
+
+_INT_RE = re.compile(r"^-?\d{1,18}$")
+_ENGINE_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
+
+
+def _typed(value: Any, source_type: str) -> Any:
+    """The value as the vendor's API gave it, as far as the canonical column kept it: Dynamics option
+    sets are integers (stored as text in a string field), percentages numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, str) and source_type == "integer" and _INT_RE.match(value.strip()):
+        return int(value.strip())
+    return value
+
+
+def _distinct(con, entity: str, reads: str, connection_ids=None) -> dict[tuple[int, str], list[SeenValue] | int]:
+    """{(connection, object): its distinct values (or their number, when over the engine's maximum)}:
+    one scan of the column (a GROUP BY, the groups counted per source in the same query)."""
+    table = store.source_table(entity)
+    col = store.quote(store.ident(reads))
+    limit = max_distinct()
+    only = ""
+    if connection_ids is not None:
+        only = f"AND _connection_id IN ({', '.join(str(int(c)) for c in connection_ids) or 'NULL'})"
+    rows = con.execute(f"""
+        WITH g AS (
+            SELECT _connection_id AS c, _source_object AS o, CAST({col} AS VARCHAR) AS k, any_value({col}) AS v,
+                   count(*) AS n, min(_source_id) AS a, max(_source_id) AS b
+            FROM {table} WHERE NOT _deleted AND {col} IS NOT NULL {only} GROUP BY ALL
+        ), w AS (SELECT g.*, count(*) OVER (PARTITION BY c, o) AS d FROM g)
+        SELECT c, o, k, v, n, a, b, d FROM w WHERE d <= {int(limit)}
+        UNION ALL
+        SELECT c, o, NULL, NULL, NULL, NULL, NULL, max(d) FROM w WHERE d > {int(limit)} GROUP BY c, o
+        ORDER BY 1, 2, 5 DESC NULLS LAST, 3""").fetchall()
+    out: dict[tuple[int, str], list[SeenValue] | int] = {}
+    for cid, obj, key, raw, n, first, last, distinct in rows:
+        if key is None:
+            out[(int(cid), obj)] = int(distinct)
+            continue
+        bucket = out.setdefault((int(cid), obj), [])
+        bucket.append(SeenValue(key=key, raw=raw, count=int(n),
+                                samples=tuple(dict.fromkeys(s for s in (first, last) if s is not None))))
+    return out
+
+
+def metadata_as_delivered(metadata: dict | None, keys: list[str]) -> dict | None:
+    """The driver's metadata keyed the way its records spell the values.
+
+    Drivers deliver option sets as their labels (Dynamics' FormattedValue, HubSpot's option labels:
+    "Closed Won", not `closedwon`) while the metadata lists each option by its code. A raw value that
+    is no option's code but exactly one option's label IS that option: its entry is added under the
+    label, so the engine's metadata evidence finds it. Nothing is guessed: exact labels only, and a
+    label two options share is left alone."""
+    if not metadata:
+        return metadata
+    from aam.values.types import raw_key
+
+    out = dict(metadata)
+    for group in ("options", "stages"):
+        items = metadata.get(group)
+        if not isinstance(items, list):
+            continue
+        codes = {raw_key(i.get("value")) for i in items if isinstance(i, dict)}
+        by_label: dict[str, list[dict]] = {}
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("label"), str):
+                by_label.setdefault(item["label"], []).append(item)
+        extra = [
+            {**by_label[k][0], "value": k}
+            for k in keys
+            if k not in codes and len(by_label.get(k, ())) == 1
+        ]
+        if extra:
+            out[group] = [*items, *extra]
+    return out
+
+
+def _undecided(column: ValueColumn, seen: list[SeenValue]) -> list[SeenValue]:
+    """The values with no decision yet: new ones, and pending ones no person has decided (memory or
+    the vendor's metadata may know them by now)."""
+    decided = set(
+        ValueMap.objects.filter(connection_id=column.connection_id, source_object=column.source_object,
+                                entity=column.entity, field=column.field)
+        .exclude(status=ValueMap.Status.PENDING, reviewed_at__isnull=True)
+        .values_list("raw_hash", flat=True)
+    )
+    return [v for v in seen if raw_hash(v.key) not in decided]
+
+
+def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
+    """Run the value stage over the value-mapped columns of `connection_ids` (every connection of the
+    tenant when None: the cost follows what changed); returns what it did. The value-map tables the
+    views join are always written whole (they are small)."""
+    started = time.monotonic()
+    report = {"columns": 0, "distinct_values": 0, "asked": 0, "new": 0, "auto": 0, "pending": 0, "none": 0,
+              "drift": 0, "review_items": 0, "free_text": 0, "engine_seconds": 0.0}
+    with tenant_context(tenant):
+        columns = value_columns(connection_ids=connection_ids)
+        reads = sorted({(c.entity, c.reads) for c in columns})
+        found: dict[tuple[str, str], dict] = {}
+        if reads:
+            with store.WriterLock(tenant):
+                con = store.connect(tenant)
+                try:
+                    tables = store.existing_tables(con)
+                    for entity, col in reads:
+                        table = store.source_table(entity)
+                        if table in tables and col in store.table_columns(con, table):
+                            found[(entity, col)] = _distinct(con, entity, col, connection_ids)
+                finally:
+                    con.close()
+        memory = ValueMemoryLookup()
+        metadata_cache: dict[tuple[int, str], dict] = {}
+        for column in columns:
+            seen = found.get((column.entity, column.reads), {}).get((column.connection_id, column.source_object))
+            if seen is None:
+                continue  # no records of this column yet
+            report["columns"] += 1
+            if isinstance(seen, int):
+                value_column_free_text(column=column, distinct=seen,
+                                       note=f"{seen} distinct values: free text, not a picklist (more than "
+                                            f"{max_distinct()}); not value-mapped")
+                report["free_text"] += 1
+                continue
+            report["distinct_values"] += len(seen)
+            ask = _undecided(column, seen)
+            result = None
+            if ask:
+                key = (column.connection_id, column.source_object)
+                if key not in metadata_cache:
+                    metadata_cache[key] = column_metadata(connection_id=key[0], source_object=key[1])
+                meta = metadata_cache[key].get(column.column)
+                values = ColumnValues(
+                    source=column.vendor, object=column.source_object, entity=column.entity, field=column.field,
+                    column=column.column, type=_ENGINE_TYPES.get(column.source_type, "string"),
+                    metadata=metadata_as_delivered(meta.metadata if meta is not None else None,
+                                                   [v.key for v in ask]),
+                    values=tuple((_typed(v.raw, column.source_type), v.count) for v in ask),
+                )
+                asked = time.monotonic()
+                try:
+                    result = map_column(values, memory=memory, llm=llm)
+                except Exception as exc:  # noqa: BLE001 - a value never fails a sync: they stay pending
+                    logger.warning("value engine failed on %s.%s of connection %s: %s", column.entity,
+                                   column.field, column.connection_id, exc, exc_info=True)
+                    where = f"{column.entity}.{column.field} ({column.column[:100]})"
+                    report.setdefault("errors", []).append(f"{where}: {exc.__class__.__name__}: {exc}"[:500])
+                    result = None
+                report["engine_seconds"] += time.monotonic() - asked
+                report["asked"] += len(ask)
+            typed = [SeenValue(key=v.key, raw=_typed(v.raw, column.source_type), count=v.count, samples=v.samples)
+                     for v in seen]
+            outcome = value_column_record(column=column, seen=typed, result=result)
+            report["free_text"] += outcome.free_text
+            for name in ("new", "auto", "pending", "none", "drift", "review_items"):
+                report[name] += getattr(outcome, name)
+        free = _free_text_fields(value_columns() if connection_ids is not None else columns)
+        maps = value_map_rows()
+    with store.WriterLock(tenant):
+        con = store.connect(tenant)
+        try:
+            write_tables(con, maps, free)
+        finally:
+            con.close()
+    report["value_maps"] = len(maps)
+    report["engine_seconds"] = round(report["engine_seconds"], 3)
+    report["seconds"] = round(time.monotonic() - started, 3)
+    return report
+
+
+def _free_text_fields(columns: list[ValueColumn]) -> list[tuple]:
+    free = set(free_text_rows())
+    return sorted({(c.connection_id, c.source_object, c.entity, c.field) for c in columns
+                   if (c.connection_id, c.source_object, c.column) in free})
