@@ -16,6 +16,7 @@ api_patterns = [
     path("money/", include("tenants.money.api.urls")),
     path("connections/", include("connectors.api.urls")),
     path("connections/", include("aam.api.urls_connections")),  # sync lives in aam (the layer above)
+    path("connections/", include("dcl.api.urls_connections")),  # schedule, freshness, runs (dcl/schedules/)
     path("aam/", include("aam.api.urls")),
     path("dcl/telemetry/", include("agents.api.urls_telemetry")),  # the view lives in agents (LLM + job counters)
     path("dcl/", include("dcl.api.urls")),

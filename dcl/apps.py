@@ -14,12 +14,40 @@ class DclConfig(AppConfig):
         register_blocker("dcl", writer_busy)
         # The connection page shows its stream's statistics (connectors may not import dcl).
         register_connection_panel(ConnectionPanel("dcl.stream", "dcl/_connection_stream.html", stream_panel))
+        # Its schedule, freshness and recent runs (dcl/schedules/).
+        register_connection_panel(ConnectionPanel("dcl.schedule", "dcl/_connection_schedule.html", schedule_panel))
+        # A connection's schedule goes with it, in the same transaction (connectors may not import dcl).
+        from django.db.models.signals import post_delete
+
+        from connectors.models import Connection
+
+        post_delete.connect(connection_deleted, sender=Connection, dispatch_uid="dcl-schedule-connection-deleted")
         # A person's value decision (aam.values.review) updates the view rows carrying that value.
         from aam.values.review import register_value_applier
 
         from .values_apply import value_maps_apply
 
         register_value_applier(value_maps_apply)
+
+
+def schedule_panel(connection) -> dict:
+    from .schedules.selectors import connection_freshness, connection_runs
+
+    return {"freshness": connection_freshness(connection=connection),
+            "runs": connection_runs(connection=connection), "timezone_default": "UTC"}
+
+
+def connection_deleted(sender, instance, **kwargs) -> None:
+    from autonomos.core.tenancy import current_tenant
+
+    from .schedules.services import connection_schedule_forget
+
+    tenant = current_tenant()
+    if getattr(tenant, "tenant_id", None) is None:  # schema_context() sets a stand-in without the id
+        from tenants.models import Tenant
+
+        tenant = Tenant.objects.get(schema_name=tenant.schema_name)
+    connection_schedule_forget(tenant=tenant, connection_id=instance.pk)
 
 
 def stream_panel(connection) -> dict:

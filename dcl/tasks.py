@@ -20,13 +20,33 @@ def views_materialize_task(entities: list[str] | None = None) -> dict:
     return views_materialize(tenant=connection.tenant, entities=entities)
 
 
-@shared_task(base=TenantBoundTask, name="dcl.connection_sync", soft_time_limit=3600, time_limit=3700)
-def connection_sync_task(connection_id: int, full: bool = False) -> dict:
+@shared_task(base=TenantBoundTask, bind=True, name="dcl.connection_sync", soft_time_limit=3600, time_limit=3700)
+def connection_sync_task(self, connection_id: int, full: bool = False) -> dict:
     """A pipeline run of one connection. Queued by POST /api/connections/<id>/sync/ and drift
-    re-processing (by name, aam.sync_request: aam does not import the DCL) and by stream replay."""
+    re-processing (by name, aam.sync_request: aam does not import the DCL) and by stream replay.
+    The run is recorded (dcl.models.ConnectionRun) with its counts per object."""
     from connectors.models import Connection
 
     from .pipeline import pipeline_run
+    from .schedules.runs import recorded_run
 
     conn = Connection.objects.get(pk=connection_id)
-    return pipeline_run(tenant=connection.tenant, connection=conn, full=full, trigger="task").as_dict()
+    with recorded_run(conn, trigger="task", task_id=self.request.id or "") as rec:
+        rec.info = pipeline_run(tenant=connection.tenant, connection=conn, full=full, trigger="task").as_dict()
+    return rec.info
+
+
+# A tick of a connection's schedule (dcl/schedules/, sent by beat with the tenant in its headers).
+# Retries are the run's own (exponential, SCHEDULE_MAX_RETRIES), not Celery's autoretry.
+@shared_task(base=TenantBoundTask, bind=True, name="dcl.connection_scheduled_sync", max_retries=None,
+             soft_time_limit=3600, time_limit=3700)
+def connection_scheduled_sync_task(self, connection_id: int) -> dict:
+    """Run the connection's pipeline unless a run of it is going (then the tick is recorded as
+    skipped); a failed run comes back after a growing delay, and alerts when it gives up."""
+    from .schedules.runs import scheduled_run
+
+    outcome = scheduled_run(tenant=connection.tenant, connection_id=connection_id,
+                            attempt=self.request.retries + 1, task_id=self.request.id or "")
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.as_dict()

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .schedules.views import connection_schedule_action
 
 app_name = "dcl_ui"
 
@@ -11,4 +12,5 @@ urlpatterns = [
     path("lineage/", views.lineage_page, name="lineage"),
     path("operations/", views.operations_page, name="operations"),
     path("operations/<int:pk>/<slug:action>/", views.operations_action, name="operations-action"),
+    path("connections/<int:pk>/schedule/", connection_schedule_action, name="connection-schedule"),
 ]

@@ -21,7 +21,7 @@ export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
 say "starting web (uvicorn :$PORT, $WEB_CONCURRENCY processes), worker and beat"
 PYTHON="$PY" PORT="$PORT" nohup bash scripts/web.sh >var/log/web.log 2>&1 & echo $! > var/run/web.pid
 nohup "$VENV/bin/celery" -A autonomos worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" >var/log/worker.log 2>&1 & echo $! > var/run/worker.pid
-nohup "$VENV/bin/celery" -A autonomos beat --loglevel=INFO --schedule var/run/celerybeat-schedule >var/log/beat.log 2>&1 & echo $! > var/run/beat.pid
+nohup "$VENV/bin/celery" -A autonomos beat --loglevel=INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler >var/log/beat.log 2>&1 & echo $! > var/run/beat.pid
 for i in $(seq 1 40); do
   if curl -fsS "http://demo.localhost:$PORT/healthz" >/dev/null 2>&1 || "$PY" -c "import urllib.request,sys; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:$PORT/healthz', headers={'Host': 'demo.localhost'}), timeout=2)" >/dev/null 2>&1; then
     cat <<MSG

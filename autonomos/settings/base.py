@@ -82,6 +82,9 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN: the CSP allows 'self' only)
     "csp",
     "channels",
+    # Beat's schedules live in the public schema; each tenant's periodic task carries its tenant in
+    # its headers (dcl/schedules/, docs/adr/0017-schedules-and-freshness.md).
+    "django_celery_beat",
 ]
 # Users, sessions and token blacklists live in each tenant's schema: a user id means nothing
 # outside its tenant, which is why the JWT carries the tenant id (tenants/auth.py).
@@ -323,6 +326,19 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=35 * 60)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_EXPIRES = 3600
+# Beat reads its schedules from the database (django-celery-beat): the static ones of
+# autonomos/celery.py and one per scheduled connection (dcl/schedules/).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# --- Connection schedules (dcl/schedules/) ----------------------------------------------------
+# The shortest interval a connection may be scheduled at (seconds); a cron runs at most once a minute.
+SCHEDULE_MIN_INTERVAL_SECONDS = _positive_int("SCHEDULE_MIN_INTERVAL_SECONDS", 1)
+# A failed scheduled run is retried after base * 2**(attempt-1) seconds, at most max seconds, at most
+# SCHEDULE_MAX_RETRIES times; then it raises an alert (event, and Slack when SLACK_WEBHOOK_URL is set).
+SCHEDULE_RETRY_BASE_SECONDS = _positive_int("SCHEDULE_RETRY_BASE_SECONDS", 30)
+SCHEDULE_RETRY_MAX_SECONDS = _positive_int("SCHEDULE_RETRY_MAX_SECONDS", 15 * 60)
+SCHEDULE_MAX_RETRIES = _non_negative_int("SCHEDULE_MAX_RETRIES", 4)
 
 # --- Events -----------------------------------------------------------------------------------
 EVENTS_STREAM_MAXLEN = _positive_int("EVENTS_STREAM_MAXLEN", 500)

@@ -54,6 +54,8 @@ class ViewInfoSerializer(serializers.Serializer):
     entity = serializers.CharField()
     row_count = serializers.IntegerField()
     materialized_at = serializers.DateTimeField(allow_null=True)
+    age_seconds = serializers.FloatField(allow_null=True, help_text="Seconds since the view was last materialized "
+                                         "(its freshness); null when it never was.")
     version = serializers.IntegerField()
     url = serializers.CharField()
 
@@ -69,15 +71,19 @@ class BadQuery(exceptions.APIException):
 
 
 class ViewCatalogAPI(TenantAPIView):
-    """The tenant's unified views: entity, row count, when last materialized."""
+    """The tenant's unified views: entity, row count, when last materialized and how long ago."""
 
     @extend_schema(operation_id="dcl_views_list", responses=ViewCatalogSerializer)
     def get(self, request):
+        from django.utils import timezone
+
+        now = timezone.now()
         rows = [
             {
                 "entity": v.entity,
                 "row_count": v.row_count,
                 "materialized_at": v.materialized_at,
+                "age_seconds": round((now - v.materialized_at).total_seconds(), 3) if v.materialized_at else None,
                 "version": v.version,
                 "url": request.build_absolute_uri(f"/api/dcl/views/{v.entity}/"),
             }

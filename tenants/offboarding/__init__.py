@@ -28,7 +28,13 @@ from django_tenants.utils import tenant_context
 
 from . import export as _export
 from .export import ExportPart, ExportRefused, ExportResult, ModelRows, SqlRelations, looks_secret
-from .leftovers import LeftoversRemoved, leftovers_remove, queued_tasks_remove, tenant_data_dir
+from .leftovers import (
+    LeftoversRemoved,
+    leftovers_remove,
+    periodic_task_prefix,
+    queued_tasks_remove,
+    tenant_data_dir,
+)
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
@@ -44,6 +50,7 @@ __all__ = [
     "export_parts",
     "leftovers_remove",
     "looks_secret",
+    "periodic_task_prefix",
     "register_blocker",
     "register_export",
     "schema_dropping",

@@ -6,7 +6,9 @@
   database the app uses (app, cache, channel layer, Celery broker and results), found with SCAN;
 - its channel-layer group (`<prefix>:group:events.<hex>`, no hash tag: group names allow no braces);
 - Celery messages waiting in the broker's queues with its schema in their headers
-  (tenant-schemas-celery's `_schema_name`, and `_tenant_id` added by autonomos/celery.py).
+  (tenant-schemas-celery's `_schema_name`, and `_tenant_id` added by autonomos/celery.py);
+- its periodic tasks in beat's tables (django-celery-beat, public schema), named
+  `tenant:<tenant_id>:...` (`periodic_task_prefix`; the connections' schedules, dcl/schedules/).
 
 None of this needs the tenant's row, so it also cleans up after a tenant deleted earlier.
 """
@@ -318,6 +320,25 @@ def _results_remove(task_ids: list[str]) -> int:
         return client.unlink(*(RESULT_KEY_PREFIX + t for t in ids))
 
 
+# --- beat's periodic tasks ---------------------------------------------------------------------
+
+
+def periodic_task_prefix(tenant_id) -> str:
+    """Every periodic task of a tenant is named with this prefix (`tenant:<tenant_id>:`), so beat's
+    table (in the public schema, shared by all tenants) gives up a tenant's tasks by name."""
+    return f"tenant:{tenant_id_str(tenant_id)}:"
+
+
+def periodic_tasks_remove(tenant_id) -> int:
+    """Delete the tenant's periodic tasks (beat sees the change: django-celery-beat's delete signal)."""
+    from django_celery_beat.models import PeriodicTask
+    from django_tenants.utils import schema_context
+
+    with schema_context("public"):
+        deleted, _ = PeriodicTask.objects.filter(name__startswith=periodic_task_prefix(tenant_id)).delete()
+    return deleted
+
+
 # --- all of it -----------------------------------------------------------------------------------
 
 
@@ -328,6 +349,7 @@ class LeftoversRemoved:
     folder: FolderRemoved | None = None
     redis_keys: dict[str, int] = field(default_factory=dict)
     queue: QueueSweep | None = None
+    periodic_tasks: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -336,12 +358,13 @@ class LeftoversRemoved:
 
 
 def leftovers_remove(*, tenant_id, schema_name: str | None) -> LeftoversRemoved:
-    """Remove the tenant's queued messages (by schema; skipped when `schema_name` is None), data
-    folder and Redis keys. Each step runs even when an earlier one failed; failures are listed in
+    """Remove the tenant's queued messages (by schema; skipped when `schema_name` is None), periodic
+    tasks, data folder and Redis keys. Each step runs even when an earlier one failed; failures are listed in
     `errors` (run it again to finish)."""
     tid = tenant_id_str(tenant_id)
     out = LeftoversRemoved()
     steps = [
+        ("periodic tasks", lambda: setattr(out, "periodic_tasks", periodic_tasks_remove(tid))),
         ("data folder", lambda: setattr(out, "folder", data_dir_remove(tid))),
         ("Redis keys", lambda: out.redis_keys.update(redis_keys_remove(tid))),
     ]

@@ -34,6 +34,8 @@ OPERATOR_CALLS = {
     ("/api/aoa/discover/", "post"),
     ("/api/aoa/jobs/1/cancel/", "post"),
     ("/api/connections/1/sync/", "post"),
+    ("/api/connections/1/schedule/", "put"),
+    ("/api/connections/1/schedule/", "delete"),
     ("/api/connections/1/test/", "post"),
 }
 
@@ -132,6 +134,7 @@ DASHBOARD_WRITES = {
     "aam_ui:review-bulk": Role.OPERATOR,
     "aam_ui:value-decide": Role.OPERATOR,
     "dcl_ui:operations-action": Role.ADMIN,
+    "dcl_ui:connection-schedule": Role.OPERATOR,
     "dashboard:agents-run": Role.OPERATOR,
 }
 SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim"}

@@ -109,6 +109,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  data folder    {what} ({folder.path})")
         per_db = ", ".join(f"{url}: {n}" for url, n in removed.redis_keys.items())
         self.stdout.write(f"  Redis keys     {removed.redis_keys_total} ({per_db})")
+        self.stdout.write(f"  schedules      {removed.periodic_tasks} periodic tasks")
         queue = removed.queue
         if queue is not None and not queue.skipped:
             self.stdout.write(f"  queued tasks   {queue.removed} removed, {queue.results_removed} results")

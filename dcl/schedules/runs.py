@@ -1,0 +1,251 @@
+"""Runs started by a task, recorded (`ConnectionRun`); the scheduled run's rules.
+
+A scheduled tick (`dcl.connection_scheduled_sync`) calls `scheduled_run`:
+- a run of the connection going (its sync lease held, aam/sync_lock.py, the one running state)
+  → nothing starts; the tick is recorded as skipped (consecutive skips share a row); so is a tick
+  of a connection frozen by its drift policy (it waits for a person, it does not fail);
+- else the pipeline's one entry, `dcl.pipeline.pipeline_run(trigger="schedule")`. Two ticks that
+  pass the check at once still never run twice: the read stage takes the lease, and the loser's
+  `SyncAlreadyRunning` is recorded as a skip too;
+- a failed run is retried by the task after `retry_delay(attempt)` seconds (exponential, capped,
+  at most SCHEDULE_MAX_RETRIES times); a failure retrying cannot help (bad credentials, a
+  connection frozen by its drift policy) is not retried. Every failed attempt publishes
+  `run_failed`; the last one also raises an alert: the event `alert` and, when SLACK_WEBHOOK_URL
+  is set, a Slack message (once per streak of failed runs, not at every tick).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from aam.drift.errors import DriftFrozen
+from aam.sync_lock import SyncAlreadyRunning, sync_running
+from autonomos.core.events import publish_event
+from autonomos.core.notify import notify_slack
+from connectors.errors import PermanentError
+
+from ..models import ConnectionRun
+
+logger = logging.getLogger(__name__)
+
+# The counts a run reports per source object; those the pipeline does not count yet stay None.
+OBJECT_COUNTS = ("read", "published", "quarantined", "inserted", "updated", "deleted")
+
+
+def retry_delay(attempt: int) -> int:
+    """Seconds before attempt `attempt + 1` after attempt `attempt` failed: base · 2^(attempt-1), capped."""
+    base, cap = settings.SCHEDULE_RETRY_BASE_SECONDS, settings.SCHEDULE_RETRY_MAX_SECONDS
+    return int(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The error under a PipelineStepFailed (which carries it as `.exception`)."""
+    return getattr(exc, "exception", None) or exc
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Retrying cannot help: bad credentials or paths (PermanentError), a drift freeze awaiting a human."""
+    return isinstance(_cause(exc), PermanentError | DriftFrozen)
+
+
+def objects_of(info: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per source object, the counts a run's info reports: `read`, `published` and `quarantined` from the
+    read step; `inserted`, `updated`, `deleted` where a step reports them per object (under those names,
+    in the read step's object details or in any step's `details["objects"][<object>]`), else None."""
+    steps = (info or {}).get("steps") or []
+    rows: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        details = step.get("details") or {}
+        if step.get("step") == "read":
+            for obj in details.get("details") or []:
+                name = str(obj.get("name") or "")
+                row = rows.setdefault(name, {"object": name, **dict.fromkeys(OBJECT_COUNTS)})
+                row["entity"] = obj.get("entity")
+                row["read"] = obj.get("records_read")
+                row["published"] = obj.get("records_published")
+                row["quarantined"] = obj.get("quarantined")
+                if obj.get("skipped"):
+                    row["skipped"] = obj["skipped"]
+                for key in ("inserted", "updated", "deleted"):
+                    if obj.get(key) is not None:
+                        row[key] = obj[key]
+        per_object = details.get("objects")
+        if isinstance(per_object, dict):
+            for name, counts in per_object.items():
+                if not isinstance(counts, dict):
+                    continue
+                row = rows.setdefault(str(name), {"object": str(name), **dict.fromkeys(OBJECT_COUNTS)})
+                for key in OBJECT_COUNTS:
+                    if counts.get(key) is not None:
+                        row[key] = counts[key]
+    return list(rows.values())
+
+
+def _totals(info: dict[str, Any] | None) -> tuple[int, int]:
+    for step in (info or {}).get("steps") or []:
+        if step.get("step") == "read":
+            d = step.get("details") or {}
+            return int(d.get("records_read") or 0), int(d.get("quarantined") or 0)
+    return 0, 0
+
+
+def _record_skip(connection, *, trigger: str, task_id: str, why: str) -> ConnectionRun:
+    """A tick that started nothing: the connection's latest record grows when it is a skip already
+    (for the same reason)."""
+    now = timezone.now()
+    last = ConnectionRun.objects.filter(connection=connection).order_by("-started_at", "-id").first()
+    if last is not None and last.status == ConnectionRun.Status.SKIPPED and last.error == why:
+        ConnectionRun.objects.filter(pk=last.pk).update(skipped_count=F("skipped_count") + 1, finished_at=now)
+        last.refresh_from_db()
+        return last
+    return ConnectionRun.objects.create(connection=connection, trigger=trigger, task_id=task_id, started_at=now,
+                                        finished_at=now, seconds=0.0, status=ConnectionRun.Status.SKIPPED,
+                                        skipped_count=1, error=why)
+
+
+@dataclass
+class RunOutcome:
+    status: str  # succeeded, failed, skipped, gone (the connection was deleted)
+    run_id: int | None = None
+    retry_in: int | None = None  # seconds, when the caller should retry
+    error: str = ""
+    info: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "run_id": self.run_id, "retry_in": self.retry_in, "error": self.error,
+                "info": self.info}
+
+
+class RunRecord:
+    """One recorded run: `start`, then `succeeded(info)` or `failed(exc)`."""
+
+    def __init__(self, connection, *, trigger: str, attempt: int = 1, task_id: str = "") -> None:
+        self.row = ConnectionRun.objects.create(connection=connection, trigger=trigger, attempt=attempt,
+                                                task_id=task_id or "", started_at=timezone.now(),
+                                                status=ConnectionRun.Status.RUNNING)
+        self.started = time.monotonic()
+
+    def succeeded(self, info: dict[str, Any] | None) -> None:
+        self._finish(ConnectionRun.Status.SUCCEEDED, info=info)
+
+    def failed(self, exc: BaseException) -> str:
+        """Record the failure (a skip when the read found another run going); returns the status."""
+        cause = _cause(exc)
+        step_info = getattr(exc, "step_info", None)
+        info = {"steps": [step_info.as_dict()]} if step_info is not None else None
+        status = ConnectionRun.Status.SKIPPED if isinstance(cause, SyncAlreadyRunning) else ConnectionRun.Status.FAILED
+        self._finish(status, info=info, error=f"{cause.__class__.__name__}: {cause}"[:2000])
+        return status
+
+    def _finish(self, status: str, *, info=None, error: str = "") -> None:
+        row = self.row
+        row.status = status
+        row.finished_at = timezone.now()
+        row.seconds = round(time.monotonic() - self.started, 3)
+        row.error = error
+        row.info = info or {}
+        row.object_counts = objects_of(info)
+        row.records_read, row.quarantined = _totals(info)
+        row.skipped_count = 1 if status == ConnectionRun.Status.SKIPPED else 0
+        row.save(update_fields=["status", "finished_at", "seconds", "error", "info", "object_counts", "records_read",
+                                "quarantined", "skipped_count"])
+
+
+@contextmanager
+def recorded_run(connection, *, trigger: str, attempt: int = 1, task_id: str = "") -> Iterator[RunRecord]:
+    """Record a run around the block: `running`, then `succeeded` with the counts of what the block
+    returns in `rec.info`, or `failed` / `skipped` with the error (re-raised)."""
+    rec = RunRecord(connection, trigger=trigger, attempt=attempt, task_id=task_id)
+    rec.info = None
+    try:
+        yield rec
+    except BaseException as exc:
+        rec.failed(exc)
+        raise
+    rec.succeeded(rec.info)
+
+
+def _failing_already(connection, row: ConnectionRun) -> bool:
+    """Did the run before this one fail for good too (its alert went out already)?"""
+    previous = (ConnectionRun.objects.filter(connection=connection, pk__lt=row.pk, trigger="schedule",
+                                             status__in=[ConnectionRun.Status.SUCCEEDED, ConnectionRun.Status.FAILED])
+                .order_by("-pk").first())
+    return previous is not None and previous.status == ConnectionRun.Status.FAILED and previous.retry_at is None
+
+
+def _alert(tenant, connection, row: ConnectionRun, error: str) -> None:
+    """The run failed for good: an `alert` event, and Slack when configured (never raises). While the
+    failures go on, each one is an event but Slack hears only of the first (a 1-minute schedule with
+    revoked credentials would otherwise post every minute)."""
+    repeat = _failing_already(connection, row)
+    payload = {"kind": "sync_failed", "severity": "error", "connection_id": connection.pk,
+               "connection": connection.name, "run_id": row.pk, "attempts": row.attempt, "error": error[:500],
+               "repeat": repeat,
+               "message": f"Scheduled sync of {connection.name} failed after {row.attempt} attempt(s): {error[:200]}"}
+    publish_event(tenant, "alert", payload)
+    if repeat:
+        return
+    try:
+        notify_slack(text=f":red_circle: {payload['message']}")
+    except Exception:  # noqa: BLE001 - a notification never breaks the task
+        logger.warning("slack alert failed", exc_info=True)
+
+
+GOING = "a run of this connection was going"
+FROZEN = "the connection is frozen by its drift policy until its schema changes are reviewed"
+
+
+def _skipped(tenant, connection, task_id: str, why: str = GOING) -> RunOutcome:
+    row = _record_skip(connection, trigger="schedule", task_id=task_id, why=why)
+    publish_event(tenant, "run_skipped", {"connection_id": connection.pk, "run_id": row.pk,
+                                          "skipped": row.skipped_count, "reason": why})
+    return RunOutcome(status="skipped", run_id=row.pk)
+
+
+def scheduled_run(*, tenant, connection_id: int, attempt: int = 1, task_id: str = "") -> RunOutcome:
+    """One scheduled tick of a connection (see the module's docstring). The caller (the Celery task)
+    retries when `retry_in` is set."""
+    from connectors.models import Connection
+
+    from ..pipeline import pipeline_run
+
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        # The schedule goes with its connection; a tick already queued finds nothing to run.
+        logger.info("scheduled run of connection %s: the connection is gone", connection_id)
+        return RunOutcome(status="gone")
+    if sync_running(tenant, connection.pk):
+        return _skipped(tenant, connection, task_id)
+    if connection.status == Connection.Status.FROZEN:
+        # A person must decide the schema changes first (aam/drift): ticks wait, they do not fail.
+        return _skipped(tenant, connection, task_id, FROZEN)
+    rec = RunRecord(connection, trigger="schedule", attempt=attempt, task_id=task_id)
+    try:
+        info = pipeline_run(tenant=tenant, connection=connection, trigger="schedule").as_dict()
+    except Exception as exc:  # noqa: BLE001 - recorded, then retried or alerted
+        if rec.failed(exc) == ConnectionRun.Status.SKIPPED:
+            # Another run took the lease between the check and the read: this tick started nothing.
+            rec.row.delete()
+            return _skipped(tenant, connection, task_id)
+        row, permanent = rec.row, is_permanent(exc)
+        retry_in = retry_delay(attempt) if not permanent and attempt <= settings.SCHEDULE_MAX_RETRIES else None
+        if retry_in is not None:
+            row.retry_at = timezone.now() + timedelta(seconds=retry_in)
+            row.save(update_fields=["retry_at"])
+        publish_event(tenant, "run_failed", {"connection_id": connection.pk, "run_id": row.pk, "attempt": attempt,
+                                             "error": row.error[:500], "retry_in": retry_in, "permanent": permanent})
+        if retry_in is None:
+            _alert(tenant, connection, row, row.error)
+        return RunOutcome(status="failed", run_id=row.pk, retry_in=retry_in, error=row.error, info=row.info)
+    rec.succeeded(info)
+    return RunOutcome(status="succeeded", run_id=rec.row.pk, info=info)
