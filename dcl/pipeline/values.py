@@ -28,6 +28,7 @@ from django_tenants.utils import tenant_context
 from aam.models import ValueMap
 from aam.models.values import raw_hash
 from aam.values.engine import map_column, max_distinct
+from aam.values.llm_step import tenant_llm
 from aam.values.memory import ValueMemoryLookup
 from aam.values.selectors import ValueColumn, column_metadata, value_columns
 from aam.values.services import SeenValue, free_text_rows, value_column_free_text, value_column_record, value_map_rows
@@ -130,10 +131,14 @@ def _undecided(column: ValueColumn, seen: list[SeenValue]) -> list[SeenValue]:
 def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
     """Run the value stage over the value-mapped columns of `connection_ids` (every connection of the
     tenant when None: the cost follows what changed); returns what it did. The value-map tables the
-    views join are always written whole (they are small)."""
+    views join are always written whole (they are small). `llm`: the tenant's LLM when one is
+    configured (the field mapping's switch, LLM_BASE_URL), asked only about values the evidence
+    leaves uncertain; pass False for none."""
     if not settings.DCL_CANONICAL_VALUES:
         return {"skipped": "DCL_CANONICAL_VALUES is off", "seconds": 0.0}
     started = time.monotonic()
+    if llm is None:
+        llm = tenant_llm(tenant)
     report = {"columns": 0, "distinct_values": 0, "asked": 0, "new": 0, "auto": 0, "pending": 0, "none": 0,
               "drift": 0, "review_items": 0, "free_text": 0, "engine_seconds": 0.0}
     with tenant_context(tenant):
@@ -181,7 +186,7 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
                 )
                 asked = time.monotonic()
                 try:
-                    result = map_column(values, memory=memory, llm=llm)
+                    result = map_column(values, memory=memory, llm=llm or None)
                 except Exception as exc:  # noqa: BLE001 - a value never fails a sync: they stay pending
                     logger.warning("value engine failed on %s.%s of connection %s: %s", column.entity,
                                    column.field, column.connection_id, exc, exc_info=True)

@@ -154,3 +154,31 @@ def test_a_new_stage_in_a_later_sync_is_value_drift_and_never_fails_the_sync(two
     assert row == [(None, "verbalcommit", "pending")]
     assert _view("opportunity", "stage_category, stage_category_status", "WHERE stage_source = 'N/A'") == [
         (None, "none")]
+
+
+class _LLM:
+    """The tenant's LLM as the value engine sees it (aam.values.llm_step.ValueLLM): one canned answer."""
+
+    def __init__(self, answer: dict) -> None:
+        self.answer, self.questions = answer, []
+
+    def ask(self, messages, *, max_tokens: int) -> str:
+        import json
+
+        self.questions.append(messages)
+        return json.dumps(self.answer)
+
+
+def test_the_stage_asks_the_tenants_llm_about_what_the_evidence_leaves_open(two_crms, monkeypatch):
+    """Behind the field mapping's switch: when the tenant has an LLM, an unknown stage is put to it, and
+    its proposal is a review item with its answer, never an automatic decision."""
+    llm = _LLM({"values": [{"raw": "verbalcommit", "canonical": "negotiate", "confidence": 0.9}]})
+    monkeypatch.setattr("dcl.pipeline.values.tenant_llm", lambda tenant: llm)
+    deals = two_crms["hub"].objects["deals"]
+    deals.append({**deals[0], "hs_object_id": "7999999997", "dealstage": "verbalcommit",
+                  "hs_lastmodifieddate": "2030-01-01T00:00:00.000Z"})
+    run = pipeline_run(tenant=connection.tenant, connection=two_crms["hubspot"], trigger="test")
+    assert all(step.ok for step in run.steps)
+    assert llm.questions and "verbalcommit" in str(llm.questions[0])
+    vm = ValueMap.objects.get(connection=two_crms["hubspot"], field="stage_category", raw_key="verbalcommit")
+    assert vm.status == "pending" and vm.decision == "review" and vm.evidence["source"] == "llm"
