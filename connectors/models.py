@@ -1,10 +1,19 @@
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
 from autonomos.core.tenancy import TenantModel
 
 from . import registry, secretbox
+
+
+def iso4217_code(value: str) -> None:
+    """An ISO 4217 alphabetic code (USD, EUR), or blank."""
+    import pycountry
+
+    if value and (len(value) != 3 or not value.isupper() or pycountry.currencies.get(alpha_3=value) is None):
+        raise DjangoValidationError(f"{value!r} is not an ISO 4217 currency code such as USD or EUR")
 
 
 class Connection(TenantModel):
@@ -44,6 +53,9 @@ class Connection(TenantModel):
     cursor = models.JSONField(default=dict, blank=True)
     drift_policy = models.CharField(max_length=16, choices=DriftPolicy.choices, default=DriftPolicy.AUTO)
     domain = models.CharField(max_length=16, choices=Domain.choices, default=Domain.AUTO, blank=True)
+    # The currency of this source's amounts that carry none (a single-currency CRM org's corporate
+    # currency, an export without a currency column): ISO 4217, "" for none (docs/adr/0015).
+    currency = models.CharField(max_length=3, blank=True, default="", validators=[iso4217_code])
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -32,7 +32,7 @@ from .secretbox import SecretsUnreadable
 
 logger = logging.getLogger(__name__)
 
-_EDITABLE = ("name", "config", "secrets", "drift_policy", "domain")
+_EDITABLE = ("name", "config", "secrets", "drift_policy", "domain", "currency")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-()]{0,150}\.(csv|CSV|tsv|TSV)$")
 
 
@@ -76,13 +76,16 @@ def connection_create(
     secrets: dict[str, Any] | None = None,
     drift_policy: str = Connection.DriftPolicy.AUTO,
     domain: str = Connection.Domain.AUTO,
+    currency: str = "",
 ) -> Connection:
-    """Create a connection after validating its config and secrets with the kind's pydantic models."""
+    """Create a connection after validating its config and secrets with the kind's pydantic models.
+    `currency`: of the source's amounts that carry none (ISO 4217, "" for none)."""
     if kind not in Connection.Kind.values:
         raise ValidationError({"kind": [f"unknown connection kind {kind!r}"]})
-    _refuse_nul(name=name, config=config, secrets=secrets)
+    _refuse_nul(name=name, config=config, secrets=secrets, currency=currency)
     clean_config = validate_settings(kind, config, secrets)
-    connection = Connection(name=name, kind=kind, config=clean_config, drift_policy=drift_policy, domain=domain)
+    connection = Connection(name=name, kind=kind, config=clean_config, drift_policy=drift_policy, domain=domain,
+                            currency=currency or "")
     connection.set_secrets(secrets)
     connection.full_clean()
     connection.save()
@@ -92,7 +95,7 @@ def connection_create(
 
 @transaction.atomic
 def connection_update(*, connection: Connection, data: dict[str, Any], partial: bool = True) -> Connection:
-    """Change name, config, secrets, drift policy or domain.
+    """Change name, config, secrets, drift policy, domain or currency.
 
     Secrets always merge (clients never see them, so they cannot send them back): a key set to None
     removes it. Config merges on a partial update and is replaced on a full one. The kind cannot
@@ -107,7 +110,8 @@ def connection_update(*, connection: Connection, data: dict[str, Any], partial: 
         raise ValidationError({k: ["cannot be changed"] for k in sorted(unknown)})
     if "kind" in data and data["kind"] != connection.kind:
         raise ValidationError({"kind": ["cannot be changed; create a new connection instead"]})
-    _refuse_nul(**{key: data[key] for key in ("name", "config", "secrets", "domain", "drift_policy") if key in data})
+    _refuse_nul(**{key: data[key] for key in ("name", "config", "secrets", "domain", "drift_policy", "currency")
+                   if key in data})
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     config = connection.config
     if "config" in data:
@@ -129,9 +133,9 @@ def connection_update(*, connection: Connection, data: dict[str, Any], partial: 
         connection.config = validate_settings(connection.kind, config, secrets)
     if "secrets" in data:
         connection.set_secrets(secrets)
-    for key in ("name", "drift_policy", "domain"):
+    for key in ("name", "drift_policy", "domain", "currency"):
         if key in data:
-            setattr(connection, key, data[key])
+            setattr(connection, key, data[key] if key != "currency" else (data[key] or ""))
     connection.full_clean()
     connection.save()
     return connection
@@ -343,13 +347,15 @@ def demo_connections_ensure(*, directory: str | Path) -> list[Connection]:
         existing = Connection.objects.filter(name=system.label).first()
         if existing is None:
             conn = connection_create(
-                name=system.label, kind=Connection.Kind.FILESOURCE, config=config, domain=system.domain
+                name=system.label, kind=Connection.Kind.FILESOURCE, config=config, domain=system.domain,
+                currency=system.currency,
             )
         elif existing.kind != Connection.Kind.FILESOURCE:
             raise ValidationError({"name": [f"a {existing.kind} connection is already named {system.label!r}"]})
         else:
             conn = connection_update(
-                connection=existing, data={"config": config, "domain": system.domain}, partial=False
+                connection=existing, data={"config": config, "domain": system.domain, "currency": system.currency},
+                partial=False,
             )
         connections.append(conn)
     return connections

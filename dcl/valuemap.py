@@ -8,6 +8,7 @@ few thousand rows beside a million records) and holds, per value-mapped field F:
 - `F_source`: the source's own value, decoded into the vendor's label (Dynamics 9 → "Consulting");
 - `F_status`: `mapped`, `pending` (awaiting review: F is NULL, never a guess or the raw code),
   `none` (no canonical value applies: a placeholder), `free_text` (the column is not a picklist),
+  `default` (a currency field of a record without one: the connection's currency, Connection.currency),
   NULL when the record has no value;
 - `_vk_F` (DuckDB only, not published): connection, object and raw key of the value F came from,
   so an approval updates exactly the rows that carry that value.
@@ -29,10 +30,14 @@ from . import store
 
 VALUE_MAP_TABLE = "_dcl_value_map"
 FREE_TEXT_TABLE = "_dcl_value_free"
+# Each connection's currency of amounts that carry none (Connection.currency): a currency field of a
+# record without one takes it, with the status `default`.
+CURRENCY_TABLE = "_dcl_connection_currency"
 SEP = "chr(31)"  # between connection, object and raw key in `_vk_F` (a unit separator: not in names)
 _DECIMAL = "DECIMAL(38, 10)"
 
 STATUS_MAPPED, STATUS_PENDING, STATUS_NONE, STATUS_FREE_TEXT = "mapped", "pending", "none", "free_text"
+STATUS_DEFAULT = "default"  # no value in the record: the connection's currency
 # Fields whose value the record's own outcome flags decide where it has them.
 OUTCOME_FIELDS = {("opportunity", "status"), ("opportunity", "stage_category")}
 
@@ -90,10 +95,13 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""
         CREATE TABLE IF NOT EXISTS {FREE_TEXT_TABLE} (
             connection_id BIGINT, source_object VARCHAR, entity VARCHAR, field VARCHAR)""")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {CURRENCY_TABLE} (connection_id BIGINT, currency VARCHAR)")
 
 
-def write_tables(con: duckdb.DuckDBPyConnection, value_maps: list[tuple], free_text: list[tuple]) -> None:
-    """Replace the value-map tables with the tenant's current ones (in one transaction)."""
+def write_tables(con: duckdb.DuckDBPyConnection, value_maps: list[tuple], free_text: list[tuple],
+                 currencies: dict[int, str] | None = None) -> None:
+    """Replace the value-map tables with the tenant's current ones (in one transaction);
+    `currencies`: {connection: its currency of amounts that carry none}."""
     names = ["connection_id", "source_object", "entity", "field", "raw_key", "canonical", "label", "status"]
     cols = list(zip(*value_maps, strict=True)) if value_maps else [[] for _ in names]
     maps = pa.table({
@@ -115,6 +123,10 @@ def write_tables(con: duckdb.DuckDBPyConnection, value_maps: list[tuple], free_t
         con.execute(f"INSERT INTO {VALUE_MAP_TABLE} SELECT {', '.join(names)} FROM _vm_in")
         con.execute(f"DELETE FROM {FREE_TEXT_TABLE}")
         con.execute(f"INSERT INTO {FREE_TEXT_TABLE} SELECT {', '.join(free_names)} FROM _vf_in")
+        con.execute(f"DELETE FROM {CURRENCY_TABLE}")
+        if currencies:
+            con.executemany(f"INSERT INTO {CURRENCY_TABLE} VALUES (?, ?)",
+                            [[int(c), str(v)] for c, v in sorted(currencies.items()) if v])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -149,9 +161,16 @@ class ValueSql:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, entity: str, values: dict[str, ValueField],
                  available: dict[str, str]) -> None:
+        from aam.ontology import get_ontology
+
         self.entity = entity
         self.values = values
         self.available = available
+        ontology = get_ontology()
+        self.currency_fields = {
+            name for name in values
+            if (vs := ontology.value_set(entity, name)) is not None and vs.kind == "iso4217"
+        }
         self.free = {
             (cid, obj, field)
             for cid, obj, field in con.execute(
@@ -161,6 +180,8 @@ class ValueSql:
 
     def joins(self) -> str:
         out = []
+        if self.currency_fields:
+            out.append(f"LEFT JOIN {CURRENCY_TABLE} ccy ON ccy.connection_id = s._connection_id")
         for i, vf in enumerate(self.values.values()):
             if vf.reads not in self.available:
                 continue
@@ -213,6 +234,12 @@ class ValueSql:
                 )
                 key = (f"(CASE WHEN {raw} IS NOT NULL "
                        f"THEN s._connection_id || {SEP} || s._source_object || {SEP} || {text} END)")
+            if vf.name in self.currency_fields:
+                # a record without a currency: its connection's, said to be a default
+                missing = "true" if raw is None else f"{raw} IS NULL"
+                value = f"(CASE WHEN {missing} THEN ccy.currency ELSE {value} END)"
+                status = (f"(CASE WHEN {missing} AND ccy.currency IS NOT NULL THEN '{STATUS_DEFAULT}' "
+                          f"ELSE {status} END)")
             outcome = self._outcome() if (self.entity, vf.name) in OUTCOME_FIELDS else None
             if outcome is not None:
                 decided = f"{outcome} IN ('won', 'lost')" if vf.name == "stage_category" else f"{outcome} IS NOT NULL"
@@ -238,6 +265,7 @@ def extra_columns(values: dict[str, ValueField]) -> list[str]:
 __all__ = [
     "FREE_TEXT_TABLE",
     "OUTCOME_FIELDS",
+    "CURRENCY_TABLE",
     "VALUE_MAP_TABLE",
     "ValueField",
     "ValueSql",

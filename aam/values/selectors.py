@@ -66,6 +66,11 @@ def value_columns(*, connection_ids=None) -> list[ValueColumn]:
     return out
 
 
+def connection_currencies() -> dict[int, str]:
+    """{connection: its currency of amounts that carry none} (Connection.currency, where set)."""
+    return dict(Connection.objects.exclude(currency="").values_list("pk", "currency"))
+
+
 def column_metadata(*, connection_id: int, source_object: str) -> dict[str, ColumnMetadata]:
     rows = ColumnMetadata.objects.filter(connection_id=connection_id, source_object=source_object)
     return {m.column: m for m in rows}

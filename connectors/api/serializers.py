@@ -16,6 +16,10 @@ class ConnectionInputSerializer(serializers.Serializer):
     secrets = serializers.JSONField(required=False, write_only=True, default=dict)
     drift_policy = serializers.ChoiceField(choices=Connection.DriftPolicy.choices, required=False)
     domain = serializers.ChoiceField(choices=Connection.Domain.choices, required=False, allow_blank=True)
+    currency = serializers.CharField(
+        max_length=3, required=False, allow_blank=True,
+        help_text="ISO 4217 currency of the source's amounts that carry none (a single-currency org); blank for none.",
+    )
 
     def validate_config(self, value):
         if not isinstance(value, dict):
@@ -53,6 +57,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             "cursor",
             "drift_policy",
             "domain",
+            "currency",
             "last_synced_at",
             "created_at",
             "updated_at",

@@ -36,6 +36,7 @@ class DemoSystem:
     domain: str  # revops / finops
     subdir: str
     files: tuple[str, ...]
+    currency: str = ""  # of amounts the export carries no currency for (the connection's setting)
 
 
 DEMO_SYSTEMS: tuple[DemoSystem, ...] = (
@@ -44,7 +45,8 @@ DEMO_SYSTEMS: tuple[DemoSystem, ...] = (
     ),
     DemoSystem("HubSpot (demo)", "hubspot", "revops", "hubspot", ("companies.csv", "contacts.csv", "deals.csv")),
     DemoSystem(
-        "Dynamics 365 (demo)", "dynamics", "revops", "dynamics", ("account.csv", "contact.csv", "opportunity.csv")
+        "Dynamics 365 (demo)", "dynamics", "revops", "dynamics", ("account.csv", "contact.csv", "opportunity.csv"),
+        currency="USD",  # the org's base currency: its export has the currency as a lookup id, not a code
     ),
     DemoSystem("AWS Cost and Usage Report (demo)", "aws_cur", "finops", "aws_cur", ("cost_and_usage_report.csv",)),
     DemoSystem("AWS resource inventory (demo)", "aws_inventory", "finops", "aws_inventory", ("resources.csv",)),

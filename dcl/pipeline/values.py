@@ -30,7 +30,7 @@ from aam.models.values import raw_hash
 from aam.values.engine import map_column, max_distinct
 from aam.values.llm_step import tenant_llm
 from aam.values.memory import ValueMemoryLookup
-from aam.values.selectors import ValueColumn, column_metadata, value_columns
+from aam.values.selectors import ValueColumn, column_metadata, connection_currencies, value_columns
 from aam.values.services import SeenValue, free_text_rows, value_column_free_text, value_column_record, value_map_rows
 from aam.values.types import ColumnValues
 
@@ -203,10 +203,11 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
                 report[name] += getattr(outcome, name)
         free = _free_text_fields(value_columns() if connection_ids is not None else columns)
         maps = value_map_rows()
+        currencies = connection_currencies()
     with store.WriterLock(tenant):
         con = store.connect(tenant)
         try:
-            write_tables(con, maps, free)
+            write_tables(con, maps, free, currencies)
         finally:
             con.close()
     report["value_maps"] = len(maps)

@@ -313,3 +313,16 @@ def test_openapi_schema_documents_the_connection_endpoints(api_a):
         "/api/connections/{id}/schema/",
         "/api/connections/{id}/files/",
     } <= set(paths)
+
+
+def test_a_connections_currency_is_an_iso_4217_code_or_blank(api_a, csv_dir):
+    config = {"folder": str(csv_dir), "source_system": "dynamics"}
+    for bad in ("usd", "XYZ", "EURO", "€"):
+        refused = make(api_a, name=f"bad {bad}", config=config, currency=bad)
+        assert refused.status_code == 400 and "currency" in json.dumps(refused.json()), (bad, refused.json())
+    created = make(api_a, config=config, currency="GBP")
+    assert created.status_code == 201 and created.json()["currency"] == "GBP"
+    cid = created.json()["id"]
+    assert api_a.patch(f"{URL}{cid}/", {"currency": "nope"}, format="json").status_code == 400
+    cleared = api_a.patch(f"{URL}{cid}/", {"currency": ""}, format="json")
+    assert cleared.status_code == 200 and cleared.json()["currency"] == ""

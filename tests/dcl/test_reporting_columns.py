@@ -182,3 +182,30 @@ def test_the_materialized_view_carries_reporting_amounts_from_the_tenants_rates(
     got = [(r["name"], r["amount_reporting"], r["reporting_currency"], r["fx_missing"]) for r in rows]
     assert got == [("Deal 0", Decimal("1341.0404624280"), "USD", None), ("Deal 1", Decimal("250.5"), "USD", None),
                    ("Deal 2", None, "USD", "no_rate")]
+
+
+@pytest.mark.django_db
+def test_records_without_a_currency_take_their_connections_and_convert(tenant_a, tmp_path):
+    """A single-currency source (no currency column): its connection's currency fills the canonical
+    column, said to be a default, and the amounts convert at it; without one they are named unconverted."""
+    rates = tmp_path / "rates.csv"
+    rates.write_text("Date,USD,GBP,\n2026-01-09,1.1600,0.86500,\n")
+    call_command("fx_load", str(rates), tenant="alpha")
+    connection.set_tenant(tenant_a)
+    try:
+        eur = Connection.objects.create(name="SF EUR org", kind="salesforce", currency="EUR")
+        none = Connection.objects.create(name="SF no currency", kind="salesforce")
+        for conn, prefix in ((eur, "E"), (none, "N")):
+            records = [{"Id": f"006{prefix}{i:014d}", "Name": f"{prefix} deal {i}", "StageName": "Prospecting",
+                        "Amount": "1000", "CloseDate": "2026-01-09"} for i in range(2)]
+            mappings_record(conn.pk)
+            publish(tenant_a, conn.pk, batches_for(tenant_a, conn.pk, records))
+        materialize_with_values(tenant=tenant_a)
+        rows = {r["name"]: r for r in view_all(entity="opportunity")}
+    finally:
+        connection.set_schema_to_public()
+    assert (rows["E deal 0"]["currency"], rows["E deal 0"]["currency_status"]) == ("EUR", "default")
+    assert rows["E deal 0"]["currency_source"] is None  # the source said nothing: nothing is made up as its value
+    assert rows["E deal 0"]["amount_reporting"] == Decimal("1160.0000000000")
+    assert (rows["N deal 1"]["currency"], rows["N deal 1"]["currency_status"]) == (None, None)
+    assert (rows["N deal 1"]["amount_reporting"], rows["N deal 1"]["fx_missing"]) == (None, "no_currency")
