@@ -10,7 +10,7 @@ path gave ingestion (`aam.ingest.normalize.records_to_table` over `typeinfer.jso
 - date → `YYYY-MM-DD`; timestamps → ISO 8601 as Python's `isoformat()` wrote them (`T`, microseconds
   only when there are some, `+00:00` for timestamptz: the session runs in UTC); infinity and years
   beyond 9999 stay PostgreSQL's text (the coercion quarantines them; the row path failed the read);
-- json/jsonb → their JSON text, arrays → `to_jsonb(…)` text (`[1, 2]`, as json.dumps wrote lists);
+- json/jsonb → their JSON text (a JSON null is NULL), arrays → `to_jsonb(…)` text (`[1, 2]`, as json.dumps wrote lists);
 - bytea → hex.
 
 Why CSV and not `FORMAT binary`: measured (ADR 0018), psycopg hands COPY data over one Python
@@ -53,10 +53,14 @@ def column_expr(name: str, pg_type: str) -> sql.Composable:
     c = sql.Identifier(name)
     if pg_type in _INTEGER:
         return sql.SQL("{}::int8").format(c)
-    if pg_type in _FLOAT:
-        return sql.SQL("{}::float8").format(c)
-    if pg_type == "boolean" or pg_type in _TEXT_AS_IS:
-        return c  # character(n) keeps its padding, as the row path gave it
+    if pg_type == "boolean" or pg_type in _FLOAT or pg_type in _TEXT_AS_IS:
+        # real as PostgreSQL writes it ("1.1"), which is what the row path read, not float8's 1.100000023841858
+        # character(n) keeps its padding, as the row path gave it
+        return c
+    if pg_type == "jsonb":  # a JSON null is no value, as the row path read it
+        return sql.SQL("NULLIF({}::text, 'null')").format(c)
+    if pg_type == "json":
+        return sql.SQL("CASE WHEN json_typeof({}) = 'null' THEN NULL ELSE {}::text END").format(c, c)
     if pg_type == "ARRAY":
         return sql.SQL("to_jsonb({})::text").format(c)
     if pg_type == "bytea":

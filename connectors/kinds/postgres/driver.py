@@ -331,8 +331,8 @@ class PostgresDriver(Driver):
                 if phase == "null":
                     state["phase"] = "value"  # NULLs done; now rows by their updated-at value
                     continue
-                if not count and cursor is None:
-                    yield Page(records=[], cursor=dict(state))
+                if not count and cursor is None:  # an empty table still gets its first cursor
+                    yield Page(records=[], table=page.table, cursor=dict(state))
                 return
 
     def _copy(self, query: sql.Composable, cols: list[str], pg_types: dict[str, str]):
