@@ -29,7 +29,7 @@ from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientE
 from ...netguard import pinned_hostaddrs
 from ...typeinfer import jsonable
 from ..saas import fields_with_samples
-from .columnar import csv_to_table, select_list, stream_tables, translate_errors
+from .columnar import empty_table, select_list, stream_tables, translate_errors
 
 TYPES = {
     "smallint": "integer",
@@ -58,6 +58,11 @@ _PERMANENT_HINTS = (
     "too many connections for role",
 )
 SAMPLE_ROWS = 50
+# Rows one COPY reads at most (one sort on the server; it is read in pages as it arrives). Small
+# enough that a COPY held open while ingestion applies back-pressure ends well within the 300 s
+# statement timeout; large enough that a table without an index on its cursor is sorted a few
+# times per sync rather than once per page.
+COPY_CHUNK_ROWS = 200_000
 
 
 class PostgresDriver(Driver):
@@ -306,18 +311,36 @@ class PostgresDriver(Driver):
             if where:
                 query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
             if columnar:
-                query = sql.SQL("{} ORDER BY {} LIMIT {}").format(query, order, sql.Literal(int(page_size)))
-                table = self._copy(query, cols, meta["pg_types"])
-                count = table.num_rows
-                last = {name: table[name][count - 1].as_py() for name in {*pk, column} - {None}} if count else {}
-                page = Page(records=[], table=table, cursor=None)
-            else:
-                query = sql.SQL("{} ORDER BY {} LIMIT %s").format(query, order)
-                rows = self._run(query, [*params, page_size])
-                records = [dict(zip(cols, map(jsonable, row), strict=True)) for row in rows]
-                count = len(records)
-                last = records[-1] if records else {}
-                page = Page(records=records, cursor=None)
+                # One COPY for up to `chunk` rows (one sort on the server), read as it arrives in pages
+                # of `page_size`, each with the cursor of its last row.
+                chunk = max(1, COPY_CHUNK_ROWS // page_size) * page_size  # whole pages: as the row path cut them
+                query = sql.SQL("{} ORDER BY {} LIMIT {}").format(query, order, sql.Literal(chunk))
+                count = 0
+                for table in self._copy_pages(query, cols, meta["pg_types"], page_size):
+                    count += table.num_rows
+                    last = {name: table[name][table.num_rows - 1].as_py() for name in {*pk, column} - {None}}
+                    if phase == "null":
+                        state["null_pk"] = [last[p] for p in pk]
+                    else:
+                        state["pk"] = [last[p] for p in pk]
+                        if phase == "value":
+                            state["value"] = last[column]
+                    yield Page(records=[], table=table, cursor=dict(state))
+                if count < chunk:
+                    if phase == "null":
+                        state["phase"] = "value"
+                        continue
+                    if not count and cursor is None:  # an empty table still gets its first cursor
+                        yield Page(records=[], table=empty_table(cols, meta["pg_types"]), cursor=dict(state))
+                    return
+                continue
+            # the row path: one query per page
+            query = sql.SQL("{} ORDER BY {} LIMIT %s").format(query, order)
+            rows = self._run(query, [*params, page_size])
+            records = [dict(zip(cols, map(jsonable, row), strict=True)) for row in rows]
+            count = len(records)
+            last = records[-1] if records else {}
+            page = Page(records=records, cursor=None)
             if count:
                 if phase == "null":
                     state["null_pk"] = [last[p] for p in pk]
@@ -331,27 +354,22 @@ class PostgresDriver(Driver):
                 if phase == "null":
                     state["phase"] = "value"  # NULLs done; now rows by their updated-at value
                     continue
-                if not count and cursor is None:  # an empty table still gets its first cursor
-                    yield Page(records=[], table=page.table, cursor=dict(state))
+                if not count and cursor is None:
+                    yield Page(records=[], cursor=dict(state))
                 return
 
-    def _copy(self, query: sql.Composable, cols: list[str], pg_types: dict[str, str]):
-        """One `COPY (query) TO STDOUT` as an Arrow table."""
+    def _copy_pages(self, query: sql.Composable, cols: list[str], pg_types: dict[str, str], page_size: int):
+        """`COPY (query) TO STDOUT` as Arrow tables of `page_size` rows, read as the data arrives."""
         copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
         with translate_errors():
             conn = self._connection()
             with conn.cursor() as cur, cur.copy(copy) as stream:
-                data = b"".join(bytes(chunk) for chunk in stream)
-            return csv_to_table(data, cols, pg_types)
+                yield from stream_tables(stream, cols, pg_types, page_size)
 
     def _full_columnar(self, select, cols, pg_types, page_size) -> Iterator[Page]:
         """A table without a primary key: one COPY, read as it arrives, in pages (cursor None)."""
-        copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(select)
-        with translate_errors():
-            conn = self._connection()
-            with conn.cursor() as cur, cur.copy(copy) as stream:
-                for table in stream_tables(stream, cols, pg_types, page_size):
-                    yield Page(records=[], table=table, cursor=None)
+        for table in self._copy_pages(select, cols, pg_types, page_size):
+            yield Page(records=[], table=table, cursor=None)
 
     def _full(self, select, cols, page_size) -> Iterator[Page]:
         try:
