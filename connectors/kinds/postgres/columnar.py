@@ -74,15 +74,23 @@ def select_list(cols: list[str], pg_types: dict[str, str]) -> sql.Composable:
 
 def _iso_timestamps(text: pa.Array, with_zone: bool) -> pa.Array:
     """PostgreSQL's `2024-01-31 10:00:00.5+00` → Python's `2024-01-31T10:00:00.500000+00:00`."""
+    try:
+        return _iso_of(text, with_zone)  # every value a plain timestamp: parsed and written in C
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # infinity, BC or beyond 9999 among them: those keep PostgreSQL's text
     plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_TS), False)
     if not pc.any(plain).as_py():
         return text
-    kept = pc.if_else(plain, text, pa.scalar(None, pa.string()))
-    parsed = pc.cast(kept, pa.timestamp("us", "UTC" if with_zone else None))
-    iso = pc.replace_substring_regex(pc.strftime(parsed, "%Y-%m-%dT%H:%M:%S"), r"\.000000$", "")
-    if with_zone:
-        iso = pc.binary_join_element_wise(iso, "+00:00", "")
-    return pc.if_else(plain, iso, text)
+    return pc.if_else(plain, _iso_of(pc.if_else(plain, text, pa.scalar(None, pa.string())), with_zone), text)
+
+
+def _iso_of(text: pa.Array, with_zone: bool) -> pa.Array:
+    # The wall time in UTC as a zone-less timestamp (Arrow writes those fast), then Python's layout.
+    parsed = pc.cast(text, pa.timestamp("us", "UTC" if with_zone else None))
+    wall = parsed.cast(pa.int64()).cast(pa.timestamp("us")) if with_zone else parsed
+    iso = pc.replace_substring(pc.replace_substring(pc.cast(wall, pa.string()), ".000000", ""), " ", "T")
+    return pc.binary_join_element_wise(iso, "+00:00", "") if with_zone else iso
 
 
 def _finish(table: pa.Table, cols: list[str], pg_types: dict[str, str]) -> pa.Table:
