@@ -290,7 +290,7 @@ def test_mongodb_reads_incrementally_by_updated_at_and_resumes(mongo):
     records, pages = read_all(drv, "companies", page_size=4)
     assert len(records) == 13 and records[0]["name"] == "Co 4"  # missing field sorts first
     assert records[1]["address.city"] == "Berlin" and isinstance(records[1]["_id"], str)
-    seen = sum(len(p.records) for p in pages[:2])  # the null pass, then one page by updated_at
+    seen = sum(p.record_count for p in pages[:2])  # the null pass, then one page by updated_at
     rest, _ = read_all(drv, "companies", pages[1].cursor, page_size=4)
     assert seen == 5 and [r["name"] for r in rest] == [r["name"] for r in records[seen:]]
     final = pages[-1].cursor
