@@ -144,15 +144,20 @@ class _ChunkStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._rest:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._rest = bytes(chunk)
-        n = min(len(buffer), len(self._rest))
-        buffer[:n] = self._rest[:n]
-        self._rest = self._rest[n:]
-        return n
+        # As many chunks (one per row, as PostgreSQL sends them) as fit: one call per buffer, not per row.
+        view = memoryview(buffer).cast("B")
+        size, filled = len(view), 0
+        while filled < size:
+            if not self._rest:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._rest = bytes(chunk)
+            n = min(size - filled, len(self._rest))
+            view[filled : filled + n] = self._rest[:n]
+            self._rest = self._rest[n:]
+            filled += n
+        return filled
 
 
 def stream_tables(chunks: Iterable, cols: list[str], pg_types: dict[str, str], page_size: int) -> Iterator[pa.Table]:
