@@ -159,7 +159,12 @@ def test_pages_of_one_copy_carry_their_own_cursors_and_an_abandoned_read_leaves_
             r["id"] for p in pages[i + 1 :] for r in p.rows()
         ]
     monkeypatch.setattr(pg, "COPY_CHUNK_ROWS", 200_000)
-    reading = drv.read("bulk_no_pk" if "bulk_no_pk" in drv.tables() else "accounts", None, 1)
-    next(reading)
-    reading.close()  # a consumer that stops mid-COPY
+    with _connect(source_db) as c:
+        c.execute("DROP TABLE IF EXISTS long_read")
+        c.execute("CREATE TABLE long_read AS SELECT g AS id, repeat('y', 100) AS pad FROM generate_series(1, 50000) g")
+        c.execute("ALTER TABLE long_read ADD PRIMARY KEY (id)")
+    drv = pg_driver(source_db)
+    reading = drv.read("long_read", None, 10)
+    assert next(reading).record_count == 10
+    reading.close()  # a consumer that stops mid-COPY (49,990 rows not read)
     assert drv.check().ok and len([r for p in drv.read("events") for r in p.rows()]) == 7
