@@ -206,7 +206,7 @@ def test_the_migration_encrypts_existing_rows_and_decrypts_them_back(tenant_a, s
     executor = MigrationExecutor(db)
     executor.migrate([("connectors", "0002_encrypt_secrets")])
     assert CANARY not in raw_row(pk)
-    stored = Connection.objects.get(pk=pk)
+    stored = Connection.objects.defer("currency").get(pk=pk)  # a later migration adds the currency
     assert stored.get_secrets() == {"access_token": CANARY} and stored.secret_names == ["access_token"]
     assert opens(KEY_NEW, stored_token(pk))
 
