@@ -29,6 +29,7 @@ from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientE
 from ...netguard import pinned_hostaddrs
 from ...typeinfer import jsonable
 from ..saas import fields_with_samples
+from . import keys
 
 TYPES = {
     "smallint": "integer",
@@ -295,6 +296,21 @@ class PostgresDriver(Driver):
                 if not records and cursor is None:
                     yield Page(records=[], cursor=dict(state))
                 return
+
+    # -- deletes: primary keys compared by range (keys.py, docs/adr/0019-deletes.md) ---------------
+
+    def deletes_mode(self, object_name: str) -> str:
+        # A table that vanished is "key_ranges" too: its keys are all gone (and the guard asks first).
+        meta = self.tables().get(object_name)
+        return "none" if meta is not None and not meta["pk"] else "key_ranges"
+
+    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, int]]:
+        return keys.key_digests(self._connection(), self._ident(object_name), self._table(object_name)["pk"], buckets)
+
+    def keys_in_ranges(self, object_name: str, buckets: int, ranges: list[int]) -> Iterator[str]:
+        return keys.keys_in_ranges(
+            self._connection(), self._ident(object_name), self._table(object_name)["pk"], buckets, ranges
+        )
 
     def _full(self, select, cols, page_size) -> Iterator[Page]:
         try:
