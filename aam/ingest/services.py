@@ -365,7 +365,8 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
         generation=run.generation,
         confidences=plan.confidences,
     )
-    mode = driver.deletes_mode(source_object.name)
+    deletes_mode = getattr(driver, "deletes_mode", None)  # connectors.base.Driver has it; a bare double may not
+    mode = deletes_mode(source_object.name) if deletes_mode is not None else "none"
     run.result.deletes_modes[source_object.name] = mode
     keys = _KeyCollector() if mode == "full_read" else None
     cursor = None if run.full else (run.connection.cursor or {}).get(source_object.name)
