@@ -86,6 +86,13 @@ def guard_share() -> float:
     return float(settings.DCL_DELETE_GUARD_SHARE)
 
 
+def key_ranges_for(held: int) -> int:
+    """How many key ranges to compare for an object of `held` records: about 16 keys a range (a
+    few deletes list few keys), at least DCL_DELETE_KEY_BUCKETS, at most 65,536 (the digests stay
+    a small answer: 65,536 rows of three numbers)."""
+    return max(int(settings.DCL_DELETE_KEY_BUCKETS), min(held // 16, 65536))
+
+
 # --- what the DCL holds -------------------------------------------------------------------------
 
 
@@ -173,8 +180,8 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
     """What the connection's source no longer has, per object (nothing is changed here)."""
     modes = dict(read.deletes_modes)
     read_objects = {d.name: d.entity for d in read.details if d.entity and not d.skipped}
-    buckets = int(settings.DCL_DELETE_KEY_BUCKETS)
     found: list[ObjectDeletes] = []
+    ranges_of: dict[str, int] = {}
     with _Store(tenant) as con:
         if con is None:
             return []
@@ -195,16 +202,18 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
                 found.append(ObjectDeletes(obj, entity, mode, count,
                                            _missing(con, entity, connection.pk, obj, read.key_sets[obj])))
             elif mode == "key_ranges" and driver is not None:
-                digests[obj] = _held_digests(con, entity, connection.pk, obj, buckets)
+                ranges_of[obj] = key_ranges_for(count)
+                digests[obj] = _held_digests(con, entity, connection.pk, obj, ranges_of[obj])
     # the source's digests, with the store unlocked (a remote query may take a while)
     differing: dict[str, tuple[list[int], int]] = {}
     for obj, ours in digests.items():
-        theirs = driver.key_digests(obj, buckets)
+        theirs = driver.key_digests(obj, ranges_of[obj])
         differing[obj] = (ranges_differing(ours, theirs), len(set(ours) | set(theirs)))
     for obj, (ranges, compared) in differing.items():
         entity, count = held[obj]
         item = ObjectDeletes(obj, entity, "key_ranges", count, ranges_compared=compared, ranges_differing=len(ranges))
         if ranges:
+            buckets = ranges_of[obj]
             present = pa.array(list(driver.keys_in_ranges(obj, buckets, ranges)), pa.string())
             with _Store(tenant) as con:
                 item.keys = _missing(con, entity, connection.pk, obj, present, buckets=buckets, ranges=ranges)

@@ -396,7 +396,8 @@ DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
 DCL_DELETE_GUARD_SHARE = env.float("DCL_DELETE_GUARD_SHARE", default=0.5)
 if not 0.0 <= DCL_DELETE_GUARD_SHARE <= 1.0:
     raise ImproperlyConfigured("DCL_DELETE_GUARD_SHARE must be between 0 and 1")
-# Key ranges compared per object (PostgreSQL, Supabase): more ranges list fewer keys per difference.
+# The fewest key ranges compared per object (PostgreSQL, Supabase); large objects get more (about
+# 16 keys a range, at most 65,536: dcl/deletes.py key_ranges_for), so a few deletes list few keys.
 DCL_DELETE_KEY_BUCKETS = _positive_int("DCL_DELETE_KEY_BUCKETS", 256)
 # Seconds a page of a unified view stays in the response cache (per tenant, view version and
 # normalized query; dcl/api/views.py). 0 turns the cache off (bench_api --cold).

@@ -84,7 +84,7 @@ def test_a_full_export_inserts_updates_deletes_and_reinserts(in_tenant_a):
 def test_an_append_only_folder_never_deletes(in_tenant_a):
     rows = _rows(6)
     conn = _export("append-only", rows, exports=None)  # the default
-    assert conn.config.get("exports", "append") == "append"
+    assert conn.config["exports"] == "append"  # the default is stored, so the API shows it
     pipeline_run(tenant=connection.tenant, connection=conn)
     _export("append-only", {"0060100": "1.00"})
     info = pipeline_run(tenant=connection.tenant, connection=conn)
