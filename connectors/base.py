@@ -47,6 +47,9 @@ class SourceObject:
     primary_key: str | None = None
     cursor_field: str | None = None
     row_count: int | None = None
+    # A boolean field whose true marks a record deleted at the source that the read still returns
+    # (Salesforce's IsDeleted through queryAll): such a record becomes a canonical delete (ADR 0019).
+    deleted_field: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -339,6 +339,7 @@ def _object_plan(run: _Run, source_object, *, index: int, of: int):
         fingerprint=fingerprint,
         mapping_version=int(getattr(mapping, "version", 0) or 0),
         confidences=dict(getattr(mapping, "confidences", None) or {}),
+        deleted_field=getattr(source_object, "deleted_field", None),
     )
     run.event("mapping_progress", {
         "object": source_object.name,

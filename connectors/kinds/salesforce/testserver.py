@@ -259,6 +259,8 @@ class FakeSalesforce(FakeAPI):
             return self._describe(m.group(1))
         if request.path == f"{API}/query":
             return self._query(request)
+        if request.path == f"{API}/queryAll":
+            return self._query(request, deleted=True)
         if request.path == f"{API}/composite" and request.method == "POST":
             return self._composite(request)
         m = re.fullmatch(rf"{API}/query/([\w-]+)-(\d+)", request.path)
@@ -338,16 +340,24 @@ class FakeSalesforce(FakeAPI):
                 body=b"",
                 target=sub["url"],
             )
-            if inner.method != "GET" or inner.path != f"{API}/query":
+            if inner.method != "GET" or inner.path not in (f"{API}/query", f"{API}/queryAll"):
                 status, body = 400, [{"errorCode": "INVALID_SUBREQUEST", "message": "fake supports query only"}]
             else:
-                status, body, _ = self._query(inner)
+                status, body, _ = self._query(inner, deleted=inner.path.endswith("queryAll"))
             answers.append(
                 {"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": sub["referenceId"]}
             )
         return 200, {"compositeResponse": answers}, {}
 
-    def _query(self, request: Request):
+    def delete(self, obj: str, record_id: str, when: dt.datetime) -> None:
+        """Delete a record as Salesforce does: it goes to the recycle bin (`IsDeleted` true, its
+        SystemModstamp moved to `when`), seen by queryAll and no longer by query."""
+        for record in self.objects[obj]:
+            if record["Id"] == record_id:
+                record["IsDeleted"] = True
+                record["SystemModstamp"] = sf_datetime(when)
+
+    def _query(self, request: Request, deleted: bool = False):
         if len(request.query.get("q", "")) > SOQL_LIMIT:
             return (
                 400,
@@ -365,7 +375,7 @@ class FakeSalesforce(FakeAPI):
         for f in fields:
             if f not in known or FIELD_TYPES.get(f) == "address":
                 return 400, [{"errorCode": "INVALID_FIELD", "message": f"No such column '{f}' on entity '{obj}'"}], {}
-        rows = list(self.objects[obj])
+        rows = [r for r in self.objects[obj] if deleted or not r.get("IsDeleted")]
         if m.group("where"):
             k = _KEYSET.match(m.group("where"))
             if not k or k.group("a") != k.group("b"):
