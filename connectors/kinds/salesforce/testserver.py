@@ -257,10 +257,8 @@ class FakeSalesforce(FakeAPI):
         m = re.fullmatch(rf"{API}/sobjects/(\w+)/describe", request.path)
         if m:
             return self._describe(m.group(1))
-        if request.path == f"{API}/query":
+        if request.path in (f"{API}/query", f"{API}/queryAll"):
             return self._query(request)
-        if request.path == f"{API}/queryAll":
-            return self._query(request, deleted=True)
         if request.path == f"{API}/composite" and request.method == "POST":
             return self._composite(request)
         m = re.fullmatch(rf"{API}/query/([\w-]+)-(\d+)", request.path)
@@ -343,7 +341,7 @@ class FakeSalesforce(FakeAPI):
             if inner.method != "GET" or inner.path not in (f"{API}/query", f"{API}/queryAll"):
                 status, body = 400, [{"errorCode": "INVALID_SUBREQUEST", "message": "fake supports query only"}]
             else:
-                status, body, _ = self._query(inner, deleted=inner.path.endswith("queryAll"))
+                status, body, _ = self._query(inner)
             answers.append(
                 {"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": sub["referenceId"]}
             )
@@ -357,7 +355,7 @@ class FakeSalesforce(FakeAPI):
                 record["IsDeleted"] = True
                 record["SystemModstamp"] = sf_datetime(when)
 
-    def _query(self, request: Request, deleted: bool = False):
+    def _query(self, request: Request):
         if len(request.query.get("q", "")) > SOQL_LIMIT:
             return (
                 400,
@@ -375,6 +373,7 @@ class FakeSalesforce(FakeAPI):
         for f in fields:
             if f not in known or FIELD_TYPES.get(f) == "address":
                 return 400, [{"errorCode": "INVALID_FIELD", "message": f"No such column '{f}' on entity '{obj}'"}], {}
+        deleted = request.path.endswith("/queryAll")  # queryAll also returns the recycle bin
         rows = [r for r in self.objects[obj] if deleted or not r.get("IsDeleted")]
         if m.group("where"):
             k = _KEYSET.match(m.group("where"))
