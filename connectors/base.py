@@ -185,8 +185,12 @@ class Driver(abc.ABC):
         "key_ranges" - `key_digests` and `keys_in_ranges` compare the keys range by range, each sync."""
         return "none"
 
-    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, int]]:
-        """{range: (keys, sum of key hashes)} of the object's keys (connectors/keyranges.py)."""
+    def key_scheme(self, object_name: str) -> str:
+        """How `key_digests` ranges and sums the object's keys: "md5" or "int" (connectors/keyranges.py)."""
+        return "md5"
+
+    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, ...]]:
+        """{range: (keys, sums...)} of the object's keys (connectors/keyranges.py)."""
         raise NotImplementedError(f"{type(self).__name__} does not compare keys by range")
 
     def keys_in_ranges(self, object_name: str, buckets: int, ranges: list[int]) -> Iterator[str]:

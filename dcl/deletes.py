@@ -115,28 +115,37 @@ def _live(entity: str) -> str:
             "WHERE _connection_id = ? AND _source_object = ? AND NOT _deleted)")
 
 
-def _range_sql(buckets: int) -> str:
-    # the definition of connectors/keyranges.py in DuckDB
-    return f"(('0x' || substr(md5(_source_id), 1, 8))::UBIGINT % {int(buckets)})"
+def _range_sql(buckets: int, scheme: str = "md5") -> str:
+    # the definitions of connectors/keyranges.py in DuckDB; a held key that is not an integer where
+    # the source's key is one falls in range -1, which the source never has: it is deleted
+    b = int(buckets)
+    if scheme == "int":
+        return f"coalesce(((TRY_CAST(_source_id AS BIGINT) % {b}) + {b}) % {b}, -1)"
+    return f"(('0x' || substr(md5(_source_id), 1, 8))::UBIGINT % {b})"
 
 
-def _held_digests(con, entity: str, connection_id: int, obj: str, buckets: int) -> dict[int, tuple[int, int]]:
+def _held_digests(con, entity: str, connection_id: int, obj: str, buckets: int,
+                  scheme: str = "md5") -> dict[int, tuple[int, ...]]:
+    if scheme == "int":
+        sums = ("sum(TRY_CAST(_source_id AS BIGINT)), "
+                "sum((TRY_CAST(_source_id AS BIGINT) % 2147483647) * 48271 % 2147483647)")
+    else:
+        sums = "sum(('0x' || substr(md5(_source_id), 9, 8))::UBIGINT)"
     rows = con.execute(
-        f"SELECT {_range_sql(buckets)} AS b, count(*), sum(('0x' || substr(md5(_source_id), 9, 8))::UBIGINT) "
-        f"FROM {_live(entity)} GROUP BY 1",
+        f"SELECT {_range_sql(buckets, scheme)} AS b, count(*), {sums} FROM {_live(entity)} GROUP BY 1",
         [connection_id, obj],
     ).fetchall()
-    return {int(b): (int(c), int(s)) for b, c, s in rows}
+    return {int(row[0]): tuple(int(v or 0) for v in row[1:]) for row in rows}
 
 
 def _missing(con, entity: str, connection_id: int, obj: str, present: pa.Array, *, buckets: int = 0,
-             ranges: list[int] | None = None) -> pa.Array:
+             ranges: list[int] | None = None, scheme: str = "md5") -> pa.Array:
     """Keys the DCL holds (in `ranges`, when given) that are not in `present`."""
     con.register("_present", pa.table({"k": present.cast(pa.string())}))
     try:
         where = ["_source_id NOT IN (SELECT k FROM _present WHERE k IS NOT NULL)"]
         if ranges:
-            where.append(f"{_range_sql(buckets)} IN ({', '.join(str(int(b)) for b in ranges)})")
+            where.append(f"{_range_sql(buckets, scheme)} IN ({', '.join(str(int(b)) for b in ranges)})")
         table = con.execute(
             f"SELECT _source_id FROM {_live(entity)} h WHERE {' AND '.join(where)} ORDER BY 1", [connection_id, obj]
         ).fetch_arrow_table()
@@ -182,6 +191,7 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
     read_objects = {d.name: d.entity for d in read.details if d.entity and not d.skipped}
     found: list[ObjectDeletes] = []
     ranges_of: dict[str, int] = {}
+    schemes: dict[str, str] = {}
     with _Store(tenant) as con:
         if con is None:
             return []
@@ -203,7 +213,8 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
                                            _missing(con, entity, connection.pk, obj, read.key_sets[obj])))
             elif mode == "key_ranges" and driver is not None:
                 ranges_of[obj] = key_ranges_for(count)
-                digests[obj] = _held_digests(con, entity, connection.pk, obj, ranges_of[obj])
+                schemes[obj] = driver.key_scheme(obj)
+                digests[obj] = _held_digests(con, entity, connection.pk, obj, ranges_of[obj], schemes[obj])
     # the source's digests, with the store unlocked (a remote query may take a while)
     differing: dict[str, tuple[list[int], int]] = {}
     for obj, ours in digests.items():
@@ -216,7 +227,8 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
             buckets = ranges_of[obj]
             present = pa.array(list(driver.keys_in_ranges(obj, buckets, ranges)), pa.string())
             with _Store(tenant) as con:
-                item.keys = _missing(con, entity, connection.pk, obj, present, buckets=buckets, ranges=ranges)
+                item.keys = _missing(con, entity, connection.pk, obj, present, buckets=buckets, ranges=ranges,
+                                     scheme=schemes[obj])
         found.append(item)
     return found
 

@@ -96,6 +96,22 @@ def test_insert_update_delete_and_reinsert_flow_into_the_view(source_db, pg_conn
     assert Connection.objects.get(pk=pg_connection.pk).status == "ok"
 
 
+def test_integer_keys_are_compared_without_hashing(source_db, pg_connection):
+    src = source_db["conn"]
+    src.execute("""
+        CREATE TABLE ideals (id bigint PRIMARY KEY, name text, stage text, amount numeric(12, 2), close_date date,
+                             updated_at timestamptz NOT NULL DEFAULT now());
+        INSERT INTO ideals (id, name, stage, amount) SELECT g, 'I' || g, 'Prospecting', g FROM generate_series(1, 30) g;
+    """)
+    pipeline_run(tenant=connection.tenant, connection=pg_connection)
+    assert len(_view()) == 70
+    src.execute("DELETE FROM ideals WHERE id IN (4, 17)")
+    info = pipeline_run(tenant=connection.tenant, connection=pg_connection)
+    objects = {o["source_object"]: o for o in info.step("deletes").details["objects"]}
+    assert objects["ideals"]["deletes"] == 2 and objects["deals"]["deletes"] == 0
+    assert info.step("deletes").rows == 2 and not {"4", "17"} & set(_view()) and len(_view()) == 68
+
+
 def test_an_emptied_table_pauses_the_connection_and_the_view_keeps_its_records(source_db, pg_connection):
     pipeline_run(tenant=connection.tenant, connection=pg_connection)
     source_db["conn"].execute("DELETE FROM deals")
@@ -136,3 +152,22 @@ def test_the_key_range_definitions_agree_in_postgres_duckdb_and_python(source_db
         assert con.execute(f"SELECT {_range_sql(buckets)} FROM (SELECT ? AS _source_id)", [key]).fetchone()[0] == pg[
             key][0] == key_range(key, buckets)
     assert ranges_differing(duck, digests_of(keys[:-1], buckets)) == [key_range(keys[-1], buckets)]
+
+
+def test_the_integer_key_ranges_agree_in_postgres_duckdb_and_python(source_db):
+    from connectors.kinds.postgres.keys import key_digests
+
+    src = source_db["conn"]
+    ints = [1, 2, 17, 2**40 + 3, -5, 9_000_000_000_000_000_000, 2147483647]
+    src.execute("CREATE TABLE k (id bigint PRIMARY KEY)")
+    src.execute("INSERT INTO k SELECT unnest(%s::bigint[])", [ints])
+    pg = key_digests(src, psycopg.sql.Identifier("k"), ["id"], 16, "int")
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src_opportunity (_connection_id BIGINT, _source_object VARCHAR, _source_id VARCHAR, "
+                "_deleted BOOLEAN)")
+    con.executemany("INSERT INTO src_opportunity VALUES (1, 'k', ?, false)", [[str(i)] for i in ints])
+    duck = _held_digests(con, "opportunity", 1, "k", 16, "int")
+    assert pg == duck == digests_of([str(i) for i in ints], 16, "int")
+    # a held key that is no integer lands in range -1, which the source never has
+    con.execute("INSERT INTO src_opportunity VALUES (1, 'k', 'not-a-number', false)")
+    assert -1 in ranges_differing(_held_digests(con, "opportunity", 1, "k", 16, "int"), pg)

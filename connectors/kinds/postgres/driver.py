@@ -304,13 +304,21 @@ class PostgresDriver(Driver):
         meta = self.tables().get(object_name)
         return "none" if meta is not None and not meta["pk"] else "key_ranges"
 
-    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, int]]:
-        return keys.key_digests(self._connection(), self._ident(object_name), self._table(object_name)["pk"], buckets)
+    def key_scheme(self, object_name: str) -> str:
+        """"int" for a single integer primary key (no hashing: a plain aggregate), else "md5"."""
+        meta = self.tables().get(object_name)
+        if meta is None or len(meta["pk"]) != 1:
+            return "md5"
+        types = {name: kind for name, kind, _ in meta["columns"]}
+        return "int" if types.get(meta["pk"][0]) == "integer" else "md5"
+
+    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, ...]]:
+        return keys.key_digests(self._connection(), self._ident(object_name), self._table(object_name)["pk"], buckets,
+                                self.key_scheme(object_name))
 
     def keys_in_ranges(self, object_name: str, buckets: int, ranges: list[int]) -> Iterator[str]:
-        return keys.keys_in_ranges(
-            self._connection(), self._ident(object_name), self._table(object_name)["pk"], buckets, ranges
-        )
+        return keys.keys_in_ranges(self._connection(), self._ident(object_name), self._table(object_name)["pk"],
+                                   buckets, ranges, self.key_scheme(object_name))
 
     def _full(self, select, cols, page_size) -> Iterator[Page]:
         try:
