@@ -76,8 +76,10 @@ class Page:
     records: list[dict[str, Any]]
     cursor: dict[str, Any] | None
     errors: list[RecordError] = field(default_factory=list)
-    # The same records as an Arrow table (pyarrow.Table), for a driver that reads columns natively;
-    # when set, `records` is empty and the pipeline takes the table as it is.
+    # The same records as an Arrow table (pyarrow.Table), for a driver that reads columns natively
+    # (filesource, postgres/supabase, mongodb: ADR 0018); when set, `records` is empty and the
+    # pipeline takes the table as it is. Its columns hold what the records would: JSON-compatible
+    # values, nested ones as JSON text.
     table: Any = None
     # For files: the line the page's i-th record starts on (None when unknown). Called only for the
     # few records that are quarantined, so a driver may compute it lazily.

@@ -578,7 +578,12 @@ class RecordSources:
 
     `fields`: the canonical fields of the entity (ontology order). `rows`: one per source record,
     `{connection_id, connection_name, connection_kind, source_object, source_id, found, deleted,
-    ingested_at, values: {field: value}}` (`found` False when the store no longer holds it).
+    ingested_at, values: {field: value}, value_maps: {field: {canonical, label, status}}}` (`found`
+    False when the store no longer holds it). `values` are the source's own values as stored (a
+    Dynamics code stays 9); `value_maps` says, per value-mapped field with a value, what that value
+    means: the vendor's `label` of a code, the `canonical` value when it is mapped (None while it
+    awaits review: never the engine's guess) and the `status` the views show (mapped, pending, none;
+    pending when the value stage has not seen it yet). `value_fields`: the entity's value-mapped fields.
     `unavailable`: why the values could not be read now (the store is being written), else "".
     `more`: source records beyond RECORD_SOURCES_MAX that are not shown.
     """
@@ -587,6 +592,15 @@ class RecordSources:
     rows: list[dict]
     unavailable: str = ""
     more: int = 0
+    value_fields: tuple[str, ...] = ()
+
+
+def _mapped_value_fields(entity: str) -> tuple[str, ...]:
+    """The entity's fields whose source values are mapped onto a canonical value set (not derived)."""
+    from aam.ontology import get_ontology
+
+    ent = get_ontology().entities.get(entity)
+    return tuple(f.name for f in ent.value_fields() if f.derived_from is None) if ent is not None else ()
 
 
 def record_sources(*, entity: str, record: dict) -> RecordSources:
@@ -595,6 +609,7 @@ def record_sources(*, entity: str, record: dict) -> RecordSources:
     from connectors.models import Connection
 
     fields = list(ontology_entities().get(entity, {}))
+    value_fields = tuple(f for f in _mapped_value_fields(entity) if f in fields)
     refs = [s for s in (record.get("sources") or []) if isinstance(s, dict)]
     more = max(0, len(refs) - RECORD_SOURCES_MAX)
     refs = refs[:RECORD_SOURCES_MAX]
@@ -610,26 +625,38 @@ def record_sources(*, entity: str, record: dict) -> RecordSources:
             "deleted": False,
             "ingested_at": None,
             "values": {},
+            "value_maps": {},
         }
         for s in refs
     ]
     if not rows:
-        return RecordSources(fields=fields, rows=[], more=more)
+        return RecordSources(fields=fields, rows=[], more=more, value_fields=value_fields)
     try:
-        stored = _source_rows(current_tenant(), entity, [(r["connection_id"], r["source_id"]) for r in rows])
+        stored = _source_rows(current_tenant(), entity, [(r["connection_id"], r["source_id"]) for r in rows],
+                              value_fields=value_fields)
     except store.WriterBusy:
-        return RecordSources(fields=fields, rows=rows, more=more,
+        return RecordSources(fields=fields, rows=rows, more=more, value_fields=value_fields,
                              unavailable="The store is being written right now; reload in a moment.")
     for row in rows:
         found = stored.get((row["connection_id"], row["source_id"]))
         if found is not None:
             row.update(found=True, deleted=bool(found.get("_deleted")), ingested_at=found.get("_ingested_at"),
-                       values={f: found.get(f) for f in fields if f in found})
-    return RecordSources(fields=fields, rows=rows, more=more)
+                       values={f: found.get(f) for f in fields if f in found},
+                       value_maps=found.get(_VALUE_MAPS, {}))
+    return RecordSources(fields=fields, rows=rows, more=more, value_fields=value_fields)
 
 
-def _source_rows(tenant, entity: str, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict]:
-    """Rows of `src_<entity>` by (connection id, source id), read-only; {} when there is no store yet."""
+_VALUE_MAPS = "_rs_value_maps"  # key of a source row's value maps in `_source_rows` (no store column's name)
+_TEXT = "_rs_text_"  # prefix of the value-field texts `_source_rows` selects (no store column's name)
+
+
+def _source_rows(tenant, entity: str, keys: list[tuple[int, str]], *,
+                 value_fields: tuple[str, ...] = ()) -> dict[tuple[int, str], dict]:
+    """Rows of `src_<entity>` by (connection id, source id), read-only; {} when there is no store yet.
+    Each row carries, under `_VALUE_MAPS`, what its value of each of `value_fields` maps to (the
+    value-map table the views join, matched on the value's text as the views match it)."""
+    from .valuemap import STATUS_MAPPED, STATUS_PENDING, VALUE_MAP_TABLE
+
     path = store.duckdb_path(tenant)
     if not path.exists():
         return {}
@@ -638,14 +665,38 @@ def _source_rows(tenant, entity: str, keys: list[tuple[int, str]]) -> dict[tuple
         con = duckdb.connect(str(path), read_only=True)
         try:
             con.execute("SET TimeZone = 'UTC'")
-            if table not in store.existing_tables(con):
+            tables = store.existing_tables(con)
+            if table not in tables:
                 return {}
+            present = [f for f in value_fields if f in store.table_columns(con, table)]
+            texts = "".join(f", CAST({store.quote(f)} AS VARCHAR) AS {store.quote(_TEXT + f)}" for f in present)
             match = " OR ".join(["(_connection_id = ? AND _source_id = ?)"] * len(keys))
-            cur = con.execute(f"SELECT * FROM {table} WHERE {match}", [v for key in keys for v in key])
+            cur = con.execute(f"SELECT *{texts} FROM {table} WHERE {match}", [v for key in keys for v in key])
             names = [c[0] for c in cur.description]
             found = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+            maps: dict[tuple, tuple] = {}
+            if present and found and VALUE_MAP_TABLE in tables:
+                marks = ", ".join("?" * len(present))
+                cids = sorted({row["_connection_id"] for row in found})
+                for cid, obj, field, raw_key, canonical, label, status in con.execute(
+                    f"SELECT connection_id, source_object, field, raw_key, canonical, label, status "
+                    f"FROM {VALUE_MAP_TABLE} WHERE entity = ? AND field IN ({marks}) "
+                    f"AND connection_id IN ({', '.join('?' * len(cids))})", [entity, *present, *cids],
+                ).fetchall():
+                    maps[cid, obj, field, raw_key] = (canonical, label, status)
         finally:
             con.close()
+    for row in found:
+        meanings = {}
+        for f in present:
+            text = row.pop(_TEXT + f)
+            if text is None:
+                continue
+            canonical, label, status = maps.get((row["_connection_id"], row.get("_source_object"), f, text),
+                                                (None, None, STATUS_PENDING))
+            meanings[f] = {"canonical": canonical if status == STATUS_MAPPED else None, "label": label,
+                           "status": status}
+        row[_VALUE_MAPS] = meanings
     return {(row["_connection_id"], str(row["_source_id"])): row for row in found}
 
 

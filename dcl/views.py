@@ -170,12 +170,7 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
         raise Http404("No such record")
     lineage = record_sources(entity=entity, record=record)
     fields = [(k, _cell(v)["value"]) for k, v in record.items() if k not in ("sources",)]
-    # Side by side: per canonical field, the unified value and each source record's value.
-    compare = [{"field": f, "unified": _cell(record.get(f))["value"],
-                "values": [{"value": _cell(r["values"].get(f))["value"],
-                            "differs": r["found"] and r["values"].get(f) is not None
-                            and _cell(r["values"].get(f))["value"] != _cell(record.get(f))["value"]}
-                           for r in lineage.rows]}
+    compare = [_compare_row(f, record, lineage)
                for f in lineage.fields
                if record.get(f) is not None or any(r["values"].get(f) is not None for r in lineage.rows)]
     title = next((str(record[k]) for k in ("name", "email", "resource_name", "id") if record.get(k)), unified_id)
@@ -185,6 +180,36 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
         "title": title, "entity": entity, "record": record, "fields": fields, "lineage": lineage,
         "compare": compare, "unified_id": unified_id,
     })
+
+
+def _compare_row(field: str, record: dict, lineage) -> dict[str, Any]:
+    """Side by side, one canonical field: the unified value and each source record's own value.
+
+    A value-mapped field (docs/adr/0014) shows the unified canonical value with the source value that
+    won the merge (`F_source`) and its status; each source record shows its own value (with the
+    vendor's label of a code) and what it maps to. A source value differs when it is not the one that
+    won: for a value-mapped field that is the source's own (decoded) value against `F_source`, never
+    a source label against a canonical value."""
+    source_column, status_column = f"{field}_source", f"{field}_status"
+    valued = field in lineage.value_fields and status_column in record
+    row: dict[str, Any] = {"field": field, "unified": _cell(record.get(field))["value"], "values": []}
+    if valued:
+        row.update(unified_source=_cell(record.get(source_column))["value"], unified_status=record.get(status_column))
+    for r in lineage.rows:
+        own = r["values"].get(field)
+        cell: dict[str, Any] = {"value": _cell(own)["value"], "differs": False}
+        if valued and own is not None:
+            meaning = r.get("value_maps", {}).get(field) or {}
+            label = meaning.get("label")
+            shown = label if label not in (None, "") else own
+            cell.update(label=label if label not in (None, "") and str(label) != str(own) else None,
+                        canonical=meaning.get("canonical"), status=meaning.get("status"))
+            won = record.get(source_column) if source_column in record else record.get(field)
+            cell["differs"] = r["found"] and str(shown) != str(won)
+        elif own is not None:
+            cell["differs"] = r["found"] and cell["value"] != row["unified"]
+        row["values"].append(cell)
+    return row
 
 
 # ---- Lineage ---------------------------------------------------------------------------------

@@ -15,9 +15,18 @@ say "checking the layers and import circles (lint-imports)"
     die "an import runs up the layers or closes a circle inside an app (above; the contracts are in pyproject.toml, the why in docs/adr/0011-layers-and-redis-names.md)"
 }
 rm -f "${TMPDIR:-/tmp}/lint-imports.$$"
-say "running tests"
+# One pytest-xdist worker per core (TEST_WORKERS overrides; 1 runs in one process), each with a test
+# database, Redis db and data folder of its own (autonomos/settings/test.py); tests of one file stay
+# in one worker. Not when the caller chose (-n) or turned xdist off (-p no:xdist).
+workers="${TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}"
+xdist=()
+case " $* " in
+    *" -n "*|*" -n="*|*"no:xdist"*) ;;
+    *) if [ "$workers" -gt 1 ] 2>/dev/null; then xdist=(-n "$workers" --dist loadfile); fi ;;
+esac
+say "running tests${xdist:+ (${workers} workers)}"
 set +e
-"$PY" -m pytest "$@"
+"$PY" -m pytest "${xdist[@]}" "$@"
 rc=$?
 set -e
 [ "$rc" -eq 5 ] && die "pytest collected no tests"

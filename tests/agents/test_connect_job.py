@@ -213,10 +213,11 @@ def test_the_api_queues_a_connect_job_that_a_real_worker_runs_to_the_end(celery_
     folder = settings.DATA_DIR / "live-export"  # inside the worker's default filesource roots
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Opportunity.csv").write_text(
-        "Id,Name,StageName,Amount,Probability,CloseDate,CreatedDate,LastModifiedDate,IsClosed,IsWon\n"
-        "006000000000001AAA,Big deal,Negotiation/Review,50000,80,2026-04-01,2026-01-05T00:00:00Z,"
+        # CurrencyIsoCode as a multi-currency org's export has it: the agents sum converted amounts only
+        "Id,Name,StageName,Amount,CurrencyIsoCode,Probability,CloseDate,CreatedDate,LastModifiedDate,IsClosed,IsWon\n"
+        "006000000000001AAA,Big deal,Negotiation/Review,50000,USD,80,2026-04-01,2026-01-05T00:00:00Z,"
         "2026-02-20T00:00:00Z,false,false\n"
-        "006000000000002AAA,Won deal,Closed Won,20000,100,2026-01-31,2025-12-01T00:00:00Z,"
+        "006000000000002AAA,Won deal,Closed Won,20000,USD,100,2026-01-31,2025-12-01T00:00:00Z,"
         "2026-01-31T00:00:00Z,true,true\n")
     with in_schema(alpha):
         connection_create(name="sf export", kind="filesource",
@@ -238,4 +239,7 @@ def test_the_api_queues_a_connect_job_that_a_real_worker_runs_to_the_end(celery_
     assert [c["kind"] for c in body["children"]] == ["sync", "materialize", "agents"]
     results = client.get("/api/agents/revops/results/").json()
     assert results["latest"]["metrics"]["deals_total"] == 2
-    assert results["latest"]["metrics"]["open_pipeline"] == 50000
+    metrics = results["latest"]["metrics"]
+    assert (metrics["open_pipeline"], metrics["reporting_currency"], metrics["unconverted"]["count"]) == (
+        50000, "USD", 0)
+    assert (metrics["open_count"], metrics["won_count"]) == (1, 1)  # from the canonical status

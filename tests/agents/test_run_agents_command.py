@@ -25,15 +25,16 @@ def _materialize_opportunities(tenant, n=30):
     from django.db import connection
 
     from connectors.models import Connection
-    from dcl.services import views_materialize
-    from tests.pipeline.support import SF_OPPORTUNITY, batches_for, opportunity_records, publish
+    from dcl.pipeline.materialize import materialize_with_values
+    from tests.pipeline.support import SF_OPPORTUNITY, batches_for, mappings_record, opportunity_records, publish
 
     connection.set_tenant(tenant)
     conn = Connection.objects.create(name="SF", kind="salesforce")
     records = [{**r, "CurrencyIsoCode": "USD"} for r in opportunity_records(n)]
     mapping = {**SF_OPPORTUNITY, "CurrencyIsoCode": "currency"}
+    mappings_record(conn.pk, mapping)  # as a sync stores them: the value stage finds currency and stage
     publish(tenant, conn.pk, batches_for(tenant, conn.pk, records, mapping=mapping))
-    views_materialize(tenant=tenant)
+    materialize_with_values(tenant=tenant)  # drain → value stage → build, as a sync does
     connection.set_schema_to_public()
 
 

@@ -35,11 +35,14 @@ def test_record_page_shows_source_rows_and_connection_page_shows_stream_statisti
     assert headers[:2] == ["Field", "Unified"]
     assert any("CRM export" in h and "001A" in h for h in headers)
     assert any("ERP export" in h and "E-77" in h for h in headers)
-    industry = table.locator('tr[data-field="industry"] td').all_inner_texts()
-    assert industry[0] == "industry" and industry[1] == "Industrial Machinery"
-    assert sorted(industry[2:]) == ["Industrial Machinery", "Manufacturing"]
+    # unified: the canonical value (pending review: none shown) over the source value that won;
+    # each source record: its own value over what it maps to
+    industry = [[line.strip() for line in cell.splitlines() if line.strip()]
+                for cell in table.locator('tr[data-field="industry"] td').all_inner_texts()]
+    assert industry[0] == ["industry"] and industry[1] == ["–", "Industrial Machinery · pending"]
+    assert sorted(industry[2:]) == [["Industrial Machinery", "→ pending"], ["Manufacturing", "→ manufacturing"]]
     lost = table.locator('tr[data-field="industry"] td.differs')
-    assert lost.count() == 1 and lost.inner_text() == "Manufacturing"
+    assert lost.count() == 1 and lost.inner_text().splitlines()[0].strip() == "Manufacturing"
     shot(page, screenshots_dir, "record-lineage-1280")
 
     page.goto(site.url(f"/connections/{crm_pk}/"), wait_until="networkidle")

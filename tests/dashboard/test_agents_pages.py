@@ -24,28 +24,34 @@ def _source(conn):
 
 
 def _views(crm, billing):
+    """Rows as the unified views hold them: the vendor's own `stage` beside the canonical `status` and
+    `stage_category` the value stage derives, amounts converted to the reporting currency (USD here,
+    so `amount_reporting` equals `amount`), cost lines with their FOCUS categories."""
     opportunities = [
-        {"unified_id": f"O{i}", "name": f"Deal {i}", "stage": stage, "amount": amount, "close_date": close,
-         "created_at": "2025-12-01T00:00:00Z", "updated_at": "2026-02-25T00:00:00Z", "is_closed": closed,
-         "is_won": won, "currency": "USD", "sources": _source(crm)}
-        for i, (stage, amount, close, closed, won) in enumerate([
-            ("Prospecting", 20000, "2026-03-20", False, False),
-            ("Negotiation/Review", 200000, "2026-04-10", False, False),
-            ("Proposal/Price Quote", 50000, "2026-01-15", False, False),  # overdue
-            ("Closed Won", 30000, "2026-01-31", True, True),
-            ("Closed Lost", 10000, "2026-01-20", True, False),
+        {"unified_id": f"O{i}", "name": f"Deal {i}", "stage": stage, "status": status,
+         "stage_category": category, "amount": amount, "amount_reporting": amount, "close_date": close,
+         "created_at": "2025-12-01T00:00:00Z", "updated_at": "2026-02-25T00:00:00Z", "is_closed": status != "open",
+         "is_won": status == "won", "currency": "USD", "reporting_currency": "USD", "sources": _source(crm)}
+        for i, (stage, status, category, amount, close) in enumerate([
+            ("Prospecting", "open", "qualify", 20000, "2026-03-20"),
+            ("Negotiation/Review", "open", "negotiate", 200000, "2026-04-10"),
+            ("Proposal/Price Quote", "open", "propose", 50000, "2026-01-15"),  # overdue
+            ("Closed Won", "won", "won", 30000, "2026-01-31"),
+            ("Closed Lost", "lost", "lost", 10000, "2026-01-20"),
         ])
     ]
     costs = []
     for n in range(40):
         d = TODAY - timedelta(days=40 - n)
         ec2 = 900 if n == 35 else 100
-        costs.append({"service_name": "AmazonEC2", "sub_account_id": "111", "region_id": "us-east-1",
-                      "charge_period_start": f"{d}T00:00:00Z", "effective_cost": ec2, "billing_currency": "USD",
-                      "tags": {"team": "web"}, "sources": _source(billing)})
-        costs.append({"service_name": "AmazonS3", "sub_account_id": "111", "region_id": "eu-west-1",
-                      "charge_period_start": f"{d}T00:00:00Z", "effective_cost": 20, "billing_currency": "USD",
-                      "sources": _source(billing)})
+        costs.append({"service_name": "AmazonEC2", "service_category": "Compute", "charge_category": "Usage",
+                      "sub_account_id": "111", "region_id": "us-east-1", "charge_period_start": f"{d}T00:00:00Z",
+                      "effective_cost": ec2, "effective_cost_reporting": ec2, "billing_currency": "USD",
+                      "reporting_currency": "USD", "tags": {"team": "web"}, "sources": _source(billing)})
+        costs.append({"service_name": "AmazonS3", "service_category": "Storage", "charge_category": "Usage",
+                      "sub_account_id": "111", "region_id": "eu-west-1", "charge_period_start": f"{d}T00:00:00Z",
+                      "effective_cost": 20, "effective_cost_reporting": 20, "billing_currency": "USD",
+                      "reporting_currency": "USD", "sources": _source(billing)})
     return {"opportunity": opportunities, "cost": costs}
 
 

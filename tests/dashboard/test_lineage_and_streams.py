@@ -55,7 +55,11 @@ def test_record_sources_gives_each_merged_source_row_with_its_values(merged):
         lineage = record_sources(entity="account", record=record)
     finally:
         connection.set_schema_to_public()
-    assert record["industry"] == "Industrial Machinery"  # the fresher source won
+    # the fresher source won: its own value beside the canonical one, which awaits review (an 0.8
+    # lexical match onto manufacturing is a proposal, never shown as canonical)
+    assert record["industry_source"] == "Industrial Machinery"
+    assert (record["industry"], record["industry_status"]) == (None, "pending")
+    assert (record["country"], record["country_source"], record["country_status"]) == ("US", "USA", "mapped")
     assert lineage.unavailable == "" and lineage.more == 0
     assert "industry" in lineage.fields and lineage.fields.index("name") < lineage.fields.index("industry")
     by_source = {(r["connection_name"], r["source_id"]): r for r in lineage.rows}
@@ -66,6 +70,12 @@ def test_record_sources_gives_each_merged_source_row_with_its_values(merged):
     assert crm_row["values"]["industry"] == "Manufacturing" and crm_row["values"]["name"] == "Acme Corporation"
     assert erp_row["values"]["industry"] == "Industrial Machinery" and erp_row["values"]["employee_count"] == 450
     assert crm_row["ingested_at"] is not None
+    assert "industry" in lineage.value_fields and "name" not in lineage.value_fields
+    # what each source's own value means canonically
+    assert crm_row["value_maps"]["industry"] == {"canonical": "manufacturing", "label": None, "status": "mapped"}
+    assert erp_row["value_maps"]["industry"] == {"canonical": None, "label": None, "status": "pending"}
+    assert crm_row["value_maps"]["country"] == {"canonical": "US", "label": None, "status": "mapped"}
+    assert "name" not in crm_row["value_maps"]
 
 
 def test_record_sources_says_so_when_the_writer_holds_the_store(merged, monkeypatch):
@@ -167,9 +177,16 @@ def test_the_record_page_shows_the_source_rows_side_by_side(merged):
     assert "CRM export" in table and "ERP export" in table and "001A" in table and "E-77" in table
     industry = table[table.index('data-field="industry"'):]
     industry = industry[:industry.index("</tr>")]
-    # unified, then CRM (lost the merge: highlighted), then ERP (the value that won)
-    assert industry.index("Industrial Machinery") < industry.index("Manufacturing")
-    assert '<td class="differs" title="differs from the unified value">Manufacturing</td>' in industry
+    # unified (pending canonical, the winning source value), then CRM (lost the merge: highlighted, its
+    # own value mapped to manufacturing), then ERP (the value that won, awaiting review)
+    unified, crm_cell, erp_cell = industry.split("<td")[2:5]
+    assert '<span class="muted">–</span></strong>' in unified and "Industrial Machinery · pending" in unified
+    assert crm_cell.startswith(' class="differs" title="differs from the unified value">Manufacturing<')
+    assert "→ manufacturing" in crm_cell
+    assert erp_cell.startswith(">Industrial Machinery<") and "→ pending" in erp_cell
+    country = table[table.index('data-field="country"'):]
+    country = country[:country.index("</tr>")]
+    assert "<strong>US</strong>" in country and "USA · mapped" in country and "differs" not in country
     assert f'href="/connections/{crm.pk}/"' in html and f'href="/connections/{erp.pk}/"' in html
 
 

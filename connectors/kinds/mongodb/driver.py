@@ -11,6 +11,8 @@ once known) with typed values (`{"$date": iso}`, `{"$oid": hex}`) so they surviv
 alone: `{"field": "_id", "id"}`. Not seen incrementally: a document whose field is unset or moved
 back in time, or inserted without it under a client-chosen `_id` below `null_id`; a full sync
 (cursor None) reads everything.
+
+Pages carry Arrow tables built column by column from each batch of documents (columnar.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientE
 from ...flatten import flatten
 from ...netguard import ensure_public_mongo_uri, mongo_server_selector
 from ...typeinfer import classify_value, combine, sample_of
+from .columnar import documents_to_table
 
 
 def encode(value: Any) -> Any:
@@ -222,7 +225,7 @@ class MongoDriver(Driver):
                     state["null_id"] = encode(last["_id"])
                 else:
                     state["id"], state["value"] = encode(last["_id"]), encode(_get(last, field))
-                yield Page(records=[flatten(d) for d in docs], cursor=dict(state))
+                yield Page(records=[], table=documents_to_table(docs), cursor=dict(state))
             if len(docs) < page_size:
                 if state["phase"] == "null":
                     state["phase"] = "value"
@@ -238,7 +241,7 @@ class MongoDriver(Driver):
             if not docs:
                 return
             state = {"field": "_id", "id": encode(docs[-1]["_id"])}
-            yield Page(records=[flatten(d) for d in docs], cursor=dict(state))
+            yield Page(records=[], table=documents_to_table(docs), cursor=dict(state))
             if len(docs) < page_size:
                 return
 

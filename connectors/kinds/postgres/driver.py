@@ -30,6 +30,7 @@ from ...netguard import pinned_hostaddrs
 from ...typeinfer import jsonable
 from ..saas import fields_with_samples
 from . import keys
+from .columnar import empty_table, select_list, stream_tables, translate_errors
 
 TYPES = {
     "smallint": "integer",
@@ -58,6 +59,11 @@ _PERMANENT_HINTS = (
     "too many connections for role",
 )
 SAMPLE_ROWS = 50
+# Rows one COPY reads at most (one sort on the server; it is read in pages as it arrives). Small
+# enough that a COPY held open while ingestion applies back-pressure ends well within the 300 s
+# statement timeout; large enough that a table without an index on its cursor is sorted a few
+# times per sync rather than once per page.
+COPY_CHUNK_ROWS = 200_000
 
 
 class PostgresDriver(Driver):
@@ -108,6 +114,9 @@ class PostgresDriver(Driver):
         # A connector only reads: make that true at the session level too.
         conn.execute("SET default_transaction_read_only = on")
         conn.execute("SET statement_timeout = '300s'")
+        # Dates and times as ISO text, in UTC, whatever the server's defaults (columnar.py relies on it).
+        conn.execute("SET DateStyle = 'ISO, YMD'")
+        conn.execute("SET TimeZone = 'UTC'")
         self._conn = conn
         return conn
 
@@ -154,10 +163,11 @@ class PostgresDriver(Driver):
             "ORDER BY tc.table_name, kcu.ordinal_position",
             [schema],
         )
-        tables: dict[str, dict] = {n: {"columns": [], "pk": []} for n in names}
+        tables: dict[str, dict] = {n: {"columns": [], "pk": [], "pg_types": {}} for n in names}
         for table, column, data_type, nullable in columns:
             if table in tables:
                 tables[table]["columns"].append((column, TYPES.get(data_type, "string"), nullable == "YES"))
+                tables[table]["pg_types"][column] = data_type
         for table, column in pks:
             if table in tables:
                 tables[table]["pk"].append(column)
@@ -239,20 +249,45 @@ class PostgresDriver(Driver):
         return state
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
+        """Pages of Arrow tables (`Page.table`), each page one `COPY (SELECT …) TO STDOUT` (columnar.py)."""
+        return self._read(object_name, cursor, page_size, columnar=True)
+
+    def read_rows(
+        self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Page]:
+        """The former row path (a dict per row), kept for `bench_pg_read` and the equivalence tests."""
+        return self._read(object_name, cursor, page_size, columnar=False)
+
+    def _read(self, object_name: str, cursor: dict | None, page_size: int, *, columnar: bool) -> Iterator[Page]:
         meta = self._table(object_name)
         cols = [c[0] for c in meta["columns"]]
         pk, column = meta["pk"], meta["cursor"]
-        select = sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(object_name)
-        )
+        if columnar:
+            select = sql.SQL("SELECT {} FROM {}").format(
+                select_list(cols, meta["pg_types"]), self._ident(object_name)
+            )
+        else:
+            select = sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(object_name)
+            )
         if not pk:  # no stable order to page by: read the whole table in one pass
-            yield from self._full(select, cols, page_size)
+            if columnar:
+                yield from self._full_columnar(select, cols, meta["pg_types"], page_size)
+            else:
+                yield from self._full(select, cols, page_size)
             return
         pk_ids = [sql.Identifier(p) for p in pk]
         pk_list = sql.SQL(", ").join(pk_ids)
-        pk_params = sql.SQL(", ").join(sql.Placeholder() * len(pk))
         col = sql.Identifier(column) if column else None
         state = self._start_state(cursor, column)
+
+        def values(items: list) -> sql.Composable:
+            # COPY takes no parameters: cursor values travel as quoted literals (psycopg escapes them).
+            if columnar:
+                return sql.SQL(", ").join(sql.Literal(v) for v in items)
+            params.extend(items)
+            return sql.SQL(", ").join(sql.Placeholder() * len(items))
+
         while True:
             phase = state["phase"]
             where: list[sql.Composable] = []
@@ -261,41 +296,81 @@ class PostgresDriver(Driver):
                 where.append(sql.SQL("{} IS NULL").format(col))
                 order = pk_list
                 if state.get("null_pk") is not None:
-                    where.append(sql.SQL("({}) > ({})").format(pk_list, pk_params))
-                    params += state["null_pk"]
+                    where.append(sql.SQL("({}) > ({})").format(pk_list, values(list(state["null_pk"]))))
             elif phase == "value":
                 order = sql.SQL(", ").join([col, *pk_ids])
                 where.append(sql.SQL("{} IS NOT NULL").format(col))
                 if state.get("pk") is not None and state.get("value") is not None:
-                    where.append(sql.SQL("({}, {}) > (%s, {})").format(col, pk_list, pk_params))
-                    params += [state["value"], *state["pk"]]
+                    where.append(
+                        sql.SQL("({}, {}) > ({})").format(col, pk_list, values([state["value"], *state["pk"]]))
+                    )
             else:  # "pk": no updated-at column, new rows by primary key
                 order = pk_list
                 if state.get("pk"):
-                    where.append(sql.SQL("({}) > ({})").format(pk_list, pk_params))
-                    params += state["pk"]
+                    where.append(sql.SQL("({}) > ({})").format(pk_list, values(list(state["pk"]))))
             query = select
             if where:
                 query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
+            if columnar:
+                # One COPY for up to `chunk` rows (one sort on the server), read as it arrives in pages
+                # of `page_size`, each with the cursor of its last row.
+                chunk = max(1, COPY_CHUNK_ROWS // page_size) * page_size  # whole pages: as the row path cut them
+                query = sql.SQL("{} ORDER BY {} LIMIT {}").format(query, order, sql.Literal(chunk))
+                count = 0
+                for table in self._copy_pages(query, cols, meta["pg_types"], page_size):
+                    count += table.num_rows
+                    last = {name: table[name][table.num_rows - 1].as_py() for name in {*pk, column} - {None}}
+                    if phase == "null":
+                        state["null_pk"] = [last[p] for p in pk]
+                    else:
+                        state["pk"] = [last[p] for p in pk]
+                        if phase == "value":
+                            state["value"] = last[column]
+                    yield Page(records=[], table=table, cursor=dict(state))
+                if count < chunk:
+                    if phase == "null":
+                        state["phase"] = "value"
+                        continue
+                    if not count and cursor is None:  # an empty table still gets its first cursor
+                        yield Page(records=[], table=empty_table(cols, meta["pg_types"]), cursor=dict(state))
+                    return
+                continue
+            # the row path: one query per page
             query = sql.SQL("{} ORDER BY {} LIMIT %s").format(query, order)
             rows = self._run(query, [*params, page_size])
             records = [dict(zip(cols, map(jsonable, row), strict=True)) for row in rows]
-            if records:
-                last = records[-1]
+            count = len(records)
+            last = records[-1] if records else {}
+            page = Page(records=records, cursor=None)
+            if count:
                 if phase == "null":
                     state["null_pk"] = [last[p] for p in pk]
                 else:
                     state["pk"] = [last[p] for p in pk]
                     if phase == "value":
                         state["value"] = last[column]
-                yield Page(records=records, cursor=dict(state))
-            if len(records) < page_size:
+                page.cursor = dict(state)
+                yield page
+            if count < page_size:
                 if phase == "null":
                     state["phase"] = "value"  # NULLs done; now rows by their updated-at value
                     continue
-                if not records and cursor is None:
+                if not count and cursor is None:
                     yield Page(records=[], cursor=dict(state))
                 return
+
+    def _copy_pages(self, query: sql.Composable, cols: list[str], pg_types: dict[str, str], page_size: int):
+        """`COPY (query) TO STDOUT` as Arrow tables of `page_size` rows, read as the data arrives."""
+        copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+        with translate_errors():
+            conn = self._connection()
+            with conn.cursor() as cur, cur.copy(copy) as stream:
+                yield from stream_tables(stream, cols, pg_types, page_size)
+
+    def _full_columnar(self, select, cols, pg_types, page_size) -> Iterator[Page]:
+        """A table without a primary key: one COPY, read as it arrives, in pages (cursor None)."""
+        for table in self._copy_pages(select, cols, pg_types, page_size):
+            yield Page(records=[], table=table, cursor=None)
 
     # -- deletes: primary keys compared by range (keys.py, docs/adr/0019-deletes.md) ---------------
 
