@@ -33,7 +33,7 @@ from django.conf import settings
 
 from aam.deletes_review import deletes_allowance, deletes_allowance_use, deletes_pending, deletes_review_open
 from aam.ingest.batches import BatchHeader, split_batches
-from aam.ingest.services import SyncResult, sync_generation
+from aam.ingest.services import SyncResult, sync_driver, sync_generation
 from aam.streams import StreamPublisher
 from autonomos.core.events import publish_event
 from connectors.keyranges import ranges_differing
@@ -290,9 +290,7 @@ def deletes_sync(*, tenant, connection, read: SyncResult, drain, driver=None) ->
         return result
     own_driver = None
     if driver is None:
-        from connectors.registry import driver_for
-
-        driver = own_driver = driver_for(connection)
+        driver = own_driver = sync_driver(connection)
     try:
         objects = deletes_find(tenant=tenant, connection=connection, read=read, driver=driver)
     finally:

@@ -159,6 +159,11 @@ def _generation(connection) -> int:
     return int(synced.timestamp() * 1000) if synced else 0
 
 
+def sync_driver(connection):
+    """The connection's driver, opened as a sync opens it (the DCL's delete stage asks it for keys)."""
+    return _driver_for(connection)
+
+
 def sync_generation(connection) -> int:
     """The generation the connection's next batches carry (the DCL's delete stage stamps its
     tombstones with it: an upsert of an older generation never brings them back)."""
