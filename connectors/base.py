@@ -47,6 +47,9 @@ class SourceObject:
     primary_key: str | None = None
     cursor_field: str | None = None
     row_count: int | None = None
+    # A boolean field whose true marks a record deleted at the source that the read still returns
+    # (Salesforce's IsDeleted through queryAll): such a record becomes a canonical delete (ADR 0019).
+    deleted_field: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +84,9 @@ class Page:
     # For files: the line the page's i-th record starts on (None when unknown). Called only for the
     # few records that are quarantined, so a driver may compute it lazily.
     line_of: Callable[[int], int | None] | None = None
+    # The read began at the object's first record (no cursor, or one the source could not use): with
+    # a "full_read" source, the read's keys are then every key the object has (docs/adr/0019).
+    from_start: bool = False
 
     def rows(self) -> list[dict[str, Any]]:
         """The page's records as dicts, whichever way the driver handed them over."""
@@ -170,6 +176,28 @@ class Driver(abc.ABC):
         instance (one sync) and never raise: a failure is logged and gives `{}`, so a sync never
         fails because metadata is missing."""
         return {}
+
+    # --- deletes (docs/adr/0019-deletes.md) ---------------------------------------------------------
+
+    def deletes_mode(self, object_name: str) -> str:
+        """How this source tells which of an object's records were deleted:
+        "none" - it does not (append-only sources, kinds that have no way yet);
+        "full_read" - a read that starts from the object's first record (Page.from_start) brings
+            every key the object has: a key the DCL holds that the read did not bring was deleted;
+        "key_ranges" - `key_digests` and `keys_in_ranges` compare the keys range by range, each sync."""
+        return "none"
+
+    def key_scheme(self, object_name: str) -> str:
+        """How `key_digests` ranges and sums the object's keys: "md5" or "int" (connectors/keyranges.py)."""
+        return "md5"
+
+    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, ...]]:
+        """{range: (keys, sums...)} of the object's keys (connectors/keyranges.py)."""
+        raise NotImplementedError(f"{type(self).__name__} does not compare keys by range")
+
+    def keys_in_ranges(self, object_name: str, buckets: int, ranges: list[int]) -> Iterator[str]:
+        """The object's keys that fall in `ranges`."""
+        raise NotImplementedError(f"{type(self).__name__} does not compare keys by range")
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Release network clients; drivers without any keep this no-op."""

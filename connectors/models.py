@@ -29,6 +29,7 @@ class Connection(TenantModel):
         ERROR = "error", "Error"
         SYNCING = "syncing", "Syncing"
         FROZEN = "frozen", "Frozen by drift policy"
+        PAUSED = "paused", "Paused: deletes await review"
 
     class DriftPolicy(models.TextChoices):
         AUTO = "auto", "Apply confident repairs, queue the rest"

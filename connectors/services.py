@@ -209,8 +209,8 @@ def connection_test(*, connection: Connection) -> CheckResult:
         logger.warning("connection %s check crashed: %s", connection.pk, scrub(repr(exc), known_secrets(connection)))
         result = CheckResult(False, "unexpected error while checking the connection (see the server log)")
     result = CheckResult(result.ok, scrub(result.message, known_secrets(connection)))
-    if connection.status in (Connection.Status.SYNCING, Connection.Status.FROZEN):
-        # A test does not end a running sync or lift a drift freeze; it only records the error.
+    if connection.status in (Connection.Status.SYNCING, Connection.Status.FROZEN, Connection.Status.PAUSED):
+        # A test does not end a running sync or lift a drift freeze or a delete pause; it only records the error.
         connection_status_set(
             connection=connection, status=connection.status, error="" if result.ok else result.message
         )

@@ -73,6 +73,7 @@ class ConsumeResult:
     duplicates: int = 0
     dead_lettered: int = 0
     reclaimed: int = 0
+    superseded: int = 0  # incoming rows a newer tombstone (or a newer re-insert) won over
     transactions: int = 0
     entities: set[str] = field(default_factory=set)
     connection_ids: set[int] = field(default_factory=set)
@@ -85,6 +86,7 @@ class ConsumeResult:
             "duplicates": self.duplicates,
             "dead_lettered": self.dead_lettered,
             "reclaimed": self.reclaimed,
+            "superseded": self.superseded,
             "transactions": self.transactions,
             "entities": sorted(self.entities),
             "connection_ids": sorted(self.connection_ids),
@@ -340,6 +342,7 @@ class StreamConsumer:
                     "_batch_id",
                     pa.DictionaryArray.from_arrays(bi, pa.array([e.message.batch_id for e in group], pa.string())),
                 )
+                .append_column("_generation", pa.array([h.generation for h in headers], pa.int64()).take(bi))
                 .append_column("_bi", bi)
             )
             staged.append((entity, group, _one_chunk_per_thread(table), sorted({h.connection_id for h in headers})))
@@ -418,6 +421,25 @@ class StreamConsumer:
                 self._bounds[key] = (lo if emin is None else min(emin, lo), hi if emax is None else max(emax, hi))
         return overlap
 
+    def _drop_superseded(self, target: str, table: pa.Table) -> pa.Table:
+        """The incoming rows without those a stored row of a newer generation supersedes, where
+        either side is a delete: a tombstone wins over an older update (a replayed or late batch
+        never brings a deleted record back), and a re-insert newer than the tombstone wins over it.
+        Between two upserts the later write wins, as always."""
+        is_delete = "coalesce(i._op = 'delete', false)" if "_op" in table.column_names else "false"
+        stale = self.con.execute(f"""
+            SELECT i._connection_id, i._source_id FROM _incoming i JOIN {target} t
+              ON t._connection_id = i._connection_id AND t._source_id = i._source_id
+            WHERE t._generation > i._generation AND (t._deleted OR {is_delete})""").fetch_arrow_table()
+        if not stale.num_rows:
+            return table
+        self.result.superseded += stale.num_rows
+        keys = pc.binary_join_element_wise(
+            pc.cast(stale["_connection_id"], pa.string()), stale["_source_id"], "\x1f")
+        mine = pc.binary_join_element_wise(
+            pc.cast(table["_connection_id"], pa.string()), table["_source_id"], "\x1f")
+        return table.filter(pc.invert(pc.is_in(mine, value_set=keys.combine_chunks())))
+
     def _write_entity(self, entity: str, table: pa.Table, connection_ids: list[int], now: datetime) -> None:
         con = self.con
         target, stored = store.source_table_ensure(con, entity, table.schema)
@@ -436,6 +458,10 @@ class StreamConsumer:
                 """).fetchone()[0]
             carried: list[str] = []
             if existing:
+                table = self._drop_superseded(target, table)
+                con.unregister("_incoming")
+                con.register("_incoming", table)
+            if existing and table.num_rows:
                 # Fields the stored versions have and these batches do not carry (a column the source
                 # stopped sending, an object read with fewer fields) keep their last known values.
                 carried = [c for c in stored if not c.startswith("_") and c not in table.column_names]

@@ -35,6 +35,10 @@ SYSTEM_COLUMNS: dict[str, str] = {
     "_extras": "VARCHAR",
     "_deleted": "BOOLEAN",
     "_ingested_at": "TIMESTAMPTZ",
+    # The sync generation of the batch that wrote the row (aam.ingest.services._generation): a
+    # tombstone wins over an upsert of an older generation (a replayed read never brings a deleted
+    # record back), docs/adr/0019-deletes.md.
+    "_generation": "BIGINT",
 }
 
 
@@ -201,6 +205,10 @@ def source_table_ensure(con: duckdb.DuckDBPyConnection, entity: str, schema: pa.
         defs = [f"{quote(n)} {t}" for n, t in SYSTEM_COLUMNS.items()]
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
         columns = dict(SYSTEM_COLUMNS)
+    for name, dtype in SYSTEM_COLUMNS.items():
+        if name not in columns:  # a table written before the column existed
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {dtype}")
+            columns[name] = dtype
     for f in schema:
         if f.name in columns or f.name.startswith("_"):
             continue

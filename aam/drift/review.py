@@ -97,6 +97,12 @@ def review_decide(
             from aam.values.review import value_review_decide
 
             outcome = value_review_decide(item=item, verdict=verdict, user=user, note=note, canonical=canonical_field)
+        elif item.kind == ReviewItem.Kind.DELETES:
+            if canonical_field is not None:
+                raise ValidationError({"canonical_field": "delete reviews have no canonical field"})
+            from aam.deletes_review import deletes_review_decide
+
+            outcome = deletes_review_decide(item=item, verdict=verdict, user=user, note=note)
         elif canonical_field is not None:
             raise ValidationError({"canonical_field": "asset items have no canonical field"})
         item.refresh_from_db()

@@ -62,6 +62,7 @@ class NormalizePlan:
     mapping_version: int
     confidences: dict[str, float] = field(default_factory=dict)
     tags_field: str | None = None  # the entity's JSON field that tag columns are collected into
+    deleted_field: str | None = None  # a source field whose true marks a deleted record (ADR 0019)
 
     @property
     def mapped_sources(self) -> frozenset[str]:
@@ -95,6 +96,7 @@ def build_plan(
     fingerprint: str,
     mapping_version: int,
     confidences: dict[str, float] | None = None,
+    deleted_field: str | None = None,
 ) -> NormalizePlan:
     """`mapping_fields`: source field → canonical field; `entity_fields`: canonical field → type name.
 
@@ -132,6 +134,7 @@ def build_plan(
         mapping_version=int(mapping_version),
         confidences=conf,
         tags_field=tags_field,
+        deleted_field=deleted_field,
     )
 
 
@@ -278,6 +281,18 @@ def _extras_of_text(sub: pa.Table) -> pa.Array:
     return json_objects({name: sub[name].combine_chunks().cast(pa.string()) for name in sub.column_names})
 
 
+def _delete_ops(table: pa.Table, plan: NormalizePlan) -> pa.Array | None:
+    """`_op` of a page whose source marks deleted records in a field (None when none is marked):
+    "delete" where the field is true, null (an upsert) elsewhere."""
+    if not plan.deleted_field or plan.deleted_field not in table.column_names:
+        return None
+    text = pc.utf8_lower(pc.cast(table[plan.deleted_field].combine_chunks(), pa.string()))
+    flag = pc.fill_null(pc.equal(text, "true"), False)
+    if not pc.any(flag).as_py():
+        return None
+    return pc.if_else(flag, pa.scalar("delete", pa.string()), pa.scalar(None, pa.string()))
+
+
 def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int = 1) -> NormalizedPage:
     """Coerce a page to canonical columns; records with a value that cannot be coerced, or without an
     id, are rejected with the reason (they are quarantined by the caller, never dropped)."""
@@ -327,6 +342,9 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
         keep = pa.array(mask)
     arrays = {"_source_id": ids, "_position": positions, **columns}
     arrays["_dq"] = _quality_flags(columns, plan.entity, n)
+    ops = _delete_ops(table, plan)
+    if ops is not None:
+        arrays["_op"] = ops
     if keep is not None:
         arrays = {k: v.filter(keep) for k, v in arrays.items()}
     extras = _extras(table, plan, keep, collected)

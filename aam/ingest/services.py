@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 
 from autonomos.core.events import publish_event
@@ -56,6 +58,11 @@ class SyncResult:
     batches: int = 0
     details: list[ObjectResult] = field(default_factory=list)
     backpressure_seconds: float = 0.0  # time spent waiting for the consumer to make room
+    # For the DCL's delete stage (dcl/deletes.py, docs/adr/0019-deletes.md): each object's way of
+    # telling deletes (Driver.deletes_mode) and, for "full_read" objects read whole from their first
+    # record in this sync, every key they hold (a pyarrow string array).
+    deletes_modes: dict[str, str] = field(default_factory=dict)
+    key_sets: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -150,6 +157,17 @@ def _generation(connection) -> int:
     its batches have the ids of the interrupted run's (see batches.batch_id_for)."""
     synced = getattr(connection, "last_synced_at", None)
     return int(synced.timestamp() * 1000) if synced else 0
+
+
+def sync_driver(connection):
+    """The connection's driver, opened as a sync opens it (the DCL's delete stage asks it for keys)."""
+    return _driver_for(connection)
+
+
+def sync_generation(connection) -> int:
+    """The generation the connection's next batches carry (the DCL's delete stage stamps its
+    tombstones with it: an upsert of an older generation never brings them back)."""
+    return _generation(connection)
 
 
 def _id_fields(source_object, mapping) -> tuple[str, ...]:
@@ -326,6 +344,7 @@ def _object_plan(run: _Run, source_object, *, index: int, of: int):
         fingerprint=fingerprint,
         mapping_version=int(getattr(mapping, "version", 0) or 0),
         confidences=dict(getattr(mapping, "confidences", None) or {}),
+        deleted_field=getattr(source_object, "deleted_field", None),
     )
     run.event("mapping_progress", {
         "object": source_object.name,
@@ -352,6 +371,10 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
         generation=run.generation,
         confidences=plan.confidences,
     )
+    deletes_mode = getattr(driver, "deletes_mode", None)  # connectors.base.Driver has it; a bare double may not
+    mode = deletes_mode(source_object.name) if deletes_mode is not None else "none"
+    run.result.deletes_modes[source_object.name] = mode
+    keys = _KeyCollector() if mode == "full_read" else None
     cursor = None if run.full else (run.connection.cursor or {}).get(source_object.name)
     if run.full:
         # A full re-sync starts from nothing, and so does its cursor: should it stop before its
@@ -360,7 +383,31 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
     position = 1
     pages = driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE)
     for page in read_ahead(pages, tenant=run.tenant, depth=settings.AAM_SYNC_READ_AHEAD):
-        position = _page_publish(run, page, header, plan, outcome, position)
+        position = _page_publish(run, page, header, plan, outcome, position, keys)
+    if keys is not None and keys.whole:
+        run.result.key_sets[source_object.name] = keys.array()
+
+
+class _KeyCollector:
+    """The keys of a "full_read" object's pages, kept when the read began at its first record."""
+
+    def __init__(self) -> None:
+        self.whole: bool | None = None  # decided by the first page
+        self.parts: list = []
+
+    def add(self, page, ids, rejected) -> None:
+        if self.whole is None:
+            self.whole = bool(getattr(page, "from_start", False))
+        if not self.whole:
+            return
+        self.parts.append(pc.drop_null(ids).combine_chunks() if isinstance(ids, pa.ChunkedArray) else pc.drop_null(ids))
+        # a quarantined record is still in the export: it is not deleted
+        kept = [r.source_id for r in rejected if r.source_id]
+        if kept:
+            self.parts.append(pa.array(kept, pa.string()))
+
+    def array(self) -> pa.Array:
+        return pa.concat_arrays([p.cast(pa.string()) for p in self.parts]) if self.parts else pa.array([], pa.string())
 
 
 def _page_rejected(normalized, page, position: int) -> list[Rejected]:
@@ -394,7 +441,8 @@ class _HoldLast:
             self.last = message
 
 
-def _page_publish(run: _Run, page, header: BatchHeader, plan, outcome: ObjectResult, position: int) -> int:
+def _page_publish(run: _Run, page, header: BatchHeader, plan, outcome: ObjectResult, position: int,
+                  keys: _KeyCollector | None = None) -> int:
     """Normalize one page, publish its batches, quarantine its rejects; the page's last batch (a
     zero-row one when the page has no rows) carries its cursor and goes last, after the quarantine:
     once the DCL commits it, nothing of the page is left to land. Returns the position of the
@@ -402,6 +450,8 @@ def _page_publish(run: _Run, page, header: BatchHeader, plan, outcome: ObjectRes
     connection, result, publisher = run.connection, run.result, run.publisher
     normalized = normalize_page(page_table(page), plan, first_position=position)
     rejected = _page_rejected(normalized, page, position)
+    if keys is not None:
+        keys.add(page, normalized.table["_source_id"], rejected)
     messages = split_batches(normalized.table, header, settings.AAM_BATCH_CHUNK_SIZE)
     held = _HoldLast(messages) if page.cursor is not None else None
     ids = publisher.publish(held if held is not None else messages)

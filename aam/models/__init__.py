@@ -123,6 +123,7 @@ class ReviewItem(TenantModel):
         DRIFT = "drift", "Drift"
         ASSET = "asset", "Asset"
         VALUE = "value", "Value"  # a source value's canonical value (aam.values)
+        DELETES = "deletes", "Deletes"  # a sync that would delete too much (aam/deletes_review.py)
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

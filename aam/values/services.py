@@ -283,6 +283,11 @@ def value_column_record(
             outcome.auto += vm.status == ValueMap.Status.MAPPED
             outcome.pending += vm.status == ValueMap.Status.PENDING
             outcome.none += vm.status == ValueMap.Status.NONE
+        # values no longer in any live record (their records deleted or changed): counted as none
+        now_seen = {raw_hash(value.key) for value in seen}
+        gone = [vm.pk for h, vm in existing.items() if h not in now_seen and vm.record_count]
+        if gone:
+            ValueMap.objects.filter(pk__in=gone).update(record_count=0)
         if seen_again:
             # one statement for the dates; counts and samples only where they moved (a sync that changed
             # nothing writes no row twice)

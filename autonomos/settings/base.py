@@ -391,6 +391,14 @@ DCL_IDLE_SECONDS = env.float("DCL_IDLE_SECONDS", default=2.0)
 DCL_REDIS_RETRY_SECONDS = env.float("DCL_REDIS_RETRY_SECONDS", default=30.0)
 DCL_EVENT_INTERVAL = env.float("DCL_EVENT_INTERVAL", default=1.0)
 DCL_DEAD_LETTER_MAXLEN = _positive_int("DCL_DEAD_LETTER_MAXLEN", 100000)
+# The delete guard (docs/adr/0019-deletes.md): a sync that would delete more than this share of a
+# connection's records (or of one object's) deletes nothing, pauses and asks for review.
+DCL_DELETE_GUARD_SHARE = env.float("DCL_DELETE_GUARD_SHARE", default=0.5)
+if not 0.0 <= DCL_DELETE_GUARD_SHARE <= 1.0:
+    raise ImproperlyConfigured("DCL_DELETE_GUARD_SHARE must be between 0 and 1")
+# The fewest key ranges compared per object (PostgreSQL, Supabase); large objects get more (about
+# 16 keys a range, at most 65,536: dcl/deletes.py key_ranges_for), so a few deletes list few keys.
+DCL_DELETE_KEY_BUCKETS = _positive_int("DCL_DELETE_KEY_BUCKETS", 256)
 # Seconds a page of a unified view stays in the response cache (per tenant, view version and
 # normalized query; dcl/api/views.py). 0 turns the cache off (bench_api --cold).
 DCL_PAGE_CACHE_SECONDS = env.int("DCL_PAGE_CACHE_SECONDS", default=300)

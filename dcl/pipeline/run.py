@@ -21,8 +21,12 @@ A failing step is raised once, as PipelineStepFailed(step, exception, step_info)
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
+from django_tenants.utils import tenant_context
+
+from ..deletes import deletes_possible, deletes_sync
 from .consume import ConsumerBeside, drain
 from .info import PipelineStepFailed, RunInfo, StepInfo
 from .materialize import materialize as views_rebuild
@@ -45,6 +49,8 @@ class SyncRun:
         self.full = full
         self.info = RunInfo(trigger=trigger, full=full)
         self._beside: ConsumerBeside | None = None
+        self._reads: dict[int, tuple[object, SyncResult]] = {}  # read, deletes not looked for yet
+        self.lock = threading.Lock()
 
     def start(self) -> SyncRun:
         """Start the consumer beside the reads."""
@@ -86,6 +92,8 @@ class SyncRun:
         info.rows = result.records_published
         info.details = result.as_dict()
         self._step(info, started)
+        with self.lock:
+            self._reads[connection.pk] = (connection, result)
         return result
 
     def consume(self, connection_ids=None) -> StepInfo:
@@ -100,7 +108,33 @@ class SyncRun:
         info.rows = result.records
         info.details = result.as_dict()
         self._step(info, started)
+        self.deletes(ids)
         return info
+
+    def deletes(self, connection_ids=None) -> list[StepInfo]:
+        """Find and apply what the sources of the connections read in this run (of `connection_ids`,
+        or all) no longer have (step "deletes", one per connection; dcl/deletes.py). Runs after the
+        reads are consumed, so the DCL holds everything they brought; rows = records deleted."""
+        with self.lock:
+            wanted = [c for c in self._reads if connection_ids is None or c in connection_ids]
+            reads = [self._reads.pop(c) for c in wanted]
+        steps = []
+        for connection, result in reads:
+            if not deletes_possible(result):
+                continue
+            info, started = StepInfo("deletes", connection.pk), time.monotonic()
+            try:
+                with tenant_context(self.tenant):
+                    outcome = deletes_sync(tenant=self.tenant, connection=connection, read=result,
+                                           drain=lambda ids: drain(tenant=self.tenant, connection_ids=ids))
+            except Exception as exc:
+                self._step(info, started, exc)
+                raise PipelineStepFailed("deletes", exc, info) from exc
+            info.rows = outcome.deleted
+            info.details = outcome.as_dict()
+            self._step(info, started)
+            steps.append(info)
+        return steps
 
     def values(self) -> StepInfo:
         """Map the distinct values of every value-mapped column onto canonical values (step "values"):
@@ -145,7 +179,7 @@ class SyncRun:
         for info in reversed(self.info.steps):
             if info.step == "values":
                 return info.ok
-            if info.step in ("consume", "read"):
+            if info.step in ("consume", "read", "deletes"):
                 return False
         return False
 

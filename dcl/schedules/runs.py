@@ -203,6 +203,7 @@ def _alert(tenant, connection, row: ConnectionRun, error: str) -> None:
 
 GOING = "a run of this connection was going"
 FROZEN = "the connection is frozen by its drift policy until its schema changes are reviewed"
+PAUSED = "the connection is paused until a person reviews the deletes its last sync found"
 
 
 def _skipped(tenant, connection, task_id: str, why: str = GOING) -> RunOutcome:
@@ -229,6 +230,9 @@ def scheduled_run(*, tenant, connection_id: int, attempt: int = 1, task_id: str 
     if connection.status == Connection.Status.FROZEN:
         # A person must decide the schema changes first (aam/drift): ticks wait, they do not fail.
         return _skipped(tenant, connection, task_id, FROZEN)
+    if connection.status == Connection.Status.PAUSED:
+        # The delete guard (dcl/deletes.py): ticks wait for the review, they do not fail.
+        return _skipped(tenant, connection, task_id, PAUSED)
     rec = RunRecord(connection, trigger="schedule", attempt=attempt, task_id=task_id)
     try:
         info = pipeline_run(tenant=tenant, connection=connection, trigger="schedule").as_dict()

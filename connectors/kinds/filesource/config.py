@@ -20,6 +20,13 @@ class FileSourceConfig(Strict):
     delimiter: Literal[",", ";", "\t", "|"] | None = None
     encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"] | None = None
     primary_keys: dict[str, str] = Field(default_factory=dict, description="object name → primary key column")
+    exports: Literal["append", "full"] = Field(
+        default="append",
+        description=(
+            "append: files only ever add or update records, nothing is deleted; full: each file is a full "
+            "export of its object, so a record missing from a new version of the file is deleted"
+        ),
+    )
 
     @field_validator("folder")
     @classmethod

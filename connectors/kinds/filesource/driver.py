@@ -208,6 +208,11 @@ class FileSourceDriver(Driver):
         keyed_samples_fill(fields, first, pk)
         return SourceObject(name=object_name, fields=fields, primary_key=pk, cursor_field=None, row_count=row_count)
 
+    def deletes_mode(self, object_name: str) -> str:
+        """Full exports: a file read from its first row lists every record of the object (a file
+        that is gone lists none: the delete guard asks a person first). Append-only: never."""
+        return "full_read" if self.config.exports == "full" else "none"
+
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         path = self._file(object_name)
         digest = fingerprint(path)
@@ -219,7 +224,7 @@ class FileSourceDriver(Driver):
                 start = Position(int(cursor["offset"]), int(cursor["line"]), int(cursor["row"]), encoding)
             except (KeyError, TypeError, ValueError, LookupError):
                 start = None  # a cursor we cannot use means reading the file again
-        yielded = False
+        yielded = yielded_before = False
         before = start or (csv_file.data_start if csv_file.header else None)
         for table, records, errors, pos in csv_file.table_pages(page_size=page_size, start=start):
             yielded = True
@@ -230,10 +235,13 @@ class FileSourceDriver(Driver):
                 errors=errors,
                 cursor=_cursor(digest, pos),
                 line_of=csv_file.record_lines(before, pos, unreadable) if before is not None else None,
+                from_start=start is None and not yielded_before,
             )
+            yielded_before = True
             before = pos
         if not yielded and start is None:
             first = csv_file.data_start if csv_file.header else Position(0, 0, 0)
             yield Page(
-                records=[], errors=[], cursor={"hash": digest, "offset": first.offset, "line": first.line, "row": 0}
+                records=[], errors=[], cursor={"hash": digest, "offset": first.offset, "line": first.line, "row": 0},
+                from_start=True,
             )

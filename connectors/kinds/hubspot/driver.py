@@ -221,6 +221,7 @@ class HubSpotDriver(Driver):
                     fields=fields_with_samples(columns, records, primary_key="id"),  # the record id, always sent
                     primary_key="hs_object_id" if "hs_object_id" in names else "id",
                     cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
+                    deleted_field="archived",  # archived records, read after each incremental search
                 )
             )
         return objects
@@ -231,7 +232,11 @@ class HubSpotDriver(Driver):
         properties = [c[0] for c in self._columns(object_name)]
         limit = max(1, min(MAX_LIMIT, page_size))
         if cursor and cursor.get("since"):
-            yield from self._search(object_name, properties, cursor["since"], limit)
+            last = {"since": cursor["since"]}
+            for page in self._search(object_name, properties, cursor["since"], limit):
+                last = page.cursor or last
+                yield page
+            yield from self._archived(object_name, cursor["since"], limit, last)
         else:
             yield from self._list(
                 object_name, properties, (cursor or {}).get("after"), (cursor or {}).get("max_modified"), limit
@@ -251,6 +256,29 @@ class HubSpotDriver(Driver):
                 continue
             yield Page(records=records, cursor={"since": max_modified} if max_modified else None)
             return
+
+    def _archived(self, object_name: str, since: str, limit: int, cursor: dict) -> Iterator[Page]:
+        """Records archived (deleted) at or after `since`: `archived` true, so each becomes a
+        canonical delete (docs/adr/0019-deletes.md). HubSpot's archived listing has no time filter;
+        it holds what was archived in the last 90 days, paged here with ids only."""
+        after, bound = None, int(_ms(since))
+        while True:
+            params: dict[str, Any] = {"limit": limit, "archived": "true", "properties": f"hs_object_id,{CURSOR_FIELD}"}
+            if after:
+                params["after"] = after
+            body = self.http.get(f"/crm/v3/objects/{object_name}", params=params)
+            records = []
+            for item in body.get("results", []):
+                when = item.get("archivedAt") or item.get("updatedAt")
+                if item.get("archived") and (not when or int(_ms(when)) >= bound):
+                    record = self._record(item)
+                    record.setdefault("hs_object_id", record["id"])
+                    records.append(record)
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if records:
+                yield Page(records=records, cursor=dict(cursor))
+            if not after:
+                return
 
     def _search(self, object_name, properties, since, limit) -> Iterator[Page]:
         after = 0

@@ -198,6 +198,20 @@ class FakeHubSpot(FakeAPI):
         self.options["pipeline"] = {pipeline["id"]: pipeline["label"] for pipeline in self.pipelines}
         self.tokens.add(token)
         self.token = token
+        self.archived: dict[str, list[dict]] = {name: [] for name in self.objects}
+
+    def archive(self, obj: str, record_id: str, when: dt.datetime) -> None:
+        """Archive (delete) a record as HubSpot does: gone from lists and search, listed with
+        `archived=true` (and its `archivedAt`) until it is purged."""
+        record = next(r for r in self.objects[obj] if r["hs_object_id"] == record_id)
+        self.objects[obj].remove(record)
+        self.archived.setdefault(obj, []).append({**record, "_archived_at": hs_datetime(when)})
+
+    def restore(self, obj: str, record_id: str, when: dt.datetime) -> None:
+        record = next(r for r in self.archived[obj] if r["hs_object_id"] == record_id)
+        self.archived[obj].remove(record)
+        record.pop("_archived_at")
+        self.objects[obj].append({**record, "hs_lastmodifieddate": hs_datetime(when)})
 
     def config(self, **extra) -> dict:
         return {"base_url": self.url, "objects": list(self.objects), **extra}
@@ -264,13 +278,16 @@ class FakeHubSpot(FakeAPI):
         return names
 
     def _item(self, record: dict, properties: list[str]) -> dict:
-        return {
+        item = {
             "id": record["hs_object_id"],
             "properties": {p: record.get(p) for p in properties},
             "createdAt": record.get("createdate"),
             "updatedAt": record.get("hs_lastmodifieddate"),
-            "archived": False,
+            "archived": "_archived_at" in record,
         }
+        if "_archived_at" in record:
+            item["archivedAt"] = record["_archived_at"]
+        return item
 
     def _list(self, obj: str, request: Request):
         limit = int(request.query.get("limit", 10))
@@ -278,7 +295,8 @@ class FakeHubSpot(FakeAPI):
             return 400, {"status": "error", "message": "limit must be <= 100", "category": "VALIDATION_ERROR"}, {}
         after = int(request.query.get("after") or 0)
         props = [p for p in request.query.get("properties", "").split(",") if p] or ["hs_object_id", "name"]
-        rows = sorted(self.objects[obj], key=lambda r: int(r["hs_object_id"]))
+        listed = self.archived.get(obj, []) if request.query.get("archived") == "true" else self.objects[obj]
+        rows = sorted(listed, key=lambda r: int(r["hs_object_id"]))
         page = rows[after : after + limit]
         body: dict = {"results": [self._item(r, props) for r in page]}
         if after + limit < len(rows):

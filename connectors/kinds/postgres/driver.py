@@ -29,6 +29,7 @@ from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientE
 from ...netguard import pinned_hostaddrs
 from ...typeinfer import jsonable
 from ..saas import fields_with_samples
+from . import keys
 from .columnar import empty_table, select_list, stream_tables, translate_errors
 
 TYPES = {
@@ -370,6 +371,29 @@ class PostgresDriver(Driver):
         """A table without a primary key: one COPY, read as it arrives, in pages (cursor None)."""
         for table in self._copy_pages(select, cols, pg_types, page_size):
             yield Page(records=[], table=table, cursor=None)
+
+    # -- deletes: primary keys compared by range (keys.py, docs/adr/0019-deletes.md) ---------------
+
+    def deletes_mode(self, object_name: str) -> str:
+        # A table that vanished is "key_ranges" too: its keys are all gone (and the guard asks first).
+        meta = self.tables().get(object_name)
+        return "none" if meta is not None and not meta["pk"] else "key_ranges"
+
+    def key_scheme(self, object_name: str) -> str:
+        """"int" for a single integer primary key (no hashing: a plain aggregate), else "md5"."""
+        meta = self.tables().get(object_name)
+        if meta is None or len(meta["pk"]) != 1:
+            return "md5"
+        types = {name: kind for name, kind, _ in meta["columns"]}
+        return "int" if types.get(meta["pk"][0]) == "integer" else "md5"
+
+    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, ...]]:
+        return keys.key_digests(self._connection(), self._ident(object_name), self._table(object_name)["pk"], buckets,
+                                self.key_scheme(object_name))
+
+    def keys_in_ranges(self, object_name: str, buckets: int, ranges: list[int]) -> Iterator[str]:
+        return keys.keys_in_ranges(self._connection(), self._ident(object_name), self._table(object_name)["pk"],
+                                   buckets, ranges, self.key_scheme(object_name))
 
     def _full(self, select, cols, page_size) -> Iterator[Page]:
         try:

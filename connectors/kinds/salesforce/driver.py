@@ -49,6 +49,7 @@ TYPES = {
 }
 COMPOUND = {"address", "location"}  # not selectable as one column in SOQL; their parts are fields too
 CURSOR_FIELD = "SystemModstamp"
+DELETED_FIELD = "IsDeleted"  # read through queryAll, a true value is a delete (docs/adr/0019-deletes.md)
 logger = logging.getLogger("connectors.metadata")
 SAMPLE_ROWS = 50
 URI_BUDGET = 12_000  # of Salesforce's 16,384 bytes for URI + headers; the rest is for headers
@@ -174,10 +175,10 @@ class SalesforceDriver(Driver):
             if f.get("type") not in COMPOUND
         ]
 
-    def _first_page(self, soql: str, headers: dict[str, str]) -> dict:
+    def _first_page(self, soql: str, headers: dict[str, str], endpoint: str = "query") -> dict:
         if len(soql) > SOQL_MAX:
             raise ConnectorError(f"the SOQL query is {len(soql):,} characters; Salesforce accepts {SOQL_MAX:,}")
-        path = self._api("query")
+        path = self._api(endpoint)
         if self.http.url_length(path, {"q": soql}) <= URI_BUDGET:
             return self.http.get(path, params={"q": soql}, headers=headers)
         subrequest = {
@@ -205,10 +206,11 @@ class SalesforceDriver(Driver):
             raise TransientError(message)
         raise ConnectorError(message)
 
-    def _query(self, soql: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
+    def _query(self, soql: str, page_size: int, endpoint: str = "query") -> Iterator[list[dict[str, Any]]]:
+        """Pages of the SOQL's records; `endpoint` "queryAll" also returns deleted (IsDeleted) ones."""
         batch = max(200, min(2000, page_size))  # Salesforce accepts batch sizes 200..2000
         headers = {"Sforce-Query-Options": f"batchSize={batch}"}
-        body = self._first_page(soql, headers)
+        body = self._first_page(soql, headers, endpoint)
         while True:
             records = [flatten({k: v for k, v in r.items() if k != "attributes"}) for r in body.get("records", [])]
             yield records
@@ -232,9 +234,14 @@ class SalesforceDriver(Driver):
                     fields=fields_with_samples(columns, sample_rows, primary_key="Id" if "Id" in names else None),
                     primary_key="Id" if "Id" in names else None,
                     cursor_field=CURSOR_FIELD if CURSOR_FIELD in names else None,
+                    deleted_field=DELETED_FIELD if self._reads_deletes(names) else None,
                 )
             )
         return objects
+
+    @staticmethod
+    def _reads_deletes(names: list[str]) -> bool:
+        return DELETED_FIELD in names and CURSOR_FIELD in names and "Id" in names
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         if object_name not in self.config.objects:
@@ -250,7 +257,10 @@ class SalesforceDriver(Driver):
                 last_id = _soql_string(str(cursor.get("Id") or ""))
                 soql += f" WHERE {CURSOR_FIELD} > {since} OR ({CURSOR_FIELD} = {since} AND Id > {last_id})"
             soql += f" ORDER BY {CURSOR_FIELD} ASC, Id ASC"
-        for records in self._query(soql, page_size):
+        # queryAll: records deleted since the cursor come back with IsDeleted = true (SystemModstamp
+        # moves on delete), and become canonical deletes (docs/adr/0019-deletes.md)
+        endpoint = "queryAll" if incremental and self._reads_deletes(names) else "query"
+        for records in self._query(soql, page_size, endpoint):
             if incremental and records:
                 last = records[-1]
                 page_cursor = {CURSOR_FIELD: soql_datetime(last[CURSOR_FIELD]), "Id": last["Id"]}

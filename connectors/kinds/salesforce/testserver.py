@@ -257,7 +257,7 @@ class FakeSalesforce(FakeAPI):
         m = re.fullmatch(rf"{API}/sobjects/(\w+)/describe", request.path)
         if m:
             return self._describe(m.group(1))
-        if request.path == f"{API}/query":
+        if request.path in (f"{API}/query", f"{API}/queryAll"):
             return self._query(request)
         if request.path == f"{API}/composite" and request.method == "POST":
             return self._composite(request)
@@ -338,7 +338,7 @@ class FakeSalesforce(FakeAPI):
                 body=b"",
                 target=sub["url"],
             )
-            if inner.method != "GET" or inner.path != f"{API}/query":
+            if inner.method != "GET" or inner.path not in (f"{API}/query", f"{API}/queryAll"):
                 status, body = 400, [{"errorCode": "INVALID_SUBREQUEST", "message": "fake supports query only"}]
             else:
                 status, body, _ = self._query(inner)
@@ -346,6 +346,14 @@ class FakeSalesforce(FakeAPI):
                 {"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": sub["referenceId"]}
             )
         return 200, {"compositeResponse": answers}, {}
+
+    def delete(self, obj: str, record_id: str, when: dt.datetime) -> None:
+        """Delete a record as Salesforce does: it goes to the recycle bin (`IsDeleted` true, its
+        SystemModstamp moved to `when`), seen by queryAll and no longer by query."""
+        for record in self.objects[obj]:
+            if record["Id"] == record_id:
+                record["IsDeleted"] = True
+                record["SystemModstamp"] = sf_datetime(when)
 
     def _query(self, request: Request):
         if len(request.query.get("q", "")) > SOQL_LIMIT:
@@ -365,7 +373,8 @@ class FakeSalesforce(FakeAPI):
         for f in fields:
             if f not in known or FIELD_TYPES.get(f) == "address":
                 return 400, [{"errorCode": "INVALID_FIELD", "message": f"No such column '{f}' on entity '{obj}'"}], {}
-        rows = list(self.objects[obj])
+        deleted = request.path.endswith("/queryAll")  # queryAll also returns the recycle bin
+        rows = [r for r in self.objects[obj] if deleted or not r.get("IsDeleted")]
         if m.group("where"):
             k = _KEYSET.match(m.group("where"))
             if not k or k.group("a") != k.group("b"):

@@ -1,0 +1,60 @@
+"""Key ranges: how a source's primary keys and the DCL's are compared without moving every key.
+
+A key is the record's id as the pipeline stores it (`_source_id`: the primary key as text, `a|b`
+for a composite key). Its range is `int(md5(key)[0:8], 16) % buckets`; a range's digest is
+(count of keys, sum of `int(md5(key)[8:16], 16)`). Both sides compute them where the keys are (the
+source's database, the tenant's DuckDB file), so a sync with no delete moves `buckets` small rows;
+only the ranges whose digests differ have their keys listed and compared (docs/adr/0019-deletes.md).
+
+The same definition is written three times, in SQL for PostgreSQL and DuckDB and in Python for the
+tests; tests/pipeline/test_deletes_postgres.py holds them to one another.
+
+Two schemes, chosen by the source per object (`Driver.key_scheme`):
+- "md5" (any key): as above;
+- "int" (a single integer primary key, where hashing every key is most of the cost): range =
+  `((k % buckets) + buckets) % buckets`, digest = (count, sum of k, sum of `(k % P) * 48271 % P`)
+  with P = 2^31 - 1 (% truncating, as in PostgreSQL and DuckDB). No hash: a plain aggregate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+Digests = dict[int, tuple[int, ...]]  # range → (keys, sums...)
+SCHEMES = ("md5", "int")
+P = 2147483647
+
+
+def _tmod(a: int, b: int) -> int:
+    """a % b truncated toward zero (SQL's %, not Python's)."""
+    r = abs(a) % b
+    return r if a >= 0 else -r
+
+
+def key_range(key: str, buckets: int, scheme: str = "md5") -> int:
+    if scheme == "int":
+        return _tmod(_tmod(int(key), buckets) + buckets, buckets)
+    return int(hashlib.md5(key.encode()).hexdigest()[:8], 16) % buckets  # noqa: S324 - a spread, not a secret
+
+
+def digests_of(keys, buckets: int, scheme: str = "md5") -> Digests:
+    """The digests of `keys` (an iterable of str), computed in Python."""
+    out: dict[int, list[int]] = {}
+    for key in keys:
+        if scheme == "int":
+            k = int(key)
+            d = out.setdefault(key_range(key, buckets, "int"), [0, 0, 0])
+            d[0] += 1
+            d[1] += k
+            d[2] += _tmod(_tmod(k, P) * 48271, P)
+            continue
+        h = hashlib.md5(key.encode()).hexdigest()  # noqa: S324
+        d = out.setdefault(int(h[:8], 16) % buckets, [0, 0])
+        d[0] += 1
+        d[1] += int(h[8:16], 16)
+    return {b: tuple(v) for b, v in out.items()}
+
+
+def ranges_differing(ours: Digests, theirs: Digests) -> list[int]:
+    """The ranges whose digests differ (a range absent on one side counts as (0, 0))."""
+    return sorted(b for b in set(ours) | set(theirs) if tuple(ours.get(b, ())) != tuple(theirs.get(b, ())))
