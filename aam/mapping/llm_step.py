@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, ValidationError
 
 from aam.ontology import Ontology
+from autonomos.core.llm import answer_json
 
 from .assign import ColumnState
 from .types import Column, FieldProposal, MappingResult
@@ -40,20 +40,12 @@ class LLMAnswer(BaseModel):
 
 def parse_answer(text: str) -> LLMAnswer | None:
     """The validated answer, or None for anything that is not the expected JSON."""
-    if not text:
+    data = answer_json(text)
+    if data is None:
         return None
-    body = text.strip()
-    fence = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
-    if fence:
-        body = fence.group(1).strip()
-    if not body.startswith("{"):
-        start, end = body.find("{"), body.rfind("}")
-        if start < 0 or end <= start:
-            return None
-        body = body[start : end + 1]
     try:
-        return LLMAnswer.model_validate(json.loads(body))
-    except (ValueError, ValidationError):
+        return LLMAnswer.model_validate(data)
+    except ValidationError:
         return None
 
 

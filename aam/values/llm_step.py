@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import replace
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
+
+from autonomos.core.llm import answer_json
 
 from .types import AUTO, REVIEW, UNMAPPED, ColumnValues, ValueDecision
 
@@ -64,18 +65,12 @@ class _Answers(BaseModel):
 
 
 def parse_answer(text: str) -> _Answers | None:
-    if not text:
-        return None
-    body = text.strip()
-    fence = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
-    if fence:
-        body = fence.group(1).strip()
-    start, end = body.find("{"), body.rfind("}")
-    if start < 0 or end <= start:
+    data = answer_json(text)
+    if data is None:
         return None
     try:
-        return _Answers.model_validate(json.loads(body[start : end + 1]))
-    except (ValueError, ValidationError):
+        return _Answers.model_validate(data)
+    except ValidationError:
         return None
 
 

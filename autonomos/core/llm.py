@@ -9,7 +9,9 @@ Timeouts and bounded retries with backoff come from the openai client (`LLM_TIME
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,26 @@ from . import redis_names
 from .redis import get_redis
 
 logger = logging.getLogger(__name__)
+
+
+def answer_json(text: str) -> Any | None:
+    """The JSON object of a model's answer: inside a ```json fence if there is one, and cut from its
+    first `{` to its last `}` when the answer does not start with one; None when there is none."""
+    if not text:
+        return None
+    body = text.strip()
+    fence = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
+    if fence:
+        body = fence.group(1).strip()
+    if not body.startswith("{"):
+        start, end = body.find("{"), body.rfind("}")
+        if start < 0 or end <= start:
+            return None
+        body = body[start : end + 1]
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 class LLMError(RuntimeError):
