@@ -84,38 +84,6 @@ def _distinct(con, entity: str, reads: str, connection_ids=None) -> dict[tuple[i
     return out
 
 
-def metadata_as_delivered(metadata: dict | None, keys: list[str]) -> dict | None:
-    """The driver's metadata keyed the way its records spell the values.
-
-    Drivers deliver option sets as their labels (Dynamics' FormattedValue, HubSpot's option labels:
-    "Closed Won", not `closedwon`) while the metadata lists each option by its code. A raw value that
-    is no option's code but exactly one option's label IS that option: its entry is added under the
-    label, so the engine's metadata evidence finds it. Nothing is guessed: exact labels only, and a
-    label two options share is left alone."""
-    if not metadata:
-        return metadata
-    from aam.values.types import raw_key
-
-    out = dict(metadata)
-    for group in ("options", "stages"):
-        items = metadata.get(group)
-        if not isinstance(items, list):
-            continue
-        codes = {raw_key(i.get("value")) for i in items if isinstance(i, dict)}
-        by_label: dict[str, list[dict]] = {}
-        for item in items:
-            if isinstance(item, dict) and isinstance(item.get("label"), str):
-                by_label.setdefault(item["label"], []).append(item)
-        extra = [
-            {**by_label[k][0], "value": k}
-            for k in keys
-            if k not in codes and len(by_label.get(k, ())) == 1
-        ]
-        if extra:
-            out[group] = [*items, *extra]
-    return out
-
-
 def _undecided(column: ValueColumn, seen: list[SeenValue]) -> list[SeenValue]:
     """The values with no decision yet: new ones, and pending ones no person has decided (memory or
     the vendor's metadata may know them by now)."""
@@ -180,8 +148,8 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
                 values = ColumnValues(
                     source=column.vendor, object=column.source_object, entity=column.entity, field=column.field,
                     column=column.column, type=_ENGINE_TYPES.get(column.source_type, "string"),
-                    metadata=metadata_as_delivered(meta.metadata if meta is not None else None,
-                                                   [v.key for v in ask]),
+                    # as the driver fetched it: a value delivered as its label is found by the engine
+                    metadata=meta.metadata if meta is not None else None,
                     values=tuple((_typed(v.raw, column.source_type), v.count) for v in ask),
                 )
                 asked = time.monotonic()

@@ -64,6 +64,12 @@ def test_a_label_handed_over_in_place_of_its_code_finds_its_option_and_stage():
     assert labels["Qualified To Buy"] == "Qualified To Buy"
     options, _ = metadata.parse({"options": [{"value": 1, "label": "Won"}, {"value": 2, "label": "Lost"}]})
     assert options == {"1": "Won", "2": "Lost", "Won": "Won", "Lost": "Lost"}
+    # a label two options share (two pipelines' "Closed Won") is no key: it says nothing for sure
+    _, shared = metadata.parse({"stages": [
+        {"value": "closedwon", "label": "Closed Won", "is_closed": True, "is_won": True},
+        {"value": "9876", "label": "Closed Won", "is_closed": True, "is_won": False},
+    ]})
+    assert "Closed Won" not in shared and shared["9876"].is_won is False
 
 
 def test_open_stage_category_from_words_and_funnel_position():

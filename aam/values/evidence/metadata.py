@@ -9,6 +9,7 @@ order), and forecast_category from the stage's forecast category."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,9 +89,11 @@ def parse(metadata: Any) -> tuple[dict[str, str], dict[str, Stage]]:
                 s.key, s.label, s.probability, s.is_closed, s.is_won, s.forecast_category, i / (len(open_keys) - 1)
             )
     # Some drivers hand over the label in place of the code (an API's formatted value: HubSpot's
-    # "Closed Won" for `closedwon`, Dynamics' "Won" for 1): a label is a key too, where it is no code.
+    # "Closed Won" for `closedwon`, Dynamics' "Won" for 1): a label is a key too, where it is no code
+    # and no other option has it (a label two options share says nothing for sure).
+    shared = Counter(labels.values())
     for key, label in list(labels.items()):
-        if label not in labels:
+        if label not in labels and shared[label] == 1:
             labels[label] = label
             if key in stages:
                 stages[label] = stages[key]
