@@ -5,7 +5,9 @@ A field with a standard meaning (an opportunity's forecast category, an account'
 country, a cost's FOCUS service category) has a `ValueSet`: the one definition of its canonical
 values, which the value-mapping engine (aam/values/), the views, the API schema, the docs and the
 review pages read. An entity's `derived` fields are not mapped from a source column; the pipeline
-computes them (an opportunity's status and stage_category from its stage).
+computes them (an opportunity's status and stage_category from its stage). A mapped field may name
+a `fallback` field: a source that maps no column onto it has its values read from the fallback's
+column instead (a cost line's FOCUS service_category from its service_name, AmazonEC2 → Compute).
 
 `get_ontology()` loads and validates the file once per process. Tenants may extend an entity with
 custom fields later: `Ontology.with_custom_fields(...)` returns a new ontology with them merged in
@@ -73,6 +75,9 @@ class CanonicalField:
     custom: bool = False
     value_set: ValueSet | None = None
     derived_from: str | None = None
+    # a mapped field with a value set whose values, for a source that maps no column onto it, are read
+    # from another field's column (a cost line's service_category from its service_name: AmazonEC2 → Compute)
+    fallback: str | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -94,6 +99,7 @@ class CanonicalField:
             "custom": self.custom,
             **({"value_set": self.value_set.as_dict()} if self.value_set else {}),
             **({"derived_from": self.derived_from} if self.derived_from else {}),
+            **({"fallback": self.fallback} if self.fallback else {}),
         }
 
 
@@ -244,6 +250,7 @@ def _parse_field(
         custom=custom,
         value_set=value_set,
         derived_from=str(spec["derived_from"]) if derived and spec.get("derived_from") else None,
+        fallback=str(spec["fallback"]) if not derived and spec.get("fallback") else None,
     )
 
 
@@ -266,6 +273,11 @@ def parse_ontology(data: Mapping[str, Any]) -> Ontology:
             fname: _parse_field(ename, fname, fspec, value_set=value_sets.get(f"{ename}.{fname}"))
             for fname, fspec in fspecs.items()
         }
+        for fname, f in fields.items():
+            if f.fallback is not None and (f.fallback not in fields or f.fallback == fname or f.value_set is None):
+                raise OntologyError(
+                    f"{ename}.{fname}: a fallback names another field of {ename!r} and needs a value set"
+                )
         dspecs = espec.get("derived") or {}
         if not isinstance(dspecs, Mapping):
             raise OntologyError(f"entity {ename!r}: 'derived' must be an object")

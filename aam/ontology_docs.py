@@ -96,6 +96,7 @@ def render_value_docs(ontology: Ontology) -> str:
                 f"- Kind: `{vs.kind}` ({VALUE_SET_KIND_NOTES[vs.kind]})",
                 f"- Field: {_field_kind(f)}, type `{f.type}`"
                 + (f", derived from `{f.derived_from}`" if f.derived_from else "")
+                + (f", read from `{f.fallback}` where a source maps no column onto it" if f.fallback else "")
                 + (f": {_cell(f.description)}" if f.description.strip() else ""),
             ]
             if vs.description.strip():

@@ -14,7 +14,9 @@ few thousand rows beside a million records) and holds, per value-mapped field F:
   so an approval updates exactly the rows that carry that value.
 
 Derived fields (an opportunity's status and stage_category) read the stage column's value maps for
-their own field, and the record's is_won / is_closed win where the record has them.
+their own field, and the record's is_won / is_closed win where the record has them. A field with a
+`fallback` (a cost line's service_category) reads the fallback field's column for the sources that
+map no column onto it (`_dcl_value_fallback` lists them): AmazonEC2 in service_name → Compute.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ FREE_TEXT_TABLE = "_dcl_value_free"
 # Each connection's currency of amounts that carry none (Connection.currency): a currency field of a
 # record without one takes it, with the status `default`.
 CURRENCY_TABLE = "_dcl_connection_currency"
+# (connection, object, entity, field) of the value fields read from their fallback field's column
+FALLBACK_TABLE = "_dcl_value_fallback"
 SEP = "chr(31)"  # between connection, object and raw key in `_vk_F` (a unit separator: not in names)
 _DECIMAL = "DECIMAL(38, 10)"
 
@@ -54,6 +58,8 @@ class ValueField:
     # where the source's own value (decoded into the vendor's label) goes: F_source for a mapped field;
     # for derived fields, `<reads>_source` once (stage_source beside stage), None for the others
     source_column: str | None = None
+    # the field whose column is read for the sources that map none onto this one (ontology `fallback`)
+    fallback: str | None = None
 
     @property
     def status_column(self) -> str:
@@ -75,7 +81,8 @@ def value_fields_of(entity: str, present: dict[str, Kind]) -> dict[str, ValueFie
     out: dict[str, ValueField] = {}
     for f in ent.value_fields():
         if f.derived_from is None and f.name in present:
-            out[f.name] = ValueField(f.name, f.name, present[f.name], source_column=f"{f.name}_source")
+            out[f.name] = ValueField(f.name, f.name, present[f.name], source_column=f"{f.name}_source",
+                                     fallback=f.fallback if f.fallback in present else None)
     labelled = {vf.name for vf in out.values()}
     for f in ent.derived.values():
         if f.value_set is not None and f.derived_from in present:
@@ -96,12 +103,16 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE IF NOT EXISTS {FREE_TEXT_TABLE} (
             connection_id BIGINT, source_object VARCHAR, entity VARCHAR, field VARCHAR)""")
     con.execute(f"CREATE TABLE IF NOT EXISTS {CURRENCY_TABLE} (connection_id BIGINT, currency VARCHAR)")
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {FALLBACK_TABLE} (
+            connection_id BIGINT, source_object VARCHAR, entity VARCHAR, field VARCHAR)""")
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, value_maps: list[tuple], free_text: list[tuple],
-                 currencies: dict[int, str] | None = None) -> None:
+                 currencies: dict[int, str] | None = None, fallbacks: list[tuple] | None = None) -> None:
     """Replace the value-map tables with the tenant's current ones (in one transaction);
-    `currencies`: {connection: its currency of amounts that carry none}."""
+    `currencies`: {connection: its currency of amounts that carry none}; `fallbacks`: (connection,
+    object, entity, field) of the fields read from their fallback field's column."""
     names = ["connection_id", "source_object", "entity", "field", "raw_key", "canonical", "label", "status"]
     cols = list(zip(*value_maps, strict=True)) if value_maps else [[] for _ in names]
     maps = pa.table({
@@ -127,6 +138,10 @@ def write_tables(con: duckdb.DuckDBPyConnection, value_maps: list[tuple], free_t
         if currencies:
             con.executemany(f"INSERT INTO {CURRENCY_TABLE} VALUES (?, ?)",
                             [[int(c), str(v)] for c, v in sorted(currencies.items()) if v])
+        con.execute(f"DELETE FROM {FALLBACK_TABLE}")
+        if fallbacks:
+            con.executemany(f"INSERT INTO {FALLBACK_TABLE} VALUES (?, ?, ?, ?)",
+                            [[int(c), str(o), str(e), str(f)] for c, o, e, f in fallbacks])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -177,27 +192,50 @@ class ValueSql:
                 f"SELECT connection_id, source_object, field FROM {FREE_TEXT_TABLE} WHERE entity = ?", [entity]
             ).fetchall()
         }
+        self.fallback = {
+            (cid, obj, field)
+            for cid, obj, field in con.execute(
+                f"SELECT connection_id, source_object, field FROM {FALLBACK_TABLE} WHERE entity = ?", [entity]
+            ).fetchall()
+        }
+
+    def _raw(self, vf: ValueField) -> str | None:
+        """The source column (an expression of it) a value field's values are read from: its own, or
+        its fallback field's for the sources that map none onto it; None when neither is there."""
+        own = f"s.{store.quote(vf.reads)}" if vf.reads in self.available else None
+        if vf.fallback is None or vf.fallback not in self.available:
+            return own
+        other = f"s.{store.quote(vf.fallback)}"
+        if own is None:
+            return other
+        sources = self._sources_sql(self.fallback, vf.name)
+        return own if sources == "false" else f"(CASE WHEN {sources} THEN {other} ELSE {own} END)"
 
     def joins(self) -> str:
         out = []
         if self.currency_fields:
             out.append(f"LEFT JOIN {CURRENCY_TABLE} ccy ON ccy.connection_id = s._connection_id")
         for i, vf in enumerate(self.values.values()):
-            if vf.reads not in self.available:
+            raw = self._raw(vf)
+            if raw is None:
                 continue
             out.append(
                 f"LEFT JOIN {VALUE_MAP_TABLE} vm{i} ON vm{i}.connection_id = s._connection_id "
                 f"AND vm{i}.source_object = s._source_object AND vm{i}.entity = {_lit(self.entity)} "
-                f"AND vm{i}.field = {_lit(vf.name)} AND vm{i}.raw_key = CAST(s.{store.quote(vf.reads)} AS VARCHAR)"
+                f"AND vm{i}.field = {_lit(vf.name)} AND vm{i}.raw_key = CAST({raw} AS VARCHAR)"
             )
         return " ".join(out)
 
-    def _free_sql(self, field: str) -> str:
+    @staticmethod
+    def _sources_sql(sources: set[tuple], field: str) -> str:
         cases = [
             f"(s._connection_id = {int(cid)} AND s._source_object = {_lit(obj)})"
-            for cid, obj, f in sorted(self.free) if f == field
+            for cid, obj, f in sorted(sources) if f == field
         ]
         return " OR ".join(cases) if cases else "false"
+
+    def _free_sql(self, field: str) -> str:
+        return self._sources_sql(self.free, field)
 
     def _outcome(self) -> str | None:
         won = "s.is_won" if "is_won" in self.available else None
@@ -217,10 +255,7 @@ class ValueSql:
         """Column name → SQL expression per source row: F, F_source, F_status and _vk_F of every value field."""
         out: dict[str, str] = {}
         for i, vf in enumerate(self.values.values()):
-            if vf.reads not in self.available:
-                raw = None
-            else:
-                raw = f"s.{store.quote(vf.reads)}"
+            raw = self._raw(vf)
             if raw is None:
                 value, source, status, key = _null(vf.kind), "NULL::VARCHAR", "NULL::VARCHAR", "NULL::VARCHAR"
             else:
@@ -263,6 +298,7 @@ def extra_columns(values: dict[str, ValueField]) -> list[str]:
 
 
 __all__ = [
+    "FALLBACK_TABLE",
     "FREE_TEXT_TABLE",
     "OUTCOME_FIELDS",
     "CURRENCY_TABLE",

@@ -21,13 +21,14 @@ from aam.ontology import ValueSet, get_ontology
 from .evidence import Candidate, codes, focus, metadata, probability, regions
 from .evidence.lexical import lexical_match, lexicon_for, vendor_value
 from .evidence.memory import ValueMemory, from_memory
-from .normalize import MAX_TEXT, is_placeholder
+from .normalize import MAX_TEXT, compact, is_placeholder
 from .types import AUTO, NULL, REVIEW, UNMAPPED, ColumnResult, ColumnValues, ValueDecision, raw_key
 
 DEFAULT_MAX_DISTINCT = 500
 AGREEMENT_BONUS = 0.02
 CONFLICT_CAP = 0.8  # two pieces of evidence of like strength disagree: a human decides
 PLACEHOLDER_CONFIDENCE = 0.99
+VOCABULARY = 0.99  # the value is spelled as a canonical one
 DOCUMENTED = 0.9  # a code-list answer at least this sure is the vendor's documented list
 
 
@@ -74,6 +75,8 @@ class _Column:
         self.column = column
         self.vs = vs
         self.allowed_values = set(vs.values) if vs.kind == "enum" else set()
+        # a value (or its vendor label) spelled as a canonical value is that value: 'Compute', 'Best Case'
+        self.vocabulary = {compact(v): v for v in self.allowed_values}
         self.labels, self.stages = metadata.parse(column.metadata)
         raws = [r for r, _ in distinct]
         self.percent = vs.kind == "number" and probability.column_is_percent(raws)
@@ -145,6 +148,14 @@ def _evidence(ctx: _Column, raw, key: str, label: str | None, memory: ValueMemor
     texts = _texts(raw, label)
     stage = ctx.stages.get(key)
     field = col.field
+    vendor = vendor_value(ctx.vs.key, col.source, texts[0] if texts else "")
+    if stage is None and vendor is None and ctx.vocabulary:
+        own = next((ctx.vocabulary[k] for t in texts if (k := compact(t)) in ctx.vocabulary), None)
+        if own is not None:
+            # the source already speaks the vocabulary (and its vendor gives the word no meaning of its
+            # own, as GCP's TERMINATED = stopped): no crosswalk second-guesses it (focus_converters
+            # lists an AWS product code 'Compute' as Business Applications)
+            return [*found, Candidate(own, VOCABULARY, "vocabulary", "the canonical value itself")]
     if stage is not None and ctx.vs.kind == "enum":
         words = None
         if stage.label or isinstance(raw, str):
@@ -159,7 +170,6 @@ def _evidence(ctx: _Column, raw, key: str, label: str | None, memory: ValueMemor
             hit = None
         if hit is not None:
             found.append(hit)
-    vendor = vendor_value(ctx.vs.key, col.source, texts[0] if texts else "")
     if vendor is not None:
         found.append(vendor)
     for text in texts:

@@ -16,7 +16,8 @@ from connectors.models import Connection
 class ValueColumn:
     """One source column mapped onto a field with a value set: `field` is the canonical field whose
     values are decided (status and stage_category too), `reads` the canonical column of the source
-    table the values are read from (`stage` for the derived fields)."""
+    table the values are read from (`stage` for the derived fields, the fallback field's for a field
+    the source maps no column onto: service_name for a CUR's service_category)."""
 
     connection_id: int
     vendor: str
@@ -50,20 +51,45 @@ def value_columns(*, connection_ids=None) -> list[ValueColumn]:
         .order_by("connection_id", "source_object", "id")
     )
     out: list[ValueColumn] = []
+    mapped: dict[tuple[int, str, str], dict[str, FieldMapping]] = {}
     for row in rows:
         if row.canonical_entity not in ontology.entities:
             continue
+        mapped.setdefault((row.connection_id, row.source_object, row.canonical_entity), {}).setdefault(
+            row.canonical_field, row)
         entity = ontology.entities[row.canonical_entity]
         fields = [f.name for f in entity.value_fields() if f.name == row.canonical_field and f.derived_from is None]
         fields += [f.name for f in entity.derived.values() if f.derived_from == row.canonical_field and f.value_set]
         for name in fields:
-            out.append(ValueColumn(
-                connection_id=row.connection_id, vendor=vendors[row.connection_id], source_object=row.source_object,
-                entity=row.canonical_entity, field=name, reads=row.canonical_field,
-                column=row.source_field,
-                source_type=row.source_type or "string",
-            ))
+            out.append(_column(row, vendors[row.connection_id], name))
+    # a field with a fallback that a source maps no column onto: its values are the fallback's
+    # (a CUR's service_category from lineItem/ProductCode, mapped onto service_name)
+    for (_, _, entity_name), by_field in mapped.items():
+        for f in ontology.entities[entity_name].fields.values():
+            if f.fallback and f.value_set is not None and f.name not in by_field and f.fallback in by_field:
+                row = by_field[f.fallback]
+                out.append(_column(row, vendors[row.connection_id], f.name))
     return out
+
+
+def _column(row: FieldMapping, vendor: str, name: str) -> ValueColumn:
+    return ValueColumn(
+        connection_id=row.connection_id, vendor=vendor, source_object=row.source_object,
+        entity=row.canonical_entity, field=name, reads=row.canonical_field, column=row.source_field,
+        source_type=row.source_type or "string",
+    )
+
+
+def fallback_sources(columns: list[ValueColumn]) -> list[tuple[int, str, str, str]]:
+    """(connection, source object, entity, field) of the value fields among `columns` (value_columns())
+    read from their fallback field's column (the source maps no column onto the field itself)."""
+    return sorted({(c.connection_id, c.source_object, c.entity, c.field) for c in columns
+                   if c.reads != c.field and not _is_derived(c)})
+
+
+def _is_derived(column: ValueColumn) -> bool:
+    entity = get_ontology().entities.get(column.entity)
+    return entity is not None and column.field in entity.derived
 
 
 def connection_currencies() -> dict[int, str]:

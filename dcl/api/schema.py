@@ -53,6 +53,8 @@ def field_schema(f: CanonicalField) -> dict[str, Any]:
     parts = [f.description.strip()] if f.description.strip() else []
     if f.derived_from:
         parts.append(f"Derived from `{f.derived_from}` (not mapped from a source column).")
+    if f.fallback:
+        parts.append(f"Read from `{f.fallback}`'s values where a source maps no column onto it.")
     vs = f.value_set
     if vs is not None:
         parts.append(_value_set_note(vs))

@@ -30,7 +30,13 @@ from aam.models.values import raw_hash
 from aam.values.engine import map_column, max_distinct
 from aam.values.llm_step import tenant_llm
 from aam.values.memory import ValueMemoryLookup
-from aam.values.selectors import ValueColumn, column_metadata, connection_currencies, value_columns
+from aam.values.selectors import (
+    ValueColumn,
+    column_metadata,
+    connection_currencies,
+    fallback_sources,
+    value_columns,
+)
 from aam.values.services import SeenValue, free_text_rows, value_column_free_text, value_column_record, value_map_rows
 from aam.values.types import ColumnValues
 
@@ -169,13 +175,15 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
             report["free_text"] += outcome.free_text
             for name in ("new", "auto", "pending", "none", "drift", "review_items"):
                 report[name] += getattr(outcome, name)
-        free = _free_text_fields(value_columns() if connection_ids is not None else columns)
+        every = value_columns() if connection_ids is not None else columns
+        free = _free_text_fields(every)
+        fallbacks = fallback_sources(every)
         maps = value_map_rows()
         currencies = connection_currencies()
     with store.WriterLock(tenant):
         con = store.connect(tenant)
         try:
-            write_tables(con, maps, free, currencies)
+            write_tables(con, maps, free, currencies, fallbacks)
         finally:
             con.close()
     report["value_maps"] = len(maps)

@@ -86,7 +86,7 @@ def test_thresholds_decide_auto_review_unmapped():
     assert r["Banking"].decision == "auto"
     assert r["Electronics Manufacturing"].decision == "review"
     assert r["Zorblax"].decision == "unmapped" and r["Zorblax"].canonical is None
-    strict = by_raw(map_column(c, thresholds=(0.99, 0.9)))
+    strict = by_raw(map_column(c, thresholds=(0.995, 0.9)))  # above even the vocabulary's own spelling
     assert strict["Banking"].decision == "review"
 
 
@@ -101,6 +101,22 @@ def test_memory_wins_over_words():
     m = InMemoryValueMemory({("csv", "account", "industry", "Widgets"): ("manufacturing", 1.0)})
     r = by_raw(map_column(col("account", "industry", ["Widgets"]), memory=m))
     assert (r["Widgets"].canonical, r["Widgets"].decision, r["Widgets"].evidence) == ("manufacturing", "auto", "memory")
+
+
+def test_a_value_spelled_as_a_canonical_one_is_that_one_unless_its_vendor_says_otherwise():
+    # a FOCUS export's own ServiceCategory: 'Compute' is Compute, although focus_converters' AWS
+    # crosswalk lists a product code 'Compute' under Business Applications
+    r = by_raw(map_column(col("cost", "service_category", ["Compute", "storage", "AmazonEC2"], source="aws")))
+    assert (r["Compute"].canonical, r["Compute"].decision, r["Compute"].evidence) == ("Compute", "auto", "vocabulary")
+    assert r["storage"].canonical == "Storage"
+    assert r["AmazonEC2"].canonical == "Compute" and r["AmazonEC2"].evidence != "vocabulary"
+    # GCP's TERMINATED is a stopped VM (its vendor's meaning wins over the vocabulary's word)
+    r = by_raw(map_column(col("cloud_resource", "status", ["TERMINATED", "RUNNING"], source="gcp")))
+    assert r["TERMINATED"].canonical == "stopped" and r["RUNNING"].canonical == "running"
+    # a person's decision still wins
+    m = InMemoryValueMemory({("csv", "cost", "service_category", "Compute"): ("Other", 1.0)})
+    r = by_raw(map_column(col("cost", "service_category", ["Compute"]), memory=m))
+    assert (r["Compute"].canonical, r["Compute"].evidence) == ("Other", "memory")
 
 
 def test_probability_percent_column():
