@@ -100,3 +100,72 @@ class ConnectionRun(TenantModel):
 
     def __str__(self) -> str:
         return f"run of connection {self.connection_id} ({self.trigger}) {self.status}"
+
+
+class EntityHistory(TenantModel):
+    """Type-2 history of one unified entity's tracked columns (docs/adr/0020-history.md).
+
+    One row per version of a unified entity (`unified_id` of `dcl_view_<entity>`): `valid_from` is
+    when the platform learned the values (the materialization's time), `valid_to` when the next
+    version replaced them (NULL: the current version). An entity whose source records all left gets
+    a closing version with `deleted` set, carrying its last values; a re-insert opens a new version.
+    `source_updated_at` is the record's own modification time (`updated_at`) where it has one.
+
+    Written only by dcl/history/ (insert the new versions, close the previous ones); the tracked
+    columns are the concrete model's own fields, which dcl/history reads from here.
+    """
+
+    unified_id = models.TextField(db_collation="C")
+    version = models.PositiveIntegerField()
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+
+    # The columns every history model has; everything else a concrete model declares is tracked.
+    BASE_FIELDS = ("unified_id", "version", "valid_from", "valid_to", "deleted", "source_updated_at")
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.unified_id} v{self.version}"
+
+
+class OpportunityHistory(EntityHistory):
+    """Versions of unified opportunities: stage (and its derived status and category), amount,
+    currency, close date, forecast category, probability and owner. The vendor's own stage is kept
+    beside the canonical one: a stage awaiting review is NULL, and a move between two such stages
+    is still a move."""
+
+    pk = models.CompositePrimaryKey("unified_id", "version")
+    stage = models.TextField(null=True, blank=True)
+    stage_source = models.TextField(null=True, blank=True)
+    status = models.TextField(null=True, blank=True)
+    stage_category = models.TextField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=38, decimal_places=10, null=True, blank=True)
+    currency = models.TextField(null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+    forecast_category = models.TextField(null=True, blank=True)
+    probability = models.DecimalField(max_digits=38, decimal_places=10, null=True, blank=True)
+    owner_id = models.TextField(null=True, blank=True)
+
+    entity = "opportunity"
+
+    class Meta:
+        db_table = "dcl_history_opportunity"
+        indexes = [models.Index(fields=["valid_from"], name="dcl_hist_opp_valid_from")]
+
+
+class AccountHistory(EntityHistory):
+    """Versions of unified accounts: owner and account type."""
+
+    pk = models.CompositePrimaryKey("unified_id", "version")
+    owner_id = models.TextField(null=True, blank=True)
+    account_type = models.TextField(null=True, blank=True)
+
+    entity = "account"
+
+    class Meta:
+        db_table = "dcl_history_account"
+        indexes = [models.Index(fields=["valid_from"], name="dcl_hist_acc_valid_from")]

@@ -16,6 +16,7 @@ from autonomos.core.events import publish_event
 
 from . import store
 from .consumer import ConsumeResult, StreamConsumer
+from .history import history_record
 from .page_cache import publish_view_stamp
 from .pgsync import publish_view
 from .reporting import fx_context
@@ -159,6 +160,8 @@ def views_materialize(
                     previous = MaterializedView.objects.filter(entity=entity).first()
                     version = (previous.version if previous else 0) + 1
                     now = datetime.now(UTC)
+                    # type-2 history of the tracked entities: the versions that changed (dcl/history/)
+                    history_record(con, entity=entity, spec=spec, at=now)
 
                     def record(
                         rows: int,

@@ -1,0 +1,280 @@
+"""The history step of a materialization: the changed versions of a tracked view, DuckDB → PostgreSQL.
+
+`history_record(con, entity=, spec=, at=)` runs right after the view `view_<entity>` is built in
+DuckDB (dcl/services.py `views_materialize`, writer lock held), for the entities that have a
+history model (`HISTORY_MODELS`); any other entity is a no-op.
+
+In the tenant's DuckDB file, per tracked entity:
+- `_hist_state_<entity>`: the open (current) version of every unified entity ever seen: its
+  version number, when it started, whether it is a deletion, its tracked values and their hash
+  (DuckDB's `hash()` of the values cast to their canonical types);
+- `_hist_outbox_<entity>`: versions written here and not yet published to PostgreSQL;
+- `_hist_meta`: per entity, the signature (DuckDB's version and the tracked columns with their
+  types) the stored hashes were computed under. A different one (an upgrade of DuckDB, whose
+  `hash()` may change; a tracked column added) recomputes them from the stored values first, so a
+  new hash function never shows as a change of every entity.
+
+1. **Compare.** One query joins the view's hashes with the open versions: an entity that is new,
+   whose hash differs, or that comes back after a deletion gets a version; an open, not deleted
+   entity the view no longer has gets a closing version marked `deleted`, carrying its last
+   values. Nothing else is written: a sync with no change writes no history row anywhere.
+2. **Commit in DuckDB.** The new versions go to the outbox and replace their entities' open
+   versions, in one DuckDB transaction.
+3. **Publish.** The outbox is copied (binary COPY of Arrow batches) into a temporary table, then
+   one PostgreSQL transaction inserts the versions (`ON CONFLICT DO NOTHING` on (unified_id,
+   version)) and sets `valid_to` of each one's previous version; then the outbox is emptied. A crash
+   between the two commits leaves the outbox full and the next run publishes it again: the insert
+   skips what is there and the close finds nothing open. So PostgreSQL is a published copy of the
+   history DuckDB decided, as the cursors are (ADR 0013), never half of a run's versions.
+
+A DuckDB file that lost its state (a new file, the tables dropped) while PostgreSQL holds history
+seeds the state from PostgreSQL's open versions first, so versions continue where they were
+instead of colliding with version 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+from django.db import connection as pg_connection
+from django.db import models, transaction
+from pgpq import ArrowToPostgresBinaryEncoder
+
+from aam.ingest.kinds import ARROW_TYPES, Kind
+
+from .. import store
+from ..models import AccountHistory, EntityHistory, OpportunityHistory
+from ..pgsync import FlushingWriter
+from ..unify import DUCK_TYPES, ViewSpec
+
+logger = logging.getLogger(__name__)
+
+HISTORY_MODELS: dict[str, type[EntityHistory]] = {m.entity: m for m in (OpportunityHistory, AccountHistory)}
+# The view column holding the source's own modification time of a record (its freshest, when merged).
+SOURCE_UPDATED_AT = "updated_at"
+BATCH_ROWS = 16_384
+_MODEL_KINDS: dict[type[models.Field], Kind] = {
+    models.TextField: Kind.STRING,
+    models.DecimalField: Kind.DECIMAL,
+    models.DateField: Kind.DATE,
+    models.DateTimeField: Kind.DATETIME,
+    models.BooleanField: Kind.BOOLEAN,
+    models.BigIntegerField: Kind.INTEGER,
+}
+# The columns every version carries besides the tracked ones, as published (PositiveIntegerField is
+# PostgreSQL's integer: int32 on the wire).
+_BASE = {"unified_id": pa.string(), "version": pa.int32(), "valid_from": ARROW_TYPES[Kind.DATETIME],
+         "deleted": pa.bool_(), "source_updated_at": ARROW_TYPES[Kind.DATETIME]}
+
+
+@dataclass
+class HistoryStep:
+    """What one history step did for one entity."""
+
+    entity: str
+    versions: int = 0  # versions this run decided (new, changed, deleted, back)
+    deleted: int = 0  # of which closing versions of entities that left
+    published: int = 0  # versions inserted into PostgreSQL (the run's and any left over by a crash)
+    compare_seconds: float = 0.0
+    commit_seconds: float = 0.0
+    publish_seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"entity": self.entity, "versions": self.versions, "deleted": self.deleted,
+                "published": self.published, "compare_seconds": round(self.compare_seconds, 3),
+                "commit_seconds": round(self.commit_seconds, 3), "publish_seconds": round(self.publish_seconds, 3)}
+
+
+def tracked_columns(entity: str) -> dict[str, Kind]:
+    """The tracked columns of `entity`'s history → their kind: the history model's own fields."""
+    model = HISTORY_MODELS[entity]
+    return {f.name: _MODEL_KINDS[type(f)] for f in model._meta.concrete_fields
+            if f.name not in EntityHistory.BASE_FIELDS}
+
+
+def _state(entity: str) -> str:
+    return f"_hist_state_{store.ident(entity)}"
+
+
+def _outbox(entity: str) -> str:
+    return f"_hist_outbox_{store.ident(entity)}"
+
+
+def _hash(columns: dict[str, Kind], alias: str) -> str:
+    return "hash(" + ", ".join(f"CAST({alias}.{store.quote(c)} AS {DUCK_TYPES[k]})" for c, k in columns.items()) + ")"
+
+
+def _signature(columns: dict[str, Kind]) -> str:
+    return f"duckdb {duckdb.__version__}; " + ", ".join(f"{c} {DUCK_TYPES[k]}" for c, k in columns.items())
+
+
+def _pg_table(entity: str) -> str:
+    schema = pg_connection.schema_name
+    return f"{store.quote(schema)}.{store.quote(HISTORY_MODELS[entity]._meta.db_table)}"
+
+
+def _ensure(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind]) -> None:
+    """The state and outbox tables exist with every tracked column, the state is seeded from
+    PostgreSQL when it is new, and its hashes are of this signature."""
+    state, outbox = _state(entity), _outbox(entity)
+    tables = store.existing_tables(con)
+    con.execute("CREATE TABLE IF NOT EXISTS _hist_meta (entity VARCHAR PRIMARY KEY, signature VARCHAR NOT NULL)")
+    defs = "".join(f", {store.quote(c)} {DUCK_TYPES[k]}" for c, k in columns.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {outbox} (unified_id VARCHAR NOT NULL, version INTEGER NOT NULL, "
+                f"valid_from TIMESTAMPTZ NOT NULL, deleted BOOLEAN NOT NULL, source_updated_at TIMESTAMPTZ{defs})")
+    if state not in tables:
+        con.execute(f"CREATE TABLE {state} (unified_id VARCHAR NOT NULL, version INTEGER NOT NULL, "
+                    f"valid_from TIMESTAMPTZ NOT NULL, h UBIGINT, deleted BOOLEAN NOT NULL{defs})")
+        con.execute("DELETE FROM _hist_meta WHERE entity = ?", [entity])  # whatever it said, hash again
+        _seed_from_pg(con, entity, columns)
+    for table in (state, outbox):
+        have = store.table_columns(con, table)
+        for c, k in columns.items():
+            if c not in have:  # a column the model started tracking: NULL in the versions before
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {store.quote(c)} {DUCK_TYPES[k]}")
+    signature = _signature(columns)
+    stored = con.execute("SELECT signature FROM _hist_meta WHERE entity = ?", [entity]).fetchone()
+    if stored is None or stored[0] != signature:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"UPDATE {state} SET h = {_hash(columns, state)}")
+        con.execute("INSERT OR REPLACE INTO _hist_meta VALUES (?, ?)", [entity, signature])
+        con.execute("COMMIT")
+
+
+def _seed_from_pg(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind]) -> int:
+    """Load PostgreSQL's open versions into a new state table; returns how many."""
+    names = ["unified_id", "version", "valid_from", "deleted", *columns]
+    schema = pa.schema([*(pa.field(n, _BASE[n]) for n in names[:4]), *(pa.field(c, ARROW_TYPES[k])
+                                                                            for c, k in columns.items())])
+    select = ", ".join(store.quote(n) for n in names)
+    loaded = 0
+    with pg_connection.cursor() as cur:
+        cur.execute(f"SELECT {select} FROM {_pg_table(entity)} WHERE valid_to IS NULL")
+        while rows := cur.fetchmany(50_000):
+            table = pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(zip(*rows), schema, strict=True)],
+                                         schema=schema)
+            con.register("_hist_seed", table)
+            try:
+                con.execute(f"INSERT INTO {_state(entity)} ({select}) SELECT {select} FROM _hist_seed")
+            finally:
+                con.unregister("_hist_seed")
+            loaded += len(rows)
+    if loaded:
+        logger.info("history of %s: state seeded from PostgreSQL's %d open versions", entity, loaded)
+    return loaded
+
+
+def _compare(con: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec, columns: dict[str, Kind],
+             at: datetime) -> tuple[int, int]:
+    """The versions this run decides, in the temporary table `_hist_diff`: (versions, deletions)."""
+    state = _state(entity)
+    view = [f"CAST(v.{store.quote(c)} AS {DUCK_TYPES[k]})" if c in spec.fields else f"NULL::{DUCK_TYPES[k]}"
+            for c, k in columns.items()]
+    updated = (f"CAST(v.{SOURCE_UPDATED_AT} AS TIMESTAMPTZ)" if spec.fields.get(SOURCE_UPDATED_AT) == Kind.DATETIME
+               else "NULL::TIMESTAMPTZ")
+    at_sql = f"'{at.isoformat()}'::TIMESTAMPTZ"
+    picked = ", ".join(f"CASE WHEN c.unified_id IS NULL THEN s.{store.quote(n)} ELSE c.{store.quote(n)} END "
+                       f"AS {store.quote(n)}" for n in columns)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _hist_diff AS
+        WITH cur AS (
+            SELECT v.unified_id, {", ".join(f"{e} AS {store.quote(c)}" for e, c in zip(view, columns, strict=True))},
+                   {updated} AS source_updated_at
+            FROM view_{store.ident(entity)} v
+        ), c AS (SELECT cur.*, {_hash(columns, "cur")} AS h FROM cur)
+        SELECT coalesce(c.unified_id, s.unified_id) AS unified_id,
+               coalesce(s.version, 0) + 1 AS version,
+               -- never before the version it follows (a clock set back)
+               greatest({at_sql}, coalesce(s.valid_from, {at_sql})) AS valid_from,
+               c.unified_id IS NULL AS deleted,
+               CASE WHEN c.unified_id IS NULL THEN s.h ELSE c.h END AS h,
+               {picked},
+               c.source_updated_at
+        FROM c FULL JOIN {state} s ON s.unified_id = c.unified_id
+        WHERE CASE WHEN c.unified_id IS NULL THEN NOT s.deleted
+                   WHEN s.unified_id IS NULL THEN true
+                   ELSE s.deleted OR c.h <> s.h END""")
+    versions, deletions = con.execute("SELECT count(*), count(*) FILTER (WHERE deleted) FROM _hist_diff").fetchone()
+    return int(versions), int(deletions)
+
+
+def _commit(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind]) -> None:
+    """The new versions into the outbox and in place of their entities' open versions (one transaction)."""
+    tracked = "".join(f", {store.quote(c)}" for c in columns)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"INSERT INTO {_outbox(entity)} (unified_id, version, valid_from, deleted, source_updated_at"
+                    f"{tracked}) SELECT unified_id, version, valid_from, deleted, source_updated_at{tracked} "
+                    "FROM _hist_diff")
+        con.execute(f"DELETE FROM {_state(entity)} WHERE unified_id IN (SELECT unified_id FROM _hist_diff)")
+        con.execute(f"INSERT INTO {_state(entity)} (unified_id, version, valid_from, h, deleted{tracked}) "
+                    f"SELECT unified_id, version, valid_from, h, deleted{tracked} FROM _hist_diff")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _publish(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind]) -> int:
+    """The outbox into PostgreSQL in one transaction, then emptied; returns the versions inserted."""
+    outbox = _outbox(entity)
+    if not con.execute(f"SELECT count(*) FROM {outbox}").fetchone()[0]:
+        return 0
+    names = [*_BASE, *columns]
+    target = pa.schema([*(pa.field(n, t) for n, t in _BASE.items()),
+                        *(pa.field(c, ARROW_TYPES[k]) for c, k in columns.items())])
+    listed = ", ".join(store.quote(n) for n in names)
+    table = _pg_table(entity)
+    reader = con.execute(f"SELECT {listed} FROM {outbox} ORDER BY unified_id, version").fetch_record_batch(BATCH_ROWS)
+    encoder = ArrowToPostgresBinaryEncoder(target)
+    with transaction.atomic(), pg_connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pg_temp._dcl_history_in")
+        cur.execute(f"CREATE TEMP TABLE _dcl_history_in AS SELECT {listed} FROM {table} WITH NO DATA")
+        raw = cur.cursor  # psycopg's own cursor: Django's wrapper has no copy()
+        with raw.copy(f"COPY _dcl_history_in ({listed}) FROM STDIN (FORMAT binary)",
+                      writer=FlushingWriter(raw)) as copy:
+            copy.write(encoder.write_header())
+            for batch in reader:
+                copy.write(encoder.write_batch(batch if batch.schema == target else batch.cast(target)))
+            copy.write(encoder.finish())
+        cur.execute("ANALYZE _dcl_history_in")
+        cur.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM _dcl_history_in "
+                    "ON CONFLICT (unified_id, version) DO NOTHING")
+        inserted = max(cur.rowcount, 0)
+        cur.execute(f"UPDATE {table} h SET valid_to = i.valid_from FROM _dcl_history_in i "
+                    "WHERE i.version > 1 AND h.unified_id = i.unified_id AND h.version = i.version - 1 "
+                    "AND h.valid_to IS NULL")
+        cur.execute("DROP TABLE _dcl_history_in")
+    con.execute(f"DELETE FROM {outbox}")
+    return inserted
+
+
+def history_record(con: duckdb.DuckDBPyConnection, *, entity: str, spec: ViewSpec, at: datetime) -> HistoryStep | None:
+    """Record the versions `view_<entity>` (just built in `con`, the writer lock held, inside the
+    tenant's schema) holds that its history does not, at time `at`; None for an untracked entity."""
+    if entity not in HISTORY_MODELS:
+        return None
+    columns = tracked_columns(entity)
+    step = HistoryStep(entity)
+    started = time.monotonic()
+    _ensure(con, entity, columns)
+    try:
+        step.versions, step.deleted = _compare(con, entity, spec, columns, at)
+        compared = time.monotonic()
+        step.compare_seconds = compared - started
+        if step.versions:
+            _commit(con, entity, columns)
+        committed = time.monotonic()
+        step.commit_seconds = committed - compared
+    finally:
+        con.execute("DROP TABLE IF EXISTS _hist_diff")
+    step.published = _publish(con, entity, columns)
+    step.publish_seconds = time.monotonic() - committed
+    if step.versions or step.published:
+        logger.info("history of %s: %s", entity, step.as_dict())
+    return step
