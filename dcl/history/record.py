@@ -156,8 +156,9 @@ def _seed_from_pg(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str
     with pg_connection.cursor() as cur:
         cur.execute(f"SELECT {select} FROM {_pg_table(entity)} WHERE valid_to IS NULL")
         while rows := cur.fetchmany(50_000):
-            table = pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(zip(*rows), schema, strict=True)],
-                                         schema=schema)
+            columns_of = zip(*rows, strict=True)
+            arrays = [pa.array(col, type=f.type) for col, f in zip(columns_of, schema, strict=True)]
+            table = pa.Table.from_arrays(arrays, schema=schema)
             con.register("_hist_seed", table)
             try:
                 con.execute(f"INSERT INTO {_state(entity)} ({select}) SELECT {select} FROM _hist_seed")
