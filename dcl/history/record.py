@@ -6,30 +6,31 @@ history model (`HISTORY_MODELS`); any other entity is a no-op.
 
 In the tenant's DuckDB file, per tracked entity:
 - `_hist_state_<entity>`: the open (current) version of every unified entity ever seen: its
-  version number, when it started, whether it is a deletion, its tracked values and their hash
-  (DuckDB's `hash()` of the values cast to their canonical types);
-- `_hist_outbox_<entity>`: versions written here and not yet published to PostgreSQL;
+  version number, when it started, whether it is a deletion, and the hash of its tracked values
+  (DuckDB's `hash()` of the values cast to their canonical types); no values: PostgreSQL has them;
+- `_hist_outbox_<entity>`: versions decided here and not yet published to PostgreSQL, with values;
 - `_hist_meta`: per entity, the signature (DuckDB's version and the tracked columns with their
-  types) the stored hashes were computed under. A different one (an upgrade of DuckDB, whose
-  `hash()` may change; a tracked column added) recomputes them from the stored values first, so a
-  new hash function never shows as a change of every entity.
+  types) the stored hashes were computed under.
 
 1. **Compare.** One query joins the view's hashes with the open versions: an entity that is new,
    whose hash differs, or that comes back after a deletion gets a version; an open, not deleted
-   entity the view no longer has gets a closing version marked `deleted`, carrying its last
-   values. Nothing else is written: a sync with no change writes no history row anywhere.
+   entity the view no longer has gets a closing version marked `deleted`. Nothing else is written:
+   a sync with no change writes no history row anywhere.
 2. **Commit in DuckDB.** The new versions go to the outbox and replace their entities' open
-   versions, in one DuckDB transaction.
+   versions in the state, in one DuckDB transaction.
 3. **Publish.** The outbox is copied (binary COPY of Arrow batches) into a temporary table, then
    one PostgreSQL transaction inserts the versions (`ON CONFLICT DO NOTHING` on (unified_id,
-   version)) and sets `valid_to` of each one's previous version; then the outbox is emptied. A crash
-   between the two commits leaves the outbox full and the next run publishes it again: the insert
-   skips what is there and the close finds nothing open. So PostgreSQL is a published copy of the
-   history DuckDB decided, as the cursors are (ADR 0013), never half of a run's versions.
+   version)), sets `valid_to` of each one's previous version and gives a deletion its previous
+   version's values; then the outbox is emptied. A crash between the two commits leaves the outbox
+   full and the next run publishes it again: the insert skips what is there and the close finds
+   nothing open. So PostgreSQL is a published copy of the history DuckDB decided, as the cursors
+   are (ADR 0013), never half of a run's versions.
 
-A DuckDB file that lost its state (a new file, the tables dropped) while PostgreSQL holds history
-seeds the state from PostgreSQL's open versions first, so versions continue where they were
-instead of colliding with version 1.
+A state that is missing (a new DuckDB file, the tables dropped) or whose signature is not the
+current one (an upgrade of DuckDB, whose `hash()` may change; a tracked column added) is rebuilt
+from PostgreSQL's open versions, hashed anew, after the outbox is published: versions continue where
+they were instead of colliding with version 1, and a new hash function never shows as a change of
+every entity.
 """
 
 from __future__ import annotations
@@ -127,27 +128,31 @@ def _ensure(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind
     defs = "".join(f", {store.quote(c)} {DUCK_TYPES[k]}" for c, k in columns.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS {outbox} (unified_id VARCHAR NOT NULL, version INTEGER NOT NULL, "
                 f"valid_from TIMESTAMPTZ NOT NULL, deleted BOOLEAN NOT NULL, source_updated_at TIMESTAMPTZ{defs})")
-    if state not in tables:
-        con.execute(f"CREATE TABLE {state} (unified_id VARCHAR NOT NULL, version INTEGER NOT NULL, "
-                    f"valid_from TIMESTAMPTZ NOT NULL, h UBIGINT, deleted BOOLEAN NOT NULL{defs})")
-        con.execute("DELETE FROM _hist_meta WHERE entity = ?", [entity])  # whatever it said, hash again
-        _seed_from_pg(con, entity, columns)
-    for table in (state, outbox):
-        have = store.table_columns(con, table)
-        for c, k in columns.items():
-            if c not in have:  # a column the model started tracking: NULL in the versions before
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {store.quote(c)} {DUCK_TYPES[k]}")
+    have = store.table_columns(con, outbox)
+    for c, k in columns.items():
+        if c not in have:  # a column the model started tracking
+            con.execute(f"ALTER TABLE {outbox} ADD COLUMN {store.quote(c)} {DUCK_TYPES[k]}")
     signature = _signature(columns)
     stored = con.execute("SELECT signature FROM _hist_meta WHERE entity = ?", [entity]).fetchone()
-    if stored is None or stored[0] != signature:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"UPDATE {state} SET h = {_hash(columns, state)}")
+    if state in tables and stored is not None and stored[0] == signature:
+        return
+    # A new state (a new file, the tables dropped) or hashes of another signature: the state is
+    # rebuilt from PostgreSQL's open versions, once whatever the outbox still holds is there.
+    _publish(con, entity, columns)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {state} (unified_id VARCHAR NOT NULL, version INTEGER NOT NULL, "
+                    "valid_from TIMESTAMPTZ NOT NULL, h UBIGINT, deleted BOOLEAN NOT NULL)")
+        _seed_from_pg(con, entity, columns)
         con.execute("INSERT OR REPLACE INTO _hist_meta VALUES (?, ?)", [entity, signature])
         con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _seed_from_pg(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind]) -> int:
-    """Load PostgreSQL's open versions into a new state table; returns how many."""
+    """Load PostgreSQL's open versions into the (empty) state table, hashed here; returns how many."""
     names = ["unified_id", "version", "valid_from", "deleted", *columns]
     schema = pa.schema([*(pa.field(n, _BASE[n]) for n in names[:4]), *(pa.field(c, ARROW_TYPES[k])
                                                                             for c, k in columns.items())])
@@ -161,7 +166,9 @@ def _seed_from_pg(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str
             table = pa.Table.from_arrays(arrays, schema=schema)
             con.register("_hist_seed", table)
             try:
-                con.execute(f"INSERT INTO {_state(entity)} ({select}) SELECT {select} FROM _hist_seed")
+                con.execute(f"INSERT INTO {_state(entity)} (unified_id, version, valid_from, deleted, h) "
+                            f"SELECT unified_id, version, valid_from, deleted, {_hash(columns, '_hist_seed')} "
+                            "FROM _hist_seed")
             finally:
                 con.unregister("_hist_seed")
             loaded += len(rows)
@@ -179,8 +186,6 @@ def _compare(con: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec, column
     updated = (f"CAST(v.{SOURCE_UPDATED_AT} AS TIMESTAMPTZ)" if spec.fields.get(SOURCE_UPDATED_AT) == Kind.DATETIME
                else "NULL::TIMESTAMPTZ")
     at_sql = f"'{at.isoformat()}'::TIMESTAMPTZ"
-    picked = ", ".join(f"CASE WHEN c.unified_id IS NULL THEN s.{store.quote(n)} ELSE c.{store.quote(n)} END "
-                       f"AS {store.quote(n)}" for n in columns)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _hist_diff AS
         WITH cur AS (
@@ -194,7 +199,7 @@ def _compare(con: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec, column
                greatest({at_sql}, coalesce(s.valid_from, {at_sql})) AS valid_from,
                c.unified_id IS NULL AS deleted,
                CASE WHEN c.unified_id IS NULL THEN s.h ELSE c.h END AS h,
-               {picked},
+               {", ".join(f"c.{store.quote(n)}" for n in columns)},  -- a deletion's come from its last version
                c.source_updated_at
         FROM c FULL JOIN {state} s ON s.unified_id = c.unified_id
         WHERE CASE WHEN c.unified_id IS NULL THEN NOT s.deleted
@@ -213,8 +218,8 @@ def _commit(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind
                     f"{tracked}) SELECT unified_id, version, valid_from, deleted, source_updated_at{tracked} "
                     "FROM _hist_diff")
         con.execute(f"DELETE FROM {_state(entity)} WHERE unified_id IN (SELECT unified_id FROM _hist_diff)")
-        con.execute(f"INSERT INTO {_state(entity)} (unified_id, version, valid_from, h, deleted{tracked}) "
-                    f"SELECT unified_id, version, valid_from, h, deleted{tracked} FROM _hist_diff")
+        con.execute(f"INSERT INTO {_state(entity)} (unified_id, version, valid_from, h, deleted) "
+                    "SELECT unified_id, version, valid_from, h, deleted FROM _hist_diff")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -222,37 +227,64 @@ def _commit(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind
 
 
 def _publish(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind]) -> int:
-    """The outbox into PostgreSQL in one transaction, then emptied; returns the versions inserted."""
+    """The outbox into PostgreSQL in one transaction, then emptied; returns the versions inserted.
+
+    The versions are copied into a temporary table, inserted (`ON CONFLICT DO NOTHING`: a publish
+    repeated after a crash skips what is there), each one's previous version closed, and a
+    deletion given its previous version's values. A first publish into an empty table (only first
+    versions) is copied straight into it."""
     outbox = _outbox(entity)
-    if not con.execute(f"SELECT count(*) FROM {outbox}").fetchone()[0]:
+    count, later = con.execute(f"SELECT count(*), count(*) FILTER (WHERE version > 1) FROM {outbox}").fetchone()
+    if not count:
         return 0
     names = [*_BASE, *columns]
     target = pa.schema([*(pa.field(n, t) for n, t in _BASE.items()),
                         *(pa.field(c, ARROW_TYPES[k]) for c, k in columns.items())])
     listed = ", ".join(store.quote(n) for n in names)
+    tracked = ", ".join(f"{store.quote(c)} = p.{store.quote(c)}" for c in columns)
     table = _pg_table(entity)
-    reader = con.execute(f"SELECT {listed} FROM {outbox} ORDER BY unified_id, version").fetch_record_batch(BATCH_ROWS)
-    encoder = ArrowToPostgresBinaryEncoder(target)
     with transaction.atomic(), pg_connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS pg_temp._dcl_history_in")
-        cur.execute(f"CREATE TEMP TABLE _dcl_history_in AS SELECT {listed} FROM {table} WITH NO DATA")
-        raw = cur.cursor  # psycopg's own cursor: Django's wrapper has no copy()
-        with raw.copy(f"COPY _dcl_history_in ({listed}) FROM STDIN (FORMAT binary)",
-                      writer=FlushingWriter(raw)) as copy:
-            copy.write(encoder.write_header())
-            for batch in reader:
-                copy.write(encoder.write_batch(batch if batch.schema == target else batch.cast(target)))
-            copy.write(encoder.finish())
-        cur.execute("ANALYZE _dcl_history_in")
-        cur.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM _dcl_history_in "
-                    "ON CONFLICT (unified_id, version) DO NOTHING")
-        inserted = max(cur.rowcount, 0)
-        cur.execute(f"UPDATE {table} h SET valid_to = i.valid_from FROM _dcl_history_in i "
-                    "WHERE i.version > 1 AND h.unified_id = i.unified_id AND h.version = i.version - 1 "
-                    "AND h.valid_to IS NULL")
-        cur.execute("DROP TABLE _dcl_history_in")
-    con.execute(f"DELETE FROM {outbox}")
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
+        straight = not later and not cur.fetchone()[0]
+        into = table if straight else "_dcl_history_in"
+        if not straight:
+            cur.execute("DROP TABLE IF EXISTS pg_temp._dcl_history_in")
+            cur.execute(f"CREATE TEMP TABLE _dcl_history_in AS SELECT {listed} FROM {table} WITH NO DATA")
+        _copy(con, cur, f"SELECT {listed} FROM {outbox} ORDER BY unified_id, version", target,
+              f"COPY {into} ({listed}) FROM STDIN (FORMAT binary)")
+        if straight:
+            inserted = int(count)
+        else:
+            cur.execute("ANALYZE _dcl_history_in")
+            cur.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM _dcl_history_in "
+                        "ON CONFLICT (unified_id, version) DO NOTHING")
+            inserted = max(cur.rowcount, 0)
+            cur.execute(f"UPDATE {table} h SET valid_to = i.valid_from FROM _dcl_history_in i "
+                        "WHERE i.version > 1 AND h.unified_id = i.unified_id AND h.version = i.version - 1 "
+                        "AND h.valid_to IS NULL")
+            cur.execute(f"UPDATE {table} h SET {tracked} FROM _dcl_history_in i, {table} p "
+                        "WHERE i.deleted AND h.unified_id = i.unified_id AND h.version = i.version "
+                        "AND p.unified_id = i.unified_id AND p.version = i.version - 1")
+            cur.execute("DROP TABLE _dcl_history_in")
+    _outbox_clear(con, entity)
     return inserted
+
+
+def _outbox_clear(con: duckdb.DuckDBPyConnection, entity: str) -> None:
+    """Empty the outbox once PostgreSQL committed it (a crash before this publishes it again)."""
+    con.execute(f"DELETE FROM {_outbox(entity)}")
+
+
+def _copy(con: duckdb.DuckDBPyConnection, cur, query: str, target: pa.Schema, statement: str) -> None:
+    """DuckDB's `query` into PostgreSQL by binary COPY `statement`, Arrow batch by batch."""
+    reader = con.execute(query).fetch_record_batch(BATCH_ROWS)
+    encoder = ArrowToPostgresBinaryEncoder(target)
+    raw = cur.cursor  # psycopg's own cursor: Django's wrapper has no copy()
+    with raw.copy(statement, writer=FlushingWriter(raw)) as copy:
+        copy.write(encoder.write_header())
+        for batch in reader:
+            copy.write(encoder.write_batch(batch if batch.schema == target else batch.cast(target)))
+        copy.write(encoder.finish())
 
 
 def history_record(con: duckdb.DuckDBPyConnection, *, entity: str, spec: ViewSpec, at: datetime) -> HistoryStep | None:

@@ -153,23 +153,28 @@ def test_a_crash_between_the_duckdb_commit_and_the_publish_is_published_by_the_n
     assert duck_rows(connection.tenant, "SELECT count(*) FROM _hist_outbox_opportunity") == [(0,)]
 
 
-def test_a_published_outbox_published_again_changes_nothing(in_tenant_a):
+def test_an_outbox_published_twice_changes_nothing(in_tenant_a, monkeypatch):
     """A crash after PostgreSQL's commit and before the outbox is emptied: the next publish skips
     the versions already there and closes nothing twice."""
-    conn = _export("again", {"A": ("Prospecting", "10.00")})
+    conn = _export("again", {"A": ("Prospecting", "10.00"), "B": ("Prospecting", "20.00")})
     _sync(conn)
-    _export("again", {"A": ("Prospecting", "11.00")})
+    _export("again", {"A": ("Prospecting", "11.00")})  # A changes, B leaves
+
+    def dies(con, entity):
+        raise RuntimeError("killed after the publish")
+
+    monkeypatch.setattr(history, "_outbox_clear", dies)
+    with pytest.raises(Exception, match="killed after the publish"):
+        _sync(conn)
+    before = sorted(OpportunityHistory.objects.values_list("unified_id", "version", "valid_from", "valid_to",
+                                                           "deleted", "amount"))
+    assert len(before) == 4 and duck_rows(connection.tenant, "SELECT count(*) FROM _hist_outbox_opportunity") == [(2,)]
+    monkeypatch.undo()
     _sync(conn)
-    before = list(OpportunityHistory.objects.order_by("version").values())
-    with store.WriterLock(connection.tenant):
-        con = store.connect(connection.tenant)
-        try:
-            con.execute("INSERT INTO _hist_outbox_opportunity (unified_id, version, valid_from, deleted, amount) "
-                        "SELECT unified_id, version, valid_from, deleted, amount FROM _hist_state_opportunity")
-            assert history._publish(con, "opportunity", history.tracked_columns("opportunity")) == 0
-        finally:
-            con.close()
-    assert list(OpportunityHistory.objects.order_by("version").values()) == before
+    after = sorted(OpportunityHistory.objects.values_list("unified_id", "version", "valid_from", "valid_to",
+                                                          "deleted", "amount"))
+    assert after == before
+    assert duck_rows(connection.tenant, "SELECT count(*) FROM _hist_outbox_opportunity") == [(0,)]
 
 
 def test_a_duckdb_file_that_lost_its_state_continues_the_versions(in_tenant_a):
