@@ -89,7 +89,8 @@ class Command(BaseCommand):
         entity = "opportunity"
         model = HISTORY_MODELS[entity]
         shutil.rmtree(store.tenant_dir(tenant), ignore_errors=True)
-        model.objects.all().delete()
+        with pg_connection.cursor() as cur:
+            cur.execute(f"TRUNCATE {store.quote(model._meta.db_table)}")
         ontology = ontology_entities()
         spec = view_spec(entity, {f: kind_for(t) for f, t in ontology[entity].items()})
         report: dict = {"rows": rows, "changed_share": share, "tracked_columns": list(tracked_columns(entity))}
