@@ -11,6 +11,8 @@ class DclConfig(AppConfig):
 
         # A tenant's export (tenants/offboarding) carries its unified views (dcl.pgsync) as CSV.
         register_export(SqlRelations("views", prefix="dcl_view_"))
+        # ... and the history of its unified entities (dcl/history/, docs/adr/0020-history.md)
+        register_export(SqlRelations("history", prefix="dcl_history_"))
         register_blocker("dcl", writer_busy)
         # The connection page shows its stream's statistics (connectors may not import dcl).
         register_connection_panel(ConnectionPanel("dcl.stream", "dcl/_connection_stream.html", stream_panel))

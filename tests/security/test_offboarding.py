@@ -127,7 +127,8 @@ def test_export_holds_manifest_views_mappings_reviews_and_decisions(doomed, arch
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
         assert {"manifest.json", "views/dcl_view_account.csv", "connectors/connections.jsonl",
-                "aam/field_mappings.jsonl", "aam/review_items.jsonl", "aam/review_decisions.jsonl"} <= names
+                "aam/field_mappings.jsonl", "aam/review_items.jsonl", "aam/review_decisions.jsonl",
+                "history/dcl_history_opportunity.csv", "history/dcl_history_account.csv"} <= names
         view = zf.read("views/dcl_view_account.csv").decode()
         mappings = [json.loads(line) for line in zf.read("aam/field_mappings.jsonl").splitlines()]
         items = [json.loads(line) for line in zf.read("aam/review_items.jsonl").splitlines()]
