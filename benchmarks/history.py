@@ -39,7 +39,8 @@ from dcl.history import HISTORY_MODELS, history_record, tracked_columns
 from dcl.unify import DUCK_TYPES, Unifier, view_spec
 from dcl.valuemap import STATUS_MAPPED, write_tables
 
-BENCH_PASSWORD = "Bench-password-2026!"
+from .ingest import bench_tenant
+
 STAGES = {"Prospecting": "Prospecting", "Qualification": "Qualification", "Needs Analysis": "Needs Analysis",
           "Proposal/Price Quote": "Proposal/Price Quote", "Negotiation/Review": "Negotiation/Review",
           "Closed Won": "Closed Won", "Closed Lost": "Closed Lost"}
@@ -80,7 +81,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         rows, share = max(1, opts["rows"]), min(max(opts["changed"], 0.0), 1.0)
-        tenant = self._tenant(opts["tenant"])
+        tenant = bench_tenant(opts["tenant"])
         with tenant_context(tenant):
             report = self._run(tenant, rows, share)
         self.stdout.write(json.dumps(report, indent=2))
@@ -166,13 +167,3 @@ class Command(BaseCommand):
             WHERE _position % {step} = 2 AND _position // {step} < {deleted}""")
         self._fill(con, spec, rows, rows + added)
         return {"stage": stage, "amount": amount, "deleted": deleted, "new": added}
-
-    def _tenant(self, slug: str):
-        from tenants.models import Tenant
-        from tenants.services import tenant_create
-
-        tenant = Tenant.objects.filter(slug=slug).first()
-        if tenant is None:
-            tenant = tenant_create(slug=slug, name="Benchmark", admin_email=f"admin@{slug}.example",
-                                   admin_password=BENCH_PASSWORD, admin_username="admin").tenant
-        return tenant

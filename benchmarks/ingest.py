@@ -65,6 +65,23 @@ FROM range({rows}) t(i)
 """
 
 
+def bench_tenant(slug: str):
+    """The benchmark tenant `slug`, created (with an admin) when it is missing."""
+    from tenants.models import Tenant
+    from tenants.services import tenant_create
+
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        tenant = tenant_create(
+            slug=slug,
+            name="Benchmark",
+            admin_email=f"admin@{slug}.example",
+            admin_password=BENCH_PASSWORD,
+            admin_username="admin",
+        ).tenant
+    return tenant
+
+
 class _Peak:
     """Samples a process's RSS (with its threads) and CPU time until it exits."""
 
@@ -180,7 +197,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         rows = opts["rows"]
-        tenant = self._tenant(opts["tenant"])
+        tenant = bench_tenant(opts["tenant"])
         work = Path(settings.DATA_DIR) / "bench" / f"opportunity-{rows}"
         work.mkdir(parents=True, exist_ok=True)
         csv_path = work / "Opportunity.csv"
@@ -296,21 +313,6 @@ class Command(BaseCommand):
             "load_average": [round(x, 2) for x in os.getloadavg()],
         }
         return report
-
-    def _tenant(self, slug: str):
-        from tenants.models import Tenant
-        from tenants.services import tenant_create
-
-        tenant = Tenant.objects.filter(slug=slug).first()
-        if tenant is None:
-            tenant = tenant_create(
-                slug=slug,
-                name="Benchmark",
-                admin_email=f"admin@{slug}.example",
-                admin_password=BENCH_PASSWORD,
-                admin_username="admin",
-            ).tenant
-        return tenant
 
     def _duckdb_raw_load(self, csv_path: Path) -> float:
         with tempfile.TemporaryDirectory() as tmp:
