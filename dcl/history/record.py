@@ -120,8 +120,8 @@ def _pg_table(entity: str) -> str:
 
 
 def _ensure(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str, Kind]) -> None:
-    """The state and outbox tables exist with every tracked column, the state is seeded from
-    PostgreSQL when it is new, and its hashes are of this signature."""
+    """The outbox exists with every tracked column, and the state with hashes of this signature:
+    a missing state, or one of another signature, is rebuilt from PostgreSQL's open versions."""
     state, outbox = _state(entity), _outbox(entity)
     tables = store.existing_tables(con)
     con.execute("CREATE TABLE IF NOT EXISTS _hist_meta (entity VARCHAR PRIMARY KEY, signature VARCHAR NOT NULL)")
