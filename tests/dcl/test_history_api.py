@@ -153,3 +153,23 @@ def test_page_sizes_are_bounded(api_a, tenant_a):
     for odd in ("0", "-5", "abc"):  # not a page size: the default (50)
         assert len(api_a.get(f"{url}&page_size={odd}").json()["results"]) == 50
     assert api_a.get(f"{url}&page=abc").status_code == 404
+
+
+def test_the_schema_documents_both_operations_and_every_tracked_column():
+    from drf_spectacular.generators import SchemaGenerator
+
+    from dcl.history import tracked_columns
+
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    as_of = spec["paths"]["/api/dcl/history/{entity}/"]["get"]
+    versions = spec["paths"]["/api/dcl/history/{entity}/{unified_id}/"]["get"]
+    assert {p["name"]: p.get("required", False) for p in as_of["parameters"]}["as_of"] is True
+    assert {"200", "400", "404"} <= set(as_of["responses"]) and {"200", "404"} <= set(versions["responses"])
+    for entity, component in (("opportunity", "Opportunity"), ("account", "Account")):
+        row = spec["components"]["schemas"][f"{component}AsOfRow"]["properties"]
+        version = spec["components"]["schemas"][f"{component}HistoryVersion"]["properties"]
+        assert set(row) == {"unified_id", *tracked_columns(entity)}
+        assert set(version) == {"unified_id", "version", "valid_from", "valid_to", "deleted", "source_updated_at",
+                                *tracked_columns(entity)}
+    # the view's row schema keeps its enum component names
+    assert "OpportunityViewRowStatusEnum" in spec["components"]["schemas"]
