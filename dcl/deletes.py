@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import duckdb
 import pyarrow as pa
 from django.conf import settings
 
@@ -71,6 +70,7 @@ class DeletesResult:
     paused: bool = False
     review_item_id: int | None = None
     skipped: str = ""
+    entry_ids: list[str] = field(default_factory=list)  # the stream entries of the delete batches sent
 
     @property
     def found(self) -> int:
@@ -154,34 +154,6 @@ def _missing(con, entity: str, connection_id: int, obj: str, present: pa.Array, 
     return table["_source_id"].combine_chunks().cast(pa.string())
 
 
-class _Store:
-    """The tenant's DuckDB file, read-only, under the writer lock (held only while reading)."""
-
-    def __init__(self, tenant) -> None:
-        self.tenant = tenant
-        self.lock = store.WriterLock(tenant)
-        self.con = None
-
-    def __enter__(self):
-        path = store.duckdb_path(self.tenant)
-        self.lock.acquire()
-        try:
-            self.con = duckdb.connect(str(path), read_only=True) if path.exists() else None
-            if self.con is not None:
-                self.con.execute("SET TimeZone = 'UTC'")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.con
-
-    def __exit__(self, *exc) -> None:
-        try:
-            if self.con is not None:
-                self.con.close()
-        finally:
-            self.lock.release()
-
-
 # --- finding the deletes --------------------------------------------------------------------------
 
 
@@ -192,7 +164,7 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
     found: list[ObjectDeletes] = []
     ranges_of: dict[str, int] = {}
     schemes: dict[str, str] = {}
-    with _Store(tenant) as con:
+    with store.read_only(tenant) as con:
         if con is None:
             return []
         held = _held_objects(con, connection.pk)
@@ -226,7 +198,7 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
         if ranges:
             buckets = ranges_of[obj]
             present = pa.array(list(driver.keys_in_ranges(obj, buckets, ranges)), pa.string())
-            with _Store(tenant) as con:
+            with store.read_only(tenant) as con:
                 item.keys = _missing(con, entity, connection.pk, obj, present, buckets=buckets, ranges=ranges,
                                      scheme=schemes[obj])
         found.append(item)
@@ -249,10 +221,13 @@ def _header(tenant, connection, obj: ObjectDeletes, generation: int) -> BatchHea
                        entity=obj.entity, schema_fingerprint="deletes", mapping_version=0, generation=generation)
 
 
-def deletes_publish(*, tenant, connection, objects: list[ObjectDeletes], generation: int, drain) -> int:
+def deletes_publish(*, tenant, connection, objects: list[ObjectDeletes], generation: int, drain,
+                    entry_ids: list[str] | None = None) -> int:
     """Send the deletes through the connection's stream and apply them (`drain(connection_ids)`
-    between steps: the stream is bounded). Returns the records deleted."""
+    between steps: the stream is bounded). Returns the records deleted; the stream entries of the
+    batches sent are added to `entry_ids` when given (the run counts its changes by them)."""
     publisher = StreamPublisher(tenant, connection.pk)
+    entries = entry_ids if entry_ids is not None else []
     sent, pending = 0, []
     for obj in objects:
         if not len(obj.keys):
@@ -263,11 +238,11 @@ def deletes_publish(*, tenant, connection, objects: list[ObjectDeletes], generat
             pending.append(message)
             sent += message.count
             if len(pending) >= PUBLISH_STEP:
-                publisher.publish(pending)
+                entries.extend(publisher.publish(pending))
                 pending = []
                 drain([connection.pk])
     if pending:
-        publisher.publish(pending)
+        entries.extend(publisher.publish(pending))
     if sent:
         drain([connection.pk])
     return sent
@@ -313,7 +288,8 @@ def deletes_sync(*, tenant, connection, read: SyncResult, drain, driver=None) ->
         return result
     connection.refresh_from_db(fields=["last_synced_at"])
     result.deleted = deletes_publish(tenant=tenant, connection=connection, objects=objects,
-                                     generation=sync_generation(connection), drain=drain)
+                                     generation=sync_generation(connection), drain=drain,
+                                     entry_ids=result.entry_ids)
     if allowance is not None and allowed:
         deletes_allowance_use(item=allowance, deleted=result.deleted)
     publish_event(tenant, "records_deleted", {"connection_id": connection.pk, "deleted": result.deleted,

@@ -63,6 +63,10 @@ class SyncResult:
     # record in this sync, every key they hold (a pyarrow string array).
     deletes_modes: dict[str, str] = field(default_factory=dict)
     key_sets: dict[str, object] = field(default_factory=dict)
+    # The stream entries of the batches of records this read published: the DCL counts what the
+    # run changed from its ledger rows of these entries (a batch applied before, sent again, has
+    # another entry and counts nothing twice). Not in as_dict: run records keep the counts.
+    entry_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -464,6 +468,7 @@ def _page_publish(run: _Run, page, header: BatchHeader, plan, outcome: ObjectRes
             ids += publisher.publish([held.last.carrying(cursors)])
         else:
             publisher.publish([cursor_carrier(header, cursors, normalized.table.schema)])
+    result.entry_ids.extend(ids)
     read = normalized.read + len(getattr(page, "errors", None) or [])
     for counter in (outcome, result):
         counter.records_read += read
