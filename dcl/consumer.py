@@ -460,7 +460,8 @@ class StreamConsumer:
             pc.cast(table["_connection_id"], pa.string()), table["_source_id"], "\x1f")
         return table.filter(pc.invert(pc.is_in(mine, value_set=keys.combine_chunks())))
 
-    def _changes(self, target: str, table: pa.Table, *, stored: bool, duplicated: bool) -> dict[int, tuple[int, int, int]]:
+    def _changes(self, target: str, table: pa.Table, *, stored: bool,
+                 duplicated: bool) -> dict[int, tuple[int, int, int]]:
         """What each batch of the transaction changes, {batch index: (inserted, updated, deleted)},
         decided against the stored rows before the upsert (`stored`: some incoming key may be held)
         and, for a key that comes more than once, against its previous row in the transaction (in
@@ -514,7 +515,8 @@ class StreamConsumer:
                 con.unregister("_incoming")
                 con.register("_incoming", table)
             duplicated = len(connection_ids) > 1 or pc.count_distinct(table["_source_id"]).as_py() < table.num_rows
-            changes = self._changes(target, table, stored=bool(existing), duplicated=duplicated) if table.num_rows else {}
+            changes = (self._changes(target, table, stored=bool(existing), duplicated=duplicated)
+                       if table.num_rows else {})
             if existing and table.num_rows:
                 # Fields the stored versions have and these batches do not carry (a column the source
                 # stopped sending, an object read with fewer fields) keep their last known values.
