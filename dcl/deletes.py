@@ -35,7 +35,7 @@ from aam.ingest.batches import BatchHeader, split_batches
 from aam.ingest.services import SyncResult, sync_driver, sync_generation
 from aam.streams import StreamPublisher
 from autonomos.core.events import publish_event
-from connectors.keyranges import ranges_differing
+from connectors.keyranges import duckdb_range_sql, duckdb_sums_sql, ranges_differing
 
 from . import store
 
@@ -116,21 +116,12 @@ def _live(entity: str) -> str:
 
 
 def _range_sql(buckets: int, scheme: str = "md5") -> str:
-    # the definitions of connectors/keyranges.py in DuckDB; a held key that is not an integer where
-    # the source's key is one falls in range -1, which the source never has: it is deleted
-    b = int(buckets)
-    if scheme == "int":
-        return f"coalesce(((TRY_CAST(_source_id AS BIGINT) % {b}) + {b}) % {b}, -1)"
-    return f"(('0x' || substr(md5(_source_id), 1, 8))::UBIGINT % {b})"
+    return duckdb_range_sql("_source_id", buckets, scheme)
 
 
 def _held_digests(con, entity: str, connection_id: int, obj: str, buckets: int,
                   scheme: str = "md5") -> dict[int, tuple[int, ...]]:
-    if scheme == "int":
-        sums = ("sum(TRY_CAST(_source_id AS BIGINT)), "
-                "sum((TRY_CAST(_source_id AS BIGINT) % 2147483647) * 48271 % 2147483647)")
-    else:
-        sums = "sum(('0x' || substr(md5(_source_id), 9, 8))::UBIGINT)"
+    sums = duckdb_sums_sql("_source_id", scheme)
     rows = con.execute(
         f"SELECT {_range_sql(buckets, scheme)} AS b, count(*), {sums} FROM {_live(entity)} GROUP BY 1",
         [connection_id, obj],
@@ -249,8 +240,10 @@ def deletes_publish(*, tenant, connection, objects: list[ObjectDeletes], generat
 
 
 def deletes_possible(read: SyncResult) -> bool:
-    """Whether any object of the read can tell deletes (else there is no delete stage to run)."""
-    return any(mode != "none" for mode in read.deletes_modes.values())
+    """Whether any object of the read can tell deletes, or the read found no object to read at all
+    (the objects the DCL holds may all have vanished: the stage asks the driver about each); else
+    there is no delete stage to run."""
+    return any(mode != "none" for mode in read.deletes_modes.values()) or not read.deletes_modes
 
 
 def deletes_sync(*, tenant, connection, read: SyncResult, drain, driver=None) -> DeletesResult:

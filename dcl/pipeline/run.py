@@ -122,7 +122,7 @@ class SyncRun:
             reads = [self._reads.pop(c) for c in wanted]
         steps = []
         for connection, result in reads:
-            entries = list(result.entry_ids)
+            entries, examined = list(result.entry_ids), []
             if deletes_possible(result):
                 info, started = StepInfo("deletes", connection.pk), time.monotonic()
                 try:
@@ -137,20 +137,23 @@ class SyncRun:
                 self._step(info, started)
                 steps.append(info)
                 entries += outcome.entry_ids
-            steps.append(self.changes(connection, result, entries))
+                examined = [o.source_object for o in outcome.objects]
+            steps.append(self.changes(connection, result, entries, examined))
         return steps
 
-    def changes(self, connection, read: SyncResult, entry_ids: list[str]) -> StepInfo:
+    def changes(self, connection, read: SyncResult, entry_ids: list[str], examined: list[str] = ()) -> StepInfo:
         """What the connection's batches of this run changed, per source object (step "changes":
         inserted, updated, deleted from the ledger rows of the stream entries the run published,
-        dcl/changes.py); every object the read mapped is listed, with zeros when nothing changed."""
+        dcl/changes.py); every object the read mapped or the delete stage `examined` (one that
+        vanished from the source, say) is listed, with zeros when nothing changed."""
         info, started = StepInfo("changes", connection.pk), time.monotonic()
         try:
             counted = changes_counted(tenant=self.tenant, connection_id=connection.pk, entry_ids=entry_ids)
         except Exception as exc:
             self._step(info, started, exc)
             raise PipelineStepFailed("changes", exc, info) from exc
-        objects = {d.name: dict.fromkeys(CHANGE_COUNTS, 0) for d in read.details if d.entity and not d.skipped}
+        names = [*(d.name for d in read.details if d.entity and not d.skipped), *examined]
+        objects = {name: dict.fromkeys(CHANGE_COUNTS, 0) for name in names}
         for name, counts in counted.items():
             objects[name] = counts
         info.rows = sum(sum(c.values()) for c in objects.values())
