@@ -65,7 +65,8 @@ def test_insert_update_delete_and_reinsert_flow_into_the_view_with_their_counts(
     assert info.step("deletes").rows == 0 and info.step("deletes").details["objects"][0]["ranges_differing"] == 0
 
     gone = [f"{i:024x}" for i in (4, 5, 6)]
-    accounts.update_one({"_id": ObjectId(f"{2:024x}")}, {"$set": {"name": "Renamed", "updated_at": T0 + dt.timedelta(days=1)}})
+    later = T0 + dt.timedelta(days=1)
+    accounts.update_one({"_id": ObjectId(f"{2:024x}")}, {"$set": {"name": "Renamed", "updated_at": later}})
     accounts.insert_one(_doc(31, updated_at=T0 + dt.timedelta(days=1)))
     accounts.delete_many({"_id": {"$in": [ObjectId(k) for k in gone]}})
     info = pipeline_run(tenant=connection.tenant, connection=conn)
