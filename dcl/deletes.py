@@ -5,10 +5,13 @@ Per source object of the connection, by the driver's `deletes_mode` (connectors/
 - "full_read" (a CSV connection of full exports): when this sync read the object from its first
   record, the keys it read are every key the object has; a key the DCL holds and the read did not
   bring is deleted (an anti-join in DuckDB);
-- "key_ranges" (PostgreSQL, Supabase): the source's keys and the DCL's are compared by hash range
+- "key_ranges" (PostgreSQL, Supabase, MongoDB): the source's keys and the DCL's are compared by hash range
   (connectors/keyranges.py): one aggregate on each side; only the ranges whose digests differ have
   their keys listed and compared;
-- "none": nothing is ever deleted (append-only files, kinds without a way yet).
+- "change_tracking" (Dynamics): a read from a delta link reports the records removed since
+  (`SyncResult.removed`): those the DCL holds live are deleted; a read from the first record brings
+  every key and is compared as "full_read";
+- "none": nothing is ever deleted (append-only files).
 An object the DCL holds that the source no longer lists (a file or table that vanished) loses all
 its keys, if its mode is not "none".
 
@@ -145,6 +148,20 @@ def _missing(con, entity: str, connection_id: int, obj: str, present: pa.Array, 
     return table["_source_id"].combine_chunks().cast(pa.string())
 
 
+def _reported(con, entity: str, connection_id: int, obj: str, removed: pa.Array) -> pa.Array:
+    """Keys the source reported deleted that the DCL holds live (a removal of a record never held,
+    or deleted already, is nothing to do)."""
+    con.register("_removed", pa.table({"k": removed.cast(pa.string())}))
+    try:
+        table = con.execute(
+            f"SELECT _source_id FROM {_live(entity)} h WHERE _source_id IN (SELECT k FROM _removed) ORDER BY 1",
+            [connection_id, obj],
+        ).fetch_arrow_table()
+    finally:
+        con.unregister("_removed")
+    return table["_source_id"].combine_chunks().cast(pa.string())
+
+
 # --- finding the deletes --------------------------------------------------------------------------
 
 
@@ -171,9 +188,12 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
                                                _missing(con, entity, connection.pk, obj, pa.array([], pa.string()))))
                 continue
             mode = modes.get(obj, "none")
-            if mode == "full_read" and obj in read.key_sets:
+            if mode in ("full_read", "change_tracking") and obj in read.key_sets:
                 found.append(ObjectDeletes(obj, entity, mode, count,
                                            _missing(con, entity, connection.pk, obj, read.key_sets[obj])))
+            elif mode == "change_tracking" and obj in read.removed:
+                found.append(ObjectDeletes(obj, entity, mode, count,
+                                           _reported(con, entity, connection.pk, obj, read.removed[obj])))
             elif mode == "key_ranges" and driver is not None:
                 ranges_of[obj] = key_ranges_for(count)
                 schemes[obj] = driver.key_scheme(obj)
