@@ -93,32 +93,30 @@ def digests_add(total: dict[int, list[int]], part: Digests) -> None:
             acc[i] += v
 
 
-def digests_of_arrow(keys: pa.Array, buckets: int, scheme: str = "md5") -> Digests:
-    """The digests of a batch of keys (a pyarrow string array), computed by DuckDB in memory."""
+def _over_keys(keys: pa.Array, query: str) -> list[tuple]:
+    """`query` run by an in-memory DuckDB over the table `_keys` (one text column `k`: `keys`)."""
     import duckdb
 
     con = duckdb.connect()
     try:
         con.register("_keys", pa.table({"k": keys.cast(pa.string())}))
-        rows = con.execute(f"SELECT {duckdb_range_sql('k', buckets, scheme)} AS b, count(*), "
-                           f"{duckdb_sums_sql('k', scheme)} FROM _keys WHERE k IS NOT NULL GROUP BY 1").fetchall()
+        return con.execute(query).fetchall()
     finally:
         con.close()
+
+
+def digests_of_arrow(keys: pa.Array, buckets: int, scheme: str = "md5") -> Digests:
+    """The digests of a batch of keys (a pyarrow string array), computed by DuckDB in memory."""
+    rows = _over_keys(keys, f"SELECT {duckdb_range_sql('k', buckets, scheme)} AS b, count(*), "
+                            f"{duckdb_sums_sql('k', scheme)} FROM _keys WHERE k IS NOT NULL GROUP BY 1")
     return {int(r[0]): tuple(int(v or 0) for v in r[1:]) for r in rows}
 
 
 def keys_of_arrow_in_ranges(keys: pa.Array, buckets: int, ranges: Iterable[int], scheme: str = "md5") -> list[str]:
     """The keys of a batch that fall in `ranges`."""
-    import duckdb
-
     wanted = sorted({int(b) for b in ranges})
     if not wanted:
         return []
-    con = duckdb.connect()
-    try:
-        con.register("_keys", pa.table({"k": keys.cast(pa.string())}))
-        rows = con.execute(f"SELECT k FROM _keys WHERE k IS NOT NULL AND {duckdb_range_sql('k', buckets, scheme)} "
-                           f"IN ({', '.join(map(str, wanted))})").fetchall()
-    finally:
-        con.close()
+    rows = _over_keys(keys, f"SELECT k FROM _keys WHERE k IS NOT NULL AND {duckdb_range_sql('k', buckets, scheme)} "
+                            f"IN ({', '.join(map(str, wanted))})")
     return [r[0] for r in rows]
