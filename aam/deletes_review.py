@@ -96,7 +96,9 @@ def deletes_review_decide(*, item: ReviewItem, verdict: str, user=None, note: st
         outcome["unpaused"] = True
     if verdict == ReviewDecision.Decision.APPROVED:
         # a file's keys are known only when it is read from its first row: read it whole again
-        full = any(o.get("mode") == "full_read" for o in (item.proposal or {}).get("objects", []))
+        # a file's keys, or a delta's removals (consumed by the read that found them), are found
+        # again only by reading the object from its first record
+        full = any(o.get("mode") in ("full_read", "change_tracking") for o in (item.proposal or {}).get("objects", []))
         schema = db_connection.schema_name
         transaction.on_commit(lambda: pipeline_run_request(connection_id=connection.pk, schema=schema, full=full))
         outcome["run_requested"] = True

@@ -87,6 +87,10 @@ class Page:
     # The read began at the object's first record (no cursor, or one the source could not use): with
     # a "full_read" source, the read's keys are then every key the object has (docs/adr/0019).
     from_start: bool = False
+    # Keys of records the source reports deleted since the cursor the read began from (Dynamics
+    # change tracking's removed entities), as the pipeline's `_source_id`s: with a
+    # "change_tracking" source they go to the DCL's delete stage (docs/adr/0021-run-counts.md).
+    removed: list[str] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
         """The page's records as dicts, whichever way the driver handed them over."""
@@ -184,7 +188,9 @@ class Driver(abc.ABC):
         "none" - it does not (append-only sources, kinds that have no way yet);
         "full_read" - a read that starts from the object's first record (Page.from_start) brings
             every key the object has: a key the DCL holds that the read did not bring was deleted;
-        "key_ranges" - `key_digests` and `keys_in_ranges` compare the keys range by range, each sync."""
+        "key_ranges" - `key_digests` and `keys_in_ranges` compare the keys range by range, each sync;
+        "change_tracking" - the source reports its deletes (`Page.removed`) when read from a delta,
+            and a read from the object's first record brings every key, as "full_read"."""
         return "none"
 
     def key_scheme(self, object_name: str) -> str:

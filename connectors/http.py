@@ -234,15 +234,20 @@ class HttpClient:
 
     def request_json(self, method: str, path_or_url: str, **kwargs: Any) -> Any:
         """JSON of a successful response; 403 → PermanentError, 404 → ObjectNotFound, other 4xx → ConnectorError."""
+        return self.response_json(self.send(method, path_or_url, **kwargs))
+
+    def response_json(self, response: httpx.Response) -> Any:
+        """`request_json`'s reading of a response `send` gave (for a caller that needs its headers too).
+        A ConnectorError for a 4xx carries the status in `details["status"]`."""
         from .errors import ObjectNotFound
 
-        response = self.send(method, path_or_url, **kwargs)
         if response.status_code == 403:
             raise PermanentError(f"permission denied: {_error_text(response)}")
         if response.status_code == 404:
             raise ObjectNotFound(f"not found: {_error_text(response)}")
         if response.status_code >= 400:
-            raise ConnectorError(f"the source answered {response.status_code}: {_error_text(response)}")
+            raise ConnectorError(f"the source answered {response.status_code}: {_error_text(response)}",
+                                 details={"status": response.status_code})
         if response.status_code == 204 or not response.content:
             return {}
         try:

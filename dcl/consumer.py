@@ -74,6 +74,10 @@ class ConsumeResult:
     dead_lettered: int = 0
     reclaimed: int = 0
     superseded: int = 0  # incoming rows a newer tombstone (or a newer re-insert) won over
+    # what the applied rows changed (each batch's share is kept in its ledger row: _changes)
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
     transactions: int = 0
     entities: set[str] = field(default_factory=set)
     connection_ids: set[int] = field(default_factory=set)
@@ -87,6 +91,9 @@ class ConsumeResult:
             "dead_lettered": self.dead_lettered,
             "reclaimed": self.reclaimed,
             "superseded": self.superseded,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "deleted": self.deleted,
             "transactions": self.transactions,
             "entities": sorted(self.entities),
             "connection_ids": sorted(self.connection_ids),
@@ -347,10 +354,14 @@ class StreamConsumer:
             )
             staged.append((entity, group, _one_chunk_per_thread(table), sorted({h.connection_id for h in headers})))
         con = self.con
+        changed: dict[str, tuple[int, int, int]] = {}  # batch id → (inserted, updated, deleted)
         con.execute("BEGIN TRANSACTION")
         try:
-            for entity, _group, table, connection_ids in staged:
-                self._write_entity(entity, table, connection_ids, now)
+            for entity, group, table, connection_ids in staged:
+                counts = self._write_entity(entity, table, connection_ids, now)
+                for bi, row in counts.items():
+                    changed[group[bi].message.batch_id] = row
+            zero = (0, 0, 0)
             ledger = pa.table(
                 {
                     "batch_id": [e.message.batch_id for e in fresh],
@@ -370,10 +381,15 @@ class StreamConsumer:
                         e.entry_id.decode() if isinstance(e.entry_id, bytes) else e.entry_id for e in fresh
                     ],
                     "applied_at": pa.array([now] * len(fresh), pa.timestamp("us", tz="UTC")),
+                    **{
+                        name: pa.array([changed.get(e.message.batch_id, zero)[i] for e in fresh], pa.int32())
+                        for i, name in enumerate(store.LEDGER_COUNTS)
+                    },
                 }
             )
             con.register("_ledger", ledger)
-            con.execute("INSERT INTO _dcl_batches SELECT * FROM _ledger")
+            names = ", ".join(ledger.column_names)
+            con.execute(f"INSERT INTO _dcl_batches ({names}) SELECT {names} FROM _ledger")
             con.unregister("_ledger")
             cursors.cursors_write(con, carried, now)
             tick = time.perf_counter()
@@ -388,6 +404,10 @@ class StreamConsumer:
         self.result.transactions += 1
         if carried:
             self._cursors_committed = True
+        for inserted, updated, deleted in changed.values():
+            self.result.inserted += inserted
+            self.result.updated += updated
+            self.result.deleted += deleted
         self.result.batches += len(empty)
         for e in empty:
             self.result.connection_ids.add(e.message.header.connection_id)
@@ -440,7 +460,40 @@ class StreamConsumer:
             pc.cast(table["_connection_id"], pa.string()), table["_source_id"], "\x1f")
         return table.filter(pc.invert(pc.is_in(mine, value_set=keys.combine_chunks())))
 
-    def _write_entity(self, entity: str, table: pa.Table, connection_ids: list[int], now: datetime) -> None:
+    def _changes(self, target: str, table: pa.Table, *, stored: bool,
+                 duplicated: bool) -> dict[int, tuple[int, int, int]]:
+        """What each batch of the transaction changes, {batch index: (inserted, updated, deleted)},
+        decided against the stored rows before the upsert (`stored`: some incoming key may be held)
+        and, for a key that comes more than once, against its previous row in the transaction (in
+        the order the dedupe keeps): an upsert of a key held live is an update, else an insert (a
+        re-insert after a delete too); a delete of a key held live is a delete, of one never held or
+        deleted already nothing. Superseded rows were dropped before: they count nothing."""
+        is_delete = "coalesce(_op = 'delete', false)" if "_op" in table.column_names else "false"
+        if not stored and not duplicated:  # a load of new keys: every upsert is an insert
+            ops = table["_op"] if "_op" in table.column_names else None
+            upserts = table["_bi"] if ops is None else table["_bi"].filter(
+                pc.invert(pc.fill_null(pc.equal(ops, "delete"), False)))
+            counts = pc.value_counts(upserts)
+            return {int(v["values"]): (int(v["counts"]), 0, 0) for v in counts.to_pylist()}
+        held = ("coalesce(NOT t._deleted, false)" if stored else "false")
+        join = (f"LEFT JOIN {target} t ON t._connection_id = i._connection_id AND t._source_id = i._source_id"
+                if stored else "")
+        rows = self.con.execute(f"""
+            WITH i AS (
+                SELECT _connection_id, _source_id, _bi, {is_delete} AS d,
+                       lag({is_delete}) OVER (PARTITION BY _connection_id, _source_id
+                                              ORDER BY _bi, _position) AS prev_d
+                FROM _incoming),
+            c AS (SELECT i._bi, i.d, CASE WHEN i.prev_d IS NOT NULL THEN NOT i.prev_d ELSE {held} END AS live
+                  FROM i {join})
+            SELECT _bi, count(*) FILTER (NOT d AND NOT live), count(*) FILTER (NOT d AND live),
+                   count(*) FILTER (d AND live)
+            FROM c GROUP BY 1""").fetchall()
+        return {int(bi): (int(a), int(b), int(c)) for bi, a, b, c in rows}
+
+    def _write_entity(self, entity: str, table: pa.Table, connection_ids: list[int],
+                      now: datetime) -> dict[int, tuple[int, int, int]]:
+        """Upsert the transaction's rows of one entity; what each batch changed (`_changes`)."""
         con = self.con
         target, stored = store.source_table_ensure(con, entity, table.schema)
         con.register("_incoming", table)
@@ -461,6 +514,9 @@ class StreamConsumer:
                 table = self._drop_superseded(target, table)
                 con.unregister("_incoming")
                 con.register("_incoming", table)
+            duplicated = len(connection_ids) > 1 or pc.count_distinct(table["_source_id"]).as_py() < table.num_rows
+            changes = (self._changes(target, table, stored=bool(existing), duplicated=duplicated)
+                       if table.num_rows else {})
             if existing and table.num_rows:
                 # Fields the stored versions have and these batches do not carry (a column the source
                 # stopped sending, an object read with fewer fields) keep their last known values.
@@ -475,7 +531,6 @@ class StreamConsumer:
                     DELETE FROM {target} USING (SELECT DISTINCT _connection_id AS c, _source_id AS s FROM _incoming) k
                     WHERE {target}._connection_id = k.c AND {target}._source_id = k.s""")
             self.result.seconds["upsert_probe"] += time.perf_counter() - tick
-            duplicated = len(connection_ids) > 1 or pc.count_distinct(table["_source_id"]).as_py() < table.num_rows
             passthrough = [c for c in table.column_names if c not in ("_bi", "_op")]
             names = [*passthrough, "_deleted", "_ingested_at"]
             columns = [f"i.{store.quote(c)}" for c in passthrough]
@@ -504,6 +559,7 @@ class StreamConsumer:
             self.result.seconds["insert"] += time.perf_counter() - tick
         finally:
             con.unregister("_incoming")
+        return changes
 
     def _dead_letter(self, dead: list[_Entry]) -> None:
         pipe = self.r.pipeline(transaction=False)

@@ -5,10 +5,13 @@ Per source object of the connection, by the driver's `deletes_mode` (connectors/
 - "full_read" (a CSV connection of full exports): when this sync read the object from its first
   record, the keys it read are every key the object has; a key the DCL holds and the read did not
   bring is deleted (an anti-join in DuckDB);
-- "key_ranges" (PostgreSQL, Supabase): the source's keys and the DCL's are compared by hash range
+- "key_ranges" (PostgreSQL, Supabase, MongoDB): the source's keys and the DCL's are compared by hash range
   (connectors/keyranges.py): one aggregate on each side; only the ranges whose digests differ have
   their keys listed and compared;
-- "none": nothing is ever deleted (append-only files, kinds without a way yet).
+- "change_tracking" (Dynamics): a read from a delta link reports the records removed since
+  (`SyncResult.removed`): those the DCL holds live are deleted; a read from the first record brings
+  every key and is compared as "full_read";
+- "none": nothing is ever deleted (append-only files).
 An object the DCL holds that the source no longer lists (a file or table that vanished) loses all
 its keys, if its mode is not "none".
 
@@ -27,7 +30,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import duckdb
 import pyarrow as pa
 from django.conf import settings
 
@@ -36,7 +38,7 @@ from aam.ingest.batches import BatchHeader, split_batches
 from aam.ingest.services import SyncResult, sync_driver, sync_generation
 from aam.streams import StreamPublisher
 from autonomos.core.events import publish_event
-from connectors.keyranges import ranges_differing
+from connectors.keyranges import duckdb_range_sql, duckdb_sums_sql, ranges_differing
 
 from . import store
 
@@ -71,6 +73,7 @@ class DeletesResult:
     paused: bool = False
     review_item_id: int | None = None
     skipped: str = ""
+    entry_ids: list[str] = field(default_factory=list)  # the stream entries of the delete batches sent
 
     @property
     def found(self) -> int:
@@ -116,21 +119,12 @@ def _live(entity: str) -> str:
 
 
 def _range_sql(buckets: int, scheme: str = "md5") -> str:
-    # the definitions of connectors/keyranges.py in DuckDB; a held key that is not an integer where
-    # the source's key is one falls in range -1, which the source never has: it is deleted
-    b = int(buckets)
-    if scheme == "int":
-        return f"coalesce(((TRY_CAST(_source_id AS BIGINT) % {b}) + {b}) % {b}, -1)"
-    return f"(('0x' || substr(md5(_source_id), 1, 8))::UBIGINT % {b})"
+    return duckdb_range_sql("_source_id", buckets, scheme)
 
 
 def _held_digests(con, entity: str, connection_id: int, obj: str, buckets: int,
                   scheme: str = "md5") -> dict[int, tuple[int, ...]]:
-    if scheme == "int":
-        sums = ("sum(TRY_CAST(_source_id AS BIGINT)), "
-                "sum((TRY_CAST(_source_id AS BIGINT) % 2147483647) * 48271 % 2147483647)")
-    else:
-        sums = "sum(('0x' || substr(md5(_source_id), 9, 8))::UBIGINT)"
+    sums = duckdb_sums_sql("_source_id", scheme)
     rows = con.execute(
         f"SELECT {_range_sql(buckets, scheme)} AS b, count(*), {sums} FROM {_live(entity)} GROUP BY 1",
         [connection_id, obj],
@@ -154,32 +148,18 @@ def _missing(con, entity: str, connection_id: int, obj: str, present: pa.Array, 
     return table["_source_id"].combine_chunks().cast(pa.string())
 
 
-class _Store:
-    """The tenant's DuckDB file, read-only, under the writer lock (held only while reading)."""
-
-    def __init__(self, tenant) -> None:
-        self.tenant = tenant
-        self.lock = store.WriterLock(tenant)
-        self.con = None
-
-    def __enter__(self):
-        path = store.duckdb_path(self.tenant)
-        self.lock.acquire()
-        try:
-            self.con = duckdb.connect(str(path), read_only=True) if path.exists() else None
-            if self.con is not None:
-                self.con.execute("SET TimeZone = 'UTC'")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.con
-
-    def __exit__(self, *exc) -> None:
-        try:
-            if self.con is not None:
-                self.con.close()
-        finally:
-            self.lock.release()
+def _reported(con, entity: str, connection_id: int, obj: str, removed: pa.Array) -> pa.Array:
+    """Keys the source reported deleted that the DCL holds live (a removal of a record never held,
+    or deleted already, is nothing to do)."""
+    con.register("_removed", pa.table({"k": removed.cast(pa.string())}))
+    try:
+        table = con.execute(
+            f"SELECT _source_id FROM {_live(entity)} h WHERE _source_id IN (SELECT k FROM _removed) ORDER BY 1",
+            [connection_id, obj],
+        ).fetch_arrow_table()
+    finally:
+        con.unregister("_removed")
+    return table["_source_id"].combine_chunks().cast(pa.string())
 
 
 # --- finding the deletes --------------------------------------------------------------------------
@@ -192,7 +172,7 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
     found: list[ObjectDeletes] = []
     ranges_of: dict[str, int] = {}
     schemes: dict[str, str] = {}
-    with _Store(tenant) as con:
+    with store.read_only(tenant) as con:
         if con is None:
             return []
         held = _held_objects(con, connection.pk)
@@ -208,9 +188,12 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
                                                _missing(con, entity, connection.pk, obj, pa.array([], pa.string()))))
                 continue
             mode = modes.get(obj, "none")
-            if mode == "full_read" and obj in read.key_sets:
+            if mode in ("full_read", "change_tracking") and obj in read.key_sets:
                 found.append(ObjectDeletes(obj, entity, mode, count,
                                            _missing(con, entity, connection.pk, obj, read.key_sets[obj])))
+            elif mode == "change_tracking" and obj in read.removed:
+                found.append(ObjectDeletes(obj, entity, mode, count,
+                                           _reported(con, entity, connection.pk, obj, read.removed[obj])))
             elif mode == "key_ranges" and driver is not None:
                 ranges_of[obj] = key_ranges_for(count)
                 schemes[obj] = driver.key_scheme(obj)
@@ -226,7 +209,7 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
         if ranges:
             buckets = ranges_of[obj]
             present = pa.array(list(driver.keys_in_ranges(obj, buckets, ranges)), pa.string())
-            with _Store(tenant) as con:
+            with store.read_only(tenant) as con:
                 item.keys = _missing(con, entity, connection.pk, obj, present, buckets=buckets, ranges=ranges,
                                      scheme=schemes[obj])
         found.append(item)
@@ -249,10 +232,13 @@ def _header(tenant, connection, obj: ObjectDeletes, generation: int) -> BatchHea
                        entity=obj.entity, schema_fingerprint="deletes", mapping_version=0, generation=generation)
 
 
-def deletes_publish(*, tenant, connection, objects: list[ObjectDeletes], generation: int, drain) -> int:
+def deletes_publish(*, tenant, connection, objects: list[ObjectDeletes], generation: int, drain,
+                    entry_ids: list[str] | None = None) -> int:
     """Send the deletes through the connection's stream and apply them (`drain(connection_ids)`
-    between steps: the stream is bounded). Returns the records deleted."""
+    between steps: the stream is bounded). Returns the records deleted; the stream entries of the
+    batches sent are added to `entry_ids` when given (the run counts its changes by them)."""
     publisher = StreamPublisher(tenant, connection.pk)
+    entries = entry_ids if entry_ids is not None else []
     sent, pending = 0, []
     for obj in objects:
         if not len(obj.keys):
@@ -263,19 +249,21 @@ def deletes_publish(*, tenant, connection, objects: list[ObjectDeletes], generat
             pending.append(message)
             sent += message.count
             if len(pending) >= PUBLISH_STEP:
-                publisher.publish(pending)
+                entries.extend(publisher.publish(pending))
                 pending = []
                 drain([connection.pk])
     if pending:
-        publisher.publish(pending)
+        entries.extend(publisher.publish(pending))
     if sent:
         drain([connection.pk])
     return sent
 
 
 def deletes_possible(read: SyncResult) -> bool:
-    """Whether any object of the read can tell deletes (else there is no delete stage to run)."""
-    return any(mode != "none" for mode in read.deletes_modes.values())
+    """Whether any object of the read can tell deletes, or the read found no object to read at all
+    (the objects the DCL holds may all have vanished: the stage asks the driver about each); else
+    there is no delete stage to run."""
+    return any(mode != "none" for mode in read.deletes_modes.values()) or not read.deletes_modes
 
 
 def deletes_sync(*, tenant, connection, read: SyncResult, drain, driver=None) -> DeletesResult:
@@ -313,7 +301,8 @@ def deletes_sync(*, tenant, connection, read: SyncResult, drain, driver=None) ->
         return result
     connection.refresh_from_db(fields=["last_synced_at"])
     result.deleted = deletes_publish(tenant=tenant, connection=connection, objects=objects,
-                                     generation=sync_generation(connection), drain=drain)
+                                     generation=sync_generation(connection), drain=drain,
+                                     entry_ids=result.entry_ids)
     if allowance is not None and allowed:
         deletes_allowance_use(item=allowance, deleted=result.deleted)
     publish_event(tenant, "records_deleted", {"connection_id": connection.pk, "deleted": result.deleted,

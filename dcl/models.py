@@ -89,8 +89,13 @@ class ConnectionRun(TenantModel):
     skipped_count = models.PositiveIntegerField(default=0)
     records_read = models.BigIntegerField(default=0)
     quarantined = models.BigIntegerField(default=0)
+    # What the run changed in the DCL (its "changes" step, dcl/changes.py); null when the run did not
+    # get that far (a failed or skipped run) or was recorded before these were counted.
+    inserted = models.BigIntegerField(null=True, blank=True)
+    updated = models.BigIntegerField(null=True, blank=True)
+    deleted = models.BigIntegerField(null=True, blank=True)
     # [{"object", "entity", "read", "published", "quarantined", "inserted", "updated", "deleted"}]; a
-    # count the pipeline does not report yet is null (docs/adr/0017-schedules-and-freshness.md).
+    # count the run did not reach is null (docs/adr/0017-schedules-and-freshness.md, 0021-run-counts.md).
     object_counts = models.JSONField(default=list, blank=True)
     info = models.JSONField(default=dict, blank=True)  # the run's RunInfo (dcl/pipeline/info.py)
 

@@ -64,7 +64,8 @@ def stream_consume(
 
 
 def _add(total: ConsumeResult, part: ConsumeResult) -> None:
-    for name in ("batches", "records", "duplicates", "dead_lettered", "reclaimed", "transactions"):
+    for name in ("batches", "records", "duplicates", "dead_lettered", "reclaimed", "superseded", "transactions",
+                 "inserted", "updated", "deleted"):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.entities |= part.entities
     total.connection_ids |= part.connection_ids

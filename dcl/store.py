@@ -17,6 +17,8 @@ import fcntl
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -40,6 +42,12 @@ SYSTEM_COLUMNS: dict[str, str] = {
     # record back), docs/adr/0019-deletes.md.
     "_generation": "BIGINT",
 }
+
+
+# What each applied batch changed, kept in its ledger row (written in the batch's transaction, so
+# counted exactly once): records new to the DCL (or back after a delete), records that replaced a
+# live one, live records it turned into tombstones. NULL for batches applied before these existed.
+LEDGER_COUNTS: dict[str, str] = {"inserted": "INTEGER", "updated": "INTEGER", "deleted": "INTEGER"}
 
 
 class WriterBusy(RuntimeError):
@@ -148,7 +156,27 @@ def connect(tenant) -> duckdb.DuckDBPyConnection:
             stream_entry VARCHAR,
             applied_at TIMESTAMPTZ NOT NULL
         )""")
+    ledger = table_columns(con, "_dcl_batches")
+    for name, dtype in LEDGER_COUNTS.items():
+        if name not in ledger:  # a file written before the batch's counts were kept
+            con.execute(f"ALTER TABLE _dcl_batches ADD COLUMN {name} {dtype}")
     return con
+
+
+@contextmanager
+def read_only(tenant) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """The tenant's file opened read-only under the writer lock (held only while reading); None
+    when the tenant has no file yet."""
+    path = duckdb_path(tenant)
+    with WriterLock(tenant):
+        con = duckdb.connect(str(path), read_only=True) if path.exists() else None
+        try:
+            if con is not None:
+                con.execute("SET TimeZone = 'UTC'")
+            yield con
+        finally:
+            if con is not None:
+                con.close()
 
 
 def _sql_text(text: str) -> str:

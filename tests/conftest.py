@@ -28,6 +28,34 @@ TENANT_SLUGS = ("alpha", "beta")
 WIPE_APPS = ("connectors", "aam", "dcl", "agents", "token_blacklist", "sessions")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """In a parallel run (a pytest-xdist worker), the test files longest first: `--dist loadfile`
+    hands files out in collection order, so the long ones start early and the run ends on short
+    ones, with both workers busy to the end instead of one finishing a long file alone. The seconds
+    per file come from tests/durations.json (scripts/test_durations.py); a file it does not know
+    counts as a median one. The order inside a file is kept; a run in one process keeps its order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    import json
+    import statistics
+
+    try:
+        seconds = json.loads((ROOT / "tests" / "durations.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    default = statistics.median(seconds.values()) if seconds else 0.0
+    first_seen: dict[str, int] = {}
+    for item in items:
+        first_seen.setdefault(item.nodeid.split("::", 1)[0], len(first_seen))
+
+    def order(item):
+        path = item.nodeid.split("::", 1)[0]
+        return (-float(seconds.get(path, default)), first_seen[path])
+
+    items.sort(key=order)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     from django.contrib.auth import get_user_model

@@ -63,6 +63,13 @@ class SyncResult:
     # record in this sync, every key they hold (a pyarrow string array).
     deletes_modes: dict[str, str] = field(default_factory=dict)
     key_sets: dict[str, object] = field(default_factory=dict)
+    # For "change_tracking" objects read from a delta: the keys the source reported deleted
+    # (Page.removed), a pyarrow string array per object.
+    removed: dict[str, object] = field(default_factory=dict)
+    # The stream entries of the batches of records this read published: the DCL counts what the
+    # run changed from its ledger rows of these entries (a batch applied before, sent again, has
+    # another entry and counts nothing twice). Not in as_dict: run records keep the counts.
+    entry_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -374,7 +381,8 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
     deletes_mode = getattr(driver, "deletes_mode", None)  # connectors.base.Driver has it; a bare double may not
     mode = deletes_mode(source_object.name) if deletes_mode is not None else "none"
     run.result.deletes_modes[source_object.name] = mode
-    keys = _KeyCollector() if mode == "full_read" else None
+    keys = _KeyCollector() if mode in ("full_read", "change_tracking") else None
+    removed: list[str] = []
     cursor = None if run.full else (run.connection.cursor or {}).get(source_object.name)
     if run.full:
         # A full re-sync starts from nothing, and so does its cursor: should it stop before its
@@ -384,8 +392,12 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
     pages = driver.read(source_object.name, cursor=cursor, page_size=settings.AAM_SYNC_PAGE_SIZE)
     for page in read_ahead(pages, tenant=run.tenant, depth=settings.AAM_SYNC_READ_AHEAD):
         position = _page_publish(run, page, header, plan, outcome, position, keys)
+        if mode == "change_tracking":
+            removed.extend(getattr(page, "removed", None) or ())
     if keys is not None and keys.whole:
         run.result.key_sets[source_object.name] = keys.array()
+    if removed:
+        run.result.removed[source_object.name] = pa.array(removed, pa.string())
 
 
 class _KeyCollector:
@@ -464,6 +476,7 @@ def _page_publish(run: _Run, page, header: BatchHeader, plan, outcome: ObjectRes
             ids += publisher.publish([held.last.carrying(cursors)])
         else:
             publisher.publish([cursor_carrier(header, cursors, normalized.table.schema)])
+    result.entry_ids.extend(ids)
     read = normalized.read + len(getattr(page, "errors", None) or [])
     for counter in (outcome, result):
         counter.records_read += read

@@ -51,3 +51,7 @@ SLACK_WEBHOOK_URL = ""
 AOD_BASE_URL = ""
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns about a missing root
+# The tests' sessions do not wait for the WAL to reach the disk at each commit (the server keeps
+# fsync; only a crash of the PostgreSQL server itself could lose a test's last commits): tenant
+# schemas, committed tests and the processes they start commit thousands of times per run.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405

@@ -62,9 +62,10 @@ class ObjectCountsSerializer(serializers.Serializer):
     read = serializers.IntegerField(allow_null=True)
     published = serializers.IntegerField(allow_null=True)
     quarantined = serializers.IntegerField(allow_null=True)
-    inserted = serializers.IntegerField(allow_null=True, help_text="null: not counted by the pipeline yet")
-    updated = serializers.IntegerField(allow_null=True, help_text="null: not counted by the pipeline yet")
-    deleted = serializers.IntegerField(allow_null=True, help_text="null: not counted by the pipeline yet")
+    inserted = serializers.IntegerField(allow_null=True, help_text="records new to the DCL (or back after a delete); "
+                                        "null: the run did not get to count them (failed, skipped)")
+    updated = serializers.IntegerField(allow_null=True, help_text="records that replaced a live one; null: not counted")
+    deleted = serializers.IntegerField(allow_null=True, help_text="live records deleted; null: not counted")
 
 
 class RunSerializer(serializers.Serializer):
@@ -80,6 +81,9 @@ class RunSerializer(serializers.Serializer):
     skipped_count = serializers.IntegerField()
     records_read = serializers.IntegerField()
     quarantined = serializers.IntegerField()
+    inserted = serializers.IntegerField(allow_null=True, help_text="over every object; null: not counted")
+    updated = serializers.IntegerField(allow_null=True, help_text="over every object; null: not counted")
+    deleted = serializers.IntegerField(allow_null=True, help_text="over every object; null: not counted")
     objects = ObjectCountsSerializer(many=True)
 
 

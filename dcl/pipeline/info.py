@@ -9,7 +9,8 @@ from typing import Any
 
 @dataclass
 class StepInfo:
-    # "read" (read, normalize, publish), "consume" (write to DuckDB), "values" (canonical values),
+    # "read" (read, normalize, publish), "consume" (write to DuckDB), "deletes" (what the source no
+    # longer has), "changes" (inserted, updated, deleted per object), "values" (canonical values),
     # "materialize" (views + PostgreSQL)
     step: str
     connection_id: int | None = None

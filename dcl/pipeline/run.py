@@ -26,6 +26,8 @@ import time
 
 from django_tenants.utils import tenant_context
 
+from ..changes import COUNTS as CHANGE_COUNTS
+from ..changes import changes_counted
 from ..deletes import deletes_possible, deletes_sync
 from .consume import ConsumerBeside, drain
 from .info import PipelineStepFailed, RunInfo, StepInfo
@@ -120,21 +122,44 @@ class SyncRun:
             reads = [self._reads.pop(c) for c in wanted]
         steps = []
         for connection, result in reads:
-            if not deletes_possible(result):
-                continue
-            info, started = StepInfo("deletes", connection.pk), time.monotonic()
-            try:
-                with tenant_context(self.tenant):
-                    outcome = deletes_sync(tenant=self.tenant, connection=connection, read=result,
-                                           drain=lambda ids: drain(tenant=self.tenant, connection_ids=ids))
-            except Exception as exc:
-                self._step(info, started, exc)
-                raise PipelineStepFailed("deletes", exc, info) from exc
-            info.rows = outcome.deleted
-            info.details = outcome.as_dict()
-            self._step(info, started)
-            steps.append(info)
+            entries, examined = list(result.entry_ids), []
+            if deletes_possible(result):
+                info, started = StepInfo("deletes", connection.pk), time.monotonic()
+                try:
+                    with tenant_context(self.tenant):
+                        outcome = deletes_sync(tenant=self.tenant, connection=connection, read=result,
+                                               drain=lambda ids: drain(tenant=self.tenant, connection_ids=ids))
+                except Exception as exc:
+                    self._step(info, started, exc)
+                    raise PipelineStepFailed("deletes", exc, info) from exc
+                info.rows = outcome.deleted
+                info.details = outcome.as_dict()
+                self._step(info, started)
+                steps.append(info)
+                entries += outcome.entry_ids
+                examined = [o.source_object for o in outcome.objects]
+            steps.append(self.changes(connection, result, entries, examined))
         return steps
+
+    def changes(self, connection, read: SyncResult, entry_ids: list[str], examined: list[str] = ()) -> StepInfo:
+        """What the connection's batches of this run changed, per source object (step "changes":
+        inserted, updated, deleted from the ledger rows of the stream entries the run published,
+        dcl/changes.py); every object the read mapped or the delete stage `examined` (one that
+        vanished from the source, say) is listed, with zeros when nothing changed."""
+        info, started = StepInfo("changes", connection.pk), time.monotonic()
+        try:
+            counted = changes_counted(tenant=self.tenant, connection_id=connection.pk, entry_ids=entry_ids)
+        except Exception as exc:
+            self._step(info, started, exc)
+            raise PipelineStepFailed("changes", exc, info) from exc
+        names = [*(d.name for d in read.details if d.entity and not d.skipped), *examined]
+        objects = {name: dict.fromkeys(CHANGE_COUNTS, 0) for name in names}
+        for name, counts in counted.items():
+            objects[name] = counts
+        info.rows = sum(sum(c.values()) for c in objects.values())
+        info.details = {"objects": objects, "entries": len(entry_ids)}
+        self._step(info, started)
+        return info
 
     def values(self) -> StepInfo:
         """Map the distinct values of every value-mapped column onto canonical values (step "values"):
@@ -179,7 +204,7 @@ class SyncRun:
         for info in reversed(self.info.steps):
             if info.step == "values":
                 return info.ok
-            if info.step in ("consume", "read", "deletes"):
+            if info.step in ("consume", "read", "deletes", "changes"):
                 return False
         return False
 

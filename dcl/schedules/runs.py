@@ -38,8 +38,9 @@ from ..models import ConnectionRun
 
 logger = logging.getLogger(__name__)
 
-# The counts a run reports per source object; those the pipeline does not count yet stay None.
-OBJECT_COUNTS = ("read", "published", "quarantined", "inserted", "updated", "deleted")
+# The counts a run reports per source object; those the run did not reach stay None.
+CHANGED = ("inserted", "updated", "deleted")  # the "changes" step's (dcl/changes.py)
+OBJECT_COUNTS = ("read", "published", "quarantined", *CHANGED)
 
 
 def retry_delay(attempt: int) -> int:
@@ -99,6 +100,19 @@ def _totals(info: dict[str, Any] | None) -> tuple[int, int]:
     return 0, 0
 
 
+def _changed(info: dict[str, Any] | None) -> dict[str, int | None]:
+    """inserted, updated, deleted over the run's "changes" steps (None each when it has none)."""
+    steps = [s for s in (info or {}).get("steps") or [] if s.get("step") == "changes" and s.get("ok", True)]
+    if not steps:
+        return dict.fromkeys(CHANGED)
+    totals = dict.fromkeys(CHANGED, 0)
+    for step in steps:
+        for counts in ((step.get("details") or {}).get("objects") or {}).values():
+            for key in CHANGED:
+                totals[key] += int(counts.get(key) or 0)
+    return totals
+
+
 def _record_skip(connection, *, trigger: str, task_id: str, why: str) -> ConnectionRun:
     """A tick that started nothing: the connection's latest record grows when it is a skip already
     (for the same reason)."""
@@ -156,9 +170,11 @@ class RunRecord:
         row.info = info or {}
         row.object_counts = objects_of(info)
         row.records_read, row.quarantined = _totals(info)
+        for key, value in _changed(info).items():
+            setattr(row, key, value)
         row.skipped_count = 1 if status == ConnectionRun.Status.SKIPPED else 0
         row.save(update_fields=["status", "finished_at", "seconds", "error", "info", "object_counts", "records_read",
-                                "quarantined", "skipped_count"])
+                                "quarantined", *CHANGED, "skipped_count"])
 
 
 @contextmanager

@@ -107,5 +107,8 @@ def run_as_dict(run: ConnectionRun) -> dict[str, Any]:
         "skipped_count": run.skipped_count,
         "records_read": run.records_read,
         "quarantined": run.quarantined,
+        "inserted": run.inserted,
+        "updated": run.updated,
+        "deleted": run.deleted,
         "objects": run.object_counts,
     }

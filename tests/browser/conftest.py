@@ -87,8 +87,26 @@ def screenshots_dir():
     return SCREENSHOTS
 
 
+# Chromium reports a blocked script, style, font, image, frame or connection twice: as a console
+# error ("Refused to … because it violates the following Content Security Policy directive") and as
+# a `securitypolicyviolation` event, which this script (run before any of the page's) records.
+RECORD_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+                    + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+def csp_violations(page) -> list[str]:
+    """The Content-Security-Policy violations the page has reported since it loaded."""
+    return page.evaluate("window.__csp || []")
+
+
 class Site:
-    """The live server as seen by a browser on alpha's host, with a console-error collector."""
+    """The live server as seen by a browser on alpha's host, with a console-error collector and a
+    recorder of Content-Security-Policy violations (`csp_violations`)."""
 
     def __init__(self, browser, server: str, slug: str = "alpha"):
         self.browser = browser
@@ -106,6 +124,7 @@ class Site:
         page.console_errors = []
         page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
         page.on("pageerror", lambda exc: page.console_errors.append(f"page error: {exc}"))
+        page.add_init_script(RECORD_VIOLATIONS)
         if login:
             self.login(page)
         return page

@@ -1,5 +1,6 @@
-"""The dashboard in a real Chromium: every page at phone and desktop width in both themes, dark mode,
-and the Live Flow updating without a reload."""
+"""The dashboard in a real Chromium: every page at phone and desktop width in both themes (each loaded
+under the Content-Security-Policy without a violation), dark mode, and the Live Flow updating
+without a reload."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import csp_violations, shot
 
 PAGES = [
     ("home", "/"),
@@ -38,6 +39,8 @@ def publish(tenant, type, payload):
 def _load(page, site, path):
     response = page.goto(site.url(path), wait_until="networkidle")
     assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+    policy = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in policy and "object-src 'none'" in policy, f"{path}: CSP header {policy!r}"
 
 
 @pytest.mark.parametrize(("width", "dark"), [(1280, False), (375, False), (1280, True), (375, True)],
@@ -51,6 +54,7 @@ def test_every_page_loads_without_console_errors_and_fits_the_screen(site, scree
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"{path} is {overflow}px wider than a {width}px screen"
         shot(page, screenshots_dir, f"{name}-{width}-{'dark' if dark else 'light'}")
+        assert csp_violations(page) == [], f"{path}: Content-Security-Policy violations"
         assert page.console_errors == [], f"{path}: {page.console_errors}"
 
 

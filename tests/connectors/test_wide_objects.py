@@ -196,7 +196,7 @@ def wide_attribute_names() -> list[tuple[str, str]]:
     return out
 
 
-def wide_dynamics(n: int) -> FakeDynamics:
+def wide_dynamics(n: int, *, track_changes: bool = False) -> FakeDynamics:
     extra = wide_attribute_names()
     records = []
     for i in range(n):
@@ -208,15 +208,33 @@ def wide_dynamics(n: int) -> FakeDynamics:
         for name, kind in extra:
             record[f"_{name}_value" if kind == "Lookup" else name] = f"v{i}-{name[-4:]}"
         records.append(record)
-    fake = FakeDynamics(records=records, max_page=10)
+    fake = FakeDynamics(records=records, max_page=10, track_changes=track_changes)
     fake.entities["account"]["attributes"] = ACCOUNT_ATTRIBUTES + [(n, t, None) for n, t in extra]
     return fake
 
 
 @pytest.fixture
 def wide_dyn():
+    """An environment that does not track the entity's changes: keyset paging on modifiedon."""
     with wide_dynamics(25) as fake:
         yield fake
+
+
+def test_dynamics_wide_entity_tracked_delta_joins_its_chunks_and_reports_removals():
+    with wide_dynamics(25, track_changes=True) as fake:
+        driver = dyn_driver(fake)
+        records, pages = read_all(driver, "account", page_size=10)
+        assert len(records) == 25 and all(p.from_start for p in pages)
+        assert all(len(r) == WIDE - 1 for r in records) and "delta" in pages[-1].cursor
+        rows = fake.entities["account"]["records"]
+        text = wide_attribute_names()[-2][0]
+        rows[4][text] = "changed"
+        gone = rows.pop(7)["accountid"]
+        changed, delta = read_all(driver, "account", cursor=pages[-1].cursor, page_size=10)
+        assert [r["accountid"] for r in changed] == [str(uuid.UUID(int=5))] and changed[0][text] == "changed"
+        assert len(changed[0]) == WIDE - 1  # the other chunks joined by id
+        assert [k for p in delta for k in p.removed] == [gone] and not any(p.from_start for p in delta)
+        assert delta[-1].cursor["delta"] != pages[-1].cursor["delta"]
 
 
 def dyn_driver(fake):

@@ -88,7 +88,8 @@ def test_a_beat_tick_sends_the_task_for_the_tenant_and_the_run_goes_through_the_
     assert steps[:2] == ["read", "consume"] and steps[-1] == "materialize"
     assert run.records_read == 121 and run.quarantined == 1  # 120 records and the unreadable one
     assert run.object_counts == [{"object": "Opportunity", "entity": "opportunity", "read": 121, "published": 120,
-                                  "quarantined": 1, "inserted": None, "updated": None, "deleted": None}]
+                                  "quarantined": 1, "inserted": 120, "updated": 0, "deleted": 0}]
+    assert (run.inserted, run.updated, run.deleted) == (120, 0, 0)
     assert MaterializedView.objects.get(entity="opportunity").row_count == 120
 
 
@@ -251,7 +252,8 @@ def test_freshness_reports_the_last_good_sync_the_lag_the_schedule_and_the_runs(
     assert body["last_good_sync_at"] is not None and 0 <= body["seconds_since_good_sync"] < 60
     assert body["stream"]["lag"] == 0 and body["stream"]["pending"] == 0 and body["stream"]["unapplied"] == 0
     assert body["last_run"]["status"] == "succeeded" and body["schedule"]["last_tick_at"] is not None
-    assert body["runs"][0]["objects"][0]["quarantined"] == 1 and body["runs"][0]["objects"][0]["inserted"] is None
+    assert body["runs"][0]["objects"][0]["quarantined"] == 1 and body["runs"][0]["objects"][0]["inserted"] == 120
+    assert (body["runs"][0]["inserted"], body["runs"][0]["updated"], body["runs"][0]["deleted"]) == (120, 0, 0)
     runs = api_a.get(f"/api/connections/{conn.pk}/runs/?limit=1").json()["results"]
     assert [r["status"] for r in runs] == ["succeeded"]
     bad = api_a.get(f"/api/connections/{conn.pk}/runs/?limit=0")
@@ -283,4 +285,5 @@ def test_the_connection_page_shows_freshness_and_the_runs_with_their_counts(sour
     connection.set_schema_to_public()
     html = web_a.get(f"/connections/{source['connection'].pk}/").content.decode()
     assert 'data-fresh="good-sync"' in html and 'data-run-status="succeeded"' in html
-    assert "Opportunity" in html and "not counted by the pipeline yet" in html
+    assert "Opportunity" in html and "not counted: the run did not get that far" not in html
+    assert '<td class="num">120</td>' in html  # read 121 (one unreadable), inserted 120

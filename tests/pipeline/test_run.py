@@ -30,7 +30,9 @@ def test_a_run_reports_each_step_and_closes_the_driver(source):
     assert [(s.step, s.connection_id, s.rows, s.ok) for s in run.info.steps] == [
         ("read", source["connection"].pk, 120, True),
         ("consume", None, 120, True),
+        ("changes", source["connection"].pk, 120, True),
     ]
+    assert run.info.step("changes").details["objects"] == {"Opportunity": {"inserted": 120, "updated": 0, "deleted": 0}}
     assert all(s.seconds > 0 for s in run.info.steps) and consumed is run.info.step("consume")
     assert run.info.as_dict()["trigger"] == "test"
     assert duck_rows(connection.tenant, "SELECT count(*) FROM src_opportunity") == [(120,)]

@@ -48,7 +48,7 @@ def two_crms(in_tenant_a, settings):
 
 def test_two_vendors_codes_end_in_one_canonical_opportunity_view(two_crms):
     run = two_crms["runs"][1]
-    assert [s.step for s in run.steps] == ["read", "consume", "values", "materialize"]
+    assert [s.step for s in run.steps] == ["read", "consume", "changes", "values", "materialize"]
     assert run.step("values").ok and run.step("values").rows > 0
     # the drivers' metadata was stored with the read
     assert ColumnMetadata.objects.filter(connection=two_crms["dynamics"], column="salesstage").exists()

@@ -16,6 +16,18 @@ PropertyValues=[..])`, as many ids per request as fit in URL_BUDGET, and merged 
 deleted between those requests is dropped from the page rather than emitted half-read; one changed in
 between may carry newer values in later chunks, and its new modifiedon brings it back on the next sync.
 
+Change tracking (deletes; docs/adr/0021-run-counts.md): a read without a cursor asks with `Prefer:
+odata.track-changes` (only `$select`: a tracked query takes no $filter or $orderby) and follows
+@odata.nextLink; its last page holds an `@odata.deltaLink`, which becomes the cursor
+`{"delta": <link>}`. The next read GETs that link: records created or changed since, and each record
+removed since as `{"@odata.context": "…$deletedEntity", "id": …, "reason": "deleted"}`, whose id goes
+to `Page.removed`. Pages before the last keep the cursor the read began from (a read that stops
+early reads the same delta again). A delta link the service no longer honours (410 Gone) starts
+over from the first record. An entity whose environment does not track its changes (no
+`Preference-Applied: odata.track-changes` in the answer) is read as before: keyset paging on
+(modifiedon, primary id), cursor `{"modifiedon", "id"}`, and never reports deletes; so are
+connections whose cursor is still of that form, until their next full sync.
+
 Value metadata (`value_metadata`): the entity's option sets, one request per kind of option-set
 attribute (`Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=
 OptionSet`, likewise MultiSelectPicklist, State and Status): each option's integer `Value` with its
@@ -62,6 +74,8 @@ TYPES = {
 LOOKUPS = {"Lookup", "Customer", "Owner"}
 SKIPPED = {"Virtual", "EntityName", "ManagedProperty", "CalendarRules", "PartyList", "Image", "File"}
 CURSOR_FIELD = "modifiedon"
+TRACK_CHANGES = "odata.track-changes"
+DELETED_ENTITY = "$deletedEntity"
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$")
 URL_BUDGET = 16_000  # half of Dataverse's 32,768: nextLinks add the paging cookie to the query
 SELECT_BUDGET = 6_000  # encoded characters of one $select chunk
@@ -257,10 +271,76 @@ class DynamicsDriver(Driver):
             )
         return objects
 
+    # --- change tracking ------------------------------------------------------------------------------
+
+    def deletes_mode(self, object_name: str) -> str:
+        return "change_tracking"
+
+    def _delta_link(self, cursor: dict | None) -> str | None:
+        """The cursor's delta link, when it is one of this instance's (a cursor is stored data)."""
+        link = (cursor or {}).get("delta")
+        base = f"{self.config.instance_url}/api/data/"
+        return link if isinstance(link, str) and link.startswith(base) else None
+
+    def _tracked_bodies(self, meta: dict, link: str | None, page_size: int) -> Iterator[dict]:
+        """The answers of a tracked read: from `link` (a delta), or the first request of a new one.
+        Yields nothing when the first request was not tracked (the service ignored the preference)."""
+        prefer = f"odata.track-changes,odata.maxpagesize={max(1, min(5000, page_size))}"
+        if meta["labelled"]:
+            prefer += f',odata.include-annotations="{FORMATTED}"'
+        headers = {"Prefer": prefer}
+        if link is None:
+            select = self._chunks([c[0] for c in meta["columns"]], [meta["pk"]])[0]
+            response = self.http.send("GET", meta["set"], params={"$select": ",".join(select)}, headers=headers)
+            body = self.http.response_json(response)
+            if TRACK_CHANGES not in response.headers.get("Preference-Applied", ""):
+                return
+        else:
+            body = self.http.get(link, headers=headers)
+        while True:
+            yield body
+            next_link = body.get("@odata.nextLink")
+            if not next_link:
+                return
+            body = self.http.get(next_link, headers=headers)
+
+    def _tracked(self, meta: dict, cursor: dict | None, page_size: int) -> Iterator[Page]:
+        """Pages of a tracked read (see the module's docstring); nothing when the entity is not tracked."""
+        link = self._delta_link(cursor)
+        names = [c[0] for c in meta["columns"]]
+        chunks = self._chunks(names, [meta["pk"]])
+        for body in self._tracked_bodies(meta, link, page_size):
+            items = body.get("value") or []
+            removed = [str(i.get("id")) for i in items if _is_removed(i) and i.get("id")]
+            records = [self._record(i, meta["labelled"]) for i in items if not _is_removed(i)]
+            if len(chunks) > 1 and records:
+                records = [{n: r[n] for n in names if n in r} for r in self._join(meta, records, chunks[1:])]
+            delta = body.get("@odata.deltaLink")
+            page_cursor = {"delta": delta} if delta and not body.get("@odata.nextLink") else (cursor if link else None)
+            yield Page(records=records, cursor=page_cursor, from_start=link is None, removed=removed)
+
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         if object_name not in self.config.entities:
             raise ObjectNotFound(f"{object_name!r} is not one of this connection's entities")
         meta = self.metadata(object_name)
+        if not cursor or self._delta_link(cursor) or "delta" in cursor:
+            tracked = False
+            try:
+                for page in self._tracked(meta, cursor if self._delta_link(cursor) else None, page_size):
+                    tracked = True
+                    yield page
+            except ConnectorError as exc:
+                if tracked or exc.details.get("status") != 410 or not self._delta_link(cursor):
+                    raise
+                logger.info("dynamics: the delta link of %r expired; reading it from the start", object_name)
+                yield from self._tracked(meta, None, page_size)
+                return
+            if tracked:
+                return
+            cursor = None  # not tracked: read by modifiedon from the start
+        yield from self._keyset(meta, cursor, page_size)
+
+    def _keyset(self, meta: dict, cursor: dict | None, page_size: int) -> Iterator[Page]:
         pk = meta["pk"]
         names = [c[0] for c in meta["columns"]]
         incremental = CURSOR_FIELD in names
@@ -276,7 +356,12 @@ class DynamicsDriver(Driver):
                 page_cursor = {CURSOR_FIELD: records[-1][CURSOR_FIELD], "id": records[-1][pk]}
             else:
                 page_cursor = cursor if incremental else None
-            yield Page(records=records, cursor=page_cursor)
+            yield Page(records=records, cursor=page_cursor, from_start="$filter" not in params)
+
+
+def _is_removed(item: dict[str, Any]) -> bool:
+    """A removed entity in a delta: `@odata.context` ending in `$deletedEntity`, or `reason` deleted."""
+    return str(item.get("@odata.context", "")).endswith(DELETED_ENTITY) or item.get("reason") == "deleted"
 
 
 def _label(label: Any) -> str | None:

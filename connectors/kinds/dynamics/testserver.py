@@ -9,10 +9,22 @@ Option sets: `EntityDefinitions(LogicalName='x')/Attributes/Microsoft.Dynamics.C
 with `$expand=OptionSet` answers the entity's Picklist / State / Status attributes with their options
 (OPTION_SETS: the out-of-the-box values and labels of Microsoft's entity reference); records carry the
 same labels in their FormattedValue annotations. `FakeDynamics(opportunities=make_opportunities(n))`
-adds the opportunity entity (sales stage, state, status reason, forecast category)."""
+adds the opportunity entity (sales stage, state, status reason, forecast category).
+
+Change tracking (Microsoft's "Use change tracking to synchronize data with external systems", Web
+API): a request with `Prefer: odata.track-changes` (and no $filter, $orderby or $top) answers every
+record, paged, with `Preference-Applied: odata.track-changes`, and its last page carries an
+`@odata.deltaLink` (`…?$select=…&$deltatoken=<n>`). GETting that link answers what changed since:
+records created or changed (compared with the records as they were when the link was issued, so a
+test may edit `entities[...]["records"]` directly) and each removed one as
+`{"@odata.context": "<url>/$metadata#<set>/$deletedEntity", "id": <id>, "reason": "deleted"}`, then a
+new delta link. `expire_deltas()` forgets every issued link: using one then answers 410 Gone.
+`FakeDynamics(track_changes=False)` is an environment whose entities are not tracked: the
+preference is ignored, as OData allows."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import secrets
@@ -59,6 +71,8 @@ OPPORTUNITY_ATTRIBUTES = [
     ("transactioncurrencyid", "Lookup", None),
     ("modifiedon", "DateTime", None),
 ]
+
+TRACK = "odata.track-changes"
 
 # Option-set labels, returned as `<name>@OData.Community.Display.V1.FormattedValue` when asked for.
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
@@ -145,6 +159,7 @@ class FakeDynamics(FakeAPI):
         max_page: int | None = None,
         opportunities: list[dict] | None = None,
         option_sets: dict[str, dict[str, list[tuple[int, str, int | None]]]] | None = None,
+        track_changes: bool = True,
     ):
         super().__init__()
         self.entities = {
@@ -165,7 +180,12 @@ class FakeDynamics(FakeAPI):
         self.option_sets = option_sets if option_sets is not None else OPTION_SETS
         self.client_id, self.client_secret = client_id, client_secret
         self.max_page = max_page
-        self._links: dict[str, tuple[list[dict], int]] = {}
+        self._links: dict[str, tuple[list[dict], int, dict, str | None]] = {}
+        self.track_changes = track_changes
+        self._deltas: dict[str, dict[str, dict]] = {}  # delta token → {id: the record as it was}
+
+    def expire_deltas(self) -> None:
+        self._deltas.clear()
 
     def config(self, **extra) -> dict:
         return {
@@ -333,16 +353,23 @@ class FakeDynamics(FakeAPI):
     def _entity_set(self, entity: dict, request: Request):
         size = self._page_size(request)
         token = request.query.get("$skiptoken")
+        tracked = TRACK in request.headers.get("prefer", "") and self.track_changes
+        applied = {"Preference-Applied": TRACK} if tracked else {}
         if token:
-            rows, offset, query = self._links.pop(token)
-            return 200, self._page(entity, rows, offset, size, query), {}
-        rows = list(entity["records"])
+            rows, offset, query, delta = self._links.pop(token)
+            return 200, self._page(entity, rows, offset, size, query, delta), applied
         select = [s for s in request.query.get("$select", "").split(",") if s]
         names = {f"_{n}_value" if t in ("Lookup", "Customer", "Owner") else n for n, t, _ in entity["attributes"]}
         unknown = [s for s in select if s not in names]
         if unknown:
             message = f"Could not find a property named '{unknown[0]}' on type 'Microsoft.Dynamics.CRM.account'."
             return 400, {"error": {"code": "0x80060888", "message": message}}, {}
+        if request.query.get("$deltatoken") is not None:
+            return self._delta(entity, request, select, size)
+        if tracked and any(request.query.get(k) for k in ("$filter", "$orderby", "$top")):
+            return 400, {"error": {"code": "0x80060888",
+                                   "message": "change tracking takes no $filter, $orderby or $top"}}, {}
+        rows = list(entity["records"])
         if request.query.get("$filter"):
             f = _FILTER.match(request.query["$filter"])
             m = _IN.match(request.query["$filter"])
@@ -362,6 +389,12 @@ class FakeDynamics(FakeAPI):
             rows.sort(key=lambda r: (r["modifiedon"], r[entity["pk"]]))
         if request.query.get("$top"):
             rows = rows[: int(request.query["$top"])]
+        delta = self._delta_link(entity, select) if tracked else None
+        return 200, self._page(entity, self._shaped(entity, rows, select, request), 0, size, request.query, delta), \
+            applied
+
+    def _shaped(self, entity: dict, rows: list[dict], select: list[str], request: Request) -> list[dict]:
+        """Records as the Web API answers them: an etag, the $select'ed columns, option-set labels."""
         rows = [
             {"@odata.etag": f'W/"{1000 + i}"', **({k: r.get(k) for k in select} if select else r)}
             for i, r in enumerate(rows)
@@ -372,15 +405,42 @@ class FakeDynamics(FakeAPI):
                 for name, labels in option_labels(logical_name, self.option_sets).items():
                     if row.get(name) in labels:
                         row[f"{name}@{FORMATTED}"] = labels[row[name]]
-        return 200, self._page(entity, rows, 0, size, request.query), {}
+        return rows
 
-    def _page(self, entity: dict, rows: list[dict], offset: int, size: int, query: dict) -> dict:
+    def _delta_link(self, entity: dict, select: list[str]) -> str:
+        """A new delta token: the entity's records as they are now, to compare the next delta with."""
+        token = secrets.token_hex(6)
+        self._deltas[token] = {r[entity["pk"]]: copy.deepcopy(r) for r in entity["records"]}
+        options = urlencode({"$select": ",".join(select)}) if select else ""
+        return f"{self.url}{API}/{entity['set']}?{options}&$deltatoken={token}"
+
+    def _delta(self, entity: dict, request: Request, select: list[str], size: int):
+        then = self._deltas.get(request.query["$deltatoken"])
+        if then is None:
+            return 410, {"error": {"code": "0x0", "message": "The delta token is no longer valid."}}, {}
+        pk = entity["pk"]
+        now = {r[pk]: r for r in entity["records"]}
+        changed = [r for key, r in now.items() if then.get(key) != r]
+        removed = [
+            {"@odata.context": f"{self.url}{API}/$metadata#{entity['set']}/$deletedEntity", "id": key,
+             "reason": "deleted"}
+            for key in then if key not in now
+        ]
+        rows = self._shaped(entity, changed, select, request) + removed
+        body = self._page(entity, rows, 0, size, request.query, self._delta_link(entity, select))
+        body["@odata.context"] = f"{self.url}{API}/$metadata#{entity['set']}/$delta"
+        return 200, body, {"Preference-Applied": TRACK}
+
+    def _page(self, entity: dict, rows: list[dict], offset: int, size: int, query: dict,
+              delta: str | None = None) -> dict:
         body = {"@odata.context": f"{self.url}{API}/$metadata#{entity['set']}", "value": rows[offset : offset + size]}
         if offset + size < len(rows):
             token = secrets.token_hex(8)
-            self._links[token] = (rows, offset + size, query)
+            self._links[token] = (rows, offset + size, query, delta)
             # Dataverse's nextLink repeats the query options and adds a (long, encoded) paging cookie.
             cookie = "%3Ccookie%20pagenumber%3D%22" + str(offset // size + 2) + "%22%20" + "x" * 300 + "%3E"
-            options = urlencode({k: v for k, v in query.items() if k != "$skiptoken"})
+            options = urlencode({k: v for k, v in query.items() if k not in ("$skiptoken", "$deltatoken")})
             body["@odata.nextLink"] = f"{self.url}{API}/{entity['set']}?{options}&$skiptoken={token}&cookie={cookie}"
+        elif delta is not None:
+            body["@odata.deltaLink"] = delta
         return body

@@ -13,6 +13,13 @@ back in time, or inserted without it under a client-chosen `_id` below `null_id`
 (cursor None) reads everything.
 
 Pages carry Arrow tables built column by column from each batch of documents (columnar.py).
+
+Deletes (docs/adr/0021-run-counts.md, 0019-deletes.md): a collection's keys are compared with the
+DCL's by range ("key_ranges"), as PostgreSQL's are. MongoDB has no md5 to aggregate with, so the
+driver lists `_id`s only (a covered scan of the `_id` index, KEY_BATCH at a time), turns each batch
+into the key text the pipeline stores (`_source_id`: the `_id` column as a page gives it, as text,
+trimmed) and has DuckDB compute that batch's range digests in memory; only the differing ranges'
+keys are listed a second time. Memory stays one batch of keys, whatever the collection's size.
 """
 
 from __future__ import annotations
@@ -33,9 +40,12 @@ from ...base import (
 )
 from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientError
 from ...flatten import flatten
+from ...keyranges import digests_add, digests_of_arrow, keys_of_arrow_in_ranges
 from ...netguard import ensure_public_mongo_uri, mongo_server_selector
 from ...typeinfer import classify_value, combine, sample_of
 from .columnar import documents_to_table
+
+KEY_BATCH = 50_000  # `_id`s listed per round when keys are compared (connectors/keyranges.py)
 
 
 def encode(value: Any) -> Any:
@@ -179,6 +189,39 @@ class MongoDriver(Driver):
                 )
             )
         return objects
+
+    # --- deletes: keys compared by range (docs/adr/0019-deletes.md) ----------------------------------
+
+    def deletes_mode(self, object_name: str) -> str:
+        return "key_ranges"
+
+    def _key_batches(self, collection: str) -> Iterator[Any]:
+        """The collection's keys as the pipeline writes them (pyarrow strings), KEY_BATCH at a time."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if collection not in self.collections():
+            raise ObjectNotFound(f"no collection {collection!r} in database {self.config.database!r}")
+        coll = self._db()[collection]
+        cursor = self._call(lambda: coll.find({}, {"_id": 1}).batch_size(KEY_BATCH))
+        while True:
+            docs = self._call(lambda: [doc for _, doc in zip(range(KEY_BATCH), cursor, strict=False)])
+            if not docs:
+                return
+            column = documents_to_table(docs)["_id"].combine_chunks()
+            yield pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+            if len(docs) < KEY_BATCH:
+                return
+
+    def key_digests(self, object_name: str, buckets: int) -> dict[int, tuple[int, ...]]:
+        total: dict[int, list[int]] = {}
+        for keys in self._key_batches(object_name):
+            digests_add(total, digests_of_arrow(keys, buckets))
+        return {b: tuple(v) for b, v in total.items()}
+
+    def keys_in_ranges(self, object_name: str, buckets: int, ranges: list[int]) -> Iterator[str]:
+        for keys in self._key_batches(object_name):
+            yield from keys_of_arrow_in_ranges(keys, buckets, ranges)
 
     @staticmethod
     def _start_state(cursor: dict | None, field: str) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dcl', '0003_connection_run'),
+        ('dcl', '0004_connection_run_changes'),
     ]
 
     operations = [
