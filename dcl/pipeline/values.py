@@ -5,7 +5,8 @@ For each connection × value-mapped column (aam.values.selectors.value_columns),
 values and their record counts come from DuckDB (one GROUP BY per column of the source table, never
 per record); only the values not decided yet go to the engine (`aam.values.engine.map_column`) with
 the driver's stored metadata and the tenant's memory; the decisions are stored (value maps, review
-items, value drift) and the value maps are written into DuckDB for the views to join.
+items, value drift) and the value maps are written into DuckDB for the views to join, and into their
+PostgreSQL mirrors, which the per-record views join when they are read.
 
 A column with more distinct values than the engine takes (`max_distinct()`, AAM_VALUE_MAX_DISTINCT)
 is free text: it is not sent to the engine at all (a 10,000-value "picklist" is not 10,000 review
@@ -41,7 +42,7 @@ from aam.values.services import SeenValue, free_text_rows, value_column_free_tex
 from aam.values.types import ColumnValues
 
 from .. import store
-from ..valuemap import write_tables
+from ..valuemap import pg_write_tables, write_tables
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +187,8 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
             write_tables(con, maps, free, currencies, fallbacks)
         finally:
             con.close()
+    # the same into the PostgreSQL mirrors the per-record views read at read time
+    pg_write_tables(tenant.schema_name, maps, free, currencies, fallbacks)
     report["value_maps"] = len(maps)
     report["engine_seconds"] = round(report["engine_seconds"], 3)
     report["seconds"] = round(time.monotonic() - started, 3)
