@@ -17,6 +17,11 @@ Derived fields (an opportunity's status and stage_category) read the stage colum
 their own field, and the record's is_won / is_closed win where the record has them. A field with a
 `fallback` (a cost line's service_category) reads the fallback field's column for the sources that
 map no column onto it (`_dcl_value_fallback` lists them): AmazonEC2 in service_name → Compute.
+
+The per-record views (opportunity, cost) compute the same columns in PostgreSQL when they are read
+(`PgDialect`): the four tables have mirrors in the tenant's schema (`pg_write_tables`, written with
+DuckDB's; `pg_map_update` for a person's decision) and `dcl_view_<entity>` joins them over a data table
+holding each value field's raw text. `ValueSql` renders both engines' SQL from one definition.
 """
 
 from __future__ import annotations
