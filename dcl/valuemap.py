@@ -296,6 +296,9 @@ class DuckDialect:
     def map_key(self, text: str) -> str:
         return text
 
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS VARCHAR)"
+
     def _in(self, sources: set[tuple], field: str) -> str:
         cases = [
             f"({self.connection} = {int(cid)} AND {self.source_object} = {_lit(obj)})"
@@ -340,6 +343,9 @@ class PgDialect:
 
     def map_key(self, text: str) -> str:
         return pg_key_sql(text)
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS text)"  # text, as the stored columns were (VARCHAR is varchar here)
 
     def is_free(self, field: str) -> str:
         return f"({_lit(field)} = ANY(vfree.fields))"
@@ -409,7 +415,7 @@ class ValueSql:
             out.append(
                 f"LEFT JOIN {self.sql.table(VALUE_MAP_TABLE)} vm{i} ON vm{i}.connection_id = {self.sql.connection} "
                 f"AND vm{i}.source_object = {self.sql.source_object} AND vm{i}.entity = {_lit(self.entity)} "
-                f"AND vm{i}.field = {_lit(vf.name)} AND vm{i}.raw_key = {self.sql.map_key(f'CAST({raw} AS VARCHAR)')}"
+                f"AND vm{i}.field = {_lit(vf.name)} AND vm{i}.raw_key = {self.sql.map_key(self.sql.text(raw))}"
             )
         return " ".join(out)
 
@@ -434,9 +440,10 @@ class ValueSql:
         for i, vf in enumerate(self.values.values()):
             raw = self._raw(vf)
             if raw is None:
-                value, source, status, key = self.sql.null(vf.kind), "NULL::VARCHAR", "NULL::VARCHAR", "NULL::VARCHAR"
+                none = self.sql.null(Kind.STRING)
+                value, source, status, key = self.sql.null(vf.kind), none, none, none
             else:
-                text = f"CAST({raw} AS VARCHAR)"
+                text = self.sql.text(raw)
                 canonical = self.sql.cast(vf.kind, f"vm{i}.canonical")
                 value = f"(CASE WHEN vm{i}.status = '{STATUS_MAPPED}' THEN {canonical} END)"
                 source = f"(CASE WHEN {raw} IS NOT NULL THEN coalesce(vm{i}.label, {text}) END)"

@@ -165,6 +165,16 @@ def test_postgres_computes_the_same_values_as_duckdb_on_a_mixed_tenant(two_crms)
         cur.execute(f"SELECT * FROM {connection.tenant.schema_name}.dcl_view_opportunity LIMIT 0")
         names = [d.name for d in cur.description]
     assert names[:1 + len(spec_columns)] == ["unified_id", *spec_columns]
+    # and their types, as the catalog declares them (the value columns are computed, not stored)
+    from dcl.pgsync import PG_TYPES
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
+                    "AND attnum > 0 ORDER BY attnum", [f"{connection.tenant.schema_name}.dcl_view_opportunity"])
+        types = dict(cur.fetchall())
+        cur.execute("SELECT t, format_type(t::regtype, NULL) FROM unnest(%s::text[]) AS t", [list(PG_TYPES.values())])
+        named = dict(cur.fetchall())
+    assert {n: types[n] for n in spec.fields} == {n: named[PG_TYPES[k]] for n, k in spec.fields.items()}
     postgres = _view("opportunity", ", ".join(["unified_id", *computed]), "ORDER BY unified_id")
     duck = duck_rows(connection.tenant, f"SELECT unified_id, {', '.join(computed)} FROM view_opportunity "
                      "ORDER BY unified_id")
