@@ -13,6 +13,10 @@ bigger than one batch is held in memory.
 `dcl_view_<entity>` is a SQL view over `dcl_vdata_<entity>_<version>`: it has exactly the contract's
 columns. `sources` is built per row from the lineage columns (a JSON list stored only for merged
 rows): parsing a million one-element JSON arrays would cost COPY more than all other columns.
+A per-record view's canonical values (`ViewSpec.read_time_values`) are computed there too, when it is
+read: its data table holds each value field's raw text, and the view joins the tenant's value-map
+mirrors (dcl/valuemap.py `PgDialect`, the same SQL as DuckDB's view): publishing them would double
+the bytes COPY takes (docs/adr/0014-canonical-values.md).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from aam.ingest.kinds import Kind
 from autonomos.core.threads import produced_ahead
 
 from . import store
-from .unify import ViewSpec
+from .unify import ViewSpec, publish_relation
+from .valuemap import PgDialect, ValueSql, pg_ensure_tables
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +105,7 @@ def _table_columns(spec: ViewSpec) -> list[tuple[str, str]]:
     makes their indexes about twice as fast to build and to search as under a linguistic collation,
     where PostgreSQL cannot use abbreviated sort keys."""
     cols = [("unified_id", 'text COLLATE "C" NOT NULL')]
-    for name, kind in spec.fields.items():
+    for name, kind in spec.stored_fields.items():
         pg_type = PG_TYPES[kind]
         cols.append((name, 'text COLLATE "C"' if pg_type == "text" and _is_identifier(name) else pg_type))
     if spec.linked:
@@ -121,28 +126,36 @@ def _data_table_ddl(schema: str, table: str, spec: ViewSpec) -> str:
     return f"CREATE TABLE {_q(schema)}.{_q(table)} ({', '.join(cols)})"
 
 
-def _view_ddl(schema: str, entity: str, table: str, spec: ViewSpec, materialized_at: datetime, *, replace: bool) -> str:
-    cols = ["unified_id"] + [_q(n) for n in spec.fields]
+def _view_ddl(schema: str, entity: str, table: str, spec: ViewSpec, materialized_at: datetime, *, replace: bool,
+              available: set[str] | dict[str, str] = frozenset()) -> str:
+    """The view over `table`; with `spec.read_time_values` it computes the value columns, over the value-map
+    mirrors, from DuckDB's definitions (`available`: the DuckDB source table's columns the view was built from)."""
+    computed, joins = {}, ""
+    if spec.read_time_values:
+        vsql = ValueSql(PgDialect(schema), entity, spec.values, available)
+        computed, joins = vsql.columns(), vsql.joins()
+    cols = ["s.unified_id"] + [f"{computed[n]} AS {_q(n)}" if n in computed else f"s.{_q(n)}" for n in spec.fields]
     if spec.linked:
-        cols.append("account_unified_id")
+        cols.append("s.account_unified_id")
     sources = (
-        "COALESCE(_sources_multi, jsonb_build_array(jsonb_build_object('connection_id', _src_connection_id, "
-        "'connection_kind', _src_kind, 'source_object', _src_object, 'source_id', _src_id))) AS sources"
+        "COALESCE(s._sources_multi, jsonb_build_array(jsonb_build_object('connection_id', s._src_connection_id, "
+        "'connection_kind', s._src_kind, 'source_object', s._src_object, 'source_id', s._src_id))) AS sources"
     )
     return (
         f"CREATE {'OR REPLACE ' if replace else ''}VIEW {_q(schema)}.{_q(view_name(entity))} AS "
-        f"SELECT {', '.join(cols)}, source_count, {sources}, "
-        f"'{materialized_at.isoformat()}'::timestamptz AS materialized_at FROM {_q(schema)}.{_q(table)}"
+        f"SELECT {', '.join(cols)}, s.source_count, {sources}, "
+        f"'{materialized_at.isoformat()}'::timestamptz AS materialized_at FROM {_q(schema)}.{_q(table)} s {joins}"
     )
 
 
 def _export_query(entity: str, spec: ViewSpec) -> str:
     # Text arrives without NUL bytes (aam.ingest.coerce removes them): no per-value clean-up here.
-    cols = ["unified_id", *(store.quote(name) for name in spec.fields)]
+    cols = ["unified_id", *(store.quote(name) for name in spec.stored_fields)]
     if spec.linked:
         cols.append("account_unified_id")
     cols += ["source_count", "_src_connection_id", "_src_kind", "_src_object", "_src_id", "_sources_multi"]
-    return f"SELECT {', '.join(cols)} FROM view_{store.ident(entity)}"
+    relation = publish_relation(entity) if spec.read_time_values else f"view_{store.ident(entity)}"
+    return f"SELECT {', '.join(cols)} FROM {relation}"
 
 
 def _arrow_schema(spec: ViewSpec, incoming: pa.Schema) -> pa.Schema:
@@ -229,7 +242,9 @@ def _index_statements(schema: str, table: str, entity: str, spec: ViewSpec) -> l
     """The data table's indexes, the key first (made a PRIMARY KEY at the swap, which is instant)."""
     qualified = f"{_q(schema)}.{_q(table)}"
     statements = [f"CREATE UNIQUE INDEX {_q(table + '_pkey')} ON {qualified} (unified_id)"]
-    present = set(spec.fields) | ({"account_unified_id"} if spec.linked else set())
+    # (a read-time value's raw text is not what the view shows: not indexed)
+    raw = spec.value_columns if spec.read_time_values else set()
+    present = (set(spec.stored_fields) - raw) | ({"account_unified_id"} if spec.linked else set())
     for col in INDEXED.get(entity, ()):
         cols = (col,) if isinstance(col, str) else col
         if set(cols) <= present:
@@ -265,17 +280,22 @@ def _build_indexes_in_parallel(statements: list[str], sessions: int) -> None:
             future.result()  # raises the build's error
 
 
-def _swap_in(cur, *, schema: str, entity: str, table: str, spec: ViewSpec, materialized_at: datetime) -> None:
+def _swap_in(cur, *, schema: str, entity: str, table: str, spec: ViewSpec, materialized_at: datetime,
+             available: set[str] | dict[str, str] = frozenset()) -> None:
     """Point `dcl_view_<entity>` at `table` and drop the entity's other data tables (in the caller's
     transaction)."""
     cur.execute("SET LOCAL lock_timeout = '30s'")
+    if spec.read_time_values:
+        pg_ensure_tables(cur, schema)  # empty until a value stage wrote them: every value shows pending
     cur.execute("SAVEPOINT dcl_view_replace")
+    ddl = {"schema": schema, "entity": entity, "table": table, "spec": spec, "materialized_at": materialized_at,
+           "available": available}
     try:
-        cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=True))
+        cur.execute(_view_ddl(**ddl, replace=True))
     except Exception:  # noqa: BLE001 - the columns changed (ontology): drop and create
         cur.execute("ROLLBACK TO SAVEPOINT dcl_view_replace")
         cur.execute(f"DROP VIEW IF EXISTS {_q(schema)}.{_q(view_name(entity))}")
-        cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=False))
+        cur.execute(_view_ddl(**ddl, replace=False))
     cur.execute("RELEASE SAVEPOINT dcl_view_replace")
     cur.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
@@ -321,6 +341,7 @@ def publish_view(
     table = data_table_name(entity, version)
     qualified = f"{_q(schema)}.{_q(table)}"
     statements = _index_statements(schema, table, entity, spec)
+    available = store.table_columns(duck, store.source_table(entity)) if spec.read_time_values else {}
     started = time.monotonic()
     nested = pg_connection.in_atomic_block
     try:
@@ -336,7 +357,8 @@ def publish_view(
         with transaction.atomic(), pg_connection.cursor() as cur:
             cur.execute(f"ANALYZE {qualified}")
             cur.execute(f"ALTER TABLE {qualified} ADD PRIMARY KEY USING INDEX {_q(table + '_pkey')}")
-            _swap_in(cur, schema=schema, entity=entity, table=table, spec=spec, materialized_at=materialized_at)
+            _swap_in(cur, schema=schema, entity=entity, table=table, spec=spec, materialized_at=materialized_at,
+                     available=available)
             on_commit_catalog(rows, table)
     except BaseException:
         if not nested:

@@ -96,27 +96,39 @@ def _relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     return found[0] if found else None
 
 
-def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxContext | None) -> None:
+def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxContext | None, *,
+                          relations: dict[str, str | None] | None = None) -> None:
     """Fill the reporting columns of the just-built `view_<entity>` (see the module docstring).
 
     The built view (or table) becomes `_fx_base_<entity>`; `view_<entity>` is redefined over it, joined
     to `_fx_factors_<entity>`: one row per distinct (currency, day) of the view. Without an FX context
-    (a build outside a tenant, as in the unifier's own tests) the columns stay NULL."""
+    (a build outside a tenant, as in the unifier's own tests) the columns stay NULL.
+
+    `relations`: {relation: its column of the record's canonical currency} when more than `view_<entity>`
+    carries the columns (a per-record entity's publish relation, dcl/unify.py); each is redefined so,
+    over the same factors, read from the first (its cheapest)."""
     conversion = CONVERSIONS.get(entity)
     if conversion is None or fx is None:
         return
-    view, base, factors = f"view_{store.ident(entity)}", f"_fx_base_{entity}", f"_fx_factors_{entity}"
-    old = _relation_kind(con, base)
-    if old:
-        con.execute(f"DROP {old} {base}")
-    kind = _relation_kind(con, view)
-    if kind is None:
+    if relations is None:
+        relations = {f"view_{store.ident(entity)}": conversion.currency}
+    factors = f"_fx_factors_{entity}"
+    kinds = {relation: _relation_kind(con, relation) for relation in relations}
+    if None in kinds.values():
         return
-    con.execute(f"ALTER {kind} {view} RENAME TO {base}")
+    bases = {}
+    for relation, kind in kinds.items():
+        base = "_fx_base_" + relation.removeprefix("view_")
+        old = _relation_kind(con, base)
+        if old:
+            con.execute(f"DROP {old} {base}")
+        con.execute(f"ALTER {kind} {relation} RENAME TO {base}")
+        bases[relation] = base
     q = store.quote
-    cur = f"b.{q(conversion.currency)}"
     has_amount = " OR ".join(f"b.{q(c)} IS NOT NULL" for c in conversion.amounts.values())
-    pairs = con.execute(f"SELECT DISTINCT {cur}, {conversion.day} FROM {base} b WHERE {has_amount}").fetchall()
+    first, currency = next(iter(relations.items()))
+    pairs = con.execute(f"SELECT DISTINCT b.{q(currency)}, {conversion.day} FROM {bases[first]} b "
+                        f"WHERE {has_amount}").fetchall()
     target = fx.reporting_currency
     if not _CODE_RE.match(target or ""):
         raise ValueError(f"the reporting currency {target!r} is not a three-letter currency code")
@@ -124,9 +136,9 @@ def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxCon
     days = [d for _, d in pairs if d is not None]
     table = fx.table(needed, max(days) if days else None)
     keys_c, keys_d, factor, rate_day, missing = [], [], [], [], []
-    for currency, day in pairs:
-        conv = table.conversion(currency, target, day)
-        keys_c.append(currency or "")
+    for currency_code, day in pairs:
+        conv = table.conversion(currency_code, target, day)
+        keys_c.append(currency_code or "")
         keys_d.append(day or _NO_DAY)
         factor.append(conv.factor)
         rate_day.append(conv.rate_day)
@@ -161,8 +173,11 @@ def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxCon
         "f.rate_day AS fx_rate_date",
         f"CASE WHEN f.missing IS NOT NULL THEN f.missing WHEN {too_big} THEN '{OUT_OF_RANGE}' END AS fx_missing",
     ]
-    con.execute(f"""
-        CREATE VIEW {view} AS
-        SELECT b.* REPLACE ({", ".join(replaced)})
-        FROM {base} b
-        LEFT JOIN {factors} f ON f.c = coalesce({cur}, '') AND f.d = coalesce({conversion.day}, DATE '0001-01-01')""")
+    for relation, base in bases.items():
+        cur = f"b.{q(relations[relation])}"
+        day = f"coalesce({conversion.day}, DATE '0001-01-01')"
+        con.execute(f"""
+            CREATE VIEW {relation} AS
+            SELECT b.* REPLACE ({", ".join(replaced)})
+            FROM {base} b
+            LEFT JOIN {factors} f ON f.c = coalesce({cur}, '') AND f.d = {day}""")

@@ -31,10 +31,13 @@ import pyarrow as pa
 from aam.ingest.kinds import DECIMAL_PRECISION, DECIMAL_SCALE, Kind
 
 from . import store
-from .reporting import FxContext, reporting_columns_add, reporting_fields
+from .reporting import CONVERSIONS, FxContext, reporting_columns_add, reporting_fields
 from .valuemap import ValueField, ValueSql, ensure_tables, value_fields_of
 
 LINKED_ENTITIES = ("contact", "opportunity", "cost", "cloud_resource")
+# Entities whose records are merged across sources (a DuckDB table per build); every other entity's view
+# is one row per source record (`Unifier._per_record`).
+MERGED_ENTITIES = ("account", "contact", "cloud_resource")
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "cost": "cst", "cloud_resource": "res"}
 FREE_MAIL = (
     "gmail.com",
@@ -97,11 +100,30 @@ class ViewSpec:
     fields: dict[str, Kind]
     linked: bool  # has account_unified_id
     values: dict[str, ValueField] = dataclass_field(default_factory=dict)  # the value-mapped fields
+    per_record: bool = False  # one row per source record (not merged)
 
     @property
     def value_columns(self) -> set[str]:
         """Columns computed from the value maps (F, F_source, F_status of each value field)."""
         return {c for vf in self.values.values() for c in (vf.name, vf.source_column, vf.status_column) if c}
+
+    @property
+    def read_time_values(self) -> bool:
+        """A per-record view with canonical values: PostgreSQL computes them when the view is read (a
+        join onto the value-map mirrors, dcl/valuemap.py `PgDialect`); its data table holds the records
+        as they came (`stored_fields`)."""
+        return self.per_record and bool(self.values)
+
+    @property
+    def stored_fields(self) -> dict[str, Kind]:
+        """The field columns of the PostgreSQL data table: all of `fields`, except for `read_time_values`
+        where a value field's column holds the record's raw value as text and its F_source, F_status
+        and the derived fields are left to the view."""
+        if not self.read_time_values:
+            return self.fields
+        own = {vf.name for vf in self.values.values() if not vf.derived}
+        computed = self.value_columns - own
+        return {n: (Kind.STRING if n in own else k) for n, k in self.fields.items() if n not in computed}
 
     @property
     def columns(self) -> list[str]:
@@ -134,7 +156,7 @@ def view_spec(entity: str, fields: dict[str, Kind], *, values: bool | None = Non
             columns[vf.name] = vf.kind
             columns[vf.status_column] = Kind.STRING
     return ViewSpec(entity=entity, fields={**columns, **reporting_fields(entity)}, linked=entity in LINKED_ENTITIES,
-                    values=vfields)
+                    values=vfields, per_record=entity not in MERGED_ENTITIES)
 
 
 def _domain_sql(expr: str) -> str:
@@ -230,6 +252,13 @@ class Unifier:
             self._merged(spec, available, key=key)
         else:
             self._per_record(spec, available)
+            if spec.read_time_values:
+                # the published rows' reporting columns, and the pairs of both, from the canonical currency
+                currency = CONVERSIONS[entity].currency if entity in CONVERSIONS else None
+                published = _CURRENCY if currency in spec.values else currency
+                reporting_columns_add(self.con, entity, self.fx, relations={
+                    publish_relation(entity): published, f"view_{store.ident(entity)}": currency})
+                return
         reporting_columns_add(self.con, entity, self.fx)
 
     def _drop(self, name: str) -> None:
@@ -416,7 +445,7 @@ class Unifier:
         link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
         recency = _recency(available)
         row_key = "'r:' || s._connection_id || ':' || s._source_id"
-        vsql = ValueSql(self.con, entity, spec.values, available)
+        vsql = ValueSql.duckdb(self.con, entity, spec.values, available)
         # each source row's value columns, aggregated below as one struct per field (value, label,
         # status and key of the freshest record that has a value)
         value_cols = "".join(f", {expr} AS {store.quote('__' + name)}" for name, expr in vsql.columns().items())
@@ -476,12 +505,22 @@ class Unifier:
         self.con.execute("DROP TABLE IF EXISTS _rows")
 
     def _per_record(self, spec: ViewSpec, available: dict[str, str]) -> None:
-        """One row per source record: a view (no copy), streamed straight to PostgreSQL."""
+        """One row per source record: a view (no copy), streamed straight to PostgreSQL.
+
+        With canonical values, `view_<entity>` has the value columns (and `_vk_F`) for DuckDB's readers,
+        while PostgreSQL gets `publish_relation(entity)`: the records' own values (`spec.stored_fields`),
+        only the currency's value joined (the reporting columns convert from it); PostgreSQL's view
+        computes the value columns when it is read (dcl/pgsync.py)."""
         entity = spec.entity
         prefix = ID_PREFIX.get(entity, entity[:3])
         link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
-        vsql = ValueSql(self.con, entity, spec.values, available)
+        vsql = ValueSql.duckdb(self.con, entity, spec.values, available)
         values = vsql.columns()
+        unified_id = f"'{prefix}_' || substr(md5(s._connection_id || ':' || s._source_id), 1, 20) AS unified_id"
+        lineage = ("1 AS source_count, s._connection_id AS _src_connection_id, ck.kind AS _src_kind, "
+                   "s._source_object AS _src_object, s._source_id AS _src_id, NULL::VARCHAR AS _sources_multi")
+        rows = (f"FROM {store.source_table(entity)} s LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id "
+                f"{link_joins}")
         cols = [f"{values[n] if n in values else _col(available, n, k)} AS {store.quote(n)}"
                 for n, k in spec.fields.items()]
         if spec.linked:
@@ -489,15 +528,36 @@ class Unifier:
         # the keys of the values (DuckDB only: an approval updates the rows carrying a value)
         cols += [f"{values[vf.key_column]} AS {store.quote(vf.key_column)}" for vf in spec.values.values()]
         self._drop(f"view_{store.ident(entity)}")
+        self._drop(publish_relation(entity))
         self.con.execute(f"""
             CREATE VIEW view_{entity} AS
-            SELECT '{prefix}_' || substr(md5(s._connection_id || ':' || s._source_id), 1, 20) AS unified_id,
-                   {", ".join(cols)},
-                   1 AS source_count,
-                   s._connection_id AS _src_connection_id, ck.kind AS _src_kind, s._source_object AS _src_object,
-                   s._source_id AS _src_id, NULL::VARCHAR AS _sources_multi
-            FROM {store.source_table(entity)} s
-            LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id
-            {link_joins}
-            {vsql.joins()}
+            SELECT {unified_id}, {", ".join(cols)}, {lineage}
+            {rows} {vsql.joins()}
             WHERE NOT s._deleted""")
+        if not spec.read_time_values:
+            return
+        own = {vf.name for vf in spec.values.values() if not vf.derived}
+        published = [
+            f"{f'CAST({_col(available, n, k)} AS VARCHAR)' if n in own else _col(available, n, k)} AS {store.quote(n)}"
+            for n, k in spec.stored_fields.items()
+        ]
+        if spec.linked:
+            published.append(f"{link_expr} AS account_unified_id")
+        conversion = CONVERSIONS.get(entity)
+        currency = conversion.currency if conversion is not None and conversion.currency in spec.values else None
+        if currency is not None:
+            published.append(f"{values[currency]} AS {_CURRENCY}")
+        self.con.execute(f"""
+            CREATE VIEW {publish_relation(entity)} AS
+            SELECT {unified_id}, {", ".join(published)}, {lineage}
+            {rows} {vsql.joins(only={currency} if currency else set())}
+            WHERE NOT s._deleted""")
+
+
+_CURRENCY = "__canonical_currency"  # the publish relation's canonical currency, for its reporting columns
+
+
+def publish_relation(entity: str) -> str:
+    """The DuckDB relation PostgreSQL's data table is copied from when PostgreSQL computes the view's
+    values at read time (`ViewSpec.read_time_values`); otherwise that is `view_<entity>` itself."""
+    return f"_pub_{store.ident(entity)}"

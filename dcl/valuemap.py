@@ -17,6 +17,11 @@ Derived fields (an opportunity's status and stage_category) read the stage colum
 their own field, and the record's is_won / is_closed win where the record has them. A field with a
 `fallback` (a cost line's service_category) reads the fallback field's column for the sources that
 map no column onto it (`_dcl_value_fallback` lists them): AmazonEC2 in service_name → Compute.
+
+The per-record views (opportunity, cost) compute the same columns in PostgreSQL when they are read
+(`PgDialect`): the four tables have mirrors in the tenant's schema (`pg_write_tables`, written with
+DuckDB's; `pg_map_update` for a person's decision) and `dcl_view_<entity>` joins them over a data table
+holding each value field's raw text. `ValueSql` renders both engines' SQL from one definition.
 """
 
 from __future__ import annotations
@@ -151,11 +156,85 @@ def write_tables(con: duckdb.DuckDBPyConnection, value_maps: list[tuple], free_t
         con.unregister("_vf_in")
 
 
+def _pg_table(schema: str, name: str) -> str:
+    return f"{store.quote(schema)}.{store.quote(name)}"
+
+
+def pg_ensure_tables(cur, schema: str) -> None:
+    """The PostgreSQL mirrors of the value-map tables in the tenant's schema (the per-record views join
+    them at read time); the value map's key is unique, so a page read looks each value up by index."""
+    cur.execute(f"""
+        CREATE TABLE IF NOT EXISTS {_pg_table(schema, VALUE_MAP_TABLE)} (
+            connection_id bigint NOT NULL, source_object text NOT NULL, entity text NOT NULL, field text NOT NULL,
+            raw_key text NOT NULL, canonical text, label text, status text)""")
+    cur.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {store.quote(VALUE_MAP_TABLE + '_key')} ON "
+                f"{_pg_table(schema, VALUE_MAP_TABLE)} (connection_id, source_object, entity, field, raw_key)")
+    for name in (FREE_TEXT_TABLE, FALLBACK_TABLE):
+        cur.execute(f"""
+            CREATE TABLE IF NOT EXISTS {_pg_table(schema, name)} (
+                connection_id bigint NOT NULL, source_object text NOT NULL, entity text NOT NULL,
+                field text NOT NULL)""")
+    cur.execute(f"""
+        CREATE TABLE IF NOT EXISTS {_pg_table(schema, CURRENCY_TABLE)} (
+            connection_id bigint PRIMARY KEY, currency text NOT NULL)""")
+
+
+_PG_MAP_INSERT = (
+    "INSERT INTO {table} (connection_id, source_object, entity, field, raw_key, canonical, label, status) "
+    "SELECT c, o, e, f, {key}, v, l, t FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[]) AS u(c, o, e, f, k, v, l, t)"
+)
+
+
+def _pg_map_rows(cur, schema: str, value_maps: list[tuple], *, upsert: bool) -> None:
+    if not value_maps:
+        return
+    statement = _PG_MAP_INSERT.format(table=_pg_table(schema, VALUE_MAP_TABLE), key=pg_key_sql("k"))
+    if upsert:
+        statement += (" ON CONFLICT (connection_id, source_object, entity, field, raw_key) "
+                      "DO UPDATE SET canonical = excluded.canonical, status = excluded.status")
+    columns = [list(c) for c in zip(*value_maps, strict=True)]
+    columns[0] = [int(c) for c in columns[0]]
+    cur.execute(statement, columns)
+
+
+def pg_write_tables(schema: str, value_maps: list[tuple], free_text: list[tuple],
+                    currencies: dict[int, str] | None = None, fallbacks: list[tuple] | None = None) -> None:
+    """`write_tables` into the PostgreSQL mirrors of the tenant's schema, replaced in one transaction."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        pg_ensure_tables(cur, schema)
+        for name in (VALUE_MAP_TABLE, FREE_TEXT_TABLE, FALLBACK_TABLE, CURRENCY_TABLE):
+            cur.execute(f"DELETE FROM {_pg_table(schema, name)}")
+        _pg_map_rows(cur, schema, value_maps, upsert=False)
+        for name, rows in ((FREE_TEXT_TABLE, free_text), (FALLBACK_TABLE, fallbacks or [])):
+            if rows:
+                cols = [list(c) for c in zip(*rows, strict=True)]
+                cur.execute(f"INSERT INTO {_pg_table(schema, name)} (connection_id, source_object, entity, field) "
+                            "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])", cols)
+        pairs = [(int(c), str(v)) for c, v in sorted((currencies or {}).items()) if v]
+        if pairs:
+            cur.execute(f"INSERT INTO {_pg_table(schema, CURRENCY_TABLE)} (connection_id, currency) "
+                        "SELECT * FROM unnest(%s::bigint[], %s::text[])", [list(c) for c in zip(*pairs, strict=True)])
+        for name in (VALUE_MAP_TABLE, FREE_TEXT_TABLE, FALLBACK_TABLE, CURRENCY_TABLE):
+            cur.execute(f"ANALYZE {_pg_table(schema, name)}")
+
+
+def pg_map_update(cur, schema: str, value_maps: list[tuple]) -> None:
+    """A person's decisions into the PostgreSQL value-map mirror (in the caller's transaction): rows of
+    (connection, object, entity, field, raw key, canonical, label, status), inserted or their canonical
+    value and status updated."""
+    pg_ensure_tables(cur, schema)
+    _pg_map_rows(cur, schema, value_maps, upsert=True)
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 def _canonical_cast(kind: Kind, expr: str) -> str:
+    """DuckDB: the canonical text as the field's kind (NULL when it is not one)."""
     if kind is Kind.DECIMAL:
         return f"TRY_CAST({expr} AS {_DECIMAL})"
     if kind is Kind.INTEGER:
@@ -171,13 +250,129 @@ def _null(kind: Kind) -> str:
     return f"NULL::{_NULL_TYPES.get(kind, 'VARCHAR')}"
 
 
-class ValueSql:
-    """The SQL of an entity's value columns over its source table (alias `s`)."""
+# PostgreSQL has no TRY_CAST: a canonical number is cast only when it is spelled as one (the value engine
+# validated it; the guard keeps a bad map from failing every read of the view). DECIMAL(38, 10) as DuckDB's:
+# at most 28 integer digits, rounded to 10 places.
+_PG_DECIMAL_RE = r"^\s*[-+]?([0-9]{1,28}(\.[0-9]*)?|\.[0-9]+)\s*$"
+_PG_INTEGER_RE = r"^\s*[-+]?[0-9]{1,18}\s*$"
+_PG_NULL_TYPES = {Kind.DECIMAL: "numeric", Kind.INTEGER: "bigint", Kind.BOOLEAN: "boolean", Kind.DATE: "date",
+                  Kind.DATETIME: "timestamptz", Kind.JSON: "jsonb"}
+# A raw key longer than this (in UTF-8 bytes) is kept in PostgreSQL's value-map mirror as its md5 behind a
+# unit separator: a btree entry holds at most ~2.7 KB, and picklist values are short.
+PG_KEY_BYTES = 1000
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, entity: str, values: dict[str, ValueField],
-                 available: dict[str, str]) -> None:
+
+def pg_key_sql(text: str) -> str:
+    """PostgreSQL: the mirror's `raw_key` of a raw value's text (the text itself, or the md5 of a long one)."""
+    return f"(CASE WHEN octet_length({text}) > {PG_KEY_BYTES} THEN chr(31) || md5({text}) ELSE {text} END)"
+
+
+class DuckDialect:
+    """The value columns over DuckDB's source table `src_<entity>` (alias `s`): the free-text and fallback
+    sources are constants of the SQL (read when the view is built), `_vk_F` is computed."""
+
+    connection = "s._connection_id"
+    source_object = "s._source_object"
+    keys = True
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, entity: str) -> None:
+        self.free = self._sources(con, FREE_TEXT_TABLE, entity)
+        self.fallback = self._sources(con, FALLBACK_TABLE, entity)
+
+    @staticmethod
+    def _sources(con, table: str, entity: str) -> set[tuple]:
+        return set(con.execute(f"SELECT connection_id, source_object, field FROM {table} WHERE entity = ?",
+                               [entity]).fetchall())
+
+    def table(self, name: str) -> str:
+        return name
+
+    def cast(self, kind: Kind, expr: str) -> str:
+        return _canonical_cast(kind, expr)
+
+    def null(self, kind: Kind) -> str:
+        return _null(kind)
+
+    def map_key(self, text: str) -> str:
+        return text
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS VARCHAR)"
+
+    def _in(self, sources: set[tuple], field: str) -> str:
+        cases = [
+            f"({self.connection} = {int(cid)} AND {self.source_object} = {_lit(obj)})"
+            for cid, obj, f in sorted(sources) if f == field
+        ]
+        return " OR ".join(cases) if cases else "false"
+
+    def is_free(self, field: str) -> str:
+        return self._in(self.free, field)
+
+    def is_fallback(self, field: str) -> str:
+        return self._in(self.fallback, field)
+
+    def source_joins(self, entity: str) -> list[str]:
+        return []
+
+
+class PgDialect:
+    """The value columns over a PostgreSQL data table `dcl_vdata_<entity>_<v>` (alias `s`) at read time: the
+    value-map mirror tables of the tenant's schema are joined (free-text and fallback sources too, so the
+    view follows them without being rebuilt); no `_vk_F`."""
+
+    connection = "s._src_connection_id"
+    source_object = "s._src_object"
+    keys = False
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    def table(self, name: str) -> str:
+        return f"{store.quote(self.schema)}.{store.quote(name)}"
+
+    def cast(self, kind: Kind, expr: str) -> str:
+        if kind is Kind.DECIMAL:
+            return f"(CASE WHEN {expr} ~ '{_PG_DECIMAL_RE}' THEN round(CAST({expr} AS numeric), 10) END)"
+        if kind is Kind.INTEGER:
+            return f"(CASE WHEN {expr} ~ '{_PG_INTEGER_RE}' THEN CAST({expr} AS bigint) END)"
+        return expr
+
+    def null(self, kind: Kind) -> str:
+        return f"NULL::{_PG_NULL_TYPES.get(kind, 'text')}"
+
+    def map_key(self, text: str) -> str:
+        return pg_key_sql(text)
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS text)"  # text, as the stored columns were (VARCHAR is varchar here)
+
+    def is_free(self, field: str) -> str:
+        return f"({_lit(field)} = ANY(vfree.fields))"
+
+    def is_fallback(self, field: str) -> str:
+        return f"({_lit(field)} = ANY(vfall.fields))"
+
+    def source_joins(self, entity: str) -> list[str]:
+        """One row per (connection, object) with the fields it reads as free text, and from a fallback."""
+        return [
+            f"LEFT JOIN (SELECT connection_id, source_object, array_agg(field) AS fields FROM {self.table(t)} "
+            f"WHERE entity = {_lit(entity)} GROUP BY connection_id, source_object) {alias} "
+            f"ON {alias}.connection_id = {self.connection} AND {alias}.source_object = {self.source_object}"
+            for t, alias in ((FREE_TEXT_TABLE, "vfree"), (FALLBACK_TABLE, "vfall"))
+        ]
+
+
+class ValueSql:
+    """The SQL of an entity's value columns over its rows (alias `s`), for DuckDB (`DuckDialect`: the
+    source table) or PostgreSQL (`PgDialect`: a per-record data table holding each value field's raw
+    text). `available`: the source table's columns (DuckDB's, in both: the same expressions)."""
+
+    def __init__(self, dialect: DuckDialect | PgDialect, entity: str, values: dict[str, ValueField],
+                 available: dict[str, str] | set[str]) -> None:
         from aam.ontology import get_ontology
 
+        self.sql = dialect
         self.entity = entity
         self.values = values
         self.available = available
@@ -186,18 +381,11 @@ class ValueSql:
             name for name in values
             if (vs := ontology.value_set(entity, name)) is not None and vs.kind == "iso4217"
         }
-        self.free = {
-            (cid, obj, field)
-            for cid, obj, field in con.execute(
-                f"SELECT connection_id, source_object, field FROM {FREE_TEXT_TABLE} WHERE entity = ?", [entity]
-            ).fetchall()
-        }
-        self.fallback = {
-            (cid, obj, field)
-            for cid, obj, field in con.execute(
-                f"SELECT connection_id, source_object, field FROM {FALLBACK_TABLE} WHERE entity = ?", [entity]
-            ).fetchall()
-        }
+
+    @classmethod
+    def duckdb(cls, con: duckdb.DuckDBPyConnection, entity: str, values: dict[str, ValueField],
+               available: dict[str, str]) -> ValueSql:
+        return cls(DuckDialect(con, entity), entity, values, available)
 
     def _raw(self, vf: ValueField) -> str | None:
         """The source column (an expression of it) a value field's values are read from: its own, or
@@ -208,34 +396,28 @@ class ValueSql:
         other = f"s.{store.quote(vf.fallback)}"
         if own is None:
             return other
-        sources = self._sources_sql(self.fallback, vf.name)
+        sources = self.sql.is_fallback(vf.name)
         return own if sources == "false" else f"(CASE WHEN {sources} THEN {other} ELSE {own} END)"
 
-    def joins(self) -> str:
+    def joins(self, only: set[str] | None = None) -> str:
+        """The joins the value columns read; `only`: of these fields alone (the currency a reporting
+        column needs)."""
+        fields = [(i, vf) for i, vf in enumerate(self.values.values()) if only is None or vf.name in only]
         out = []
-        if self.currency_fields:
-            out.append(f"LEFT JOIN {CURRENCY_TABLE} ccy ON ccy.connection_id = s._connection_id")
-        for i, vf in enumerate(self.values.values()):
+        if any(vf.name in self.currency_fields for _, vf in fields):
+            out.append(f"LEFT JOIN {self.sql.table(CURRENCY_TABLE)} ccy ON ccy.connection_id = {self.sql.connection}")
+        if only is None:
+            out += self.sql.source_joins(self.entity)
+        for i, vf in fields:
             raw = self._raw(vf)
             if raw is None:
                 continue
             out.append(
-                f"LEFT JOIN {VALUE_MAP_TABLE} vm{i} ON vm{i}.connection_id = s._connection_id "
-                f"AND vm{i}.source_object = s._source_object AND vm{i}.entity = {_lit(self.entity)} "
-                f"AND vm{i}.field = {_lit(vf.name)} AND vm{i}.raw_key = CAST({raw} AS VARCHAR)"
+                f"LEFT JOIN {self.sql.table(VALUE_MAP_TABLE)} vm{i} ON vm{i}.connection_id = {self.sql.connection} "
+                f"AND vm{i}.source_object = {self.sql.source_object} AND vm{i}.entity = {_lit(self.entity)} "
+                f"AND vm{i}.field = {_lit(vf.name)} AND vm{i}.raw_key = {self.sql.map_key(self.sql.text(raw))}"
             )
         return " ".join(out)
-
-    @staticmethod
-    def _sources_sql(sources: set[tuple], field: str) -> str:
-        cases = [
-            f"(s._connection_id = {int(cid)} AND s._source_object = {_lit(obj)})"
-            for cid, obj, f in sorted(sources) if f == field
-        ]
-        return " OR ".join(cases) if cases else "false"
-
-    def _free_sql(self, field: str) -> str:
-        return self._sources_sql(self.free, field)
 
     def _outcome(self) -> str | None:
         won = "s.is_won" if "is_won" in self.available else None
@@ -252,20 +434,22 @@ class ValueSql:
         return f"(CASE {' '.join(parts)} END)"
 
     def columns(self) -> dict[str, str]:
-        """Column name → SQL expression per source row: F, F_source, F_status and _vk_F of every value field."""
+        """Column name → SQL expression per source row: F, F_source, F_status (and in DuckDB _vk_F) of
+        every value field."""
         out: dict[str, str] = {}
         for i, vf in enumerate(self.values.values()):
             raw = self._raw(vf)
             if raw is None:
-                value, source, status, key = _null(vf.kind), "NULL::VARCHAR", "NULL::VARCHAR", "NULL::VARCHAR"
+                none = self.sql.null(Kind.STRING)
+                value, source, status, key = self.sql.null(vf.kind), none, none, none
             else:
-                text = f"CAST({raw} AS VARCHAR)"
-                canonical = _canonical_cast(vf.kind, f"vm{i}.canonical")
+                text = self.sql.text(raw)
+                canonical = self.sql.cast(vf.kind, f"vm{i}.canonical")
                 value = f"(CASE WHEN vm{i}.status = '{STATUS_MAPPED}' THEN {canonical} END)"
                 source = f"(CASE WHEN {raw} IS NOT NULL THEN coalesce(vm{i}.label, {text}) END)"
                 status = (
                     f"(CASE WHEN {raw} IS NULL THEN NULL WHEN vm{i}.status IS NOT NULL THEN vm{i}.status "
-                    f"WHEN {self._free_sql(vf.name)} THEN '{STATUS_FREE_TEXT}' ELSE '{STATUS_PENDING}' END)"
+                    f"WHEN {self.sql.is_free(vf.name)} THEN '{STATUS_FREE_TEXT}' ELSE '{STATUS_PENDING}' END)"
                 )
                 key = (f"(CASE WHEN {raw} IS NOT NULL "
                        f"THEN s._connection_id || {SEP} || s._source_object || {SEP} || {text} END)")
@@ -284,7 +468,8 @@ class ValueSql:
             if vf.source_column:
                 out[vf.source_column] = source
             out[vf.status_column] = status
-            out[vf.key_column] = key
+            if self.sql.keys:
+                out[vf.key_column] = key
         return out
 
 
@@ -304,8 +489,14 @@ __all__ = [
     "CURRENCY_TABLE",
     "VALUE_MAP_TABLE",
     "ValueField",
+    "DuckDialect",
+    "PgDialect",
     "ValueSql",
     "ensure_tables",
+    "pg_ensure_tables",
+    "pg_key_sql",
+    "pg_map_update",
+    "pg_write_tables",
     "value_fields_of",
     "value_key",
     "write_tables",

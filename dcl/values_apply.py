@@ -1,10 +1,12 @@
 """A person decided what a value means (aam.values.review): update ONLY the view rows that carry it.
 
-Not a rebuild: the value map is changed in DuckDB's `_dcl_value_map`; a merged view (a DuckDB
-table) gets an UPDATE of its rows whose `_vk_F` is that value, a per-record view (a DuckDB view
-over the source table) reflects the map at once; then the same rows, read back from DuckDB, are
-UPDATEd in the PostgreSQL data table behind `dcl_view_<entity>`, and the catalog's version moves on
-so the page and count caches let go of the old rows. Registered with aam in dcl/apps.py.
+Not a rebuild: the value map is changed in DuckDB's `_dcl_value_map` and in its PostgreSQL mirror;
+a merged view (a DuckDB table) gets an UPDATE of its rows whose `_vk_F` is that value, and the same
+rows, read back from DuckDB, are UPDATEd in the PostgreSQL data table behind `dcl_view_<entity>`. A
+per-record view computes its values from the maps when it is read, in DuckDB and in PostgreSQL
+(`ViewSpec.read_time_values`): no row is rewritten, the rows carrying the value show it at once.
+Either way the catalog's version moves on so the page and count caches let go of the old rows.
+Registered with aam in dcl/apps.py.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from . import store
 from .page_cache import publish_view_stamp
 from .pgsync import PG_TYPES, _q
 from .unify import view_spec
-from .valuemap import STATUS_MAPPED, VALUE_MAP_TABLE, ValueField, ensure_tables, value_key
+from .valuemap import STATUS_MAPPED, VALUE_MAP_TABLE, ValueField, ensure_tables, pg_map_update, value_key
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +64,15 @@ def _duck_update_table(con, view: str, vf: ValueField, keys: list[str], spec_kin
     )
 
 
+def _stored_columns(cur, schema: str, table: str) -> set[str]:
+    cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                [schema, table])
+    return {r[0] for r in cur.fetchall()}
+
+
 def value_maps_apply(*, tenant, value_maps) -> dict[str, int]:
-    """Update the view rows carrying these values; {entity: PostgreSQL rows updated}."""
+    """Update the view rows carrying these values; {entity: rows of its PostgreSQL view that now show them}
+    (rewritten in a data table that stores the value columns, computed at read time otherwise)."""
     from .models import MaterializedView
 
     if not value_maps:
@@ -72,7 +81,13 @@ def value_maps_apply(*, tenant, value_maps) -> dict[str, int]:
     wanted: dict[tuple[str, str], list] = defaultdict(list)
     for vm in value_maps:
         wanted[(vm.entity, vm.field)].append(vm)
-    changed: dict[str, list[tuple[ValueField, list[tuple]]]] = defaultdict(list)
+    # the value columns each PostgreSQL data table stores (a per-record one computes them at read time)
+    stored: dict[str, set[str]] = {}
+    with pg_connection.cursor() as cur:
+        for entity, table in MaterializedView.objects.filter(
+                entity__in={e for e, _ in wanted}).values_list("entity", "data_table"):
+            stored[entity] = _stored_columns(cur, tenant.schema_name, table)
+    changed: dict[str, list[tuple[ValueField, list[tuple] | int, object]]] = defaultdict(list)
     with store.WriterLock(tenant, timeout=settings.DCL_VALUE_APPLY_LOCK_SECONDS):
         con = store.connect(tenant)
         try:
@@ -91,15 +106,21 @@ def value_maps_apply(*, tenant, value_maps) -> dict[str, int]:
                 keys = [value_key(vm.connection_id, vm.source_object, vm.raw_key) for vm in vms]
                 if _is_table(con, view):
                     _duck_update_table(con, view, vf, keys, spec.fields[vf.name])
-                rows = con.execute(
-                    f"SELECT unified_id, CAST({store.quote(vf.name)} AS VARCHAR), {store.quote(vf.status_column)} "
-                    f"FROM {view} WHERE {store.quote(vf.key_column)} IN (SELECT unnest(?::VARCHAR[]))",
-                    [keys],
-                ).fetchall()
-                changed[entity].append((vf, rows, spec.fields[vf.name]))
+                carrying = f"FROM {view} WHERE {store.quote(vf.key_column)} IN (SELECT unnest(?::VARCHAR[]))"
+                if vf.status_column in stored.get(entity, ()):
+                    # the rows to rewrite in PostgreSQL, as DuckDB's view now has them
+                    found = con.execute(f"SELECT unified_id, CAST({store.quote(vf.name)} AS VARCHAR), "
+                                        f"{store.quote(vf.status_column)} {carrying}", [keys]).fetchall()
+                else:
+                    found = con.execute(f"SELECT count(*) {carrying}", [keys]).fetchone()[0]
+                changed[entity].append((vf, found, spec.fields[vf.name]))
         finally:
             con.close()
     out: dict[str, int] = {}
+    with transaction.atomic(), pg_connection.cursor() as cur:
+        pg_map_update(cur, tenant.schema_name, [
+            (vm.connection_id, vm.source_object, vm.entity, vm.field, vm.raw_key, vm.canonical, vm.label, vm.status)
+            for vm in value_maps])
     for entity, updates in changed.items():
         view = MaterializedView.objects.filter(entity=entity).first()
         if view is None:
@@ -108,6 +129,9 @@ def value_maps_apply(*, tenant, value_maps) -> dict[str, int]:
         with transaction.atomic():
             with pg_connection.cursor() as cur:
                 for vf, rows, kind in updates:
+                    if isinstance(rows, int):
+                        touched += rows  # the view computes it from the mirror just updated: none rewritten
+                        continue
                     if not rows:
                         continue
                     ids, values, states = (list(c) for c in zip(*rows, strict=True))

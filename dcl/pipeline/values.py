@@ -2,10 +2,12 @@
 (docs/adr/0014-canonical-values.md).
 
 For each connection × value-mapped column (aam.values.selectors.value_columns), the distinct raw
-values and their record counts come from DuckDB (one GROUP BY per column of the source table, never
-per record); only the values not decided yet go to the engine (`aam.values.engine.map_column`) with
-the driver's stored metadata and the tenant's memory; the decisions are stored (value maps, review
-items, value drift) and the value maps are written into DuckDB for the views to join.
+values and their record counts come from DuckDB (one scan of each source table, grouping sets of its
+value-mapped columns, never per record); only the values not decided yet go to the engine
+(`aam.values.engine.map_column`) with the driver's stored metadata and the tenant's memory; the
+decisions are stored (value maps, review items, value drift) and the value maps are written into
+DuckDB for the views to join, and into their PostgreSQL mirrors, which the per-record views join when
+they are read.
 
 A column with more distinct values than the engine takes (`max_distinct()`, AAM_VALUE_MAX_DISTINCT)
 is free text: it is not sent to the engine at all (a 10,000-value "picklist" is not 10,000 review
@@ -41,7 +43,7 @@ from aam.values.services import SeenValue, free_text_rows, value_column_free_tex
 from aam.values.types import ColumnValues
 
 from .. import store
-from ..valuemap import write_tables
+from ..valuemap import pg_write_tables, write_tables
 
 logger = logging.getLogger(__name__)
 
@@ -59,33 +61,45 @@ def _typed(value: Any, source_type: str) -> Any:
     return value
 
 
-def _distinct(con, entity: str, reads: str, connection_ids=None) -> dict[tuple[int, str], list[SeenValue] | int]:
-    """{(connection, object): its distinct values (or their number, when over the engine's maximum)}:
-    one scan of the column (a GROUP BY on the column itself, cast to its text key after grouping: a
-    cast per record costs more than the scan; the groups counted per source in the same query)."""
+def _distinct(con, entity: str, columns: list[str], connection_ids=None
+              ) -> dict[str, dict[tuple[int, str], list[SeenValue] | int]]:
+    """{column: {(connection, object): its distinct values (or their number, when over the engine's
+    maximum)}}: one scan of the source table for all `columns` (GROUPING SETS: a group per column's
+    value, grouped on the column itself and cast to its text key after grouping: a cast per record
+    costs more than the scan; the groups counted per source in the same query)."""
     table = store.source_table(entity)
-    col = store.quote(store.ident(reads))
+    cols = [store.quote(store.ident(c)) for c in columns]
     limit = max_distinct()
     only = ""
     if connection_ids is not None:
         only = f"AND _connection_id IN ({', '.join(str(int(c)) for c in connection_ids) or 'NULL'})"
+    # which grouping set a group belongs to: the index of the column grouped in it
+    which = "CASE " + " ".join(f"WHEN GROUPING({c}) = 0 THEN {i}" for i, c in enumerate(cols)) + " END"
+    present = " OR ".join(f"(i = {i} AND {c} IS NOT NULL)" for i, c in enumerate(cols))
+    key = "CASE i " + " ".join(f"WHEN {i} THEN CAST({c} AS VARCHAR)" for i, c in enumerate(cols)) + " END"
+    nulls = ", ".join("NULL" for _ in cols)
     rows = con.execute(f"""
         WITH g AS (
-            SELECT _connection_id AS c, _source_object AS o, {col} AS v,
+            SELECT _connection_id AS c, _source_object AS o, {", ".join(cols)}, {which} AS i,
                    count(*) AS n, any_value(_source_id) AS a, max(_source_id) AS b
-            FROM {table} WHERE NOT _deleted AND {col} IS NOT NULL {only} GROUP BY ALL
-        ), w AS (SELECT g.*, count(*) OVER (PARTITION BY c, o) AS d FROM g)
-        SELECT c, o, CAST(v AS VARCHAR) AS k, v, n, a, b, d FROM w WHERE d <= {int(limit)}
+            FROM {table} WHERE NOT _deleted {only}
+            GROUP BY GROUPING SETS ({", ".join(f"(_connection_id, _source_object, {c})" for c in cols)})
+        ), w AS (SELECT g.*, count(*) OVER (PARTITION BY i, c, o) AS d FROM g WHERE {present})
+        SELECT i, c, o, {key} AS k, {", ".join(cols)}, n, a, b, d FROM w WHERE d <= {int(limit)}
         UNION ALL
-        SELECT c, o, NULL, NULL, NULL, NULL, NULL, max(d) FROM w WHERE d > {int(limit)} GROUP BY c, o
-        ORDER BY 1, 2, 5 DESC NULLS LAST, 3""").fetchall()
-    out: dict[tuple[int, str], list[SeenValue] | int] = {}
-    for cid, obj, key, raw, n, first, last, distinct in rows:
-        if key is None:
-            out[(int(cid), obj)] = int(distinct)
+        SELECT i, c, o, NULL, {nulls}, NULL, NULL, NULL, max(d) FROM w WHERE d > {int(limit)} GROUP BY i, c, o
+        ORDER BY 1, 2, 3, {len(cols) + 5} DESC NULLS LAST, 4""").fetchall()
+    out: dict[str, dict[tuple[int, str], list[SeenValue] | int]] = {c: {} for c in columns}
+    for row in rows:
+        i, cid, obj, key_text = row[:4]
+        raw = row[4 + i]
+        n, first, last, distinct = row[4 + len(cols):]
+        found = out[columns[i]]
+        if key_text is None:
+            found[(int(cid), obj)] = int(distinct)
             continue
-        bucket = out.setdefault((int(cid), obj), [])
-        bucket.append(SeenValue(key=key, raw=raw, count=int(n),
+        bucket = found.setdefault((int(cid), obj), [])
+        bucket.append(SeenValue(key=key_text, raw=raw, count=int(n),
                                 samples=tuple(dict.fromkeys(s for s in (first, last) if s is not None))))
     return out
 
@@ -124,10 +138,15 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
                 con = store.connect(tenant)
                 try:
                     tables = store.existing_tables(con)
-                    for entity, col in reads:
+                    for entity in sorted({e for e, _ in reads}):
                         table = store.source_table(entity)
-                        if table in tables and col in store.table_columns(con, table):
-                            found[(entity, col)] = _distinct(con, entity, col, connection_ids)
+                        if table not in tables:
+                            continue
+                        present = store.table_columns(con, table)
+                        cols = [col for e, col in reads if e == entity and col in present]
+                        if cols:
+                            for col, seen in _distinct(con, entity, cols, connection_ids).items():
+                                found[(entity, col)] = seen
                 finally:
                     con.close()
         memory = ValueMemoryLookup()
@@ -186,6 +205,8 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
             write_tables(con, maps, free, currencies, fallbacks)
         finally:
             con.close()
+    # the same into the PostgreSQL mirrors the per-record views read at read time
+    pg_write_tables(tenant.schema_name, maps, free, currencies, fallbacks)
     report["value_maps"] = len(maps)
     report["engine_seconds"] = round(report["engine_seconds"], 3)
     report["seconds"] = round(time.monotonic() - started, 3)

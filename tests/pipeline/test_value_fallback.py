@@ -93,3 +93,25 @@ def test_a_fallback_names_another_field_of_its_entity():
     for bad in ("nope", "service_category"):
         with pytest.raises(OntologyError, match="fallback"):
             parse_ontology(_doc({"fallback": bad}))
+
+
+def test_one_scan_tells_a_free_text_column_from_the_picklists_beside_it(in_tenant_a, settings):
+    """The value stage reads every value column of a source table in one scan (grouping sets): a column
+    with more distinct values than the engine takes is free text, the others of the same scan are mapped."""
+    settings.AAM_VALUE_MAX_DISTINCT = 4
+    lines = [f"l{i},123456789012,2026-11-0{1 + i % 2}T00:00:00Z,Product{i},1.00,{'USD' if i % 2 else 'EUR'},r{i}"
+             for i in range(8)]
+    cur = csv_connection("cur-wide", "cost_and_usage_report.csv", CUR.splitlines()[0] + "\n" + "\n".join(lines) + "\n",
+                         source_system="aws")
+    info = pipeline_run(tenant=connection.tenant, connection=cur, trigger="test")
+    assert all(s.ok for s in info.steps), info.as_dict()
+    assert info.step("values").details["free_text"] >= 1
+    rows = _cost_rows()
+    assert len(rows) == 8
+    # eight product codes: free text, never sent to the engine; the two currencies are mapped
+    assert {r[3] for r in rows} == {"free_text"} and {r[1] for r in rows} == {None}
+    assert not ValueMap.objects.filter(connection=cur, field="service_category").exists()
+    with connection.cursor() as c:
+        c.execute(f"SELECT DISTINCT billing_currency, billing_currency_status "
+                  f"FROM {connection.tenant.schema_name}.dcl_view_cost")
+        assert sorted(c.fetchall()) == [("EUR", "mapped"), ("USD", "mapped")]

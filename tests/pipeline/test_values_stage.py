@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from aam.ingest.kinds import kind_for
+from aam.ingest.schema import ontology_entities
 from aam.models import ColumnMetadata, DriftEvent, ReviewItem, ValueMap, ValueMemory
 from aam.values.review import value_decide
 from aam.values.vocab import is_canonical
@@ -99,6 +101,9 @@ def test_decided_values_are_not_asked_again(two_crms):
 
 
 def test_approving_a_value_updates_only_the_rows_that_carry_it(two_crms):
+    """A per-record view computes its values when it is read (ViewSpec.read_time_values): the approval
+    changes the value map (DuckDB's and its PostgreSQL mirror), rewrites no data-table row, and the rows
+    carrying the value show it at once."""
     hubspot = two_crms["hubspot"]
     vm = ValueMap.objects.get(connection=hubspot, field="stage_category", raw_key="Contract Sent")
     carrying = duck_rows(connection.tenant, "SELECT count(*) FROM src_opportunity WHERE _connection_id = "
@@ -108,14 +113,16 @@ def test_approving_a_value_updates_only_the_rows_that_carry_it(two_crms):
 
     view = MaterializedView.objects.get(entity="opportunity")
     before = dict(_rows(view.data_table, "unified_id, xmin::text"))
+    ids = [uid for (uid,) in _view("opportunity", "unified_id", "WHERE stage_source = 'Contract Sent' "
+                                   "AND sources->0->>'connection_id' = %s", [str(hubspot.pk)])]
+    assert len(ids) == carrying
     choice = "propose" if vm.canonical != "propose" else "negotiate"
     outcome = value_decide(value_map=vm, canonical=choice, user=None)
-    assert outcome["rows_updated"] == {"opportunity": carrying}
+    assert outcome["rows_updated"] == {"opportunity": carrying}  # the view's rows that now show it
     after = dict(_rows(view.data_table, "unified_id, xmin::text"))
-    touched = {uid for uid in before if before[uid] != after[uid]}
-    assert len(touched) == carrying and len(after) == len(before)  # no rebuild: the same table, 2 rows rewritten
+    assert after == before  # no rebuild and no row rewritten: the same table, every row as it was
     rows = _view("opportunity", "stage_category, stage_category_status, stage_source", "WHERE unified_id = ANY(%s)",
-                 [list(touched)])
+                 [ids])
     assert rows == [(choice, "mapped", "Contract Sent")] * carrying
     assert MaterializedView.objects.get(entity="opportunity").version == view.version + 1  # caches let go
     # DuckDB agrees (the next materialization would too)
@@ -127,6 +134,56 @@ def test_approving_a_value_updates_only_the_rows_that_carry_it(two_crms):
     assert memory.canonical == choice
     pipeline_run(tenant=connection.tenant, connection=hubspot, trigger="test")
     assert set(_view("opportunity", "stage_category", "WHERE stage_source = 'Contract Sent'")) == {(choice,)}
+
+
+def test_postgres_computes_the_same_values_as_duckdb_on_a_mixed_tenant(two_crms):
+    """PostgreSQL's per-record view computes the value columns at read time from the same definitions as
+    DuckDB's view (dcl/valuemap.py ValueSql): value for value, on Dynamics codes and HubSpot labels, with
+    pending and 'none' values among them."""
+    from dcl.models import MaterializedView
+    from dcl.unify import view_spec
+
+    deals = two_crms["hub"].objects["deals"]
+    deals.append({**deals[0], "hs_object_id": "7999999996", "dealstage": "verbalcommit",
+                  "hs_lastmodifieddate": "2030-01-01T00:00:00.000Z"})
+    deals.append({**deals[0], "hs_object_id": "7999999995", "dealstage": "N/A",
+                  "hs_lastmodifieddate": "2030-01-01T00:00:00.000Z"})
+    pipeline_run(tenant=connection.tenant, connection=two_crms["hubspot"], trigger="test")
+    catalog = MaterializedView.objects.get(entity="opportunity")
+    spec_columns = [c["name"] for c in catalog.columns]
+    spec = view_spec("opportunity", {f: kind_for(t) for f, t in ontology_entities()["opportunity"].items()})
+    assert spec.read_time_values
+    computed = sorted(spec.value_columns)
+    # the data table holds none of the computed columns: only the records' own values
+    with connection.cursor() as cur:
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                    [connection.tenant.schema_name, catalog.data_table])
+        stored = {r[0] for r in cur.fetchall()}
+    assert "stage_category" not in stored and "currency_status" not in stored and "currency" in stored
+    # the view's columns are the catalog's, in its order
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT * FROM {connection.tenant.schema_name}.dcl_view_opportunity LIMIT 0")
+        names = [d.name for d in cur.description]
+    assert names[:1 + len(spec_columns)] == ["unified_id", *spec_columns]
+    # and their types, as the catalog declares them (the value columns are computed, not stored)
+    from dcl.pgsync import PG_TYPES
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
+                    "AND attnum > 0 ORDER BY attnum", [f"{connection.tenant.schema_name}.dcl_view_opportunity"])
+        types = dict(cur.fetchall())
+        cur.execute("SELECT t, format_type(t::regtype, NULL) FROM unnest(%s::text[]) AS t", [list(PG_TYPES.values())])
+        named = dict(cur.fetchall())
+    assert {n: types[n] for n in spec.fields} == {n: named[PG_TYPES[k]] for n, k in spec.fields.items()}
+    postgres = _view("opportunity", ", ".join(["unified_id", *computed]), "ORDER BY unified_id")
+    duck = duck_rows(connection.tenant, f"SELECT unified_id, {', '.join(computed)} FROM view_opportunity "
+                     "ORDER BY unified_id")
+    assert len(postgres) == len(duck) == 24 + 18 + 2
+    assert postgres == duck
+    statuses = {r[1 + computed.index("stage_category_status")] for r in postgres}
+    assert {"mapped", "pending", "none"} <= statuses
+    kinds = {r[0] for r in _view("opportunity", "sources->0->>'connection_kind'")}
+    assert kinds == {"dynamics", "hubspot"}
 
 
 def test_a_new_stage_in_a_later_sync_is_value_drift_and_never_fails_the_sync(two_crms):

@@ -267,6 +267,12 @@ def currency_nouns() -> dict[str, set[str]]:
 def currency(text: str) -> Candidate | None:
     stripped = text.strip()
     low = "".join(stripped.split()).casefold()
+    if len(low) == 3 and low.isascii() and low.isalpha() and low not in CURRENCY_SYMBOLS:
+        # An ISO code: no indexed symbol is three ASCII letters (symbol_index leaves those out), so the
+        # symbol index (CLDR data of 40 locales, ~0.3 s to load) is not needed to say so.
+        cur = pycountry.currencies.get(alpha_3=low.upper())
+        if cur:
+            return Candidate(cur.alpha_3, CODE, "code_list", "ISO 4217")
     symbols = symbol_index()
     if low in symbols:
         found = _by_trade(symbols[low])
