@@ -70,6 +70,14 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def history_truncate() -> None:
+    """Empty the current tenant's history tables: a benchmark that starts from no DuckDB file starts
+    from no history either (else its first materialization deletes every entity the history holds)."""
+    with pg_connection.cursor() as cur:
+        for model in HISTORY_MODELS.values():
+            cur.execute(f"TRUNCATE {store.quote(model._meta.db_table)}")
+
+
 class Command(BaseCommand):
     help = ("Measure the history step of a materialization (DuckDB compare, commit, PostgreSQL publish) "
             "on N opportunities.")
@@ -90,8 +98,7 @@ class Command(BaseCommand):
         entity = "opportunity"
         model = HISTORY_MODELS[entity]
         shutil.rmtree(store.tenant_dir(tenant), ignore_errors=True)
-        with pg_connection.cursor() as cur:
-            cur.execute(f"TRUNCATE {store.quote(model._meta.db_table)}")
+        history_truncate()
         ontology = ontology_entities()
         spec = view_spec(entity, {f: kind_for(t) for f, t in ontology[entity].items()})
         report: dict = {"rows": rows, "changed_share": share, "tracked_columns": list(tracked_columns(entity))}

@@ -324,13 +324,15 @@ class Command(BaseCommand):
         return seconds
 
     def _fresh_connection(self, tenant, folder: Path):
-        """Start clean: no DuckDB file, no streams, one filesource connection on the file."""
+        """Start clean: no DuckDB file, no history, no streams, one filesource connection on the file."""
+        from benchmarks.history import history_truncate
         from connectors.models import Connection
         from connectors.services import connection_create
 
         shutil.rmtree(store.tenant_dir(tenant), ignore_errors=True)
         r = binary_redis()
         with tenant_context(tenant):
+            history_truncate()  # no DuckDB file: no history either (each run is a first load)
             for old in Connection.objects.all():
                 r.delete(stream_key(tenant, old.pk))
                 old.delete()
