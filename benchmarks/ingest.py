@@ -12,6 +12,7 @@ It prints figures; it asserts nothing.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -268,6 +269,8 @@ class Command(BaseCommand):
         # pgsync logs where the PostgreSQL side of the materialization went.
         published = re.search(r"copy ([\d.]+)s, indexes ([\d.]+)s, total ([\d.]+)s", c_err.decode(errors="replace"))
         consumed = json.loads(c_out.decode().strip().splitlines()[-1])
+        # the history step (dcl/history) logs what it did: compare, commit and publish seconds
+        history = re.search(r"history of opportunity: (\{.*?\})\s*$", c_err.decode(errors="replace"), re.MULTILINE)
         landed = consumed.get("views", {}).get("opportunity", 0)
         report = {
             "rows": rows,
@@ -285,6 +288,7 @@ class Command(BaseCommand):
             "canonical_values": values,
             "materialize_seconds": consumed.get("materialize_seconds"),
             "values_stage_seconds": consumed.get("values_seconds"),
+            "history_step": ast.literal_eval(history.group(1)) if history else None,
             "postgres_seconds": dict(zip(("copy", "indexes", "total"), map(float, published.groups()), strict=True))
             if published
             else None,
