@@ -233,6 +233,7 @@ def value_column_record(
         }
         had_values = bool(existing)
         seen_again: list[tuple[ValueMap, bool]] = []  # decided values seen again, and whether they moved
+        created: list[ValueMap] = []
         for value in seen:
             vm = existing.get(raw_hash(value.key))
             decision = decisions.get(_engine_key(value.raw))
@@ -251,8 +252,14 @@ def value_column_record(
                     status=_status_of(decision), record_count=value.count, samples=samples,
                     first_seen=now, last_seen=now, drift=had_values,
                 )
-                vm.save()
                 outcome.new += 1
+                if vm.status != ValueMap.Status.PENDING and not had_values:
+                    vm.raw_hash = raw_hash(vm.raw_key)  # what save() sets; bulk_create does not call it
+                    created.append(vm)  # decided, no review item and no drift event: inserted together below
+                    outcome.auto += vm.status == ValueMap.Status.MAPPED
+                    outcome.none += vm.status == ValueMap.Status.NONE
+                    continue
+                vm.save()
                 outcome.drift += had_values
                 item = None
                 if vm.status == ValueMap.Status.PENDING:
@@ -283,6 +290,8 @@ def value_column_record(
             outcome.auto += vm.status == ValueMap.Status.MAPPED
             outcome.pending += vm.status == ValueMap.Status.PENDING
             outcome.none += vm.status == ValueMap.Status.NONE
+        if created:
+            ValueMap.objects.bulk_create(created, batch_size=500)
         # values no longer in any live record (their records deleted or changed): counted as none
         now_seen = {raw_hash(value.key) for value in seen}
         gone = [vm.pk for h, vm in existing.items() if h not in now_seen and vm.record_count]
