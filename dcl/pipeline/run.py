@@ -83,14 +83,19 @@ class SyncRun:
             info.details["error"] = f"{exc.__class__.__name__}: {exc}"[:2000]
         self.info.steps.append(info)
 
+    def _attempt(self, info: StepInfo, started: float, work):
+        """`work()`'s result; when it raises, the step is recorded failed and PipelineStepFailed raised."""
+        try:
+            return work()
+        except Exception as exc:
+            self._step(info, started, exc)
+            raise PipelineStepFailed(info.step, exc, info) from exc
+
     def read(self, connection, *, progress=None) -> SyncResult:
         """Read one connection into its stream (step "read"); `progress(SyncProgress)` as it goes."""
         info, started = StepInfo("read", connection.pk), time.monotonic()
-        try:
-            result = read_connection(tenant=self.tenant, connection=connection, full=self.full, progress=progress)
-        except Exception as exc:
-            self._step(info, started, exc)
-            raise PipelineStepFailed("read", exc, info) from exc
+        result = self._attempt(info, started, lambda: read_connection(
+            tenant=self.tenant, connection=connection, full=self.full, progress=progress))
         info.rows = result.records_published
         info.details = result.as_dict()
         self._step(info, started)
@@ -102,11 +107,7 @@ class SyncRun:
         """Apply what is still waiting in the streams (step "consume"), of `connection_ids` or the run's."""
         ids = connection_ids if connection_ids is not None else self.connection_ids
         info, started = StepInfo("consume"), time.monotonic()
-        try:
-            result = drain(tenant=self.tenant, connection_ids=ids)
-        except Exception as exc:
-            self._step(info, started, exc)
-            raise PipelineStepFailed("consume", exc, info) from exc
+        result = self._attempt(info, started, lambda: drain(tenant=self.tenant, connection_ids=ids))
         info.rows = result.records
         info.details = result.as_dict()
         self._step(info, started)
@@ -125,13 +126,7 @@ class SyncRun:
             entries, examined = list(result.entry_ids), []
             if deletes_possible(result):
                 info, started = StepInfo("deletes", connection.pk), time.monotonic()
-                try:
-                    with tenant_context(self.tenant):
-                        outcome = deletes_sync(tenant=self.tenant, connection=connection, read=result,
-                                               drain=lambda ids: drain(tenant=self.tenant, connection_ids=ids))
-                except Exception as exc:
-                    self._step(info, started, exc)
-                    raise PipelineStepFailed("deletes", exc, info) from exc
+                outcome = self._attempt(info, started, lambda c=connection, r=result: self._deletes_sync(c, r))
                 info.rows = outcome.deleted
                 info.details = outcome.as_dict()
                 self._step(info, started)
@@ -141,17 +136,19 @@ class SyncRun:
             steps.append(self.changes(connection, result, entries, examined))
         return steps
 
+    def _deletes_sync(self, connection, read: SyncResult):
+        with tenant_context(self.tenant):
+            return deletes_sync(tenant=self.tenant, connection=connection, read=read,
+                                drain=lambda ids: drain(tenant=self.tenant, connection_ids=ids))
+
     def changes(self, connection, read: SyncResult, entry_ids: list[str], examined: list[str] = ()) -> StepInfo:
         """What the connection's batches of this run changed, per source object (step "changes":
         inserted, updated, deleted from the ledger rows of the stream entries the run published,
         dcl/changes.py); every object the read mapped or the delete stage `examined` (one that
         vanished from the source, say) is listed, with zeros when nothing changed."""
         info, started = StepInfo("changes", connection.pk), time.monotonic()
-        try:
-            counted = changes_counted(tenant=self.tenant, connection_id=connection.pk, entry_ids=entry_ids)
-        except Exception as exc:
-            self._step(info, started, exc)
-            raise PipelineStepFailed("changes", exc, info) from exc
+        counted = self._attempt(info, started, lambda: changes_counted(
+            tenant=self.tenant, connection_id=connection.pk, entry_ids=entry_ids))
         names = [*(d.name for d in read.details if d.entity and not d.skipped), *examined]
         objects = {name: dict.fromkeys(CHANGE_COUNTS, 0) for name in names}
         for name, counts in counted.items():
@@ -171,11 +168,7 @@ class SyncRun:
         consumed = {int(c) for s in self.info.steps if s.step == "consume"
                     for c in (s.details.get("connection_ids") or ())}
         changed = sorted(read | consumed) if read else None
-        try:
-            report = values_map(tenant=self.tenant, connection_ids=changed)
-        except Exception as exc:
-            self._step(info, started, exc)
-            raise PipelineStepFailed("values", exc, info) from exc
+        report = self._attempt(info, started, lambda: values_map(tenant=self.tenant, connection_ids=changed))
         info.rows = int(report.get("distinct_values", 0))
         info.details = report
         self._step(info, started)
@@ -188,11 +181,7 @@ class SyncRun:
         if not self._values_done():
             self.values()
         info, started = StepInfo("materialize"), time.monotonic()
-        try:
-            views = views_rebuild(tenant=self.tenant)
-        except Exception as exc:
-            self._step(info, started, exc)
-            raise PipelineStepFailed("materialize", exc, info) from exc
+        views = self._attempt(info, started, lambda: views_rebuild(tenant=self.tenant))
         info.rows = sum(views.values())
         info.details = {"views": views}
         self._step(info, started)
