@@ -66,6 +66,17 @@ SAMPLE_ROWS = 50
 COPY_CHUNK_ROWS = 200_000
 
 
+
+def _cursor_advance(state: dict, phase: str, last: dict, pk: list[str], column: str | None) -> None:
+    """Move a keyset cursor past `last`, the page's last row: its key (in the NULL phase, the key
+    among rows without a cursor value), and in the value phase its cursor value too."""
+    if phase == "null":
+        state["null_pk"] = [last[p] for p in pk]
+    else:
+        state["pk"] = [last[p] for p in pk]
+        if phase == "value":
+            state["value"] = last[column]
+
 class PostgresDriver(Driver):
     kind = "postgres"
 
@@ -320,12 +331,7 @@ class PostgresDriver(Driver):
                 for table in self._copy_pages(query, cols, meta["pg_types"], page_size):
                     count += table.num_rows
                     last = {name: table[name][table.num_rows - 1].as_py() for name in {*pk, column} - {None}}
-                    if phase == "null":
-                        state["null_pk"] = [last[p] for p in pk]
-                    else:
-                        state["pk"] = [last[p] for p in pk]
-                        if phase == "value":
-                            state["value"] = last[column]
+                    _cursor_advance(state, phase, last, pk, column)
                     yield Page(records=[], table=table, cursor=dict(state))
                 if count < chunk:
                     if phase == "null":
@@ -343,12 +349,7 @@ class PostgresDriver(Driver):
             last = records[-1] if records else {}
             page = Page(records=records, cursor=None)
             if count:
-                if phase == "null":
-                    state["null_pk"] = [last[p] for p in pk]
-                else:
-                    state["pk"] = [last[p] for p in pk]
-                    if phase == "value":
-                        state["value"] = last[column]
+                _cursor_advance(state, phase, last, pk, column)
                 page.cursor = dict(state)
                 yield page
             if count < page_size:
