@@ -58,6 +58,15 @@ class ObjectDeletes:
     keys: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
     ranges_compared: int = 0
     ranges_differing: int = 0
+    # Re-keyed by this read (a file whose key changed, ADR 0024): every key held is replaced by one of
+    # the `present` keys read, so the guard weighs only the records the object loses on balance.
+    rekeyed: bool = False
+    present: int = 0
+
+    @property
+    def lost(self) -> int:
+        """The deletes the guard weighs: all of them, or, for a re-keyed object, those not replaced."""
+        return max(0, self.held - self.present) if self.rekeyed else len(self.keys)
 
     def as_dict(self) -> dict:
         return {"source_object": self.source_object, "entity": self.entity, "mode": self.mode, "held": self.held,
@@ -189,8 +198,10 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
                 continue
             mode = modes.get(obj, "none")
             if mode in ("full_read", "change_tracking") and obj in read.key_sets:
+                present = read.key_sets[obj]
                 found.append(ObjectDeletes(obj, entity, mode, count,
-                                           _missing(con, entity, connection.pk, obj, read.key_sets[obj])))
+                                           _missing(con, entity, connection.pk, obj, present),
+                                           rekeyed=obj in read.rekeyed, present=len(present)))
             elif mode == "change_tracking" and obj in read.removed:
                 found.append(ObjectDeletes(obj, entity, mode, count,
                                            _reported(con, entity, connection.pk, obj, read.removed[obj])))
@@ -221,10 +232,10 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
 
 def _over_guard(objects: list[ObjectDeletes], share: float) -> bool:
     held = sum(o.held for o in objects)
-    deleting = sum(len(o.keys) for o in objects)
+    deleting = sum(o.lost for o in objects)
     if held and deleting > share * held:
         return True
-    return any(o.held and len(o.keys) > share * o.held for o in objects)
+    return any(o.held and o.lost > share * o.held for o in objects)
 
 
 def _header(tenant, connection, obj: ObjectDeletes, generation: int) -> BatchHeader:
