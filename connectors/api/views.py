@@ -1,4 +1,4 @@
-"""`/api/connections/`: CRUD, `test/`, `schema/` and (filesource) `files/`.
+"""`/api/connections/`: CRUD, `test/`, `schema/` and (filesource) `files/` and `keys/`.
 
 Outcomes of talking to a source:
 - `POST test/` always answers 200 with `{"ok", "message", "status"}`: a refused password is a
@@ -27,13 +27,14 @@ from .. import conf
 from ..errors import ConnectorError, PermanentError, TransientError
 from ..models import Connection
 from ..scrub import known_secrets, scrub
-from ..selectors import connection_get, connection_list
+from ..selectors import connection_file_keys, connection_get, connection_list
 from ..services import (
     connection_create,
     connection_delete,
     connection_discover,
     connection_file_list,
     connection_file_upload,
+    connection_key_set,
     connection_test,
     connection_update,
 )
@@ -42,6 +43,8 @@ from .serializers import (
     ConnectionFilterSerializer,
     ConnectionInputSerializer,
     ConnectionOutputSerializer,
+    FileKeyInputSerializer,
+    FileKeySerializer,
     SchemaSerializer,
     UploadedFileSerializer,
     UploadInputSerializer,
@@ -83,7 +86,8 @@ def _api_error(exc: ConnectorError, connection: Connection) -> exceptions.APIExc
 
 @extend_schema_view(list=extend_schema(parameters=[ConnectionFilterSerializer]))
 class ConnectionViewSet(TenantModelViewSet):
-    required_roles = {"test": Role.OPERATOR}  # create, change, delete, files: admin
+    # create, change, delete, files: admin; setting a file's key: operator (keys_set is POST keys/)
+    required_roles = {"test": Role.OPERATOR, "keys_set": Role.OPERATOR}
     serializer_class = ConnectionOutputSerializer
     lookup_value_regex = "[0-9]+"
     # Only for the OpenAPI generator (types of path parameters): data always comes from
@@ -170,3 +174,28 @@ class ConnectionViewSet(TenantModelViewSet):
             raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes")
         obj = connection_file_upload(connection=connection, filename=upload.name, content=upload, size=upload.size)
         return Response({"file": upload.name, "object": obj.as_dict()}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=FileKeySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def keys(self, request, pk=None):
+        """The key of every file of a filesource connection: what makes a row the same record in the
+        next version of the file (docs/adr/0024-files-as-snapshots.md)."""
+        connection = self.get_object()
+        if connection.kind != Connection.Kind.FILESOURCE:
+            raise exceptions.ValidationError({"object": ["keys are for CSV file connections only"]})
+        return Response(connection_file_keys(connection=connection))
+
+    @extend_schema(request=FileKeyInputSerializer, responses=FileKeySerializer(many=True))
+    @keys.mapping.post
+    def keys_set(self, request, pk=None):
+        """Set one file's key (operator): `{"object", "key": ["Email"] | "line" | "auto"}`. A key the
+        file as it is now breaks is a 400 naming the rows; the next sync re-keys the object."""
+        connection = self.get_object()
+        data = FileKeyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            connection_key_set(connection=connection, object_name=data.validated_data["object"],
+                               key=data.validated_data["key"])
+        except ConnectorError as exc:
+            raise _api_error(exc, connection) from None
+        return Response(connection_file_keys(connection=connection))

@@ -37,6 +37,7 @@ OPERATOR_CALLS = {
     ("/api/connections/1/schedule/", "put"),
     ("/api/connections/1/schedule/", "delete"),
     ("/api/connections/1/test/", "post"),
+    ("/api/connections/1/keys/", "post"),
 }
 
 
@@ -130,6 +131,7 @@ DASHBOARD_WRITES = {
     "connections_ui:upload": Role.ADMIN,
     "connections_ui:delete": Role.ADMIN,
     "connections_ui:test": Role.OPERATOR,
+    "connections_ui:key": Role.OPERATOR,
     "aam_ui:review-decide": Role.OPERATOR,
     "aam_ui:review-bulk": Role.OPERATOR,
     "aam_ui:value-decide": Role.OPERATOR,
