@@ -90,7 +90,7 @@ class KindField:
         if self.type == "list" and isinstance(value, list | tuple):
             return ", ".join(str(v) for v in value)
         if self.type == "mapping" and isinstance(value, dict):
-            return "\n".join(f"{k}: {v}" for k, v in value.items())
+            return "\n".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items())
         return value
 
 
@@ -124,9 +124,9 @@ FIELD_HINTS: dict[str, dict[str, str]] = {
 CHOICE_LABELS = {",": "Comma ( , )", ";": "Semicolon ( ; )", "\t": "Tab", "|": "Pipe ( | )",
                  "full": "Full exports: each file is a snapshot, a row gone from it is deleted",
                  "append": "Append-only: files add and update rows, nothing is deleted"}
-# Set on the connection page's keys card (docs/adr/0024-files-as-snapshots.md), not in the form: a
-# full update from the form keeps their stored values (views.connection_edit_page).
-MANAGED_ELSEWHERE = ("primary_keys", "chosen_keys")
+# Kept by the platform (the keys it chose for files, docs/adr/0024-files-as-snapshots.md), not in the
+# form: a full update from the form keeps their stored values (views.connection_edit_page).
+MANAGED_ELSEWHERE = ("chosen_keys",)
 ADVANCED = {"primary_keys", "cursor_columns", "cursor_fields", "api_version", "token_url", "connect_timeout",
             "sample_size", "sslmode", "base_url", "login_url", "delimiter", "encoding", "files"}
 

@@ -349,13 +349,14 @@ def connection_keys_ensure(*, connection: Connection) -> dict[str, list[str]]:
     from .kinds.filesource.csvio import CsvFormatError
     from .kinds.filesource.keys import CONTENT
 
-    config = _filesource_config(connection)
     chosen: dict[str, list[str]] = {}
-    with driver_for(connection) as driver:
-        try:
+    try:
+        config = _filesource_config(connection)
+        with driver_for(connection) as driver:
             files = driver.files()
-        except ConnectorError:
-            return {}  # a folder that cannot be listed: the sync's discovery says why
+    except (ConnectorError, ValueError):  # pydantic's ValidationError is a ValueError
+        return {}  # a config or folder that cannot be used: the sync's discovery says why
+    with driver_for(connection) as driver:
         for name in sorted(files):
             if name in config.primary_keys or name in config.chosen_keys:
                 continue

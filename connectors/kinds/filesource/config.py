@@ -46,9 +46,12 @@ class FileSourceConfig(Strict):
     @field_validator("primary_keys", "chosen_keys", mode="before")
     @classmethod
     def _key_lists(cls, value):
-        """A key is a list of columns; a single column may be given as text (as it was stored before)."""
+        """A key is a list of columns; it may be given as text, its columns separated by commas (as the
+        form's `object: column, column` lines and configs stored before give it; a key column's name
+        never holds a comma)."""
         if isinstance(value, dict):
-            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+            return {k: [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+                    for k, v in value.items()}
         return value
 
     @field_validator("primary_keys", "chosen_keys")
