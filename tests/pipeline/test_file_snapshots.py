@@ -153,3 +153,27 @@ def test_a_file_whose_rows_nothing_tells_apart_is_keyed_by_row_number(deals_conn
     assert sorted((r["id"], float(r["amount"])) for r in view_all(entity="opportunity")) == [
         ("1", 100.0), ("2", 100.0), ("3", 100.0), ("4", 200.0)]
     assert all("__line" not in (r.get("_extras") or "") for r in view_all(entity="opportunity"))
+
+
+def test_the_issue_re_export_with_a_renamed_amount_column_replaces_the_last_and_keeps_the_amounts(deals_conn):
+    deals = _deals()
+    _upload(deals_conn, deals)
+    pipeline_run(tenant=connection.tenant, connection=deals_conn)
+    newer = {k: {("Deal Value" if c == "Amount (USD)" else c): v for c, v in d.items()} for k, d in deals.items()}
+    for key in list(newer)[40:43]:
+        newer[key]["Deal Value"] = "77777.00"
+    for key in list(newer)[45:]:
+        del newer[key]
+    header = HEADER.replace("Amount (USD)", "Deal Value")
+    data = ("\n".join([header] + [",".join(d[c] for c in header.split(",")) for d in newer.values()]) + "\n").encode()
+    connection_file_upload(connection=deals_conn, filename="deals.csv", content=io.BytesIO(data), size=len(data))
+    pipeline_run(tenant=connection.tenant, connection=deals_conn)
+    # the rename is proven by the same records under their key (not by the engine's reading of the name)
+    from aam.models import DriftEvent
+
+    event = DriftEvent.objects.get(kind="renamed")
+    assert (event.field, event.new_field, event.status) == ("Amount (USD)", "Deal Value", "applied")
+    assert event.evidence["value_method"] == "keyed"
+    expected = sorted((f"{d['Contact Email']}|{d['Deal Name']}", d["Deal Name"], float(d["Deal Value"]))
+                      for d in newer.values())
+    assert _view() == expected and len(expected) == 45
