@@ -177,3 +177,29 @@ def test_the_issue_re_export_with_a_renamed_amount_column_replaces_the_last_and_
     expected = sorted((f"{d['Contact Email']}|{d['Deal Name']}", d["Deal Name"], float(d["Deal Value"]))
                       for d in newer.values())
     assert _view() == expected and len(expected) == 45
+
+
+def test_a_folder_file_changed_on_disk_that_breaks_its_key_fails_the_sync_and_keeps_the_last_snapshot(
+    in_tenant_a, settings
+):
+    from aam.ingest.services import connection_sync
+    from connectors.errors import PermanentError
+
+    folder = settings.DATA_DIR / "exports"
+    folder.mkdir(parents=True)
+    deals = _deals()
+    (folder / "deals.csv").write_bytes(_csv(deals))
+    conn = connection_create(name="Folder export", kind="filesource",
+                             config={"folder": str(folder), "source_system": "pipedrive"})
+    pipeline_run(tenant=connection.tenant, connection=conn)
+    conn.refresh_from_db()
+    assert conn.config["chosen_keys"] == {"deals": ["Contact Email", "Deal Name"]}  # chosen before the first read
+    assert _view() == _expected(deals)
+    broken = list(deals.values())
+    broken[9] = {**broken[2], "Amount (USD)": "1.00"}
+    (folder / "deals.csv").write_bytes(_csv(dict(enumerate(broken))))
+    with pytest.raises(PermanentError, match="Contact Email \\+ Deal Name is not unique: rows 3, 10 both have"):
+        connection_sync(connection=conn)
+    conn.refresh_from_db()
+    assert conn.status == Connection.Status.ERROR and "set the key on the connection page" in conn.last_error
+    assert _view() == _expected(deals)

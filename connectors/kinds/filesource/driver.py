@@ -264,11 +264,22 @@ class FileSourceDriver(Driver):
         return _key_text(self.record_key(object_name, header)) if (
             self.config.primary_keys.get(object_name) or id_column(object_name, header)) else CONTENT
 
+    def _check_key_before_reading(self, path: Path, key: RecordKey | None) -> bool:
+        """Whether a read from the first row checks the key over the file first: for a key of columns
+        that tell rows apart (chosen, or set by a person), in a file of the folder (an upload was checked
+        when it arrived). An id column is the source's own key: its uniqueness is the vendor's, and
+        checking it would cost every changed export a second parse."""
+        if key is None or not key.columns or key.basis == "id_column":
+            return False
+        uploads = self._uploads_dir()
+        return uploads is None or path.parent != Path(uploads).resolve()
+
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
         """The file's records from the cursor, or from the first row when the file changed (its hash)
-        or its key did (`Page.rekeyed`: every record's key is new). A read from the first row checks
-        first that the key holds over the whole file (a PermanentError names the rows that break it,
-        and nothing of this version is read: the previous snapshot stays)."""
+        or its key did (`Page.rekeyed`: every record's key is new). A read from the first row of a
+        folder's file keyed by columns checks first that the key holds over the whole file (a
+        PermanentError names the rows that break it, and nothing of this version is read: the
+        previous snapshot stays); uploads were checked when they arrived."""
         path = self._file(object_name)
         digest = fingerprint(path)
         csv_file = self._csv(path)
@@ -283,7 +294,7 @@ class FileSourceDriver(Driver):
                 start = Position(int(cursor["offset"]), int(cursor["line"]), int(cursor["row"]), encoding)
             except (KeyError, TypeError, ValueError, LookupError):
                 start = None  # a cursor we cannot use means reading the file again
-        if start is None and key is not None and key.columns:
+        if start is None and self._check_key_before_reading(path, key):
             problem = key_problem(csv_file, key)
             if problem:
                 raise PermanentError(problem + "; set the key on the connection page")
