@@ -266,18 +266,22 @@ class _ViewStep:
 
     def _delta(self, plan, started: float) -> int:
         entity, spec, previous = self.entity, self.spec, self.previous
+        now = datetime.now(UTC)
         if spec.per_record:
             view, published = delta_relations(entity)
             relation = published if spec.read_time_values else view
+            history_record(self.con, entity=entity, spec=spec, at=now, view=view, only=DIRTY_IDS)
         else:
-            view, relation = None, "_delta"
-            if not merged_delta(self.con, entity):  # rebuilt, and no row differs: nothing to write
+            # a merged view was rebuilt whole and is compared whole: an approved value updated its rows in
+            # place (dcl/values_apply.py), so they differ from the history without being in `_delta`
+            relation = "_delta"
+            changed = merged_delta(self.con, entity)
+            history_record(self.con, entity=entity, spec=spec, at=now)
+            if not changed:  # no row differs from what PostgreSQL has: nothing to write
                 self.report.update(written=0, removed=0)
                 self.planner.published(plan, previous.data_table)
                 return previous.row_count
         version = previous.version + 1
-        now = datetime.now(UTC)
-        history_record(self.con, entity=entity, spec=spec, at=now, view=view, only=DIRTY_IDS)
         record = self._recorder(version, now, started)
         counted: dict[str, int] = {}
 
