@@ -314,7 +314,14 @@ class StreamConsumer:
     def _write(self, fresh: list[_Entry]) -> None:
         by_entity: dict[str, list[_Entry]] = defaultdict(list)
         carried: dict[tuple[int, str], tuple] = {}
+        removed = store.removed_connections(self.con)
+        empty = []  # batches without rows (cursor carriers): only their ledger entry and cursor
         for e in fresh:
+            if e.message.header.connection_id in removed:
+                # a batch of a connection deleted with its data (dcl/services.py connection_records_remove),
+                # still in its stream: recorded as applied, its rows dropped
+                empty.append(e)
+                continue
             by_entity[e.message.header.entity].append(e)
             # In stream order: a later page's cursor replaces an earlier one's.
             for object_name, cursor in (e.message.header.cursors or {}).items():
@@ -322,7 +329,6 @@ class StreamConsumer:
                 carried[(e.message.header.connection_id, object_name)] = (cursor, e.message.batch_id, entry)
         now = datetime.now(UTC)
         staged = []
-        empty = []  # batches without rows (cursor carriers): only their ledger entry and cursor
         for entity, group in by_entity.items():
             store.ident(entity)
             tables, positions = [], []

@@ -109,9 +109,49 @@ def _registered_streams(tenant) -> set[int]:
 
 
 def _connection_kinds() -> dict[int, str]:
+    """Each connection's kind, deleted ones included (their records may stay in the views)."""
     from connectors.models import Connection
 
-    return dict(Connection.objects.values_list("id", "kind"))
+    from .models import RemovedConnection
+
+    return {**dict(RemovedConnection.objects.values_list("connection_id", "kind")),
+            **dict(Connection.objects.values_list("id", "kind"))}
+
+
+# The generation of a removed connection's tombstones: no batch of it still waiting in a stream, of
+# any generation, brings a record back (the consumer's `_drop_superseded`, ADR 0019).
+REMOVED_GENERATION = 2**62
+
+
+def connection_records_remove(*, tenant, connection_id: int) -> dict:
+    """Take every record of a (deleted) connection out of the unified views: each becomes a tombstone
+    in one DuckDB transaction, then the views are brought up to date (its entities leave them, and the
+    history marks them deleted). Returns {entity: records removed} and the views' row counts."""
+    removed: dict[str, int] = {}
+    with tenant_context(tenant), store.WriterLock(tenant):
+        con = store.connect(tenant)
+        try:
+            tables = sorted(t for t in store.existing_tables(con) if t.startswith("src_"))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                txn = store.txn_next(con)
+                con.execute("INSERT OR IGNORE INTO _dcl_removed VALUES (?)", [int(connection_id)])
+                for table in tables:
+                    n = con.execute(
+                        f"UPDATE {table} SET _deleted = true, _txn = ?, _generation = ? "
+                        "WHERE _connection_id = ? AND NOT _deleted", [txn, REMOVED_GENERATION, int(connection_id)]
+                    ).fetchone()[0]
+                    if n:
+                        removed[table.removeprefix("src_")] = int(n)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+    views = views_materialize(tenant=tenant, drain=False) if removed else {}
+    logger.info("connection %s: %s records removed from the views", connection_id, removed)
+    return {"removed": removed, "views": views}
 
 
 def views_materialize(

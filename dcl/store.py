@@ -160,6 +160,7 @@ def connect(tenant) -> duckdb.DuckDBPyConnection:
             applied_at TIMESTAMPTZ NOT NULL
         )""")
     con.execute("CREATE TABLE IF NOT EXISTS _dcl_txn (n BIGINT NOT NULL)")
+    con.execute("CREATE TABLE IF NOT EXISTS _dcl_removed (connection_id BIGINT PRIMARY KEY)")
     if con.execute("SELECT count(*) FROM _dcl_txn").fetchone()[0] == 0:
         con.execute("INSERT INTO _dcl_txn VALUES (0)")
     ledger = table_columns(con, "_dcl_batches")
@@ -173,6 +174,11 @@ def txn_next(con: duckdb.DuckDBPyConnection) -> int:
     """The number of the consumer transaction being written (call inside it: a rollback takes the
     number back). Rows the transaction writes carry it in `_txn`."""
     return int(con.execute("UPDATE _dcl_txn SET n = n + 1 RETURNING n").fetchone()[0])
+
+
+def removed_connections(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """Connections deleted with their data: the consumer drops whatever of theirs is still streamed."""
+    return {int(r[0]) for r in con.execute("SELECT connection_id FROM _dcl_removed").fetchall()}
 
 
 def txn_last(con: duckdb.DuckDBPyConnection) -> int:

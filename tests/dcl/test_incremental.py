@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from aam.ingest.batches import BatchHeader, split_batches
 from connectors.models import Connection
 from dcl import incremental, pgsync
-from dcl.models import MaterializedView, OpportunityHistory
+from dcl.models import MaterializedView, OpportunityHistory, RemovedConnection
 from dcl.selectors import view_all
 from dcl.services import views_materialize
 from tests.pipeline.support import batches_for, opportunity_records, publish
@@ -225,3 +225,39 @@ def test_a_change_of_reporting_currency_rebuilds_the_money_views(deals):
     assert report["opportunity"]["mode"] == "full"
     assert report["account"]["mode"] == "skip"
     assert {r["reporting_currency"] for r in view_all(entity="opportunity")} == {"EUR"}
+
+
+def test_deleting_a_connection_with_its_data_takes_its_records_out_of_every_view(
+        deals, settings, django_capture_on_commit_callbacks):
+    from connectors.services import connection_delete
+
+    tenant, conn = deals
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    other = Connection.objects.create(name="HS", kind="hubspot")
+    publish(tenant, other.pk, batches_for(tenant, other.pk, opportunity_records(5, start=500)))
+    views_materialize(tenant=tenant)
+    late = batches_for(tenant, conn.pk, opportunity_records(3, start=600), generation=9)  # still in its stream
+    cid = conn.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        connection_delete(connection=conn)
+    assert RemovedConnection.objects.get(connection_id=cid).data_removed
+    assert [r["sources"][0]["connection_id"] for r in view_all(entity="opportunity")] == [other.pk] * 5
+    assert view_all(entity="account") == []
+    assert OpportunityHistory.objects.filter(deleted=True, valid_to__isnull=True).count() == 100
+    publish(tenant, cid, late)  # a batch of the removed connection consumed afterwards brings nothing back
+    assert views_materialize(tenant=tenant)["opportunity"] == 5
+
+
+def test_deleting_a_connection_and_keeping_its_data_leaves_the_views_alone(deals, django_capture_on_commit_callbacks):
+    from connectors.services import connection_delete
+
+    tenant, conn = deals
+    cid, before = conn.pk, _rows("opportunity")
+    with django_capture_on_commit_callbacks(execute=True):
+        connection_delete(connection=conn, data="keep")
+    report: dict = {}
+    views_materialize(tenant=tenant, report=report)
+    assert _rows("opportunity") == before and report["opportunity"]["mode"] == "skip"
+    removed = RemovedConnection.objects.get(connection_id=cid)
+    assert (removed.name, removed.kind, removed.data_removed) == ("SF", "salesforce", False)
+    assert {r["sources"][0]["connection_kind"] for r in _rows("opportunity")} == {"salesforce"}
