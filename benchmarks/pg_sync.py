@@ -89,7 +89,7 @@ SELECT g, 'ACC-' || (g % 5000), 'Deal ' || g,
        (ARRAY['New Business', 'Renewal', 'Upsell'])[1 + g % 3], (ARRAY['Web', 'Partner', 'Event'])[1 + g % 3],
        timestamptz '2023-01-01 00:00:00+00' + g * interval '17 seconds',
        timestamptz '2024-06-01 00:00:00+00' + g * interval '11 seconds'
-FROM generate_series({start}, {stop}) g
+FROM generate_series({start}::bigint, {stop}::bigint) g
 """
 # The 1% change: 0.8% updated (id % 125 = 7), 0.1% deleted (id % 1000 = 500, never an updated one), 0.1% new.
 UPDATE = """
