@@ -83,7 +83,7 @@ FILL = """
 INSERT INTO opportunities
 SELECT g, 'ACC-' || (g % 5000), 'Deal ' || g,
        (ARRAY['Prospecting', 'Qualification', 'Proposal', 'Negotiation', 'Closed Won', 'Closed Lost'])[1 + g % 6],
-       round(((g * 7919) % 500000) / 3.0, 2), 'USD', (g * 13) % 101, date '2024-01-01' + (g % 900),
+       round(((g * 7919) % 500000) / 3.0, 2), 'USD', (g * 13) % 101, date '2024-01-01' + (g % 900)::int,
        g % 6 >= 4, g % 6 = 4, 'USR-' || (g % 200),
        (ARRAY['Pipeline', 'Best Case', 'Commit', 'Closed', 'Omitted'])[1 + g % 5],
        (ARRAY['New Business', 'Renewal', 'Upsell'])[1 + g % 3], (ARRAY['Web', 'Partner', 'Event'])[1 + g % 3],
