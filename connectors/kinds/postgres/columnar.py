@@ -166,10 +166,17 @@ def stream_tables(chunks: Iterable, cols: list[str], pg_types: dict[str, str], p
     if not stream.peek(1):
         return
     read, parse, convert = _options(cols, pg_types, block_size=1 << 22)
-    reader = pcsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    yield from pages_of(pcsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert),
+                        cols, pg_types, page_size)
+
+
+def pages_of(batches: Iterable[pa.RecordBatch], cols: list[str], pg_types: dict[str, str],
+             page_size: int) -> Iterator[pa.Table]:
+    """Record batches (columns named by position: c0, c1, …) re-cut into tables of `page_size` rows
+    named `cols`, typed as the module docstring says (the CSV reader's and ADBC's alike)."""
     pending: list[pa.RecordBatch] = []
     held = 0
-    for batch in reader:
+    for batch in batches:
         pending.append(batch)
         held += batch.num_rows
         while held >= page_size:
