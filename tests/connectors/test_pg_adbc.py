@@ -39,8 +39,22 @@ def _pages(pages) -> list:
 
 
 def test_adbc_read_gives_the_same_pages_as_the_csv_copy_path(typed_db):  # noqa: F811
+    with _connect(typed_db) as c:  # dates and timestamps at the edges of the range sent in binary
+        c.execute("DROP TABLE IF EXISTS edges")
+        c.execute("CREATE TABLE edges (id int PRIMARY KEY, d date, ts timestamp, tstz timestamptz, r real)")
+        c.execute("""INSERT INTO edges VALUES
+            (1, '0001-01-01', '0001-01-01 00:00:00', '0001-01-01 00:00:00+00', 3.4028235e38),
+            (2, '9999-12-31', '9999-12-31 23:59:59.999999', '9999-12-31 23:59:59.999999+00', -0.1),
+            (3, '-infinity', '-infinity', '0001-01-01 00:00:00+01', 'NaN'),
+            (4, '0001-12-31 BC', '10000-01-01 00:00:00', '2024-03-31 01:30:00.000001-07:30', 'Infinity'),
+            (5, '2024-02-29', '2024-02-29 12:00:00.5', '1969-12-31 23:59:59.999999+00', 1e-45),
+            (6, NULL, NULL, NULL, NULL)""")
     drv = pg_driver(typed_db)
-    for table in ("typed", "odd", "accounts", "no_pk"):
+    edges = [r for p in drv.read("edges") for r in p.rows()]
+    assert [(r["d"], r["tstz"]) for r in edges[:4]] == [
+        ("0001-01-01", "0001-01-01T00:00:00+00:00"), ("9999-12-31", "9999-12-31T23:59:59.999999+00:00"),
+        ("-infinity", "0001-12-31 23:00:00+00 BC"), ("0001-12-31 BC", "2024-03-31T09:00:00.000001+00:00")]
+    for table in ("typed", "odd", "accounts", "no_pk", "edges"):
         through_adbc = _pages(drv.read(table, None, 2))
         through_csv = _pages(drv.read_copy_csv(table, None, 2))
         assert through_adbc and through_adbc[0][0]

@@ -86,8 +86,12 @@ def _iso_timestamps(text: pa.Array, with_zone: bool) -> pa.Array:
 
 
 def _iso_of(text: pa.Array, with_zone: bool) -> pa.Array:
+    return iso_of_timestamps(pc.cast(text, pa.timestamp("us", "UTC" if with_zone else None)), with_zone)
+
+
+def iso_of_timestamps(parsed: pa.Array, with_zone: bool) -> pa.Array:
+    """Timestamps (µs; in UTC when `with_zone`) as Python's `isoformat()` wrote them."""
     # The wall time in UTC as a zone-less timestamp (Arrow writes those fast), then Python's layout.
-    parsed = pc.cast(text, pa.timestamp("us", "UTC" if with_zone else None))
     wall = parsed.cast(pa.int64()).cast(pa.timestamp("us")) if with_zone else parsed
     iso = pc.replace_substring(pc.replace_substring(pc.cast(wall, pa.string()), ".000000", ""), " ", "T")
     return pc.binary_join_element_wise(iso, "+00:00", "") if with_zone else iso

@@ -389,7 +389,8 @@ class PostgresDriver(Driver):
         if how == "adbc":
             with translate_errors():  # composing the literals needs psycopg's connection (its encoding)
                 text = query.as_string(self._connection())
-            yield from pages_of(adbc.batches(self._adbc_connection(), text, cols, pg_types), cols, pg_types, page_size)
+            batches = adbc.batches(self._adbc_connection(), text, cols, pg_types)
+            yield from pages_of(batches, cols, adbc.finished_types(pg_types), page_size)
             return
         copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
         with translate_errors():
