@@ -61,9 +61,11 @@ _PERMANENT_HINTS = (
 SAMPLE_ROWS = 50
 # Rows one COPY reads at most (one sort on the server; it is read in pages as it arrives). Small
 # enough that a COPY held open while ingestion applies back-pressure ends well within the 300 s
-# statement timeout; large enough that a table without an index on its cursor is sorted a few
-# times per sync rather than once per page.
-COPY_CHUNK_ROWS = 200_000
+# statement timeout (500,000 rows at 2,000 records/s, a third of the slowest sync measured on a
+# loaded machine); large enough that a table without an index on its cursor is sorted twice per
+# million rows (each chunk's sort reads the rest of the table: 200,000 rows a chunk cost the server
+# 3.1-3.6 CPU-s per million rows read, one chunk 1.7-2.1 s; ADR 0018 addendum).
+COPY_CHUNK_ROWS = 500_000
 
 
 
