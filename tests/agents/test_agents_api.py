@@ -45,7 +45,7 @@ def test_results_serve_the_latest_success_the_last_run_and_the_history(api_a, te
     assert body["agent"] == "revops"
     assert body["latest"]["id"] == ok.pk
     assert body["latest"]["metrics"]["open_pipeline"] == 570000
-    assert body["latest"]["narrative"].startswith("Open pipeline is 570,000")
+    assert body["latest"]["narrative"].startswith("- Open pipeline: 570,000 USD")
     assert body["last_run"]["id"] == skipped.pk and body["last_run"]["status"] == "skipped"
     assert [r["id"] for r in body["history"]] == [skipped.pk, ok.pk]
     assert body["count"] == 2
