@@ -11,6 +11,7 @@ import json
 import logging
 
 from .pilots import PilotResult
+from .pilots.values import money_text
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def heuristic_finops(metrics: dict, findings: list[dict]) -> str:
                      f"the same days of {mom['previous_month']} ({_money(mom['amount'], metrics)} vs "
                      f"{_money(mom['previous'], metrics)})")
     anomalies = [f for f in findings if f.get("kind") == "anomaly"]
+    cur = metrics.get("reporting_currency")
     if anomalies:
         a = anomalies[0]
         count = metrics.get("anomaly_count", len(anomalies))
@@ -101,9 +103,10 @@ def heuristic_finops(metrics: dict, findings: list[dict]) -> str:
         over = f" over {days} days" if days and days != count else ""
         when = f"on {a['from']}" if a["from"] == a["to"] else f"from {a['from']} to {a['to']}"
         lines.append(f"Anomalies: {_fmt(count)}{over}; the largest: {a['service']} {a['direction']} {when}, "
-                     f"{_money(a['amount'], metrics)} against {_money(a['baseline'], metrics)} expected")
+                     f"{money_text(a['amount'], cur, cents=True)} against {money_text(a['baseline'], cur, cents=True)} "
+                     "expected")
     if metrics.get("estimated_monthly_savings"):
-        lines.append(f"Savings: {_money(metrics['estimated_monthly_savings'], metrics)} a month "
+        lines.append(f"Savings: {money_text(metrics['estimated_monthly_savings'], cur, cents=True)} a month "
                      f"({metrics.get('stopped_billed_count', 0)} stopped but billed, {metrics.get('idle_count', 0)} "
                      f"idle, {metrics.get('previous_generation_count', 0)} previous-generation resources)")
     if metrics.get("untagged_resource_count"):

@@ -90,7 +90,7 @@ def _sentence(steps: list[str]) -> str:
 
 def _owner(subject: Mapping) -> str:
     owner = text(subject.get("owner_id")) or text(subject.get("owner"))
-    return f"its owner ({owner})" if owner else "its owner"
+    return f"its owner {owner}" if owner else "its owner"
 
 
 # Signals of an at-risk deal (revops.risk_score), and the reason text each starts with in runs stored
@@ -145,10 +145,11 @@ def overdue_action(f: Mapping) -> str:
 
 def stale_action(f: Mapping) -> str:
     s = f.get("subject") or {}
-    amount = f", {money_text(s.get('amount'), f.get('currency'))}" if s.get("amount") is not None else ""
-    closing = f", closing {s.get('close_date')}" if s.get("close_date") else ""
-    return _sentence([f"ask {_owner(s)} where {s.get('name') or 'this deal'} stands{amount}{closing}",
-                      f"log it (no update in {f.get('days')} days), or close it as lost if it has gone cold"])
+    about = [money_text(s.get("amount"), f.get("currency"))] if s.get("amount") is not None else []
+    about += [f"closing {s.get('close_date')}"] if s.get("close_date") else []
+    detail = f" ({', '.join(about)})" if about else ""
+    return _sentence([f"ask {_owner(s)} where {s.get('name') or 'this deal'}{detail} stands",
+                      f"log the answer (no update in {f.get('days')} days), or close it as lost if it has gone cold"])
 
 
 def status_pending_action(f: Mapping) -> str:
@@ -193,20 +194,23 @@ def anomaly_action(f: Mapping) -> str:
     currency, service = f.get("currency"), f.get("service")
     start, end = f.get("from") or f.get("day"), f.get("to") or f.get("day")
     when = f"on {start}" if start == end else f"from {start} to {end}"
-    driver = f.get("driver") or {}
-    change = money_text(f.get("delta"), currency, signed=True)
+    drivers = [d for d in f.get("drivers") or () if d.get("resource_id")]
+    change = money_text(f.get("delta"), currency, signed=True, cents=True)
     if f.get("direction") == "drop":
         return _sentence([f"check that the drop of {service} {when} ({change}) is intended (something stopped, a "
                           "discount) and not cost data missing from the export"])
-    by = (f"; the largest change is on {driver['resource_id']} "
-          f"({money_text(driver.get('delta'), currency, signed=True)})" if driver.get("resource_id") else "")
+    named = [f"{d['resource_id']} ({money_text(d.get('delta'), currency, signed=True, cents=True)})" for d in drivers]
+    by = ""
+    if named:
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        by = f"; the largest change{'s are' if len(named) > 1 else ' is'} on {listed}"
     return _sentence([f"find what drove {service} up {when} ({change} over its usual spend{by})",
                       "if it was not planned, stop or right-size it and set a budget alert on the service"])
 
 
 def savings_action(f: Mapping) -> str:
     s, currency = f.get("subject") or {}, f.get("currency")
-    saves = f"saves {money_text(f.get('estimated_monthly'), currency)} a month"
+    saves = f"saves {money_text(f.get('estimated_monthly'), currency, cents=True)} a month"
     name = s.get("name") or s.get("id")
     if f.get("rule") == "stopped_but_billed":
         if (s.get("status") or "") in ("terminated", "shutting-down", "deleted", "deleting", "destroyed"):
@@ -224,7 +228,7 @@ def untagged_action(f: Mapping) -> str:
     s = f.get("subject") or {}
     owner = f" (its owner field says {s['owner']})" if s.get("owner") else ""
     spend = s.get("window_spend") or 0
-    cost = (f"{money_text(spend, f.get('currency'))} of spend in the last 30 days is charged to no one"
+    cost = (f"{money_text(spend, f.get('currency'), cents=True)} of spend in the last 30 days is charged to no one"
             if spend else "so its cost is charged to someone once it starts costing")
     return _sentence([f"tag {s.get('name') or s.get('id')} with its owner, team and cost centre{owner}", cost])
 

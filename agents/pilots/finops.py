@@ -18,8 +18,8 @@
   land on the 1st of the month) and are counted in the totals but never called anomalies.
   Flagged days of one service in the same direction that follow each other are one finding, a
   period with `from` / `to` (`anomaly_periods`): a spike that lasts three days is one spike, not three.
-  Its records are the usage lines of that service on those days; its driver is the resource whose
-  spend moved most against its own median day of the same trailing window.
+  Its records are the usage lines of that service on those days; its drivers are the resources whose
+  spend moved most against their own median day of the same trailing window.
 - Untagged spend: a line is tagged when it carries tags of its own (the CUR's `resourceTags/*`
   columns are collected into the line's `tags` at ingest), else when the inventory's resource it
   belongs to has tags (exports without tag columns).
@@ -325,26 +325,27 @@ def anomaly_title(period: Mapping, currency: str | None) -> str:
             f"{period['service']} {period['direction']} from {period['from']} to {period['to']} "
             f"({period['days']} days)")
     expected = "a baseline of" if period["from"] == period["to"] else "an expected"
-    return (f"{head}: {money_text(period['amount'], currency)} against {expected} "
-            f"{money_text(period['baseline'], currency)} ({money_text(period['delta'], currency, signed=True)})")
+    return (f"{head}: {money_text(period['amount'], currency, cents=True)} against {expected} "
+            f"{money_text(period['baseline'], currency, cents=True)} "
+            f"({money_text(period['delta'], currency, signed=True, cents=True)})")
 
 
 def anomaly_finding(period: Mapping, currency: str | None, *, records: dict | None = None,
-                    driver: dict | None = None) -> dict:
-    """The finding of one anomaly period (`anomaly_periods`), with its records and driver when known."""
+                    drivers: list[dict] | None = None) -> dict:
+    """The finding of one anomaly period (`anomaly_periods`), with its records and drivers when known."""
     finding = {"kind": "anomaly", "severity": period["severity"], "title": anomaly_title(period, currency),
                **period, "currency": currency}
     if records:
         finding["records"] = records
-    if driver:
-        finding["driver"] = driver
+    if drivers:
+        finding["drivers"] = drivers
     return with_action(finding)
 
 
-def anomaly_driver(lines: Iterable[CostLine], period: Mapping, config: FinOpsConfig) -> dict | None:
-    """The resource whose usage spend moved most in the period, in the period's direction, against its
-    own median day of the trailing window (the days of data before the period): its id, spend in the
-    period and change. None when no resource moved that way."""
+def anomaly_drivers(lines: Iterable[CostLine], period: Mapping, config: FinOpsConfig, limit: int = 3) -> list[dict]:
+    """The resources whose usage spend moved most in the period, in the period's direction, against
+    their own median day of the trailing window (the days of data before the period): id, spend in
+    the period and change, largest change first (at most `limit`; none when nothing moved that way)."""
     start, end = date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
     window_start = start - timedelta(days=config.anomaly_window_days)
     in_period: dict[str, float] = defaultdict(float)
@@ -367,11 +368,10 @@ def anomaly_driver(lines: Iterable[CostLine], period: Mapping, config: FinOpsCon
         usual = statistics.median([before[rid].get(d, 0.0) for d in window]) if window else 0.0
         changes[rid] = in_period.get(rid, 0.0) - usual * period["days"]
     sign = 1 if period["direction"] == "spike" else -1
-    moved = [(sign * change, rid) for rid, change in changes.items() if sign * change > 0]
-    if not moved:
-        return None
-    _, rid = max(moved, key=lambda m: (m[0], m[1]))
-    return {"resource_id": rid, "amount": money(in_period.get(rid, 0.0)), "delta": money(changes[rid])}
+    moved = sorted(((rid, change) for rid, change in changes.items() if money(sign * change) > 0),
+                   key=lambda m: (-sign * m[1], m[0]))
+    return [{"resource_id": rid, "amount": money(in_period.get(rid, 0.0)), "delta": money(change)}
+            for rid, change in moved[:limit]]
 
 
 def anomaly_records(lines: Iterable[CostLine], period: Mapping) -> dict | None:
@@ -444,7 +444,7 @@ class _SpendByResource:
 
 def savings_title(rule: str, subject: Mapping, rate: float, currency: str | None, *, state: str = "",
                   instance_type: str = "") -> str:
-    per_month = f"{money_text(rate, currency)}/month"
+    per_month = f"{money_text(rate, currency, cents=True)}/month"
     if rule == "stopped_but_billed":
         return f"{subject['name']} is {state} but still billed {per_month}"
     if rule == "idle_resource":
@@ -620,7 +620,7 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
     }
     for p in periods[: config.max_listed]:
         findings.append(anomaly_finding(p, reporting_currency, records=anomaly_records(lines, p),
-                                        driver=anomaly_driver(lines, p, config)))
+                                        drivers=anomaly_drivers(lines, p, config)))
     findings.extend(savings[: config.max_listed])
     for r in untagged[: config.max_listed]:
         finding = {"kind": "untagged_resource", "severity": "low", "currency": reporting_currency,

@@ -121,12 +121,13 @@ def money(value: float) -> float:
     return round(value + 0.0, 2)
 
 
-def money_text(value: float | None, currency: str | None, *, signed: bool = False) -> str:
+def money_text(value: float | None, currency: str | None, *, signed: bool = False, cents: bool = False) -> str:
     """An amount as people read it, with its currency: 9,668,318 USD, 85.36 USD, +293.76 USD (whole
-    units from 1,000 up, cents below); without a currency the number alone."""
+    units from 1,000 up, cents below; always cents with `cents`, as costs are written); without a
+    currency the number alone."""
     if value is None:
         return "n/a"
-    digits = 0 if abs(value) >= 1000 else 2
+    digits = 2 if cents or abs(value) < 1000 else 0
     number = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
     return f"{number} {currency}" if currency else number
 

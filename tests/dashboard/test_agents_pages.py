@@ -72,7 +72,8 @@ def test_agents_page_shows_each_pilots_figures_charts_data_and_findings(web_a, r
     assert {r.agent: r.status for r in runs} == {"revops": "succeeded", "finops": "succeeded"}
     html = web_a.get("/agents/").content.decode()
     revops = html[html.index('id="agent-revops"'):html.index('id="agent-finops"')]
-    assert "Open pipeline" in revops and "$270,000" in revops  # 20k + 200k + 50k open
+    assert "Open pipeline" in revops and '270,000 <span class="stat-unit">USD</span>' in revops  # 20k + 200k + 50k
+    assert "$" not in revops  # the reporting currency is named, never assumed to be dollars
     assert "Win rate" in revops and "50.0%" in revops
     assert "was due to close" in revops  # the overdue deal is a finding
     finops = html[html.index('id="agent-finops"'):]
