@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from ..discovery.contracts import MAX_ASSETS
 from ..models import AgentRun, DiscoveryLog, Job
+from ..pilots.normalize import findings_normalize
 from ..routing import DOMAINS
 from ..selectors import run_findings
 
@@ -69,7 +70,10 @@ class AgentRunSummarySerializer(serializers.ModelSerializer):
                   "created_at", "started_at", "finished_at"]
 
     def get_findings_count(self, obj: AgentRun) -> int:
-        return len(obj.findings or [])
+        """As many as `findings` lists (a stored run's repeats over consecutive days are one)."""
+        if not isinstance(obj.findings, list):
+            return len(run_findings(obj))
+        return len(findings_normalize(obj.findings))
 
 
 class AgentRunSerializer(AgentRunSummarySerializer):

@@ -157,8 +157,10 @@ def status_pending_action(f: Mapping) -> str:
     named = ", ".join(f"“{s}”" for s in stages[:5]) + (f" and {len(stages) - 5} more" if len(stages) > 5 else "")
     what = f"what the stages {named} mean" if len(stages) > 1 else f"what the stage {named} means" if stages \
         else "what their stages mean"
+    count = f.get("count") or 0
     return _sentence([f"decide {what} (open, won or lost) on the Values page (/aam/values/)",
-                      f"the {f.get('count')} deals count in the pipeline and win rate again once it is decided"])
+                      f"{'its deal counts' if count == 1 else f'its {count} deals count'} in the pipeline and win "
+                      "rate again once it is decided"])
 
 
 def unlinked_action(f: Mapping) -> str:
