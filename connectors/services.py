@@ -141,12 +141,33 @@ def connection_update(*, connection: Connection, data: dict[str, Any], partial: 
     return connection
 
 
+# What becomes of a deleted connection's records in the unified views (docs/adr/0022-incremental-views.md).
+DATA_REMOVE = "remove"  # they leave every view (and the history marks them deleted)
+DATA_KEEP = "keep"  # they stay, shown as from a removed connection
+DATA_CHOICES = (DATA_REMOVE, DATA_KEEP)
+_DATA_REMOVERS: list = []
+
+
+def register_connection_data_remover(remover) -> None:
+    """`remover(connection_id)` takes a deleted connection's records out of the views (dcl registers
+    it in its AppConfig.ready: connectors may not import the DCL). Called after the deletion commits."""
+    if remover not in _DATA_REMOVERS:
+        _DATA_REMOVERS.append(remover)
+
+
 @transaction.atomic
-def connection_delete(*, connection: Connection) -> None:
-    """Delete the connection; its uploaded files go once the deletion is committed."""
+def connection_delete(*, connection: Connection, data: str = DATA_REMOVE) -> None:
+    """Delete the connection; its uploaded files go once the deletion is committed, and with
+    `data="remove"` (the default) its records leave the unified views."""
+    if data not in DATA_CHOICES:
+        raise ValueError(f"data must be one of {', '.join(DATA_CHOICES)}, not {data!r}")
     folder = _uploads_dir(connection)
+    connection_id = connection.pk
     connection.delete()
     transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    if data == DATA_REMOVE:
+        for remover in _DATA_REMOVERS:
+            transaction.on_commit(lambda r=remover: r(connection_id))
 
 
 @transaction.atomic

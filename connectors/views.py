@@ -27,6 +27,8 @@ from .panels import connection_panels
 from .scrub import scrub
 from .selectors import connection_file_keys, connection_get, connection_list, secrets_set
 from .services import (
+    DATA_CHOICES,
+    DATA_REMOVE,
     connection_create,
     connection_delete,
     connection_discover,
@@ -346,8 +348,14 @@ def connection_test_action(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection_or_404(pk)
     name = connection.name
-    connection_delete(connection=connection)
-    messages.success(request, f"Connection “{name}” deleted.")
+    data = request.POST.get("data", DATA_REMOVE)
+    if data not in DATA_CHOICES:
+        messages.error(request, f"Choose what becomes of its records: {' or '.join(DATA_CHOICES)}.")
+        return redirect("connections_ui:detail", pk=connection.pk)
+    connection_delete(connection=connection, data=data)
+    messages.success(request, f"Connection “{name}” deleted; "
+                     + ("its records are leaving the unified views." if data == DATA_REMOVE
+                        else "its records stay in the views, shown as from a removed connection."))
     return redirect("connections_ui:list")
 
 

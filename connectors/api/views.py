@@ -14,7 +14,7 @@ import logging
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -29,6 +29,8 @@ from ..models import Connection
 from ..scrub import known_secrets, scrub
 from ..selectors import connection_file_keys, connection_get, connection_list
 from ..services import (
+    DATA_CHOICES,
+    DATA_REMOVE,
     connection_create,
     connection_delete,
     connection_discover,
@@ -123,8 +125,14 @@ class ConnectionViewSet(TenantModelViewSet):
         connection = connection_update(connection=connection, data=changes, partial=partial)
         return Response(ConnectionOutputSerializer(connection).data)
 
+    @extend_schema(parameters=[OpenApiParameter(
+        "data", str, enum=list(DATA_CHOICES), required=False,
+        description="What becomes of the connection's records in the unified views: remove (default) or keep.")])
     def destroy(self, request, *args, **kwargs):
-        connection_delete(connection=self.get_object())
+        data = request.query_params.get("data", DATA_REMOVE)
+        if data not in DATA_CHOICES:
+            raise exceptions.ValidationError({"data": [f"must be one of: {', '.join(DATA_CHOICES)}"]})
+        connection_delete(connection=self.get_object(), data=data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=CheckResultSerializer)
