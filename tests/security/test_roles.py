@@ -139,7 +139,8 @@ DASHBOARD_WRITES = {
     "dcl_ui:connection-schedule": Role.OPERATOR,
     "dashboard:agents-run": Role.OPERATOR,
 }
-SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim"}
+SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim",
+                 "run_id": 999999, "finding_id": "x"}
 
 
 def _dashboard_patterns():
