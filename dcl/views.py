@@ -311,6 +311,7 @@ def lineage_page(request: HttpRequest) -> HttpResponse:
 # ---- Operations ------------------------------------------------------------------------------
 
 
+@role_required(Role.ADMIN)  # stream, consumer-group and dead-letter internals: admins only
 @login_required
 def operations_page(request: HttpRequest) -> HttpResponse:
     template = "dcl/_operations_rows.html" if request.GET.get("partial") else "dcl/operations.html"
