@@ -165,8 +165,10 @@ def _still_current(export: ViewExport) -> None:
         raise ViewChanged(f"the {export.entity} view was re-materialized during the export")
 
 
-def export_pages(export: ViewExport, *, page_rows: int = EXPORT_PAGE_ROWS) -> Iterator[list[dict]]:
-    """The export's rows, one keyset page (a list of at most `page_rows` dicts) at a time."""
+def export_pages(export: ViewExport, *, page_rows: int | None = None) -> Iterator[list[dict]]:
+    """The export's rows, one keyset page (a list of at most `page_rows` dicts, EXPORT_PAGE_ROWS by
+    default) at a time."""
+    page_rows = page_rows or EXPORT_PAGE_ROWS
     decode = {"sources", *export.json_columns}
     for phase in _phases(export.keys):
         last: dict | None = None
@@ -209,7 +211,7 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def export_csv(export: ViewExport, *, page_rows: int = EXPORT_PAGE_ROWS) -> Iterator[bytes]:
+def export_csv(export: ViewExport, *, page_rows: int | None = None) -> Iterator[bytes]:
     """The export as UTF-8 CSV: the header, then one chunk per page of rows."""
     labels = source_labels()
     buffer = io.StringIO()
