@@ -211,9 +211,34 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text[:1] in _FORMULA_FIRST else text
+
+
+def _decimal(value: Any) -> str:
+    return csv_cell(value) if not isinstance(value, Decimal) or not value.is_finite() else \
+        format(value.normalize(_EXACT), "f")
+
+
+_FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
+# Per column kind, the converter `csv_cell` would pick for its values (chosen once per column, not per cell).
+_CONVERTERS = {
+    Kind.STRING: _text,
+    Kind.DECIMAL: lambda v: "" if v is None else _decimal(v),
+    Kind.INTEGER: lambda v: "" if v is None else str(v),
+    Kind.BOOLEAN: lambda v: "" if v is None else ("true" if v else "false"),
+    Kind.DATE: lambda v: "" if v is None else csv_cell(v),
+    Kind.DATETIME: lambda v: "" if v is None else csv_cell(v),
+}
+
+
 def export_csv(export: ViewExport, *, page_rows: int | None = None) -> Iterator[bytes]:
     """The export as UTF-8 CSV: the header, then one chunk per page of rows."""
     labels = source_labels()
+    kinds = _columns_of(export.view)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -223,18 +248,17 @@ def export_csv(export: ViewExport, *, page_rows: int | None = None) -> Iterator[
         buffer.truncate()
         return data
 
+    def cell_of(name: str):
+        if name == SOURCES:
+            return lambda row: "; ".join(_text(s.name) for s in row_sources(row.get("sources"), labels))
+        if name == SOURCE_RECORDS:
+            return lambda row: csv_cell(row.get("sources"))
+        convert = _CONVERTERS.get(kinds.get(name), csv_cell)
+        return lambda row: convert(row.get(name))
+
+    cells = [cell_of(name) for name in export.columns]
     writer.writerow([csv_cell(c) for c in export.columns])
     yield flush()
     for rows in export_pages(export, page_rows=page_rows):
-        for row in rows:
-            out = []
-            for name in export.columns:
-                if name == SOURCES:
-                    value = "; ".join(s.name for s in row_sources(row.get("sources"), labels))
-                elif name == SOURCE_RECORDS:
-                    value = row.get("sources")
-                else:
-                    value = row.get(name)
-                out.append(csv_cell(value))
-            writer.writerow(out)
+        writer.writerows([cell(row) for cell in cells] for row in rows)
         yield flush()
