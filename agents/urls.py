@@ -8,6 +8,7 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("get-started/dismiss/", views.get_started_dismiss, name="get-started-dismiss"),
     path("flow/", views.flow_page, name="flow"),
     path("agents/", views.agents_page, name="agents"),
     path("agents/run/", views.agents_run_action, name="agents-run"),

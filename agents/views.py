@@ -29,6 +29,8 @@ from autonomos.core.tenancy import current_tenant
 from connectors.selectors import connection_list
 from dcl.selectors import view_catalog
 
+from .getstarted import SESSION_KEY as GET_STARTED_DISMISSED
+from .getstarted import get_started
 from .models import AgentRun, DiscoveryLog, Job
 from .narrative import summary_lines
 from .pilots.values import money_text
@@ -119,6 +121,7 @@ def home(request: HttpRequest) -> HttpResponse:
                              "url": (f.get("links") or {}).get("page")})
     reviews = _review_counts()
     return page(request, "dashboard/home.html", "dashboard", {
+        "get_started": get_started(request),
         "connections": connections,
         "health": health,
         "catalog": catalog,
@@ -134,6 +137,14 @@ def home(request: HttpRequest) -> HttpResponse:
         "connection_names": {c.pk: c.name for c in connections},
         "last_event_id": events[-1]["id"] if events else "",
     })
+
+
+@role_required(Role.VIEWER)  # anyone may put the checklist away (for this session)
+@login_required
+@require_POST
+def get_started_dismiss(request: HttpRequest) -> HttpResponse:
+    request.session[GET_STARTED_DISMISSED] = True
+    return redirect("dashboard:home")
 
 
 # ---- Live Flow -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ class DclConfig(AppConfig):
         # ... and the history of its unified entities (dcl/history/, docs/adr/0020-history.md)
         register_export(SqlRelations("history", prefix="dcl_history_"))
         register_blocker("dcl", writer_busy)
-        # The connection page shows its stream's statistics (connectors may not import dcl).
+        # The connection page shows its stream's statistics to admins (connectors may not import dcl).
         register_connection_panel(ConnectionPanel("dcl.stream", "dcl/_connection_stream.html", stream_panel))
         # Its schedule, freshness and recent runs (dcl/schedules/).
         register_connection_panel(ConnectionPanel("dcl.schedule", "dcl/_connection_schedule.html", schedule_panel))
