@@ -113,9 +113,11 @@ def _pct(values: list[float], q: float) -> float:
 class Bench:
     """One run: set up, measure, tear down (`cleanup` always runs)."""
 
-    def __init__(self, *, rows: int, changes: int, every: float, timeout: float, freshness: bool, out) -> None:
+    def __init__(self, *, rows: int, changes: int, every: float, timeout: float, freshness: bool, out,
+                 deletes_check: int | None = None) -> None:
         self.rows, self.changes, self.every, self.timeout, self.freshness = rows, changes, every, timeout, freshness
         self.out = out
+        self.deletes_check = deletes_check  # the connection's deletes_check_seconds after the 1% change
         tag = uuid.uuid4().hex[:8]
         self.source_db = f"bench_pg_sync_{tag}"
         self.slug = f"benchpgsync{tag}"  # no underscore: a host name cannot have one
@@ -261,6 +263,17 @@ class Bench:
         self.report["changed"] = {**run, "updated": updated, "inserted": added, "deleted": deleted,
                                   "view_checks": "ok" if not wrong else wrong, "view_writes": writes}
 
+    def _deletes_interval(self, seconds: int) -> None:
+        """From here on, the connection compares its keys for deletes once per `seconds` (ADR 0022): the
+        no-change sync and the scheduled ones then cost what their changes cost."""
+        from connectors.models import Connection
+
+        with tenant_context(self.tenant):
+            conn = Connection.objects.get(pk=self.connection_id)
+            Connection.objects.filter(pk=conn.pk).update(config={**conn.config, "deletes_check_seconds": seconds})
+        self.report["deletes_check_seconds"] = seconds
+        self.say(f"deletes compared once per {seconds}s from now on (the connection's deletes_check_seconds)")
+
     def unchanged(self) -> None:
         before = self._written()
         run = self._sync("no change")
@@ -405,6 +418,8 @@ class Bench:
         self.initial()
         if not self.failures:
             self.changed()
+            if self.deletes_check is not None:
+                self._deletes_interval(self.deletes_check)
             self.unchanged()
         web, client = self.api()
         try:
@@ -473,12 +488,15 @@ class Command(BaseCommand):
         parser.add_argument("--freshness-timeout", type=float, default=300.0,
                             help="seconds after which a change not seen in the API counts as unseen")
         parser.add_argument("--skip-freshness", action="store_true")
+        parser.add_argument("--deletes-check-seconds", type=int, default=None,
+                            help="after the 1%% change, compare keys for deletes once per N seconds (ADR 0022)")
 
     def handle(self, *args, **opts):
         if opts["rows"] < 1000 or opts["freshness_changes"] < 1 or opts["freshness_every"] <= 0:
             raise CommandError("--rows must be at least 1,000, --freshness-changes and --freshness-every positive")
         bench = Bench(rows=opts["rows"], changes=opts["freshness_changes"], every=opts["freshness_every"],
-                      timeout=opts["freshness_timeout"], freshness=not opts["skip_freshness"], out=self.stdout)
+                      timeout=opts["freshness_timeout"], freshness=not opts["skip_freshness"], out=self.stdout,
+                      deletes_check=opts["deletes_check_seconds"])
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             bench.run()

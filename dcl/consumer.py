@@ -58,6 +58,9 @@ _DATA_ERRORS = (
 )
 
 
+STOP_POLL_MS = 100  # the longest a read blocks when the consumer can be stopped (ConsumerBeside)
+
+
 def applied_key(tenant) -> str:
     return redis_names.applied_batches(tenant)
 
@@ -666,6 +669,10 @@ class StreamConsumer:
                     reclaimed_once = True
                 keys = self.keys()
                 block = self.block_ms if not until_idle else max(1, min(self.block_ms, int(idle_limit * 1000) or 1))
+                if stop is not None:
+                    # told to stop from outside (the consumer beside a run's reads): a short wait, so a
+                    # run does not sit out a whole block once its reads are done
+                    block = min(block, STOP_POLL_MS)
                 entries = self._read(keys, block)
                 if entries and len(entries) < self.read_count * max(1, len(keys)) // 2:
                     entries += self._linger(keys, len(entries))

@@ -87,6 +87,19 @@ def _has_work(tenant, connection_ids) -> bool:
         return False
 
 
+def streams_waiting(tenant, connection_ids=None) -> bool:
+    """Whether any of the tenant's streams (of `connection_ids`, or all) holds an entry not yet applied;
+    True when Redis cannot say (the caller then looks, and meets the error itself)."""
+    from aam.streams import binary_redis, stream_key
+
+    try:
+        r = binary_redis()
+        ids = connection_ids or _registered_streams(tenant)
+        return any(r.xlen(stream_key(tenant, cid)) for cid in ids)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return True
+
+
 def _consume_locked(tenant, connection_ids, *, until_idle, stop, max_seconds, idle_seconds,
                     ready=None) -> ConsumeResult:
     with store.WriterLock(tenant):
