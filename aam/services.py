@@ -17,10 +17,9 @@ from connectors.models import Connection
 from .editor.meaningful import hint_needs_review
 from .editor.review import hints_for, pending_row_for, review_item_for, unmapped_review_ensure
 from .mapping import map_source
-from .mapping.memory import memory_key
-from .mapping.normalize import parse_name
 from .mapping.types import Column, FieldProposal
 from .mapping.values import profile_values
+from .memory import memory_teach
 from .models import FieldMapping, MappingMemory, ReviewItem
 from .ontology import get_ontology
 from .selectors import (
@@ -271,22 +270,7 @@ def _mapping_store(
 def _remember(
     *, connection: Connection, row: FieldMapping, canonical_field: str | None, approved: bool, user
 ) -> MappingMemory:
-    parts = parse_name(row.source_field)
-    memory = MappingMemory(
-        source_kind=((connection.config or {}).get("source_system") or connection.kind)[:32],
-        source_object=row.source_object,
-        field_name=row.source_field,
-        normalized_name=memory_key(parts)[:512],
-        field_type=row.source_type,
-        value_signature=row.value_signature,
-        canonical_entity=row.canonical_entity,
-        canonical_field=canonical_field,
-        decision=MappingMemory.Decision.APPROVED if approved else MappingMemory.Decision.REJECTED,
-        decided_by=getattr(user, "get_username", lambda: "")() if user is not None else "",
-    )
-    memory.full_clean()
-    memory.save()
-    return memory
+    return memory_teach(connection=connection, row=row, canonical_field=canonical_field, approved=approved, user=user)
 
 
 @transaction.atomic

@@ -30,7 +30,7 @@ class ColumnRow:
     evidence: str  # the engine's or the person's explanation
     type: str = ""
     samples: list[str] = field(default_factory=list)
-    hint: dict = field(default_factory=dict)  # what an unmapped column looks like (aam/editor/meaningful.py)
+    hint: dict | None = None  # what an unmapped column looks like (aam/editor/meaningful.py)
     review_item_id: int | None = None
     gone: bool = False  # no longer in the source (a removal awaiting review keeps it)
     is_key: bool = False  # the object's primary key
@@ -113,7 +113,7 @@ def object_mapping(*, connection, name: str, items: dict | None = None) -> Objec
                 evidence=r.explanation,
                 type=str(seen.get("type") or r.source_type or ""),
                 samples=[str(s)[:80] for s in (seen.get("samples") or [])[:3] if s is not None],
-                hint=r.hint or {},
+                hint=r.hint or None,
                 review_item_id=items.get((name, r.source_field)),
                 gone=bool(snapshot) and r.source_field not in snapshot,
                 is_key=r.source_field in keys,

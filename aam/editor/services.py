@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from aam.drift.review import teach
+from aam.memory import memory_teach
 from aam.models import DriftEvent, FieldMapping, MappingChange, MappingMemory, ReviewDecision, ReviewItem
 from aam.models.drift import SchemaSnapshot
 from aam.ontology import get_ontology
@@ -227,12 +227,13 @@ def _decide_item(connection: Connection, row: FieldMapping, target: str | None, 
 
 def _lessons(connection: Connection, row: FieldMapping, before: str | None, after: str | None, user) -> list[int]:
     """Memory rows the change teaches: the field chosen approved, the one it replaced rejected."""
-    taught = []
-    if after:
-        taught.append(teach(connection=connection, row=row, canonical_field=after, approved=True, user=user).pk)
+    lessons = [(after, True)] if after else []
     if before and before != after:
-        taught.append(teach(connection=connection, row=row, canonical_field=before, approved=False, user=user).pk)
-    return taught
+        lessons.append((before, False))
+    return [
+        memory_teach(connection=connection, row=row, canonical_field=field, approved=ok, user=user).pk
+        for field, ok in lessons
+    ]
 
 
 def _finish(connection: Connection, change: MappingChange, before: FieldMapping, after: FieldMapping) -> None:
