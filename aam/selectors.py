@@ -89,7 +89,14 @@ def mapping_versions(*, connection, source_object_name: str) -> list[dict]:
         .annotate(
             created_at=Max("created_at"),
             fields=Count("id"),
-            mapped=Count("id", filter=Q(status=FieldMapping.Status.ACTIVE, canonical_field__isnull=False)),
+            # the rows in force when the version was the latest are `superseded` once a newer one exists
+            mapped=Count(
+                "id",
+                filter=Q(
+                    status__in=(FieldMapping.Status.ACTIVE, FieldMapping.Status.SUPERSEDED),
+                    canonical_field__isnull=False,
+                ),
+            ),
             pending=Count("id", filter=Q(status=FieldMapping.Status.PENDING)),
         )
         .order_by("-version")
