@@ -159,7 +159,7 @@ def _apply_hints(connection: Connection, object_name: str, hints: dict, by_name:
     else:
         for name, row in todo.items():
             row.hint = hints.get(name) or {}
-            FieldMapping.objects.filter(pk=row.pk).update(hint=row.hint)
+        FieldMapping.objects.bulk_update(list(todo.values()), ["hint"], batch_size=500)
         review_rows = list(todo.values())
     for row in review_rows:
         if row.source_field in proposals or hint_needs_review(row.hint, engine_confidence=row.confidence):
