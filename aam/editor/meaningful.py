@@ -3,9 +3,8 @@
 The engine maps a column onto the fields of its object's own entity. A "Company" column of a deals
 export fits no field of `opportunity` (its best guess, `account_id`, stays under the review floor: the
 values are names, not ids), so it was left unmapped and listed nowhere (issue 18, item 4). Read
-against the *related* entities (those the object's entity links to or that link to it through an
-`<entity>_id` field), it is `account.name` by name; an email column of contacts would be
-`contact.email` by its values.
+against the *related* entities (those the object's entity links to through an `<entity>_id` field),
+it is `account.name` by name; an email column of deals would be `contact.email` by its values.
 
 `column_hints` says what each unmapped column looks like: `{}` (nothing), or `{"entity", "field",
 "score", "proposal", "why"}`, where `proposal` is the object's own reference field to that entity
@@ -32,14 +31,9 @@ IDENTIFYING = ("id", "name", "email")
 
 
 def related_entities(ontology: Ontology, entity: str) -> list[str]:
-    """The entities `entity` links to (`opportunity.account_id` → account) or that link to it."""
-    out = []
-    for other in ontology.entity_names():
-        if other == entity:
-            continue
-        if ontology.defines_field(entity, f"{other}_id") or ontology.defines_field(other, f"{entity}_id"):
-            out.append(other)
-    return out
+    """The entities `entity` links to (`opportunity.account_id` → account): a deal's "Industry" is its
+    account's. The other way round (an account's `statuscode` read as a deal's stage) says nothing."""
+    return [o for o in ontology.entity_names() if o != entity and ontology.defines_field(entity, f"{o}_id")]
 
 
 def _best_elsewhere(index, ontology: Ontology, entity: str, column: Column):
@@ -50,12 +44,13 @@ def _best_elsewhere(index, ontology: Ontology, entity: str, column: Column):
         candidates = entity_candidates(index, other, parts, profile) + value_only_candidates(
             index, other, parts, profile
         )
-        links = ontology.defines_field(entity, f"{other}_id")
         for candidate in candidates:
+            if candidate.field == f"{entity}_id":  # another record's link back to this one's own kind
+                continue
             # A field the object's own entity has too (description, created_at) says nothing about
             # another record, unless the column identifies a record this one links to (a name).
             shared = ontology.defines_field(entity, candidate.field)
-            if shared and not (links and candidate.field in IDENTIFYING):
+            if shared and candidate.field not in IDENTIFYING:
                 continue
             if best is None or candidate.score > best[1].score:
                 best = (other, candidate)

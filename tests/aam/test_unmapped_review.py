@@ -35,7 +35,8 @@ def conn(in_tenant_a):
 def test_related_entities_follow_the_reference_fields():
     ontology = get_ontology()
     assert set(related_entities(ontology, "opportunity")) == {"account", "contact"}
-    assert related_entities(ontology, "cost") == []
+    assert related_entities(ontology, "contact") == ["account"]
+    assert related_entities(ontology, "account") == [] and related_entities(ontology, "cost") == []
 
 
 def test_hints_name_the_related_field_and_propose_the_open_reference():
