@@ -83,8 +83,7 @@ def test_the_mapping_tab_remaps_and_undoes_and_fits_a_phone(site, committed_tena
     stage = page.locator('tr[data-column="Stage"]')
     assert stage.locator("[data-target]").inner_text() == "next_step"
     assert "mapped by a person's decision" in stage.inner_text()
-    assert "remap" in page.locator("#mapping-last-change").inner_text().lower() or "re-mapped" in page.locator(
-        "#mapping-last-change").inner_text()
+    assert "re-mapped → next_step by admin" in page.locator("#mapping-last-change").inner_text()
     with page.expect_navigation():
         page.click("#mapping-undo")
     assert "Undone" in page.locator(".messages").inner_text()
