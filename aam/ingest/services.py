@@ -125,6 +125,14 @@ def _keys_ensure(connection) -> None:
     connection_keys_ensure(connection=connection)
 
 
+def _released(connection, source_object, mapping) -> frozenset[str]:
+    """Canonical fields a person's mapping change took from the object (sent empty, aam.editor)."""
+    from aam.selectors import mapping_released_fields
+
+    return mapping_released_fields(connection=connection, source_object_name=source_object.name,
+                                   mapped=set((getattr(mapping, "fields", None) or {}).values()))
+
+
 def _status_set(connection, status: str, error: str = "", synced: bool = False) -> None:
     from connectors.services import connection_status_set
 
@@ -366,6 +374,8 @@ def _object_plan(run: _Run, source_object, *, index: int, of: int):
         mapping_version=int(getattr(mapping, "version", 0) or 0),
         confidences=dict(getattr(mapping, "confidences", None) or {}),
         deleted_field=getattr(source_object, "deleted_field", None),
+        excluded=frozenset(getattr(mapping, "excluded", None) or ()),
+        cleared=_released(connection, source_object, mapping),
     )
     run.event("mapping_progress", {
         "object": source_object.name,
