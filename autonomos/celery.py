@@ -5,7 +5,7 @@ to run on the public schema, and is dropped when its tenant was deleted (autonom
 import os
 
 from celery.schedules import crontab
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, task_postrun
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "autonomos.settings.local")
@@ -26,6 +26,16 @@ def _tenant_id_header(headers=None, **_kwargs) -> None:
     # Only for the tenant the connection is in (a header naming another schema is left as it is).
     if tenant_id and schema not in (None, "public") and schema == connection.schema_name:
         headers.setdefault("_tenant_id", str(tenant_id))
+
+@task_postrun.connect(dispatch_uid="autonomos-memory-back")
+def _memory_back(**_kwargs) -> None:
+    """Give the heap a task freed back to the system (glibc keeps freed arenas otherwise: a sync's Arrow
+    and DuckDB buffers would stay in the pool process's RSS until it exits). The per-child memory cap
+    (CELERY_WORKER_MAX_MEMORY_PER_CHILD) is the backstop, not the mechanism (issue #17)."""
+    from autonomos.core.memory import memory_back
+
+    memory_back()
+
 
 # All periodic schedules live here. The tasks fan out over tenants themselves.
 app.conf.beat_schedule: dict = {

@@ -28,6 +28,7 @@ dcl/consumer.py). The views leave deleted records out, and an entity without a l
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -188,23 +189,31 @@ def check_interval(connection) -> int:
         return int(settings.DCL_DELETES_CHECK_SECONDS)
 
 
+_CHECKED_KEEP_SECONDS = 31 * 86400  # how long the time of an object's last comparison is kept
+
+
 def _checked_lately(tenant, connection, obj: str) -> bool:
-    if not check_interval(connection):
+    """The object's keys were compared less than the connection's interval ago."""
+    interval = check_interval(connection)
+    if not interval:
         return False
     try:
-        return bool(binary_redis().exists(redis_names.deletes_checked(tenant, connection.pk, obj)))
-    except Exception:  # noqa: BLE001 - Redis away: compare (the safe side)
+        at = binary_redis().get(redis_names.deletes_checked(tenant, connection.pk, obj))
+        return at is not None and time.time() - float(at) < interval
+    except Exception:  # noqa: BLE001 - Redis away, or a value not a time: compare (the safe side)
         return False
 
 
 def _checked_now(tenant, connection, objects) -> None:
-    seconds = check_interval(connection)
-    if not seconds or not objects:
+    """Remember when these objects' keys were last compared (whatever the interval is now: a change of
+    the interval counts from the last comparison)."""
+    if not objects:
         return
     try:
         pipe = binary_redis().pipeline(transaction=False)
         for obj in objects:
-            pipe.set(redis_names.deletes_checked(tenant, connection.pk, obj), b"1", ex=seconds)
+            pipe.set(redis_names.deletes_checked(tenant, connection.pk, obj), str(time.time()).encode(),
+                     ex=_CHECKED_KEEP_SECONDS)
         pipe.execute()
     except Exception:  # noqa: BLE001 - compared again at the next sync
         logger.warning("could not record the delete check of connection %s", connection.pk, exc_info=True)

@@ -94,8 +94,8 @@ def dead_letters(tenant) -> str:
 
 
 def deletes_checked(tenant, connection_id: int | str, source_object: str) -> str:
-    """Set (with a TTL of the connection's interval) when an object's keys were compared with its source
-    for deletes (dcl/deletes.py): while it lives, a sync does not compare them again."""
+    """When an object's keys were last compared with its source for deletes (a Unix time, dcl/deletes.py):
+    within the connection's interval after it, a sync does not compare them again."""
     return tenant_key(tenant, "dcl", "delchk", connection_id, source_object)
 
 
