@@ -41,7 +41,7 @@ def reprocess_request(*, connection: Connection, source_object: str, events: lis
         # (aam does not import the DCL). Should a sync be running, that one fails on its lock; the
         # reset cursor makes the next sync read the object again all the same.
         try:
-            pipeline_run_request(connection_id=pk, schema=schema)
+            pipeline_run_request(connection_id=pk, schema=schema, trigger="drift")
         except Exception:  # noqa: BLE001 - the reset cursor makes the next sync re-read anyway
             logger.warning("re-processing sync not queued for connection %s", pk, exc_info=True)
 
