@@ -180,7 +180,7 @@ def _attention(facts: HealthFacts) -> list[str]:
     return notes
 
 
-def _healthy_reason(run: LastRun | None, synced: datetime | None) -> str:
+def _healthy_reason(run: LastRun | None) -> str:
     if run is None or not run.read_done:
         return "The last sync succeeded."
     mapped = [o for o in run.objects if o.entity and not o.skipped]
@@ -227,7 +227,7 @@ def health_derive(facts: HealthFacts) -> Health:
     if run is None and facts.last_synced_at is None:
         return Health(State.NEW, "Not synced yet: the first sync reads everything, later ones only what changed.",
                       pending)
-    return Health(State.HEALTHY, _healthy_reason(run, facts.last_synced_at), pending, run_id,
+    return Health(State.HEALTHY, _healthy_reason(run), pending, run_id,
                   run.finished_at if run is not None else facts.last_synced_at)
 
 

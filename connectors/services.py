@@ -102,16 +102,15 @@ def connection_check_settings(*, kind: str, config: dict[str, Any] | None,
     if kind not in Connection.Kind.values:
         raise ValidationError({"kind": [f"unknown connection kind {kind!r}"]})
     clean = validate_settings(kind, config, secrets)
-    secrets_given = [str(v) for v in (secrets or {}).values() if isinstance(v, str) and v]
     try:
         with build_driver(kind, clean, secrets) as driver:
             result = driver.check()
     except ConnectorError as exc:
         result = CheckResult(False, exc.message)
     except Exception as exc:  # noqa: BLE001 - a driver bug must not become a 500
-        logger.warning("settings check of a new %s connection crashed: %s", kind, scrub(repr(exc), secrets_given))
+        logger.warning("settings check of a new %s connection crashed: %s", kind, scrub(repr(exc), secrets))
         result = CheckResult(False, "unexpected error while checking the connection (see the server log)")
-    return CheckResult(result.ok, scrub(result.message, secrets_given))
+    return CheckResult(result.ok, scrub(result.message, secrets))
 
 
 @dataclass

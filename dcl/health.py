@@ -70,10 +70,20 @@ def _quarantine_reasons(ids: list[int]) -> dict[int, str]:
     return reasons
 
 
+def _tenant():
+    """The current tenant with its id (schema_context() sets a stand-in that has only the schema name)."""
+    tenant = current_tenant()
+    if getattr(tenant, "tenant_id", None) is None:
+        from tenants.models import Tenant
+
+        tenant = Tenant.objects.get(schema_name=tenant.schema_name)
+    return tenant
+
+
 def health_facts(connections: list) -> dict[int, HealthFacts]:
     """{connection id: HealthFacts} for these connections of the current tenant."""
     ids = [c.pk for c in connections]
-    tenant = current_tenant()
+    tenant = _tenant()
     runs = _last_runs(ids)
     pending = dict(ReviewItem.objects.filter(connection_id__in=ids, status=ReviewItem.Status.PENDING)
                    .values_list("connection_id").annotate(n=Count("id")))

@@ -16,7 +16,8 @@ T1 = datetime(2026, 1, 5, 9, 1, tzinfo=UTC)
 
 
 def run(status="succeeded", objects=(), **kw) -> LastRun:
-    return LastRun(id=7, status=status, trigger="manual", started_at=T0, finished_at=T1 if status != "running" else None,
+    return LastRun(id=7, status=status, trigger="manual", started_at=T0,
+                   finished_at=T1 if status != "running" else None,
                    read_done=kw.pop("read_done", status == "succeeded"), objects=tuple(objects), **kw)
 
 

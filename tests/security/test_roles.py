@@ -37,6 +37,7 @@ OPERATOR_CALLS = {
     ("/api/connections/1/schedule/", "put"),
     ("/api/connections/1/schedule/", "delete"),
     ("/api/connections/1/test/", "post"),
+    ("/api/connections/1/runs/1/retry/", "post"),
 }
 
 
@@ -135,9 +136,11 @@ DASHBOARD_WRITES = {
     "aam_ui:value-decide": Role.OPERATOR,
     "dcl_ui:operations-action": Role.ADMIN,
     "dcl_ui:connection-schedule": Role.OPERATOR,
+    "dcl_ui:connection-run-retry": Role.OPERATOR,
     "dashboard:agents-run": Role.OPERATOR,
 }
-SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim"}
+SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim",
+                 "run_id": 999999}
 
 
 def _dashboard_patterns():
