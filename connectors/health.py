@@ -14,14 +14,17 @@ page's panels are registered (connectors/panels.py). `health_derive` is a pure f
 
 The rules, first match wins:
 1. a run going (the sync lease held, a run recorded as running and not stale) or queued → syncing;
-2. the last run failed (or stopped without finishing), or the connection's last check or read
-   failed (`status == "error"`) → failed, with the error;
-3. the last run succeeded but read nothing from a source that has rows, mapped no object onto a
+2. a run recorded as running that no process can still be running (stale) → failed;
+3. frozen by its drift policy or paused by the delete guard → needs attention (its last run
+   stopped on purpose: a person decides next);
+4. the last run failed, or the connection's last check or read failed (`status == "error"`) →
+   failed, with the error;
+5. the last run succeeded but read nothing from a source that has rows, mapped no object onto a
    canonical entity, or quarantined every record it read → failed, with which and why;
-4. frozen by its drift policy, paused by the delete guard, review items waiting, records
-   quarantined in the last run, or a source with nothing to read → needs attention, with what;
-5. never synced → new ("Not synced yet");
-6. else healthy, with what the last run did.
+6. review items waiting, records quarantined in the last run, an object no entity takes, or a
+   source with nothing to read → needs attention, with what;
+7. never synced → new ("Not synced yet");
+8. else healthy, with what the last run did.
 """
 
 from __future__ import annotations
@@ -209,13 +212,14 @@ def health_derive(facts: HealthFacts) -> Health:
         notes = _attention(facts)
         return Health(State.NEEDS_ATTENTION, notes[0], pending, run_id,
                       run.finished_at if run is not None else None, notes[1:])
-    if facts.status == Connection.Status.ERROR:
-        return Health(State.FAILED, facts.last_error or "The connection's last check failed.", pending, run_id,
-                      run.finished_at if run is not None else None)
     if run is not None and run.status == "failed":
         retry = f" Retrying at {run.retry_at:%H:%M:%S} UTC." if run.retry_at is not None else ""
         return Health(State.FAILED, f"The last sync failed: {run.error or 'no reason recorded'}.{retry}", pending,
                       run_id, run.finished_at)
+    if facts.status == Connection.Status.ERROR:  # a failed test, or a read no run recorded
+        why = facts.last_error or "no reason recorded"
+        return Health(State.FAILED, f"The last attempt to reach the source failed: {why}", pending, run_id,
+                      run.finished_at if run is not None else None)
     if run is not None and run.status == "succeeded":
         failure = _run_failure(run)
         if failure is not None:

@@ -161,6 +161,9 @@ def connection_create_tested(*, name: str, kind: str, config: dict[str, Any] | N
     except _Refused as rolled_back:
         shutil.rmtree(rolled_back.folder, ignore_errors=True)
         return CreateOutcome(None, test, refused)
+    if test is not None and stored:
+        # the files are in place now: the test's message names them (the first test saw none)
+        test = connection_test(connection=connection)
     started = False
     if not save_untested:
         from .sync_start import sync_start

@@ -61,13 +61,13 @@ def test_a_file_that_maps_nothing_fails_with_its_reason_right_after_creation(sit
     # says why it brought nothing.
     page.wait_for_selector('[data-status-badge][data-health-state="failed"]', timeout=60000)
     box = page.locator(".health-box").inner_text()
-    assert "Mapped nothing" in box and "Blob.csv" in box
+    assert "Mapped nothing" in box and "(Blob)" in box
     assert page.locator("[data-status-badge]").first.inner_text() == "Failed"
     page.wait_for_selector("#runs tbody[data-run]", timeout=30000)
     run = page.locator("#runs tbody[data-run]").first
     assert "created" in run.locator("[data-run-trigger]").inner_text()
     run.locator("[data-run-log] summary").click()
-    assert "not read: Blob.csv (no canonical entity for this object)" in run.locator("[data-run-log]").inner_text()
+    assert "not read: Blob (no canonical entity for this object)" in run.locator("[data-run-log]").inner_text()
     shot(page, screenshots_dir, "connection-failed-load-1280")
 
     # The list and the home page say the same.

@@ -92,7 +92,8 @@ def test_a_failed_run_failed_with_its_error_and_its_retry():
 
 def test_a_failed_test_or_read_failed_with_the_recorded_error():
     h = health_derive(HealthFacts(status="error", last_error="could not connect to server"))
-    assert h.state == State.FAILED and h.reason == "could not connect to server"
+    assert h.state == State.FAILED
+    assert h.reason == "The last attempt to reach the source failed: could not connect to server"
 
 
 def test_review_items_waiting_need_attention_and_an_approved_one_no_longer_does():
