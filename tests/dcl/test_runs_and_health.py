@@ -257,3 +257,30 @@ def test_sync_exits_non_zero_when_a_read_fails(tenant_a):
     with schema_context(tenant_a.schema_name):
         run = ConnectionRun.objects.get(connection=conn)
     assert run.status == "failed" and run.trigger == "command" and run.error
+
+
+def test_the_state_of_many_connections_costs_the_same_queries_as_one(api_a, tenant_a, conn_a):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from aam.models import QuarantinedRecord
+    from connectors.health import connections_health
+
+    def queries() -> int:
+        with schema_context(tenant_a.schema_name):
+            conns = list(Connection.objects.all())
+            with CaptureQueriesContext(db) as captured:
+                healths = connections_health(conns)
+            assert len(healths) == len(conns)
+            return len(captured.captured_queries)
+
+    with schema_context(tenant_a.schema_name):
+        _run(conn_a, steps=[READ_OK], quarantined=2)
+        QuarantinedRecord.objects.create(connection=conn_a, source_object="Deals.csv", reason="bad amount")
+    one = queries()
+    with schema_context(tenant_a.schema_name):
+        for i in range(5):
+            c = Connection.objects.create(name=f"More {i}", kind="filesource", status="ok")
+            _run(c, steps=[READ_OK], quarantined=2)
+            QuarantinedRecord.objects.create(connection=c, source_object="Deals.csv", reason="bad amount")
+    assert queries() == one
