@@ -284,3 +284,26 @@ def test_the_state_of_many_connections_costs_the_same_queries_as_one(api_a, tena
             _run(c, steps=[READ_OK], quarantined=2)
             QuarantinedRecord.objects.create(connection=c, source_object="Deals.csv", reason="bad amount")
     assert queries() == one
+
+
+def test_the_monitor_counts_what_the_review_queue_holds_not_stale_pending_rows(web_a, tenant_a, conn_a):
+    from aam.models import FieldMapping, ReviewItem
+
+    with schema_context(tenant_a.schema_name):
+        other = Connection.objects.create(name="Other CRM", kind="filesource")
+        # v1's proposal stays "pending" after v2 decided it (old versions read as they were)
+        FieldMapping.objects.create(connection=conn_a, source_object="Account", source_field="Web",
+                                    canonical_entity="account", canonical_field="website", status="pending", version=1)
+        FieldMapping.objects.create(connection=conn_a, source_object="Account", source_field="Web",
+                                    canonical_entity="account", canonical_field="website", status="active", version=2)
+    html = web_a.get(f"/aam/?connection={conn_a.pk}").content.decode()
+    assert "in review" not in html
+    with schema_context(tenant_a.schema_name):
+        mine = ReviewItem.objects.create(kind="mapping", connection=conn_a, title="Account.Owner → owner_id",
+                                         proposal={"source_object": "Account", "source_field": "Owner"})
+        theirs = ReviewItem.objects.create(kind="mapping", connection=other, title="Deal.Owner → owner_id",
+                                           proposal={"source_object": "Deal", "source_field": "Owner"})
+    html = web_a.get(f"/aam/?connection={conn_a.pk}").content.decode()
+    assert "1 in review" in html and f"/aam/review/?connection={conn_a.pk}" in html
+    queue = web_a.get(f"/aam/review/?connection={conn_a.pk}").content.decode()
+    assert mine.title in queue and theirs.title not in queue
