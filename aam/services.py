@@ -28,7 +28,7 @@ from .selectors import (
     mapping_rows,
     review_item_pending_for_field,
 )
-from .sources import as_source_object
+from .sources import as_source_object, declared_id
 
 _MONEY_OR_KEY = {"amount", "annual_revenue", "billed_cost", "effective_cost", "list_cost", "contracted_cost", "id"}
 _SAMPLE_CHARS = 120
@@ -118,7 +118,7 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
         source_kind=(connection.config or {}).get("source_system") or connection.kind,
         entity_hint=entity_hint,
         tenant=tenant,
-        primary_key=getattr(obj, "primary_key", None),
+        primary_key=declared_id(obj),
     )
     return _mapping_store(connection=connection, obj=obj, columns=columns, result=result, tenant=tenant)
 

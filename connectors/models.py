@@ -76,6 +76,12 @@ class Connection(TenantModel):
         self.secrets_ciphertext = secretbox.encrypt(clean)
         self.secret_names = sorted(k for k, v in clean.items() if v != "")
 
+    @property
+    def kind_label(self) -> str:
+        """The kind as people should read it: "CSV · Salesforce export" rather than "CSV files"
+        when the connection knows which system its files come from (connectors.registry.kind_label)."""
+        return registry.kind_label(self.kind, self.config if isinstance(self.config, dict) else {})
+
     # For code written before encryption (`Connection(secrets=...)`, `connection.secrets[...]`):
     # the same accessors under the old name. New code calls get_secrets() / set_secrets().
     secrets = property(get_secrets, set_secrets)

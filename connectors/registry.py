@@ -61,6 +61,17 @@ def kind_choices() -> list[tuple[str, tuple[str, str]]]:
     return [(spec.name.upper(), (spec.name, spec.label)) for spec in kind_specs()]
 
 
+def kind_label(kind: str, config: dict[str, Any] | None = None) -> str:
+    """How a connection of `kind` with `config` is labelled for people: what the kind's `describe`
+    makes of the config ("CSV · Salesforce export"), else the kind's label ("CSV files"); an unknown
+    kind (a row from a removed kind folder) reads as its name."""
+    spec = find_kind(kind)
+    if spec is None:
+        return kind
+    described = spec.describe(config or {}) if spec.describe is not None else None
+    return described or spec.label
+
+
 # --- settings -----------------------------------------------------------------------------------
 
 

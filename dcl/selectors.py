@@ -215,8 +215,23 @@ def _where(entity: str, columns: dict[str, Kind], filters: dict | None, search: 
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _order(columns: dict[str, Kind], ordering: str | list[str] | None) -> str:
-    parts: list[str] = []
+# The order of a view's rows when the reader asks for none: a column people scan such a list by that
+# has an index of its own (dcl/pgsync.py INDEXED: a page of the default order is an index range, never
+# a sort of the whole view), then unified_id, the primary key, which makes the order total.
+# tests/dcl/test_view_export.py checks each against INDEXED and against the plan PostgreSQL makes.
+DEFAULT_ORDERING = {
+    "account": "name",
+    "contact": "last_name",
+    "opportunity": "close_date",
+    "cost": "charge_period_start",
+    "cloud_resource": "service_name",
+}
+
+
+def order_keys(entity: str, columns: dict[str, Kind], ordering: str | list[str] | None) -> list[tuple[str, bool]]:
+    """`(column, descending)` of the rows' total order: the reader's `ordering` ("-amount,close_date")
+    or the entity's default, then unified_id. Raises ViewQueryError for a field that cannot be sorted."""
+    keys: list[tuple[str, bool]] = []
     if isinstance(ordering, str) and "\x00" in ordering:
         raise ViewQueryError("Query values cannot contain NUL bytes.", {"ordering": "NUL byte"})
     items = ordering.split(",") if isinstance(ordering, str) else list(ordering or [])
@@ -227,14 +242,21 @@ def _order(columns: dict[str, Kind], ordering: str | list[str] | None) -> str:
         field = item.lstrip("-+")
         if field not in columns or columns[field] is Kind.JSON:
             raise ViewQueryError(f"Cannot sort by {field!r}.", {"ordering": f"unknown or unsortable field {field!r}"})
-        # PostgreSQL's default null order (last ascending, first descending) is the one a btree
-        # index serves in both directions: "-amount" walks the amount index backwards.
-        parts.append(f"{_q(field)} {'DESC' if desc else 'ASC'}")
-    if not any(p.startswith('"unified_id"') for p in parts):
+        keys.append((field, desc))
+    if not keys and DEFAULT_ORDERING.get(entity) in columns:
+        keys.append((DEFAULT_ORDERING[entity], False))
+    if not any(field == "unified_id" for field, _ in keys):
         # A total order (pages never overlap or skip), in the direction of the last key so an
         # incremental sort after the index scan stays cheap.
-        parts.append('"unified_id" ' + ("DESC" if parts and parts[-1].endswith("DESC") else "ASC"))
-    return " ORDER BY " + ", ".join(parts)
+        keys.append(("unified_id", bool(keys) and keys[-1][1]))
+    return keys
+
+
+def _order(columns: dict[str, Kind], ordering: str | list[str] | None, entity: str = "") -> str:
+    # PostgreSQL's default null order (last ascending, first descending) is the one a btree index
+    # serves in both directions: "-amount" walks the amount index backwards.
+    keys = order_keys(entity, columns, ordering)
+    return " ORDER BY " + ", ".join(f"{_q(field)} {'DESC' if desc else 'ASC'}" for field, desc in keys)
 
 
 def _table(entity: str) -> str:
@@ -270,7 +292,7 @@ def view_rows(
     if columns is None:
         return []
     where, params = _where(entity, columns, filters, search)
-    sql = f"SELECT * FROM {_table(entity)}{where}{_order(columns, ordering)}"
+    sql = f"SELECT * FROM {_table(entity)}{where}{_order(columns, ordering, entity)}"
     if limit is not None:
         sql += " LIMIT %s"
         params.append(max(0, int(limit)))
@@ -396,7 +418,7 @@ def view_rows_json(*, entity: str, filters=None, ordering=None, search=None, lim
     table_columns = _columns_of_table(tenant.schema_name, view_name(entity),
                                       view_stamp(_view.version, _view.materialized_at))
     json_columns = {"sources"} | {n for n, k in columns.items() if k is Kind.JSON}
-    sql = rows_json_sql(_table(entity), table_columns, json_columns, where, _order(columns, ordering))
+    sql = rows_json_sql(_table(entity), table_columns, json_columns, where, _order(columns, ordering, entity))
     if sql is None:
         return None
     with connection.cursor() as cur:
@@ -447,7 +469,7 @@ class LazyViewRows:
         columns = _columns_of(self.view) if self.view is not None else None
         if columns is not None:  # validate now: bad input is a 400 before any query runs
             _where(entity, columns, filters, search)
-            _order(columns, ordering)
+            _order(columns, ordering, entity)
         self._count: int | None = None
 
     def count(self) -> int:
@@ -477,6 +499,48 @@ class LazyViewRows:
             offset=start,
             _view=self.view,
         )
+
+
+# --- Which systems a row came from ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceLabel:
+    """A connection as a view row's lineage names it: its name and what kind of system it is."""
+
+    connection_id: int | None
+    name: str
+    kind: str  # "CSV · Salesforce export", "HubSpot"; "" for a removed connection
+    removed: bool = False
+
+
+def source_labels() -> dict[int, SourceLabel]:
+    """Every connection of the tenant by id, labelled (one query: a tenant has few connections)."""
+    from connectors.models import Connection
+
+    from .models import RemovedConnection
+
+    # a deleted connection whose records were kept: named as it was, marked removed (docs/adr/0022)
+    labels = {r.connection_id: SourceLabel(r.connection_id, f"{r.name} (removed)", r.kind, removed=True)
+              for r in RemovedConnection.objects.all()}
+    labels.update({c.pk: SourceLabel(c.pk, c.name, c.kind_label)
+                   for c in Connection.objects.all().only("id", "name", "kind", "config")})
+    return labels
+
+
+def row_sources(sources: Any, labels: dict[int, SourceLabel]) -> list[SourceLabel]:
+    """The distinct systems named by a row's `sources` (its lineage JSON), in the order they appear; a
+    connection that no longer exists reads "connection 6 (removed)"."""
+    seen: dict[Any, SourceLabel] = {}
+    for ref in sources if isinstance(sources, list) else []:
+        if not isinstance(ref, dict):
+            continue
+        cid = ref.get("connection_id")
+        if cid in seen:
+            continue
+        label = labels.get(cid) if isinstance(cid, int) else None
+        seen[cid] = label or SourceLabel(cid, f"connection {cid} (removed)", "", removed=True)
+    return list(seen.values())
 
 
 AGENT_ROUTES = {

@@ -1,5 +1,6 @@
-"""Dashboard pages of the data connection layer: unified views (browse, filter, sort, a merged
-record's sources), the lineage graph and stream operations."""
+"""Dashboard pages of the data connection layer: unified views (browse, filter, sort, the systems
+each row came from, CSV export through the API, a merged record's sources), the lineage graph and
+stream operations (admins only: stream, consumer-group and dead-letter internals)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ from connectors.selectors import connection_list
 
 from .operations import consumer_group_reset, stream_replay
 from .selectors import (
+    DEFAULT_ORDERING,
     connection_stream_stats,
     dead_letter_summary,
     record_sources,
+    row_sources,
+    source_labels,
     view_catalog,
     view_columns,
     view_count,
@@ -38,15 +42,18 @@ from .selectors import (
 logger = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100)
-# Columns shown first when a view has more than fit on a screen; the rest are one click away.
+# Columns shown first, chosen to fit beside the "Sources" column on a 1280 px screen (the rest are one
+# click away in "Columns", and a wider choice scrolls inside the card).
 PREFERRED_COLUMNS = {
-    "account": ["name", "website", "industry", "country", "annual_revenue", "employee_count"],
-    "contact": ["first_name", "last_name", "email", "title", "phone", "country"],
-    "opportunity": ["name", "stage", "amount", "currency", "close_date", "is_won", "forecast_category"],
-    "cloud_resource": ["name", "provider_name", "service_name", "resource_type", "region_id", "status"],
-    "cost": ["charge_period_start", "service_name", "resource_id", "region_id", "billed_cost", "effective_cost"],
+    "account": ["name", "industry", "country", "annual_revenue", "employee_count"],
+    "contact": ["first_name", "last_name", "email", "title", "country"],
+    "opportunity": ["name", "stage", "amount", "currency", "close_date", "is_won"],
+    "cloud_resource": ["name", "service_name", "resource_type", "region_id", "status"],
+    "cost": ["charge_period_start", "service_name", "resource_id", "region_id", "billed_cost"],
 }
 SYSTEM_COLUMNS = ["unified_id", "account_unified_id", "source_count", "materialized_at"]
+# Not a column of the view: the systems each row came from, named from its lineage (`sources`).
+SOURCES_COLUMN = "sources"
 # The filters a person can pick; the selector validates the value against the field's type.
 OPERATORS = {"exact": "equals", "icontains": "contains", "ne": "is not", "gte": "≥", "lte": "≤", "isnull": "is empty"}
 
@@ -85,6 +92,68 @@ def views_page(request: HttpRequest) -> HttpResponse:
     })
 
 
+class BadPageQuery(ValueError):
+    """A parameter of the view page that names no column or operator of the view (a 400)."""
+
+
+def _page_query(request: HttpRequest, entity: str, all_columns: list[str]) -> dict[str, Any]:
+    """The page's parameters, checked: an unknown field, operator, sort column or column raises
+    BadPageQuery (the page answers 400 and says which); junk paging falls back to the defaults."""
+    sortable = [c for c in all_columns if c != SOURCES_COLUMN]
+    chosen = request.GET.getlist("col")
+    unknown = [c for c in chosen if c not in all_columns]
+    if unknown:
+        raise BadPageQuery(f"Unknown column {unknown[0]!r}: {entity} has no such column.")
+    sort = request.GET.get("sort", "")
+    if sort and sort.lstrip("-") not in sortable:
+        raise BadPageQuery(f"Cannot sort by {sort.lstrip('-')!r}: {entity} has no such column.")
+    filter_field = request.GET.get("field", "")
+    filter_op = request.GET.get("op", "") or "exact"
+    if filter_op not in OPERATORS:
+        raise BadPageQuery(f"Unknown condition {filter_op!r}: use one of {', '.join(OPERATORS)}.")
+    filter_value = request.GET.get("value", "").strip()[:200]
+    if filter_op == "isnull":
+        filter_value = filter_value or "true"
+    if filter_field and filter_field not in sortable:
+        raise BadPageQuery(f"Unknown field {filter_field!r}: {entity} has no such field.")
+    filters = {}
+    if filter_field and filter_value:
+        filters = {filter_field if filter_op == "exact" else f"{filter_field}__{filter_op}": filter_value}
+    per_page = int_param(request, "size", 50)
+    return {
+        "chosen": list(dict.fromkeys(chosen)), "sort": sort, "search": request.GET.get("q", "").strip()[:200],
+        "filter_field": filter_field, "filter_op": filter_op, "filter_value": filter_value, "filters": filters,
+        "per_page": per_page if per_page in PAGE_SIZES else 50,
+        "page_no": int_param(request, "page", 1, low=1, high=100000),
+    }
+
+
+def _export_url(entity: str, q: dict[str, Any]) -> str:
+    """The API's CSV export of exactly what the page shows: its filter, search, sort and, when
+    the reader picked them, its columns (dcl/api/views.py, dcl/export.py)."""
+    params: list[tuple[str, str]] = [("format", "csv")]
+    params += [(k, v) for k, v in q["filters"].items()]
+    if q["search"]:
+        params.append(("search", q["search"]))
+    if q["sort"]:
+        params.append(("ordering", q["sort"]))
+    if q["chosen"]:
+        params.append(("columns", ",".join(q["chosen"])))
+    return f"/api/dcl/views/{entity}/?{urlencode(params)}"
+
+
+def _source_cell(row: dict, labels) -> list[dict[str, Any]]:
+    """The systems a row came from, for its "Sources" cell: name, and a title with kind and records."""
+    refs = [r for r in row.get("sources") or [] if isinstance(r, dict)]
+    out = []
+    for label in row_sources(refs, labels):
+        records = [f"{r.get('source_object')} {r.get('source_id')}" for r in refs
+                   if r.get("connection_id") == label.connection_id]
+        detail = " · ".join(x for x in (label.kind, ", ".join(records[:3]) + (" …" if len(records) > 3 else "")) if x)
+        out.append({"name": label.name, "title": detail, "removed": label.removed})
+    return out
+
+
 @login_required
 def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
     catalog = view_catalog()
@@ -92,43 +161,36 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
     fields = _ontology_fields(entity)
     if info is None and not fields:
         raise Http404("Unknown view")
-    all_columns = _columns(entity)
-    chosen = [c for c in request.GET.getlist("col") if c in all_columns]
-    preferred = [c for c in PREFERRED_COLUMNS.get(entity, []) if c in all_columns] or fields[:6]
-    columns = chosen or preferred + ["source_count"]
-
-    sort = request.GET.get("sort", "")
-    if sort.lstrip("-") not in all_columns:
-        sort = ""
-    search = request.GET.get("q", "").strip()[:200]
-    filter_field = request.GET.get("field", "")
-    filter_op = request.GET.get("op", "exact")
-    if filter_op not in OPERATORS:
-        filter_op = "exact"
-    filter_value = request.GET.get("value", "").strip()[:200]
-    if filter_op == "isnull":
-        filter_value = filter_value or "true"
-    filters = {}
-    if filter_field in all_columns and filter_value:
-        filters = {filter_field if filter_op == "exact" else f"{filter_field}__{filter_op}": filter_value}
-    per_page = int_param(request, "size", 50)
-    if per_page not in PAGE_SIZES:
-        per_page = 50
-    page_no = int_param(request, "page", 1, low=1, high=100000)
-    offset = (page_no - 1) * per_page
-    error = ""
+    all_columns = [*_columns(entity), SOURCES_COLUMN]
+    error, status = "", 200
     try:
-        rows, total = _rows(entity, filters=filters, ordering=[sort] if sort else None, search=search,
-                            limit=per_page + 1, offset=offset)
-    except ValueError as exc:  # the selector's ViewQueryError: a value of the wrong type, an unknown field
-        details = getattr(exc, "details", None) or {}
-        rows, total = [], 0
-        error = " ".join([getattr(exc, "message", str(exc)), *(str(v) for v in details.values())])
+        q = _page_query(request, entity, all_columns)
+    except BadPageQuery as exc:
+        error, status = str(exc), 400
+        q = {"chosen": [], "sort": "", "search": "", "filter_field": "", "filter_op": "exact", "filter_value": "",
+             "filters": {}, "per_page": 50, "page_no": 1}
+    chosen, sort, search, filters, per_page, page_no = (q["chosen"], q["sort"], q["search"], q["filters"],
+                                                         q["per_page"], q["page_no"])
+    preferred = [c for c in PREFERRED_COLUMNS.get(entity, []) if c in all_columns] or fields[:6]
+    columns = chosen or [*preferred, SOURCES_COLUMN]
+    offset = (page_no - 1) * per_page
+    rows, total = [], 0
+    if not error:
+        try:
+            rows, total = _rows(entity, filters=filters, ordering=[sort] if sort else None, search=search,
+                                limit=per_page + 1, offset=offset)
+        except ValueError as exc:  # the selector's ViewQueryError: a value of the wrong type, an unknown field
+            details = getattr(exc, "details", None) or {}
+            error, status = " ".join([getattr(exc, "message", str(exc)), *(str(v) for v in details.values())]), 400
     has_next = offset + per_page < total
     rows = rows[:per_page]
+    # The order the rows are in: the reader's, or the entity's default (dcl/selectors.py).
+    default_sort = DEFAULT_ORDERING.get(entity, "") if DEFAULT_ORDERING.get(entity) in all_columns else ""
+    current_sort = sort or default_sort
 
-    base = {"q": search, "field": filter_field if filters else "", "value": filter_value if filters else "",
-            "op": filter_op if filters and filter_op != "exact" else "", "size": per_page if per_page != 50 else ""}
+    base = {"q": search, "field": q["filter_field"] if filters else "", "value": q["filter_value"] if filters else "",
+            "op": q["filter_op"] if filters and q["filter_op"] != "exact" else "",
+            "size": per_page if per_page != 50 else ""}
     col_params = [("col", c) for c in chosen]
 
     def url(**over: Any) -> str:
@@ -138,23 +200,32 @@ def view_browse_page(request: HttpRequest, entity: str) -> HttpResponse:
 
     headers = []
     for c in columns:
-        next_sort = "-" + c if sort == c else c
-        headers.append({"name": c, "label": c.replace("_", " ").capitalize(), "url": url(sort=next_sort, page=1),
-                        "sorted": sort.lstrip("-") == c, "desc": sort == "-" + c})
-    table_rows = [{"id": r.get("unified_id"), "cells": [_cell(r.get(c)) for c in columns],
-                   "sources": r.get("source_count")} for r in rows]
+        next_sort = "-" + c if current_sort == c else c
+        headers.append({"name": c, "label": c.replace("_", " ").capitalize(),
+                        "url": url(sort=next_sort, page=1) if c != SOURCES_COLUMN else "",
+                        "sorted": current_sort.lstrip("-") == c, "desc": current_sort == "-" + c})
+    labels = source_labels() if SOURCES_COLUMN in columns and rows else {}
+    table_rows = [{"id": r.get("unified_id"),
+                   "cells": [{"kind": "sources", "sources": _source_cell(r, labels), "value": "", "num": False}
+                             if c == SOURCES_COLUMN
+                             else _cell(r.get(c)) for c in columns]}
+                  for r in rows]
     for i, h in enumerate(headers):
         h["num"] = any(r["cells"][i]["num"] for r in table_rows)
     return page(request, "dcl/view_browse.html", "views", {
         "entity": entity, "info": info, "columns": columns, "all_columns": all_columns, "chosen": chosen,
+        "filter_columns": [c for c in all_columns if c != SOURCES_COLUMN],
         "headers": headers, "rows": table_rows, "total": total, "page_no": page_no, "per_page": per_page,
         "page_sizes": PAGE_SIZES, "has_next": has_next, "has_prev": page_no > 1,
         "next_url": url(page=page_no + 1), "prev_url": url(page=page_no - 1),
-        "search": search, "filter_field": filter_field, "filter_value": filter_value, "sort": sort,
-        "filter_op": filter_op, "operators": OPERATORS.items(),
+        "search": search, "filter_field": q["filter_field"], "filter_value": q["filter_value"], "sort": sort,
+        "filter_op": q["filter_op"], "operators": OPERATORS.items(),
+        "sort_label": current_sort.lstrip("-").replace("_", " "), "sort_desc": current_sort.startswith("-"),
+        "sort_is_default": not sort and bool(default_sort),
+        "export_url": "" if error or not info else _export_url(entity, q),
         "first_row": offset + 1 if rows else 0, "last_row": offset + len(rows), "error": error,
         "catalog": catalog,
-    })
+    }, status=status)
 
 
 @login_required
@@ -240,6 +311,7 @@ def lineage_page(request: HttpRequest) -> HttpResponse:
 # ---- Operations ------------------------------------------------------------------------------
 
 
+@role_required(Role.ADMIN)  # stream, consumer-group and dead-letter internals: admins only
 @login_required
 def operations_page(request: HttpRequest) -> HttpResponse:
     template = "dcl/_operations_rows.html" if request.GET.get("partial") else "dcl/operations.html"

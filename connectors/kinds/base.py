@@ -68,6 +68,9 @@ class KindSpec:
     # "module:factory" of a local server that speaks the vendor's API (HTTP kinds): a context
     # manager that starts it and has config() / secrets() pointing a connection at it.
     test_server: str | None = None
+    # What a connection of the kind holds, in a few words, from its stored config ("CSV · Salesforce
+    # export" for files exported from Salesforce); None when the kind's label says it all.
+    describe: Callable[[dict[str, Any]], str | None] | None = None
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

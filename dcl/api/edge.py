@@ -110,12 +110,12 @@ def _response_headers(request: _Request, length: int) -> list[tuple[bytes, bytes
         response = HttpResponse(content_type=PAGE_CONTENT_TYPE)  # what ViewRowsAPI returns
         view = ViewRowsAPI()
         view.setup(request)  # as as_view() does (it adds `head` for `get`)
-        drf_headers = dict(view.default_response_headers)  # APIView.finalize_response
+        drf_headers = dict(view.default_response_headers)  # APIView.finalize_response: Vary, then the rest
         vary = drf_headers.pop("Vary", None)
-        for name, value in drf_headers.items():
-            response[name] = value
         if vary:
             patch_vary_headers(response, [v.strip() for v in vary.split(",")])
+        for name, value in drf_headers.items():
+            response[name] = value
         XFrameOptionsMiddleware(_noop).process_response(request, response)
         response["Content-Length"] = "0"  # CommonMiddleware: set per response below
         # SessionMiddleware: SessionTenantMiddleware reads request.user, which reads the session.

@@ -122,7 +122,10 @@ class ViewRowsSchema(AutoSchema):
         page = Pagination().get_paginated_response_schema({"type": "array", "items": {"anyOf": refs}})
         page["properties"]["results"]["description"] = "Rows of the view named in the path (`<Entity>ViewRow`)."
         operation["responses"]["200"] = {
-            "description": "One page of the view's rows.",
-            "content": {"application/json": {"schema": page}},
+            "description": "One page of the view's rows; with `format=csv`, every matching row as CSV.",
+            "content": {"application/json": {"schema": page},
+                        "text/csv": {"schema": {"type": "string", "description": "A header row, then one line per "
+                                                "row (UTF-8; text a spreadsheet would read as a formula starts "
+                                                "with `'`)."}}},
         }
         return operation

@@ -1,4 +1,5 @@
-"""REST for the unified views: catalog, rows (paging, filters, sorting, search) and the lineage graph."""
+"""REST for the unified views: catalog, rows (paging, filters, sorting, search, CSV export) and the
+lineage graph."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, renderers, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from autonomos.core.api import TenantAPIView
 from autonomos.core.pagination import Pagination
+from autonomos.core.tenancy import current_tenant
 
+from ..export import export_csv, view_export
 from ..page_cache import VIEW_STAMP_SECONDS, cached_page_body, page_cache_key, view_stamp_key
 from ..selectors import (
     LazyViewRows,
@@ -31,7 +36,7 @@ from ..selectors import (
 )
 from .schema import ViewRowsSchema
 
-RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
+RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format", "columns"}
 _ENTITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PAGE_CONTENT_TYPE = "application/json"
 
@@ -70,13 +75,34 @@ class BadQuery(exceptions.APIException):
     default_code = "invalid_query"
 
 
+class CSVRenderer(renderers.BaseRenderer):
+    """Content negotiation only (`?format=csv`, `Accept: text/csv`): the rows endpoint answers CSV
+    with a streamed response of its own, never through `render`."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):  # pragma: no cover - never called
+        raise NotImplementedError("CSV responses are streamed by the view")
+
+
+class FormatNegotiation(DefaultContentNegotiation):
+    """DRF answers an unknown `?format=` with a 404; here it is the 400 of any bad parameter."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        wanted = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if wanted and wanted not in {r.format for r in renderers}:
+            raise BadQuery({"detail": f"Unknown format {wanted!r}.",
+                            "format": ", ".join(r.format for r in renderers)})
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class ViewCatalogAPI(TenantAPIView):
     """The tenant's unified views: entity, row count, when last materialized and how long ago."""
 
     @extend_schema(operation_id="dcl_views_list", responses=ViewCatalogSerializer)
     def get(self, request):
-        from django.utils import timezone
-
         now = timezone.now()
         rows = [
             {
@@ -105,9 +131,16 @@ class ViewRowsAPI(TenantAPIView):
     `count` is exact: counted once per view version and filter, then cached until the view is
     re-materialized. A page is cached (`DCL_PAGE_CACHE_SECONDS`) per tenant, view version and query
     (parameters in any order); only after authentication, and never an error.
+
+    `?format=csv` (or `Accept: text/csv`): every matching row as CSV, streamed in constant memory
+    (dcl/export.py), with the same filters, search and ordering; `?columns=a,b` picks the columns
+    (the view's, plus `sources`: the systems of each row, and `source_records`). Paging parameters
+    do not apply. Errors stay JSON.
     """
 
     pagination_class = Pagination
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+    content_negotiation_class = FormatNegotiation
     schema = ViewRowsSchema()  # the 200 response: the ontology's row schema of each entity (dcl/api/schema.py)
 
     @extend_schema(
@@ -117,6 +150,10 @@ class ViewRowsAPI(TenantAPIView):
             OpenApiParameter("search", str),
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
+            OpenApiParameter("format", str, enum=["json", "csv"],
+                             description="csv: every matching row as a streamed CSV download (no paging)."),
+            OpenApiParameter("columns", str, description="CSV only: comma-separated columns to export "
+                             "(default: all, then `sources` and `source_records`)."),
         ],
         responses=OpenApiTypes.OBJECT,
     )
@@ -124,6 +161,8 @@ class ViewRowsAPI(TenantAPIView):
         view = catalog_entry(entity) if _ENTITY_RE.match(entity) else None
         if view is None:
             raise exceptions.NotFound(f"No materialized view for {entity!r}.")
+        if request.accepted_renderer.format == "csv":
+            return self._csv(request, entity)
         # A view changes only when it is re-materialized: a page is cached with the stamp of the
         # materialization it was rendered from (a query that is cached was valid when it was first
         # answered). The cache's key function puts the tenant in every key; DRF has authenticated
@@ -172,6 +211,30 @@ class ViewRowsAPI(TenantAPIView):
             if seconds > 0:
                 cache.set(page_key, (stamp, body), seconds)
         return HttpResponse(body, content_type=PAGE_CONTENT_TYPE)
+
+
+    def _csv(self, request, entity: str) -> StreamingHttpResponse:
+        params = request.query_params
+        filters = {k: v for k, v in params.items() if k not in RESERVED_PARAMS}
+        columns = [c.strip() for c in params.get("columns", "").split(",") if c.strip()] or None
+        try:
+            export = view_export(entity=entity, filters=filters, ordering=params.get("ordering"),
+                                 search=params.get("search") or None, columns=columns)
+        except ViewQueryError as exc:
+            raise BadQuery({"detail": exc.message, **exc.details}) from None
+        response = StreamingHttpResponse(export_csv(export), content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="{current_tenant().slug}-{entity}-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
+        response["X-Accel-Buffering"] = "no"  # a proxy in front passes each page on as it comes
+        return response
+
+    def handle_exception(self, exc):
+        # An error answers in JSON, also when CSV was asked for.
+        request = getattr(self, "request", None)
+        if getattr(getattr(request, "accepted_renderer", None), "format", None) == "csv":
+            request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
+        return super().handle_exception(exc)
 
 
 class LineageGraphAPI(TenantAPIView):

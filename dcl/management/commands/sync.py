@@ -2,8 +2,8 @@
 
 One pipeline run (dcl/pipeline): each connection is read with a DCL consumer beside it in this
 process, so the stream's back-pressure never stalls, then the views are rebuilt once. A progress
-bar shows records/s and the ETA. Each connection's run is recorded (ConnectionRun, trigger
-"command") and listed on its page.
+bar shows records/s and the ETA. The JSON it prints ends with the run's steps and their seconds.
+Each connection's run is recorded (ConnectionRun, trigger "command") and listed on its page.
 
 The outcome is printed as JSON, then the command exits non-zero (CommandError) when any connection
 failed: its read raised, a shared step (consume, materialize) failed, or its run brought nothing
@@ -76,6 +76,8 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(results, default=str))
                 raise CommandError(f"{exc.step} failed: {exc.exception.__class__.__name__}: {exc.exception}") from None
             records.finish(run.info.as_dict())
+            # each step of the run with its seconds (read, consume, deletes, changes, values, materialize)
+            results["steps"] = [{k: v for k, v in s.as_dict().items() if k != "details"} for s in run.info.steps]
             for conn in connections:
                 if conn.pk in failed:
                     continue
