@@ -15,6 +15,12 @@ class AamConfig(AppConfig):
         register_export(ModelRows("aam/review_decisions", "aam.ReviewDecision"))
         register_export(ModelRows("aam/drift_events", "aam.DriftEvent"))
         register_blocker("aam", locks_held)
+        # A new connection's first sync starts by itself (connectors may not import aam).
+        from connectors.sync_start import register_sync_starter
+
+        from .sync_request import connection_sync_start
+
+        register_sync_starter(connection_sync_start)
 
 
 def locks_held(tenant) -> list[str]:

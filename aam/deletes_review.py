@@ -100,7 +100,8 @@ def deletes_review_decide(*, item: ReviewItem, verdict: str, user=None, note: st
         # again only by reading the object from its first record
         full = any(o.get("mode") in ("full_read", "change_tracking") for o in (item.proposal or {}).get("objects", []))
         schema = db_connection.schema_name
-        transaction.on_commit(lambda: pipeline_run_request(connection_id=connection.pk, schema=schema, full=full))
+        transaction.on_commit(lambda: pipeline_run_request(connection_id=connection.pk, schema=schema, full=full,
+                                                                 trigger="review"))
         outcome["run_requested"] = True
         outcome["full"] = full
     return outcome

@@ -409,5 +409,5 @@ def mapping_decide(
     }
     transaction.on_commit(lambda: publish_event(tenant, "mapping_progress", progress))
     if approve and target and connection.last_synced_at is not None:
-        object_reread(connection=connection, source_object=source_object)
+        object_reread(connection=connection, source_object=source_object, trigger="review")
     return new_row

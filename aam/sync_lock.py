@@ -44,12 +44,34 @@ def syncs_running(tenant) -> list[int]:
     return sorted(int(str(k).rsplit(":", 1)[-1]) for k in keys)
 
 
+# How long a queued run counts as queued when no worker takes it (a stopped worker, a lost task):
+# long enough for a queue behind other runs, short enough that a lost request does not show for good.
+SYNC_QUEUED_SECONDS = 900
+
+
+def sync_queued_mark(tenant, connection_id: int) -> None:
+    """A run of the connection was asked for (its health shows "queued" until its read starts)."""
+    try:
+        get_redis().set(redis_names.sync_queued(tenant, connection_id), "1", ex=SYNC_QUEUED_SECONDS)
+    except Exception:  # noqa: BLE001 - a health hint; the run is queued whether or not this is written
+        logger.warning("sync queued marker not written", exc_info=True)
+
+
+def syncs_queued(tenant, connection_ids: list[int]) -> set[int]:
+    """Which of these connections have a run asked for and not started."""
+    if not connection_ids:
+        return set()
+    values = get_redis().mget([redis_names.sync_queued(tenant, cid) for cid in connection_ids])
+    return {cid for cid, v in zip(connection_ids, values, strict=True) if v is not None}
+
+
 class SyncLock:
     """One sync per connection at a time (a Redis lease, renewed while pages flow)."""
 
     def __init__(self, tenant, connection_id: int) -> None:
         self.connection_id = connection_id
         self.key = sync_lock_key(tenant, connection_id)
+        self.queued_key = redis_names.sync_queued(tenant, connection_id)
         self.token = f"{time.time_ns()}"
         self.r = get_redis()
         self.ttl = settings.AAM_SYNC_LOCK_SECONDS * 1000
@@ -59,6 +81,7 @@ class SyncLock:
         if not self.r.set(self.key, self.token, nx=True, px=self.ttl):
             raise SyncAlreadyRunning(f"A sync of connection {self.connection_id} is already running.")
         self._renewed = time.monotonic()
+        self.r.delete(self.queued_key)  # the queued run has started
         return self
 
     def renew(self) -> None:

@@ -19,21 +19,31 @@ PIPELINE_RUN_TASK = "dcl.connection_sync"  # dcl/tasks.py: runs dcl.pipeline.pip
 
 
 def pipeline_run_request(
-    *, connection_id: int, schema: str, full: bool | None = None, task_id: str | None = None
+    *, connection_id: int, schema: str, full: bool | None = None, task_id: str | None = None, trigger: str = "",
+    retry_of: int | None = None,
 ) -> None:
     """Send the pipeline's task for `connection_id` of the tenant in `schema`, now (callers wrap it
-    in `transaction.on_commit`). `full=None` leaves the task's default (follow the cursors)."""
+    in `transaction.on_commit`). `full=None` leaves the task's default (follow the cursors);
+    `trigger` is what the run record says started it (manual, created, retry, drift, review);
+    `retry_of` the recorded run a retry repeats."""
     from celery import current_app
 
     options = {"args": [connection_id], "headers": {"_schema_name": schema}}
+    kwargs: dict = {}
     if full is not None:
-        options["kwargs"] = {"full": full}
+        kwargs["full"] = full
+    if trigger:
+        kwargs["trigger"] = trigger
+    if retry_of is not None:
+        kwargs["retry_of"] = retry_of
+    if kwargs:
+        options["kwargs"] = kwargs
     if task_id is not None:
         options["task_id"] = task_id
     current_app.send_task(PIPELINE_RUN_TASK, **options)
 
 
-def object_reread(*, connection, source_object: str) -> None:
+def object_reread(*, connection, source_object: str, trigger: str = "drift") -> None:
     """Read one object of the connection again with the mapping now in force: its cursor is reset
     and a pipeline run is queued once the current transaction commits (the DCL upserts by source id,
     so nothing doubles). Used by drift re-processing and the mapping editor (docs/adr/0004, 0027).
@@ -45,8 +55,37 @@ def object_reread(*, connection, source_object: str) -> None:
 
     def queue() -> None:
         try:
-            pipeline_run_request(connection_id=pk, schema=schema)
+            pipeline_run_request(connection_id=pk, schema=schema, trigger=trigger)
         except Exception:  # noqa: BLE001 - the reset cursor makes the next sync re-read anyway
             logger.warning("re-processing sync not queued for connection %s", pk, exc_info=True)
 
     transaction.on_commit(queue)
+
+
+def connection_sync_start(*, connection, full: bool = False, trigger: str = "manual",
+                          retry_of: int | None = None) -> str:
+    """Queue a pipeline run of `connection` (dcl/pipeline, by its task's name) after the current
+    transaction commits; returns the task id. Refused while a sync of it runs. Until its read
+    starts, the connection's health says it is queued (aam.sync_lock.sync_queued_mark)."""
+    from celery.utils import uuid
+    from django.db import connection as db_connection
+    from django.db import transaction
+
+    from autonomos.core.events import publish_event
+
+    from .sync_lock import SyncAlreadyRunning, sync_queued_mark, sync_running
+
+    tenant = db_connection.tenant
+    if sync_running(tenant, connection.pk):
+        raise SyncAlreadyRunning(f"A sync of connection {connection.pk} is already running.")
+    task_id, schema = uuid(), db_connection.schema_name
+
+    def send() -> None:
+        sync_queued_mark(tenant, connection.pk)
+        pipeline_run_request(connection_id=connection.pk, schema=schema, full=full, task_id=task_id, trigger=trigger,
+                             retry_of=retry_of)
+        publish_event(tenant, "sync_queued", {"connection_id": connection.pk, "task_id": task_id, "full": full,
+                                              "trigger": trigger})
+
+    transaction.on_commit(send)
+    return task_id

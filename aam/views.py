@@ -105,6 +105,14 @@ def _repairs(connection_id: int | None, days: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _review_waiting(connection_id: int | None) -> dict[tuple[int, str], int]:
+    """(connection id, source object) → its mapping and drift review items waiting for a decision."""
+    qs = ReviewItem.objects.filter(status=ReviewItem.Status.PENDING,
+                                   kind__in=[ReviewItem.Kind.MAPPING, ReviewItem.Kind.DRIFT])
+    rows = _by_connection(qs, connection_id).values("connection_id", "proposal__source_object").annotate(n=Count("id"))
+    return {(r["connection_id"], r["proposal__source_object"]): r["n"] for r in rows}
+
+
 def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
     """One row per connection and source object: its current version, coverage and confidence.
 
@@ -114,13 +122,16 @@ def _mapping_versions(connection_id: int | None) -> list[dict[str, Any]]:
     rows = (qs.values("connection_id", "connection__name", "source_object", "canonical_entity")
             .annotate(version=Max("version"), fields=Count("id"),
                       mapped=Count("id", filter=Q(status="active", canonical_field__isnull=False)),
-                      pending=Count("id", filter=Q(status="pending")),
                       confidence=Avg("confidence", filter=Q(canonical_field__isnull=False)),
                       updated_at=Max("created_at"))
             .order_by("connection__name", "source_object"))[:100]
+    waiting = _review_waiting(connection_id)
     out = []
     for row in rows:
         row = dict(row)
+        # What waits for a person is counted from the review queue itself: a pending row of an
+        # older mapping version keeps its status after the item was decided, and must not count.
+        row["pending"] = waiting.get((row["connection_id"], row["source_object"]), 0)
         # Older versions: what changed when drift was repaired or a person decided.
         row["history"] = mapping_versions(connection=row["connection_id"], source_object_name=row["source_object"])[1:6]
         out.append(row)
@@ -217,6 +228,9 @@ def review_page(request: HttpRequest) -> HttpResponse:
         filters["kind"] = kind
     if risk in RISKS:
         filters["risk"] = risk
+    connection_id = int_param(request, "connection", 0) or None
+    if connection_id:
+        filters["connection_id"] = connection_id
     qs = review_item_list(**filters)
     per_page = 25
     page_no = int_param(request, "page", 1, low=1)

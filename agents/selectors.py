@@ -226,13 +226,17 @@ def pipeline_counters() -> dict:
 
 def aoa_state() -> dict:
     """Connections, views, the last and active jobs, the agents and LLM telemetry at a glance."""
+    from connectors.health import connections_health
     from connectors.models import Connection
 
     views, views_ok = views_catalog()
     connections = []
-    for conn in Connection.objects.order_by("id"):
+    rows = list(Connection.objects.order_by("id"))
+    healths = connections_health(rows)
+    for conn in rows:
         route = route_connection(kind=conn.kind, domain=conn.domain, config=conn.config)
         connections.append({"id": conn.pk, "name": conn.name, "kind": conn.kind, "status": conn.status,
+                            "health": healths[conn.pk].as_dict(),
                             "domain": conn.domain, "routed_to": list(route.domains), "route_reason": route.reason,
                             "last_synced_at": conn.last_synced_at, "last_error": conn.last_error[:500]})
     return {
@@ -243,4 +247,29 @@ def aoa_state() -> dict:
         "last_job": Job.objects.filter(parent__isnull=True).order_by("-created_at", "-id").first(),
         "agents": agents_overview(),
         "llm": llm_usage(),
+    }
+
+
+def dashboard_status() -> dict:
+    """The one state every page's counts come from: each connection's health (connectors/health.py),
+    how many connections are in each state, the review items waiting for a person, and the jobs
+    queued or running. Pages render it, and their scripts fetch it again (`GET /api/status/`) when a
+    live event says something changed, so no page counts events of its own and none contradicts
+    another (docs/adr/0023-truthful-health.md)."""
+    from aam.models import ReviewItem
+    from connectors.health import connections_health, health_counts
+    from connectors.selectors import connection_list
+
+    connections = list(connection_list())
+    healths = connections_health(connections)
+    counts = health_counts(healths.values())
+    active = list(Job.objects.filter(parent__isnull=True, status__in=Job.ACTIVE).order_by("-created_at", "-id")[:5])
+    return {
+        "connections": [{"id": c.pk, "name": c.name, "health": healths[c.pk].as_dict()} for c in connections],
+        "health": counts,
+        "connections_total": len(connections),
+        "attention": counts["failed"] + counts["needs_attention"],
+        "review_pending": ReviewItem.objects.filter(status=ReviewItem.Status.PENDING).count(),
+        "jobs_active": [{"id": j.pk, "kind": j.kind, "status": j.status, "progress": j.progress, "step": j.step}
+                        for j in active],
     }

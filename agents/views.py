@@ -26,6 +26,7 @@ from autonomos.core.llm import llm_usage
 from autonomos.core.pages import page, pick
 from autonomos.core.roles import Role, role_required
 from autonomos.core.tenancy import current_tenant
+from connectors.health import connections_health, health_counts
 from connectors.selectors import connection_list
 from dcl.selectors import view_catalog
 
@@ -34,7 +35,7 @@ from .getstarted import get_started
 from .models import AgentRun, DiscoveryLog, Job
 from .narrative import summary_lines
 from .pilots.values import money_text
-from .selectors import agent_run_latest, finding_records, run_finding, run_findings
+from .selectors import agent_run_latest, dashboard_status, finding_records, run_finding, run_findings
 from .services import agents_job_start
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ STAGE_OF_EVENT = {
     "mapping_progress": "aam", "drift_detected": "aam", "repair_applied": "aam", "review_required": "aam",
     "review_decided": "aam",
     "batch_published": "streams",
-    "batch_consumed": "dcl", "batch_failed": "dcl", "view_materialized": "dcl",
+    "batch_consumed": "dcl", "batch_failed": "dcl", "view_materialized": "dcl", "run_finished": "dcl",
     "job_progress": "agents", "agent_started": "agents", "agent_completed": "agents", "agent_failed": "agents",
 }
 STAGES = [
@@ -107,9 +108,10 @@ def _llm_usage(tenant) -> dict[str, Any] | None:
 def home(request: HttpRequest) -> HttpResponse:
     tenant = current_tenant()
     connections = _connections()
-    health = {"ok": 0, "error": 0, "syncing": 0, "new": 0, "frozen": 0}
+    healths = connections_health(connections)
     for c in connections:
-        health[c.status] = health.get(c.status, 0) + 1
+        c.health = healths[c.pk]
+    health = health_counts(healths.values())
     catalog = view_catalog()
     events = read_events(tenant)[-15:]
     runs = _latest_runs()
@@ -156,6 +158,7 @@ def flow_page(request: HttpRequest) -> HttpResponse:
     events = read_events(tenant)
     return page(request, "dashboard/flow.html", "flow", {
         "connection_names": {c.pk: c.name for c in _connections()},
+        "status": dashboard_status(),
         "stages": STAGES,
         "stage_of_event": STAGE_OF_EVENT,
         "backlog": events[-200:],

@@ -21,6 +21,7 @@ api_patterns = [
     path("dcl/telemetry/", include("agents.api.urls_telemetry")),  # the view lives in agents (LLM + job counters)
     path("dcl/", include("dcl.api.urls")),
     path("aoa/", include("agents.api.urls_aoa")),
+    path("status/", include("agents.api.urls_status")),  # every page's counts (agents.selectors.dashboard_status)
     path("agents/", include("agents.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL (no inline script: Content-Security-Policy).

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +27,7 @@ from . import conf, secretbox
 from .base import CheckResult, SourceObject
 from .errors import ConnectorError
 from .models import Connection
-from .registry import driver_for, validate_settings
+from .registry import build_driver, driver_for, validate_settings
 from .scrub import known_secrets, scrub
 from .secretbox import SecretsUnreadable
 
@@ -91,6 +92,93 @@ def connection_create(
     connection.save()
     logger.info("connection %s created (kind %s)", connection.pk, kind)
     return connection
+
+
+def connection_check_settings(*, kind: str, config: dict[str, Any] | None,
+                              secrets: dict[str, Any] | None) -> CheckResult:
+    """Test settings before they are saved: reachability and credentials, by the kind's own check.
+    Raises ValidationError for settings that are not valid; a source that refuses is a negative
+    result (ok=False, the message scrubbed of the secrets), never an exception."""
+    if kind not in Connection.Kind.values:
+        raise ValidationError({"kind": [f"unknown connection kind {kind!r}"]})
+    clean = validate_settings(kind, config, secrets)
+    try:
+        with build_driver(kind, clean, secrets) as driver:
+            result = driver.check()
+    except ConnectorError as exc:
+        result = CheckResult(False, exc.message)
+    except Exception as exc:  # noqa: BLE001 - a driver bug must not become a 500
+        logger.warning("settings check of a new %s connection crashed: %s", kind, scrub(repr(exc), secrets))
+        result = CheckResult(False, "unexpected error while checking the connection (see the server log)")
+    return CheckResult(result.ok, scrub(result.message, secrets))
+
+
+@dataclass
+class CreateOutcome:
+    """What `connection_create_tested` did: the connection (None when nothing was saved), the
+    settings test (None when skipped), the files refused with why, and whether its first sync started."""
+
+    connection: Connection | None
+    test: CheckResult | None
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    stored: int = 0
+    sync_started: bool = False
+
+
+def connection_create_tested(*, name: str, kind: str, config: dict[str, Any] | None = None,
+                             secrets: dict[str, Any] | None = None, drift_policy: str = Connection.DriftPolicy.AUTO,
+                             domain: str = Connection.Domain.AUTO, currency: str = "", uploads: list | None = None,
+                             save_untested: bool = False) -> CreateOutcome:
+    """The dashboard's create flow: test, save, start the first sync.
+
+    The settings are tested before anything is saved (reachability and credentials), and so are the
+    uploaded CSV files (each must be a readable CSV with a header). When a test fails nothing is
+    saved, unless `save_untested` says to save all the same (then the files that passed are kept
+    and no sync starts: the source is known not to answer yet). Once saved and tested, the first
+    sync is queued (connectors/sync_start.py): its progress shows on the connection's page.
+    """
+    uploads = list(uploads or [])
+    test = None
+    if not save_untested:
+        test = connection_check_settings(kind=kind, config=config, secrets=secrets)
+        if not test.ok:
+            return CreateOutcome(None, test)
+    refused: list[tuple[str, str]] = []
+    stored = 0
+    try:
+        with transaction.atomic():
+            connection = connection_create(name=name, kind=kind, config=config, secrets=secrets,
+                                           drift_policy=drift_policy, domain=domain, currency=currency)
+            for f in uploads:
+                try:
+                    connection_file_upload(connection=connection, filename=f.name, content=f, size=f.size)
+                except ValidationError as exc:
+                    refused.append((f.name, "; ".join(exc.messages)))
+                else:
+                    stored += 1
+            if refused and not save_untested:
+                raise _Refused(_uploads_dir(connection))  # nothing is saved: the block rolls back
+    except _Refused as rolled_back:
+        shutil.rmtree(rolled_back.folder, ignore_errors=True)
+        return CreateOutcome(None, test, refused)
+    if test is not None and stored:
+        # the files are in place now: the test's message names them (the first test saw none)
+        test = connection_test(connection=connection)
+    started = False
+    if not save_untested:
+        from .sync_start import sync_start
+
+        try:
+            sync_start(connection=connection, trigger="created")
+            started = True
+        except Exception:  # noqa: BLE001 - saved all the same: its page offers "Sync now"
+            logger.warning("first sync of connection %s not queued", connection.pk, exc_info=True)
+    return CreateOutcome(connection, test, refused, stored, started)
+
+
+class _Refused(Exception):
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
 
 
 @transaction.atomic

@@ -18,9 +18,12 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from autonomos.core.events import last_event_id
 from autonomos.core.pages import page
 from autonomos.core.roles import Role, role_required
+from autonomos.core.tenancy import current_tenant
 
+from .health import connection_health, connections_health, health_counts
 from .models import Connection
 from .page_forms import KIND_FORMS, MANAGED_ELSEWHERE, KindField, kind_fields
 from .panels import connection_panels
@@ -29,7 +32,7 @@ from .selectors import connection_file_keys, connection_get, connection_list, se
 from .services import (
     DATA_CHOICES,
     DATA_REMOVE,
-    connection_create,
+    connection_create_tested,
     connection_delete,
     connection_discover,
     connection_file_list,
@@ -88,6 +91,11 @@ class ConnectionForm(forms.Form):
         stored = set(_secret_names(editing)) if editing is not None else set()
         for spec in self.kind_fields:
             self.fields[spec.name] = spec.form_field(editing=editing is not None, is_set=spec.name in stored)
+        if editing is None:
+            self.fields["save_untested"] = forms.BooleanField(
+                required=False, label="Save without testing",
+                help_text="For a source that does not answer yet: it is saved as it is, and it does not sync "
+                          "until you test and sync it.")
         if kind == Connection.Kind.FILESOURCE:
             self.fields["upload"] = MultipleFileField(
                 required=False, label="Upload CSV files",
@@ -159,12 +167,18 @@ def _store_uploads(request: HttpRequest, connection: Connection, files: list) ->
 # ---- Pages -----------------------------------------------------------------------------------
 
 
+def _with_health(connections: list[Connection]) -> list[Connection]:
+    """Each connection with its `health` (connectors/health.py), gathered once for the page."""
+    healths = connections_health(connections)
+    for c in connections:
+        c.health = healths[c.pk]
+    return connections
+
+
 @login_required
 def connection_list_page(request: HttpRequest) -> HttpResponse:
-    connections = list(connection_list())
-    counts = {s: 0 for s, _ in Connection.Status.choices}
-    for c in connections:
-        counts[c.status] = counts.get(c.status, 0) + 1
+    connections = _with_health(list(connection_list()))
+    counts = health_counts(c.health for c in connections)
     return page(request, "connectors/list.html", "connections", {
         "connections": connections,
         "counts": counts,
@@ -185,20 +199,45 @@ def connection_create_page(request: HttpRequest, kind: str) -> HttpResponse:
     form = ConnectionForm(request.POST or None, request.FILES or None, kind=kind)
     if request.method == "POST" and form.is_valid():
         config, secrets = form.config_and_secrets()
+        untested = bool(form.cleaned_data.get("save_untested"))
         try:
-            connection = connection_create(name=form.cleaned_data["name"], kind=kind, config=config, secrets=secrets,
-                                           drift_policy=form.cleaned_data["drift_policy"],
-                                           domain=form.cleaned_data.get("domain") or "")
+            outcome = connection_create_tested(
+                name=form.cleaned_data["name"], kind=kind, config=config, secrets=secrets,
+                drift_policy=form.cleaned_data["drift_policy"], domain=form.cleaned_data.get("domain") or "",
+                uploads=form.uploads(), save_untested=untested)
         except ValidationError as exc:
             _apply_service_errors(form, exc)
         else:
-            stored = _store_uploads(request, connection, form.uploads())
-            files = f" with {stored} file{'s' if stored != 1 else ''}" if stored else ""
-            messages.success(request, f"Connection “{connection.name}” added{files}. Test it, then sync it.")
-            return redirect("connections_ui:detail", pk=connection.pk)
+            if outcome.connection is not None:
+                return _created(request, outcome)
+            if outcome.test is not None and not outcome.test.ok:
+                form.add_error(None, f"Test failed: {outcome.test.message}. Nothing was saved: correct the "
+                                     "settings, or tick “Save without testing”.")
+            for name, why in outcome.refused:
+                form.add_error("upload" if "upload" in form.fields else None, f"{name}: {why}")
+            if outcome.refused:
+                form.add_error(None, "A file was refused, so nothing was saved: remove or fix it, or tick "
+                                     "“Save without testing” to keep the others.")
     return page(request, "connectors/form.html", "connections", {
         "form": form, "kind": kind, "kind_info": KIND_FORMS[kind], "editing": None,
     }, status=400 if request.method == "POST" else 200)
+
+
+def _created(request: HttpRequest, outcome) -> HttpResponse:
+    connection = outcome.connection
+    files = f" with {outcome.stored} file{'s' if outcome.stored != 1 else ''}" if outcome.stored else ""
+    for name, why in outcome.refused:
+        messages.error(request, f"{name}: {why}")
+    if outcome.test is None:
+        messages.warning(request, f"Connection “{connection.name}” saved{files} without testing. Test it when the "
+                                  "source answers, then sync it.")
+    elif outcome.sync_started:
+        messages.success(request, f"Connection “{connection.name}” tested ({outcome.test.message}) and added{files}. "
+                                  "Its first sync has started: its progress shows below.")
+    else:
+        messages.warning(request, f"Connection “{connection.name}” tested and added{files}, but its first sync "
+                                  "could not be queued: use “Sync now”.")
+    return redirect("connections_ui:detail", pk=connection.pk)
 
 
 @role_required(Role.ADMIN)
@@ -250,6 +289,8 @@ def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
     secret_rows = [(labels.get(k, k.replace("_", " ").capitalize()), k in stored) for k in secret_names]
     return page(request, "connectors/detail.html", "connections", {
         "connection": connection,
+        "health": connection_health(connection),
+        "last_event_id": last_event_id(current_tenant()),
         "config_rows": config_rows,
         "secret_rows": secret_rows,
         "cursor_rows": _cursor_rows(connection.cursor),

@@ -14,10 +14,19 @@ class DclConfig(AppConfig):
         # ... and the history of its unified entities (dcl/history/, docs/adr/0020-history.md)
         register_export(SqlRelations("history", prefix="dcl_history_"))
         register_blocker("dcl", writer_busy)
+        # The connection page lists its runs, with their counts, errors, log and a retry (dcl/schedules/).
+        register_connection_panel(ConnectionPanel("dcl.runs", "dcl/_connection_runs.html", runs_panel))
         # The connection page shows its stream's statistics to admins (connectors may not import dcl).
         register_connection_panel(ConnectionPanel("dcl.stream", "dcl/_connection_stream.html", stream_panel))
-        # Its schedule, freshness and recent runs (dcl/schedules/).
+        # Its schedule and freshness (dcl/schedules/).
         register_connection_panel(ConnectionPanel("dcl.schedule", "dcl/_connection_schedule.html", schedule_panel))
+        # Every page's and API's state of a connection (connectors/health.py) from the facts the DCL
+        # sees: its runs, review items, quarantine, running and queued syncs.
+        from connectors.health import register_health_facts
+
+        from .health import health_facts
+
+        register_health_facts(health_facts)
         # A connection's schedule goes with it, in the same transaction (connectors may not import dcl).
         from django.db.models.signals import post_delete
 
@@ -45,10 +54,15 @@ def connection_records_remove_request(connection_id: int) -> None:
 
 
 def schedule_panel(connection) -> dict:
-    from .schedules.selectors import connection_freshness, connection_runs
+    from .schedules.selectors import connection_freshness
 
-    return {"freshness": connection_freshness(connection=connection),
-            "runs": connection_runs(connection=connection), "timezone_default": "UTC"}
+    return {"freshness": connection_freshness(connection=connection), "timezone_default": "UTC"}
+
+
+def runs_panel(connection) -> dict:
+    from .schedules.selectors import connection_runs, run_view
+
+    return {"runs": [run_view(r) for r in connection_runs(connection=connection)]}
 
 
 def connection_deleted(sender, instance, **kwargs) -> None:

@@ -29,17 +29,22 @@ def connection_records_remove_task(connection_id: int) -> dict:
 
 
 @shared_task(base=TenantBoundTask, bind=True, name="dcl.connection_sync", soft_time_limit=3600, time_limit=3700)
-def connection_sync_task(self, connection_id: int, full: bool = False) -> dict:
-    """A pipeline run of one connection. Queued by POST /api/connections/<id>/sync/ and drift
-    re-processing (by name, aam.sync_request: aam does not import the DCL) and by stream replay.
-    The run is recorded (dcl.models.ConnectionRun) with its counts per object."""
+def connection_sync_task(self, connection_id: int, full: bool = False, trigger: str = "task",
+                         retry_of: int | None = None) -> dict:
+    """A pipeline run of one connection. Queued by POST /api/connections/<id>/sync/ (trigger
+    "manual"), a new connection's first sync ("created"), a run's retry ("retry"), drift
+    re-processing ("drift"), a delete review ("review") (by name, aam.sync_request: aam does not
+    import the DCL) and by stream replay. The run is recorded (dcl.models.ConnectionRun) with its
+    counts per object."""
     from connectors.models import Connection
 
     from .pipeline import pipeline_run
-    from .schedules.runs import recorded_run
+    from .schedules.runs import TRIGGERS, recorded_run
 
     conn = Connection.objects.get(pk=connection_id)
-    with recorded_run(conn, trigger="task", task_id=self.request.id or "") as rec:
+    trigger = trigger if trigger in TRIGGERS else "task"
+    extra = {"full": bool(full), **({"retry_of": int(retry_of)} if retry_of is not None else {})}
+    with recorded_run(conn, trigger=trigger, task_id=self.request.id or "", extra=extra) as rec:
         rec.info = pipeline_run(tenant=connection.tenant, connection=conn, full=full, trigger="task").as_dict()
     return rec.info
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .schedules.views import connection_schedule_action
+from .schedules.views import connection_run_retry_action, connection_schedule_action
 
 app_name = "dcl_ui"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("operations/", views.operations_page, name="operations"),
     path("operations/<int:pk>/<slug:action>/", views.operations_action, name="operations-action"),
     path("connections/<int:pk>/schedule/", connection_schedule_action, name="connection-schedule"),
+    path("connections/<int:pk>/runs/<int:run_id>/retry/", connection_run_retry_action, name="connection-run-retry"),
 ]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from django.db import connection as db_connection
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from aam.sync_lock import SyncAlreadyRunning, sync_running
-from aam.sync_request import pipeline_run_request
+from aam.sync_request import connection_sync_start
 from autonomos.core.api import TenantAPIView
-from autonomos.core.events import publish_event
 from autonomos.core.roles import Role
 
 
@@ -25,24 +22,6 @@ class SyncAcceptedSerializer(serializers.Serializer):
     task_id = serializers.CharField()
     status = serializers.CharField()
     poll = serializers.DictField(child=serializers.CharField())
-
-
-def connection_sync_start(*, connection, full: bool = False) -> str:
-    """Queue a pipeline run of `connection` (dcl/pipeline, by its task's name) after the current
-    transaction commits; returns the task id. Refused while a sync of it runs."""
-    from celery.utils import uuid
-
-    tenant = db_connection.tenant
-    if sync_running(tenant, connection.pk):
-        raise SyncAlreadyRunning(f"A sync of connection {connection.pk} is already running.")
-    task_id, schema = uuid(), db_connection.schema_name
-    transaction.on_commit(
-        lambda: pipeline_run_request(connection_id=connection.pk, schema=schema, full=full, task_id=task_id)
-    )
-    transaction.on_commit(
-        lambda: publish_event(tenant, "sync_queued", {"connection_id": connection.pk, "task_id": task_id, "full": full})
-    )
-    return task_id
 
 
 class ConnectionSyncAPI(TenantAPIView):

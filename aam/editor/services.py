@@ -243,7 +243,7 @@ def _finish(connection: Connection, change: MappingChange, before: FieldMapping,
     change.full_clean()
     change.save()
     if change.reprocess:
-        object_reread(connection=connection, source_object=change.source_object)
+        object_reread(connection=connection, source_object=change.source_object, trigger="mapping")
     tenant = current_tenant()
     payload = {
         "connection_id": connection.pk,

@@ -47,6 +47,11 @@ class ObjectResult:
     quarantined: int = 0
     batches: int = 0
     skipped: str = ""
+    # For the connection's health (connectors/health.py): the source's own row count when it told
+    # one, and whether this read began at the object's first record (no cursor, or a full sync): a
+    # read from the start that reads nothing from rows the source holds is a failed load.
+    row_count: int | None = None
+    from_start: bool | None = None
 
 
 @dataclass
@@ -355,7 +360,7 @@ def _object_plan(run: _Run, source_object, *, index: int, of: int):
     _drift_check(connection, source_object)  # before mapping: a rename moves, not drop + add
     mapping = _mapping_ensure(connection, source_object)
     entity = getattr(mapping, "entity", None) if mapping is not None else None
-    outcome = ObjectResult(name=source_object.name, entity=entity)
+    outcome = ObjectResult(name=source_object.name, entity=entity, row_count=getattr(source_object, "row_count", None))
     run.result.details.append(outcome)
     run.result.objects += 1
     fingerprint = schema_fingerprint([(f.name, f.type) for f in source_object.fields])
@@ -409,6 +414,7 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
     keys = _KeyCollector(keep_when_rekeyed_only=mode not in ("full_read", "change_tracking"))
     removed: list[str] = []
     cursor = None if run.full else (run.connection.cursor or {}).get(source_object.name)
+    outcome.from_start = cursor is None
     if run.full:
         # A full re-sync starts from nothing, and so does its cursor: should it stop before its
         # first page is written, the next sync reads the object from the start too.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from connectors.api.serializers import HealthSerializer
+
 from ..discovery.contracts import MAX_ASSETS
 from ..models import AgentRun, DiscoveryLog, Job
 from ..pilots.normalize import findings_normalize
@@ -205,3 +207,27 @@ class TelemetrySerializer(serializers.Serializer):
     llm = serializers.DictField()
     pipeline = serializers.DictField()
     views = serializers.ListField(child=serializers.DictField())
+
+
+class StatusConnectionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    health = HealthSerializer()
+
+
+class StatusJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.IntegerField()
+    step = serializers.CharField(allow_blank=True)
+
+
+class StatusSerializer(serializers.Serializer):
+    connections = StatusConnectionSerializer(many=True)
+    health = serializers.DictField(child=serializers.IntegerField(),
+                                   help_text="connections per state: healthy, syncing, needs_attention, failed, new")
+    connections_total = serializers.IntegerField()
+    attention = serializers.IntegerField(help_text="connections failed or needing attention")
+    review_pending = serializers.IntegerField(help_text="review items waiting for a decision (the review queue)")
+    jobs_active = StatusJobSerializer(many=True, help_text="top-level jobs queued or running, newest first")

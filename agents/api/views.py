@@ -99,6 +99,15 @@ class JobCancelView(TenantAPIView):
         return Response(s.JobDetailSerializer(selectors.job_get(job_id=job.pk)).data, status=status.HTTP_202_ACCEPTED)
 
 
+class StatusView(TenantAPIView):
+    """The one state every page shows: connections' health and counts, review items waiting, jobs
+    going. The dashboard fetches it again when a live event says something changed."""
+
+    @extend_schema(responses=s.StatusSerializer)
+    def get(self, request):
+        return Response(s.StatusSerializer(selectors.dashboard_status()).data)
+
+
 class StateView(TenantAPIView):
     @extend_schema(responses=s.StateSerializer)
     def get(self, request):

@@ -84,15 +84,19 @@ def _cloud_resources() -> tuple[list[dict], int]:
 
 
 def builtin_scan(*, max_assets: int = 1000) -> DiscoverResponse:
+    from connectors.health import connections_health
     from connectors.models import Connection
 
     assets: list[DiscoveredAsset] = []
     connections = list(Connection.objects.order_by("id"))
+    healths = connections_health(connections)  # what every page shows (connectors/health.py)
     confirmed = _confirmed_owners()
     for conn in connections:
         owner = _owner(conn.config) or confirmed.get(f"connection:{conn.pk}")
         route = route_connection(kind=conn.kind, domain=conn.domain, config=conn.config)
-        common = {"status": conn.status, "never_synced": conn.last_synced_at is None, "connection_id": conn.pk,
+        health = healths[conn.pk]
+        common = {"status": conn.status, "health": health.state, "health_reason": health.reason[:300],
+                  "never_synced": conn.last_synced_at is None, "connection_id": conn.pk,
                   "domain": route.domains[0] if len(route.domains) == 1 else None}
         objects, error = _objects(conn)
         source_attrs = {**common, "drift_policy": conn.drift_policy, "objects": len(objects)}

@@ -137,7 +137,10 @@ def classify(asset: DiscoveredAsset, *, now: datetime, stale_days: int) -> Class
             medium = True
             reasons.append(f"stale: last synced or seen {age.days} days ago")
     status = str(asset.attributes.get("status") or "").lower()
-    if status in BAD_STATUSES:
+    if asset.attributes.get("health") == "failed":  # a connection's health (connectors/health.py)
+        medium = True
+        reasons.append(f"source failed: {str(asset.attributes.get('health_reason') or '')[:200]}")
+    elif status in BAD_STATUSES:
         medium = True
         reasons.append(f"source status is {status}")
     if asset.attributes.get("scan_error"):

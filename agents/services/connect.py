@@ -145,6 +145,23 @@ class ConnectRun:
     # --- the run ---------------------------------------------------------------------------
 
     def execute(self) -> Job:
+        """Run the job; each source's run is recorded on its connection (ConnectionRun, trigger "job"):
+        a failed read ends its record at once, the others end with the job's shared steps."""
+        from dcl.schedules.runs import RunRecords
+
+        self.records = RunRecords(trigger="job")
+        try:
+            job = self._execute()
+        except BaseException as exc:
+            self.records.finish(self._run_info(), exc)
+            raise
+        self.records.finish(self._run_info())
+        return job
+
+    def _run_info(self) -> dict | None:
+        return self.run.info.as_dict() if self.run is not None else None
+
+    def _execute(self) -> Job:
         from connectors.models import Connection
         from dcl.pipeline import SyncRun
 
@@ -180,9 +197,11 @@ class ConnectRun:
             self.check_cancel()
             self.drain_final()
             self.check_cancel()
-        except JobCancelled:
+        except JobCancelled as exc:
+            self.records.finish(self._run_info(), exc)
             return self.finish_cancelled()
         except _StepFailed as exc:
+            self.records.finish(self._run_info(), exc)
             self._skip_child(Job.Kind.MATERIALIZE, "skipped: the streams could not be consumed")
             self._skip_child(Job.Kind.AGENTS, "skipped: the streams could not be consumed")
             return self.finish(Job.Status.FAILED, error=str(exc), note=str(exc))
@@ -199,11 +218,14 @@ class ConnectRun:
         else:
             try:
                 views = self.materialize()
+                self.records.finish(self._run_info())  # the sources' runs end with the views
                 self.check_cancel()
                 agents, agents_note = self.run_agents(views)
-            except JobCancelled:
+            except JobCancelled as exc:
+                self.records.finish(self._run_info(), exc)
                 return self.finish_cancelled()
             except _StepFailed as exc:
+                self.records.finish(self._run_info(), exc)
                 return self.finish(Job.Status.FAILED, error=str(exc), views=views, agents=agents, note=str(exc))
 
         agents_failed = any(a.get("status") == "failed" for a in agents)
@@ -287,6 +309,8 @@ class ConnectRun:
         transient, permanent = _transient_errors(), _permanent_errors()
         retries = max(0, settings.AOA_SOURCE_RETRIES)
         begin = time.monotonic()
+        self.records.start(conn)
+        failure = None
         for attempt in range(1, retries + 2):
             report.attempts = attempt
             job_progress_set(job=child, step=f"syncing {conn.name}" + (f" (attempt {attempt})" if attempt > 1 else ""),
@@ -294,7 +318,7 @@ class ConnectRun:
             try:
                 result = self.run.read(conn, progress=_Progress(child, self.fractions, cid))
             except PipelineStepFailed as failed:
-                exc = failed.exception
+                exc, failure = failed.exception, failed
             else:
                 exc = None
             if exc is None:
@@ -331,6 +355,8 @@ class ConnectRun:
                                                          "attempts", "seconds")}
         child.attempts = report.attempts
         child.save(update_fields=["attempts", "updated_at"])
+        if report.status != "succeeded":
+            self.records.read_failed(conn, failure or RuntimeError(report.error or report.status))
         if report.status == "succeeded":
             job_finish(job=child, status=Job.Status.SUCCEEDED, result=child_result,
                        step=f"synced {report.records_published} records")

@@ -86,3 +86,15 @@ def valid_event_id(value: str | None) -> str | None:
     if len(parts) == 2 and all(p.isdigit() and len(p) <= 20 for p in parts):
         return value.strip()
     return None
+
+
+def last_event_id(tenant) -> str:
+    """The id of the tenant's newest event ("" when none or Redis is away): a page rendered now
+    passes it to its live socket, which then replays whatever happened between the render and
+    the socket's opening (a sync that starts as the page loads)."""
+    try:
+        entries = get_redis().xrevrange(events_stream_key(tenant), count=1)
+    except Exception:  # noqa: BLE001 - the page still renders; it only misses that gap
+        logger.warning("events not readable", exc_info=True)
+        return ""
+    return entries[0][0] if entries else ""

@@ -71,6 +71,12 @@ def sync_locks_pattern(tenant) -> str:
     return sync_lock(tenant, "*")
 
 
+def sync_queued(tenant, connection_id: int | str) -> str:
+    """Set (with an expiry) when a run of a connection is asked for, deleted when its read takes the
+    sync lock: the "queued" of a connection's health (connectors/health.py): `aam:syncqueued:{t}:<id>`."""
+    return tenant_key(tenant, "aam", "syncqueued", connection_id)
+
+
 def sync_checkpoints(tenant, connection_id: int | str) -> str:
     """Retired (issue #15: the cursor travels with its batch, ADR 0013): a list of `{entry, object,
     cursor}` the sync wrote before; nothing writes it now. Kept to name keys left by older

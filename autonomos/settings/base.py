@@ -342,6 +342,9 @@ SCHEDULE_MIN_INTERVAL_SECONDS = _positive_int("SCHEDULE_MIN_INTERVAL_SECONDS", 1
 SCHEDULE_RETRY_BASE_SECONDS = _positive_int("SCHEDULE_RETRY_BASE_SECONDS", 30)
 SCHEDULE_RETRY_MAX_SECONDS = _positive_int("SCHEDULE_RETRY_MAX_SECONDS", 15 * 60)
 SCHEDULE_MAX_RETRIES = _non_negative_int("SCHEDULE_MAX_RETRIES", 4)
+# A run recorded as running longer than this while no sync lease is held stopped without finishing
+# (its worker was killed): the connection's health says failed. The sync task's hard time limit.
+CONNECTION_RUN_STALE_SECONDS = _positive_int("CONNECTION_RUN_STALE_SECONDS", 3700)
 
 # --- Events -----------------------------------------------------------------------------------
 EVENTS_STREAM_MAXLEN = _positive_int("EVENTS_STREAM_MAXLEN", 500)

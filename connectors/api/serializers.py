@@ -3,10 +3,26 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..health import STATES, Health, connection_health
 from ..models import Connection
 from ..selectors import secrets_set
+
+
+class HealthSerializer(serializers.Serializer):
+    """A connection's state, from connectors.health (its last run, review items, drift, running syncs)."""
+
+    state = serializers.ChoiceField(choices=list(STATES))
+    label = serializers.CharField(help_text="the state in words: Healthy, Syncing, Needs attention, Failed, "
+                                            "Not synced yet")
+    tone = serializers.CharField(help_text="green, blue, amber, red or grey")
+    reason = serializers.CharField(help_text="why, in words")
+    details = serializers.ListField(child=serializers.CharField(), help_text="other things worth a look")
+    review_pending = serializers.IntegerField(help_text="review items of this connection waiting for a decision")
+    last_run_id = serializers.IntegerField(allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
 
 
 class ConnectionInputSerializer(serializers.Serializer):
@@ -42,7 +58,12 @@ class ConnectionFilterSerializer(serializers.Serializer):
 
 
 class ConnectionOutputSerializer(serializers.ModelSerializer):
+    """`health` is what to show a person; `status` is the last thing a service recorded (a test
+    passed, a read started, a drift freeze): one of the facts health is derived from. A list view
+    passes `context={"healths": {id: Health}}` so the facts are gathered once for the page."""
+
     secrets_set = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField()
 
     class Meta:
         model = Connection
@@ -52,6 +73,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             "kind",
             "config",
             "secrets_set",
+            "health",
             "status",
             "last_error",
             "cursor",
@@ -67,11 +89,18 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
     def get_secrets_set(self, obj) -> list[str]:
         return secrets_set(obj)
 
+    @extend_schema_field(HealthSerializer)
+    def get_health(self, obj) -> dict:
+        healths: dict[int, Health] = self.context.get("healths") or {}
+        health = healths.get(obj.pk) or connection_health(obj)
+        return HealthSerializer(health.as_dict()).data
+
 
 class CheckResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     message = serializers.CharField()
     status = serializers.CharField()
+    health = HealthSerializer()
 
 
 class SourceFieldSerializer(serializers.Serializer):

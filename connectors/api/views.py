@@ -1,7 +1,7 @@
 """`/api/connections/`: CRUD, `test/`, `schema/` and (filesource) `files/` and `keys/`.
 
 Outcomes of talking to a source:
-- `POST test/` always answers 200 with `{"ok", "message", "status"}`: a refused password is a
+- `POST test/` always answers 200 with `{"ok", "message", "status", "health"}`: a refused password is a
   successful test with a negative result (ok=false), not an error of the request.
 - `GET schema/` answers 400 (`connection_failed`) for a permanent source error (bad credentials,
   a refused path), 503 (`source_unavailable`, with Retry-After when known) for a transient one,
@@ -25,6 +25,7 @@ from autonomos.core.roles import Role
 
 from .. import conf
 from ..errors import ConnectorError, PermanentError, TransientError
+from ..health import connection_health, connections_health
 from ..models import Connection
 from ..scrub import known_secrets, scrub
 from ..selectors import connection_file_keys, connection_get, connection_list
@@ -47,6 +48,7 @@ from .serializers import (
     ConnectionOutputSerializer,
     FileKeyInputSerializer,
     FileKeySerializer,
+    HealthSerializer,
     SchemaSerializer,
     UploadedFileSerializer,
     UploadInputSerializer,
@@ -101,6 +103,14 @@ class ConnectionViewSet(TenantModelViewSet):
         filters.is_valid(raise_exception=True)
         return connection_list(filters=filters.validated_data)
 
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        context = {**self.get_serializer_context(), "healths": connections_health(rows)}
+        data = ConnectionOutputSerializer(rows, many=True, context=context).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
     def get_object(self) -> Connection:
         try:
             return connection_get(connection_id=int(self.kwargs["pk"]))
@@ -126,7 +136,7 @@ class ConnectionViewSet(TenantModelViewSet):
         return Response(ConnectionOutputSerializer(connection).data)
 
     @extend_schema(parameters=[OpenApiParameter(
-        "data", str, enum=list(DATA_CHOICES), required=False,
+        "data", str, enum=[*DATA_CHOICES], required=False,
         description="What becomes of the connection's records in the unified views: remove (default) or keep.")])
     def destroy(self, request, *args, **kwargs):
         data = request.query_params.get("data", DATA_REMOVE)
@@ -141,7 +151,8 @@ class ConnectionViewSet(TenantModelViewSet):
         """Check reachability and credentials. 200 with ok=false when the source refuses."""
         connection = self.get_object()
         result = connection_test(connection=connection)
-        return Response({"ok": result.ok, "message": result.message, "status": connection.status})
+        health = HealthSerializer(connection_health(connection).as_dict()).data
+        return Response({"ok": result.ok, "message": result.message, "status": connection.status, "health": health})
 
     @extend_schema(responses=SchemaSerializer)
     @action(detail=True, methods=["get"], url_path="schema", url_name="schema")

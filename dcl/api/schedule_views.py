@@ -1,4 +1,5 @@
-"""/api/connections/<id>/schedule/ (GET, PUT, DELETE), /freshness/ and /runs/ (GET).
+"""/api/connections/<id>/schedule/ (GET, PUT, DELETE), /freshness/ and /runs/ (GET), one run
+(/runs/<run_id>/, GET) and its retry (/runs/<run_id>/retry/, POST).
 
 The URLs sit under the connection (like /sync/, which lives in aam) but the schedule is the DCL's:
 its periodic task starts the pipeline run the DCL owns (dcl/schedules/)."""
@@ -6,6 +7,7 @@ its periodic task starts the pipeline run the DCL owns (dcl/schedules/)."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
@@ -15,7 +17,15 @@ from autonomos.core.api import TenantAPIView
 from autonomos.core.errors import InvalidInput
 from autonomos.core.roles import Role
 
-from ..schedules.selectors import connection_freshness, connection_runs, connection_schedule, run_as_dict
+from ..models import ConnectionRun
+from ..schedules.runs import connection_run_retry
+from ..schedules.selectors import (
+    connection_freshness,
+    connection_run_get,
+    connection_runs,
+    connection_schedule,
+    run_as_dict,
+)
 from ..schedules.services import connection_schedule_delete, connection_schedule_set
 from ..schedules.spec import schedule_spec_from
 
@@ -85,6 +95,16 @@ class RunSerializer(serializers.Serializer):
     updated = serializers.IntegerField(allow_null=True, help_text="over every object; null: not counted")
     deleted = serializers.IntegerField(allow_null=True, help_text="over every object; null: not counted")
     objects = ObjectCountsSerializer(many=True)
+    full = serializers.BooleanField(help_text="the run read everything again, ignoring the cursors")
+    retry_of = serializers.IntegerField(allow_null=True, help_text="the run this one retried")
+    log = serializers.ListField(child=serializers.CharField(), help_text="a line per pipeline step, in words")
+
+
+class RetryAcceptedSerializer(serializers.Serializer):
+    connection_id = serializers.IntegerField()
+    retry_of = serializers.IntegerField()
+    task_id = serializers.CharField()
+    status = serializers.CharField()
 
 
 class StreamLagSerializer(serializers.Serializer):
@@ -168,3 +188,36 @@ class ConnectionRunsAPI(TenantAPIView):
             raise InvalidInput("limit must be a whole number from 1 to 100.", details={"limit": raw[:20]})
         runs = connection_runs(connection=connection, limit=int(raw))
         return Response(RunListSerializer({"results": [run_as_dict(r) for r in runs]}).data)
+
+
+def _run(connection, run_id: int) -> ConnectionRun:
+    try:
+        return connection_run_get(connection=connection, run_id=run_id)
+    except ConnectionRun.DoesNotExist:
+        raise Http404("No such run of this connection.") from None
+
+
+class ConnectionRunAPI(TenantAPIView):
+    """One recorded run of a connection: counts per object, error and its log."""
+
+    @extend_schema(responses=RunSerializer)
+    def get(self, request, pk: int, run_id: int):
+        run = _run(_connection(pk), run_id)
+        return Response(RunSerializer(run_as_dict(run)).data)
+
+
+class ConnectionRunRetryAPI(TenantAPIView):
+    """Run a failed run again (same full or incremental read), recorded with trigger `retry`.
+    202 with the task; 409 when the run did not fail or a sync of the connection is running."""
+
+    required_roles = {"POST": Role.OPERATOR}
+
+    @extend_schema(request=None, responses={202: RetryAcceptedSerializer,
+                                            409: OpenApiResponse(description="not a failed run, or already syncing")})
+    def post(self, request, pk: int, run_id: int):
+        connection = _connection(pk)
+        run = _run(connection, run_id)
+        with transaction.atomic():
+            task_id = connection_run_retry(connection=connection, run=run)
+        body = {"connection_id": connection.pk, "retry_of": run.pk, "task_id": task_id, "status": "queued"}
+        return Response(RetryAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -17,6 +17,7 @@ A scheduled tick (`dcl.connection_scheduled_sync`) calls `scheduled_run`:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,18 +26,27 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from aam.drift.errors import DriftFrozen
 from aam.sync_lock import SyncAlreadyRunning, sync_running
+from autonomos.core.errors import Conflict
 from autonomos.core.events import publish_event
 from autonomos.core.notify import notify_slack
+from autonomos.core.tenancy import current_tenant
 from connectors.errors import PermanentError
 
 from ..models import ConnectionRun
 
 logger = logging.getLogger(__name__)
+
+# What starts a recorded run (ConnectionRun.trigger): its schedule; a person's sync (the button or
+# POST /api/connections/<id>/sync/), a new connection's first sync, a retry of a run; drift
+# re-processing, a review decision, a change in the mapping editor, stream replay ("task"); `manage.py
+# sync`; an AOA connect job.
+TRIGGERS = ("schedule", "manual", "created", "retry", "drift", "review", "mapping", "task", "command", "job")
 
 # The counts a run reports per source object; those the run did not reach stay None.
 CHANGED = ("inserted", "updated", "deleted")  # the "changes" step's (dcl/changes.py)
@@ -140,13 +150,25 @@ class RunOutcome:
                 "info": self.info}
 
 
-class RunRecord:
-    """One recorded run: `start`, then `succeeded(info)` or `failed(exc)`."""
+def info_of_connection(info: dict[str, Any] | None, connection_id: int) -> dict[str, Any]:
+    """A run's info as one connection's record keeps it: the steps of that connection (its read,
+    deletes, changes) and those of the whole run (consume, values, materialize). A run over several
+    connections (`manage.py sync`, the connect job) records one row per connection."""
+    info = dict(info or {})
+    info["steps"] = [s for s in info.get("steps") or [] if s.get("connection_id") in (None, connection_id)]
+    return info
 
-    def __init__(self, connection, *, trigger: str, attempt: int = 1, task_id: str = "") -> None:
+
+class RunRecord:
+    """One recorded run: `start`, then `succeeded(info)` or `failed(exc)`. `extra` is kept in the
+    row's info beside the run's own (e.g. `retry_of`: the run a retry repeats)."""
+
+    def __init__(self, connection, *, trigger: str, attempt: int = 1, task_id: str = "",
+                 extra: dict[str, Any] | None = None) -> None:
+        self.extra = dict(extra or {})
         self.row = ConnectionRun.objects.create(connection=connection, trigger=trigger, attempt=attempt,
                                                 task_id=task_id or "", started_at=timezone.now(),
-                                                status=ConnectionRun.Status.RUNNING)
+                                                status=ConnectionRun.Status.RUNNING, info=self.extra)
         self.started = time.monotonic()
 
     def succeeded(self, info: dict[str, Any] | None) -> None:
@@ -167,7 +189,7 @@ class RunRecord:
         row.finished_at = timezone.now()
         row.seconds = round(time.monotonic() - self.started, 3)
         row.error = error
-        row.info = info or {}
+        row.info = {**(info or {}), **self.extra}
         row.object_counts = objects_of(info)
         row.records_read, row.quarantined = _totals(info)
         for key, value in _changed(info).items():
@@ -175,13 +197,19 @@ class RunRecord:
         row.skipped_count = 1 if status == ConnectionRun.Status.SKIPPED else 0
         row.save(update_fields=["status", "finished_at", "seconds", "error", "info", "object_counts", "records_read",
                                 "quarantined", *CHANGED, "skipped_count"])
+        # Pages showing the connection's state fetch it again on this event (connectors/health.py).
+        payload = {"connection_id": row.connection_id, "run_id": row.pk, "status": status, "trigger": row.trigger,
+                   "records_read": row.records_read, "quarantined": row.quarantined, "error": error[:300]}
+        tenant = current_tenant()
+        transaction.on_commit(lambda: publish_event(tenant, "run_finished", payload))
 
 
 @contextmanager
-def recorded_run(connection, *, trigger: str, attempt: int = 1, task_id: str = "") -> Iterator[RunRecord]:
+def recorded_run(connection, *, trigger: str, attempt: int = 1, task_id: str = "",
+                 extra: dict[str, Any] | None = None) -> Iterator[RunRecord]:
     """Record a run around the block: `running`, then `succeeded` with the counts of what the block
     returns in `rec.info`, or `failed` / `skipped` with the error (re-raised)."""
-    rec = RunRecord(connection, trigger=trigger, attempt=attempt, task_id=task_id)
+    rec = RunRecord(connection, trigger=trigger, attempt=attempt, task_id=task_id, extra=extra)
     rec.info = None
     try:
         yield rec
@@ -189,6 +217,41 @@ def recorded_run(connection, *, trigger: str, attempt: int = 1, task_id: str = "
         rec.failed(exc)
         raise
     rec.succeeded(rec.info)
+
+
+class RunRecords:
+    """The records of a run over several connections that drives the pipeline's steps itself
+    (`manage.py sync`, the AOA connect job): a row per connection from the start of its read; a
+    failed read ends its row at once, the others end with the run (the consume, values and
+    materialize steps are everyone's)."""
+
+    def __init__(self, *, trigger: str) -> None:
+        self.trigger = trigger
+        self.open: dict[int, RunRecord] = {}
+        self.lock = threading.Lock()
+
+    def start(self, connection) -> RunRecord:
+        rec = RunRecord(connection, trigger=self.trigger)
+        with self.lock:
+            self.open[connection.pk] = rec
+        return rec
+
+    def read_failed(self, connection, exc: BaseException) -> None:
+        """The connection's read failed (a PipelineStepFailed carries how far it got): its row ends now."""
+        with self.lock:
+            rec = self.open.pop(connection.pk, None)
+        if rec is not None:
+            rec.failed(exc)
+
+    def finish(self, info: dict[str, Any] | None, exc: BaseException | None = None) -> None:
+        """End every open row: with the run's info when it succeeded, with `exc` when a shared step failed."""
+        with self.lock:
+            records, self.open = list(self.open.items()), {}
+        for connection_id, rec in records:
+            if exc is None:
+                rec.succeeded(info_of_connection(info, connection_id))
+            else:
+                rec.failed(exc)
 
 
 def _failing_already(connection, row: ConnectionRun) -> bool:
@@ -269,3 +332,22 @@ def scheduled_run(*, tenant, connection_id: int, attempt: int = 1, task_id: str 
         return RunOutcome(status="failed", run_id=row.pk, retry_in=retry_in, error=row.error, info=row.info)
     rec.succeeded(info)
     return RunOutcome(status="succeeded", run_id=rec.row.pk, info=info)
+
+
+class RunNotRetryable(Conflict):
+    default_message = "Only a failed run can be retried."
+
+
+def connection_run_retry(*, connection, run: ConnectionRun) -> str:
+    """Run a failed run of the connection again (same full or incremental read), recorded as a
+    `retry` of it; returns the queued task's id. Refused (409) for a run that did not fail, and
+    while a sync of the connection runs (SyncAlreadyRunning)."""
+    from aam.sync_request import connection_sync_start
+
+    if run.connection_id != connection.pk:
+        raise ConnectionRun.DoesNotExist("no such run of this connection")
+    if run.status != ConnectionRun.Status.FAILED:
+        raise RunNotRetryable(f"Run #{run.pk} {run.status}: only a failed run can be retried.",
+                              details={"run_id": run.pk, "status": run.status})
+    return connection_sync_start(connection=connection, full=bool((run.info or {}).get("full")), trigger="retry",
+                                 retry_of=run.pk)

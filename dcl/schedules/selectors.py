@@ -93,6 +93,64 @@ def connection_runs(*, connection, limit: int = RUNS_SHOWN) -> list[ConnectionRu
     return list(ConnectionRun.objects.filter(connection=connection).order_by("-started_at", "-id")[:limit])
 
 
+def connection_run_get(*, connection, run_id: int) -> ConnectionRun:
+    """One run of the connection; raises ConnectionRun.DoesNotExist (another connection's run too)."""
+    return ConnectionRun.objects.get(connection=connection, pk=run_id)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _step_line(step: dict[str, Any]) -> str:
+    """One line of a run's log, in words, for one pipeline step."""
+    name, d = step.get("step") or "?", step.get("details") or {}
+    took = f" in {float(step.get('seconds') or 0):.1f} s"
+    if not step.get("ok", True):
+        return f"{name} failed{took}: {d.get('error') or 'no reason recorded'}"
+    if name == "read":
+        line = (f"read {_plural(int(d.get('records_read') or 0), 'record')} from "
+                f"{_plural(int(d.get('objects') or 0), 'object')}: {int(d.get('records_published') or 0):,} published, "
+                f"{int(d.get('quarantined') or 0):,} quarantined{took}")
+        skipped = [f"{o.get('name')} ({o.get('skipped')})" for o in d.get("details") or [] if o.get("skipped")]
+        return line + (f"; not read: {'; '.join(skipped)}" if skipped else "")
+    if name == "changes":
+        totals = dict.fromkeys(("inserted", "updated", "deleted"), 0)
+        for counts in (d.get("objects") or {}).values():
+            for key in totals:
+                totals[key] += int(counts.get(key) or 0)
+        return f"changes: {totals['inserted']:,} inserted, {totals['updated']:,} updated, {totals['deleted']:,} deleted"
+    if name == "deletes":
+        return f"deletes: {int(step.get('rows') or 0):,} deleted at the source{took}"
+    if name == "consume":
+        return f"consume: {_plural(int(step.get('rows') or 0), 'record')} written to the store{took}"
+    if name == "values":
+        return f"values: {_plural(int(step.get('rows') or 0), 'distinct value')} mapped{took}"
+    if name == "materialize":
+        views = d.get("views") or {}
+        shown = ", ".join(f"{e} {int(n):,}" for e, n in sorted(views.items()))
+        return f"materialize: {_plural(len(views), 'view')} rebuilt ({shown or 'none'}){took}"
+    return f"{name}: {_plural(int(step.get('rows') or 0), 'row')}{took}"
+
+
+def run_log(run: ConnectionRun) -> list[str]:
+    """The run's short log: a line per step it ran, then its error when it failed."""
+    lines = [_step_line(s) for s in (run.info or {}).get("steps") or [] if isinstance(s, dict)]
+    if run.error and not any("failed" in line for line in lines):
+        lines.append(f"error: {run.error}")
+    return lines
+
+
+def run_retryable(run: ConnectionRun) -> bool:
+    """A failed run may be run again (a run still going may not: its lease refuses a second)."""
+    return run.status == ConnectionRun.Status.FAILED
+
+
+def run_view(run: ConnectionRun) -> dict[str, Any]:
+    """A run as the connection page shows it: the API's fields, its log and whether it can be retried."""
+    return {**run_as_dict(run), "pk": run.pk, "retryable": run_retryable(run)}
+
+
 def run_as_dict(run: ConnectionRun) -> dict[str, Any]:
     return {
         "id": run.pk,
@@ -111,4 +169,7 @@ def run_as_dict(run: ConnectionRun) -> dict[str, Any]:
         "updated": run.updated,
         "deleted": run.deleted,
         "objects": run.object_counts,
+        "full": bool((run.info or {}).get("full")),
+        "retry_of": (run.info or {}).get("retry_of"),
+        "log": run_log(run),
     }

@@ -64,3 +64,30 @@ def connection_schedule_action(request: HttpRequest, pk: int) -> HttpResponse:
     paused = "" if spec.enabled else " (paused)"
     messages.success(request, f"{connection.name}: scheduled {spec.describe()}{paused}.")
     return _back(connection)
+
+
+@role_required(Role.OPERATOR)
+@login_required
+@require_POST
+def connection_run_retry_action(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    """The retry button of a failed run on the connection page: queue it again, back to the runs."""
+    from django.db import transaction
+
+    from aam.sync_lock import SyncAlreadyRunning
+    from connectors.models import Connection
+
+    from ..models import ConnectionRun
+    from .runs import RunNotRetryable, connection_run_retry
+
+    connection = Connection.objects.filter(pk=pk).first()
+    run = ConnectionRun.objects.filter(pk=run_id, connection_id=pk).first() if connection is not None else None
+    if run is None:
+        raise Http404("No such run")
+    try:
+        with transaction.atomic():
+            connection_run_retry(connection=connection, run=run)
+    except (RunNotRetryable, SyncAlreadyRunning) as exc:
+        messages.error(request, f"Not retried: {exc.message}")
+    else:
+        messages.success(request, f"Run #{run.pk} queued again: its progress shows below.")
+    return redirect(reverse("connections_ui:detail", args=[connection.pk]) + "#runs")

@@ -225,6 +225,90 @@
     return "";
   };
 
+  // ---- The one state (GET /api/status/) ------------------------------------------------------
+  // Pages render their counts and connection states from the server (agents.selectors.
+  // dashboard_status, connectors/health.py). When a live event says something changed, the state
+  // is fetched again and every element bound to it updated: nothing here counts events, so an
+  // approved review item or a finished job can never stay counted on one page and not another.
+  var STATE_EVENTS = ["sync_queued", "sync_started", "sync_completed", "sync_failed", "run_finished", "run_failed",
+    "run_skipped", "review_required", "review_decided", "drift_detected", "job_progress", "alert"];
+  var stateTimer = null;
+  A.state = { current: null, handlers: [] };
+  A.state.on = function (fn) { A.state.handlers.push(fn); };
+  A.state.refresh = function (delay) {
+    if (stateTimer) return;  // one fetch for a burst of events, after it
+    stateTimer = setTimeout(function () {
+      stateTimer = null;
+      A.api("GET", "/api/status/").then(function (res) {
+        if (!res.ok || !res.data) return;
+        A.state.current = res.data;
+        applyState(res.data);
+        A.state.handlers.forEach(function (fn) { try { fn(res.data); } catch (e) { /* one page's handler */ } });
+      });
+    }, delay === undefined ? 400 : delay);
+  };
+  function lookup(data, path) {
+    return path.split(".").reduce(function (o, k) { return o === null || o === undefined ? undefined : o[k]; }, data);
+  }
+  A.setHealth = function (id, h) {
+    document.querySelectorAll('[data-health-of="' + id + '"]').forEach(function (b) {
+      b.className = "badge badge-" + h.tone;
+      b.textContent = h.label;
+      b.title = h.reason;
+      b.setAttribute("data-health-state", h.state);
+    });
+    document.querySelectorAll('[data-health-reason-of="' + id + '"]').forEach(function (el) {
+      el.textContent = h.reason;
+      if (el.hasAttribute("data-hide-when-fine")) {
+        el.hidden = h.state === "healthy" || h.state === "syncing";
+        el.className = "small health-reason health-" + h.tone;
+      }
+    });
+    document.querySelectorAll('[data-health-box="' + id + '"]').forEach(function (el) {
+      el.className = "health-box health-" + h.tone;
+      el.setAttribute("data-health-state", h.state);
+    });
+  };
+  function applyState(d) {
+    document.querySelectorAll("[data-state-count]").forEach(function (el) {
+      var v = lookup(d, el.getAttribute("data-state-count"));
+      if (v !== undefined) el.textContent = A.fmt.number(v);
+    });
+    (d.connections || []).forEach(function (c) { A.setHealth(c.id, c.health); });
+    var link = document.querySelector('a[data-nav="review"]');
+    if (link) {
+      var badge = link.querySelector(".nav-count");
+      if (d.review_pending && !badge) {
+        badge = document.createElement("span");
+        badge.className = "badge badge-amber nav-count";
+        link.appendChild(document.createTextNode(" "));
+        link.appendChild(badge);
+      }
+      if (badge && d.review_pending) badge.textContent = String(d.review_pending);
+      else if (badge) badge.remove();
+    }
+    var job = (d.jobs_active || [])[0];
+    document.querySelectorAll("[data-state-job]").forEach(function (el) {
+      el.hidden = !job;
+      el.textContent = job ? "Job #" + job.id + " is " + job.status + (job.step ? ": " + job.step : "") + "." : "";
+    });
+    var h = d.health || {};
+    document.querySelectorAll("[data-state-summary]").forEach(function (el) {
+      if (h.failed) el.innerHTML = '<span style="color:var(--red)">' + A.esc(h.failed) + " failed</span>";
+      else if (h.needs_attention) el.textContent = h.needs_attention + (h.needs_attention === 1 ? " needs" : " need") + " attention";
+      else if (h.syncing) el.textContent = h.syncing + " syncing";
+      else el.textContent = "all quiet";
+    });
+  }
+  function bindState() {
+    if (!document.querySelector("[data-state-count],[data-health-of],[data-state-job]")) return;
+    var live = A.live();
+    STATE_EVENTS.forEach(function (type) { live.on(type, function () { A.state.refresh(); }); });
+    // Connected (again): whatever changed since the page was rendered, or while the socket was away,
+    // is fetched once.
+    live.onState(function (state) { if (state === "open") A.state.refresh(0); });
+  }
+
   // ---- Page behaviours ---------------------------------------------------------------------
   function refreshAgo() {
     document.querySelectorAll("time[data-ago]").forEach(function (t) {
@@ -246,6 +330,7 @@
     });
     refreshAgo();
     setInterval(refreshAgo, 30000);
+    bindState();
     if (document.querySelector("[data-live-pill]") && document.body.hasAttribute("data-live")) A.live();
   });
 })();

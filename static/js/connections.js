@@ -4,13 +4,11 @@
   var A = window.AutonomOS;
 
   function slot(pk) { return document.querySelector('[data-sync-progress="' + pk + '"]'); }
-  function badges(pk) { return document.querySelectorAll('[data-connection-row="' + pk + '"] [data-status-badge]'); }
-
-  function setBadge(pk, status) {
-    var labels = { ok: ["Healthy", "badge-green"], error: ["Error", "badge-red"], syncing: ["Syncing", ""], frozen: ["Frozen", "badge-amber"] };
-    var l = labels[status];
-    if (!l) return;
-    badges(pk).forEach(function (b) { b.className = "badge " + l[1]; b.textContent = l[0]; });
+  // A connection's badge and reason come from the server's health (connectors/health.py): app.js
+  // fetches /api/status/ again on every event that changes it. Here only "a sync is starting" is
+  // shown at once, which is true the moment the server accepted it.
+  function markSyncing(pk, why) {
+    A.setHealth(pk, { state: "syncing", label: "Syncing", tone: "blue", reason: why });
   }
 
   function showProgress(pk, text, percent, done) {
@@ -56,7 +54,6 @@
     btn.setAttribute("aria-busy", "true");
     btn.disabled = true;
     showProgress(pk, "Starting…", null, false);
-    setBadge(pk, "syncing");
     A.api("POST", "/api/connections/" + pk + "/sync/", {}).then(function (res) {
       btn.disabled = false;
       btn.removeAttribute("aria-busy");
@@ -66,14 +63,8 @@
         A.toast(msg, "error");
         return;
       }
-      var d = res.data || {};
-      // A synchronous sync answers with its result; an asynchronous one with a job: events tell the rest.
-      if (d.records_read !== undefined || d.records_published !== undefined) {
-        showProgress(pk, "Done · " + describe(d), 100, true);
-        setBadge(pk, "ok");
-      } else {
-        showProgress(pk, "Queued" + (d.job_id || d.id ? " (job " + (d.job_id || d.id) + ")" : "") + "…", null, false);
-      }
+      markSyncing(pk, "Queued: the sync starts when a worker is free.");
+      showProgress(pk, "Queued: the sync starts when a worker is free…", null, false);
     });
   }
 
@@ -87,9 +78,9 @@
       var ok = res.ok && res.data && res.data.ok;
       var msg = (res.data && res.data.message) || A.errorMessage(res);
       A.toast((ok ? "Test passed: " : "Test failed: ") + msg, ok ? "ok" : "error");
-      // The service records the outcome as the status, except during a sync or a drift freeze.
-      var badge = badges(pk)[0];
-      if (res.ok && badge && ["Syncing", "Frozen"].indexOf(badge.textContent) < 0) setBadge(pk, ok ? "ok" : "error");
+      // The answer carries the connection's health after the test (a failed test fails it; a passed
+      // one does not hide a failed last run).
+      if (res.ok && res.data && res.data.health) A.setHealth(pk, res.data.health);
       var out = document.querySelector('[data-test-result="' + pk + '"]');
       if (out) {
         out.innerHTML = '<span class="badge ' + (ok ? "badge-green" : "badge-red") + '">' + (ok ? "Test passed" : "Test failed") + "</span> " + A.esc(msg);
@@ -104,30 +95,38 @@
     if (test) testConnection(test);
   });
 
-  // The connection's own page: after a sync, its "last sync" and cursor card come from the server again.
+  // The connection's own page: when a run ends, its state, runs, cursor and schedule cards come
+  // from the server again (the cursors are stored by the DCL as the records land, after the read).
   function refreshDetail(pk) {
     var row = document.querySelector('[data-connection-row="' + pk + '"]');
-    var card = document.getElementById("sync-cursor");
-    if (!row || !card) return;
+    if (!row || !document.getElementById("runs")) return;
     fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
       return r.ok ? r.text() : null;
     }).then(function (html) {
       if (!html) return;
       var page = new DOMParser().parseFromString(html, "text/html");
-      var fresh = page.getElementById("sync-cursor");
-      if (fresh) card.replaceWith(fresh);
-      var when = page.querySelector('[data-connection-row="' + pk + '"] [data-last-sync]');
-      var old = row.querySelector("[data-last-sync]");
-      if (when && old) old.replaceWith(when);
+      ["sync-cursor", "runs", "schedule"].forEach(function (id) {
+        var fresh = page.getElementById(id), old = document.getElementById(id);
+        if (fresh && old) old.replaceWith(fresh);
+      });
+      [".health-box", "[data-last-sync]", "[data-status-badge]"].forEach(function (sel) {
+        var fresh = page.querySelector('[data-connection-row="' + pk + '"] ' + sel);
+        var old = row.querySelector(sel);
+        if (fresh && old) old.replaceWith(fresh);
+      });
     }, function () { /* the next page load shows it */ });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     var live = A.live();
+    live.on("sync_queued", function (e) {
+      var pk = connId(e.payload);
+      showProgress(pk, "Queued: the sync starts when a worker is free…", null, false);
+    });
     live.on("sync_started", function (e) {
       var pk = connId(e.payload);
       showProgress(pk, "Reading the source…", null, false);
-      setBadge(pk, "syncing");
+      markSyncing(pk, "Reading the source.");
     });
     live.on("sync_progress", function (e) {
       var p = e.payload || {};
@@ -135,15 +134,23 @@
     });
     live.on("sync_completed", function (e) {
       var p = e.payload || {};
-      showProgress(connId(p), "Done · " + describe(p), 100, true);
-      setBadge(connId(p), "ok");
-      if (slot(connId(p))) A.toast("Sync finished: " + (describe(p) || "up to date"), "ok");
-      refreshDetail(connId(p));
+      // The read is done; the run goes on (consume, values, materialize) until run_finished.
+      showProgress(connId(p), "Read · " + describe(p) + " · applying to the unified views…", null, false);
     });
     live.on("sync_failed", function (e) {
       var p = e.payload || {};
       showProgress(connId(p), "Failed: " + (p.error || p.message || "see the connection"), 100, true);
-      setBadge(connId(p), "error");
+    });
+    live.on("run_finished", function (e) {
+      var p = e.payload || {}, pk = connId(p);
+      if (p.status === "succeeded") {
+        showProgress(pk, "Done · " + A.fmt.number(p.records_read) + " read" +
+          (p.quarantined ? " · " + A.fmt.number(p.quarantined) + " quarantined" : ""), 100, true);
+        if (slot(pk) && !slot(pk).hidden) A.toast("Sync finished: " + A.fmt.number(p.records_read) + " read", "ok");
+      } else if (p.status === "failed") {
+        showProgress(pk, "Failed: " + (p.error || "see the run below"), 100, true);
+      }
+      refreshDetail(pk);
     });
 
     var schema = document.getElementById("schema");

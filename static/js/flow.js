@@ -11,7 +11,9 @@
     var empty = document.getElementById("flow-empty");
     var filterBadge = document.getElementById("feed-filter");
     var pauseBtn = document.getElementById("feed-pause");
-    var counts = {}, totals = { records_read: 0, records_published: 0, records_consumed: 0, attention: 0 };
+    // "Needs attention" is not counted from events (an approved item would stay counted): it is the
+    // server's one state (/api/status/), which app.js fetches again when events say it changed.
+    var counts = {}, totals = { records_read: 0, records_published: 0, records_consumed: 0 };
     var filter = null, paused = false, seen = {};
     var timers = {};
 
@@ -76,9 +78,6 @@
           // records_by_connection holds what was consumed since the consumer's previous event.
           if (p.records_by_connection) Object.keys(p.records_by_connection).forEach(function (k) { totals.records_consumed += num(p.records_by_connection[k]); });
           else totals.records_consumed += num(p.count);
-          break;
-        case "drift_detected": case "review_required": case "sync_failed": case "batch_failed":
-          totals.attention += 1;
           break;
       }
       totals.records_read = 0; totals.records_published = 0;

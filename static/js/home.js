@@ -57,9 +57,7 @@
       var status = document.querySelector("#last-job > .row [data-job-status]");
       if (status && p.status) status.textContent = p.status;
     });
-    live.on("review_required", function () {
-      var el = document.getElementById("review-open");
-      if (el) el.textContent = String((parseInt(el.textContent, 10) || 0) + 1);
-    });
+    // The counts (connections per state, review items waiting) come from the server's one state
+    // (/api/status/, app.js), fetched again on the events that change it: never counted here.
   });
 })();

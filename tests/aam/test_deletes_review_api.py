@@ -38,7 +38,8 @@ def test_approving_the_deletes_review_through_the_api_lifts_the_pause_and_asks_f
     assert response.status_code == 200 and response.json()["status"] == "approved"
     db.set_tenant(tenant_a)
     assert Connection.objects.get(pk=item.connection_id).status == Connection.Status.OK
-    assert sent == [{"connection_id": item.connection_id, "schema": tenant_a.schema_name, "full": False}]
+    assert sent == [{"connection_id": item.connection_id, "schema": tenant_a.schema_name, "full": False,
+                     "trigger": "review"}]
     assert deletes_review.deletes_allowance(connection=item.connection) == item
     db.set_schema_to_public()
 

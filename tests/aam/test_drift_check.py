@@ -308,7 +308,8 @@ def test_an_approval_after_records_were_synced_asks_for_the_object_to_be_read_ag
     conn.refresh_from_db()
     event.refresh_from_db()
     assert "Opportunity" not in conn.cursor and event.reprocess == "pending"
-    assert sent == [("dcl.connection_sync", {"args": [conn.pk], "headers": {"_schema_name": "alpha"}})]
+    assert sent == [("dcl.connection_sync", {"args": [conn.pk], "headers": {"_schema_name": "alpha"},
+                                                    "kwargs": {"trigger": "drift"}})]
     drift_check(connection=conn, source_object=changed(rename={"Amount": "Amount__c"}))  # the next sync
     event.refresh_from_db()
     assert event.reprocess == "started"

@@ -58,10 +58,14 @@ def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screens
     page.wait_for_selector("#schema table")
     schema = page.locator("#schema").inner_text()
     assert "Website" in schema and "https://acme.example" in schema
+    # Tested before it was saved; its first sync was queued (no worker runs in this test), and a
+    # passed test does not make it "Healthy": it has not synced yet.
+    assert "tested" in page.locator(".messages").inner_text()
+    assert page.locator("[data-status-badge]").first.inner_text() == "Syncing"
     page.click("[data-test-connection]")
     page.wait_for_selector("[data-test-result] .badge")
     assert "Test passed" in page.locator("[data-test-result]").inner_text()
-    assert page.locator("[data-status-badge]").first.inner_text() == "Healthy"
+    assert page.locator("[data-status-badge]").first.inner_text() in ("Syncing", "Not synced yet")
     shot(page, screenshots_dir, "connection-detail-1280")
     phone = site.new_page(width=375)
     phone.goto(page.url, wait_until="networkidle")
@@ -74,15 +78,14 @@ def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screens
 def test_sync_a_csv_connection_watch_the_flow_filter_the_view_and_read_the_lineage(site_with_worker, tmp_path,
                                                                                     screenshots_dir):
     site = site_with_worker
-    page = site.new_page(width=1280)
-    detail_url = _add_csv_connection(site, page, tmp_path)
-    page.wait_for_selector("#schema table")
-
-    # Sync it while the Live Flow is open in another tab: it updates without a reload.
+    # Add it while the Live Flow is open in another tab: its first sync starts by itself, and the
+    # flow updates without a reload.
     flow = site.new_page(width=1280)
     flow.goto(site.url("/flow/"), wait_until="networkidle")
     flow.wait_for_selector('[data-live-pill][data-state="open"]')
-    page.click("[data-sync]")
+    page = site.new_page(width=1280)
+    detail_url = _add_csv_connection(site, page, tmp_path)
+    page.wait_for_selector("#schema table")
     flow.wait_for_selector('#flow-feed li[data-type="sync_completed"]', timeout=60000)
     flow.wait_for_selector('#flow-feed li[data-type="view_materialized"]', timeout=60000)
     assert int(flow.locator('.flow-stage[data-stage="streams"] [data-count]').inner_text()) >= 1
@@ -90,6 +93,12 @@ def test_sync_a_csv_connection_watch_the_flow_filter_the_view_and_read_the_linea
     assert flow.locator('[data-total="records_read"]').inner_text() == "5"
     shot(flow, screenshots_dir, "flow-after-sync-1280")
     page.wait_for_selector('[data-sync-text]:has-text("Done")', timeout=30000)
+    # The run's end refreshes the page's state, runs and cursor: no "Not synced yet" after "Done".
+    page.wait_for_selector('#runs tbody[data-run-status="succeeded"]', timeout=30000)
+    assert "created" in page.locator("#runs [data-run-trigger]").first.inner_text()
+    assert "Not synced yet" not in page.locator("#sync-cursor").inner_text()
+    assert page.locator("[data-status-badge]").first.get_attribute("data-health-state") in ("healthy",
+                                                                                             "needs_attention")
     assert flow.console_errors == [] and page.console_errors == []
 
     # The home page, the views and operations now have something to show.

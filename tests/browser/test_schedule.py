@@ -50,7 +50,7 @@ def test_the_schedule_is_set_on_the_connection_page(site, committed_tenants, scr
         page.goto(site.url(f"/connections/{pk}/"), wait_until="networkidle")
         card = page.locator("#schedule")
         assert card.locator("[data-schedule-state]").inner_text() == "not scheduled"
-        row = card.locator('tr[data-run-status="succeeded"]')
+        row = page.locator('#runs tbody[data-run-status="succeeded"]')
         assert "Opportunity" in row.inner_text() and "42" in row.inner_text()
 
         page.select_option("#schedule-kind", "cron")

@@ -169,7 +169,10 @@ def test_test_endpoint_records_ok_status(api_a, csv_dir):
     cid = make(api_a, config={"folder": str(csv_dir)}).json()["id"]
     resp = api_a.post(f"{URL}{cid}/test/")
     assert resp.status_code == 200
-    assert resp.json() == {"ok": True, "message": "1 CSV file(s): a", "status": "ok"}
+    body = resp.json()
+    assert (body["ok"], body["message"], body["status"]) == (True, "1 CSV file(s): a", "ok")
+    # a passed test is not a sync: the connection is still not synced, not "healthy"
+    assert body["health"]["state"] == "new" and body["health"]["label"] == "Not synced yet"
     assert api_a.get(f"{URL}{cid}/").json()["status"] == "ok"
 
 

@@ -57,14 +57,65 @@ def test_schema_of_an_uploaded_file_shows_fields_types_and_samples(web_a, tenant
     assert "<html" not in html
 
 
-def test_a_bad_upload_is_reported_and_the_connection_kept(web_a, tenant_a):
+def test_a_bad_upload_is_refused_and_nothing_is_saved(web_a, tenant_a):
     from connectors.models import Connection
 
     response = _create(web_a, upload=SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "notes.txt" in page and "must end in .csv" in page and "nothing was saved" in page
+    assert not _in(tenant_a, lambda: Connection.objects.filter(name="CRM export").exists())
+
+
+def test_a_binary_file_is_refused_before_saving_unless_saved_untested(web_a, tenant_a):
+    from connectors.models import Connection
+    from connectors.services import connection_file_list
+
+    binary = SimpleUploadedFile("Deals.csv", bytes(range(256)) * 40, content_type="text/csv")
+    refused = _create(web_a, upload=[SimpleUploadedFile("Account.csv", CSV, content_type="text/csv"), binary])
+    assert refused.status_code == 400 and "Deals.csv" in refused.content.decode()
+    assert not _in(tenant_a, lambda: Connection.objects.filter(name="CRM export").exists())
+
+    binary.seek(0)
+    kept = _create(web_a, save_untested="on",
+                   upload=[SimpleUploadedFile("Account.csv", CSV, content_type="text/csv"), binary])
+    assert kept.status_code == 302
+    created = _in(tenant_a, lambda: Connection.objects.get(name="CRM export"))
+    assert [f["name"] for f in _in(tenant_a, lambda: connection_file_list(connection=created))] == ["Account.csv"]
+    page = web_a.get(kept["Location"]).content.decode()
+    assert "without testing" in page and "Deals.csv" in page
+
+
+def test_an_unreachable_database_is_not_saved_untested(web_a, tenant_a):
+    from connectors.models import Connection
+
+    data = {"name": "Warehouse", "drift_policy": "auto", "domain": "", "host": "127.0.0.1", "port": "1",
+            "database": "nothing", "user": "postgres", "password": "pw", "sslmode": "disable"}
+    refused = web_a.post("/connections/new/postgres/", data)
+    assert refused.status_code == 400, refused.content.decode()[:2000]
+    html = refused.content.decode()
+    assert "Test failed" in html and "Save without testing" in html
+    assert not _in(tenant_a, lambda: Connection.objects.filter(name="Warehouse").exists())
+    saved = web_a.post("/connections/new/postgres/", data | {"save_untested": "on"})
+    assert saved.status_code == 302
+    assert _in(tenant_a, lambda: Connection.objects.filter(name="Warehouse").exists())
+
+
+def test_a_new_connection_is_tested_and_its_first_sync_queued(web_a, tenant_a, django_capture_on_commit_callbacks):
+    from aam.sync_lock import syncs_queued
+    from connectors.health import State, connection_health
+    from connectors.models import Connection
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _create(web_a)
     assert response.status_code == 302
+    created = _in(tenant_a, lambda: Connection.objects.get(name="CRM export"))
+    assert syncs_queued(tenant_a, [created.pk]) == {created.pk}
+    health = _in(tenant_a, lambda: connection_health(created))
+    assert health.state == State.SYNCING and health.reason.startswith("Queued")
     page = web_a.get(response["Location"]).content.decode()
-    assert "notes.txt" in page and "must end in .csv" in page
-    assert _in(tenant_a, lambda: Connection.objects.filter(name="CRM export").exists())
+    assert "first sync has started" in page and 'data-health-state="syncing"' in page
+    assert "data-last-event-id" in page  # the socket replays what happened since the render
 
 
 def test_an_invalid_setting_is_shown_next_to_its_field(web_a):

@@ -78,7 +78,7 @@ def test_home_shows_connection_health(web_a, tenant_a):
     _connection(tenant_a, name="Broken CRM", status="error", last_error="401 bad credentials")
     body = web_a.get("/").content.decode()
     assert "Broken CRM" in body
-    assert "1 with errors" in body
+    assert "1 failed" in body  # the connection's health (connectors/health.py): its last check failed
     # a connection exists: the get-started list marks that step done and moves on (agents/getstarted.py)
     assert '<li data-step="connect" class="done"' in body and '<li data-step="mapping" class="next"' in body
 

@@ -256,7 +256,7 @@ def test_the_connection_page_shows_and_saves_the_schedule(web_a, tenant_a, conn_
     page = web_a.get(f"/connections/{conn_a.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'id="schedule"' in html and "not scheduled" in html and "No run recorded yet" in html
+    assert 'id="schedule"' in html and "not scheduled" in html and "No run yet" in html
     saved = web_a.post(f"/dcl/connections/{conn_a.pk}/schedule/",
                        {"kind": "interval", "every": "5", "unit": "minutes", "enabled": "on"}, follow=True)
     assert saved.status_code == 200

@@ -121,7 +121,8 @@ def test_an_export_cut_in_half_deletes_nothing_pauses_and_asks_for_review(
         review_decide(item=item, decision="approve", note="the deals were archived")
     conn.refresh_from_db()
     assert conn.status == Connection.Status.OK
-    assert requested == [{"connection_id": conn.pk, "schema": connection.schema_name, "full": True}]
+    assert requested == [{"connection_id": conn.pk, "schema": connection.schema_name, "full": True,
+                          "trigger": "review"}]
     info = pipeline_run(tenant=connection.tenant, connection=conn, full=True)
     assert info.step("deletes").rows == 6 and sorted(_view()) == sorted(_rows(4))
     item.refresh_from_db()

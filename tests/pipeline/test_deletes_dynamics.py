@@ -99,7 +99,8 @@ def test_a_mass_removal_pauses_and_approval_applies_it_through_a_full_read(
     # the delta moved on; a full read (what approval asks for) finds the same removals by key
     with django_capture_on_commit_callbacks(execute=True):
         review_decide(item=item, decision="approve", note="the accounts were merged away")
-    assert requested == [{"connection_id": conn.pk, "schema": connection.schema_name, "full": True}]
+    assert requested == [{"connection_id": conn.pk, "schema": connection.schema_name, "full": True,
+                          "trigger": "review"}]
     info = pipeline_run(tenant=connection.tenant, connection=Connection.objects.get(pk=conn.pk), full=True)
     assert info.step("deletes").rows == 9 and len(_names()) == 3
     assert _counts(info) == {"inserted": 0, "updated": 3, "deleted": 9}

@@ -39,6 +39,7 @@ OPERATOR_CALLS = {
     ("/api/connections/1/schedule/", "put"),
     ("/api/connections/1/schedule/", "delete"),
     ("/api/connections/1/test/", "post"),
+    ("/api/connections/1/runs/1/retry/", "post"),
     ("/api/connections/1/keys/", "post"),
 }
 
@@ -141,6 +142,7 @@ DASHBOARD_WRITES = {
     "aam_connections:mapping-undo": Role.OPERATOR,
     "dcl_ui:operations-action": Role.ADMIN,
     "dcl_ui:connection-schedule": Role.OPERATOR,
+    "dcl_ui:connection-run-retry": Role.OPERATOR,
     "dashboard:agents-run": Role.OPERATOR,
     "dashboard:get-started-dismiss": Role.VIEWER,  # putting the home page's checklist away (the session's)
 }

@@ -2,7 +2,9 @@
 
 SIGTERM/SIGINT stop at once (what was read and not applied stays pending, reclaimed next time);
 SIGUSR1 asks to finish: apply everything waiting, then exit (and `--materialize`: the value stage,
-then the views).
+then the views). Batches that could not be applied are dead-lettered (kept with the reason): the
+command then exits non-zero after printing its figures, so a script can tell (`dcl_dead_letters`
+lists them).
 """
 
 import json
@@ -11,7 +13,7 @@ import signal
 import threading
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from dcl.pipeline.materialize import materialize_with_values
 from dcl.services import stream_consume
@@ -93,3 +95,6 @@ class Command(BaseCommand):
             out["materialize_cpu_seconds"] = round(_cpu() - cpu_began, 3)
         out["peak_rss_mb"] = _peak_rss_mb()
         self.stdout.write(json.dumps(out))
+        if out.get("dead_lettered"):
+            raise CommandError(f"{out['dead_lettered']} batch(es) could not be applied and were dead-lettered; "
+                               f"manage.py dcl_dead_letters --tenant {tenant.slug} lists them with the reason")

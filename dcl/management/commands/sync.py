@@ -3,6 +3,12 @@
 One pipeline run (dcl/pipeline): each connection is read with a DCL consumer beside it in this
 process, so the stream's back-pressure never stalls, then the views are rebuilt once. A progress
 bar shows records/s and the ETA. The JSON it prints ends with the run's steps and their seconds.
+Each connection's run is recorded (ConnectionRun, trigger "command") and listed on its page.
+
+The outcome is printed as JSON, then the command exits non-zero (CommandError) when any connection
+failed: its read raised, a shared step (consume, materialize) failed, or its run brought nothing
+though it should have (read nothing from a source that has rows, mapped no object, quarantined
+every record: connectors/health.py). Cron and CI can tell.
 """
 
 import json
@@ -12,6 +18,7 @@ from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
 from dcl.pipeline import PipelineStepFailed, SyncRun
+from dcl.schedules.runs import RunRecords
 
 from ._tenant import tenant_by_slug
 
@@ -32,6 +39,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
+        from connectors.health import State, connection_health
         from connectors.models import Connection
 
         tenant = tenant_by_slug(opts["tenant"])
@@ -42,27 +50,47 @@ class Command(BaseCommand):
                 missing = set(opts["connections"]) - {c.pk for c in connections}
                 if missing:
                     raise CommandError(f"no connection {sorted(missing)} in tenant {tenant.slug}")
-            results = {}
+            results: dict = {}
             run = SyncRun(tenant=tenant, full=opts["full"], trigger="command")
+            records = RunRecords(trigger="command")
+            failed: dict[int, str] = {}
             if not opts["no_consume"]:
                 run.start()
             try:
                 for conn in connections:
-                    results[conn.pk] = self._read(run, conn)
+                    results[conn.pk] = self._read(run, records, conn)
+                    if "error" in results[conn.pk]:
+                        failed[conn.pk] = results[conn.pk]["error"]
             finally:
                 run.stop()
-            if not opts["no_consume"]:
-                if run.consumer_failure is not None:  # the last drain tries again
-                    failure = run.consumer_failure
-                    results["consumer_error"] = f"{failure.__class__.__name__}: {failure}"
-                run.consume()
-            if not opts["no_materialize"]:
-                results["views"] = run.materialize()
+            try:
+                if not opts["no_consume"]:
+                    if run.consumer_failure is not None:  # the last drain tries again
+                        failure = run.consumer_failure
+                        results["consumer_error"] = f"{failure.__class__.__name__}: {failure}"
+                    run.consume()
+                if not opts["no_materialize"]:
+                    results["views"] = run.materialize()
+            except PipelineStepFailed as exc:
+                records.finish(run.info.as_dict(), exc)
+                self.stdout.write(json.dumps(results, default=str))
+                raise CommandError(f"{exc.step} failed: {exc.exception.__class__.__name__}: {exc.exception}") from None
+            records.finish(run.info.as_dict())
             # each step of the run with its seconds (read, consume, deletes, changes, values, materialize)
             results["steps"] = [{k: v for k, v in s.as_dict().items() if k != "details"} for s in run.info.steps]
+            for conn in connections:
+                if conn.pk in failed:
+                    continue
+                health = connection_health(conn)
+                if health.state == State.FAILED:
+                    failed[conn.pk] = health.reason
+                    results[conn.pk]["failed"] = health.reason
             self.stdout.write(json.dumps(results, default=str))
+            if failed:
+                lines = "; ".join(f"connection {cid}: {why}" for cid, why in sorted(failed.items()))
+                raise CommandError(f"{len(failed)} of {len(connections)} connection(s) failed: {lines}"[:4000])
 
-    def _read(self, run: SyncRun, conn) -> dict:
+    def _read(self, run: SyncRun, records: RunRecords, conn) -> dict:
         bar = tqdm(desc=f"{conn.name}", unit="rec", unit_scale=True, dynamic_ncols=True)
 
         def progress(p):
@@ -72,9 +100,11 @@ class Command(BaseCommand):
             bar.set_postfix(published=p.records_published, quarantined=p.quarantined, refresh=False)
             bar.refresh()
 
+        records.start(conn)
         try:
             return run.read(conn, progress=progress).as_dict()
         except PipelineStepFailed as failed:  # one failing connection does not stop the others
+            records.read_failed(conn, failed)
             exc = failed.exception
             return {"error": f"{exc.__class__.__name__}: {exc}"}
         finally:
