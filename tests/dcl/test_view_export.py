@@ -261,3 +261,9 @@ def test_the_default_order_is_read_from_its_index_not_sorted(opportunities):
         cur.execute("EXPLAIN SELECT * FROM dcl_view_opportunity ORDER BY close_date ASC, unified_id ASC LIMIT 50")
         plan = "\n".join(r[0] for r in cur.fetchall())
     assert "close_date_idx" in plan and "Seq Scan on dcl_vdata_opportunity" not in plan, plan
+
+
+def test_anything_but_the_rows_answers_json_when_csv_was_asked_for(opportunities, api_a):
+    described = api_a.options("/api/dcl/views/opportunity/?format=csv")
+    assert described.status_code == 200 and described["Content-Type"] == "application/json"
+    assert described.json()["name"]
