@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Q, QuerySet
 
-from .models import DriftEvent, FieldMapping, ReviewItem
+from .models import DriftEvent, FieldMapping, MappingChange, ReviewItem
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,8 @@ class ActiveMapping:
     """The mapping in force for one (connection, source object).
 
     fields: source field → canonical field for every mapped field; confidences: source field →
-    confidence; pending: proposals awaiting review (not applied); unmapped: fields left unmapped.
+    confidence; pending: proposals awaiting review (not applied); unmapped: fields left unmapped;
+    excluded: columns a person excluded (not mapped, their values not carried at all).
     """
 
     entity: str | None
@@ -23,6 +24,7 @@ class ActiveMapping:
     confidences: dict[str, float] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
 
 
 def mapping_latest_version(*, connection, source_object_name: str) -> int:
@@ -50,6 +52,7 @@ def active_mapping_from_rows(rows) -> ActiveMapping | None:
     confidences: dict[str, float] = {}
     pending: dict[str, str] = {}
     unmapped: list[str] = []
+    excluded: list[str] = []
     for r in rows:
         # rows of an older version that were in force then are `superseded` now
         if r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.SUPERSEDED) and r.canonical_field:
@@ -58,6 +61,8 @@ def active_mapping_from_rows(rows) -> ActiveMapping | None:
         elif r.status == FieldMapping.Status.PENDING and r.canonical_field:
             pending[r.source_field] = r.canonical_field
             unmapped.append(r.source_field)
+        elif r.status == FieldMapping.Status.EXCLUDED:
+            excluded.append(r.source_field)
         else:
             unmapped.append(r.source_field)
     return ActiveMapping(
@@ -67,6 +72,7 @@ def active_mapping_from_rows(rows) -> ActiveMapping | None:
         confidences=confidences,
         pending=pending,
         unmapped=unmapped,
+        excluded=excluded,
     )
 
 
@@ -83,7 +89,14 @@ def mapping_versions(*, connection, source_object_name: str) -> list[dict]:
         .annotate(
             created_at=Max("created_at"),
             fields=Count("id"),
-            mapped=Count("id", filter=Q(status=FieldMapping.Status.ACTIVE, canonical_field__isnull=False)),
+            # the rows in force when the version was the latest are `superseded` once a newer one exists
+            mapped=Count(
+                "id",
+                filter=Q(
+                    status__in=(FieldMapping.Status.ACTIVE, FieldMapping.Status.SUPERSEDED),
+                    canonical_field__isnull=False,
+                ),
+            ),
             pending=Count("id", filter=Q(status=FieldMapping.Status.PENDING)),
         )
         .order_by("-version")
@@ -101,6 +114,19 @@ def mapping_objects(*, connection=None) -> list[dict]:
         .annotate(version=Max("version"))
         .order_by("connection_id", "source_object")
     )
+
+
+def mapping_released_fields(*, connection, source_object_name: str, mapped) -> frozenset[str]:
+    """Canonical fields a person's change in the mapping editor took away from the object and that
+    its mapping does not feed again (`mapped`: the canonical fields it feeds now). The records read
+    again carry them empty, so the views do not keep values of the mapping before (docs/adr/0027)."""
+    taken = MappingChange.objects.filter(
+        connection=connection,
+        source_object=source_object_name,
+        field_before__isnull=False,
+        status_before=FieldMapping.Status.ACTIVE,
+    ).values_list("field_before", flat=True)
+    return frozenset(set(taken) - set(mapped))
 
 
 def review_item_pending_for_field(*, connection, source_object_name: str, source_field: str) -> ReviewItem | None:

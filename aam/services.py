@@ -14,11 +14,12 @@ from autonomos.core.events import publish_event
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 
+from .editor.meaningful import hint_needs_review
+from .editor.review import hints_for, pending_row_for, review_item_for, unmapped_review_ensure
 from .mapping import map_source
-from .mapping.memory import memory_key
-from .mapping.normalize import parse_name
 from .mapping.types import Column, FieldProposal
 from .mapping.values import profile_values
+from .memory import memory_teach
 from .models import FieldMapping, MappingMemory, ReviewItem
 from .ontology import get_ontology
 from .selectors import (
@@ -28,7 +29,8 @@ from .selectors import (
     mapping_rows,
     review_item_pending_for_field,
 )
-from .sources import as_source_object
+from .sources import as_source_object, declared_id
+from .sync_request import object_reread
 
 _MONEY_OR_KEY = {"amount", "annual_revenue", "billed_cost", "effective_cost", "list_cost", "contracted_cost", "id"}
 _SAMPLE_CHARS = 120
@@ -83,7 +85,8 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
     - The same fields as the latest version: return it unchanged (calling twice changes nothing).
     - Fields added or removed: a new version keeps every known field's decision (a human's approval
       is never overwritten by the engine), maps only the new fields, and drops the vanished ones.
-    Proposals below the auto-apply threshold become pending rows with a ReviewItem each. The engine
+    Proposals below the auto-apply threshold become pending rows with a ReviewItem each, and so do
+    unmapped columns that look like a related entity's field (aam/editor/review.py). The engine
     (which may call an LLM) runs before the write transaction, so no lock is held while it thinks.
     """
     obj = as_source_object(source_object)
@@ -109,6 +112,8 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
     # Fields gone from the source whose removal awaits a human (aam.drift) stay in the mapping.
     held = drift_held_fields(connection=connection, source_object_name=obj.name) & (known - names)
     if latest and names | held == known:
+        if unmapped_review_ensure(connection=connection, source_object_name=obj.name, columns=columns):
+            return active_mapping_from_rows(mapping_rows(connection=connection, source_object_name=obj.name))
         return active_mapping_from_rows(latest)
     entity_hint = latest[0].canonical_entity if latest else None
     result = map_source(
@@ -118,13 +123,23 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
         source_kind=(connection.config or {}).get("source_system") or connection.kind,
         entity_hint=entity_hint,
         tenant=tenant,
-        primary_key=getattr(obj, "primary_key", None),
+        primary_key=declared_id(obj),
     )
-    return _mapping_store(connection=connection, obj=obj, columns=columns, result=result, tenant=tenant)
+    # Columns new to the mapping that the engine leaves unmapped, looked at again (aam/editor).
+    proposed = {p.source_field: p.canonical_field for p in result.mappings}
+    taken = {*filter(None, proposed.values()), *(r.canonical_field for r in latest if r.canonical_field)}
+    hints = hints_for(
+        entity=result.entity or entity_hint or "",
+        columns=[c for c in columns if c.name not in known and not proposed.get(c.name)],
+        taken=taken,
+    )
+    return _mapping_store(connection=connection, obj=obj, columns=columns, result=result, tenant=tenant, hints=hints)
 
 
 @transaction.atomic
-def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], result, tenant) -> ActiveMapping:
+def _mapping_store(
+    *, connection: Connection, obj: Any, columns: list[Column], result, tenant, hints: dict[str, dict] | None = None
+) -> ActiveMapping:
     connection = _lock(connection)
     names = [c.name for c in columns]
     # Read again under the lock: another worker may have stored this object meanwhile.
@@ -165,28 +180,38 @@ def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], r
                 "unmapped",
                 f"{p.canonical_field} is already mapped from another field of {obj.name}",
             )
+        hint = None if p.canonical_field else (hints or {}).get(column.name)
+        if hint and hint.get("proposal") in used:  # the reference is fed by a column kept from before
+            hint = {**hint, "proposal": None}
         if p.canonical_field:
             used.add(p.canonical_field)
         counts[
             "auto" if p.decision == "auto" and p.canonical_field else "review" if p.decision == "review" else "unmapped"
         ] += 1
-        row = _save(
-            FieldMapping(
-                connection=connection,
-                source_object=obj.name,
-                source_field=column.name,
-                source_type=profile.effective,
-                value_signature=profile.signature,
-                canonical_entity=entity,
-                canonical_field=p.canonical_field,
-                confidence=max(0.0, min(1.0, p.confidence)),
-                method=p.method,
-                status=_status_for(p),
-                version=version,
-                explanation=p.explanation[:2000],
-            )
+        row = FieldMapping(
+            connection=connection,
+            source_object=obj.name,
+            source_field=column.name,
+            source_type=profile.effective,
+            value_signature=profile.signature,
+            canonical_entity=entity,
+            canonical_field=p.canonical_field,
+            confidence=max(0.0, min(1.0, p.confidence)),
+            method=p.method,
+            status=_status_for(p),
+            version=version,
+            explanation=p.explanation[:2000],
+            hint=hint,
         )
-        if row.status == FieldMapping.Status.PENDING and not review_item_pending_for_field(
+        if hint and hint.get("proposal"):
+            used.add(hint["proposal"])
+            pending_row_for(row, hint)
+        _save(row)
+        if hint and (hint.get("proposal") or hint_needs_review(hint, engine_confidence=row.confidence)):
+            item = review_item_for(connection=connection, row=row, column=column)
+            if item is not None:
+                review_items.append(item.pk)
+        elif row.status == FieldMapping.Status.PENDING and not review_item_pending_for_field(
             connection=connection, source_object_name=obj.name, source_field=column.name
         ):
             item = ReviewItem(
@@ -245,22 +270,7 @@ def _mapping_store(*, connection: Connection, obj: Any, columns: list[Column], r
 def _remember(
     *, connection: Connection, row: FieldMapping, canonical_field: str | None, approved: bool, user
 ) -> MappingMemory:
-    parts = parse_name(row.source_field)
-    memory = MappingMemory(
-        source_kind=((connection.config or {}).get("source_system") or connection.kind)[:32],
-        source_object=row.source_object,
-        field_name=row.source_field,
-        normalized_name=memory_key(parts)[:512],
-        field_type=row.source_type,
-        value_signature=row.value_signature,
-        canonical_entity=row.canonical_entity,
-        canonical_field=canonical_field,
-        decision=MappingMemory.Decision.APPROVED if approved else MappingMemory.Decision.REJECTED,
-        decided_by=getattr(user, "get_username", lambda: "")() if user is not None else "",
-    )
-    memory.full_clean()
-    memory.save()
-    return memory
+    return memory_teach(connection=connection, row=row, canonical_field=canonical_field, approved=approved, user=user)
 
 
 @transaction.atomic
@@ -283,6 +293,8 @@ def mapping_decide(
       is remembered as rejected);
     - reject: the proposal is remembered as rejected and the field is left unmapped.
     The change is a new mapping version; the review item (or a new audit item) records who and when.
+    An approval that changes what the object's records carry, on a connection synced before, reads
+    the object again so the views follow (the records read meanwhile lacked the field).
     """
     if review_item is not None:
         if review_item.kind != ReviewItem.Kind.MAPPING:
@@ -396,4 +408,6 @@ def mapping_decide(
         "decided": source_field,
     }
     transaction.on_commit(lambda: publish_event(tenant, "mapping_progress", progress))
+    if approve and target and connection.last_synced_at is not None:
+        object_reread(connection=connection, source_object=source_object)
     return new_row

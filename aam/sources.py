@@ -11,7 +11,7 @@ from typing import Any
 
 from connectors.base import SourceField, SourceObject
 
-__all__ = ["SourceField", "SourceObject", "as_source_object"]
+__all__ = ["SourceField", "SourceObject", "as_source_object", "declared_id"]
 
 
 def as_source_object(value: Any) -> SourceObject:
@@ -29,6 +29,15 @@ def as_source_object(value: Any) -> SourceObject:
     if hasattr(value, "name") and hasattr(value, "fields"):
         return value
     raise TypeError("a source object needs a name and fields")
+
+
+def declared_id(obj: Any) -> str | None:
+    """The object's primary key when it is the records' own id, for the mapping engine to read as the
+    canonical `id`; None for a key a file got from columns that tell its rows apart (names, emails,
+    dates), its line or its content (SourceObject.key_basis): those columns keep their own meaning."""
+    if getattr(obj, "key_basis", "") not in ("", "id_column"):
+        return None
+    return getattr(obj, "primary_key", None)
 
 
 def schema_fingerprint(fields: list[tuple[str, str]]) -> str:

@@ -1,6 +1,9 @@
 """A short summary of an agent run for people: from the LLM when one is configured, else (or when
 the LLM fails) a deterministic one built from the metrics. The numbers in either come from the
-pilot; the LLM is only asked to phrase them and is told not to invent others."""
+pilot; the LLM is only asked to phrase them and is told not to invent others.
+
+Either is a few short lines ("- Open pipeline: 9,668,318 USD in 135 deals ..."), one key figure
+each, every amount with the reporting currency: the pages show them as a list (`summary_lines`)."""
 
 from __future__ import annotations
 
@@ -8,13 +11,16 @@ import json
 import logging
 
 from .pilots import PilotResult
+from .pilots.values import money_text
 
 logger = logging.getLogger(__name__)
 
 NARRATIVE_MAX_TOKENS = 350
 SYSTEM_PROMPT = (
-    "You are a {role} analyst. Summarize the analysis below for a busy executive in at most 5 sentences. "
+    "You are a {role} analyst. Summarize the analysis below for a busy executive in 3 to 6 short lines, "
+    "each starting with '- ' and carrying one key figure; no paragraph. "
     "Use only numbers that appear in the data; do not invent figures, names or causes. "
+    "Write every amount with its currency ({currency}). "
     "Lead with the most important risk or opportunity and end with one recommended action."
 )
 ROLES = {"revops": "revenue operations", "finops": "cloud cost (FinOps)"}
@@ -28,75 +34,85 @@ def _fmt(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _in(metrics: dict) -> str:
-    """' USD' after an amount when the metrics name their reporting currency."""
-    return f" {metrics['reporting_currency']}" if metrics.get("reporting_currency") else ""
+def _money(value, metrics: dict) -> str:
+    """An amount with the run's reporting currency: 9,668,318 USD."""
+    currency = metrics.get("reporting_currency")
+    return f"{_fmt(value)} {currency}" if currency and value is not None else _fmt(value)
+
+
+def _lines(lines: list[str]) -> str:
+    """The summary as short bullet lines, one key figure each."""
+    return "\n".join(f"- {line}" for line in lines if line)
 
 
 def _left_out(findings: list[dict]) -> list[str]:
     """What the totals leave out (amounts without a rate, deals whose status awaits review), as said."""
-    return [f"{f['title']}." for f in findings if f.get("kind") in ("unconverted_amounts", "status_pending")]
+    return [f"Left out: {f['title']}" for f in findings if f.get("kind") in ("unconverted_amounts", "status_pending")]
 
 
 def heuristic_revops(metrics: dict, findings: list[dict]) -> str:
-    parts = [f"Open pipeline is {_fmt(metrics.get('open_pipeline'))}{_in(metrics)} across "
-             f"{_deals(metrics.get('open_count', 0))}, with a weighted forecast of "
-             f"{_fmt(metrics.get('weighted_forecast'))}{_in(metrics)}."]
+    weighted = _money(metrics.get("weighted_forecast"), metrics)
+    lines = [f"Open pipeline: {_money(metrics.get('open_pipeline'), metrics)} in "
+             f"{_deals(metrics.get('open_count', 0))} (weighted forecast {weighted})"]
     if metrics.get("win_rate_pct") is not None:
-        parts.append(f"Win rate is {_fmt(metrics['win_rate_pct'])}% ({metrics.get('won_count')} won, "
-                     f"{metrics.get('lost_count')} lost); average won deal {_fmt(metrics.get('average_deal_size'))}"
-                     + (f", closed in {metrics['average_sales_cycle_days']:,.0f} days on average."
-                        if metrics.get("average_sales_cycle_days") is not None else "."))
-    overdue, stale = metrics.get("overdue_count", 0), metrics.get("stale_count", 0)
-    parts.append(f"{_deals(overdue)} {'is' if overdue == 1 else 'are'} past the close date and "
-                 f"{_fmt(stale)} {'has' if stale == 1 else 'have'} had no update in {metrics.get('stale_days')} days.")
-    at_risk = [f for f in findings if f.get("kind") == "at_risk_deal"]
-    if at_risk:
-        top = at_risk[0]
-        at_risk = metrics.get("at_risk_count", 0)
-        parts.append(f"{_deals(at_risk)} {'is' if at_risk == 1 else 'are'} at risk; the riskiest is "
-                     f"{top['subject']['name']} ({top['score']}/100: {'; '.join(top['reasons'])}).")
+        cycle = (f", {metrics['average_sales_cycle_days']:,.0f} days to close"
+                 if metrics.get("average_sales_cycle_days") is not None else "")
+        size = (f"; average won deal {_money(metrics['average_deal_size'], metrics)}{cycle}"
+                if metrics.get("average_deal_size") is not None else "")
+        lines.append(f"Win rate: {_fmt(metrics['win_rate_pct'])}% ({metrics.get('won_count')} won, "
+                     f"{metrics.get('lost_count')} lost){size}")
+    at_risk, overdue, stale = (metrics.get("at_risk_count", 0), metrics.get("overdue_count", 0),
+                               metrics.get("stale_count", 0))
+    lines.append(f"Needs attention: {_fmt(at_risk)} at risk, {_fmt(overdue)} past the close date, {_fmt(stale)} with "
+                 f"no update in {metrics.get('stale_days')} days")
+    top = next((f for f in findings if f.get("kind") == "at_risk_deal"), None)
+    if top:
+        lines.append(f"Riskiest: {top['subject']['name']} ({top['score']}/100: {'; '.join(top['reasons'][:2])})")
     accounts = metrics.get("top_accounts") or []
     if accounts:
         a = accounts[0]
-        systems = f" across {', '.join(a['systems'])}" if a.get("systems") else ""
-        parts.append(f"The largest open pipeline is at {a['name']}: {_fmt(a['open_pipeline'])}{_in(metrics)} in "
-                     f"{_deals(a['open_deals'])}{systems}.")
-    return " ".join(parts + _left_out(findings))
+        systems = f" ({', '.join(a['systems'])})" if a.get("systems") else ""
+        lines.append(f"Largest account: {a['name']}, {_money(a['open_pipeline'], metrics)} in "
+                     f"{_deals(a['open_deals'])}{systems}")
+    return _lines(lines + _left_out(findings))
 
 
 def heuristic_finops(metrics: dict, findings: list[dict]) -> str:
     period = metrics.get("period") or {}
-    parts = [f"Spend was {_fmt(metrics.get('total_spend'))}{_in(metrics)} from {period.get('start')} to "
-             f"{period.get('end')}."]
+    lines = [f"Spend: {_money(metrics.get('total_spend'), metrics)} from {period.get('start')} to {period.get('end')}"]
     categories = metrics.get("spend_by_service_category") or []
-    if categories:
-        c = categories[0]
-        parts.append(f"The largest service category is {c['service_category']} at {_fmt(c['amount'])}{_in(metrics)} "
-                     f"({_fmt(c['share_pct'])}%).")
     services = metrics.get("spend_by_service") or []
-    if services:
-        s = services[0]
-        parts.append(f"The largest service is {s['service']} at {_fmt(s['amount'])}{_in(metrics)} "
-                     f"({_fmt(s['share_pct'])}%).")
+    if categories or services:
+        parts = [f"{c['service_category']} {_money(c['amount'], metrics)} ({_fmt(c['share_pct'])}%)"
+                 for c in categories[:1]]
+        parts += [f"service {s['service']} {_money(s['amount'], metrics)} ({_fmt(s['share_pct'])}%)"
+                  for s in services[:1]]
+        lines.append("Largest: " + "; ".join(parts))
     mom = metrics.get("month_over_month")
     if mom and mom.get("change_pct") is not None:
         direction = "up" if mom["change"] > 0 else "down"
-        parts.append(f"{mom['month']} (days 1-{mom['through_day']}) is {direction} {_fmt(abs(mom['change_pct']))}% "
-                     f"on the same days of {mom['previous_month']} ({_fmt(mom['amount'])} vs {_fmt(mom['previous'])}).")
+        lines.append(f"{mom['month']} (days 1-{mom['through_day']}): {direction} {_fmt(abs(mom['change_pct']))}% on "
+                     f"the same days of {mom['previous_month']} ({_money(mom['amount'], metrics)} vs "
+                     f"{_money(mom['previous'], metrics)})")
     anomalies = [f for f in findings if f.get("kind") == "anomaly"]
+    cur = metrics.get("reporting_currency")
     if anomalies:
         a = anomalies[0]
-        parts.append(f"{metrics.get('anomaly_count')} spend anomalies; the largest: {a['service']} on {a['day']} "
-                     f"at {_fmt(a['amount'])} against a baseline of {_fmt(a['baseline'])}.")
+        count = metrics.get("anomaly_count", len(anomalies))
+        days = metrics.get("anomaly_days")
+        over = f" over {days} days" if days and days != count else ""
+        when = f"on {a['from']}" if a["from"] == a["to"] else f"from {a['from']} to {a['to']}"
+        lines.append(f"Anomalies: {_fmt(count)}{over}; the largest: {a['service']} {a['direction']} {when}, "
+                     f"{money_text(a['amount'], cur, cents=True)} against {money_text(a['baseline'], cur, cents=True)} "
+                     "expected")
     if metrics.get("estimated_monthly_savings"):
-        parts.append(f"Estimated savings: {_fmt(metrics['estimated_monthly_savings'])} per month "
+        lines.append(f"Savings: {money_text(metrics['estimated_monthly_savings'], cur, cents=True)} a month "
                      f"({metrics.get('stopped_billed_count', 0)} stopped but billed, {metrics.get('idle_count', 0)} "
-                     f"idle, {metrics.get('previous_generation_count', 0)} previous-generation resources).")
+                     f"idle, {metrics.get('previous_generation_count', 0)} previous-generation resources)")
     if metrics.get("untagged_resource_count"):
-        parts.append(f"{metrics['untagged_resource_count']} resources carry no tags "
-                     f"({_fmt(metrics.get('untagged_spend_pct'))}% of spend is untagged).")
-    return " ".join(parts + _left_out(findings))
+        lines.append(f"Untagged: {metrics['untagged_resource_count']} resources, "
+                     f"{_fmt(metrics.get('untagged_spend_pct'))}% of spend")
+    return _lines(lines + _left_out(findings))
 
 
 def _deals(n) -> str:
@@ -109,7 +125,8 @@ HEURISTICS = {"revops": heuristic_revops, "finops": heuristic_finops}
 def _digest(metrics: dict, findings: list[dict]) -> str:
     """The metrics and the top findings, compact enough for a small prompt."""
     slim = {k: (v[:8] if isinstance(v, list) else v) for k, v in metrics.items() if k != "spend_by_day"}
-    top = [{k: v for k, v in f.items() if k in ("kind", "title", "score", "reasons", "estimated_monthly", "rule")}
+    top = [{k: v for k, v in f.items()
+            if k in ("kind", "title", "score", "reasons", "estimated_monthly", "rule", "action", "from", "to")}
            for f in findings[:10]]
     return json.dumps({"metrics": slim, "top_findings": top}, default=str)[:12000]
 
@@ -127,7 +144,8 @@ def narrative_write(*, agent: str, result: PilotResult, tenant) -> tuple[str, st
     if client is None:
         return heuristic, "heuristic"
     messages = [
-        {"role": "system", "content": SYSTEM_PROMPT.format(role=ROLES[agent])},
+        {"role": "system", "content": SYSTEM_PROMPT.format(
+            role=ROLES[agent], currency=result.metrics.get("reporting_currency") or "as the data names it")},
         {"role": "user", "content": _digest(result.metrics, result.findings)},
     ]
     try:
@@ -138,3 +156,18 @@ def narrative_write(*, agent: str, result: PilotResult, tenant) -> tuple[str, st
         return heuristic, "heuristic"
     text = (getattr(reply, "text", "") or "").strip()
     return (text, "llm") if text else (heuristic, "heuristic")
+
+
+def summary_lines(narrative: str) -> list[str]:
+    """A stored narrative as the lines the pages list: one per line, bullet marks dropped. A narrative
+    written as one paragraph (runs stored before the lines) is one line."""
+    lines = []
+    for raw in (narrative or "").splitlines():
+        line = raw.strip()
+        for mark in ("- ", "• ", "* "):
+            if line.startswith(mark):
+                line = line[len(mark):].strip()
+                break
+        if line:
+            lines.append(line)
+    return lines

@@ -1,16 +1,21 @@
-"""Reads of the agents app: jobs, agent runs, the AOA state at a glance and the telemetry."""
+"""Reads of the agents app: jobs, agent runs, a run's findings with their links, the AOA state at a
+glance and the telemetry."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from django.db.models import Count, Prefetch, QuerySet
+from django.urls import reverse
 
 from autonomos.core import redis_names
 from autonomos.core.redis import get_redis
 from autonomos.core.tenancy import current_tenant
 
 from .models import AgentRun, DiscoveryLog, Job
+from .pilots.findings import RECORDS_MAX
+from .pilots.normalize import findings_normalize
 from .routing import DOMAINS, route_connection
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,77 @@ def agent_run_latest(*, agent: str, succeeded_only: bool = True) -> AgentRun | N
     if succeeded_only:
         qs = qs.filter(status=AgentRun.Status.SUCCEEDED)
     return qs.first()
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+def finding_links(finding: dict, *, run_id: int | None) -> dict:
+    """Where a finding's records are, for people and programs:
+    - `view`: the unified view's page filtered to them, when its filter can say so. The page filters
+      on one field at a time with equals, contains, ≥, ≤, is not or is empty (dcl/views.py), so
+      that is a finding about one record (`field=unified_id`); a list of ids has no page filter.
+    - `page`: the finding's own page, which lists all its records (each linked to its view record);
+    - `api`: the view's rows API filtered to exactly those records (`unified_id__in`, at most
+      RECORDS_MAX ids, what the API accepts).
+    """
+    links = {}
+    if run_id and finding.get("id"):
+        links["page"] = reverse("dashboard:finding", args=[run_id, finding["id"]])
+    records = finding.get("records") or {}
+    entity, ids = records.get("entity"), list(records.get("unified_ids") or ())[:RECORDS_MAX]
+    if entity and ids:
+        api = reverse("dcl-view-rows", args=[entity])
+        if len(ids) == 1:
+            links["view"] = reverse("dcl_ui:view", args=[entity]) + "?" + urlencode(
+                {"field": "unified_id", "value": ids[0]})
+            links["api"] = f"{api}?{urlencode({'unified_id': ids[0]})}"
+        else:
+            links["api"] = f"{api}?{urlencode({'unified_id__in': ','.join(ids), 'page_size': len(ids)})}"
+    return links
+
+
+def run_findings(run: AgentRun | None) -> list[dict]:
+    """A run's findings as every reader shows them: in the current shape whenever the run was
+    stored (agents/pilots/normalize.py), each with its `links`."""
+    if run is None:
+        return []
+    found = run.findings or []
+    if isinstance(found, dict):  # {category: [findings]}: a flat list with the category kept
+        found = [{"category": category, **(item if isinstance(item, dict) else {"detail": item})}
+                 for category, items in found.items() for item in (items if isinstance(items, list) else [items])]
+    currency = (run.metrics or {}).get("reporting_currency") if isinstance(run.metrics, dict) else None
+    findings = findings_normalize(found, currency=currency)
+    for f in findings:
+        f["links"] = finding_links(f, run_id=run.pk)
+    return findings
+
+
+def run_finding(*, run_id: int, finding_id: str) -> tuple[AgentRun, dict] | None:
+    """One finding of a run, by its id (None when the run or the finding is not there)."""
+    run = AgentRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    finding = next((f for f in run_findings(run) if f.get("id") == finding_id), None)
+    return (run, finding) if finding is not None else None
+
+
+def finding_records(finding: dict, *, limit: int = RECORDS_MAX) -> tuple[list[dict], bool]:
+    """The view rows behind a finding (dcl contract: `view_rows` with `unified_id__in`), in the
+    finding's order, and whether the view could be read."""
+    from dcl.selectors import ViewQueryError, view_rows
+
+    records = finding.get("records") or {}
+    ids = list(records.get("unified_ids") or ())[:limit]
+    if not records.get("entity") or not ids:
+        return [], True
+    try:
+        rows = view_rows(entity=records["entity"], filters={"unified_id__in": ids}, limit=len(ids))
+    except ViewQueryError:
+        logger.warning("records of finding %s unreadable", finding.get("id"), exc_info=True)
+        return [], False
+    order = {uid: i for i, uid in enumerate(ids)}
+    return sorted(rows, key=lambda r: order.get(r.get("unified_id"), len(order))), True
 
 
 def agents_overview() -> list[dict]:

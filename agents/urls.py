@@ -12,6 +12,7 @@ urlpatterns = [
     path("flow/", views.flow_page, name="flow"),
     path("agents/", views.agents_page, name="agents"),
     path("agents/run/", views.agents_run_action, name="agents-run"),
+    path("agents/runs/<int:run_id>/findings/<slug:finding_id>/", views.finding_page, name="finding"),
     path("discover/", views.discover_page, name="discover"),
     path("architecture/", views.architecture_page, name="architecture"),
 ]

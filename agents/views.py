@@ -7,14 +7,15 @@ selectors of the app that owns the data.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -31,7 +32,9 @@ from dcl.selectors import view_catalog
 from .getstarted import SESSION_KEY as GET_STARTED_DISMISSED
 from .getstarted import get_started
 from .models import AgentRun, DiscoveryLog, Job
-from .selectors import agent_run_latest
+from .narrative import summary_lines
+from .pilots.values import money_text
+from .selectors import agent_run_latest, finding_records, run_finding, run_findings
 from .services import agents_job_start
 
 logger = logging.getLogger(__name__)
@@ -77,14 +80,8 @@ def _latest_runs() -> dict[str, Any]:
 
 
 def _findings(run) -> list[dict[str, Any]]:
-    found = pick(run, "findings", default=None) or []
-    if isinstance(found, dict):  # {category: [findings]} → a flat list with the category kept
-        flat = []
-        for category, items in found.items():
-            for item in items if isinstance(items, list) else [items]:
-                flat.append({"category": category, **(item if isinstance(item, dict) else {"detail": item})})
-        return flat
-    return [f if isinstance(f, dict) else {"detail": f} for f in found]
+    """The run's findings in the current shape, with their links (agents.selectors.run_findings)."""
+    return run_findings(run)
 
 
 def _review_counts() -> dict[str, int]:
@@ -120,7 +117,8 @@ def home(request: HttpRequest) -> HttpResponse:
     for agent, run in runs.items():
         for f in _findings(run)[:5]:
             summary = next((str(f[k]) for k in ("title", "detail", "reason", "kind") if f.get(k)), "finding")
-            findings.append({"agent": agent, "summary": summary, "severity": f.get("severity")})
+            findings.append({"agent": agent, "summary": summary, "severity": f.get("severity"),
+                             "url": (f.get("links") or {}).get("page")})
     reviews = _review_counts()
     return page(request, "dashboard/home.html", "dashboard", {
         "get_started": get_started(request),
@@ -182,6 +180,8 @@ def _run_payload(run) -> dict[str, Any] | None:
         "metrics": pick(run, "metrics", default={}) or {},
         "findings": _findings(run),
         "narrative": pick(run, "narrative", "summary", default="") or "",
+        "summary_lines": summary_lines(pick(run, "narrative", "summary", default="") or ""),
+        "currency": (pick(run, "metrics", default={}) or {}).get("reporting_currency") or "",
         "narrative_source": pick(run, "narrative_source", default="") or "",
         "started_at": pick(run, "started_at", "created_at"),
         "finished_at": pick(run, "finished_at", "completed_at"),
@@ -206,36 +206,66 @@ def _cards(agent: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for key, label, fmt in METRIC_CARDS.get(agent, []):
         value = pick(metrics, key)
         if value is not None:
-            cards.append({"label": label, "value": value, "format": fmt})
+            text = money_text(value, None) if fmt == "money" and isinstance(value, int | float) else value
+            cards.append({"label": label, "value": value, "format": fmt, "text": text})
     return cards
 
 
-FINDING_COLUMNS = ["severity", "kind", "title", "reasons", "estimated_monthly", "action"]
 FINDINGS_SHOWN = 10
+RECORD_NOUNS = {"opportunity": ("deal", "deals"), "cost": ("cost line", "cost lines"),
+                "cloud_resource": ("resource", "resources"), "account": ("account", "accounts")}
+
+
+def finding_amount(f: dict[str, Any]) -> str:
+    """The money a finding is about, with its currency: the deal's amount, a spike's excess, a saving
+    per month, an untagged resource's spend in the window ("" when it is about no amount)."""
+    currency, subject = f.get("currency"), f.get("subject") or {}
+    kind = f.get("kind")
+    if kind == "anomaly" and f.get("delta") is not None:
+        return money_text(f["delta"], currency, signed=True, cents=True)
+    if kind == "savings" and f.get("estimated_monthly") is not None:
+        return f"{money_text(f['estimated_monthly'], currency, cents=True)}/month"
+    if kind == "untagged_resource" and subject.get("window_spend"):
+        return f"{money_text(subject['window_spend'], currency, cents=True)} in 30 days"
+    if subject.get("entity") == "opportunity" and subject.get("amount") is not None:
+        return money_text(subject["amount"], currency)
+    if kind in ("status_pending", "unlinked_deals") and f.get("amount"):
+        return money_text(f["amount"], currency)
+    return ""
+
+
+def records_label(f: dict[str, Any]) -> str:
+    """'1 deal', '105 cost lines', '500 of 812 cost lines' ("" when the finding names no records)."""
+    records = f.get("records") or {}
+    count, kept = records.get("count") or 0, len(records.get("unified_ids") or ())
+    if not count:
+        return ""
+    one, many = RECORD_NOUNS.get(records.get("entity"), ("record", "records"))
+    noun = one if count == 1 else many
+    return f"{kept} of {count} {noun}" if kept < count else f"{count} {noun}"
+
+
+def _finding_row(f: dict[str, Any]) -> dict[str, Any]:
+    links = f.get("links") or {}
+    reasons = f.get("reasons") if isinstance(f.get("reasons"), list) else []
+    return {"id": f.get("id"), "severity": f.get("severity"), "kind": f.get("kind") or "finding",
+            "title": f.get("title") or f.get("detail") or f.get("kind"), "reasons": "; ".join(map(str, reasons)),
+            "amount": finding_amount(f), "action": f.get("action") or "", "page": links.get("page"),
+            "records_url": links.get("view") or links.get("page"), "records": records_label(f)}
 
 
 def _finding_table(findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """The columns people read (severity, what, why, how much, what to do) that these findings have."""
-    keys = [k for k in FINDING_COLUMNS if any(f.get(k) not in (None, "", []) for f in findings)]
-    # Most severe first (the pilots already order each kind by size); long lists fold after ten.
+    """What people read of each finding: severity, what and why, how much (with its currency), what
+    to do, and a link to its records. Most severe first (the pilots order each kind by size); long
+    lists fold after ten."""
     rank = {"high": 0, "medium": 1, "low": 2}
     findings = sorted(findings, key=lambda f: rank.get(str(f.get("severity")), 3))
-    rows = []
-    for f in findings:
-        row = []
-        for k in keys:
-            v = f.get(k)
-            if isinstance(v, list):
-                v = "; ".join(str(x) for x in v)
-            elif isinstance(v, dict):
-                v = None
-            row.append(v)
-        rows.append({"severity": f.get("severity"), "cells": row})
+    rows = [_finding_row(f) for f in findings]
     kinds: dict[str, int] = {}
     for f in findings:
         kinds[str(f.get("kind") or "finding")] = kinds.get(str(f.get("kind") or "finding"), 0) + 1
-    return {"headers": [k.replace("_", " ") for k in keys], "keys": keys, "rows": rows[:FINDINGS_SHOWN],
-            "more": rows[FINDINGS_SHOWN:], "total": len(rows), "kinds": sorted(kinds.items(), key=lambda kv: -kv[1])}
+    return {"rows": rows[:FINDINGS_SHOWN], "more": rows[FINDINGS_SHOWN:], "total": len(rows),
+            "kinds": sorted(kinds.items(), key=lambda kv: -kv[1])}
 
 
 @login_required
@@ -252,6 +282,73 @@ def agents_page(request: HttpRequest) -> HttpResponse:
         "runs_json": payloads,
         "last_job": _last_job(),
     })
+
+
+# The columns of a finding's records, per view (the rest are on each record's page).
+RECORD_COLUMNS = {
+    "opportunity": ["name", "stage", "amount", "currency", "amount_reporting", "close_date", "owner_id"],
+    "cost": ["charge_period_start", "service_name", "resource_id", "charge_description", "billed_cost",
+             "effective_cost_reporting", "billed_cost_reporting", "reporting_currency"],
+    "cloud_resource": ["name", "id", "service_name", "resource_type", "region_id", "status", "owner"],
+    "account": ["name", "website", "industry", "country"],
+}
+
+
+@login_required
+def finding_page(request: HttpRequest, run_id: int, finding_id: str) -> HttpResponse:
+    """One finding: what, why, how much, what to do, and the records behind it (each linked to its
+    record in the unified view)."""
+    found = run_finding(run_id=run_id, finding_id=finding_id)
+    if found is None:
+        raise Http404("No such finding")
+    run, finding = found
+    records, readable = finding_records(finding)
+    entity = (finding.get("records") or {}).get("entity")
+    present = set().union(*(r.keys() for r in records)) if records else set()
+    columns = [c for c in RECORD_COLUMNS.get(entity, ["unified_id"]) if c in present] or ["unified_id"]
+    rows = [{"id": r.get("unified_id"), "cells": [_record_cell(r.get(c)) for c in columns]} for r in records]
+    kept = len((finding.get("records") or {}).get("unified_ids") or ())
+    return page(request, "dashboard/finding.html", "agents", {
+        "run": run, "finding": finding, "row": _finding_row(finding), "entity": entity,
+        "columns": [c.replace("_", " ").capitalize() for c in columns], "rows": rows, "readable": readable,
+        "missing": max(0, kept - len(records)) if readable else 0,
+        "details": [(k.replace("_", " ").capitalize(), v) for k, v in _finding_details(finding)],
+    })
+
+
+def _record_cell(value: Any) -> Any:
+    """A view value as the records table shows it: a midnight timestamp as its day, a decimal without
+    the view's trailing zeros (73.4400000000 → 73.44)."""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return value
+
+
+def _finding_details(f: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The facts of a finding worth a line on its page (its period, score, days, driver...)."""
+    out: list[tuple[str, Any]] = []
+    if f.get("from"):
+        span = f["from"] if f["from"] == f.get("to") else f"{f['from']} to {f['to']} ({f.get('days')} days)"
+        out.append(("period", span))
+    for key in ("score", "days", "count", "rule"):
+        if f.get(key) not in (None, "") and not (key == "days" and f.get("from")):
+            out.append((key, str(f[key]).replace("_", " ")))
+    drivers = [d for d in f.get("drivers") or () if d.get("resource_id")]
+    if drivers:
+        out.append(("largest changes", ", ".join(
+            f"{d['resource_id']} {money_text(d.get('delta'), f.get('currency'), signed=True, cents=True)}"
+            for d in drivers)))
+    subject = f.get("subject") or {}
+    for key in ("stage", "close_date", "owner_id", "status", "region", "still_billed_since"):
+        if subject.get(key):
+            out.append((key, subject[key]))
+    if f.get("stages"):
+        out.append(("stages", ", ".join(map(str, f["stages"]))))
+    if f.get("systems"):
+        out.append(("systems", ", ".join(map(str, f["systems"]))))
+    return out
 
 
 @role_required(Role.OPERATOR)

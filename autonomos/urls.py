@@ -36,6 +36,7 @@ urlpatterns = [
     path("accounts/login/", login_limited(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("connections/", include("connectors.urls")),
+    path("connections/", include("aam.urls_connections")),  # the Mapping tab (aam, the layer above)
     path("aam/", include("aam.urls")),
     path("dcl/", include("dcl.urls")),
     path("", include("agents.urls")),

@@ -13,11 +13,17 @@ from datetime import UTC, date, datetime, timedelta
 from django.core.management.base import BaseCommand
 
 from agents.pilots import finops, revops
+from agents.pilots.normalize import findings_normalize
 
 STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Id. Decision Makers", "Proposal/Price Quote",
           "Negotiation/Review", "Closed Won", "Closed Lost", "appointmentscheduled", "contractsent", "3-Propose"]
 SERVICES = ["AmazonEC2", "AmazonS3", "AmazonRDS", "AWSLambda", "AmazonCloudFront", "AmazonDynamoDB", "AmazonEKS"]
 STATUSES = ["running"] * 8 + ["stopped", "available"]
+# The canonical values the value stage derives from each vendor stage (ADR 0014/0015): the pilots read these.
+STAGE_CANONICAL = {"Closed Won": ("won", "won"), "Closed Lost": ("lost", "lost"), "contractsent": ("open", "negotiate"),
+                   "Negotiation/Review": ("open", "negotiate"), "Proposal/Price Quote": ("open", "propose"),
+                   "3-Propose": ("open", "propose"), "Id. Decision Makers": ("open", "develop"),
+                   "Needs Analysis": ("open", "develop")}
 
 
 def synthetic_deals(n: int, rng: random.Random, today: date) -> tuple[list[dict], list[dict]]:
@@ -28,9 +34,12 @@ def synthetic_deals(n: int, rng: random.Random, today: date) -> tuple[list[dict]
     deals = []
     for i in range(n):
         created = today - timedelta(days=rng.randint(1, 400))
+        stage = rng.choice(STAGES)
+        status, category = STAGE_CANONICAL.get(stage, ("open", "qualify"))
+        amount = round(rng.lognormvariate(10, 1), 2) if rng.random() > 0.03 else None
         deals.append({
-            "unified_id": f"opp-{i}", "name": f"Deal {i}", "stage": rng.choice(STAGES),
-            "amount": round(rng.lognormvariate(10, 1), 2) if rng.random() > 0.03 else None,
+            "unified_id": f"opp-{i}", "name": f"Deal {i}", "stage": stage, "status": status,
+            "stage_category": category, "amount": amount, "amount_reporting": amount, "reporting_currency": "USD",
             "probability": rng.choice([None, rng.randint(5, 95)]),
             "close_date": (created + timedelta(days=rng.randint(10, 200))).isoformat(),
             "created_at": datetime.combine(created, datetime.min.time(), tzinfo=UTC),
@@ -49,10 +58,13 @@ def synthetic_costs(n: int, n_resources: int, rng: random.Random, end: date) -> 
     costs = []
     for i in range(n):
         r = resources[rng.randrange(n_resources)] if n_resources else None
+        cost = round(rng.expovariate(1 / 20), 4)
         costs.append({
-            "service_name": rng.choice(SERVICES), "sub_account_id": str(100 + i % 7), "region_id": "us-east-1",
-            "resource_id": r["id"] if r else "", "charge_period_start": end - timedelta(days=rng.randrange(90)),
-            "effective_cost": round(rng.expovariate(1 / 20), 4), "tags": r["tags"] if r else {},
+            "unified_id": f"cst-{i}", "service_name": rng.choice(SERVICES), "sub_account_id": str(100 + i % 7),
+            "region_id": "us-east-1", "resource_id": r["id"] if r else "",
+            "charge_period_start": end - timedelta(days=rng.randrange(90)), "charge_category": "Usage",
+            "effective_cost": cost, "effective_cost_reporting": cost, "billing_currency": "USD",
+            "reporting_currency": "USD", "tags": r["tags"] if r else {},
         })
     return costs, resources
 
@@ -79,9 +91,17 @@ class Command(BaseCommand):
         fin = finops.analyze(costs=costs, resources=resources)
         fin_s = time.perf_counter() - started
 
+        # What every read of a run does to its findings (agents.selectors.run_findings): bring stored
+        # findings to the current shape (a no-op on a run written now, beside the ids it checks).
+        found = rev.findings + fin.findings
+        started = time.perf_counter()
+        normalized = findings_normalize(found, currency=None)
+        norm_ms = (time.perf_counter() - started) * 1000
+
         self.stdout.write(f"revops: {len(deals):,} deals in {rev_s:.2f}s "
                           f"({len(deals) / max(rev_s, 1e-9):,.0f} rows/s); "
                           f"{rev.metrics['at_risk_count']:,} at risk, {len(rev.findings):,} findings")
         self.stdout.write(f"finops: {len(costs):,} cost lines + {len(resources):,} resources in {fin_s:.2f}s "
                           f"({len(costs) / max(fin_s, 1e-9):,.0f} rows/s); {fin.metrics['anomaly_count']:,} anomalies, "
                           f"savings {fin.metrics['estimated_monthly_savings']:,.2f}/month")
+        self.stdout.write(f"findings as read: {len(normalized):,} findings normalized in {norm_ms:.1f} ms")

@@ -2,21 +2,25 @@
 
 Creates a scratch database on the platform's own PostgreSQL server (dropped afterwards, also on
 failure) holding an `opportunities` table of N rows (integers, text, numeric, date, timestamptz,
-uuid, boolean, jsonb, text[]), then reads it through the postgres driver as a sync does, twice:
+uuid, boolean, jsonb, text[]), then reads it through the postgres driver as a sync does, each way:
 
 - `rows`: the former row path (`read_rows`: a query per page, a dict per row), plus the conversion
   ingestion did to Arrow (`records_to_table`);
-- `columnar`: `read` (a COPY per page into Arrow), plus `page_table` (a no-op for Arrow pages).
+- `csv`: `read_copy_csv` (`COPY … (FORMAT csv)` in chunks, parsed by pyarrow into Arrow pages);
+- `adbc`: `read`, the driver's read path (ADBC: a binary COPY decoded into Arrow in C);
 
-Prints records/s of each and the peak RSS. ADR 0018.
+each plus `page_table` (a no-op for Arrow pages). Prints records/s of each, the CPU seconds of this
+process and of the server's backends, and the peak RSS. ADR 0018 and its addendum.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 import uuid
 
+import psutil
 import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -44,6 +48,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def _backend_cpu(db: dict) -> float:
+    """CPU seconds of the server's backends connected to the scratch database (the reads' sessions)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if proc.info["name"] == "postgres" and db["database"] in " ".join(proc.info["cmdline"] or ()):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def _server() -> dict:
     db = settings.DATABASES["default"]
     found = {"host": db.get("HOST") or "127.0.0.1", "port": int(db.get("PORT") or 5432), "user": db.get("USER")}
@@ -58,9 +75,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--rows", type=int, default=1_000_000)
         parser.add_argument("--page-size", type=int, default=None, help="default: AAM_SYNC_PAGE_SIZE")
-        parser.add_argument("--path", choices=("both", "rows", "columnar"), default="both")
+        parser.add_argument("--path", choices=("all", "rows", "csv", "adbc", "columnar"), default="all",
+                            help="columnar: csv and adbc")
+        parser.add_argument("--runs", type=int, default=1, help="read each way this many times, alternating")
 
-    def handle(self, *args, rows: int, page_size: int | None, path: str, **options):
+    def handle(self, *args, rows: int, page_size: int | None, path: str, runs: int, **options):
         page_size = page_size or int(settings.AAM_SYNC_PAGE_SIZE)
         if rows <= 0 or page_size <= 0:
             raise CommandError("--rows and --page-size must be positive")
@@ -79,8 +98,10 @@ class Command(BaseCommand):
                     conn.execute(FILL, [rows])
                     conn.execute("VACUUM ANALYZE opportunities")
                 self.stdout.write(f"source table: {rows:,} rows in {time.perf_counter() - t0:.1f}s (database {name})")
-                for which in ("rows", "columnar") if path == "both" else (path,):
-                    self._measure(which, {**server, "database": name}, page_size, rows)
+                ways = {"all": ("rows", "csv", "adbc"), "columnar": ("csv", "adbc")}.get(path, (path,))
+                for _ in range(max(1, runs)):
+                    for which in ways:
+                        self._measure(which, {**server, "database": name}, page_size, rows)
             finally:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -97,19 +118,21 @@ class Command(BaseCommand):
             read = 0
             t0 = time.perf_counter()
             to_arrow = 0.0
-            pages = drv.read_rows("opportunities", None, page_size) if which == "rows" else drv.read(
-                "opportunities", None, page_size
-            )
+            read_way = {"rows": drv.read_rows, "csv": drv.read_copy_csv, "adbc": drv.read}[which]
+            pages = read_way("opportunities", None, page_size)
+            cpu0, server0 = time.process_time(), _backend_cpu(db)
             for page in pages:
                 t1 = time.perf_counter()
                 table = records_to_table(page.records) if which == "rows" else page_table(page)
                 to_arrow += time.perf_counter() - t1
                 read += table.num_rows
             elapsed = time.perf_counter() - t0
+            cpu, server_cpu = time.process_time() - cpu0, _backend_cpu(db) - server0
         if read != rows:
             raise CommandError(f"{which}: read {read:,} records of {rows:,}")
         self.stdout.write(
             f"{which:>8}: {read:,} records in {elapsed:.2f}s = {read / elapsed:,.0f} records/s "
             f"(driver {read / max(elapsed - to_arrow, 1e-9):,.0f}/s, to Arrow {to_arrow:.2f}s); "
-            f"peak RSS so far {peak_rss_mb():.0f} MB"
+            f"CPU: this process {cpu:.2f}s, the server {server_cpu:.2f}s; peak RSS so far {peak_rss_mb():.0f} MB; "
+            f"load average {os.getloadavg()[0]:.2f}"
         )

@@ -50,6 +50,12 @@ class SourceObject:
     # A boolean field whose true marks a record deleted at the source that the read still returns
     # (Salesforce's IsDeleted through queryAll): such a record becomes a canonical delete (ADR 0019).
     deleted_field: str | None = None
+    # Where the key came from, for sources whose records have no key of their own (CSV files, ADR
+    # 0024): "" (the source's own primary key), "id_column" (a file's id column), "set" (set by a
+    # person), "columns" (columns chosen because they tell the rows apart), "line" (the row's number
+    # in the file), "content" (a hash of the row). Only "" and "id_column" are the record's id to the
+    # mapping engine: a key of names or emails keeps its columns mapped as names and emails.
+    key_basis: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +97,10 @@ class Page:
     # change tracking's removed entities), as the pipeline's `_source_id`s: with a
     # "change_tracking" source they go to the DCL's delete stage (docs/adr/0021-run-counts.md).
     removed: list[str] = field(default_factory=list)
+    # The object's key changed since the read that left the cursor (a file whose key a person set
+    # anew): the read starts from the first record and every key is new, so the records held under the
+    # old key are replaced by this read's, whatever the deletes mode (docs/adr/0024-files-as-snapshots.md).
+    rekeyed: bool = False
 
     def rows(self) -> list[dict[str, Any]]:
         """The page's records as dicts, whichever way the driver handed them over."""

@@ -90,7 +90,7 @@ class KindField:
         if self.type == "list" and isinstance(value, list | tuple):
             return ", ".join(str(v) for v in value)
         if self.type == "mapping" and isinstance(value, dict):
-            return "\n".join(f"{k}: {v}" for k, v in value.items())
+            return "\n".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items())
         return value
 
 
@@ -103,6 +103,8 @@ KIND_FORMS: dict[str, dict[str, Any]] = {
 FIELD_HINTS: dict[str, dict[str, str]] = {
     "folder": {"label": "Folder on the server", "placeholder": "/srv/exports/salesforce",
                "help": "Optional when you upload files. Every *.csv in it becomes an object."},
+    "exports": {"label": "Files are", "help": "A new version of a file replaces the last: rows are matched by "
+                "their key (shown on the connection page), none is added twice."},
     "files": {"label": "Only these files", "help": "Comma-separated file names; blank reads every *.csv."},
     "source_system": {"label": "Source system", "placeholder": "salesforce",
                       "help": "Which system made the export (helps routing and mapping)."},
@@ -119,7 +121,12 @@ FIELD_HINTS: dict[str, dict[str, str]] = {
     "objects": {"help": "Comma-separated object names."},
     "entities": {"help": "Comma-separated entity names."},
 }
-CHOICE_LABELS = {",": "Comma ( , )", ";": "Semicolon ( ; )", "\t": "Tab", "|": "Pipe ( | )"}
+CHOICE_LABELS = {",": "Comma ( , )", ";": "Semicolon ( ; )", "\t": "Tab", "|": "Pipe ( | )",
+                 "full": "Full exports: each file is a snapshot, a row gone from it is deleted",
+                 "append": "Append-only: files add and update rows, nothing is deleted"}
+# Kept by the platform (the keys it chose for files, docs/adr/0024-files-as-snapshots.md), not in the
+# form: a full update from the form keeps their stored values (views.connection_edit_page).
+MANAGED_ELSEWHERE = ("chosen_keys",)
 ADVANCED = {"primary_keys", "cursor_columns", "cursor_fields", "api_version", "token_url", "connect_timeout",
             "sample_size", "sslmode", "base_url", "login_url", "delimiter", "encoding", "files"}
 
@@ -179,7 +186,8 @@ def kind_fields(kind: str) -> list[KindField]:
     kind_spec = find_kind(kind)
     if kind_spec is None:
         return []
-    specs = [_field_spec(n, f, secret=False) for n, f in kind_spec.config_model.model_fields.items()]
+    specs = [_field_spec(n, f, secret=False) for n, f in kind_spec.config_model.model_fields.items()
+             if (f.alias or n) not in MANAGED_ELSEWHERE]
     specs += [_field_spec(n, f, secret=True) for n, f in kind_spec.secrets_model.model_fields.items()]
     # Required first, advanced options last; otherwise the model's order.
     return sorted(specs, key=lambda s: (not s.required, s.advanced))

@@ -141,12 +141,33 @@ def connection_update(*, connection: Connection, data: dict[str, Any], partial: 
     return connection
 
 
+# What becomes of a deleted connection's records in the unified views (docs/adr/0022-incremental-views.md).
+DATA_REMOVE = "remove"  # they leave every view (and the history marks them deleted)
+DATA_KEEP = "keep"  # they stay, shown as from a removed connection
+DATA_CHOICES = (DATA_REMOVE, DATA_KEEP)
+_DATA_REMOVERS: list = []
+
+
+def register_connection_data_remover(remover) -> None:
+    """`remover(connection_id)` takes a deleted connection's records out of the views (dcl registers
+    it in its AppConfig.ready: connectors may not import the DCL). Called after the deletion commits."""
+    if remover not in _DATA_REMOVERS:
+        _DATA_REMOVERS.append(remover)
+
+
 @transaction.atomic
-def connection_delete(*, connection: Connection) -> None:
-    """Delete the connection; its uploaded files go once the deletion is committed."""
+def connection_delete(*, connection: Connection, data: str = DATA_REMOVE) -> None:
+    """Delete the connection; its uploaded files go once the deletion is committed, and with
+    `data="remove"` (the default) its records leave the unified views."""
+    if data not in DATA_CHOICES:
+        raise ValueError(f"data must be one of {', '.join(DATA_CHOICES)}, not {data!r}")
     folder = _uploads_dir(connection)
+    connection_id = connection.pk
     connection.delete()
     transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    if data == DATA_REMOVE:
+        for remover in _DATA_REMOVERS:
+            transaction.on_commit(lambda r=remover: r(connection_id))
 
 
 @transaction.atomic
@@ -288,17 +309,178 @@ def connection_file_upload(
             raise ValidationError({"file": [str(exc)]}) from None
         if not header:
             raise ValidationError({"file": ["no header row found"]})
+        chosen = _upload_key_check(connection, object_name_of(target), CsvFile(tmp), name, replaces=target.exists())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    if chosen is not None:
+        _chosen_keys_store(connection, {object_name_of(target): chosen.spec})
     driver = FileSourceDriver(config=_filesource_config(connection), secrets=None, connection=connection)
     return driver.describe(object_name_of(target), target)
 
 
+def _upload_key_check(connection: Connection, object_name: str, csv_file, file_name: str, *, replaces: bool):
+    """Refuse (a ValidationError) an upload the object's key does not hold in, or one without rows
+    that replaces a file; the file that was there stays. Returns the key to keep for an object that
+    has none yet (chosen from this file), else None. docs/adr/0024-files-as-snapshots.md."""
+    from .kinds.filesource.driver import FileSourceDriver
+    from .kinds.filesource.keys import choose_key, key_problem
+
+    if replaces and not any(p[0] is not None or p[1] or p[2] for p in csv_file.table_pages(page_size=1)):
+        raise ValidationError({"file": [f"{file_name} has a header but no rows: a file is a snapshot of its object, "
+                                        "and this one would remove every record of it. The previous version "
+                                        "of the file stays."]})
+    driver = FileSourceDriver(config=_filesource_config(connection), secrets=None, connection=connection)
+    key = driver.record_key(object_name, csv_file.header)
+    if key is None and object_name in (connection.cursor or {}):
+        return None  # read before keys were chosen: connection_keys_ensure keeps its content hash
+    if key is None:
+        return choose_key(object_name, csv_file)
+    problem = key_problem(csv_file, key, file_name=file_name)
+    if problem:
+        raise ValidationError({"file": [problem + "; fix the file, or change the key on the connection page. "
+                                        "The previous version of the file stays."]})
+    if object_name not in _filesource_config(connection).chosen_keys and key.basis == "id_column":
+        return key  # the id column found now is kept, should a later version add another id-like column
+    return None
+
+
+@transaction.atomic
+def _chosen_keys_store(connection: Connection, keys: dict[str, list[str]]) -> None:
+    """Keep the keys the platform chose (objects that have one already keep theirs)."""
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    config = dict(locked.config or {})
+    chosen = dict(config.get("chosen_keys") or {})
+    added = {name: spec for name, spec in keys.items() if name not in chosen}
+    if not added:
+        return
+    config["chosen_keys"] = {**chosen, **added}
+    config = _filesource_config_of(config).model_dump(mode="json", by_alias=True, exclude_none=True)
+    Connection.objects.filter(pk=locked.pk).update(config=config, updated_at=timezone.now())
+    connection.config = config
+
+
+def connection_keys_ensure(*, connection: Connection) -> dict[str, list[str]]:
+    """Choose and keep a key for every file of a filesource connection that has none yet (the sync
+    calls this before it reads; uploads choose theirs when they arrive). An object read before keys
+    were chosen keeps the content hash it was read with (re-keying it is a person's choice). A file
+    that cannot be read is left to the read, which reports it. Returns the keys chosen now."""
+    if connection.kind != Connection.Kind.FILESOURCE:
+        return {}
+    from .kinds.filesource.csvio import CsvFormatError
+    from .kinds.filesource.keys import CONTENT
+
+    chosen: dict[str, list[str]] = {}
+    try:
+        config = _filesource_config(connection)
+        with driver_for(connection) as driver:
+            files = driver.files()
+    except (ConnectorError, ValueError):  # pydantic's ValidationError is a ValueError
+        return {}  # a config or folder that cannot be used: the sync's discovery says why
+    with driver_for(connection) as driver:
+        for name in sorted(files):
+            if name in config.primary_keys or name in config.chosen_keys:
+                continue
+            if name in (connection.cursor or {}):
+                try:
+                    header = driver.header(name)
+                except ConnectorError:
+                    continue
+                if driver.record_key(name, header) is None:
+                    chosen[name] = [CONTENT]
+                continue
+            try:
+                key = driver.choose_key(name)
+            except (ConnectorError, CsvFormatError, OSError) as exc:
+                logger.info("no key chosen for %s of connection %s: %s", name[:100], connection.pk, exc)
+                continue
+            if key is not None:
+                chosen[name] = key.spec
+    if chosen:
+        _chosen_keys_store(connection, chosen)
+    return chosen
+
+
+KEY_AUTO = "auto"
+KEY_LINE = "line"
+
+
+@transaction.atomic
+def connection_key_set(*, connection: Connection, object_name: str, key: list[str] | str) -> Connection:
+    """Set the key of one object of a filesource connection: a list of 1 to 3 columns, "line" (the
+    row's number in the file) or "auto" (forget the person's key and choose again from the file as
+    it is now). A key the current file breaks is refused with the rows that break it. The next sync
+    reads the file whole and replaces the records held under the old key (docs/adr/0024)."""
+    from .kinds.filesource.keys import LINE, RecordKey
+
+    if connection.kind != Connection.Kind.FILESOURCE:
+        raise ValidationError({"object": ["keys are set on CSV file connections only"]})
+    _refuse_nul(object=object_name, key=key)
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    with driver_for(locked) as driver:
+        if object_name not in driver.files():
+            raise ValidationError({"object": [f"no file for the object {object_name!r}"]})
+        config = dict(locked.config or {})
+        people = dict(config.get("primary_keys") or {})
+        chosen = dict(config.get("chosen_keys") or {})
+        if key == KEY_AUTO:
+            people.pop(object_name, None)
+            chosen.pop(object_name, None)
+            found = driver.choose_key(object_name)
+            if found is not None:
+                chosen[object_name] = found.spec
+        elif key == KEY_LINE:
+            people[object_name] = [LINE]
+        elif isinstance(key, list) and key and all(isinstance(c, str) for c in key):
+            problem = _key_refused(driver, object_name, key)
+            if problem:
+                raise ValidationError({"key": [problem]})
+            people[object_name] = list(key)
+        else:
+            raise ValidationError({"key": ['a list of 1 to 3 column names, "line" or "auto"']})
+    config["primary_keys"], config["chosen_keys"] = people, chosen
+    try:
+        clean = _filesource_config_of(config).model_dump(mode="json", by_alias=True, exclude_none=True)
+    except Exception as exc:  # noqa: BLE001 - pydantic's message, as a 400
+        raise ValidationError({"key": [_first_error(exc)]}) from None
+    Connection.objects.filter(pk=locked.pk).update(config=clean, updated_at=timezone.now())
+    connection.config = clean
+    logger.info("connection %s: key of %s set to %s", connection.pk, object_name[:100],
+                RecordKey.of(clean["primary_keys"].get(object_name) or chosen.get(object_name) or [LINE],
+                             "set").label()[:200])
+    return connection
+
+
+def _key_refused(driver, object_name: str, columns: list[str]) -> str | None:
+    from .kinds.filesource.keys import MAX_KEY_COLUMNS, RecordKey, usable_column
+
+    if len(columns) > MAX_KEY_COLUMNS or len(set(columns)) != len(columns):
+        return f"a key names 1 to {MAX_KEY_COLUMNS} different columns"
+    bad = [c for c in columns if not usable_column(c)]
+    if bad:
+        return f"the column {bad[0]!r} cannot be part of a key (its name holds a comma)"
+    try:
+        return driver.key_problem(object_name, RecordKey(tuple(columns), "set"))
+    except ConnectorError as exc:
+        return exc.message
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = (errors() or [{}])[0]
+        return str(first.get("msg", exc)).removeprefix("Value error, ")
+    return str(exc)
+
+
 def _filesource_config(connection: Connection):
+    return _filesource_config_of(connection.config or {})
+
+
+def _filesource_config_of(config: dict):
     from .kinds.filesource.config import FileSourceConfig
 
-    return FileSourceConfig.model_validate(connection.config or {})
+    return FileSourceConfig.model_validate(config)
 
 
 def connection_file_list(*, connection: Connection) -> list[dict[str, Any]]:

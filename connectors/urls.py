@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/test/", views.connection_test_action, name="test"),
     path("<int:pk>/delete/", views.connection_delete_action, name="delete"),
     path("<int:pk>/upload/", views.connection_upload_action, name="upload"),
+    path("<int:pk>/key/", views.connection_key_action, name="key"),
 ]

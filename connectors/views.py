@@ -15,22 +15,26 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from autonomos.core.pages import page
 from autonomos.core.roles import Role, role_required
 
 from .models import Connection
-from .page_forms import KIND_FORMS, KindField, kind_fields
+from .page_forms import KIND_FORMS, MANAGED_ELSEWHERE, KindField, kind_fields
 from .panels import connection_panels
 from .scrub import scrub
-from .selectors import connection_get, connection_list, secrets_set
+from .selectors import connection_file_keys, connection_get, connection_list, secrets_set
 from .services import (
+    DATA_CHOICES,
+    DATA_REMOVE,
     connection_create,
     connection_delete,
     connection_discover,
     connection_file_list,
     connection_file_upload,
+    connection_key_set,
     connection_test,
     connection_update,
 )
@@ -209,6 +213,7 @@ def connection_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
                           initial=initial)
     if request.method == "POST" and form.is_valid():
         config, secrets = form.config_and_secrets()
+        config.update({k: connection.config[k] for k in MANAGED_ELSEWHERE if k in (connection.config or {})})
         data = {"name": form.cleaned_data["name"], "drift_policy": form.cleaned_data["drift_policy"],
                 "domain": form.cleaned_data.get("domain") or "", "config": config, "secrets": secrets}
         try:
@@ -234,6 +239,9 @@ def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
     known = {s.name for s in specs}
     config_rows += [(k, _display(v)) for k, v in connection.config.items() if k not in known]
     config_rows = [(label, value) for label, value in config_rows if value != ""]  # an empty setting is no pill
+    files = connection.kind == Connection.Kind.FILESOURCE
+    if files:  # the keys have a card of their own
+        config_rows = [(label, value) for label, value in config_rows if label not in MANAGED_ELSEWHERE]
     # Only whether each secret is set, never its value.
     secret_names = [s.name for s in specs if s.secret]
     stored = _secret_names(connection)
@@ -245,9 +253,41 @@ def connection_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "config_rows": config_rows,
         "secret_rows": secret_rows,
         "cursor_rows": _cursor_rows(connection.cursor),
-        "files": connection_file_list(connection=connection) if connection.kind == Connection.Kind.FILESOURCE else [],
+        "files": connection_file_list(connection=connection) if files else [],
+        "file_keys": _file_keys(connection) if files else [],
         "panels": connection_panels(connection),
     })
+
+
+def _file_keys(connection: Connection) -> list[dict[str, Any]]:
+    try:
+        return connection_file_keys(connection=connection)
+    except Exception as exc:  # noqa: BLE001 - an unreadable source is the schema card's message, not a 500
+        logger.info("keys of connection %s not listed: %s", connection.pk, type(exc).__name__)
+        return []
+
+
+@role_required(Role.OPERATOR)
+@login_required
+@require_POST
+def connection_key_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set one file's key from the connection page: columns (up to three), the row number, or chosen again."""
+    connection = _connection_or_404(pk)
+    if connection.kind != Connection.Kind.FILESOURCE:
+        raise Http404("Keys are for CSV connections")
+    object_name = request.POST.get("object", "")
+    mode = request.POST.get("mode", "columns")
+    key: list[str] | str = mode if mode in ("line", "auto") else [c for c in request.POST.getlist("column") if c]
+    try:
+        connection_key_set(connection=connection, object_name=object_name, key=key)
+    except ValidationError as exc:
+        messages.error(request, f"{object_name}: {' '.join(exc.messages)}")
+    except Exception as exc:  # noqa: BLE001 - a file that cannot be read is a message, not a 500
+        messages.error(request, f"{object_name}: {_safe_error(exc, connection)}")
+    else:
+        messages.success(request, f"Key of {object_name} saved. The next sync reads the file again and replaces "
+                                  "the records kept under the old key.")
+    return redirect(f"{reverse('connections_ui:detail', args=[connection.pk])}#keys")
 
 
 @role_required(Role.ADMIN)
@@ -308,8 +348,14 @@ def connection_test_action(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_delete_action(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection_or_404(pk)
     name = connection.name
-    connection_delete(connection=connection)
-    messages.success(request, f"Connection “{name}” deleted.")
+    data = request.POST.get("data", DATA_REMOVE)
+    if data not in DATA_CHOICES:
+        messages.error(request, f"Choose what becomes of its records: {' or '.join(DATA_CHOICES)}.")
+        return redirect("connections_ui:detail", pk=connection.pk)
+    connection_delete(connection=connection, data=data)
+    messages.success(request, f"Connection “{name}” deleted; "
+                     + ("its records are leaving the unified views." if data == DATA_REMOVE
+                        else "its records stay in the views, shown as from a removed connection."))
     return redirect("connections_ui:list")
 
 

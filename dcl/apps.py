@@ -24,12 +24,24 @@ class DclConfig(AppConfig):
         from connectors.models import Connection
 
         post_delete.connect(connection_deleted, sender=Connection, dispatch_uid="dcl-schedule-connection-deleted")
+        # A connection deleted with its data: its records leave the views (a task: it waits for the writer).
+        from connectors.services import register_connection_data_remover
+
+        register_connection_data_remover(connection_records_remove_request)
         # A person's value decision (aam.values.review) updates the view rows carrying that value.
         from aam.values.review import register_value_applier
 
         from .values_apply import value_maps_apply
 
         register_value_applier(value_maps_apply)
+
+
+def connection_records_remove_request(connection_id: int) -> None:
+    from .models import RemovedConnection
+    from .tasks import connection_records_remove_task
+
+    RemovedConnection.objects.filter(connection_id=connection_id).update(data_removed=True)
+    connection_records_remove_task.delay(connection_id)
 
 
 def schedule_panel(connection) -> dict:
@@ -50,6 +62,11 @@ def connection_deleted(sender, instance, **kwargs) -> None:
 
         tenant = Tenant.objects.get(schema_name=tenant.schema_name)
     connection_schedule_forget(tenant=tenant, connection_id=instance.pk)
+    from .models import RemovedConnection
+
+    # its records keep their lineage (name and kind) in the views, whether they stay or are leaving
+    RemovedConnection.objects.update_or_create(connection_id=instance.pk,
+                                               defaults={"name": instance.name[:200], "kind": instance.kind[:40]})
 
 
 def stream_panel(connection) -> dict:

@@ -58,6 +58,9 @@ _DATA_ERRORS = (
 )
 
 
+STOP_POLL_MS = 100  # the longest a read blocks when the consumer can be stopped (ConsumerBeside)
+
+
 def applied_key(tenant) -> str:
     return redis_names.applied_batches(tenant)
 
@@ -314,7 +317,14 @@ class StreamConsumer:
     def _write(self, fresh: list[_Entry]) -> None:
         by_entity: dict[str, list[_Entry]] = defaultdict(list)
         carried: dict[tuple[int, str], tuple] = {}
+        removed = store.removed_connections(self.con)
+        empty = []  # batches without rows (cursor carriers): only their ledger entry and cursor
         for e in fresh:
+            if e.message.header.connection_id in removed:
+                # a batch of a connection deleted with its data (dcl/services.py connection_records_remove),
+                # still in its stream: recorded as applied, its rows dropped
+                empty.append(e)
+                continue
             by_entity[e.message.header.entity].append(e)
             # In stream order: a later page's cursor replaces an earlier one's.
             for object_name, cursor in (e.message.header.cursors or {}).items():
@@ -322,7 +332,6 @@ class StreamConsumer:
                 carried[(e.message.header.connection_id, object_name)] = (cursor, e.message.batch_id, entry)
         now = datetime.now(UTC)
         staged = []
-        empty = []  # batches without rows (cursor carriers): only their ledger entry and cursor
         for entity, group in by_entity.items():
             store.ident(entity)
             tables, positions = [], []
@@ -357,8 +366,9 @@ class StreamConsumer:
         changed: dict[str, tuple[int, int, int]] = {}  # batch id → (inserted, updated, deleted)
         con.execute("BEGIN TRANSACTION")
         try:
+            txn = store.txn_next(con) if staged else 0
             for entity, group, table, connection_ids in staged:
-                counts = self._write_entity(entity, table, connection_ids, now)
+                counts = self._write_entity(entity, table, connection_ids, now, txn)
                 for bi, row in counts.items():
                     changed[group[bi].message.batch_id] = row
             zero = (0, 0, 0)
@@ -492,7 +502,7 @@ class StreamConsumer:
         return {int(bi): (int(a), int(b), int(c)) for bi, a, b, c in rows}
 
     def _write_entity(self, entity: str, table: pa.Table, connection_ids: list[int],
-                      now: datetime) -> dict[int, tuple[int, int, int]]:
+                      now: datetime, txn: int) -> dict[int, tuple[int, int, int]]:
         """Upsert the transaction's rows of one entity; what each batch changed (`_changes`)."""
         con = self.con
         target, stored = store.source_table_ensure(con, entity, table.schema)
@@ -532,10 +542,11 @@ class StreamConsumer:
                     WHERE {target}._connection_id = k.c AND {target}._source_id = k.s""")
             self.result.seconds["upsert_probe"] += time.perf_counter() - tick
             passthrough = [c for c in table.column_names if c not in ("_bi", "_op")]
-            names = [*passthrough, "_deleted", "_ingested_at"]
+            names = [*passthrough, "_deleted", "_ingested_at", "_txn"]
             columns = [f"i.{store.quote(c)}" for c in passthrough]
             columns.append("coalesce(i._op = 'delete', false)" if "_op" in table.column_names else "false")
             columns.append("?::TIMESTAMPTZ")
+            columns.append(str(int(txn)))
             source = "_incoming i"
             if carried:
                 columns += [f"c.{store.quote(c)}" for c in carried]
@@ -658,6 +669,10 @@ class StreamConsumer:
                     reclaimed_once = True
                 keys = self.keys()
                 block = self.block_ms if not until_idle else max(1, min(self.block_ms, int(idle_limit * 1000) or 1))
+                if stop is not None:
+                    # told to stop from outside (the consumer beside a run's reads): a short wait, so a
+                    # run does not sit out a whole block once its reads are done
+                    block = min(block, STOP_POLL_MS)
                 entries = self._read(keys, block)
                 if entries and len(entries) < self.read_count * max(1, len(keys)) // 2:
                     entries += self._linger(keys, len(entries))

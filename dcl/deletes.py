@@ -36,7 +36,8 @@ from django.conf import settings
 from aam.deletes_review import deletes_allowance, deletes_allowance_use, deletes_pending, deletes_review_open
 from aam.ingest.batches import BatchHeader, split_batches
 from aam.ingest.services import SyncResult, sync_driver, sync_generation
-from aam.streams import StreamPublisher
+from aam.streams import StreamPublisher, binary_redis
+from autonomos.core import redis_names
 from autonomos.core.events import publish_event
 from connectors.keyranges import duckdb_range_sql, duckdb_sums_sql, ranges_differing
 
@@ -58,6 +59,15 @@ class ObjectDeletes:
     keys: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
     ranges_compared: int = 0
     ranges_differing: int = 0
+    # Re-keyed by this read (a file whose key changed, ADR 0024): every key held is replaced by one of
+    # the `present` keys read, so the guard weighs only the records the object loses on balance.
+    rekeyed: bool = False
+    present: int = 0
+
+    @property
+    def lost(self) -> int:
+        """The deletes the guard weighs: all of them, or, for a re-keyed object, those not replaced."""
+        return max(0, self.held - self.present) if self.rekeyed else len(self.keys)
 
     def as_dict(self) -> dict:
         return {"source_object": self.source_object, "entity": self.entity, "mode": self.mode, "held": self.held,
@@ -165,6 +175,42 @@ def _reported(con, entity: str, connection_id: int, obj: str, removed: pa.Array)
 # --- finding the deletes --------------------------------------------------------------------------
 
 
+def check_interval(connection) -> int:
+    """Seconds between two key-range comparisons of a connection's objects (its config
+    `deletes_check_seconds`, else DCL_DELETES_CHECK_SECONDS; 0: at every sync). The comparison reads
+    every key on both sides: with an interval, a sync in between costs what its changes cost."""
+    value = (connection.config or {}).get("deletes_check_seconds")
+    if value is None:
+        value = settings.DCL_DELETES_CHECK_SECONDS
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return int(settings.DCL_DELETES_CHECK_SECONDS)
+
+
+def _checked_lately(tenant, connection, obj: str) -> bool:
+    if not check_interval(connection):
+        return False
+    try:
+        return bool(binary_redis().exists(redis_names.deletes_checked(tenant, connection.pk, obj)))
+    except Exception:  # noqa: BLE001 - Redis away: compare (the safe side)
+        return False
+
+
+def _checked_now(tenant, connection, objects) -> None:
+    seconds = check_interval(connection)
+    if not seconds or not objects:
+        return
+    try:
+        pipe = binary_redis().pipeline(transaction=False)
+        for obj in objects:
+            pipe.set(redis_names.deletes_checked(tenant, connection.pk, obj), b"1", ex=seconds)
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - compared again at the next sync
+        logger.warning("could not record the delete check of connection %s", connection.pk, exc_info=True)
+
+
+
 def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[ObjectDeletes]:
     """What the connection's source no longer has, per object (nothing is changed here)."""
     modes = dict(read.deletes_modes)
@@ -189,12 +235,16 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
                 continue
             mode = modes.get(obj, "none")
             if mode in ("full_read", "change_tracking") and obj in read.key_sets:
+                present = read.key_sets[obj]
                 found.append(ObjectDeletes(obj, entity, mode, count,
-                                           _missing(con, entity, connection.pk, obj, read.key_sets[obj])))
+                                           _missing(con, entity, connection.pk, obj, present),
+                                           rekeyed=obj in read.rekeyed, present=len(present)))
             elif mode == "change_tracking" and obj in read.removed:
                 found.append(ObjectDeletes(obj, entity, mode, count,
                                            _reported(con, entity, connection.pk, obj, read.removed[obj])))
             elif mode == "key_ranges" and driver is not None:
+                if _checked_lately(tenant, connection, obj):
+                    continue
                 ranges_of[obj] = key_ranges_for(count)
                 schemes[obj] = driver.key_scheme(obj)
                 digests[obj] = _held_digests(con, entity, connection.pk, obj, ranges_of[obj], schemes[obj])
@@ -221,10 +271,10 @@ def deletes_find(*, tenant, connection, read: SyncResult, driver=None) -> list[O
 
 def _over_guard(objects: list[ObjectDeletes], share: float) -> bool:
     held = sum(o.held for o in objects)
-    deleting = sum(len(o.keys) for o in objects)
+    deleting = sum(o.lost for o in objects)
     if held and deleting > share * held:
         return True
-    return any(o.held and len(o.keys) > share * o.held for o in objects)
+    return any(o.held and o.lost > share * o.held for o in objects)
 
 
 def _header(tenant, connection, obj: ObjectDeletes, generation: int) -> BatchHeader:
@@ -286,8 +336,10 @@ def deletes_sync(*, tenant, connection, read: SyncResult, drain, driver=None) ->
             own_driver.close()
     result.objects = objects
     result.held = sum(o.held for o in objects)
+    compared = [o.source_object for o in objects if o.mode == "key_ranges"]
     found = result.found
     if not found:
+        _checked_now(tenant, connection, compared)
         return result
     pending = deletes_pending(connection=connection)
     allowance = deletes_allowance(connection=connection) if pending is None else None
@@ -303,6 +355,7 @@ def deletes_sync(*, tenant, connection, read: SyncResult, drain, driver=None) ->
     result.deleted = deletes_publish(tenant=tenant, connection=connection, objects=objects,
                                      generation=sync_generation(connection), drain=drain,
                                      entry_ids=result.entry_ids)
+    _checked_now(tenant, connection, compared)
     if allowance is not None and allowed:
         deletes_allowance_use(item=allowance, deleted=result.deleted)
     publish_event(tenant, "records_deleted", {"connection_id": connection.pk, "deleted": result.deleted,

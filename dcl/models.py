@@ -15,9 +15,9 @@ class MaterializedView(TenantModel):
     version = models.PositiveIntegerField(default=0)
     row_count = models.BigIntegerField(default=0)
     # [{"name": ..., "kind": ...}] of the canonical fields: what the API may filter and sort on.
-    columns = models.JSONField(default=list)
+    columns = models.JSONField(default=list, blank=True)
     # [{"connection_id", "connection_kind", "source_object", "records"}]: the view's lineage.
-    sources = models.JSONField(default=list)
+    sources = models.JSONField(default=list, blank=True)
     materialized_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)
 
@@ -26,6 +26,24 @@ class MaterializedView(TenantModel):
 
     def __str__(self) -> str:
         return f"dcl_view_{self.entity} v{self.version} ({self.row_count} rows)"
+
+
+class RemovedConnection(TenantModel):
+    """A deleted connection whose records may still be in the views ("keep its data"), or were until
+    they left: its name and kind, so lineage names it instead of showing a bare id (written by the
+    deletion, dcl/apps.py `connection_deleted`)."""
+
+    connection_id = models.BigIntegerField(unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=40)
+    data_removed = models.BooleanField(default=False)
+    removed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-removed_at"]
+
+    def __str__(self) -> str:
+        return f"removed connection {self.connection_id} “{self.name}” ({self.kind})"
 
 
 class StreamAction(TenantModel):

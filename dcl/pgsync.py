@@ -148,13 +148,14 @@ def _view_ddl(schema: str, entity: str, table: str, spec: ViewSpec, materialized
     )
 
 
-def _export_query(entity: str, spec: ViewSpec) -> str:
+def _export_query(entity: str, spec: ViewSpec, relation: str | None = None) -> str:
     # Text arrives without NUL bytes (aam.ingest.coerce removes them): no per-value clean-up here.
     cols = ["unified_id", *(store.quote(name) for name in spec.stored_fields)]
     if spec.linked:
         cols.append("account_unified_id")
     cols += ["source_count", "_src_connection_id", "_src_kind", "_src_object", "_src_id", "_sources_multi"]
-    relation = publish_relation(entity) if spec.read_time_values else f"view_{store.ident(entity)}"
+    if relation is None:
+        relation = publish_relation(entity) if spec.read_time_values else f"view_{store.ident(entity)}"
     return f"SELECT {', '.join(cols)} FROM {relation}"
 
 
@@ -181,9 +182,10 @@ def _encoder(spec: ViewSpec, arrow_schema: pa.Schema) -> ArrowToPostgresBinaryEn
     return ArrowToPostgresBinaryEncoder.new_with_encoders(arrow_schema, encoders)
 
 
-def _encoded_batches(duck: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec):
-    """The view in PostgreSQL's binary COPY format: a header, one buffer per Arrow batch, a trailer."""
-    reader = duck.execute(_export_query(entity, spec)).fetch_record_batch(COPY_BATCH_ROWS)
+def _encoded_batches(duck: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec, relation: str | None = None):
+    """The view (or `relation`, of the same columns) in PostgreSQL's binary COPY format: a header, one
+    buffer per Arrow batch, a trailer."""
+    reader = duck.execute(_export_query(entity, spec, relation)).fetch_record_batch(COPY_BATCH_ROWS)
     target = _arrow_schema(spec, reader.schema)
     encoder = _encoder(spec, target)
     yield encoder.write_header(), 0
@@ -218,8 +220,10 @@ def copy_view(
     entity: str,
     spec: ViewSpec,
     freeze: bool = False,
+    relation: str | None = None,
 ) -> int:
-    """Stream DuckDB's view into the (new, empty) PostgreSQL table; returns the rows copied.
+    """Stream DuckDB's view (or `relation`: rows of its columns) into the PostgreSQL table; returns the
+    rows copied.
 
     A thread computes and encodes the next batches (DuckDB releases the GIL while it works) while
     this one sends: PostgreSQL takes in one batch while the next is made. The queue between them
@@ -230,7 +234,8 @@ def copy_view(
     rows = 0
     # closing(): the export thread is joined however the copy ends, so the DuckDB connection is
     # ours again after.
-    batches = produced_ahead(_encoded_batches(duck, entity, spec), depth=COPY_QUEUE, name=f"dcl-export-{entity}")
+    batches = produced_ahead(_encoded_batches(duck, entity, spec, relation), depth=COPY_QUEUE,
+                             name=f"dcl-export-{entity}")
     with closing(batches), cursor.copy(statement, writer=FlushingWriter(cursor)) as copy:
         for data, count in batches:
             copy.write(data)
@@ -373,6 +378,45 @@ def publish_view(
         time.monotonic() - started,
     )
     return rows
+
+
+def publish_delta(
+    duck: duckdb.DuckDBPyConnection,
+    *,
+    schema: str,
+    entity: str,
+    spec: ViewSpec,
+    table: str,
+    relation: str,
+    remove: str,
+    materialized_at: datetime,
+    on_commit_catalog,
+) -> tuple[int, int]:
+    """Apply a view's changes to its current data table `table`, in ONE transaction: the rows whose
+    unified id is in DuckDB's `remove` (a relation of `unified_id`: every entity changed or gone) are
+    deleted, DuckDB's `relation` (the changed entities' rows now, the view's columns) is copied in, the
+    view is re-pointed with the new `materialized_at`, and `on_commit_catalog(written, removed)` records
+    the catalog. A reader sees the view before or after, never between; a failure changes nothing.
+    Returns (rows written, rows removed). docs/adr/0022-incremental-views.md."""
+    qualified = f"{_q(schema)}.{_q(table)}"
+    available = store.table_columns(duck, store.source_table(entity)) if spec.read_time_values else {}
+    ids = [r[0] for r in duck.execute(f"SELECT DISTINCT unified_id FROM {remove}").fetchall()]
+    started = time.monotonic()
+    with transaction.atomic(), pg_connection.cursor() as cur:
+        cur.execute("SET LOCAL lock_timeout = '30s'")
+        removed = 0
+        if ids:
+            cur.execute(f"DELETE FROM {qualified} WHERE unified_id = ANY(%s::text[])", [ids])
+            removed = max(cur.rowcount, 0)
+        raw = cur.cursor if hasattr(cur, "cursor") else cur
+        written = copy_view(duck, raw, schema=schema, table=table, entity=entity, spec=spec, relation=relation)
+        if spec.read_time_values:
+            pg_ensure_tables(cur, schema)
+        cur.execute(_view_ddl(schema, entity, table, spec, materialized_at, replace=True, available=available))
+        on_commit_catalog(written, removed)
+    logger.info("view %s: %d rows written, %d removed in PostgreSQL (%.2fs)", entity, written, removed,
+                time.monotonic() - started)
+    return written, removed
 
 
 def _drop_quietly(qualified: str) -> None:

@@ -75,6 +75,7 @@ class FxContext:
 
     reporting_currency: str
     rates: object  # callable(currencies, until) -> RateTable
+    stamp: str = ""  # changes whenever a rate is loaded, changed or removed (tenants.money.selectors.rates_stamp)
 
     def table(self, currencies: set[str], until: date | None) -> RateTable:
         return self.rates(currencies=currencies, until=until)
@@ -82,9 +83,9 @@ class FxContext:
 
 def fx_context() -> FxContext:
     """The current tenant's FX context (call inside the tenant)."""
-    from tenants.money.selectors import rate_table, reporting_currency
+    from tenants.money.selectors import rate_table, rates_stamp, reporting_currency
 
-    return FxContext(reporting_currency=reporting_currency(), rates=rate_table)
+    return FxContext(reporting_currency=reporting_currency(), rates=rate_table, stamp=rates_stamp())
 
 
 def _relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
@@ -97,7 +98,7 @@ def _relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 
 def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxContext | None, *,
-                          relations: dict[str, str | None] | None = None) -> None:
+                          relations: dict[str, str | None] | None = None, merge: bool = False) -> None:
     """Fill the reporting columns of the just-built `view_<entity>` (see the module docstring).
 
     The built view (or table) becomes `_fx_base_<entity>`; `view_<entity>` is redefined over it, joined
@@ -106,7 +107,12 @@ def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxCon
 
     `relations`: {relation: its column of the record's canonical currency} when more than `view_<entity>`
     carries the columns (a per-record entity's publish relation, dcl/unify.py); each is redefined so,
-    over the same factors, read from the first (its cheapest)."""
+    over the same factors, read from the first (its cheapest).
+
+    `merge`: the relations hold only some records (an incremental publication, dcl/unify.py
+    `delta_relations`): their pairs are added to the factors the full relations read, which keep the
+    pairs they had (the rates are those of the last full build: a change of rates or of the reporting
+    currency rebuilds every view, `FxContext.stamp`)."""
     conversion = CONVERSIONS.get(entity)
     if conversion is None or fx is None:
         return
@@ -150,7 +156,10 @@ def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxCon
     })
     con.register("_fx_factors_in", arrow)
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {factors} AS SELECT * FROM _fx_factors_in")
+        if merge and _relation_kind(con, factors) == "TABLE":
+            con.execute(f"INSERT INTO {factors} SELECT i.* FROM _fx_factors_in i ANTI JOIN {factors} f USING (c, d)")
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE {factors} AS SELECT * FROM _fx_factors_in")
     finally:
         con.unregister("_fx_factors_in")
 

@@ -518,8 +518,14 @@ def source_labels() -> dict[int, SourceLabel]:
     """Every connection of the tenant by id, labelled (one query: a tenant has few connections)."""
     from connectors.models import Connection
 
-    return {c.pk: SourceLabel(c.pk, c.name, c.kind_label) for c in Connection.objects.all().only("id", "name", "kind",
-                                                                                                  "config")}
+    from .models import RemovedConnection
+
+    # a deleted connection whose records were kept: named as it was, marked removed (docs/adr/0022)
+    labels = {r.connection_id: SourceLabel(r.connection_id, f"{r.name} (removed)", r.kind, removed=True)
+              for r in RemovedConnection.objects.all()}
+    labels.update({c.pk: SourceLabel(c.pk, c.name, c.kind_label)
+                   for c in Connection.objects.all().only("id", "name", "kind", "config")})
+    return labels
 
 
 def row_sources(sources: Any, labels: dict[int, SourceLabel]) -> list[SourceLabel]:

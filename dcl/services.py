@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
@@ -17,10 +18,11 @@ from autonomos.core.events import publish_event
 from . import store
 from .consumer import ConsumeResult, StreamConsumer
 from .history import history_record
+from .incremental import DIRTY, DIRTY_IDS, ViewPlanner, merged_delta
 from .page_cache import publish_view_stamp
-from .pgsync import publish_view
+from .pgsync import data_table_name, publish_delta, publish_view
 from .reporting import fx_context
-from .unify import Unifier, view_spec
+from .unify import Unifier, delta_relations, view_spec
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,19 @@ def _has_work(tenant, connection_ids) -> bool:
         return False
 
 
+def streams_waiting(tenant, connection_ids=None) -> bool:
+    """Whether any of the tenant's streams (of `connection_ids`, or all) holds an entry not yet applied;
+    True when Redis cannot say (the caller then looks, and meets the error itself)."""
+    from aam.streams import binary_redis, stream_key
+
+    try:
+        r = binary_redis()
+        ids = connection_ids or _registered_streams(tenant)
+        return any(r.xlen(stream_key(tenant, cid)) for cid in ids)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return True
+
+
 def _consume_locked(tenant, connection_ids, *, until_idle, stop, max_seconds, idle_seconds,
                     ready=None) -> ConsumeResult:
     with store.WriterLock(tenant):
@@ -107,16 +122,62 @@ def _registered_streams(tenant) -> set[int]:
 
 
 def _connection_kinds() -> dict[int, str]:
+    """Each connection's kind, deleted ones included (their records may stay in the views)."""
     from connectors.models import Connection
 
-    return dict(Connection.objects.values_list("id", "kind"))
+    from .models import RemovedConnection
+
+    return {**dict(RemovedConnection.objects.values_list("connection_id", "kind")),
+            **dict(Connection.objects.values_list("id", "kind"))}
+
+
+# The generation of a removed connection's tombstones: no batch of it still waiting in a stream, of
+# any generation, brings a record back (the consumer's `_drop_superseded`, ADR 0019).
+REMOVED_GENERATION = 2**62
+
+
+def connection_records_remove(*, tenant, connection_id: int) -> dict:
+    """Take every record of a (deleted) connection out of the unified views: each becomes a tombstone
+    in one DuckDB transaction, then the views are brought up to date (its entities leave them, and the
+    history marks them deleted). Returns {entity: records removed} and the views' row counts."""
+    removed: dict[str, int] = {}
+    with tenant_context(tenant), store.WriterLock(tenant):
+        con = store.connect(tenant)
+        try:
+            tables = sorted(t for t in store.existing_tables(con) if t.startswith("src_"))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                txn = store.txn_next(con)
+                con.execute("INSERT OR IGNORE INTO _dcl_removed VALUES (?)", [int(connection_id)])
+                for table in tables:
+                    n = con.execute(
+                        f"UPDATE {table} SET _deleted = true, _txn = ?, _generation = ? "
+                        "WHERE _connection_id = ? AND NOT _deleted", [txn, REMOVED_GENERATION, int(connection_id)]
+                    ).fetchone()[0]
+                    if n:
+                        removed[table.removeprefix("src_")] = int(n)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+    views = views_materialize(tenant=tenant, drain=False) if removed else {}
+    logger.info("connection %s: %s records removed from the views", connection_id, removed)
+    return {"removed": removed, "views": views}
 
 
 def views_materialize(
-    *, tenant, entities: list[str] | None = None, drain: bool = True, on_drained=None
+    *, tenant, entities: list[str] | None = None, drain: bool = True, on_drained=None, full: bool = False,
+    report: dict | None = None,
 ) -> dict[str, int]:
-    """Rebuild the unified views of `entities` (all present ones when None) in DuckDB and swap them
-    into PostgreSQL (`dcl_view_<entity>`); returns {entity: row_count}.
+    """Bring the unified views of `entities` (all present ones when None) up to date in DuckDB and
+    PostgreSQL (`dcl_view_<entity>`); returns {entity: row_count}.
+
+    Each view is planned (dcl/incremental.py, docs/adr/0022-incremental-views.md): left alone when
+    nothing it is computed from changed, its changed entities applied to its PostgreSQL table in one
+    transaction when some did (`delta`), rebuilt and swapped in whole otherwise (`full`, or always with
+    `full`). `report`, when given, is filled with each view's plan and what it wrote.
 
     With `drain`, batches still waiting in the streams are applied first, so the views include
     everything published so far (in the same DuckDB connection: one checkpoint, not two);
@@ -133,80 +194,158 @@ def views_materialize(
         with store.WriterLock(tenant):
             con = store.connect(tenant)
             try:
-                drained = None
                 if drain:
                     drained = StreamConsumer(tenant, con).run(until_idle=True, idle_seconds=0)
                     if on_drained is not None:
                         on_drained(drained)
                 unifier = Unifier(con, specs, kinds, fx=fx)
+                planner = ViewPlanner(con, kinds=kinds, fx=fx, full=full or not settings.DCL_INCREMENTAL)
+                catalog = {v.entity: v for v in MaterializedView.objects.all()}
                 wanted = set(entities) if entities else None
                 for entity in unifier.present():
-                    started = time.monotonic()
-                    unifier.build(entity)  # accounts are built even when not asked for: others link to them
-                    if wanted is not None and entity not in wanted:
+                    # accounts are kept up to date even when not asked for: the others link to them
+                    if wanted is not None and entity not in wanted and entity != "account":
                         continue
-                    spec = specs[entity]
-                    lineage = [
-                        {
-                            "connection_id": cid,
-                            "connection_kind": kinds.get(cid, ""),
-                            "source_object": obj,
-                            "records": n,
-                        }
-                        for cid, obj, n in con.execute(
-                            f"SELECT _connection_id, _source_object, count(*) FROM {store.source_table(entity)} "
-                            "WHERE NOT _deleted GROUP BY ALL ORDER BY ALL"
-                        ).fetchall()
-                    ]
-                    previous = MaterializedView.objects.filter(entity=entity).first()
-                    version = (previous.version if previous else 0) + 1
-                    now = datetime.now(UTC)
-                    # type-2 history of the tracked entities: the versions that changed (dcl/history/)
-                    history_record(con, entity=entity, spec=spec, at=now)
-
-                    def record(
-                        rows: int,
-                        table: str,
-                        *,
-                        entity=entity,
-                        version=version,
-                        now=now,
-                        lineage=lineage,
-                        spec=spec,
-                        started=started,
-                    ) -> None:
-                        view, _ = MaterializedView.objects.select_for_update().get_or_create(
-                            entity=entity, defaults={"data_table": table, "materialized_at": now}
-                        )
-                        view.data_table = table
-                        view.version = version
-                        view.row_count = rows
-                        view.columns = [{"name": n, "kind": str(k)} for n, k in spec.fields.items()]
-                        view.sources = lineage
-                        view.materialized_at = now
-                        view.duration_ms = int((time.monotonic() - started) * 1000)
-                        view.full_clean()
-                        view.save()
-
-                    rows = publish_view(
-                        con,
-                        schema=tenant.schema_name,
-                        entity=entity,
-                        spec=spec,
-                        version=version,
-                        materialized_at=now,
-                        on_commit_catalog=record,
-                    )
-                    results[entity] = rows
-                    duration = int((time.monotonic() - started) * 1000)
-                    transaction.on_commit(
-                        lambda e=entity, r=rows, v=version, d=duration: publish_event(
-                            tenant, "view_materialized", {"entity": e, "rows": r, "version": v, "duration_ms": d}
-                        )
-                    )
-                    transaction.on_commit(lambda e=entity, v=version, t=now: publish_view_stamp(tenant, e, v, t))
+                    step = _ViewStep(tenant, con, unifier, planner, specs[entity], catalog.get(entity))
+                    try:
+                        rows = step.run()
+                    except BaseException:
+                        planner.forget(entity)
+                        raise
+                    if report is not None:
+                        report[entity] = step.report
+                    if wanted is None or entity in wanted:
+                        results[entity] = rows
             finally:
                 con.close()
     return results
 
 
+class _ViewStep:
+    """One view of a materialization: plan it, then build and publish what the plan says."""
+
+    def __init__(self, tenant, con, unifier: Unifier, planner: ViewPlanner, spec, previous) -> None:
+        self.tenant, self.con, self.unifier, self.planner = tenant, con, unifier, planner
+        self.spec, self.entity, self.previous = spec, spec.entity, previous
+        self.report: dict = {}
+
+    def run(self) -> int:
+        entity, previous, con = self.entity, self.previous, self.con
+        started = time.monotonic()
+        plan = self.planner.plan(self.spec, has_accounts=self.unifier.has_accounts,
+                                 data_table=previous.data_table if previous else None,
+                                 rows=previous.row_count if previous else None)
+        self.report = plan.as_dict()
+        if plan.mode == "skip":
+            if entity == "account":
+                self.unifier.accounts_known()
+            return previous.row_count
+        if entity == "account":
+            self.planner.account_links_before()
+        if plan.mode == "delta" and not self.spec.per_record:
+            prev = f"_prev_view_{store.ident(entity)}"
+            con.execute(f"DROP TABLE IF EXISTS {prev}")
+            con.execute(f"ALTER TABLE view_{store.ident(entity)} RENAME TO {prev}")
+        try:
+            if plan.mode == "delta" and self.spec.per_record:
+                self.unifier.build(entity, scope=DIRTY)
+            else:
+                self.unifier.build(entity)
+            if entity == "account":
+                self.planner.account_links_after()
+            if plan.mode == "full":
+                rows = self._full(plan, started)
+            else:
+                rows = self._delta(plan, started)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS _prev_view_{store.ident(entity)}")
+        self.report["seconds"] = round(time.monotonic() - started, 3)
+        return rows
+
+    def _lineage(self) -> list[dict]:
+        kinds = self.planner.kinds
+        return [
+            {"connection_id": cid, "connection_kind": kinds.get(cid, ""), "source_object": obj, "records": n}
+            for cid, obj, n in self.con.execute(
+                f"SELECT _connection_id, _source_object, count(*) FROM {store.source_table(self.entity)} "
+                "WHERE NOT _deleted GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
+        ]
+
+    def _recorder(self, version: int, now: datetime, started: float):
+        """The catalog row's update, run inside the transaction that publishes the view."""
+        from .models import MaterializedView
+
+        entity, spec, lineage = self.entity, self.spec, self._lineage()
+
+        def record(rows: int, table: str) -> None:
+            view, _ = MaterializedView.objects.select_for_update().get_or_create(
+                entity=entity, defaults={"data_table": table, "materialized_at": now}
+            )
+            view.data_table = table
+            view.version = version
+            view.row_count = rows
+            view.columns = [{"name": n, "kind": str(k)} for n, k in spec.fields.items()]
+            view.sources = lineage
+            view.materialized_at = now
+            view.duration_ms = int((time.monotonic() - started) * 1000)
+            view.full_clean()
+            view.save()
+
+        return record
+
+    def _published(self, plan, *, rows: int, version: int, now: datetime, table: str, started: float) -> None:
+        tenant, entity = self.tenant, self.entity
+        duration = int((time.monotonic() - started) * 1000)
+        payload = {"entity": entity, "rows": rows, "version": version, "duration_ms": duration, "mode": plan.mode,
+                   **{k: self.report[k] for k in ("written", "removed") if k in self.report}}
+        transaction.on_commit(lambda: publish_event(tenant, "view_materialized", payload))
+        transaction.on_commit(lambda: publish_view_stamp(tenant, entity, version, now))
+        self.planner.published(plan, table)
+
+    def _full(self, plan, started: float) -> int:
+        entity, spec = self.entity, self.spec
+        version = (self.previous.version if self.previous else 0) + 1
+        now = datetime.now(UTC)
+        # type-2 history of the tracked entities: the versions that changed (dcl/history/)
+        history_record(self.con, entity=entity, spec=spec, at=now)
+        record = self._recorder(version, now, started)
+        rows = publish_view(self.con, schema=self.tenant.schema_name, entity=entity, spec=spec, version=version,
+                            materialized_at=now, on_commit_catalog=record)
+        self.report["written"] = rows
+        self._published(plan, rows=rows, version=version, now=now, table=data_table_name(entity, version),
+                        started=started)
+        return rows
+
+    def _delta(self, plan, started: float) -> int:
+        entity, spec, previous = self.entity, self.spec, self.previous
+        now = datetime.now(UTC)
+        if spec.per_record:
+            view, published = delta_relations(entity)
+            relation = published if spec.read_time_values else view
+            history_record(self.con, entity=entity, spec=spec, at=now, view=view, only=DIRTY_IDS)
+        else:
+            # a merged view was rebuilt whole and is compared whole: an approved value updated its rows in
+            # place (dcl/values_apply.py), so they differ from the history without being in `_delta`
+            relation = "_delta"
+            changed = merged_delta(self.con, entity)
+            history_record(self.con, entity=entity, spec=spec, at=now)
+            if not changed:  # no row differs from what PostgreSQL has: nothing to write
+                self.report.update(written=0, removed=0)
+                self.planner.published(plan, previous.data_table)
+                return previous.row_count
+        version = previous.version + 1
+        record = self._recorder(version, now, started)
+        counted: dict[str, int] = {}
+
+        def record_delta(written: int, removed: int) -> None:
+            counted["rows"] = previous.row_count - removed + written
+            record(counted["rows"], previous.data_table)
+
+        written, removed = publish_delta(self.con, schema=self.tenant.schema_name, entity=entity, spec=spec,
+                                         table=previous.data_table, relation=relation, remove=DIRTY_IDS,
+                                         materialized_at=now, on_commit_catalog=record_delta)
+        self.report.update(written=written, removed=removed)
+        self._published(plan, rows=counted["rows"], version=version, now=now, table=previous.data_table,
+                        started=started)
+        return counted["rows"]

@@ -41,6 +41,9 @@ SYSTEM_COLUMNS: dict[str, str] = {
     # tombstone wins over an upsert of an older generation (a replayed read never brings a deleted
     # record back), docs/adr/0019-deletes.md.
     "_generation": "BIGINT",
+    # The consumer transaction that wrote the row (`txn_next`): what changed since a view was last
+    # published is `_txn > ` that publication's watermark (docs/adr/0022-incremental-views.md).
+    "_txn": "BIGINT",
 }
 
 
@@ -156,11 +159,31 @@ def connect(tenant) -> duckdb.DuckDBPyConnection:
             stream_entry VARCHAR,
             applied_at TIMESTAMPTZ NOT NULL
         )""")
+    con.execute("CREATE TABLE IF NOT EXISTS _dcl_txn (n BIGINT NOT NULL)")
+    con.execute("CREATE TABLE IF NOT EXISTS _dcl_removed (connection_id BIGINT PRIMARY KEY)")
+    if con.execute("SELECT count(*) FROM _dcl_txn").fetchone()[0] == 0:
+        con.execute("INSERT INTO _dcl_txn VALUES (0)")
     ledger = table_columns(con, "_dcl_batches")
     for name, dtype in LEDGER_COUNTS.items():
         if name not in ledger:  # a file written before the batch's counts were kept
             con.execute(f"ALTER TABLE _dcl_batches ADD COLUMN {name} {dtype}")
     return con
+
+
+def txn_next(con: duckdb.DuckDBPyConnection) -> int:
+    """The number of the consumer transaction being written (call inside it: a rollback takes the
+    number back). Rows the transaction writes carry it in `_txn`."""
+    return int(con.execute("UPDATE _dcl_txn SET n = n + 1 RETURNING n").fetchone()[0])
+
+
+def removed_connections(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """Connections deleted with their data: the consumer drops whatever of theirs is still streamed."""
+    return {int(r[0]) for r in con.execute("SELECT connection_id FROM _dcl_removed").fetchall()}
+
+
+def txn_last(con: duckdb.DuckDBPyConnection) -> int:
+    """The number of the last committed consumer transaction (0: none yet)."""
+    return int(con.execute("SELECT n FROM _dcl_txn").fetchone()[0])
 
 
 @contextmanager

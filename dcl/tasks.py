@@ -20,6 +20,14 @@ def views_materialize_task(entities: list[str] | None = None) -> dict:
     return views_materialize(tenant=connection.tenant, entities=entities)
 
 
+@shared_task(base=TenantBoundTask, name="dcl.connection_records_remove", soft_time_limit=1800, time_limit=1900)
+def connection_records_remove_task(connection_id: int) -> dict:
+    """Take a deleted connection's records out of the views (queued by its deletion, dcl/apps.py)."""
+    from .services import connection_records_remove
+
+    return connection_records_remove(tenant=connection.tenant, connection_id=connection_id)
+
+
 @shared_task(base=TenantBoundTask, bind=True, name="dcl.connection_sync", soft_time_limit=3600, time_limit=3700)
 def connection_sync_task(self, connection_id: int, full: bool = False) -> dict:
     """A pipeline run of one connection. Queued by POST /api/connections/<id>/sync/ and drift

@@ -232,9 +232,15 @@ class Unifier:
         names = [e for e in self.specs if store.source_table(e) in self.tables]
         return sorted(names, key=lambda e: (e != "account", e != "contact", e))
 
-    def build(self, entity: str) -> None:
+    def build(self, entity: str, scope: str | None = None) -> None:
+        """Build `view_<entity>`. With `scope` (a per-record entity only: a table of `_connection_id`,
+        `_source_id`), build instead `delta_relations(entity)`: the same rows restricted to those
+        records, for an incremental publication (docs/adr/0022-incremental-views.md); the full
+        relations stay as they are."""
         spec = self.specs[entity]
         available = store.table_columns(self.con, store.source_table(entity))
+        if scope is not None and not spec.per_record:
+            raise ValueError(f"{entity} is merged: its view is built whole")
         if entity == "account":
             self._accounts(spec, available)
         elif entity == "contact":
@@ -251,15 +257,19 @@ class Unifier:
             )
             self._merged(spec, available, key=key)
         else:
-            self._per_record(spec, available)
+            view, published = self._per_record(spec, available, scope=scope)
+            currency = CONVERSIONS[entity].currency if entity in CONVERSIONS else None
+            relations = {view: currency}
             if spec.read_time_values:
                 # the published rows' reporting columns, and the pairs of both, from the canonical currency
-                currency = CONVERSIONS[entity].currency if entity in CONVERSIONS else None
-                published = _CURRENCY if currency in spec.values else currency
-                reporting_columns_add(self.con, entity, self.fx, relations={
-                    publish_relation(entity): published, f"view_{store.ident(entity)}": currency})
-                return
+                relations = {published: _CURRENCY if currency in spec.values else currency, view: currency}
+            reporting_columns_add(self.con, entity, self.fx, relations=relations, merge=scope is not None)
+            return
         reporting_columns_add(self.con, entity, self.fx)
+
+    def accounts_known(self) -> None:
+        """The account link tables of an earlier build serve this one (accounts were not rebuilt)."""
+        self.has_accounts = "_acc_link" in store.existing_tables(self.con)
 
     def _drop(self, name: str) -> None:
         """Drop a view or table of that name (an entity can change from merged to per-record)."""
@@ -504,38 +514,42 @@ class Unifier:
             self.con.execute(f"ALTER TABLE view_{entity} DROP COLUMN _key")
         self.con.execute("DROP TABLE IF EXISTS _rows")
 
-    def _per_record(self, spec: ViewSpec, available: dict[str, str]) -> None:
+    def _per_record(self, spec: ViewSpec, available: dict[str, str], *, scope: str | None = None) -> tuple[str, str]:
         """One row per source record: a view (no copy), streamed straight to PostgreSQL.
 
         With canonical values, `view_<entity>` has the value columns (and `_vk_F`) for DuckDB's readers,
         while PostgreSQL gets `publish_relation(entity)`: the records' own values (`spec.stored_fields`),
         only the currency's value joined (the reporting columns convert from it); PostgreSQL's view
-        computes the value columns when it is read (dcl/pgsync.py)."""
+        computes the value columns when it is read (dcl/pgsync.py). With `scope`, the relations are
+        `delta_relations(entity)` over the scope's records alone. Returns (view, publish relation)."""
         entity = spec.entity
-        prefix = ID_PREFIX.get(entity, entity[:3])
         link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
         vsql = ValueSql.duckdb(self.con, entity, spec.values, available)
         values = vsql.columns()
-        unified_id = f"'{prefix}_' || substr(md5(s._connection_id || ':' || s._source_id), 1, 20) AS unified_id"
+        unified_id = f"{per_record_id_sql(entity, 's')} AS unified_id"
         lineage = ("1 AS source_count, s._connection_id AS _src_connection_id, ck.kind AS _src_kind, "
                    "s._source_object AS _src_object, s._source_id AS _src_id, NULL::VARCHAR AS _sources_multi")
-        rows = (f"FROM {store.source_table(entity)} s LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id "
-                f"{link_joins}")
+        view, published_as = delta_relations(entity) if scope else (f"view_{store.ident(entity)}",
+                                                                    publish_relation(entity))
+        only = (f"SEMI JOIN {scope} d ON d._connection_id = s._connection_id AND d._source_id = s._source_id "
+                if scope else "")
+        rows = (f"FROM {store.source_table(entity)} s {only}"
+                f"LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id {link_joins}")
         cols = [f"{values[n] if n in values else _col(available, n, k)} AS {store.quote(n)}"
                 for n, k in spec.fields.items()]
         if spec.linked:
             cols.append(f"{link_expr} AS account_unified_id")
         # the keys of the values (DuckDB only: an approval updates the rows carrying a value)
         cols += [f"{values[vf.key_column]} AS {store.quote(vf.key_column)}" for vf in spec.values.values()]
-        self._drop(f"view_{store.ident(entity)}")
-        self._drop(publish_relation(entity))
+        self._drop(view)
+        self._drop(published_as)
         self.con.execute(f"""
-            CREATE VIEW view_{entity} AS
+            CREATE VIEW {view} AS
             SELECT {unified_id}, {", ".join(cols)}, {lineage}
             {rows} {vsql.joins()}
             WHERE NOT s._deleted""")
         if not spec.read_time_values:
-            return
+            return view, published_as
         own = {vf.name for vf in spec.values.values() if not vf.derived}
         published = [
             f"{f'CAST({_col(available, n, k)} AS VARCHAR)' if n in own else _col(available, n, k)} AS {store.quote(n)}"
@@ -548,10 +562,11 @@ class Unifier:
         if currency is not None:
             published.append(f"{values[currency]} AS {_CURRENCY}")
         self.con.execute(f"""
-            CREATE VIEW {publish_relation(entity)} AS
+            CREATE VIEW {published_as} AS
             SELECT {unified_id}, {", ".join(published)}, {lineage}
             {rows} {vsql.joins(only={currency} if currency else set())}
             WHERE NOT s._deleted""")
+        return view, published_as
 
 
 _CURRENCY = "__canonical_currency"  # the publish relation's canonical currency, for its reporting columns
@@ -561,3 +576,15 @@ def publish_relation(entity: str) -> str:
     """The DuckDB relation PostgreSQL's data table is copied from when PostgreSQL computes the view's
     values at read time (`ViewSpec.read_time_values`); otherwise that is `view_<entity>` itself."""
     return f"_pub_{store.ident(entity)}"
+
+
+def per_record_id_sql(entity: str, alias: str) -> str:
+    """SQL: the unified id of a per-record view's row, from its record's `_connection_id`, `_source_id`."""
+    prefix = ID_PREFIX.get(entity, entity[:3])
+    return f"'{prefix}_' || substr(md5({alias}._connection_id || ':' || {alias}._source_id), 1, 20)"
+
+
+def delta_relations(entity: str) -> tuple[str, str]:
+    """(view, publish relation) of a per-record entity's records changed since its last publication
+    (`Unifier.build(entity, scope=...)`)."""
+    return f"_dv_{store.ident(entity)}", f"_dpub_{store.ident(entity)}"

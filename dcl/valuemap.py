@@ -399,6 +399,15 @@ class ValueSql:
         sources = self.sql.is_fallback(vf.name)
         return own if sources == "false" else f"(CASE WHEN {sources} THEN {other} ELSE {own} END)"
 
+    def raw_key_sql(self, vf: ValueField) -> str | None:
+        """The value-map key (`raw_key`) of a row's value of `vf`; None when no column holds it."""
+        raw = self._raw(vf)
+        return None if raw is None else self.sql.map_key(self.sql.text(raw))
+
+    def source_joins(self) -> str:
+        """The joins `raw_key_sql` needs."""
+        return " ".join(self.sql.source_joins(self.entity))
+
     def joins(self, only: set[str] | None = None) -> str:
         """The joins the value columns read; `only`: of these fields alone (the currency a reporting
         column needs)."""

@@ -342,6 +342,34 @@ def rename_score(o: FieldSnapshot, n: FieldSnapshot) -> tuple[float, dict[str, A
     return score, evidence
 
 
+def rename_ceiling(evidence: dict[str, Any]) -> tuple[float, str]:
+    """The most confidence a rename's own evidence supports, and why it is capped ("" when it is not).
+
+    Other readings may confirm a rename (the repair agent asks the mapping engine what the new name
+    means), but they say what the new field *is*, not that the old field *became* it. So when the
+    names share nothing (similarity below VALUES_ONLY_NAME_FLOOR) and no record proves the move (the
+    same records keyed by their id holding the same values under the new name), the rename keeps the
+    confidence of its pairing: sample values that overlap, at most 0.8, below the auto-apply
+    threshold, so a person decides (issue 18: "Amount (USD)" → "Deal Value" applied at 0.99 with a
+    name similarity of 0.00). Names that are alike, or keyed proof, leave it uncapped."""
+    names = float(evidence.get("name_similarity", 0.0) or 0.0)
+    keyed = (
+        evidence.get("value_method") == "keyed"
+        and float(evidence.get("value_agreement", 0.0) or 0.0) >= 0.8
+        and int(evidence.get("values_compared", 0) or 0) >= 3
+        and int(evidence.get("distinct_values", 0) or 0) >= MIN_DISTINCT
+    )
+    if keyed or names >= VALUES_ONLY_NAME_FLOOR:
+        return 1.0, ""
+    pairing = min(float(evidence.get("confidence", 0.0) or 0.0), 0.8)
+    if evidence.get("value_method") == "overlap" and int(evidence.get("values_compared", 0) or 0):
+        why = (f"the names share nothing (similarity {names:.2f}) and only sample values overlap, "
+               "with no record keyed by its id to prove the move")
+    else:
+        why = f"the names share nothing (similarity {names:.2f}) and no values prove the move"
+    return pairing, why
+
+
 def _pair_renames(removed: list[FieldSnapshot], added: list[FieldSnapshot]):
     """Greedy one-to-one pairing by score, best pairs first."""
     scored = []

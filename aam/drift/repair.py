@@ -7,6 +7,9 @@ the diff:
 - renamed: the canonical field moves to the new name. The diff's confidence (same records, same
   values, similar names) and the engine's own reading of the new name confirm each other; an engine
   that confidently reads the new name as a *different* canonical field makes it a human's call.
+  The engine's agreement never lifts a rename past its own evidence (`diff.rename_ceiling`): when
+  the names share nothing and no record keyed by its id proves the move, the pairing's confidence
+  stands, below the auto-apply threshold.
 - swapped: each field takes the other's canonical field (the data moved, the names did not).
 - added: the engine maps it when its canonical field is free (never onto a field another source
   field feeds), else the field stays unmapped (its values travel with the record's unmapped fields).
@@ -32,7 +35,7 @@ from aam.models import FieldMapping, MappingMemory, ReviewItem
 from aam.ontology import get_ontology
 from connectors.typeinfer import classify_text, classify_value
 
-from .diff import SchemaChange
+from .diff import SchemaChange, rename_ceiling
 
 logger = logging.getLogger(__name__)
 
@@ -337,6 +340,10 @@ class RepairAgent:
             story += f" But {needs}, not {self._q(prev)}."
         else:
             story += f" The mapping engine has no reading of its own for `{new}`."
+        ceiling, why = rename_ceiling(change.evidence)
+        if conf > ceiling:
+            conf = ceiling
+            story += f" Confidence capped at {_fmt(ceiling)}: {why}."
         if change.direction == "narrowing":
             needs = needs or f"its type narrowed ({change.old_type} → {change.new_type})"
         repair = Repair(

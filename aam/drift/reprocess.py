@@ -3,17 +3,10 @@ mapped the new way (the DCL upserts by source id, nothing doubles)."""
 
 from __future__ import annotations
 
-import logging
-
-from django.db import connection as db
-from django.db import transaction
-
 from aam.models import DriftEvent
 from connectors.models import Connection
 
-from ..sync_request import pipeline_run_request
-
-logger = logging.getLogger(__name__)
+from ..sync_request import object_reread
 
 
 def reprocess_started(*, connection: Connection, source_object: str) -> None:
@@ -30,20 +23,8 @@ def reprocess_request(*, connection: Connection, source_object: str, events: lis
     synced = connection.last_synced_at
     if not events or synced is None or all(e.detected_at >= synced for e in events):
         return False  # nothing was read under the old mapping since the change
-    from connectors.services import connection_cursor_set
-
-    connection_cursor_set(connection=connection, object_name=source_object, cursor=None)
+    # A pipeline run, asked for by its task's name like POST /api/connections/<id>/sync/ does
+    # (aam does not import the DCL).
+    object_reread(connection=connection, source_object=source_object)
     DriftEvent.objects.filter(pk__in=[e.pk for e in events]).update(reprocess=DriftEvent.Reprocess.PENDING)
-    pk, schema = connection.pk, db.schema_name
-
-    def queue() -> None:
-        # A pipeline run, asked for by its task's name like POST /api/connections/<id>/sync/ does
-        # (aam does not import the DCL). Should a sync be running, that one fails on its lock; the
-        # reset cursor makes the next sync read the object again all the same.
-        try:
-            pipeline_run_request(connection_id=pk, schema=schema)
-        except Exception:  # noqa: BLE001 - the reset cursor makes the next sync re-read anyway
-            logger.warning("re-processing sync not queued for connection %s", pk, exc_info=True)
-
-    transaction.on_commit(queue)
     return True

@@ -20,8 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from aam.mapping.memory import memory_key
-from aam.mapping.normalize import parse_name
+from aam.memory import memory_teach
 from aam.models import DriftEvent, FieldMapping, MappingMemory, ReviewDecision, ReviewItem, SchemaSnapshot
 from aam.ontology import get_ontology
 from aam.selectors import mapping_rows
@@ -169,21 +168,7 @@ def teach(
     *, connection: Connection, row: FieldMapping, canonical_field: str | None, approved: bool, user
 ) -> MappingMemory:
     """A reviewer's decision on one source field, remembered by the mapping engine."""
-    memory = MappingMemory(
-        source_kind=((connection.config or {}).get("source_system") or connection.kind)[:32],
-        source_object=row.source_object,
-        field_name=row.source_field,
-        normalized_name=memory_key(parse_name(row.source_field))[:512],
-        field_type=row.source_type,
-        value_signature=row.value_signature,
-        canonical_entity=row.canonical_entity,
-        canonical_field=canonical_field,
-        decision=MappingMemory.Decision.APPROVED if approved else MappingMemory.Decision.REJECTED,
-        decided_by=_username(user),
-    )
-    memory.full_clean()
-    memory.save()
-    return memory
+    return memory_teach(connection=connection, row=row, canonical_field=canonical_field, approved=approved, user=user)
 
 
 def _row_for(connection, object_name: str, entity: str, repair: dict, base: FieldMapping | None) -> FieldMapping:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from aam.models import DriftEvent, FieldMapping, SchemaSnapshot
 from aam.selectors import mapping_latest_version, mapping_rows
-from aam.sources import as_source_object
+from aam.sources import as_source_object, declared_id
 from aam.sync_lock import sync_running
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
@@ -140,7 +140,7 @@ def _plan(connection: Connection, obj: Any, snaps: list[FieldSnapshot], tenant) 
         entity=plan.entity,
         rows={r.source_field: r for r in latest},
         fields=list(obj.fields),
-        primary_key=getattr(obj, "primary_key", None),
+        primary_key=declared_id(obj),
         tenant=tenant,
     )
     plan.repairs = agent.propose(plan.fresh)

@@ -63,6 +63,11 @@ class NormalizePlan:
     confidences: dict[str, float] = field(default_factory=dict)
     tags_field: str | None = None  # the entity's JSON field that tag columns are collected into
     deleted_field: str | None = None  # a source field whose true marks a deleted record (ADR 0019)
+    # Columns a person excluded in the mapping editor: not even in `_extras` (docs/adr/0027).
+    excluded: frozenset[str] = frozenset()
+    # Canonical fields a person's mapping change took away from this object: sent empty, so the
+    # stored records do not keep the old mapping's values (the DCL keeps fields a batch lacks).
+    cleared: tuple[tuple[str, Kind], ...] = ()
 
     @property
     def mapped_sources(self) -> frozenset[str]:
@@ -97,13 +102,16 @@ def build_plan(
     mapping_version: int,
     confidences: dict[str, float] | None = None,
     deleted_field: str | None = None,
+    excluded: frozenset[str] | set[str] | tuple[str, ...] = (),
+    cleared: frozenset[str] | set[str] | tuple[str, ...] = (),
 ) -> NormalizePlan:
     """`mapping_fields`: source field → canonical field; `entity_fields`: canonical field → type name.
 
     A mapping onto a field the entity does not have is ignored (never invent columns), and two
     source fields mapped onto one canonical field keep the first (the mapping should not do that).
     An entity with a JSON `tags` field collects the source's tag columns into it (tags.py); a single
-    tag column mapped onto `tags` itself is collected like the others.
+    tag column mapped onto `tags` itself is collected like the others. `excluded` columns travel
+    nowhere (not in `_extras`); `cleared` canonical fields the mapping no longer feeds are sent empty.
     """
     tags_field = "tags" if "tags" in entity_fields and kind_for(entity_fields["tags"]) is Kind.JSON else None
     plans: list[FieldPlan] = []
@@ -125,6 +133,11 @@ def build_plan(
             conf[canonical] = float(confidences[source])
         elif canonical in taken and confidences and canonical in confidences:
             conf[canonical] = float(confidences[canonical])
+    emptied = tuple(
+        (name, kind_for(entity_fields[name]))
+        for name in sorted(cleared)
+        if name in entity_fields and name not in taken and name != "id" and name != tags_field
+    )
     return NormalizePlan(
         entity=entity,
         source_object=source_object,
@@ -135,6 +148,8 @@ def build_plan(
         confidences=conf,
         tags_field=tags_field,
         deleted_field=deleted_field,
+        excluded=frozenset(excluded),
+        cleared=emptied,
     )
 
 
@@ -256,9 +271,11 @@ def _extras(
     table: pa.Table, plan: NormalizePlan, keep: pa.Array | None, collected: frozenset[str] = frozenset()
 ) -> pa.Array | None:
     """JSON of the source fields the mapping leaves unmapped (tag columns collected into `tags` excepted:
-    their values travel there, keyed by tag)."""
+    their values travel there, keyed by tag; excluded columns travel nowhere)."""
     unmapped = [
-        c for c in table.column_names if c not in plan.mapped_sources and c not in collected and not c.startswith("__")
+        c
+        for c in table.column_names
+        if c not in plan.mapped_sources and c not in collected and c not in plan.excluded and not c.startswith("__")
     ]
     if not unmapped:
         return None
@@ -314,6 +331,8 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
     if closed is not None:
         columns["is_closed"] = closed
     collected = _collect_tags(table, plan, columns)
+    for name, kind in plan.cleared:  # after the derived ones: a cleared field they fill keeps their values
+        columns.setdefault(name, pa.nulls(n, ARROW_TYPES[kind]))
     if "id" not in columns:
         columns["id"] = ids
     missing_id = pc.is_null(ids)
@@ -425,4 +444,5 @@ def wire_schema(plan: NormalizePlan) -> pa.Schema:
     may be absent)."""
     fields = [pa.field("_source_id", pa.string()), pa.field("_position", pa.int64())]
     fields += [pa.field(f.canonical, ARROW_TYPES[f.kind]) for f in plan.fields]
+    fields += [pa.field(name, ARROW_TYPES[kind]) for name, kind in plan.cleared]
     return pa.schema(fields + [pa.field("_dq", pa.string())])

@@ -66,6 +66,9 @@ class SyncResult:
     # For "change_tracking" objects read from a delta: the keys the source reported deleted
     # (Page.removed), a pyarrow string array per object.
     removed: dict[str, object] = field(default_factory=dict)
+    # Objects whose key changed since their last read (Page.rekeyed, ADR 0024): read whole, their
+    # records held under the old key are replaced (compared as "full_read" whatever their mode).
+    rekeyed: set[str] = field(default_factory=set)
     # The stream entries of the batches of records this read published: the DCL counts what the
     # run changed from its ledger rows of these entries (a batch applied before, sent again, has
     # another entry and counts nothing twice). Not in as_dict: run records keep the counts.
@@ -113,6 +116,21 @@ def _mapping_ensure(connection, source_object):
     from aam.services import mapping_ensure
 
     return mapping_ensure(connection=connection, source_object=source_object)
+
+
+def _keys_ensure(connection) -> None:
+    """Files get their key before they are read: chosen once from the file and kept (ADR 0024)."""
+    from connectors.services import connection_keys_ensure
+
+    connection_keys_ensure(connection=connection)
+
+
+def _released(connection, source_object, mapping) -> frozenset[str]:
+    """Canonical fields a person's mapping change took from the object (sent empty, aam.editor)."""
+    from aam.selectors import mapping_released_fields
+
+    return mapping_released_fields(connection=connection, source_object_name=source_object.name,
+                                   mapped=set((getattr(mapping, "fields", None) or {}).values()))
 
 
 def _status_set(connection, status: str, error: str = "", synced: bool = False) -> None:
@@ -178,9 +196,12 @@ def sync_generation(connection) -> int:
 
 
 def _id_fields(source_object, mapping) -> tuple[str, ...]:
+    """The source fields whose values, joined by "|", are a record's `_source_id`: the object's
+    primary key (a composite one is "a,b", as drivers and `connectors.base.record_key` write it), else
+    a field the mapping reads as the id; none: the record's content is its identity."""
     pk = getattr(source_object, "primary_key", None)
     if isinstance(pk, str) and pk:
-        return (pk,)
+        return tuple(part.strip() for part in pk.split(",") if part.strip())
     if isinstance(pk, list | tuple) and pk:
         return tuple(str(p) for p in pk)
     for source, canonical in (getattr(mapping, "fields", None) or {}).items():
@@ -286,6 +307,7 @@ class _Run:
 
 def _sync(tenant, connection, full: bool, progress, result: SyncResult, r, lock: SyncLock) -> None:
     """Discover the objects, then read, normalize and publish each; the driver is closed at the end."""
+    _keys_ensure(connection)
     with _driver_for(connection) as driver:
         objects = list(driver.discover())
         run = _Run(tenant=tenant, connection=connection, full=full, progress=progress, result=result, lock=lock,
@@ -352,6 +374,8 @@ def _object_plan(run: _Run, source_object, *, index: int, of: int):
         mapping_version=int(getattr(mapping, "version", 0) or 0),
         confidences=dict(getattr(mapping, "confidences", None) or {}),
         deleted_field=getattr(source_object, "deleted_field", None),
+        excluded=frozenset(getattr(mapping, "excluded", None) or ()),
+        cleared=_released(connection, source_object, mapping),
     )
     run.event("mapping_progress", {
         "object": source_object.name,
@@ -381,7 +405,8 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
     deletes_mode = getattr(driver, "deletes_mode", None)  # connectors.base.Driver has it; a bare double may not
     mode = deletes_mode(source_object.name) if deletes_mode is not None else "none"
     run.result.deletes_modes[source_object.name] = mode
-    keys = _KeyCollector() if mode in ("full_read", "change_tracking") else None
+    # every mode collects, to learn from the first page whether the object was re-keyed
+    keys = _KeyCollector(keep_when_rekeyed_only=mode not in ("full_read", "change_tracking"))
     removed: list[str] = []
     cursor = None if run.full else (run.connection.cursor or {}).get(source_object.name)
     if run.full:
@@ -394,22 +419,29 @@ def _object_read(run: _Run, driver, source_object, plan) -> None:
         position = _page_publish(run, page, header, plan, outcome, position, keys)
         if mode == "change_tracking":
             removed.extend(getattr(page, "removed", None) or ())
-    if keys is not None and keys.whole:
+    if keys.whole:
         run.result.key_sets[source_object.name] = keys.array()
+    if keys.rekeyed:
+        run.result.rekeyed.add(source_object.name)
+        run.result.deletes_modes[source_object.name] = "full_read"
     if removed:
         run.result.removed[source_object.name] = pa.array(removed, pa.string())
 
 
 class _KeyCollector:
-    """The keys of a "full_read" object's pages, kept when the read began at its first record."""
+    """The keys of a "full_read" object's pages, kept when the read began at its first record; of
+    any other object's only when the read re-keyed it (`keep_when_rekeyed_only`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_when_rekeyed_only: bool = False) -> None:
         self.whole: bool | None = None  # decided by the first page
+        self.rekeyed = False
+        self.only_rekeyed = keep_when_rekeyed_only
         self.parts: list = []
 
     def add(self, page, ids, rejected) -> None:
         if self.whole is None:
-            self.whole = bool(getattr(page, "from_start", False))
+            self.rekeyed = bool(getattr(page, "rekeyed", False)) and bool(getattr(page, "from_start", False))
+            self.whole = bool(getattr(page, "from_start", False)) and (self.rekeyed or not self.only_rekeyed)
         if not self.whole:
             return
         self.parts.append(pc.drop_null(ids).combine_chunks() if isinstance(ids, pa.ChunkedArray) else pc.drop_null(ids))

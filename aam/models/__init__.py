@@ -17,9 +17,15 @@ class FieldMapping(TenantModel):
 
     Each version holds one row per source field. The active mapping of a (connection, object) is the
     set of `active` rows of its latest version. When a new version is written, the rows that were in
-    force become `superseded`; pending and rejected rows keep their status so an old version still
-    reads as it was. A field the engine left unmapped has an active row with `canonical_field` null; a
-    proposal awaiting a human is `pending`; a proposal a human turned down is `rejected`.
+    force become `superseded`; pending, rejected and excluded rows keep their status so an old version
+    still reads as it was. A field the engine left unmapped has an active row with `canonical_field`
+    null; a proposal awaiting a human is `pending`; a proposal a human turned down is `rejected`; a
+    column a person excluded in the mapping editor (aam/editor) is `excluded`: not mapped and its
+    values not carried at all (not even in the batch's `_extras`).
+
+    `hint`: what an unmapped column was found to look like when it was looked at again (aam/editor/
+    meaningful.py): `{}` nothing, else `{"entity", "field", "score", "proposal", "why"}`; null when it
+    has not been looked at yet.
     """
 
     class Method(models.TextChoices):
@@ -34,6 +40,7 @@ class FieldMapping(TenantModel):
         PENDING = "pending", "Pending review"
         REJECTED = "rejected", "Rejected"
         SUPERSEDED = "superseded", "Superseded"
+        EXCLUDED = "excluded", "Excluded"
 
     connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="field_mappings")
     source_object = models.CharField(max_length=255)
@@ -48,6 +55,7 @@ class FieldMapping(TenantModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     version = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     explanation = models.TextField(blank=True, default="")
+    hint = models.JSONField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(auto_now_add=True)
 
     # What a mapping decision is, apart from where it belongs (connection, object) and its version.
@@ -61,6 +69,7 @@ class FieldMapping(TenantModel):
         "method",
         "status",
         "explanation",
+        "hint",
     )
 
     def carried_forward(self, **changes) -> FieldMapping:
@@ -187,6 +196,7 @@ class QuarantinedRecord(TenantModel):
 # Drift detection and the review flow keep their models in their own module (same app). They live
 # here, under aam/models/, not in aam/drift/: the drift package uses the mapping models, so its
 # models importing back from aam.drift would be an import circle (docs/adr/0011).
+from .changes import MappingChange  # noqa: E402
 from .drift import DriftEvent, ImmutableRecord, ReviewDecision, SchemaSnapshot  # noqa: E402
 from .values import ColumnMetadata, ValueMap, ValueMemory  # noqa: E402
 
@@ -195,6 +205,7 @@ __all__ = [
     "DriftEvent",
     "FieldMapping",
     "ImmutableRecord",
+    "MappingChange",
     "MappingMemory",
     "QuarantinedRecord",
     "ReviewDecision",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..discovery.contracts import MAX_ASSETS
 from ..models import AgentRun, DiscoveryLog, Job
+from ..pilots.normalize import findings_normalize
 from ..routing import DOMAINS
+from ..selectors import run_findings
 
 MAX_CONNECTIONS_PER_JOB = 500
 
@@ -67,12 +70,26 @@ class AgentRunSummarySerializer(serializers.ModelSerializer):
                   "created_at", "started_at", "finished_at"]
 
     def get_findings_count(self, obj: AgentRun) -> int:
-        return len(obj.findings or [])
+        """As many as `findings` lists (a stored run's repeats over consecutive days are one)."""
+        if not isinstance(obj.findings, list):
+            return len(run_findings(obj))
+        return len(findings_normalize(obj.findings))
 
 
 class AgentRunSerializer(AgentRunSummarySerializer):
+    findings = serializers.SerializerMethodField(
+        help_text="The run's findings: kind, severity, title, `currency` (of every amount in it), `action` (what to "
+                  "do), `records` (`entity`, `unified_ids`, `count`: the view rows behind it), `from` / `to` for a "
+                  "period, `id`, and `links` (`page`: the finding's page; `view`: the view page filtered to its one "
+                  "record; `api`: the view's rows API filtered to its records). Runs stored earlier are given in "
+                  "the same shape (agents/pilots/normalize.py).")
+
     class Meta(AgentRunSummarySerializer.Meta):
         fields = AgentRunSummarySerializer.Meta.fields + ["inputs", "metrics", "findings", "narrative"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_findings(self, obj: AgentRun) -> list[dict]:
+        return run_findings(obj)
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -16,6 +16,10 @@
   the jump is at least the minimum delta (so cents do not page anyone). Only usage is judged: tax,
   purchases, credits and adjustments (FOCUS ChargeCategory) are lumpy by nature (taxes and fees
   land on the 1st of the month) and are counted in the totals but never called anomalies.
+  Flagged days of one service in the same direction that follow each other are one finding, a
+  period with `from` / `to` (`anomaly_periods`): a spike that lasts three days is one spike, not three.
+  Its records are the usage lines of that service on those days; its drivers are the resources whose
+  spend moved most against their own median day of the same trailing window.
 - Untagged spend: a line is tagged when it carries tags of its own (the CUR's `resourceTags/*`
   columns are collected into the line's `tags` at ingest), else when the inventory's resource it
   belongs to has tags (exports without tag columns).
@@ -48,7 +52,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from . import PilotResult
-from .values import day, money, num, pct, tags, text, unconverted_finding
+from .findings import SEVERITY_RANK, records_ref, unconverted_finding, with_action
+from .values import day, money, money_text, num, pct, tags, text
 
 STOPPED_STATUSES = {"stopped", "stopping", "deallocated", "suspended", "shutdown", "shut down", "inactive", "paused"}
 TERMINATED_STATUSES = {"terminated", "shutting-down", "deleted", "deleting", "destroyed"}
@@ -96,6 +101,7 @@ class CostLine:
     charge_category: str = PENDING
     usage: bool = True  # FOCUS ChargeCategory usage (or awaiting review): the only lines anomalies judge
     idle: bool = False  # billed for being idle (an address nothing uses)
+    unified_id: str = ""  # the view row it came from
 
 
 def spend_of(row: Mapping) -> tuple[float | None, str]:
@@ -112,8 +118,9 @@ def _canonical(value, allowed: tuple[str, ...]) -> str:
     return value if value in allowed else PENDING
 
 
-def cost_lines(rows: Iterable[Mapping]) -> tuple[list[CostLine], dict]:
-    """Readable cost lines and what was left out (no cost, not converted, no day) and why."""
+def cost_lines(rows: Iterable[Mapping], unconverted_ids: list[str] | None = None) -> tuple[list[CostLine], dict]:
+    """Readable cost lines and what was left out (no cost, not converted, no day) and why. The unified
+    ids of the lines left out for want of a conversion are appended to `unconverted_ids` when given."""
     lines, skipped_amount, skipped_day = [], 0, 0
     basis: dict[str, int] = defaultdict(int)
     unconverted: dict[str, dict] = {}
@@ -131,6 +138,8 @@ def cost_lines(rows: Iterable[Mapping]) -> tuple[list[CostLine], dict]:
             g["count"] += 1
             g["amount"] += source
             g["reasons"][text(row.get("fx_missing")) or "not_converted"] += 1
+            if unconverted_ids is not None:
+                unconverted_ids.append(text(row.get("unified_id")))
             continue
         if when is None:
             skipped_day += 1
@@ -149,6 +158,7 @@ def cost_lines(rows: Iterable[Mapping]) -> tuple[list[CostLine], dict]:
             charge_category=charge_category,
             usage=charge_category in (USAGE_CATEGORY, PENDING),
             idle=_idle_usage(row),
+            unified_id=text(row.get("unified_id")),
         ))
     groups = sorted(unconverted.values(), key=lambda g: (-g["count"], g["currency"] or ""))
     for g in groups:
@@ -280,6 +290,98 @@ def anomalies(lines: Iterable[CostLine], config: FinOpsConfig) -> list[dict]:
     return found
 
 
+def anomaly_periods(days: Iterable[Mapping]) -> list[dict]:
+    """Flagged days (as `anomalies` gives them) of one service in one direction that follow each other,
+    as one period each: `from`, `to`, `days`, the period's spend, baseline (the sum of the days'
+    baselines: what it would have cost) and delta, the largest |z|, the highest severity, and the days
+    themselves (`by_day`). Largest change first."""
+    periods: list[dict] = []
+    for a in sorted(days, key=lambda a: (a["service"], a["direction"], a["day"])):
+        last = periods[-1] if periods else None
+        if (last is not None and (last["service"], last["direction"]) == (a["service"], a["direction"])
+                and date.fromisoformat(last["to"]) + timedelta(days=1) == date.fromisoformat(a["day"])):
+            last["to"] = a["day"]
+            last["by_day"].append(a)
+        else:
+            periods.append({"service": a["service"], "direction": a["direction"], "from": a["day"], "to": a["day"],
+                            "by_day": [a]})
+    for p in periods:
+        by_day = p.pop("by_day")
+        amount, baseline = sum(a["amount"] for a in by_day), sum(a["baseline"] for a in by_day)
+        zs = [a["z"] for a in by_day if a.get("z") is not None]
+        p.update({
+            "days": len(by_day), "amount": money(amount), "baseline": money(baseline),
+            "delta": money(amount - baseline), "change_pct": pct(amount - baseline, baseline),
+            "z": max(zs, key=abs) if zs else None,
+            "severity": min((a["severity"] for a in by_day), key=lambda s: SEVERITY_RANK.get(s, 3)),
+            "by_day": [{k: a.get(k) for k in ("day", "amount", "baseline", "delta", "z")} for a in by_day],
+        })
+    periods.sort(key=lambda p: (-abs(p["delta"]), p["from"], p["service"]))
+    return periods
+
+
+def anomaly_title(period: Mapping, currency: str | None) -> str:
+    head = (f"{period['service']} {period['direction']} on {period['from']}" if period["from"] == period["to"] else
+            f"{period['service']} {period['direction']} from {period['from']} to {period['to']} "
+            f"({period['days']} days)")
+    expected = "a baseline of" if period["from"] == period["to"] else "an expected"
+    return (f"{head}: {money_text(period['amount'], currency, cents=True)} against {expected} "
+            f"{money_text(period['baseline'], currency, cents=True)} "
+            f"({money_text(period['delta'], currency, signed=True, cents=True)})")
+
+
+def anomaly_finding(period: Mapping, currency: str | None, *, records: dict | None = None,
+                    drivers: list[dict] | None = None) -> dict:
+    """The finding of one anomaly period (`anomaly_periods`), with its records and drivers when known."""
+    finding = {"kind": "anomaly", "severity": period["severity"], "title": anomaly_title(period, currency),
+               **period, "currency": currency}
+    if records:
+        finding["records"] = records
+    if drivers:
+        finding["drivers"] = drivers
+    return with_action(finding)
+
+
+def anomaly_drivers(lines: Iterable[CostLine], period: Mapping, config: FinOpsConfig, limit: int = 3) -> list[dict]:
+    """The resources whose usage spend moved most in the period, in the period's direction, against
+    their own median day of the trailing window (the days of data before the period): id, spend in
+    the period and change, largest change first (at most `limit`; none when nothing moved that way)."""
+    start, end = date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
+    window_start = start - timedelta(days=config.anomaly_window_days)
+    in_period: dict[str, float] = defaultdict(float)
+    before: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    first_day = end
+    for line in lines:
+        if line.service != period["service"] or not line.usage:
+            continue
+        first_day = min(first_day, line.day)
+        if not line.resource_id:
+            continue
+        if start <= line.day <= end:
+            in_period[line.resource_id] += line.amount
+        elif window_start <= line.day < start:
+            before[line.resource_id][line.day] += line.amount
+    window_from = max(window_start, first_day)
+    window = [window_from + timedelta(days=n) for n in range((start - window_from).days)]
+    changes = {}
+    for rid in set(in_period) | set(before):
+        usual = statistics.median([before[rid].get(d, 0.0) for d in window]) if window else 0.0
+        changes[rid] = in_period.get(rid, 0.0) - usual * period["days"]
+    sign = 1 if period["direction"] == "spike" else -1
+    moved = sorted(((rid, change) for rid, change in changes.items() if money(sign * change) > 0),
+                   key=lambda m: (-sign * m[1], m[0]))
+    return [{"resource_id": rid, "amount": money(in_period.get(rid, 0.0)), "delta": money(change)}
+            for rid, change in moved[:limit]]
+
+
+def anomaly_records(lines: Iterable[CostLine], period: Mapping) -> dict | None:
+    """The usage lines of the period's service on its days, largest first."""
+    start, end = date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
+    chosen = sorted((line for line in lines if line.service == period["service"] and line.usage
+                     and start <= line.day <= end), key=lambda line: (-line.amount, line.unified_id))
+    return records_ref("cost", (line.unified_id for line in chosen))
+
+
 def _id_keys(resource_id: str) -> list[str]:
     """An id and its last ARN/path segment: 'arn:aws:ec2:…:instance/i-1' also matches 'i-1'."""
     rid = resource_id.strip().lower()
@@ -340,10 +442,26 @@ class _SpendByResource:
         return self.tail.get(keys[-1], {})
 
 
-def _idle_saving(subject: dict, state: str, rate: float) -> dict:
-    return {"rule": "idle_resource", "estimated_monthly": money(rate), "subject": subject,
-            "title": f"{subject['name']} is {state} (not in use) and costs {money(rate)}/month",
-            "action": "delete or release it, or attach it to something that uses it"}
+def savings_title(rule: str, subject: Mapping, rate: float, currency: str | None, *, state: str = "",
+                  instance_type: str = "") -> str:
+    per_month = f"{money_text(rate, currency, cents=True)}/month"
+    if rule == "stopped_but_billed":
+        return f"{subject['name']} is {state} but still billed {per_month}"
+    if rule == "idle_resource":
+        return f"{subject['name']} is {state} (not in use) and costs {per_month}"
+    return f"{subject['name']} runs previous-generation {instance_type} (about {per_month} to save)"
+
+
+def saving_finding(rule: str, subject: dict, rate: float, currency: str | None, *, state: str = "",
+                   instance_type: str = "", records: dict | None = None) -> dict:
+    """A savings finding: what to do about `subject` and what it saves per month."""
+    finding = {"kind": "savings", "severity": "medium" if money(rate) >= 100 else "low", "rule": rule,
+               "estimated_monthly": money(rate), "subject": subject, "currency": currency,
+               "title": savings_title(rule, subject, rate, currency, state=state, instance_type=instance_type)}
+    records = records or records_ref(subject.get("entity") or "cloud_resource", [subject.get("unified_id")])
+    if records:
+        finding["records"] = records
+    return with_action(finding)
 
 
 def _family(instance_type: str) -> str:
@@ -352,17 +470,24 @@ def _family(instance_type: str) -> str:
 
 
 def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
-            config: FinOpsConfig | None = None) -> PilotResult:
-    """All FinOps metrics and findings for one set of unified rows."""
+            config: FinOpsConfig | None = None, reporting_currency: str | None = None) -> PilotResult:
+    """All FinOps metrics and findings for one set of unified rows. The amounts are in the rows'
+    `reporting_currency` (the tenant's when they were materialized); `reporting_currency` names it
+    when no row does."""
     config = config or FinOpsConfig()
     costs = list(costs)
-    lines, skipped = cost_lines(costs)
+    unconverted_ids: list[str] = []
+    lines, skipped = cost_lines(costs, unconverted_ids)
     resources = list(resources)
     reporting = Counter(text(r.get("reporting_currency")) for r in costs if text(r.get("reporting_currency")))
-    reporting_currency = reporting.most_common(1)[0][0] if reporting else None
+    reporting_currency = reporting.most_common(1)[0][0] if reporting else reporting_currency
     unconverted = skipped["unconverted"]
+
+    def left_out() -> dict:
+        return unconverted_finding(unconverted, "cost lines", reporting_currency, entity="cost", ids=unconverted_ids)
+
     if not lines:
-        findings = [unconverted_finding(unconverted, "cost lines", reporting_currency)] if unconverted["count"] else []
+        findings = [left_out()] if unconverted["count"] else []
         return PilotResult(metrics={"total_spend": 0.0, "cost_lines": 0, "skipped_lines": skipped,
                                     "resources": len(resources), "reporting_currency": reporting_currency,
                                     "unconverted": unconverted}, findings=findings)
@@ -375,12 +500,14 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
     # lines billed for being idle also on their own.
     spend_days, idle_days = _SpendByResource(), _SpendByResource()
     idle_lines: dict[str, CostLine] = {}
+    idle_line_ids: dict[str, list[str]] = defaultdict(list)
     for line in lines:
         if line.resource_id and line.day >= window_start:
             spend_days.add(line)
             if line.idle:
                 idle_days.add(line)
                 idle_lines[_id_keys(line.resource_id)[0]] = line
+                idle_line_ids[_id_keys(line.resource_id)[0]].append(line.unified_id)
 
     def billed_now(series: Mapping[date, float]) -> dict | None:
         """What a resource with this spend is still billed, as its subject's fields (the monthly rate,
@@ -412,27 +539,22 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         if status in STOPPED_STATUSES or status in TERMINATED_STATUSES:
             billed = billed_now(series)
             if billed is not None:
-                subject, rate = {**ref, **billed}, billed["monthly_run_rate"]
+                subject = {**ref, **billed}
                 stopped.append(subject)
-                action = ("find what still bills under its id (volumes kept at termination, addresses, snapshots) "
-                          "and delete it" if status in TERMINATED_STATUSES else
-                          "snapshot and release its storage, addresses and licences, or terminate it")
-                savings.append({"rule": "stopped_but_billed", "estimated_monthly": money(rate), "subject": subject,
-                                "title": f"{ref['name']} is {status} but still billed {money(rate)}/month",
-                                "action": action})
+                savings.append(saving_finding("stopped_but_billed", subject, billed["monthly_run_rate"],
+                                              reporting_currency, state=status))
         elif idle_status or idle_series:
             counted = series if idle_status else idle_series  # an address: its idle hours only
             billed = billed_now(counted)
             if billed is not None:
                 subject = {**ref, "window_spend": money(sum(counted.values())), **billed}
                 idle.append(subject)
-                savings.append(_idle_saving(subject, status if idle_status else "idle", billed["monthly_run_rate"]))
+                savings.append(saving_finding("idle_resource", subject, billed["monthly_run_rate"], reporting_currency,
+                                              state=status if idle_status else "idle"))
         elif _family(text(row.get("instance_type"))) in PREVIOUS_GENERATION_FAMILIES and spend > 0:
-            estimate = run_rate * PREVIOUS_GENERATION_SAVING
             previous_gen.append(ref)
-            savings.append({"rule": "previous_generation", "estimated_monthly": money(estimate), "subject": ref,
-                            "title": f"{ref['name']} runs previous-generation {text(row.get('instance_type'))}",
-                            "action": "move to the current generation of the same size"})
+            savings.append(saving_finding("previous_generation", ref, run_rate * PREVIOUS_GENERATION_SAVING,
+                                          reporting_currency, instance_type=text(row.get("instance_type"))))
         if not tags(row.get("tags")):
             untagged.append(ref)
     # Idle addresses the inventory does not list: the cost lines say enough.
@@ -446,11 +568,13 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
                        "status": None, "service": line.service, "region": line.region, "owner": None,
                        "window_spend": money(sum(series.values())), **billed}
             idle.append(subject)
-            savings.append(_idle_saving(subject, "idle", billed["monthly_run_rate"]))
+            savings.append(saving_finding("idle_resource", subject, billed["monthly_run_rate"], reporting_currency,
+                                          state="idle", records=records_ref("cost", idle_line_ids[key])))
     savings.sort(key=lambda s: (-s["estimated_monthly"], s["rule"], s["subject"]["id"]))
     untagged.sort(key=lambda r: (-r["window_spend"], r["id"]))
 
-    found_anomalies = anomalies(lines, config)
+    anomaly_days = anomalies(lines, config)
+    periods = anomaly_periods(anomaly_days)
     total = sum(line.amount for line in lines)
     tagged_ids = {key for row in resources if tags(row.get("tags"))
                   for key in _id_keys(text(row.get("id")))[-1:]}
@@ -478,7 +602,8 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         "spend_by_day": spend_by_day(lines),
         "monthly": monthly(lines),
         "month_over_month": month_over_month(lines, config.max_listed),
-        "anomaly_count": len(found_anomalies),
+        "anomaly_count": len(periods),
+        "anomaly_days": len(anomaly_days),
         "window": {"start": window_start.isoformat(), "end": last_day.isoformat(), "days": covered_days},
         "resources": len(resources),
         "stopped_billed_count": len(stopped),
@@ -493,15 +618,17 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         "savings_by_rule": {rule: money(sum(s["estimated_monthly"] for s in savings if s["rule"] == rule))
                             for rule in sorted({s["rule"] for s in savings})},
     }
-    for a in found_anomalies[: config.max_listed]:
-        findings.append({"kind": "anomaly", "severity": a["severity"],
-                         "title": f"{a['service']} {a['direction']} on {a['day']}: {a['amount']} vs baseline "
-                                  f"{a['baseline']} ({'+' if a['delta'] > 0 else ''}{a['delta']})", **a})
-    for s in savings[: config.max_listed]:
-        findings.append({"kind": "savings", "severity": "medium" if s["estimated_monthly"] >= 100 else "low", **s})
+    for p in periods[: config.max_listed]:
+        findings.append(anomaly_finding(p, reporting_currency, records=anomaly_records(lines, p),
+                                        drivers=anomaly_drivers(lines, p, config)))
+    findings.extend(savings[: config.max_listed])
     for r in untagged[: config.max_listed]:
-        findings.append({"kind": "untagged_resource", "severity": "low",
-                         "title": f"{r['name']} has no tags (no owner, team or cost centre to charge)", "subject": r})
+        finding = {"kind": "untagged_resource", "severity": "low", "currency": reporting_currency,
+                   "title": f"{r['name']} has no tags (no owner, team or cost centre to charge)", "subject": r}
+        records = records_ref("cloud_resource", [r.get("unified_id")])
+        if records:
+            finding["records"] = records
+        findings.append(with_action(finding))
     if unconverted["count"]:
-        findings.append(unconverted_finding(unconverted, "cost lines", reporting_currency))
+        findings.append(left_out())
     return PilotResult(metrics=metrics, findings=findings)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import PilotResult
-from .values import day, money, num, pct, text, unconverted_finding
+from .findings import records_ref, unconverted_finding, with_action
+from .values import day, money, money_text, num, pct, text
 
 STATUSES = ("open", "won", "lost")
 STAGE_CATEGORIES = ("qualify", "develop", "propose", "negotiate", "won", "lost")
@@ -70,6 +71,7 @@ class Deal:
     account_unified_id: str
     next_step: str
     currency: str  # the deal's own currency
+    owner_id: str = ""
     stage_category: str | None = None
     forecast_category: str | None = None
     source_amount: float | None = None  # in `currency`
@@ -142,6 +144,7 @@ def deal_from_row(row: Mapping, systems: Mapping[int, str] | None = None) -> Dea
         account_unified_id=text(row.get("account_unified_id")),
         next_step=text(row.get("next_step")),
         currency=text(row.get("currency")),
+        owner_id=text(row.get("owner_id")),
         stage_category=stage_category,
         forecast_category=_canonical(row.get("forecast_category"), FORECAST_CATEGORIES),
         source_amount=num(row.get("amount")),
@@ -268,38 +271,43 @@ def is_overdue(deal: Deal, today: date) -> bool:
     return deal.is_open and deal.close_date is not None and deal.close_date < today
 
 
-def risk_score(deal: Deal, *, today: date, stale_days: int, big_deal_amount: float | None,
-               next_step_in_use: bool) -> tuple[int, list[str]]:
-    """0-100 risk of an open deal slipping, with the reason for every point.
+def risk_signals(deal: Deal, *, today: date, stale_days: int, big_deal_amount: float | None,
+                 next_step_in_use: bool, currency: str | None = None) -> list[tuple[str, int, str]]:
+    """The signals an open deal may slip, each as (code, points, reason in words).
 
     Signals: overdue (+35), stale (+25), closing within 14 days at under 40% (+20), no next step
     when the team records next steps (+10), no close date (+10), a deal at least twice the median
-    open deal with probability ≤ 30% (+10).
+    open deal with probability ≤ 30% (+10). `currency` names the amounts' currency in the reasons.
     """
     if not deal.is_open:
-        return 0, []
-    score, reasons = 0, []
+        return []
+    found = []
     if is_overdue(deal, today):
-        score += RISK_OVERDUE
-        reasons.append(f"close date {deal.close_date.isoformat()} passed {(today - deal.close_date).days} days ago")
+        found.append(("overdue", RISK_OVERDUE, f"close date {deal.close_date.isoformat()} passed "
+                                               f"{(today - deal.close_date).days} days ago"))
     if is_stale(deal, today, stale_days):
-        score += RISK_STALE
-        reasons.append(f"no update in {days_since_update(deal, today)} days")
+        found.append(("stale", RISK_STALE, f"no update in {days_since_update(deal, today)} days"))
     if deal.close_date is None:
-        score += RISK_NO_CLOSE_DATE
-        reasons.append("no close date")
+        found.append(("no_close_date", RISK_NO_CLOSE_DATE, "no close date"))
     elif 0 <= (deal.close_date - today).days <= CLOSING_SOON_DAYS and deal.probability < EARLY_PROBABILITY:
-        score += RISK_CLOSING_SOON_EARLY
-        reasons.append(f"closes in {(deal.close_date - today).days} days at only "
-                       f"{round(deal.probability * 100)}% probability")
+        found.append(("closing_soon", RISK_CLOSING_SOON_EARLY, f"closes in {(deal.close_date - today).days} days at "
+                                                               f"only {round(deal.probability * 100)}% probability"))
     if next_step_in_use and not deal.next_step:
-        score += RISK_NO_NEXT_STEP
-        reasons.append("no next step recorded")
+        found.append(("no_next_step", RISK_NO_NEXT_STEP, "no next step recorded"))
     if (big_deal_amount is not None and deal.amount is not None and deal.amount >= big_deal_amount
             and deal.probability <= 0.30):
-        score += RISK_BIG_LOW_PROBABILITY
-        reasons.append(f"large deal ({deal.amount:,.0f}) at {round(deal.probability * 100)}% probability")
-    return min(score, 100), reasons
+        amount = f"{deal.amount:,.0f}" + (f" {currency}" if currency else "")
+        found.append(("big_low_probability", RISK_BIG_LOW_PROBABILITY,
+                      f"large deal ({amount}) at {round(deal.probability * 100)}% probability"))
+    return found
+
+
+def risk_score(deal: Deal, *, today: date, stale_days: int, big_deal_amount: float | None,
+               next_step_in_use: bool, currency: str | None = None) -> tuple[int, list[str]]:
+    """0-100 risk of an open deal slipping, with the reason for every point (`risk_signals`)."""
+    found = risk_signals(deal, today=today, stale_days=stale_days, big_deal_amount=big_deal_amount,
+                         next_step_in_use=next_step_in_use, currency=currency)
+    return min(sum(points for _, points, _ in found), 100), [reason for _, _, reason in found]
 
 
 def top_accounts(deals: Iterable[Deal], accounts: Mapping[str, Mapping], limit: int,
@@ -342,13 +350,26 @@ def _deal_ref(d: Deal) -> dict:
     return {"entity": "opportunity", "unified_id": d.unified_id, "name": d.name, "stage": d.stage,
             "amount": money(d.amount) if d.amount is not None else None,
             "close_date": d.close_date.isoformat() if d.close_date else None,
-            "account_unified_id": d.account_unified_id or None}
+            "account_unified_id": d.account_unified_id or None, "owner_id": d.owner_id or None,
+            "probability": d.probability}
+
+
+def _deal_finding(kind: str, severity: str, title: str, d: Deal, currency: str | None, **fields) -> dict:
+    """A finding about one deal: its record is the deal."""
+    return with_action({"kind": kind, "severity": severity, "title": title, **fields, "subject": _deal_ref(d),
+                        "currency": currency, "records": records_ref("opportunity", [d.unified_id])})
+
+
+def _by_amount(deals: Iterable[Deal]) -> list[Deal]:
+    return sorted(deals, key=lambda d: (-(d.amount or 0.0), d.unified_id))
 
 
 def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (), today: date,
-            config: RevOpsConfig | None = None, systems: Mapping[int, str] | None = None) -> PilotResult:
+            config: RevOpsConfig | None = None, systems: Mapping[int, str] | None = None,
+            reporting_currency: str | None = None) -> PilotResult:
     """All RevOps metrics and findings for one set of unified rows. `systems` names connections
-    (connection id → system) for the "across which CRMs" lists; the connection kind otherwise."""
+    (connection id → system) for the "across which CRMs" lists; the connection kind otherwise. The
+    amounts are in the rows' `reporting_currency`; `reporting_currency` names it when no row does."""
     config = config or RevOpsConfig()
     rows = list(opportunities)
     deals = [deal_from_row(r, systems) for r in rows]
@@ -358,19 +379,20 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
     big_deal = 2 * statistics.median(open_amounts) if len(open_amounts) >= 3 else None
     next_step_in_use = any(d.next_step for d in deals)
 
+    reporting = Counter(text(r.get("reporting_currency")) for r in rows if text(r.get("reporting_currency")))
+    reporting_currency = reporting.most_common(1)[0][0] if reporting else reporting_currency
     stale = [d for d in open_deals if is_stale(d, today, config.stale_days)]
     overdue = [d for d in open_deals if is_overdue(d, today)]
     scored = []
     for d in open_deals:
-        score, reasons = risk_score(d, today=today, stale_days=config.stale_days, big_deal_amount=big_deal,
-                                    next_step_in_use=next_step_in_use)
+        signals = risk_signals(d, today=today, stale_days=config.stale_days, big_deal_amount=big_deal,
+                               next_step_in_use=next_step_in_use, currency=reporting_currency)
+        score = min(sum(points for _, points, _ in signals), 100)
         if score >= config.at_risk_threshold:
-            scored.append((score, d, reasons))
+            scored.append((score, d, signals))
     scored.sort(key=lambda t: (-t[0], -(t[1].amount or 0.0), t[1].unified_id))
     ranking, unlinked = top_accounts(deals, account_map, config.top_accounts, systems)
     currencies = sorted({d.currency for d in deals if d.currency})
-    reporting = Counter(text(r.get("reporting_currency")) for r in rows if text(r.get("reporting_currency")))
-    reporting_currency = reporting.most_common(1)[0][0] if reporting else None
     unconverted = unconverted_amounts(deals)
     pending_status = [d for d in deals if d.status is None]
     by_source: dict[str, int] = defaultdict(int)
@@ -409,25 +431,37 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
     }
 
     findings: list[dict] = []
-    for score, d, reasons in scored[: config.max_listed]:
-        findings.append({"kind": "at_risk_deal", "severity": "high" if score >= 70 else "medium",
-                         "title": f"{d.name} is at risk ({score}/100)", "score": score, "reasons": reasons,
-                         "subject": _deal_ref(d)})
-    for d in sorted(overdue, key=lambda d: (-(d.amount or 0.0), d.unified_id))[: config.max_listed]:
+    cur = reporting_currency
+    for score, d, signals in scored[: config.max_listed]:
+        findings.append(_deal_finding(
+            "at_risk_deal", "high" if score >= 70 else "medium", f"{d.name} is at risk ({score}/100)", d, cur,
+            score=score, reasons=[reason for _, _, reason in signals], signals=[code for code, _, _ in signals],
+            days_since_update=days_since_update(d, today)))
+    for d in _by_amount(overdue)[: config.max_listed]:
         days_over = (today - d.close_date).days
-        findings.append({"kind": "overdue_deal", "severity": "medium", "days": days_over,
-                         "title": f"{d.name} was due to close {days_over} days ago", "subject": _deal_ref(d)})
-    for d in sorted(stale, key=lambda d: (-(d.amount or 0.0), d.unified_id))[: config.max_listed]:
+        findings.append(_deal_finding("overdue_deal", "medium", f"{d.name} was due to close {days_over} days ago",
+                                      d, cur, days=days_over))
+    for d in _by_amount(stale)[: config.max_listed]:
         since = days_since_update(d, today)
-        findings.append({"kind": "stale_deal", "severity": "low", "days": since,
-                         "title": f"{d.name} has not been updated in {since} days", "subject": _deal_ref(d)})
+        findings.append(_deal_finding("stale_deal", "low", f"{d.name} has not been updated in {since} days", d, cur,
+                                      days=since))
     if unconverted["count"]:
-        findings.append(unconverted_finding(unconverted, "deals", reporting_currency))
+        findings.append(unconverted_finding(unconverted, "deals", cur, entity="opportunity",
+                                            ids=(d.unified_id for d in _by_amount(deals) if d.unconverted)))
     if pending_status:
-        findings.append({"kind": "status_pending", "severity": "medium", "count": len(pending_status),
-                         "title": f"{len(pending_status)} deals have a stage whose meaning awaits review: they are in "
-                                  "no open, won or lost figure until it is decided"})
+        amount = sum(d.amount or 0.0 for d in pending_status)
+        findings.append(with_action({
+            "kind": "status_pending", "severity": "medium", "count": len(pending_status), "currency": cur,
+            "amount": money(amount), "stages": sorted({d.stage or "(no stage)" for d in pending_status}),
+            "title": f"{len(pending_status)} deals ({money_text(amount, cur)}) have a stage whose meaning awaits "
+                     "review: they are in no open, won or lost figure until it is decided",
+            "records": records_ref("opportunity", (d.unified_id for d in _by_amount(pending_status)))}))
     if unlinked:
-        findings.append({"kind": "unlinked_deals", "severity": "low",
-                         "title": f"{unlinked} open deals are linked to no account"})
+        orphans = _by_amount(d for d in open_deals if not d.account_unified_id)
+        amount = sum(d.amount or 0.0 for d in orphans)
+        findings.append(with_action({
+            "kind": "unlinked_deals", "severity": "low", "count": unlinked, "currency": cur, "amount": money(amount),
+            "systems": sorted({k for d in orphans for k in d.source_kinds}),
+            "title": f"{unlinked} open deals ({money_text(amount, cur)}) are linked to no account",
+            "records": records_ref("opportunity", (d.unified_id for d in orphans))}))
     return PilotResult(metrics=metrics, findings=findings)

@@ -121,6 +121,17 @@ def money(value: float) -> float:
     return round(value + 0.0, 2)
 
 
+def money_text(value: float | None, currency: str | None, *, signed: bool = False, cents: bool = False) -> str:
+    """An amount as people read it, with its currency: 9,668,318 USD, 85.36 USD, +293.76 USD (whole
+    units from 1,000 up, cents below; always cents with `cents`, as costs are written); without a
+    currency the number alone."""
+    if value is None:
+        return "n/a"
+    digits = 2 if cents or abs(value) < 1000 else 0
+    number = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+    return f"{number} {currency}" if currency else number
+
+
 def pct(part: float, whole: float) -> float | None:
     if not whole:
         return None
@@ -139,23 +150,6 @@ FX_REASONS = {
 }
 
 
-def unconverted_finding(unconverted: dict, things: str, reporting_currency: str | None) -> dict:
-    """The finding that says which amounts the totals leave out, per currency, with how much and why."""
-    reporting = reporting_currency or "the reporting currency"
-    parts = []
-    for group in unconverted["by_currency"]:
-        currency = group["currency"]
-        why = ", ".join(FX_REASONS.get(r, r).format(currency=currency, reporting=reporting)
-                        for r in group["reasons"])
-        held = f"{group['amount']:,.2f} {currency}" if currency else f"{group['amount']:,.2f} in no currency"
-        parts.append(f"{_counted(group['count'], things)} ({held}: {why})")
-    count = unconverted["count"]
-    return {"kind": "unconverted_amounts", "severity": "medium", "count": count,
-            "by_currency": unconverted["by_currency"],
-            "title": f"{_counted(count, things)} {'is' if count == 1 else 'are'} left out of the totals in "
-                     f"{reporting}: " + "; ".join(parts)}
-
-
-def _counted(n: int, things: str) -> str:
+def counted(n: int, things: str) -> str:
     """'1 deal', '2 deals' (`things` is the plural)."""
     return f"{n} {things[:-1] if n == 1 else things}"

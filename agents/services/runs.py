@@ -15,6 +15,7 @@ from autonomos.core.tenancy import TenantRequired, current_tenant
 from ..models import AgentRun, Job
 from ..narrative import narrative_write
 from ..pilots import PilotResult, finops, revops
+from ..pilots.normalize import findings_normalize
 from ..routing import (
     AGENT_ENTITIES,
     AGENT_PRIMARY_ENTITY,
@@ -47,10 +48,19 @@ def finops_config() -> finops.FinOpsConfig:
 
 
 def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, str]) -> PilotResult:
+    """One pilot's result; its findings in the shape every reader gets (agents/pilots/findings.py).
+    Amounts are in the views' reporting currency; the tenant's names it when no row does."""
+    from tenants.money.selectors import reporting_currency
+
+    currency = reporting_currency()
     if agent == "revops":
-        return revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
-                              today=today, config=revops_config(), systems=systems)
-    return finops.analyze(costs=rows.get("cost", []), resources=rows.get("cloud_resource", []), config=finops_config())
+        result = revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
+                                today=today, config=revops_config(), systems=systems, reporting_currency=currency)
+    else:
+        result = finops.analyze(costs=rows.get("cost", []), resources=rows.get("cloud_resource", []),
+                                config=finops_config(), reporting_currency=currency)
+    result.findings = findings_normalize(result.findings, currency=result.metrics.get("reporting_currency"))
+    return result
 
 
 def views_load(entities: Iterable[str]) -> dict[str, list[dict]]:

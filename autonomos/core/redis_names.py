@@ -93,6 +93,12 @@ def dead_letters(tenant) -> str:
     return tenant_key(tenant, "dcl", "dlq")
 
 
+def deletes_checked(tenant, connection_id: int | str, source_object: str) -> str:
+    """Set (with a TTL of the connection's interval) when an object's keys were compared with its source
+    for deletes (dcl/deletes.py): while it lives, a sync does not compare them again."""
+    return tenant_key(tenant, "dcl", "delchk", connection_id, source_object)
+
+
 def drift_lock(tenant) -> str:
     """Held while the tenant's periodic drift check runs (one at a time)."""
     return tenant_key(tenant, "aam", "driftlock")

@@ -384,6 +384,14 @@ if DCL_DUCKDB_ROW_GROUP_SIZE % 2048:
 DCL_DUCKDB_DISABLED_COMPRESSION = env("DCL_DUCKDB_DISABLED_COMPRESSION", default="fsst")
 # Sessions that build a new view table's indexes at once (PostgreSQL also uses its parallel workers).
 DCL_PG_INDEX_SESSIONS = _positive_int("DCL_PG_INDEX_SESSIONS", 2)
+# Incremental views (ADR 0022): a materialization publishes only the entities whose records changed;
+# a view where more than this share of its records changed is rebuilt whole instead (a fresh copy
+# and index build beats an upsert of most rows). DCL_INCREMENTAL=false rebuilds every view each time.
+DCL_INCREMENTAL = env.bool("DCL_INCREMENTAL", default=True)
+# Seconds between two key-range comparisons of a PostgreSQL/MongoDB object with the DCL for deletes
+# (ADR 0019, 0022); a connection's config `deletes_check_seconds` overrides it. 0: at every sync.
+DCL_DELETES_CHECK_SECONDS = env.int("DCL_DELETES_CHECK_SECONDS", default=0)
+DCL_INCREMENTAL_MAX_SHARE = env.float("DCL_INCREMENTAL_MAX_SHARE", default=0.2)
 DCL_READ_COUNT = _positive_int("DCL_READ_COUNT", 250)  # batches per stream per read (one transaction)
 DCL_READ_BLOCK_MS = _positive_int("DCL_READ_BLOCK_MS", 1000)  # never 0: BLOCK 0 waits forever
 DCL_LINGER_MS = env.int("DCL_LINGER_MS", default=50)

@@ -108,3 +108,26 @@ class UploadedFileSerializer(serializers.Serializer):
 class UploadResultSerializer(serializers.Serializer):
     file = serializers.CharField()
     object = SourceObjectSerializer()
+
+
+class FileKeySerializer(serializers.Serializer):
+    """The key of one file of a filesource connection (docs/adr/0024-files-as-snapshots.md)."""
+
+    object = serializers.CharField()
+    file = serializers.CharField()
+    columns = serializers.ListField(child=serializers.CharField(), help_text="empty: by row number or content")
+    label = serializers.CharField(help_text="the key in words: its columns joined by +, or the row number")
+    basis = serializers.ChoiceField(
+        choices=["", "set", "id_column", "columns", "line", "content"],
+        help_text="set by a person, the file's id column, columns chosen as unique over the file, the row "
+                  "number, or the content hash (objects read before keys were chosen); empty: chosen at the "
+                  "first sync",
+    )
+    why = serializers.CharField()
+    header = serializers.ListField(child=serializers.CharField())
+    error = serializers.CharField(allow_blank=True)
+
+
+class FileKeyInputSerializer(serializers.Serializer):
+    object = serializers.CharField(max_length=200)
+    key = serializers.JSONField(help_text='1 to 3 column names, "line" (the row number) or "auto" (choose again)')

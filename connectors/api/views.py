@@ -1,4 +1,4 @@
-"""`/api/connections/`: CRUD, `test/`, `schema/` and (filesource) `files/`.
+"""`/api/connections/`: CRUD, `test/`, `schema/` and (filesource) `files/` and `keys/`.
 
 Outcomes of talking to a source:
 - `POST test/` always answers 200 with `{"ok", "message", "status"}`: a refused password is a
@@ -14,7 +14,7 @@ import logging
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -27,13 +27,16 @@ from .. import conf
 from ..errors import ConnectorError, PermanentError, TransientError
 from ..models import Connection
 from ..scrub import known_secrets, scrub
-from ..selectors import connection_get, connection_list
+from ..selectors import connection_file_keys, connection_get, connection_list
 from ..services import (
+    DATA_CHOICES,
+    DATA_REMOVE,
     connection_create,
     connection_delete,
     connection_discover,
     connection_file_list,
     connection_file_upload,
+    connection_key_set,
     connection_test,
     connection_update,
 )
@@ -42,6 +45,8 @@ from .serializers import (
     ConnectionFilterSerializer,
     ConnectionInputSerializer,
     ConnectionOutputSerializer,
+    FileKeyInputSerializer,
+    FileKeySerializer,
     SchemaSerializer,
     UploadedFileSerializer,
     UploadInputSerializer,
@@ -83,7 +88,8 @@ def _api_error(exc: ConnectorError, connection: Connection) -> exceptions.APIExc
 
 @extend_schema_view(list=extend_schema(parameters=[ConnectionFilterSerializer]))
 class ConnectionViewSet(TenantModelViewSet):
-    required_roles = {"test": Role.OPERATOR}  # create, change, delete, files: admin
+    # create, change, delete, files: admin; setting a file's key: operator (keys_set is POST keys/)
+    required_roles = {"test": Role.OPERATOR, "keys_set": Role.OPERATOR}
     serializer_class = ConnectionOutputSerializer
     lookup_value_regex = "[0-9]+"
     # Only for the OpenAPI generator (types of path parameters): data always comes from
@@ -119,8 +125,14 @@ class ConnectionViewSet(TenantModelViewSet):
         connection = connection_update(connection=connection, data=changes, partial=partial)
         return Response(ConnectionOutputSerializer(connection).data)
 
+    @extend_schema(parameters=[OpenApiParameter(
+        "data", str, enum=list(DATA_CHOICES), required=False,
+        description="What becomes of the connection's records in the unified views: remove (default) or keep.")])
     def destroy(self, request, *args, **kwargs):
-        connection_delete(connection=self.get_object())
+        data = request.query_params.get("data", DATA_REMOVE)
+        if data not in DATA_CHOICES:
+            raise exceptions.ValidationError({"data": [f"must be one of: {', '.join(DATA_CHOICES)}"]})
+        connection_delete(connection=self.get_object(), data=data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=CheckResultSerializer)
@@ -170,3 +182,28 @@ class ConnectionViewSet(TenantModelViewSet):
             raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes")
         obj = connection_file_upload(connection=connection, filename=upload.name, content=upload, size=upload.size)
         return Response({"file": upload.name, "object": obj.as_dict()}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=FileKeySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def keys(self, request, pk=None):
+        """The key of every file of a filesource connection: what makes a row the same record in the
+        next version of the file (docs/adr/0024-files-as-snapshots.md)."""
+        connection = self.get_object()
+        if connection.kind != Connection.Kind.FILESOURCE:
+            raise exceptions.ValidationError({"object": ["keys are for CSV file connections only"]})
+        return Response(connection_file_keys(connection=connection))
+
+    @extend_schema(request=FileKeyInputSerializer, responses=FileKeySerializer(many=True))
+    @keys.mapping.post
+    def keys_set(self, request, pk=None):
+        """Set one file's key (operator): `{"object", "key": ["Email"] | "line" | "auto"}`. A key the
+        file as it is now breaks is a 400 naming the rows; the next sync re-keys the object."""
+        connection = self.get_object()
+        data = FileKeyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            connection_key_set(connection=connection, object_name=data.validated_data["object"],
+                               key=data.validated_data["key"])
+        except ConnectorError as exc:
+            raise _api_error(exc, connection) from None
+        return Response(connection_file_keys(connection=connection))

@@ -178,9 +178,15 @@ def _seed_from_pg(con: duckdb.DuckDBPyConnection, entity: str, columns: dict[str
 
 
 def _compare(con: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec, columns: dict[str, Kind],
-             at: datetime) -> tuple[int, int]:
-    """The versions this run decides, in the temporary table `_hist_diff`: (versions, deletions)."""
+             at: datetime, *, view: str | None = None, only: str | None = None) -> tuple[int, int]:
+    """The versions this run decides, in the temporary table `_hist_diff`: (versions, deletions).
+    `view`: the relation holding the view's rows (`view_<entity>`); `only`: a relation of the unified
+    ids to compare (the entities an incremental publication touched; an id absent from `view` is
+    deleted), all when None."""
     state = _state(entity)
+    if only is not None:
+        state = f"(SELECT * FROM {state} WHERE unified_id IN (SELECT unified_id FROM {only}))"
+    relation = view or f"view_{store.ident(entity)}"
     view = [f"CAST(v.{store.quote(c)} AS {DUCK_TYPES[k]})" if c in spec.fields else f"NULL::{DUCK_TYPES[k]}"
             for c, k in columns.items()]
     updated = (f"CAST(v.{SOURCE_UPDATED_AT} AS TIMESTAMPTZ)" if spec.fields.get(SOURCE_UPDATED_AT) == Kind.DATETIME
@@ -191,7 +197,7 @@ def _compare(con: duckdb.DuckDBPyConnection, entity: str, spec: ViewSpec, column
         WITH cur AS (
             SELECT v.unified_id, {", ".join(f"{e} AS {store.quote(c)}" for e, c in zip(view, columns, strict=True))},
                    {updated} AS source_updated_at
-            FROM view_{store.ident(entity)} v
+            FROM {relation} v {f"WHERE v.unified_id IN (SELECT unified_id FROM {only})" if only else ""}
         ), c AS (SELECT cur.*, {_hash(columns, "cur")} AS h FROM cur)
         SELECT coalesce(c.unified_id, s.unified_id) AS unified_id,
                coalesce(s.version, 0) + 1 AS version,
@@ -287,9 +293,12 @@ def _copy(con: duckdb.DuckDBPyConnection, cur, query: str, target: pa.Schema, st
         copy.write(encoder.finish())
 
 
-def history_record(con: duckdb.DuckDBPyConnection, *, entity: str, spec: ViewSpec, at: datetime) -> HistoryStep | None:
+def history_record(con: duckdb.DuckDBPyConnection, *, entity: str, spec: ViewSpec, at: datetime,
+                   view: str | None = None, only: str | None = None) -> HistoryStep | None:
     """Record the versions `view_<entity>` (just built in `con`, the writer lock held, inside the
-    tenant's schema) holds that its history does not, at time `at`; None for an untracked entity."""
+    tenant's schema) holds that its history does not, at time `at`; None for an untracked entity.
+    An incremental publication passes `view` (the relation of the changed rows) and `only` (a relation
+    of the unified ids it touched: only those are compared, `_compare`)."""
     if entity not in HISTORY_MODELS:
         return None
     columns = tracked_columns(entity)
@@ -297,7 +306,7 @@ def history_record(con: duckdb.DuckDBPyConnection, *, entity: str, spec: ViewSpe
     started = time.monotonic()
     _ensure(con, entity, columns)
     try:
-        step.versions, step.deleted = _compare(con, entity, spec, columns, at)
+        step.versions, step.deleted = _compare(con, entity, spec, columns, at, view=view, only=only)
         compared = time.monotonic()
         step.compare_seconds = compared - started
         if step.versions:

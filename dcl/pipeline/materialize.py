@@ -15,18 +15,20 @@ from .consume import drain
 from .values import values_map
 
 
-def materialize(*, tenant, entities: list[str] | None = None, on_drained=None) -> dict[str, int]:
-    """{entity: rows} of every view rebuilt (without running the value stage)."""
-    views = views_materialize(tenant=tenant, entities=entities, on_drained=on_drained)
+def materialize(*, tenant, entities: list[str] | None = None, on_drained=None, full: bool = False,
+                report: dict | None = None) -> dict[str, int]:
+    """{entity: rows} of every view brought up to date (without running the value stage): only what
+    changed, or whole with `full` (docs/adr/0022-incremental-views.md); `report` gets each view's plan."""
+    views = views_materialize(tenant=tenant, entities=entities, on_drained=on_drained, full=full, report=report)
     return {str(k): int(v or 0) for k, v in (views or {}).items()}
 
 
 def materialize_with_values(*, tenant, entities: list[str] | None = None, connection_ids=None,
-                            on_drained=None) -> tuple[dict[str, int], dict]:
+                            on_drained=None, full: bool = False) -> tuple[dict[str, int], dict]:
     """Drain the streams, map the values they brought (of `connection_ids`, all when None), then
     rebuild the views: ({entity: rows}, the value stage's report)."""
     drained = drain(tenant=tenant)
     if on_drained is not None:
         on_drained(drained)
     report = values_map(tenant=tenant, connection_ids=connection_ids)
-    return materialize(tenant=tenant, entities=entities, on_drained=on_drained), report
+    return materialize(tenant=tenant, entities=entities, on_drained=on_drained, full=full), report

@@ -175,15 +175,17 @@ class SyncRun:
         return info
 
     def materialize(self) -> dict[str, int]:
-        """Rebuild the unified views and publish them to PostgreSQL (step "materialize"); {entity: rows}.
+        """Bring the unified views up to date in PostgreSQL (step "materialize"): only what changed since
+        they were last published (docs/adr/0022-incremental-views.md); {entity: rows}.
         The value stage runs first when this run has not run it since its last consume: every caller
         of a run gets canonical values."""
         if not self._values_done():
             self.values()
         info, started = StepInfo("materialize"), time.monotonic()
-        views = self._attempt(info, started, lambda: views_rebuild(tenant=self.tenant))
+        plans: dict = {}
+        views = self._attempt(info, started, lambda: views_rebuild(tenant=self.tenant, report=plans))
         info.rows = sum(views.values())
-        info.details = {"views": views}
+        info.details = {"views": views, "plans": plans}
         self._step(info, started)
         return views
 

@@ -18,6 +18,8 @@ while the engine (which may call an LLM) thinks.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import time
@@ -104,6 +106,25 @@ def _distinct(con, entity: str, columns: list[str], connection_ids=None
     return out
 
 
+def _ensure_state(con) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS _dcl_values_txn (connection_id BIGINT PRIMARY KEY, txn BIGINT NOT NULL)")
+    con.execute("CREATE TABLE IF NOT EXISTS _dcl_values_written (digest VARCHAR NOT NULL)")
+
+
+def _changed_connections(con, table: str, wanted: set[int]) -> set[int]:
+    """Of `wanted`, the connections with records of `table` written (`_txn`) since their values were last
+    scanned: the others' distinct values cannot have changed (docs/adr/0022-incremental-views.md)."""
+    if not wanted:
+        return set()
+    _ensure_state(con)
+    ids = ", ".join(str(int(c)) for c in sorted(wanted))
+    rows = con.execute(f"""
+        SELECT DISTINCT s._connection_id FROM {table} s
+        LEFT JOIN _dcl_values_txn v ON v.connection_id = s._connection_id
+        WHERE s._connection_id IN ({ids}) AND (v.txn IS NULL OR s._txn > v.txn)""").fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def _undecided(column: ValueColumn, seen: list[SeenValue]) -> list[SeenValue]:
     """The values with no decision yet: new ones, and pending ones no person has decided (memory or
     the vendor's metadata may know them by now)."""
@@ -133,20 +154,27 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
         columns = value_columns(connection_ids=connection_ids)
         reads = sorted({(c.entity, c.reads) for c in columns})
         found: dict[tuple[str, str], dict] = {}
+        scanned: dict[int, int] = {}  # connection → the consumer transaction its records were scanned at
         if reads:
             with store.WriterLock(tenant):
                 con = store.connect(tenant)
                 try:
                     tables = store.existing_tables(con)
+                    txn = store.txn_last(con)
                     for entity in sorted({e for e, _ in reads}):
                         table = store.source_table(entity)
                         if table not in tables:
                             continue
                         present = store.table_columns(con, table)
                         cols = [col for e, col in reads if e == entity and col in present]
-                        if cols:
-                            for col, seen in _distinct(con, entity, cols, connection_ids).items():
+                        wanted = {c.connection_id for c in columns if c.entity == entity}
+                        changed = _changed_connections(con, table, wanted)
+                        report["unchanged_connections"] = report.get("unchanged_connections", 0) + len(
+                            wanted - changed)
+                        if cols and changed:
+                            for col, seen in _distinct(con, entity, cols, sorted(changed)).items():
                                 found[(entity, col)] = seen
+                        scanned.update(dict.fromkeys(changed, txn))
                 finally:
                     con.close()
         memory = ValueMemoryLookup()
@@ -199,15 +227,33 @@ def values_map(*, tenant, connection_ids=None, llm=None) -> dict[str, Any]:
         fallbacks = fallback_sources(every)
         maps = value_map_rows()
         currencies = connection_currencies()
+    digest = hashlib.sha256(json.dumps([maps, free, sorted(currencies.items()), fallbacks],
+                                       default=str).encode()).hexdigest()
     with store.WriterLock(tenant):
         con = store.connect(tenant)
         try:
-            write_tables(con, maps, free, currencies, fallbacks)
+            _ensure_state(con)
+            written = con.execute("SELECT digest FROM _dcl_values_written").fetchone()
+            rewrite = written is None or written[0] != digest
+            if rewrite:
+                write_tables(con, maps, free, currencies, fallbacks)
+            if scanned:
+                con.executemany("INSERT OR REPLACE INTO _dcl_values_txn VALUES (?, ?)",
+                                [[c, t] for c, t in sorted(scanned.items())])
         finally:
             con.close()
-    # the same into the PostgreSQL mirrors the per-record views read at read time
-    pg_write_tables(tenant.schema_name, maps, free, currencies, fallbacks)
+    if rewrite:
+        # the same into the PostgreSQL mirrors the per-record views read at read time
+        pg_write_tables(tenant.schema_name, maps, free, currencies, fallbacks)
+        with store.WriterLock(tenant):
+            con = store.connect(tenant)
+            try:
+                con.execute("DELETE FROM _dcl_values_written")
+                con.execute("INSERT INTO _dcl_values_written VALUES (?)", [digest])
+            finally:
+                con.close()
     report["value_maps"] = len(maps)
+    report["tables_written"] = rewrite
     report["engine_seconds"] = round(report["engine_seconds"], 3)
     report["seconds"] = round(time.monotonic() - started, 3)
     return report

@@ -14,6 +14,13 @@
     return undefined;
   }
   function num(x) { var n = Number(x); return isFinite(n) ? n : 0; }
+  // An amount with the run's reporting currency ("1,137.36 USD"), as the findings and cards write it.
+  var currency = "";
+  function money(x) {
+    var n = Number(x);
+    if (!isFinite(n)) return "–";
+    return n.toLocaleString("en-US", { maximumFractionDigits: Math.abs(n) >= 1000 ? 0 : 2 }) + (currency ? " " + currency : "");
+  }
   function label(s) { return String(s).replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); }); }
 
   // [{stage: "Prospecting", amount: 10}] or {"Prospecting": 10} or {"Prospecting": {amount: 10, count: 2}} → [[label, value]]
@@ -74,13 +81,13 @@
   function drawRevops(container, metrics) {
     var colors = palette();
     var stageRows = first(metrics, ["pipeline_by_stage", "pipeline_stages", "by_stage"]);
-    var stages = pairs(stageRows, ["stage", "name", "label"], ["amount", "value", "total", "pipeline"]);
+    var stages = pairs(stageRows, ["stage_category", "stage", "name", "label"], ["amount", "value", "total", "pipeline"]);
     if (stages.length) {
-      var weighted = pairs(stageRows, ["stage", "name", "label"], ["weighted", "weighted_amount"]);
+      var weighted = pairs(stageRows, ["stage_category", "stage", "name", "label"], ["weighted", "weighted_amount"]);
       var sets = [{ label: "Open pipeline", data: stages.map(function (p) { return p[1]; }), backgroundColor: colors[0], borderRadius: 6 }];
       if (weighted.some(function (p) { return p[1]; })) sets.push({ label: "Weighted", data: weighted.map(function (p) { return p[1]; }), backgroundColor: colors[2], borderRadius: 6 });
       var po = baseOptions();
-      po.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y); } } };
+      po.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.y); } } };
       charts.push(new Chart(chartCard(container, "Pipeline by stage", "chart-pipeline"), {
         type: "bar", data: { labels: stages.map(function (p) { return p[0]; }), datasets: sets }, options: po,
       }));
@@ -92,7 +99,7 @@
       var ds = [{ label: "Weighted forecast", data: fc.map(function (p) { return p[1]; }), backgroundColor: colors[2], borderRadius: 6 }];
       if (best && best.some(function (x, i) { return x !== fc[i][1]; })) ds.push({ type: "line", label: "Open amount", data: best, borderColor: colors[1], backgroundColor: colors[1], tension: 0.25, pointRadius: 3 });
       var fo = baseOptions();
-      fo.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y); } } };
+      fo.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.y); } } };
       charts.push(new Chart(chartCard(container, "Forecast by close month", "chart-forecast"), {
         type: "bar", data: { labels: fc.map(function (p) { return p[0]; }), datasets: ds }, options: fo,
       }));
@@ -105,7 +112,13 @@
     var s = series(first(metrics, ["spend_by_day_service", "daily_spend_by_service", "spend_over_time"]));
     var byService = true;
     if (!s.dates.length) { s = series((first(metrics, ["spend_by_day", "daily_spend"]) || []).map(function (r) { return { day: r.day || r.date, service: "All services", amount: r.amount }; })); byService = false; }
-    var anomalies = first(metrics, ["anomalies", "spend_anomalies"]) || (findings || []).filter(function (f) { return f.kind === "anomaly"; });
+    // One mark per day of each anomaly (a finding covers consecutive days: from, to, by_day).
+    var anomalies = [];
+    (first(metrics, ["anomalies", "spend_anomalies"]) || (findings || []).filter(function (f) { return f.kind === "anomaly"; })).forEach(function (a) {
+      if (Array.isArray(a.by_day) && a.by_day.length) {
+        a.by_day.forEach(function (d) { anomalies.push({ day: d.day, amount: d.amount, baseline: d.baseline, service: a.service, direction: a.direction }); });
+      } else anomalies.push(a);
+    });
     if (s.dates.length) {
       var totals = Object.keys(s.byService).map(function (svc) {
         return [svc, Object.keys(s.byService[svc]).reduce(function (t, d) { return t + s.byService[svc][d]; }, 0)];
@@ -133,8 +146,8 @@
       opts.interaction = { mode: "nearest", intersect: false };
       opts.plugins.tooltip = { callbacks: { label: function (ctx) {
         var raw = ctx.raw;
-        if (raw && raw.a) return "Anomaly: " + (raw.service || "") + " " + (raw.a.direction || "") + " " + A.fmt.money(first(raw.a, ["amount", "cost"])) + (raw.a.baseline !== undefined ? " vs baseline " + A.fmt.money(raw.a.baseline) : "");
-        return ctx.dataset.label + ": " + A.fmt.money(ctx.parsed.y);
+        if (raw && raw.a) return "Anomaly: " + (raw.service || "") + " " + (raw.a.direction || "") + " " + money(first(raw.a, ["amount", "cost"])) + (raw.a.baseline !== undefined ? " vs baseline " + money(raw.a.baseline) : "");
+        return ctx.dataset.label + ": " + money(ctx.parsed.y);
       } } };
       var title = byService ? "Spend over time by service" : "Daily spend (anomalies marked)";
       charts.push(new Chart(chartCard(container, title, "chart-spend"), { data: { labels: s.dates, datasets: datasets }, options: opts }));
@@ -160,6 +173,7 @@
       var c = document.querySelector('[data-charts="' + agent + '"]');
       if (!c || typeof Chart === "undefined") return;
       c.innerHTML = "";
+      currency = run.currency || (run.metrics || {}).reporting_currency || "";
       if (agent === "revops") drawRevops(c, run.metrics || {});
       if (agent === "finops") drawFinops(c, run.metrics || {}, run.findings || []);
     });

@@ -23,6 +23,13 @@ def reporting_settings() -> ReportingSettings:
     return ReportingSettings.objects.order_by("pk").select_related("updated_by").first() or ReportingSettings()
 
 
+def rates_stamp() -> str:
+    """Changes whenever a rate is loaded, changed or removed: the views' conversions are rebuilt then."""
+    found = FxRate.objects.aggregate(n=Count("pk"), last=Max("loaded_at"), top=Max("pk"))
+    last = found["last"].isoformat() if found["last"] else ""
+    return f"{found['n']}:{found['top'] or 0}:{last}"
+
+
 def rate_table(*, currencies: Iterable[str], until: date | None = None) -> RateTable:
     """The rates of `currencies` (EUR needs none), up to `until` when given."""
     wanted = sorted({c for c in currencies if c and c != BASE})

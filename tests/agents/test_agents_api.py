@@ -45,7 +45,7 @@ def test_results_serve_the_latest_success_the_last_run_and_the_history(api_a, te
     assert body["agent"] == "revops"
     assert body["latest"]["id"] == ok.pk
     assert body["latest"]["metrics"]["open_pipeline"] == 570000
-    assert body["latest"]["narrative"].startswith("Open pipeline is 570,000")
+    assert body["latest"]["narrative"].startswith("- Open pipeline: 570,000 USD")
     assert body["last_run"]["id"] == skipped.pk and body["last_run"]["status"] == "skipped"
     assert [r["id"] for r in body["history"]] == [skipped.pk, ok.pk]
     assert body["count"] == 2
@@ -123,3 +123,25 @@ def test_state_and_telemetry_list_the_materialized_views(api_a, tenant_a):
     assert [(v["entity"], v["row_count"]) for v in state["views"]] == [("opportunity", 5)]
     telemetry = api_a.get("/api/dcl/telemetry/").json()
     assert [(v["entity"], v["row_count"]) for v in telemetry["views"]] == [("opportunity", 5)]
+
+
+def test_a_run_stored_before_issue_18_is_served_with_its_repeats_merged_and_every_finding_actionable(api_a, tenant_a):
+    from .test_findings import _stored_demo_run_findings
+
+    with in_schema(tenant_a):
+        run = AgentRun.objects.create(agent="finops", status="succeeded", findings=_stored_demo_run_findings(),
+                                      metrics={"reporting_currency": "USD", "total_spend": 11853.0})
+    detail = api_a.get(f"/api/agents/finops/results/{run.pk}/").json()
+    assert detail["findings_count"] == len(detail["findings"]) == 3
+    anomaly, saving, at_risk = detail["findings"]
+    assert (anomaly["kind"], anomaly["from"], anomaly["to"], anomaly["days"]) == ("anomaly", "2026-11-21",
+                                                                                  "2026-11-23", 3)
+    assert all(f["action"] and f["currency"] == "USD" for f in detail["findings"])
+    assert all(f["links"]["page"] == f"/agents/runs/{run.pk}/findings/{f['id']}/" for f in detail["findings"])
+    assert saving["links"]["view"] == "/dcl/views/cloud_resource/?field=unified_id&value=res_1"
+    assert saving["links"]["api"] == "/api/dcl/views/cloud_resource/?unified_id=res_1"
+    assert at_risk["links"]["view"] == "/dcl/views/opportunity/?field=unified_id&value=opp_1"
+    assert "view" not in anomaly["links"] and "api" not in anomaly["links"]  # old anomalies kept no lines
+    latest = api_a.get("/api/agents/finops/results/").json()
+    assert latest["latest"]["findings"] == detail["findings"]
+    assert latest["history"][0]["findings_count"] == 3

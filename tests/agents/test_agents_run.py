@@ -55,10 +55,9 @@ def test_each_pilot_run_is_stored_with_inputs_metrics_findings_and_narrative(ten
     assert [c["name"] for c in revops.inputs["connections"]] == ["sf"]
     assert [c["name"] for c in finops.inputs["connections"]] == ["aws exports"]
     assert revops.narrative_source == finops.narrative_source == "heuristic"
-    assert revops.narrative.startswith(
-        "Open pipeline is 570,000 USD across 5 deals, with a weighted forecast of 352,000 USD.")
+    assert revops.narrative.startswith("- Open pipeline: 570,000 USD in 5 deals (weighted forecast 352,000 USD)\n")
     assert "Acme Corp" in revops.narrative
-    assert "Spend was 6,595 USD from 2026-01-01 to 2026-02-14." in finops.narrative
+    assert "- Spend: 6,595 USD from 2026-01-01 to 2026-02-14\n" in finops.narrative
     assert any(f["kind"] == "at_risk_deal" for f in revops.findings)
     assert revops.started_at <= revops.finished_at
 

@@ -126,8 +126,9 @@ def test_only_the_ec2_spike_is_an_anomaly_with_the_size_of_the_jump(result):
     anomalies = [f for f in result.findings if f["kind"] == "anomaly"]
     assert result.metrics["anomaly_count"] == 1
     [a] = anomalies
-    assert (a["service"], a["day"], a["amount"], a["baseline"], a["delta"]) == ("AmazonEC2", "2026-02-10", 400, 105,
-                                                                                 295)
+    assert (a["service"], a["from"], a["to"], a["days"]) == ("AmazonEC2", "2026-02-10", "2026-02-10", 1)
+    assert (a["amount"], a["baseline"], a["delta"], a["currency"]) == (400, 105, 295, "USD")
+    assert a["title"] == "AmazonEC2 spike on 2026-02-10: 400.00 USD against a baseline of 105.00 USD (+295.00 USD)"
     assert a["change_pct"] == pytest.approx(280.95, abs=0.01)
     assert a["z"] == pytest.approx(39.79, abs=0.01)
     assert (a["direction"], a["severity"]) == ("spike", "high")
@@ -159,8 +160,8 @@ def test_a_drop_is_reported_as_low_severity():
     [a] = [f for f in out.findings if f["kind"] == "anomaly"]
     # window i 0..9: five 104s and five 100s → median 102, MAD 2; scale = max(1.4826 × 2, 5% of 102) = 5.1
     # → z = (10 − 102) / 5.1 = −18.04
-    assert (a["day"], a["baseline"], a["delta"], a["direction"], a["severity"]) == ("2026-01-11", 102, -92, "drop",
-                                                                                    "low")
+    assert (a["from"], a["baseline"], a["delta"], a["direction"], a["severity"]) == ("2026-01-11", 102, -92, "drop",
+                                                                                     "low")
     assert a["z"] == pytest.approx(-18.04, abs=0.01)
 
 

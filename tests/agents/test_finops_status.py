@@ -55,7 +55,7 @@ def test_a_terminated_instance_whose_id_still_bills_counts_only_what_it_costs_si
     [finding] = [f for f in result.findings if f["kind"] == "savings"]
     assert finding["rule"] == "stopped_but_billed" and finding["estimated_monthly"] == 40  # 20 days × 2
     assert finding["subject"]["window_spend"] == 540 and finding["subject"]["still_billed_since"] == "2026-03-11"
-    assert "terminated but still billed 40.0/month" in finding["title"]
+    assert "terminated but still billed 40.00 USD/month" in finding["title"]
 
 
 def test_a_stopped_instance_counts_its_storage_after_it_stopped_not_its_compute_before():
@@ -106,7 +106,7 @@ def test_an_idle_elastic_ip_is_found_by_its_usage_type_with_or_without_an_invent
     assert _savings(result) == {("idle_resource", "eipalloc-1"): 3.6, ("idle_resource", "eipalloc-2"): 3.6}
     by_id = {f["subject"]["id"]: f for f in result.findings if f["kind"] == "savings"}
     assert by_id["eipalloc-1"]["subject"]["window_spend"] == 3.6
-    assert by_id["eipalloc-1"]["title"] == "54.185.248.141 is idle (not in use) and costs 3.6/month"
+    assert by_id["eipalloc-1"]["title"] == "54.185.248.141 is idle (not in use) and costs 3.60 USD/month"
     assert by_id["eipalloc-2"]["subject"]["entity"] == "cost"  # known from its cost lines only
 
 
@@ -155,8 +155,8 @@ def test_the_demo_inventory_gives_three_idle_volumes_two_idle_addresses_and_no_t
     }
     assert result.metrics["savings_by_rule"] == {"idle_resource": 167.2}
     assert result.metrics["stopped_billed_count"] == 0
-    # The training burst itself is still called out, as an anomaly of the day it started.
-    assert any(a["day"] == "2026-11-06" for a in result.findings if a["kind"] == "anomaly")
+    # The training burst itself is still called out, as an anomaly from the day it started.
+    assert any(a["from"] == "2026-11-06" for a in result.findings if a["kind"] == "anomaly")
 
 
 def test_a_lines_own_tags_come_first_and_the_inventory_tags_cover_lines_without_any():

@@ -61,7 +61,7 @@ def test_a_failing_llm_falls_back_to_the_heuristic_summary(tenant_a, llm):
         [run] = agents_run(tenant=tenant_a, agents=["revops"], views=VIEWS, today=date(2026, 3, 1))
     assert run.status == "succeeded"
     assert run.narrative_source == "heuristic"
-    assert run.narrative.startswith("Open pipeline is 570,000 USD across 5 deals")
+    assert run.narrative.startswith("- Open pipeline: 570,000 USD in 5 deals")
 
 
 def test_an_empty_llm_answer_falls_back_to_the_heuristic_summary(tenant_a, llm):
@@ -76,13 +76,15 @@ def test_the_heuristic_summary_is_deterministic_and_cites_the_numbers(tenant_a):
         first, = agents_run(tenant=tenant_a, agents=["revops"], views=VIEWS, today=date(2026, 3, 1))
         second, = agents_run(tenant=tenant_a, agents=["revops"], views=VIEWS, today=date(2026, 3, 1))
     assert first.narrative == second.narrative
-    assert first.narrative == (
-        "Open pipeline is 570,000 USD across 5 deals, with a weighted forecast of 352,000 USD. "
-        "Win rate is 66.67% (2 won, 1 lost); average won deal 40,000, closed in 50 days on average. "
-        "1 deal is past the close date and 2 have had no update in 30 days. "
-        "2 deals are at risk; the riskiest is Acme renewal (70/100: close date 2026-02-15 passed 14 days ago; "
-        "no update in 50 days; no next step recorded). "
-        "The largest open pipeline is at Acme Corp: 300,000 USD in 2 deals across hubspot, salesforce.")
+    # A few short lines, one key figure each, every amount with its currency (issue 18: not one paragraph).
+    assert first.narrative.splitlines() == [
+        "- Open pipeline: 570,000 USD in 5 deals (weighted forecast 352,000 USD)",
+        "- Win rate: 66.67% (2 won, 1 lost); average won deal 40,000 USD, 50 days to close",
+        "- Needs attention: 2 at risk, 1 past the close date, 2 with no update in 30 days",
+        "- Riskiest: Acme renewal (70/100: close date 2026-02-15 passed 14 days ago; no update in 50 days)",
+        "- Largest account: Acme Corp, 300,000 USD in 2 deals (hubspot, salesforce)",
+    ]
+    assert all(len(line) <= 110 for line in first.narrative.splitlines())
 
 
 def test_the_heuristic_summary_says_which_amounts_its_totals_leave_out(tenant_a):
@@ -92,5 +94,5 @@ def test_the_heuristic_summary_says_which_amounts_its_totals_leave_out(tenant_a)
         [run] = agents_run(tenant=tenant_a, agents=["revops"], views={**VIEWS, "opportunity": [*OPPORTUNITIES, gbp]},
                            today=date(2026, 3, 1))
     assert run.metrics["open_pipeline"] == 570000  # the GBP deal has no rate: not in the sum
-    assert run.narrative.endswith("1 deal is left out of the totals in USD: 1 deal (5,000.00 GBP: no GBP rate on "
-                                  "or before their date).")
+    assert run.narrative.endswith("\n- Left out: 1 deal is left out of the totals in USD: 1 deal (5,000.00 GBP: no "
+                                  "GBP rate on or before their date)")

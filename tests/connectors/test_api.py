@@ -326,3 +326,11 @@ def test_a_connections_currency_is_an_iso_4217_code_or_blank(api_a, csv_dir):
     assert api_a.patch(f"{URL}{cid}/", {"currency": "nope"}, format="json").status_code == 400
     cleared = api_a.patch(f"{URL}{cid}/", {"currency": ""}, format="json")
     assert cleared.status_code == 200 and cleared.json()["currency"] == ""
+
+
+def test_delete_asks_what_becomes_of_the_records_and_refuses_an_unknown_choice(api_a):
+    cid = make(api_a).json()["id"]
+    bad = api_a.delete(f"{URL}{cid}/?data=wipe-everything")
+    assert bad.status_code == 400 and "data" in bad.json()["error"]["details"]
+    assert api_a.get(f"{URL}{cid}/").status_code == 200  # not deleted
+    assert api_a.delete(f"{URL}{cid}/?data=keep").status_code == 204

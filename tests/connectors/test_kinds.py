@@ -20,7 +20,7 @@ from connectors.errors import PermanentError
 from connectors.http import HttpClient
 from connectors.kinds.base import KindSpec
 from connectors.models import Connection
-from connectors.page_forms import KIND_FORMS, kind_fields
+from connectors.page_forms import KIND_FORMS, MANAGED_ELSEWHERE, kind_fields
 
 FOLDERS = sorted(m.name for m in pkgutil.iter_modules(connectors.kinds.__path__) if m.ispkg)
 # The values rows and the API schema hold: a kind may be added, never renamed or dropped.
@@ -79,7 +79,7 @@ def test_the_kind_spec_is_complete(name, settings):
     assert KIND_FORMS[name] == {"label": spec.label, "tone": spec.form.tone, "blurb": spec.form.blurb}
     assert spec.form.tone in ("green", "blue", "purple") and spec.form.blurb.strip()
     fields = kind_fields(name)
-    assert {f.name for f in fields} == config_keys | set(spec.secret_fields)
+    assert {f.name for f in fields} == (config_keys - set(MANAGED_ELSEWHERE)) | set(spec.secret_fields)
     assert {f.name for f in fields if f.secret} == set(spec.secret_fields)
 
     assert spec.domain in ("", "revops", "finops")

@@ -161,6 +161,46 @@ def test_postgres_multi_host_dsn_pins_each_host(guard_on, fake_dns, captured_con
     assert captured_connect[0]["hostaddr"] == f"{PUBLIC},93.184.216.35"
 
 
+@pytest.fixture
+def captured_adbc(monkeypatch):
+    """ADBC's connect (the driver's read path, connectors/kinds/postgres/adbc.py), recording its conninfo."""
+    import adbc_driver_manager
+    from psycopg.conninfo import conninfo_to_dict
+
+    seen: list[dict] = []
+
+    def connect(conninfo, **kwargs):
+        seen.append(conninfo_to_dict(conninfo))
+        raise adbc_driver_manager.OperationalError("IO: [libpq] Failed to connect: connection refused",
+                                                   status_code=adbc_driver_manager.AdbcStatusCode.IO)
+
+    monkeypatch.setattr("adbc_driver_postgresql.dbapi.connect", connect)
+    return seen
+
+
+def test_postgres_reads_through_adbc_at_the_checked_address_with_the_same_tls_and_session(
+    guard_on, fake_dns, captured_adbc
+):
+    fake_dns["db.example.test"] = [[PUBLIC], ["127.0.0.1"]]  # a rebinding resolver
+    drv = pg("db.example.test", sslmode="verify-full")
+    with pytest.raises(TransientError, match="connection refused"):
+        drv._adbc_connection()
+    (info,) = captured_adbc
+    assert info["hostaddr"] == PUBLIC and info["host"] == "db.example.test"  # TLS still checks the name
+    assert info["sslmode"] == "verify-full" and info["password"] == "pw" and info["connect_timeout"] == "10"
+    assert "-c default_transaction_read_only=on" in info["options"] and "-c TimeZone=UTC" in info["options"]
+    assert fake_dns.lookups["db.example.test"] == 1
+
+
+def test_postgres_adbc_read_path_never_connects_to_a_name_resolving_to_loopback(guard_on, captured_adbc):
+    with pytest.raises(PermanentError, match="private or local"):
+        pg("localhost")._adbc_connection()
+    dsn = "postgresql://reader:pw@db.example.test:5432/crm?hostaddr=127.0.0.1"
+    with pytest.raises(PermanentError, match="private or local"):
+        build_driver("supabase", {}, {"dsn": dsn})._adbc_connection()
+    assert captured_adbc == []
+
+
 # --- MongoDB ----------------------------------------------------------------------------------------
 
 

@@ -170,7 +170,7 @@ def test_pages_of_one_copy_carry_their_own_cursors_and_an_abandoned_read_leaves_
     assert drv.check().ok and len([r for p in drv.read("events") for r in p.rows()]) == 7
 
 
-def test_bench_pg_read_reads_every_row_both_ways_and_drops_its_database(db):
+def test_bench_pg_read_reads_every_row_each_way_and_drops_its_database(db):
     from io import StringIO
 
     from django.core.management import call_command
@@ -178,7 +178,7 @@ def test_bench_pg_read_reads_every_row_both_ways_and_drops_its_database(db):
     out = StringIO()
     call_command("bench_pg_read", rows=300, page_size=70, stdout=out)
     text = out.getvalue()
-    assert "rows: 300 records" in text and "columnar: 300 records" in text
+    assert "rows: 300 records" in text and "csv: 300 records" in text and "adbc: 300 records" in text
     scratch = text.split("(database ")[1].split(")")[0]
     with psycopg.connect(dbname="postgres", autocommit=True, **{k: v for k, v in _server().items() if v}) as c:
         assert c.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [scratch]).fetchone()[0] == 0

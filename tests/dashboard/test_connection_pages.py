@@ -143,7 +143,7 @@ def test_mapping_lines_are_stored_as_typed(web_a, tenant_a):
 
     assert _create(web_a, primary_keys="Account: Id\n\n Contact : Email ").status_code == 302
     saved = _in(tenant_a, lambda: Connection.objects.get(name="CRM export"))
-    assert saved.config["primary_keys"] == {"Account": "Id", "Contact": "Email"}
+    assert saved.config["primary_keys"] == {"Account": ["Id"], "Contact": ["Email"]}  # a key is a list of columns
 
 
 def test_an_empty_upload_is_named_and_said_to_be_empty(web_a, tenant_a):

@@ -268,7 +268,7 @@ def test_a_failed_run_after_the_last_read_does_not_count_as_good(source, tenant_
     import dcl.pipeline.run as pipeline_run_module
     from dcl.schedules.selectors import last_good_sync_at
 
-    def disk_full(tenant):
+    def disk_full(tenant, **_):
         raise OSError("disk full")
 
     conn = source["connection"]

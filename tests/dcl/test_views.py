@@ -252,8 +252,8 @@ def test_a_copy_that_fails_midway_leaves_the_previous_view_and_catalog_as_they_w
     publish(connection.tenant, sf.pk, batches_for(connection.tenant, sf.pk, opportunity_records(5, start=10)))
     real = pgsync._encoded_batches
 
-    def broken(duck, entity, spec):
-        produced = real(duck, entity, spec)
+    def broken(duck, entity, spec, relation=None):
+        produced = real(duck, entity, spec, relation)
         yield next(produced)  # the header, then the export dies
         yield next(produced)
         raise RuntimeError("export died")

@@ -83,13 +83,17 @@ def test_a_full_export_inserts_updates_deletes_and_reinserts(in_tenant_a):
 
 def test_an_append_only_folder_never_deletes(in_tenant_a):
     rows = _rows(6)
-    conn = _export("append-only", rows, exports=None)  # the default
-    assert conn.config["exports"] == "append"  # the default is stored, so the API shows it
+    conn = _export("append-only", rows, exports="append")
     pipeline_run(tenant=connection.tenant, connection=conn)
     _export("append-only", {"0060100": "1.00"})
     info = pipeline_run(tenant=connection.tenant, connection=conn)
     assert info.step("deletes") is None
     assert len(_view()) == 7
+
+
+def test_files_are_full_exports_by_default_and_the_default_is_stored(in_tenant_a):
+    conn = _export("default-exports", _rows(2), exports=None)
+    assert conn.config["exports"] == "full"  # stored, so the API shows it (docs/adr/0024)
 
 
 def test_an_export_cut_in_half_deletes_nothing_pauses_and_asks_for_review(

@@ -96,6 +96,28 @@ def test_insert_update_delete_and_reinsert_flow_into_the_view(source_db, pg_conn
     assert Connection.objects.get(pk=pg_connection.pk).status == "ok"
 
 
+def test_an_interval_between_key_comparisons_leaves_syncs_in_between_to_their_changes(source_db, pg_connection):
+    """With `deletes_check_seconds`, the keys are compared once per interval (a sync in between costs what
+    its changes cost, ADR 0022); a delete is found at the first comparison after it."""
+    from aam.streams import binary_redis
+    from autonomos.core import redis_names
+
+    src = source_db["conn"]
+    pg_connection.config = {**pg_connection.config, "deletes_check_seconds": 3600}
+    pg_connection.save(update_fields=["config"])
+    first = pipeline_run(tenant=connection.tenant, connection=pg_connection)
+    checked = first.step("deletes").details["objects"][0]
+    assert checked["ranges_compared"] > 0
+    src.execute("DELETE FROM deals WHERE id = 'D3'")
+    between = pipeline_run(tenant=connection.tenant, connection=pg_connection)
+    assert between.step("deletes").rows == 0 and between.step("deletes").details["objects"] == []
+    assert "D3" in _view()
+    # the interval is over (its key expired): the next sync compares and finds the delete
+    binary_redis().delete(redis_names.deletes_checked(connection.tenant, pg_connection.pk, checked["source_object"]))
+    after = pipeline_run(tenant=connection.tenant, connection=pg_connection)
+    assert after.step("deletes").rows == 1 and "D3" not in _view()
+
+
 def test_integer_keys_are_compared_without_hashing(source_db, pg_connection):
     src = source_db["conn"]
     src.execute("""

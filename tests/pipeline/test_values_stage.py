@@ -132,8 +132,16 @@ def test_approving_a_value_updates_only_the_rows_that_carry_it(two_crms):
     # the memory learned it, per vendor and field
     memory = ValueMemory.objects.get(vendor="hubspot", field="stage_category", raw_key="Contract Sent")
     assert memory.canonical == choice
-    pipeline_run(tenant=connection.tenant, connection=hubspot, trigger="test")
+    again = pipeline_run(tenant=connection.tenant, connection=hubspot, trigger="test")
     assert set(_view("opportunity", "stage_category", "WHERE stage_source = 'Contract Sent'")) == {(choice,)}
+    # the next materialization follows the decision in the deals' history, the records untouched: only
+    # the rows carrying the value are recomputed (docs/adr/0022-incremental-views.md)
+    plan = again.step("materialize").details["plans"]["opportunity"]
+    assert plan["mode"] == "delta" and carrying <= plan["dirty"] < 24 + 18
+    from dcl.models import OpportunityHistory
+
+    current = OpportunityHistory.objects.filter(unified_id__in=ids, valid_to__isnull=True)
+    assert sorted((v.stage_category, v.version > 1) for v in current) == [(choice, True)] * carrying
 
 
 def test_postgres_computes_the_same_values_as_duckdb_on_a_mixed_tenant(two_crms):

@@ -34,9 +34,12 @@ OPERATOR_CALLS = {
     ("/api/aoa/discover/", "post"),
     ("/api/aoa/jobs/1/cancel/", "post"),
     ("/api/connections/1/sync/", "post"),
+    ("/api/connections/1/mapping/changes/", "post"),
+    ("/api/connections/1/mapping/undo/", "post"),
     ("/api/connections/1/schedule/", "put"),
     ("/api/connections/1/schedule/", "delete"),
     ("/api/connections/1/test/", "post"),
+    ("/api/connections/1/keys/", "post"),
 }
 
 
@@ -130,9 +133,12 @@ DASHBOARD_WRITES = {
     "connections_ui:upload": Role.ADMIN,
     "connections_ui:delete": Role.ADMIN,
     "connections_ui:test": Role.OPERATOR,
+    "connections_ui:key": Role.OPERATOR,
     "aam_ui:review-decide": Role.OPERATOR,
     "aam_ui:review-bulk": Role.OPERATOR,
     "aam_ui:value-decide": Role.OPERATOR,
+    "aam_connections:mapping-change": Role.OPERATOR,
+    "aam_connections:mapping-undo": Role.OPERATOR,
     "dcl_ui:operations-action": Role.ADMIN,
     "dcl_ui:connection-schedule": Role.OPERATOR,
     "dashboard:agents-run": Role.OPERATOR,
@@ -140,7 +146,8 @@ DASHBOARD_WRITES = {
 }
 # Pages of the pipeline's internals (streams, consumer groups, dead letters): admins only, reading too.
 ADMIN_PAGES = {"dcl_ui:operations"}
-SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim"}
+SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim",
+                 "run_id": 999999, "finding_id": "x"}
 
 
 def _dashboard_patterns():

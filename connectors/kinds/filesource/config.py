@@ -19,14 +19,58 @@ class FileSourceConfig(Strict):
     )
     delimiter: Literal[",", ";", "\t", "|"] | None = None
     encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"] | None = None
-    primary_keys: dict[str, str] = Field(default_factory=dict, description="object name → primary key column")
-    exports: Literal["append", "full"] = Field(
-        default="append",
+    primary_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
         description=(
-            "append: files only ever add or update records, nothing is deleted; full: each file is a full "
-            "export of its object, so a record missing from a new version of the file is deleted"
+            "object name → the key column(s) a person set, or [\"#line\"] for the row's number in the file "
+            "(docs/adr/0024-files-as-snapshots.md)"
         ),
     )
+    chosen_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "object name → the key the platform chose when it first saw the file (the id column, the fewest "
+            "columns unique over the file, [\"#line\"], or [\"#content\"] for objects read before keys were "
+            "chosen); kept so that it never changes by itself"
+        ),
+    )
+    exports: Literal["append", "full"] = Field(
+        default="full",
+        description=(
+            "full (the default): each file is a full export of its object, a snapshot: a record missing from "
+            "a new version of the file is deleted; append: files only ever add or update records, nothing "
+            "is deleted"
+        ),
+    )
+
+    @field_validator("primary_keys", "chosen_keys", mode="before")
+    @classmethod
+    def _key_lists(cls, value):
+        """A key is a list of columns; it may be given as text, its columns separated by commas (as the
+        form's `object: column, column` lines and configs stored before give it; a key column's name
+        never holds a comma)."""
+        if isinstance(value, dict):
+            return {k: [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+                    for k, v in value.items()}
+        return value
+
+    @field_validator("primary_keys", "chosen_keys")
+    @classmethod
+    def _key_columns(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from .keys import CONTENT, LINE, MAX_KEY_COLUMNS, usable_column
+
+        for name, columns in value.items():
+            if columns in ([LINE], [CONTENT]):
+                continue
+            if not columns or len(columns) > MAX_KEY_COLUMNS:
+                raise ValueError(f"the key of {name!r} must name 1 to {MAX_KEY_COLUMNS} columns")
+            if len(set(columns)) != len(columns):
+                raise ValueError(f"the key of {name!r} names a column twice")
+            bad = [c for c in columns if not usable_column(c)]
+            if bad:
+                raise ValueError(f"the key of {name!r} cannot use the column {bad[0]!r} (a key column's name "
+                                 "has no comma and is not #line or #content)")
+        return value
 
     @field_validator("folder")
     @classmethod

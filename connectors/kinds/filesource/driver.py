@@ -30,19 +30,25 @@ from ...errors import ObjectNotFound, PermanentError
 from ...typeinfer import infer_text_type, sample_of
 from ..saas import ValueMetadataCache
 from .csvio import CsvFile, CsvFormatError, Position, count_lines, fingerprint
+from .keys import CONTENT, LINE_COLUMN, RecordKey, choose_key, id_column, key_problem
 from .optionsets import synapse_option_sets
 from .paths import PathRefused, ensure_allowed, uploads_dir
 
 CSV_SUFFIXES = (".csv", ".tsv")
 DISCOVER_ROWS = 1000
-_PK_NAMES = ("id", "hsobjectid", "identitylineitemid", "resourceid")
 
 
-def _cursor(digest: str, pos: Position) -> dict:
-    cursor = {"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row}
+def _cursor(digest: str, pos: Position, key: str) -> dict:
+    cursor = {"hash": digest, "offset": pos.offset, "line": pos.line, "row": pos.row, "key": key}
     if pos.encoding:
         cursor["encoding"] = pos.encoding
     return cursor
+
+
+def _key_text(key: RecordKey | None) -> str:
+    """The key as the cursor records it: the next read compares it, and a different key re-reads the
+    file whole (every record's key changed: the object is re-keyed)."""
+    return ",".join(key.spec) if key is not None else CONTENT
 
 
 def _known_encoding(name) -> str | None:
@@ -60,14 +66,18 @@ def object_name_of(path: Path) -> str:
 
 def guess_primary_key(object_name: str, fields: list[str]) -> str | None:
     """A column that looks like the record id: `Id`, `<object>id`, `hs_object_id`, … (first match)."""
-    norm = {f: f.lower().replace("_", "").replace("/", "").replace(".", "").replace(" ", "") for f in fields}
-    stem = object_name.lower().replace("_", "")
-    wanted = [*_PK_NAMES, f"{stem}id", f"{stem.rstrip('s')}id"]
-    for candidate in wanted:
-        for field, n in norm.items():
-            if n == candidate:
-                return field
-    return None
+    return id_column(object_name, fields)
+
+
+def _with_lines(page_table, records: list[dict], first_row: int):
+    """The page with the record-number column of a line-keyed file (`__line`: never mapped, never in
+    the record's unmapped fields). Records are numbered in the order read, from `first_row`."""
+    import pyarrow as pa
+
+    if page_table is not None:
+        n = page_table.num_rows
+        return page_table.append_column(LINE_COLUMN, pa.array([str(i) for i in range(first_row, first_row + n)])), []
+    return None, [{**r, LINE_COLUMN: str(first_row + i)} for i, r in enumerate(records)]
 
 
 class FileSourceDriver(Driver):
@@ -146,6 +156,34 @@ class FileSourceDriver(Driver):
             raise PermanentError(f"{path.name}: {exc}") from None
         return csv_file
 
+    # -- keys (keys.py, docs/adr/0024-files-as-snapshots.md) --------------------------------------------
+
+    def record_key(self, object_name: str, header: list[str]) -> RecordKey | None:
+        """The object's key: set by a person, else chosen and kept, else the file's id column; None
+        when none is known yet (the sync chooses one first: connectors.services.connection_keys_ensure)."""
+        idc = id_column(object_name, header)
+        spec = self.config.primary_keys.get(object_name)
+        if spec:
+            return RecordKey.of(spec, "set")
+        spec = self.config.chosen_keys.get(object_name)
+        if spec:
+            return RecordKey.of(spec, "id_column" if spec == [idc] else "columns")
+        return RecordKey((idc,), "id_column") if idc else None
+
+    def header(self, object_name: str) -> list[str]:
+        """The column names of the object's file."""
+        return self._csv(self._file(object_name)).header
+
+    def choose_key(self, object_name: str) -> RecordKey | None:
+        """The key the platform would choose for the object's file now (None for a file without rows)."""
+        path = self._file(object_name)
+        return choose_key(object_name, self._csv(path))
+
+    def key_problem(self, object_name: str, key: RecordKey) -> str | None:
+        """Why `key` does not hold in the object's file as it is now (None when it does)."""
+        path = self._file(object_name)
+        return key_problem(self._csv(path), key)
+
     # -- interface ----------------------------------------------------------------------------------
 
     def value_metadata(self, object_name: str) -> dict[str, dict]:
@@ -204,44 +242,87 @@ class FileSourceDriver(Driver):
             )
             for name in header
         ]
-        pk = self.config.primary_keys.get(object_name) or guess_primary_key(object_name, header)
-        keyed_samples_fill(fields, first, pk)
-        return SourceObject(name=object_name, fields=fields, primary_key=pk, cursor_field=None, row_count=row_count)
+        key = self.record_key(object_name, header)
+        pk = key.primary_key if key is not None else None
+        keyed_samples_fill(fields, first, pk if key is not None and key.columns else None)
+        basis = "" if key is None else "line" if key.by_line else key.basis
+        if basis == "set" and key.columns == (id_column(object_name, header),):
+            basis = "id_column"  # a person confirmed the id column: the mapping engine reads it as the id
+        return SourceObject(name=object_name, fields=fields, primary_key=pk, cursor_field=None, row_count=row_count,
+                            key_basis=basis)
 
     def deletes_mode(self, object_name: str) -> str:
         """Full exports: a file read from its first row lists every record of the object (a file
         that is gone lists none: the delete guard asks a person first). Append-only: never."""
         return "full_read" if self.config.exports == "full" else "none"
 
+    def _previous_key(self, object_name: str, header: list[str], cursor: dict) -> str:
+        """The key the read that left `cursor` used (a cursor from before keys were recorded: the
+        configured column, the id column, or the content hash, as reads then chose)."""
+        if "key" in cursor:
+            return str(cursor["key"])
+        return _key_text(self.record_key(object_name, header)) if (
+            self.config.primary_keys.get(object_name) or id_column(object_name, header)) else CONTENT
+
+    def _check_key_before_reading(self, path: Path, key: RecordKey | None) -> bool:
+        """Whether a read from the first row checks the key over the file first: for a key of columns
+        that tell rows apart (chosen, or set by a person), in a file of the folder (an upload was checked
+        when it arrived). An id column is the source's own key: its uniqueness is the vendor's, and
+        checking it would cost every changed export a second parse."""
+        if key is None or not key.columns or key.basis == "id_column":
+            return False
+        uploads = self._uploads_dir()
+        return uploads is None or path.parent != Path(uploads).resolve()
+
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
+        """The file's records from the cursor, or from the first row when the file changed (its hash)
+        or its key did (`Page.rekeyed`: every record's key is new). A read from the first row of a
+        folder's file keyed by columns checks first that the key holds over the whole file (a
+        PermanentError names the rows that break it, and nothing of this version is read: the
+        previous snapshot stays); uploads were checked when they arrived."""
         path = self._file(object_name)
         digest = fingerprint(path)
         csv_file = self._csv(path)
+        header = csv_file.header
+        key = self.record_key(object_name, header)
+        key_text = _key_text(key)
+        rekeyed = bool(cursor) and self._previous_key(object_name, header, cursor) != key_text
         start = None
-        if cursor and cursor.get("hash") == digest:
+        if cursor and cursor.get("hash") == digest and not rekeyed:
             try:
                 encoding = _known_encoding(cursor.get("encoding"))
                 start = Position(int(cursor["offset"]), int(cursor["line"]), int(cursor["row"]), encoding)
             except (KeyError, TypeError, ValueError, LookupError):
                 start = None  # a cursor we cannot use means reading the file again
+        if start is None and self._check_key_before_reading(path, key):
+            problem = key_problem(csv_file, key)
+            if problem:
+                raise PermanentError(problem + "; set the key on the connection page")
         yielded = yielded_before = False
-        before = start or (csv_file.data_start if csv_file.header else None)
+        before = start or (csv_file.data_start if header else None)
+        number = (start.row if start is not None else 0) + 1  # the next record's number (line keys)
         for table, records, errors, pos in csv_file.table_pages(page_size=page_size, start=start):
             yielded = True
             unreadable = frozenset(e.position for e in errors if isinstance(e.position, int))
+            if key is not None and key.by_line:
+                count = table.num_rows if table is not None else len(records)
+                table, records = _with_lines(table, records, number)
+                number = max(number + count, pos.row + 1)
             yield Page(
                 records=records,
                 table=table,
                 errors=errors,
-                cursor=_cursor(digest, pos),
+                cursor=_cursor(digest, pos, key_text),
                 line_of=csv_file.record_lines(before, pos, unreadable) if before is not None else None,
                 from_start=start is None and not yielded_before,
+                rekeyed=rekeyed,
             )
             yielded_before = True
             before = pos
         if not yielded and start is None:
-            first = csv_file.data_start if csv_file.header else Position(0, 0, 0)
+            first = csv_file.data_start if header else Position(0, 0, 0)
             yield Page(
-                records=[], errors=[], cursor={"hash": digest, "offset": first.offset, "line": first.line, "row": 0},
+                records=[], errors=[], rekeyed=rekeyed,
+                cursor={"hash": digest, "offset": first.offset, "line": first.line, "row": 0, "key": key_text},
                 from_start=True,
             )

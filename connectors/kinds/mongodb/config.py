@@ -17,6 +17,8 @@ class MongoConfig(Strict):
     )
     cursor_fields: dict[str, str] = Field(default_factory=dict, description="collection → incremental field")
     sample_size: int = Field(default=200, ge=1, le=10000)
+    # seconds between two comparisons of the keys for deletes (ADR 0019, 0022); none: DCL_DELETES_CHECK_SECONDS
+    deletes_check_seconds: int | None = Field(default=None, ge=0, le=30 * 86400)
 
     @field_validator("collections")
     @classmethod

@@ -86,8 +86,12 @@ def _iso_timestamps(text: pa.Array, with_zone: bool) -> pa.Array:
 
 
 def _iso_of(text: pa.Array, with_zone: bool) -> pa.Array:
+    return iso_of_timestamps(pc.cast(text, pa.timestamp("us", "UTC" if with_zone else None)), with_zone)
+
+
+def iso_of_timestamps(parsed: pa.Array, with_zone: bool) -> pa.Array:
+    """Timestamps (µs; in UTC when `with_zone`) as Python's `isoformat()` wrote them."""
     # The wall time in UTC as a zone-less timestamp (Arrow writes those fast), then Python's layout.
-    parsed = pc.cast(text, pa.timestamp("us", "UTC" if with_zone else None))
     wall = parsed.cast(pa.int64()).cast(pa.timestamp("us")) if with_zone else parsed
     iso = pc.replace_substring(pc.replace_substring(pc.cast(wall, pa.string()), ".000000", ""), " ", "T")
     return pc.binary_join_element_wise(iso, "+00:00", "") if with_zone else iso
@@ -166,10 +170,17 @@ def stream_tables(chunks: Iterable, cols: list[str], pg_types: dict[str, str], p
     if not stream.peek(1):
         return
     read, parse, convert = _options(cols, pg_types, block_size=1 << 22)
-    reader = pcsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    yield from pages_of(pcsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert),
+                        cols, pg_types, page_size)
+
+
+def pages_of(batches: Iterable[pa.RecordBatch], cols: list[str], pg_types: dict[str, str],
+             page_size: int) -> Iterator[pa.Table]:
+    """Record batches (columns named by position: c0, c1, …) re-cut into tables of `page_size` rows
+    named `cols`, typed as the module docstring says (the CSV reader's and ADBC's alike)."""
     pending: list[pa.RecordBatch] = []
     held = 0
-    for batch in reader:
+    for batch in batches:
         pending.append(batch)
         held += batch.num_rows
         while held >= page_size:

@@ -24,6 +24,8 @@ class PostgresConfig(Strict):
     updated_at_column: str = "updated_at"
     cursor_columns: dict[str, str] = Field(default_factory=dict, description="table → updated-at column")
     connect_timeout: int = Field(default=10, ge=1, le=120)
+    # seconds between two comparisons of the keys for deletes (ADR 0019, 0022); none: DCL_DELETES_CHECK_SECONDS
+    deletes_check_seconds: int | None = Field(default=None, ge=0, le=30 * 86400)
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, populate_by_name=True)
 

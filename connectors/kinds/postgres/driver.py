@@ -29,8 +29,8 @@ from ...errors import ConnectorError, ObjectNotFound, PermanentError, TransientE
 from ...netguard import pinned_hostaddrs
 from ...typeinfer import jsonable
 from ..saas import fields_with_samples
-from . import keys
-from .columnar import empty_table, select_list, stream_tables, translate_errors
+from . import adbc, keys
+from .columnar import empty_table, pages_of, select_list, stream_tables, translate_errors
 
 TYPES = {
     "smallint": "integer",
@@ -61,9 +61,11 @@ _PERMANENT_HINTS = (
 SAMPLE_ROWS = 50
 # Rows one COPY reads at most (one sort on the server; it is read in pages as it arrives). Small
 # enough that a COPY held open while ingestion applies back-pressure ends well within the 300 s
-# statement timeout; large enough that a table without an index on its cursor is sorted a few
-# times per sync rather than once per page.
-COPY_CHUNK_ROWS = 200_000
+# statement timeout (500,000 rows at 2,000 records/s, a third of the slowest sync measured on a
+# loaded machine); large enough that a table without an index on its cursor is sorted twice per
+# million rows (each chunk's sort reads the rest of the table: 200,000 rows a chunk cost the server
+# 3.1-3.6 CPU-s per million rows read, one chunk 1.7-2.1 s; ADR 0018 addendum).
+COPY_CHUNK_ROWS = 500_000
 
 
 
@@ -83,6 +85,7 @@ class PostgresDriver(Driver):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._conn: psycopg.Connection | None = None
+        self._adbc = None  # ADBC's connection for reads (adbc.py), opened at the first read
         self._tables: dict[str, dict] | None = None
 
     # -- connection -------------------------------------------------------------------------------
@@ -100,9 +103,8 @@ class PostgresDriver(Driver):
         info["application_name"] = "autonomos-connector"
         return {k: v for k, v in info.items() if v not in (None, "")}
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
+    def _pinned_conninfo(self) -> dict[str, Any]:
+        """`_conninfo` with each host pinned to the addresses netguard checked (both libpqs use it)."""
         info = self._conninfo()
         host = str(info.get("host") or "")
         if not host or host.startswith("/"):
@@ -115,6 +117,12 @@ class PostgresDriver(Driver):
         pinned = pinned_hostaddrs(given or [h.strip() for h in host.split(",")], port)
         if pinned is not None:
             info["hostaddr"] = ",".join(pinned)
+        return info
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        info = self._pinned_conninfo()
         try:
             conn = psycopg.connect(**info, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -131,10 +139,19 @@ class PostgresDriver(Driver):
         self._conn = conn
         return conn
 
+    def _adbc_connection(self):
+        """ADBC's connection: the same parameters and session settings as `_connection` (adbc.py)."""
+        if self._adbc is None:
+            self._adbc = adbc.connect(self._pinned_conninfo(), _PERMANENT_HINTS)
+        return self._adbc
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._adbc is not None:
+            self._adbc.close()
+            self._adbc = None
 
     def _run(self, query, params=None) -> list[tuple]:
         try:
@@ -260,30 +277,37 @@ class PostgresDriver(Driver):
         return state
 
     def read(self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Page]:
-        """Pages of Arrow tables (`Page.table`), each page one `COPY (SELECT …) TO STDOUT` (columnar.py)."""
-        return self._read(object_name, cursor, page_size, columnar=True)
+        """Pages of Arrow tables (`Page.table`), read through ADBC (adbc.py: binary COPY decoded in C)."""
+        return self._read(object_name, cursor, page_size, how="adbc")
+
+    def read_copy_csv(
+        self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Page]:
+        """The same pages through psycopg's `COPY … (FORMAT csv)` parsed by pyarrow (columnar.py), the
+        read path before ADBC, kept for `bench_pg_read` and the equivalence tests."""
+        return self._read(object_name, cursor, page_size, how="csv")
 
     def read_rows(
         self, object_name: str, cursor: dict | None = None, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[Page]:
         """The former row path (a dict per row), kept for `bench_pg_read` and the equivalence tests."""
-        return self._read(object_name, cursor, page_size, columnar=False)
+        return self._read(object_name, cursor, page_size, how="rows")
 
-    def _read(self, object_name: str, cursor: dict | None, page_size: int, *, columnar: bool) -> Iterator[Page]:
+    def _read(self, object_name: str, cursor: dict | None, page_size: int, *, how: str) -> Iterator[Page]:
         meta = self._table(object_name)
         cols = [c[0] for c in meta["columns"]]
         pk, column = meta["pk"], meta["cursor"]
+        columnar = how != "rows"
         if columnar:
-            select = sql.SQL("SELECT {} FROM {}").format(
-                select_list(cols, meta["pg_types"]), self._ident(object_name)
-            )
+            columns = (adbc.select_list if how == "adbc" else select_list)(cols, meta["pg_types"])
+            select = sql.SQL("SELECT {} FROM {}").format(columns, self._ident(object_name))
         else:
             select = sql.SQL("SELECT {} FROM {}").format(
                 sql.SQL(", ").join(map(sql.Identifier, cols)), self._ident(object_name)
             )
         if not pk:  # no stable order to page by: read the whole table in one pass
             if columnar:
-                yield from self._full_columnar(select, cols, meta["pg_types"], page_size)
+                yield from self._full_columnar(select, cols, meta["pg_types"], page_size, how)
             else:
                 yield from self._full(select, cols, page_size)
             return
@@ -328,7 +352,7 @@ class PostgresDriver(Driver):
                 chunk = max(1, COPY_CHUNK_ROWS // page_size) * page_size  # whole pages: as the row path cut them
                 query = sql.SQL("{} ORDER BY {} LIMIT {}").format(query, order, sql.Literal(chunk))
                 count = 0
-                for table in self._copy_pages(query, cols, meta["pg_types"], page_size):
+                for table in self._copy_pages(query, cols, meta["pg_types"], page_size, how):
                     count += table.num_rows
                     last = {name: table[name][table.num_rows - 1].as_py() for name in {*pk, column} - {None}}
                     _cursor_advance(state, phase, last, pk, column)
@@ -360,17 +384,25 @@ class PostgresDriver(Driver):
                     yield Page(records=[], cursor=dict(state))
                 return
 
-    def _copy_pages(self, query: sql.Composable, cols: list[str], pg_types: dict[str, str], page_size: int):
-        """`COPY (query) TO STDOUT` as Arrow tables of `page_size` rows, read as the data arrives."""
+    def _copy_pages(self, query: sql.Composable, cols: list[str], pg_types: dict[str, str], page_size: int,
+                    how: str = "adbc"):
+        """The query's rows as Arrow tables of `page_size` rows, read as the data arrives: through ADBC
+        (a binary COPY decoded in C), or `COPY (query) TO STDOUT (FORMAT csv)` parsed by pyarrow."""
+        if how == "adbc":
+            with translate_errors():  # composing the literals needs psycopg's connection (its encoding)
+                text = query.as_string(self._connection())
+            batches = adbc.batches(self._adbc_connection(), text, cols, pg_types)
+            yield from pages_of(batches, cols, adbc.finished_types(pg_types), page_size)
+            return
         copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
         with translate_errors():
             conn = self._connection()
             with conn.cursor() as cur, cur.copy(copy) as stream:
                 yield from stream_tables(stream, cols, pg_types, page_size)
 
-    def _full_columnar(self, select, cols, pg_types, page_size) -> Iterator[Page]:
-        """A table without a primary key: one COPY, read as it arrives, in pages (cursor None)."""
-        for table in self._copy_pages(select, cols, pg_types, page_size):
+    def _full_columnar(self, select, cols, pg_types, page_size, how: str = "adbc") -> Iterator[Page]:
+        """A table without a primary key: one query, read as it arrives, in pages (cursor None)."""
+        for table in self._copy_pages(select, cols, pg_types, page_size, how):
             yield Page(records=[], table=table, cursor=None)
 
     # -- deletes: primary keys compared by range (keys.py, docs/adr/0019-deletes.md) ---------------
