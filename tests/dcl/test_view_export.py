@@ -189,15 +189,20 @@ def test_accept_text_csv_is_the_same_export_and_columns_pick_what_is_written(opp
 
 
 def test_a_removed_connection_is_named_as_removed(opportunities, api_a, tenant_a):
+    from dcl.models import RemovedConnection
+
     connection.set_tenant(tenant_a)
     Connection.objects.filter(pk=opportunities.pk).update(name="CRM renamed")
-    other = _land(tenant_a, _records(2, prefix="007"), name="Gone")
-    Connection.objects.filter(pk=other.pk).delete()  # its rows stay until the next materialization
+    gone = _land(tenant_a, _records(2, prefix="007"), name="Gone")
+    forgotten = _land(tenant_a, _records(2, prefix="008"), name="Forgotten")
+    Connection.objects.filter(pk__in=[gone.pk, forgotten.pk]).delete()  # their rows stay in the view
+    RemovedConnection.objects.filter(connection_id=forgotten.pk).delete()  # nothing left that names it
     connection.set_schema_to_public()
     rows = _csv(api_a.get("/api/dcl/views/opportunity/?format=csv&columns=id,sources"))
     sources = {r["id"]: r["sources"] for r in rows}
     assert sources["006000000000000001"] == "CRM renamed"
-    assert sources["007000000000000001"] == f"connection {other.pk} (removed)"
+    assert sources["007000000000000001"] == "Gone (removed)"
+    assert sources["008000000000000001"] == f"connection {forgotten.pk} (removed)"
 
 
 @pytest.mark.parametrize(("query", "problem"), [
