@@ -2,7 +2,7 @@
 
 Runs the export exactly as `GET /api/dcl/views/<entity>/?format=csv` does (dcl/export.py: keyset pages,
 CSV encoding), over the tenant's materialized view, and throws the bytes away. Prints per run: rows,
-megabytes, seconds, rows/s, the number of page queries, the slowest page query and the process' RSS
+megabytes, seconds, rows/s, the number of page queries, the time spent in them, the slowest and the process' RSS
 growth; then one more run under tracemalloc (which slows Python several times, so it is not timed)
 for the peak of Python memory allocated: the export's memory must not grow with the view.
 `--ordering` / `--filter field=value` / `--search` export a filtered, sorted view as the page would.
@@ -70,19 +70,21 @@ class Command(BaseCommand):
     def _run(self, export, page_rows, *, trace: bool = False) -> dict:
         process = psutil.Process()
         rss_before = process.memory_info().rss
-        slowest = 0.0
+        slowest = in_queries = 0.0
         queries = 0
         execute = connection.execute_wrapper
 
         def timed(run, sql, params, many, context):
-            nonlocal slowest, queries
+            nonlocal slowest, queries, in_queries
             started = time.perf_counter()
             try:
                 return run(sql, params, many, context)
             finally:
                 if "LIMIT" in sql and export.entity in sql:
                     queries += 1
-                    slowest = max(slowest, time.perf_counter() - started)
+                    took = time.perf_counter() - started
+                    in_queries += took
+                    slowest = max(slowest, took)
 
         if trace:
             tracemalloc.start()
@@ -105,6 +107,7 @@ class Command(BaseCommand):
             "rows_per_second": round(rows / seconds) if seconds else None,
             "page_rows": page_rows or dcl_export.EXPORT_PAGE_ROWS,
             "page_queries": queries,
+            "page_query_seconds": round(in_queries, 2),
             "slowest_page_query_ms": round(slowest * 1000, 1),
             "peak_python_mb": round(peak / 1e6, 1) if trace else None,
             "rss_growth_mb": round((process.memory_info().rss - rss_before) / 1e6, 1),

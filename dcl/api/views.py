@@ -229,12 +229,13 @@ class ViewRowsAPI(TenantAPIView):
         response["X-Accel-Buffering"] = "no"  # a proxy in front passes each page on as it comes
         return response
 
-    def handle_exception(self, exc):
-        # An error answers in JSON, also when CSV was asked for.
-        request = getattr(self, "request", None)
-        if getattr(getattr(request, "accepted_renderer", None), "format", None) == "csv":
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Only the rows are CSV (streamed by `_csv`); whatever else this view answers when CSV was
+        # asked for (an error, OPTIONS' description) is JSON.
+        renderer = getattr(request, "accepted_renderer", None)
+        if isinstance(response, Response) and getattr(renderer, "format", "") == "csv":
             request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
-        return super().handle_exception(exc)
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class LineageGraphAPI(TenantAPIView):

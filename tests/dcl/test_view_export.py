@@ -189,15 +189,20 @@ def test_accept_text_csv_is_the_same_export_and_columns_pick_what_is_written(opp
 
 
 def test_a_removed_connection_is_named_as_removed(opportunities, api_a, tenant_a):
+    from dcl.models import RemovedConnection
+
     connection.set_tenant(tenant_a)
     Connection.objects.filter(pk=opportunities.pk).update(name="CRM renamed")
-    other = _land(tenant_a, _records(2, prefix="007"), name="Gone")
-    Connection.objects.filter(pk=other.pk).delete()  # its rows stay until the next materialization
+    gone = _land(tenant_a, _records(2, prefix="007"), name="Gone")
+    forgotten = _land(tenant_a, _records(2, prefix="008"), name="Forgotten")
+    Connection.objects.filter(pk__in=[gone.pk, forgotten.pk]).delete()  # their rows stay in the view
+    RemovedConnection.objects.filter(connection_id=forgotten.pk).delete()  # nothing left that names it
     connection.set_schema_to_public()
     rows = _csv(api_a.get("/api/dcl/views/opportunity/?format=csv&columns=id,sources"))
     sources = {r["id"]: r["sources"] for r in rows}
     assert sources["006000000000000001"] == "CRM renamed"
-    assert sources["007000000000000001"] == f"connection {other.pk} (removed)"
+    assert sources["007000000000000001"] == "Gone (removed)"
+    assert sources["008000000000000001"] == f"connection {forgotten.pk} (removed)"
 
 
 @pytest.mark.parametrize(("query", "problem"), [
@@ -261,3 +266,9 @@ def test_the_default_order_is_read_from_its_index_not_sorted(opportunities):
         cur.execute("EXPLAIN SELECT * FROM dcl_view_opportunity ORDER BY close_date ASC, unified_id ASC LIMIT 50")
         plan = "\n".join(r[0] for r in cur.fetchall())
     assert "close_date_idx" in plan and "Seq Scan on dcl_vdata_opportunity" not in plan, plan
+
+
+def test_anything_but_the_rows_answers_json_when_csv_was_asked_for(opportunities, api_a):
+    described = api_a.options("/api/dcl/views/opportunity/?format=csv")
+    assert described.status_code == 200 and described["Content-Type"] == "application/json"
+    assert described.json()["name"]
