@@ -213,3 +213,7 @@ def test_a_csv_connection_is_labelled_by_the_system_that_exported_it(web_a, tena
     connection.set_schema_to_public()
     page = web_a.get("/").content.decode()
     assert "CSV · Salesforce export" in page and ">CSV files<" in page
+    # the connections list and the connection's own page say the same
+    listed = web_a.get("/connections/").content.decode()
+    assert "CSV · Salesforce export" in listed and "CSV · Legacy erp export" in listed
+    assert "CSV · Salesforce export" in web_a.get(f"/connections/{exported.pk}/").content.decode()
