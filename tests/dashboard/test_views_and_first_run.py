@@ -194,8 +194,11 @@ def test_the_connection_pages_stream_internals_are_for_admins_only(web_a, tenant
     conn = Connection.objects.create(name="CRM export", kind="filesource", config={"source_system": "salesforce"})
     connection.set_schema_to_public()
     assert 'id="stream-stats"' in web_a.get(f"/connections/{conn.pk}/").content.decode()
-    page = _client(tenant_a, "viewer").get(f"/connections/{conn.pk}/").content.decode()
-    assert 'id="stream-stats"' not in page and "dcl_engine" not in page
+    assert 'id="sync-cursor"' in web_a.get(f"/connections/{conn.pk}/").content.decode()
+    for role in ("viewer", "operator"):
+        page = _client(tenant_a, role).get(f"/connections/{conn.pk}/").content.decode()
+        assert 'id="stream-stats"' not in page and "dcl_engine" not in page, role
+        assert 'id="sync-cursor"' not in page, role  # the cursors too
 
 
 # --- Kind labels -----------------------------------------------------------------------------------
