@@ -56,7 +56,7 @@ class ColumnOutSerializer(serializers.Serializer):
     is_key = serializers.BooleanField(help_text="The object's primary key.")
 
 
-class VersionOutSerializer(serializers.Serializer):
+class MappingVersionOutSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     fields = serializers.IntegerField()
@@ -74,7 +74,7 @@ class ObjectOutSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="The canonical fields a column may map onto."
     )
     columns = ColumnOutSerializer(many=True)
-    versions = VersionOutSerializer(many=True)
+    versions = MappingVersionOutSerializer(many=True)
 
 
 class MappingChangeOutSerializer(serializers.ModelSerializer):

@@ -179,7 +179,8 @@ class ConnectionFreshnessAPI(TenantAPIView):
 class ConnectionRunsAPI(TenantAPIView):
     """A connection's recorded runs, newest first (`?limit=`, 1-100, default 20)."""
 
-    @extend_schema(parameters=[OpenApiParameter("limit", int, description="1-100 (default 20)")],
+    @extend_schema(operation_id="connections_runs_list",
+                   parameters=[OpenApiParameter("limit", int, description="1-100 (default 20)")],
                    responses=RunListSerializer)
     def get(self, request, pk: int):
         connection = _connection(pk)
