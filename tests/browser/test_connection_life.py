@@ -112,6 +112,12 @@ def test_a_changed_export_replaces_the_last_and_deleting_keeps_or_removes_the_re
     assert len(rows) == 50  # none twice
     assert {r["name"]: float(r["amount"]) for r in rows}["Deal 7"] == 9007.0
     shot(page, screenshots_dir, "connection-reuploaded-1280")
+    for width, dark in ((1280, True), (390, False), (390, True)):
+        other_page = site.new_page(width=width, dark=dark)
+        other_page.goto(url, wait_until="networkidle")
+        _fits(other_page)
+        shot(other_page, screenshots_dir, f"connection-reuploaded-{width}{'-dark' if dark else ''}")
+        assert other_page.console_errors == []
 
     # A second source of the same deals; deleting it and keeping its records leaves them in the view.
     other = _add(site, page, tmp_path, "Old CRM", _deals(range(100, 103)))
@@ -127,9 +133,14 @@ def test_a_changed_export_replaces_the_last_and_deleting_keeps_or_removes_the_re
         shot(view, screenshots_dir, f"view-with-removed-source-{width}{'-dark' if dark else ''}", full_page=False)
         assert view.console_errors == []
 
-    # Deleting the first with its data takes its records out of every view.
-    _delete(page, url, "remove")
-    assert "leaving the unified views" in page.locator(".messages").inner_text()
+    # Deleting the first with its data takes its records out of every view (on a phone, in the dark).
+    phone = site.new_page(width=390, dark=True)
+    phone.goto(url, wait_until="networkidle")
+    _fits(phone)
+    shot(phone, screenshots_dir, "connection-delete-choice-390-dark")
+    _delete(phone, url, "remove")
+    assert "leaving the unified views" in phone.locator(".messages").inner_text()
+    _fits(phone)
     rows = _wait_rows("opportunity", lambda rows: len(rows) == 3)
     assert {r["name"] for r in rows} == {"Deal 100", "Deal 101", "Deal 102"}
-    assert page.console_errors == []
+    assert page.console_errors == [] and phone.console_errors == []
