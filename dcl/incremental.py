@@ -123,9 +123,9 @@ class ViewPlanner:
             return Plan(entity, "full", "the view's shape or inputs changed", sig)
         if state[2] != data_table:
             return Plan(entity, "full", "the published table is not the one last written", sig)
-        if spec.per_record and self._relation_kind(f"view_{store.ident(entity)}") != "VIEW":
+        if spec.per_record and store.relation_kind(self.con, f"view_{store.ident(entity)}") != "VIEW":
             return Plan(entity, "full", "the view's relations are missing", sig)
-        if not spec.per_record and self._relation_kind(f"view_{store.ident(entity)}") != "TABLE":
+        if not spec.per_record and store.relation_kind(self.con, f"view_{store.ident(entity)}") != "TABLE":
             return Plan(entity, "full", "the view's table is missing", sig)
         values = self._value_changes(spec)
         table = store.source_table(entity)
@@ -140,13 +140,6 @@ class ViewPlanner:
         if rows is not None and dirty > settings.DCL_INCREMENTAL_MAX_SHARE * max(rows, 1):
             return Plan(entity, "full", f"{dirty} of {rows} records changed", sig, dirty=dirty)
         return Plan(entity, "delta", "records changed", sig, dirty=dirty)
-
-    def _relation_kind(self, name: str) -> str | None:
-        found = self.con.execute(
-            "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND view_name = ? "
-            "AND NOT internal UNION ALL SELECT 'TABLE' FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND table_name = ?", [name, name]).fetchone()
-        return found[0] if found else None
 
     def _value_changes(self, spec: ViewSpec) -> int:
         """`_vm_changed`: the values of `spec`'s entity decided otherwise since its last publication."""

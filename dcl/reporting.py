@@ -88,15 +88,6 @@ def fx_context() -> FxContext:
     return FxContext(reporting_currency=reporting_currency(), rates=rate_table, stamp=rates_stamp())
 
 
-def _relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
-    found = con.execute(
-        "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND view_name = ? AND NOT internal "
-        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?",
-        [name, name],
-    ).fetchone()
-    return found[0] if found else None
-
-
 def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxContext | None, *,
                           relations: dict[str, str | None] | None = None, merge: bool = False) -> None:
     """Fill the reporting columns of the just-built `view_<entity>` (see the module docstring).
@@ -119,13 +110,13 @@ def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxCon
     if relations is None:
         relations = {f"view_{store.ident(entity)}": conversion.currency}
     factors = f"_fx_factors_{entity}"
-    kinds = {relation: _relation_kind(con, relation) for relation in relations}
+    kinds = {relation: store.relation_kind(con, relation) for relation in relations}
     if None in kinds.values():
         return
     bases = {}
     for relation, kind in kinds.items():
         base = "_fx_base_" + relation.removeprefix("view_")
-        old = _relation_kind(con, base)
+        old = store.relation_kind(con, base)
         if old:
             con.execute(f"DROP {old} {base}")
         con.execute(f"ALTER {kind} {relation} RENAME TO {base}")
@@ -156,7 +147,7 @@ def reporting_columns_add(con: duckdb.DuckDBPyConnection, entity: str, fx: FxCon
     })
     con.register("_fx_factors_in", arrow)
     try:
-        if merge and _relation_kind(con, factors) == "TABLE":
+        if merge and store.relation_kind(con, factors) == "TABLE":
             con.execute(f"INSERT INTO {factors} SELECT i.* FROM _fx_factors_in i ANTI JOIN {factors} f USING (c, d)")
         else:
             con.execute(f"CREATE OR REPLACE TABLE {factors} AS SELECT * FROM _fx_factors_in")

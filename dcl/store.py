@@ -219,6 +219,16 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
+def relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """"VIEW" or "TABLE" when the store has a relation of that name, else None."""
+    found = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND view_name = ? AND NOT internal "
+        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?",
+        [name, name],
+    ).fetchone()
+    return found[0] if found else None
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     rows = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() "

@@ -273,11 +273,7 @@ class Unifier:
 
     def _drop(self, name: str) -> None:
         """Drop a view or table of that name (an entity can change from merged to per-record)."""
-        found = self.con.execute(
-            "SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND view_name = ? AND NOT internal",
-            [name],
-        ).fetchone()
-        if found:
+        if store.relation_kind(self.con, name) == "VIEW":
             self.con.execute(f"DROP VIEW {name}")
         self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
