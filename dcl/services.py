@@ -59,7 +59,7 @@ def stream_consume(
                                idle_seconds=idle_seconds, ready=ready)
         _add(total, part)
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            if _has_work(tenant, connection_ids):
+            if streams_waiting(tenant, connection_ids, unknown=False):
                 break
             stop.wait(0.2)
     return total
@@ -75,21 +75,10 @@ def _add(total: ConsumeResult, part: ConsumeResult) -> None:
         total.seconds[step] += seconds
 
 
-def _has_work(tenant, connection_ids) -> bool:
-    """Any entry in the tenant's streams? (Acknowledged entries are trimmed, so length = work.)"""
-    from aam.streams import binary_redis, stream_key
-
-    r = binary_redis()
-    ids = connection_ids or _registered_streams(tenant)
-    try:
-        return any(r.xlen(stream_key(tenant, cid)) for cid in ids)
-    except Exception:  # noqa: BLE001 - Redis away: look again later
-        return False
-
-
-def streams_waiting(tenant, connection_ids=None) -> bool:
-    """Whether any of the tenant's streams (of `connection_ids`, or all) holds an entry not yet applied;
-    True when Redis cannot say (the caller then looks, and meets the error itself)."""
+def streams_waiting(tenant, connection_ids=None, *, unknown: bool = True) -> bool:
+    """Whether any of the tenant's streams (of `connection_ids`, or all) holds an entry not yet applied
+    (acknowledged entries are trimmed, so length = work); `unknown` when Redis cannot say: True for a
+    drain (it looks, and meets the error itself), False for the idle loop (it looks again later)."""
     from aam.streams import binary_redis, stream_key
 
     try:
@@ -97,7 +86,7 @@ def streams_waiting(tenant, connection_ids=None) -> bool:
         ids = connection_ids or _registered_streams(tenant)
         return any(r.xlen(stream_key(tenant, cid)) for cid in ids)
     except Exception:  # noqa: BLE001 - see the docstring
-        return True
+        return unknown
 
 
 def _consume_locked(tenant, connection_ids, *, until_idle, stop, max_seconds, idle_seconds,
