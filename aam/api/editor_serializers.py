@@ -7,6 +7,8 @@ from rest_framework import serializers
 from aam.editor.services import ACTIONS, MAX_NOTE
 from aam.models import FieldMapping, MappingChange
 
+from .serializers import VersionOutSerializer  # the same version row as the mapping API's
+
 
 class MappingChangeInSerializer(serializers.Serializer):
     """One change of one column. DRF's CharField refuses NUL characters, which PostgreSQL cannot store."""
@@ -56,14 +58,6 @@ class ColumnOutSerializer(serializers.Serializer):
     is_key = serializers.BooleanField(help_text="The object's primary key.")
 
 
-class MappingVersionOutSerializer(serializers.Serializer):
-    version = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    fields = serializers.IntegerField()
-    mapped = serializers.IntegerField()
-    pending = serializers.IntegerField()
-
-
 class ObjectOutSerializer(serializers.Serializer):
     name = serializers.CharField()
     entity = serializers.CharField(allow_null=True)
@@ -74,7 +68,7 @@ class ObjectOutSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="The canonical fields a column may map onto."
     )
     columns = ColumnOutSerializer(many=True)
-    versions = MappingVersionOutSerializer(many=True)
+    versions = VersionOutSerializer(many=True)
 
 
 class MappingChangeOutSerializer(serializers.ModelSerializer):
