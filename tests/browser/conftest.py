@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,51 @@ def site(django_db_setup, browser, asgi_server):
     s = Site(browser, asgi_server)
     yield s
     s.close()
+
+
+@pytest.fixture
+def site_with_worker(django_db_setup, browser, asgi_server, celery_worker_process):
+    """The product's web server (scripts/web.sh) and a Celery worker (syncs run as tasks)."""
+    s = Site(browser, asgi_server)
+    yield s
+    s.close()
+
+
+def in_thread(fn, *, timeout: float = 120):
+    """`fn()` (ORM work) in a thread of its own: Playwright's event loop owns this one."""
+    from django.db import connection as db
+
+    def run():
+        try:
+            return fn()
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=timeout)
+
+
+def add_csv_connection(site, page, csv: Path, name: str) -> str:
+    """Add a CSV connection through the form with `csv` uploaded; returns the new connection's page URL."""
+    page.goto(site.url("/connections/new/"))
+    with page.expect_navigation():
+        page.click('[data-kind="filesource"]')
+    page.fill("#id_name", name)
+    page.set_input_files("#id_upload", str(csv))
+    with page.expect_navigation():
+        page.click("#connection-form button[type=submit]")
+    assert "/connections/" in page.url and "/new/" not in page.url, page.content()[:3000]
+    return page.url
+
+
+def page_overflow(page) -> int:
+    """How many pixels the page is wider than its screen (1 is rounding)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def assert_fits(page) -> None:
+    overflow = page_overflow(page)
+    assert overflow <= 1, f"{page.url} is {overflow}px wider than the screen"
 
 
 def shot(page, directory: Path, name: str, *, full_page: bool = True) -> Path:

@@ -9,40 +9,11 @@ The web server and (where a sync runs) a Celery worker run as real processes on 
 from __future__ import annotations
 
 import io
-from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from tests.browser.conftest import Site, shot
+from tests.browser.conftest import assert_fits, in_thread, shot
 
 # One column of free text: previewed (thousands of rows), but no canonical entity takes it.
 BLOB_CSV = "Remarks\n" + "".join(f"note number {i} about nothing in particular\n" for i in range(3000))
-
-
-@pytest.fixture
-def site_with_worker(django_db_setup, browser, asgi_server, celery_worker_process):
-    site = Site(browser, asgi_server)
-    yield site
-    site.close()
-
-
-def _in_thread(fn):
-    """ORM work in a thread of its own: Playwright's event loop owns this one."""
-    from django.db import connection as db
-
-    def run():
-        try:
-            return fn()
-        finally:
-            db.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=60)
-
-
-def _no_overflow(page) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"the page is {overflow}px wider than the screen"
 
 
 def test_a_file_that_maps_nothing_fails_with_its_reason_right_after_creation(site_with_worker, tmp_path,
@@ -79,10 +50,10 @@ def test_a_file_that_maps_nothing_fails_with_its_reason_right_after_creation(sit
     for width, dark in ((1280, True), (390, False), (390, True)):
         other = site.new_page(width=width, height=844 if width < 500 else 860, dark=dark)
         other.goto(site.url("/connections/"), wait_until="networkidle")
-        _no_overflow(other)
+        assert_fits(other)
         pk = other.locator("[data-connection-row]").first.get_attribute("data-connection-row")
         other.goto(site.url(f"/connections/{pk}/"), wait_until="networkidle")
-        _no_overflow(other)
+        assert_fits(other)
         shot(other, screenshots_dir, f"connection-failed-load-{width}-{'dark' if dark else 'light'}")
         assert other.console_errors == []
     assert page.console_errors == []
@@ -103,7 +74,7 @@ def test_a_failed_run_is_listed_with_its_error_and_retried_from_the_page(site_wi
                                  config={"host": "127.0.0.1", "port": 1, "database": "nothing", "user": "postgres",
                                          "sslmode": "disable"}, secrets={"password": "pw"}).pk
 
-    pk = _in_thread(seed)
+    pk = in_thread(seed, timeout=60)
     site = site_with_worker
     page = site.new_page(width=1280)
     page.goto(site.url(f"/connections/{pk}/"), wait_until="networkidle")
@@ -128,7 +99,7 @@ def test_a_failed_run_is_listed_with_its_error_and_retried_from_the_page(site_wi
     assert f"retry of #{first_id}" in retried.locator("[data-run-trigger]").inner_text()
     phone = site.new_page(width=390, height=844, dark=True)
     phone.goto(site.url(f"/connections/{pk}/"), wait_until="networkidle")
-    _no_overflow(phone)
+    assert_fits(phone)
     shot(phone, screenshots_dir, "connection-runs-390-dark")
     assert page.console_errors == [] and phone.console_errors == []
 
@@ -153,7 +124,7 @@ def test_an_approved_item_stops_needing_attention_on_every_page_without_a_reload
 
         return conn.pk, list(ReviewItem.objects.filter(status="pending").values_list("pk", flat=True))
 
-    pk, items = _in_thread(seed)
+    pk, items = in_thread(seed, timeout=60)
     assert items
     flow = site.new_page(width=1280)
     flow.goto(site.url("/flow/"), wait_until="networkidle")

@@ -7,11 +7,7 @@ tasks); screenshots in light, dark and phone width, checked for sideways overflo
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-import pytest
-
-from tests.browser.conftest import Site, shot
+from tests.browser.conftest import add_csv_connection, assert_fits, in_thread, shot
 
 HEADER = "Opportunity Name,Amount,Stage,Close Date"
 
@@ -21,28 +17,17 @@ def _deals(rows: range, *, amount_of=lambda i: 1000 + i) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture
-def site_with_worker(django_db_setup, browser, asgi_server, celery_worker_process):
-    site = Site(browser, asgi_server)
-    yield site
-    site.close()
-
-
 def _orm(fn):
-    """ORM work in a thread of its own (Playwright's event loop owns this one), in the tenant alpha."""
+    """ORM work (in the tenant alpha) in a thread of its own."""
     from django.db import connection as db
 
-    def run():
-        from tenants.models import Tenant
+    from tenants.models import Tenant
 
-        try:
-            db.set_tenant(Tenant.objects.get(slug="alpha"))
-            return fn()
-        finally:
-            db.close()
+    def in_alpha():
+        db.set_tenant(Tenant.objects.get(slug="alpha"))
+        return fn()
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=60)
+    return in_thread(in_alpha, timeout=60)
 
 
 def _view_rows(entity: str) -> list[dict]:
@@ -67,20 +52,7 @@ def _wait_rows(entity: str, predicate, timeout: float = 90.0) -> list[dict]:
 def _add(site, page, tmp_path, name: str, content: str) -> str:
     csv = tmp_path / f"{name}.csv"
     csv.write_text(content, encoding="utf-8")
-    page.goto(site.url("/connections/new/"))
-    with page.expect_navigation():
-        page.click('[data-kind="filesource"]')
-    page.fill("#id_name", name)
-    page.set_input_files("#id_upload", str(csv))
-    with page.expect_navigation():
-        page.click("#connection-form button[type=submit]")
-    assert "/connections/" in page.url and "/new/" not in page.url, page.content()[:2000]
-    return page.url
-
-
-def _fits(page) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"{page.url} is {overflow}px wider than the screen"
+    return add_csv_connection(site, page, csv, name)
 
 
 def _delete(page, url: str, data: str) -> None:
@@ -115,7 +87,7 @@ def test_a_changed_export_replaces_the_last_and_deleting_keeps_or_removes_the_re
     for width, dark in ((1280, True), (390, False), (390, True)):
         other_page = site.new_page(width=width, dark=dark)
         other_page.goto(url, wait_until="networkidle")
-        _fits(other_page)
+        assert_fits(other_page)
         shot(other_page, screenshots_dir, f"connection-reuploaded-{width}{'-dark' if dark else ''}")
         assert other_page.console_errors == []
 
@@ -129,18 +101,18 @@ def test_a_changed_export_replaces_the_last_and_deleting_keeps_or_removes_the_re
     for width, dark in ((1280, False), (390, True)):
         view = site.new_page(width=width, dark=dark)
         view.goto(site.url("/dcl/views/opportunity/"), wait_until="networkidle")
-        _fits(view)
+        assert_fits(view)
         shot(view, screenshots_dir, f"view-with-removed-source-{width}{'-dark' if dark else ''}", full_page=False)
         assert view.console_errors == []
 
     # Deleting the first with its data takes its records out of every view (on a phone, in the dark).
     phone = site.new_page(width=390, dark=True)
     phone.goto(url, wait_until="networkidle")
-    _fits(phone)
+    assert_fits(phone)
     shot(phone, screenshots_dir, "connection-delete-choice-390-dark")
     _delete(phone, url, "remove")
     assert "leaving the unified views" in phone.locator(".messages").inner_text()
-    _fits(phone)
+    assert_fits(phone)
     rows = _wait_rows("opportunity", lambda rows: len(rows) == 3)
     assert {r["name"] for r in rows} == {"Deal 100", "Deal 101", "Deal 102"}
     assert page.console_errors == [] and phone.console_errors == []

@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from tests.browser.conftest import Site, shot
+from tests.browser.conftest import add_csv_connection, shot
 
 ACCOUNTS_CSV = "\n".join([
     "Id,Name,Website,Industry,BillingCity,BillingCountry,AnnualRevenue,NumberOfEmployees,CreatedDate,LastModifiedDate",
@@ -28,27 +26,11 @@ ACCOUNTS_CSV = "\n".join([
 ]) + "\n"
 
 
-@pytest.fixture
-def site_with_worker(django_db_setup, browser, asgi_server, celery_worker_process):
-    """The product's web server (scripts/web.sh) and a Celery worker (syncs run as tasks)."""
-    site = Site(browser, asgi_server)
-    yield site
-    site.close()
-
-
 def _add_csv_connection(site, page, tmp_path) -> str:
     """Fill the form with an uploaded export; returns the new connection's page URL."""
     csv = tmp_path / "Account.csv"
     csv.write_text(ACCOUNTS_CSV, encoding="utf-8")
-    page.goto(site.url("/connections/new/"))
-    with page.expect_navigation():
-        page.click('[data-kind="filesource"]')
-    page.fill("#id_name", "CRM export")
-    page.set_input_files("#id_upload", str(csv))
-    with page.expect_navigation():
-        page.click("#connection-form button[type=submit]")
-    assert "/connections/" in page.url and "/new/" not in page.url, page.content()[:3000]
-    return page.url
+    return add_csv_connection(site, page, csv, "CRM export")
 
 
 def test_add_a_csv_connection_see_its_schema_and_test_it(site, tmp_path, screenshots_dir):

@@ -4,9 +4,7 @@ undone, and no sideways overflow on a phone."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-from tests.browser.conftest import csp_violations, shot
+from tests.browser.conftest import csp_violations, in_thread, page_overflow, shot
 
 LONG = "lineItem/ResourceTags/user:cost-center-of-the-team-that-owns-this-deal"
 DEALS = {
@@ -22,24 +20,6 @@ DEALS = {
         {"name": LONG, "type": "string", "samples": ["x" * 90, "y" * 90, "z" * 90]},
     ],
 }
-
-
-def _in_thread(fn):
-    """ORM work in a thread of its own: Playwright's event loop owns this one."""
-    from django.db import connection as db
-
-    def run():
-        try:
-            return fn()
-        finally:
-            db.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=120)
-
-
-def _overflow(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
 
 def test_the_mapping_tab_remaps_and_undoes_and_fits_a_phone(site, committed_tenants, screenshots_dir):
@@ -60,7 +40,7 @@ def test_the_mapping_tab_remaps_and_undoes_and_fits_a_phone(site, committed_tena
         mapping_ensure(connection=conn, source_object=obj)
         return conn.pk
 
-    pk = _in_thread(seed)
+    pk = in_thread(seed)
     page = site.new_page(width=1280, height=800)
     page.goto(site.url(f"/connections/{pk}/"), wait_until="networkidle")
     with page.expect_navigation():
@@ -72,7 +52,7 @@ def test_the_mapping_tab_remaps_and_undoes_and_fits_a_phone(site, committed_tena
     assert company.get_attribute("data-state") == "pending"
     assert "account.name" in company.inner_text() and "Review item #" in company.inner_text()
     assert page.locator('tr[data-column="Deal ID"]').inner_text().count("record key") == 1
-    assert _overflow(page) <= 1
+    assert page_overflow(page) <= 1
     shot(page, screenshots_dir, "mapping-tab-1280", full_page=False)
 
     stage = page.locator('tr[data-column="Stage"]')
@@ -95,11 +75,11 @@ def test_the_mapping_tab_remaps_and_undoes_and_fits_a_phone(site, committed_tena
         phone = site.new_page(width=390, height=844, dark=dark)
         phone.goto(site.url(f"/connections/{pk}/mapping/"), wait_until="networkidle")
         assert phone.locator('tr[data-column="Company"]').count() == 1
-        overflow = _overflow(phone)
+        overflow = page_overflow(phone)
         assert overflow <= 1, f"the mapping tab is {overflow}px wider than a phone"
         shot(phone, screenshots_dir, f"mapping-tab-390{'-dark' if dark else ''}")
         assert phone.console_errors == []
     dark_desktop = site.new_page(width=1280, height=800, dark=True)
     dark_desktop.goto(site.url(f"/connections/{pk}/mapping/"), wait_until="networkidle")
-    assert _overflow(dark_desktop) <= 1
+    assert page_overflow(dark_desktop) <= 1
     shot(dark_desktop, screenshots_dir, "mapping-tab-1280-dark", full_page=False)

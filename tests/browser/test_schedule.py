@@ -3,23 +3,7 @@ reason, an interval saved with its next run), its freshness and its runs with th
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-from tests.browser.conftest import shot
-
-
-def _in_thread(fn):
-    """ORM work in a thread of its own: Playwright's event loop owns this one."""
-    from django.db import connection as db
-
-    def run():
-        try:
-            return fn()
-        finally:
-            db.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=60)
+from tests.browser.conftest import in_thread, shot
 
 
 def test_the_schedule_is_set_on_the_connection_page(site, committed_tenants, screenshots_dir):
@@ -44,7 +28,7 @@ def test_the_schedule_is_set_on_the_connection_page(site, committed_tenants, scr
                             "quarantined": 2, "inserted": None, "updated": None, "deleted": None}])
         return conn.pk
 
-    pk = _in_thread(seed)
+    pk = in_thread(seed, timeout=60)
     try:
         page = site.new_page(width=1280)
         page.goto(site.url(f"/connections/{pk}/"), wait_until="networkidle")
@@ -80,5 +64,5 @@ def test_the_schedule_is_set_on_the_connection_page(site, committed_tenants, scr
         shot(phone, screenshots_dir, "connection-schedule-375")
         assert page.console_errors == [] and phone.console_errors == []
     finally:
-        _in_thread(lambda: PeriodicTask.objects.filter(name__startswith=periodic_task_prefix(tenant.tenant_id))
-                   .delete())
+        in_thread(lambda: PeriodicTask.objects.filter(name__startswith=periodic_task_prefix(tenant.tenant_id))
+                  .delete(), timeout=60)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.browser.conftest import csp_violations, shot
+from tests.browser.conftest import csp_violations, page_overflow, shot
 
 SIZES = [(1280, 800, False), (1280, 800, True), (390, 844, False), (390, 844, True)]
 SIZE_IDS = ["desktop-light", "desktop-dark", "phone-light", "phone-dark"]
@@ -35,10 +35,6 @@ def _seed_two_crms(tenant) -> None:
         pool.submit(seed).result(timeout=120)
 
 
-def _page_overflow(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-
-
 def _table_box(page) -> dict:
     return page.evaluate("""(() => {
         const wrap = document.querySelector('.table-wrap');
@@ -57,7 +53,7 @@ def test_a_view_fits_or_scrolls_inside_its_card_and_exports_the_filtered_rows(si
         page = site.new_page(width=width, height=height, dark=dark)
         response = page.goto(site.url("/dcl/views/opportunity/"), wait_until="networkidle")
         assert response.status == 200
-        assert _page_overflow(page) <= 1, f"{name}: the page scrolls sideways"
+        assert page_overflow(page) <= 1, f"{name}: the page scrolls sideways"
         box = _table_box(page)
         if width >= 1280:
             assert box["scroll"] <= box["client"] + 1, f"{name}: the default columns do not fit: {box}"
@@ -97,7 +93,7 @@ def test_a_new_tenant_is_shown_what_to_do_first(site, committed_tenants, screens
     assert page.locator("#get-started li[data-step]").count() == 4
     assert page.locator('#get-started li[aria-current="step"]').get_attribute("data-step") == "connect"
     assert page.locator('#get-started a:has-text("Add a connection")').is_visible()
-    assert _page_overflow(page) <= 1
+    assert page_overflow(page) <= 1
     shot(page, screenshots_dir, f"home-get-started-{width}-{'dark' if dark else 'light'}")
     if width < 500:  # the phone menu: the sections, Operations for this admin
         page.click("#menu-toggle")

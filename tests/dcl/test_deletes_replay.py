@@ -2,22 +2,13 @@
 an older generation, a replayed batch never brings a deleted record back, a newer re-insert wins,
 and deleted records leave the views and the value counts."""
 
-import pyarrow as pa
 import pytest
 
-from aam.ingest.batches import BatchHeader, split_batches
 from aam.streams import binary_redis
 from dcl.services import stream_consume
-from tests.pipeline.support import batches_for, duck_rows, opportunity_records, publish
+from tests.pipeline.support import batches_for, delete_batches, duck_rows, opportunity_records, publish
 
 pytestmark = pytest.mark.django_db
-
-
-def _deletes(tenant, connection_id: int, keys: list[str], generation: int):
-    header = BatchHeader(tenant_id=str(tenant.tenant_id), connection_id=connection_id, source_object="Opportunity",
-                         entity="opportunity", schema_fingerprint="deletes", mapping_version=0, generation=generation)
-    table = pa.table({"_source_id": keys, "_op": ["delete"] * len(keys), "_position": list(range(1, len(keys) + 1))})
-    return list(split_batches(table, header, 100))
 
 
 def _consume(tenant):
@@ -34,7 +25,7 @@ def test_a_tombstone_wins_over_older_updates_and_replays(tenant_a):
     _consume(tenant_a)
     ids = _live(tenant_a)
     gone = ids[2]
-    publish(tenant_a, 1, _deletes(tenant_a, 1, [gone], generation=2))
+    publish(tenant_a, 1, delete_batches(tenant_a, 1, [gone], generation=2))
     _consume(tenant_a)
     assert gone not in _live(tenant_a) and len(_live(tenant_a)) == 4
 
@@ -51,7 +42,7 @@ def test_a_tombstone_wins_over_older_updates_and_replays(tenant_a):
     assert result.duplicates == len(first) and gone not in _live(tenant_a)
 
     # the same delete published again is applied once (and changes nothing)
-    publish(tenant_a, 1, _deletes(tenant_a, 1, [gone], generation=2))
+    publish(tenant_a, 1, delete_batches(tenant_a, 1, [gone], generation=2))
     assert _consume(tenant_a).duplicates == 1
     assert duck_rows(tenant_a, f"SELECT count(*) FROM src_opportunity WHERE _source_id = '{gone}'") == [(1,)]
 
@@ -60,14 +51,14 @@ def test_a_newer_reinsert_wins_over_the_tombstone_and_an_older_delete_loses_to_i
     publish(tenant_a, 1, batches_for(tenant_a, 1, opportunity_records(3), generation=1))
     _consume(tenant_a)
     key = _live(tenant_a)[0]
-    publish(tenant_a, 1, _deletes(tenant_a, 1, [key], generation=2))
+    publish(tenant_a, 1, delete_batches(tenant_a, 1, [key], generation=2))
     _consume(tenant_a)
     again = [r for r in opportunity_records(3, amount_of=lambda i: "7.00") if r["Id"] == key]
     publish(tenant_a, 1, batches_for(tenant_a, 1, again, generation=2))  # the next sync's generation
     _consume(tenant_a)
     assert key in _live(tenant_a)
     # a delete older than the re-insert (generation 1) does not take it away again
-    publish(tenant_a, 1, _deletes(tenant_a, 1, [key], generation=1))
+    publish(tenant_a, 1, delete_batches(tenant_a, 1, [key], generation=1))
     result = _consume(tenant_a)
     assert result.superseded == 1 and key in _live(tenant_a)
     assert duck_rows(tenant_a, f"SELECT amount FROM src_opportunity WHERE _source_id = '{key}'")[0][0] == 7
@@ -93,7 +84,7 @@ def test_a_deleted_record_leaves_the_view_and_the_value_counts(tenant_a):
         assert len(view_all(entity="opportunity")) == 4
         won = ValueMap.objects.get(connection=conn, field="stage_category", raw_key="Closed Won")
         assert won.record_count == 1
-        publish(tenant_a, conn.pk, _deletes(tenant_a, conn.pk, [records[0]["Id"]], generation=2))
+        publish(tenant_a, conn.pk, delete_batches(tenant_a, conn.pk, [records[0]["Id"]], generation=2))
         materialize_with_values(tenant=tenant_a)
         rows = view_all(entity="opportunity")
         assert len(rows) == 3 and records[0]["Id"] not in {r["id"] for r in rows}

@@ -4,30 +4,20 @@ that fails leaves the previous view and is completed by the next run."""
 
 from decimal import Decimal
 
-import pyarrow as pa
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from aam.ingest.batches import BatchHeader, split_batches
 from connectors.models import Connection
 from dcl import incremental, pgsync
 from dcl.models import MaterializedView, OpportunityHistory, RemovedConnection
 from dcl.selectors import view_all
 from dcl.services import views_materialize
-from tests.pipeline.support import batches_for, opportunity_records, publish
+from tests.pipeline.support import batches_for, delete_batches, opportunity_records, publish
 
 pytestmark = pytest.mark.django_db
 
 ACCOUNT = {"Id": "id", "Name": "name", "Website": "website", "LastModifiedDate": "updated_at"}
-
-
-def _deletes(tenant, connection_id: int, keys: list[str], *, generation: int, entity="opportunity",
-             source_object="Opportunity"):
-    header = BatchHeader(tenant_id=str(tenant.tenant_id), connection_id=connection_id, source_object=source_object,
-                         entity=entity, schema_fingerprint="deletes", mapping_version=0, generation=generation)
-    table = pa.table({"_source_id": keys, "_op": ["delete"] * len(keys), "_position": list(range(1, len(keys) + 1))})
-    return list(split_batches(table, header, 100))
 
 
 def _accounts(tenant, conn, records, generation=0):
@@ -79,7 +69,7 @@ def test_inserts_updates_deletes_and_a_reinsert_publish_only_the_changed_rows(de
     changed = opportunity_records(3, start=10, amount_of=lambda i: "99999.00")  # 3 updates
     publish(tenant, conn.pk, batches_for(tenant, conn.pk, changed + opportunity_records(2, start=100), generation=1))
     gone = [f"006{i:015d}" for i in (20, 21)]
-    publish(tenant, conn.pk, _deletes(tenant, conn.pk, gone, generation=1))
+    publish(tenant, conn.pk, delete_batches(tenant, conn.pk, gone, generation=1))
     report: dict = {}
     assert views_materialize(tenant=tenant, report=report) == {"account": 7, "opportunity": 100}
     assert report["account"]["mode"] == "skip"
@@ -143,7 +133,7 @@ def test_a_new_account_links_deals_that_were_not_sent_again(deals):
 def test_a_merged_view_publishes_only_the_entities_that_changed(deals):
     tenant, conn = deals
     _accounts(tenant, conn, [_account(3, name="Company Three Renamed")], generation=1)
-    publish(tenant, conn.pk, _deletes(tenant, conn.pk, [_account(5)["Id"]], generation=1, entity="account",
+    publish(tenant, conn.pk, delete_batches(tenant, conn.pk, [_account(5)["Id"]], generation=1, entity="account",
                                       source_object="Account"))
     report: dict = {}
     assert views_materialize(tenant=tenant, report=report)["account"] == 6
@@ -173,7 +163,7 @@ def test_a_failed_incremental_publication_leaves_the_view_and_the_next_run_compl
     before = _rows("opportunity")
     version = _catalog("opportunity")
     publish(tenant, conn.pk, batches_for(tenant, conn.pk, opportunity_records(4, start=300), generation=1))
-    publish(tenant, conn.pk, _deletes(tenant, conn.pk, ["006000000000000001"], generation=1))
+    publish(tenant, conn.pk, delete_batches(tenant, conn.pk, ["006000000000000001"], generation=1))
     real = pgsync._encoded_batches
 
     def broken(duck, entity, spec, relation=None):
@@ -196,7 +186,7 @@ def test_a_run_that_dies_after_publishing_is_replayed_without_doubling(deals, mo
     """PostgreSQL committed, DuckDB's record of it did not: the next run applies the same changes again."""
     tenant, conn = deals
     publish(tenant, conn.pk, batches_for(tenant, conn.pk, opportunity_records(4, start=300), generation=1))
-    publish(tenant, conn.pk, _deletes(tenant, conn.pk, ["006000000000000002"], generation=1))
+    publish(tenant, conn.pk, delete_batches(tenant, conn.pk, ["006000000000000002"], generation=1))
     real = incremental.ViewPlanner.published
 
     def dies(self, plan, data_table):

@@ -235,6 +235,17 @@ def batches_for(
     return list(split_batches(page.table, header, chunk))
 
 
+def delete_batches(tenant, connection_id: int, keys: list[str], *, generation: int, entity: str = "opportunity",
+                   source_object: str = "Opportunity"):
+    """Canonical `delete` events for `keys`, as the delete stage publishes them (docs/adr/0019-deletes.md)."""
+    from aam.ingest.batches import BatchHeader, split_batches
+
+    header = BatchHeader(tenant_id=str(tenant.tenant_id), connection_id=connection_id, source_object=source_object,
+                         entity=entity, schema_fingerprint="deletes", mapping_version=0, generation=generation)
+    table = pa.table({"_source_id": keys, "_op": ["delete"] * len(keys), "_position": list(range(1, len(keys) + 1))})
+    return list(split_batches(table, header, 100))
+
+
 def mappings_record(connection_id: int, mapping: dict | None = None, *, entity: str = "opportunity",
                     source_object: str = "Opportunity") -> None:
     """The active field mappings a sync would have stored for `mapping` (in the current tenant): the
