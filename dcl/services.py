@@ -120,15 +120,11 @@ def _connection_kinds() -> dict[int, str]:
             **dict(Connection.objects.values_list("id", "kind"))}
 
 
-# The generation of a removed connection's tombstones: no batch of it still waiting in a stream, of
-# any generation, brings a record back (the consumer's `_drop_superseded`, ADR 0019).
-REMOVED_GENERATION = 2**62
-
-
 def connection_records_remove(*, tenant, connection_id: int) -> dict:
     """Take every record of a (deleted) connection out of the unified views: each becomes a tombstone
-    in one DuckDB transaction, then the views are brought up to date (its entities leave them, and the
-    history marks them deleted). Returns {entity: records removed} and the views' row counts."""
+    in one DuckDB transaction, which also lists the connection in `_dcl_removed` (the consumer drops any
+    batch of it still in its stream), then the views are brought up to date (its entities leave them,
+    and the history marks them deleted). Returns {entity: records removed} and the views' row counts."""
     removed: dict[str, int] = {}
     with tenant_context(tenant), store.WriterLock(tenant):
         con = store.connect(tenant)
@@ -140,8 +136,8 @@ def connection_records_remove(*, tenant, connection_id: int) -> dict:
                 con.execute("INSERT OR IGNORE INTO _dcl_removed VALUES (?)", [int(connection_id)])
                 for table in tables:
                     n = con.execute(
-                        f"UPDATE {table} SET _deleted = true, _txn = ?, _generation = ? "
-                        "WHERE _connection_id = ? AND NOT _deleted", [txn, REMOVED_GENERATION, int(connection_id)]
+                        f"UPDATE {table} SET _deleted = true, _txn = ? WHERE _connection_id = ? AND NOT _deleted",
+                        [txn, int(connection_id)]
                     ).fetchone()[0]
                     if n:
                         removed[table.removeprefix("src_")] = int(n)
