@@ -192,3 +192,124 @@ class AccountHistory(EntityHistory):
     class Meta:
         db_table = "dcl_history_account"
         indexes = [models.Index(fields=["valid_from"], name="dcl_hist_acc_valid_from")]
+
+
+# --- Entity resolution: review, decisions, id redirects (docs/entity-resolution.md) ------------------
+# A record is (connection id, source id). A pair is stored in one order, (left) < (right) as tuples, so
+# the same two records are one row whichever way they were named (dcl/resolution/pairs.py `ordered`).
+
+
+class MatchReview(TenantModel):
+    """A pair of source records the model scored between the review floor and the entity's
+    threshold: a person approves (the two are the same thing) or rejects it.
+
+    Written by the clustering run (dcl/resolution/review.py `review_pairs_record`): a pair it no
+    longer proposes becomes `obsolete`; a decided item is never touched again. A decision becomes a
+    `MatchDecision`, which is what the model obeys."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved (same entity)"
+        REJECTED = "rejected", "Rejected (different entities)"
+        OBSOLETE = "obsolete", "Obsolete (no longer proposed)"
+
+    entity = models.CharField(max_length=63)
+    left_connection_id = models.BigIntegerField()
+    left_source_id = models.TextField(db_collation="C")
+    right_connection_id = models.BigIntegerField()
+    right_source_id = models.TextField(db_collation="C")
+    probability = models.FloatField()
+    match_weight = models.FloatField()
+    # [{"comparison", "level", "bayes_factor", "log2_bayes_factor", "left", "right"}], a "prior" row first
+    waterfall = models.JSONField(default=list, blank=True)
+    left_unified_id = models.TextField(db_collation="C", blank=True, default="")
+    right_unified_id = models.TextField(db_collation="C", blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_by = models.CharField(max_length=150, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["entity", "-probability", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "left_connection_id", "left_source_id", "right_connection_id", "right_source_id"],
+                name="dcl_matchreview_pair_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "entity"], name="dcl_matchreview_status")]
+
+    @property
+    def left(self) -> tuple[int, str]:
+        return (self.left_connection_id, self.left_source_id)
+
+    @property
+    def right(self) -> tuple[int, str]:
+        return (self.right_connection_id, self.right_source_id)
+
+    def __str__(self) -> str:
+        return (f"{self.entity} {self.left_connection_id}:{self.left_source_id} ~ "
+                f"{self.right_connection_id}:{self.right_source_id} ({self.status}, p={self.probability:.2f})")
+
+
+class MatchDecision(TenantModel):
+    """A person's word on two source records: `must_link` (the same entity) or `cannot_link`
+    (different entities). The matching engine obeys it whatever the model scores, across retraining
+    (dcl/resolution/decisions.py `constraints`). One per pair: a newer decision replaces the older."""
+
+    class Kind(models.TextChoices):
+        MUST_LINK = "must_link", "Must link"
+        CANNOT_LINK = "cannot_link", "Cannot link"
+
+    class Origin(models.TextChoices):
+        REVIEW = "review", "Review item"
+        MERGE = "merge", "Merge"
+        SPLIT = "split", "Split"
+        API = "api", "API"
+
+    entity = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    left_connection_id = models.BigIntegerField()
+    left_source_id = models.TextField(db_collation="C")
+    right_connection_id = models.BigIntegerField()
+    right_source_id = models.TextField(db_collation="C")
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    note = models.TextField(blank=True, default="")
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField()
+    review = models.ForeignKey(MatchReview, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="decisions")
+
+    class Meta:
+        ordering = ["entity", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "left_connection_id", "left_source_id", "right_connection_id", "right_source_id"],
+                name="dcl_matchdecision_pair_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.kind} {self.entity} {self.left_connection_id}:{self.left_source_id} ~ "
+                f"{self.right_connection_id}:{self.right_source_id} ({self.origin})")
+
+
+class UnifiedIdRedirect(TenantModel):
+    """A unified id that no longer names an entity (its cluster was split or merged into another):
+    pages and the API answer it with a permanent redirect to `new_id`. Chains are collapsed when
+    written, so one hop always reaches a live id (dcl/resolution/review.py `redirects_record`)."""
+
+    entity = models.CharField(max_length=63)
+    old_id = models.TextField(db_collation="C")
+    new_id = models.TextField(db_collation="C")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entity", "old_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "old_id"], name="dcl_unifiedidredirect_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.old_id} → {self.new_id}"
