@@ -71,8 +71,9 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=()) -> list:
 
 
 def signature(con: duckdb.DuckDBPyConnection, spec: ViewSpec, *, kinds: dict[int, str], fx: FxContext | None,
-              has_accounts: bool) -> str:
-    """Everything a view's rows are computed from besides its records and their value map."""
+              has_accounts: bool, extra: str | None = None) -> str:
+    """Everything a view's rows are computed from besides its records and their value map (`extra`:
+    more of it, such as the digest of the people's match decisions of an entity-resolved view)."""
     entity = spec.entity
     parts: dict = {
         "format": FORMAT,
@@ -86,6 +87,8 @@ def signature(con: duckdb.DuckDBPyConnection, spec: ViewSpec, *, kinds: dict[int
     }
     if entity in CONVERSIONS and fx is not None:
         parts["fx"] = [fx.reporting_currency, fx.stamp]
+    if extra is not None:
+        parts["extra"] = extra
     if spec.values:
         parts["free"] = _rows(con, f"SELECT * FROM {FREE_TEXT_TABLE} WHERE entity = ? ORDER BY ALL", [entity])
         parts["fallback"] = _rows(con, f"SELECT * FROM {FALLBACK_TABLE} WHERE entity = ? ORDER BY ALL", [entity])
@@ -111,9 +114,10 @@ class ViewPlanner:
                                  [entity]).fetchone()
         return (found[0], int(found[1]), found[2]) if found else None
 
-    def plan(self, spec: ViewSpec, *, has_accounts: bool, data_table: str | None, rows: int | None) -> Plan:
+    def plan(self, spec: ViewSpec, *, has_accounts: bool, data_table: str | None, rows: int | None,
+             extra: str | None = None) -> Plan:
         entity = spec.entity
-        sig = signature(self.con, spec, kinds=self.kinds, fx=self.fx, has_accounts=has_accounts)
+        sig = signature(self.con, spec, kinds=self.kinds, fx=self.fx, has_accounts=has_accounts, extra=extra)
         state = self.state(entity)
         if self.full:
             return Plan(entity, "full", "a full rebuild was asked for", sig)

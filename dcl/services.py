@@ -22,6 +22,7 @@ from .incremental import DIRTY, DIRTY_IDS, ViewPlanner, merged_delta
 from .page_cache import publish_view_stamp
 from .pgsync import data_table_name, publish_delta, publish_view
 from .reporting import fx_context
+from .resolution import engine as er_engine
 from .unify import Unifier, delta_relations, view_spec
 
 logger = logging.getLogger(__name__)
@@ -186,12 +187,14 @@ def views_materialize(
                 unifier = Unifier(con, specs, kinds, fx=fx)
                 planner = ViewPlanner(con, kinds=kinds, fx=fx, full=full or not settings.DCL_INCREMENTAL)
                 catalog = {v.entity: v for v in MaterializedView.objects.all()}
+                resolution = {e: _er_constraints(e) for e in unifier.present() if er_engine.enabled(e)}
                 wanted = set(entities) if entities else None
                 for entity in unifier.present():
                     # accounts are kept up to date even when not asked for: the others link to them
                     if wanted is not None and entity not in wanted and entity != "account":
                         continue
-                    step = _ViewStep(tenant, con, unifier, planner, specs[entity], catalog.get(entity))
+                    step = _ViewStep(tenant, con, unifier, planner, specs[entity], catalog.get(entity),
+                                     constraints=resolution.get(entity), full=full)
                     try:
                         rows = step.run()
                     except BaseException:
@@ -209,17 +212,29 @@ def views_materialize(
 class _ViewStep:
     """One view of a materialization: plan it, then build and publish what the plan says."""
 
-    def __init__(self, tenant, con, unifier: Unifier, planner: ViewPlanner, spec, previous) -> None:
+    def __init__(self, tenant, con, unifier: Unifier, planner: ViewPlanner, spec, previous, *,
+                 constraints: list | None = None, full: bool = False) -> None:
         self.tenant, self.con, self.unifier, self.planner = tenant, con, unifier, planner
         self.spec, self.entity, self.previous = spec, spec.entity, previous
+        # the people's match decisions when the entity is resolved by entity resolution (None: not)
+        self.constraints, self.full = constraints, full
         self.report: dict = {}
+
+    def _resolve(self) -> None:
+        """Entity resolution's clusters brought up to date before the view is built from them; its review
+        items and id redirects go to PostgreSQL once the view is published (`_resolution_publish`)."""
+        result = er_engine.resolve(self.con, self.entity, constraints=self.constraints, full=self.full)
+        self.report["resolution"] = result.as_dict()
+        self.resolution = result
 
     def run(self) -> int:
         entity, previous, con = self.entity, self.previous, self.con
         started = time.monotonic()
+        resolved = self.constraints is not None
         plan = self.planner.plan(self.spec, has_accounts=self.unifier.has_accounts,
                                  data_table=previous.data_table if previous else None,
-                                 rows=previous.row_count if previous else None)
+                                 rows=previous.row_count if previous else None,
+                                 extra=er_engine.constraints_digest(self.constraints) if resolved else None)
         self.report = plan.as_dict()
         if plan.mode == "skip":
             if entity == "account":
@@ -227,6 +242,8 @@ class _ViewStep:
             return previous.row_count
         if entity == "account":
             self.planner.account_links_before()
+        if resolved:
+            self._resolve()
         if plan.mode == "delta" and not self.spec.per_record:
             prev = f"_prev_view_{store.ident(entity)}"
             con.execute(f"DROP TABLE IF EXISTS {prev}")
@@ -244,6 +261,8 @@ class _ViewStep:
                 rows = self._delta(plan, started)
         finally:
             con.execute(f"DROP TABLE IF EXISTS _prev_view_{store.ident(entity)}")
+        if resolved:
+            _resolution_publish(self.entity, self.resolution)
         self.report["seconds"] = round(time.monotonic() - started, 3)
         return rows
 
@@ -334,3 +353,19 @@ class _ViewStep:
         self._published(plan, rows=counted["rows"], version=version, now=now, table=previous.data_table,
                         started=started)
         return counted["rows"]
+
+
+def _er_constraints(entity: str) -> list:
+    """The people's must-link / cannot-link decisions of an entity (dcl/resolution/decisions.py)."""
+    from .resolution import decisions
+
+    return decisions.constraints(entity)
+
+
+def _resolution_publish(entity: str, result) -> None:
+    """Entity resolution's pairs to review and its moved ids, into PostgreSQL (dcl/resolution/review.py)."""
+    from .resolution import review
+
+    review.review_pairs_record(entity, [review.ReviewPair(**pair) for pair in result.review])
+    if result.redirects:
+        review.redirects_record(entity, result.redirects)

@@ -243,6 +243,12 @@ class Unifier:
             raise ValueError(f"{entity} is merged: its view is built whole")
         if entity == "account":
             self._accounts(spec, available)
+        elif entity == "contact" and self._resolved(entity):
+            # entity resolution's clusters (dcl/resolution/): the cluster's unified id is the key
+            self._merged(spec, available, key=f"coalesce(er.unified_id, {_row_id_sql(entity)})", key_is_id=True,
+                         key_join=f"LEFT JOIN {resolved_table(entity)} er "
+                                  "ON er._connection_id = s._connection_id AND er._source_id = s._source_id",
+                         probability="er.probability")
         elif entity == "contact":
             self._merged(spec, available, key=self._contact_key(available))
         elif entity == "cloud_resource":
@@ -266,6 +272,12 @@ class Unifier:
             reporting_columns_add(self.con, entity, self.fx, relations=relations, merge=scope is not None)
             return
         reporting_columns_add(self.con, entity, self.fx)
+
+    def _resolved(self, entity: str) -> bool:
+        """Entity resolution ran for `entity` (its clusters are in the store) and is on."""
+        from django.conf import settings
+
+        return settings.DCL_ER and resolved_table(entity) in store.existing_tables(self.con)
 
     def accounts_known(self) -> None:
         """The account link tables of an earlier build serve this one (accounts were not rebuilt)."""
@@ -445,7 +457,11 @@ class Unifier:
             return "NULL"
         return f"CASE WHEN regexp_matches(s.email, '{_EMAIL_RE}') THEN 'e:' || lower(trim(s.email)) END"
 
-    def _merged(self, spec: ViewSpec, available: dict[str, str], *, key: str, key_join: str = "") -> None:
+    def _merged(self, spec: ViewSpec, available: dict[str, str], *, key: str, key_join: str = "",
+                key_is_id: bool = False, probability: str | None = None) -> None:
+        """One row per `key`: its unified id the key's hash, or the key itself with `key_is_id`; with
+        `probability` (SQL over the joined row), each source in `_sources_multi` carries the probability
+        that joined it to the entity."""
         entity = spec.entity
         prefix = ID_PREFIX.get(entity, entity[:3])
         link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
@@ -457,7 +473,8 @@ class Unifier:
         value_cols = "".join(f", {expr} AS {store.quote('__' + name)}" for name, expr in vsql.columns().items())
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _rows AS
-            SELECT s.*, coalesce({key}, {row_key}) AS _key, {recency} AS _rec, ck.kind AS _kind
+            SELECT s.*, coalesce({key}, {row_key}) AS _key, {recency} AS _rec, ck.kind AS _kind,
+                   {probability or "NULL::DOUBLE"} AS _prob
                    {", " + link_expr + " AS _acc" if link_expr else ""}{value_cols}
             FROM {store.source_table(entity)} s {key_join}
             LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id
@@ -491,7 +508,7 @@ class Unifier:
         self.con.execute(f"""
             CREATE TABLE view_{entity} AS
             SELECT * {f"EXCLUDE ({aggs}), " + ", ".join(unpack) if unpack else ""} FROM (
-            SELECT '{prefix}_' || substr(md5(s._key), 1, 20) AS unified_id,
+            SELECT {"min(s._key)" if key_is_id else f"'{prefix}_' || substr(md5(s._key), 1, 20)"} AS unified_id,
                    {", ".join(fields + acc)},
                    count(*)::INTEGER AS source_count,
                    arg_min(s._connection_id, ({order})) AS _src_connection_id,
@@ -499,7 +516,8 @@ class Unifier:
                    arg_min(s._source_object, ({order})) AS _src_object,
                    arg_min(s._source_id, ({order})) AS _src_id,
                    CASE WHEN count(*) > 1 THEN to_json(list({{'connection_id': s._connection_id,
-                        'connection_kind': s._kind, 'source_object': s._source_object, 'source_id': s._source_id}}
+                        'connection_kind': s._kind, 'source_object': s._source_object, 'source_id': s._source_id
+                        {", 'probability': round(s._prob, 4)" if probability else ""}}}
                         ORDER BY {order}))::VARCHAR END AS _sources_multi,
                    min(s._key) AS _key
             FROM _rows s GROUP BY s._key)""")
@@ -566,6 +584,18 @@ class Unifier:
 
 
 _CURRENCY = "__canonical_currency"  # the publish relation's canonical currency, for its reporting columns
+
+
+def resolved_table(entity: str) -> str:
+    """Entity resolution's clusters of `entity` in the store (dcl/resolution/engine.py)."""
+    return f"_er_{store.ident(entity)}"
+
+
+def _row_id_sql(entity: str) -> str:
+    """SQL: the unified id of a record alone, `s` its source row (entity resolution gives a new cluster
+    the same id from its oldest record)."""
+    prefix = ID_PREFIX.get(entity, entity[:3])
+    return f"'{prefix}_' || substr(md5('r:' || s._connection_id || ':' || s._source_id), 1, 20)"
 
 
 def publish_relation(entity: str) -> str:

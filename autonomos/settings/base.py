@@ -398,6 +398,10 @@ DCL_INCREMENTAL = env.bool("DCL_INCREMENTAL", default=True)
 # (ADR 0019, 0022); a connection's config `deletes_check_seconds` overrides it. 0: at every sync.
 DCL_DELETES_CHECK_SECONDS = env.int("DCL_DELETES_CHECK_SECONDS", default=0)
 DCL_INCREMENTAL_MAX_SHARE = env.float("DCL_INCREMENTAL_MAX_SHARE", default=0.2)
+# Entity resolution (dcl/resolution/, docs/adr/0028-entity-resolution.md): Splink on the tenant's DuckDB for the
+# entities of dcl.resolution.engine.ENTITIES; DCL_ER=false keeps the rules (contacts by exact e-mail).
+DCL_ER = env.bool("DCL_ER", default=True)
+DCL_ER_MEMORY_LIMIT = env("DCL_ER_MEMORY_LIMIT", default="512MB")  # Splink's own in-memory DuckDB
 DCL_READ_COUNT = _positive_int("DCL_READ_COUNT", 250)  # batches per stream per read (one transaction)
 DCL_READ_BLOCK_MS = _positive_int("DCL_READ_BLOCK_MS", 1000)  # never 0: BLOCK 0 waits forever
 DCL_LINGER_MS = env.int("DCL_LINGER_MS", default=50)
@@ -540,5 +544,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
+                # Splink narrates every training step at INFO; dcl.resolution logs one line per run
+                "splink": {"level": "WARNING"}},
 }

@@ -31,12 +31,13 @@ def land_contacts(tenant, conn, records, source_object="Contact") -> None:
 
 def seed_contacts(tenant) -> tuple[Connection, Connection]:
     """In `tenant` (the connection must be in it): SF has Ann Lee and Bob Ray, HS has Ann Lee under
-    another e-mail; materialized: three unified contacts."""
+    an unrelated e-mail (a name alone is not enough for entity resolution to merge three records: a review
+item); materialized: three unified contacts."""
     sf = Connection.objects.create(name="SF", kind="salesforce")
     hs = Connection.objects.create(name="HS", kind="hubspot")
     land_contacts(tenant, sf, [contact("003A", "Ann", "Lee", "ann@acme.com"),
                                contact("003B", "Bob", "Ray", "bob@initech.io")])
-    land_contacts(tenant, hs, [contact("c9", "Ann", "Lee", "ann.lee@acme.com", "2025-03-01T00:00:00Z")],
+    land_contacts(tenant, hs, [contact("c9", "Ann", "Lee", "lee.a@otherco.org", "2025-03-01T00:00:00Z")],
                   source_object="contacts")
     views_materialize(tenant=tenant)
     return sf, hs

@@ -1,0 +1,924 @@
+"""Entity resolution: which source records of an entity are the same real-world thing (issue #19,
+docs/adr/0028-entity-resolution.md).
+
+Fellegi-Sunter probabilistic linkage with Splink 5 on DuckDB, per tenant and entity:
+
+1. **Features** (`features.py`): each live record's match fields, cleaned, in `_er_feat_<entity>`.
+2. **Model**: the comparisons and blocking rules that fit the fields this tenant's sources have
+   (`_design`), trained without labels — the prior by deterministic rules, u by random sampling, m by
+   expectation maximisation — and kept with a version in `_er_model`. It is retrained when the records
+   have grown by `RETRAIN_GROWTH` since it was trained or the fields changed; otherwise reused.
+3. **Pairs** scored by the model (≥ the review floor) are kept in `_er_edges_<entity>`; pairs at or
+   above the entity's threshold link records; those between the floor and the threshold are review
+   items (with Splink's match weights per comparison, the waterfall).
+4. **Clusters**: connected components (Splink's clustering) of the links plus the people's
+   must-links; a cluster holding a cannot-link pair is re-linked greedily, strongest links first,
+   never joining what a person separated. A cluster larger than `MAX_CLUSTER` is re-clustered at
+   `STRICT_PROBABILITY`, and what is still too large is held (its records stay apart) and reported.
+5. **Stable ids** (`_assign_ids`): a cluster keeps the id of its oldest member; a merge leaves the
+   absorbed id pointing at the survivor; a split gives the new part a new id.
+
+`resolve(full=False)` is incremental: only records written since the last run (`_txn` above its
+watermark) are re-featured and scored, against the existing records that share a blocking key with
+them, and only the clusters they touch are recomputed.
+
+The result is `_er_<entity>`: `_connection_id`, `_source_id`, `unified_id`, `probability` (the
+strongest link joining the record to its cluster; 1.0 for a person's must-link, NULL alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+from django.conf import settings
+
+from .. import store
+from . import features
+
+logger = logging.getLogger(__name__)
+
+ENTITIES = ("contact",)
+# (threshold, review floor) of the match probability per entity
+THRESHOLDS = {"contact": (0.5, 0.2), "account": (0.9, 0.5)}
+MAX_CLUSTER = 50
+STRICT_PROBABILITY = 0.99
+RETRAIN_GROWTH = 2.0
+MAX_REVIEW_ITEMS = 1000
+# Training needs evidence: the prior is estimated from deterministic rules that find at least this many
+# pairs, m by expectation maximisation over sessions of at least this many pairs; else generic values.
+MIN_DETERMINISTIC = 10
+EM_MIN_PAIRS = 100
+PRIOR_DUPLICATES = 0.2
+PRIOR_MAX = 0.005  # however few the records: a name alone never merges two of them
+U_MIN_RECORDS = 500
+TF_MIN_RECORDS = 1000
+# Model layout version: bump when `_design` changes what a model means (every tenant retrains once).
+DESIGN = 1
+# Blocking: a rule whose pairs exceed this (and BLOCK_PER_RECORD × records) is left out: one common value
+# must not make the run quadratic.
+BLOCK_MIN_BUDGET = 2_000_000
+BLOCK_PER_RECORD = 20
+BLOCK_MIN_TOTAL = 5_000_000
+BLOCK_TOTAL_PER_RECORD = 60
+ID_PREFIX = {"account": "acc", "contact": "con"}
+
+
+@dataclass
+class Report:
+    entity: str
+    mode: str = "full"
+    records: int = 0
+    scored: int = 0  # records scored this run
+    pairs: int = 0  # pairs at or above the review floor (new this run when incremental)
+    links: int = 0
+    clusters: int = 0
+    merged_records: int = 0  # records in clusters of two or more
+    review: list = field(default_factory=list)  # pairs between the floor and the threshold
+    redirects: dict = field(default_factory=dict)  # old unified id -> new
+    held: list = field(default_factory=list)  # clusters too large to publish: their sizes
+    model_version: int = 0
+    trained: bool = False
+    fallback: str | None = None  # why the model could not be used (exact keys instead)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("review", "redirects")} | {
+            "review": len(self.review), "redirects": len(self.redirects)}
+
+
+def _t(entity: str, what: str) -> str:
+    return f"_er_{what}_{store.ident(entity)}" if what else f"_er_{store.ident(entity)}"
+
+
+def enabled(entity: str) -> bool:
+    return entity in ENTITIES and settings.DCL_ER
+
+
+def constraints_digest(constraints: list) -> str:
+    """A digest of the people's decisions (`dcl.resolution.decisions.Constraint`: kind, left, right)."""
+    items = sorted([c.kind, *map(str, c.left), *map(str, c.right)] for c in constraints)
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
+
+
+def resolve(con: duckdb.DuckDBPyConnection, entity: str, *, constraints: list | None = None,
+            full: bool = False) -> Report:
+    """Bring `_er_<entity>` up to date (writer lock held; `con` the tenant's store). See the module docstring."""
+    started = time.monotonic()
+    constraints = list(constraints or [])
+    _ensure(con, entity)
+    state = con.execute("SELECT txn, constraints FROM _er_state WHERE entity = ?", [entity]).fetchone()
+    txn = store.txn_last(con)
+    clusters = _t(entity, "")
+    has_clusters = clusters in store.existing_tables(con)
+    digest = constraints_digest(constraints)
+    if full or state is None or not has_clusters:
+        report = _full(con, entity, constraints, retrain=full)
+    else:
+        report = _incremental(con, entity, constraints, since=int(state[0]), constraints_changed=state[1] != digest)
+    con.execute("INSERT OR REPLACE INTO _er_state VALUES (?, ?, ?)", [entity, txn, digest])
+    report.seconds = round(time.monotonic() - started, 3)
+    logger.info("entity resolution %s: %s", entity, report.as_dict())
+    return report
+
+
+def _ensure(con, entity: str) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS _er_state (entity VARCHAR PRIMARY KEY, txn BIGINT, constraints VARCHAR)")
+    con.execute("""CREATE TABLE IF NOT EXISTS _er_model (entity VARCHAR PRIMARY KEY, version INTEGER, design VARCHAR,
+                   records BIGINT, trained_at TIMESTAMPTZ, model VARCHAR)""")
+
+
+# --- the model's design ----------------------------------------------------------------------------
+
+
+@dataclass
+class Design:
+    comparisons: list  # Splink comparisons (dicts, with their prior m values)
+    inputs: list[list[str]]  # each comparison's feature columns (for the waterfall's values)
+    blocking: list[list[tuple[str, str]]]  # each rule: (left column, right column) equalities
+    em: list[list[list[str]]]  # per expectation-maximisation session, candidate blocking columns
+    deterministic: list[list[str]]  # rules for the prior (pairs nearly certain to match)
+    tf: list[str]  # columns with term-frequency adjustments
+
+    def signature(self) -> str:
+        return json.dumps({"design": DESIGN, "inputs": self.inputs, "blocking": self.blocking, "em": self.em,
+                           "tf": self.tf})
+
+
+def _usable(con, table: str, columns: list[str], n: int) -> list[str]:
+    """Columns filled in at least 1% of the records with at least two distinct values."""
+    if not columns or not n:
+        return []
+    sel = ", ".join(f"count({store.quote(c)}), approx_count_distinct({store.quote(c)})" for c in columns)
+    row = con.execute(f"SELECT {sel} FROM {table}").fetchone()
+    return [c for i, c in enumerate(columns) if row[2 * i] >= max(2, 0.01 * n) and row[2 * i + 1] >= 2]
+
+
+# Prior m probabilities per comparison level, best level first (null levels excluded): among records of
+# the same thing, how often each level is seen. Generic knowledge of CRM data, the starting point that
+# expectation maximisation replaces wherever a tenant's data has enough pairs to learn from (`_train`):
+# people keep their name, often change e-mail between systems, typo streets more than postcodes.
+M_PRIORS = {
+    "names": [0.70, 0.02, 0.12, 0.04, 0.04, 0.03, 0.05],  # full, reversed, JW .92, JW .88, last, first, other
+    "name": [0.70, 0.10, 0.06, 0.04, 0.10],  # exact, JW .92, JW .88, JW .7, other
+    "email": [0.45, 0.10, 0.05, 0.05, 0.35],  # exact, user name, JW, JW user name, other
+    "company": [0.60, 0.15, 0.10, 0.15],
+    "domain": [0.80, 0.20],
+    "phone": [0.55, 0.45],
+    "street": [0.60, 0.10, 0.05, 0.25],
+    "city": [0.75, 0.05, 0.05, 0.15],
+    "postal_code": [0.75, 0.08, 0.02, 0.15],
+    "exact": [0.90, 0.10],
+    "account": [0.80, 0.20],
+}
+# Prior u probabilities, the same levels: how often two records of different things agree so, in a
+# population of many. Used where a tenant has fewer than U_MIN_RECORDS records (random pairs of a
+# handful of records are no population: the duplicates themselves would make agreement look common).
+U_PRIORS = {
+    "names": [2e-3, 1e-6, 5e-4, 1e-3, 5e-3, 1e-2, 0.981499],
+    "name": [5e-3, 5e-3, 1e-2, 5e-2, 0.93],
+    "email": [1e-6, 1e-5, 1e-4, 1e-3, 0.998889],
+    "company": [1e-4, 2e-4, 1e-3, 0.9987],
+    "domain": [1e-4, 0.9999],
+    "phone": [1e-6, 0.999999],
+    "street": [1e-4, 3e-4, 2e-3, 0.9976],
+    "city": [0.02, 1e-3, 3e-3, 0.976],
+    "postal_code": [5e-3, 2e-2, 5e-2, 0.925],
+    "exact": [0.1, 0.9],
+    "account": [0.01, 0.99],
+}
+
+
+def _design(entity: str, cols: list[str], n: int) -> Design | None:
+    """The comparisons and blocking rules for the fields this tenant's `n` records have (`cols`, those in
+    use); None when fewer than two fields can be compared (nothing to weigh one against). Term-frequency
+    adjustments only from TF_MIN_RECORDS records: in a small tenant every repeated name looks common."""
+    import splink.comparison_library as cl
+
+    comps, inputs, tf = [], [], []
+    has = set(cols).__contains__
+    use_tf = n >= TF_MIN_RECORDS
+
+    def add(comp, columns: list[str], prior: str, *, tf_columns: tuple[str, ...] = ()) -> None:
+        """The comparison as Splink's dict, with its prior m values, and term-frequency adjustments on its
+        exact levels of `tf_columns` only when `use_tf` (Splink's own defaults otherwise decide)."""
+        spec = comp.get_comparison("duckdb").as_dict()
+        levels = [lv for lv in spec["comparison_levels"] if not lv.get("is_null_level")]
+        for level, m, u in zip(levels, M_PRIORS[prior], U_PRIORS[prior], strict=True):
+            level["m_probability"] = m
+            level["u_probability"] = u
+        for level in spec["comparison_levels"]:
+            if use_tf and level.get("tf_adjustment_column") is None and tf_columns and level is levels[0]:
+                level["tf_adjustment_column"] = tf_columns[0]
+                level["tf_adjustment_weight"] = 1.0
+            elif not use_tf:
+                level.pop("tf_adjustment_column", None)
+                level.pop("tf_adjustment_weight", None)
+        comps.append(spec)
+        inputs.append(columns)
+        if use_tf:
+            tf.extend(tf_columns)
+
+    if entity == "contact":
+        if has("first_name") and has("last_name"):
+            add(cl.ForenameSurnameComparison("first_name", "last_name", forename_surname_concat_col_name="full_name"),
+                ["first_name", "last_name"], "names", tf_columns=("first_name", "last_name", "full_name"))
+        else:
+            for c in ("first_name", "last_name"):
+                if has(c):
+                    add(cl.NameComparison(c), [c], "name", tf_columns=(c,))
+        if has("email"):
+            add(cl.EmailComparison("email"), ["email"], "email")
+    else:  # account
+        if has("name"):
+            add(cl.JaroWinklerAtThresholds("name", [0.95, 0.88]), ["name"], "company", tf_columns=("name",))
+        if has("domain"):
+            add(cl.ExactMatch("domain"), ["domain"], "domain")
+    if has("account"):
+        # the unified account of the record's company: the same name at the same company is the same person
+        add(cl.ExactMatch("account"), ["account"], "account")
+    if has("phone"):
+        add(cl.ExactMatch("phone"), ["phone"], "phone")
+    if has("street"):
+        add(cl.JaroWinklerAtThresholds("street", [0.95, 0.88]), ["street"], "street")
+    if has("city"):
+        add(cl.JaroWinklerAtThresholds("city", [0.95, 0.88]), ["city"], "city", tf_columns=("city",))
+    if has("postal_code"):
+        add(cl.LevenshteinAtThresholds("postal_code", [1, 2]), ["postal_code"], "postal_code")
+    for c in ("state", "country"):
+        if has(c):
+            add(cl.ExactMatch(c), [c], "exact")
+    if len(comps) < 2:
+        return None  # nothing to weigh one field against: exact keys (see `_fallback_keys`)
+
+    def rule(*names: str) -> list[tuple[str, str]] | None:
+        return [(n, n) for n in names] if all(has(n) for n in names) else None
+
+    if entity == "contact":
+        candidates = [rule("email"), rule("phone"), rule("first_name", "last_name"), rule("last_name", "postal_code"),
+                      rule("first_name", "postal_code"), rule("street", "postal_code"), rule("last_name", "street"),
+                      rule("first_name", "street"), rule("last_name", "city"), rule("first_name", "city"),
+                      [("first_name", "last_name"), ("last_name", "first_name")]
+                      if has("first_name") and has("last_name") else None,
+                      rule("street"), rule("postal_code"), rule("last_name"), rule("first_name"),
+                      rule("_bk_first_name", "_bk_last_name"), rule("_bk_last_name", "postal_code"),
+                      rule("_bk_first_name", "postal_code"), rule("_bk_last_name", "city"),
+                      rule("_bk_first_name", "city"), rule("_bk_last_name", "street"), rule("city", "state")]
+        names = [c for c in ("first_name", "last_name") if has(c)]
+        # EM sessions: one blocked on the names (learns every other field), one on a field that is not a
+        # name (learns the names); `_train` takes each session's most selective candidate
+        em = [[names] if names else [],
+              [[c] for c in ("phone", "email", "street", "postal_code", "city") if has(c)]]
+        deterministic = [r for r in ([["email"]] if has("email") else [])
+                         + [[*names, c] for c in ("postal_code", "street", "city") if has(c) and names][:1]]
+    else:
+        candidates = [rule("domain"), rule("phone"), rule("name"), rule("name", "city"), rule("street", "postal_code"),
+                      rule("name", "postal_code"), rule("_bk_name", "city"), rule("_bk_name", "postal_code"),
+                      rule("street"), rule("_bk_name")]
+        em = [[["name"]] if has("name") else [],
+              [[c] for c in ("domain", "phone", "street", "postal_code", "city") if has(c)]]
+        deterministic = [r for r in ([["domain", "name"]] if has("domain") and has("name") else [])
+                         + ([["name", "postal_code"]] if has("name") and has("postal_code") else [])]
+    blocking = [r for r in candidates if r]
+    if not all(em) or not blocking:
+        return None
+    return Design(comps, inputs, blocking, em, deterministic, [t for t in tf if t in cols or t == "full_name"])
+
+
+def _rule_sql(rule: list[tuple[str, str]]) -> str:
+    return " AND ".join(f"l.{store.quote(a)} = r.{store.quote(b)}" for a, b in rule)
+
+
+def _rule_pairs(con, table: str, rule: list[tuple[str, str]]) -> int:
+    """The pairs an equality rule makes (exact, from value counts; a swapped rule as a join of counts)."""
+    left = [a for a, _ in rule]
+    right = [b for _, b in rule]
+    if left == right:
+        cols = ", ".join(store.quote(c) for c in left)
+        where = " AND ".join(f"{store.quote(c)} IS NOT NULL" for c in left)
+        return int(con.execute(f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM {table} "
+                               f"WHERE {where} GROUP BY {cols})").fetchone()[0])
+    lc = ", ".join(f"{store.quote(a)} AS k{i}" for i, a in enumerate(left))
+    rc = ", ".join(f"{store.quote(b)} AS k{i}" for i, b in enumerate(right))
+    keys = ", ".join(f"k{i}" for i in range(len(rule)))
+    on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(rule)))
+    return int(con.execute(f"""SELECT coalesce(sum(a.n * b.n), 0) / 2 FROM
+        (SELECT {keys}, count(*) AS n FROM (SELECT {lc} FROM {table}) GROUP BY ALL) a JOIN
+        (SELECT {keys}, count(*) AS n FROM (SELECT {rc} FROM {table}) GROUP BY ALL) b ON {on}""").fetchone()[0])
+
+
+def _blocking_within_budget(con, table: str, design: Design, n: int) -> list[list[tuple[str, str]]]:
+    """The design's blocking rules, in order, each making at most the per-rule budget of pairs, until
+    their pairs together reach the total budget (counts include pairs an earlier rule made: an upper
+    bound). Precise rules come first, loose ones (a single name, prefixes) only while the data is small
+    enough to afford them."""
+    per_rule = max(BLOCK_MIN_BUDGET, BLOCK_PER_RECORD * n)
+    total = max(BLOCK_MIN_TOTAL, BLOCK_TOTAL_PER_RECORD * n)
+    kept, spent = [], 0
+    counted = [(r, _rule_pairs(con, table, r)) for r in design.blocking]
+    for r, pairs in counted:
+        if pairs <= per_rule and spent + pairs <= total:
+            kept.append(r)
+            spent += pairs
+    return kept or [min(counted, key=lambda rc: rc[1])[0]]
+
+
+# --- Splink ----------------------------------------------------------------------------------------
+
+
+# An m probability EM estimates as exactly 0 (a level never seen among the matches of a session: the
+# duplicates in these records never had another postcode, say) is refused by Splink 5's setters, which
+# aborts the whole session. It becomes M_FLOOR instead: strong evidence against a match, not a rule that
+# nothing else can outweigh (docs/adr/0028-entity-resolution.md).
+M_FLOOR = 0.001
+
+
+@contextlib.contextmanager
+def _em_m_floor():
+    from splink.internals import expectation_maximisation as em
+
+    original = em.populate_m_u_from_lookup
+
+    def floored(training_fixed_probabilities, comparison_level, output_column_name, m_u_records_lookup):
+        for levels in m_u_records_lookup.values():
+            for record in levels.values():
+                m = record.get("m_probability")
+                if isinstance(m, (int, float)) and m < M_FLOOR:
+                    record["m_probability"] = M_FLOOR
+        return original(training_fixed_probabilities, comparison_level, output_column_name, m_u_records_lookup)
+
+    em.populate_m_u_from_lookup = floored
+    try:
+        yield
+    finally:
+        em.populate_m_u_from_lookup = original
+
+
+class _Splink:
+    """A Splink linker over an in-memory DuckDB of its own (the tenant's store is not filled with
+    Splink's working tables), fed with the features as Arrow."""
+
+    def __init__(self, data: pa.Table, model: dict) -> None:
+        from splink import DuckDBAPI, Linker
+
+        self.er = duckdb.connect(config={"threads": settings.DCL_DUCKDB_THREADS,
+                                         "memory_limit": settings.DCL_ER_MEMORY_LIMIT})
+        self.er.register("_feat_in", data)
+        self.er.execute("CREATE TABLE feat AS SELECT * FROM _feat_in")
+        self.er.unregister("_feat_in")
+        self.db = DuckDBAPI(connection=self.er)
+        self.sdf = self.db.register("feat", table_name="records")
+        self.linker = Linker(self.sdf, model, log_level=None)
+
+    def reload(self, model: dict) -> None:
+        """A new linker over the same records with `model` (after a training step failed half-way)."""
+        from splink import Linker
+
+        self.linker = Linker(self.sdf, model, log_level=None)
+
+    def close(self) -> None:
+        self.er.close()
+
+
+def _settings(design: Design, blocking: list[list[tuple[str, str]]], n: int):
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        # until the data says otherwise: a record has on average PRIOR_DUPLICATES others of the same thing
+        probability_two_random_records_match=min(PRIOR_MAX, PRIOR_DUPLICATES / max(n - 1, 1)),
+        unique_id_column_name="uid",
+        comparisons=design.comparisons,
+        blocking_rules_to_generate_predictions=[_rule_sql(r) for r in blocking],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+    )
+
+
+def _train(con, table: str, sp: _Splink, design: Design, n: int, report: Report) -> None:
+    """Prior, u and m from the tenant's own `n` records, each only where they carry enough evidence: the
+    prior from deterministic rules when they find at least MIN_DETERMINISTIC pairs, u by random sampling
+    from U_MIN_RECORDS records, m by expectation maximisation in each session whose blocking makes at
+    least EM_MIN_PAIRS pairs. What the data cannot tell (a small tenant) keeps the priors (M_PRIORS,
+    U_PRIORS, PRIOR_DUPLICATES): a cold-start model that needs more than a name to merge."""
+    from splink import block_on
+    from splink.internals.exceptions import SplinkException
+
+    found = sum(_rule_pairs(con, table, [(c, c) for c in r]) for r in design.deterministic)
+    if design.deterministic and found >= MIN_DETERMINISTIC:
+        try:
+            sp.linker.training.estimate_probability_two_random_records_match(
+                [block_on(*r) for r in design.deterministic], recall=0.7, record_sample_proportion=1.0)
+        except (SplinkException, ValueError, duckdb.Error) as exc:
+            logger.info("prior not estimated (%s); Splink's default stays", exc)
+    if n >= U_MIN_RECORDS:
+        sp.linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    done = 0
+    for session in design.em:
+        # candidates by the fewest pairs, but enough to learn from: records that agree on a selective field
+        # are mostly matches, where EM finds them (a common field, nine cities say, buries the matches and
+        # EM learns "same city" instead). The first that trains wins; a failed session leaves the linker's
+        # settings half-changed (Splink drops the blocked comparisons while it runs), so it is reloaded.
+        counted = sorted((_rule_pairs(con, table, [(c, c) for c in cols]), cols) for cols in session)
+        for pairs, cols in counted:
+            if pairs < EM_MIN_PAIRS:
+                continue
+            before = sp.linker.misc.save_model_to_json()
+            try:
+                with _em_m_floor():
+                    sp.linker.training.estimate_parameters_using_expectation_maximisation(
+                        block_on(*cols), fix_probability_two_random_records_match=True)
+            except (SplinkException, ValueError, ZeroDivisionError, duckdb.Error) as exc:
+                logger.info("EM blocked on %s did not run: %s", cols, exc)
+                sp.reload(before)
+                continue
+            done += 1
+            break
+    report.trained = done > 0  # False: generic m values (too few pairs to learn them from)
+
+
+def _model(con, entity: str, sp_data: pa.Table, design: Design, blocking, n: int, report: Report,
+           *, retrain: bool) -> tuple[_Splink, int]:
+    """The tenant's trained model (reused, or trained now), loaded in a Splink linker over `sp_data`."""
+    sig = design.signature()
+    row = con.execute("SELECT version, design, records, model FROM _er_model WHERE entity = ?", [entity]).fetchone()
+    if row and not retrain and row[1] == sig and n <= RETRAIN_GROWTH * max(int(row[2]), 1):
+        model = json.loads(row[3])
+        model["blocking_rules_to_generate_predictions"] = [_rule_sql(r) for r in blocking]
+        return _Splink(sp_data, model), int(row[0])
+    sp = _Splink(sp_data, _settings(design, blocking, n))
+    try:
+        _train(con, _t(entity, "feat"), sp, design, n, report)
+    except BaseException:
+        sp.close()
+        raise
+    version = (int(row[0]) if row else 0) + 1
+    model = sp.linker.misc.save_model_to_json()
+    con.execute("INSERT OR REPLACE INTO _er_model VALUES (?, ?, ?, ?, now(), ?)",
+                [entity, version, sig, n, json.dumps(model)])
+    return sp, version
+
+
+def _predict(sp: _Splink, floor: float, *, new_only: bool = False) -> pa.Table:
+    """Scored pairs at or above `floor`: uid_l, uid_r, p, w and every comparison's gamma/bf and values."""
+    pred = sp.linker.inference.predict(threshold_match_probability=floor)
+    name = pred.physical_name
+    where = "WHERE l_new OR r_new" if new_only else ""
+    if new_only:
+        sql = (f"SELECT p.*, fl._new AS l_new, fr._new AS r_new FROM {name} p "
+               "JOIN feat fl ON fl.uid = p.uid_l JOIN feat fr ON fr.uid = p.uid_r")
+        return sp.er.execute(f"SELECT * FROM ({sql}) {where}").fetch_arrow_table()
+    return sp.er.execute(f"SELECT * FROM {name}").fetch_arrow_table()
+
+
+def _waterfalls(sp: _Splink, design: Design, pairs: pa.Table, threshold: float) -> list[str | None]:
+    """Per pair below `threshold`: Splink's waterfall (prior, then each comparison's level, Bayes factor
+    and the two values) as JSON; None for links."""
+    settings_obj = sp.linker._settings_obj
+    prior = settings_obj._probability_two_random_records_match
+    rows = pairs.to_pylist()
+    out: list[str | None] = []
+    comps = settings_obj.comparisons
+    for row in rows:
+        if row["match_probability"] >= threshold:
+            out.append(None)
+            continue
+        steps = [{"comparison": "prior", "level": "two records at random",
+                  "bayes_factor": prior / (1 - prior), "log2_bayes_factor": math.log2(prior / (1 - prior)),
+                  "left": None, "right": None}]
+        for comp, cols in zip(comps, design.inputs, strict=False):
+            name = comp.output_column_name
+            gamma = row.get(f"gamma_{name}")
+            level = next((lv for lv in comp.comparison_levels if lv.comparison_vector_value == gamma), None)
+            weight = (row.get(f"mw_{name}") or 0.0) + (row.get(f"mw_tf_adj_{name}") or 0.0)
+            steps.append({
+                "comparison": name, "level": level.label_for_charts if level is not None else str(gamma),
+                "bayes_factor": 2.0 ** weight, "log2_bayes_factor": weight,
+                "left": " ".join(str(row.get(f"{c}_l")) for c in cols if row.get(f"{c}_l") is not None) or None,
+                "right": " ".join(str(row.get(f"{c}_r")) for c in cols if row.get(f"{c}_r") is not None) or None,
+            })
+        out.append(json.dumps(steps))
+    return out
+
+
+# --- full and incremental runs ------------------------------------------------------------------------
+
+
+def _full(con, entity: str, constraints: list, *, retrain: bool = False) -> Report:
+    report = Report(entity, mode="full")
+    feat = _t(entity, "feat")
+    cols = features.build(con, entity)
+    features.over_common(con, entity, cols)
+    n = int(con.execute(f"SELECT count(*) FROM {feat}").fetchone()[0])
+    report.records = report.scored = n
+    edges = _t(entity, "edges")
+    con.execute(f"CREATE OR REPLACE TABLE {edges} "
+                "(uid_l VARCHAR, uid_r VARCHAR, p DOUBLE, w DOUBLE, waterfall VARCHAR)")
+    design = _design(entity, _usable(con, feat, cols, n), n)
+    if design is None:
+        report.fallback = "too few fields to weigh against each other"
+        _fallback_edges(con, entity, cols)
+    else:
+        threshold, floor = THRESHOLDS[entity]
+        blocking = _blocking_within_budget(con, feat, design, n)
+        data = con.execute(f"SELECT * EXCLUDE (_connection_id, _source_id, _txn) FROM {feat}").fetch_arrow_table()
+        sp, report.model_version = _model(con, entity, data, design, blocking, n, report, retrain=retrain)
+        try:
+            pairs = _predict(sp, floor)
+            _store_edges(con, edges, pairs, _waterfalls(sp, design, pairs, threshold))
+        finally:
+            sp.close()
+    report.pairs = int(con.execute(f"SELECT count(*) FROM {edges}").fetchone()[0])
+    nodes = f"SELECT uid FROM {feat}"
+    _cluster_and_publish(con, entity, constraints, nodes=nodes, report=report, everything=True)
+    return report
+
+
+def _store_edges(con, edges: str, pairs: pa.Table, waterfalls: list[str | None]) -> None:
+    batch = pa.table({
+        "uid_l": pairs.column("uid_l"), "uid_r": pairs.column("uid_r"),
+        "p": pairs.column("match_probability"), "w": pairs.column("match_weight"),
+        "waterfall": pa.array(waterfalls, pa.string()),
+    })
+    con.register("_er_pairs_in", batch)
+    try:
+        con.execute(f"INSERT INTO {edges} SELECT least(uid_l, uid_r), greatest(uid_l, uid_r), p, w, waterfall "
+                    "FROM _er_pairs_in")
+    finally:
+        con.unregister("_er_pairs_in")
+
+
+def _fallback_edges(con, entity: str, cols: list[str]) -> None:
+    """Without a model: records sharing an identifier (e-mail or phone for people, website domain for
+    companies) link with certainty, as the rules before entity resolution did."""
+    feat, edges = _t(entity, "feat"), _t(entity, "edges")
+    for c in features.features_of(entity).identifiers:
+        if c in cols:
+            q = store.quote(c)
+            con.execute(f"""INSERT INTO {edges} SELECT a.uid, b.uid, 1.0, 99.0, NULL FROM {feat} a JOIN {feat} b
+                            ON a.{q} = b.{q} AND a.uid < b.uid""")
+
+
+def _incremental(con, entity: str, constraints: list, *, since: int, constraints_changed: bool) -> Report:
+    report = Report(entity, mode="incremental")
+    feat, edges = _t(entity, "feat"), _t(entity, "edges")
+    source = store.source_table(entity)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_changed AS SELECT DISTINCT _connection_id, _source_id
+                    FROM {source} WHERE _txn > {int(since)}""")
+    changed = int(con.execute("SELECT count(*) FROM _er_changed").fetchone()[0])
+    if not changed and not constraints_changed:
+        report.records = int(con.execute(f"SELECT count(*) FROM {feat}").fetchone()[0])
+        report.mode = "unchanged"
+        return report
+    con.execute("CREATE OR REPLACE TEMP TABLE _er_changed_uid AS "
+                "SELECT _connection_id || ':' || _source_id AS uid FROM _er_changed")
+    if changed:
+        cols = features.build(con, entity, only="_er_changed")
+        features.over_common(con, entity, cols)
+        con.execute(f"DELETE FROM {edges} WHERE uid_l IN (SELECT uid FROM _er_changed_uid) "
+                    "OR uid_r IN (SELECT uid FROM _er_changed_uid)")
+        n = int(con.execute(f"SELECT count(*) FROM {feat}").fetchone()[0])
+        report.records = n
+        model = con.execute("SELECT design, records FROM _er_model WHERE entity = ?", [entity]).fetchone()
+        design = _design(entity, _usable(con, feat, cols, n), n)
+        if model is None or design is None or model[0] != design.signature() or n > RETRAIN_GROWTH * max(model[1], 1):
+            # no model, other fields, or grown past retraining: everything again
+            return _full(con, entity, constraints)
+        _score_new(con, entity, design, n, report)
+    else:
+        report.records = int(con.execute(f"SELECT count(*) FROM {feat}").fetchone()[0])
+    if constraints_changed:
+        # a person decided: recluster everything the decisions touch, and what they touched before
+        _cluster_and_publish(con, entity, constraints, nodes=f"SELECT uid FROM {feat}", report=report, everything=True)
+        return report
+    _cluster_and_publish(con, entity, constraints, nodes=None, report=report, everything=False)
+    return report
+
+
+def _score_new(con, entity: str, design: Design, n: int, report: Report) -> None:
+    """Score the changed records against each other and against the existing records that share a
+    blocking key with one of them (the candidates), with the stored model."""
+    feat, edges = _t(entity, "feat"), _t(entity, "edges")
+    threshold, floor = THRESHOLDS[entity]
+    blocking = _blocking_within_budget(con, feat, design, n)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _er_new AS SELECT * FROM {feat} WHERE uid IN "
+                "(SELECT uid FROM _er_changed_uid)")
+    report.scored = int(con.execute("SELECT count(*) FROM _er_new").fetchone()[0])
+    if not report.scored:
+        return
+    parts = []
+    for r in blocking:
+        on = " AND ".join(f"e.{store.quote(b)} = n.{store.quote(a)}" for a, b in r)
+        parts.append(f"SELECT e.uid FROM {feat} e SEMI JOIN _er_new n ON {on}")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_cand AS
+                    SELECT * FROM {feat} WHERE uid IN ({" UNION ".join(parts)})
+                    AND uid NOT IN (SELECT uid FROM _er_changed_uid)""")
+    data = con.execute("""SELECT * EXCLUDE (_connection_id, _source_id, _txn), true AS _new FROM _er_new
+                           UNION ALL BY NAME
+                           SELECT * EXCLUDE (_connection_id, _source_id, _txn), false AS _new FROM _er_cand"""
+                       ).fetch_arrow_table()
+    row = con.execute("SELECT model, version FROM _er_model WHERE entity = ?", [entity]).fetchone()
+    model = json.loads(row[0])
+    model["blocking_rules_to_generate_predictions"] = [_rule_sql(r) for r in blocking]
+    report.model_version = int(row[1])
+    sp = _Splink(data, model)
+    try:
+        # term frequencies of the whole tenant, not of this handful of records
+        for col in design.tf:
+            tf = con.execute(f"""SELECT {store.quote(col)}, count(*)::DOUBLE / sum(count(*)) OVER () AS tf_{col}
+                                 FROM {feat} WHERE {store.quote(col)} IS NOT NULL GROUP BY 1""").fetch_arrow_table()
+            sp.er.register(f"_tf_in_{col}", tf)
+            sp.er.execute(f"CREATE TABLE tf_lookup_{col} AS SELECT * FROM _tf_in_{col}")
+            sp.linker.table_management.register_term_frequency_lookup(
+                sp.db.register(f"tf_lookup_{col}", table_name=f"tf_{col}_lookup"), col)
+        pairs = _predict(sp, floor, new_only=True)
+        _store_edges(con, edges, pairs, _waterfalls(sp, design, pairs, threshold))
+        report.pairs = pairs.num_rows
+    finally:
+        sp.close()
+
+
+# --- clusters ----------------------------------------------------------------------------------------
+
+
+def _cluster_and_publish(con, entity: str, constraints: list, *, nodes: str | None, report: Report,
+                         everything: bool) -> None:
+    """Cluster `nodes` (all records with `everything`; otherwise the records the changed ones reach
+    through links, old or new, and their previous cluster mates) and give the clusters their ids."""
+    feat, edges, clusters = _t(entity, "feat"), _t(entity, "edges"), _t(entity, "")
+    threshold, floor = THRESHOLDS[entity]
+    exists = clusters in store.existing_tables(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE _er_must (uid_l VARCHAR, uid_r VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _er_cannot (uid_l VARCHAR, uid_r VARCHAR)")
+    for c in constraints:
+        a, b = sorted([f"{c.left[0]}:{c.left[1]}", f"{c.right[0]}:{c.right[1]}"])
+        con.execute(f"INSERT INTO {'_er_must' if c.kind == 'must_link' else '_er_cannot'} VALUES (?, ?)", [a, b])
+    # links: scored pairs at the threshold and must-links, between live records, minus cannot-links
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_links AS
+        SELECT uid_l, uid_r, max(p) AS p FROM (
+            SELECT uid_l, uid_r, p FROM {edges} WHERE p >= {threshold}
+            UNION ALL SELECT uid_l, uid_r, 1.0 FROM _er_must
+        ) WHERE uid_l IN (SELECT uid FROM {feat}) AND uid_r IN (SELECT uid FROM {feat})
+          AND (uid_l, uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_cannot)
+        GROUP BY ALL""")
+    if everything or not exists:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _er_scope AS SELECT uid FROM {feat}")
+    else:
+        _scope(con, entity)
+    scope_n = int(con.execute("SELECT count(*) FROM _er_scope").fetchone()[0])
+    _components(con)
+    _hold_large(con, report)  # first: what re-linking by decisions then walks is small
+    _apply_cannot_links(con)
+    _assign_ids(con, entity, report, everything=everything or not exists)
+    report.links = int(con.execute("SELECT count(*) FROM _er_links").fetchone()[0])
+    report.clusters = int(con.execute(f"SELECT count(DISTINCT unified_id) FROM {clusters}").fetchone()[0])
+    report.merged_records = int(con.execute(f"""SELECT count(*) FROM {clusters} WHERE unified_id IN (
+        SELECT unified_id FROM {clusters} GROUP BY 1 HAVING count(*) > 1)""").fetchone()[0])
+    report.review = _review(con, entity, floor, threshold)
+    logger.debug("entity resolution %s: %s records clustered", entity, scope_n)
+
+
+def _scope(con, entity: str) -> None:
+    """`_er_scope`: the changed records, and everything they reach through links (new ones) or shared
+    an entity with (old ones), to a fixpoint."""
+    clusters = _t(entity, "")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _er_scope AS
+        SELECT uid FROM _er_changed_uid
+        UNION SELECT uid_l FROM _er_links WHERE uid_r IN (SELECT uid FROM _er_changed_uid)
+        UNION SELECT uid_r FROM _er_links WHERE uid_l IN (SELECT uid FROM _er_changed_uid)""")
+    while True:
+        before = con.execute("SELECT count(*) FROM _er_scope").fetchone()[0]
+        con.execute(f"""INSERT INTO _er_scope
+            SELECT DISTINCT uid FROM (
+                SELECT c2.uid FROM {clusters} c1 JOIN {clusters} c2 USING (unified_id)
+                WHERE c1.uid IN (SELECT uid FROM _er_scope)
+                UNION SELECT uid_r FROM _er_links WHERE uid_l IN (SELECT uid FROM _er_scope)
+                UNION SELECT uid_l FROM _er_links WHERE uid_r IN (SELECT uid FROM _er_scope)
+            ) WHERE uid NOT IN (SELECT uid FROM _er_scope)""")
+        if con.execute("SELECT count(*) FROM _er_scope").fetchone()[0] == before:
+            break
+
+
+def _components(con) -> int:
+    """`_er_comp` (uid, comp): connected components of `_er_links` within `_er_scope` (Splink's clustering)."""
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    nodes = con.execute("SELECT uid FROM _er_scope").fetch_arrow_table()
+    links = con.execute("""SELECT uid_l, uid_r, p AS match_probability FROM _er_links
+                           WHERE uid_l IN (SELECT uid FROM _er_scope) AND uid_r IN (SELECT uid FROM _er_scope)"""
+                        ).fetch_arrow_table()
+    er = duckdb.connect(config={"threads": settings.DCL_DUCKDB_THREADS, "memory_limit": settings.DCL_ER_MEMORY_LIMIT})
+    try:
+        db = DuckDBAPI(connection=er)
+        er.register("_nodes_in", nodes)
+        er.register("_links_in", links)
+        er.execute("CREATE TABLE nodes AS SELECT * FROM _nodes_in")
+        er.execute("CREATE TABLE links AS SELECT * FROM _links_in")
+        result = cluster_pairwise_predictions_at_threshold(
+            db.register("nodes", table_name="er_nodes"), db.register("links", table_name="er_links"), db,
+            node_id_column_name="uid")
+        comp = er.execute(f"SELECT uid, cluster_id AS comp FROM {result.physical_name}").fetch_arrow_table()
+    finally:
+        er.close()
+    con.register("_comp_in", comp)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _er_comp AS SELECT uid, CAST(comp AS VARCHAR) AS comp FROM _comp_in")
+    finally:
+        con.unregister("_comp_in")
+    return comp.num_rows
+
+
+class _Groups:
+    """Union-find over a cluster's members (a cluster is small: the cap is MAX_CLUSTER)."""
+
+    def __init__(self, members: list[str]) -> None:
+        self.parent = {m: m for m in members}
+        self.members = {m: {m} for m in members}
+
+    def find(self, x: str) -> str:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def join(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+            self.members[ra] |= self.members.pop(rb)
+
+
+def _relabel(con, labels: dict[str, str]) -> None:
+    """Give the records of `labels` their new component in `_er_comp`."""
+    rows = pa.table({"uid": pa.array(list(labels), pa.string()), "comp": pa.array(list(labels.values()), pa.string())})
+    con.register("_recomp_in", rows)
+    try:
+        con.execute("UPDATE _er_comp SET comp = r.comp FROM _recomp_in r WHERE _er_comp.uid = r.uid")
+    finally:
+        con.unregister("_recomp_in")
+
+
+def _apply_cannot_links(con) -> None:
+    """A component holding a cannot-link pair is re-linked within itself: links strongest first (must-links
+    before all), skipping any that would join two records a person separated."""
+    bad = con.execute("""SELECT DISTINCT a.comp FROM _er_cannot x JOIN _er_comp a ON a.uid = x.uid_l
+                         JOIN _er_comp b ON b.uid = x.uid_r WHERE a.comp = b.comp""").fetchall()
+    if not bad:
+        return
+    cannot = {(a, b) for a, b in con.execute("SELECT uid_l, uid_r FROM _er_cannot").fetchall()}
+    for (comp,) in bad:
+        members = [r[0] for r in con.execute("SELECT uid FROM _er_comp WHERE comp = ?", [comp]).fetchall()]
+        links = con.execute("""SELECT uid_l, uid_r, p FROM _er_links
+                               WHERE uid_l IN (SELECT uid FROM _er_comp WHERE comp = $1)
+                                 AND uid_r IN (SELECT uid FROM _er_comp WHERE comp = $1)
+                               ORDER BY p DESC, uid_l, uid_r""", [comp]).fetchall()
+        groups = _Groups(members)
+        for a, b, _p in links:
+            ra, rb = groups.find(a), groups.find(b)
+            if ra == rb or any((min(x, y), max(x, y)) in cannot
+                               for x in groups.members[ra] for y in groups.members[rb]):
+                continue
+            groups.join(ra, rb)
+        _relabel(con, {m: f"{comp}|{groups.find(m)}" for m in members})
+
+
+def _hold_large(con, report: Report) -> None:
+    """A component larger than MAX_CLUSTER is chained by weak links more likely than it is one thing:
+    keep only its links at STRICT_PROBABILITY (and must-links); what is still too large is held — its
+    records stay apart — and reported."""
+    big = con.execute(f"SELECT comp, count(*) FROM _er_comp GROUP BY 1 HAVING count(*) > {MAX_CLUSTER}").fetchall()
+    for comp, size in big:
+        members = [r[0] for r in con.execute("SELECT uid FROM _er_comp WHERE comp = ?", [comp]).fetchall()]
+        links = con.execute(f"""SELECT uid_l, uid_r FROM _er_links WHERE p >= {STRICT_PROBABILITY}
+                                AND uid_l IN (SELECT uid FROM _er_comp WHERE comp = $1)
+                                AND uid_r IN (SELECT uid FROM _er_comp WHERE comp = $1)""", [comp]).fetchall()
+        groups = _Groups(members)
+        for a, b in links:
+            groups.join(a, b)
+        labels = {}
+        for root, group in groups.members.items():
+            if len(group) > MAX_CLUSTER:
+                report.held.append(len(group))
+                labels.update({m: f"{comp}|held|{m}" for m in group})
+            else:
+                labels.update({m: f"{comp}|{root}" for m in group})
+        _relabel(con, labels)
+        logger.warning("entity resolution: a cluster of %s records was split or held (more than %s)", size,
+                       MAX_CLUSTER)
+
+
+def _assign_ids(con, entity: str, report: Report, *, everything: bool) -> None:
+    """Give each component of `_er_comp` its unified id and write it into `_er_<entity>` (see the module
+    docstring). A record's `first_seen` is the run it first appeared in (then its `_txn`, then its uid):
+    "oldest" is in that order."""
+    feat, clusters = _t(entity, "feat"), _t(entity, "")
+    prefix = ID_PREFIX[entity]
+    exists = clusters in store.existing_tables(con)
+    if not exists:
+        con.execute(f"""CREATE TABLE {clusters} (uid VARCHAR PRIMARY KEY, _connection_id BIGINT, _source_id VARCHAR,
+                        unified_id VARCHAR, probability DOUBLE, first_seen BIGINT)""")
+    _seed_previous_ids(con, entity, first=not exists)
+    run = int(con.execute(f"SELECT coalesce(max(first_seen), 0) + 1 FROM {clusters}").fetchone()[0])
+    # previous ids and ages of the records in scope (new records: this run)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_members AS
+        SELECT c.uid, c.comp, f._connection_id, f._source_id, f._txn,
+               p.unified_id AS prev_id, coalesce(p.first_seen, {run}) AS first_seen,
+               coalesce(s.seeded_id, p.unified_id) AS held_id
+        FROM _er_comp c JOIN {feat} f USING (uid)
+        LEFT JOIN {clusters} p USING (uid)
+        LEFT JOIN _er_seed s USING (uid)""")
+    # each component's oldest member; components claim that member's id, oldest claimant first
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_claims AS
+        WITH oldest AS (
+            SELECT comp, arg_min(held_id, (first_seen, _txn, uid)) AS want,
+                   arg_min(uid, (first_seen, _txn, uid)) AS head,
+                   min((first_seen, _txn, uid)) AS age
+            FROM _er_members GROUP BY comp
+        ), ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY want ORDER BY age) AS rnk FROM oldest
+        )
+        SELECT comp, CASE WHEN want IS NOT NULL AND rnk = 1 THEN want
+                          ELSE '{prefix}_' || substr(md5('r:' || head), 1, 20) END AS unified_id
+        FROM ranked""")
+    # a new id that some other live cluster (outside the scope) holds: take a fresh one from the head
+    con.execute(f"""UPDATE _er_claims
+        SET unified_id = '{prefix}_' || substr(md5('r2:' || comp || ':' || unified_id), 1, 20)
+        WHERE unified_id IN (SELECT unified_id FROM {clusters} WHERE uid NOT IN (SELECT uid FROM _er_members))""")
+    # the strongest link joining each record to its cluster
+    con.execute("""CREATE OR REPLACE TEMP TABLE _er_prob AS
+        SELECT uid, max(p) AS p FROM (
+            SELECT l.uid_l AS uid, l.p FROM _er_links l JOIN _er_comp a ON a.uid = l.uid_l JOIN _er_comp b
+                ON b.uid = l.uid_r AND a.comp = b.comp
+            UNION ALL SELECT l.uid_r, l.p FROM _er_links l JOIN _er_comp a ON a.uid = l.uid_l JOIN _er_comp b
+                ON b.uid = l.uid_r AND a.comp = b.comp) GROUP BY uid""")
+    # redirects: an id held before by records in scope that no cluster holds now → the id its oldest
+    # record's cluster holds now
+    redirects = con.execute(f"""
+        WITH prev AS (
+            SELECT held_id, arg_min(comp, (first_seen, _txn, uid)) AS comp FROM _er_members
+            WHERE held_id IS NOT NULL GROUP BY held_id
+        )
+        SELECT prev.held_id, c.unified_id FROM prev JOIN _er_claims c USING (comp)
+        WHERE prev.held_id NOT IN (SELECT unified_id FROM _er_claims)
+          AND prev.held_id NOT IN (SELECT unified_id FROM {clusters} WHERE uid NOT IN (SELECT uid FROM _er_members))
+        """).fetchall()
+    report.redirects.update(dict(redirects))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if everything:
+            con.execute(f"DELETE FROM {clusters}")
+        else:
+            con.execute(f"DELETE FROM {clusters} WHERE uid IN (SELECT uid FROM _er_members) "
+                        f"OR uid NOT IN (SELECT uid FROM {feat})")
+        con.execute(f"""INSERT INTO {clusters}
+            SELECT m.uid, m._connection_id, m._source_id, c.unified_id, pr.p, m.first_seen
+            FROM _er_members m JOIN _er_claims c USING (comp) LEFT JOIN _er_prob pr USING (uid)""")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _seed_previous_ids(con, entity: str, *, first: bool) -> None:
+    """`_er_seed` (uid, seeded_id): on the `first` run, each record's id in the view the rules built before
+    (`view_<entity>` and its lineage), so entity resolution does not rename every entity; empty after."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _er_seed (uid VARCHAR, seeded_id VARCHAR)")
+    view = f"view_{store.ident(entity)}"
+    if not first or store.relation_kind(con, view) != "TABLE":
+        return
+    columns = store.table_columns(con, view)
+    if not {"unified_id", "_src_connection_id", "_src_id", "_sources_multi"} <= columns.keys():
+        return
+    con.execute(f"""INSERT INTO _er_seed
+        SELECT DISTINCT ON (uid) uid, unified_id FROM (
+            SELECT _src_connection_id || ':' || _src_id AS uid, unified_id FROM {view} WHERE _sources_multi IS NULL
+            UNION ALL
+            SELECT s.connection_id || ':' || s.source_id, unified_id FROM (
+                SELECT unified_id, unnest(from_json(_sources_multi,
+                    '[{{"connection_id": "BIGINT", "source_id": "VARCHAR"}}]')) AS s
+                FROM {view} WHERE _sources_multi IS NOT NULL))""")
+
+
+def _review(con, entity: str, floor: float, threshold: float) -> list[dict]:
+    """Pairs between the floor and the threshold whose records are in different clusters (strongest
+    first, at most MAX_REVIEW_ITEMS)."""
+    edges, clusters = _t(entity, "edges"), _t(entity, "")
+    rows = con.execute(f"""
+        SELECT a._connection_id, a._source_id, b._connection_id, b._source_id, e.p, e.w, e.waterfall,
+               a.unified_id, b.unified_id
+        FROM {edges} e JOIN {clusters} a ON a.uid = e.uid_l JOIN {clusters} b ON b.uid = e.uid_r
+        WHERE e.p >= {floor} AND e.p < {threshold} AND a.unified_id <> b.unified_id
+          AND (e.uid_l, e.uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_cannot)
+        ORDER BY e.p DESC, e.uid_l, e.uid_r LIMIT {MAX_REVIEW_ITEMS}""").fetchall()
+    return [{"left": (int(r[0]), r[1]), "right": (int(r[2]), r[3]), "probability": float(r[4]),
+             "match_weight": float(r[5]), "waterfall": json.loads(r[6]) if r[6] else [],
+             "left_unified_id": r[7], "right_unified_id": r[8]} for r in rows]
