@@ -24,6 +24,7 @@ from .resolution import decisions
 from .resolution.chart import waterfall_chart
 from .resolution.review import review_counts, review_list
 from .selectors import record_sources, source_labels
+from .views import _cell
 
 PER_PAGE = 50
 
@@ -61,8 +62,9 @@ def _side_by_side(item: MatchReview):
             a, b = left["values"].get(field), right["values"].get(field)
             if a is None and b is None:
                 continue
-            compare.append({"field": field, "left": a, "right": b,
-                            "differs": a is not None and b is not None and str(a) != str(b)})
+            # the source's own id always differs: not highlighted
+            compare.append({"field": field, "left": _cell(a)["value"], "right": _cell(b)["value"],
+                            "differs": field != "id" and a is not None and b is not None and str(a) != str(b)})
     return lineage, compare
 
 
