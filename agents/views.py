@@ -28,6 +28,7 @@ from autonomos.core.roles import Role, role_required
 from autonomos.core.tenancy import current_tenant
 from connectors.health import connections_health, health_counts
 from connectors.selectors import connection_list
+from dcl.resolution.review import review_pending_total
 from dcl.selectors import view_catalog
 
 from .getstarted import SESSION_KEY as GET_STARTED_DISMISSED
@@ -130,6 +131,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "records_total": sum(getattr(v, "row_count", 0) or 0 for v in catalog),
         "last_job": _last_job(),
         "review_pending": reviews.get("pending", 0),
+        "match_pending": review_pending_total(),  # entity resolution's pairs (dcl/resolution/)
         "drift_7d": _drift_since(7),
         "llm": _llm_usage(tenant),
         "llm_enabled": bool(settings.LLM_BASE_URL),

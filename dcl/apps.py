@@ -7,12 +7,16 @@ class DclConfig(AppConfig):
 
     def ready(self) -> None:
         from connectors.panels import ConnectionPanel, register_connection_panel
-        from tenants.offboarding import SqlRelations, register_blocker, register_export
+        from tenants.offboarding import ModelRows, SqlRelations, register_blocker, register_export
 
         # A tenant's export (tenants/offboarding) carries its unified views (dcl.pgsync) as CSV.
         register_export(SqlRelations("views", prefix="dcl_view_"))
         # ... and the history of its unified entities (dcl/history/, docs/adr/0020-history.md)
         register_export(SqlRelations("history", prefix="dcl_history_"))
+        # ... and entity resolution's review items, decisions (must-link / cannot-link) and id redirects
+        register_export(ModelRows("dcl/match_reviews", "dcl.MatchReview"))
+        register_export(ModelRows("dcl/match_decisions", "dcl.MatchDecision"))
+        register_export(ModelRows("dcl/unified_id_redirects", "dcl.UnifiedIdRedirect"))
         register_blocker("dcl", writer_busy)
         # The connection page lists its runs, with their counts, errors, log and a retry (dcl/schedules/).
         register_connection_panel(ConnectionPanel("dcl.runs", "dcl/_connection_runs.html", runs_panel))

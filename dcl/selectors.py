@@ -641,8 +641,8 @@ class RecordSources:
     """The source records of one unified row, side by side.
 
     `fields`: the canonical fields of the entity (ontology order). `rows`: one per source record,
-    `{connection_id, connection_name, connection_kind, source_object, source_id, found, deleted,
-    ingested_at, values: {field: value}, value_maps: {field: {canonical, label, status}}}` (`found`
+    `{connection_id, connection_name, connection_kind, source_object, source_id, probability, found,
+    deleted, ingested_at, values: {field: value}, value_maps: {field: {canonical, label, status}}}` (`found`
     False when the store no longer holds it). `values` are the source's own values as stored (a
     Dynamics code stays 9); `value_maps` says, per value-mapped field with a value, what that value
     means: the vendor's `label` of a code, the `canonical` value when it is mapped (None while it
@@ -685,6 +685,8 @@ def record_sources(*, entity: str, record: dict) -> RecordSources:
             "connection_kind": s.get("connection_kind") or "",
             "source_object": s.get("source_object") or "",
             "source_id": str(s.get("source_id")),
+            # the probability that joined it to the entity, when the matching engine wrote one
+            "probability": s.get("probability") if isinstance(s.get("probability"), int | float) else None,
             "found": False,
             "deleted": False,
             "ingested_at": None,

@@ -20,12 +20,13 @@ from django.views.decorators.http import require_POST
 from aam.ontology import get_ontology
 from aam.streams import group_name
 from autonomos.core.pages import int_param, page
-from autonomos.core.roles import Role, role_required
+from autonomos.core.roles import Role, has_role, role_required
 from autonomos.core.tenancy import current_tenant
 from connectors.models import Connection
 from connectors.selectors import connection_list
 
 from .operations import consumer_group_reset, stream_replay
+from .resolution.records import redirect_target
 from .selectors import (
     DEFAULT_ORDERING,
     connection_stream_stats,
@@ -38,6 +39,7 @@ from .selectors import (
     view_count,
     view_rows,
 )
+from .unify import MERGED_ENTITIES
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +240,10 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
         rows = []
     record = rows[0] if rows else None
     if record is None:
+        # merged into another entity or split since: the id answers with the one it became
+        target = redirect_target(entity, unified_id)
+        if target is not None:
+            return redirect("dcl_ui:view-record", entity=entity, unified_id=target, permanent=True)
         raise Http404("No such record")
     lineage = record_sources(entity=entity, record=record)
     fields = [(k, _cell(v)["value"]) for k, v in record.items() if k not in ("sources",)]
@@ -250,6 +256,9 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
     return page(request, "dcl/view_record.html", "views", {
         "title": title, "entity": entity, "record": record, "fields": fields, "lineage": lineage,
         "compare": compare, "unified_id": unified_id,
+        # merge and split by hand (dcl/review_pages.py), for the entities merged across sources
+        "can_resolve": entity in MERGED_ENTITIES and has_role(request.user, Role.OPERATOR),
+        "probabilities": any(r.get("probability") is not None for r in lineage.rows),
     })
 
 

@@ -23,7 +23,7 @@ def to_json(value: Any) -> str:
 def page(request: HttpRequest, template: str, nav: str, context: dict[str, Any] | None = None,
          status: int = 200) -> HttpResponse:
     """Render a dashboard page; `nav` marks the active link in the sidebar."""
-    ctx = {"nav": nav, "review_pending_count": review_pending_count()}
+    ctx = {"nav": nav, "review_pending_count": review_pending_count(), "match_pending_count": match_pending_count()}
     ctx.update(context or {})
     return render(request, template, ctx, status=status)
 
@@ -43,6 +43,13 @@ def review_pending_count() -> int:
     from django.apps import apps  # core sits below the apps: it looks the model up, never imports aam
 
     return apps.get_model("aam", "ReviewItem").objects.filter(status="pending").count()
+
+
+def match_pending_count() -> int:
+    """Pairs of records waiting for a person's match decision (dcl/resolution/), next to "Matches to review"."""
+    from django.apps import apps
+
+    return apps.get_model("dcl", "MatchReview").objects.filter(status="pending").count()
 
 
 _MISSING = object()

@@ -41,7 +41,8 @@ REGISTRY_APPS = frozenset({"tenants"})
 # Users, roles, tokens and login lockouts: only a tenant's admins see them.
 ADMIN_ONLY_APPS = frozenset({"auth", "members", "token_blacklist", "axes", "sessions", "admin", "contenttypes"})
 # Model permissions an operator holds beyond viewing: deciding review items.
-OPERATOR_PERMISSIONS = frozenset({"aam.change_reviewitem", "aam.add_reviewdecision", "aam.change_valuemap"})
+OPERATOR_PERMISSIONS = frozenset({"aam.change_reviewitem", "aam.add_reviewdecision", "aam.change_valuemap",
+                                  "dcl.change_matchreview"})
 
 
 def on_public_schema() -> bool:

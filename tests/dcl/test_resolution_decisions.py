@@ -135,18 +135,19 @@ def test_a_newer_decision_on_the_same_pair_replaces_the_older(contacts, admin, q
     assert constraints("contact") == [Constraint("must_link", (sf.pk, "003A"), (hs.pk, "c9"))]
 
 
-def test_a_decision_on_a_record_deleted_since_is_a_conflict_and_writes_nothing(in_tenant_a, contacts, admin,
-                                                                               queued):
+def test_a_decision_on_a_record_deleted_since_is_a_conflict_and_writes_nothing(
+        in_tenant_a, contacts, admin, queued, django_capture_on_commit_callbacks):
     sf, hs = contacts
     review_pairs_record("contact", [_pair(sf, hs)])
     item = MatchReview.objects.get()
     publish(in_tenant_a, hs.pk, delete_batches(in_tenant_a, hs.pk, ["c9"], generation=2, entity="contact",
                                                 source_object="contacts"))
     stream_consume(tenant=in_tenant_a, until_idle=True, idle_seconds=0)  # deleted in the store, view not yet redone
-    with pytest.raises(Conflict, match="no longer exist"):
-        decide_review(item.pk, approve=True, user=admin)
-    with pytest.raises(Conflict):
-        merge("contact", [contact_id("003A"), contact_id("c9")], user=admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(Conflict, match="no longer exist"):
+            decide_review(item.pk, approve=True, user=admin)
+        with pytest.raises(Conflict):
+            merge("contact", [contact_id("003A"), contact_id("c9")], user=admin)
     assert not MatchDecision.objects.exists()
     assert MatchReview.objects.get().status == "pending"
     assert queued == []
@@ -267,3 +268,25 @@ def test_redirect_chains_collapse_and_a_revived_id_loses_its_redirect(in_tenant_
     assert dict(UnifiedIdRedirect.objects.values_list("old_id", "new_id")) == {"b": "c", "x": "a"}
     assert redirect_target("contact", "nothing") is None
     assert redirect_target("account", "b") is None
+
+
+def test_decisions_reviews_and_redirects_are_exported_with_the_tenants_data(in_tenant_a, contacts, admin, queued,
+                                                                           tmp_path):
+    import json
+    import zipfile
+
+    from tenants.offboarding import tenant_export
+
+    sf, hs = contacts
+    review_pairs_record("contact", [_pair(sf, hs)])
+    decide_review(MatchReview.objects.get().pk, approve=False, user=admin)
+    redirects_record("contact", {"con_old": contact_id("003A")})
+    result = tenant_export(tenant=in_tenant_a, out=tmp_path / "alpha.zip")
+    with zipfile.ZipFile(result.path) as zf:
+        decisions_rows = [json.loads(line) for line in zf.read("dcl/match_decisions.jsonl").splitlines()]
+        reviews = [json.loads(line) for line in zf.read("dcl/match_reviews.jsonl").splitlines()]
+        redirects = [json.loads(line) for line in zf.read("dcl/unified_id_redirects.jsonl").splitlines()]
+    assert [(d["kind"], d["left_source_id"], d["right_source_id"], d["created_by"]) for d in decisions_rows] == [
+        ("cannot_link", "003A", "c9", "admin")]
+    assert [(r["status"], r["waterfall"][1]["comparison"]) for r in reviews] == [("rejected", "first_name")]
+    assert [r["old_id"] for r in redirects] == ["con_old"]
