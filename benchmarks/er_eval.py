@@ -155,11 +155,15 @@ def throwaway_tenant():
 
 def connect_files(sources: list[LabelledSource], files: list[tuple[Path, list]]) -> list[Loaded]:
     """One filesource connection per file, the file uploaded as the dashboard does (current tenant)."""
+    from connectors.models import Connection
     from connectors.services import connection_create, connection_file_upload
 
     loaded = []
     for source, (path, keys) in zip(sources, files, strict=True):
-        conn = connection_create(name=source.name, kind="filesource", config={})
+        name = source.name
+        if Connection.objects.filter(name=name).exists():  # an earlier run into a kept tenant
+            name = f"{name} ({uuid.uuid4().hex[:6]})"
+        conn = connection_create(name=name, kind="filesource", config={})
         with open(path, "rb") as f:
             connection_file_upload(connection=conn, filename=path.name, content=f, size=path.stat().st_size)
         rows = source.frame.to_dict(orient="records")
@@ -314,7 +318,12 @@ class Command(BaseCommand):
         entities = [opts["entity"]] if opts["entity"] else list(ENTITY_FILES)
         truth_rows = read_demo_truth()
         report = {"dataset": "demo", "entity": ",".join(entities)}
-        tenant, throwaway = self._tenant(opts) if opts["tenant"] else (throwaway_tenant(), True)
+        if opts["tenant"]:  # a seeded demo tenant, scored as it is
+            from dcl.management.commands._tenant import tenant_by_slug
+
+            tenant, throwaway = tenant_by_slug(opts["tenant"]), False
+        else:
+            tenant, throwaway = throwaway_tenant(), True
         try:
             if throwaway:
                 from connectors.demo import generate
