@@ -12,7 +12,8 @@ Inputs (one of):
   seeded by `seed_demo`); without, the demo exports synced into a throwaway tenant.
 
 The label column is never loaded into the product: each file is written again without it (and
-without `--drop-columns`) and uploaded to a new filesource connection as a user would, then
+without `--drop-columns`), named `contacts.csv` or `accounts.csv` after `--entity` (as an export of
+that object would be), and uploaded to a new filesource connection as a user would, then
 `manage.py sync` runs. A record is found again in the view's lineage (`sources`: connection id and
 source id) by its key: the file's own id column when it has one, else an `id` column of row numbers
 added to the copy (the CSV connection takes a column named `id` as the record key,
