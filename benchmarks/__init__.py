@@ -12,6 +12,10 @@ output as before:
 | `bench_drift` (aam) | `benchmarks/drift.py` over `benchmarks/drift_scenarios.py` (also the drift tests' scenarios) |
 | `map_schema --eval` (aam) | `benchmarks/mapping.py`: scoring the mapping engine on case files |
 | `agents_benchmark` (agents) | `benchmarks/agents.py`: the pilots over synthetic rows |
+| `eval_er` (dcl) | `benchmarks/er_eval.py`: entity resolution on labelled lists, through the real path |
+| `bench_er` (dcl) | `benchmarks/er_bench.py`: entity resolution timed on synthetic duplicates |
+
+`er_scoring.py` scores both (pairwise P/R/F1); `er_demo.py` holds the demo's known duplicates.
 
 Benchmarks sit above every app: they may import any of them, and no app imports them except from
 those management commands.
