@@ -133,6 +133,7 @@ def _ensure(con, entity: str) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS _er_state (entity VARCHAR PRIMARY KEY, txn BIGINT, constraints VARCHAR)")
     con.execute("""CREATE TABLE IF NOT EXISTS _er_model (entity VARCHAR PRIMARY KEY, version INTEGER, design VARCHAR,
                    records BIGINT, trained_at TIMESTAMPTZ, model VARCHAR)""")
+    con.execute("CREATE TABLE IF NOT EXISTS _er_plan (entity VARCHAR PRIMARY KEY, plan VARCHAR)")
 
 
 # --- the model's design ----------------------------------------------------------------------------
@@ -196,22 +197,83 @@ U_PRIORS = {
 }
 
 
-def _design(entity: str, cols: list[str], n: int) -> Design | None:
+PLACE = ("postal_code", "city", "state", "country")
+PLACE_DEPENDENT = 0.5
+_SAME_STATE = '("state_l" = "state_r" OR "state_l" IS NULL OR "state_r" IS NULL)'
+# (columns needed, SQL, label, prior m, prior u): where a record is, finest agreement first
+PLACE_LEVELS = (
+    (("postal_code", "city"),
+     '"postal_code_l" = "postal_code_r" AND jaro_winkler_similarity("city_l", "city_r") >= 0.88',
+     "same postcode and city", 0.70, 1e-4),
+    (("postal_code",), '"postal_code_l" = "postal_code_r"', "same postcode", 0.10, 2e-4),
+    (("city", "state"), f'"city_l" = "city_r" AND {_SAME_STATE}', "same city", 0.08, 2e-3),
+    (("city",), '"city_l" = "city_r"', "same city", 0.08, 2e-3),
+    (("postal_code",), 'levenshtein("postal_code_l", "postal_code_r") <= 1', "postcode one character off", 0.04, 1e-3),
+    (("city",), 'jaro_winkler_similarity("city_l", "city_r") >= 0.88', "city alike", 0.03, 3e-3),
+    (("state",), '"state_l" = "state_r"', "same state", 0.02, 0.05),
+    (("country",), '"country_l" = "country_r"', "same country", 0.01, 0.2),
+)
+
+
+def _place_comparison(columns: list[str]) -> tuple[object, list[float], list[float]]:
+    """One comparison for where a record is (postcode, city, state, country): they say the same thing at
+    finer and coarser grain, and weighed as independent fields a shared town would count three or four
+    times (neighbours with one surname would merge). Its levels, best first, of the columns there are,
+    with their prior m and u (PLACE_LEVELS)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def q(c: str, side: str) -> str:
+        return f'"{c}_{side}"'
+
+    null = " AND ".join(f"({q(c, 'l')} IS NULL OR {q(c, 'r')} IS NULL)" for c in columns)
+    levels = [cll.CustomLevel(null, "no place on one side").configure(is_null_level=True)]
+    m, u = [], []
+    labels = set()
+    for needs, sql, label, mp, up in PLACE_LEVELS:
+        if all(c in columns for c in needs) and label not in labels:
+            labels.add(label)
+            levels.append(cll.CustomLevel(sql, label))
+            m.append(mp)
+            u.append(up)
+    levels.append(cll.ElseLevel())
+    m.append(max(0.01, 1 - sum(m)))
+    u.append(max(0.5, 1 - sum(u)))
+    comparison = cl.CustomComparison(comparison_levels=levels, output_column_name="place",
+                                     comparison_description="postcode, city, state and country together")
+    return comparison, m, u
+
+
+def _place_joint(con, table: str, cols: list[str]) -> bool:
+    """Whether the place fields depend on each other in these records: two records with one postcode
+    mostly share a city (more than PLACE_DEPENDENT of such pairs do). Then they are weighed together
+    (`_place_comparison`); where postcode and city vary independently, each is evidence of its own."""
+    if not {"postal_code", "city"} <= set(cols):
+        return "state" in cols and ("postal_code" in cols or "city" in cols)
+    same_postcode = _rule_pairs(con, table, [("postal_code", "postal_code")])
+    both = _rule_pairs(con, table, [("postal_code", "postal_code"), ("city", "city")])
+    return same_postcode > 0 and both / same_postcode > PLACE_DEPENDENT
+
+
+def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -> Design | None:
     """The comparisons and blocking rules for the fields this tenant's `n` records have (`cols`, those in
     use); None when fewer than two fields can be compared (nothing to weigh one against). Term-frequency
-    adjustments only from TF_MIN_RECORDS records: in a small tenant every repeated name looks common."""
+    adjustments only from TF_MIN_RECORDS records: in a small tenant every repeated name looks common.
+    `joint_place`: postcode, city, state and country as one comparison (`_place_joint`)."""
     import splink.comparison_library as cl
 
     comps, inputs, tf = [], [], []
     has = set(cols).__contains__
     use_tf = n >= TF_MIN_RECORDS
 
-    def add(comp, columns: list[str], prior: str, *, tf_columns: tuple[str, ...] = ()) -> None:
+    def add(comp, columns: list[str], prior: str | tuple[list[float], list[float]], *,
+            tf_columns: tuple[str, ...] = ()) -> None:
         """The comparison as Splink's dict, with its prior m values, and term-frequency adjustments on its
         exact levels of `tf_columns` only when `use_tf` (Splink's own defaults otherwise decide)."""
         spec = comp.get_comparison("duckdb").as_dict()
         levels = [lv for lv in spec["comparison_levels"] if not lv.get("is_null_level")]
-        for level, m, u in zip(levels, M_PRIORS[prior], U_PRIORS[prior], strict=True):
+        m_prior, u_prior = (M_PRIORS[prior], U_PRIORS[prior]) if isinstance(prior, str) else prior
+        for level, m, u in zip(levels, m_prior, u_prior, strict=True):
             level["m_probability"] = m
             level["u_probability"] = u
         for level in spec["comparison_levels"]:
@@ -248,13 +310,18 @@ def _design(entity: str, cols: list[str], n: int) -> Design | None:
         add(cl.ExactMatch("phone"), ["phone"], "phone")
     if has("street"):
         add(cl.JaroWinklerAtThresholds("street", [0.95, 0.88]), ["street"], "street")
-    if has("city"):
-        add(cl.JaroWinklerAtThresholds("city", [0.95, 0.88]), ["city"], "city", tf_columns=("city",))
-    if has("postal_code"):
-        add(cl.LevenshteinAtThresholds("postal_code", [1, 2]), ["postal_code"], "postal_code")
-    for c in ("state", "country"):
-        if has(c):
-            add(cl.ExactMatch(c), [c], "exact")
+    place = [c for c in PLACE if has(c)]
+    if place and joint_place:
+        comparison, m_prior, u_prior = _place_comparison(place)
+        add(comparison, place, (m_prior, u_prior))
+    elif place:  # the place fields vary independently here: each is evidence of its own
+        if has("city"):
+            add(cl.JaroWinklerAtThresholds("city", [0.95, 0.88]), ["city"], "city", tf_columns=("city",))
+        if has("postal_code"):
+            add(cl.LevenshteinAtThresholds("postal_code", [1, 2]), ["postal_code"], "postal_code")
+        for c in ("state", "country"):
+            if has(c):
+                add(cl.ExactMatch(c), [c], "exact")
     if len(comps) < 2:
         return None  # nothing to weigh one field against: exact keys (see `_fallback_keys`)
 
@@ -466,30 +533,44 @@ def _model(con, entity: str, sp_data: pa.Table, design: Design, blocking, n: int
     return sp, version
 
 
-def _predict(sp: _Splink, floor: float, *, new_only: bool = False) -> pa.Table:
-    """Scored pairs at or above `floor`: uid_l, uid_r, p, w and every comparison's gamma/bf and values."""
-    pred = sp.linker.inference.predict(threshold_match_probability=floor)
-    name = pred.physical_name
-    where = "WHERE l_new OR r_new" if new_only else ""
+def _predict_into(con, edges: str, sp: _Splink, design: Design, threshold: float, floor: float, *,
+                  new_only: bool = False) -> int:
+    """Score pairs (at or above `floor`; with `new_only`, those with a changed record) and add them to
+    `edges`: the links as they are, the pairs below `threshold` with their waterfall. Only the latter
+    come to Python (a million records make a few hundred thousand links). Returns the pairs added."""
+    pred = sp.linker.inference.predict(threshold_match_probability=floor).physical_name
     if new_only:
-        sql = (f"SELECT p.*, fl._new AS l_new, fr._new AS r_new FROM {name} p "
-               "JOIN feat fl ON fl.uid = p.uid_l JOIN feat fr ON fr.uid = p.uid_r")
-        return sp.er.execute(f"SELECT * FROM ({sql}) {where}").fetch_arrow_table()
-    return sp.er.execute(f"SELECT * FROM {name}").fetch_arrow_table()
+        sp.er.execute(f"""CREATE OR REPLACE TABLE _scored AS SELECT p.* FROM {pred} p
+                          JOIN feat fl ON fl.uid = p.uid_l JOIN feat fr ON fr.uid = p.uid_r
+                          WHERE fl._new OR fr._new""")
+        pred = "_scored"
+    links = sp.er.execute(f"""SELECT uid_l, uid_r, match_probability, match_weight, NULL::VARCHAR AS waterfall
+                              FROM {pred} WHERE match_probability >= {threshold}""").fetch_arrow_table()
+    band = sp.er.execute(f"SELECT * FROM {pred} WHERE match_probability < {threshold}").fetch_arrow_table()
+    band = pa.table({
+        "uid_l": band.column("uid_l"), "uid_r": band.column("uid_r"),
+        "match_probability": band.column("match_probability"), "match_weight": band.column("match_weight"),
+        "waterfall": pa.array(_waterfalls(sp, design, band), pa.string()),
+    })
+    for batch in (links, band):
+        con.register("_er_pairs_in", batch)
+        try:
+            con.execute(f"""INSERT INTO {edges} SELECT least(uid_l, uid_r), greatest(uid_l, uid_r),
+                            match_probability, match_weight, waterfall FROM _er_pairs_in""")
+        finally:
+            con.unregister("_er_pairs_in")
+    return links.num_rows + band.num_rows
 
 
-def _waterfalls(sp: _Splink, design: Design, pairs: pa.Table, threshold: float) -> list[str | None]:
-    """Per pair below `threshold`: Splink's waterfall (prior, then each comparison's level, Bayes factor
-    and the two values) as JSON; None for links."""
+def _waterfalls(sp: _Splink, design: Design, pairs: pa.Table) -> list[str]:
+    """Per pair: Splink's waterfall (prior, then each comparison's level, Bayes factor and the two
+    values) as JSON."""
     settings_obj = sp.linker._settings_obj
     prior = settings_obj._probability_two_random_records_match
     rows = pairs.to_pylist()
-    out: list[str | None] = []
+    out: list[str] = []
     comps = settings_obj.comparisons
     for row in rows:
-        if row["match_probability"] >= threshold:
-            out.append(None)
-            continue
         steps = [{"comparison": "prior", "level": "two records at random",
                   "bayes_factor": prior / (1 - prior), "log2_bayes_factor": math.log2(prior / (1 - prior)),
                   "left": None, "right": None}]
@@ -521,18 +602,24 @@ def _full(con, entity: str, constraints: list, *, retrain: bool = False) -> Repo
     edges = _t(entity, "edges")
     con.execute(f"CREATE OR REPLACE TABLE {edges} "
                 "(uid_l VARCHAR, uid_r VARCHAR, p DOUBLE, w DOUBLE, waterfall VARCHAR)")
-    design = _design(entity, _usable(con, feat, cols, n), n)
+    usable = _usable(con, feat, cols, n)
+    joint = _place_joint(con, feat, usable)
+    design = _design(entity, usable, n, joint_place=joint)
+    con.execute("DELETE FROM _er_plan WHERE entity = ?", [entity])
     if design is None:
         report.fallback = "too few fields to weigh against each other"
         _fallback_edges(con, entity, cols)
     else:
         threshold, floor = THRESHOLDS[entity]
         blocking = _blocking_within_budget(con, feat, design, n)
+        # what an incremental run reuses instead of measuring the whole tenant again
+        plan = {"cols": sorted(cols), "usable": usable, "joint_place": joint, "blocking": blocking}
+        con.execute("INSERT INTO _er_plan VALUES (?, ?)", [entity, json.dumps(plan)])
+        _tf_store(con, entity, design)
         data = con.execute(f"SELECT * EXCLUDE (_connection_id, _source_id, _txn) FROM {feat}").fetch_arrow_table()
         sp, report.model_version = _model(con, entity, data, design, blocking, n, report, retrain=retrain)
         try:
-            pairs = _predict(sp, floor)
-            _store_edges(con, edges, pairs, _waterfalls(sp, design, pairs, threshold))
+            _predict_into(con, edges, sp, design, threshold, floor)
         finally:
             sp.close()
     report.pairs = int(con.execute(f"SELECT count(*) FROM {edges}").fetchone()[0])
@@ -541,18 +628,15 @@ def _full(con, entity: str, constraints: list, *, retrain: bool = False) -> Repo
     return report
 
 
-def _store_edges(con, edges: str, pairs: pa.Table, waterfalls: list[str | None]) -> None:
-    batch = pa.table({
-        "uid_l": pairs.column("uid_l"), "uid_r": pairs.column("uid_r"),
-        "p": pairs.column("match_probability"), "w": pairs.column("match_weight"),
-        "waterfall": pa.array(waterfalls, pa.string()),
-    })
-    con.register("_er_pairs_in", batch)
-    try:
-        con.execute(f"INSERT INTO {edges} SELECT least(uid_l, uid_r), greatest(uid_l, uid_r), p, w, waterfall "
-                    "FROM _er_pairs_in")
-    finally:
-        con.unregister("_er_pairs_in")
+def _tf_store(con, entity: str, design: Design) -> None:
+    """The whole tenant's term frequencies of the model's tf columns, for incremental runs (a few new
+    records barely move them; the next full run recomputes them)."""
+    feat, table = _t(entity, "feat"), _t(entity, "tf")
+    con.execute(f"CREATE OR REPLACE TABLE {table} (col VARCHAR, value VARCHAR, tf DOUBLE)")
+    for col in design.tf:
+        q = store.quote(col)
+        con.execute(f"""INSERT INTO {table} SELECT '{col}', {q}, count(*)::DOUBLE / sum(count(*)) OVER ()
+                        FROM {feat} WHERE {q} IS NOT NULL GROUP BY {q}""")
 
 
 def _fallback_edges(con, entity: str, cols: list[str]) -> None:
@@ -587,11 +671,16 @@ def _incremental(con, entity: str, constraints: list, *, since: int, constraints
         n = int(con.execute(f"SELECT count(*) FROM {feat}").fetchone()[0])
         report.records = n
         model = con.execute("SELECT design, records FROM _er_model WHERE entity = ?", [entity]).fetchone()
-        design = _design(entity, _usable(con, feat, cols, n), n)
-        if model is None or design is None or model[0] != design.signature() or n > RETRAIN_GROWTH * max(model[1], 1):
+        row = con.execute("SELECT plan FROM _er_plan WHERE entity = ?", [entity]).fetchone()
+        plan = json.loads(row[0]) if row else None
+        design = (_design(entity, plan["usable"], n, joint_place=plan["joint_place"])
+                  if plan and plan["cols"] == sorted(cols) else None)
+        if (model is None or design is None or model[0] != design.signature()
+                or n > RETRAIN_GROWTH * max(model[1], 1)):
             # no model, other fields, or grown past retraining: everything again
             return _full(con, entity, constraints)
-        _score_new(con, entity, design, n, report)
+        blocking = [[tuple(pair) for pair in rule] for rule in plan["blocking"]]
+        _score_new(con, entity, design, blocking, report)
     else:
         report.records = int(con.execute(f"SELECT count(*) FROM {feat}").fetchone()[0])
     if constraints_changed:
@@ -602,12 +691,12 @@ def _incremental(con, entity: str, constraints: list, *, since: int, constraints
     return report
 
 
-def _score_new(con, entity: str, design: Design, n: int, report: Report) -> None:
+def _score_new(con, entity: str, design: Design, blocking: list, report: Report) -> None:
     """Score the changed records against each other and against the existing records that share a
-    blocking key with one of them (the candidates), with the stored model."""
+    blocking key with one of them (the candidates), with the stored model, its blocking rules and the
+    term frequencies of its last full run."""
     feat, edges = _t(entity, "feat"), _t(entity, "edges")
     threshold, floor = THRESHOLDS[entity]
-    blocking = _blocking_within_budget(con, feat, design, n)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _er_new AS SELECT * FROM {feat} WHERE uid IN "
                 "(SELECT uid FROM _er_changed_uid)")
     report.scored = int(con.execute("SELECT count(*) FROM _er_new").fetchone()[0])
@@ -632,15 +721,13 @@ def _score_new(con, entity: str, design: Design, n: int, report: Report) -> None
     try:
         # term frequencies of the whole tenant, not of this handful of records
         for col in design.tf:
-            tf = con.execute(f"""SELECT {store.quote(col)}, count(*)::DOUBLE / sum(count(*)) OVER () AS tf_{col}
-                                 FROM {feat} WHERE {store.quote(col)} IS NOT NULL GROUP BY 1""").fetch_arrow_table()
+            tf = con.execute(f"SELECT value AS {store.quote(col)}, tf AS tf_{col} FROM {_t(entity, 'tf')} "
+                             "WHERE col = ?", [col]).fetch_arrow_table()
             sp.er.register(f"_tf_in_{col}", tf)
             sp.er.execute(f"CREATE TABLE tf_lookup_{col} AS SELECT * FROM _tf_in_{col}")
             sp.linker.table_management.register_term_frequency_lookup(
                 sp.db.register(f"tf_lookup_{col}", table_name=f"tf_{col}_lookup"), col)
-        pairs = _predict(sp, floor, new_only=True)
-        _store_edges(con, edges, pairs, _waterfalls(sp, design, pairs, threshold))
-        report.pairs = pairs.num_rows
+        report.pairs = _predict_into(con, edges, sp, design, threshold, floor, new_only=True)
     finally:
         sp.close()
 
