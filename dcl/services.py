@@ -223,7 +223,10 @@ class _ViewStep:
     def _resolve(self) -> None:
         """Entity resolution's clusters brought up to date before the view is built from them; its review
         items and id redirects go to PostgreSQL once the view is published (`_resolution_publish`)."""
-        result = er_engine.resolve(self.con, self.entity, constraints=self.constraints, full=self.full)
+        # accounts: the website-domain rules' keys are links the model adds to (ADR 0028)
+        rules = (f"(SELECT _connection_id, _source_id, _key, _cd AS _group FROM {self.unifier.account_keys()})"
+                 if self.entity == "account" else None)
+        result = er_engine.resolve(self.con, self.entity, constraints=self.constraints, full=self.full, rules=rules)
         self.report["resolution"] = result.as_dict()
         self.resolution = result
 

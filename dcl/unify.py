@@ -226,6 +226,7 @@ class Unifier:
         con.unregister("_kinds_in")
         ensure_tables(con)  # empty until the value stage ran: every value shows pending
         self.has_accounts = False
+        self._account_keys = False  # `_acc_keys` built in this materialization
 
     def present(self) -> list[str]:
         """Entities with a source table, accounts first (the others link to them)."""
@@ -291,7 +292,14 @@ class Unifier:
 
     # --- accounts ------------------------------------------------------------------------
 
-    def _accounts(self, spec: ViewSpec, available: dict[str, str]) -> None:
+    def account_keys(self) -> str:
+        """`_acc_keys`: each live account record's rule key (`_key`: its website domain, else its name
+        when that maps to one domain, else the record) and domain (`_cd`), with a domain's records split
+        by company name (`_split_domain_clusters`). Entity resolution links by these (dcl/resolution/);
+        returns the table's name. Built once per materialization."""
+        if self._account_keys:
+            return "_acc_keys"
+        available = store.table_columns(self.con, store.source_table("account"))
         website = _col(available, "website", Kind.STRING)
         name = _col(available, "name", Kind.STRING)
         self.con.execute(f"""
@@ -308,12 +316,28 @@ class Unifier:
                             'r:' || b._connection_id || ':' || b._source_id) AS _key
             FROM b LEFT JOIN nd USING (_nname)""")
         self._split_domain_clusters()
-        self._merged(spec, available, key="k._key", key_join="JOIN _acc_keys k USING (_connection_id, _source_id)")
+        self._account_keys = True
+        return "_acc_keys"
+
+    def _accounts(self, spec: ViewSpec, available: dict[str, str]) -> None:
+        self.account_keys()
+        if self._resolved("account"):
+            # entity resolution's clusters: the rules' keys and people's decisions, and the model's links for
+            # records the rules cannot place
+            self._merged(spec, available, key=f"coalesce(er.unified_id, {_row_id_sql('account')})", key_is_id=True,
+                         key_join=f"LEFT JOIN {resolved_table('account')} er "
+                                  "ON er._connection_id = s._connection_id AND er._source_id = s._source_id",
+                         probability="er.probability")
+            unified = f"""SELECT k._connection_id, k._source_id, k._domain, k._nname,
+                                 coalesce(er.unified_id, {_row_id_sql('account', 'k')}) AS unified_id
+                          FROM _acc_keys k LEFT JOIN {resolved_table('account')} er
+                          ON er._connection_id = k._connection_id AND er._source_id = k._source_id"""
+        else:
+            self._merged(spec, available, key="k._key", key_join="JOIN _acc_keys k USING (_connection_id, _source_id)")
+            unified = """SELECT k._connection_id, k._source_id, k._domain, k._nname, v.unified_id
+                         FROM _acc_keys k JOIN _acc_unified_keys v USING (_key)"""
         # Link tables: each source account record → its unified account.
-        self.con.execute("""
-            CREATE OR REPLACE TABLE _acc_link AS
-            SELECT k._connection_id, k._source_id, k._domain, k._nname, v.unified_id
-            FROM _acc_keys k JOIN _acc_unified_keys v USING (_key)""")
+        self.con.execute(f"CREATE OR REPLACE TABLE _acc_link AS {unified}")
         self.con.execute("""
             CREATE OR REPLACE TABLE _acc_byid AS
             SELECT _source_id, min(unified_id) AS unified_id FROM _acc_link
@@ -591,11 +615,11 @@ def resolved_table(entity: str) -> str:
     return f"_er_{store.ident(entity)}"
 
 
-def _row_id_sql(entity: str) -> str:
-    """SQL: the unified id of a record alone, `s` its source row (entity resolution gives a new cluster
-    the same id from its oldest record)."""
+def _row_id_sql(entity: str, alias: str = "s") -> str:
+    """SQL: the unified id of a record alone, `alias` its source row (entity resolution gives a new
+    cluster the same id from its oldest record)."""
     prefix = ID_PREFIX.get(entity, entity[:3])
-    return f"'{prefix}_' || substr(md5('r:' || s._connection_id || ':' || s._source_id), 1, 20)"
+    return f"'{prefix}_' || substr(md5('r:' || {alias}._connection_id || ':' || {alias}._source_id), 1, 20)"
 
 
 def publish_relation(entity: str) -> str:

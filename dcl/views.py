@@ -26,6 +26,7 @@ from connectors.models import Connection
 from connectors.selectors import connection_list
 
 from .operations import consumer_group_reset, stream_replay
+from .resolution.engine import ENTITIES as RESOLVED_ENTITIES
 from .resolution.records import redirect_target
 from .selectors import (
     DEFAULT_ORDERING,
@@ -39,7 +40,6 @@ from .selectors import (
     view_count,
     view_rows,
 )
-from .unify import MERGED_ENTITIES
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
         "title": title, "entity": entity, "record": record, "fields": fields, "lineage": lineage,
         "compare": compare, "unified_id": unified_id,
         # merge and split by hand (dcl/review_pages.py), for the entities merged across sources
-        "can_resolve": entity in MERGED_ENTITIES and has_role(request.user, Role.OPERATOR),
+        "can_resolve": entity in RESOLVED_ENTITIES and has_role(request.user, Role.OPERATOR),
         "probabilities": any(r.get("probability") is not None for r in lineage.rows),
     })
 

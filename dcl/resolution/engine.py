@@ -45,7 +45,7 @@ from . import features
 
 logger = logging.getLogger(__name__)
 
-ENTITIES = ("contact",)
+ENTITIES = ("account", "contact")
 # (threshold, review floor) of the match probability per entity
 THRESHOLDS = {"contact": (0.5, 0.2), "account": (0.9, 0.5)}
 MAX_CLUSTER = 50
@@ -56,6 +56,9 @@ MAX_REVIEW_ITEMS = 1000
 # pairs, m by expectation maximisation over sessions of at least this many pairs; else generic values.
 MIN_DETERMINISTIC = 10
 EM_MIN_PAIRS = 100
+# ... and at most this many per record: a session of mostly non-matches (everyone in one city) teaches EM
+# that a shared city is what a match is.
+EM_MAX_PAIRS_PER_RECORD = 2
 PRIOR_DUPLICATES = 0.2
 PRIOR_MAX = 0.005  # however few the records: a name alone never merges two of them
 U_MIN_RECORDS = 500
@@ -109,17 +112,26 @@ def constraints_digest(constraints: list) -> str:
 
 
 def resolve(con: duckdb.DuckDBPyConnection, entity: str, *, constraints: list | None = None,
-            full: bool = False) -> Report:
-    """Bring `_er_<entity>` up to date (writer lock held; `con` the tenant's store). See the module docstring."""
+            full: bool = False, rules: str | None = None) -> Report:
+    """Bring `_er_<entity>` up to date (writer lock held; `con` the tenant's store). See the module docstring.
+
+    `rules`: a table of the entity's deterministic keys (`_connection_id`, `_source_id`, `_key`, `_group`):
+    records with one `_key` are linked for certain, and records that both have a `_group` are linked by
+    their keys only — the model adds links where a record has none (accounts: the website-domain rules of
+    dcl/unify.py, `_group` the domain). Rules are recomputed whole, so each run clusters everything
+    (with the stored model)."""
     started = time.monotonic()
     constraints = list(constraints or [])
     _ensure(con, entity)
+    con.execute("CREATE OR REPLACE TEMP TABLE _er_rules (uid VARCHAR, _key VARCHAR, _group VARCHAR)")
+    if rules is not None:
+        con.execute(f"INSERT INTO _er_rules SELECT _connection_id || ':' || _source_id, _key, _group FROM {rules}")
     state = con.execute("SELECT txn, constraints FROM _er_state WHERE entity = ?", [entity]).fetchone()
     txn = store.txn_last(con)
     clusters = _t(entity, "")
     has_clusters = clusters in store.existing_tables(con)
     digest = constraints_digest(constraints)
-    if full or state is None or not has_clusters:
+    if full or state is None or not has_clusters or rules is not None:
         report = _full(con, entity, constraints, retrain=full)
     else:
         report = _incremental(con, entity, constraints, since=int(state[0]), constraints_changed=state[1] != digest)
@@ -169,7 +181,7 @@ def _usable(con, table: str, columns: list[str], n: int) -> list[str]:
 M_PRIORS = {
     "names": [0.70, 0.02, 0.12, 0.04, 0.04, 0.03, 0.05],  # full, reversed, JW .92, JW .88, last, first, other
     "name": [0.70, 0.10, 0.06, 0.04, 0.10],  # exact, JW .92, JW .88, JW .7, other
-    "email": [0.45, 0.10, 0.05, 0.05, 0.35],  # exact, user name, JW, JW user name, other
+    "email": [0.45, 0.55],  # a person's records often carry other addresses
     "company": [0.60, 0.15, 0.10, 0.15],
     "domain": [0.80, 0.20],
     "phone": [0.55, 0.45],
@@ -177,7 +189,7 @@ M_PRIORS = {
     "city": [0.75, 0.05, 0.05, 0.15],
     "postal_code": [0.75, 0.08, 0.02, 0.15],
     "exact": [0.90, 0.10],
-    "account": [0.80, 0.20],
+    "account": [0.95, 0.05],  # the same person's records name one company (accounts are resolved first)
 }
 # Prior u probabilities, the same levels: how often two records of different things agree so, in a
 # population of many. Used where a tenant has fewer than U_MIN_RECORDS records (random pairs of a
@@ -185,7 +197,7 @@ M_PRIORS = {
 U_PRIORS = {
     "names": [2e-3, 1e-6, 5e-4, 1e-3, 5e-3, 1e-2, 0.981499],
     "name": [5e-3, 5e-3, 1e-2, 5e-2, 0.93],
-    "email": [1e-6, 1e-5, 1e-4, 1e-3, 0.998889],
+    "email": [1e-6, 0.999999],
     "company": [1e-4, 2e-4, 1e-3, 0.9987],
     "domain": [1e-4, 0.9999],
     "phone": [1e-6, 0.999999],
@@ -244,6 +256,16 @@ def _place_comparison(columns: list[str]) -> tuple[object, list[float], list[flo
     return comparison, m, u
 
 
+def _email_comparison():
+    """E-mail: the same address or not. Not Splink's EmailComparison: its Jaro-Winkler on the whole
+    address scores colleagues at one company domain (yusuf.haddad@ / yusuf.bauer@) as nearly the same
+    address, and its user-name levels say again what the names said (victor.fischer@ at two companies is
+    two people as often as one): a model that takes its fields as independent would count them twice."""
+    import splink.comparison_library as cl
+
+    return cl.ExactMatch("email")
+
+
 def _place_joint(con, table: str, cols: list[str]) -> bool:
     """Whether the place fields depend on each other in these records: two records with one postcode
     mostly share a city (more than PLACE_DEPENDENT of such pairs do). Then they are weighed together
@@ -297,7 +319,7 @@ def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -
                 if has(c):
                     add(cl.NameComparison(c), [c], "name", tf_columns=(c,))
         if has("email"):
-            add(cl.EmailComparison("email"), ["email"], "email")
+            add(_email_comparison(), ["email"], "email")
     else:  # account
         if has("name"):
             add(cl.JaroWinklerAtThresholds("name", [0.95, 0.88]), ["name"], "company", tf_columns=("name",))
@@ -310,7 +332,9 @@ def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -
         add(cl.ExactMatch("phone"), ["phone"], "phone")
     if has("street"):
         add(cl.JaroWinklerAtThresholds("street", [0.95, 0.88]), ["street"], "street")
-    place = [c for c in PLACE if has(c)]
+    # a contact's address is mostly its company's: with the company compared, the place says it again
+    # (every colleague shares it) and would outweigh the names
+    place = [c for c in PLACE if has(c)] if not (entity == "contact" and has("account")) else []
     if place and joint_place:
         comparison, m_prior, u_prior = _place_comparison(place)
         add(comparison, place, (m_prior, u_prior))
@@ -489,13 +513,13 @@ def _train(con, table: str, sp: _Splink, design: Design, n: int, report: Report)
         sp.linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
     done = 0
     for session in design.em:
-        # candidates by the fewest pairs, but enough to learn from: records that agree on a selective field
+        # candidates by the fewest pairs, enough to learn from and selective: records that agree on a selective field
         # are mostly matches, where EM finds them (a common field, nine cities say, buries the matches and
         # EM learns "same city" instead). The first that trains wins; a failed session leaves the linker's
         # settings half-changed (Splink drops the blocked comparisons while it runs), so it is reloaded.
         counted = sorted((_rule_pairs(con, table, [(c, c) for c in cols]), cols) for cols in session)
         for pairs, cols in counted:
-            if pairs < EM_MIN_PAIRS:
+            if pairs < EM_MIN_PAIRS or pairs > EM_MAX_PAIRS_PER_RECORD * n:
                 continue
             before = sp.linker.misc.save_model_to_json()
             try:
@@ -747,10 +771,15 @@ def _cluster_and_publish(con, entity: str, constraints: list, *, nodes: str | No
     for c in constraints:
         a, b = sorted([f"{c.left[0]}:{c.left[1]}", f"{c.right[0]}:{c.right[1]}"])
         con.execute(f"INSERT INTO {'_er_must' if c.kind == 'must_link' else '_er_cannot'} VALUES (?, ?)", [a, b])
-    # links: scored pairs at the threshold and must-links, between live records, minus cannot-links
+    # links: scored pairs at the threshold (not between two records the rules both place), the rules' own
+    # links and must-links, between live records, minus cannot-links
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_links AS
         SELECT uid_l, uid_r, max(p) AS p FROM (
-            SELECT uid_l, uid_r, p FROM {edges} WHERE p >= {threshold}
+            SELECT e.uid_l, e.uid_r, e.p FROM {edges} e
+            LEFT JOIN _er_rules a ON a.uid = e.uid_l LEFT JOIN _er_rules b ON b.uid = e.uid_r
+            WHERE e.p >= {threshold} AND (a._group IS NULL OR b._group IS NULL)
+            UNION ALL SELECT least(h, uid), greatest(h, uid), 1.0 FROM (
+                SELECT uid, min(uid) OVER (PARTITION BY _key) AS h FROM _er_rules) WHERE uid <> h
             UNION ALL SELECT uid_l, uid_r, 1.0 FROM _er_must
         ) WHERE uid_l IN (SELECT uid FROM {feat}) AND uid_r IN (SELECT uid FROM {feat})
           AND (uid_l, uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_cannot)
@@ -924,6 +953,9 @@ def _assign_ids(con, entity: str, report: Report, *, everything: bool) -> None:
         LEFT JOIN {clusters} p USING (uid)
         LEFT JOIN _er_seed s USING (uid)""")
     # each component's oldest member; components claim that member's id, oldest claimant first
+    # a cluster without an id to keep takes one from its oldest record: from the rules' key when the entity
+    # has rules (the id the rules gave it: accounts keep `acc_<md5 of d:domain>`), else from the record
+    alone = f"'{prefix}_' || substr(md5('r:' || head), 1, 20)"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_claims AS
         WITH oldest AS (
             SELECT comp, arg_min(held_id, (first_seen, _txn, uid)) AS want,
@@ -932,10 +964,16 @@ def _assign_ids(con, entity: str, report: Report, *, everything: bool) -> None:
             FROM _er_members GROUP BY comp
         ), ranked AS (
             SELECT *, row_number() OVER (PARTITION BY want ORDER BY age) AS rnk FROM oldest
+        ), proposed AS (
+            SELECT r.comp, r.age, r.head, want IS NOT NULL AND rnk = 1 AS keeps,
+                   CASE WHEN want IS NOT NULL AND rnk = 1 THEN want
+                        WHEN k._key IS NOT NULL THEN '{prefix}_' || substr(md5(k._key), 1, 20)
+                        ELSE {alone} END AS id0
+            FROM ranked r LEFT JOIN _er_rules k ON k.uid = r.head
         )
-        SELECT comp, CASE WHEN want IS NOT NULL AND rnk = 1 THEN want
-                          ELSE '{prefix}_' || substr(md5('r:' || head), 1, 20) END AS unified_id
-        FROM ranked""")
+        SELECT comp, CASE WHEN row_number() OVER (PARTITION BY id0 ORDER BY NOT keeps, age) = 1 THEN id0
+                          ELSE {alone} END AS unified_id
+        FROM proposed""")
     # a new id that some other live cluster (outside the scope) holds: take a fresh one from the head
     con.execute(f"""UPDATE _er_claims
         SET unified_id = '{prefix}_' || substr(md5('r2:' || comp || ':' || unified_id), 1, 20)

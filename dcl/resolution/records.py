@@ -23,7 +23,7 @@ from autonomos.core.tenancy import current_tenant
 from .. import store
 from ..pgsync import view_name
 from ..selectors import RECORD_SOURCES_WAIT, view_rows
-from ..unify import MERGED_ENTITIES
+from .engine import ENTITIES as MERGED_ENTITIES  # the entities entity resolution clusters
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ def record_parse(value: Any, *, field: str = "records") -> Record:
 
 
 def merged_entity_check(entity: str) -> None:
-    """Only entities whose records are merged across sources can be merged or split by hand."""
+    """Only entities entity resolution clusters can be merged or split by hand (their decisions are
+    constraints on its clusters; cloud resources merge by provider and id alone)."""
     if entity not in MERGED_ENTITIES:
         raise InvalidInput(f"{str(entity)[:63]!r} records are not merged across sources; merge and split apply "
                            f"to {', '.join(MERGED_ENTITIES)}.", details={"entity": str(entity)[:63]})
