@@ -155,7 +155,7 @@ def connection_records_remove(*, tenant, connection_id: int) -> dict:
 
 def views_materialize(
     *, tenant, entities: list[str] | None = None, drain: bool = True, on_drained=None, full: bool = False,
-    report: dict | None = None,
+    report: dict | None = None, retrain: list[str] | None = None,
 ) -> dict[str, int]:
     """Bring the unified views of `entities` (all present ones when None) up to date in DuckDB and
     PostgreSQL (`dcl_view_<entity>`); returns {entity: row_count}.
@@ -167,7 +167,8 @@ def views_materialize(
 
     With `drain`, batches still waiting in the streams are applied first, so the views include
     everything published so far (in the same DuckDB connection: one checkpoint, not two);
-    `on_drained(ConsumeResult)` is told what that applied.
+    `on_drained(ConsumeResult)` is told what that applied. `retrain`: entities whose entity-resolution
+    model is retrained and whose records are re-clustered whole (ADR 0028; queued when they outgrew it).
     """
     from .models import MaterializedView
 
@@ -194,7 +195,7 @@ def views_materialize(
                     if wanted is not None and entity not in wanted and entity != "account":
                         continue
                     step = _ViewStep(tenant, con, unifier, planner, specs[entity], catalog.get(entity),
-                                     constraints=resolution.get(entity), full=full)
+                                     constraints=resolution.get(entity), full=full or entity in (retrain or ()))
                     try:
                         rows = step.run()
                     except BaseException:
@@ -238,6 +239,9 @@ class _ViewStep:
                                  data_table=previous.data_table if previous else None,
                                  rows=previous.row_count if previous else None,
                                  extra=er_engine.constraints_digest(self.constraints) if resolved else None)
+        if plan.mode == "skip" and resolved and self.full:
+            # a retraining asked for: the clusters may move although no record did
+            plan.mode, plan.reason = "delta", "entity resolution retrained"
         self.report = plan.as_dict()
         if plan.mode == "skip":
             if entity == "account":
@@ -372,3 +376,10 @@ def _resolution_publish(entity: str, result) -> None:
     review.review_pairs_record(entity, [review.ReviewPair(**pair) for pair in result.review])
     if result.redirects:
         review.redirects_record(entity, result.redirects)
+    if result.retrain_due:
+        from celery import current_app
+        from django.db import connection
+
+        current_app.send_task("dcl.views_materialize", kwargs={"entities": [entity], "retrain": [entity]},
+                              headers={"_schema_name": connection.schema_name})
+        logger.info("entity resolution %s: retraining queued (the records outgrew the model)", entity)

@@ -14,10 +14,10 @@ def stream_consume_task(connection_ids: list[int] | None = None) -> dict:
 
 
 @shared_task(base=TenantBoundTask, name="dcl.views_materialize", soft_time_limit=1800, time_limit=1900)
-def views_materialize_task(entities: list[str] | None = None) -> dict:
+def views_materialize_task(entities: list[str] | None = None, retrain: list[str] | None = None) -> dict:
     from .services import views_materialize
 
-    return views_materialize(tenant=connection.tenant, entities=entities)
+    return views_materialize(tenant=connection.tenant, entities=entities, retrain=retrain)
 
 
 @shared_task(base=TenantBoundTask, name="dcl.connection_records_remove", soft_time_limit=1800, time_limit=1900)

@@ -90,6 +90,7 @@ class Report:
     model_version: int = 0
     trained: bool = False
     fallback: str | None = None  # why the model could not be used (exact keys instead)
+    retrain_due: bool = False  # the records have outgrown the model: retrain and re-cluster in the background
     seconds: float = 0.0
 
     def as_dict(self) -> dict:
@@ -699,10 +700,12 @@ def _incremental(con, entity: str, constraints: list, *, since: int, constraints
         plan = json.loads(row[0]) if row else None
         design = (_design(entity, plan["usable"], n, joint_place=plan["joint_place"])
                   if plan and plan["cols"] == sorted(cols) else None)
-        if (model is None or design is None or model[0] != design.signature()
-                or n > RETRAIN_GROWTH * max(model[1], 1)):
-            # no model, other fields, or grown past retraining: everything again
+        if model is None or design is None or model[0] != design.signature():
+            # no model, or other fields to compare: everything again, now
             return _full(con, entity, constraints)
+        # grown past retraining: matched with the model there is, retrained and re-clustered in the
+        # background (`retrain_due`: the caller queues it)
+        report.retrain_due = n > RETRAIN_GROWTH * max(model[1], 1)
         blocking = [[tuple(pair) for pair in rule] for rule in plan["blocking"]]
         _score_new(con, entity, design, blocking, report)
     else:

@@ -295,3 +295,19 @@ def test_blocking_counts_and_budget(monkeypatch):
     assert [("postal_code", "postal_code")] not in kept  # 45 pairs > 20
     assert [("first_name", "first_name"), ("last_name", "last_name")] in kept
     assert engine._design("contact", ["email"], 10) is None  # one field: nothing to weigh it against
+
+
+def test_records_outgrowing_the_model_are_matched_now_and_retrained_later(crowd, monkeypatch):
+    """Growth past RETRAIN_GROWTH does not retrain inside a sync: the new records are matched with the
+    model there is, and the run says a retraining is due (the caller queues it in the background)."""
+    s, _ = crowd
+    engine.resolve(s.con, "contact")
+    monkeypatch.setattr(engine, "RETRAIN_GROWTH", 1.01)
+    rows, _ = people(40, seed=5)
+    for r in rows:
+        r["id"] = "g" + r["id"]
+    s.put(rows)
+    report = engine.resolve(s.con, "contact")
+    assert report.mode == "incremental" and report.retrain_due and report.model_version == 1
+    retrained = engine.resolve(s.con, "contact", full=True)
+    assert retrained.model_version == 2 and not retrained.retrain_due

@@ -93,3 +93,26 @@ def test_first_resolution_keeps_the_ids_the_rules_gave(in_tenant_a, settings):
         assert con.execute("SELECT count(DISTINCT unified_id) FROM _er_contact").fetchone()[0] == 3
     assert connection.schema_name == in_tenant_a.schema_name
     assert json.dumps(after)
+
+
+def test_a_retraining_runs_as_its_own_materialization(in_tenant_a, monkeypatch):
+    """The queued retraining (`views_materialize(retrain=[...])`) retrains and re-clusters although no
+    record changed, and leaves the view as it was when nothing moved."""
+    from dcl.resolution import engine
+
+    _people(in_tenant_a)
+    before = sorted((r["unified_id"], r["source_count"]) for r in view_rows(entity="contact", limit=100))
+    report: dict = {}
+    views_materialize(tenant=in_tenant_a, retrain=["contact"], report=report)
+    assert report["contact"]["reason"] == "entity resolution retrained"
+    assert report["contact"]["resolution"]["model_version"] == 2
+    assert sorted((r["unified_id"], r["source_count"]) for r in view_rows(entity="contact", limit=100)) == before
+    sent = []
+    monkeypatch.setattr("celery.current_app.send_task", lambda name, **kw: sent.append((name, kw)))
+    monkeypatch.setattr(engine, "RETRAIN_GROWTH", 1.0)
+    from connectors.models import Connection
+
+    land_contacts(in_tenant_a, Connection.objects.get(name="SF"), [contact("003Z", "Ugo", "Ferri", "ugo@ferri.it")])
+    views_materialize(tenant=in_tenant_a)
+    assert sent == [("dcl.views_materialize", {"kwargs": {"entities": ["contact"], "retrain": ["contact"]},
+                                                "headers": {"_schema_name": in_tenant_a.schema_name}})]
