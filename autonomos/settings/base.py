@@ -305,6 +305,10 @@ SPECTACULAR_SETTINGS = {
         # the ontology endpoint: a field's type and a value set's kind (aam/ontology.py)
         "FieldTypeEnum": "aam.ontology.FIELD_TYPES",
         "ValueSetKindEnum": "aam.ontology.VALUE_SET_KINDS",
+        # entity resolution's decisions and review items (dcl/api/resolution.py)
+        "MatchDecisionKindEnum": "dcl.models.MatchDecision.Kind",
+        "MatchDecisionOriginEnum": "dcl.models.MatchDecision.Origin",
+        "MatchReviewStatusEnum": "dcl.models.MatchReview.Status",
     },
 }
 

@@ -41,6 +41,13 @@ OPERATOR_CALLS = {
     ("/api/connections/1/test/", "post"),
     ("/api/connections/1/runs/1/retry/", "post"),
     ("/api/connections/1/keys/", "post"),
+    # entity resolution: review items and decisions (dcl/api/resolution.py)
+    ("/api/dcl/matches/1/approve/", "post"),
+    ("/api/dcl/matches/1/reject/", "post"),
+    ("/api/dcl/decisions/", "post"),
+    ("/api/dcl/decisions/1/", "delete"),
+    ("/api/dcl/entities/x/merge/", "post"),
+    ("/api/dcl/entities/x/x/split/", "post"),
 }
 
 
@@ -144,6 +151,9 @@ DASHBOARD_WRITES = {
     "dcl_ui:connection-schedule": Role.OPERATOR,
     "dcl_ui:connection-run-retry": Role.OPERATOR,
     "dashboard:agents-run": Role.OPERATOR,
+    "dcl_ui:match-decide": Role.OPERATOR,
+    "dcl_ui:view-record-merge": Role.OPERATOR,
+    "dcl_ui:view-record-split": Role.OPERATOR,
     "dashboard:get-started-dismiss": Role.VIEWER,  # putting the home page's checklist away (the session's)
 }
 # Pages of the pipeline's internals (streams, consumer groups, dead letters): admins only, reading too.
