@@ -187,11 +187,11 @@ def txn_last(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextmanager
-def read_only(tenant) -> Iterator[duckdb.DuckDBPyConnection | None]:
+def read_only(tenant, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """The tenant's file opened read-only under the writer lock (held only while reading); None
-    when the tenant has no file yet."""
+    when the tenant has no file yet. `timeout`: seconds to wait for the lock (WriterBusy after)."""
     path = duckdb_path(tenant)
-    with WriterLock(tenant):
+    with WriterLock(tenant, timeout=timeout):
         con = duckdb.connect(str(path), read_only=True) if path.exists() else None
         try:
             if con is not None:

@@ -27,7 +27,7 @@ from connectors.selectors import connection_list
 
 from .operations import consumer_group_reset, stream_replay
 from .resolution.engine import ENTITIES as RESOLVED_ENTITIES
-from .resolution.records import redirect_target
+from .resolution.records import record_explanations, redirect_target
 from .selectors import (
     DEFAULT_ORDERING,
     connection_stream_stats,
@@ -259,6 +259,10 @@ def view_record_page(request: HttpRequest, entity: str, unified_id: str) -> Http
         # merge and split by hand (dcl/review_pages.py), for the entities merged across sources
         "can_resolve": entity in RESOLVED_ENTITIES and has_role(request.user, Role.OPERATOR),
         "probabilities": any(r.get("probability") is not None for r in lineage.rows),
+        # why the sources are one entity: each joining pair and the match weights that decided
+        "explanations": (record_explanations(entity=entity, records=[(r["connection_id"], r["source_id"])
+                                                                     for r in lineage.rows])
+                         if entity in RESOLVED_ENTITIES and len(lineage.rows) > 1 else []),
     })
 
 

@@ -469,6 +469,17 @@ class _Splink:
         self.sdf = self.db.register("feat", table_name="records")
         self.linker = Linker(self.sdf, model, log_level=None)
 
+    def term_frequencies(self, con, entity: str, columns: list[str]) -> None:
+        """Register the whole tenant's term frequencies of `columns` (kept by the last full run,
+        `_tf_store`) for a linker over a handful of records."""
+        for col in columns:
+            tf = con.execute(f"SELECT value AS {store.quote(col)}, tf AS tf_{col} FROM {_t(entity, 'tf')} "
+                             "WHERE col = ?", [col]).fetch_arrow_table()
+            self.er.register(f"_tf_in_{col}", tf)
+            self.er.execute(f"CREATE TABLE tf_lookup_{col} AS SELECT * FROM _tf_in_{col}")
+            self.linker.table_management.register_term_frequency_lookup(
+                self.db.register(f"tf_lookup_{col}", table_name=f"tf_{col}_lookup"), col)
+
     def reload(self, model: dict) -> None:
         """A new linker over the same records with `model` (after a training step failed half-way)."""
         from splink import Linker
@@ -747,13 +758,7 @@ def _score_new(con, entity: str, design: Design, blocking: list, report: Report)
     sp = _Splink(data, model)
     try:
         # term frequencies of the whole tenant, not of this handful of records
-        for col in design.tf:
-            tf = con.execute(f"SELECT value AS {store.quote(col)}, tf AS tf_{col} FROM {_t(entity, 'tf')} "
-                             "WHERE col = ?", [col]).fetch_arrow_table()
-            sp.er.register(f"_tf_in_{col}", tf)
-            sp.er.execute(f"CREATE TABLE tf_lookup_{col} AS SELECT * FROM _tf_in_{col}")
-            sp.linker.table_management.register_term_frequency_lookup(
-                sp.db.register(f"tf_lookup_{col}", table_name=f"tf_{col}_lookup"), col)
+        sp.term_frequencies(con, entity, design.tf)
         report.pairs = _predict_into(con, edges, sp, design, threshold, floor, new_only=True)
     finally:
         sp.close()
@@ -1050,3 +1055,78 @@ def _review(con, entity: str, floor: float, threshold: float) -> list[dict]:
     return [{"left": (int(r[0]), r[1]), "right": (int(r[2]), r[3]), "probability": float(r[4]),
              "match_weight": float(r[5]), "waterfall": json.loads(r[6]) if r[6] else [],
              "left_unified_id": r[7], "right_unified_id": r[8]} for r in rows]
+
+
+# --- why records are one ---------------------------------------------------------------------------------
+
+
+def explain(con, entity: str, records: list[tuple[int, str]]) -> list[dict]:
+    """Why the `records` of one unified entity are together: for each record, the strongest link joining
+    it to another of them — a person's decision, the entity's rules (accounts: one website domain), or
+    the model, with its waterfall scored again from the stored model (Splink's `score_pair`). A read:
+    `con` may be read-only. Each: {left, right, kind: decision|rule|model, probability, waterfall}."""
+    uids = [f"{c}:{s}" for c, s in records]
+    if len(uids) < 2 or _t(entity, "") not in store.existing_tables(con):
+        return []
+    tables = store.existing_tables(con)
+    placeholders = ", ".join("?" for _ in uids)
+    edges = con.execute(f"""SELECT uid_l, uid_r, p FROM {_t(entity, 'edges')}
+                            WHERE uid_l IN ({placeholders}) AND uid_r IN ({placeholders})
+                            ORDER BY p DESC, uid_l, uid_r""", uids + uids).fetchall() \
+        if _t(entity, "edges") in tables else []
+    joined = {r[0]: r[1] for r in con.execute(
+        f"SELECT uid, probability FROM {_t(entity, '')} WHERE uid IN ({placeholders})", uids).fetchall()}
+    out, seen = [], set()
+    for uid in uids:
+        best = next(((a, b, p) for a, b, p in edges if uid in (a, b)), None)
+        probability = joined.get(uid)
+        if best is None or probability is None or best[2] < probability - 1e-9:
+            # joined by certainty: a person's must-link or the entity's rules (probability 1.0)
+            if probability is not None and probability >= 1.0:
+                other = next((u for u in uids if u != uid), None)
+                pair = tuple(sorted((uid, other)))
+                if pair not in seen:
+                    seen.add(pair)
+                    out.append({"left": _record(pair[0]), "right": _record(pair[1]), "kind": "certain",
+                                "probability": 1.0, "waterfall": []})
+            continue
+        pair = (best[0], best[1])
+        if pair in seen:
+            continue
+        seen.add(pair)
+        out.append({"left": _record(pair[0]), "right": _record(pair[1]), "kind": "model",
+                    "probability": float(best[2]), "waterfall": _score(con, entity, pair)})
+    return out
+
+
+def _record(uid: str) -> tuple[int, str]:
+    connection_id, _, source_id = uid.partition(":")
+    return int(connection_id), source_id
+
+
+def _score(con, entity: str, pair: tuple[str, str]) -> list[dict]:
+    """The stored model's waterfall for one pair (empty when there is no model to ask)."""
+    model = con.execute("SELECT model, records FROM _er_model WHERE entity = ?", [entity]).fetchone() \
+        if "_er_model" in store.existing_tables(con) else None
+    plan = con.execute("SELECT plan FROM _er_plan WHERE entity = ?", [entity]).fetchone() \
+        if "_er_plan" in store.existing_tables(con) else None
+    if not model or not plan:
+        return []
+    plan = json.loads(plan[0])
+    design = _design(entity, plan["usable"], int(model[1]), joint_place=plan["joint_place"])
+    if design is None:
+        return []
+    rows = con.execute(f"SELECT * EXCLUDE (_connection_id, _source_id, _txn) FROM {_t(entity, 'feat')} "
+                       "WHERE uid IN (?, ?) ORDER BY uid", list(pair)).fetch_arrow_table()
+    if rows.num_rows != 2:
+        return []
+    settings_dict = json.loads(model[0])
+    sp = _Splink(rows, settings_dict)
+    try:
+        if _t(entity, "tf") in store.existing_tables(con):
+            sp.term_frequencies(con, entity, design.tf)
+        left, right = rows.to_pylist()
+        scored = sp.linker.inference.score_pair(left, right).as_duckdbpyrelation().fetch_arrow_table()
+        return json.loads(_waterfalls(sp, design, scored)[0])
+    finally:
+        sp.close()

@@ -177,3 +177,22 @@ def redirect_target(entity: str, unified_id: str) -> str | None:
         target = current = nxt
         seen.add(nxt)
     return target
+
+
+def record_explanations(*, entity: str, records: list[tuple[int, str]]) -> list[dict] | None:
+    """Why the source `records` of one unified entity are together (dcl/resolution/engine.py `explain`):
+    each joining pair with its probability and, for the model's links, the match weights that decided
+    (`chart`: the waterfall laid out for the page). None when the store is being written for longer
+    than the page waits."""
+    from .chart import waterfall_chart
+    from .engine import explain
+
+    try:
+        with store.read_only(current_tenant(), timeout=RECORD_SOURCES_WAIT) as con:
+            found = explain(con, entity, records) if con is not None else []
+    except store.WriterBusy:
+        return None
+    for item in found:
+        total = sum(step.get("log2_bayes_factor") or 0.0 for step in item["waterfall"])
+        item["chart"] = waterfall_chart(item["waterfall"], total) if item["waterfall"] else None
+    return found

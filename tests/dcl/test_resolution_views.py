@@ -116,3 +116,38 @@ def test_a_retraining_runs_as_its_own_materialization(in_tenant_a, monkeypatch):
     views_materialize(tenant=in_tenant_a)
     assert sent == [("dcl.views_materialize", {"kwargs": {"entities": ["contact"], "retrain": ["contact"]},
                                                 "headers": {"_schema_name": in_tenant_a.schema_name}})]
+
+
+def test_the_record_page_says_why_its_records_are_one(in_tenant_a, web_a):
+    """Each merged record's strongest link: the model's, with its waterfall scored again from the stored
+    model, or a person's decision (certain)."""
+    from dcl.resolution.records import record_explanations
+
+    connection.set_tenant(in_tenant_a)  # web_a leaves the connection on the public schema
+    sf, hs = _people(in_tenant_a)
+    land_contacts(in_tenant_a, hs, [contact("hs13", "Nora", "Quinn", "nora.quinn@corp13.com", "2025-05-01T00:00:00Z")],
+                  source_object="contacts")
+    views_materialize(tenant=in_tenant_a)
+    nora = contact_id("hs13")
+    row = next(r for r in view_rows(entity="contact", limit=100) if r["unified_id"] == nora)
+    [why] = record_explanations(entity="contact", records=[(s["connection_id"], s["source_id"])
+                                                           for s in row["sources"]])
+    assert why["kind"] == "model" and why["probability"] >= 0.5
+    steps = {w["comparison"]: w for w in why["waterfall"]}
+    assert steps["email"]["log2_bayes_factor"] > 10  # the same address
+    assert steps["email"]["left"] == steps["email"]["right"] == "nora.quinn@corp13.com"
+    page = web_a.get(f"/dcl/views/contact/{nora}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="record-why"' in html and 'id="why-1"' in html and "match probability" in html
+    connection.set_tenant(in_tenant_a)  # the request ended on the public schema
+    # a person's merge: linked for certain
+    item = MatchReview.objects.get(entity="contact", left_source_id="00300", right_source_id="hs0")
+    from dcl.resolution.decisions import decide_review
+
+    decide_review(item.pk, approve=True, user=None)
+    views_materialize(tenant=in_tenant_a)
+    ann = next(r for r in view_rows(entity="contact", limit=100) if r["unified_id"] == contact_id("hs0"))
+    [certain] = record_explanations(entity="contact", records=[(s["connection_id"], s["source_id"])
+                                                               for s in ann["sources"]])
+    assert certain["kind"] == "certain" and certain["probability"] == 1.0 and certain["waterfall"] == []
