@@ -257,6 +257,27 @@ def _place_comparison(columns: list[str]) -> tuple[object, list[float], list[flo
     return comparison, m, u
 
 
+def _company_comparison():
+    """Company names: exact, then alike by Jaro-Winkler (0.95, 0.88) only when they carry the same
+    numbers — "Account 1" and "Account 2", "Unit 7 Ltd" and "Unit 9 Ltd" are alike letters and other
+    companies."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    same_numbers = ("regexp_replace(\"name_l\", '[^0-9]', '', 'g') = regexp_replace(\"name_r\", '[^0-9]', '', 'g')")
+    return cl.CustomComparison(
+        comparison_levels=[
+            cll.NullLevel("name"),
+            cll.ExactMatchLevel("name"),
+            cll.CustomLevel(f'jaro_winkler_similarity("name_l", "name_r") >= 0.95 AND {same_numbers}',
+                            "Jaro-Winkler of name >= 0.95, same numbers"),
+            cll.CustomLevel(f'jaro_winkler_similarity("name_l", "name_r") >= 0.88 AND {same_numbers}',
+                            "Jaro-Winkler of name >= 0.88, same numbers"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="name", comparison_description="company name without its legal form")
+
+
 def _email_comparison():
     """E-mail: the same address or not. Not Splink's EmailComparison: its Jaro-Winkler on the whole
     address scores colleagues at one company domain (yusuf.haddad@ / yusuf.bauer@) as nearly the same
@@ -323,7 +344,7 @@ def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -
             add(_email_comparison(), ["email"], "email")
     else:  # account
         if has("name"):
-            add(cl.JaroWinklerAtThresholds("name", [0.95, 0.88]), ["name"], "company", tf_columns=("name",))
+            add(_company_comparison(), ["name"], "company", tf_columns=("name",))
         if has("domain"):
             add(cl.ExactMatch("domain"), ["domain"], "domain")
     if has("account"):

@@ -168,6 +168,8 @@ def redirect_target(entity: str, unified_id: str) -> str | None:
     """The live id an old unified id now answers with (its cluster was split or merged), or None."""
     from ..models import UnifiedIdRedirect
 
+    if "\x00" in unified_id or "\x00" in entity:  # no id holds a NUL (PostgreSQL text cannot)
+        return None
     target, seen = None, {unified_id}
     current = unified_id
     for _ in range(REDIRECT_HOPS):
