@@ -387,7 +387,7 @@ def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -
         names = [c for c in ("first_name", "last_name") if has(c)]
         # EM sessions: one blocked on the names (learns every other field), one on a field that is not a
         # name (learns the names); `_train` takes each session's most selective candidate
-        em = [[names] if names else [],
+        em = [[names, *([*names, c] for c in ("postal_code", "city") if has(c))] if names else [],
               [[c] for c in ("phone", "email", "street", "postal_code", "city") if has(c)]]
         deterministic = [r for r in ([["email"]] if has("email") else [])
                          + [[*names, c] for c in ("postal_code", "street", "city") if has(c) and names][:1]]
