@@ -821,6 +821,11 @@ def _cluster_and_publish(con, entity: str, constraints: list, *, nodes: str | No
     _components(con)
     _hold_large(con, report)  # first: what re-linking by decisions then walks is small
     _apply_cannot_links(con)
+    # the records held apart, kept for review (only those in this run's scope are decided again)
+    held = _t(entity, "held")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {held} (uid VARCHAR PRIMARY KEY)")
+    con.execute(f"DELETE FROM {held} WHERE uid IN (SELECT uid FROM _er_scope) OR uid NOT IN (SELECT uid FROM {feat})")
+    con.execute(f"INSERT INTO {held} SELECT uid FROM _er_comp WHERE contains(comp, '|held|')")
     _assign_ids(con, entity, report, everything=everything or not exists)
     report.links = int(con.execute("SELECT count(*) FROM _er_links").fetchone()[0])
     report.clusters = int(con.execute(f"SELECT count(DISTINCT unified_id) FROM {clusters}").fetchone()[0])
@@ -1063,15 +1068,18 @@ def _seed_previous_ids(con, entity: str, *, first: bool) -> None:
 
 
 def _review(con, entity: str, floor: float, threshold: float) -> list[dict]:
-    """Pairs between the floor and the threshold whose records are in different clusters (strongest
-    first, at most MAX_REVIEW_ITEMS)."""
-    edges, clusters = _t(entity, "edges"), _t(entity, "")
+    """Pairs for a person (strongest first, at most MAX_REVIEW_ITEMS): those between the floor and the
+    threshold whose records are in different clusters, and the links between records held apart
+    because their cluster was too large (`_hold_large`: the chain is for a person to cut)."""
+    edges, clusters, held = _t(entity, "edges"), _t(entity, ""), _t(entity, "held")
     rows = con.execute(f"""
         SELECT a._connection_id, a._source_id, b._connection_id, b._source_id, e.p, e.w, e.waterfall,
                a.unified_id, b.unified_id
         FROM {edges} e JOIN {clusters} a ON a.uid = e.uid_l JOIN {clusters} b ON b.uid = e.uid_r
-        WHERE e.p >= {floor} AND e.p < {threshold} AND a.unified_id <> b.unified_id
+        WHERE e.p >= {floor} AND a.unified_id <> b.unified_id
+          AND (e.p < {threshold} OR (e.uid_l IN (SELECT uid FROM {held}) AND e.uid_r IN (SELECT uid FROM {held})))
           AND (e.uid_l, e.uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_cannot)
+          AND (e.uid_l, e.uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_must)
         ORDER BY e.p DESC, e.uid_l, e.uid_r LIMIT {MAX_REVIEW_ITEMS}""").fetchall()
     return [{"left": (int(r[0]), r[1]), "right": (int(r[2]), r[3]), "probability": float(r[4]),
              "match_weight": float(r[5]), "waterfall": json.loads(r[6]) if r[6] else [],

@@ -239,6 +239,12 @@ def test_a_chain_larger_than_the_cap_is_held(monkeypatch):
     ids = s.ids()
     assert report.held == [8]
     assert len({ids[f"1:t{i}"] for i in range(8)}) == 8
+    # held for review: the model's links between them are review items, the decided pairs are not
+    decided = {((1, f"t{i}"), (1, f"t{i + 1}")) for i in range(7)}
+    pairs = {(r["left"], r["right"]) for r in report.review}
+    assert pairs and not pairs & decided
+    assert all(a[1].startswith("t") and b[1].startswith("t") for a, b in pairs)
+    assert all(r["probability"] >= engine.THRESHOLDS["contact"][0] for r in report.review)
 
 
 def test_bad_and_thin_input_gives_clear_outcomes():
