@@ -377,9 +377,7 @@ def _resolution_publish(entity: str, result) -> None:
     if result.redirects:
         review.redirects_record(entity, result.redirects)
     if result.retrain_due:
-        from celery import current_app
-        from django.db import connection
+        from .resolution.decisions import rematerialize_request
 
-        current_app.send_task("dcl.views_materialize", kwargs={"entities": [entity], "retrain": [entity]},
-                              headers={"_schema_name": connection.schema_name})
+        rematerialize_request(entity, retrain=True)
         logger.info("entity resolution %s: retraining queued (the records outgrew the model)", entity)

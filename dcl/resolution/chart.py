@@ -19,7 +19,8 @@ PAD = 6
 TEXT = 30  # characters of a row's label before it is cut
 
 
-def _number(value) -> float:
+def finite(value) -> float:
+    """A chart's (and a stored waterfall's) number: anything not a finite number is 0."""
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -52,10 +53,10 @@ def waterfall_chart(rows: list[dict], match_weight: float | None = None) -> dict
     for row in rows if isinstance(rows, list) else []:
         if not isinstance(row, dict):
             continue
-        weight = _number(row.get("log2_bayes_factor"))
+        weight = finite(row.get("log2_bayes_factor"))
         steps.append((row, running, running + weight, weight))
         running += weight
-    total = _number(match_weight) if match_weight is not None else running
+    total = finite(match_weight) if match_weight is not None else running
     ends = [0.0, total] + [v for _, a, b, _ in steps for v in (a, b)]
     lo, hi = min(ends), max(ends)
     if hi - lo < 2:  # a scale of at least two bits: a tiny weight is not drawn full width

@@ -76,13 +76,16 @@ def _username(user) -> str:
     return str(name)[:150]
 
 
-def _rematerialize_request(entity: str) -> None:
-    """Queue the entity's re-materialization once the decision is committed (the DCL's own task)."""
+def rematerialize_request(entity: str, *, retrain: bool = False) -> None:
+    """Queue the entity's re-materialization once the current transaction commits (at once outside
+    one), through the DCL's own task; with `retrain`, its entity-resolution model is retrained and its
+    records re-clustered whole (ADR 0028)."""
     from celery import current_app
 
     schema = connection.schema_name
+    call = {"kwargs": {"entities": [entity], "retrain": [entity]}} if retrain else {"args": [[entity]]}
     transaction.on_commit(lambda: current_app.send_task(
-        VIEWS_MATERIALIZE_TASK, args=[[entity]], headers={"_schema_name": schema}))
+        VIEWS_MATERIALIZE_TASK, **call, headers={"_schema_name": schema}))
 
 
 def _write(entity: str, kind: str, pairs: Iterable[tuple[Record, Record]], *, origin: str, user, note: str = "",
@@ -140,7 +143,7 @@ def decide_review(review_id, *, approve: bool, user) -> MatchDecision:
         item.decided_by = _username(user)
         item.decided_at = timezone.now()
         item.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
-        _rematerialize_request(item.entity)
+        rematerialize_request(item.entity)
     return decision
 
 
@@ -187,7 +190,7 @@ def merge(entity: str, unified_ids: list[str], *, user) -> list[MatchDecision]:
                 pairs.append((a, b))
         decisions = _write(entity, MUST_LINK, pairs, origin=MatchDecision.Origin.MERGE, user=user,
                            note=f"merge of {', '.join(ids)}")
-        _rematerialize_request(entity)
+        rematerialize_request(entity)
     return decisions
 
 
@@ -225,7 +228,7 @@ def split(entity: str, unified_id: str, records: list, *, user) -> list[MatchDec
                            origin=MatchDecision.Origin.SPLIT, user=user, note=note)
         chains = [(side[0], r) for side in (moved, remaining) for r in side[1:]]
         decisions += _write(entity, MUST_LINK, chains, origin=MatchDecision.Origin.SPLIT, user=user, note=note)
-        _rematerialize_request(entity)
+        rematerialize_request(entity)
     return decisions
 
 
@@ -243,7 +246,7 @@ def decision_create(*, entity: str, kind: str, left, right, user, note: str = ""
     with transaction.atomic():
         _require_live(entity, [a, b])
         [decision] = _write(entity, kind, [(a, b)], origin=MatchDecision.Origin.API, user=user, note=note or "")
-        _rematerialize_request(entity)
+        rematerialize_request(entity)
     return decision
 
 
@@ -259,4 +262,4 @@ def decision_delete(*, decision_id) -> None:
             raise NotFound("No such decision.")
         entity = decision.entity
         decision.delete()
-        _rematerialize_request(entity)
+        rematerialize_request(entity)

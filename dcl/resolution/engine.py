@@ -680,8 +680,7 @@ def _full(con, entity: str, constraints: list, *, retrain: bool = False) -> Repo
         finally:
             sp.close()
     report.pairs = int(con.execute(f"SELECT count(*) FROM {edges}").fetchone()[0])
-    nodes = f"SELECT uid FROM {feat}"
-    _cluster_and_publish(con, entity, constraints, nodes=nodes, report=report, everything=True)
+    _cluster_and_publish(con, entity, constraints, report=report, everything=True)
     return report
 
 
@@ -744,9 +743,9 @@ def _incremental(con, entity: str, constraints: list, *, since: int, constraints
         report.records = int(con.execute(f"SELECT count(*) FROM {feat}").fetchone()[0])
     if constraints_changed:
         # a person decided: recluster everything the decisions touch, and what they touched before
-        _cluster_and_publish(con, entity, constraints, nodes=f"SELECT uid FROM {feat}", report=report, everything=True)
+        _cluster_and_publish(con, entity, constraints, report=report, everything=True)
         return report
-    _cluster_and_publish(con, entity, constraints, nodes=None, report=report, everything=False)
+    _cluster_and_publish(con, entity, constraints, report=report, everything=False)
     return report
 
 
@@ -788,10 +787,9 @@ def _score_new(con, entity: str, design: Design, blocking: list, report: Report)
 # --- clusters ----------------------------------------------------------------------------------------
 
 
-def _cluster_and_publish(con, entity: str, constraints: list, *, nodes: str | None, report: Report,
-                         everything: bool) -> None:
-    """Cluster `nodes` (all records with `everything`; otherwise the records the changed ones reach
-    through links, old or new, and their previous cluster mates) and give the clusters their ids."""
+def _cluster_and_publish(con, entity: str, constraints: list, *, report: Report, everything: bool) -> None:
+    """Cluster all records with `everything`, otherwise the records the changed ones reach through links,
+    old or new, and their previous cluster mates; give the clusters their ids."""
     feat, edges, clusters = _t(entity, "feat"), _t(entity, "edges"), _t(entity, "")
     threshold, floor = THRESHOLDS[entity]
     exists = clusters in store.existing_tables(con)
@@ -817,7 +815,6 @@ def _cluster_and_publish(con, entity: str, constraints: list, *, nodes: str | No
         con.execute(f"CREATE OR REPLACE TEMP TABLE _er_scope AS SELECT uid FROM {feat}")
     else:
         _scope(con, entity)
-    scope_n = int(con.execute("SELECT count(*) FROM _er_scope").fetchone()[0])
     _components(con)
     _hold_large(con, report)  # first: what re-linking by decisions then walks is small
     _apply_cannot_links(con)
@@ -832,7 +829,6 @@ def _cluster_and_publish(con, entity: str, constraints: list, *, nodes: str | No
     report.merged_records = int(con.execute(f"""SELECT count(*) FROM {clusters} WHERE unified_id IN (
         SELECT unified_id FROM {clusters} GROUP BY 1 HAVING count(*) > 1)""").fetchone()[0])
     report.review = _review(con, entity, floor, threshold)
-    logger.debug("entity resolution %s: %s records clustered", entity, scope_n)
 
 
 def _scope(con, entity: str) -> None:

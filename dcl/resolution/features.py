@@ -246,21 +246,16 @@ def _company_cache(con, source: str, column: str, *, only: str | None) -> None:
             out.append(basename(raw) or raw)
         except Exception:  # noqa: BLE001 - cleanco on odd unicode: the raw name is still a name
             out.append(raw)
-    _cache_insert(con, "_er_company", "clean", raws, out)
-    if raws:
-        con.execute(f"UPDATE _er_company SET clean = {_text('clean')} WHERE raw IN (SELECT raw FROM _er_new_cache)")
-        con.execute("DROP TABLE IF EXISTS _er_new_cache")
+    _cache_insert(con, "_er_company", "clean", raws, out, clean=_text("clean"))
 
 
-def _cache_insert(con, table: str, column: str, raws: list[str], values: list) -> None:
+def _cache_insert(con, table: str, column: str, raws: list[str], values: list, *, clean: str | None = None) -> None:
+    """Add `raws` → `values` to a cache table; `clean`: SQL over `column` applied on the way in."""
     if not raws:
         return
     batch = pa.table({"raw": pa.array(raws, pa.string()), column: pa.array(values, pa.string())})
     con.register("_er_cache_in", batch)
     try:
-        con.execute(f"INSERT OR IGNORE INTO {table} SELECT raw, {column} FROM _er_cache_in")
-        con.execute("CREATE OR REPLACE TEMP TABLE _er_new_cache AS SELECT raw FROM _er_cache_in")
+        con.execute(f"INSERT OR IGNORE INTO {table} SELECT raw, {clean or column} FROM _er_cache_in")
     finally:
         con.unregister("_er_cache_in")
-    if table == "_er_phone":
-        con.execute("DROP TABLE IF EXISTS _er_new_cache")

@@ -5,7 +5,6 @@ ids that stopped naming an entity (redirects). The matching engine calls `review
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -13,6 +12,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from ..models import MatchDecision, MatchReview, UnifiedIdRedirect
+from .chart import finite
 from .records import Record, ordered
 
 WATERFALL_ROWS = 64  # comparison rows kept per item (a model has a dozen; more is not a waterfall)
@@ -35,14 +35,6 @@ class ReviewPair:
     right_unified_id: str | None = None
 
 
-def _number(value) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return x if math.isfinite(x) else 0.0
-
-
 def _waterfall(rows, swapped: bool) -> list[dict]:
     """The rows as stored: JSON-safe numbers, and left/right swapped with the pair."""
     out = []
@@ -51,8 +43,8 @@ def _waterfall(rows, swapped: bool) -> list[dict]:
             continue
         item = {k: row.get(k) for k in ("comparison", "level", "left", "right")}
         item = {k: (None if v is None else str(v)[:200]) for k, v in item.items()}
-        item["bayes_factor"] = _number(row.get("bayes_factor"))
-        item["log2_bayes_factor"] = _number(row.get("log2_bayes_factor"))
+        item["bayes_factor"] = finite(row.get("bayes_factor"))
+        item["log2_bayes_factor"] = finite(row.get("log2_bayes_factor"))
         if swapped:
             item["left"], item["right"] = item["right"], item["left"]
         out.append(item)
@@ -65,7 +57,7 @@ def _values(entity: str, pair: ReviewPair) -> dict:
     return {
         "entity": entity, "left_connection_id": int(left[0]), "left_source_id": str(left[1]),
         "right_connection_id": int(right[0]), "right_source_id": str(right[1]),
-        "probability": min(1.0, max(0.0, _number(pair.probability))), "match_weight": _number(pair.match_weight),
+        "probability": min(1.0, max(0.0, finite(pair.probability))), "match_weight": finite(pair.match_weight),
         "waterfall": _waterfall(pair.waterfall, swapped),
         "left_unified_id": ru if swapped else lu, "right_unified_id": lu if swapped else ru,
     }

@@ -95,7 +95,7 @@ def test_first_resolution_keeps_the_ids_the_rules_gave(in_tenant_a, settings):
     assert json.dumps(after)
 
 
-def test_a_retraining_runs_as_its_own_materialization(in_tenant_a, monkeypatch):
+def test_a_retraining_runs_as_its_own_materialization(in_tenant_a, monkeypatch, django_capture_on_commit_callbacks):
     """The queued retraining (`views_materialize(retrain=[...])`) retrains and re-clusters although no
     record changed, and leaves the view as it was when nothing moved."""
     from dcl.resolution import engine
@@ -113,7 +113,8 @@ def test_a_retraining_runs_as_its_own_materialization(in_tenant_a, monkeypatch):
     from connectors.models import Connection
 
     land_contacts(in_tenant_a, Connection.objects.get(name="SF"), [contact("003Z", "Ugo", "Ferri", "ugo@ferri.it")])
-    views_materialize(tenant=in_tenant_a)
+    with django_capture_on_commit_callbacks(execute=True):  # queued once what the run wrote is committed
+        views_materialize(tenant=in_tenant_a)
     assert sent == [("dcl.views_materialize", {"kwargs": {"entities": ["contact"], "retrain": ["contact"]},
                                                 "headers": {"_schema_name": in_tenant_a.schema_name}})]
 
