@@ -7,7 +7,9 @@ then draws its own people at that company. So:
 - accounts: every CRM's account row of one company is that company (`company-<key>`);
 - contacts: rows at the same company with the same first and last name are one person
   (`person-<key>-<first>-<last>`): the generator derives their e-mail from those, so they are the
-  same address too; two people of different names at one company are different people.
+  same address too; two people of different names at one company are different people;
+- opportunities: each CRM draws its own deals, so every deal is a deal of its own
+  (`deal-<system>-<id>`): what the resolution merges there is a false merge.
 
 The truth is read from the generator itself (the companies it drew, in the order each CRM writes
 them), not from the exports' values, so it does not depend on what the resolution can see. It is
@@ -40,14 +42,17 @@ class _Crm:
     contact_account: str  # the contact's column naming its account's id
     first: str
     last: str
+    deal_file: str
+    deal_id: str
 
 
 CRMS = (
-    _Crm("salesforce", "salesforce", "Account.csv", "Id", "Contact.csv", "Id", "AccountId", "FirstName", "LastName"),
+    _Crm("salesforce", "salesforce", "Account.csv", "Id", "Contact.csv", "Id", "AccountId", "FirstName", "LastName",
+         "Opportunity.csv", "Id"),
     _Crm("hubspot", "hubspot", "companies.csv", "hs_object_id", "contacts.csv", "hs_object_id",
-         "associatedcompanyid", "firstname", "lastname"),
+         "associatedcompanyid", "firstname", "lastname", "deals.csv", "hs_object_id"),
     _Crm("dynamics", "dynamics", "account.csv", "accountid", "contact.csv", "contactid", "_parentcustomerid_value",
-         "firstname", "lastname"),
+         "firstname", "lastname", "opportunity.csv", "opportunityid"),
 )
 
 
@@ -57,7 +62,7 @@ def _rows(path: Path) -> list[dict]:
 
 
 def demo_truth_rows(*, seed: int = DEMO_SEED, scale: int = 1) -> list[dict]:
-    """Every demo account and contact with the real entity it is (TRUTH_COLUMNS), in a stable order."""
+    """Every demo account, contact and deal with the real entity it is (TRUTH_COLUMNS), in a stable order."""
     from connectors.demo import generate
     from connectors.demo.crm import build_companies
     from connectors.kinds.filesource.driver import object_name_of
@@ -86,6 +91,11 @@ def demo_truth_rows(*, seed: int = DEMO_SEED, scale: int = 1) -> list[dict]:
                 person = f"{row[crm.first].strip().lower()}-{row[crm.last].strip().lower()}"
                 out.append({"entity": "contact", "source_system": crm.system, "source_object": obj,
                             "source_id": row[crm.contact_id].strip(), "entity_id": f"person-{key}-{person}"})
+            obj = object_name_of(folder / crm.deal_file)
+            for row in _rows(folder / crm.deal_file):
+                deal = row[crm.deal_id].strip()
+                out.append({"entity": "opportunity", "source_system": crm.system, "source_object": obj,
+                            "source_id": deal, "entity_id": f"deal-{crm.system}-{deal}"})
     return out
 
 

@@ -7,7 +7,7 @@ Inputs (one of):
   The label is the entity number in `rec_id`; `date_of_birth` and `soc_sec_id` are dropped by
   default, so only names and addresses reach the product (issue #19's target);
 - `--csv FILE [--csv FILE2 ...] --label-column COL`: any labelled list, one connection per file;
-- `--demo`: the demo tenant's accounts and contacts against the demo's known duplicates
+- `--demo`: the demo tenant's accounts, contacts and deals against the demo's known duplicates
   (benchmarks/er_demo.py). With `--tenant SLUG` the views of that tenant as they are (a tenant
   seeded by `seed_demo`); without, the demo exports synced into a throwaway tenant.
 
@@ -47,7 +47,7 @@ from .er_scoring import PairwiseScore, pairwise_score
 
 FEBRL_DROP = ("date_of_birth", "soc_sec_id")
 FEBRL_HELD_OUT = 4
-ENTITY_FILES = {"contact": "contacts.csv", "account": "accounts.csv"}
+ENTITY_FILES = {"contact": "contacts.csv", "account": "accounts.csv", "opportunity": "opportunities.csv"}
 KEY_COLUMN = "id"  # added to a copy that has no id column of its own: the row's number
 _FEBRL_ENTITY = re.compile(r"^rec-(\d+)-")
 
@@ -243,11 +243,11 @@ class Command(BaseCommand):
         src.add_argument("--csv", action="append", metavar="FILE",
                          help="a labelled CSV file (repeat: one connection each)")
         src.add_argument("--demo", action="store_true",
-                         help="the demo's accounts and contacts against its known duplicates")
+                         help="the demo's accounts, contacts and deals against its known duplicates")
         src.add_argument("--write-demo-truth", action="store_true",
                          help="rewrite benchmarks/cases/er/demo_truth.csv from the demo generator")
         parser.add_argument("--label-column", help="with --csv: the column holding the true entity id (never loaded)")
-        parser.add_argument("--entity", choices=tuple(ENTITY_FILES), help="contact (default) or account")
+        parser.add_argument("--entity", choices=tuple(ENTITY_FILES), help="contact (default), account or opportunity")
         parser.add_argument("--drop-columns", help="comma-separated columns not to load "
                                                    f"(FEBRL default: {','.join(FEBRL_DROP)})")
         parser.add_argument("--tenant", help="the tenant to load into (created when missing, kept); "

@@ -32,7 +32,7 @@ from django.conf import settings
 
 from . import store
 from .reporting import CONVERSIONS, FxContext
-from .unify import ViewSpec, per_record_id_sql
+from .unify import ViewSpec, cluster_rows_table, per_record_id_sql
 from .valuemap import CURRENCY_TABLE, FALLBACK_TABLE, FREE_TEXT_TABLE, VALUE_MAP_TABLE, ValueSql
 
 STATE_TABLE = "_dcl_view_state"
@@ -239,6 +239,47 @@ class ViewPlanner:
         self.links_changed = bool(self.con.execute("SELECT count(*) FROM _acc_changed").fetchone()[0])
         self.con.execute("DROP TABLE IF EXISTS _prev_acc_link")
         self.con.execute("DROP TABLE IF EXISTS _prev_acc_byid")
+
+
+CLUSTERS_BEFORE = "_er_rows_before"
+
+
+def clusters_before(con: duckdb.DuckDBPyConnection, entity: str) -> bool:
+    """Keep a per-record entity's cluster rows (`cluster_rows_table`) as they were published, before entity
+    resolution moves them (`CLUSTERS_BEFORE`); False when there are none to keep (then a delta cannot
+    tell which published rows the clusters replace)."""
+    table = cluster_rows_table(entity)
+    if table not in store.existing_tables(con):
+        return False
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CLUSTERS_BEFORE} AS SELECT * FROM {table}")
+    return True
+
+
+def clusters_dirty(con: duckdb.DuckDBPyConnection, entity: str) -> int:
+    """Widen a per-record view's `_dirty` and `_dirty_ids` to the clusters entity resolution touched.
+
+    A published row is a cluster's (its survivor's values under the cluster's id), so the ids to replace
+    are each changed record's cluster id before and after, and the ids of every cluster whose rows
+    differ (a record joined or left, the survivor or a probability changed); the records to rebuild are
+    every record of those clusters, before and after — a cluster's row is rebuilt from all its records.
+    Returns the number of records to rebuild."""
+    rows, before = cluster_rows_table(entity), CLUSTERS_BEFORE
+    own = per_record_id_sql(entity, "d")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty_touched AS
+        SELECT coalesce(p.unified_id, {own}) AS unified_id FROM {DIRTY} d
+            LEFT JOIN {before} p USING (_connection_id, _source_id)
+        UNION SELECT coalesce(n.unified_id, {own}) FROM {DIRTY} d LEFT JOIN {rows} n USING (_connection_id, _source_id)
+        UNION SELECT unified_id FROM ((SELECT * FROM {before} EXCEPT SELECT * FROM {rows})
+                                      UNION ALL (SELECT * FROM {rows} EXCEPT SELECT * FROM {before}))""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty_wide AS
+        SELECT _connection_id, _source_id FROM {DIRTY}
+        UNION SELECT _connection_id, _source_id FROM {before} SEMI JOIN _dirty_touched USING (unified_id)
+        UNION SELECT _connection_id, _source_id FROM {rows} SEMI JOIN _dirty_touched USING (unified_id)""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {DIRTY} AS SELECT * FROM _dirty_wide")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {DIRTY_IDS} AS SELECT unified_id FROM _dirty_touched")
+    for table in ("_dirty_wide", "_dirty_touched", before):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return int(con.execute(f"SELECT count(*) FROM {DIRTY}").fetchone()[0])
 
 
 def merged_delta(con: duckdb.DuckDBPyConnection, entity: str) -> int:

@@ -18,7 +18,7 @@ from autonomos.core.events import publish_event
 from . import store
 from .consumer import ConsumeResult, StreamConsumer
 from .history import history_record
-from .incremental import DIRTY, DIRTY_IDS, ViewPlanner, merged_delta
+from .incremental import DIRTY, DIRTY_IDS, ViewPlanner, clusters_before, clusters_dirty, merged_delta
 from .page_cache import publish_view_stamp
 from .pgsync import data_table_name, publish_delta, publish_view
 from .reporting import fx_context
@@ -188,7 +188,14 @@ def views_materialize(
                 unifier = Unifier(con, specs, kinds, fx=fx)
                 planner = ViewPlanner(con, kinds=kinds, fx=fx, full=full or not settings.DCL_INCREMENTAL)
                 catalog = {v.entity: v for v in MaterializedView.objects.all()}
-                resolution = {e: _er_constraints(e) for e in unifier.present() if er_engine.enabled(e)}
+                # entity resolution where it applies (deals: from two systems), or where people decided
+                resolution = {e: c for e in unifier.present() if er_engine.enabled(e)
+                              for c in [_er_constraints(e)] if c or er_engine.applies(con, e)}
+                unifier.resolving = set(resolution)
+                for entity in unifier.present():
+                    if er_engine.enabled(entity) and entity not in resolution and er_engine.forget(con, entity):
+                        # deals from one system again: nothing to link, nothing left to review
+                        _resolution_publish(entity, er_engine.Report(entity, mode="off"))
                 wanted = set(entities) if entities else None
                 for entity in unifier.present():
                     # accounts are kept up to date even when not asked for: the others link to them
@@ -227,7 +234,9 @@ class _ViewStep:
         # accounts: the website-domain rules' keys are links the model adds to (ADR 0028)
         rules = (f"(SELECT _connection_id, _source_id, _key, _cd AS _group FROM {self.unifier.account_keys()})"
                  if self.entity == "account" else None)
-        result = er_engine.resolve(self.con, self.entity, constraints=self.constraints, full=self.full, rules=rules)
+        apart = self.unifier.account_parent_pairs() if self.entity == "account" else None
+        result = er_engine.resolve(self.con, self.entity, constraints=self.constraints, full=self.full, rules=rules,
+                                   apart=apart)
         self.report["resolution"] = result.as_dict()
         self.resolution = result
 
@@ -249,8 +258,17 @@ class _ViewStep:
             return previous.row_count
         if entity == "account":
             self.planner.account_links_before()
+        clustered = resolved and self.spec.per_record  # one row per cluster of records (dcl/unify.py cluster_rows)
+        if clustered and plan.mode == "delta" and not clusters_before(con, entity):
+            plan.mode, plan.reason = "full", "the published clusters are not known"
+            self.report = plan.as_dict()
         if resolved:
             self._resolve()
+        if clustered:
+            self.unifier.cluster_rows(entity)
+            if plan.mode == "delta":
+                plan.dirty = clusters_dirty(con, entity)
+                self.report["dirty"] = plan.dirty
         if plan.mode == "delta" and not self.spec.per_record:
             prev = f"_prev_view_{store.ident(entity)}"
             con.execute(f"DROP TABLE IF EXISTS {prev}")

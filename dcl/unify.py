@@ -7,7 +7,8 @@
   (`Unifier._split_domain_clusters`);
 - contact: merged by e-mail address;
 - cloud_resource: merged by provider + resource id;
-- opportunity, cost and any other entity: one row per source record.
+- opportunity, cost and any other entity: one row per source record; with entity resolution (deals
+  in two systems, dcl/resolution/), one row per cluster: the freshest of its records (`cluster_rows`).
 Contacts, opportunities, costs and cloud resources link to a unified account where they can: by
 the account id of the same connection, by a source account id found in exactly one account, by
 the contact's e-mail domain (not free-mail), or by a cost's billing/sub-account id.
@@ -90,6 +91,9 @@ DUCK_TYPES = {
     Kind.JSON: "VARCHAR",
 }
 LINEAGE_COLUMNS = ("_src_connection_id", "_src_kind", "_src_object", "_src_id", "_sources_multi")
+# Links a view computes between its own unified rows: an account's parent company, linked, not merged
+# (`Unifier._account_parents`).
+LINK_FIELDS = {"account": {"parent_unified_id": Kind.STRING}}
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,8 @@ def view_spec(entity: str, fields: dict[str, Kind], *, values: bool | None = Non
         if vf.derived:
             columns[vf.name] = vf.kind
             columns[vf.status_column] = Kind.STRING
-    return ViewSpec(entity=entity, fields={**columns, **reporting_fields(entity)}, linked=entity in LINKED_ENTITIES,
+    return ViewSpec(entity=entity, fields={**columns, **reporting_fields(entity), **LINK_FIELDS.get(entity, {})},
+                    linked=entity in LINKED_ENTITIES,
                     values=vfields, per_record=entity not in MERGED_ENTITIES)
 
 
@@ -210,8 +215,10 @@ class Unifier:
     """Builds `view_<entity>` for the entities present in the tenant's store (writer lock held)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, specs: dict[str, ViewSpec], connection_kinds: dict[int, str],
-                 fx: FxContext | None = None):
+                 fx: FxContext | None = None, resolving: set[str] | None = None):
         self.con = con
+        # the entities entity resolution clusters in this materialization (None: wherever its clusters exist)
+        self.resolving = resolving
         self.fx = fx  # the tenant's reporting currency and rates (dcl/reporting.py); None: no conversion
         self.specs = specs
         self.tables = store.existing_tables(con)
@@ -278,7 +285,49 @@ class Unifier:
         """Entity resolution ran for `entity` (its clusters are in the store) and is on."""
         from django.conf import settings
 
+        if self.resolving is not None and entity not in self.resolving:
+            return False
         return settings.DCL_ER and resolved_table(entity) in store.existing_tables(self.con)
+
+    def cluster_rows(self, entity: str) -> None:
+        """`cluster_rows_table(entity)` of a per-record entity that entity resolution clusters: each record
+        in a cluster of two or more, or holding an id not its own (its cluster's others are gone), with
+        the cluster's id and size, its sources (as `_sources_multi`) and whether it is the cluster's
+        survivor — its freshest record (updated_at, else created_at, else when it was ingested), whose
+        values the view shows. A cluster's row carries one record's values, not a field-by-field merge:
+        the view's canonical values are computed per record from its own system's codes when it is read
+        (`ViewSpec.read_time_values`), so a row mixing systems' raw values could not be read."""
+        table = cluster_rows_table(entity)
+        if not self._resolved(entity):
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            return
+        available = store.table_columns(self.con, store.source_table(entity))
+        own_id = per_record_id_sql(entity, "er")
+        order = "r._connection_id, r._source_id"
+        self.con.execute(f"""
+            CREATE OR REPLACE TABLE {table} AS
+            WITH m AS (
+                SELECT er._connection_id, er._source_id, er.unified_id, er.probability
+                FROM {resolved_table(entity)} er
+                WHERE er.unified_id IN (SELECT unified_id FROM {resolved_table(entity)} GROUP BY 1 HAVING count(*) > 1)
+                   OR er.unified_id <> {own_id}
+            ), r AS (
+                SELECT m.*, s._source_object, ck.kind AS _kind, {_recency(available)} AS _rec
+                FROM m JOIN {store.source_table(entity)} s USING (_connection_id, _source_id)
+                LEFT JOIN _conn_kinds ck ON ck.connection_id = m._connection_id
+                WHERE NOT s._deleted
+            ), c AS (
+                SELECT unified_id, count(*)::INTEGER AS source_count,
+                       arg_max(r._connection_id || ':' || r._source_id, (r._rec, {order})) AS survivor,
+                       CASE WHEN count(*) > 1 THEN to_json(list({{'connection_id': r._connection_id,
+                            'connection_kind': r._kind, 'source_object': r._source_object,
+                            'source_id': r._source_id, 'probability': round(r.probability, 4)}}
+                            ORDER BY {order}))::VARCHAR END AS sources_multi
+                FROM r GROUP BY unified_id
+            )
+            SELECT r._connection_id, r._source_id, r.unified_id, c.source_count, c.sources_multi,
+                   r._connection_id || ':' || r._source_id = c.survivor AS survivor
+            FROM r JOIN c USING (unified_id)""")
 
     def accounts_known(self) -> None:
         """The account link tables of an earlier build serve this one (accounts were not rebuilt)."""
@@ -350,7 +399,42 @@ class Unifier:
             CREATE OR REPLACE TABLE _acc_byname AS
             SELECT _nname, min(unified_id) AS unified_id FROM _acc_link WHERE _nname IS NOT NULL
             GROUP BY _nname HAVING count(DISTINCT unified_id) = 1""")
+        self._account_parents(available)
         self.has_accounts = True
+
+    def account_parent_pairs(self) -> str | None:
+        """`_acc_parents` (uid_l, uid_r): each live account record and its parent company's record in the same
+        system (`parent_account_id`), which entity resolution keeps apart — a subsidiary is linked to its
+        parent, never merged into it, even at one website domain; None when no source names a parent."""
+        available = store.table_columns(self.con, store.source_table("account"))
+        if "parent_account_id" not in available:
+            return None
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE _acc_parents AS
+            SELECT DISTINCT least(a, b) AS uid_l, greatest(a, b) AS uid_r FROM (
+                SELECT c._connection_id || ':' || c._source_id AS a, p._connection_id || ':' || p._source_id AS b
+                FROM src_account c JOIN src_account p ON p._connection_id = c._connection_id
+                 AND p._source_id = CAST(c.parent_account_id AS VARCHAR)
+                WHERE NOT c._deleted AND NOT p._deleted AND c._source_id <> p._source_id)""")
+        return "_acc_parents"
+
+    def _account_parents(self, available: dict[str, str]) -> None:
+        """`parent_unified_id` of each unified account: the unified account its records name as their parent
+        (`parent_account_id`: a record of the same system, else an id that names one account anywhere), the
+        freshest record's when they disagree; never the account itself."""
+        if "parent_account_id" not in available:
+            return
+        parent = "CAST(s.parent_account_id AS VARCHAR)"
+        self.con.execute(f"""
+            UPDATE view_account SET parent_unified_id = p.parent FROM (
+                SELECT l.unified_id, arg_max(coalesce(pl.unified_id, pb.unified_id), {_recency(available)})
+                       FILTER (WHERE coalesce(pl.unified_id, pb.unified_id) IS NOT NULL) AS parent
+                FROM src_account s JOIN _acc_link l USING (_connection_id, _source_id)
+                LEFT JOIN _acc_link pl ON pl._connection_id = s._connection_id AND pl._source_id = {parent}
+                LEFT JOIN _acc_byid pb ON pb._source_id = {parent}
+                WHERE NOT s._deleted AND s.parent_account_id IS NOT NULL
+                GROUP BY l.unified_id
+            ) p WHERE view_account.unified_id = p.unified_id AND p.parent IS DISTINCT FROM view_account.unified_id""")
 
     def _split_domain_clusters(self) -> None:
         """Splits a website domain's records into one account per company when their names clearly differ.
@@ -564,15 +648,25 @@ class Unifier:
         link_joins, link_expr = self._link_sql(entity, available) if spec.linked else ("", None)
         vsql = ValueSql.duckdb(self.con, entity, spec.values, available)
         values = vsql.columns()
-        unified_id = f"{per_record_id_sql(entity, 's')} AS unified_id"
-        lineage = ("1 AS source_count, s._connection_id AS _src_connection_id, ck.kind AS _src_kind, "
-                   "s._source_object AS _src_object, s._source_id AS _src_id, NULL::VARCHAR AS _sources_multi")
         view, published_as = delta_relations(entity) if scope else (f"view_{store.ident(entity)}",
                                                                     publish_relation(entity))
         only = (f"SEMI JOIN {scope} d ON d._connection_id = s._connection_id AND d._source_id = s._source_id "
                 if scope else "")
         rows = (f"FROM {store.source_table(entity)} s {only}"
                 f"LEFT JOIN _conn_kinds ck ON ck.connection_id = s._connection_id {link_joins}")
+        live = "NOT s._deleted"
+        if self._resolved(entity) and cluster_rows_table(entity) in store.existing_tables(self.con):
+            # one row per cluster: its survivor's, under the cluster's id, with every record's lineage
+            rows += (f" LEFT JOIN {cluster_rows_table(entity)} er "
+                     "ON er._connection_id = s._connection_id AND er._source_id = s._source_id")
+            live += " AND coalesce(er.survivor, true)"
+            unified_id = f"coalesce(er.unified_id, {per_record_id_sql(entity, 's')}) AS unified_id"
+            count, multi = "coalesce(er.source_count, 1)", "er.sources_multi"
+        else:
+            unified_id = f"{per_record_id_sql(entity, 's')} AS unified_id"
+            count, multi = "1", "NULL::VARCHAR"
+        lineage = (f"{count} AS source_count, s._connection_id AS _src_connection_id, ck.kind AS _src_kind, "
+                   f"s._source_object AS _src_object, s._source_id AS _src_id, {multi} AS _sources_multi")
         cols = [f"{values[n] if n in values else _col(available, n, k)} AS {store.quote(n)}"
                 for n, k in spec.fields.items()]
         if spec.linked:
@@ -585,7 +679,7 @@ class Unifier:
             CREATE VIEW {view} AS
             SELECT {unified_id}, {", ".join(cols)}, {lineage}
             {rows} {vsql.joins()}
-            WHERE NOT s._deleted""")
+            WHERE {live}""")
         if not spec.read_time_values:
             return view, published_as
         own = {vf.name for vf in spec.values.values() if not vf.derived}
@@ -603,7 +697,7 @@ class Unifier:
             CREATE VIEW {published_as} AS
             SELECT {unified_id}, {", ".join(published)}, {lineage}
             {rows} {vsql.joins(only={currency} if currency else set())}
-            WHERE NOT s._deleted""")
+            WHERE {live}""")
         return view, published_as
 
 
@@ -613,6 +707,11 @@ _CURRENCY = "__canonical_currency"  # the publish relation's canonical currency,
 def resolved_table(entity: str) -> str:
     """Entity resolution's clusters of `entity` in the store (dcl/resolution/engine.py)."""
     return f"_er_{store.ident(entity)}"
+
+
+def cluster_rows_table(entity: str) -> str:
+    """A per-record entity's records that entity resolution put in a cluster (`Unifier.cluster_rows`)."""
+    return f"_er_rows_{store.ident(entity)}"
 
 
 def _row_id_sql(entity: str, alias: str = "s") -> str:

@@ -45,9 +45,14 @@ from . import features
 
 logger = logging.getLogger(__name__)
 
-ENTITIES = ("account", "contact")
-# (threshold, review floor) of the match probability per entity
-THRESHOLDS = {"contact": (0.5, 0.2), "account": (0.9, 0.5)}
+ENTITIES = ("account", "contact", "opportunity")
+# Entities matched across systems only: two deals of one CRM are two deals (its own ids say so); the same
+# deal twice is a deal that moved or was copied between systems. Resolved only while two connections have
+# records of them (`applies`).
+CROSS_SOURCE = ("opportunity",)
+# (threshold, review floor) of the match probability per entity: a wrong merge of companies or deals loses
+# pipeline, so they need more certainty than people
+THRESHOLDS = {"contact": (0.5, 0.2), "account": (0.9, 0.5), "opportunity": (0.9, 0.5)}
 MAX_CLUSTER = 50
 STRICT_PROBABILITY = 0.99
 RETRAIN_GROWTH = 2.0
@@ -71,7 +76,10 @@ BLOCK_MIN_BUDGET = 2_000_000
 BLOCK_PER_RECORD = 20
 BLOCK_MIN_TOTAL = 5_000_000
 BLOCK_TOTAL_PER_RECORD = 60
-ID_PREFIX = {"account": "acc", "contact": "con"}
+ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp"}
+# Entities whose view is one row per record until resolved (dcl/unify.py `per_record_id_sql`): a record
+# alone keeps that id, so resolution renames nothing it does not merge.
+PER_RECORD_IDS = ("opportunity",)
 
 
 @dataclass
@@ -106,6 +114,34 @@ def enabled(entity: str) -> bool:
     return entity in ENTITIES and settings.DCL_ER
 
 
+def applies(con: duckdb.DuckDBPyConnection, entity: str) -> bool:
+    """Entity resolution runs for `entity` in this tenant now: it is on, and for an entity matched across
+    systems only (CROSS_SOURCE), at least two connections hold live records of it."""
+    if not enabled(entity):
+        return False
+    if entity not in CROSS_SOURCE:
+        return True
+    source = store.source_table(entity)
+    if source not in store.existing_tables(con):
+        return False
+    return con.execute(f"SELECT count(*) FROM (SELECT DISTINCT _connection_id FROM {source} WHERE NOT _deleted "
+                       "LIMIT 2)").fetchone()[0] > 1
+
+
+def forget(con: duckdb.DuckDBPyConnection, entity: str) -> bool:
+    """Drop what entity resolution keeps of `entity` (it no longer applies: one system is left); the next
+    time it applies starts afresh. Whether there was anything."""
+    tables = store.existing_tables(con)
+    kept = [t for t in (_t(entity, ""), _t(entity, "feat"), _t(entity, "edges"), _t(entity, "held"),
+                        _t(entity, "tf"), _t(entity, "rows")) if t in tables]
+    for table in kept:
+        con.execute(f"DROP TABLE {table}")
+    if "_er_state" in tables:
+        for table in ("_er_state", "_er_model", "_er_plan"):
+            con.execute(f"DELETE FROM {table} WHERE entity = ?", [entity])
+    return bool(kept)
+
+
 def constraints_digest(constraints: list) -> str:
     """A digest of the people's decisions (`dcl.resolution.decisions.Constraint`: kind, left, right)."""
     items = sorted([c.kind, *map(str, c.left), *map(str, c.right)] for c in constraints)
@@ -113,20 +149,24 @@ def constraints_digest(constraints: list) -> str:
 
 
 def resolve(con: duckdb.DuckDBPyConnection, entity: str, *, constraints: list | None = None,
-            full: bool = False, rules: str | None = None) -> Report:
+            full: bool = False, rules: str | None = None, apart: str | None = None) -> Report:
     """Bring `_er_<entity>` up to date (writer lock held; `con` the tenant's store). See the module docstring.
 
     `rules`: a table of the entity's deterministic keys (`_connection_id`, `_source_id`, `_key`, `_group`):
     records with one `_key` are linked for certain, and records that both have a `_group` are linked by
     their keys only — the model adds links where a record has none (accounts: the website-domain rules of
     dcl/unify.py, `_group` the domain). Rules are recomputed whole, so each run clusters everything
-    (with the stored model)."""
+    (with the stored model). `apart`: a table of record pairs (`uid_l` < `uid_r`) never in one cluster, as
+    if a person had separated them (accounts: a subsidiary and its parent)."""
     started = time.monotonic()
     constraints = list(constraints or [])
     _ensure(con, entity)
     con.execute("CREATE OR REPLACE TEMP TABLE _er_rules (uid VARCHAR, _key VARCHAR, _group VARCHAR)")
     if rules is not None:
         con.execute(f"INSERT INTO _er_rules SELECT _connection_id || ':' || _source_id, _key, _group FROM {rules}")
+    con.execute("CREATE OR REPLACE TEMP TABLE _er_apart (uid_l VARCHAR, uid_r VARCHAR)")
+    if apart is not None:
+        con.execute(f"INSERT INTO _er_apart SELECT uid_l, uid_r FROM {apart}")
     state = con.execute("SELECT txn, constraints FROM _er_state WHERE entity = ?", [entity]).fetchone()
     txn = store.txn_last(con)
     clusters = _t(entity, "")
@@ -160,10 +200,21 @@ class Design:
     em: list[list[list[str]]]  # per expectation-maximisation session, candidate blocking columns
     deterministic: list[list[str]]  # rules for the prior (pairs nearly certain to match)
     tf: list[str]  # columns with term-frequency adjustments
+    pair_filter: str = ""  # SQL every compared pair meets besides its blocking rule (CROSS_SOURCE: two systems)
 
     def signature(self) -> str:
         return json.dumps({"design": DESIGN, "inputs": self.inputs, "blocking": self.blocking, "em": self.em,
-                           "tf": self.tf})
+                           "tf": self.tf, "filter": self.pair_filter})
+
+    def rule(self, rule: list[tuple[str, str]]) -> str:
+        """A blocking rule's SQL, with the pair filter."""
+        return _rule_sql(rule) + (f" AND {self.pair_filter}" if self.pair_filter else "")
+
+    def block(self, columns: list[str]):
+        """A training rule on equal `columns`: Splink's `block_on`, or SQL with the pair filter."""
+        from splink import block_on
+
+        return self.rule([(c, c) for c in columns]) if self.pair_filter else block_on(*columns)
 
 
 def _usable(con, table: str, columns: list[str], n: int) -> list[str]:
@@ -191,6 +242,11 @@ M_PRIORS = {
     "postal_code": [0.75, 0.08, 0.02, 0.15],
     "exact": [0.90, 0.10],
     "account": [0.95, 0.05],  # the same person's records name one company (accounts are resolved first)
+    # deals: a deal copied to another system keeps its name, amount and close date, or has them edited since
+    "deal_name": [0.65, 0.17, 0.15, 0.03],  # a copy keeps its name, or one alike: another name is a strong no
+    "amount": [0.70, 0.10, 0.08, 0.12],  # same, within 1%, within 10%, other
+    "close_date": [0.55, 0.15, 0.10, 0.08, 0.12],  # same day, within 7, 30, 90 days, other
+    "deal_account": [0.90, 0.10],
 }
 # Prior u probabilities, the same levels: how often two records of different things agree so, in a
 # population of many. Used where a tenant has fewer than U_MIN_RECORDS records (random pairs of a
@@ -207,6 +263,11 @@ U_PRIORS = {
     "postal_code": [5e-3, 2e-2, 5e-2, 0.925],
     "exact": [0.1, 0.9],
     "account": [0.01, 0.99],
+    # two deals of one company are often named after one product ("Renewal"), so names agree more often
+    "deal_name": [0.02, 0.01, 0.02, 0.95],
+    "amount": [0.002, 0.01, 0.08, 0.908],
+    "close_date": [0.005, 0.03, 0.10, 0.20, 0.665],
+    "deal_account": [0.02, 0.98],
 }
 
 
@@ -257,10 +318,10 @@ def _place_comparison(columns: list[str]) -> tuple[object, list[float], list[flo
     return comparison, m, u
 
 
-def _company_comparison():
-    """Company names: exact, then alike by Jaro-Winkler (0.95, 0.88) only when they carry the same
-    numbers — "Account 1" and "Account 2", "Unit 7 Ltd" and "Unit 9 Ltd" are alike letters and other
-    companies."""
+def _company_comparison(description: str = "company name without its legal form"):
+    """Company (or deal) names: exact, then alike by Jaro-Winkler (0.95, 0.88) only when they carry the same
+    numbers — "Account 1" and "Account 2", "Unit 7 Ltd" and "Unit 9 Ltd", "Renewal 2025" and "Renewal 2026"
+    are alike letters and other things."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -275,7 +336,40 @@ def _company_comparison():
                             "Jaro-Winkler of name >= 0.88, same numbers"),
             cll.ElseLevel(),
         ],
-        output_column_name="name", comparison_description="company name without its legal form")
+        output_column_name="name", comparison_description=description)
+
+
+def _amount_comparison():
+    """A deal's amount: the same, within 1%, within 10% (a discount, a rounding, another line item)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    rel = 'abs("amount_l" - "amount_r") <= {} * greatest(abs("amount_l"), abs("amount_r"))'
+    return cl.CustomComparison(
+        comparison_levels=[
+            cll.NullLevel("amount"),
+            cll.CustomLevel('abs("amount_l" - "amount_r") < 0.005', "same amount"),
+            cll.CustomLevel(rel.format(0.01), "amount within 1%"),
+            cll.CustomLevel(rel.format(0.10), "amount within 10%"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="amount", comparison_description="the deal's amount")
+
+
+def _close_date_comparison():
+    """A deal's close date: the same day, or within 7, 30, 90 days (a deal's date moves while it is worked)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    diff = 'abs(date_diff(\'day\', "close_date_l", "close_date_r")) <= {}'
+    return cl.CustomComparison(
+        comparison_levels=[
+            cll.NullLevel("close_date"),
+            cll.CustomLevel('"close_date_l" = "close_date_r"', "same close date"),
+            *(cll.CustomLevel(diff.format(d), f"close dates within {d} days") for d in (7, 30, 90)),
+            cll.ElseLevel(),
+        ],
+        output_column_name="close_date", comparison_description="the deal's close date")
 
 
 def _email_comparison():
@@ -342,14 +436,22 @@ def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -
                     add(cl.NameComparison(c), [c], "name", tf_columns=(c,))
         if has("email"):
             add(_email_comparison(), ["email"], "email")
-    else:  # account
+    elif entity == "account":
         if has("name"):
             add(_company_comparison(), ["name"], "company", tf_columns=("name",))
         if has("domain"):
             add(cl.ExactMatch("domain"), ["domain"], "domain")
+    else:  # opportunity
+        if has("name"):
+            add(_company_comparison("the deal's name"), ["name"], "deal_name", tf_columns=("name",))
+        if has("amount"):
+            add(_amount_comparison(), ["amount"], "amount")
+        if has("close_date"):
+            add(_close_date_comparison(), ["close_date"], "close_date")
     if has("account"):
         # the unified account of the record's company: the same name at the same company is the same person
-        add(cl.ExactMatch("account"), ["account"], "account")
+        # (the same deal, for a deal)
+        add(cl.ExactMatch("account"), ["account"], "account" if entity == "contact" else "deal_account")
     if has("phone"):
         add(cl.ExactMatch("phone"), ["phone"], "phone")
     if has("street"):
@@ -391,6 +493,23 @@ def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -
               [[c] for c in ("phone", "email", "street", "postal_code", "city") if has(c)]]
         deterministic = [r for r in ([["email"]] if has("email") else [])
                          + [[*names, c] for c in ("postal_code", "street", "city") if has(c) and names][:1]]
+    elif entity == "opportunity":
+        candidates = [rule("account", "amount"), rule("account", "close_date"), rule("account", "name"),
+                      rule("name", "amount"), rule("name", "close_date"), rule("amount", "close_date"),
+                      rule("account", "_bk_name"), rule("_bk_name", "amount"), rule("account"), rule("name"),
+                      rule("amount")]
+        # one session blocked on the company (learns name, amount and date), one on what is not the company
+        first = [c for c in (["account"], ["account", "close_date"]) if all(has(x) for x in c)] or \
+            ([["name"]] if has("name") else [])
+        em = [first, [c for c in (["amount"], ["close_date"], ["name", "amount"])
+                      if all(has(x) for x in c) and c not in first]]
+        deterministic = [r for r in (["account", "amount", "close_date"], ["name", "amount", "close_date"])
+                         if all(has(x) for x in r)]
+        blocking = [r for r in candidates if r]
+        if not all(em) or not blocking:
+            return None
+        return Design(comps, inputs, blocking, em, deterministic, [t for t in tf if t in cols],
+                      pair_filter='l."_src" <> r."_src"')
     else:
         candidates = [rule("domain"), rule("phone"), rule("name"), rule("name", "city"), rule("street", "postal_code"),
                       rule("name", "postal_code"), rule("_bk_name", "city"), rule("_bk_name", "postal_code"),
@@ -520,7 +639,7 @@ def _settings(design: Design, blocking: list[list[tuple[str, str]]], n: int):
         probability_two_random_records_match=min(PRIOR_MAX, PRIOR_DUPLICATES / max(n - 1, 1)),
         unique_id_column_name="uid",
         comparisons=design.comparisons,
-        blocking_rules_to_generate_predictions=[_rule_sql(r) for r in blocking],
+        blocking_rules_to_generate_predictions=[design.rule(r) for r in blocking],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )
@@ -532,14 +651,13 @@ def _train(con, table: str, sp: _Splink, design: Design, n: int, report: Report)
     from U_MIN_RECORDS records, m by expectation maximisation in each session whose blocking makes at
     least EM_MIN_PAIRS pairs. What the data cannot tell (a small tenant) keeps the priors (M_PRIORS,
     U_PRIORS, PRIOR_DUPLICATES): a cold-start model that needs more than a name to merge."""
-    from splink import block_on
     from splink.internals.exceptions import SplinkException
 
     found = sum(_rule_pairs(con, table, [(c, c) for c in r]) for r in design.deterministic)
     if design.deterministic and found >= MIN_DETERMINISTIC:
         try:
             sp.linker.training.estimate_probability_two_random_records_match(
-                [block_on(*r) for r in design.deterministic], recall=0.7, record_sample_proportion=1.0)
+                [design.block(r) for r in design.deterministic], recall=0.7, record_sample_proportion=1.0)
         except (SplinkException, ValueError, duckdb.Error) as exc:
             logger.info("prior not estimated (%s); Splink's default stays", exc)
     if n >= U_MIN_RECORDS:
@@ -558,7 +676,7 @@ def _train(con, table: str, sp: _Splink, design: Design, n: int, report: Report)
             try:
                 with _em_m_floor():
                     sp.linker.training.estimate_parameters_using_expectation_maximisation(
-                        block_on(*cols), fix_probability_two_random_records_match=True)
+                        design.block(cols), fix_probability_two_random_records_match=True)
             except (SplinkException, ValueError, ZeroDivisionError, duckdb.Error) as exc:
                 logger.info("EM blocked on %s did not run: %s", cols, exc)
                 sp.reload(before)
@@ -575,7 +693,7 @@ def _model(con, entity: str, sp_data: pa.Table, design: Design, blocking, n: int
     row = con.execute("SELECT version, design, records, model FROM _er_model WHERE entity = ?", [entity]).fetchone()
     if row and not retrain and row[1] == sig and n <= RETRAIN_GROWTH * max(int(row[2]), 1):
         model = json.loads(row[3])
-        model["blocking_rules_to_generate_predictions"] = [_rule_sql(r) for r in blocking]
+        model["blocking_rules_to_generate_predictions"] = [design.rule(r) for r in blocking]
         return _Splink(sp_data, model), int(row[0])
     sp = _Splink(sp_data, _settings(design, blocking, n))
     try:
@@ -773,7 +891,7 @@ def _score_new(con, entity: str, design: Design, blocking: list, report: Report)
                        ).fetch_arrow_table()
     row = con.execute("SELECT model, version FROM _er_model WHERE entity = ?", [entity]).fetchone()
     model = json.loads(row[0])
-    model["blocking_rules_to_generate_predictions"] = [_rule_sql(r) for r in blocking]
+    model["blocking_rules_to_generate_predictions"] = [design.rule(r) for r in blocking]
     report.model_version = int(row[1])
     sp = _Splink(data, model)
     try:
@@ -798,6 +916,14 @@ def _cluster_and_publish(con, entity: str, constraints: list, *, report: Report,
     for c in constraints:
         a, b = sorted([f"{c.left[0]}:{c.left[1]}", f"{c.right[0]}:{c.right[1]}"])
         con.execute(f"INSERT INTO {'_er_must' if c.kind == 'must_link' else '_er_cannot'} VALUES (?, ?)", [a, b])
+    # pairs the data itself keeps apart (a subsidiary and its parent), unless a person linked them; a rule key
+    # that holds such a pair (a subsidiary at its parent's website) links nobody for certain: the model
+    # decides which of the two each of its other records is
+    con.execute("""INSERT INTO _er_cannot SELECT uid_l, uid_r FROM _er_apart
+                   WHERE (uid_l, uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_must)""")
+    con.execute("""UPDATE _er_rules SET _group = NULL, _key = NULL WHERE _key IN (
+                   SELECT a._key FROM _er_apart x JOIN _er_rules a ON a.uid = x.uid_l JOIN _er_rules b
+                   ON b.uid = x.uid_r AND b._key = a._key)""")
     # links: scored pairs at the threshold (not between two records the rules both place), the rules' own
     # links and must-links, between live records, minus cannot-links
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_links AS
@@ -806,7 +932,7 @@ def _cluster_and_publish(con, entity: str, constraints: list, *, report: Report,
             LEFT JOIN _er_rules a ON a.uid = e.uid_l LEFT JOIN _er_rules b ON b.uid = e.uid_r
             WHERE e.p >= {threshold} AND (a._group IS NULL OR b._group IS NULL)
             UNION ALL SELECT least(h, uid), greatest(h, uid), 1.0 FROM (
-                SELECT uid, min(uid) OVER (PARTITION BY _key) AS h FROM _er_rules) WHERE uid <> h
+                SELECT uid, min(uid) OVER (PARTITION BY _key) AS h FROM _er_rules WHERE _key IS NOT NULL) WHERE uid <> h
             UNION ALL SELECT uid_l, uid_r, 1.0 FROM _er_must
         ) WHERE uid_l IN (SELECT uid FROM {feat}) AND uid_r IN (SELECT uid FROM {feat})
           AND (uid_l, uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_cannot)
@@ -985,7 +1111,8 @@ def _assign_ids(con, entity: str, report: Report, *, everything: bool) -> None:
     # each component's oldest member; components claim that member's id, oldest claimant first
     # a cluster without an id to keep takes one from its oldest record: from the rules' key when the entity
     # has rules (the id the rules gave it: accounts keep `acc_<md5 of d:domain>`), else from the record
-    alone = f"'{prefix}_' || substr(md5('r:' || head), 1, 20)"
+    alone = (f"'{prefix}_' || substr(md5(head), 1, 20)" if entity in PER_RECORD_IDS
+             else f"'{prefix}_' || substr(md5('r:' || head), 1, 20)")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_claims AS
         WITH oldest AS (
             SELECT comp, arg_min(held_id, (first_seen, _txn, uid)) AS want,
@@ -1047,6 +1174,11 @@ def _seed_previous_ids(con, entity: str, *, first: bool) -> None:
     """`_er_seed` (uid, seeded_id): on the `first` run, each record's id in the view the rules built before
     (`view_<entity>` and its lineage), so entity resolution does not rename every entity; empty after."""
     con.execute("CREATE OR REPLACE TEMP TABLE _er_seed (uid VARCHAR, seeded_id VARCHAR)")
+    if first and entity in PER_RECORD_IDS:
+        # each record's own row id (dcl/unify.py `per_record_id_sql`): the records a cluster absorbs redirect
+        con.execute(f"""INSERT INTO _er_seed SELECT uid, '{ID_PREFIX[entity]}_' || substr(md5(uid), 1, 20)
+                        FROM {_t(entity, "feat")}""")
+        return
     view = f"view_{store.ident(entity)}"
     if not first or store.relation_kind(con, view) != "TABLE":
         return
@@ -1066,7 +1198,9 @@ def _seed_previous_ids(con, entity: str, *, first: bool) -> None:
 def _review(con, entity: str, floor: float, threshold: float) -> list[dict]:
     """Pairs for a person (strongest first, at most MAX_REVIEW_ITEMS): those between the floor and the
     threshold whose records are in different clusters, and the links between records held apart
-    because their cluster was too large (`_hold_large`: the chain is for a person to cut)."""
+    because their cluster was too large (`_hold_large`: the chain is for a person to cut). Not a pair
+    whose two clusters are already kept apart (a cannot-link between them: a decision or a parent
+    company): approving it could not merge them."""
     edges, clusters, held = _t(entity, "edges"), _t(entity, ""), _t(entity, "held")
     rows = con.execute(f"""
         SELECT a._connection_id, a._source_id, b._connection_id, b._source_id, e.p, e.w, e.waterfall,
@@ -1076,6 +1210,9 @@ def _review(con, entity: str, floor: float, threshold: float) -> list[dict]:
           AND (e.p < {threshold} OR (e.uid_l IN (SELECT uid FROM {held}) AND e.uid_r IN (SELECT uid FROM {held})))
           AND (e.uid_l, e.uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_cannot)
           AND (e.uid_l, e.uid_r) NOT IN (SELECT (uid_l, uid_r) FROM _er_must)
+          AND (least(a.unified_id, b.unified_id), greatest(a.unified_id, b.unified_id)) NOT IN (
+              SELECT (least(ca.unified_id, cb.unified_id), greatest(ca.unified_id, cb.unified_id))
+              FROM _er_cannot x JOIN {clusters} ca ON ca.uid = x.uid_l JOIN {clusters} cb ON cb.uid = x.uid_r)
         ORDER BY e.p DESC, e.uid_l, e.uid_r LIMIT {MAX_REVIEW_ITEMS}""").fetchall()
     return [{"left": (int(r[0]), r[1]), "right": (int(r[2]), r[3]), "probability": float(r[4]),
              "match_weight": float(r[5]), "waterfall": json.loads(r[6]) if r[6] else [],

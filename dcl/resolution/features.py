@@ -3,7 +3,8 @@
 One row per live source record of the entity (`uid` = `<connection id>:<source id>`), with the entity's
 match fields normalised the same way whatever the source: lower case, accents and punctuation gone,
 postcodes without spaces, phone numbers in E.164 (`phonenumbers`, cached per raw value in `_er_phone`),
-company names without their legal form (`cleanco`, cached in `_er_company`).
+company names without their legal form (`cleanco`, cached in `_er_company`); a contact's or deal's unified
+account; a deal's amount and close date as numbers and dates, and its system (`_src`).
 
 Guards against chaining (issue #19, item 6): a value that names nobody in particular never links two
 records on its own, so it is not a feature at all:
@@ -119,6 +120,16 @@ def _features(entity: str) -> EntityFeatures:
             phone=("phone",),
             company=("name",),
         )
+    if entity == "opportunity":
+        return EntityFeatures(
+            entity,
+            {
+                "name": (_text("s.name"), ("name",)),
+                "amount": ("TRY_CAST(s.amount AS DOUBLE)", ("amount",)),
+                "close_date": ("TRY_CAST(s.close_date AS DATE)", ("close_date",)),
+            },
+            identifiers=(),
+        )
     raise ValueError(f"no entity resolution for {entity}")
 
 
@@ -137,10 +148,19 @@ def build(con: duckdb.DuckDBPyConnection, entity: str, *, only: str | None = Non
     for name, (sql, needs) in spec.columns.items():
         if all(n in available for n in needs):
             cols[name] = sql
-    if entity == "contact" and "account_id" in available and "_acc_link" in store.existing_tables(con):
-        # the unified account the record's own account id is linked to (accounts are resolved first)
-        cols["account"] = ("(SELECT l.unified_id FROM _acc_link l WHERE l._connection_id = s._connection_id "
-                           "AND l._source_id = CAST(s.account_id AS VARCHAR))")
+    tables = store.existing_tables(con)
+    if entity in ("contact", "opportunity") and "account_id" in available and "_acc_link" in tables:
+        # the unified account the record's own account id is linked to (accounts are resolved first); a
+        # deal's account id of another system's, when that id names one account anywhere (`_acc_byid`)
+        own = ("(SELECT l.unified_id FROM _acc_link l WHERE l._connection_id = s._connection_id "
+               "AND l._source_id = CAST(s.account_id AS VARCHAR))")
+        anywhere = "(SELECT b.unified_id FROM _acc_byid b WHERE b._source_id = CAST(s.account_id AS VARCHAR))"
+        cols["account"] = (f"coalesce({own}, {anywhere})" if entity == "opportunity" and "_acc_byid" in tables
+                           else own)
+    if entity == "opportunity":
+        # the system a deal is in: deals are matched across systems only (a system's own records are
+        # distinct deals; docs/adr/0028-entity-resolution.md)
+        cols["_src"] = "CAST(s._connection_id AS VARCHAR)"
     phones = [c for c in spec.phone if c in available]
     if phones:
         _phones_cache(con, source, phones, only=only)

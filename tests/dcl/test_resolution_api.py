@@ -116,7 +116,7 @@ def test_decisions_are_created_listed_replaced_and_deleted(api_a, seeded):
     ({"entity": "contact", "kind": "maybe", "left": [1, "a"], "right": [2, "b"]}, 400),
     ({"entity": "contact", "kind": "must_link", "left": "1", "right": [2, "b"]}, 400),
     ({"entity": "contact", "kind": "must_link", "left": [1, "a"], "right": [1, "a"]}, 400),
-    ({"entity": "opportunity", "kind": "must_link", "left": [1, "a"], "right": [2, "b"]}, 400),
+    ({"entity": "cost", "kind": "must_link", "left": [1, "a"], "right": [2, "b"]}, 400),
     ({"entity": "contact", "kind": "must_link", "left": [1, "a"], "right": [2, "b"], "note": 5}, 400),
     ({"entity": "contact", "kind": "must_link", "left": [1, "nope"], "right": [2, "gone"]}, 409),
 ])

@@ -189,9 +189,9 @@ def test_merge_refuses_bad_ids_with_a_message(contacts, admin, queued, ids, mess
 
 def test_merge_and_split_apply_only_to_merged_entities(contacts, admin):
     with pytest.raises(InvalidInput, match="not merged"):
-        merge("opportunity", ["a", "b"], user=admin)
+        merge("cost", ["a", "b"], user=admin)
     with pytest.raises(InvalidInput, match="not merged"):
-        split("opportunity", "a", [[1, "x"]], user=admin)
+        split("cloud_resource", "a", [[1, "x"]], user=admin)
 
 
 def test_merging_an_id_with_the_id_it_redirects_to_is_merging_it_with_itself(contacts, admin):

@@ -157,7 +157,8 @@ def test_a_contact_page_offers_merge_and_a_merged_one_split(web_a, seeded):
         assert [d.kind for d in MatchDecision.objects.all()] == ["must_link"]
 
 
-def test_an_opportunity_page_offers_neither_merge_nor_split(web_a, tenant_a):
+def test_an_opportunity_page_offers_merge_and_split(web_a, tenant_a):
+    """Deals are resolved too (across systems; a person may merge two of one system's)."""
     from tests.pipeline.support import land_and_materialize, opportunity_records
 
     land_and_materialize(tenant_a, opportunity_records(1))
@@ -166,7 +167,7 @@ def test_an_opportunity_page_offers_neither_merge_nor_split(web_a, tenant_a):
 
         uid = view_rows(entity="opportunity")[0]["unified_id"]
     html = web_a.get(f"/dcl/views/opportunity/{uid}/").content.decode()
-    assert 'id="record-resolve"' not in html
+    assert 'id="record-resolve"' in html
 
 
 def test_a_viewer_sees_no_merge_form_and_cannot_post_one(tenant_a, seeded):

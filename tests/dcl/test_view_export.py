@@ -50,6 +50,11 @@ def _records(n: int, *, prefix: str = "006", start: int = 0) -> list[dict]:
     return rows
 
 
+def _other(records: list[dict]) -> list[dict]:
+    return [dict(r, Name=f"Renewal {r['Id']}", Amount=f"{int(r['Id'][:3]) * 1000 + int(r['Id'][-2:])}.00",
+                 CloseDate=f"2027-0{r['Id'][2]}-01") for r in records]
+
+
 def _land(tenant, records, name: str = "CRM") -> Connection:
     connection.set_tenant(tenant)
     conn, _ = Connection.objects.get_or_create(name=name, kind="salesforce")
@@ -193,8 +198,9 @@ def test_a_removed_connection_is_named_as_removed(opportunities, api_a, tenant_a
 
     connection.set_tenant(tenant_a)
     Connection.objects.filter(pk=opportunities.pk).update(name="CRM renamed")
-    gone = _land(tenant_a, _records(2, prefix="007"), name="Gone")
-    forgotten = _land(tenant_a, _records(2, prefix="008"), name="Forgotten")
+    # other deals than the first system's (the same name, amount and date in two systems is one deal)
+    gone = _land(tenant_a, _other(_records(2, prefix="007")), name="Gone")
+    forgotten = _land(tenant_a, _other(_records(2, prefix="008")), name="Forgotten")
     Connection.objects.filter(pk__in=[gone.pk, forgotten.pk]).delete()  # their rows stay in the view
     RemovedConnection.objects.filter(connection_id=forgotten.pk).delete()  # nothing left that names it
     connection.set_schema_to_public()

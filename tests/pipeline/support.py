@@ -23,6 +23,7 @@ ONTOLOGY = {
         "city": "string",
         "country": "string",
         "owner_id": "string",
+        "parent_account_id": "string",
         "created_at": "datetime",
         "updated_at": "datetime",
     },
