@@ -234,9 +234,11 @@ class _ViewStep:
         # accounts: the website-domain rules' keys are links the model adds to (ADR 0028)
         rules = (f"(SELECT _connection_id, _source_id, _key, _cd AS _group FROM {self.unifier.account_keys()})"
                  if self.entity == "account" else None)
+        from .resolution.decisions import own_domains
+
         apart = self.unifier.account_parent_pairs() if self.entity == "account" else None
         result = er_engine.resolve(self.con, self.entity, constraints=self.constraints, full=self.full, rules=rules,
-                                   apart=apart)
+                                   apart=apart, own_domains=own_domains())
         self.report["resolution"] = result.as_dict()
         self.resolution = result
 

@@ -69,6 +69,18 @@ def decisions_stamp(entity: str) -> str:
     return f"{agg['n']}-{agg['at'].timestamp() if agg['at'] else 0}"
 
 
+def own_domains() -> list[str]:
+    """The tenant's own domains: its members' e-mail domains, free mail left out (in the current tenant).
+    Entity resolution never links records by them (a rep's own address in customers' records)."""
+    from tenants.members.models import Member
+
+    from ..unify import FREE_MAIL
+
+    emails = Member.objects.exclude(user__email="").values_list("user__email", flat=True)
+    domains = {e.rsplit("@", 1)[1].strip().lower() for e in emails if "@" in e}
+    return sorted(d for d in domains if d and d not in FREE_MAIL)
+
+
 def _username(user) -> str:
     if user is None:
         return ""

@@ -149,7 +149,8 @@ def constraints_digest(constraints: list) -> str:
 
 
 def resolve(con: duckdb.DuckDBPyConnection, entity: str, *, constraints: list | None = None,
-            full: bool = False, rules: str | None = None, apart: str | None = None) -> Report:
+            full: bool = False, rules: str | None = None, apart: str | None = None,
+            own_domains: list[str] | tuple[str, ...] = ()) -> Report:
     """Bring `_er_<entity>` up to date (writer lock held; `con` the tenant's store). See the module docstring.
 
     `rules`: a table of the entity's deterministic keys (`_connection_id`, `_source_id`, `_key`, `_group`):
@@ -157,13 +158,17 @@ def resolve(con: duckdb.DuckDBPyConnection, entity: str, *, constraints: list | 
     their keys only — the model adds links where a record has none (accounts: the website-domain rules of
     dcl/unify.py, `_group` the domain). Rules are recomputed whole, so each run clusters everything
     (with the stored model). `apart`: a table of record pairs (`uid_l` < `uid_r`) never in one cluster, as
-    if a person had separated them (accounts: a subsidiary and its parent)."""
+    if a person had separated them (accounts: a subsidiary and its parent). `own_domains`: the tenant's own
+    e-mail and web domains, which link nobody (`features.OWN_DOMAINS`)."""
     started = time.monotonic()
     constraints = list(constraints or [])
     _ensure(con, entity)
     con.execute("CREATE OR REPLACE TEMP TABLE _er_rules (uid VARCHAR, _key VARCHAR, _group VARCHAR)")
     if rules is not None:
         con.execute(f"INSERT INTO _er_rules SELECT _connection_id || ':' || _source_id, _key, _group FROM {rules}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {features.OWN_DOMAINS} (domain VARCHAR)")
+    if own_domains:
+        con.executemany(f"INSERT INTO {features.OWN_DOMAINS} VALUES (?)", [[d] for d in sorted(set(own_domains))])
     con.execute("CREATE OR REPLACE TEMP TABLE _er_apart (uid_l VARCHAR, uid_r VARCHAR)")
     if apart is not None:
         con.execute(f"INSERT INTO _er_apart SELECT uid_l, uid_r FROM {apart}")

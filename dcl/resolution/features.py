@@ -10,6 +10,8 @@ Guards against chaining (issue #19, item 6): a value that names nobody in partic
 records on its own, so it is not a feature at all:
 - null-like values (`N/A`, `unknown`, `test`, `-` ...) in every field;
 - role and placeholder e-mail addresses (`info@`, `sales@`, `noreply@`, `@example.com`);
+- the tenant's own domains (`OWN_DOMAINS`: its members' e-mail domains), as e-mail or website: a sales rep's
+  address pasted into customers' records, or the company's own site, names none of them;
 - an identifier (e-mail, phone, website domain) shared by more than `OVER_COMMON` records: a switchboard
   number or a shared inbox is not a person.
 """
@@ -32,6 +34,8 @@ PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net", "test.com", 
                        "mailinator.com", "invalid")
 # An identifier held by more records than this links none of them (a shared inbox, a switchboard).
 OVER_COMMON = 25
+# The tenant's own domains, filled by the engine for each run (`engine.resolve(own_domains=...)`).
+OWN_DOMAINS = "_er_own_domains"
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,15 @@ def _email(expr: str) -> str:
     e = f"lower(trim(CAST({expr} AS VARCHAR)))"
     return (f"CASE WHEN regexp_matches({e}, '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') "
             f"AND split_part({e}, '@', 1) NOT IN ({roles}) AND split_part({e}, '@', 2) NOT IN ({domains}) "
-            f"THEN {e} END")
+            f"AND split_part({e}, '@', 2) NOT IN (SELECT domain FROM {OWN_DOMAINS}) THEN {e} END")
 
 
 def _domain(expr: str) -> str:
     d = (f"nullif(regexp_replace(regexp_replace(regexp_replace(lower(trim(CAST({expr} AS VARCHAR))), "
          f"'^[a-z][a-z0-9+.-]*://', ''), '^www[0-9]*\\.', ''), '[/:?#].*$', ''), '')")
     domains = ", ".join(f"'{v}'" for v in PLACEHOLDER_DOMAINS)
-    return f"CASE WHEN contains({d}, '.') AND {d} NOT IN ({domains}) THEN {d} END"
+    return (f"CASE WHEN contains({d}, '.') AND {d} NOT IN ({domains}) "
+            f"AND {d} NOT IN (SELECT domain FROM {OWN_DOMAINS}) THEN {d} END")
 
 
 def _postcode(expr: str) -> str:
@@ -141,6 +146,7 @@ def build(con: duckdb.DuckDBPyConnection, entity: str, *, only: str | None = Non
     """(Re)write `_er_feat_<entity>`: every live record's features, or with `only` (a table of
     `_connection_id`, `_source_id`) replace just those records' rows (gone ones are removed).
     Returns the feature columns that exist for this tenant's sources."""
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {OWN_DOMAINS} (domain VARCHAR)")  # none named: none left out
     spec = _features(entity)
     source = store.source_table(entity)
     available = store.table_columns(con, source)

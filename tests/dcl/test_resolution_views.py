@@ -152,3 +152,27 @@ def test_the_record_page_says_why_its_records_are_one(in_tenant_a, web_a):
     [certain] = record_explanations(entity="contact", records=[(s["connection_id"], s["source_id"])
                                                                for s in ann["sources"]])
     assert certain["kind"] == "certain" and certain["probability"] == 1.0 and certain["waterfall"] == []
+
+
+def test_the_tenants_own_domain_links_nobody(in_tenant_a):
+    """A sales rep's own address pasted into two customers' records (the tenant's domain: its members'
+    e-mail domain) is not evidence that they are one person; the same address at a customer's domain is."""
+    from django.contrib.auth import get_user_model
+
+    from connectors.models import Connection
+    from tenants.members.services import member_set_role
+
+    rep = get_user_model().objects.create_user("rep-own-domain", email="Rep@OurCo.io", password="x-Pass-2026!")
+    member_set_role(user=rep, role="operator")
+    sf = Connection.objects.create(name="SF", kind="salesforce")
+    hs = Connection.objects.create(name="HS", kind="hubspot")
+    land_contacts(in_tenant_a, sf, [contact("003A", "Ann", "Lee", "rep@ourco.io"),
+                                    contact("003C", "Carl", "Diaz", "carl@acme.com")])
+    land_contacts(in_tenant_a, hs, [contact("c1", "Bruno", "Tanaka", "rep@ourco.io", "2025-03-01T00:00:00Z"),
+                                    contact("c2", "Carlos", "Diaz", "carl@acme.com", "2025-03-01T00:00:00Z")],
+                  source_object="contacts")
+    views_materialize(tenant=in_tenant_a)
+    assert contact_id("003A") != contact_id("c1")
+    assert contact_id("003C") == contact_id("c2")
+    with store.read_only(in_tenant_a) as con:
+        assert con.execute("SELECT count(*) FROM _er_feat_contact WHERE email = 'rep@ourco.io'").fetchone()[0] == 0
