@@ -15,6 +15,8 @@ contacts with known duplicates written straight into a tenant's DuckDB store.
   generator's objects raise the process's lifetime peak, printed too), and pairwise precision,
   recall and F1 of the engine's `_er_contact` on the synthetic truth.
 
+With `--entity opportunity`, deals in two systems with known copies instead (benchmarks/er_bench_deals.py).
+
 The engine is called in one place, `resolve_contacts`. Targets (issue #19): 1,000,000 contacts on 2
 cores in at most 2 minutes, 1,000 new records in at most 5 s. It prints figures; it asserts nothing.
 """
@@ -230,16 +232,16 @@ def fill(con, records: pa.Table) -> int:
     return txn
 
 
-def resolve_contacts(con, *, full: bool):
-    """The one call into the engine (dcl/resolution/engine.py): it writes `_er_contact`
+def resolve_contacts(con, *, full: bool, entity: str = ENTITY):
+    """The one call into the engine (dcl/resolution/engine.py): it writes `_er_<entity>`
     (_connection_id, _source_id, unified_id, probability) into the store."""
     try:
         from dcl.resolution.engine import resolve
     except ImportError as exc:
         raise CommandError(f"the resolution engine is not there yet (dcl.resolution.engine): {exc}") from exc
     if full:
-        return resolve(con, ENTITY, constraints=[], full=True)
-    return resolve(con, ENTITY, constraints=[])
+        return resolve(con, entity, constraints=[], full=True)
+    return resolve(con, entity, constraints=[])
 
 
 def pairwise_score_sql(con, truth: str, predicted: str) -> PairwiseScore:
@@ -320,6 +322,8 @@ class Command(BaseCommand):
         parser.add_argument("--sources", type=int, default=3)
         parser.add_argument("--seed", type=int, default=19)
         parser.add_argument("--tenant", default="bench")
+        parser.add_argument("--entity", choices=("contact", "opportunity"), default="contact",
+                            help="contacts (default), or deals in two systems (benchmarks/er_bench_deals.py)")
 
     def handle(self, *args, **opts):
         rows, added = opts["rows"], max(0, opts["added"])
@@ -327,40 +331,55 @@ class Command(BaseCommand):
             raise CommandError("--rows must be at least 1")
         tenant = bench_tenant(opts["tenant"])
         started = time.monotonic()
-        data = synthetic_contacts(rows + added, seed=opts["seed"], sources=max(1, opts["sources"])).table
-        report: dict = {"rows": rows, "added": added, "sources": opts["sources"], "seed": opts["seed"],
+        entity = opts["entity"]
+        if entity == "opportunity":
+            from .er_bench_deals import synthetic_deals
+
+            data = synthetic_deals(rows + added, seed=opts["seed"])
+        else:
+            data = synthetic_contacts(rows + added, seed=opts["seed"], sources=max(1, opts["sources"])).table
+        report: dict = {"entity": entity, "rows": rows, "added": added, "sources": opts["sources"],
+                        "seed": opts["seed"],
                         "generate_seconds": round(time.monotonic() - started, 2),
                         "duckdb_threads": settings.DCL_DUCKDB_THREADS, "cpus": os.cpu_count()}
         with tenant_context(tenant):
-            report.update(self._run(tenant, data, rows))
+            report.update(self._run(tenant, data, rows, entity))
         report["load_average"] = [round(x, 2) for x in os.getloadavg()]
         self.stdout.write(json.dumps(report, indent=2, default=str))
 
-    def _run(self, tenant, data: pa.Table, rows: int) -> dict:
+    def _run(self, tenant, data: pa.Table, rows: int, entity: str) -> dict:
         out: dict = {}
+        label = "person_id" if entity == "contact" else "truth"
+        load = fill
+        if entity == "opportunity":
+            from .er_bench_deals import accounts_link
+            from .er_bench_deals import fill as load
         shutil.rmtree(store.tenant_dir(tenant), ignore_errors=True)
         with store.WriterLock(tenant):
             con = store.connect(tenant)
             try:
                 started = time.monotonic()
-                fill(con, data.slice(0, rows).drop_columns(["person_id"]))
+                if entity == "opportunity":
+                    accounts_link(con, data)
+                load(con, data.slice(0, rows).drop_columns([label]))
                 out["fill_seconds"] = round(time.monotonic() - started, 2)
                 out["rss_before_resolve_mb"] = round(_rss_mb(), 1)
                 started = time.monotonic()
                 with RssPeak() as peak:
-                    out["full_report"] = _report_of(resolve_contacts(con, full=True))
+                    out["full_report"] = _report_of(resolve_contacts(con, full=True, entity=entity))
                 out["full_seconds"] = round(time.monotonic() - started, 2)
                 out["full_peak_rss_mb"] = peak.peak_mb
                 if data.num_rows > rows:
-                    fill(con, data.slice(rows).drop_columns(["person_id"]))
+                    load(con, data.slice(rows).drop_columns([label]))
                     started = time.monotonic()
                     with RssPeak() as peak:
-                        out["incremental_report"] = _report_of(resolve_contacts(con, full=False))
+                        out["incremental_report"] = _report_of(resolve_contacts(con, full=False, entity=entity))
                     out["incremental_seconds"] = round(time.monotonic() - started, 2)
                     out["incremental_peak_rss_mb"] = peak.peak_mb
                 out["process_peak_rss_mb"] = _peak_rss_mb()  # the generator's objects included
-                con.register("_bench_er_truth", data.select(["_connection_id", "_source_id", "person_id"]))
-                score = pairwise_score_sql(con, "_bench_er_truth", "_er_contact")
+                con.register("_bench_er_truth", data.select(["_connection_id", "_source_id", label])
+                             .rename_columns(["_connection_id", "_source_id", "person_id"]))
+                score = pairwise_score_sql(con, "_bench_er_truth", f"_er_{entity}")
                 con.unregister("_bench_er_truth")
                 out["pairwise"] = {k: v for k, v in score.as_dict().items()
                                    if k not in ("false_positives", "false_negatives")}

@@ -248,8 +248,8 @@ M_PRIORS = {
     "exact": [0.90, 0.10],
     "account": [0.95, 0.05],  # the same person's records name one company (accounts are resolved first)
     # deals: a deal copied to another system keeps its name, amount and close date, or has them edited since
-    "deal_name": [0.65, 0.17, 0.15, 0.03],  # a copy keeps its name, or one alike: another name is a strong no
-    "amount": [0.70, 0.10, 0.08, 0.12],  # same, within 1%, within 10%, other
+    "deal_name": [0.70, 0.15, 0.10, 0.05],  # a copy keeps its name, or one typo'd: another name is a strong no
+    "amount": [0.70, 0.10, 0.08, 0.07, 0.05],  # same, within 1%, 10%, 50%, other
     "close_date": [0.55, 0.15, 0.10, 0.08, 0.12],  # same day, within 7, 30, 90 days, other
     "deal_account": [0.90, 0.10],
 }
@@ -269,8 +269,8 @@ U_PRIORS = {
     "exact": [0.1, 0.9],
     "account": [0.01, 0.99],
     # two deals of one company are often named after one product ("Renewal"), so names agree more often
-    "deal_name": [0.02, 0.01, 0.02, 0.95],
-    "amount": [0.002, 0.01, 0.08, 0.908],
+    "deal_name": [0.02, 0.002, 0.005, 0.973],
+    "amount": [0.002, 0.01, 0.08, 0.35, 0.558],
     "close_date": [0.005, 0.03, 0.10, 0.20, 0.665],
     "deal_account": [0.02, 0.98],
 }
@@ -323,10 +323,10 @@ def _place_comparison(columns: list[str]) -> tuple[object, list[float], list[flo
     return comparison, m, u
 
 
-def _company_comparison(description: str = "company name without its legal form"):
-    """Company (or deal) names: exact, then alike by Jaro-Winkler (0.95, 0.88) only when they carry the same
-    numbers — "Account 1" and "Account 2", "Unit 7 Ltd" and "Unit 9 Ltd", "Renewal 2025" and "Renewal 2026"
-    are alike letters and other things."""
+def _company_comparison():
+    """Company names: exact, then alike by Jaro-Winkler (0.95, 0.88) only when they carry the same
+    numbers — "Account 1" and "Account 2", "Unit 7 Ltd" and "Unit 9 Ltd" are alike letters and other
+    companies."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -341,11 +341,33 @@ def _company_comparison(description: str = "company name without its legal form"
                             "Jaro-Winkler of name >= 0.88, same numbers"),
             cll.ElseLevel(),
         ],
-        output_column_name="name", comparison_description=description)
+        output_column_name="name", comparison_description="company name without its legal form")
+
+
+def _deal_name_comparison():
+    """A deal's name: exact, then one or up to three edits apart (with the same numbers). Not Jaro-Winkler:
+    deals are named after their company and product ("Acme - Upsell", "Acme - Analytics Add-on"), and a
+    shared company prefix makes two deals' names look alike to a measure that rewards common prefixes;
+    a copy in another system differs by a typo, not by its product."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    same_numbers = ("regexp_replace(\"name_l\", '[^0-9]', '', 'g') = regexp_replace(\"name_r\", '[^0-9]', '', 'g')")
+    edits = 'damerau_levenshtein("name_l", "name_r") <= {}'
+    return cl.CustomComparison(
+        comparison_levels=[
+            cll.NullLevel("name"),
+            cll.ExactMatchLevel("name"),
+            cll.CustomLevel(f"{edits.format(1)} AND {same_numbers}", "name one edit apart, same numbers"),
+            cll.CustomLevel(f"{edits.format(3)} AND {same_numbers}", "name up to three edits apart, same numbers"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="name", comparison_description="the deal's name")
 
 
 def _amount_comparison():
-    """A deal's amount: the same, within 1%, within 10% (a discount, a rounding, another line item)."""
+    """A deal's amount: the same, within 1%, 10% (a discount, a rounding, another line item), 50%; further
+    apart is another deal more often than the same one edited."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -356,6 +378,7 @@ def _amount_comparison():
             cll.CustomLevel('abs("amount_l" - "amount_r") < 0.005', "same amount"),
             cll.CustomLevel(rel.format(0.01), "amount within 1%"),
             cll.CustomLevel(rel.format(0.10), "amount within 10%"),
+            cll.CustomLevel(rel.format(0.50), "amount within 50%"),
             cll.ElseLevel(),
         ],
         output_column_name="amount", comparison_description="the deal's amount")
@@ -448,7 +471,7 @@ def _design(entity: str, cols: list[str], n: int, *, joint_place: bool = True) -
             add(cl.ExactMatch("domain"), ["domain"], "domain")
     else:  # opportunity
         if has("name"):
-            add(_company_comparison("the deal's name"), ["name"], "deal_name", tf_columns=("name",))
+            add(_deal_name_comparison(), ["name"], "deal_name", tf_columns=("name",))
         if has("amount"):
             add(_amount_comparison(), ["amount"], "amount")
         if has("close_date"):
@@ -948,7 +971,7 @@ def _cluster_and_publish(con, entity: str, constraints: list, *, report: Report,
         _scope(con, entity)
     _components(con)
     _hold_large(con, report)  # first: what re-linking by decisions then walks is small
-    _apply_cannot_links(con)
+    _apply_cannot_links(con, one_per_source=entity in CROSS_SOURCE)
     # the records held apart, kept for review (only those in this run's scope are decided again)
     held = _t(entity, "held")
     con.execute(f"CREATE TABLE IF NOT EXISTS {held} (uid VARCHAR PRIMARY KEY)")
@@ -1044,28 +1067,44 @@ def _relabel(con, labels: dict[str, str]) -> None:
         con.unregister("_recomp_in")
 
 
-def _apply_cannot_links(con) -> None:
-    """A component holding a cannot-link pair is re-linked within itself: links strongest first (must-links
-    before all), skipping any that would join two records a person separated."""
-    bad = con.execute("""SELECT DISTINCT a.comp FROM _er_cannot x JOIN _er_comp a ON a.uid = x.uid_l
-                         JOIN _er_comp b ON b.uid = x.uid_r WHERE a.comp = b.comp""").fetchall()
-    if not bad:
+def _apply_cannot_links(con, *, one_per_source: bool = False) -> None:
+    """A component holding a cannot-link pair — or, with `one_per_source` (CROSS_SOURCE entities), two records
+    of one system — is re-linked within itself: people's must-links first, then the model's links strongest
+    first, skipping any that would join two records a person separated or (not for a must-link) two records
+    of one system. A copy of a deal links to its own original, not to a look-alike of it in the same system."""
+    twice = ("UNION SELECT comp FROM _er_comp GROUP BY comp "
+             "HAVING count(*) > count(DISTINCT split_part(uid, ':', 1))") if one_per_source else ""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _er_bad AS
+                    SELECT DISTINCT a.comp FROM _er_cannot x JOIN _er_comp a ON a.uid = x.uid_l
+                    JOIN _er_comp b ON b.uid = x.uid_r WHERE a.comp = b.comp {twice}""")
+    if not con.execute("SELECT count(*) FROM _er_bad").fetchone()[0]:
         return
     cannot = {(a, b) for a, b in con.execute("SELECT uid_l, uid_r FROM _er_cannot").fetchall()}
-    for (comp,) in bad:
-        members = [r[0] for r in con.execute("SELECT uid FROM _er_comp WHERE comp = ?", [comp]).fetchall()]
-        links = con.execute("""SELECT uid_l, uid_r, p FROM _er_links
-                               WHERE uid_l IN (SELECT uid FROM _er_comp WHERE comp = $1)
-                                 AND uid_r IN (SELECT uid FROM _er_comp WHERE comp = $1)
-                               ORDER BY p DESC, uid_l, uid_r""", [comp]).fetchall()
-        groups = _Groups(members)
-        for a, b, _p in links:
+    members: dict[str, list[str]] = {}
+    rows = con.execute("SELECT uid, comp FROM _er_comp SEMI JOIN _er_bad USING (comp) ORDER BY uid").fetchall()
+    for uid, comp in rows:
+        members.setdefault(comp, []).append(uid)
+    links: dict[str, list[tuple[str, str, bool]]] = {}
+    for comp, a, b, must in con.execute("""
+            SELECT a.comp, l.uid_l, l.uid_r, (l.uid_l, l.uid_r) IN (SELECT (uid_l, uid_r) FROM _er_must) AS must
+            FROM _er_links l JOIN _er_comp a ON a.uid = l.uid_l JOIN _er_comp b ON b.uid = l.uid_r AND b.comp = a.comp
+            SEMI JOIN _er_bad bad ON bad.comp = a.comp
+            ORDER BY a.comp, must DESC, l.p DESC, l.uid_l, l.uid_r""").fetchall():
+        links.setdefault(comp, []).append((a, b, must))
+    labels: dict[str, str] = {}
+    for comp, uids in members.items():
+        groups = _Groups(uids)
+        for a, b, must in links.get(comp, ()):
             ra, rb = groups.find(a), groups.find(b)
             if ra == rb or any((min(x, y), max(x, y)) in cannot
                                for x in groups.members[ra] for y in groups.members[rb]):
                 continue
+            if one_per_source and not must and ({m.split(":", 1)[0] for m in groups.members[ra]}
+                                                & {m.split(":", 1)[0] for m in groups.members[rb]}):
+                continue
             groups.join(ra, rb)
-        _relabel(con, {m: f"{comp}|{groups.find(m)}" for m in members})
+        labels.update({m: f"{comp}|{groups.find(m)}" for m in uids})
+    _relabel(con, labels)
 
 
 def _hold_large(con, report: Report) -> None:

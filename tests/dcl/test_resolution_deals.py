@@ -167,3 +167,23 @@ def test_one_system_again_ends_resolution_and_people_can_still_merge(two_crms):
     views_materialize(tenant=tenant)
     rows = view_all(entity="opportunity")
     assert len(rows) == 39 and [r["source_count"] for r in rows if r["unified_id"] == a] == [2]
+
+
+def test_a_copy_joins_its_original_not_a_look_alike_in_the_same_system(two_crms):
+    """A system's deals are distinct: when a copy links strongly to two of one system's deals (the
+    original and a look-alike: same name and amount, closing weeks later), it joins the stronger link
+    and the look-alike stays a deal of its own — a cluster holds at most one record per system."""
+    tenant, sf, hs, _ = two_crms
+    original = _sf_deal(22)
+    day = int(original["CloseDate"][-2:])
+    moved = original["CloseDate"][:-2] + f"{day + 20 if day <= 8 else day - 20:02d}"  # three weeks apart
+    look_alike = dict(original, Id="00600090", CloseDate=moved)
+    publish(tenant, sf.pk, batches_for(tenant, sf.pk, [look_alike], generation=1))
+    views_materialize(tenant=tenant)
+    with store.read_only(tenant) as con:
+        p = con.execute("SELECT p FROM _er_edges_opportunity WHERE uid_l = ? AND uid_r = ?",
+                        sorted([f"{sf.pk}:00600090", f"{hs.pk}:hs00022"])).fetchone()
+    assert p is not None and p[0] >= 0.9  # the model alone would have put all three together
+    by_source = _by_source(view_all(entity="opportunity"))
+    assert by_source["hs00022"] is by_source["00600022"] and by_source["hs00022"]["source_count"] == 2
+    assert by_source["00600090"]["source_count"] == 1
