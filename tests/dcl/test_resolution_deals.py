@@ -187,3 +187,24 @@ def test_a_copy_joins_its_original_not_a_look_alike_in_the_same_system(two_crms)
     by_source = _by_source(view_all(entity="opportunity"))
     assert by_source["hs00022"] is by_source["00600022"] and by_source["hs00022"]["source_count"] == 2
     assert by_source["00600090"]["source_count"] == 1
+
+
+def test_the_deal_page_shows_both_records_and_why_they_are_one(two_crms, web_a):
+    from django.db import connection
+
+    from dcl.resolution.records import record_explanations
+
+    tenant, sf, hs, _ = two_crms
+    connection.set_tenant(tenant)
+    row = _by_source(view_all(entity="opportunity"))["00600030"]  # its copy's close date moved 4 days
+    [why] = record_explanations(entity="opportunity", records=[(s["connection_id"], s["source_id"])
+                                                               for s in row["sources"]])
+    assert why["kind"] == "model" and why["probability"] >= 0.9
+    steps = {w["comparison"]: w for w in why["waterfall"]}
+    assert steps["name"]["log2_bayes_factor"] > 0 and steps["amount"]["log2_bayes_factor"] > 0
+    assert steps["close_date"]["level"] == "close dates within 7 days"
+    assert steps["account"]["log2_bayes_factor"] > 0
+    page = web_a.get(f"/dcl/views/opportunity/{row['unified_id']}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="record-why"' in html and "00600030" in html and "hs00030" in html
