@@ -317,3 +317,28 @@ def test_records_outgrowing_the_model_are_matched_now_and_retrained_later(crowd,
     assert report.mode == "incremental" and report.retrain_due and report.model_version == 1
     retrained = engine.resolve(s.con, "contact", full=True)
     assert retrained.model_version == 2 and not retrained.retrain_due
+
+
+def test_deals_with_nothing_to_compare_or_one_system_merge_nothing():
+    """Deals without names, amounts or dates (all empty or null-like): nothing links them; deals of one
+    system are never compared with each other; an empty source resolves to nothing."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE _dcl_txn (n BIGINT NOT NULL)")
+    con.execute("INSERT INTO _dcl_txn VALUES (1)")
+    con.execute("""CREATE TABLE src_opportunity (_connection_id BIGINT, _source_id VARCHAR, _deleted BOOLEAN,
+                   _txn BIGINT, name VARCHAR, amount DOUBLE, close_date DATE)""")
+    assert engine.applies(con, "opportunity") is False  # no records: nothing to resolve
+    report = engine.resolve(con, "opportunity")
+    assert report.records == 0 and report.clusters == 0
+    con.execute("""INSERT INTO src_opportunity VALUES
+        (1, 'a', false, 2, 'N/A', NULL, NULL), (2, 'b', false, 2, '', NULL, NULL), (2, 'c', false, 2, NULL, NULL, NULL),
+        (1, 'd', false, 2, 'Renewal', 100, DATE '2026-01-01'), (1, 'e', false, 2, 'Renewal', 100, DATE '2026-01-01'),
+        (2, 'f', false, 2, 'Upsell', 250, DATE '2026-03-01'), (2, 'g', false, 2, 'Pilot', 900, DATE '2026-06-30')""")
+    assert engine.applies(con, "opportunity") is True  # two systems
+    report = engine.resolve(con, "opportunity", full=True)
+    assert report.fallback is None and report.records == 7 and report.merged_records == 0 and report.clusters == 7
+    # d and e are identical but of one system: never even compared
+    assert not con.execute("SELECT count(*) FROM _er_edges_opportunity WHERE uid_l = '1:d'").fetchone()[0]
+    con.execute("DELETE FROM src_opportunity WHERE _connection_id = 2")
+    assert engine.applies(con, "opportunity") is False
+    assert engine.forget(con, "opportunity") is True and engine.forget(con, "opportunity") is False
