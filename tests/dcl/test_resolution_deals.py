@@ -2,6 +2,8 @@
 deals in both; the unified opportunity view shows each deal once — its freshest record, under a stable
 id, with both records' lineage — and stays change-proportional (docs/adr/0028-entity-resolution.md)."""
 
+import re
+
 import pytest
 
 from connectors.models import Connection
@@ -208,3 +210,26 @@ def test_the_deal_page_shows_both_records_and_why_they_are_one(two_crms, web_a):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="record-why"' in html and "00600030" in html and "hs00030" in html
+
+
+def test_a_deal_pair_to_review_shows_both_deals_side_by_side(two_crms, web_a):
+    from django.db import connection
+
+    from dcl.resolution.review import ReviewPair, review_pairs_record
+
+    tenant, sf, hs, _ = two_crms
+    connection.set_tenant(tenant)
+    waterfall = [{"comparison": "prior", "level": "two records at random", "bayes_factor": 0.001,
+                  "log2_bayes_factor": -9.97, "left": None, "right": None},
+                 {"comparison": "name", "level": "Exact match on name", "bayes_factor": 32.0, "log2_bayes_factor": 5.0,
+                  "left": "company 6 - renewal", "right": "company 6 - renewal"}]
+    review_pairs_record("opportunity", [ReviewPair(left=(sf.pk, "00600013"), right=(hs.pk, "hs00200"),
+                                                   probability=0.7, match_weight=1.2, waterfall=waterfall)])
+    item = MatchReview.objects.get(entity="opportunity", status=MatchReview.Status.PENDING)
+    page = web_a.get(f"/dcl/matches/{item.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    amounts = re.search(r'<tr data-field="amount">(.*?)</tr>', html, re.S).group(1)
+    assert 'class="differs"' in amounts  # the look-alike's amount is another
+    assert "Approve: the same opportunity" in html
+    assert html.count('class="wf-row') == 3  # the prior, the name, the final weight
