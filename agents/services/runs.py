@@ -26,6 +26,7 @@ from ..routing import (
     row_in_domain,
 )
 from .jobs import job_claim, job_finish, job_progress_set
+from .revenue import revenue_analyze
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,12 @@ def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Map
 
     currency = reporting_currency()
     if agent == "revops":
+        revenue = revenue_analyze(today=today, now=timezone.now(), reporting_currency=currency)
         result = revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
-                                today=today, config=revops_config(), systems=systems, reporting_currency=currency)
+                                today=today, config=revops_config(), systems=systems, reporting_currency=currency,
+                                history_signals=revenue["signals"])
+        result.metrics["revenue"] = revenue["metrics"]
+        result.findings.extend(revenue["findings"])
     else:
         result = finops.analyze(costs=rows.get("cost", []), resources=rows.get("cloud_resource", []),
                                 config=finops_config(), reporting_currency=currency)

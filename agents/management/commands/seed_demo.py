@@ -1,3 +1,4 @@
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -12,6 +13,10 @@ from tenants.services import public_tenant_ensure, tenant_create
 DEMO_SLUG = "demo"
 DEMO_USER = "admin"
 DEMO_PASSWORD = "AutonomOS-demo-2026"
+# A new demo tenant syncs the Salesforce deals three times (connectors/demo/revenue.py `revise_deals`):
+# revision 0 dated back 35 days, revision 1 dated back 14 days, revision 2 now, so its history has the
+# pushed deals, amount changes and stage moves the RevOps waterfall, slippage and time in stage read.
+DEMO_SNAPSHOT_AGES = (timedelta(days=35), timedelta(days=14))
 
 
 class Command(BaseCommand):
@@ -35,15 +40,48 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"tenant {DEMO_SLUG} exists")
         out = Path(settings.DATA_DIR) / "demo-exports"
-        counts = generate(out, scale=scale)
-        self.stdout.write(f"wrote {sum(counts.values()):,} sample rows in {len(counts)} exports to {out}")
         with schema_context(tenant.schema_name):
-            connections = demo_connections_ensure(directory=out)
-        self.stdout.write(f"{len(connections)} demo connections ready: " + ", ".join(c.name for c in connections))
-        # FX rates first (a composed file in the ECB format, tenants/money/demo.py): the views convert every
-        # amount to the tenant's reporting currency when they are materialized.
-        call_command("fx_load", str(DEMO_RATES), tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
-        # Sync every source through the real path (mapping → streams → DCL → unified views).
-        call_command("sync", tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
+            fresh = not _has_history()
+        # A fresh tenant goes through the earlier snapshots first; an existing one has them already.
+        revisions = range(len(DEMO_SNAPSHOT_AGES) + 1) if fresh else [len(DEMO_SNAPSHOT_AGES)]
+        for revision in revisions:
+            counts = generate(out, scale=scale, revision=revision)
+            self.stdout.write(f"wrote {sum(counts.values()):,} sample rows in {len(counts)} exports to {out} "
+                              f"(snapshot {revision})")
+            if revision == revisions[0]:
+                with schema_context(tenant.schema_name):
+                    connections = demo_connections_ensure(directory=out)
+                self.stdout.write(f"{len(connections)} demo connections ready: "
+                                  + ", ".join(c.name for c in connections))
+                # FX rates first (a composed file in the ECB format, tenants/money/demo.py): the views convert
+                # every amount to the tenant's reporting currency when they are materialized.
+                call_command("fx_load", str(DEMO_RATES), tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
+            # Sync every source through the real path (mapping → streams → DCL → unified views).
+            call_command("sync", tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
+            if revision < len(DEMO_SNAPSHOT_AGES):
+                with schema_context(tenant.schema_name):
+                    _history_date_back(by=DEMO_SNAPSHOT_AGES[revision] - (
+                        DEMO_SNAPSHOT_AGES[revision + 1] if revision + 1 < len(DEMO_SNAPSHOT_AGES) else timedelta()))
         # Then the agents over the unified views (RevOps and FinOps results on the dashboard).
         call_command("run_agents", tenant=tenant.slug, stdout=self.stdout, stderr=self.stderr)
+
+
+HISTORY_TABLES = ("dcl_history_opportunity", "dcl_history_account")
+
+
+def _has_history() -> bool:
+    from dcl.models import OpportunityHistory
+
+    return OpportunityHistory.objects.exists()
+
+
+def _history_date_back(*, by: timedelta) -> None:
+    """Demo only: date the whole history back by `by`, as if the snapshots synced so far had been taken
+    that much earlier (each sync of a fresh demo moves all before it: 21 days after the first, 14 after
+    the second, so they stand 35 and 14 days back and keep their order)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        for table in HISTORY_TABLES:
+            cur.execute(f"UPDATE {table} SET valid_to = valid_to - %s WHERE valid_to IS NOT NULL", [by])
+            cur.execute(f"UPDATE {table} SET valid_from = valid_from - %s", [by])
