@@ -220,7 +220,8 @@ def _quota_sql(loaded: bool) -> str:
                             'connection' AS source FROM dcl_view_quota
                      WHERE owner_id IS NOT NULL AND period_start IS NOT NULL AND period_end IS NOT NULL
                        AND amount IS NOT NULL""" if loaded else
-                  "SELECT NULL::text, NULL::date, NULL::date, NULL::numeric, NULL::text, NULL::text WHERE false")
+                  "SELECT NULL::text AS owner_id, NULL::date AS period_start, NULL::date AS period_end, "
+                  "NULL::numeric AS amount, NULL::text AS currency, NULL::text AS source WHERE false")
     return f"""qa AS (SELECT owner_id::text AS owner_id, period_start, period_end, amount::numeric AS amount,
                              currency::text AS currency, 'admin' AS source FROM agents_quota),
       ql AS ({loaded_sql}),
@@ -427,7 +428,8 @@ SELECT count(*) FILTER (WHERE status = 'open') AS open_deals,
        count(*) FILTER (WHERE status = 'won') AS won, count(*) FILTER (WHERE status = 'lost') AS lost,
        avg(amount_reporting) FILTER (WHERE status = 'won' AND amount_reporting IS NOT NULL) AS average_won,
        avg(close_date - (created_at AT TIME ZONE 'UTC')::date)
-         FILTER (WHERE status = 'won' AND close_date >= (created_at AT TIME ZONE 'UTC')::date) AS cycle_days
+         FILTER (WHERE status = 'won' AND close_date >= (created_at AT TIME ZONE 'UTC')::date) AS cycle_days,
+       count(*) FILTER (WHERE status = 'open' AND close_date IS NULL) AS open_without_close_date
 FROM dcl_view_opportunity
 """
 
@@ -444,7 +446,12 @@ def sales_velocity(*, reporting_currency: str) -> dict:
     result = {"open_deals": open_deals, "win_rate_pct": round(100 * rate, 2) if rate is not None else None,
               "average_won": money(avg) if avg is not None else None,
               "cycle_days": round(cycle, 1) if cycle is not None else None, "currency": reporting_currency,
-              "per_day": None, "query": query_ref(VELOCITY_SQL, {})}
+              "per_day": None, "open_without_close_date": int(r.get("open_without_close_date") or 0),
+              "query": query_ref(VELOCITY_SQL, {})}
+    if result["open_without_close_date"]:
+        result["close_date_statement"] = (
+            f"{result['open_without_close_date']} open deals have no close date: they are in no period's waterfall "
+            "or forecast (the velocity counts them as open).")
     if rate is None or avg is None or not cycle:
         missing = ("no deal has closed" if rate is None else "no won deal has an amount in the reporting currency"
                    if avg is None else "no won deal has a creation and a close date in order")
