@@ -88,11 +88,12 @@ def _num(value) -> float | None:
     return None if value is None else money(float(value))
 
 
-def _fx_cte(currencies_sql: str) -> str:
-    """SQL of a CTE `fx(currency, factor)`: reporting units per unit of each currency `currencies_sql`
-    selects, through the euro, each currency's latest rate on or before %(rate_day)s; NULL factor when
-    a rate is missing (the caller leaves such amounts out and says so)."""
-    return f"""fx AS (
+def _fx_cte() -> str:
+    """SQL of a CTE `fx(currency, factor)`: reporting units per unit of each currency that has a rate (and
+    EUR and the reporting currency), through the euro, each currency's latest rate on or before
+    %(rate_day)s. A currency without a rate has no row (so no factor: the caller leaves such amounts out
+    and says so); a currency whose rates all start after the day has a NULL factor, to the same end."""
+    return """fx AS (
       SELECT c.currency,
              CASE WHEN c.currency = %(reporting_currency)s THEN 1::numeric
                   ELSE (CASE WHEN %(reporting_currency)s = 'EUR' THEN 1::numeric
@@ -102,67 +103,81 @@ def _fx_cte(currencies_sql: str) -> str:
                                ELSE (SELECT r.per_eur FROM money_fxrate r WHERE r.currency = c.currency
                                      AND r.day <= %(rate_day)s::date ORDER BY r.day DESC LIMIT 1) END)
              END AS factor
-      FROM (SELECT DISTINCT currency FROM ({currencies_sql}) cs WHERE currency IS NOT NULL) c)"""
+      FROM (SELECT DISTINCT currency::text AS currency FROM money_fxrate
+            UNION SELECT 'EUR' UNION SELECT %(reporting_currency)s) c)"""
 
 
 # --- 1. pipeline waterfall -------------------------------------------------------------------
 
+# Each bar: (name, the condition a deal is in it, the amount it adds). `d` holds one row per deal in the
+# period's pipeline at either end: in_a / in_b (in it at `since` / at `until`), amt_a / amt_b (its amount
+# then, in the reporting currency, rounded to cents), existed / exists_now, and its status and close date
+# at each end.
+BAR_RULES = (
+    ("opening", "in_a", "amt_a"),
+    ("created", "NOT in_a AND NOT existed", "amt_b"),
+    ("pulled_in", "NOT in_a AND existed AND status_a = 'open' AND close_a > %(period_end)s::date", "amt_b"),
+    ("other_in", "NOT in_a AND existed AND NOT coalesce(status_a = 'open' AND close_a > %(period_end)s::date, "
+                 "false)", "amt_b"),
+    ("increased", "in_a AND exists_now AND amt_b > amt_a", "amt_b - amt_a"),
+    ("decreased", "in_a AND exists_now AND amt_b < amt_a", "amt_b - amt_a"),
+    ("won", "in_a AND NOT in_b AND status_b = 'won'", "-amt_b"),
+    ("lost", "in_a AND NOT in_b AND status_b = 'lost'", "-amt_b"),
+    ("pushed_out", "in_a AND NOT in_b AND status_b = 'open' AND close_b > %(period_end)s::date", "-amt_b"),
+    ("removed", "in_a AND NOT exists_now", "-amt_a"),
+    ("other_out", "in_a AND NOT in_b AND exists_now AND status_b IS DISTINCT FROM 'won' "
+                  "AND status_b IS DISTINCT FROM 'lost' "
+                  "AND NOT coalesce(status_b = 'open' AND close_b > %(period_end)s::date, false)", "-amt_b"),
+    ("closing", "in_b", "amt_b"),
+)
+
 WATERFALL_SQL = """
-WITH a AS (
-  SELECT unified_id, status, close_date, amount, currency FROM dcl_history_opportunity
-  WHERE valid_from <= %(since_at)s::timestamptz AND (valid_to IS NULL OR valid_to > %(since_at)s::timestamptz)
-    AND NOT deleted),
-b AS (
-  SELECT unified_id, status, close_date, amount, currency FROM dcl_history_opportunity
-  WHERE valid_from < %(until_at)s::timestamptz AND (valid_to IS NULL OR valid_to >= %(until_at)s::timestamptz)
-    AND NOT deleted),
+WITH v AS (
+  SELECT unified_id, status, close_date, amount, currency,
+         valid_from <= %(since_at)s::timestamptz
+           AND (valid_to IS NULL OR valid_to > %(since_at)s::timestamptz) AS at_a,
+         valid_to IS NULL OR valid_to >= %(until_at)s::timestamptz AS at_b
+  FROM dcl_history_opportunity
+  WHERE NOT deleted AND valid_from < %(until_at)s::timestamptz
+    AND (valid_to IS NULL OR valid_to > %(since_at)s::timestamptz)),
+pairs AS (
+  SELECT unified_id, true AS existed, true AS exists_now, status AS status_a, close_date AS close_a,
+         amount AS amount_a, currency AS currency_a, status AS status_b, close_date AS close_b, amount AS amount_b,
+         currency AS currency_b
+  FROM v WHERE at_a AND at_b
+  UNION ALL
+  SELECT unified_id, bool_or(at_a), bool_or(at_b), max(status) FILTER (WHERE at_a),
+         max(close_date) FILTER (WHERE at_a), max(amount) FILTER (WHERE at_a), max(currency) FILTER (WHERE at_a),
+         max(status) FILTER (WHERE at_b), max(close_date) FILTER (WHERE at_b), max(amount) FILTER (WHERE at_b),
+         max(currency) FILTER (WHERE at_b)
+  FROM v WHERE at_a <> at_b GROUP BY unified_id),
 {fx},
+s AS (
+  SELECT p.*,
+         coalesce(status_a = 'open' AND close_a BETWEEN %(period_start)s::date AND %(period_end)s::date, false) AS in_a,
+         coalesce(status_b = 'open' AND close_b BETWEEN %(period_start)s::date AND %(period_end)s::date, false) AS in_b,
+         CASE WHEN amount_a IS NULL THEN 0 ELSE round(amount_a * fa.factor, 2) END AS amt_a,
+         CASE WHEN amount_b IS NULL THEN 0 ELSE round(amount_b * fb.factor, 2) END AS amt_b
+  FROM pairs p LEFT JOIN fx fa ON fa.currency = p.currency_a LEFT JOIN fx fb ON fb.currency = p.currency_b),
 d AS (
-  SELECT coalesce(a.unified_id, b.unified_id) AS unified_id,
-         a.unified_id IS NOT NULL AS existed, b.unified_id IS NOT NULL AS exists_now,
-         coalesce(a.status = 'open' AND a.close_date BETWEEN %(period_start)s::date AND %(period_end)s::date,
-                  false) AS in_a,
-         coalesce(b.status = 'open' AND b.close_date BETWEEN %(period_start)s::date AND %(period_end)s::date,
-                  false) AS in_b,
-         CASE WHEN a.amount IS NULL THEN 0 ELSE round(a.amount * fa.factor, 2) END AS amt_a,
-         CASE WHEN b.amount IS NULL THEN 0 ELSE round(b.amount * fb.factor, 2) END AS amt_b,
-         a.status AS status_a, a.close_date AS close_a, b.status AS status_b, b.close_date AS close_b,
-         coalesce(b.currency, a.currency) AS currency
-  FROM a FULL JOIN b ON a.unified_id = b.unified_id
-  LEFT JOIN fx fa ON fa.currency = a.currency
-  LEFT JOIN fx fb ON fb.currency = b.currency),
-k AS (
-  SELECT d.*, (in_a OR in_b) AND ((existed AND amt_a IS NULL) OR (exists_now AND amt_b IS NULL)) AS left_out
-  FROM d WHERE in_a OR in_b),
-m AS (
-  SELECT unified_id, bar, amount FROM k CROSS JOIN LATERAL (VALUES
-    ('opening', CASE WHEN in_a THEN amt_a END),
-    ('created', CASE WHEN NOT in_a AND NOT existed THEN amt_b END),
-    ('pulled_in', CASE WHEN NOT in_a AND existed AND status_a = 'open' AND close_a > %(period_end)s::date
-                       THEN amt_b END),
-    ('other_in', CASE WHEN NOT in_a AND existed
-                       AND NOT (status_a = 'open' AND close_a > %(period_end)s::date) THEN amt_b END),
-    ('increased', CASE WHEN in_a AND exists_now AND amt_b > amt_a THEN amt_b - amt_a END),
-    ('decreased', CASE WHEN in_a AND exists_now AND amt_b < amt_a THEN amt_b - amt_a END),
-    ('won', CASE WHEN in_a AND NOT in_b AND status_b = 'won' THEN -amt_b END),
-    ('lost', CASE WHEN in_a AND NOT in_b AND status_b = 'lost' THEN -amt_b END),
-    ('pushed_out', CASE WHEN in_a AND NOT in_b AND status_b = 'open' AND close_b > %(period_end)s::date
-                        THEN -amt_b END),
-    ('removed', CASE WHEN in_a AND NOT exists_now THEN -amt_a END),
-    ('other_out', CASE WHEN in_a AND NOT in_b AND exists_now AND status_b IS DISTINCT FROM 'won'
-                        AND status_b IS DISTINCT FROM 'lost'
-                        AND NOT coalesce(status_b = 'open' AND close_b > %(period_end)s::date, false)
-                        THEN -amt_b END),
-    ('closing', CASE WHEN in_b THEN amt_b END)) AS v(bar, amount)
-  WHERE NOT left_out AND v.amount IS NOT NULL)
-SELECT bar, NULL::text AS currency, count(*) AS deals, sum(amount) AS amount,
-       (array_agg(unified_id ORDER BY abs(amount) DESC, unified_id))[1:%(ids_max)s] AS ids
-FROM m GROUP BY bar
-UNION ALL
-SELECT 'left_out', coalesce(currency, '(none)'), count(*), NULL,
-       (array_agg(unified_id ORDER BY unified_id))[1:%(ids_max)s]
-FROM k WHERE left_out GROUP BY coalesce(currency, '(none)')
+  SELECT *, (existed AND amt_a IS NULL) OR (exists_now AND amt_b IS NULL) AS left_out
+  FROM s WHERE in_a OR in_b)
+SELECT {bars},
+       (SELECT json_agg(json_build_object('currency', currency, 'deals', n, 'ids', ids)) FROM (
+          SELECT coalesce(currency_b, currency_a, '(none)') AS currency, count(*) AS n,
+                 (array_agg(unified_id ORDER BY unified_id))[1:%(ids_max)s] AS ids
+          FROM d WHERE left_out GROUP BY 1) x) AS left_out
+FROM d WHERE NOT left_out
 """
+
+
+def _waterfall_sql() -> str:
+    bars = ",\n       ".join(
+        f"count(*) FILTER (WHERE {cond}) AS {name}_deals, coalesce(sum({amount}) FILTER (WHERE {cond}), 0) AS "
+        f"{name}_amount, (array_agg(unified_id ORDER BY abs({amount}) DESC, unified_id) FILTER (WHERE {cond}))"
+        f"[1:%(ids_max)s] AS {name}_ids"
+        for name, cond, amount in BAR_RULES)
+    return WATERFALL_SQL.format(fx=_fx_cte(), bars=bars)
 
 
 def pipeline_waterfall(period: Period, *, reporting_currency: str, rate_day: date) -> dict:
@@ -179,24 +194,22 @@ def pipeline_waterfall(period: Period, *, reporting_currency: str, rate_day: dat
     """
     params = {**period.params, "reporting_currency": reporting_currency, "rate_day": rate_day.isoformat(),
               "ids_max": RECORDS_MAX}
-    sql = WATERFALL_SQL.format(fx=_fx_cte("SELECT currency FROM a UNION SELECT currency FROM b"))
-    rows = _rows(sql, params)
-    by_bar = {r["bar"]: r for r in rows if r["bar"] != "left_out"}
+    sql = _waterfall_sql()
+    row = (_rows(sql, params) or [{}])[0]
     bars = []
     for bar in WATERFALL_BARS:
-        r = by_bar.get(bar) or {}
-        ids = list(r.get("ids") or [])
-        bars.append({"bar": bar, "label": BAR_LABELS[bar], "deals": int(r.get("deals") or 0),
-                     "amount": _num(r.get("amount")) or 0.0,
-                     "records": records_ref("opportunity", ids) if ids else None})
-        if bars[-1]["records"]:
-            bars[-1]["records"]["count"] = bars[-1]["deals"]
-            if bars[-1]["deals"] > len(ids):
-                bars[-1]["records"]["truncated"] = True
-    exact = sum((Decimal(str(r["amount"] or 0)) for r in rows if r["bar"] not in ("left_out", "closing")),
-                Decimal(0)) == Decimal(str((by_bar.get("closing") or {}).get("amount") or 0))
-    left_out = [{"currency": r["currency"], "deals": int(r["deals"]),
-                 "records": records_ref("opportunity", r["ids"] or [])} for r in rows if r["bar"] == "left_out"]
+        deals, ids = int(row.get(f"{bar}_deals") or 0), list(row.get(f"{bar}_ids") or [])
+        records = records_ref("opportunity", ids)
+        if records:
+            records["count"] = deals
+            if deals > len(ids):
+                records["truncated"] = True
+        bars.append({"bar": bar, "label": BAR_LABELS[bar], "deals": deals,
+                     "amount": _num(row.get(f"{bar}_amount")) or 0.0, "records": records})
+    exact = sum((Decimal(row.get(f"{b}_amount") or 0) for b in WATERFALL_BARS if b != "closing"),
+                Decimal(0)) == Decimal(row.get("closing_amount") or 0)
+    left_out = [{"currency": x["currency"], "deals": int(x["deals"]), "records": records_ref("opportunity", x["ids"])}
+                for x in (row.get("left_out") or [])]
     result = {"period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
               "since": period.since.isoformat(), "until": period.until.isoformat(), "currency": reporting_currency,
               "rate_day": rate_day.isoformat(), "bars": bars, "balanced": exact, "left_out": left_out,
@@ -286,7 +299,7 @@ def forecast_rollup(period: Period, *, reporting_currency: str, rate_day: date) 
     a statement instead of a coverage; a quota already met says so."""
     params = {"period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
               "reporting_currency": reporting_currency, "rate_day": rate_day.isoformat()}
-    sql = ROLLUP_SQL.format(quota=_quota_sql(relation_exists("dcl_view_quota")), fx=_fx_cte("SELECT currency FROM qp"))
+    sql = ROLLUP_SQL.format(quota=_quota_sql(relation_exists("dcl_view_quota")), fx=_fx_cte())
     owners = []
     for r in _rows(sql, params):
         row = {k: (_num(v) if isinstance(v, Decimal) else v) for k, v in r.items()}
@@ -326,10 +339,17 @@ def forecast_rollup(period: Period, *, reporting_currency: str, rate_day: date) 
 # --- 3. conversion, time in stage, win rates, velocity, slippage ------------------------------
 
 CONVERSION_SQL = """
-WITH r AS (
-  SELECT unified_id, max(CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
-                              WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END) AS reached
-  FROM dcl_history_opportunity WHERE NOT deleted GROUP BY unified_id)
+WITH ranked AS (
+  SELECT unified_id, version, valid_to,
+         CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
+                             WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS rank
+  FROM dcl_history_opportunity WHERE NOT deleted),
+r AS (
+  SELECT rank AS reached FROM ranked WHERE version = 1 AND valid_to IS NULL
+  UNION ALL
+  SELECT max(rank) FROM ranked
+  WHERE unified_id IN (SELECT unified_id FROM dcl_history_opportunity WHERE version = 2)
+  GROUP BY unified_id)
 SELECT count(*) FILTER (WHERE reached >= 1) AS qualify, count(*) FILTER (WHERE reached >= 2) AS develop,
        count(*) FILTER (WHERE reached >= 3) AS propose, count(*) FILTER (WHERE reached >= 4) AS negotiate,
        count(*) FILTER (WHERE reached >= 5) AS won
@@ -355,15 +375,22 @@ def stage_conversion() -> dict:
     return result
 
 
+# The stays of deals in a stage category, over the deals with two versions or more (a deal with one
+# version has no stay that ended): `starts` marks each version that opened a stay (and a pushed close
+# date), `runs` gives each stay its end (the next stay's start), `medians` the median ended stay.
 STAGE_RUNS_CTE = """
-v AS (
-  SELECT unified_id, version, valid_from, deleted, status, stage_category,
-         lag(stage_category, 1, '(start)') OVER (PARTITION BY unified_id ORDER BY version) AS prev_category
-  FROM dcl_history_opportunity),
+starts AS (
+  SELECT unified_id, version, valid_from, stage_category, amount, currency,
+         stage_category IS DISTINCT FROM lag(stage_category, 1, '(start)') OVER w AS is_start,
+         coalesce(close_date > lag(close_date) OVER w, false) AS pushed,
+         last_value(currency) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_currency
+  FROM dcl_history_opportunity
+  WHERE NOT deleted AND unified_id IN (SELECT unified_id FROM dcl_history_opportunity WHERE version = 2)
+  WINDOW w AS (PARTITION BY unified_id ORDER BY version)),
 runs AS (
-  SELECT unified_id, stage_category, status, deleted, valid_from AS entered,
+  SELECT unified_id, stage_category, valid_from AS entered,
          lead(valid_from) OVER (PARTITION BY unified_id ORDER BY version) AS left_at
-  FROM v WHERE stage_category IS DISTINCT FROM prev_category),
+  FROM starts WHERE is_start),
 medians AS (
   SELECT stage_category, count(*) AS runs,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - entered) / 86400.0) AS median_days
@@ -464,12 +491,13 @@ def sales_velocity(*, reporting_currency: str) -> dict:
 SLIPPAGE_SQL = """
 WITH v AS (
   SELECT unified_id, close_date, lag(close_date) OVER (PARTITION BY unified_id ORDER BY version) AS previous
-  FROM dcl_history_opportunity WHERE NOT deleted),
+  FROM dcl_history_opportunity
+  WHERE NOT deleted AND unified_id IN (SELECT unified_id FROM dcl_history_opportunity WHERE version = 2)),
 mv AS (SELECT unified_id, close_date - previous AS days FROM v
        WHERE previous IS NOT NULL AND close_date IS NOT NULL AND close_date <> previous),
 per AS (SELECT unified_id, count(*) AS moves, count(*) FILTER (WHERE days > 0) AS pushes,
                count(*) FILTER (WHERE days < 0) AS pulls FROM mv GROUP BY unified_id)
-SELECT (SELECT count(DISTINCT unified_id) FROM dcl_history_opportunity) AS deals,
+SELECT (SELECT count(*) FROM dcl_history_opportunity WHERE version = 1) AS deals,
        (SELECT count(*) FROM per) AS deals_moved,
        (SELECT count(*) FROM per WHERE pushes > 0) AS deals_pushed,
        (SELECT count(*) FROM per WHERE pushes >= 2) AS deals_pushed_twice,
@@ -512,40 +540,34 @@ def slippage() -> dict:
 
 RISK_SQL = f"""
 WITH {STAGE_RUNS_CTE},
-cur AS (SELECT DISTINCT ON (unified_id) unified_id, stage_category, entered FROM runs
-        ORDER BY unified_id, entered DESC),
-pushes AS (
-  SELECT unified_id, count(*) FILTER (WHERE close_date > previous) AS pushes FROM (
-    SELECT unified_id, close_date, lag(close_date) OVER (PARTITION BY unified_id ORDER BY version) AS previous
-    FROM dcl_history_opportunity WHERE NOT deleted) x GROUP BY unified_id),
-peak AS (
-  SELECT h.unified_id, max(h.amount) AS peak FROM dcl_history_opportunity h
-  JOIN dcl_view_opportunity o ON o.unified_id = h.unified_id AND h.currency = o.currency
-  WHERE NOT h.deleted GROUP BY h.unified_id)
-SELECT o.unified_id, o.stage_category, o.amount, o.currency, o.close_date,
-       extract(epoch FROM %(now)s::timestamptz - cur.entered) / 86400.0 AS days_in_stage, m.median_days,
-       coalesce(p.pushes, 0) AS pushes, pk.peak,
-       (o.close_date < %(today)s::date) AS overdue
-FROM dcl_view_opportunity o
-LEFT JOIN cur ON cur.unified_id = o.unified_id AND cur.stage_category IS NOT DISTINCT FROM o.stage_category
-LEFT JOIN medians m ON m.stage_category = o.stage_category
-LEFT JOIN pushes p ON p.unified_id = o.unified_id
-LEFT JOIN peak pk ON pk.unified_id = o.unified_id
-WHERE o.status = 'open' AND (
-  (cur.entered IS NOT NULL AND m.median_days IS NOT NULL
-   AND extract(epoch FROM %(now)s::timestamptz - cur.entered) / 86400.0 > m.median_days)
-  OR coalesce(p.pushes, 0) >= 2
-  OR (pk.peak IS NOT NULL AND o.amount < pk.peak))
+multi AS (
+  SELECT unified_id, count(*) FILTER (WHERE pushed) AS pushes, max(valid_from) FILTER (WHERE is_start) AS entered,
+         max(amount) FILTER (WHERE currency = last_currency) AS peak
+  FROM starts GROUP BY unified_id),
+cur AS (
+  SELECT unified_id, valid_from, stage_category, amount, currency, close_date FROM dcl_history_opportunity
+  WHERE valid_to IS NULL AND NOT deleted AND status = 'open')
+SELECT c.unified_id, c.stage_category, c.amount, c.currency, c.close_date,
+       extract(epoch FROM %(now)s::timestamptz - coalesce(m.entered, c.valid_from)) / 86400.0 AS days_in_stage,
+       md.median_days, coalesce(m.pushes, 0) AS pushes, m.peak
+FROM cur c
+LEFT JOIN multi m ON m.unified_id = c.unified_id
+LEFT JOIN medians md ON md.stage_category = c.stage_category
+WHERE (md.median_days IS NOT NULL
+       AND extract(epoch FROM %(now)s::timestamptz - coalesce(m.entered, c.valid_from)) / 86400.0 > md.median_days)
+   OR coalesce(m.pushes, 0) >= 2
+   OR (m.peak IS NOT NULL AND c.amount < m.peak)
 """
 
 
-def deals_at_risk(*, today: date, now: datetime) -> dict:
-    """Open deals with a risk read off their history, each with its reasons as (code, words):
+def deals_at_risk(*, now: datetime) -> dict:
+    """Open deals (their current version in the history, which is the view's as of the last
+    materialization) with a risk read off their history, each with its reasons as (code, words):
     stuck (in its stage longer than the median stay of that stage, `time_in_stage`), pushed twice or
     more (its close date moved later in two versions or more), amount cut (below the highest amount it
     had in its current currency). The caller adds them to the pilot's own signals (overdue: the close
     date in the past while open, stale, ...), which score and list the deals."""
-    params = {"today": today.isoformat(), "now": now.isoformat()}
+    params = {"now": now.isoformat()}
     signals: dict[str, list[tuple[str, str]]] = {}
     for r in _rows(RISK_SQL, params):
         found = []
@@ -574,7 +596,7 @@ def revenue_analyze(*, today: date, now: datetime, reporting_currency: str, peri
     period.check()
     waterfall = pipeline_waterfall(period, reporting_currency=reporting_currency, rate_day=today)
     rollup = forecast_rollup(period, reporting_currency=reporting_currency, rate_day=today)
-    risk = deals_at_risk(today=today, now=now)
+    risk = deals_at_risk(now=now)
     metrics = {"period": {"start": period.start.isoformat(), "end": period.end.isoformat(),
                           "since": period.since.isoformat(), "until": period.until.isoformat()},
                "waterfall": waterfall, "forecast": rollup, "conversion": stage_conversion(),

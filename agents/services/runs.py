@@ -25,6 +25,7 @@ from ..routing import (
     route_connection,
     row_in_domain,
 )
+from .export import findings_slack
 from .jobs import job_claim, job_finish, job_progress_set
 from .revenue import revenue_analyze
 
@@ -180,6 +181,10 @@ def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems
         publish_event(tenant, "agent_failed", {**base, "error": run.error})
         return run
     publish_event(tenant, "agent_completed", {**base, "status": run.status, "findings": len(run.findings)})
+    slack = findings_slack(run)  # never raises: a webhook down does not fail the run
+    if slack is not None:
+        run.inputs = {**run.inputs, "slack": slack}
+        run.save(update_fields=["inputs"])
     return run
 
 
