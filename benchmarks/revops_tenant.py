@@ -66,8 +66,8 @@ def _load(tenant, n: int, now: datetime) -> dict:
             con.execute(f"UPDATE src_opportunity SET close_date = DATE '{now.date().isoformat()}' - 180 "
                         "+ CAST((_position * 31) % 360 AS INTEGER)")
             con.execute("ALTER TABLE src_opportunity ADD COLUMN created_at TIMESTAMPTZ")
-            con.execute("UPDATE src_opportunity SET created_at = CAST(close_date - CAST(30 + _position % 120 AS INTEGER) "
-                        "AS TIMESTAMPTZ)")
+            con.execute("UPDATE src_opportunity SET created_at = "
+                        "CAST(close_date - CAST(30 + _position % 120 AS INTEGER) AS TIMESTAMPTZ)")
             write_tables(con, _maps(), [], {CONNECTION_ID: "USD"}, [])
             _rates(now.date())
             unifier = Unifier(con, {entity: spec}, {CONNECTION_ID: "salesforce"}, fx=fx_context())
@@ -166,8 +166,9 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
                      + f"; balanced {m['waterfall']['balanced']}")
         lines.append(f"  forecast: quota {m['forecast']['quota']}, coverage {m['forecast']['coverage']}, "
                      f"{len(m['forecast']['owners_without_quota'])} owners without quota")
-        lines.append(f"  slippage: {m['slippage']['deals_moved']:,} deals moved, {m['slippage']['deals_pushed_twice']:,} "
-                     f"pushed twice; velocity {m['velocity']['per_day']}/day; history risks {m['history_risk']['counts']}")
+        sl = m["slippage"]
+        lines.append(f"  slippage: {sl['deals_moved']:,} deals moved, {sl['deals_pushed_twice']:,} pushed twice; "
+                     f"velocity {m['velocity']['per_day']}/day; history risks {m['history_risk']['counts']}")
         started = time.monotonic()
         runs = agents_run(tenant=tenant, agents=["revops"])
         run_s = time.monotonic() - started
