@@ -594,6 +594,10 @@ def revenue_analyze(*, today: date, now: datetime, reporting_currency: str, peri
     findings and the history's risk signals per deal (for the pilot's at-risk scoring)."""
     period = period or Period.default(today)
     period.check()
+    if not relation_exists("dcl_view_opportunity"):
+        return {"metrics": {"statement": "The opportunity view is not published to PostgreSQL yet: no waterfall, "
+                                         "forecast or history analyses until it is materialized."},
+                "findings": [], "signals": {}}
     waterfall = pipeline_waterfall(period, reporting_currency=reporting_currency, rate_day=today)
     rollup = forecast_rollup(period, reporting_currency=reporting_currency, rate_day=today)
     risk = deals_at_risk(now=now)

@@ -156,6 +156,13 @@ def test_the_demos_revops_figures_match_independent_sql(demo):
         # Every stored query runs again in the tenant's schema and returns rows.
         for part in ("waterfall", "forecast", "conversion", "time_in_stage", "win_rates", "velocity", "slippage"):
             assert _one(rev[part]["query"]["sql"], rev[part]["query"]["params"]), part
+    # Each finding of the analyses has its own action and the query of its figure.
+    from agents.pilots.findings import ACTIONS, action_for
+
+    revenue_findings = [f for f in run.findings if "query" in f]
+    assert {f["kind"] for f in revenue_findings} >= {"waterfall_pushed_out", "quota_missing", "slippage"}
+    for f in revenue_findings:
+        assert f["kind"] in ACTIONS and f["action"] == action_for(f) and f["query"]["sql"]
     # The history's risks are in the at-risk findings' reasons.
     signals = {s for f in run.findings if f["kind"] == "at_risk_deal" for s in f.get("signals", ())}
     assert {"stuck", "amount_cut"} <= signals
