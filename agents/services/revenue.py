@@ -338,30 +338,10 @@ def forecast_rollup(period: Period, *, reporting_currency: str, rate_day: date) 
 
 # --- 3. conversion, time in stage, win rates, velocity, slippage ------------------------------
 
-CONVERSION_SQL = """
-WITH ranked AS (
-  SELECT unified_id, version, valid_to,
-         CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
-                             WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS rank
-  FROM dcl_history_opportunity WHERE NOT deleted),
-r AS (
-  SELECT rank AS reached FROM ranked WHERE version = 1 AND valid_to IS NULL
-  UNION ALL
-  SELECT max(rank) FROM ranked
-  WHERE unified_id IN (SELECT unified_id FROM dcl_history_opportunity WHERE version = 2)
-  GROUP BY unified_id)
-SELECT count(*) FILTER (WHERE reached >= 1) AS qualify, count(*) FILTER (WHERE reached >= 2) AS develop,
-       count(*) FILTER (WHERE reached >= 3) AS propose, count(*) FILTER (WHERE reached >= 4) AS negotiate,
-       count(*) FILTER (WHERE reached >= 5) AS won
-FROM r
-"""
-
-
-def stage_conversion() -> dict:
+def stage_conversion(digest: dict | None = None) -> dict:
     """Deals that reached each funnel stage category (or a later one) in any version of their history,
     and the share of them that reached the next: the funnel. A deal seen only as lost reached none."""
-    rows = _rows(CONVERSION_SQL, {})
-    reached = rows[0] if rows else {}
+    reached = digest if digest is not None else history_digest()
     steps = []
     for i, cat in enumerate(FUNNEL):
         n = int(reached.get(cat) or 0)
@@ -369,7 +349,7 @@ def stage_conversion() -> dict:
         steps.append({"stage_category": cat, "reached": n, "next": FUNNEL[i + 1] if nxt is not None else None,
                       "reached_next": nxt,
                       "conversion_pct": round(100.0 * nxt / n, 2) if n and nxt is not None else None})
-    result = {"steps": steps, "query": query_ref(CONVERSION_SQL, {})}
+    result = {"steps": steps, "query": query_ref(HISTORY_DIGEST_SQL, DIGEST_PARAMS)}
     if not steps[0]["reached"]:
         result["statement"] = "No deal in the history has a funnel stage yet: no conversion to show."
     return result
@@ -383,6 +363,9 @@ starts AS (
   SELECT unified_id, version, valid_from, stage_category, amount, currency,
          stage_category IS DISTINCT FROM lag(stage_category, 1, '(start)') OVER w AS is_start,
          coalesce(close_date > lag(close_date) OVER w, false) AS pushed,
+         close_date - lag(close_date) OVER w AS moved_days,
+         CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
+                             WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS rank,
          last_value(currency) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_currency
   FROM dcl_history_opportunity
   WHERE NOT deleted AND unified_id IN (SELECT unified_id FROM dcl_history_opportunity WHERE version = 2)
@@ -397,18 +380,58 @@ medians AS (
   FROM runs WHERE left_at IS NOT NULL AND stage_category IN ('qualify', 'develop', 'propose', 'negotiate')
   GROUP BY stage_category)"""
 
-TIME_IN_STAGE_SQL = f"WITH {STAGE_RUNS_CTE} SELECT stage_category, runs, median_days FROM medians"
+# Conversion, time in stage and slippage from one pass over the history (`history_digest`): one row.
+HISTORY_DIGEST_SQL = f"""
+WITH {STAGE_RUNS_CTE},
+single AS (
+  SELECT CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
+                             WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS reached
+  FROM dcl_history_opportunity WHERE version = 1 AND valid_to IS NULL AND NOT deleted),
+per AS (
+  SELECT unified_id, max(rank) AS reached, count(*) FILTER (WHERE moved_days <> 0) AS moves,
+         count(*) FILTER (WHERE moved_days > 0) AS pushes
+  FROM starts GROUP BY unified_id),
+reach AS (SELECT reached FROM single UNION ALL SELECT reached FROM per),
+funnel AS (
+  SELECT count(*) FILTER (WHERE reached >= 1) AS qualify, count(*) FILTER (WHERE reached >= 2) AS develop,
+         count(*) FILTER (WHERE reached >= 3) AS propose, count(*) FILTER (WHERE reached >= 4) AS negotiate,
+         count(*) FILTER (WHERE reached >= 5) AS won FROM reach)
+SELECT funnel.*,
+       (SELECT json_agg(json_build_object('stage_category', stage_category, 'runs', runs,
+                                          'median_days', median_days)) FROM medians) AS medians,
+       (SELECT count(*) FROM dcl_history_opportunity WHERE version = 1) AS deals,
+       (SELECT count(*) FROM per WHERE moves > 0) AS deals_moved,
+       (SELECT count(*) FROM per WHERE pushes > 0) AS deals_pushed,
+       (SELECT count(*) FROM per WHERE pushes >= 2) AS deals_pushed_twice,
+       (SELECT count(*) FROM starts WHERE moved_days <> 0) AS moves,
+       (SELECT count(*) FROM starts WHERE moved_days > 0) AS pushes,
+       (SELECT count(*) FROM starts WHERE moved_days < 0) AS pulls,
+       (SELECT avg(moved_days) FROM starts WHERE moved_days > 0) AS average_push_days,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY moved_days) FROM starts WHERE moved_days > 0)
+         AS median_push_days,
+       (SELECT max(moved_days) FROM starts WHERE moved_days > 0) AS longest_push_days,
+       (SELECT (array_agg(unified_id ORDER BY pushes DESC, moves DESC, unified_id))[1:%(ids_max)s]
+        FROM per WHERE moves > 0) AS ids
+FROM funnel
+"""
+DIGEST_PARAMS = {"ids_max": RECORDS_MAX}
 
 
-def time_in_stage() -> dict:
+def history_digest() -> dict:
+    """The one row of HISTORY_DIGEST_SQL: what `stage_conversion`, `time_in_stage` and `slippage` read."""
+    return (_rows(HISTORY_DIGEST_SQL, DIGEST_PARAMS) or [{}])[0]
+
+
+def time_in_stage(digest: dict | None = None) -> dict:
     """Median days a deal stays in each open stage category, over the stays that ended (the next version
     in another category). Time is the platform's: a stay starts at the version that first showed the
     category (its `valid_from`), so a deal's first stay counts from when a sync first saw it."""
-    rows = {r["stage_category"]: r for r in _rows(TIME_IN_STAGE_SQL, {})}
+    digest = digest if digest is not None else history_digest()
+    rows = {r["stage_category"]: r for r in digest.get("medians") or ()}
     stages = [{"stage_category": c, "completed_stays": int((rows.get(c) or {}).get("runs") or 0),
                "median_days": round(float(rows[c]["median_days"]), 1) if c in rows else None}
               for c in OPEN_CATEGORIES]
-    result = {"stages": stages, "query": query_ref(TIME_IN_STAGE_SQL, {})}
+    result = {"stages": stages, "query": query_ref(HISTORY_DIGEST_SQL, DIGEST_PARAMS)}
     if not any(s["completed_stays"] for s in stages):
         result["statement"] = ("No deal has left a stage since the history began (one snapshot so far): no time "
                                "in stage yet.")
@@ -488,35 +511,11 @@ def sales_velocity(*, reporting_currency: str) -> dict:
     return result
 
 
-SLIPPAGE_SQL = """
-WITH v AS (
-  SELECT unified_id, close_date, lag(close_date) OVER (PARTITION BY unified_id ORDER BY version) AS previous
-  FROM dcl_history_opportunity
-  WHERE NOT deleted AND unified_id IN (SELECT unified_id FROM dcl_history_opportunity WHERE version = 2)),
-mv AS (SELECT unified_id, close_date - previous AS days FROM v
-       WHERE previous IS NOT NULL AND close_date IS NOT NULL AND close_date <> previous),
-per AS (SELECT unified_id, count(*) AS moves, count(*) FILTER (WHERE days > 0) AS pushes,
-               count(*) FILTER (WHERE days < 0) AS pulls FROM mv GROUP BY unified_id)
-SELECT (SELECT count(*) FROM dcl_history_opportunity WHERE version = 1) AS deals,
-       (SELECT count(*) FROM per) AS deals_moved,
-       (SELECT count(*) FROM per WHERE pushes > 0) AS deals_pushed,
-       (SELECT count(*) FROM per WHERE pushes >= 2) AS deals_pushed_twice,
-       (SELECT coalesce(sum(moves), 0) FROM per) AS moves,
-       (SELECT count(*) FROM mv WHERE days > 0) AS pushes, (SELECT count(*) FROM mv WHERE days < 0) AS pulls,
-       (SELECT avg(days) FROM mv WHERE days > 0) AS average_push_days,
-       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY days) FROM mv WHERE days > 0) AS median_push_days,
-       (SELECT max(days) FROM mv) AS longest_push_days,
-       (SELECT (array_agg(unified_id ORDER BY pushes DESC, moves DESC, unified_id))[1:%(ids_max)s] FROM per)
-         AS ids
-"""
-
-
-def slippage() -> dict:
+def slippage(digest: dict | None = None) -> dict:
     """Deals whose close date moved between versions of their history: how many (and the share of all
     deals), how often (moves, pushes later, pulls earlier, deals pushed twice or more) and how far
     (average, median and longest push, in days)."""
-    params = {"ids_max": RECORDS_MAX}
-    r = (_rows(SLIPPAGE_SQL, params) or [{}])[0]
+    r = digest if digest is not None else history_digest()
     deals, moved = int(r.get("deals") or 0), int(r.get("deals_moved") or 0)
     result = {"deals": deals, "deals_moved": moved, "moved_pct": round(100.0 * moved / deals, 2) if deals else None,
               "deals_pushed": int(r.get("deals_pushed") or 0),
@@ -525,7 +524,8 @@ def slippage() -> dict:
               "average_push_days": round(float(r["average_push_days"]), 1) if r.get("average_push_days") else None,
               "median_push_days": float(r["median_push_days"]) if r.get("median_push_days") is not None else None,
               "longest_push_days": r.get("longest_push_days"),
-              "records": records_ref("opportunity", r.get("ids") or []), "query": query_ref(SLIPPAGE_SQL, params)}
+              "records": records_ref("opportunity", r.get("ids") or []),
+              "query": query_ref(HISTORY_DIGEST_SQL, DIGEST_PARAMS)}
     if result["records"]:
         result["records"]["count"] = moved
         result["records"]["truncated"] = moved > len(r.get("ids") or [])
@@ -601,11 +601,12 @@ def revenue_analyze(*, today: date, now: datetime, reporting_currency: str, peri
     waterfall = pipeline_waterfall(period, reporting_currency=reporting_currency, rate_day=today)
     rollup = forecast_rollup(period, reporting_currency=reporting_currency, rate_day=today)
     risk = deals_at_risk(now=now)
+    digest = history_digest()
     metrics = {"period": {"start": period.start.isoformat(), "end": period.end.isoformat(),
                           "since": period.since.isoformat(), "until": period.until.isoformat()},
-               "waterfall": waterfall, "forecast": rollup, "conversion": stage_conversion(),
-               "time_in_stage": time_in_stage(), "win_rates": win_rates(),
-               "velocity": sales_velocity(reporting_currency=reporting_currency), "slippage": slippage(),
+               "waterfall": waterfall, "forecast": rollup, "conversion": stage_conversion(digest),
+               "time_in_stage": time_in_stage(digest), "win_rates": win_rates(),
+               "velocity": sales_velocity(reporting_currency=reporting_currency), "slippage": slippage(digest),
                "history_risk": {"counts": risk["counts"], "query": risk["query"]}}
     return {"metrics": metrics, "findings": revenue_findings(metrics, reporting_currency),
             "signals": risk["signals"]}
