@@ -47,7 +47,8 @@ def test_the_revops_charts_draw_in_both_themes_and_fit_a_phone(site, demo_run, s
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 1, f"the agents page is {overflow}px wider than a {width}px screen"
     shot(page, screenshots_dir, f"revops-{width}-{'dark' if dark else 'light'}")
-    page.locator("#revenue").screenshot(path=str(screenshots_dir / f"revops-section-{width}-{'dark' if dark else 'light'}.png"))
+    theme = "dark" if dark else "light"
+    page.locator("#revenue").screenshot(path=str(screenshots_dir / f"revops-section-{width}-{theme}.png"))
     assert csp_violations(page) == [] and page.console_errors == []
     page.click("[data-waterfall] tr[data-bar='pushed_out'] a")
     page.wait_for_selector("#finding-records")
