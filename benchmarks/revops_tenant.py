@@ -143,6 +143,7 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
     from agents.models import AgentRun
     from agents.services import agents_run
     from agents.services.revenue import revenue_analyze
+    from agents.services.runs import views_load
     from tenants.money.selectors import reporting_currency
 
     tenant = bench_tenant(slug)
@@ -169,6 +170,11 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
         sl = m["slippage"]
         lines.append(f"  slippage: {sl['deals_moved']:,} deals moved, {sl['deals_pushed_twice']:,} pushed twice; "
                      f"velocity {m['velocity']['per_day']}/day; history risks {m['history_risk']['counts']}")
+        started = time.monotonic()
+        loaded = views_load(["opportunity", "account", "contact"])
+        lines.append(f"views_load alone (what the snapshot pilot reads): {time.monotonic() - started:.2f}s for "
+                     f"{sum(len(v) for v in loaded.values()):,} rows")
+        del loaded
         started = time.monotonic()
         runs = agents_run(tenant=tenant, agents=["revops"])
         run_s = time.monotonic() - started
