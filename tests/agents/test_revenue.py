@@ -235,3 +235,20 @@ def test_velocity_and_win_rates_and_a_deal_without_close_date(in_tenant_a):
         ("partner", 0, 1, 0.0), ("web", 2, 0, 100.0)]
     assert [(x["value"], x["win_rate_pct"]) for x in wr["owner_id"]] == [("o1", 50.0), ("o2", 100.0)]
     assert wr["industry"] == [{"value": "(none)", "won": 2, "lost": 1, "win_rate_pct": 66.67}]
+
+
+def test_an_admin_quota_needs_an_iso_currency_and_an_ordered_period(in_tenant_a):
+    from django.core.exceptions import ValidationError
+
+    from agents.models import Quota
+
+    quota = Quota(owner_id="o1", period_start=date(2026, 10, 1), period_end=date(2026, 12, 31), amount=Decimal(10),
+                  currency="usd")
+    quota.full_clean()
+    assert quota.currency == "USD"
+    with pytest.raises(ValidationError, match="ISO 4217"):
+        Quota(owner_id="o1", period_start=date(2026, 10, 1), period_end=date(2026, 12, 31), amount=Decimal(10),
+              currency="US").full_clean()
+    with pytest.raises(ValidationError):
+        Quota(owner_id="o1", period_start=date(2026, 12, 31), period_end=date(2026, 10, 1), amount=Decimal(10),
+              currency="USD").full_clean()
