@@ -356,8 +356,10 @@ def stage_conversion(digest: dict | None = None) -> dict:
 
 
 # The stays of deals in a stage category, over the deals with two versions or more (a deal with one
-# version has no stay that ended): `starts` marks each version that opened a stay (and a pushed close
-# date), `runs` gives each stay its end (the next stay's start), `medians` the median ended stay.
+# version has no stay that ended, no move): their versions are exactly those closed (`valid_to`) or
+# after the first, so one scan finds them without a join. `starts` marks each version that opened a
+# stay (and a moved close date), `runs` gives each stay its end (the next stay's start), `medians` the
+# median ended stay.
 STAGE_RUNS_CTE = """
 starts AS (
   SELECT unified_id, version, valid_from, stage_category, amount, currency,
@@ -368,7 +370,7 @@ starts AS (
                              WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS rank,
          last_value(currency) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_currency
   FROM dcl_history_opportunity
-  WHERE NOT deleted AND unified_id IN (SELECT unified_id FROM dcl_history_opportunity WHERE version = 2)
+  WHERE NOT deleted AND (valid_to IS NOT NULL OR version > 1)
   WINDOW w AS (PARTITION BY unified_id ORDER BY version)),
 runs AS (
   SELECT unified_id, stage_category, valid_from AS entered,
