@@ -1,8 +1,8 @@
-"""Admin for jobs, agent runs and discovery logs: read-mostly audit views."""
+"""Admin for jobs, agent runs and discovery logs (read-mostly audit views) and quotas (edited here)."""
 
 from django.contrib import admin
 
-from .models import AgentRun, DiscoveryLog, Job
+from .models import AgentRun, DiscoveryLog, Job, Quota
 
 
 class ChildJobInline(admin.TabularInline):
@@ -58,3 +58,12 @@ class DiscoveryLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    """Quotas per owner and period; a row here wins over a loaded quota of the same owner and period."""
+
+    list_display = ["owner_id", "period_start", "period_end", "amount", "currency", "updated_at"]
+    list_filter = ["period_start", "currency"]
+    search_fields = ["owner_id", "note"]

@@ -172,3 +172,39 @@ class DiscoveryLog(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} via {self.backend} #{self.pk}"
+
+
+class Quota(TenantModel):
+    """A sales quota entered in the admin: the amount one owner is to close in one period.
+
+    Quotas also arrive through a connection (a "Quota" CSV maps onto the canonical entity `quota`, view
+    `dcl_view_quota`); for the same owner and period a row here wins over a loaded one (ADR 0029), so a
+    correction made in the admin is not undone by the next sync of a stale spreadsheet.
+    """
+
+    owner_id = models.CharField(max_length=200, help_text="The owner's id as the deals carry it (owner_id).")
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Last day of the period, inclusive.")
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code of the amount, such as USD.")
+    note = models.CharField(max_length=300, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["period_start", "owner_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner_id", "period_start", "period_end"], name="quota_owner_period"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="quota_period_ordered"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="quota_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.period_start}–{self.period_end}: {self.amount} {self.currency}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        code = (self.currency or "").strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValidationError({"currency": "an ISO 4217 code of three letters, such as USD"})
+        self.currency = code

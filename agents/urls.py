@@ -13,6 +13,8 @@ urlpatterns = [
     path("agents/", views.agents_page, name="agents"),
     path("agents/run/", views.agents_run_action, name="agents-run"),
     path("agents/runs/<int:run_id>/findings/<slug:finding_id>/", views.finding_page, name="finding"),
+    path("agents/runs/<int:run_id>/findings.csv", views.findings_csv_download, name="findings-csv"),
+    path("agents/runs/<int:run_id>/waterfall/<slug:bar>/", views.waterfall_bar_page, name="waterfall-bar"),
     path("discover/", views.discover_page, name="discover"),
     path("architecture/", views.architecture_page, name="architecture"),
 ]

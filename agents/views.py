@@ -6,6 +6,7 @@ selectors of the app that owns the data.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -306,7 +307,41 @@ def finding_page(request: HttpRequest, run_id: int, finding_id: str) -> HttpResp
     found = run_finding(run_id=run_id, finding_id=finding_id)
     if found is None:
         raise Http404("No such finding")
-    run, finding = found
+    return _finding_render(request, *found)
+
+
+@login_required
+def waterfall_bar_page(request: HttpRequest, run_id: int, bar: str) -> HttpResponse:
+    """One bar of a RevOps run's pipeline waterfall as a finding's page: its deals and the query."""
+    run = AgentRun.objects.filter(pk=run_id, agent="revops").first()
+    wf = ((run.metrics or {}).get("revenue") or {}).get("waterfall") if run and isinstance(run.metrics, dict) else None
+    found = next((b for b in (wf or {}).get("bars", ()) if b.get("bar") == bar), None)
+    if found is None:
+        raise Http404("No such bar")
+    currency = wf.get("currency")
+    finding = {"id": f"waterfall-{bar}", "kind": "waterfall", "severity": "info", "currency": currency,
+               "title": f"{found['label']}: {money_text(found['amount'], currency)} in {found['deals']} deals",
+               "records": found.get("records"), "query": wf.get("query"), "links": {},
+               "action": (f"Pipeline closing {wf['period_start']} to {wf['period_end']}, as it stood on {wf['since']} "
+                          f"and on {wf['until']} (amounts at the {wf['rate_day']} rates)."),
+               "from": wf["since"], "to": wf["until"]}
+    return _finding_render(request, run, finding)
+
+
+@login_required
+def findings_csv_download(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A run's findings as CSV (agents/services/export.py)."""
+    from .services.export import findings_csv
+
+    run = AgentRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run")
+    response = HttpResponse(findings_csv(run), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{run.agent}-run-{run.pk}-findings.csv"'
+    return response
+
+
+def _finding_render(request: HttpRequest, run, finding: dict) -> HttpResponse:
     records, readable = finding_records(finding)
     entity = (finding.get("records") or {}).get("entity")
     present = set().union(*(r.keys() for r in records)) if records else set()
@@ -318,6 +353,7 @@ def finding_page(request: HttpRequest, run_id: int, finding_id: str) -> HttpResp
         "columns": [c.replace("_", " ").capitalize() for c in columns], "rows": rows, "readable": readable,
         "missing": max(0, kept - len(records)) if readable else 0,
         "details": [(k.replace("_", " ").capitalize(), v) for k, v in _finding_details(finding)],
+        "query_params": json.dumps((finding.get("query") or {}).get("params") or {}, indent=2, sort_keys=True),
     })
 
 
@@ -335,7 +371,8 @@ def _finding_details(f: dict[str, Any]) -> list[tuple[str, Any]]:
     """The facts of a finding worth a line on its page (its period, score, days, driver...)."""
     out: list[tuple[str, Any]] = []
     if f.get("from"):
-        span = f["from"] if f["from"] == f.get("to") else f"{f['from']} to {f['to']} ({f.get('days')} days)"
+        span = f["from"] if f["from"] == f.get("to") else f"{f['from']} to {f['to']}" + (
+            f" ({f['days']} days)" if f.get("days") else "")
         out.append(("period", span))
     for key in ("score", "days", "count", "rule"):
         if f.get(key) not in (None, "") and not (key == "days" and f.get("from")):

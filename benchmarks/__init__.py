@@ -12,6 +12,7 @@ output as before:
 | `bench_drift` (aam) | `benchmarks/drift.py` over `benchmarks/drift_scenarios.py` (also the drift tests' scenarios) |
 | `map_schema --eval` (aam) | `benchmarks/mapping.py`: scoring the mapping engine on case files |
 | `agents_benchmark` (agents) | `benchmarks/agents.py`: the pilots over synthetic rows |
+| `agents_benchmark --revops-tenant` | `benchmarks/revops_tenant.py`: the RevOps run over N deals with history |
 | `eval_er` (dcl) | `benchmarks/er_eval.py`: entity resolution on labelled lists, through the real path |
 | `bench_er` (dcl) | `benchmarks/er_bench.py`: entity resolution timed on synthetic duplicates |
 

@@ -1,7 +1,12 @@
 """python manage.py agents_benchmark [--deals N] [--cost-lines N] [--resources N] [--seed S]
+                                   [--revops-tenant SLUG --revops-deals N]
 
 Times the pilots over synthetic unified rows (no database) and prints rows per second, so a
 regression in the pure metric code shows up as a number, not as a flaky timed test.
+
+With `--revops-tenant`, it also loads N opportunities with history into that benchmark tenant (the
+DCL's real per-record view, three snapshots of type-2 history, quotas) and times the RevOps run over
+it: the SQL analyses (agents/services/revenue.py) alone, then the whole run as a job runs it.
 """
 
 from __future__ import annotations
@@ -77,8 +82,21 @@ class Command(BaseCommand):
         parser.add_argument("--cost-lines", type=int, default=200_000)
         parser.add_argument("--resources", type=int, default=5_000)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--revops-tenant", default="", help="load --revops-deals deals with history into this "
+                            "benchmark tenant (created when missing, its views and history replaced) and time the "
+                            "RevOps run there")
+        parser.add_argument("--revops-deals", type=int, default=1_000_000)
+        parser.add_argument("--revops-skip-load", action="store_true", help="time the run over what the tenant "
+                            "holds from an earlier load")
 
     def handle(self, *args, **opts):
+        if opts["revops_tenant"]:
+            from .revops_tenant import revops_tenant_benchmark
+
+            for line in revops_tenant_benchmark(opts["revops_tenant"], opts["revops_deals"],
+                                                load=not opts["revops_skip_load"]):
+                self.stdout.write(line)
+            return
         rng = random.Random(opts["seed"])
         today = date(2026, 3, 1)
         deals, accounts = synthetic_deals(opts["deals"], rng, today)

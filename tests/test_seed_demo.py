@@ -24,5 +24,5 @@ def test_seed_demo_creates_the_tenant_and_its_connections_once():
 
     with schema_context(tenant.schema_name):
         counts = {v.entity: v.row_count for v in view_catalog()}
-    assert set(counts) == {"account", "contact", "opportunity", "cost", "cloud_resource"}
+    assert set(counts) == {"account", "contact", "opportunity", "cost", "cloud_resource", "quota"}
     assert all(n > 0 for n in counts.values())

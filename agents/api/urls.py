@@ -7,4 +7,6 @@ urlpatterns = [
     path("run/", views.AgentsRunView.as_view(), name="agents-run"),
     path("<str:agent>/results/", views.AgentResultsView.as_view(), name="agent-results"),
     path("<str:agent>/results/<int:pk>/", views.AgentRunDetailView.as_view(), name="agent-run"),
+    path("<str:agent>/results/<int:pk>/findings.csv", views.AgentRunFindingsCSVView.as_view(),
+         name="agent-run-findings-csv"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
@@ -225,6 +226,24 @@ class AgentRunDetailView(TenantAPIView):
         if run is None:
             raise Http404("No such run.")
         return Response(s.AgentRunSerializer(run).data)
+
+
+class AgentRunFindingsCSVView(TenantAPIView):
+    """A run's findings as CSV: one line per finding with its amount, action, record ids and query."""
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, operation_id="agents_run_findings_csv")
+    def get(self, request, agent: str, pk: int):
+        from django.http import HttpResponse
+
+        from ..services.export import findings_csv
+
+        agent = _agent_or_404(agent)
+        run = AgentRun.objects.filter(agent=agent, pk=pk).first() if 0 < pk <= MAX_PK else None
+        if run is None:
+            raise Http404("No such run.")
+        response = HttpResponse(findings_csv(run), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{run.agent}-run-{run.pk}-findings.csv"'
+        return response
 
 
 class TelemetryView(TenantAPIView):

@@ -11,6 +11,8 @@
 - `from` / `to`: the first and last day of a finding about a period; repeats over consecutive days
   are one finding (finops: `anomaly_periods`).
 - `id`: stable within a run, from what the finding is about (`finding_id`), for its page.
+- `query`: `{"sql", "params"}` (`query_ref`), the SQL that produced the finding's figure, to run
+  again against the tenant's PostgreSQL schema (search_path set to the tenant) with its parameters.
 
 Everything here is pure: the pilots call it when they build their findings, and
 `normalize.findings_normalize` brings findings stored before these fields existed to the same shape
@@ -41,6 +43,13 @@ def records_ref(entity: str, ids: Iterable[str]) -> dict | None:
     if len(unique) > RECORDS_MAX:
         ref["truncated"] = True
     return ref
+
+
+def query_ref(sql: str, params: Mapping | None = None) -> dict:
+    """The query that produced a figure or finding, `{"sql": ..., "params": {...}}`: the SQL runs
+    against the tenant's PostgreSQL schema (search_path set to the tenant) with `params` (psycopg
+    `%(name)s` placeholders, values JSON-safe: the SQL casts dates and times itself) and returns it."""
+    return {"sql": " ".join(sql.split()), "params": dict(params or {})}
 
 
 def finding_id(finding: Mapping) -> str:
@@ -97,7 +106,8 @@ def _owner(subject: Mapping) -> str:
 # before findings carried their signals.
 SIGNAL_PREFIXES = (("overdue", "close date "), ("stale", "no update in "), ("no_close_date", "no close date"),
                    ("closing_soon", "closes in "), ("no_next_step", "no next step"),
-                   ("big_low_probability", "large deal"))
+                   ("big_low_probability", "large deal"), ("stuck", "in stage "),
+                   ("pushed_twice", "close date pushed "), ("amount_cut", "amount cut "))
 
 
 def signals_of(finding: Mapping) -> list[str]:
@@ -133,6 +143,12 @@ def at_risk_action(f: Mapping) -> str:
     if "big_low_probability" in signals:
         steps.append(f"qualify it: {money_text(s.get('amount'), currency)} at a low probability weighs on the "
                      "forecast")
+    if "pushed_twice" in signals:
+        steps.append(f"ask {_owner(s)} what keeps moving its close date and agree a date the buyer confirms")
+    if "stuck" in signals:
+        steps.append("find what it needs to leave its stage (a meeting, a proposal, a decision maker)")
+    if "amount_cut" in signals:
+        steps.append("check why its amount was cut and that the rest of the deal still holds")
     return _sentence([f"{s.get('name') or 'This deal'}: " + steps[0], *steps[1:3]] if steps else
                      [f"review {s.get('name') or 'this deal'} with {_owner(s)}"])
 
@@ -235,7 +251,37 @@ def untagged_action(f: Mapping) -> str:
     return _sentence([f"tag {s.get('name') or s.get('id')} with its owner, team and cost centre{owner}", cost])
 
 
+def waterfall_action(f: Mapping) -> str:
+    if f.get("kind") == "waterfall_lost":
+        return _sentence(["ask the owners of the largest lost deals why they were lost and record the loss reason",
+                          "check what fills the gap before the period ends"])
+    return _sentence(["review each pushed deal with its owner: a new close date the buyer confirmed, or close it "
+                      "as lost", "the forecast of the period no longer counts them"])
+
+
+def quota_missing_action(f: Mapping) -> str:
+    owners = ", ".join(str(o) for o in (f.get("owners") or [])[:5])
+    return _sentence([f"add the quota of {owners} for the period (a Quota CSV through a connection, or Quotas in "
+                      "the admin)", "their coverage then shows at the next run"])
+
+
+def low_coverage_action(f: Mapping) -> str:
+    return _sentence([f"build pipeline for {f.get('owner_id') or 'this owner'}: "
+                      f"{money_text(f.get('remaining'), f.get('currency'))} is left to close and the open pipeline "
+                      f"covers it {f.get('coverage')}×", "three times is the usual floor"])
+
+
+def slippage_action(f: Mapping) -> str:
+    return _sentence(["go through the deals pushed twice or more first: their dates are guesses",
+                      "ask for a confirmed next step before a close date moves again"])
+
+
 ACTIONS = {
+    "waterfall_pushed_out": waterfall_action,
+    "waterfall_lost": waterfall_action,
+    "quota_missing": quota_missing_action,
+    "low_coverage": low_coverage_action,
+    "slippage": slippage_action,
     "at_risk_deal": at_risk_action,
     "overdue_deal": overdue_action,
     "stale_deal": stale_action,

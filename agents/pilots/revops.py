@@ -44,6 +44,11 @@ RISK_CLOSING_SOON_EARLY = 20
 RISK_NO_NEXT_STEP = 10
 RISK_NO_CLOSE_DATE = 10
 RISK_BIG_LOW_PROBABILITY = 10
+# Signals read off the history (agents/services/revenue.py `deals_at_risk`), passed in by the caller.
+RISK_STUCK = 20
+RISK_PUSHED_TWICE = 20
+RISK_AMOUNT_CUT = 15
+HISTORY_SIGNAL_POINTS = {"stuck": RISK_STUCK, "pushed_twice": RISK_PUSHED_TWICE, "amount_cut": RISK_AMOUNT_CUT}
 CLOSING_SOON_DAYS = 14
 EARLY_PROBABILITY = 0.40
 
@@ -272,12 +277,15 @@ def is_overdue(deal: Deal, today: date) -> bool:
 
 
 def risk_signals(deal: Deal, *, today: date, stale_days: int, big_deal_amount: float | None,
-                 next_step_in_use: bool, currency: str | None = None) -> list[tuple[str, int, str]]:
+                 next_step_in_use: bool, currency: str | None = None,
+                 history: Iterable[tuple[str, str]] = ()) -> list[tuple[str, int, str]]:
     """The signals an open deal may slip, each as (code, points, reason in words).
 
     Signals: overdue (+35), stale (+25), closing within 14 days at under 40% (+20), no next step
     when the team records next steps (+10), no close date (+10), a deal at least twice the median
     open deal with probability ≤ 30% (+10). `currency` names the amounts' currency in the reasons.
+    `history`: the deal's (code, reason) read off its history by the caller: stuck longer than the
+    median time in its stage (+20), close date pushed twice or more (+20), amount cut (+15).
     """
     if not deal.is_open:
         return []
@@ -299,6 +307,9 @@ def risk_signals(deal: Deal, *, today: date, stale_days: int, big_deal_amount: f
         amount = f"{deal.amount:,.0f}" + (f" {currency}" if currency else "")
         found.append(("big_low_probability", RISK_BIG_LOW_PROBABILITY,
                       f"large deal ({amount}) at {round(deal.probability * 100)}% probability"))
+    for code, reason in history:
+        if code in HISTORY_SIGNAL_POINTS:
+            found.append((code, HISTORY_SIGNAL_POINTS[code], reason))
     return found
 
 
@@ -366,10 +377,13 @@ def _by_amount(deals: Iterable[Deal]) -> list[Deal]:
 
 def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (), today: date,
             config: RevOpsConfig | None = None, systems: Mapping[int, str] | None = None,
-            reporting_currency: str | None = None) -> PilotResult:
+            reporting_currency: str | None = None,
+            history_signals: Mapping[str, list[tuple[str, str]]] | None = None) -> PilotResult:
     """All RevOps metrics and findings for one set of unified rows. `systems` names connections
     (connection id → system) for the "across which CRMs" lists; the connection kind otherwise. The
-    amounts are in the rows' `reporting_currency`; `reporting_currency` names it when no row does."""
+    amounts are in the rows' `reporting_currency`; `reporting_currency` names it when no row does.
+    `history_signals`: unified id → (code, reason) of the risks read off the history (`risk_signals`)."""
+    history_signals = history_signals or {}
     config = config or RevOpsConfig()
     rows = list(opportunities)
     deals = [deal_from_row(r, systems) for r in rows]
@@ -386,7 +400,8 @@ def analyze(*, opportunities: Iterable[Mapping], accounts: Iterable[Mapping] = (
     scored = []
     for d in open_deals:
         signals = risk_signals(d, today=today, stale_days=config.stale_days, big_deal_amount=big_deal,
-                               next_step_in_use=next_step_in_use, currency=reporting_currency)
+                               next_step_in_use=next_step_in_use, currency=reporting_currency,
+                               history=history_signals.get(d.unified_id, ()))
         score = min(sum(points for _, points, _ in signals), 100)
         if score >= config.at_risk_threshold:
             scored.append((score, d, signals))

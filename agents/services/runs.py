@@ -25,7 +25,9 @@ from ..routing import (
     route_connection,
     row_in_domain,
 )
+from .export import findings_slack
 from .jobs import job_claim, job_finish, job_progress_set
+from .revenue import revenue_analyze
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +56,12 @@ def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Map
 
     currency = reporting_currency()
     if agent == "revops":
+        revenue = revenue_analyze(today=today, now=timezone.now(), reporting_currency=currency)
         result = revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
-                                today=today, config=revops_config(), systems=systems, reporting_currency=currency)
+                                today=today, config=revops_config(), systems=systems, reporting_currency=currency,
+                                history_signals=revenue["signals"])
+        result.metrics["revenue"] = revenue["metrics"]
+        result.findings.extend(revenue["findings"])
     else:
         result = finops.analyze(costs=rows.get("cost", []), resources=rows.get("cloud_resource", []),
                                 config=finops_config(), reporting_currency=currency)
@@ -175,6 +181,10 @@ def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems
         publish_event(tenant, "agent_failed", {**base, "error": run.error})
         return run
     publish_event(tenant, "agent_completed", {**base, "status": run.status, "findings": len(run.findings)})
+    slack = findings_slack(run)  # never raises: a webhook down does not fail the run
+    if slack is not None:
+        run.inputs = {**run.inputs, "slack": slack}
+        run.save(update_fields=["inputs"])
     return run
 
 

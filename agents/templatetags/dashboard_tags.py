@@ -67,3 +67,17 @@ def is_list(value: Any) -> bool:
 def words(value: Any) -> str:
     """at_risk_deal → at risk deal."""
     return str(value).replace("_", " ")
+
+
+@register.filter
+def statements(revenue: Any) -> list[str]:
+    """Every statement the RevOps analyses made instead of a figure (no data for the period, quota
+    missing, a currency without a rate, deals without close date...), in the analyses' order."""
+    out: list[str] = []
+    if not isinstance(revenue, dict):
+        return out
+    for part in revenue.values():
+        if isinstance(part, dict):
+            out += [str(part[k]) for k in ("statement", "left_out_statement", "quota_statement",
+                                           "close_date_statement") if part.get(k)]
+    return out

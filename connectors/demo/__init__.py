@@ -8,6 +8,9 @@
     aws_cur/       cost_and_usage_report.csv                        (CUR line items, ~60 daily periods)
     aws_inventory/ resources.csv                                    (AWS Config resource inventory)
 
+beside the CRM exports, sales quotas (salesforce/Quota.csv, hubspot/quotas.csv) and, with `revision`,
+the Salesforce deals as they stand that many snapshots later (connectors/demo/revenue.py).
+
 The same companies appear in several CRMs with small spelling differences (matched by website domain
 or normalized name), the deals include stale, overdue and at-risk ones, the CUR has one clear spend
 anomaly and untagged resources, and the inventory has stopped-but-billed and idle resources. Output
@@ -26,6 +29,7 @@ from .aws import write_aws
 from .crm import build_companies
 from .dynamics import write_dynamics
 from .hubspot import write_hubspot
+from .revenue import revise_deals, write_quotas
 from .salesforce import write_salesforce
 
 
@@ -41,9 +45,11 @@ class DemoSystem:
 
 DEMO_SYSTEMS: tuple[DemoSystem, ...] = (
     DemoSystem(
-        "Salesforce (demo)", "salesforce", "revops", "salesforce", ("Account.csv", "Contact.csv", "Opportunity.csv")
+        "Salesforce (demo)", "salesforce", "revops", "salesforce",
+        ("Account.csv", "Contact.csv", "Opportunity.csv", "Quota.csv"),
     ),
-    DemoSystem("HubSpot (demo)", "hubspot", "revops", "hubspot", ("companies.csv", "contacts.csv", "deals.csv")),
+    DemoSystem("HubSpot (demo)", "hubspot", "revops", "hubspot",
+               ("companies.csv", "contacts.csv", "deals.csv", "quotas.csv")),
     DemoSystem(
         "Dynamics 365 (demo)", "dynamics", "revops", "dynamics", ("account.csv", "contact.csv", "opportunity.csv"),
         currency="USD",  # the org's base currency: its export has the currency as a lookup id, not a code
@@ -53,8 +59,10 @@ DEMO_SYSTEMS: tuple[DemoSystem, ...] = (
 )
 
 
-def generate(out_dir: str | Path, *, seed: int = 7, scale: int = 1, as_of: dt.date | None = None) -> dict[str, int]:
-    """Write the demo exports under `out_dir`; returns rows written per file (relative path → rows)."""
+def generate(out_dir: str | Path, *, seed: int = 7, scale: int = 1, as_of: dt.date | None = None,
+             revision: int = 0) -> dict[str, int]:
+    """Write the demo exports under `out_dir`; returns rows written per file (relative path → rows).
+    `revision` > 0 writes the Salesforce deals as they stand that many snapshots later (revenue.py)."""
     if scale < 1:
         raise ValueError("scale must be >= 1")
     out = Path(out_dir)
@@ -66,4 +74,7 @@ def generate(out_dir: str | Path, *, seed: int = 7, scale: int = 1, as_of: dt.da
     counts.update(write_hubspot(out / "hubspot", companies, random.Random(rng.random()), as_of))
     counts.update(write_dynamics(out / "dynamics", companies, random.Random(rng.random()), as_of))
     counts.update(write_aws(out, random.Random(rng.random()), as_of, scale=scale))
+    # After every draw of the exports above, from generators of their own: their rows stay as they were.
+    counts.update(write_quotas(out, seed=seed, as_of=as_of))
+    revise_deals(out, revision=revision, seed=seed, as_of=as_of)
     return counts

@@ -106,6 +106,71 @@
     }
   }
 
+  // Pipeline waterfall (floating bars: opening, each movement from where the last one ended, closing), the
+  // funnel of stage conversion and each owner's coverage of the remaining quota (agents/services/revenue.py).
+  // A click on a waterfall bar opens its deals.
+  var SHORT_BARS = { opening: "Opening", created: "Created", pulled_in: "Pulled in", other_in: "Other in", increased: "Up",
+    decreased: "Down", won: "Won", lost: "Lost", pushed_out: "Pushed", removed: "Deleted", other_out: "Other out", closing: "Closing" };
+  function drawRevenue(container, revenue, runId) {
+    if (!revenue) return;
+    var colors = palette(), green = css("--green"), red = css("--red"), blue = css("--blue"), muted = css("--muted");
+    var wf = revenue.waterfall;
+    if (wf && wf.bars && wf.bars.some(function (b) { return b.deals; })) {
+      var bars = wf.bars.filter(function (b) { return b.deals || b.bar === "opening" || b.bar === "closing"; });
+      var level = 0;
+      var spans = bars.map(function (b) {
+        if (b.bar === "opening" || b.bar === "closing") { level = num(b.amount); return [0, level]; }
+        var from = level; level += num(b.amount); return [from, level];
+      });
+      var wo = baseOptions();
+      wo.plugins.legend = { display: false };
+      wo.plugins.tooltip = { callbacks: { label: function (ctx) {
+        var b = bars[ctx.dataIndex];
+        return b.label + ": " + money(b.amount) + " in " + b.deals + " deal" + (b.deals === 1 ? "" : "s") + " (click to list them)";
+      } } };
+      wo.scales.x.ticks.autoSkip = false;
+      wo.scales.x.ticks.maxRotation = 60;
+      wo.onClick = function (evt, items) {
+        if (items.length && runId) window.location.href = "/agents/runs/" + runId + "/waterfall/" + bars[items[0].index].bar + "/";
+      };
+      var title = "Pipeline waterfall: closing " + wf.period_start + " to " + wf.period_end + " (" + wf.since + " → " + wf.until + ")";
+      charts.push(new Chart(chartCard(container, title, "chart-waterfall"), {
+        type: "bar", options: wo,
+        data: { labels: bars.map(function (b) { return SHORT_BARS[b.bar] || b.label; }), datasets: [{ label: "Pipeline", data: spans, borderRadius: 4,
+          backgroundColor: bars.map(function (b) { return b.bar === "opening" || b.bar === "closing" ? blue : num(b.amount) >= 0 ? green : red; }) }] },
+      }));
+    }
+    var conv = revenue.conversion;
+    if (conv && conv.steps && conv.steps[0] && conv.steps[0].reached) {
+      var fo = baseOptions(); fo.indexAxis = "y"; fo.plugins.legend = { display: false };
+      fo.plugins.tooltip = { callbacks: { label: function (ctx) {
+        var st = conv.steps[ctx.dataIndex];
+        return st.reached + " deals reached " + label(st.stage_category) + (st.conversion_pct !== null ? "; " + st.conversion_pct + "% went on to " + label(st.next) : "");
+      } } };
+      charts.push(new Chart(chartCard(container, "Stage conversion (deals that reached each stage)", "chart-funnel"), {
+        type: "bar", options: fo,
+        data: { labels: conv.steps.map(function (st) { return label(st.stage_category) + (st.conversion_pct !== null ? " → " + st.conversion_pct + "%" : ""); }),
+          datasets: [{ label: "Deals", data: conv.steps.map(function (st) { return st.reached; }), backgroundColor: colors[2], borderRadius: 6 }] },
+      }));
+    }
+    var fc = revenue.forecast;
+    var owners = fc && fc.owners ? fc.owners.filter(function (o) { return o.coverage !== null && o.coverage !== undefined; }) : [];
+    if (owners.length) {
+      var co = baseOptions(); co.indexAxis = "y"; co.plugins.legend = { display: false };
+      co.plugins.tooltip = { callbacks: { label: function (ctx) {
+        var o = owners[ctx.dataIndex];
+        return o.coverage + "× : " + money(o.open_pipeline) + " open against " + money(o.remaining) + " left of " + money(o.quota);
+      } } };
+      charts.push(new Chart(chartCard(container, "Coverage of the remaining quota (× ; 3× is the usual floor)", "chart-coverage"), {
+        type: "bar", options: co,
+        data: { labels: owners.map(function (o) { return o.owner_id || "(no owner)"; }),
+          datasets: [{ label: "Coverage", data: owners.map(function (o) { return o.coverage; }), borderRadius: 6,
+            backgroundColor: owners.map(function (o) { return o.coverage < 1 ? red : o.coverage < 3 ? css("--amber") : green; }) }] },
+      }));
+    }
+    if (!container.children.length) container.insertAdjacentHTML("beforeend", '<p class="small" style="color:' + muted + '">No pipeline history to chart yet.</p>');
+  }
+
   function drawFinops(container, metrics, findings) {
     var colors = palette();
     // Per-service daily spend when the pilot provides it; otherwise the daily total.
@@ -174,7 +239,11 @@
       if (!c || typeof Chart === "undefined") return;
       c.innerHTML = "";
       currency = run.currency || (run.metrics || {}).reporting_currency || "";
-      if (agent === "revops") drawRevops(c, run.metrics || {});
+      if (agent === "revops") {
+        drawRevops(c, run.metrics || {});
+        var r = document.querySelector('[data-charts="revenue"]');
+        if (r) { r.innerHTML = ""; drawRevenue(r, (run.metrics || {}).revenue, run.id); }
+      }
       if (agent === "finops") drawFinops(c, run.metrics || {}, run.findings || []);
     });
   }

@@ -18,6 +18,8 @@ DESIGN = {
     "resource_type region_id availability_zone charge_period_start charge_period_end billing_period_start "
     "billing_period_end charge_category charge_description consumed_quantity consumed_unit pricing_quantity "
     "pricing_unit billed_cost effective_cost list_cost contracted_cost billing_currency sku_id tags",
+    # issue #20: sales quotas per owner and period (ADR 0029)
+    "quota": "id owner_id period_start period_end amount currency",
 }
 
 

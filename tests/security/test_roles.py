@@ -159,7 +159,7 @@ DASHBOARD_WRITES = {
 # Pages of the pipeline's internals (streams, consumer groups, dead letters): admins only, reading too.
 ADMIN_PAGES = {"dcl_ui:operations"}
 SAMPLE_KWARGS = {"pk": 999999, "kind": "filesource", "entity": "account", "unified_id": "x", "action": "reclaim",
-                 "run_id": 999999, "finding_id": "x"}
+                 "run_id": 999999, "finding_id": "x", "bar": "opening"}
 
 
 def _dashboard_patterns():
