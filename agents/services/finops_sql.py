@@ -527,6 +527,8 @@ def resource_spend_query(scope: Scope, *, resource_id: str, start: date, end: da
 
 
 SHOWBACK_TAGS = ("team", "owner", "cost_center", "costcenter")
+# The kinds of finding only the SQL analyses write (each has its action in agents/pilots/findings.py).
+FINDING_KINDS = frozenset({"unused_commitment", "showback", "customer_cost", "forecast"})
 
 
 def _resource_keys(resources: Sequence[dict]) -> tuple[list[str], list[str]]:
