@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import json
 import math
-import random
 import os
+import random
 import shutil
 import subprocess
 from datetime import date, timedelta
