@@ -77,8 +77,15 @@ class Command(BaseCommand):
         parser.add_argument("--cost-lines", type=int, default=200_000)
         parser.add_argument("--resources", type=int, default=5_000)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--finops", action="store_true", help="time the FinOps agent over --cost-lines lines in "
+                            "PostgreSQL instead (benchmarks/agents_finops.py; a tenant of its own)")
 
     def handle(self, *args, **opts):
+        if opts["finops"]:
+            from .agents_finops import run
+
+            run(cost_lines=opts["cost_lines"], write=self.stdout.write)
+            return
         rng = random.Random(opts["seed"])
         today = date(2026, 3, 1)
         deals, accounts = synthetic_deals(opts["deals"], rng, today)

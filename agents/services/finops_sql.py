@@ -1,10 +1,13 @@
 """FinOps figures computed by PostgreSQL over the tenant's unified cost view (docs/adr/0030).
 
-Every function here runs one SQL statement against `dcl_view_cost` (and `dcl_view_account`,
-`dcl_view_cloud_resource`) in the current tenant's schema and returns its figures together with
-`"query": {"sql", "params"}`: running that SQL with those params in the tenant's schema returns the
-rows the figures were read from, so anyone can reproduce a finding. Nothing loops over cost lines
-in Python: a run over a million lines moves a few thousand aggregated rows at most.
+One pass over `dcl_view_cost` aggregates the cost lines by day, service, categories, commitment,
+account, region, currency and tag set (`aggregate_sql`), into a temporary table `finops_agg` of the run's
+session; every analysis then reads that table (a few thousand rows for a million lines). Each returns
+its figures with `"query": {"sql", "params"}`: `WITH finops_agg AS (<the aggregation over dcl_view_cost>)
+<the analysis>`, which returns, in the tenant's schema, the rows the figures were read from, so anyone
+can reproduce a finding without the run's temporary table. Only an anomaly's root cause and records
+read the view again, for the days around it (its charge-period index). Nothing loops over cost lines
+in Python.
 
 Conventions shared by every query (the FinOps pilot's, agents/pilots/finops.py):
 - spend is `COALESCE(effective_cost_reporting, billed_cost_reporting)`: amortized cost after
@@ -12,7 +15,8 @@ Conventions shared by every query (the FinOps pilot's, agents/pilots/finops.py):
   every sum and counted by `unconverted` (never a silent zero);
 - a line's day is the UTC date of its `charge_period_start`;
 - the lines read are those of sources routed to FinOps: `excluded` lists the connections routed
-  elsewhere (agents/routing.py), the SQL leaves their lines out.
+  elsewhere (agents/routing.py), the SQL leaves their lines out (a per-line test of the view's lineage,
+  only written when some connection is excluded: it costs as much as the rest of the pass).
 
 Rules the results state in words (`rule`):
 - commitment utilization: the unused part of a commitment is the spend of its lines marked unused
@@ -45,35 +49,21 @@ from ..pilots.finops import query_ref
 from ..pilots.values import money, pct
 
 VIEW = "dcl_view_cost"
+AGG = "finops_agg"
 SPEND = "COALESCE(c.effective_cost_reporting, c.billed_cost_reporting)"
 SOURCE_COST = "COALESCE(c.effective_cost, c.billed_cost)"
 DAY = "(c.charge_period_start AT TIME ZONE 'UTC')::date"
-ROUTED = ("(c.sources->0->>'connection_id') IS NULL "
-          "OR (c.sources->0->>'connection_id')::bigint <> ALL(%(excluded)s::bigint[])")
+ROUTED = ("((c.sources->0->>'connection_id') IS NULL "
+          "OR (c.sources->0->>'connection_id')::bigint <> ALL(%(excluded)s::bigint[]))")
 UNUSED = ("(COALESCE(c.commitment_discount_status, '') = 'Unused' "
           "OR lower(COALESCE(c.charge_category_source, '')) LIKE '%%unused%%' "
           "OR lower(COALESCE(c.commitment_discount_status_source, '')) LIKE '%%unused%%')")
+IDLE = "(lower(COALESCE(c.charge_description, '') || ' ' || COALESCE(c.sku_id, '')) LIKE '%%idleaddress%%')"
 CUSTOMER_TAG_KEYS = ("customer", "client", "project", "account")
 FORECAST_HISTORY_DAYS = 28
 FORECAST_Z = 1.2816  # two-sided 80%
 ROOT_CAUSE_BASELINE_DAYS = 14
 ROOT_CAUSE_LIMIT = 5
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What every query reads: the lines of FinOps sources between two days (inclusive)."""
-
-    start: date
-    end: date
-    excluded: tuple[int, ...] = ()
-
-    def params(self) -> dict:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "excluded": list(self.excluded)}
-
-
-def _where(extra: str = "") -> str:
-    return f"WHERE ({ROUTED}) AND {DAY} BETWEEN %(start)s::date AND %(end)s::date" + (f" AND {extra}" if extra else "")
 
 
 def run(sql: str, params: dict) -> list[dict]:
@@ -94,36 +84,134 @@ def _f(value) -> float:
     return float(value) if value is not None else 0.0
 
 
+def _resource_tail_sql(expr: str) -> str:
+    """The last ARN/path segment of an id, lower-cased (finops._id_keys, in SQL)."""
+    return f"lower(regexp_replace(btrim({expr}), '^.*[:/]', ''))"
+
+
+def routed(excluded: Sequence[int]) -> str:
+    return f" AND {ROUTED}" if excluded else ""
+
+
+# --- the one pass ---------------------------------------------------------------------------------------
+
+
+def aggregate_sql(excluded: Sequence[int] = ()) -> str:
+    """The cost lines grouped by what the analyses read. A line keeps its `resource_id` only when the
+    pilot judges that resource (`keep`: stopped, idle, untagged, previous-generation ones) or it bills an
+    idle address; `inventory_tagged`: its resource has tags in the inventory (`tagged_ids`). The lateral `r`
+    computes each line's id tail and idle test once. (No SQL comments: stored queries are one line.)"""
+    tail = _resource_tail_sql("c.resource_id")
+    return f"""
+SELECT {DAY} AS day, c.service_name, c.service_category, c.charge_category, {UNUSED} AS unused,
+       NULLIF(c.commitment_discount_id, '') AS commitment_id, c.commitment_discount_name AS commitment_name,
+       c.commitment_discount_type AS commitment_type, c.commitment_discount_category AS commitment_category,
+       COALESCE(NULLIF(c.sub_account_id, ''), c.billing_account_id) AS sub_account_id, c.region_id,
+       c.billing_currency, c.reporting_currency, c.fx_missing,
+       CASE WHEN jsonb_typeof(c.tags) = 'object' THEN c.tags ELSE '{{}}'::jsonb END AS tags, r.idle,
+       CASE WHEN r.tail <> '' AND (lower(btrim(c.resource_id)) = ANY(%(keep)s::text[])
+                 OR r.tail = ANY(%(keep)s::text[]) OR r.idle) THEN c.resource_id END AS resource_id,
+       (r.tail <> '' AND r.tail = ANY(%(tagged_ids)s::text[])) AS inventory_tagged,
+       sum({SPEND}) AS spend,
+       sum(c.effective_cost_reporting) AS eff,
+       sum(c.billed_cost_reporting) FILTER (WHERE c.effective_cost_reporting IS NULL) AS billed_only,
+       sum(c.billed_cost_reporting) AS billed,
+       count(*) FILTER (WHERE c.effective_cost_reporting IS NOT NULL) AS eff_lines,
+       count(*) FILTER (WHERE c.effective_cost_reporting IS NULL AND c.billed_cost_reporting IS NOT NULL)
+         AS billed_lines,
+       sum({SOURCE_COST}) FILTER (WHERE {SPEND} IS NULL) AS unconverted_cost,
+       count(*) FILTER (WHERE {SPEND} IS NULL AND {SOURCE_COST} IS NOT NULL) AS unconverted_lines,
+       count(*) FILTER (WHERE {SPEND} IS NULL AND {SOURCE_COST} IS NULL) AS no_amount_lines,
+       count(*) AS lines
+FROM {VIEW} c
+  CROSS JOIN LATERAL (SELECT CASE WHEN c.resource_id <> '' THEN {tail} ELSE '' END AS tail, {IDLE} AS idle) r
+WHERE true{routed(excluded)}
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18"""
+
+
+@dataclass(frozen=True)
+class Source:
+    """The aggregation a run read (`finops_agg`): its SQL over the view and params, for stored queries."""
+
+    sql: str
+    params: dict
+
+    def ref(self, sql: str, params: dict | None = None) -> dict:
+        """The stored query of an analysis over `finops_agg`: the same SQL, with the aggregation inline."""
+        body = sql.strip()
+        body = f", {body[len('WITH '):]}" if body.upper().startswith("WITH ") else f" {body}"
+        return query_ref(f"WITH {AGG} AS ({self.sql}){body}", {**self.params, **(params or {})})
+
+
+def materialize(*, excluded: Sequence[int] = (), keep: Sequence[str] = (), tagged_ids: Sequence[str] = ()) -> Source:
+    """One pass over the view into the session's temporary `finops_agg` (dropped by `release`)."""
+    sql = aggregate_sql(excluded)
+    params = {"keep": sorted(set(keep)), "tagged_ids": sorted(set(tagged_ids)),
+              **({"excluded": list(excluded)} if excluded else {})}
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{AGG}")
+        # A hash of the groups in memory instead of sorting a million lines on disk, and no JIT compilation
+        # (half a second of it for one statement): measured on benchmarks/agents_finops.py.
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        work_mem, jit = cursor.fetchone()
+        cursor.execute("SET work_mem = '256MB'; SET jit = off")
+        try:
+            cursor.execute(f"CREATE TEMPORARY TABLE {AGG} AS {sql}", params)
+        finally:
+            cursor.execute("SELECT set_config('work_mem', %s, false), set_config('jit', %s, false)", [work_mem, jit])
+        cursor.execute(f"ANALYZE {AGG}")
+    return Source(sql=" ".join(sql.split()), params=params)
+
+
+def release() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{AGG}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The days every analysis reads (inclusive), and the aggregation they read them from."""
+
+    start: date
+    end: date
+    source: Source
+    excluded: tuple[int, ...] = ()
+
+    def params(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+IN_SCOPE = "a.day BETWEEN %(start)s::date AND %(end)s::date"
+
+
 # --- the period and what cannot be summed ------------------------------------------------------------
 
 
-def data_period(excluded: Sequence[int] = ()) -> dict:
-    """First and last day with cost lines, how many lines, and those without a converted amount
-    (per currency and reason: a currency without a rate is said, never summed as zero)."""
-    sql = (f"SELECT min({DAY}) AS first_day, max({DAY}) AS last_day, count(*) AS lines, "
-           f"count(*) FILTER (WHERE {SPEND} IS NULL AND {SOURCE_COST} IS NOT NULL) AS unconverted "
-           f"FROM {VIEW} c WHERE ({ROUTED})")
-    params = {"excluded": list(excluded)}
-    row = run(sql, params)[0]
-    return {"first_day": row["first_day"], "last_day": row["last_day"], "lines": row["lines"],
-            "unconverted_lines": row["unconverted"], "query": query_ref(sql, params)}
+def data_period(source: Source) -> dict:
+    """First and last day with cost lines, how many lines, and those without a converted amount."""
+    sql = (f"SELECT min(a.day) AS first_day, max(a.day) AS last_day, COALESCE(sum(a.lines), 0) AS lines, "
+           f"COALESCE(sum(a.unconverted_lines), 0) AS unconverted FROM {AGG} a")
+    row = run(sql, {})[0]
+    return {"first_day": row["first_day"], "last_day": row["last_day"], "lines": int(row["lines"]),
+            "unconverted_lines": int(row["unconverted"]), "query": source.ref(sql)}
 
 
 def unconverted(scope: Scope) -> dict:
-    sql = (f"SELECT c.billing_currency AS currency, COALESCE(c.fx_missing, 'not_converted') AS reason, "
-           f"count(*) AS lines, sum({SOURCE_COST}) AS amount FROM {VIEW} c "
-           f"{_where(f'{SPEND} IS NULL AND {SOURCE_COST} IS NOT NULL')} GROUP BY 1, 2 ORDER BY 3 DESC, 1")
+    """Lines without a converted amount, per currency and reason (a currency without a rate is said,
+    never summed as zero)."""
+    sql = (f"SELECT a.billing_currency AS currency, COALESCE(a.fx_missing, 'not_converted') AS reason, "
+           f"sum(a.unconverted_lines) AS lines, sum(a.unconverted_cost) AS amount FROM {AGG} a "
+           f"WHERE a.unconverted_lines > 0 AND {IN_SCOPE} GROUP BY 1, 2 ORDER BY 3 DESC, 1")
     params = scope.params()
-    rows = run(sql, params)
     by_currency: dict[str | None, dict] = {}
-    for r in rows:
+    for r in run(sql, params):
         g = by_currency.setdefault(r["currency"], {"currency": r["currency"], "count": 0, "amount": 0.0,
                                                    "reasons": {}})
-        g["count"] += r["lines"]
+        g["count"] += int(r["lines"])
         g["amount"] = money(g["amount"] + _f(r["amount"]))
-        g["reasons"][r["reason"]] = r["lines"]
+        g["reasons"][r["reason"]] = int(r["lines"])
     groups = sorted(by_currency.values(), key=lambda g: (-g["count"], g["currency"] or ""))
-    return {"count": sum(g["count"] for g in groups), "by_currency": groups, "query": query_ref(sql, params)}
+    return {"count": sum(g["count"] for g in groups), "by_currency": groups, "query": scope.source.ref(sql, params)}
 
 
 # --- commitments ------------------------------------------------------------------------------------
@@ -131,60 +219,50 @@ def unconverted(scope: Scope) -> dict:
 
 COMMITMENT_RULE = ("unused = spend of the commitment's lines marked unused (FOCUS CommitmentDiscountStatus Unused or a "
                    "charge type naming it); without such lines, its purchase and fee lines' billed cost minus the "
-                   "spend "
-                   "of the usage it covered. Utilization = used ÷ (used + unused).")
+                   "spend of the usage it covered. Utilization = used ÷ (used + unused).")
 
 
 def commitments(scope: Scope) -> dict:
     """Per commitment: what it cost, what it covered, what went unused, its utilization."""
     sql = f"""
-WITH lines AS (
-  SELECT c.commitment_discount_id AS commitment_id, c.commitment_discount_name AS name,
-         c.commitment_discount_type AS type, c.commitment_discount_category AS category, c.provider_name,
-         c.billing_currency, c.charge_category, {UNUSED} AS unused, {SPEND} AS spend,
-         c.billed_cost_reporting AS billed
-  FROM {VIEW} c {_where("c.commitment_discount_id IS NOT NULL AND c.commitment_discount_id <> ''")}
-), per AS (
-  SELECT commitment_id, max(name) AS name, max(type) AS type, max(category) AS category,
-         max(billing_currency) AS currency,
-         COALESCE(sum(spend) FILTER (WHERE NOT unused AND charge_category = 'Usage'), 0) AS used,
-         COALESCE(sum(spend) FILTER (WHERE unused), 0) AS unused_marked,
-         count(*) FILTER (WHERE unused) AS unused_lines,
-         COALESCE(sum(billed) FILTER (WHERE charge_category = 'Purchase'), 0) AS purchased,
-         count(*) AS lines
-  FROM lines GROUP BY commitment_id
+WITH per AS (
+  SELECT a.commitment_id, max(a.commitment_name) AS name, max(a.commitment_type) AS type,
+         max(a.commitment_category) AS category, max(a.billing_currency) AS currency,
+         COALESCE(sum(a.spend) FILTER (WHERE NOT a.unused AND a.charge_category = 'Usage'), 0) AS used,
+         COALESCE(sum(a.spend) FILTER (WHERE a.unused), 0) AS unused_marked,
+         COALESCE(sum(a.lines) FILTER (WHERE a.unused), 0) AS unused_lines,
+         COALESCE(sum(a.billed) FILTER (WHERE a.charge_category = 'Purchase'), 0) AS purchased,
+         sum(a.lines) AS lines
+  FROM {AGG} a WHERE a.commitment_id IS NOT NULL AND {IN_SCOPE} GROUP BY a.commitment_id
 )
 SELECT commitment_id, name, type, category, currency, lines, used, purchased,
        CASE WHEN unused_lines > 0 THEN unused_marked ELSE GREATEST(purchased - used, 0) END AS unused,
        CASE WHEN unused_lines > 0 THEN 'marked_unused' ELSE 'purchase_minus_used' END AS basis
 FROM per ORDER BY commitment_id"""
     params = scope.params()
-    rows = run(sql, params)
     items = []
-    for r in rows:
+    for r in run(sql, params):
         used, unused = _f(r["used"]), _f(r["unused"])
         items.append({"commitment_id": r["commitment_id"], "name": r["name"], "type": r["type"],
-                      "category": r["category"], "billing_currency": r["currency"], "lines": r["lines"],
+                      "category": r["category"], "billing_currency": r["currency"], "lines": int(r["lines"]),
                       "used": money(used), "unused": money(unused), "purchased": money(_f(r["purchased"])),
                       "utilization_pct": pct(used, used + unused), "basis": r["basis"]})
     used = sum(i["used"] for i in items)
     unused = sum(i["unused"] for i in items)
     return {"rule": COMMITMENT_RULE, "commitments": items, "used": money(used), "unused": money(unused),
-            "utilization_pct": pct(used, used + unused), "query": query_ref(sql, params)}
+            "utilization_pct": pct(used, used + unused), "query": scope.source.ref(sql, params)}
 
 
 COVERAGE_RULE = ("coverage = spend of usage lines a commitment covered ÷ spend of all usage lines of the services "
-                 "with at "
-                 "least one covered line in the period")
+                 "with at least one covered line in the period")
 
 
 def coverage(scope: Scope) -> dict:
     """Commitment coverage, overall and per service, and its daily series for the chart."""
     sql = f"""
 WITH usage AS (
-  SELECT {DAY} AS day, c.service_name, {SPEND} AS spend,
-         (c.commitment_discount_id IS NOT NULL AND c.commitment_discount_id <> '' AND NOT {UNUSED}) AS covered
-  FROM {VIEW} c {_where("c.charge_category = 'Usage'")}
+  SELECT a.day, a.service_name, a.spend, (a.commitment_id IS NOT NULL AND NOT a.unused) AS covered
+  FROM {AGG} a WHERE a.charge_category = 'Usage' AND {IN_SCOPE}
 ), eligible AS (
   SELECT service_name FROM usage GROUP BY service_name HAVING bool_or(covered)
 )
@@ -193,10 +271,9 @@ SELECT u.day, u.service_name, COALESCE(sum(u.spend) FILTER (WHERE u.covered), 0)
 FROM usage u JOIN eligible e USING (service_name)
 GROUP BY u.day, u.service_name ORDER BY u.day, u.service_name"""
     params = scope.params()
-    rows = run(sql, params)
     by_service: dict[str, list[float]] = {}
     by_day: dict[date, list[float]] = {}
-    for r in rows:
+    for r in run(sql, params):
         s = by_service.setdefault(r["service_name"] or "(unknown service)", [0.0, 0.0])
         d = by_day.setdefault(r["day"], [0.0, 0.0])
         for acc in (s, d):
@@ -210,7 +287,7 @@ GROUP BY u.day, u.service_name ORDER BY u.day, u.service_name"""
                             "coverage_pct": pct(v[0], v[1])} for k, v in sorted(by_service.items())],
             "by_day": [{"day": d.isoformat(), "covered": money(v[0]), "on_demand": money(v[1] - v[0]),
                         "coverage_pct": pct(v[0], v[1])} for d, v in sorted(by_day.items())],
-            "query": query_ref(sql, params)}
+            "query": scope.source.ref(sql, params)}
 
 
 # --- showback -------------------------------------------------------------------------------------------
@@ -218,12 +295,12 @@ GROUP BY u.day, u.service_name ORDER BY u.day, u.service_name"""
 
 def tag_keys(scope: Scope) -> dict:
     """Every tag key on the lines and the spend carrying it (how well tagged the bill is)."""
-    sql = (f"SELECT k.key, count(*) AS lines, sum({SPEND}) AS spend FROM {VIEW} c "
-           f"CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(c.tags) = 'object' THEN c.tags "
-           f"ELSE '{{}}'::jsonb END) AS k(key) {_where()} GROUP BY k.key ORDER BY 3 DESC NULLS LAST, 1")
+    sql = (f"SELECT k.key, sum(a.lines) AS lines, sum(a.spend) AS spend FROM {AGG} a "
+           f"CROSS JOIN LATERAL jsonb_object_keys(a.tags) AS k(key) WHERE {IN_SCOPE} "
+           "GROUP BY k.key ORDER BY 3 DESC NULLS LAST, 1")
     params = scope.params()
-    return {"keys": [{"key": r["key"], "lines": r["lines"], "spend": money(_f(r["spend"]))} for r in run(sql, params)],
-            "query": query_ref(sql, params)}
+    return {"keys": [{"key": r["key"], "lines": int(r["lines"]), "spend": money(_f(r["spend"]))}
+                     for r in run(sql, params)], "query": scope.source.ref(sql, params)}
 
 
 def _key_spellings(wanted: str, keys: Iterable[str]) -> list[str]:
@@ -232,20 +309,25 @@ def _key_spellings(wanted: str, keys: Iterable[str]) -> list[str]:
     return sorted(k for k in keys if k.lower() == target or k.lower().rsplit(":", 1)[-1] == target)
 
 
+def _tag_value_sql(spellings: Sequence[str], prefix: str = "key") -> str:
+    if not spellings:
+        return "NULL::text"
+    return "COALESCE(" + ", ".join(f"NULLIF(a.tags->>%({prefix}{i})s, '')" for i in range(len(spellings))) + ")"
+
+
 SHOWBACK_RULE = "untagged spend is allocated to the tag's values in proportion to their tagged spend"
 
 
 def showback(scope: Scope, tag: str, spellings: Sequence[str]) -> dict:
     """Spend per value of one tag, with the untagged spend allocated by SHOWBACK_RULE."""
-    value = ("COALESCE(" + ", ".join(f"NULLIF(c.tags->>%(key{i})s, '')" for i in range(len(spellings))) + ")"
-             if spellings else "NULL::text")
     sql = f"""
 WITH lines AS (
-  SELECT {value} AS value, {SPEND} AS spend FROM {VIEW} c {_where(f"{SPEND} IS NOT NULL")}
+  SELECT {_tag_value_sql(spellings)} AS value, a.spend, a.lines FROM {AGG} a
+  WHERE a.spend IS NOT NULL AND {IN_SCOPE}
 ), direct AS (
-  SELECT value, sum(spend) AS direct, count(*) AS lines FROM lines WHERE value IS NOT NULL GROUP BY value
+  SELECT value, sum(spend) AS direct, sum(lines) AS lines FROM lines WHERE value IS NOT NULL GROUP BY value
 ), untagged AS (
-  SELECT COALESCE(sum(spend), 0) AS untagged, count(*) AS lines FROM lines WHERE value IS NULL
+  SELECT COALESCE(sum(spend), 0) AS untagged, COALESCE(sum(lines), 0) AS lines FROM lines WHERE value IS NULL
 )
 SELECT d.value, d.direct, d.lines, u.untagged, u.lines AS untagged_lines,
        CASE WHEN sum(d.direct) OVER () <> 0 THEN u.untagged * d.direct / sum(d.direct) OVER () ELSE 0 END AS allocated
@@ -254,7 +336,7 @@ FROM untagged u LEFT JOIN direct d ON true ORDER BY d.direct DESC NULLS LAST, d.
     rows = run(sql, params)
     untagged = _f(rows[0]["untagged"]) if rows else 0.0
     values = [{"value": r["value"], "direct": money(_f(r["direct"])), "allocated": money(_f(r["allocated"])),
-               "total": money(_f(r["direct"]) + _f(r["allocated"])), "lines": r["lines"]}
+               "total": money(_f(r["direct"]) + _f(r["allocated"])), "lines": int(r["lines"])}
               for r in rows if r["value"] is not None]
     tagged = sum(v["direct"] for v in values)
     statement = None
@@ -262,9 +344,9 @@ FROM untagged u LEFT JOIN direct d ON true ORDER BY d.direct DESC NULLS LAST, d.
         statement = (f"no cost line carries a {tag!r} tag: {money(untagged):,.2f} of spend cannot be charged back by "
                      f"{tag}; tag the resources (or map the source's tag column) first")
     return {"tag": tag, "keys": list(spellings), "rule": SHOWBACK_RULE, "values": values, "tagged": money(tagged),
-            "untagged": money(untagged), "untagged_lines": rows[0]["untagged_lines"] if rows else 0,
+            "untagged": money(untagged), "untagged_lines": int(rows[0]["untagged_lines"]) if rows else 0,
             "untagged_pct": pct(untagged, tagged + untagged), "allocated": bool(values) and untagged > 0,
-            "statement": statement, "query": query_ref(sql, params)}
+            "statement": statement, "query": scope.source.ref(sql, params)}
 
 
 # --- unit economics -------------------------------------------------------------------------------------
@@ -288,38 +370,36 @@ def unit_economics(scope: Scope, keys: Sequence[str]) -> dict:
                else "no RevOps account view is materialized")
         return {"rule": UNIT_RULE, "accounts": [], "unmatched": [], "statement": f"no unit economics: {why}",
                 "query": None}
-    has_opps = view_exists("dcl_view_opportunity")
     revenue = ("""(SELECT sum(o.amount_reporting) FROM dcl_view_opportunity o
           WHERE o.account_unified_id = a.unified_id AND o.status = 'won'
-            AND o.close_date BETWEEN %(start)s::date AND %(end)s::date)""" if has_opps else "NULL::numeric")
+            AND o.close_date BETWEEN %(start)s::date AND %(end)s::date)"""
+               if view_exists("dcl_view_opportunity") else "NULL::numeric")
     sql = f"""
 WITH tagged AS (
-  SELECT {_name_key("t.value")} AS value, min(t.value) AS raw, sum({SPEND}) AS spend, count(*) AS lines
-  FROM {VIEW} c CROSS JOIN LATERAL jsonb_each_text(c.tags) AS t(key, value)
-  {_where("jsonb_typeof(c.tags) = 'object' AND c.tags ?| %(keys)s::text[] AND t.key = ANY(%(keys)s::text[]) "
-           "AND btrim(t.value) <> ''")}
+  SELECT {_name_key("t.value")} AS value, min(t.value) AS raw, sum(a.spend) AS spend, sum(a.lines) AS lines
+  FROM {AGG} a CROSS JOIN LATERAL jsonb_each_text(a.tags) AS t(key, value)
+  WHERE a.tags ?| %(keys)s::text[] AND t.key = ANY(%(keys)s::text[]) AND btrim(t.value) <> '' AND {IN_SCOPE}
   GROUP BY 1
 ), accounts AS (
   SELECT DISTINCT ON (t.value) t.value, a.unified_id, a.name, {revenue} AS revenue
   FROM tagged t JOIN dcl_view_account a
-    ON {_name_key("a.name")} = t.value OR lower(btrim(a.id)) = t.raw OR a.unified_id = t.raw
+    ON {_name_key("a.name")} = t.value OR lower(btrim(a.id)) = lower(t.raw) OR a.unified_id = t.raw
   ORDER BY t.value, a.unified_id
 )
 SELECT t.raw AS tag_value, t.spend, t.lines, a.unified_id AS account_unified_id, a.name AS account_name, a.revenue
 FROM tagged t LEFT JOIN accounts a USING (value) ORDER BY t.spend DESC NULLS LAST, t.raw"""
     params = {**scope.params(), "keys": list(keys), "suffix": LEGAL_SUFFIX}
-    rows = run(sql, params)
     accounts: dict[str, dict] = {}
     unmatched = []
-    for r in rows:
+    for r in run(sql, params):
         if r["account_unified_id"] is None:
-            unmatched.append({"tag_value": r["tag_value"], "cost": money(_f(r["spend"])), "lines": r["lines"]})
+            unmatched.append({"tag_value": r["tag_value"], "cost": money(_f(r["spend"])), "lines": int(r["lines"])})
             continue
         a = accounts.setdefault(r["account_unified_id"], {"account_unified_id": r["account_unified_id"],
                                                           "account": r["account_name"], "cost": 0.0, "lines": 0,
                                                           "tag_values": [], "revenue_won": None})
         a["cost"] = money(a["cost"] + _f(r["spend"]))
-        a["lines"] += r["lines"]
+        a["lines"] += int(r["lines"])
         a["tag_values"].append(r["tag_value"])
         if r["revenue"] is not None:
             a["revenue_won"] = money(_f(r["revenue"]))
@@ -329,14 +409,17 @@ FROM tagged t LEFT JOIN accounts a USING (value) ORDER BY t.spend DESC NULLS LAS
     statement = None if items else ("no customer/project tag value names a RevOps account"
                                     + (f" ({len(unmatched)} tag values checked)" if unmatched else ""))
     return {"rule": UNIT_RULE, "keys": list(keys), "accounts": items, "unmatched": unmatched,
-            "statement": statement, "query": query_ref(sql, params)}
+            "statement": statement, "query": scope.source.ref(sql, params)}
 
 
-# --- anomaly root cause ---------------------------------------------------------------------------------
+# --- anomaly root cause (reads the view around the anomaly) -------------------------------------------
 
 
 ROOT_CAUSE_RULE = ("change = spend on the anomaly's days − (mean daily spend of the 14 days before it × its days), per "
                    "service, resource, region, sub account and tag")
+# The charge period's index bounds the scan (a test on the UTC date of every line would not).
+DAYS_SQL = ("c.charge_period_start >= (%(base_start)s::date)::timestamp AT TIME ZONE 'UTC' "
+            "AND c.charge_period_start < (%(to)s::date + 1)::timestamp AT TIME ZONE 'UTC'")
 
 
 def root_cause(scope: Scope, *, start: date, end: date, service: str | None, tag_spellings: Sequence[str] = (),
@@ -350,8 +433,7 @@ def root_cause(scope: Scope, *, start: date, end: date, service: str | None, tag
 WITH lines AS (
   SELECT {DAY} AS day, c.service_name AS service, c.resource_id AS resource, c.region_id AS region,
          c.sub_account_id AS sub_account, {tag} AS tag, {SPEND} AS spend
-  FROM {VIEW} c
-  WHERE ({ROUTED}) AND {DAY} BETWEEN %(base_start)s::date AND %(to)s::date {service_filter}
+  FROM {VIEW} c WHERE {DAYS_SQL} {service_filter}{routed(scope.excluded)}
 ), grouped AS (
   SELECT CASE WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(resource) = 0 THEN 'resource'
               WHEN GROUPING(region) = 0 THEN 'region' WHEN GROUPING(sub_account) = 0 THEN 'sub_account'
@@ -367,9 +449,10 @@ WITH lines AS (
 )
 SELECT dimension, value, actual, expected, change FROM ranked WHERE rank <= %(limit)s
 ORDER BY dimension, rank"""
-    params = {"excluded": list(scope.excluded), "from": start.isoformat(), "to": end.isoformat(),
-              "base_start": base_start.isoformat(), "base_days": ROOT_CAUSE_BASELINE_DAYS,
-              "days": (end - start).days + 1, "limit": limit, **({"service": service} if service else {}),
+    params = {"from": start.isoformat(), "to": end.isoformat(), "base_start": base_start.isoformat(),
+              "base_days": ROOT_CAUSE_BASELINE_DAYS, "days": (end - start).days + 1, "limit": limit,
+              **({"service": service} if service else {}),
+              **({"excluded": list(scope.excluded)} if scope.excluded else {}),
               **{f"tag{i}": k for i, k in enumerate(tag_spellings)}}
     dims: dict[str, list[dict]] = {}
     for r in run(sql, params):
@@ -389,8 +472,7 @@ ORDER BY dimension, rank"""
 
 
 FORECAST_METHOD = ("month-to-date spend + remaining days × mean daily spend of the last 28 days; 80% interval "
-                   "± 1.2816 × "
-                   "daily standard deviation × √remaining days (days as independent draws)")
+                   "± 1.2816 × daily standard deviation × √remaining days (days as independent draws)")
 
 
 def forecast(scope: Scope, *, last_day: date) -> dict:
@@ -402,17 +484,16 @@ def forecast(scope: Scope, *, last_day: date) -> dict:
 WITH days AS (
   SELECT d::date AS day FROM generate_series(%(history_start)s::date, %(last_day)s::date, interval '1 day') AS d
 ), spend AS (
-  SELECT {DAY} AS day, sum({SPEND}) AS spend FROM {VIEW} c
-  WHERE ({ROUTED}) AND {DAY} BETWEEN LEAST(%(history_start)s::date, %(month_start)s::date) AND %(last_day)s::date
-  GROUP BY 1
+  SELECT a.day, sum(a.spend) AS spend FROM {AGG} a
+  WHERE a.day BETWEEN LEAST(%(history_start)s::date, %(month_start)s::date) AND %(last_day)s::date GROUP BY 1
 ), daily AS (
   SELECT days.day, COALESCE(spend.spend, 0) AS spend FROM days LEFT JOIN spend USING (day)
 )
 SELECT (SELECT COALESCE(sum(spend), 0) FROM spend WHERE day >= %(month_start)s::date) AS month_to_date,
        avg(spend) AS daily_mean, COALESCE(stddev_samp(spend), 0) AS daily_sd, count(*) AS days
 FROM daily"""
-    params = {"excluded": list(scope.excluded), "history_start": history_start.isoformat(),
-              "last_day": last_day.isoformat(), "month_start": month_start.isoformat()}
+    params = {"history_start": history_start.isoformat(), "last_day": last_day.isoformat(),
+              "month_start": month_start.isoformat()}
     row = run(sql, params)[0]
     remaining = (month_end - last_day).days
     mtd, mean, sd = _f(row["month_to_date"]), _f(row["daily_mean"]), _f(row["daily_sd"])
@@ -421,7 +502,7 @@ FROM daily"""
     return {"method": FORECAST_METHOD, "month": month_start.strftime("%Y-%m"), "through": last_day.isoformat(),
             "month_to_date": money(mtd), "remaining_days": remaining, "daily_mean": money(mean),
             "daily_sd": money(sd), "forecast": money(point), "low": money(max(mtd, point - half)),
-            "high": money(point + half), "interval": 0.8, "query": query_ref(sql, params)}
+            "high": money(point + half), "interval": 0.8, "query": scope.source.ref(sql, params)}
 
 
 # --- spend by category over time (chart) ------------------------------------------------------------
@@ -429,101 +510,68 @@ FROM daily"""
 
 def spend_by_category_month(scope: Scope) -> dict:
     """Spend per month and FOCUS service category (the chart's stacked bars)."""
-    sql = (f"SELECT to_char({DAY}, 'YYYY-MM') AS month, COALESCE(c.service_category, 'Other') AS category, "
-           f"sum({SPEND}) AS spend FROM {VIEW} c {_where(f'{SPEND} IS NOT NULL')} GROUP BY 1, 2 ORDER BY 1, 2")
+    sql = (f"SELECT to_char(a.day, 'YYYY-MM') AS month, COALESCE(a.service_category, 'Other') AS category, "
+           f"sum(a.spend) AS spend FROM {AGG} a WHERE a.spend IS NOT NULL AND {IN_SCOPE} GROUP BY 1, 2 ORDER BY 1, 2")
     params = scope.params()
     return {"rows": [{"month": r["month"], "category": r["category"], "spend": money(_f(r["spend"]))}
-                     for r in run(sql, params)], "query": query_ref(sql, params)}
+                     for r in run(sql, params)], "query": scope.source.ref(sql, params)}
 
 
-# --- the pilot's input, aggregated ----------------------------------------------------------------------
+# --- the pilot's input ----------------------------------------------------------------------------------
 
 
-def _resource_tail_sql(expr: str) -> str:
-    """The last ARN/path segment of an id, lower-cased (finops._id_keys, in SQL)."""
-    return f"lower(regexp_replace(btrim({expr}), '^.*[:/]', ''))"
-
-
-def pilot_rows(scope: Scope, *, keep_ids: Sequence[str], tagged_ids: Sequence[str], window_start: date) -> dict:
-    """The cost view aggregated to what the FinOps pilot reads (finops.cost_lines): one row per day,
-    service, categories, account, region, currency and flags, with `line_count`. A line keeps its
-    `resource_id` only inside the trailing window and when the pilot judges that resource (stopped,
-    idle, untagged or previous-generation ones in `keep_ids`, and idle addresses); `tagged_ids` are
-    the inventory's tagged resources (a line of theirs counts as tagged)."""
-    idle = ("(lower(COALESCE(c.charge_description, '') || ' ' || COALESCE(c.sku_id, '')) "
-            "LIKE '%%idleaddress%%')")
-    tail = _resource_tail_sql("c.resource_id")
-    sql = f"""
-SELECT {DAY} AS charge_period_start, c.service_name, c.service_category, c.charge_category,
-       COALESCE(NULLIF(c.sub_account_id, ''), c.billing_account_id) AS sub_account_id, c.region_id,
-       CASE WHEN {DAY} >= %(window_start)s::date AND c.resource_id <> ''
-                 AND (lower(btrim(c.resource_id)) = ANY(%(keep)s::text[]) OR {tail} = ANY(%(keep)s::text[]) OR {idle})
-            THEN c.resource_id END AS resource_id,
-       (jsonb_typeof(c.tags) = 'object' AND c.tags <> '{{}}'::jsonb) AS tagged,
-       (c.resource_id <> '' AND {tail} = ANY(%(tagged_ids)s::text[])) AS inventory_tagged,
-       {idle} AS idle, c.billing_currency, c.reporting_currency, c.fx_missing,
-       sum(c.effective_cost_reporting) FILTER (WHERE c.effective_cost_reporting IS NOT NULL) AS eff,
-       sum(c.billed_cost_reporting) FILTER (WHERE c.effective_cost_reporting IS NULL) AS billed,
-       count(*) FILTER (WHERE c.effective_cost_reporting IS NOT NULL) AS eff_lines,
-       count(*) FILTER (WHERE c.effective_cost_reporting IS NULL
-                          AND c.billed_cost_reporting IS NOT NULL) AS billed_lines,
-       sum({SOURCE_COST}) FILTER (WHERE {SPEND} IS NULL) AS unconverted_cost,
-       count(*) FILTER (WHERE {SPEND} IS NULL AND {SOURCE_COST} IS NOT NULL) AS unconverted_lines,
-       count(*) FILTER (WHERE {SPEND} IS NULL AND {SOURCE_COST} IS NULL) AS no_amount_lines
-FROM {VIEW} c WHERE ({ROUTED}) AND c.charge_period_start IS NOT NULL
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"""
-    params = {"excluded": list(scope.excluded), "window_start": window_start.isoformat(),
-              "keep": sorted(set(keep_ids)), "tagged_ids": sorted(set(tagged_ids))}
+def pilot_rows(scope: Scope, *, window_start: date) -> dict:
+    """`finops_agg` as the rows the FinOps pilot reads (finops.cost_lines), with `line_count`; a row keeps
+    its resource id inside the trailing window only (the pilot judges resources on that window)."""
+    sql = f"SELECT a.* FROM {AGG} a"
     rows = []
-    for r in run(sql, params):
-        base = {"charge_period_start": r["charge_period_start"], "service_name": r["service_name"],
+    for r in run(sql, {}):
+        base = {"charge_period_start": r["day"], "service_name": r["service_name"],
                 "service_category": r["service_category"], "charge_category": r["charge_category"],
                 "sub_account_id": r["sub_account_id"], "region_id": r["region_id"],
-                "resource_id": r["resource_id"] or "", "tags": {"tagged": True} if r["tagged"] else {},
-                "inventory_tagged": r["inventory_tagged"], "idle": r["idle"],
-                "billing_currency": r["billing_currency"], "reporting_currency": r["reporting_currency"]}
-        spend = _f(r["eff"]) + _f(r["billed"])
+                "resource_id": (r["resource_id"] or "") if r["day"] and r["day"] >= window_start else "",
+                "tags": {"tagged": True} if r["tags"] else {}, "inventory_tagged": r["inventory_tagged"],
+                "idle": r["idle"], "billing_currency": r["billing_currency"],
+                "reporting_currency": r["reporting_currency"]}
         converted = r["eff_lines"] + r["billed_lines"]
         if converted:
             basis = {k: v for k, v in (("effective_cost_reporting", r["eff_lines"]),
                                        ("billed_cost_reporting", r["billed_lines"])) if v}
-            rows.append({**base, "effective_cost_reporting": spend, "line_count": converted, "basis": basis})
+            rows.append({**base, "effective_cost_reporting": _f(r["eff"]) + _f(r["billed_only"]),
+                         "line_count": converted, "basis": basis})
         if r["unconverted_lines"]:
             rows.append({**base, "effective_cost": _f(r["unconverted_cost"]), "line_count": r["unconverted_lines"],
                          "fx_missing": r["fx_missing"]})
         if r["no_amount_lines"]:
             rows.append({**base, "line_count": r["no_amount_lines"]})
-    return {"rows": rows, "query": query_ref(sql, params)}
+    return {"rows": rows, "query": scope.source.ref(sql)}
 
 
 def anomaly_lines(scope: Scope, *, service: str, start: date, end: date, limit: int) -> dict:
     """The usage lines of one service on an anomaly's days, largest first (the finding's records)."""
-    sql = (f"SELECT c.unified_id, {SPEND} AS spend FROM {VIEW} c WHERE ({ROUTED}) AND c.service_name = %(service)s "
-           f"AND {DAY} BETWEEN %(from)s::date AND %(to)s::date AND COALESCE(c.charge_category, 'Usage') = 'Usage' "
+    where = (f"c.service_name = %(service)s AND {DAYS_SQL.replace('%(base_start)s', '%(from)s')} "
+             f"AND COALESCE(c.charge_category, 'Usage') = 'Usage'{routed(scope.excluded)}")
+    sql = (f"SELECT c.unified_id, {SPEND} AS spend FROM {VIEW} c WHERE {where} "
            f"ORDER BY {SPEND} DESC NULLS LAST, c.unified_id LIMIT %(limit)s")
-    params = {"excluded": list(scope.excluded), "service": service, "from": start.isoformat(), "to": end.isoformat(),
-              "limit": limit}
-    count_sql = (f"SELECT count(*) AS n FROM {VIEW} c WHERE ({ROUTED}) AND c.service_name = %(service)s "
-                 f"AND {DAY} BETWEEN %(from)s::date AND %(to)s::date "
-                 "AND COALESCE(c.charge_category, 'Usage') = 'Usage'")
+    params = {"service": service, "from": start.isoformat(), "to": end.isoformat(), "limit": limit,
+              **({"excluded": list(scope.excluded)} if scope.excluded else {})}
     ids = [r["unified_id"] for r in run(sql, params)]
-    total = run(count_sql, {k: v for k, v in params.items() if k != "limit"})[0]["n"]
+    total = run(f"SELECT count(*) AS n FROM {VIEW} c WHERE {where}",
+                {k: v for k, v in params.items() if k != "limit"})[0]["n"]
     return {"ids": ids, "count": total, "query": query_ref(sql, params)}
 
 
 def resource_spend_query(scope: Scope, *, resource_id: str, start: date, end: date) -> dict:
     """The SQL of one resource's daily spend in a window (a savings or untagged finding's figures)."""
     tail = _resource_tail_sql("c.resource_id")
-    sql = (f"SELECT {DAY} AS day, sum({SPEND}) AS spend FROM {VIEW} c WHERE ({ROUTED}) "
-           f"AND (lower(btrim(c.resource_id)) = %(id)s OR {tail} = %(tail)s) "
-           f"AND {DAY} BETWEEN %(start)s::date AND %(end)s::date GROUP BY 1 ORDER BY 1")
+    sql = (f"SELECT {DAY} AS day, sum({SPEND}) AS spend FROM {VIEW} c "
+           f"WHERE (lower(btrim(c.resource_id)) = %(id)s OR {tail} = %(tail)s) "
+           f"AND {DAYS_SQL.replace('%(base_start)s', '%(start)s').replace('%(to)s', '%(end)s')}"
+           f"{routed(scope.excluded)} GROUP BY 1 ORDER BY 1")
     rid = resource_id.strip().lower()
-    params = {"excluded": list(scope.excluded), "id": rid, "tail": rid.replace(":", "/").rsplit("/", 1)[-1],
-              "start": start.isoformat(), "end": end.isoformat()}
+    params = {"id": rid, "tail": rid.replace(":", "/").rsplit("/", 1)[-1], "start": start.isoformat(),
+              "end": end.isoformat(), **({"excluded": list(scope.excluded)} if scope.excluded else {})}
     return query_ref(sql, params)
-
-
-# --- one run ------------------------------------------------------------------------------------------
 
 
 SHOWBACK_TAGS = ("team", "owner", "cost_center", "costcenter")
@@ -556,53 +604,56 @@ def _resource_keys(resources: Sequence[dict]) -> tuple[list[str], list[str]]:
 def analyze(*, resources: Sequence[dict], config, reporting_currency: str | None, excluded: Sequence[int] = (),
             today: date | None = None) -> tuple[object, dict] | None:
     """The FinOps pilot over the cost view, computed by PostgreSQL (see the module docstring), and the
-    analyses of docs/adr/0030 beside it. None when no cost line of a FinOps source is materialized."""
+    analyses of docs/adr/0030 beside it, with what it read (`inputs`). None when no cost line of a
+    FinOps source is materialized."""
     from ..pilots import PilotResult, finops
 
     if not view_exists():
         return None
-    period = data_period(excluded)
-    if not period["lines"]:
+    total = run(f"SELECT count(*) AS n FROM {VIEW}", {})[0]["n"]
+    if not total:
         return None
-    inputs = {"cost_lines": period["lines"]}
-    if period["last_day"] is None:  # lines, but none with a charge period: the pilot says what it left out
-        result = finops.analyze(costs=[], resources=resources, config=config, reporting_currency=reporting_currency)
-        return result, inputs
-    first, last = period["first_day"], period["last_day"]
-    scope = Scope(first, last, tuple(excluded))
-    window_start = max(first, last - timedelta(days=config.window_days - 1))
     keep, tagged = _resource_keys(resources)
-    aggregated = pilot_rows(scope, keep_ids=keep, tagged_ids=tagged, window_start=window_start)
-    result: PilotResult = finops.analyze(costs=aggregated["rows"], resources=resources, config=config,
-                                         reporting_currency=reporting_currency)
-    inputs["aggregated_rows"] = len(aggregated["rows"])
-    currency = result.metrics.get("reporting_currency")
-    queries = {"pilot_input": aggregated["query"], "period": period["query"]}
-    keys = [k["key"] for k in tag_keys(scope)["keys"]]
-    extra = {
-        "commitments": commitments(scope),
-        "coverage": coverage(scope),
-        "forecast": forecast(scope, last_day=last),
-        "spend_by_category_month": spend_by_category_month(scope),
-        "unit_economics": unit_economics(scope, [k for k in keys if k.lower().rsplit(":", 1)[-1] in CUSTOMER_TAG_KEYS]),
-    }
-    showbacks = []
-    for wanted in SHOWBACK_TAGS:
-        spellings = _key_spellings(wanted, keys)
-        if spellings:
-            showbacks.append(showback(scope, wanted, spellings))
-    if not showbacks:
-        showbacks.append(showback(scope, "team", []))
-    extra["showback"] = showbacks
-    team_spellings = _key_spellings("team", keys)
-    for name, value in extra.items():
-        result.metrics[name] = value
-    result.metrics["tag_keys"] = keys
-    result.metrics["queries"] = queries
-    _anomalies_in_sql(result, scope, config, team_spellings)
-    _queries_on_findings(result, scope, window_start, last)
-    result.findings.extend(_new_findings(extra, currency, scope))
-    return result, inputs
+    source = materialize(excluded=excluded, keep=keep, tagged_ids=tagged)
+    try:
+        period = data_period(source)
+        if not period["lines"]:
+            return None
+        inputs = {"rows": total, "rows_used": period["lines"]}
+        if period["last_day"] is None:  # lines, but none with a charge period: the pilot says what it left out
+            scope = Scope(date.min, date.max, source, tuple(excluded))
+            rows = pilot_rows(scope, window_start=date.max)["rows"]
+            return finops.analyze(costs=rows, resources=resources, config=config,
+                                  reporting_currency=reporting_currency), inputs
+        first, last = period["first_day"], period["last_day"]
+        scope = Scope(first, last, source, tuple(excluded))
+        window_start = max(first, last - timedelta(days=config.window_days - 1))
+        aggregated = pilot_rows(scope, window_start=window_start)
+        result: PilotResult = finops.analyze(costs=aggregated["rows"], resources=resources, config=config,
+                                             reporting_currency=reporting_currency)
+        inputs["aggregated_rows"] = len(aggregated["rows"])
+        currency = result.metrics.get("reporting_currency")
+        keys = [k["key"] for k in tag_keys(scope)["keys"]]
+        extra = {
+            "commitments": commitments(scope),
+            "coverage": coverage(scope),
+            "forecast": forecast(scope, last_day=last),
+            "spend_by_category_month": spend_by_category_month(scope),
+            "unit_economics": unit_economics(scope, [k for k in keys
+                                                     if k.lower().rsplit(":", 1)[-1] in CUSTOMER_TAG_KEYS]),
+        }
+        showbacks = [showback(scope, wanted, _key_spellings(wanted, keys)) for wanted in SHOWBACK_TAGS
+                     if _key_spellings(wanted, keys)] or [showback(scope, "team", [])]
+        extra["showback"] = showbacks
+        result.metrics.update(extra)
+        result.metrics["tag_keys"] = keys
+        result.metrics["queries"] = {"pilot_input": aggregated["query"], "period": period["query"]}
+        _anomalies_in_sql(result, scope, config, _key_spellings("team", keys))
+        _queries_on_findings(result, scope, window_start, last)
+        result.findings.extend(_new_findings(extra, currency, scope))
+        return result, inputs
+    finally:
+        release()
 
 
 def _anomalies_in_sql(result, scope: Scope, config, team_spellings: Sequence[str]) -> None:
@@ -691,12 +742,17 @@ def _new_findings(extra: dict, currency: str | None, scope: Scope) -> list[dict]
 
 
 def cost_sources() -> list[dict]:
-    """One row per source connection of the cost view, with its lineage (`sources`) and `line_count`:
-    what routing needs (agents/routing.py reads the lineage) without reading a million lines."""
+    """One stand-in row per connection whose mapping feeds the cost entity, with its lineage (`sources`):
+    what routing needs (agents/routing.py reads the lineage) without reading the lines (the view's lineage
+    column is built per line: a pass over a million lines for a handful of ids). A view with lines but no
+    such mapping (lines of a connection since removed) gets a stand-in without lineage (routed by entity)."""
+    from aam.models import FieldMapping
+
     if not view_exists():
         return []
-    sql = (f"SELECT (c.sources->0->>'connection_id')::bigint AS connection_id, "
-           "c.sources->0->>'connection_kind' AS kind, "
-           f"count(*) AS n FROM {VIEW} c GROUP BY 1, 2 ORDER BY 3 DESC")
-    return [{"sources": [{"connection_id": r["connection_id"], "connection_kind": r["kind"]}]
-             if r["connection_id"] is not None else [], "line_count": r["n"]} for r in run(sql, {})]
+    pairs = sorted(set(FieldMapping.objects.filter(canonical_entity="cost")
+                       .values_list("connection_id", "connection__kind")))
+    rows = [{"sources": [{"connection_id": pk, "connection_kind": kind}]} for pk, kind in pairs]
+    if not rows and run(f"SELECT EXISTS (SELECT 1 FROM {VIEW}) AS any", {})[0]["any"]:
+        rows = [{"sources": []}]
+    return rows

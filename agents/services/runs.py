@@ -62,6 +62,7 @@ def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Map
                              reporting_currency=currency, excluded=sql_excluded, today=today)
         result = done[0] if done else finops.analyze(costs=[], resources=rows.get("cloud_resource", []),
                                                      config=finops_config(), reporting_currency=currency)
+        result.inputs = done[1] if done else {"rows": 0, "rows_used": 0}  # the cost lines it read
     elif agent == "revops":
         result = revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
                                 today=today, config=revops_config(), systems=systems, reporting_currency=currency)
@@ -75,7 +76,7 @@ def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Map
 def views_load(entities: Iterable[str]) -> dict[str, list[dict]]:
     """The unified views' rows (dcl contract: `view_all`, empty for a view not materialized). Cost lines
     stay in PostgreSQL (FinOps computes there, finops_sql): one stand-in row per source connection, with
-    its lineage and line count, routes them like the rows would."""
+    its lineage, routes them like the rows would."""
     from dcl.selectors import view_all
 
     from .finops_sql import cost_sources
@@ -174,11 +175,9 @@ def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems
             publish_event(tenant, "agent_completed", {**base, "status": run.status, "reason": run.skipped_reason})
             return run
         excluded = sorted(c for c, r in routes.items() if agent not in r.domains) if cost_in_sql else None
-        if cost_in_sql and "cost" in run.inputs["views"]:  # stand-in rows (views_load): the lines they stand for
-            for entity in ("cost",):
-                run.inputs["views"][entity] = {"rows": sum(r["line_count"] for r in data.get(entity, [])),
-                                               "rows_used": sum(r["line_count"] for r in rows.get(entity, []))}
         result = _pilot(agent, rows, today, systems, sql_excluded=excluded)
+        if getattr(result, "inputs", None):  # cost lines read in PostgreSQL, not the stand-in rows
+            run.inputs["views"]["cost"] = {k: result.inputs[k] for k in ("rows", "rows_used")}
         run.metrics, run.findings = result.metrics, result.findings
         run.narrative, run.narrative_source = narrative_write(agent=agent, result=result, tenant=tenant)
         run.status = AgentRun.Status.SUCCEEDED
