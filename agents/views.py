@@ -205,7 +205,8 @@ METRIC_CARDS = {
                ("stopped_billed_count", "Stopped but billed", "count"), ("resources", "Resources", "count"),
                ("commitments.utilization_pct", "Commitment utilization", "pct"),
                ("coverage.coverage_pct", "Commitment coverage", "pct"),
-               ("commitments.unused", "Unused commitment", "money"), ("forecast.forecast", "Month-end forecast", "money")],
+               ("commitments.unused", "Unused commitment", "money"),
+               ("forecast.forecast", "Month-end forecast", "money")],
 }
 
 
