@@ -283,3 +283,36 @@ def test_an_empty_tenant_exports_nothing_and_says_why(committed_tenants, tmp_pat
     assert not path.exists()
     with pytest.raises(CommandError, match="csv or parquet"):
         call_command("export_focus", tenant=beta.slug, out=str(tmp_path / "focus.xlsx"), stdout=io.StringIO())
+
+
+def test_bad_input_is_stated_not_summed_as_zero(demo):
+    """A currency without a rate, a tag nobody uses, no customer tag, days without data: each is said."""
+    from agents.services import agents_run
+    from agents.services import finops_sql as f
+    from tenants.money.models import FxRate
+
+    tenant, _ = demo
+    with in_schema(tenant):
+        # EUR is the base of every rate (ECB): without USD-per-EUR rates the Azure lines cannot be converted
+        FxRate.objects.filter(currency="USD").delete()
+    call_command("materialize", tenant=tenant.slug, full=True, stdout=io.StringIO(), stderr=io.StringIO())
+    with in_schema(tenant):
+        fin = next(r for r in agents_run(tenant=tenant, agents=["finops"], today=AS_OF))
+        eur_lines, eur_cost = q("SELECT count(*), sum(billed_cost) FROM dcl_view_cost WHERE billing_currency = 'EUR'")[0]
+        left_out = next(x for x in fin.findings if x["kind"] == "unconverted_amounts")
+        assert left_out["count"] == eur_lines and "EUR" in left_out["title"] and "no USD rate" in left_out["title"]
+        group = left_out["by_currency"][0]
+        assert group["reasons"] == {"no_reporting_rate": eur_lines} and close(group["amount"], eur_cost)
+        assert close(fin.metrics["total_spend"], one(f"SELECT sum({SPEND}) FROM dcl_view_cost"))  # without them
+        assert q(left_out["query"]["sql"], left_out["query"]["params"])[0][0] == "EUR"
+
+        source = f.materialize()
+        try:
+            empty = f.Scope(date(2020, 1, 1), date(2020, 1, 31), source)  # no data in those days
+            nobody = f.showback(empty, "team", ["Team"])
+            assert nobody["values"] == [] and "no cost line carries a 'team' tag" in nobody["statement"]
+            assert f.coverage(empty)["coverage_pct"] is None and f.commitments(empty)["commitments"] == []
+            assert f.unit_economics(empty, [])["statement"].startswith("no unit economics")
+            assert f.showback(empty, "department", [])["statement"]
+        finally:
+            f.release()
