@@ -298,7 +298,8 @@ def test_bad_input_is_stated_not_summed_as_zero(demo):
     call_command("materialize", tenant=tenant.slug, full=True, stdout=io.StringIO(), stderr=io.StringIO())
     with in_schema(tenant):
         fin = next(r for r in agents_run(tenant=tenant, agents=["finops"], today=AS_OF))
-        eur_lines, eur_cost = q("SELECT count(*), sum(billed_cost) FROM dcl_view_cost WHERE billing_currency = 'EUR'")[0]
+        eur_lines, eur_cost = q("SELECT count(*), sum(billed_cost) FROM dcl_view_cost "
+                                "WHERE billing_currency = 'EUR'")[0]
         left_out = next(x for x in fin.findings if x["kind"] == "unconverted_amounts")
         assert left_out["count"] == eur_lines and "EUR" in left_out["title"] and "no USD rate" in left_out["title"]
         group = left_out["by_currency"][0]
