@@ -761,11 +761,8 @@ def cost_sources() -> list[dict]:
     such mapping (lines of a connection since removed) gets a stand-in without lineage (routed by entity)."""
     from aam.models import FieldMapping
 
-    if not view_exists():
-        return []
+    if not view_exists() or not run(f"SELECT EXISTS (SELECT 1 FROM {VIEW}) AS any", {})[0]["any"]:
+        return []  # nothing materialized: the pilot is skipped with that reason
     pairs = sorted(set(FieldMapping.objects.filter(canonical_entity="cost")
                        .values_list("connection_id", "connection__kind")))
-    rows = [{"sources": [{"connection_id": pk, "connection_kind": kind}]} for pk, kind in pairs]
-    if not rows and run(f"SELECT EXISTS (SELECT 1 FROM {VIEW}) AS any", {})[0]["any"]:
-        rows = [{"sources": []}]
-    return rows
+    return [{"sources": [{"connection_id": pk, "connection_kind": kind}]} for pk, kind in pairs] or [{"sources": []}]
