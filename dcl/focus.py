@@ -14,7 +14,12 @@ export derives it, by these stated rules only:
   PublisherName and InvoiceIssuerName: the provider;
 - ServiceCategory: `Other` when the value is not known;
 - ChargeFrequency (recommended, not null): Usage-Based for usage, Recurring for a purchase or fee whose
-  raw charge type says recurring, One-Time for other purchases, taxes, credits and adjustments.
+  raw charge type says recurring, One-Time for other purchases, taxes, credits and adjustments;
+- the commitment columns of a line with a CommitmentDiscountId and none of its own (a CUR or an Azure
+  export has no such columns): its category and type from the id's form (an AWS Savings Plan ARN is Spend /
+  Savings Plan; an EC2 reserved-instances ARN, an Azure reservation or a GCP commitment is Usage / Reserved
+  Instance, Reservation, Committed Use Discount), its status Unused when the raw charge type says unused,
+  else Used for usage (null for the purchase itself, as FOCUS has it).
 Date/times are ISO 8601 in UTC (`2026-11-03T00:00:00Z`); Tags and SkuPriceDetails are JSON objects.
 In Parquet, decimals are float64 (what FOCUS tools read as Decimal: the FinOps Foundation's validator
 reads a decimal128 column as objects) and date/times timestamps in UTC.
@@ -93,6 +98,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_CD = "COALESCE(c.commitment_discount_id, '') <> ''"
+_SP = "c.commitment_discount_id ILIKE 'arn:aws:savingsplans:%%'"
+
+
 def _select_sql() -> str:
     """The SELECT of the export: one expression per FOCUS column (module docstring for the derivations)."""
     provider = "COALESCE(NULLIF(c.provider_name, ''), p.provider)"
@@ -109,6 +118,16 @@ def _select_sql() -> str:
         "PublisherName": f"COALESCE(NULLIF(c.publisher_name, ''), {provider})",
         "InvoiceIssuerName": f"COALESCE(NULLIF(c.invoice_issuer_name, ''), {provider})",
         "ServiceCategory": "COALESCE(c.service_category, 'Other')",
+        "CommitmentDiscountCategory": (f"COALESCE(c.commitment_discount_category, CASE WHEN {_CD} THEN CASE "
+                                       f"WHEN {_SP} THEN 'Spend' ELSE 'Usage' END END)"),
+        "CommitmentDiscountType": (f"COALESCE(c.commitment_discount_type, CASE WHEN {_CD} THEN CASE WHEN {_SP} THEN "
+                                   "'Savings Plan' WHEN c.commitment_discount_id ILIKE '%%reserved-instances%%' THEN "
+                                   "'Reserved Instance' WHEN c.commitment_discount_id ILIKE '%%/reservations/%%' THEN "
+                                   "'Reservation' WHEN c.commitment_discount_id ILIKE '%%commitment%%' OR "
+                                   "c.commitment_discount_id ~ '^[0-9]+$' THEN 'Committed Use Discount' END END)"),
+        "CommitmentDiscountStatus": (f"COALESCE(c.commitment_discount_status, CASE WHEN {_CD} THEN CASE WHEN "
+                                     "c.charge_category_source ILIKE '%%unused%%' THEN 'Unused' WHEN "
+                                     "c.charge_category = 'Usage' THEN 'Used' END END)"),
         "ChargeFrequency": ("COALESCE(c.charge_frequency, CASE WHEN c.charge_category = 'Usage' THEN 'Usage-Based' "
                             "WHEN lower(COALESCE(c.charge_category_source, '')) LIKE '%%recurring%%' THEN 'Recurring' "
                             "ELSE 'One-Time' END)"),

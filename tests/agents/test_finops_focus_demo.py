@@ -247,6 +247,11 @@ def test_the_focus_export_passes_the_finops_foundations_validator_and_carries_th
     assert {r["ChargeFrequency"] for r in rows} <= {"One-Time", "Recurring", "Usage-Based"}
     assert {r["ChargeClass"] for r in rows} == {None}
     assert {r["CommitmentDiscountStatus"] for r in rows} <= {"Used", "Unused", None}
+    by_type = {(r["CommitmentDiscountType"], r["CommitmentDiscountCategory"]) for r in committed}
+    assert by_type == {("Savings Plan", "Spend"), ("Reservation", "Usage")}
+    assert {r["CommitmentDiscountStatus"] for r in committed if r["ProviderName"] == "Microsoft"} == {"Used", "Unused"}
+    assert all(r["CommitmentDiscountStatus"] is None and r["CommitmentDiscountCategory"] is None
+               for r in rows if not r["CommitmentDiscountId"])
     assert all(r["PricingCurrency"] is None or pycountry.currencies.get(alpha_3=r["PricingCurrency"]) for r in rows)
     assert all(pycountry.currencies.get(alpha_3=r["BillingCurrency"]) for r in rows)
     assert all(r["ProviderName"] and r["PublisherName"] and r["InvoiceIssuerName"] for r in rows)
