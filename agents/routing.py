@@ -28,8 +28,8 @@ FINOPS_KINDS = frozenset({"snowflake", "sap", "netsuite", "legacy_sql"})
 
 # `source_system` hints seen in configs of generic sources (CSV exports, databases).
 REVOPS_SYSTEMS = REVOPS_KINDS | {"crm", "pipedrive", "zoho", "dynamics365", "salesforce_export", "hubspot_export"}
-FINOPS_SYSTEMS = FINOPS_KINDS | {"aws", "aws_cur", "azure", "gcp", "focus", "cloud_billing", "billing", "oracle_erp",
-                                 "quickbooks", "xero"}
+FINOPS_SYSTEMS = FINOPS_KINDS | {"aws", "aws_cur", "azure", "azure_cost", "gcp", "gcp_billing", "focus",
+                                 "cloud_billing", "billing", "oracle_erp", "quickbooks", "xero"}
 
 ENTITY_DOMAIN = {
     "opportunity": REVOPS,

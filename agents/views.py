@@ -203,7 +203,11 @@ METRIC_CARDS = {
     "finops": [("total_spend", "Total spend", "money"), ("month_over_month.change_pct", "Month over month", "delta"),
                ("anomaly_count", "Anomalies", "count"), ("estimated_monthly_savings", "Savings / month", "money"),
                ("untagged_spend_pct", "Untagged spend", "pct"), ("idle_count", "Idle resources", "count"),
-               ("stopped_billed_count", "Stopped but billed", "count"), ("resources", "Resources", "count")],
+               ("stopped_billed_count", "Stopped but billed", "count"), ("resources", "Resources", "count"),
+               ("commitments.utilization_pct", "Commitment utilization", "pct"),
+               ("coverage.coverage_pct", "Commitment coverage", "pct"),
+               ("commitments.unused", "Unused commitment", "money"),
+               ("forecast.forecast", "Month-end forecast", "money")],
 }
 
 

@@ -88,8 +88,15 @@ class Command(BaseCommand):
         parser.add_argument("--revops-deals", type=int, default=1_000_000)
         parser.add_argument("--revops-skip-load", action="store_true", help="time the run over what the tenant "
                             "holds from an earlier load")
+        parser.add_argument("--finops", action="store_true", help="time the FinOps agent over --cost-lines lines in "
+                            "PostgreSQL instead (benchmarks/agents_finops.py; a tenant of its own)")
 
     def handle(self, *args, **opts):
+        if opts["finops"]:
+            from .agents_finops import run
+
+            run(cost_lines=opts["cost_lines"], write=self.stdout.write)
+            return
         if opts["revops_tenant"]:
             from .revops_tenant import revops_tenant_benchmark
 

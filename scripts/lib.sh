@@ -26,6 +26,24 @@ bootstrap_venv() {
   fi
 }
 
+# bootstrap_focus_venv: .venv-focus with requirements-focus.txt (the FinOps Foundation's FOCUS validator, which
+# cannot share the project's environment: docs/adr/0030), reinstalled only when that file changes.
+bootstrap_focus_venv() {
+  local venv="$ROOT/.venv-focus"
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating .venv-focus (the FOCUS validator)"
+    python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"
+  fi
+  local stamp="$venv/.installed"
+  local sum; sum="$(sha256sum requirements-focus.txt | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+    say "installing requirements-focus.txt"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -r requirements-focus.txt
+    echo "$sum" > "$stamp"
+  fi
+}
+
 port_open() { "$PY" - "$1" "$2" <<'PYEOF'
 import socket, sys
 s = socket.socket(); s.settimeout(1)

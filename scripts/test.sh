@@ -2,6 +2,9 @@
 # The whole test suite against the real PostgreSQL and Redis (a test database and Redis db of its own).
 source "$(dirname "$0")/lib.sh"
 bootstrap_venv requirements-dev.txt
+bootstrap_focus_venv
+# the FOCUS export's test runs the validator; with the suite it must (not skip)
+export FOCUS_VALIDATOR="$ROOT/.venv-focus/bin/focus-validator" FOCUS_VALIDATOR_REQUIRED=1
 ensure_services
 if [ -x scripts/browser.sh ]; then bash scripts/browser.sh; fi
 export DJANGO_SETTINGS_MODULE=autonomos.settings.test

@@ -18,7 +18,7 @@ def test_seed_demo_creates_the_tenant_and_its_connections_once():
 
         admin = get_user_model().objects.get(username="admin")
         assert admin.check_password("AutonomOS-demo-2026")
-    assert len(kinds) == 5
+    assert len(kinds) == 6  # + the Azure cost export (docs/adr/0030)
     assert {"salesforce", "hubspot", "dynamics"} <= set(kinds)
     from dcl.selectors import view_catalog
 

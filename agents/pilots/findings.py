@@ -276,12 +276,41 @@ def slippage_action(f: Mapping) -> str:
                       "ask for a confirmed next step before a close date moves again"])
 
 
+def unused_commitment_action(f: Mapping) -> str:
+    s, currency = f.get("subject") or {}, f.get("currency")
+    return _sentence([f"move workloads onto {s.get('name') or s.get('id')} (same family, region or scope) or exchange "
+                      f"or sell the unused part: {money_text(f.get('unused'), currency, cents=True)} went unused",
+                      "size the next purchase on the utilization, not on the peak"])
+
+
+def showback_action(f: Mapping) -> str:
+    tag = f.get("tag") or "team"
+    return _sentence([f"tag the untagged resources with a {tag} (or map the source's tag column) so their "
+                      f"{money_text(f.get('untagged'), f.get('currency'), cents=True)} is charged directly",
+                      "until then it is shared out in proportion to tagged spend"])
+
+
+def customer_cost_action(f: Mapping) -> str:
+    s = f.get("subject") or {}
+    return _sentence([f"review {s.get('name') or 'this account'}'s cost to serve with its account owner",
+                      "price renewals and expansions on it"])
+
+
+def forecast_action(f: Mapping) -> str:
+    return _sentence([f"compare {f.get('month')}'s forecast with its budget; if the high end is over, find the "
+                      "services growing fastest (spend by service) before the month closes"])
+
+
 ACTIONS = {
     "waterfall_pushed_out": waterfall_action,
     "waterfall_lost": waterfall_action,
     "quota_missing": quota_missing_action,
     "low_coverage": low_coverage_action,
     "slippage": slippage_action,
+    "unused_commitment": unused_commitment_action,
+    "showback": showback_action,
+    "customer_cost": customer_cost_action,
+    "forecast": forecast_action,
     "at_risk_deal": at_risk_action,
     "overdue_deal": overdue_action,
     "stale_deal": stale_action,

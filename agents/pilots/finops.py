@@ -102,6 +102,8 @@ class CostLine:
     usage: bool = True  # FOCUS ChargeCategory usage (or awaiting review): the only lines anomalies judge
     idle: bool = False  # billed for being idle (an address nothing uses)
     unified_id: str = ""  # the view row it came from
+    count: int = 1  # cost lines it stands for (a row aggregated by PostgreSQL stands for many)
+    inventory_tagged: bool = False  # untagged itself, but its resource has tags in the inventory
 
 
 def spend_of(row: Mapping) -> tuple[float | None, str]:
@@ -127,24 +129,26 @@ def cost_lines(rows: Iterable[Mapping], unconverted_ids: list[str] | None = None
     for row in rows:
         amount, column = spend_of(row)
         when = day(row.get("charge_period_start")) or day(row.get("billing_period_start"))
+        n = int(row.get("line_count") or 1)
         if amount is None:
             source, _ = _source_cost(row)
             if source is None:
-                skipped_amount += 1
+                skipped_amount += n
                 continue
             currency = text(row.get("billing_currency"))
             g = unconverted.setdefault(currency, {"currency": currency or None, "count": 0, "amount": 0.0,
                                                   "reasons": defaultdict(int)})
-            g["count"] += 1
+            g["count"] += n
             g["amount"] += source
-            g["reasons"][text(row.get("fx_missing")) or "not_converted"] += 1
+            g["reasons"][text(row.get("fx_missing")) or "not_converted"] += n
             if unconverted_ids is not None:
                 unconverted_ids.append(text(row.get("unified_id")))
             continue
         if when is None:
-            skipped_day += 1
+            skipped_day += n
             continue
-        basis[column] += 1
+        for name, counted_lines in (row.get("basis") or {column: n}).items():
+            basis[name] += counted_lines
         charge_category = _canonical(row.get("charge_category"), CHARGE_CATEGORIES)
         lines.append(CostLine(
             day=when, amount=amount,
@@ -157,8 +161,10 @@ def cost_lines(rows: Iterable[Mapping], unconverted_ids: list[str] | None = None
             service_category=_canonical(row.get("service_category"), SERVICE_CATEGORIES),
             charge_category=charge_category,
             usage=charge_category in (USAGE_CATEGORY, PENDING),
-            idle=_idle_usage(row),
+            idle=bool(row["idle"]) if "idle" in row else _idle_usage(row),
             unified_id=text(row.get("unified_id")),
+            count=n,
+            inventory_tagged=bool(row.get("inventory_tagged")),
         ))
     groups = sorted(unconverted.values(), key=lambda g: (-g["count"], g["currency"] or ""))
     for g in groups:
@@ -581,14 +587,16 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
 
     def inventory_tagged(line: CostLine) -> bool:
         """A line without tags of its own whose resource has tags in the inventory."""
-        return not line.tagged and bool(line.resource_id) and _id_keys(line.resource_id)[-1] in tagged_ids
+        if line.tagged:
+            return False
+        return line.inventory_tagged or (bool(line.resource_id) and _id_keys(line.resource_id)[-1] in tagged_ids)
 
     untagged_spend = sum(line.amount for line in lines if not line.tagged and not inventory_tagged(line))
     currencies = sorted({line.currency for line in lines if line.currency})
     metrics = {
         "period": {"start": first_day.isoformat(), "end": last_day.isoformat(),
                    "days": (last_day - first_day).days + 1},
-        "cost_lines": len(lines),
+        "cost_lines": sum(line.count for line in lines),
         "skipped_lines": skipped,
         "total_spend": money(total),
         "currencies": currencies,
@@ -612,8 +620,8 @@ def analyze(*, costs: Iterable[Mapping], resources: Iterable[Mapping] = (),
         "untagged_resource_count": len(untagged),
         "untagged_spend": money(untagged_spend),
         "untagged_spend_pct": pct(untagged_spend, total),
-        "tagged_lines": {"own_tags": sum(1 for line in lines if line.tagged),
-                         "inventory_tags": sum(1 for line in lines if inventory_tagged(line))},
+        "tagged_lines": {"own_tags": sum(line.count for line in lines if line.tagged),
+                         "inventory_tags": sum(line.count for line in lines if inventory_tagged(line))},
         "estimated_monthly_savings": money(sum(s["estimated_monthly"] for s in savings)),
         "savings_by_rule": {rule: money(sum(s["estimated_monthly"] for s in savings if s["rule"] == rule))
                             for rule in sorted({s["rule"] for s in savings})},

@@ -49,13 +49,23 @@ def finops_config() -> finops.FinOpsConfig:
                                window_days=settings.AGENTS_FINOPS_WINDOW_DAYS)
 
 
-def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, str]) -> PilotResult:
+def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, str],
+           sql_excluded: list[int] | None = None) -> PilotResult:
     """One pilot's result; its findings in the shape every reader gets (agents/pilots/findings.py).
-    Amounts are in the views' reporting currency; the tenant's names it when no row does."""
+    Amounts are in the views' reporting currency; the tenant's names it when no row does.
+    `sql_excluded`: FinOps reads the cost view in PostgreSQL (finops_sql), leaving out these connections."""
     from tenants.money.selectors import reporting_currency
 
     currency = reporting_currency()
-    if agent == "revops":
+    if agent == "finops" and sql_excluded is not None:
+        from .finops_sql import analyze as finops_in_sql
+
+        done = finops_in_sql(resources=rows.get("cloud_resource", []), config=finops_config(),
+                             reporting_currency=currency, excluded=sql_excluded, today=today)
+        result = done[0] if done else finops.analyze(costs=[], resources=rows.get("cloud_resource", []),
+                                                     config=finops_config(), reporting_currency=currency)
+        result.inputs = done[1] if done else {"rows": 0, "rows_used": 0}  # the cost lines it read
+    elif agent == "revops":
         revenue = revenue_analyze(today=today, now=timezone.now(), reporting_currency=currency)
         result = revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
                                 today=today, config=revops_config(), systems=systems, reporting_currency=currency,
@@ -70,10 +80,14 @@ def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Map
 
 
 def views_load(entities: Iterable[str]) -> dict[str, list[dict]]:
-    """The unified views' rows (dcl contract: `view_all`, empty for a view not materialized)."""
+    """The unified views' rows (dcl contract: `view_all`, empty for a view not materialized). Cost lines
+    stay in PostgreSQL (FinOps computes there, finops_sql): one stand-in row per source connection, with
+    its lineage, routes them like the rows would."""
     from dcl.selectors import view_all
 
-    return {entity: list(view_all(entity=entity)) for entity in entities}
+    from .finops_sql import cost_sources
+
+    return {entity: (cost_sources() if entity == "cost" else list(view_all(entity=entity))) for entity in entities}
 
 
 def source_systems() -> dict[int, str]:
@@ -134,11 +148,11 @@ def agents_run(*, tenant, agents: Iterable[str] | None = None, job: Job | None =
             job_progress_set(job=job, progress=int(100 * index / len(names)), step=f"running the {name} pilot",
                              force=True)
         runs.append(_run_one(name, data=data, routes=routes, described=described, job=job, tenant=tenant,
-                             today=today, systems=systems))
+                             today=today, systems=systems, cost_in_sql=views is None))
     return runs
 
 
-def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems) -> AgentRun:
+def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems, cost_in_sql=False) -> AgentRun:
     run = AgentRun(agent=agent, job=job, status=AgentRun.Status.RUNNING, started_at=timezone.now())
     run.full_clean()
     run.save()
@@ -166,7 +180,10 @@ def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems
             run.save()
             publish_event(tenant, "agent_completed", {**base, "status": run.status, "reason": run.skipped_reason})
             return run
-        result = _pilot(agent, rows, today, systems)
+        excluded = sorted(c for c, r in routes.items() if agent not in r.domains) if cost_in_sql else None
+        result = _pilot(agent, rows, today, systems, sql_excluded=excluded)
+        if getattr(result, "inputs", None):  # cost lines read in PostgreSQL, not the stand-in rows
+            run.inputs["views"]["cost"] = {k: result.inputs[k] for k in ("rows", "rows_used")}
         run.metrics, run.findings = result.metrics, result.findings
         run.narrative, run.narrative_source = narrative_write(agent=agent, result=result, tenant=tenant)
         run.status = AgentRun.Status.SUCCEEDED

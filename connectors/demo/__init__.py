@@ -7,6 +7,7 @@
     dynamics/      account.csv contact.csv opportunity.csv          (Dataverse logical names, option sets)
     aws_cur/       cost_and_usage_report.csv                        (CUR line items, ~60 daily periods)
     aws_inventory/ resources.csv                                    (AWS Config resource inventory)
+    azure_cost/    amortized_cost.csv                               (Azure amortized cost details, EUR)
 
 beside the CRM exports, sales quotas (salesforce/Quota.csv, hubspot/quotas.csv) and, with `revision`,
 the Salesforce deals as they stand that many snapshots later (connectors/demo/revenue.py).
@@ -25,7 +26,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .aws import write_aws
+from .aws import customer_names, write_aws, write_aws_commitments
+from .azure import write_azure
 from .crm import build_companies
 from .dynamics import write_dynamics
 from .hubspot import write_hubspot
@@ -56,6 +58,7 @@ DEMO_SYSTEMS: tuple[DemoSystem, ...] = (
     ),
     DemoSystem("AWS Cost and Usage Report (demo)", "aws_cur", "finops", "aws_cur", ("cost_and_usage_report.csv",)),
     DemoSystem("AWS resource inventory (demo)", "aws_inventory", "finops", "aws_inventory", ("resources.csv",)),
+    DemoSystem("Azure cost export (demo)", "azure_cost", "finops", "azure_cost", ("amortized_cost.csv",)),
 )
 
 
@@ -74,6 +77,11 @@ def generate(out_dir: str | Path, *, seed: int = 7, scale: int = 1, as_of: dt.da
     counts.update(write_hubspot(out / "hubspot", companies, random.Random(rng.random()), as_of))
     counts.update(write_dynamics(out / "dynamics", companies, random.Random(rng.random()), as_of))
     counts.update(write_aws(out, random.Random(rng.random()), as_of, scale=scale))
+    # Commitments, customer tags and a second currency (docs/adr/0030): rows after the draws above, from
+    # generators of their own, so the figures of the rows above stay as they were.
+    customers = customer_names(companies)
+    counts["aws_cur/cost_and_usage_report.csv"] += write_aws_commitments(out, as_of, customers, seed=f"{seed}:{scale}")
+    counts.update(write_azure(out, as_of, customers, seed=f"{seed}:{scale}"))
     # After every draw of the exports above, from generators of their own: their rows stay as they were.
     counts.update(write_quotas(out, seed=seed, as_of=as_of))
     revise_deals(out, revision=revision, seed=seed, as_of=as_of)

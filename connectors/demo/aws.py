@@ -66,6 +66,13 @@ CUR_HEADER = [
     "resourceTags/user:Team",
     "resourceTags/user:Environment",
     "resourceTags/user:CostCenter",
+    # Savings Plan columns and a customer tag, filled only by the commitment rows (write_aws_commitments)
+    "savingsPlan/SavingsPlanARN",
+    "savingsPlan/SavingsPlanEffectiveCost",
+    "savingsPlan/SavingsPlanRate",
+    "savingsPlan/TotalCommitmentToDate",
+    "savingsPlan/UsedCommitment",
+    "resourceTags/user:Customer",
 ]
 INVENTORY_HEADER = [
     "resourceId",
@@ -510,3 +517,156 @@ def write_aws(out: Path, rng: random.Random, as_of: dt.date, *, scale: int = 1) 
         writer.writeheader()
         writer.writerows(inventory)
     return {"aws_cur/cost_and_usage_report.csv": len(rows), "aws_inventory/resources.csv": len(inventory)}
+
+
+# --- commitments and customer tags (rows appended after the draws above, with a generator of their own) ---
+
+SAVINGS_PLAN_ARN = "arn:aws:savingsplans::111122223333:savingsplan/7c1a0b5e-2f4d-4d6a-9c3e-5b8e1f2a9d04"
+SAVINGS_PLAN_HOURLY = 1.20  # USD per hour committed (a 1-year Compute Savings Plan, no upfront)
+SP_RATE = {"c5.2xlarge": 0.238, "m5.xlarge": 0.1344}  # the plan's rates: 30% under on-demand
+# (name, instance type, team, customer tag: index into the CRM companies or None, covered by the plan, days running)
+COMMITTED_FLEET = (
+    ("batch-worker-1", "c5.2xlarge", "data-platform", None, True, range(0, DAYS)),
+    ("batch-worker-2", "c5.2xlarge", "data-platform", None, True, range(0, DAYS)),
+    ("batch-worker-3", "c5.2xlarge", "data-platform", None, True, range(0, DAYS - 20)),  # retired: the plan idles
+    ("tenant-acme-app", "m5.xlarge", "payments", 0, True, range(0, DAYS)),
+    ("tenant-acme-db", "m5.xlarge", "payments", 0, False, range(0, DAYS)),
+    ("tenant-second-app", "m5.xlarge", "web", 1, False, range(10, DAYS)),
+    ("scratch-untagged", "m5.xlarge", None, None, False, range(0, DAYS)),
+)
+
+
+def customer_names(companies) -> list[str]:
+    """The CRM companies the demo's customer tags name (the first two that are in a CRM), as people
+    write them in a tag: the base name without the legal suffix."""
+    return [c.base for c in companies if c.systems][:2]
+
+
+def write_aws_commitments(out: Path, as_of: dt.date, customers: list[str], *, seed: str) -> int:
+    """Append to the CUR a Compute Savings Plan (daily recurring fee, covered usage, negation), the
+    instances it covers, and instances tagged with a team and a customer (CRM accounts), some untagged.
+    The plan is under-used once a covered instance retires: its fee's amortized cost is the unused part."""
+    rng = random.Random(f"autonomos-demo-commitments:{seed}")
+    start = as_of - dt.timedelta(days=DAYS)
+    fleet = [
+        (
+            name,
+            itype,
+            team,
+            customers[c] if c is not None and c < len(customers) else "",
+            covered,
+            days,
+            f"i-0{_hex(rng, 16)}",
+        )
+        for name, itype, team, c, covered, days in COMMITTED_FLEET
+    ]
+    rows = []
+    for day_index in range(DAYS):
+        day = start + dt.timedelta(days=day_index)
+        period_start = day.replace(day=1)
+        period_end = (period_start + dt.timedelta(days=32)).replace(day=1)
+        common = {
+            **dict.fromkeys(CUR_HEADER, ""),
+            "identity/TimeInterval": f"{_z(day)}/{_z(day + dt.timedelta(days=1))}",
+            "bill/BillingEntity": "AWS",
+            "bill/BillType": "Anniversary",
+            "bill/PayerAccountId": PAYER,
+            "bill/BillingPeriodStartDate": _z(period_start),
+            "bill/BillingPeriodEndDate": _z(period_end),
+            "lineItem/UsageAccountId": ACCOUNTS["prod"],
+            "lineItem/UsageStartDate": _z(day),
+            "lineItem/UsageEndDate": _z(day + dt.timedelta(days=1)),
+            "lineItem/CurrencyCode": "USD",
+        }
+        used = 0.0
+        for _name, itype, team, customer, covered, days, rid in fleet:
+            if day_index not in days:
+                continue
+            on_demand = EC2_RATES[itype] * 24
+            line = {
+                **common,
+                "identity/LineItemId": _line_id(rng),
+                "lineItem/ProductCode": "AmazonEC2",
+                "lineItem/UsageType": f"USE1-BoxUsage:{itype}",
+                "lineItem/Operation": "RunInstances",
+                "lineItem/AvailabilityZone": "us-east-1a",
+                "lineItem/ResourceId": rid,
+                "lineItem/UsageAmount": "24.0000000000",
+                "product/ProductName": "Amazon Elastic Compute Cloud",
+                "product/productFamily": "Compute Instance",
+                "product/instanceType": itype,
+                "product/region": "us-east-1",
+                "product/location": REGIONS["us-east-1"][1],
+                "pricing/unit": "Hrs",
+                "pricing/term": "OnDemand",
+                "pricing/publicOnDemandCost": f"{on_demand:.10f}",
+                "resourceTags/user:Team": team or "",
+                "resourceTags/user:Environment": "prod" if team else "",
+                "resourceTags/user:Customer": customer,
+            }
+            if covered:
+                effective = SP_RATE[itype] * 24
+                used += effective
+                rows.append(
+                    {
+                        **line,
+                        "lineItem/LineItemType": "SavingsPlanCoveredUsage",
+                        "lineItem/UnblendedRate": f"{EC2_RATES[itype]:.10f}",
+                        "lineItem/UnblendedCost": f"{on_demand:.10f}",
+                        "lineItem/BlendedCost": f"{on_demand:.10f}",
+                        "lineItem/LineItemDescription": f"{itype} covered by Compute Savings Plan",
+                        "savingsPlan/SavingsPlanARN": SAVINGS_PLAN_ARN,
+                        "savingsPlan/SavingsPlanRate": f"{SP_RATE[itype]:.10f}",
+                        "savingsPlan/SavingsPlanEffectiveCost": f"{effective:.10f}",
+                    }
+                )
+                rows.append(
+                    {
+                        **line,
+                        "identity/LineItemId": _line_id(rng),
+                        "lineItem/LineItemType": "SavingsPlanNegation",
+                        "lineItem/UnblendedCost": f"{-on_demand:.10f}",
+                        "lineItem/BlendedCost": f"{-on_demand:.10f}",
+                        "lineItem/LineItemDescription": f"SavingsPlanNegation used by AccountId : {ACCOUNTS['prod']}",
+                        "savingsPlan/SavingsPlanARN": SAVINGS_PLAN_ARN,
+                        "savingsPlan/SavingsPlanEffectiveCost": "0.0000000000",
+                        "pricing/publicOnDemandCost": "",
+                    }
+                )
+            else:
+                rows.append(
+                    {
+                        **line,
+                        "lineItem/LineItemType": "Usage",
+                        "lineItem/UnblendedRate": f"{EC2_RATES[itype]:.10f}",
+                        "lineItem/UnblendedCost": f"{on_demand:.10f}",
+                        "lineItem/BlendedCost": f"{on_demand:.10f}",
+                        "lineItem/LineItemDescription": (
+                            f"${EC2_RATES[itype]:.4f} per On Demand Linux {itype} Instance Hour"
+                        ),
+                    }
+                )
+        fee = SAVINGS_PLAN_HOURLY * 24
+        rows.append(
+            {
+                **common,
+                "identity/LineItemId": _line_id(rng),
+                "lineItem/LineItemType": "SavingsPlanRecurringFee",
+                "lineItem/ProductCode": "ComputeSavingsPlans",
+                "lineItem/UsageType": "ComputeSP:1yrNoUpfront",
+                "lineItem/UsageAmount": "24.0000000000",
+                "lineItem/UnblendedCost": f"{fee:.10f}",
+                "lineItem/BlendedCost": f"{fee:.10f}",
+                "lineItem/LineItemDescription": "1 year No Upfront Compute Savings Plan",
+                "product/ProductName": "Savings Plans for AWS Compute usage",
+                "savingsPlan/SavingsPlanARN": SAVINGS_PLAN_ARN,
+                "savingsPlan/TotalCommitmentToDate": f"{fee:.10f}",
+                "savingsPlan/UsedCommitment": f"{used:.10f}",
+                # amortized: the fee's part no usage took
+                "savingsPlan/SavingsPlanEffectiveCost": f"{max(fee - used, 0.0):.10f}",
+            }
+        )
+    cur = out / "aws_cur" / "cost_and_usage_report.csv"
+    with open(cur, "a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, fieldnames=CUR_HEADER, lineterminator="\n").writerows(rows)
+    return len(rows)

@@ -228,6 +228,66 @@
     }
   }
 
+  // Commitments (docs/adr/0030): coverage per day (covered vs on-demand usage), utilization per commitment
+  // (used vs unused), and spend per month by FOCUS service category.
+  function drawFinopsCommitments(container, metrics) {
+    var colors = palette();
+    var cov = metrics.coverage || {};
+    var days = Array.isArray(cov.by_day) ? cov.by_day : [];
+    if (days.length) {
+      var co = baseOptions();
+      co.scales.x.stacked = true; co.scales.y.stacked = true;
+      co.scales.x.ticks.maxTicksLimit = 8;
+      co.plugins.legend.position = "bottom";
+      co.plugins.tooltip = { callbacks: {
+        label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.y); },
+        footer: function (items) { var d = days[items[0].dataIndex]; return d && d.coverage_pct !== null ? "Coverage " + d.coverage_pct + "%" : ""; },
+      } };
+      var title = "Commitment coverage" + (cov.coverage_pct !== null && cov.coverage_pct !== undefined ? " (" + cov.coverage_pct + "%)" : "");
+      charts.push(new Chart(chartCard(container, title, "chart-coverage"), {
+        type: "bar",
+        data: { labels: days.map(function (d) { return d.day; }), datasets: [
+          { label: "Covered by commitments", data: days.map(function (d) { return num(d.covered); }), backgroundColor: colors[1] },
+          { label: "On demand", data: days.map(function (d) { return num(d.on_demand); }), backgroundColor: colors[3] },
+        ] },
+        options: co,
+      }));
+    }
+    var items = ((metrics.commitments || {}).commitments || []);
+    if (items.length) {
+      var uo = baseOptions();
+      uo.indexAxis = "y"; uo.scales.x.stacked = true; uo.scales.y.stacked = true; uo.plugins.legend.position = "bottom";
+      uo.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.x); } } };
+      var short = function (c) { var n = c.name || c.commitment_id || ""; return n.length > 28 ? "…" + n.slice(-27) : n; };
+      charts.push(new Chart(chartCard(container, "Commitment utilization", "chart-utilization"), {
+        type: "bar",
+        data: { labels: items.map(function (c) { return short(c) + (c.utilization_pct !== null ? " (" + c.utilization_pct + "%)" : ""); }), datasets: [
+          { label: "Used", data: items.map(function (c) { return num(c.used); }), backgroundColor: colors[1] },
+          { label: "Unused", data: items.map(function (c) { return num(c.unused); }), backgroundColor: css("--red") },
+        ] },
+        options: uo,
+      }));
+    }
+    var rows = ((metrics.spend_by_category_month || {}).rows || []);
+    if (rows.length) {
+      var months = [], cats = [];
+      rows.forEach(function (r) { if (months.indexOf(r.month) < 0) months.push(r.month); if (cats.indexOf(r.category) < 0) cats.push(r.category); });
+      var mo = baseOptions();
+      mo.scales.x.stacked = true; mo.scales.y.stacked = true; mo.plugins.legend.position = "bottom";
+      mo.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.y); } } };
+      charts.push(new Chart(chartCard(container, "Spend by category over time", "chart-categories"), {
+        type: "bar",
+        data: { labels: months, datasets: cats.map(function (cat, i) {
+          return { label: cat, backgroundColor: colors[i % colors.length], data: months.map(function (m) {
+            var hit = rows.filter(function (r) { return r.month === m && r.category === cat; })[0];
+            return hit ? num(hit.spend) : 0;
+          }) };
+        }) },
+        options: mo,
+      }));
+    }
+  }
+
   function drawAll() {
     charts.forEach(function (c) { c.destroy(); });
     charts = [];
@@ -244,7 +304,7 @@
         var r = document.querySelector('[data-charts="revenue"]');
         if (r) { r.innerHTML = ""; drawRevenue(r, (run.metrics || {}).revenue, run.id); }
       }
-      if (agent === "finops") drawFinops(c, run.metrics || {}, run.findings || []);
+      if (agent === "finops") { drawFinops(c, run.metrics || {}, run.findings || []); drawFinopsCommitments(c, run.metrics || {}); }
     });
   }
 

@@ -17,7 +17,15 @@ DESIGN = {
     "cost": "billing_account_id sub_account_id provider_name service_name service_category resource_id resource_name "
     "resource_type region_id availability_zone charge_period_start charge_period_end billing_period_start "
     "billing_period_end charge_category charge_description consumed_quantity consumed_unit pricing_quantity "
-    "pricing_unit billed_cost effective_cost list_cost contracted_cost billing_currency sku_id tags",
+    "pricing_unit billed_cost effective_cost list_cost contracted_cost billing_currency sku_id tags "
+    # FOCUS 1.2 (docs/adr/0030-finops-focus-commitments.md)
+    "billing_account_name billing_account_type sub_account_name sub_account_type invoice_id invoice_issuer_name "
+    "publisher_name region_name service_subcategory sku_meter sku_price_id sku_price_details list_unit_price "
+    "contracted_unit_price pricing_category pricing_currency pricing_currency_contracted_unit_price "
+    "pricing_currency_effective_cost pricing_currency_list_unit_price charge_class charge_frequency "
+    "commitment_discount_id commitment_discount_name commitment_discount_category commitment_discount_type "
+    "commitment_discount_status commitment_discount_quantity commitment_discount_unit capacity_reservation_id "
+    "capacity_reservation_status",
     # issue #20: sales quotas per owner and period (ADR 0029)
     "quota": "id owner_id period_start period_end amount currency",
 }

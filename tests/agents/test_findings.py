@@ -162,10 +162,13 @@ REVENUE_KINDS = {"waterfall_pushed_out", "waterfall_lost", "quota_missing", "low
 
 
 def test_every_kind_the_pilots_report_has_its_own_action(revops_findings, finops_findings):
+    from agents.services.finops_sql import FINDING_KINDS  # the demo's run has them (test_finops_focus_demo.py)
+
     kinds = {f["kind"] for f in revops_findings + finops_findings}
-    # the datasets cover every kind, and every kind has an action of its own; the RevOps SQL analyses' kinds
-    # (agents/services/revenue.py) are covered by tests/agents/test_revenue*.py
-    assert kinds | REVENUE_KINDS == set(ACTIONS) and not kinds & REVENUE_KINDS
+    # the datasets cover every kind, and every kind has an action of its own; the SQL analyses' kinds
+    # (agents/services/revenue.py, finops_sql.py) are covered by tests/agents/test_revenue*.py and
+    # test_finops_focus_demo.py
+    assert kinds | REVENUE_KINDS | FINDING_KINDS == set(ACTIONS) and not kinds & (REVENUE_KINDS | FINDING_KINDS)
     for f in revops_findings + finops_findings:
         assert f["action"] and f["action"] != "–" and f["action"] == action_for(f), f
 

@@ -225,9 +225,9 @@ def test_demo_connections_ensure_is_idempotent_and_tags_each_vendor(in_tenant_a,
     first = demo_connections_ensure(directory=out)
     second = demo_connections_ensure(directory=out)
     assert [c.pk for c in first] == [c.pk for c in second]
-    assert Connection.objects.count() == 5
+    assert Connection.objects.count() == 6
     systems = {c.config["source_system"]: c for c in second}
-    assert set(systems) == {"salesforce", "hubspot", "dynamics", "aws_cur", "aws_inventory"}
+    assert set(systems) == {"salesforce", "hubspot", "dynamics", "aws_cur", "aws_inventory", "azure_cost"}
     assert systems["aws_cur"].domain == "finops" and systems["hubspot"].domain == "revops"
     assert systems["salesforce"].config["folder"] == str((out / "salesforce").resolve())
 
@@ -240,7 +240,7 @@ def test_demo_data_command_can_create_the_connections_in_a_tenant(tenant_a, sett
     out = settings.DATA_DIR / "demo-cmd"
     call_command("demo_data", out=str(out), as_of="2025-06-30", tenant="alpha")
     with schema_context("alpha"):
-        assert Connection.objects.filter(kind="filesource").count() == 5
+        assert Connection.objects.filter(kind="filesource").count() == 6  # + Azure (docs/adr/0030)
     with pytest.raises(CommandError, match="no tenant"):
         call_command("demo_data", out=str(out), tenant="nope")
     settings.FILESOURCE_ALLOWED_ROOTS = [str(settings.DATA_DIR)]

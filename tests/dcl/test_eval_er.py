@@ -114,7 +114,7 @@ def test_bench_er_times_both_resolves_and_scores_the_engine(monkeypatch, tenant_
     standing in for it: the figures are printed and the score is the one of that resolver."""
     calls = []
 
-    def exact(con, *, full):
+    def exact(con, *, full, entity="contact"):
         calls.append(full)
         con.execute("""
             CREATE OR REPLACE TABLE _er_contact AS
