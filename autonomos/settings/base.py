@@ -309,6 +309,8 @@ SPECTACULAR_SETTINGS = {
         "MatchDecisionKindEnum": "dcl.models.MatchDecision.Kind",
         "MatchDecisionOriginEnum": "dcl.models.MatchDecision.Origin",
         "MatchReviewStatusEnum": "dcl.models.MatchReview.Status",
+        # FOCUS 1.2: CommitmentDiscountStatus and CapacityReservationStatus share their values (ADR 0030)
+        "UsedUnusedEnum": ["Used", "Unused"],
     },
 }
 

@@ -42,7 +42,7 @@ AUTHENTICATION_BACKENDS = [  # noqa: F405
     for name in AUTHENTICATION_BACKENDS  # noqa: F405
 ]
 # The tests wipe it: a folder of their own, and one per run when several run at once (TEST_DATA_DIR).
-DATA_DIR = Path(env("TEST_DATA_DIR", default=str(BASE_DIR / "var" / "test-data")))
+DATA_DIR = BASE_DIR / env("TEST_DATA_DIR", default="var/test-data")  # a relative one is the checkout's
 if XDIST_WORKER:
     DATA_DIR = DATA_DIR / XDIST_WORKER
 SSE_MAX_SECONDS = 5

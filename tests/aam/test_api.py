@@ -46,7 +46,7 @@ def test_the_ontology_endpoint_serves_every_entity_with_typed_fields(api_a):
     response = api_a.get("/api/aam/ontology/")
     assert response.status_code == 200
     body = response.json()
-    assert set(body["entities"]) == {"account", "contact", "opportunity", "cloud_resource", "cost"}
+    assert set(body["entities"]) == {"account", "contact", "opportunity", "cloud_resource", "cost", "quota"}
     amount = next(f for f in body["entities"]["opportunity"]["fields"] if f["name"] == "amount")
     assert amount["type"] == "decimal" and amount["description"] and "deal value" in amount["synonyms"]
 
