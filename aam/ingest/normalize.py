@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -121,21 +120,20 @@ def build_plan(
     deleted_field: str | None = None,
     excluded: frozenset[str] | set[str] | tuple[str, ...] = (),
     cleared: frozenset[str] | set[str] | tuple[str, ...] = (),
-    source_order: Sequence[str] = (),
 ) -> NormalizePlan:
     """`mapping_fields`: source field → canonical field; `entity_fields`: canonical field → type name.
 
     A mapping onto a field the entity does not have is ignored (never invent columns). Two or more
-    source fields mapped onto one canonical field all feed it, in the order of the columns in the
-    source (`source_order`, the object's field order; columns it does not list follow in the mapping's
-    order): the first good value of a record wins (docs/adr/0031-coalesce-source-columns.md).
+    source fields mapped onto one canonical field all feed it in the mapping's order (its rows' order:
+    the source's column order when the mapping version was written, aam/services.py): the first good
+    value of a record wins (docs/adr/0031-coalesce-source-columns.md).
     An entity with a JSON `tags` field collects the source's tag columns into it (tags.py); a single
     tag column mapped onto `tags` itself is collected like the others. `excluded` columns travel
     nowhere (not in `_extras`); `cleared` canonical fields the mapping no longer feeds are sent empty.
     """
     tags_field = "tags" if "tags" in entity_fields and kind_for(entity_fields["tags"]) is Kind.JSON else None
     feeders: dict[str, list[str]] = {}
-    for source, canonical in _in_source_order(mapping_fields, source_order):
+    for source, canonical in mapping_fields.items():
         if not canonical or canonical not in entity_fields:
             continue
         if canonical == tags_field and tag_key(source) is not None:
@@ -182,16 +180,6 @@ def build_plan(
         cleared=emptied,
         mapped=frozenset(mapped),
     )
-
-
-def _in_source_order(
-    mapping_fields: dict[str, str | None], source_order: Sequence[str]
-) -> list[tuple[str, str | None]]:
-    """The mapping's pairs, its columns in the source's order (a stable sort: columns the source does
-    not list keep the mapping's order, after the others)."""
-    position = {name: i for i, name in enumerate(source_order)}
-    last = len(position)
-    return sorted(mapping_fields.items(), key=lambda pair: position.get(pair[0], last))
 
 
 # --- pages → Arrow -----------------------------------------------------------------------------

@@ -381,7 +381,6 @@ def _object_plan(run: _Run, source_object, *, index: int, of: int):
         deleted_field=getattr(source_object, "deleted_field", None),
         excluded=frozenset(getattr(mapping, "excluded", None) or ()),
         cleared=_released(connection, source_object, mapping),
-        source_order=[f.name for f in source_object.fields],
     )
     run.event("mapping_progress", {
         "object": source_object.name,

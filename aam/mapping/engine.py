@@ -525,10 +525,9 @@ def _fallback_proposal(
         f"{state.name} feeds {best.field} with {holder.name}: the two are filled on different records, "
         f"the first value of a record wins ({best.known_from}, {best.known:.2f})"
     )
-    if conf >= auto_threshold:
-        return FieldProposal(state.name, best.field, conf, "memory", "auto", why)
     if conf >= review_floor:
-        return FieldProposal(state.name, best.field, conf, "memory", "review", why)
+        decision = "auto" if conf >= auto_threshold else "review"
+        return FieldProposal(state.name, best.field, conf, "memory", decision, why, feeds_with=holder.name)
     return FieldProposal(state.name, None, conf, "none", "unmapped", why)
 
 
