@@ -29,9 +29,9 @@ CUR = [
     col("lineItem/UnblendedCost", "number", [0.0, 0.0]),
     col("lineItem/NetUnblendedCost", "number", [0.0, 0.0]),
     col("reservation/ReservationARN", samples=RI),
-    col("reservation/EffectiveCost", "number", [None, 0.071]),
+    col("reservation/EffectiveCost", "number", [0.0, 0.071]),
     col("savingsPlan/SavingsPlanARN", samples=SP),
-    col("savingsPlan/SavingsPlanEffectiveCost", "number", [0.052, None]),
+    col("savingsPlan/SavingsPlanEffectiveCost", "number", [0.052, 0.0]),
 ]
 
 CUR2 = [
@@ -60,8 +60,11 @@ def test_a_curs_savings_plan_and_reserved_instance_columns_both_feed_the_commitm
     assert (sp.canonical_field, sp.decision) == ("commitment_discount_id", "auto"), sp
     assert_feeds(m["reservation/ReservationARN"], "commitment_discount_id", "savingsPlan/SavingsPlanARN")
     assert m["savingsPlan/SavingsPlanEffectiveCost"].canonical_field == "effective_cost"
-    assert_feeds(m["reservation/EffectiveCost"], "effective_cost", "savingsPlan/SavingsPlanEffectiveCost")
-    # billed cost is not in the object's `coalesce` list: the net cost stays the unblended cost's alternative
+    # effective cost is not in the object's `coalesce` list (a CUR holds 0.0 there on the other lines, and
+    # 0.0 is a value): the RI's stays the Savings Plan's alternative; so does the net cost the unblended's
+    ri_effective = m["reservation/EffectiveCost"]
+    assert ri_effective.canonical_field is None
+    assert "is an alternative of savingsPlan/SavingsPlanEffectiveCost" in ri_effective.explanation
     assert m["lineItem/UnblendedCost"].canonical_field == "billed_cost"
     net = m["lineItem/NetUnblendedCost"]
     assert net.canonical_field is None and "is an alternative of lineItem/UnblendedCost" in net.explanation
@@ -71,7 +74,7 @@ def test_cur_2_0_snake_case_columns_do_the_same():
     m = mapped(CUR2, obj="cur2_data_export")
     assert m["savings_plan_savings_plan_a_r_n"].canonical_field == "commitment_discount_id"
     assert_feeds(m["reservation_reservation_a_r_n"], "commitment_discount_id", "savings_plan_savings_plan_a_r_n")
-    assert_feeds(m["reservation_effective_cost"], "effective_cost", "savings_plan_savings_plan_effective_cost")
+    assert m["reservation_effective_cost"].canonical_field is None
     assert m["line_item_net_unblended_cost"].canonical_field is None
 
 

@@ -49,7 +49,8 @@ def test_savings_plan_and_reserved_instance_lines_both_carry_their_commitment_id
     assert mapping.entity == "cost"
     assert mapping.fields["savingsPlan/SavingsPlanARN"] == "commitment_discount_id"
     assert mapping.fields["reservation/ReservationARN"] == "commitment_discount_id"
-    assert mapping.fields["reservation/EffectiveCost"] == "effective_cost"
+    assert mapping.fields["savingsPlan/SavingsPlanEffectiveCost"] == "effective_cost"
+    assert "reservation/EffectiveCost" not in mapping.fields  # 0.0 on other lines: not coalesced (ADR 0031)
 
     stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
     views_materialize(tenant=connection.tenant)
@@ -57,4 +58,37 @@ def test_savings_plan_and_reserved_instance_lines_both_carry_their_commitment_id
     assert len(rows) == len(LINES), rows
     assert [r["commitment_discount_id"] for r in rows] == [None, SP, SP, RI, RI], rows
     effective = [None if r["effective_cost"] is None else float(r["effective_cost"]) for r in rows]
-    assert effective == [None, 0.062, None, 0.059, None], rows
+    assert effective == [None, 0.062, None, None, None], rows
+
+
+def test_a_reserved_instance_column_that_appears_later_feeds_the_field_too(in_tenant_a):
+    """Next month's report has RIs: the new column is a schema change (aam.drift) whose repair maps it
+    onto the field the Savings Plan column feeds, and the RI lines carry their id."""
+    from django.conf import settings
+
+    from aam.models import DriftEvent
+
+    drop = HEADER.split(",").index("reservation/ReservationARN")
+
+    def without_ri(text: str) -> str:
+        return "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != drop)
+                         for line in text.splitlines()) + "\n"
+
+    conn = csv_connection("cur-drift", "cost_and_usage_report.csv", without_ri(_csv()), source_system="aws_cur")
+    ingest.connection_sync(connection=conn)
+    before = mapping_active(connection=conn, source_object_name="cost_and_usage_report")
+    assert "reservation/ReservationARN" not in before.fields
+    (settings.DATA_DIR / "cur-drift" / "cost_and_usage_report.csv").write_text(_csv())
+    conn.refresh_from_db()
+    result = ingest.connection_sync(connection=conn)
+    assert result.quarantined == 0
+    added = DriftEvent.objects.filter(connection=conn, kind="added").first()
+    assert added is not None and added.status == "applied" and added.field == "reservation/ReservationARN"
+    assert (added.repair["action"], added.repair["canonical_field"]) == ("map", "commitment_discount_id")
+    after = mapping_active(connection=conn, source_object_name="cost_and_usage_report")
+    assert after.fields["reservation/ReservationARN"] == "commitment_discount_id"
+    assert after.fields["savingsPlan/SavingsPlanARN"] == "commitment_discount_id"
+    stream_consume(tenant=connection.tenant, until_idle=True, idle_seconds=0)
+    views_materialize(tenant=connection.tenant)
+    rows = sorted(view_all(entity="cost"), key=lambda r: r["charge_period_start"])
+    assert [r["commitment_discount_id"] for r in rows] == [None, SP, SP, RI, RI], rows
