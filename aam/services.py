@@ -136,6 +136,17 @@ def mapping_ensure(*, connection: Connection, source_object: Any) -> ActiveMappi
     return _mapping_store(connection=connection, obj=obj, columns=columns, result=result, tenant=tenant, hints=hints)
 
 
+def _feeds_with(p, used: dict[str, str], proposals: dict) -> bool:
+    """A proposal onto a field another column holds is kept only when the engine pairs the two columns
+    (`feeds_with`, either way round: the alternative may come first in the source): they are filled on
+    different records and both feed the field (docs/adr/0031)."""
+    holder = used.get(p.canonical_field)
+    if holder is None:
+        return False
+    held = proposals.get(holder)
+    return p.feeds_with == holder or (held is not None and held.feeds_with == p.source_field)
+
+
 @transaction.atomic
 def _mapping_store(
     *, connection: Connection, obj: Any, columns: list[Column], result, tenant, hints: dict[str, dict] | None = None
@@ -153,7 +164,7 @@ def _mapping_store(
     entity = result.entity or entity_hint or ""
     proposals = {p.source_field: p for p in result.mappings}
     used = {
-        r.canonical_field
+        r.canonical_field: r.source_field
         for r in kept.values()
         if r.canonical_field and r.status in (FieldMapping.Status.ACTIVE, FieldMapping.Status.PENDING)
     }
@@ -171,7 +182,7 @@ def _mapping_store(
             counts["kept"] += 1
             continue
         p = proposals.get(column.name) or FieldProposal(column.name, None, 0.0, "none", "unmapped", "")
-        if p.canonical_field and p.canonical_field in used:
+        if p.canonical_field and p.canonical_field in used and not _feeds_with(p, used, proposals):
             p = FieldProposal(
                 column.name,
                 None,
@@ -184,7 +195,7 @@ def _mapping_store(
         if hint and hint.get("proposal") in used:  # the reference is fed by a column kept from before
             hint = {**hint, "proposal": None}
         if p.canonical_field:
-            used.add(p.canonical_field)
+            used.setdefault(p.canonical_field, column.name)
         counts[
             "auto" if p.decision == "auto" and p.canonical_field else "review" if p.decision == "review" else "unmapped"
         ] += 1
@@ -204,7 +215,7 @@ def _mapping_store(
             hint=hint,
         )
         if hint and hint.get("proposal"):
-            used.add(hint["proposal"])
+            used.setdefault(hint["proposal"], column.name)
             pending_row_for(row, hint)
         _save(row)
         if hint and (hint.get("proposal") or hint_needs_review(hint, engine_confidence=row.confidence)):

@@ -25,6 +25,11 @@ class MappingChangeInSerializer(serializers.Serializer):
         help_text="For map and remap: a field of the object's entity, `amount` or `opportunity.amount`.",
     )
     note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE, default="")
+    alongside = serializers.BooleanField(
+        required=False, default=False,
+        help_text="For map and remap: onto a field other columns feed already; all of them then feed it, in "
+        "the mapping's column order, the first value of a record winning.",
+    )
 
 
 class MappingUndoInSerializer(serializers.Serializer):
@@ -56,6 +61,12 @@ class ColumnOutSerializer(serializers.Serializer):
     review_item_id = serializers.IntegerField(allow_null=True)
     gone = serializers.BooleanField(help_text="No longer in the source; kept while its removal awaits review.")
     is_key = serializers.BooleanField(help_text="The object's primary key.")
+    feeds_with = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Where several columns feed this column's field: all of them, in the order they are read "
+        "(the first value of a record wins); empty when it feeds the field alone.",
+    )
+    fed_by = serializers.CharField(help_text="The same in words: `field ← first, then second`; empty when alone.")
 
 
 class ObjectOutSerializer(serializers.Serializer):

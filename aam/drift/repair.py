@@ -243,6 +243,12 @@ class RepairAgent:
                 self._engine = {}
         return self._engine
 
+    def _free_for(self, p: FieldProposal) -> bool:
+        """The field is free for the proposal: no column feeds it, or the one that does is the column the
+        proposal feeds it with (filled on different records, docs/adr/0031)."""
+        holder = self.taken.get(p.canonical_field)
+        return holder is None or (p.feeds_with is not None and holder == p.feeds_with)
+
     def _opinion(self, name: str) -> FieldProposal | None:
         p = self.engine().get(name)
         if p is None:
@@ -402,7 +408,7 @@ class RepairAgent:
         needs = f"its type narrowed ({change.old_type} → {change.new_type})" if direction == "narrowing" else ""
         p = self._opinion(name)
         if prev is None:
-            if p is not None and p.canonical_field and p.canonical_field not in self.taken and p.decision != "unmapped":
+            if p is not None and p.canonical_field and self._free_for(p) and p.decision != "unmapped":
                 repair = self._add(change, name)
                 repair.explanation = story + " " + repair.explanation
                 repair.needs_human = repair.needs_human or needs
@@ -497,7 +503,7 @@ class RepairAgent:
             )
             base.method = (p.method if p is not None and p.method in FieldMapping.Method.values else "none") or "none"
             return self._finish(base)
-        if p.canonical_field in self.taken:
+        if not self._free_for(p):
             base.confidence = 1.0
             base.explanation = (
                 f"New field `{name}`: the mapping engine reads it as {self._q(p.canonical_field)} "
@@ -505,7 +511,7 @@ class RepairAgent:
                 "unmapped; its values travel with the record's unmapped fields."
             )
             return self._finish(base)
-        self.taken[p.canonical_field] = name
+        self.taken.setdefault(p.canonical_field, name)
         base.action, base.canonical_field = "map", p.canonical_field
         base.method = p.method if p.method in FieldMapping.Method.values else FieldMapping.Method.HEURISTIC
         base.explanation = (

@@ -34,6 +34,16 @@ class ColumnRow:
     review_item_id: int | None = None
     gone: bool = False  # no longer in the source (a removal awaiting review keeps it)
     is_key: bool = False  # the object's primary key
+    # Where several columns feed the column's field (docs/adr/0031): all of them, in the order the
+    # pipeline reads them (the first value of a record wins); empty when this column feeds it alone.
+    feeds_with: list[str] = field(default_factory=list)
+
+    @property
+    def fed_by(self) -> str:
+        """`commitment_discount_id ← savingsPlan/SavingsPlanARN, then reservation/ReservationARN`."""
+        if not self.feeds_with:
+            return ""
+        return f"{self.canonical_field} ← {', then '.join(self.feeds_with)}"
 
 
 @dataclass
@@ -119,6 +129,7 @@ def object_mapping(*, connection, name: str, items: dict | None = None) -> Objec
                 is_key=r.source_field in keys,
             )
         )
+    _mark_coalesced(columns)
     ontology = get_ontology()
     fields = ontology.entity(entity).field_names() if entity and entity in ontology.entities else []
     return ObjectMapping(
@@ -131,6 +142,19 @@ def object_mapping(*, connection, name: str, items: dict | None = None) -> Objec
         counts=counts,
         fields=[f for f in fields if f != "id"],
     )
+
+
+def _mark_coalesced(columns: list[ColumnRow]) -> None:
+    """Each mapped column of a field several columns feed lists them all, in the mapping's row order:
+    the order aam/ingest/normalize.py reads them in (the mapping's fields, built from the same rows)."""
+    feeders: dict[str, list[str]] = {}
+    for c in columns:
+        if c.state == "mapped" and c.canonical_field:
+            feeders.setdefault(c.canonical_field, []).append(c.source_field)
+    for c in columns:
+        names = feeders.get(c.canonical_field or "") if c.state == "mapped" else None
+        if names and len(names) > 1:
+            c.feeds_with = list(names)
 
 
 def connection_mapping(*, connection) -> list[ObjectMapping]:

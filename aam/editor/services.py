@@ -4,7 +4,8 @@ connection's object, and undo the last change (docs/adr/0027-mapping-editor.md).
 Every change:
 - is checked first, and refused with a message that says why (`InvalidInput`, 400): an unknown object,
   column or canonical field, a field of another entity, a derived field, a field another column feeds,
-  the record key; while a sync of the connection runs or a schema change of the column awaits review,
+  the record key (a field another column feeds is accepted only `alongside` it: both feed it then,
+  docs/adr/0031); while a sync of the connection runs or a schema change of the column awaits review,
   it is refused as a conflict (409), so no read mixes two mappings and no drift decision is overtaken;
 - writes the next mapping version (`FieldMapping` rows, never edited), with the column's row decided
   by a person (`method = human`, confidence 1.0);
@@ -259,12 +260,15 @@ def _finish(connection: Connection, change: MappingChange, before: FieldMapping,
     transaction.on_commit(lambda: publish_event(tenant, "mapping_changed", payload))
 
 
-def _new_row(row: FieldMapping, action: str, target: str | None, who: str, note: str) -> FieldMapping:
+def _new_row(
+    row: FieldMapping, action: str, target: str | None, who: str, note: str, beside: tuple[str, ...] = ()
+) -> FieldMapping:
     new = row.carried_forward(method=FieldMapping.Method.HUMAN, confidence=1.0)
     said = f": {note}" if note else ""
     if action in ("map", "remap"):
         new.canonical_field, new.status = target, FieldMapping.Status.ACTIVE
-        new.explanation = f"mapped to {target} by {who}{said}"
+        also = f", alongside {', '.join(beside)}" if beside else ""
+        new.explanation = f"mapped to {target} by {who}{also}{said}"
     elif action == "unmap":
         new.canonical_field, new.status = None, FieldMapping.Status.ACTIVE
         new.explanation = f"left unmapped by {who}{said}"
@@ -277,8 +281,11 @@ def _new_row(row: FieldMapping, action: str, target: str | None, who: str, note:
     return new
 
 
-def _check_action(action: str, row: FieldMapping, rows: list[FieldMapping], target: str | None, pk: str) -> str:
-    """Refuse a change that changes nothing or breaks the mapping; the action as logged."""
+def _check_action(
+    action: str, row: FieldMapping, rows: list[FieldMapping], target: str | None, pk: str, alongside: bool = False
+) -> str:
+    """Refuse a change that changes nothing or breaks the mapping; the action as logged. `alongside`:
+    the target may already be fed by other columns; this one then feeds it too (docs/adr/0031)."""
     feeds, excluded = _effect(row)
     name = row.source_field
     if feeds == "id" and action != "include":
@@ -289,14 +296,18 @@ def _check_action(action: str, row: FieldMapping, rows: list[FieldMapping], targ
     if action in ("map", "remap"):
         if feeds == target:
             raise InvalidInput(f"{name} is mapped to {target} already.", details={"source_field": name})
-        holder = next(
-            (r for r in rows if r.source_field != name and r.canonical_field == target and r.status in _HOLDS), None
-        )
-        if holder is not None:
-            state = "proposed for" if holder.status == FieldMapping.Status.PENDING else "mapped from"
+        holders = [r for r in rows if r.source_field != name and r.canonical_field == target and r.status in _HOLDS]
+        pending = next((r for r in holders if r.status == FieldMapping.Status.PENDING), None)
+        if pending is not None:
             raise InvalidInput(
-                f"{target} is {state} {holder.source_field} already; unmap that column first.",
-                details={"canonical_field": target, "held_by": holder.source_field},
+                f"{target} is proposed for {pending.source_field} already; decide that review first.",
+                details={"canonical_field": target, "held_by": pending.source_field},
+            )
+        if holders and not alongside:
+            raise InvalidInput(
+                f"{target} is mapped from {holders[0].source_field} already; unmap that column first, or map "
+                "this one alongside it (both then feed the field: the first value of a record wins).",
+                details={"canonical_field": target, "held_by": holders[0].source_field},
             )
         return "remap" if feeds else "map"
     if action == "unmap":
@@ -325,8 +336,11 @@ def mapping_change(
     canonical_field: str | None = None,
     user=None,
     note: str = "",
+    alongside: bool = False,
 ) -> MappingChange:
-    """Change one column's mapping (see the module docstring); returns the logged change."""
+    """Change one column's mapping (see the module docstring); returns the logged change. `alongside`
+    (map, remap): onto a field other columns feed already; all of them then feed it, in the mapping's
+    column order, the first value of a record winning (docs/adr/0031-coalesce-source-columns.md)."""
     wanted = action.strip().lower() if isinstance(action, str) else ""
     if wanted not in ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", details={"action": action})
@@ -342,11 +356,15 @@ def mapping_change(
         )
     target = canonical_target(entity=entity, source_object=source_object, value=canonical_field) if wanted in (
         "map", "remap") else None
-    done = _check_action(wanted, row, rows, target, _primary_key(connection, source_object))
+    done = _check_action(wanted, row, rows, target, _primary_key(connection, source_object), alongside=alongside)
     _not_syncing(connection)
     _no_pending_drift(connection, source_object, source_field)
     who = _username(user) or "a person"
-    new = _new_row(row, done, target, who, note)
+    beside = tuple(
+        r.source_field for r in rows
+        if target and r.source_field != source_field and r.canonical_field == target and r.status in _HOLDS
+    )
+    new = _new_row(row, done, target, who, note, beside)
     version = _write_version(rows, new)
     before = row.canonical_field if row.status in _HOLDS else None
     taught = _lessons(connection, row, before, target, user) if done != "include" else []

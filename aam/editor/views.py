@@ -39,6 +39,7 @@ class ChangeForm(forms.Form):
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     canonical_field = forms.CharField(max_length=200, required=False)
     note = forms.CharField(max_length=MAX_NOTE, required=False)
+    alongside = forms.BooleanField(required=False)  # feed a field other columns feed too (ADR 0031)
 
 
 def _connection_or_404(pk: int) -> Connection:
@@ -104,6 +105,7 @@ def mapping_change_action(request: HttpRequest, pk: int) -> HttpResponse:
             canonical_field=data["canonical_field"] or None,
             user=request.user,
             note=data["note"],
+            alongside=data["alongside"],
         )
     except AppError as exc:  # bad input or a conflict: say why
         messages.error(request, f"Not changed: {exc.message}")

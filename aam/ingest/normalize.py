@@ -37,13 +37,24 @@ _EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 @dataclass(frozen=True)
 class FieldPlan:
+    """One canonical field and the source columns that feed it, in order: `source` first, then each of
+    `fallbacks` where the columns before it left the record empty (the first good value wins, docs/adr/
+    0031-coalesce-source-columns.md). Two kinds of fallback, one mechanism:
+    - another column the mapping maps onto the same field, an alternative on other lines (a CUR's
+      `reservation/ReservationARN` beside `savingsPlan/SavingsPlanARN`: one is filled per line);
+    - a flattened `parent.name` is fed by `parent` itself where that holds a plain value: one attribute
+      that is an object on some records and a scalar on others (AWS Config's `configuration.state` is
+      {code, name} for an instance, "available" for a volume), flattened into two columns.
+    """
+
     source: str
     canonical: str
     kind: Kind
-    # A flattened `parent.name` is fed by `parent` itself where that holds a plain value: one attribute
-    # that is an object on some records and a scalar on others (AWS Config's `configuration.state` is
-    # {code, name} for an instance, "available" for a volume), flattened into two columns.
-    fallback: str | None = None
+    fallbacks: tuple[str, ...] = ()
+
+    @property
+    def feeds(self) -> tuple[str, ...]:
+        return (self.source, *self.fallbacks)
 
 
 # The leaf of a flattened object that carries the object's value when it is one.
@@ -68,10 +79,15 @@ class NormalizePlan:
     # Canonical fields a person's mapping change took away from this object: sent empty, so the
     # stored records do not keep the old mapping's values (the DCL keeps fields a batch lacks).
     cleared: tuple[tuple[str, Kind], ...] = ()
+    # The source columns the mapping maps (a `parent` fallback of a value leaf is not one: it also
+    # stays in `_extras`). None: every column a field plan reads.
+    mapped: frozenset[str] | None = None
 
     @property
     def mapped_sources(self) -> frozenset[str]:
-        return frozenset(f.source for f in self.fields)
+        if self.mapped is not None:
+            return self.mapped
+        return frozenset(c for f in self.fields for c in f.feeds)
 
 
 @dataclass(frozen=True)
@@ -107,31 +123,43 @@ def build_plan(
 ) -> NormalizePlan:
     """`mapping_fields`: source field → canonical field; `entity_fields`: canonical field → type name.
 
-    A mapping onto a field the entity does not have is ignored (never invent columns), and two
-    source fields mapped onto one canonical field keep the first (the mapping should not do that).
+    A mapping onto a field the entity does not have is ignored (never invent columns). Two or more
+    source fields mapped onto one canonical field all feed it in the mapping's order (its rows' order:
+    the source's column order when the mapping version was written, aam/services.py): the first good
+    value of a record wins (docs/adr/0031-coalesce-source-columns.md).
     An entity with a JSON `tags` field collects the source's tag columns into it (tags.py); a single
     tag column mapped onto `tags` itself is collected like the others. `excluded` columns travel
     nowhere (not in `_extras`); `cleared` canonical fields the mapping no longer feeds are sent empty.
     """
     tags_field = "tags" if "tags" in entity_fields and kind_for(entity_fields["tags"]) is Kind.JSON else None
-    plans: list[FieldPlan] = []
-    taken: set[str] = set()
+    feeders: dict[str, list[str]] = {}
     for source, canonical in mapping_fields.items():
-        if not canonical or canonical not in entity_fields or canonical in taken:
+        if not canonical or canonical not in entity_fields:
             continue
         if canonical == tags_field and tag_key(source) is not None:
             continue
-        taken.add(canonical)
-        parent, _, leaf = source.rpartition(".")
-        fallback = parent if parent and leaf.lower() in _VALUE_LEAVES and not mapping_fields.get(parent) else None
+        feeders.setdefault(canonical, []).append(source)
+    plans: list[FieldPlan] = []
+    mapped: set[str] = set()
+    for canonical, sources in feeders.items():
+        feeds: list[str] = []
+        for source in sources:
+            mapped.add(source)
+            feeds.append(source)
+            parent, _, leaf = source.rpartition(".")
+            if parent and leaf.lower() in _VALUE_LEAVES and not mapping_fields.get(parent) and parent not in feeds:
+                feeds.append(parent)
         plans.append(
-            FieldPlan(source=source, canonical=canonical, kind=kind_for(entity_fields[canonical]), fallback=fallback)
+            FieldPlan(feeds[0], canonical, kind_for(entity_fields[canonical]), fallbacks=tuple(feeds[1:]))
         )
+    taken = set(feeders)
     conf = {}
-    for source, canonical in mapping_fields.items():
-        if canonical in taken and confidences and source in confidences:
+    for canonical, sources in feeders.items():
+        # the field's confidence is its first column's (the one that feeds most records, usually)
+        source = sources[0]
+        if confidences and source in confidences:
             conf[canonical] = float(confidences[source])
-        elif canonical in taken and confidences and canonical in confidences:
+        elif confidences and canonical in confidences:
             conf[canonical] = float(confidences[canonical])
     emptied = tuple(
         (name, kind_for(entity_fields[name]))
@@ -150,6 +178,7 @@ def build_plan(
         deleted_field=deleted_field,
         excluded=frozenset(excluded),
         cleared=emptied,
+        mapped=frozenset(mapped),
     )
 
 
@@ -233,8 +262,13 @@ def _source_ids(table: pa.Table, plan: NormalizePlan) -> pa.Array:
     )
 
 
-def _quality_flags(columns: dict[str, pa.Array], entity: str, n: int) -> pa.Array:
+def _quality_flags(
+    columns: dict[str, pa.Array], entity: str, n: int, overruled: dict[str, pa.Array] | None = None
+) -> pa.Array:
     flags: list[tuple[pa.Array, str]] = []
+    for name, mask in (overruled or {}).items():
+        # a column of the field held a value that cannot be the field; a later column's value fed it
+        flags.append((mask, f"invalid_alternative:{name}"))
     for name in REQUIRED_FIELDS.get(entity, ()):
         col = columns.get(name)
         flags.append((pa.array([True] * n) if col is None else pc.is_null(col), f"missing:{name}"))
@@ -317,14 +351,14 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
     ids = _source_ids(table, plan)
     columns: dict[str, pa.Array] = {}
     errors: dict[int, list[str]] = {}
+    overruled: dict[str, pa.Array] = {}
     for fp in plan.fields:
-        if fp.source not in table.column_names:
-            continue  # the source stopped sending this field: null, drift detection reports it
-        result = coerce_column(table[fp.source], fp.kind, field_name=fp.canonical)
-        values, field_errors = result.values, dict(result.errors)
-        if fp.fallback is not None and fp.fallback in table.column_names and values.null_count:
-            values, field_errors = _with_fallback(values, field_errors, table[fp.fallback], fp)
-        columns[fp.canonical] = values
+        fed = _coalesced(table, fp)
+        if fed is None:
+            continue  # the source stopped sending these columns: null, drift detection reports it
+        columns[fp.canonical], field_errors, bad = fed
+        if bad is not None:
+            overruled[fp.canonical] = bad
         for row, reason in field_errors.items():
             errors.setdefault(row, []).append(reason)
     closed = _closed_from_status(table, plan, columns)
@@ -360,7 +394,7 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
             mask[row] = False
         keep = pa.array(mask)
     arrays = {"_source_id": ids, "_position": positions, **columns}
-    arrays["_dq"] = _quality_flags(columns, plan.entity, n)
+    arrays["_dq"] = _quality_flags(columns, plan.entity, n, overruled)
     ops = _delete_ops(table, plan)
     if ops is not None:
         arrays["_op"] = ops
@@ -373,16 +407,57 @@ def normalize_page(table: pa.Table, plan: NormalizePlan, *, first_position: int 
     return NormalizedPage(table=out, rejected=rejected, read=n)
 
 
-def _with_fallback(values: pa.Array, errors: dict[int, str], parent, fp: FieldPlan) -> tuple[pa.Array, dict]:
-    """`values` with its nulls filled from the parent column (coerced the same way); a parent value that
-    cannot be coerced is an error only on a record the primary column left empty."""
-    other = coerce_column(parent, fp.kind, field_name=fp.canonical)
-    empty = pc.is_null(values)
-    merged = pc.if_else(empty, other.values, values)
-    if other.errors:
-        empty_rows = empty.to_pylist()
-        errors = {**{row: why for row, why in other.errors.items() if empty_rows[row]}, **errors}
-    return merged, errors
+def _coalesced(table: pa.Table, fp: FieldPlan) -> tuple[pa.Array, dict[int, str], pa.Array | None] | None:
+    """The field's values from its columns in order, the first good value of a record winning; the
+    errors of records no column gave a good value; and a mask of the records that landed although a
+    column before the winning one held a value that cannot be the field (None: no such record).
+
+    A value that cannot be coerced never hides a later column's good value, and a later column's
+    bad value never touches a record an earlier column already filled. A record with no good value
+    and a bad one is rejected as before, with the reasons of every column that had a bad value.
+    None when the page carries none of the field's columns.
+    """
+    values: pa.Array | None = None
+    errors: dict[int, str] = {}
+    for name in fp.feeds:
+        if name not in table.column_names:
+            continue
+        result = coerce_column(table[name], fp.kind, field_name=fp.canonical)
+        if values is None:
+            values, errors = result.values, dict(result.errors)
+            continue
+        empty = _blank(values)
+        if not pc.any(empty).as_py():
+            break
+        values = pc.if_else(empty, pc.if_else(_blank(result.values), values, result.values), values)
+        if result.errors:
+            empty_rows = empty.to_pylist()
+            for row, why in result.errors.items():
+                if empty_rows[row]:
+                    errors[row] = f"{errors[row]}; {why}" if row in errors else why
+    if values is None:
+        return None
+    if len(fp.feeds) > 1 and pa.types.is_string(values.type):
+        values = pc.if_else(_blank(values), pa.scalar(None, values.type), values)
+    if not errors:
+        return values, errors, None
+    filled = pc.is_valid(values).to_pylist()
+    rescued = [row for row in errors if filled[row]]
+    if not rescued:
+        return values, errors, None
+    mask = [False] * len(values)
+    for row in rescued:
+        mask[row] = True
+        del errors[row]
+    return values, errors, pa.array(mask)
+
+
+def _blank(values: pa.Array) -> pa.Array:
+    """Where a record has no value in a column of a coalesced field: null, or text of spaces only (the
+    coercion keeps such text in a field fed by one column; here it must not win over a real value)."""
+    if len(values) == 0 or not pa.types.is_string(values.type):
+        return pc.is_null(values)
+    return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
 
 
 _STATUS_COLUMN = re.compile(r"state|status", re.I)

@@ -49,6 +49,9 @@ class Option:
     known: float = 0.0
     known_from: str = ""
     preference: tuple[int, int] | None = None
+    # The columns (compact names) the exact memory says are filled on the records this one leaves
+    # empty, for this field: beside one of them, this column feeds the field too (docs/adr/0031).
+    coalesce_with: tuple[str, ...] = ()
 
 
 @dataclass
@@ -84,6 +87,20 @@ def alternative_of(state: ColumnState, states_by_field: dict[str, ColumnState]) 
     return owner if prefers(owner.assigned, best) else None
 
 
+def coalesces_with(state: ColumnState, holder: ColumnState) -> bool:
+    """`state` is an alternative of `holder` (alternative_of) filled on the records `holder` leaves
+    empty: the exact memory of `state` names `holder`'s column among the ones it complements for the
+    field. Only such an alternative maps onto a field another column holds; any other pair of columns
+    stays one column per field (a tenant's own decision for `holder` does not change that)."""
+    best = state.options[0] if state.options else None
+    held = holder.assigned
+    if best is None or held is None or best.field != held.field or not best.coalesce_with:
+        return False
+    from .normalize import get_lexicon
+
+    return get_lexicon().parse(holder.name).compact in best.coalesce_with
+
+
 def fuse(
     candidates: Sequence[Candidate], memory: MemoryEvidence | None, gate: Callable[[str], float] | None = None
 ) -> tuple[list[Option], str, float]:
@@ -115,6 +132,7 @@ def fuse(
                 "known": m if known else 0.0,
                 "known_from": where if known else "",
                 "preference": (0 if entry.origin == "tenant" else 1, entry.rank) if known else None,
+                "coalesce_with": entry.coalesce_with if known else (),
             }
             h = options.get(name)
             if h is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from aam.ontology import Ontology, get_ontology
 
-from .assign import ColumnState, alternative_of, assign, calibrate, fuse, prefers
+from .assign import ColumnState, alternative_of, assign, calibrate, coalesces_with, fuse, prefers
 from .entity import infer_entity
 from .matcher import FieldIndex, entity_candidates, value_only_candidates
 from .memory import (
@@ -479,6 +479,8 @@ def _decide(
         # an equivalent the canonical record does not need, as sure as the memory that says so.
         best = state.options[0]
         conf = round(min(best.known, 0.99), 4)
+        if coalesces_with(state, alternative):
+            return _fallback_proposal(state, alternative, conf, auto_threshold, review_floor)
         held_by = alternative.assigned.known_from
         why = (
             f"{state.name} is an alternative of {alternative.name} for {best.field} ({best.known_from}, "
@@ -511,6 +513,22 @@ def _decide(
     return FieldProposal(
         state.name, None, none_conf, "none", "unmapped", "; ".join(reasons) or "no canonical field matches"
     )
+
+
+def _fallback_proposal(
+    state: ColumnState, holder: ColumnState, conf: float, auto_threshold: float, review_floor: float
+) -> FieldProposal:
+    """A column filled on the records its field's holder leaves empty (a CUR's RI ARN beside its
+    Savings Plan ARN): mapped onto the same field, which both then feed (aam/ingest/normalize.py)."""
+    best = state.options[0]
+    why = (
+        f"{state.name} feeds {best.field} with {holder.name}: the two are filled on different records, "
+        f"the first value of a record wins ({best.known_from}, {best.known:.2f})"
+    )
+    if conf >= review_floor:
+        decision = "auto" if conf >= auto_threshold else "review"
+        return FieldProposal(state.name, best.field, conf, "memory", decision, why, feeds_with=holder.name)
+    return FieldProposal(state.name, None, conf, "none", "unmapped", why)
 
 
 def proposals_by_field(result: MappingResult) -> dict[str, FieldProposal]:

@@ -61,6 +61,10 @@ class MemoryEntry:
     # preference: 0 for the first (the field), 1, 2... for its alternatives (`SystemModstamp` after
     # `LastModifiedDate`). A tenant's decision is always 0.
     rank: int = 0
+    # The object's other columns for this canonical field when they are filled on different records
+    # (a CUR's Savings Plan ARN and its Reserved Instance ARN), by compact name: all of them feed the
+    # field instead of the first alone (the seed object's `coalesce` list, docs/adr/0031).
+    coalesce_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,7 @@ def _entry(
     field_type: str = "",
     signature: str = "",
     rank: int = 0,
+    coalesce_with: tuple[str, ...] = (),
 ) -> MemoryEntry:
     parts = get_lexicon().parse(name)
     return MemoryEntry(
@@ -248,22 +253,35 @@ def _entry(
         key=memory_key(parts),
         compact=parts.compact,
         rank=rank,
+        coalesce_with=coalesce_with,
     )
 
 
 def parse_seed(data: dict) -> list[MemoryEntry]:
     """Seed entries. The order of an object's fields is meaningful where several map to one canonical
-    field: the first listed is the vendor's field, the later ones are equivalent alternatives of it."""
+    field: the first listed is the vendor's field, the later ones are equivalent alternatives of it.
+    A field the object lists in `coalesce` is fed by all of its columns, in that order (they are filled
+    on different records); it must be listed for at least two of the object's columns."""
     entries: list[MemoryEntry] = []
     for source, sdata in data["sources"].items():
         for obj, odata in sdata["objects"].items():
             entity = odata["entity"]
-            listed: Counter[str] = Counter()
+            listed: Counter[str] = Counter(c for c in odata["fields"].values() if c)
+            coalesced = set(odata.get("coalesce") or ())
+            lonely = sorted(name for name in coalesced if listed[name] < 2)
+            if lonely:
+                raise ValueError(f"seed {source}/{obj}: coalesce names fields without two columns: {lonely}")
+            groups = {
+                c: [get_lexicon().parse(n).compact for n, f in odata["fields"].items() if f == c] for c in coalesced
+            }
+            ranks: Counter[str] = Counter()
             for name, canonical in odata["fields"].items():
-                rank = listed[canonical] if canonical else 0
+                rank = ranks[canonical] if canonical else 0
                 if canonical:
-                    listed[canonical] += 1
-                entries.append(_entry(source, obj, entity, name, canonical, rank=rank))
+                    ranks[canonical] += 1
+                compact = get_lexicon().parse(name).compact
+                others = tuple(n for n in groups.get(canonical, ()) if n != compact)
+                entries.append(_entry(source, obj, entity, name, canonical, rank=rank, coalesce_with=others))
     return entries
 
 

@@ -52,6 +52,10 @@ class FieldProposal:
     method: Method
     decision: Decision
     explanation: str = ""
+    # The column whose field this one feeds too, on the records that column leaves empty (memory says
+    # the two are filled on different records, docs/adr/0031): the one case where two columns of an
+    # object are mapped onto one canonical field.
+    feeds_with: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,15 +31,15 @@ TABLE = pa.table(
 
 def test_the_parent_fills_what_the_leaf_leaves_empty():
     plan = _plan({"resourceId": "id", "configuration.state.name": "status", "configuration.state": None})
-    assert [f.fallback for f in plan.fields if f.canonical == "status"] == ["configuration.state"]
+    assert [f.fallbacks for f in plan.fields if f.canonical == "status"] == [("configuration.state",)]
     out = normalize_page(TABLE, plan).table
     assert out["status"].to_pylist() == ["running", "available", "in-use", None]
 
 
 def test_a_parent_mapped_elsewhere_or_a_leaf_that_is_not_a_value_is_left_alone():
     taken = _plan({"resourceId": "id", "configuration.state.name": "status", "configuration.state": "resource_type"})
-    assert [f.fallback for f in taken.fields if f.canonical == "status"] == [None]
+    assert [f.fallbacks for f in taken.fields if f.canonical == "status"] == [()]
     code = _plan({"resourceId": "id", "configuration.state.code": "status"})
-    assert [f.fallback for f in code.fields if f.canonical == "status"] == [None]  # a code is another value
+    assert [f.fallbacks for f in code.fields if f.canonical == "status"] == [()]  # a code is another value
     out = normalize_page(TABLE, taken).table
     assert out["status"].to_pylist() == ["running", None, None, None]
