@@ -1,7 +1,6 @@
 """Test settings: the real PostgreSQL and Redis servers, each with a database of the tests' own."""
 
 import os
-from pathlib import Path
 
 from autonomos.core import secrets as install_secrets
 
