@@ -384,26 +384,33 @@ medians AS (
   FROM runs WHERE left_at IS NOT NULL AND stage_category IN ('qualify', 'develop', 'propose', 'negotiate')
   GROUP BY stage_category)"""
 
-# Conversion, time in stage and slippage from one pass over the history (`history_digest`): one row.
+# Conversion, time in stage and slippage from one pass over the history (`history_digest`): one row. The
+# deals of one version (the first, still current: nearly all of them) and the count of all deals come from
+# one scan of the first versions.
 HISTORY_DIGEST_SQL = f"""
 WITH {STAGE_RUNS_CTE},
 single AS (
-  SELECT CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
-                             WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS reached
-  FROM dcl_history_opportunity WHERE version = 1 AND valid_to IS NULL AND NOT deleted),
+  SELECT count(*) AS deals,
+         count(*) FILTER (WHERE one AND reached >= 1) AS r1, count(*) FILTER (WHERE one AND reached >= 2) AS r2,
+         count(*) FILTER (WHERE one AND reached >= 3) AS r3, count(*) FILTER (WHERE one AND reached >= 4) AS r4,
+         count(*) FILTER (WHERE one AND reached >= 5) AS r5
+  FROM (SELECT valid_to IS NULL AND NOT deleted AS one,
+               CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
+                                   WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS reached
+        FROM dcl_history_opportunity WHERE version = 1) v),
 per AS (
   SELECT unified_id, max(rank) AS reached, count(*) FILTER (WHERE moved_days <> 0) AS moves,
          count(*) FILTER (WHERE moved_days > 0) AS pushes
   FROM starts GROUP BY unified_id),
-reach AS (SELECT reached FROM single UNION ALL SELECT reached FROM per),
 funnel AS (
-  SELECT count(*) FILTER (WHERE reached >= 1) AS qualify, count(*) FILTER (WHERE reached >= 2) AS develop,
-         count(*) FILTER (WHERE reached >= 3) AS propose, count(*) FILTER (WHERE reached >= 4) AS negotiate,
-         count(*) FILTER (WHERE reached >= 5) AS won FROM reach)
+  SELECT single.r1 + m.r1 AS qualify, single.r2 + m.r2 AS develop, single.r3 + m.r3 AS propose,
+         single.r4 + m.r4 AS negotiate, single.r5 + m.r5 AS won, single.deals
+  FROM single, (SELECT count(*) FILTER (WHERE reached >= 1) AS r1, count(*) FILTER (WHERE reached >= 2) AS r2,
+                       count(*) FILTER (WHERE reached >= 3) AS r3, count(*) FILTER (WHERE reached >= 4) AS r4,
+                       count(*) FILTER (WHERE reached >= 5) AS r5 FROM per) m)
 SELECT funnel.*,
        (SELECT json_agg(json_build_object('stage_category', stage_category, 'runs', runs,
                                           'median_days', median_days)) FROM medians) AS medians,
-       (SELECT count(*) FROM dcl_history_opportunity WHERE version = 1) AS deals,
        (SELECT count(*) FROM per WHERE moves > 0) AS deals_moved,
        (SELECT count(*) FROM per WHERE pushes > 0) AS deals_pushed,
        (SELECT count(*) FROM per WHERE pushes >= 2) AS deals_pushed_twice,

@@ -294,8 +294,12 @@ def _deals(ids: Sequence[str], systems) -> dict[str, revops.Deal]:
     """The listed deals' rows, read again from the view (at most a few hundred)."""
     if not ids:
         return {}
-    rows = _execute("SELECT * FROM dcl_view_opportunity WHERE coalesce(nullif(btrim(unified_id), ''), btrim(id)) "
-                    "= ANY(%(ids)s)", {"ids": list(ids)})
+    rows = _execute("SELECT * FROM dcl_view_opportunity WHERE unified_id = ANY(%(ids)s)", {"ids": list(ids)})
+    missing = set(ids) - {r["unified_id"] for r in rows}
+    if missing:  # ids the pass trimmed or took from `id`: by the pass's own expression (a scan)
+        rows += _execute("SELECT * FROM dcl_view_opportunity WHERE coalesce(nullif(btrim(unified_id), ''), "
+                         "btrim(id)) = ANY(%(ids)s)",
+                         {"ids": list(missing)})
     return {d.unified_id: d for d in (revops.deal_from_row({**r, "sources": _json(r.get("sources"))}, systems)
                                       for r in rows)}
 

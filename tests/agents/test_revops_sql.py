@@ -48,6 +48,10 @@ EXTRA = [  # beyond the hand-worked eight
      "forecast_category": "pipeline", "close_date": "2026-03-12", "created_at": "2026-01-01",
      "updated_at": "2026-02-27", "account_unified_id": "acc-new", "next_step": "",
      "sources": src("salesforce") + src("hubspot", 2)},
+    {"unified_id": None, "id": " X9 ", "name": "Only an id", "stage": "Prospecting", "amount": 3000,
+     "amount_reporting": 3000, "currency": "USD", "status": "open", "stage_category": "qualify",
+     "close_date": "2026-06-01", "created_at": "2025-10-01", "updated_at": "2025-11-01", "next_step": "x",
+     "account_unified_id": "acc-wayne", "sources": src("salesforce")},
 ]
 
 
@@ -102,15 +106,17 @@ def test_the_figures_in_sql_are_the_python_pilots(in_tenant_a):
     reference = revops.analyze(opportunities=rows, accounts=ACCOUNTS, today=TODAY, config=CONFIG, systems=SYSTEMS,
                                reporting_currency="USD")
     result, used = _sql()
-    assert used == len(rows) == 14
+    assert used == len(rows) == 15
     assert _without_queries(result) == _without_queries(reference)
     m = result.metrics
     # Non-trivial: every kind of finding, a merged deal in two systems, amounts left out in three currencies.
     assert {f["kind"] for f in result.findings} == {"at_risk_deal", "overdue_deal", "stale_deal",
                                                     "unconverted_amounts", "status_pending", "unlinked_deals"}
     assert m["status_pending_count"] == 2 and m["unconverted"]["count"] == 3
-    assert m["deals_by_source"] == {"dynamics": 1, "hubspot": 5, "salesforce": 8, "unknown": 1}
+    assert m["deals_by_source"] == {"dynamics": 1, "hubspot": 5, "salesforce": 9, "unknown": 1}
     assert any("large deal" in r for f in result.findings for r in f.get("reasons", ()))
+    # A deal the view names by its `id` only is found again by it (listed: stale).
+    assert "X9" in {f["subject"]["unified_id"] for f in result.findings if f["kind"] == "stale_deal"}
 
 
 def test_every_figure_keeps_a_query_that_returns_it(in_tenant_a):
