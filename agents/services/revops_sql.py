@@ -284,9 +284,18 @@ def coalesce_key(g: dict) -> str | None:
 
 
 def _grouped(rows: list[dict], by: str, order: tuple[str, ...], label: str) -> list[dict]:
+    """revops._grouped's rows: the groups of `by` summed per label (a set grouped by status too holds one
+    row per status), in `order`, pending review last."""
     rank = {v: i for i, v in enumerate(order)}
-    out = [{label: r["key"], "count": int(r["n"]), "amount": money(_f(r["amount"])),
-            "weighted": money(_f(r["weighted"]))} for r in rows if r["by"] == by]
+    sums: dict[str, list] = {}
+    for r in rows:
+        if r["by"] == by:
+            g = sums.setdefault(r["key"], [0, Decimal(0), Decimal(0)])
+            g[0] += int(r["n"])
+            g[1] += r["amount"] or 0
+            g[2] += r["weighted"] or 0
+    out = [{label: key, "count": n, "amount": money(float(amount)), "weighted": money(float(weighted))}
+           for key, (n, amount, weighted) in sums.items()]
     return sorted(out, key=lambda g: (rank.get(g[label], len(order)), g[label]))
 
 

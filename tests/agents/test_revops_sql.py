@@ -52,6 +52,9 @@ EXTRA = [  # beyond the hand-worked eight
      "amount_reporting": 3000, "currency": "USD", "status": "open", "stage_category": "qualify",
      "close_date": "2026-06-01", "created_at": "2025-10-01", "updated_at": "2025-11-01", "next_step": "x",
      "account_unified_id": "acc-wayne", "sources": src("salesforce")},
+    {"unified_id": "W1", "name": "Won, no forecast category", "stage": "Closed Won", "amount": 1234.5,
+     "amount_reporting": 1234.5, "currency": "USD", "status": "won", "stage_category": "won",
+     "forecast_category": None, "close_date": "2026-02-20", "created_at": "2026-01-01", "sources": src("hubspot", 2)},
 ]
 
 
@@ -106,15 +109,18 @@ def test_the_figures_in_sql_are_the_python_pilots(in_tenant_a):
     reference = revops.analyze(opportunities=rows, accounts=ACCOUNTS, today=TODAY, config=CONFIG, systems=SYSTEMS,
                                reporting_currency="USD")
     result, used = _sql()
-    assert used == len(rows) == 15
+    assert used == len(rows) == 16
     assert _without_queries(result) == _without_queries(reference)
     m = result.metrics
     # Non-trivial: every kind of finding, a merged deal in two systems, amounts left out in three currencies.
     assert {f["kind"] for f in result.findings} == {"at_risk_deal", "overdue_deal", "stale_deal",
                                                     "unconverted_amounts", "status_pending", "unlinked_deals"}
     assert m["status_pending_count"] == 2 and m["unconverted"]["count"] == 3
-    assert m["deals_by_source"] == {"dynamics": 1, "hubspot": 5, "salesforce": 9, "unknown": 1}
+    assert m["deals_by_source"] == {"dynamics": 1, "hubspot": 6, "salesforce": 9, "unknown": 1}
     assert any("large deal" in r for f in result.findings for r in f.get("reasons", ()))
+    # Open and won deals without a forecast category are one group, as the pilot has it.
+    pending = [g for g in m["pipeline_by_forecast_category"] if g["forecast_category"] == revops.PENDING]
+    assert [(g["count"], g["amount"]) for g in pending] == [(5, 4234.5)]  # O7 E2 E3 X9 open, W1 won
     # A deal the view names by its `id` only is found again by it (listed: stale).
     assert "X9" in {f["subject"]["unified_id"] for f in result.findings if f["kind"] == "stale_deal"}
 
