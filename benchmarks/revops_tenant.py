@@ -139,6 +139,11 @@ def _quotas(today: date) -> None:
                                for i in range(190)])  # 10 of the 200 owners have none: the rollup says so
 
 
+def _loadavg() -> str:
+    """The machine's 1-minute load average, beside each figure (2 cores shared with other sessions)."""
+    return f" (load average {os.getloadavg()[0]:.2f})"
+
+
 def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str]:
     """Load (unless `load` is False) and time; returns the lines to print."""
     from agents.models import AgentRun
@@ -163,7 +168,8 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
         sql_s = time.monotonic() - started
         m = out["metrics"]
         bars = {b["bar"]: b for b in m["waterfall"]["bars"]}
-        lines.append(f"revops SQL analyses: {sql_s:.2f}s over {versions:,} history versions")
+        lines.append(f"revops history analyses (revenue_analyze): {sql_s:.2f}s over {versions:,} history versions"
+                     f"{_loadavg()}")
         lines.append("  waterfall " + ", ".join(f"{k} {b['deals']:,} ({b['amount']:,.0f})" for k, b in bars.items())
                      + f"; balanced {m['waterfall']['balanced']}")
         lines.append(f"  forecast: quota {m['forecast']['quota']}, coverage {m['forecast']['coverage']}, "
@@ -180,7 +186,8 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
                                             reporting_currency=reporting_currency())
         lines.append(f"revops snapshot figures in SQL (revops_sql, without the history's points): "
                      f"{time.monotonic() - started:.2f}s over {used:,} deals, open pipeline "
-                     f"{snapshot.metrics['open_pipeline']:,.0f}, {snapshot.metrics['at_risk_count']:,} at risk")
+                     f"{snapshot.metrics['open_pipeline']:,.0f}, {snapshot.metrics['at_risk_count']:,} at risk"
+                     f"{_loadavg()}")
         started = time.monotonic()
         runs = agents_run(tenant=tenant, agents=["revops"])
         run_s = time.monotonic() - started
@@ -188,7 +195,7 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
         lines.append(f"revops run (agents_run: catalog, history analyses, snapshot figures, store): {run_s:.2f}s, "
                      f"{run.status} "
                      f"{run.skipped_reason or run.error}, "
-                     f"{run.metrics.get('at_risk_count', 0):,} at risk, {len(run.findings):,} findings")
+                     f"{run.metrics.get('at_risk_count', 0):,} at risk, {len(run.findings):,} findings{_loadavg()}")
     lines.append(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load average "
                  f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return lines
