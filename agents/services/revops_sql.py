@@ -60,21 +60,17 @@ ROUTED = ("(NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof(v.s
           "AND (s->>'connection_id')::bigint = ANY(%(routed)s::bigint[])))")
 
 
-# The deal's lineage, cheap to group by: for a deal of one source (nearly all) its connection id and
-# kind by operator; for a merged deal the (id, kind) pairs of its sources; `sources` whole when it is no
-# array, so nothing is guessed.
-LINEAGE_SQL = """CASE WHEN jsonb_typeof(sources) = 'array' AND jsonb_array_length(sources) = 1
-            THEN jsonb_build_array(jsonb_build_array(sources->0->'connection_id', sources->0->'connection_kind'))
-            WHEN jsonb_typeof(sources) = 'array'
-            THEN (SELECT jsonb_agg(jsonb_build_array(e->'connection_id', e->'connection_kind') ORDER BY o)
-                  FROM jsonb_array_elements(sources) WITH ORDINALITY x(e, o)) END AS lineage,
-       CASE WHEN jsonb_typeof(sources) = 'array' THEN NULL ELSE sources END AS lineage_odd"""
+# The deal's lineage, small and cheap to group by: `sources` without each source's record id and object
+# (those of the first three sources; a deal merged from more keeps the rest, a group of its own). One
+# mention of `sources`: the view builds that jsonb per row, and each mention would build it again. The
+# view's `sources` is always an array (or NULL): `#-` on a scalar would fail the run, loudly.
+LINEAGE_SQL = ("v.sources #- '{0,source_id}' #- '{0,source_object}' #- '{1,source_id}' #- '{1,source_object}' "
+               "#- '{2,source_id}' #- '{2,source_object}' AS lineage")
 
 
 def pass_sql(*, routed: bool) -> str:
     """One narrow row per deal of the view (routed to RevOps when `routed`): what every figure reads.
-    `sources` is read once, as it is: the view builds it per row (jsonb), and each mention in an
-    expression would build it again; the lineage is derived from the stored copy (GROUPS_SQL)."""
+    `sources` is mentioned once (LINEAGE_SQL)."""
     return f"""SELECT coalesce(nullif(btrim(v.unified_id), ''), btrim(v.id)) AS unified_id,
        {_canonical('status', revops.STATUSES)} AS status,
        {_canonical('stage_category', revops.STAGE_CATEGORIES)} AS stage_category,
@@ -87,7 +83,7 @@ def pass_sql(*, routed: bool) -> str:
        nullif(btrim(v.account_unified_id), '') AS account, coalesce(btrim(v.next_step), '') <> '' AS next_step,
        nullif(btrim(v.currency), '') AS currency, coalesce(nullif(btrim(v.fx_missing), ''), 'not_converted')
          AS fx_missing, nullif(btrim(v.reporting_currency), '') AS reporting_currency,
-       v.sources
+       {LINEAGE_SQL}
 FROM dcl_view_opportunity v{' WHERE ' + ROUTED if routed else ''}"""
 
 
@@ -180,29 +176,32 @@ SELECT count(*) AS deals_total, count(*) FILTER (WHERE status = 'open') AS open_
 FROM {TABLE}
 """
 
-# The groups, in one scan (grouping sets): deals by status and stage category, forecast category, close
-# month and vendor stage (those awaiting review); by currency and reporting currency; the amounts not
-# converted by currency and reason; the lineages (what `deals_by_source` and the unlinked deals' systems
-# read).
+# The groups, in two scans (grouping sets), the money apart: every aggregate runs for every set, and the
+# numeric sums are what costs. Money: deals by status and stage category, forecast category and close
+# month. Keys: the vendor stage of those awaiting review; currency, reason not converted and reporting
+# currency together (a handful of combinations); the lineages (what `deals_by_source` and the unlinked
+# deals' systems read).
 GROUPS_SQL = f"""
 SELECT CASE WHEN grouping(stage_category) = 0 THEN 'stage' WHEN grouping(forecast_category) = 0 THEN 'forecast'
-            WHEN grouping(month) = 0 THEN 'month' WHEN grouping(stage) = 0 THEN 'pending_stage'
-            WHEN grouping(reporting_currency) = 0 THEN 'reporting_currency'
-            WHEN grouping(fx_missing) = 0 THEN 'unconverted' WHEN grouping(currency) = 0 THEN 'currency'
-            ELSE 'lineage' END AS by,
-       status, stage_category, forecast_category, month, stage, reporting_currency, currency, fx_missing,
-       lineage, lineage_odd, count(*) AS n, sum(amount) AS amount, sum(amount * p) AS weighted,
-       coalesce(sum(source_amount), 0) AS source_amount, count(*) FILTER (WHERE status = 'open' AND account IS NULL)
-         AS unlinked
-FROM (SELECT status, stage_category, forecast_category, amount, p, source_amount, account, {LINEAGE_SQL},
-             reporting_currency, currency,
-             CASE WHEN status IS NULL THEN coalesce(stage, '(no stage)') END AS stage,
-             CASE WHEN source_amount IS NOT NULL AND amount IS NULL THEN fx_missing END AS fx_missing,
+            ELSE 'month' END AS by,
+       status, stage_category, forecast_category, month, count(*) AS n, sum(amount) AS amount,
+       sum(amount * p) AS weighted
+FROM (SELECT status, stage_category, forecast_category, amount, p,
              CASE WHEN status = 'open' THEN coalesce(to_char(close_date, 'YYYY-MM'), '(no close date)') END AS month
       FROM {TABLE}) d
-GROUP BY GROUPING SETS ((status, stage_category), (status, forecast_category), (status, month), (status, stage),
-                        (reporting_currency), (currency, fx_missing), (currency),
-                        (lineage, lineage_odd))
+GROUP BY GROUPING SETS ((status, stage_category), (status, forecast_category), (status, month))
+"""
+KEYS_SQL = f"""
+SELECT CASE WHEN grouping(stage) = 0 THEN 'pending_stage' WHEN grouping(currency) = 0 THEN 'currency'
+            ELSE 'lineage' END AS by,
+       status, stage, currency, fx_missing, reporting_currency, lineage, count(*) AS n,
+       coalesce(sum(source_amount) FILTER (WHERE fx_missing IS NOT NULL), 0) AS source_amount,
+       count(*) FILTER (WHERE status = 'open' AND account IS NULL) AS unlinked
+FROM (SELECT status, source_amount, account, lineage, reporting_currency, currency,
+             CASE WHEN status IS NULL THEN coalesce(stage, '(no stage)') END AS stage,
+             CASE WHEN source_amount IS NOT NULL AND amount IS NULL THEN fx_missing END AS fx_missing
+      FROM {TABLE}) d
+GROUP BY GROUPING SETS ((status, stage), (currency, fx_missing, reporting_currency), (lineage))
 """
 
 UNCONVERTED_IDS_SQL = f"""
@@ -247,9 +246,8 @@ FROM {TABLE} WHERE status = 'open' AND account IS NOT NULL GROUP BY account
 ORDER BY 2 DESC, account COLLATE "C" LIMIT %(limit)s
 """
 ACCOUNT_LINEAGE_SQL = f"""
-SELECT account, jsonb_agg(DISTINCT jsonb_build_array(lineage, lineage_odd)) AS lineage
-FROM (SELECT account, {LINEAGE_SQL} FROM {TABLE} WHERE status = 'open' AND account = ANY(%(accounts)s)) d
-GROUP BY account
+SELECT account, jsonb_agg(DISTINCT lineage) AS lineage FROM {TABLE}
+WHERE status = 'open' AND account = ANY(%(accounts)s) GROUP BY account
 """
 
 
@@ -262,16 +260,12 @@ def _f(value) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _systems_of(pairs, odd, systems: Mapping[int, str] | None) -> set[str]:
-    """The systems named by a lineage (LINEAGE_SQL's (id, kind) pairs, or `sources` whole when it is no
-    array), as revops.system_of names each source."""
-    pairs, odd = _json(pairs), _json(odd)
-    if pairs is None:  # no lineage, or not an array: the pilot iterates what is there (nothing it can name)
-        entries = odd if isinstance(odd, list) else []
-    else:
-        entries = [p if p[0] is not None or p[1] is not None else None for p in pairs]
-        entries = [{"connection_id": p[0], "connection_kind": p[1]} if p else None for p in entries]
-    return {name for name in (revops.system_of(e, systems) for e in entries) if name}
+def _systems_of(lineage, systems: Mapping[int, str] | None) -> set[str]:
+    """The systems named by a lineage (a `sources` list), as revops.system_of names each source."""
+    lineage = _json(lineage)
+    if not isinstance(lineage, list):  # no lineage: the pilot has nothing to iterate either
+        return set()
+    return {name for name in (revops.system_of(e, systems) for e in lineage) if name}
 
 
 def coalesce_key(g: dict) -> str | None:
@@ -335,7 +329,8 @@ def _figures(scope: Pass, *, today, config, systems, reporting_currency, history
     big = 2 * float(t["open_median"]) if int(t["open_amounts"]) >= 3 and t["open_median"] is not None else None
 
     group_rows = _execute(GROUPS_SQL, settings=GROUP_SETTINGS)
-    groups_query = scope.ref(GROUPS_SQL)
+    key_rows = _execute(KEYS_SQL, settings=GROUP_SETTINGS)
+    groups_query, keys_query = scope.ref(GROUPS_SQL), scope.ref(KEYS_SQL)
     groups = [{**g, "key": coalesce_key(g)} for g in group_rows]
     by_stage = _grouped([g for g in groups if g["status"] == "open"], "stage", revops.STAGE_CATEGORIES,
                         "stage_category")
@@ -346,19 +341,23 @@ def _figures(scope: Pass, *, today, config, systems, reporting_currency, history
                       key=lambda g: g["month"])
     by_forecast = _grouped([g for g in groups if g["status"] in ("open", "won")], "forecast",
                            revops.FORECAST_CATEGORIES, "forecast_category")
-    unconverted = _unconverted([g for g in groups if g["by"] == "unconverted" and g["fx_missing"]])
-    currencies = sorted(g["currency"] for g in groups if g["by"] == "currency" and g["currency"])
-    reporting = sorted((-int(g["n"]), g["reporting_currency"]) for g in groups
-                        if g["by"] == "reporting_currency" and g["reporting_currency"])
+    keys = [k for k in key_rows if k["by"] == "currency"]
+    unconverted = _unconverted([k for k in keys if k["fx_missing"]])
+    currencies = sorted({k["currency"] for k in keys if k["currency"]})
+    per_reporting: dict[str, int] = {}
+    for k in keys:
+        if k["reporting_currency"]:
+            per_reporting[k["reporting_currency"]] = per_reporting.get(k["reporting_currency"], 0) + int(k["n"])
+    reporting = sorted((-n, c) for c, n in per_reporting.items())
     cur = reporting[0][1] if reporting else reporting_currency
-    pending_stages = sorted(g["stage"] for g in groups if g["by"] == "pending_stage" and g["status"] is None
-                            and g["stage"])
+    pending_stages = sorted(k["stage"] for k in key_rows if k["by"] == "pending_stage" and k["status"] is None
+                            and k["stage"])
     by_source: dict[str, int] = {}
     unlinked_systems: set[str] = set()
-    for row in groups:
+    for row in key_rows:
         if row["by"] != "lineage":
             continue
-        names = _systems_of(row["lineage"], row["lineage_odd"], systems)
+        names = _systems_of(row["lineage"], systems)
         for name in names or ("unknown",):
             by_source[name] = by_source.get(name, 0) + int(row["n"])
         if row["unlinked"]:
@@ -416,7 +415,7 @@ def _figures(scope: Pass, *, today, config, systems, reporting_currency, history
     risk_query = scope.ref(risk_sql, risk_params)
     metrics["queries"] = {
         "totals": totals_query, "groups": groups_query, "at_risk": risk_query,
-        "unconverted": groups_query, "deals_by_source": groups_query,
+        "keys": keys_query,
         "top_accounts": scope.ref(TOP_ACCOUNTS_SQL, {"limit": config.top_accounts})}
 
     findings: list[dict] = []
@@ -444,7 +443,7 @@ def _figures(scope: Pass, *, today, config, systems, reporting_currency, history
         ids = [r["unified_id"] for r in _execute(UNCONVERTED_IDS_SQL, {"ids_max": RECORDS_MAX})]
         finding = unconverted_finding(unconverted, "deals", cur, entity="opportunity", ids=ids)
         _counted(finding.get("records"), unconverted["count"])
-        finding["query"] = metrics["queries"]["unconverted"]
+        finding["query"] = keys_query
         findings.append(finding)
     pending = int(t["status_pending_count"])
     if pending:
@@ -507,9 +506,9 @@ def _top_accounts(limit: int, systems) -> list[dict]:
         uid = r["account"]
         account = accounts.get(uid) or {}
         kinds = set()
-        for pairs, odd in _json(lineage.get(uid)) or ():
-            kinds |= _systems_of(pairs, odd, systems)
-        kinds |= _systems_of(None, _json(account.get("sources")) or [], systems)
+        for sources in _json(lineage.get(uid)) or ():
+            kinds |= _systems_of(sources, systems)
+        kinds |= _systems_of(account.get("sources"), systems)
         name = (account.get("name") or "").strip()
         out.append({"account_unified_id": uid, "name": name or f"(account {uid})",
                     "open_pipeline": money(_f(r["open_pipeline"])), "weighted": money(_f(r["weighted"])),
