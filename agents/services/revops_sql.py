@@ -33,7 +33,6 @@ from ..pilots.findings import RECORDS_MAX, query_ref, records_ref, unconverted_f
 from ..pilots.values import money, money_text, pct
 
 TABLE = "revops_deals"
-HISTORY_TABLE = "revops_history_risk"
 PASS_SETTINGS = {"work_mem": "256MB", "jit": "off"}
 # The grouping sets are a few dozen groups, but the planner guesses a million and sorts 1M rows per set:
 # hashing all of them in one pass is what it should do (and what it does without sorts to choose from).
@@ -309,20 +308,22 @@ def _deals(ids: Sequence[str], systems) -> dict[str, revops.Deal]:
 
 def analyze(*, today: date, config: revops.RevOpsConfig, systems: Mapping[int, str] | None,
             reporting_currency: str | None, excluded: Sequence[int] = (), routed: Sequence[int] = (),
-            history_table: str | None = None, history_signals=None) -> tuple[PilotResult, int]:
+            history_table: str | None = None, history_signals=None,
+            history_query: dict | None = None) -> tuple[PilotResult, int]:
     """The pilot's metrics and findings over the view, and the number of deals read. `history_table`: a
-    temporary table (unified_id, points) of the history's risk points per open deal; `history_signals`:
-    unified id → its history (code, reason) pairs, called with the listed ids only."""
+    temporary table (unified_id, points) of the history's risk points per open deal, `history_query`
+    the query that wrote it (inlined into the stored at-risk query, so it runs without the table);
+    `history_signals`: unified id → its history (code, reason) pairs, called with the listed ids only."""
     scope = materialize(today=today, excluded=excluded, routed=routed)
     try:
         return _figures(scope, today=today, config=config, systems=systems, reporting_currency=reporting_currency,
-                        history_table=history_table, history_signals=history_signals)
+                        history_table=history_table, history_signals=history_signals, history_query=history_query)
     finally:
         release()
 
 
 def _figures(scope: Pass, *, today, config, systems, reporting_currency, history_table,
-             history_signals) -> tuple[PilotResult, int]:
+             history_signals, history_query) -> tuple[PilotResult, int]:
     params = {"today": today.isoformat(), "stale_days": config.stale_days}
     t = _execute(TOTALS_SQL, params)[0]
     totals_query = scope.ref(TOTALS_SQL, params)
@@ -412,7 +413,13 @@ def _figures(scope: Pass, *, today, config, systems, reporting_currency, history
         "status_pending_count": int(t["status_pending_count"]),
         "deals_by_source": dict(sorted(by_source.items())),
     }
-    risk_query = scope.ref(risk_sql, risk_params)
+    if history_table and history_query:  # stored with the history's risks inline: it runs on its own
+        risk_query = scope.ref(RISK_SQL.replace("{history}", f"({history_query['sql']})"),
+                               {**risk_params, **history_query["params"]})
+    elif history_table:
+        raise ValueError("a history table needs the query that wrote it (history_query)")
+    else:
+        risk_query = scope.ref(risk_sql, risk_params)
     metrics["queries"] = {
         "totals": totals_query, "groups": groups_query, "at_risk": risk_query,
         "keys": keys_query,

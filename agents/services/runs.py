@@ -90,7 +90,7 @@ def _revops(rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, s
             result, used = revops_sql.analyze(
                 today=today, config=revops_config(), systems=systems, reporting_currency=currency,
                 excluded=excluded, routed=routed or [], history_table=risk.table if risk else None,
-                history_signals=risk.signals if risk else None)
+                history_signals=risk.signals if risk else None, history_query=risk.query if risk else None)
             result.inputs = {"rows_used": used}  # the deals read in PostgreSQL, not the stand-ins
         else:
             opportunities = rows.get("opportunity", [])

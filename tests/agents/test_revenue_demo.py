@@ -189,7 +189,7 @@ def test_the_demos_snapshot_figures_in_sql_are_the_python_pilots(demo):
         try:
             sql, used = revops_sql.analyze(today=today, config=revops_config(), systems=systems,
                                            reporting_currency="USD", history_table=held.table,
-                                           history_signals=held.signals)
+                                           history_signals=held.signals, history_query=held.query)
             signals = held.signals([r["unified_id"] for r in rows])
         finally:
             revenue.history_release()
@@ -203,6 +203,13 @@ def test_the_demos_snapshot_figures_in_sql_are_the_python_pilots(demo):
                 "deals_by_source", "unconverted", "pipeline_by_stage"):
         assert run.metrics[key] == reference.metrics[key], key
     assert reference.findings and sql.metrics["queries"]["totals"]["sql"].startswith("WITH revops_deals AS")
+    # The run's stored at-risk query holds the history's risks inline: run again, the same deals.
+    q = run.metrics["queries"]["at_risk"]
+    assert "pg_temp" not in q["sql"]
+    with in_schema(tenant):
+        count, _, listed = _one(q["sql"], q["params"])[0]
+    assert count == run.metrics["at_risk_count"] and listed == [
+        f["subject"]["unified_id"] for f in run.findings if f["kind"] == "at_risk_deal"]
 
 
 class _Slack(BaseHTTPRequestHandler):

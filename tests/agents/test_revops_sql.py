@@ -193,7 +193,9 @@ def test_the_historys_points_add_to_the_score_and_their_reasons_to_the_listed_de
             asked.append(list(ids))
             return {u: s for u, s in history.items() if u in ids}
 
-        result, _ = _sql(history_table="hist_points", history_signals=signals)
+        stored = {"sql": "SELECT * FROM (VALUES ('O3', 20), ('O1', 55), ('O4', 15)) h(unified_id, points)",
+                  "params": {}}
+        result, _ = _sql(history_table="hist_points", history_signals=signals, history_query=stored)
     finally:
         with connection.cursor() as cur:
             cur.execute("DROP TABLE pg_temp.hist_points")
@@ -203,6 +205,13 @@ def test_the_historys_points_add_to_the_score_and_their_reasons_to_the_listed_de
     at_risk = [(f["subject"]["unified_id"], f["score"]) for f in result.findings if f["kind"] == "at_risk_deal"]
     assert ("O1", 55) in at_risk and ("O3", 40) in at_risk
     assert asked == [[u for u, _ in at_risk]]  # only the listed deals' reasons are read
+    # The stored at-risk query holds the history's query, not the temporary table: it runs on its own.
+    q = result.metrics["queries"]["at_risk"]
+    assert "hist_points" not in q["sql"]
+    with connection.cursor() as cur:
+        cur.execute(q["sql"], q["params"])
+        count, value, listed = cur.fetchone()
+    assert (count, listed) == (result.metrics["at_risk_count"], [u for u, _ in at_risk])
 
 
 def test_an_empty_view_gives_zeros_and_nones_as_the_pilot_does(in_tenant_a):
