@@ -8,8 +8,9 @@ three times with changes in between, dated 35 days ago, 14 days ago and now:
 - snapshot 3: half of those pushed again, 3% more amounts cut.
 Then the value maps' PostgreSQL mirrors are written and the view published to PostgreSQL
 (dcl/pgsync.py), one deal in ten in EUR with a EUR→USD rate, and a quota per owner for this quarter
-(admin rows). What is timed is what a job does: `revenue_analyze` (the SQL), and `agents_run` for
-revops (which also reads every row into the pilot, `views_load`).
+(admin rows). What is timed is what a job does: `revenue_analyze` (the history analyses), the snapshot
+figures (agents/services/revops_sql.py) and `agents_run` for revops, the whole run (views_load reads the
+views' catalog only: the deals stay in PostgreSQL).
 """
 
 from __future__ import annotations
@@ -138,12 +139,17 @@ def _quotas(today: date) -> None:
                                for i in range(190)])  # 10 of the 200 owners have none: the rollup says so
 
 
+def _loadavg() -> str:
+    """The machine's 1-minute load average, beside each figure (2 cores shared with other sessions)."""
+    return f" (load average {os.getloadavg()[0]:.2f})"
+
+
 def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str]:
     """Load (unless `load` is False) and time; returns the lines to print."""
     from agents.models import AgentRun
-    from agents.services import agents_run
+    from agents.services import agents_run, revops_sql
     from agents.services.revenue import revenue_analyze
-    from agents.services.runs import views_load
+    from agents.services.runs import revops_config, source_systems, views_load
     from tenants.money.selectors import reporting_currency
 
     tenant = bench_tenant(slug)
@@ -162,7 +168,8 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
         sql_s = time.monotonic() - started
         m = out["metrics"]
         bars = {b["bar"]: b for b in m["waterfall"]["bars"]}
-        lines.append(f"revops SQL analyses: {sql_s:.2f}s over {versions:,} history versions")
+        lines.append(f"revops history analyses (revenue_analyze): {sql_s:.2f}s over {versions:,} history versions"
+                     f"{_loadavg()}")
         lines.append("  waterfall " + ", ".join(f"{k} {b['deals']:,} ({b['amount']:,.0f})" for k, b in bars.items())
                      + f"; balanced {m['waterfall']['balanced']}")
         lines.append(f"  forecast: quota {m['forecast']['quota']}, coverage {m['forecast']['coverage']}, "
@@ -172,16 +179,23 @@ def revops_tenant_benchmark(slug: str, n: int, *, load: bool = True) -> list[str
                      f"velocity {m['velocity']['per_day']}/day; history risks {m['history_risk']['counts']}")
         started = time.monotonic()
         loaded = views_load(["opportunity", "account", "contact"])
-        lines.append(f"views_load alone (what the snapshot pilot reads): {time.monotonic() - started:.2f}s for "
+        lines.append(f"views_load alone (stand-ins from the catalog): {time.monotonic() - started:.2f}s, "
                      f"{sum(len(v) for v in loaded.values()):,} rows")
-        del loaded
+        started = time.monotonic()
+        snapshot, used = revops_sql.analyze(today=now.date(), config=revops_config(), systems=source_systems(),
+                                            reporting_currency=reporting_currency())
+        lines.append(f"revops snapshot figures in SQL (revops_sql, without the history's points): "
+                     f"{time.monotonic() - started:.2f}s over {used:,} deals, open pipeline "
+                     f"{snapshot.metrics['open_pipeline']:,.0f}, {snapshot.metrics['at_risk_count']:,} at risk"
+                     f"{_loadavg()}")
         started = time.monotonic()
         runs = agents_run(tenant=tenant, agents=["revops"])
         run_s = time.monotonic() - started
         run = AgentRun.objects.get(pk=runs[0].pk)
-        lines.append(f"revops run (agents_run, views_load + pilot + SQL): {run_s:.2f}s, {run.status} "
+        lines.append(f"revops run (agents_run: catalog, history analyses, snapshot figures, store): {run_s:.2f}s, "
+                     f"{run.status} "
                      f"{run.skipped_reason or run.error}, "
-                     f"{run.metrics.get('at_risk_count', 0):,} at risk, {len(run.findings):,} findings")
+                     f"{run.metrics.get('at_risk_count', 0):,} at risk, {len(run.findings):,} findings{_loadavg()}")
     lines.append(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load average "
                  f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return lines

@@ -12,6 +12,10 @@ It reads the views' canonical fields only (ontology value sets, ADR 0015), never
   A deal with an amount but no converted amount (no rate, no currency...: the view's `fx_missing`)
   is left out of every sum, and the metrics and a finding say how many and how much in which
   currency.
+
+A run over the published views computes the same figures in PostgreSQL (agents/services/revops_sql.py,
+ADR 0029) and reads back only the deals its findings list, turned into findings by this module's
+functions; `analyze` is the reference the tests compare it with, and what runs over rows handed in.
 """
 
 from __future__ import annotations

@@ -360,8 +360,7 @@ def stage_conversion(digest: dict | None = None) -> dict:
 # after the first, so one scan finds them without a join. `starts` marks each version that opened a
 # stay (and a moved close date), `runs` gives each stay its end (the next stay's start), `medians` the
 # median ended stay.
-STAGE_RUNS_CTE = """
-starts AS (
+STARTS_SQL = """
   SELECT unified_id, version, valid_from, stage_category, amount, currency,
          stage_category IS DISTINCT FROM lag(stage_category, 1, '(start)') OVER w AS is_start,
          coalesce(close_date > lag(close_date) OVER w, false) AS pushed,
@@ -371,7 +370,10 @@ starts AS (
          last_value(currency) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_currency
   FROM dcl_history_opportunity
   WHERE NOT deleted AND (valid_to IS NOT NULL OR version > 1)
-  WINDOW w AS (PARTITION BY unified_id ORDER BY version)),
+  WINDOW w AS (PARTITION BY unified_id ORDER BY version)"""
+STAGE_RUNS_CTE = """
+starts AS (
+""" + STARTS_SQL + """),
 runs AS (
   SELECT unified_id, stage_category, valid_from AS entered,
          lead(valid_from) OVER (PARTITION BY unified_id ORDER BY version) AS left_at
@@ -382,26 +384,33 @@ medians AS (
   FROM runs WHERE left_at IS NOT NULL AND stage_category IN ('qualify', 'develop', 'propose', 'negotiate')
   GROUP BY stage_category)"""
 
-# Conversion, time in stage and slippage from one pass over the history (`history_digest`): one row.
+# Conversion, time in stage and slippage from one pass over the history (`history_digest`): one row. The
+# deals of one version (the first, still current: nearly all of them) and the count of all deals come from
+# one scan of the first versions.
 HISTORY_DIGEST_SQL = f"""
 WITH {STAGE_RUNS_CTE},
 single AS (
-  SELECT CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
-                             WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS reached
-  FROM dcl_history_opportunity WHERE version = 1 AND valid_to IS NULL AND NOT deleted),
+  SELECT count(*) AS deals,
+         count(*) FILTER (WHERE one AND reached >= 1) AS r1, count(*) FILTER (WHERE one AND reached >= 2) AS r2,
+         count(*) FILTER (WHERE one AND reached >= 3) AS r3, count(*) FILTER (WHERE one AND reached >= 4) AS r4,
+         count(*) FILTER (WHERE one AND reached >= 5) AS r5
+  FROM (SELECT valid_to IS NULL AND NOT deleted AS one,
+               CASE stage_category WHEN 'qualify' THEN 1 WHEN 'develop' THEN 2 WHEN 'propose' THEN 3
+                                   WHEN 'negotiate' THEN 4 WHEN 'won' THEN 5 END AS reached
+        FROM dcl_history_opportunity WHERE version = 1) v),
 per AS (
   SELECT unified_id, max(rank) AS reached, count(*) FILTER (WHERE moved_days <> 0) AS moves,
          count(*) FILTER (WHERE moved_days > 0) AS pushes
   FROM starts GROUP BY unified_id),
-reach AS (SELECT reached FROM single UNION ALL SELECT reached FROM per),
 funnel AS (
-  SELECT count(*) FILTER (WHERE reached >= 1) AS qualify, count(*) FILTER (WHERE reached >= 2) AS develop,
-         count(*) FILTER (WHERE reached >= 3) AS propose, count(*) FILTER (WHERE reached >= 4) AS negotiate,
-         count(*) FILTER (WHERE reached >= 5) AS won FROM reach)
+  SELECT single.r1 + m.r1 AS qualify, single.r2 + m.r2 AS develop, single.r3 + m.r3 AS propose,
+         single.r4 + m.r4 AS negotiate, single.r5 + m.r5 AS won, single.deals
+  FROM single, (SELECT count(*) FILTER (WHERE reached >= 1) AS r1, count(*) FILTER (WHERE reached >= 2) AS r2,
+                       count(*) FILTER (WHERE reached >= 3) AS r3, count(*) FILTER (WHERE reached >= 4) AS r4,
+                       count(*) FILTER (WHERE reached >= 5) AS r5 FROM per) m)
 SELECT funnel.*,
        (SELECT json_agg(json_build_object('stage_category', stage_category, 'runs', runs,
                                           'median_days', median_days)) FROM medians) AS medians,
-       (SELECT count(*) FROM dcl_history_opportunity WHERE version = 1) AS deals,
        (SELECT count(*) FROM per WHERE moves > 0) AS deals_moved,
        (SELECT count(*) FROM per WHERE pushes > 0) AS deals_pushed,
        (SELECT count(*) FROM per WHERE pushes >= 2) AS deals_pushed_twice,
@@ -562,56 +571,142 @@ WHERE (md.median_days IS NOT NULL
 """
 
 
+def _signals_of(r: dict) -> list[tuple[str, str]]:
+    """The (code, words) of one row of RISK_SQL."""
+    found = []
+    if r["median_days"] is not None and r["days_in_stage"] is not None and r["days_in_stage"] > r["median_days"]:
+        found.append(("stuck", f"in stage {r['stage_category']} for {float(r['days_in_stage']):.0f} days "
+                               f"(median {float(r['median_days']):.0f})"))
+    if r["pushes"] >= 2:
+        found.append(("pushed_twice", f"close date pushed {r['pushes']} times"))
+    if r["peak"] is not None and r["amount"] is not None and r["amount"] < r["peak"]:
+        found.append(("amount_cut", f"amount cut from {r['peak']:,.0f} to {r['amount']:,.0f} {r['currency'] or ''}"
+                      .rstrip()))
+    return found
+
+
 def deals_at_risk(*, now: datetime) -> dict:
     """Open deals (their current version in the history, which is the view's as of the last
     materialization) with a risk read off their history, each with its reasons as (code, words):
     stuck (in its stage longer than the median stay of that stage, `time_in_stage`), pushed twice or
     more (its close date moved later in two versions or more), amount cut (below the highest amount it
     had in its current currency). The caller adds them to the pilot's own signals (overdue: the close
-    date in the past while open, stale, ...), which score and list the deals."""
+    date in the past while open, stale, ...), which score and list the deals. (The run keeps them in
+    PostgreSQL instead: `HistoryRisk`.)"""
     params = {"now": now.isoformat()}
-    signals: dict[str, list[tuple[str, str]]] = {}
-    for r in _rows(RISK_SQL, params):
-        found = []
-        if r["median_days"] is not None and r["days_in_stage"] is not None and r["days_in_stage"] > r["median_days"]:
-            found.append(("stuck", f"in stage {r['stage_category']} for {float(r['days_in_stage']):.0f} days "
-                                   f"(median {float(r['median_days']):.0f})"))
-        if r["pushes"] >= 2:
-            found.append(("pushed_twice", f"close date pushed {r['pushes']} times"))
-        if r["peak"] is not None and r["amount"] is not None and r["amount"] < r["peak"]:
-            found.append(("amount_cut", f"amount cut from {r['peak']:,.0f} to {r['amount']:,.0f} {r['currency'] or ''}"
-                          .rstrip()))
-        if found:
-            signals[r["unified_id"]] = found
+    signals = {r["unified_id"]: found for r in _rows(RISK_SQL, params) if (found := _signals_of(r))}
     counts = {code: sum(1 for s in signals.values() if any(c == code for c, _ in s))
               for code in ("stuck", "pushed_twice", "amount_cut")}
     return {"signals": signals, "counts": counts, "query": query_ref(RISK_SQL, params)}
 
 
+# The history's risk points per open deal (revops.HISTORY_SIGNAL_POINTS), kept in a temporary table for the
+# pilot's at-risk score in SQL (agents/services/revops_sql.py): only the listed deals' reasons come back.
+HISTORY_RISK_TABLE = "revops_history_risk"
+RISK_POINTS_SQL = """
+SELECT *, (CASE WHEN stuck THEN %(stuck)s ELSE 0 END + CASE WHEN pushes >= 2 THEN %(pushed_twice)s ELSE 0 END
+           + CASE WHEN cut THEN %(amount_cut)s ELSE 0 END) AS points
+FROM (SELECT r.*, coalesce(r.median_days IS NOT NULL AND r.days_in_stage > r.median_days, false) AS stuck,
+             coalesce(r.peak IS NOT NULL AND r.amount < r.peak, false) AS cut
+      FROM ({risk}) r) x
+"""
+RISK_COUNTS_SQL = f"""
+SELECT count(*) FILTER (WHERE stuck) AS stuck, count(*) FILTER (WHERE pushes >= 2) AS pushed_twice,
+       count(*) FILTER (WHERE cut) AS amount_cut FROM pg_temp.{HISTORY_RISK_TABLE}
+"""
+
+
+@dataclass(frozen=True)
+class HistoryRisk:
+    """The history's risks of the open deals, in `revops_history_risk` (unified_id, points, ...)."""
+
+    table: str
+    counts: dict
+    query: dict
+
+    def signals(self, ids) -> dict[str, list[tuple[str, str]]]:
+        """unified id → its (code, words), for these deals only (the ones a finding lists)."""
+        rows = _rows(f"SELECT * FROM pg_temp.{self.table} WHERE unified_id = ANY(%(ids)s)", {"ids": list(ids)})
+        return {r["unified_id"]: found for r in rows if (found := _signals_of(r))}
+
+
+def history_risk_materialize(*, now: datetime, shared_starts: bool = False) -> HistoryRisk:
+    """Write `revops_history_risk` (dropped first; `history_release` drops it) and count its signals."""
+    from ..pilots.revops import HISTORY_SIGNAL_POINTS
+
+    params = {"now": now.isoformat()}
+    points = dict(HISTORY_SIGNAL_POINTS)
+    sql = RISK_POINTS_SQL.replace("{risk}", _from_starts(RISK_SQL) if shared_starts else RISK_SQL)
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{HISTORY_RISK_TABLE}")
+        cur.execute(f"CREATE TEMPORARY TABLE {HISTORY_RISK_TABLE} AS {sql}", {**params, **points})
+        cur.execute(f"ANALYZE {HISTORY_RISK_TABLE}")
+    counts = {k: int(v) for k, v in (_rows(RISK_COUNTS_SQL, {}) or [{}])[0].items()}
+    stored = RISK_POINTS_SQL.replace("{risk}", RISK_SQL)
+    return HistoryRisk(table=HISTORY_RISK_TABLE, counts=counts, query=query_ref(stored, {**params, **points}))
+
+
+# The history's versions of deals with two versions or more, with their windows (STARTS_SQL), written once
+# per run: the digest and the risks read it instead of each scanning and sorting the history again. Their
+# stored queries keep `starts` inline, so they run alone.
+STARTS_TABLE = "revops_starts"
+
+
+def _from_starts(sql: str) -> str:
+    inline = "starts AS (\n" + STARTS_SQL + "),"
+    if inline not in sql:
+        raise ValueError("the statement does not hold the starts CTE")
+    return sql.replace(inline, f"starts AS (SELECT * FROM pg_temp.{STARTS_TABLE}),", 1)
+
+
+def starts_materialize() -> None:
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STARTS_TABLE}")
+        cur.execute(f"CREATE TEMPORARY TABLE {STARTS_TABLE} AS {STARTS_SQL}")
+        cur.execute(f"ANALYZE {STARTS_TABLE}")
+
+
+def history_release() -> None:
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STARTS_TABLE}")
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{HISTORY_RISK_TABLE}")
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
-def revenue_analyze(*, today: date, now: datetime, reporting_currency: str, period: Period | None = None) -> dict:
+def revenue_analyze(*, today: date, now: datetime, reporting_currency: str, period: Period | None = None,
+                    keep_history_risk: bool = False) -> dict:
     """Every analysis above for the current tenant; returns the metrics (each with its query), the
-    findings and the history's risk signals per deal (for the pilot's at-risk scoring)."""
+    findings and the history's risks (`history_risk`, a `HistoryRisk`, for the pilot's at-risk scoring
+    in SQL). The temporary tables are dropped before it returns, unless `keep_history_risk` (the caller
+    then calls `history_release` when its scoring is done)."""
     period = period or Period.default(today)
     period.check()
     if not relation_exists("dcl_view_opportunity"):
         return {"metrics": {"statement": "The opportunity view is not published to PostgreSQL yet: no waterfall, "
                                          "forecast or history analyses until it is materialized."},
-                "findings": [], "signals": {}}
+                "findings": [], "history_risk": None}
     waterfall = pipeline_waterfall(period, reporting_currency=reporting_currency, rate_day=today)
     rollup = forecast_rollup(period, reporting_currency=reporting_currency, rate_day=today)
-    risk = deals_at_risk(now=now)
-    digest = history_digest()
+    try:
+        starts_materialize()
+        risk = history_risk_materialize(now=now, shared_starts=True)
+        digest = (_rows(_from_starts(HISTORY_DIGEST_SQL), DIGEST_PARAMS) or [{}])[0]
+    except BaseException:
+        history_release()
+        raise
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STARTS_TABLE}")
+    if not keep_history_risk:
+        history_release()
     metrics = {"period": {"start": period.start.isoformat(), "end": period.end.isoformat(),
                           "since": period.since.isoformat(), "until": period.until.isoformat()},
                "waterfall": waterfall, "forecast": rollup, "conversion": stage_conversion(digest),
                "time_in_stage": time_in_stage(digest), "win_rates": win_rates(),
                "velocity": sales_velocity(reporting_currency=reporting_currency), "slippage": slippage(digest),
-               "history_risk": {"counts": risk["counts"], "query": risk["query"]}}
-    return {"metrics": metrics, "findings": revenue_findings(metrics, reporting_currency),
-            "signals": risk["signals"]}
+               "history_risk": {"counts": risk.counts, "query": risk.query}}
+    return {"metrics": metrics, "findings": revenue_findings(metrics, reporting_currency), "history_risk": risk}
 
 
 def revenue_findings(m: dict, currency: str) -> list[dict]:

@@ -50,10 +50,11 @@ def finops_config() -> finops.FinOpsConfig:
 
 
 def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, str],
-           sql_excluded: list[int] | None = None) -> PilotResult:
+           sql_excluded: list[int] | None = None, sql_routed: list[int] | None = None) -> PilotResult:
     """One pilot's result; its findings in the shape every reader gets (agents/pilots/findings.py).
     Amounts are in the views' reporting currency; the tenant's names it when no row does.
-    `sql_excluded`: FinOps reads the cost view in PostgreSQL (finops_sql), leaving out these connections."""
+    `sql_excluded`: FinOps reads the cost view and RevOps the opportunity view in PostgreSQL (finops_sql,
+    revops_sql), leaving out these connections (`sql_routed`: the connections routed to the agent)."""
     from tenants.money.selectors import reporting_currency
 
     currency = reporting_currency()
@@ -66,12 +67,7 @@ def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Map
                                                      config=finops_config(), reporting_currency=currency)
         result.inputs = done[1] if done else {"rows": 0, "rows_used": 0}  # the cost lines it read
     elif agent == "revops":
-        revenue = revenue_analyze(today=today, now=timezone.now(), reporting_currency=currency)
-        result = revops.analyze(opportunities=rows.get("opportunity", []), accounts=rows.get("account", []),
-                                today=today, config=revops_config(), systems=systems, reporting_currency=currency,
-                                history_signals=revenue["signals"])
-        result.metrics["revenue"] = revenue["metrics"]
-        result.findings.extend(revenue["findings"])
+        result = _revops(rows, today, systems, currency, sql_excluded, sql_routed)
     else:
         result = finops.analyze(costs=rows.get("cost", []), resources=rows.get("cloud_resource", []),
                                 config=finops_config(), reporting_currency=currency)
@@ -79,15 +75,77 @@ def _pilot(agent: str, rows: Mapping[str, list[dict]], today: date, systems: Map
     return result
 
 
+def _revops(rows: Mapping[str, list[dict]], today: date, systems: Mapping[int, str], currency: str,
+            excluded: list[int] | None, routed: list[int] | None) -> PilotResult:
+    """The RevOps pilot: the history analyses (revenue.py), then the snapshot figures, in PostgreSQL
+    (revops_sql) when the run reads the views (`excluded` given), else over the rows handed in (the
+    pilot's Python reference), with the history's risks either way."""
+    from . import revops_sql
+    from .revenue import history_release
+
+    revenue = revenue_analyze(today=today, now=timezone.now(), reporting_currency=currency, keep_history_risk=True)
+    risk = revenue["history_risk"]
+    try:
+        if excluded is not None:  # the stand-ins come from the catalog, written with the view
+            result, used = revops_sql.analyze(
+                today=today, config=revops_config(), systems=systems, reporting_currency=currency,
+                excluded=excluded, routed=routed or [], history_table=risk.table if risk else None,
+                history_signals=risk.signals if risk else None, history_query=risk.query if risk else None)
+            result.inputs = {"rows_used": used}  # the deals read in PostgreSQL, not the stand-ins
+        else:
+            opportunities = rows.get("opportunity", [])
+            ids = [str(r.get("unified_id") or r.get("id") or "").strip() for r in opportunities]
+            result = revops.analyze(opportunities=opportunities, accounts=rows.get("account", []), today=today,
+                                    config=revops_config(), systems=systems, reporting_currency=currency,
+                                    history_signals=risk.signals(ids) if risk is not None else {})
+    finally:
+        history_release()
+    result.metrics["revenue"] = revenue["metrics"]
+    result.findings.extend(revenue["findings"])
+    return result
+
+
+# RevOps reads its views in PostgreSQL (revops_sql): one stand-in row per source connection of each,
+# from the view's catalog, routes the connections as the rows would; `_rows` is how many it stands for.
+REVOPS_SQL_ENTITIES = ("opportunity", "account", "contact")
+
+
+def revops_sources(entity: str) -> list[dict]:
+    """The stand-ins of a RevOps view: one per connection of its catalog's lineage (none when the view
+    is empty or not materialized; one without lineage when its rows name no connection)."""
+    from dcl.models import MaterializedView
+
+    view = MaterializedView.objects.filter(entity=entity).first()
+    if view is None or not view.row_count:
+        return []
+    out = []
+    for source in view.sources or ():
+        if isinstance(source, Mapping) and source.get("connection_id") is not None:
+            out.append({"sources": [{"connection_id": source["connection_id"],
+                                     "connection_kind": source.get("connection_kind")}],
+                        "_rows": int(source.get("records") or source.get("rows") or 0)})
+    counted = sum(r["_rows"] for r in out)
+    if not out or counted < view.row_count:  # rows beyond the lineage's counts: routed by their entity
+        out.append({"sources": [], "_rows": max(view.row_count - counted, 0) if out else view.row_count})
+    return out
+
+
+def _rows_of(row) -> int:
+    """How many view rows a row stands for (a stand-in says; a real row is one)."""
+    return int(row.get("_rows", 1)) if isinstance(row, Mapping) else 1
+
+
 def views_load(entities: Iterable[str]) -> dict[str, list[dict]]:
     """The unified views' rows (dcl contract: `view_all`, empty for a view not materialized). Cost lines
-    stay in PostgreSQL (FinOps computes there, finops_sql): one stand-in row per source connection, with
-    its lineage, routes them like the rows would."""
+    stay in PostgreSQL (FinOps computes there, finops_sql), and so do opportunities, accounts and contacts
+    (RevOps, revops_sql): one stand-in row per source connection, with its lineage, routes them like the
+    rows would."""
     from dcl.selectors import view_all
 
     from .finops_sql import cost_sources
 
-    return {entity: (cost_sources() if entity == "cost" else list(view_all(entity=entity))) for entity in entities}
+    return {entity: (cost_sources() if entity == "cost" else revops_sources(entity) if entity in REVOPS_SQL_ENTITIES
+                     else list(view_all(entity=entity))) for entity in entities}
 
 
 def source_systems() -> dict[int, str]:
@@ -163,13 +221,14 @@ def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems
                          [r for r in data.get(entity, []) if row_in_domain(r, agent, routes, entity)])
                 for entity in AGENT_ENTITIES[agent]}
         run.inputs = {
-            "views": {e: {"rows": len(data.get(e, [])), "rows_used": len(rows[e])} for e in AGENT_ENTITIES[agent]},
+            "views": {e: {"rows": sum(_rows_of(r) for r in data.get(e, [])),
+                          "rows_used": sum(_rows_of(r) for r in rows[e])} for e in AGENT_ENTITIES[agent]},
             "connections": [c for c in described if agent in c["routed_to"]],
             "today": today.isoformat(),
         }
         primary = AGENT_PRIMARY_ENTITY[agent]
         if not rows[primary]:
-            total = len(data.get(primary, []))
+            total = sum(_rows_of(r) for r in data.get(primary, []))
             if total:
                 run.skipped_reason = (f"{total} {primary} rows are materialized but none come from a source routed "
                                       f"to {agent}")
@@ -181,9 +240,11 @@ def _run_one(agent: str, *, data, routes, described, job, tenant, today, systems
             publish_event(tenant, "agent_completed", {**base, "status": run.status, "reason": run.skipped_reason})
             return run
         excluded = sorted(c for c, r in routes.items() if agent not in r.domains) if cost_in_sql else None
-        result = _pilot(agent, rows, today, systems, sql_excluded=excluded)
-        if getattr(result, "inputs", None):  # cost lines read in PostgreSQL, not the stand-in rows
-            run.inputs["views"]["cost"] = {k: result.inputs[k] for k in ("rows", "rows_used")}
+        routed = sorted(c for c, r in routes.items() if agent in r.domains) if cost_in_sql else None
+        result = _pilot(agent, rows, today, systems, sql_excluded=excluded, sql_routed=routed)
+        if getattr(result, "inputs", None):  # lines and deals read in PostgreSQL, not the stand-in rows
+            read = {k: result.inputs[k] for k in ("rows", "rows_used") if k in result.inputs}
+            run.inputs["views"][primary].update(read)
         run.metrics, run.findings = result.metrics, result.findings
         run.narrative, run.narrative_source = narrative_write(agent=agent, result=result, tenant=tenant)
         run.status = AgentRun.Status.SUCCEEDED

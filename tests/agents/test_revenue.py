@@ -196,6 +196,22 @@ def test_conversion_time_in_stage_slippage_and_history_risks(in_tenant_a):
         "x": ["pushed_twice", "amount_cut"], "z": ["stuck"]}
     assert risk["signals"]["z"][0][1] == "in stage develop for 60 days (median 20)"
     assert sorted(r[0] for r in _rerun(risk["query"])) == ["x", "z"]
+    # The run's way: the history's versions written once (revops_starts), the risks kept in a temporary
+    # table with their points for the at-risk score in SQL: the same signals, the same digest.
+    out = revenue.revenue_analyze(today=TODAY, now=now, reporting_currency="USD", period=PERIOD,
+                                  keep_history_risk=True)
+    try:
+        held = out["history_risk"]
+        assert held.signals(["x", "y", "z", "w"]) == risk["signals"]
+        assert held.counts == {"stuck": 1, "pushed_twice": 1, "amount_cut": 1}
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT unified_id, points FROM pg_temp.{held.table} WHERE points > 0 ORDER BY 1")
+            assert cur.fetchall() == [("x", 35), ("z", 20)]
+        assert sorted((r[0], r[-1]) for r in _rerun(held.query) if r[-1]) == [("x", 35), ("z", 20)]
+    finally:
+        revenue.history_release()
+    assert out["metrics"]["slippage"]["deals_moved"] == sl["deals_moved"]
+    assert out["metrics"]["time_in_stage"]["stages"] == revenue.time_in_stage()["stages"]
 
 
 def test_an_empty_tenant_gets_statements_not_zeros(in_tenant_a):
@@ -210,7 +226,7 @@ def test_an_empty_tenant_gets_statements_not_zeros(in_tenant_a):
     assert m["velocity"]["per_day"] is None and "no deal has closed" in m["velocity"]["statement"]
     assert "No deal has closed" in m["win_rates"]["statement"]
     assert "No deal in the history" in m["slippage"]["statement"]
-    assert out["findings"] == [] and out["signals"] == {}
+    assert out["findings"] == [] and out["history_risk"].counts == {"stuck": 0, "pushed_twice": 0, "amount_cut": 0}
 
 
 def test_velocity_and_win_rates_and_a_deal_without_close_date(in_tenant_a):

@@ -168,6 +168,50 @@ def test_the_demos_revops_figures_match_independent_sql(demo):
     assert {"stuck", "amount_cut"} <= signals
 
 
+def test_the_demos_snapshot_figures_in_sql_are_the_python_pilots(demo):
+    """The run computed the pilot's figures in PostgreSQL (revops_sql) without reading the view's rows; the
+    Python pilot over every row of the views (the reference) gives the same metrics and findings."""
+    from django.utils import timezone
+
+    from agents.pilots import revops
+    from agents.services import revenue, revops_sql
+    from agents.services.runs import revops_config, source_systems
+    from dcl.selectors import view_all
+
+    tenant, run = demo
+    today = date.fromisoformat(run.inputs["today"])
+    with in_schema(tenant):
+        systems = source_systems()
+        rows, accounts = list(view_all(entity="opportunity")), list(view_all(entity="account"))
+        out = revenue.revenue_analyze(today=today, now=timezone.now(), reporting_currency="USD",
+                                      keep_history_risk=True)
+        held = out["history_risk"]
+        try:
+            sql, used = revops_sql.analyze(today=today, config=revops_config(), systems=systems,
+                                           reporting_currency="USD", history_table=held.table,
+                                           history_signals=held.signals, history_query=held.query)
+            signals = held.signals([r["unified_id"] for r in rows])
+        finally:
+            revenue.history_release()
+    reference = revops.analyze(opportunities=rows, accounts=accounts, today=today, config=revops_config(),
+                               systems=systems, reporting_currency="USD", history_signals=signals)
+    assert used == len(rows) == run.inputs["views"]["opportunity"]["rows_used"] > 50
+    assert {k: v for k, v in sql.metrics.items() if k != "queries"} == reference.metrics
+    assert [{k: v for k, v in f.items() if k != "query"} for f in sql.findings] == reference.findings
+    # The run's own figures are these (its findings also hold the history analyses' findings).
+    for key in ("open_pipeline", "weighted_forecast", "at_risk_count", "stale_count", "top_accounts",
+                "deals_by_source", "unconverted", "pipeline_by_stage"):
+        assert run.metrics[key] == reference.metrics[key], key
+    assert reference.findings and sql.metrics["queries"]["totals"]["sql"].startswith("WITH revops_deals AS")
+    # The run's stored at-risk query holds the history's risks inline: run again, the same deals.
+    q = run.metrics["queries"]["at_risk"]
+    assert "pg_temp" not in q["sql"]
+    with in_schema(tenant):
+        count, _, listed = _one(q["sql"], q["params"])[0]
+    assert count == run.metrics["at_risk_count"] and listed == [
+        f["subject"]["unified_id"] for f in run.findings if f["kind"] == "at_risk_deal"]
+
+
 class _Slack(BaseHTTPRequestHandler):
     received: list = []
 
