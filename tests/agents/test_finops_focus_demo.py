@@ -195,6 +195,41 @@ def test_every_finops_finding_and_figure_stores_a_query_that_reproduces_it(demo)
         assert q(fin.metrics["queries"]["pilot_input"]["sql"], fin.metrics["queries"]["pilot_input"]["params"])
 
 
+def test_the_pass_over_the_data_table_gives_the_rows_of_the_pass_over_the_view(demo):
+    """The run groups the view's data table first and applies the view's definition to the groups
+    (finops_sql.fast_aggregate_sql): the same rows as the pass over the view, with resource ids kept and
+    tagged, with a connection excluded by routing, and with the value maps as the view reads them."""
+    from aam.models import FieldMapping
+    from agents.services import finops_sql as f
+
+    tenant, _ = demo
+    with in_schema(tenant):
+        plan = f.view_plan()
+        assert plan is not None and plan.table.startswith("dcl_vdata_cost_")  # the demo's view is one it knows
+        ids = [r[0] for r in q("SELECT DISTINCT resource_id FROM dcl_view_cost WHERE resource_id <> '' "
+                               "ORDER BY 1 LIMIT 40")]
+        tails = [i.strip().lower().replace(":", "/").rsplit("/", 1)[-1] for i in ids]
+        keep, tagged = [i.strip().lower() for i in ids[:25]] + tails[25:30], tails[10:35]
+        cost_connections = sorted(set(FieldMapping.objects.filter(canonical_entity="cost")
+                                      .values_list("connection_id", flat=True)))
+        assert len(cost_connections) >= 2
+        everything = []
+        for excluded in ((), (cost_connections[-1],), (cost_connections[0], 10**9)):
+            passes = []
+            for over_view in (False, True):
+                f.materialize(excluded=excluded, keep=keep, tagged_ids=tagged, over_view=over_view)
+                try:
+                    passes.append(sorted(q(f"SELECT * FROM {f.AGG}"), key=repr))
+                finally:
+                    f.release()
+            fast, slow = passes
+            assert fast == slow and len(fast) > 100, excluded
+            everything = everything or fast
+        assert any(r[12] for r in everything) and any(r[13] for r in everything)  # kept ids, inventory-tagged rows
+        # the statement the run executed is not the view pass
+        assert "finops_raw" in f.fast_aggregate_sql(plan) and "dcl_view_cost" not in f.fast_aggregate_sql(plan)
+
+
 def _companies():
     import random
 
