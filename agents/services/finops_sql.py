@@ -214,15 +214,36 @@ def view_plan() -> ViewPlan | None:
     return ViewPlan(definition=definition, table=table, columns=columns)
 
 
+def groups_through_view(plan: ViewPlan, keys: dict[str, str], sums: dict[str, str], *, excluded: Sequence[int] = (),
+                        joins: str = "", where: str = "true") -> str:
+    """`WITH ... finops_lines AS (...)`: the data table's lines (alias `s`, with `joins`, `where`) grouped by
+    the raw columns the view's value columns read, its lineage and `keys` (name → expression), with `sums`
+    (name → aggregate), then the view's own definition over those groups: `finops_lines` has the view's
+    columns (value columns as the view computes them; the others NULL unless grouped) and `keys` and
+    `sums`. A query over it sums the sums again by what it needs. (`finops_raw` is MATERIALIZED: a filter
+    on the view's columns, as routing's on `sources`, must not be pushed down to every line.)"""
+    value_inputs = _value_columns()[1]
+    grouped = [c for c in plan.columns if c in value_inputs or c in LINEAGE_GROUPED
+               or (excluded and c == "_sources_multi")]
+    raw = (f"SELECT {', '.join(f's.{_quote(c)}' for c in grouped)}, "
+           f"{', '.join(f'{e} AS {n}' for n, e in keys.items())}, {', '.join(f'{e} AS {n}' for n, e in sums.items())} "
+           f"FROM {plan.table} s {joins} WHERE {where} "
+           f"GROUP BY {', '.join(str(i + 1) for i in range(len(grouped) + len(keys)))}")
+    rows = ", ".join(f"g.{_quote(c)}" if c in grouped else f"NULL::{t} AS {_quote(c)}" for c, t in plan.columns.items())
+    definition = plan.definition.replace("%", "%%")  # run with parameters
+    view = re.sub(rf"(?<![\w.\"]){re.escape(plan.table)} s(?=[\s)])", "finops_rows s", definition, count=1)
+    view = "SELECT " + ", ".join(f"s.{n}" for n in (*keys, *sums)) + ", " + view[len("SELECT "):]
+    return (f"WITH finops_raw AS MATERIALIZED ({raw}),\n"
+            f"     finops_rows AS (SELECT {rows}, {', '.join(f'g.{n}' for n in (*keys, *sums))} FROM finops_raw g),\n"
+            f"     finops_lines AS ({view})")
+
+
 def fast_aggregate_sql(plan: ViewPlan, excluded: Sequence[int] = ()) -> str:
     """`aggregate_sql`'s rows, from the data table grouped first and the view's definition applied to the
     groups (see above)."""
     tail = _resource_tail_sql("s.resource_id")
     idle = IDLE.replace("c.", "s.")
     spend, source_cost = SPEND.replace("c.", "s."), SOURCE_COST.replace("c.", "s.")
-    value_inputs = _value_columns()[1]
-    grouped = [c for c in plan.columns if c in value_inputs or c in LINEAGE_GROUPED
-               or (excluded and c == "_sources_multi")]
     keys = {
         "x_day": DAY.replace("c.", "s."),
         "x_commitment_id": "NULLIF(s.commitment_discount_id, '')",
@@ -250,18 +271,10 @@ def fast_aggregate_sql(plan: ViewPlan, excluded: Sequence[int] = ()) -> str:
         "x_no_amount_lines": f"count(*) FILTER (WHERE {spend} IS NULL AND {source_cost} IS NULL)",
         "x_lines": "count(*)",
     }
-    raw = (f"SELECT {', '.join(f's.{_quote(c)}' for c in grouped)}, "
-           f"{', '.join(f'{e} AS {n}' for n, e in keys.items())}, {', '.join(f'{e} AS {n}' for n, e in sums.items())} "
-           f"FROM {plan.table} s CROSS JOIN LATERAL (SELECT CASE WHEN s.resource_id <> '' THEN {tail} ELSE '' END "
-           f"AS tail, {idle} AS idle) r GROUP BY {', '.join(str(i + 1) for i in range(len(grouped) + len(keys)))}")
-    rows = ", ".join(f"g.{_quote(c)}" if c in grouped else f"NULL::{t} AS {_quote(c)}" for c, t in plan.columns.items())
-    definition = plan.definition.replace("%", "%%")  # run with parameters
-    view = re.sub(rf"(?<![\w.\"]){re.escape(plan.table)} s(?=[\s)])", "finops_rows s", definition, count=1)
-    view = "SELECT " + ", ".join(f"s.{n}" for n in (*keys, *sums)) + ", " + view[len("SELECT "):]
+    lateral = (f"CROSS JOIN LATERAL (SELECT CASE WHEN s.resource_id <> '' THEN {tail} ELSE '' END AS tail, "
+               f"{idle} AS idle) r")
     return f"""
-WITH finops_raw AS MATERIALIZED ({raw}),
-     finops_rows AS (SELECT {rows}, {', '.join(f'g.{n}' for n in (*keys, *sums))} FROM finops_raw g),
-     finops_lines AS ({view})
+{groups_through_view(plan, keys, sums, excluded=excluded, joins=lateral)}
 SELECT c.x_day AS day, c.service_name, c.service_category, c.charge_category, {UNUSED} AS unused,
        c.x_commitment_id AS commitment_id, c.x_sub_account_id AS sub_account_id, c.region_id,
        c.billing_currency, c.x_fx_missing AS fx_missing, c.x_tags AS tags, c.x_idle AS idle,
@@ -288,6 +301,7 @@ class Source:
 
     sql: str
     params: dict
+    plan: ViewPlan | None = None  # the view's data table, when the run read it (`groups_through_view`)
 
     def ref(self, sql: str, params: dict | None = None) -> dict:
         """The stored query of an analysis over `finops_agg`: the same SQL, with the aggregation inline."""
@@ -318,7 +332,7 @@ def materialize(*, excluded: Sequence[int] = (), keep: Sequence[str] = (), tagge
             for key, value in zip(PASS_SETTINGS, before, strict=True):
                 cursor.execute("SELECT set_config(%s, %s, false)", [key, value])
         cursor.execute(f"ANALYZE {AGG}")
-    return Source(sql=" ".join(sql.split()), params=params)
+    return Source(sql=" ".join(sql.split()), params=params, plan=plan)
 
 
 def release() -> None:
@@ -594,12 +608,13 @@ def root_cause(scope: Scope, *, start: date, end: date, service: str | None, tag
     tag = ("COALESCE(" + ", ".join(f"NULLIF(c.tags->>%(tag{i})s, '')" for i in range(len(tag_spellings))) + ")"
            if tag_spellings else "NULL::text")
     service_filter = "AND c.service_name = %(service)s" if service else ""
-    sql = f"""
+    lines = f"""
 WITH lines AS (
   SELECT {DAY} AS day, c.service_name AS service, c.resource_id AS resource, c.region_id AS region,
          c.sub_account_id AS sub_account, {tag} AS tag, {SPEND} AS spend
   FROM {VIEW} c WHERE {DAYS_SQL} {service_filter}{routed(scope.excluded)}
-), grouped AS (
+)"""
+    rest = """, grouped AS (
   SELECT CASE WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(resource) = 0 THEN 'resource'
               WHEN GROUPING(region) = 0 THEN 'region' WHEN GROUPING(sub_account) = 0 THEN 'sub_account'
               ELSE 'tag' END AS dimension,
@@ -614,13 +629,14 @@ WITH lines AS (
 )
 SELECT dimension, value, actual, expected, change FROM ranked WHERE rank <= %(limit)s
 ORDER BY dimension, rank"""
+    sql = lines + rest
     params = {"from": start.isoformat(), "to": end.isoformat(), "base_start": base_start.isoformat(),
               "base_days": ROOT_CAUSE_BASELINE_DAYS, "days": (end - start).days + 1, "limit": limit,
               **({"service": service} if service else {}),
               **({"excluded": list(scope.excluded)} if scope.excluded else {}),
               **{f"tag{i}": k for i, k in enumerate(tag_spellings)}}
     dims: dict[str, list[dict]] = {}
-    for r in run(sql, params):
+    for r in run(_root_cause_lines_fast(scope, tag, service_filter) + rest if scope.source.plan else sql, params):
         dims.setdefault(r["dimension"], []).append({"value": r["value"], "actual": money(_f(r["actual"])),
                                                    "expected": money(_f(r["expected"])),
                                                    "change": money(_f(r["change"]))})
@@ -631,6 +647,24 @@ ORDER BY dimension, rank"""
     return {"rule": ROOT_CAUSE_RULE, "from": start.isoformat(), "to": end.isoformat(),
             "baseline": {"from": base_start.isoformat(), "to": base_end.isoformat()}, "service": service,
             "by_dimension": dims, "top": top, "query": query_ref(sql, params)}
+
+
+def _root_cause_lines_fast(scope: Scope, tag: str, service_filter: str) -> str:
+    """The root cause's `lines`, summed per day, service, resource, region, sub account and tag from the data
+    table grouped first (`groups_through_view`): the same sums as over the view's lines, for a fraction of
+    the rows the view would compute values for."""
+    def raw(expr: str) -> str:
+        return expr.replace("c.", "s.")
+
+    keys = {"x_day": raw(DAY), "x_resource": "s.resource_id", "x_sub_account": "s.sub_account_id",
+            "x_tag": raw(tag)}
+    head = groups_through_view(scope.source.plan, keys, {"x_spend": f"sum({raw(SPEND)})"}, excluded=scope.excluded,
+                               where=raw(f"{DAYS_SQL} {service_filter}"))
+    return f"""{head}, lines AS (
+  SELECT c.x_day AS day, c.service_name AS service, c.x_resource AS resource, c.region_id AS region,
+         c.x_sub_account AS sub_account, c.x_tag AS tag, c.x_spend AS spend
+  FROM finops_lines c WHERE true{routed(scope.excluded)}
+)"""
 
 
 # --- month-end forecast ---------------------------------------------------------------------------------

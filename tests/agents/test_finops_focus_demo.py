@@ -8,6 +8,7 @@ Committed data: the sync's consumer runs in a thread with its own database conne
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -226,6 +227,17 @@ def test_the_pass_over_the_data_table_gives_the_rows_of_the_pass_over_the_view(d
             assert fast == slow and len(fast) > 100, excluded
             everything = everything or fast
         assert any(r[12] for r in everything) and any(r[13] for r in everything)  # kept ids, inventory-tagged rows
+        # the root cause over the data table grouped first, and over the view's lines
+        source = f.materialize(excluded=(10**9,))
+        try:
+            assert source.plan is not None
+            causes = [f.root_cause(f.Scope(AS_OF - timedelta(days=40), AS_OF, s, (10**9,)), service=None,
+                                   start=AS_OF - timedelta(days=6), end=AS_OF, tag_spellings=["Team", "team"])
+                      for s in (source, dataclasses.replace(source, plan=None))]
+        finally:
+            f.release()
+        assert causes[0]["by_dimension"] == causes[1]["by_dimension"] and causes[0]["by_dimension"]["resource"]
+        assert causes[0]["query"] == causes[1]["query"]  # the stored query reads the view either way
         # the statement the run executed is not the view pass
         assert "finops_raw" in f.fast_aggregate_sql(plan) and "dcl_view_cost" not in f.fast_aggregate_sql(plan)
 
