@@ -249,7 +249,7 @@ def fast_aggregate_sql(plan: ViewPlan, excluded: Sequence[int] = ()) -> str:
         "x_commitment_id": "NULLIF(s.commitment_discount_id, '')",
         "x_sub_account_id": "COALESCE(NULLIF(s.sub_account_id, ''), s.billing_account_id)",
         "x_fx_missing": "s.fx_missing",
-        "x_tags": "COALESCE(s.tags, '{}'::jsonb)",
+        "x_tags": "COALESCE(s.tags, '{}'::jsonb)::text",
         "x_idle": "r.idle",
         "x_resource_id": ("CASE WHEN r.tail <> '' AND (lower(btrim(s.resource_id)) = ANY(%(keep)s::text[]) "
                           "OR r.tail = ANY(%(keep)s::text[]) OR r.idle) THEN s.resource_id END"),
@@ -277,7 +277,7 @@ def fast_aggregate_sql(plan: ViewPlan, excluded: Sequence[int] = ()) -> str:
 {groups_through_view(plan, keys, sums, excluded=excluded, joins=lateral)}
 SELECT c.x_day AS day, c.service_name, c.service_category, c.charge_category, {UNUSED} AS unused,
        c.x_commitment_id AS commitment_id, c.x_sub_account_id AS sub_account_id, c.region_id,
-       c.billing_currency, c.x_fx_missing AS fx_missing, c.x_tags AS tags, c.x_idle AS idle,
+       c.billing_currency, c.x_fx_missing AS fx_missing, c.x_tags::jsonb AS tags, c.x_idle AS idle,
        c.x_resource_id AS resource_id, c.x_inventory_tagged AS inventory_tagged,
        max(c.x_commitment_name) AS commitment_name, max(c.x_commitment_type) AS commitment_type,
        max(c.commitment_discount_category) AS commitment_category,
