@@ -259,7 +259,6 @@ def fast_aggregate_sql(plan: ViewPlan, excluded: Sequence[int] = ()) -> str:
         "x_commitment_name": "max(s.commitment_discount_name)",
         "x_commitment_type": "max(s.commitment_discount_type)",
         "x_reporting_currency": "max(s.reporting_currency)",
-        "x_spend": f"sum({spend})",
         "x_eff": "sum(s.effective_cost_reporting)",
         "x_billed_only": "sum(s.billed_cost_reporting) FILTER (WHERE s.effective_cost_reporting IS NULL)",
         "x_billed": "sum(s.billed_cost_reporting)",
@@ -268,9 +267,8 @@ def fast_aggregate_sql(plan: ViewPlan, excluded: Sequence[int] = ()) -> str:
                            "AND s.billed_cost_reporting IS NOT NULL)"),
         "x_unconverted_cost": f"sum({source_cost}) FILTER (WHERE {spend} IS NULL)",
         "x_unconverted_lines": f"count(*) FILTER (WHERE {spend} IS NULL AND {source_cost} IS NOT NULL)",
-        "x_no_amount_lines": f"count(*) FILTER (WHERE {spend} IS NULL AND {source_cost} IS NULL)",
         "x_lines": "count(*)",
-    }
+    }  # (the spend and the lines without any amount follow from these: fewer aggregates per line)
     lateral = (f"CROSS JOIN LATERAL (SELECT CASE WHEN s.resource_id <> '' THEN {tail} ELSE '' END AS tail, "
                f"{idle} AS idle) r")
     return f"""
@@ -282,10 +280,12 @@ SELECT c.x_day AS day, c.service_name, c.service_category, c.charge_category, {U
        max(c.x_commitment_name) AS commitment_name, max(c.x_commitment_type) AS commitment_type,
        max(c.commitment_discount_category) AS commitment_category,
        max(c.x_reporting_currency) AS reporting_currency,
-       sum(c.x_spend) AS spend, sum(c.x_eff) AS eff, sum(c.x_billed_only) AS billed_only, sum(c.x_billed) AS billed,
+       sum(COALESCE(c.x_eff + COALESCE(c.x_billed_only, 0), c.x_billed_only)) AS spend,
+       sum(c.x_eff) AS eff, sum(c.x_billed_only) AS billed_only, sum(c.x_billed) AS billed,
        sum(c.x_eff_lines)::bigint AS eff_lines, sum(c.x_billed_lines)::bigint AS billed_lines,
        sum(c.x_unconverted_cost) AS unconverted_cost, sum(c.x_unconverted_lines)::bigint AS unconverted_lines,
-       sum(c.x_no_amount_lines)::bigint AS no_amount_lines, sum(c.x_lines)::bigint AS lines
+       sum(c.x_lines - c.x_eff_lines - c.x_billed_lines - c.x_unconverted_lines)::bigint AS no_amount_lines,
+       sum(c.x_lines)::bigint AS lines
 FROM finops_lines c
 WHERE true{routed(excluded)}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14"""
