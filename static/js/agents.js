@@ -244,7 +244,7 @@
         footer: function (items) { var d = days[items[0].dataIndex]; return d && d.coverage_pct !== null ? "Coverage " + d.coverage_pct + "%" : ""; },
       } };
       var title = "Commitment coverage" + (cov.coverage_pct !== null && cov.coverage_pct !== undefined ? " (" + cov.coverage_pct + "%)" : "");
-      charts.push(new Chart(chartCard(container, title, "chart-coverage"), {
+      charts.push(new Chart(chartCard(container, title, "chart-commitment-coverage"), {
         type: "bar",
         data: { labels: days.map(function (d) { return d.day; }), datasets: [
           { label: "Covered by commitments", data: days.map(function (d) { return num(d.covered); }), backgroundColor: colors[1] },
@@ -257,11 +257,17 @@
     if (items.length) {
       var uo = baseOptions();
       uo.indexAxis = "y"; uo.scales.x.stacked = true; uo.scales.y.stacked = true; uo.plugins.legend.position = "bottom";
-      uo.plugins.tooltip = { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.x); } } };
-      var short = function (c) { var n = c.name || c.commitment_id || ""; return n.length > 28 ? "…" + n.slice(-27) : n; };
+      // A commitment's name (an ARN's tail on a phone) over its utilization, on two lines: one long line is
+      // clipped at the chart's left edge (Chart.js gives the axis at most a share of the width).
+      var room = container.clientWidth < 500 ? 14 : 24;
+      var short = function (c) { var n = c.name || c.commitment_id || ""; return n.length > room ? "…" + n.slice(-(room - 1)) : n; };
+      uo.plugins.tooltip = { callbacks: {
+        title: function (its) { var c = items[its[0].dataIndex]; return c.name || c.commitment_id; },
+        label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.x); },
+      } };
       charts.push(new Chart(chartCard(container, "Commitment utilization", "chart-utilization"), {
         type: "bar",
-        data: { labels: items.map(function (c) { return short(c) + (c.utilization_pct !== null ? " (" + c.utilization_pct + "%)" : ""); }), datasets: [
+        data: { labels: items.map(function (c) { return c.utilization_pct !== null ? [short(c), c.utilization_pct + "% used"] : short(c); }), datasets: [
           { label: "Used", data: items.map(function (c) { return num(c.used); }), backgroundColor: colors[1] },
           { label: "Unused", data: items.map(function (c) { return num(c.unused); }), backgroundColor: css("--red") },
         ] },

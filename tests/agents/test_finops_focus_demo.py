@@ -8,6 +8,7 @@ Committed data: the sync's consumer runs in a thread with its own database conne
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -193,6 +194,52 @@ def test_every_finops_finding_and_figure_stores_a_query_that_reproduces_it(demo)
             query = fin.metrics[name]["query"]
             assert q(query["sql"], query["params"]), name
         assert q(fin.metrics["queries"]["pilot_input"]["sql"], fin.metrics["queries"]["pilot_input"]["params"])
+
+
+def test_the_pass_over_the_data_table_gives_the_rows_of_the_pass_over_the_view(demo):
+    """The run groups the view's data table first and applies the view's definition to the groups
+    (finops_sql.fast_aggregate_sql): the same rows as the pass over the view, with resource ids kept and
+    tagged, with a connection excluded by routing, and with the value maps as the view reads them."""
+    from aam.models import FieldMapping
+    from agents.services import finops_sql as f
+
+    tenant, _ = demo
+    with in_schema(tenant):
+        plan = f.view_plan()
+        assert plan is not None and plan.table.startswith("dcl_vdata_cost_")  # the demo's view is one it knows
+        ids = [r[0] for r in q("SELECT DISTINCT resource_id FROM dcl_view_cost WHERE resource_id <> '' "
+                               "ORDER BY 1 LIMIT 40")]
+        tails = [i.strip().lower().replace(":", "/").rsplit("/", 1)[-1] for i in ids]
+        keep, tagged = [i.strip().lower() for i in ids[:25]] + tails[25:30], tails[10:35]
+        cost_connections = sorted(set(FieldMapping.objects.filter(canonical_entity="cost")
+                                      .values_list("connection_id", flat=True)))
+        assert len(cost_connections) >= 2
+        everything = []
+        for excluded in ((), (cost_connections[-1],), (cost_connections[0], 10**9)):
+            passes = []
+            for over_view in (False, True):
+                f.materialize(excluded=excluded, keep=keep, tagged_ids=tagged, over_view=over_view)
+                try:
+                    passes.append(sorted(q(f"SELECT * FROM {f.AGG}"), key=repr))
+                finally:
+                    f.release()
+            fast, slow = passes
+            assert fast == slow and len(fast) > 100, excluded
+            everything = everything or fast
+        assert any(r[12] for r in everything) and any(r[13] for r in everything)  # kept ids, inventory-tagged rows
+        # the root cause over the data table grouped first, and over the view's lines
+        source = f.materialize(excluded=(10**9,))
+        try:
+            assert source.plan is not None
+            causes = [f.root_cause(f.Scope(AS_OF - timedelta(days=40), AS_OF, s, (10**9,)), service=None,
+                                   start=AS_OF - timedelta(days=6), end=AS_OF, tag_spellings=["Team", "team"])
+                      for s in (source, dataclasses.replace(source, plan=None))]
+        finally:
+            f.release()
+        assert causes[0]["by_dimension"] == causes[1]["by_dimension"] and causes[0]["by_dimension"]["resource"]
+        assert causes[0]["query"] == causes[1]["query"]  # the stored query reads the view either way
+        # the statement the run executed is not the view pass
+        assert "finops_raw" in f.fast_aggregate_sql(plan) and "dcl_view_cost" not in f.fast_aggregate_sql(plan)
 
 
 def _companies():
