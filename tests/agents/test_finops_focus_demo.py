@@ -78,6 +78,11 @@ def test_the_demos_finops_figures_recomputed_with_independent_sql(demo):
     with in_schema(tenant):
         assert close(m["total_spend"], one(f"SELECT sum({SPEND}) FROM dcl_view_cost"))
         assert m["currencies"] == ["EUR", "USD"]  # the Azure export bills in euros
+        # untagged spend: lines without tags of their own, less those whose resource the inventory tags (never
+        # a silent zero: the demo's CUR has untagged instances)
+        no_tags = one(f"SELECT sum({SPEND}) FROM dcl_view_cost WHERE tags IS NULL OR tags::text IN ('{{}}', 'null')")
+        assert 0 < m["untagged_spend"] <= float(no_tags) + 0.01
+        assert m["untagged_spend_pct"] == round(100 * m["untagged_spend"] / m["total_spend"], 2)
         # The rows of the demo before commitments were added keep their figures (docs quote them): the new
         # CUR rows are the Savings Plan's fee and the instances of its own generator (their ids drawn first).
         rng = random.Random("autonomos-demo-commitments:7:1")
