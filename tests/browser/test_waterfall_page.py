@@ -32,7 +32,8 @@ def test_the_waterfall_page_draws_the_chosen_dates_in_both_themes_and_fits_a_pho
         assert response is not None and response.status == 200
         box = page.locator("#chart-waterfall").bounding_box()
         assert box and box["width"] > 100 and box["height"] > 100
-        assert page.evaluate("Chart.getChart(document.querySelector('#chart-waterfall')).data.labels.length") == len(moved)
+        labels = page.evaluate("Chart.getChart(document.querySelector('#chart-waterfall')).data.labels.length")
+        assert labels == len(moved)
         rows = page.eval_on_selector_all("[data-waterfall] tr[data-bar]", "rs => rs.map(r => r.dataset.bar)")
         assert rows == list(moved)  # the run's bars, in its order: same dates, same figures
         assert_fits(page)
