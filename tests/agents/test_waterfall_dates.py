@@ -140,3 +140,27 @@ def test_parse_period_fills_missing_dates_from_the_default():
     assert parse_period({"from": "2026-11-01"}, today) == Period(date(2026, 10, 1), date(2026, 12, 31),
                                                                  date(2026, 11, 1), today)
     assert parse_period({**DATES}, today) == PERIOD
+
+
+def test_a_day_to_come_is_read_at_todays_rates_and_as_the_history_stands(history, api_a):
+    """A "to" after today: the closing pipeline is what the history holds now, converted at today's
+    rates (there are none later), so the figures are those of today's end."""
+    from django.utils import timezone
+
+    wf = api_a.get(API, {**DATES, "to": "2027-06-30"}).json()
+    assert wf["rate_day"] == timezone.now().date().isoformat() and wf["until"] == "2027-06-30"
+    assert {b["bar"]: (b["deals"], b["amount"]) for b in wf["bars"]} == EXPECTED  # nothing changed after 12-01
+
+
+def test_the_openapi_schema_documents_the_endpoint_its_dates_and_its_answer():
+    from drf_spectacular.generators import SchemaGenerator
+
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    operation = spec["paths"][API]["get"]
+    assert {p["name"]: p["schema"].get("format") for p in operation["parameters"] if p["in"] == "query"} == {
+        "period_start": "date", "period_end": "date", "from": "date", "to": "date"}
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    properties = spec["components"]["schemas"][body]["properties"]
+    assert {"bars", "currency", "query", "statement", "balanced", "left_out"} <= set(properties)
+    bar = spec["components"]["schemas"][properties["bars"]["items"]["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert {"bar", "label", "deals", "amount", "records"} <= set(bar)
