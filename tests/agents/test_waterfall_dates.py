@@ -164,3 +164,18 @@ def test_the_openapi_schema_documents_the_endpoint_its_dates_and_its_answer():
     assert {"bars", "currency", "query", "statement", "balanced", "left_out"} <= set(properties)
     bar = spec["components"]["schemas"][properties["bars"]["items"]["$ref"].rsplit("/", 1)[1]]["properties"]
     assert {"bar", "label", "deals", "amount", "records"} <= set(bar)
+
+
+def test_the_agents_pages_waterfall_card_links_to_the_page_with_the_runs_dates(history, web_a):
+    from agents.models import AgentRun
+    from agents.services import revenue
+
+    connection.set_tenant(history)  # (web_a's login left the connection on the public schema)
+    wf = revenue.pipeline_waterfall(PERIOD, reporting_currency="USD", rate_day=date(2026, 12, 2))
+    AgentRun.objects.create(agent="revops", status=AgentRun.Status.SUCCEEDED,
+                            metrics={"reporting_currency": "USD", "revenue": {"waterfall": wf}})
+    html = web_a.get("/agents/").content.decode()
+    link = html.split("data-waterfall-link")[1].split(">")[0]
+    assert (f'href="{PAGE}?period_start=2026-10-01&amp;period_end=2026-12-31&amp;from=2026-11-01&amp;to=2026-12-01"'
+            in link)
+    assert "js/waterfall.js" in html  # the agents page draws its waterfall with the shared function
