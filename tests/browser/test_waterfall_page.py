@@ -38,7 +38,7 @@ def test_the_waterfall_page_draws_the_chosen_dates_in_both_themes_and_fits_a_pho
         assert rows == list(moved)  # the run's bars, in its order: same dates, same figures
         assert_fits(page)
         theme = "dark" if dark else "light"
-        shot(page, screenshots_dir, f"waterfall-{width}-{theme}")
+        shot(page, screenshots_dir, f"waterfall-demo-{width}-{theme}")
         assert csp_violations(page) == [] and page.console_errors == []
     bar = next(b for b in moved if b not in ("opening", "closing"))
     details = first.locator(f"#bar-{bar}")
