@@ -14,6 +14,7 @@ from django.db import connection
 from agents.services.revenue import Period
 from agents.services.waterfall import default_period, parse_period
 from tests.agents.test_revenue import PERIOD, _rerun_dicts, _view, waterfall_history  # noqa: F401
+from tests.agents.test_revenue_demo import demo  # noqa: F401
 
 API = "/api/agents/revops/waterfall/"
 PAGE = "/agents/revops/waterfall/"
@@ -179,3 +180,19 @@ def test_the_agents_pages_waterfall_card_links_to_the_page_with_the_runs_dates(h
     assert (f'href="{PAGE}?period_start=2026-10-01&amp;period_end=2026-12-31&amp;from=2026-11-01&amp;to=2026-12-01"'
             in link)
     assert "js/waterfall.js" in html  # the agents page draws its waterfall with the shared function
+
+
+@pytest.mark.slow
+def test_over_the_demo_the_runs_dates_give_the_runs_waterfall(demo):  # noqa: F811
+    """The endpoint at the dates of the agent run's waterfall returns its bars, ids and query (the run
+    converts at its day's rates, the endpoint at `to`'s: the run's day, for the run's dates)."""
+    from tests.conftest import _jwt_client
+
+    alpha, run = demo
+    wf = run.metrics["revenue"]["waterfall"]
+    dates = {"period_start": wf["period_start"], "period_end": wf["period_end"], "from": wf["since"], "to": wf["until"]}
+    got = _jwt_client(alpha).get(API, dates).json()
+    assert [(b["bar"], b["deals"], b["amount"], b["records"]) for b in got["bars"]] == [
+        (b["bar"], b["deals"], b["amount"], b["records"]) for b in wf["bars"]]
+    assert sum(b["deals"] for b in got["bars"] if b["bar"] not in ("opening", "closing")) > 0
+    assert got["query"] == wf["query"] and got["balanced"] is True
