@@ -15,6 +15,7 @@ urlpatterns = [
     path("agents/runs/<int:run_id>/findings/<slug:finding_id>/", views.finding_page, name="finding"),
     path("agents/runs/<int:run_id>/findings.csv", views.findings_csv_download, name="findings-csv"),
     path("agents/runs/<int:run_id>/waterfall/<slug:bar>/", views.waterfall_bar_page, name="waterfall-bar"),
+    path("agents/revops/waterfall/", views.waterfall_page, name="waterfall"),
     path("discover/", views.discover_page, name="discover"),
     path("architecture/", views.architecture_page, name="architecture"),
 ]

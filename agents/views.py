@@ -332,6 +332,53 @@ def waterfall_bar_page(request: HttpRequest, run_id: int, bar: str) -> HttpRespo
     return _finding_render(request, run, finding)
 
 
+BAR_DEALS_SHOWN = 100  # per bar on the page; the API gives all the ids each bar keeps
+
+
+def _bar_deals(bars: list[dict]) -> dict[str, list[dict]]:
+    """Each bar's first deals as rows of the opportunity view (name, amount, close date), in the bar's
+    order, read in one query; an id the view no longer holds (a deal deleted at the source) is listed
+    by its id alone."""
+    from dcl.selectors import ViewQueryError, view_rows
+
+    shown = {b["bar"]: list((b.get("records") or {}).get("unified_ids") or ())[:BAR_DEALS_SHOWN] for b in bars}
+    ids = list(dict.fromkeys(i for kept in shown.values() for i in kept))
+    try:
+        rows = view_rows(entity="opportunity", filters={"unified_id__in": ids}, limit=len(ids)) if ids else []
+    except ViewQueryError:
+        logger.warning("waterfall deals unreadable", exc_info=True)
+        rows = []
+    by_id = {r.get("unified_id"): r for r in rows}
+    return {bar: [by_id.get(i) or {"unified_id": i} for i in kept] for bar, kept in shown.items()}
+
+
+@login_required
+def waterfall_page(request: HttpRequest) -> HttpResponse:
+    """The pipeline waterfall between two days a person chooses (the URL carries the dates, so it can be
+    shared): the chart, each bar's deals and the query behind the figures. Bad dates get a notice
+    naming them and no figures (status 400), a tenant without history a statement."""
+    from .services.waterfall import FIELDS, WaterfallInputError, default_period, parse_period, waterfall_between
+
+    default = default_period()
+    form = {"period_start": default.start, "period_end": default.end, "from": default.since, "to": default.until}
+    form = {k: request.GET.get(k, "").strip()[:40] or v.isoformat() for k, v in form.items()}
+    context: dict[str, Any] = {"form": form, "fields": FIELDS, "errors": [], "wf": None}
+    try:
+        period = parse_period(request.GET)
+    except WaterfallInputError as exc:
+        context["errors"] = [msg for msgs in exc.errors.values() for msg in msgs]
+        return page(request, "dashboard/waterfall.html", "agents", context, status=400)
+    wf = waterfall_between(period)
+    deals = _bar_deals(wf["bars"])
+    context.update({
+        "wf": wf, "wf_json": wf,
+        "bars": [{**b, "shown": deals.get(b["bar"], [])} for b in wf["bars"] if b["deals"] or b["bar"] in
+                 ("opening", "closing")],
+        "query_params": json.dumps((wf.get("query") or {}).get("params") or {}, indent=2, sort_keys=True),
+    })
+    return page(request, "dashboard/waterfall.html", "agents", context)
+
+
 @login_required
 def findings_csv_download(request: HttpRequest, run_id: int) -> HttpResponse:
     """A run's findings as CSV (agents/services/export.py)."""

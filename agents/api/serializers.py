@@ -231,3 +231,51 @@ class StatusSerializer(serializers.Serializer):
     attention = serializers.IntegerField(help_text="connections failed or needing attention")
     review_pending = serializers.IntegerField(help_text="review items waiting for a decision (the review queue)")
     jobs_active = StatusJobSerializer(many=True, help_text="top-level jobs queued or running, newest first")
+
+
+# --- the pipeline waterfall between two chosen dates (agents/services/waterfall.py) ---------
+
+
+class WaterfallRecordsSerializer(serializers.Serializer):
+    entity = serializers.CharField(help_text="Always `opportunity`.")
+    unified_ids = serializers.ListField(child=serializers.CharField(),
+                                       help_text="The bar's deals, largest movement first (at most 500).")
+    count = serializers.IntegerField(help_text="How many deals the bar holds.")
+    truncated = serializers.BooleanField(required=False, help_text="True when the bar holds more than the ids.")
+
+
+class WaterfallBarSerializer(serializers.Serializer):
+    bar = serializers.CharField(help_text="opening, created, pulled_in, other_in, increased, decreased, won, lost, "
+                                          "pushed_out, removed, other_out, closing.")
+    label = serializers.CharField()
+    deals = serializers.IntegerField()
+    amount = serializers.FloatField(help_text="In the reporting currency; exits and decreases are negative.")
+    records = WaterfallRecordsSerializer(allow_null=True)
+
+
+class WaterfallLeftOutSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    deals = serializers.IntegerField()
+    records = WaterfallRecordsSerializer(allow_null=True)
+
+
+class QueryRefSerializer(serializers.Serializer):
+    sql = serializers.CharField(help_text="Run in the tenant's schema with `params`, it returns the figures again.")
+    params = serializers.DictField()
+
+
+class WaterfallSerializer(serializers.Serializer):
+    period_start = serializers.DateField(help_text="First close date of the period followed.")
+    period_end = serializers.DateField(help_text="Last close date of the period followed.")
+    since = serializers.DateField(help_text='The "from" day: the opening pipeline as known at its 00:00 UTC.')
+    until = serializers.DateField(help_text='The "to" day: the closing pipeline as known at its end.')
+    currency = serializers.CharField(help_text="The tenant's reporting currency.")
+    rate_day = serializers.DateField(required=False, help_text="Amounts converted at each currency's latest rate "
+                                                               "on or before this day.")
+    bars = WaterfallBarSerializer(many=True, help_text="Empty when there is nothing to compute from (`statement`).")
+    balanced = serializers.BooleanField(required=False, help_text="Opening + movements = closing, to the cent.")
+    left_out = WaterfallLeftOutSerializer(many=True, required=False,
+                                          help_text="Deals left out: their currency has no rate.")
+    left_out_statement = serializers.CharField(required=False)
+    statement = serializers.CharField(required=False, help_text="Why there is nothing to show, when there is not.")
+    query = QueryRefSerializer(required=False)

@@ -19,6 +19,7 @@ from ..models import AgentRun, DiscoveryLog, Job
 from ..routing import DOMAINS
 from ..services import agents_job_start, connect_job_start, job_cancel
 from ..services.discovery import discovery_run
+from ..services.waterfall import WaterfallInputError, parse_period, waterfall_between
 from . import serializers as s
 
 MAX_PK = 2**63 - 1
@@ -244,6 +245,35 @@ class AgentRunFindingsCSVView(TenantAPIView):
         response = HttpResponse(findings_csv(run), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{run.agent}-run-{run.pk}-findings.csv"'
         return response
+
+
+WATERFALL_PARAMETERS = [
+    OpenApiParameter("period_start", OpenApiTypes.DATE, description="First close date of the period (default: the "
+                     "first day of this quarter)."),
+    OpenApiParameter("period_end", OpenApiTypes.DATE, description="Last close date of the period (default: the last "
+                     "day of this quarter); at most three years after `period_start`."),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="The day of the opening pipeline (default: 28 days ago)."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="The day of the closing pipeline (default: today); not "
+                     "before `from`, at most three years after it."),
+]
+
+
+class RevOpsWaterfallView(TenantAPIView):
+    """The pipeline waterfall between two days for a close-date period, computed on demand (ADR 0029)."""
+
+    @extend_schema(
+        parameters=WATERFALL_PARAMETERS, responses=s.WaterfallSerializer, operation_id="agents_revops_waterfall",
+        description="Opening pipeline, created, pulled in, pushed out, increased, decreased, won, lost, closing "
+                    "pipeline, each bar with its deals' ids and the SQL that gives its figures again. 400 naming "
+                    "the field when a date is not ISO 8601, the period ends before it starts, `to` is before "
+                    "`from` or a span is longer than three years. No bars and a `statement` when the tenant has "
+                    "no published opportunity view or no history yet.")
+    def get(self, request):
+        try:
+            period = parse_period(request.query_params)
+        except WaterfallInputError as exc:
+            raise exceptions.ValidationError(exc.errors) from None
+        return Response(s.WaterfallSerializer(waterfall_between(period)).data)
 
 
 class TelemetryView(TenantAPIView):

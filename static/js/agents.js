@@ -108,37 +108,17 @@
 
   // Pipeline waterfall (floating bars: opening, each movement from where the last one ended, closing), the
   // funnel of stage conversion and each owner's coverage of the remaining quota (agents/services/revenue.py).
-  // A click on a waterfall bar opens its deals.
-  var SHORT_BARS = { opening: "Opening", created: "Created", pulled_in: "Pulled in", other_in: "Other in", increased: "Up",
-    decreased: "Down", won: "Won", lost: "Lost", pushed_out: "Pushed", removed: "Deleted", other_out: "Other out", closing: "Closing" };
+  // The waterfall is drawn by waterfall.js (shared with the waterfall page); a click on a bar opens its deals.
   function drawRevenue(container, revenue, runId) {
     if (!revenue) return;
-    var colors = palette(), green = css("--green"), red = css("--red"), blue = css("--blue"), muted = css("--muted");
+    var colors = palette(), green = css("--green"), red = css("--red"), muted = css("--muted");
     var wf = revenue.waterfall;
     if (wf && wf.bars && wf.bars.some(function (b) { return b.deals; })) {
-      var bars = wf.bars.filter(function (b) { return b.deals || b.bar === "opening" || b.bar === "closing"; });
-      var level = 0;
-      var spans = bars.map(function (b) {
-        if (b.bar === "opening" || b.bar === "closing") { level = num(b.amount); return [0, level]; }
-        var from = level; level += num(b.amount); return [from, level];
-      });
-      var wo = baseOptions();
-      wo.plugins.legend = { display: false };
-      wo.plugins.tooltip = { callbacks: { label: function (ctx) {
-        var b = bars[ctx.dataIndex];
-        return b.label + ": " + money(b.amount) + " in " + b.deals + " deal" + (b.deals === 1 ? "" : "s") + " (click to list them)";
-      } } };
-      wo.scales.x.ticks.autoSkip = false;
-      wo.scales.x.ticks.maxRotation = 60;
-      wo.onClick = function (evt, items) {
-        if (items.length && runId) window.location.href = "/agents/runs/" + runId + "/waterfall/" + bars[items[0].index].bar + "/";
-      };
       var title = "Pipeline waterfall: closing " + wf.period_start + " to " + wf.period_end + " (" + wf.since + " → " + wf.until + ")";
-      charts.push(new Chart(chartCard(container, title, "chart-waterfall"), {
-        type: "bar", options: wo,
-        data: { labels: bars.map(function (b) { return SHORT_BARS[b.bar] || b.label; }), datasets: [{ label: "Pipeline", data: spans, borderRadius: 4,
-          backgroundColor: bars.map(function (b) { return b.bar === "opening" || b.bar === "closing" ? blue : num(b.amount) >= 0 ? green : red; }) }] },
-      }));
+      var chart = A.waterfallChart(chartCard(container, title, "chart-waterfall"), wf, function (b) {
+        if (runId) window.location.href = "/agents/runs/" + runId + "/waterfall/" + b.bar + "/";
+      });
+      if (chart) charts.push(chart);
     }
     var conv = revenue.conversion;
     if (conv && conv.steps && conv.steps[0] && conv.steps[0].reached) {

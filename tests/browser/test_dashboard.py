@@ -23,6 +23,7 @@ PAGES = [
     ("views", "/dcl/views/"),
     ("operations", "/dcl/operations/"),
     ("agents", "/agents/"),
+    ("waterfall", "/agents/revops/waterfall/"),
     ("discover", "/discover/"),
     ("architecture", "/architecture/"),
 ]
