@@ -25,7 +25,7 @@ from tests.waiting import wait_until
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Test-password-2026!"
 TENANT_SLUGS = ("alpha", "beta")
-WIPE_APPS = ("connectors", "aam", "dcl", "agents", "token_blacklist", "sessions")
+WIPE_APPS = ("connectors", "aam", "dcl", "agents", "money", "token_blacklist", "sessions")
 
 
 @pytest.hookimpl(trylast=True)

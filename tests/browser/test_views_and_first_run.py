@@ -21,13 +21,14 @@ SIZE_IDS = ["desktop-light", "desktop-dark", "phone-light", "phone-dark"]
 def _seed_two_crms(tenant) -> None:
     from django.db import connection as db
 
-    from tests.dcl.test_view_export import _land, _records
+    from tests.dcl.test_view_export import _land, _other, _records
 
     def seed():  # in a thread of its own: Playwright's event loop owns this one
         db.set_tenant(tenant)
         try:
             _land(tenant, _records(30), name="Salesforce EU")
-            _land(tenant, _records(25, prefix="007"), name="Salesforce US")
+            # other deals than EU's (the same deal in two systems is one row: entity resolution)
+            _land(tenant, _other(_records(25, prefix="007")), name="Salesforce US")
         finally:
             db.close()
 
