@@ -6,6 +6,7 @@ Screenshots of every page land in test-artifacts/screenshots/ (git-ignored) for 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -213,3 +214,24 @@ def _fresh_screenshots():
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     yield
+
+
+def demo_agent_run(tenant, data_dir, agent: str):
+    """`tenant` with the demo's exports synced (seed_demo's `demo_sync`) and `agent` run over its views, in a
+    thread of its own; the agent's run."""
+    def seed():
+        from django.db import connection
+
+        from agents.management.commands.seed_demo import demo_sync
+        from agents.services import agents_run
+
+        demo_sync(tenant, data_dir / "demo-exports", stdout=io.StringIO(), stderr=io.StringIO())
+        connection.set_tenant(tenant)
+        try:
+            (run,) = agents_run(tenant=tenant, agents=[agent])
+        finally:
+            connection.set_schema_to_public()
+        return run
+
+    return in_thread(seed, timeout=300)
+

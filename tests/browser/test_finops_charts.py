@@ -5,11 +5,9 @@ error and nothing wider than the screen."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
-from tests.browser.conftest import csp_violations, in_thread, shot
+from tests.browser.conftest import csp_violations, demo_agent_run, shot
 
 CHARTS = ("#chart-spend", "#chart-services", "#chart-commitment-coverage", "#chart-utilization",
           "#chart-categories")
@@ -32,22 +30,7 @@ LABELS = """(sel) => {
 
 @pytest.fixture
 def finops_run(committed_tenants, settings):
-    def seed():
-        from django.db import connection
-
-        from agents.management.commands.seed_demo import demo_sync
-        from agents.services import agents_run
-
-        alpha = committed_tenants[0]
-        demo_sync(alpha, settings.DATA_DIR / "demo-exports", stdout=io.StringIO(), stderr=io.StringIO())
-        connection.set_tenant(alpha)
-        try:
-            (run,) = agents_run(tenant=alpha, agents=["finops"])
-        finally:
-            connection.set_schema_to_public()
-        return run
-
-    return in_thread(seed, timeout=300)
+    return demo_agent_run(committed_tenants[0], settings.DATA_DIR, "finops")
 
 
 @pytest.mark.parametrize(("width", "dark"), [(1280, False), (375, False), (1280, True), (375, True)],
