@@ -211,18 +211,21 @@ def synthetic_contacts(rows: int, *, seed: int = 19, sources: int = 3) -> Synthe
 # --- the store and the engine ----------------------------------------------------------------------------
 
 
-def fill(con, records: pa.Table) -> int:
-    """Write `records` into `src_contact` as one consumer transaction would; returns its `_txn`."""
-    table, _ = store.source_table_ensure(con, ENTITY, pa.schema([(c, pa.string()) for c in ("id", *TEXT_FIELDS)]))
+def fill(con, records: pa.Table, *, entity: str = ENTITY, schema: pa.Schema | None = None,
+         fields: str = ", ".join(TEXT_FIELDS), source_object: str = SOURCE_OBJECT) -> int:
+    """Write `records` into `src_<entity>` as one consumer transaction would (`schema`: the source table's
+    field columns, all text by default; `fields`: the SELECT list of them over `records`); returns its `_txn`."""
+    schema = schema or pa.schema([(c, pa.string()) for c in ("id", *TEXT_FIELDS)])
+    table, _ = store.source_table_ensure(con, entity, schema)
     con.execute("BEGIN")
     try:
         txn = store.txn_next(con)
         con.register("_bench_er_in", records)
         con.execute(f"""
             INSERT INTO {table} BY NAME
-            SELECT _connection_id, '{SOURCE_OBJECT}' AS _source_object, _source_id, 'bench_er' AS _batch_id,
+            SELECT _connection_id, '{source_object}' AS _source_object, _source_id, 'bench_er' AS _batch_id,
                    row_number() OVER () AS _position, false AS _deleted, now() AS _ingested_at, 1 AS _generation,
-                   {txn} AS _txn, _source_id AS id, {", ".join(TEXT_FIELDS)}
+                   {txn} AS _txn, _source_id AS id, {fields}
             FROM _bench_er_in""")
         con.unregister("_bench_er_in")
         con.execute("COMMIT")

@@ -18,8 +18,6 @@ import random
 import numpy as np
 import pyarrow as pa
 
-from dcl import store
-
 ENTITY = "opportunity"
 SOURCE_OBJECT = "deals"
 TEXT_FIELDS = ("account_id", "name", "amount", "close_date")
@@ -124,23 +122,10 @@ def accounts_link(con, data: pa.Table) -> None:
 
 def fill(con, records: pa.Table) -> int:
     """Write `records` into `src_opportunity` as one consumer transaction would; returns its `_txn`."""
-    table, _ = store.source_table_ensure(con, ENTITY, pa.schema([("id", pa.string()), ("account_id", pa.string()),
-                                                                 ("name", pa.string()), ("amount", pa.float64()),
-                                                                 ("close_date", pa.date32())]))
-    con.execute("BEGIN")
-    try:
-        txn = store.txn_next(con)
-        con.register("_bench_er_in", records)
-        con.execute(f"""
-            INSERT INTO {table} BY NAME
-            SELECT _connection_id, '{SOURCE_OBJECT}' AS _source_object, _source_id, 'bench_er' AS _batch_id,
-                   row_number() OVER () AS _position, false AS _deleted, now() AS _ingested_at, 1 AS _generation,
-                   {txn} AS _txn, _source_id AS id, account_id, name, CAST(amount AS DOUBLE) AS amount,
-                   CAST(close_date AS DATE) AS close_date
-            FROM _bench_er_in""")
-        con.unregister("_bench_er_in")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return txn
+    from .er_bench import fill as fill_source
+
+    schema = pa.schema([("id", pa.string()), ("account_id", pa.string()), ("name", pa.string()),
+                        ("amount", pa.float64()), ("close_date", pa.date32())])
+    return fill_source(con, records, entity=ENTITY, schema=schema, source_object=SOURCE_OBJECT,
+                       fields="account_id, name, CAST(amount AS DOUBLE) AS amount, "
+                              "CAST(close_date AS DATE) AS close_date")
