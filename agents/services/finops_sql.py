@@ -49,6 +49,7 @@ from django.db import connection
 
 from ..pilots.findings import query_ref
 from ..pilots.values import money, pct
+from .pg_settings import statement_settings
 
 VIEW = "dcl_view_cost"
 AGG = "finops_agg"
@@ -322,15 +323,8 @@ def materialize(*, excluded: Sequence[int] = (), keep: Sequence[str] = (), tagge
               **({"excluded": list(excluded)} if excluded else {})}
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{AGG}")
-        cursor.execute("SELECT " + ", ".join(f"current_setting('{k}')" for k in PASS_SETTINGS))
-        before = cursor.fetchone()
-        for key, value in PASS_SETTINGS.items():
-            cursor.execute("SELECT set_config(%s, %s, false)", [key, value])
-        try:
+        with statement_settings(cursor, PASS_SETTINGS):
             cursor.execute(f"CREATE TEMPORARY TABLE {AGG} AS {run_sql}", params)
-        finally:
-            for key, value in zip(PASS_SETTINGS, before, strict=True):
-                cursor.execute("SELECT set_config(%s, %s, false)", [key, value])
         cursor.execute(f"ANALYZE {AGG}")
     return Source(sql=" ".join(sql.split()), params=params, plan=plan)
 

@@ -31,6 +31,7 @@ from django.db import connection
 from ..pilots import PilotResult, revops
 from ..pilots.findings import RECORDS_MAX, query_ref, records_ref, unconverted_finding, with_action
 from ..pilots.values import money, money_text, pct
+from .pg_settings import statement_settings
 
 TABLE = "revops_deals"
 PASS_SETTINGS = {"work_mem": "256MB", "jit": "off"}
@@ -104,20 +105,10 @@ class Pass:
 
 def _execute(sql: str, params: Mapping | None = None, settings: Mapping[str, str] | None = None) -> list[dict]:
     """The statement's rows as dicts; `settings` apply to it alone (restored after)."""
-    with connection.cursor() as cur:
-        before = None
-        if settings:
-            cur.execute("SELECT " + ", ".join(f"current_setting('{k}')" for k in settings))
-            before = cur.fetchone()
-            for key, value in settings.items():
-                cur.execute("SELECT set_config(%s, %s, false)", [key, value])
-        try:
-            cur.execute(sql, params or {})
-            names = [c.name for c in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        finally:
-            for key, value in zip(settings or (), before or (), strict=True):
-                cur.execute("SELECT set_config(%s, %s, false)", [key, value])
+    with connection.cursor() as cur, statement_settings(cur, settings):
+        cur.execute(sql, params or {})
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def materialize(*, today: date, excluded: Sequence[int], routed: Sequence[int]) -> Pass:
@@ -128,15 +119,8 @@ def materialize(*, today: date, excluded: Sequence[int], routed: Sequence[int]) 
     sql = pass_sql(routed=bool(excluded))
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS pg_temp.{TABLE}")
-        cur.execute("SELECT " + ", ".join(f"current_setting('{k}')" for k in PASS_SETTINGS))
-        before = cur.fetchone()
-        for key, value in PASS_SETTINGS.items():
-            cur.execute("SELECT set_config(%s, %s, false)", [key, value])
-        try:
+        with statement_settings(cur, PASS_SETTINGS):
             cur.execute(f"CREATE TEMPORARY TABLE {TABLE} AS {sql}", params)
-        finally:
-            for key, value in zip(PASS_SETTINGS, before, strict=True):
-                cur.execute("SELECT set_config(%s, %s, false)", [key, value])
         cur.execute(f"ANALYZE {TABLE}")
     return Pass(sql=" ".join(sql.split()), params=params)
 
